@@ -1,0 +1,53 @@
+# spindle — top-level entry points. See README.md.
+#   make         build everything into build/ (the CLI is build/spindle)
+#   make deps    install missing Debian packages (apt-get, sudo when not root)
+#   make demo    deps + build, then train the demo model on an emulated SpiNN-5
+#   make test    deps + build, then the whole suite, plain and under ASan+UBSan
+#   make bench   deps + build, then the benchmarks (JSON into build/bench/)
+
+BUILD      ?= build
+SAN_BUILD  ?= $(BUILD)/sanitize
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_GEN  := -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+DEB_PACKAGES := cmake make gcc pkg-config libcmocka-dev libhdf5-dev libcjson-dev \
+                zlib1g-dev dataset-fashion-mnist python3 python3-pytest \
+                python3-numpy python3-h5py
+BENCH_PACKAGES := python3-torch
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all build deps bench-deps demo test test-plain test-sanitize bench clean
+
+all: build
+
+build:
+	@cmake -S . -B $(BUILD) $(CMAKE_GEN) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+deps:
+	@./scripts/install-deps $(DEB_PACKAGES)
+
+bench-deps:
+	@./scripts/install-deps $(DEB_PACKAGES) $(BENCH_PACKAGES)
+
+demo: deps build
+	./scripts/demo $(BUILD)/spindle
+
+test: deps build test-plain test-sanitize
+
+test-plain: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-sanitize:
+	@cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSPINDLE_SANITIZE=ON >/dev/null
+	@cmake --build $(SAN_BUILD) -j $(JOBS)
+	cd $(SAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j $(JOBS) -LE slow
+
+bench: bench-deps build
+	./scripts/bench $(BUILD)
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,112 @@
+/* Fixed-point helpers shared by the host reference executor and the kernels,
+ * so both round and saturate identically (bit-identical results are a
+ * promise: docs/numerics.md). All helpers are branch-light static inlines.
+ *
+ * A fixed-point tensor stores integers v with value v * 2^-frac, where frac
+ * (the tensor's power-of-two scale) is fixed at map time. Storage types:
+ *   spd_q16_t  16-bit values streamed through the MAC loop and in packets,
+ *   spd_q32_t  32-bit master weights, biases and optimizer state,
+ *   spd_acc_t  64-bit accumulators (a 16x16-bit product fits 31 bits, so
+ *              2^32 of them can be summed before overflow is possible).
+ * Rounding: to nearest, ties toward +infinity (add half an LSB, then an
+ * arithmetic shift), or stochastic (add a uniform random fraction of an LSB,
+ * then shift). Saturation clamps to the type's range and counts one event in
+ * an optional counter, so saturation is reported, never silent. */
+#ifndef SPINDLE_FIXED_H
+#define SPINDLE_FIXED_H
+
+#include <stdint.h>
+
+typedef int16_t spd_q16_t;
+typedef int32_t spd_q32_t;
+typedef int64_t spd_acc_t;
+
+/* spin1's `accum` (s16.15, GCC TR 18037) for reference and for kernels that
+ * want a fixed format: SPINNAKER.md #27. */
+#define SPD_FRAC_S1615 15
+
+static inline void spd_fx_count(uint32_t *saturations) {
+  if (saturations)
+    (*saturations)++;
+}
+
+/** Clamp @p v to int32, counting a saturation. */
+static inline int32_t spd_fx_sat32(int64_t v, uint32_t *saturations) {
+  if (v > INT32_MAX) {
+    spd_fx_count(saturations);
+    return INT32_MAX;
+  }
+  if (v < INT32_MIN) {
+    spd_fx_count(saturations);
+    return INT32_MIN;
+  }
+  return (int32_t)v;
+}
+
+/** Clamp @p v to int16, counting a saturation. */
+static inline int16_t spd_fx_sat16(int64_t v, uint32_t *saturations) {
+  if (v > INT16_MAX) {
+    spd_fx_count(saturations);
+    return INT16_MAX;
+  }
+  if (v < INT16_MIN) {
+    spd_fx_count(saturations);
+    return INT16_MIN;
+  }
+  return (int16_t)v;
+}
+
+/** Arithmetic shift by @p shift bits: right with round-to-nearest (ties up)
+ *  when positive, left when negative. |shift| < 63. The left shift is done as
+ *  a multiply so it is defined for negative values. */
+static inline int64_t spd_fx_shift_round(int64_t v, int shift) {
+  if (shift > 0)
+    return (v + ((int64_t)1 << (shift - 1))) >> shift;
+  if (shift < 0)
+    return v * ((int64_t)1 << -shift);
+  return v;
+}
+
+/** Right shift by @p shift (0..32) with stochastic rounding: the discarded
+ *  fraction rounds up with probability equal to its size, using the top bits
+ *  of the uniform random word @p random. Unbiased in expectation. */
+static inline int64_t spd_fx_shift_stochastic(int64_t v, int shift, uint32_t random) {
+  if (shift <= 0)
+    return spd_fx_shift_round(v, shift);
+  int64_t dither = (int64_t)((uint64_t)random >> (32 - shift));
+  return (v + dither) >> shift;
+}
+
+/** Saturating 32-bit add. */
+static inline int32_t spd_fx_add32(int32_t a, int32_t b, uint32_t *saturations) {
+  return spd_fx_sat32((int64_t)a + b, saturations);
+}
+
+/** Product of a (frac fa) and b (frac fb) in frac @p fout, rounded to
+ *  nearest and saturated to 32 bits. */
+static inline int32_t spd_fx_mul32(int32_t a, int fa, int32_t b, int fb, int fout,
+                                   uint32_t *saturations) {
+  int64_t product = (int64_t)a * b;
+  return spd_fx_sat32(spd_fx_shift_round(product, fa + fb - fout), saturations);
+}
+
+/** Requantise a value of frac @p from to frac @p to and 16 bits. */
+static inline int16_t spd_fx_to16(int64_t v, int from, int to, uint32_t *saturations) {
+  return spd_fx_sat16(spd_fx_shift_round(v, from - to), saturations);
+}
+
+/** Requantise a value of frac @p from to frac @p to and 32 bits. */
+static inline int32_t spd_fx_to32(int64_t v, int from, int to, uint32_t *saturations) {
+  return spd_fx_sat32(spd_fx_shift_round(v, from - to), saturations);
+}
+
+/* Host-side conversions (the kernels never touch float in fixed mode). */
+
+/** Round x * 2^frac to the nearest integer (ties up), saturated to 32 bits. */
+int32_t spd_fx_from_float32(float x, int frac, uint32_t *saturations);
+/** As spd_fx_from_float32, saturated to 16 bits. */
+int16_t spd_fx_from_float16(float x, int frac, uint32_t *saturations);
+/** v * 2^-frac as float. */
+float spd_fx_to_float(int64_t v, int frac);
+
+#endif

@@ -1,0 +1,36 @@
+/* `spindle`: the command-line front end. Only the CLI talks to the user:
+ * results on stdout, diagnostics on stderr, a non-zero exit on failure. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+
+static const spd_cli_command_t commands[] = {
+    {"info", "describe a SpiNNaker machine (chips, cores, links, SDRAM)", spd_cli_info},
+};
+
+static void usage(FILE *out) {
+  fprintf(out, "usage: spindle COMMAND [OPTIONS]\n\n"
+               "Deep learning on SpiNNaker (emulated SpiNNaker1 by default).\n\n"
+               "commands:\n");
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf(out, "\n'spindle COMMAND --help' describes each command.\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    usage(stdout);
+    return 0;
+  }
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (!strcmp(argv[1], commands[i].name))
+      return commands[i].run(argc - 1, argv + 1);
+  fprintf(stderr, "spindle: unknown command '%s'\n\n", argv[1]);
+  usage(stderr);
+  return 2;
+}

@@ -1,0 +1,20 @@
+/* Shared helpers for the cmocka tests. */
+#ifndef SPINDLE_TEST_SUPPORT_H
+#define SPINDLE_TEST_SUPPORT_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+/** Absolute path of a file under the source tree (SPINDLE_SOURCE_DIR, set by
+ *  ctest), in a static buffer valid until the next call. */
+const char *spd_test_source_path(const char *relative);
+
+/** A fresh temporary directory (mkdtemp under $TMPDIR or /tmp), in a static
+ *  buffer; removed with spd_test_rmtree. */
+const char *spd_test_tmpdir(void);
+void spd_test_rmtree(const char *path);
+
+#endif
