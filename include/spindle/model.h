@@ -1,0 +1,202 @@
+/* The host model: a Keras-style graph of layers with Keras's names, arguments
+ * and defaults, its shapes and its parameters. io/ fills it from Keras files;
+ * nn/ initialises, runs (reference executor) and trains it; map/ compiles it
+ * onto a SpiNNaker machine. */
+#ifndef SPINDLE_MODEL_H
+#define SPINDLE_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "spindle/context.h"
+
+#define SPD_MAX_RANK 5
+#define SPD_NAME_MAX 64
+#define SPD_MAX_INBOUND 8
+
+/** A shape without the batch dimension (Keras's input_shape convention):
+ *  Dense output (units), Conv2D output (rows, cols, channels). */
+typedef struct spd_shape {
+  int rank;
+  int32_t dims[SPD_MAX_RANK];
+} spd_shape_t;
+
+/** Number of elements of @p s (1 for rank 0). */
+size_t spd_shape_size(const spd_shape_t *s);
+bool spd_shape_equal(const spd_shape_t *a, const spd_shape_t *b);
+/** "(None, 28, 28, 1)" as Keras prints it, into @p buf. */
+void spd_shape_format(const spd_shape_t *s, char *buf, size_t size);
+
+/** A float32 tensor, row-major (C order), in Keras's layout. */
+typedef struct spd_tensor {
+  spd_shape_t shape;
+  float *data;                 /* owned by whoever made the tensor */
+} spd_tensor_t;
+
+#define SPD_LAYER_KINDS(X)                                                    \
+  X(INPUT, "InputLayer")                                                      \
+  X(DENSE, "Dense")                                                           \
+  X(CONV1D, "Conv1D")                                                         \
+  X(CONV2D, "Conv2D")                                                         \
+  X(MAXPOOL1D, "MaxPooling1D")                                                \
+  X(MAXPOOL2D, "MaxPooling2D")                                                \
+  X(AVGPOOL1D, "AveragePooling1D")                                            \
+  X(AVGPOOL2D, "AveragePooling2D")                                            \
+  X(GLOBALAVGPOOL2D, "GlobalAveragePooling2D")                                \
+  X(FLATTEN, "Flatten")                                                       \
+  X(RESHAPE, "Reshape")                                                       \
+  X(ACTIVATION, "Activation")                                                 \
+  X(DROPOUT, "Dropout")                                                       \
+  X(BATCHNORM, "BatchNormalization")                                          \
+  X(ADD, "Add")
+
+typedef enum spd_layer_kind {
+#define SPD_LAYER_KIND_ENUM_(id, keras) SPD_LAYER_##id,
+  SPD_LAYER_KINDS(SPD_LAYER_KIND_ENUM_)
+#undef SPD_LAYER_KIND_ENUM_
+  SPD_LAYER_KIND_COUNT
+} spd_layer_kind_t;
+
+/** Keras class name of a kind ("Dense"); parse returns -1 if unknown. */
+const char *spd_layer_kind_name(spd_layer_kind_t kind);
+int spd_layer_kind_parse(const char *keras_class_name);
+
+#define SPD_ACTIVATIONS(X)                                                    \
+  X(LINEAR, "linear")                                                         \
+  X(RELU, "relu")                                                             \
+  X(SIGMOID, "sigmoid")                                                       \
+  X(TANH, "tanh")                                                             \
+  X(SOFTMAX, "softmax")                                                       \
+  X(LEAKY_RELU, "leaky_relu")                                                 \
+  X(ELU, "elu")
+
+typedef enum spd_activation {
+#define SPD_ACTIVATION_ENUM_(id, keras) SPD_ACT_##id,
+  SPD_ACTIVATIONS(SPD_ACTIVATION_ENUM_)
+#undef SPD_ACTIVATION_ENUM_
+  SPD_ACT_COUNT
+} spd_activation_t;
+
+const char *spd_activation_name(spd_activation_t a);
+int spd_activation_parse(const char *keras_name);
+
+typedef enum spd_padding { SPD_PAD_VALID = 0, SPD_PAD_SAME = 1 } spd_padding_t;
+
+#define SPD_INITIALIZERS(X)                                                   \
+  X(GLOROT_UNIFORM, "GlorotUniform", "glorot_uniform")                        \
+  X(GLOROT_NORMAL, "GlorotNormal", "glorot_normal")                           \
+  X(HE_NORMAL, "HeNormal", "he_normal")                                       \
+  X(HE_UNIFORM, "HeUniform", "he_uniform")                                    \
+  X(ZEROS, "Zeros", "zeros")                                                  \
+  X(ONES, "Ones", "ones")
+
+typedef enum spd_initializer {
+#define SPD_INIT_ENUM_(id, cls, fn) SPD_INIT_##id,
+  SPD_INITIALIZERS(SPD_INIT_ENUM_)
+#undef SPD_INIT_ENUM_
+  SPD_INIT_COUNT
+} spd_initializer_t;
+
+const char *spd_initializer_name(spd_initializer_t init);
+/** Accepts the class name ("GlorotUniform") or the function name
+ *  ("glorot_uniform"); -1 if unknown. */
+int spd_initializer_parse(const char *name);
+
+/** Everything Keras's layer config says, with Keras's defaults from
+ *  spd_layer_config_defaults(). Fields not used by a kind are ignored. 1-D
+ *  layers use index 0 of the 2-element arrays. */
+typedef struct spd_layer_config {
+  spd_layer_kind_t kind;
+  char name[SPD_NAME_MAX];
+  spd_activation_t activation;   /* activation= argument; Activation layer */
+  float negative_slope;          /* leaky_relu alpha (Keras 3 default 0.2) */
+  float elu_alpha;               /* elu alpha (1.0) */
+  /* Dense */
+  int32_t units;
+  bool use_bias;
+  /* Conv1D/Conv2D */
+  int32_t filters;
+  int32_t kernel_size[2];
+  int32_t strides[2];            /* also pooling strides (default = pool_size) */
+  int32_t dilation_rate[2];
+  spd_padding_t padding;         /* convolutions and pooling */
+  /* Pooling */
+  int32_t pool_size[2];
+  /* Reshape target (without batch); one dim may be -1 */
+  spd_shape_t target_shape;
+  /* Dropout */
+  float rate;
+  uint64_t dropout_seed;
+  /* BatchNormalization */
+  float momentum;                /* 0.99 */
+  float epsilon;                 /* 0.001 */
+  bool center, scale;
+  /* Initializers */
+  spd_initializer_t kernel_initializer; /* glorot_uniform */
+  spd_initializer_t bias_initializer;   /* zeros */
+  /* InputLayer */
+  spd_shape_t input_shape;       /* batch_input_shape without batch */
+} spd_layer_config_t;
+
+/** Keras's defaults for a layer of @p kind named @p name. */
+void spd_layer_config_defaults(spd_layer_config_t *cfg, spd_layer_kind_t kind,
+                               const char *name);
+
+/** A named parameter tensor of a layer, in Keras's layout and order:
+ *  Dense kernel (in, units), bias (units); Conv2D kernel (kh, kw, cin, filters),
+ *  bias (filters); Conv1D kernel (k, cin, filters); BatchNormalization gamma,
+ *  beta, moving_mean, moving_variance (channels). */
+typedef struct spd_param {
+  char name[SPD_NAME_MAX];       /* "kernel", "bias", "gamma", ... */
+  spd_tensor_t value;            /* owned by the model */
+  bool trainable;                /* false for moving statistics */
+} spd_param_t;
+
+#define SPD_MAX_PARAMS 4
+
+typedef struct spd_layer {
+  spd_layer_config_t config;
+  int n_inbound;
+  int inbound[SPD_MAX_INBOUND];  /* indices of the layers feeding this one */
+  spd_shape_t input_shape;       /* of inbound[0] (all equal for Add) */
+  spd_shape_t output_shape;
+  int n_params;
+  spd_param_t params[SPD_MAX_PARAMS];
+} spd_layer_t;
+
+/** A model: layers in topological order (every inbound index is smaller than
+ *  the layer's own); layer 0 is the input. Owned by its creator. */
+typedef struct spd_model {
+  spd_ctx_t *ctx;
+  char name[SPD_NAME_MAX];
+  int n_layers;
+  int capacity;
+  spd_layer_t *layers;
+  int output;                    /* index of the output layer (last by default) */
+  bool built;                    /* shapes inferred and parameters allocated */
+} spd_model_t;
+
+int spd_model_new(spd_ctx_t *ctx, const char *name, spd_model_t **out);
+void spd_model_free(spd_model_t *m);
+
+/** Append a layer fed by @p inbound (n_inbound >= 1 except for the input
+ *  layer, which must come first). Sequential models pass the previous index.
+ *  @return 0, SPD_EINVAL (diagnostic names the layer), SPD_ENOMEM. */
+int spd_model_add(spd_model_t *m, const spd_layer_config_t *cfg,
+                  const int *inbound, int n_inbound, int *index_out);
+
+/** Infer every shape, check them (diagnostic names the layer and both shapes)
+ *  and allocate parameters, initialised from @p seed with the layers'
+ *  initializers (deterministic: base/rng, one stream per layer). */
+int spd_model_build(spd_model_t *m, uint64_t seed);
+
+/** Find a layer by name; -1 if none. */
+int spd_model_find(const spd_model_t *m, const char *name);
+/** Total, trainable and non-trainable parameter counts (as Keras's summary). */
+void spd_model_count_params(const spd_model_t *m, uint64_t *total,
+                            uint64_t *trainable, uint64_t *non_trainable);
+/** Keras-style summary text into a newly allocated string (spd_free). */
+int spd_model_summary(const spd_model_t *m, char **text_out);
+
+#endif
