@@ -1,0 +1,46 @@
+/* The emulator's cost model: every timing and energy constant in one table.
+ * Each field names its source row in ../shared/SPINNAKER.md; the same table,
+ * with the arithmetic, is in docs/cost-model.md. Rows marked "assumption"
+ * have no source number and are the emulator's documented choice. */
+#ifndef SPINDLE_EMU_COST_MODEL_H
+#define SPINDLE_EMU_COST_MODEL_H
+
+#include <stdint.h>
+
+typedef struct spd_cost_model {
+  /* Clocks, as picoseconds per cycle. */
+  uint64_t core_cycle_ps;        /* 200 MHz CPU (#2) */
+  uint64_t router_cycle_ps;      /* 133 MHz router (#15) */
+  /* Router. */
+  uint32_t router_wait1_cycles;  /* blocked packet dropped after (#16, #17) */
+  uint32_t router_input_slots;   /* packets buffered at a router's inputs (assumption) */
+  /* Links: time one packet occupies a link direction (#18). */
+  uint64_t link_ps_40bit;        /* 5 M packets/s */
+  uint64_t link_ps_72bit;        /* 3 M packets/s */
+  /* Core event costs, in CPU cycles. */
+  uint32_t event_dispatch_cycles; /* interrupt + dispatch per event (§7) */
+  uint32_t send_cycles;          /* spd_core_send_mc (assumption) */
+  uint32_t dma_setup_cycles;     /* programming one DMA (assumption) */
+  uint32_t sdram_word_cycles;    /* CPU read/write of one SDRAM word (#8) */
+  /* DMA and SDRAM bandwidth. */
+  uint64_t dma_ps_per_word;      /* one core's DMA engine (#8) */
+  uint64_t sdram_ps_per_word;    /* the chip's SDRAM, shared by its cores (#5) */
+  /* Queues (#9, #26). */
+  uint32_t task_queue_slots;     /* per priority; one slot stays empty */
+  uint32_t tx_queue_slots;
+  uint32_t dma_queue_slots;
+  /* DTCM reserved for the spin1 mode stacks (§1 Memories). */
+  uint32_t dtcm_stack_bytes;
+  /* Packet sizes in bits (#13). */
+  uint32_t packet_bits_40;
+  uint32_t packet_bits_72;
+  /* Energy (#28, #30). */
+  double chip_idle_watts;
+  double core_busy_watts;
+  double joules_per_bit;
+} spd_cost_model_t;
+
+/** The SpiNNaker1 cost model (read-only). */
+extern const spd_cost_model_t spd__cost_model;
+
+#endif

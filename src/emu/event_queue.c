@@ -1,0 +1,77 @@
+#include "emu/event_queue.h"
+
+#include <string.h>
+
+static inline bool earlier(const spd_event_t *a, const spd_event_t *b) {
+  return a->time < b->time || (a->time == b->time && a->seq < b->seq);
+}
+
+int spd_event_queue_init(spd_event_queue_t *q, spd_ctx_t *ctx, size_t capacity) {
+  memset(q, 0, sizeof *q);
+  q->ctx = ctx;
+  if (capacity < 16)
+    capacity = 16;
+  q->heap = spd_calloc(ctx, capacity, sizeof *q->heap);
+  if (!q->heap)
+    return spd_ctx_fail(ctx, SPD_ENOMEM, "emulator: no memory for %zu events", capacity);
+  q->capacity = capacity;
+  return 0;
+}
+
+void spd_event_queue_deinit(spd_event_queue_t *q) {
+  spd_free(q->ctx, q->heap);
+  memset(q, 0, sizeof *q);
+}
+
+static int grow(spd_event_queue_t *q) {
+  size_t capacity = q->capacity * 2;
+  spd_event_t *heap = spd_realloc(q->ctx, q->heap, capacity * sizeof *heap);
+  if (!heap)
+    return spd_ctx_fail(q->ctx, SPD_ENOMEM,
+                        "emulator: no memory to grow the event queue to %zu events", capacity);
+  q->heap = heap;
+  q->capacity = capacity;
+  return 0;
+}
+
+int spd_event_queue_push(spd_event_queue_t *q, const spd_event_t *ev) {
+  if (q->count == q->capacity) {
+    int rc = grow(q);
+    if (rc)
+      return rc;
+  }
+  spd_event_t item = *ev;
+  item.seq = q->next_seq++;
+  size_t i = q->count++;
+  while (i > 0) {
+    size_t parent = (i - 1) / 2;
+    if (!earlier(&item, &q->heap[parent]))
+      break;
+    q->heap[i] = q->heap[parent];
+    i = parent;
+  }
+  q->heap[i] = item;
+  return 0;
+}
+
+bool spd_event_queue_pop(spd_event_queue_t *q, spd_event_t *out) {
+  if (q->count == 0)
+    return false;
+  *out = q->heap[0];
+  spd_event_t last = q->heap[--q->count];
+  size_t n = q->count, i = 0;
+  for (;;) {
+    size_t child = 2 * i + 1;
+    if (child >= n)
+      break;
+    if (child + 1 < n && earlier(&q->heap[child + 1], &q->heap[child]))
+      child++;
+    if (!earlier(&q->heap[child], &last))
+      break;
+    q->heap[i] = q->heap[child];
+    i = child;
+  }
+  if (n)
+    q->heap[i] = last;
+  return true;
+}

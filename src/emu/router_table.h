@@ -1,0 +1,43 @@
+/* One chip's multicast routing table as the emulated router holds it:
+ * at most 1023 application entries (SPINNAKER.md #10), exact key/mask
+ * matching with the lowest index winning (spindle/route.h), and a small
+ * direct-mapped cache of recent look-ups so packet trains with repeating keys
+ * cost one probe instead of a scan. Caller-allocated (_init/_deinit); the
+ * entry storage is allocated when a table is first loaded, so chips without
+ * a table cost nothing. */
+#ifndef SPINDLE_EMU_ROUTER_TABLE_H
+#define SPINDLE_EMU_ROUTER_TABLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "spindle/context.h"
+#include "spindle/route.h"
+
+#define SPD_ROUTER_CACHE_SLOTS 256
+
+typedef struct spd_router_cache_slot {
+  uint32_t key;
+  uint32_t word; /* route in bits 0..23; bit 30 hit; bit 31 slot in use */
+} spd_router_cache_slot_t;
+
+typedef struct spd_router_table {
+  spd_route_entry_t *entries; /* SPD_ROUTER_ENTRIES slots once loaded */
+  spd_router_cache_slot_t *cache;
+  uint32_t n;
+} spd_router_table_t;
+
+void spd_router_table_init(spd_router_table_t *t);
+void spd_router_table_deinit(spd_router_table_t *t, spd_ctx_t *ctx);
+
+/** Replace the table of chip (@p x, @p y) by @p entries[0..n).
+ *  @return 0; SPD_EROUTER when n exceeds the 1023 application entries (the
+ *  diagnostic names the chip and the count); SPD_ENOMEM. On failure the old
+ *  table stays. */
+int spd_router_table_load(spd_router_table_t *t, spd_ctx_t *ctx, int x, int y,
+                          const spd_route_entry_t *entries, uint32_t n);
+
+/** Look @p key up: true and the route word in @p route when an entry hits. */
+bool spd_router_table_lookup(spd_router_table_t *t, uint32_t key, uint32_t *route);
+
+#endif

@@ -1,0 +1,156 @@
+/* spindle/route.h semantics, the emulated router table and the event queue. */
+#include "test_support.h"
+
+#include <string.h>
+
+#include "emu/event_queue.h"
+#include "emu/router_table.h"
+#include "spindle/machine.h"
+#include "spindle/route.h"
+
+static void route_bits_follow_the_datasheet(void **state) {
+  (void)state;
+  assert_int_equal(spd_route_link(0), 1u);
+  assert_int_equal(spd_route_link(5), 1u << 5);
+  assert_int_equal(spd_route_core(0), 1u << 6);
+  assert_int_equal(spd_route_core(17), 1u << 23);
+  uint32_t r = spd_route_link(2) | spd_route_core(3) | spd_route_core(17);
+  assert_int_equal(spd_route_links(r), 1u << 2);
+  assert_int_equal(spd_route_cores(r), (1u << 3) | (1u << 17));
+  spd_route_entry_t e = spd_route_entry(0x100, 0xFF00, 0xFFFFFFFFu);
+  assert_int_equal(e.route, SPD_ROUTE_WORD_MASK);
+}
+
+static void lookup_lowest_index_wins(void **state) {
+  (void)state;
+  spd_route_entry_t t[3] = {
+      spd_route_entry(0x1200, 0xFF00, spd_route_core(1)),
+      spd_route_entry(0x1000, 0xF000, spd_route_core(2)),
+      spd_route_entry(0x0000, 0x0000, spd_route_core(3)),
+  };
+  assert_int_equal(spd_route_lookup(t, 3, 0x1234), 0);
+  assert_int_equal(spd_route_lookup(t, 3, 0x1334), 1);
+  assert_int_equal(spd_route_lookup(t, 3, 0x2000), 2);
+  assert_int_equal(spd_route_lookup(t, 2, 0x2000), -1);
+}
+
+static void key_bits_outside_mask_never_hit(void **state) {
+  (void)state;
+  spd_route_entry_t dead = spd_route_entry(0x1001, 0xFF00, spd_route_core(1));
+  assert_true(spd_route_entry_dead(&dead));
+  for (uint32_t k = 0x1000; k < 0x1100; k++)
+    assert_false(spd_route_entry_hits(&dead, k));
+  spd_route_entry_t live = spd_route_entry(0x1000, 0xFF00, spd_route_core(1));
+  assert_false(spd_route_entry_dead(&live));
+  assert_true(spd_route_entry_hits(&live, 0x10FF));
+}
+
+static void router_table_refuses_1024_entries(void **state) {
+  (void)state;
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  spd_router_table_t t;
+  spd_router_table_init(&t);
+  static spd_route_entry_t big[SPD_ROUTER_ENTRIES];
+  for (uint32_t i = 0; i < SPD_ROUTER_ENTRIES; i++)
+    big[i] = spd_route_entry(i << 8, 0xFFFFFF00u, spd_route_core(1 + i % 17));
+  assert_int_equal(spd_router_table_load(&t, &ctx, 3, 4, big, SPD_ROUTER_ENTRIES), SPD_EROUTER);
+  assert_non_null(strstr(spd_ctx_message(&ctx), "chip (3,4)"));
+  assert_non_null(strstr(spd_ctx_message(&ctx), "1024 entries"));
+  assert_non_null(strstr(spd_ctx_message(&ctx), "1023"));
+  assert_int_equal(spd_router_table_load(&t, &ctx, 3, 4, big, SPD_ROUTER_APP_ENTRIES), 0);
+  uint32_t route;
+  assert_true(spd_router_table_lookup(&t, 1022u << 8 | 7, &route));
+  assert_int_equal(route, spd_route_core(1 + 1022 % 17));
+  assert_false(spd_router_table_lookup(&t, 1023u << 8, &route));
+  spd_router_table_deinit(&t, &ctx);
+}
+
+static void router_cache_agrees_with_scan(void **state) {
+  (void)state;
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  spd_router_table_t t;
+  spd_router_table_init(&t);
+  spd_route_entry_t e[4] = {
+      spd_route_entry(0x0100, 0xFFF0, spd_route_link(0)),
+      spd_route_entry(0x0100, 0xFF00, spd_route_link(1)),
+      spd_route_entry(0x0200, 0xFF00, spd_route_core(4)),
+      spd_route_entry(0x0201, 0xFF00, spd_route_core(5)), /* dead */
+  };
+  assert_int_equal(spd_router_table_load(&t, &ctx, 0, 0, e, 4), 0);
+  for (int pass = 0; pass < 3; pass++)
+    for (uint32_t k = 0; k < 0x400; k++) {
+      uint32_t route = 0;
+      long i = spd_route_lookup(e, 4, k);
+      assert_int_equal(spd_router_table_lookup(&t, k, &route), i >= 0);
+      if (i >= 0)
+        assert_int_equal(route, e[i].route);
+    }
+  /* Reloading invalidates cached results. */
+  e[0].route = spd_route_link(3);
+  assert_int_equal(spd_router_table_load(&t, &ctx, 0, 0, e, 1), 0);
+  uint32_t route;
+  assert_true(spd_router_table_lookup(&t, 0x0105, &route));
+  assert_int_equal(route, spd_route_link(3));
+  assert_false(spd_router_table_lookup(&t, 0x0205, &route));
+  spd_router_table_deinit(&t, &ctx);
+}
+
+static void event_queue_orders_by_time_then_sequence(void **state) {
+  (void)state;
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  spd_event_queue_t q;
+  assert_int_equal(spd_event_queue_init(&q, &ctx, 4), 0);
+  uint64_t x = 12345;
+  for (uint32_t i = 0; i < 1000; i++) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    spd_event_t ev = {.time = (x >> 40) % 50, .a = i};
+    assert_int_equal(spd_event_queue_push(&q, &ev), 0);
+  }
+  spd_event_t prev = {0}, ev;
+  int n = 0;
+  while (spd_event_queue_pop(&q, &ev)) {
+    if (n++) {
+      assert_true(ev.time >= prev.time);
+      if (ev.time == prev.time)
+        assert_true(ev.a > prev.a); /* same time: scheduling order */
+    }
+    prev = ev;
+  }
+  assert_int_equal(n, 1000);
+  spd_event_queue_deinit(&q);
+}
+
+static void event_queue_growth_failure_leaves_queue_intact(void **state) {
+  (void)state;
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  spd_test_alloc_t ta;
+  spd_test_alloc_install(&ctx, &ta, 2);
+  spd_event_queue_t q;
+  assert_int_equal(spd_event_queue_init(&q, &ctx, 16), 0);
+  spd_event_t ev = {.time = 5};
+  for (int i = 0; i < 16; i++)
+    assert_int_equal(spd_event_queue_push(&q, &ev), 0);
+  assert_int_equal(spd_event_queue_push(&q, &ev), SPD_ENOMEM);
+  assert_int_equal(q.count, 16);
+  assert_int_equal(spd_event_queue_push(&q, &ev), 0);
+  assert_int_equal(q.count, 17);
+  spd_event_queue_deinit(&q);
+  assert_int_equal(ta.live, 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(route_bits_follow_the_datasheet),
+      cmocka_unit_test(lookup_lowest_index_wins),
+      cmocka_unit_test(key_bits_outside_mask_never_hit),
+      cmocka_unit_test(router_table_refuses_1024_entries),
+      cmocka_unit_test(router_cache_agrees_with_scan),
+      cmocka_unit_test(event_queue_orders_by_time_then_sequence),
+      cmocka_unit_test(event_queue_growth_failure_leaves_queue_intact),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
