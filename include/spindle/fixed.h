@@ -109,4 +109,45 @@ int16_t spd_fx_from_float16(float x, int frac, uint32_t *saturations);
 /** v * 2^-frac as float. */
 float spd_fx_to_float(int64_t v, int frac);
 
+/* Scaled multiplies by map-time constants. A constant c is stored as an
+ * unsigned 32-bit mantissa and a shift, value = mant * 2^-shift, so a kernel
+ * multiplies by it with integer instructions only (no divide, no float). The
+ * host builds them with spd_fx_const_from_double at map time. */
+typedef struct spd_fx_const {
+  uint32_t mant;   /* normalised to [2^31, 2^32) unless the value is 0 */
+  int32_t shift;   /* value = mant * 2^-shift */
+} spd_fx_const_t;
+
+/** The random word that makes a stochastic rounding round to nearest, ties
+ *  toward +infinity: half an LSB is added before the floor. */
+#define SPD_FX_ROUND_NEAREST 0x80000000u
+
+/** floor((a * c + dither) / 2^shift) for int64 @p a, uint32 @p c and
+ *  @p shift <= 94 (a negative shift multiplies by 2^-shift, saturating), where the dither is the 32-bit word @p random placed
+ *  just below the rounding point (random * 2^(shift-32), or its top @p shift
+ *  bits when shift < 32). With random = SPD_FX_ROUND_NEAREST this is
+ *  round-to-nearest, ties up; with a uniform random word it is stochastic
+ *  rounding. The 96-bit product is formed from 32-bit halves, because the
+ *  ARM968 has no 128-bit type and this must match it bit for bit. Requires
+ *  |a| < 2^62. Results beyond int64 saturate and count. */
+int64_t spd_fx_mul64x32(int64_t a, uint32_t c, int shift, uint32_t random,
+                        uint32_t *saturations);
+
+/** a * k rescaled from frac @p from to frac @p to: spd_fx_mul64x32 with the
+ *  constant's shift plus (from - to), which must land in [0, 94]. */
+static inline int64_t spd_fx_mul_const(int64_t a, spd_fx_const_t k, int from, int to,
+                                       uint32_t random, uint32_t *saturations) {
+  return spd_fx_mul64x32(a, k.mant, k.shift + from - to, random, saturations);
+}
+
+/** Map-time conversion of a non-negative @p x to a normalised constant
+ *  (mantissa rounded to nearest). x = 0 gives {0, 0}. Negative or non-finite
+ *  x gives {0, 0} as well; callers validate their hyperparameters first. */
+spd_fx_const_t spd_fx_const_from_double(double x);
+/** The constant's value, for tests and reports. */
+double spd_fx_const_value(spd_fx_const_t k);
+
+/** floor(sqrt(v)) exactly, by the bit-by-bit method (no divide, no float). */
+uint32_t spd_fx_isqrt64(uint64_t v);
+
 #endif

@@ -22,3 +22,89 @@ int16_t spd_fx_from_float16(float x, int frac, uint32_t *saturations) {
 }
 
 float spd_fx_to_float(int64_t v, int frac) { return (float)ldexp((double)v, -frac); }
+
+static int64_t shl_sat64(int64_t v, int up, uint32_t *saturations) {
+  if (up > 62 || v > (INT64_MAX >> up) || v < (INT64_MIN >> up)) {
+    if (v == 0)
+      return 0;
+    spd_fx_count(saturations);
+    return v > 0 ? INT64_MAX : INT64_MIN;
+  }
+  return v * ((int64_t)1 << up);
+}
+
+/* The 96-bit product a * c is held as hi * 2^32 + lo with hi signed 64-bit
+ * and lo unsigned 32-bit. |a| < 2^62 and c < 2^32 keep |hi| below 2^62, so
+ * adding the dither and its carry cannot overflow. */
+int64_t spd_fx_mul64x32(int64_t a, uint32_t c, int shift, uint32_t random,
+                        uint32_t *saturations) {
+  if (shift < 0) {
+    uint32_t overflowed = 0;
+    int64_t whole = spd_fx_mul64x32(a, c, 0, 0, &overflowed);
+    if (overflowed) {
+      spd_fx_count(saturations);
+      return whole;
+    }
+    return shl_sat64(whole, -shift, saturations);
+  }
+  int64_t a_hi = a >> 32; /* arithmetic shift: floor */
+  uint32_t a_lo = (uint32_t)a;
+  uint64_t low = (uint64_t)a_lo * c;
+  int64_t hi = a_hi * (int64_t)c + (int64_t)(low >> 32);
+  uint32_t lo = (uint32_t)low;
+  if (shift >= 64)
+    return (hi + ((int64_t)random << (shift - 64))) >> (shift - 32);
+  if (shift >= 32) {
+    uint64_t dither = (uint64_t)random << (shift - 32);
+    uint32_t sum = lo + (uint32_t)dither;
+    hi += (int64_t)(dither >> 32) + (sum < lo);
+    return hi >> (shift - 32);
+  }
+  uint64_t sum = (uint64_t)lo + (shift > 0 ? random >> (32 - shift) : 0u);
+  hi += (int64_t)(sum >> 32);
+  int up = 32 - shift;
+  if (hi > (INT64_MAX >> up)) {
+    spd_fx_count(saturations);
+    return INT64_MAX;
+  }
+  if (hi < (INT64_MIN >> up)) {
+    spd_fx_count(saturations);
+    return INT64_MIN;
+  }
+  return hi * ((int64_t)1 << up) + (int64_t)((uint32_t)sum >> shift);
+}
+
+spd_fx_const_t spd_fx_const_from_double(double x) {
+  spd_fx_const_t k = {0, 0};
+  if (!(x > 0.0) || !isfinite(x))
+    return k;
+  int exponent;
+  double m = frexp(x, &exponent); /* x = m * 2^exponent, m in [0.5, 1) */
+  double mant = floor(ldexp(m, 32) + 0.5);
+  int shift = 32 - exponent;
+  if (mant >= 4294967296.0) { /* rounding carried into bit 32 */
+    mant = 2147483648.0;
+    shift--;
+  }
+  k.mant = (uint32_t)mant;
+  k.shift = shift;
+  return k;
+}
+
+double spd_fx_const_value(spd_fx_const_t k) { return ldexp((double)k.mant, -k.shift); }
+
+uint32_t spd_fx_isqrt64(uint64_t v) {
+  uint64_t root = 0, bit = (uint64_t)1 << 62;
+  while (bit > v)
+    bit >>= 2;
+  while (bit != 0) {
+    if (v >= root + bit) {
+      v -= root + bit;
+      root = (root >> 1) + bit;
+    } else {
+      root >>= 1;
+    }
+    bit >>= 2;
+  }
+  return (uint32_t)root;
+}
