@@ -1,0 +1,244 @@
+/* Shapes: size, comparison, Keras formatting and per-kind inference. */
+#include "nn/shape.h"
+
+#include <stdio.h>
+#include <string.h>
+
+size_t spd_shape_size(const spd_shape_t *s) {
+  size_t n = 1;
+  for (int i = 0; i < s->rank; i++)
+    n *= (size_t)s->dims[i];
+  return n;
+}
+
+bool spd_shape_equal(const spd_shape_t *a, const spd_shape_t *b) {
+  if (a->rank != b->rank)
+    return false;
+  for (int i = 0; i < a->rank; i++)
+    if (a->dims[i] != b->dims[i])
+      return false;
+  return true;
+}
+
+void spd_shape_format(const spd_shape_t *s, char *buf, size_t size) {
+  if (size == 0)
+    return;
+  size_t used = (size_t)snprintf(buf, size, "(None");
+  for (int i = 0; i < s->rank && used < size; i++)
+    used += (size_t)snprintf(buf + used, size - used, ", %d", (int)s->dims[i]);
+  if (used < size)
+    snprintf(buf + used, size - used, s->rank == 0 ? ",)" : ")");
+}
+
+int32_t spd__window_out(int32_t n, int32_t k, int32_t s, int32_t d, spd_padding_t padding) {
+  if (padding == SPD_PAD_SAME)
+    return (n + s - 1) / s;
+  int32_t span = d * (k - 1) + 1;
+  if (n < span)
+    return 0;
+  return (n - span) / s + 1;
+}
+
+int32_t spd__window_pad_before(int32_t n, int32_t k, int32_t s, int32_t d,
+                               spd_padding_t padding) {
+  if (padding != SPD_PAD_SAME)
+    return 0;
+  int32_t out = spd__window_out(n, k, s, d, padding);
+  int32_t total = (out - 1) * s + d * (k - 1) + 1 - n;
+  return total > 0 ? total / 2 : 0;
+}
+
+static int shape_fail(spd_ctx_t *ctx, const spd_layer_config_t *cfg,
+                      const spd_shape_t *in, const char *why) {
+  char shape[96];
+  spd_shape_format(in, shape, sizeof shape);
+  return spd_ctx_fail(ctx, SPD_ESHAPE, "layer '%s' (%s): input shape %s: %s", cfg->name,
+                      spd_layer_kind_name(cfg->kind), shape, why);
+}
+
+static int config_fail(spd_ctx_t *ctx, const spd_layer_config_t *cfg, const char *why) {
+  return spd_ctx_fail(ctx, SPD_EINVAL, "layer '%s' (%s): %s", cfg->name,
+                      spd_layer_kind_name(cfg->kind), why);
+}
+
+static int check_activation(spd_ctx_t *ctx, const spd_layer_config_t *cfg) {
+  if ((int)cfg->activation < 0 || cfg->activation >= SPD_ACT_COUNT)
+    return config_fail(ctx, cfg, "unknown activation");
+  return 0;
+}
+
+static int infer_dense(spd_ctx_t *ctx, const spd_layer_config_t *cfg,
+                       const spd_shape_t *in, spd_shape_t *out) {
+  if (cfg->units <= 0)
+    return config_fail(ctx, cfg, "units must be positive");
+  if (in->rank < 1)
+    return shape_fail(ctx, cfg, in, "Dense needs an input of rank >= 1");
+  /* Keras's Dense acts on the last axis and keeps the others. */
+  *out = *in;
+  out->dims[out->rank - 1] = cfg->units;
+  return check_activation(ctx, cfg);
+}
+
+/* Spatial output sizes of a window layer over the first @p nd axes of @p in;
+ * the last axis (channels) is kept or replaced by @p channels. */
+static int infer_window(spd_ctx_t *ctx, const spd_layer_config_t *cfg,
+                        const spd_shape_t *in, int nd, const int32_t *k, int32_t dil_apply,
+                        int32_t channels, spd_shape_t *out) {
+  if (in->rank != nd + 1)
+    return shape_fail(ctx, cfg, in, nd == 2 ? "expected rank 3 (rows, cols, channels)"
+                                            : "expected rank 2 (steps, channels)");
+  for (int i = 0; i < nd; i++) {
+    if (k[i] <= 0 || cfg->strides[i] <= 0 || cfg->dilation_rate[i] <= 0)
+      return config_fail(ctx, cfg, "kernel/pool size, strides and dilation must be positive");
+    if (cfg->padding != SPD_PAD_VALID && cfg->padding != SPD_PAD_SAME)
+      return config_fail(ctx, cfg, "padding must be 'valid' or 'same'");
+  }
+  out->rank = nd + 1;
+  for (int i = 0; i < nd; i++) {
+    int32_t d = dil_apply ? cfg->dilation_rate[i] : 1;
+    int32_t o = spd__window_out(in->dims[i], k[i], cfg->strides[i], d, cfg->padding);
+    if (o <= 0) {
+      char why[128];
+      snprintf(why, sizeof why, "window of %d (dilation %d) longer than axis %d of length %d",
+               (int)k[i], (int)d, i + 1, (int)in->dims[i]);
+      return shape_fail(ctx, cfg, in, why);
+    }
+    out->dims[i] = o;
+  }
+  out->dims[nd] = channels > 0 ? channels : in->dims[nd];
+  return 0;
+}
+
+static int infer_conv(spd_ctx_t *ctx, const spd_layer_config_t *cfg,
+                      const spd_shape_t *in, int nd, spd_shape_t *out) {
+  if (cfg->filters <= 0)
+    return config_fail(ctx, cfg, "filters must be positive");
+  for (int i = 0; i < nd; i++)
+    if (cfg->strides[i] > 1 && cfg->dilation_rate[i] > 1)
+      return config_fail(ctx, cfg,
+                         "strides > 1 together with dilation_rate > 1 (Keras rejects it too)");
+  int rc = infer_window(ctx, cfg, in, nd, cfg->kernel_size, 1, cfg->filters, out);
+  return rc ? rc : check_activation(ctx, cfg);
+}
+
+static int infer_reshape(spd_ctx_t *ctx, const spd_layer_config_t *cfg,
+                         const spd_shape_t *in, spd_shape_t *out) {
+  const spd_shape_t *t = &cfg->target_shape;
+  if (t->rank < 1 || t->rank > SPD_MAX_RANK)
+    return config_fail(ctx, cfg, "target_shape must have 1 to 5 dimensions");
+  size_t known = 1;
+  int unknown = -1;
+  for (int i = 0; i < t->rank; i++) {
+    if (t->dims[i] == -1 && unknown < 0)
+      unknown = i;
+    else if (t->dims[i] <= 0)
+      return config_fail(ctx, cfg, "target_shape dimensions must be positive (one may be -1)");
+    else
+      known *= (size_t)t->dims[i];
+  }
+  size_t total = spd_shape_size(in);
+  *out = *t;
+  if (unknown >= 0) {
+    if (total % known)
+      return shape_fail(ctx, cfg, in, "cannot reshape: size not divisible by target_shape");
+    out->dims[unknown] = (int32_t)(total / known);
+  } else if (known != total) {
+    char why[96];
+    snprintf(why, sizeof why, "cannot reshape %zu elements into %zu", total, known);
+    return shape_fail(ctx, cfg, in, why);
+  }
+  return 0;
+}
+
+static int infer_add(spd_ctx_t *ctx, const spd_layer_config_t *cfg,
+                     const spd_shape_t *const *inputs, int n, spd_shape_t *out) {
+  if (n < 2)
+    return config_fail(ctx, cfg, "Add needs at least 2 inputs");
+  for (int i = 1; i < n; i++) {
+    if (!spd_shape_equal(inputs[0], inputs[i])) {
+      char a[96], b[96];
+      spd_shape_format(inputs[0], a, sizeof a);
+      spd_shape_format(inputs[i], b, sizeof b);
+      return spd_ctx_fail(ctx, SPD_ESHAPE, "layer '%s' (Add): input 0 has shape %s but input %d has %s",
+                          cfg->name, a, i, b);
+    }
+  }
+  *out = *inputs[0];
+  return 0;
+}
+
+static int infer_input(spd_ctx_t *ctx, const spd_layer_config_t *cfg, spd_shape_t *out) {
+  const spd_shape_t *s = &cfg->input_shape;
+  if (s->rank < 1 || s->rank > SPD_MAX_RANK)
+    return config_fail(ctx, cfg, "input shape must have 1 to 5 dimensions");
+  for (int i = 0; i < s->rank; i++)
+    if (s->dims[i] <= 0)
+      return config_fail(ctx, cfg, "input shape dimensions must be positive");
+  *out = *s;
+  return 0;
+}
+
+static int infer_single(spd_ctx_t *ctx, const spd_layer_config_t *cfg,
+                        const spd_shape_t *in, spd_shape_t *out) {
+  switch (cfg->kind) {
+  case SPD_LAYER_DENSE:
+    return infer_dense(ctx, cfg, in, out);
+  case SPD_LAYER_CONV1D:
+    return infer_conv(ctx, cfg, in, 1, out);
+  case SPD_LAYER_CONV2D:
+    return infer_conv(ctx, cfg, in, 2, out);
+  case SPD_LAYER_MAXPOOL1D:
+  case SPD_LAYER_AVGPOOL1D:
+    return infer_window(ctx, cfg, in, 1, cfg->pool_size, 0, 0, out);
+  case SPD_LAYER_MAXPOOL2D:
+  case SPD_LAYER_AVGPOOL2D:
+    return infer_window(ctx, cfg, in, 2, cfg->pool_size, 0, 0, out);
+  case SPD_LAYER_GLOBALAVGPOOL2D:
+    if (in->rank != 3)
+      return shape_fail(ctx, cfg, in, "expected rank 3 (rows, cols, channels)");
+    out->rank = 1;
+    out->dims[0] = in->dims[2];
+    return 0;
+  case SPD_LAYER_FLATTEN:
+    out->rank = 1;
+    out->dims[0] = (int32_t)spd_shape_size(in);
+    return 0;
+  case SPD_LAYER_RESHAPE:
+    return infer_reshape(ctx, cfg, in, out);
+  case SPD_LAYER_ACTIVATION:
+    *out = *in;
+    return check_activation(ctx, cfg);
+  case SPD_LAYER_DROPOUT:
+    if (!(cfg->rate >= 0.0f && cfg->rate < 1.0f))
+      return config_fail(ctx, cfg, "rate must be in [0, 1)");
+    *out = *in;
+    return 0;
+  case SPD_LAYER_BATCHNORM:
+    if (in->rank < 1)
+      return shape_fail(ctx, cfg, in, "BatchNormalization needs rank >= 1");
+    if (!(cfg->epsilon > 0.0f) || !(cfg->momentum >= 0.0f && cfg->momentum <= 1.0f))
+      return config_fail(ctx, cfg, "epsilon must be > 0 and momentum in [0, 1]");
+    *out = *in;
+    return 0;
+  default:
+    return config_fail(ctx, cfg, "unknown layer kind");
+  }
+}
+
+int spd__layer_infer_shape(spd_ctx_t *ctx, const spd_layer_config_t *cfg,
+                           const spd_shape_t *const *inputs, int n_inputs,
+                           spd_shape_t *out) {
+  spd_shape_t result = {0};
+  int rc;
+  if (cfg->kind == SPD_LAYER_INPUT)
+    rc = infer_input(ctx, cfg, &result);
+  else if (cfg->kind == SPD_LAYER_ADD)
+    rc = infer_add(ctx, cfg, inputs, n_inputs, &result);
+  else if (n_inputs != 1)
+    rc = config_fail(ctx, cfg, "this layer takes exactly one input");
+  else
+    rc = infer_single(ctx, cfg, inputs[0], &result);
+  if (rc == 0)
+    *out = result;
+  return rc;
+}
