@@ -63,7 +63,8 @@ typedef struct spd_machine {
   uint32_t n_boards;
   uint32_t n_chips;           /* chips present and alive */
   spd_chip_t *chips;          /* dense array of the n_chips alive chips */
-  int32_t *chip_at;           /* width*height: index into chips, or -1 */
+  int32_t *chip_at;           /* width*height, row-major (y * width + x):
+                                 index into chips, or -1 */
 } spd_machine_t;
 
 /** Build a machine by name:
@@ -84,6 +85,8 @@ void spd_machine_free(spd_machine_t *m);
  *     core X Y C
  *     link X Y DIR        (DIR: E NE N W SW S; kills both directions)
  *  Dead chips vanish with their links; a dead link vanishes from both ends.
+ *  A dead monitor (core 0) makes its chip dead. The description is checked
+ *  whole before anything is applied: on failure the machine is unchanged.
  *  @return 0 or SPD_EINVAL / SPD_EFORMAT with a diagnostic naming the line. */
 int spd_machine_apply_faults(spd_machine_t *m, const char *description);
 /** Read a fault file and apply it. */
@@ -105,7 +108,9 @@ bool spd_machine_neighbour(const spd_machine_t *m, int x, int y, spd_link_t l,
 int spd_machine_hops(const spd_machine_t *m, int x0, int y0, int x1, int y1);
 
 /** Minimal (dx, dy, dz) offset vector (z the diagonal) from a to b, over the
- *  torus images; used by longest-dimension-first routing. */
+ *  torus images; used by longest-dimension-first routing. As in rig, +z is
+ *  one hop SW and -z one hop NE, so the offset moves a chip by
+ *  (dx - dz, dy - dz); at most two components are non-zero. */
 void spd_machine_offset(const spd_machine_t *m, int x0, int y0, int x1, int y1,
                         int *dx, int *dy, int *dz);
 
