@@ -11,7 +11,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_GEN  := -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 DEB_PACKAGES := cmake make gcc pkg-config libcmocka-dev libhdf5-dev libcjson-dev \
-                zlib1g-dev dataset-fashion-mnist python3 python3-pytest \
+                zlib1g-dev libzip-dev dataset-fashion-mnist python3 python3-pytest \
                 python3-numpy python3-h5py
 BENCH_PACKAGES := python3-torch
 

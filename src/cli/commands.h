@@ -10,5 +10,7 @@ typedef struct spd_cli_command {
 } spd_cli_command_t;
 
 int spd_cli_info(int argc, char **argv);
+int spd_cli_summary(int argc, char **argv);
+int spd_cli_convert(int argc, char **argv);
 
 #endif

@@ -7,6 +7,8 @@
 
 static const spd_cli_command_t commands[] = {
     {"info", "describe a SpiNNaker machine (chips, cores, links, SDRAM)", spd_cli_info},
+    {"summary", "Keras-style summary of a model file (layers, shapes, parameters)", spd_cli_summary},
+    {"convert", "convert a Keras model between .json, .h5, .weights.h5 and .keras", spd_cli_convert},
 };
 
 static void usage(FILE *out) {

@@ -1,0 +1,493 @@
+/* Writing Keras architecture JSON byte for byte as `model.to_json()` does
+ * (Python's json.dumps: ", " and ": " separators, floats as repr), in the
+ * tf.keras 2 form or the Keras 3 form. Layouts: docs/formats.md. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/file.h"
+#include "io/keras_json.h"
+#include "spindle/keras.h"
+
+#define TF2_KERAS_VERSION "2.11.0"
+
+typedef struct writer {
+  spd_ctx_t *ctx;
+  const spd_model_t *m;
+  bool keras3;
+  char *buf;
+  size_t len, cap;
+  int err;
+} writer_t;
+
+/* ---- text building: the first failure sticks and later calls do nothing ---- */
+
+static void put(writer_t *w, const char *s, size_t n) {
+  if (w->err)
+    return;
+  if (w->len + n + 1 > w->cap) {
+    size_t cap = w->cap ? w->cap : 4096;
+    while (w->len + n + 1 > cap)
+      cap *= 2;
+    char *grown = spd_realloc(w->ctx, w->buf, cap);
+    if (!grown) {
+      w->err = spd_ctx_fail(w->ctx, SPD_ENOMEM, "Keras JSON: out of memory (%zu bytes)", cap);
+      return;
+    }
+    w->buf = grown;
+    w->cap = cap;
+  }
+  memcpy(w->buf + w->len, s, n);
+  w->len += n;
+  w->buf[w->len] = '\0';
+}
+
+static void puts_(writer_t *w, const char *s) { put(w, s, strlen(s)); }
+
+static void printf_(writer_t *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void printf_(writer_t *w, const char *fmt, ...) {
+  char tmp[256];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+  va_end(ap);
+  put(w, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+/* A separator before every member or element except the first one. */
+static void sep(writer_t *w) {
+  if (w->len && w->buf[w->len - 1] != '{' && w->buf[w->len - 1] != '[')
+    puts_(w, ", ");
+}
+
+static void str(writer_t *w, const char *s) {
+  puts_(w, "\"");
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\')
+      printf_(w, "\\%c", c);
+    else if (c < 0x20)
+      printf_(w, "\\u%04x", c);
+    else
+      put(w, (const char *)&c, 1);
+  }
+  puts_(w, "\"");
+}
+
+static void key(writer_t *w, const char *k) {
+  sep(w);
+  str(w, k);
+  puts_(w, ": ");
+}
+
+static void kv_str(writer_t *w, const char *k, const char *v) {
+  key(w, k);
+  str(w, v);
+}
+
+static void kv_raw(writer_t *w, const char *k, const char *raw) {
+  key(w, k);
+  puts_(w, raw);
+}
+
+static void kv_int(writer_t *w, const char *k, long v) {
+  key(w, k);
+  printf_(w, "%ld", v);
+}
+
+static void kv_bool(writer_t *w, const char *k, bool v) { kv_raw(w, k, v ? "true" : "false"); }
+
+/* Python's repr of the float32 value widened to double would print
+ * 0.9900000095367432; Keras holds these arguments as Python floats, so the
+ * shortest decimal that reads back as the same float32 is what it wrote. */
+static void kv_float(writer_t *w, const char *k, float v) {
+  char tmp[40];
+  for (int p = 1; p <= 9; p++) {
+    snprintf(tmp, sizeof tmp, "%.*g", p, (double)v);
+    if (strtof(tmp, NULL) == v)
+      break;
+  }
+  if (!strpbrk(tmp, ".eninf"))
+    strcat(tmp, ".0");
+  kv_raw(w, k, tmp);
+}
+
+static void ints(writer_t *w, const int32_t *v, int n) {
+  puts_(w, "[");
+  for (int i = 0; i < n; i++) {
+    sep(w);
+    printf_(w, "%d", v[i]);
+  }
+  puts_(w, "]");
+}
+
+static void kv_ints(writer_t *w, const char *k, const int32_t *v, int n) {
+  key(w, k);
+  ints(w, v, n);
+}
+
+/* [null, d1, d2, ...]: a shape with its batch dimension. */
+static void batch_shape(writer_t *w, const spd_shape_t *s) {
+  puts_(w, "[null");
+  for (int i = 0; i < s->rank; i++)
+    printf_(w, ", %d", s->dims[i]);
+  puts_(w, "]");
+}
+
+/* ---- pieces of a layer config ---- */
+
+static void dtype(writer_t *w) {
+  if (w->keras3)
+    kv_raw(w, "dtype", "{\"module\": \"keras\", \"class_name\": \"DTypePolicy\", "
+                       "\"config\": {\"name\": \"float32\"}, \"registered_name\": null}");
+  else
+    kv_str(w, "dtype", "float32");
+}
+
+static void initializer(writer_t *w, const char *k, spd_initializer_t init) {
+  bool seeded = init != SPD_INIT_ZEROS && init != SPD_INIT_ONES;
+  key(w, k);
+  puts_(w, "{");
+  if (w->keras3)
+    kv_str(w, "module", "keras.initializers");
+  kv_str(w, "class_name", spd_initializer_name(init));
+  kv_raw(w, "config", seeded ? "{\"seed\": null}" : "{}");
+  if (w->keras3)
+    kv_raw(w, "registered_name", "null");
+  puts_(w, "}");
+}
+
+static void nulls(writer_t *w, const char *const *keys, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    kv_raw(w, keys[i], "null");
+}
+
+static int dims_of(spd_layer_kind_t kind) {
+  return kind == SPD_LAYER_CONV1D || kind == SPD_LAYER_MAXPOOL1D || kind == SPD_LAYER_AVGPOOL1D
+             ? 1 : 2;
+}
+
+static void weighted_tail(writer_t *w, const spd_layer_config_t *c, bool activity) {
+  static const char *const extras[] = {"kernel_regularizer", "bias_regularizer",
+                                       "activity_regularizer", "kernel_constraint",
+                                       "bias_constraint"};
+  kv_str(w, "activation", spd_activation_name(c->activation));
+  kv_bool(w, "use_bias", c->use_bias);
+  initializer(w, "kernel_initializer", c->kernel_initializer);
+  initializer(w, "bias_initializer", c->bias_initializer);
+  nulls(w, extras, 2);
+  if (activity)
+    nulls(w, extras + 2, 1);
+  nulls(w, extras + 3, 2);
+}
+
+static void conv_args(writer_t *w, const spd_layer_config_t *c) {
+  int d = dims_of(c->kind);
+  kv_int(w, "filters", c->filters);
+  kv_ints(w, "kernel_size", c->kernel_size, d);
+  kv_ints(w, "strides", c->strides, d);
+  kv_str(w, "padding", c->padding == SPD_PAD_SAME ? "same" : "valid");
+  kv_str(w, "data_format", "channels_last");
+  kv_ints(w, "dilation_rate", c->dilation_rate, d);
+  kv_int(w, "groups", 1);
+  weighted_tail(w, c, true);
+}
+
+static void batchnorm_args(writer_t *w, const spd_layer_t *l) {
+  static const char *const extras[] = {"beta_regularizer", "gamma_regularizer",
+                                       "beta_constraint", "gamma_constraint"};
+  const spd_layer_config_t *c = &l->config;
+  if (w->keras3) {
+    kv_int(w, "axis", -1);
+  } else {
+    int32_t axis = l->input_shape.rank; /* tf.keras 2 writes the positive axis as a list */
+    kv_ints(w, "axis", &axis, 1);
+  }
+  kv_float(w, "momentum", c->momentum);
+  kv_float(w, "epsilon", c->epsilon);
+  kv_bool(w, "center", c->center);
+  kv_bool(w, "scale", c->scale);
+  initializer(w, "beta_initializer", SPD_INIT_ZEROS);
+  initializer(w, "gamma_initializer", SPD_INIT_ONES);
+  initializer(w, "moving_mean_initializer", SPD_INIT_ZEROS);
+  initializer(w, "moving_variance_initializer", SPD_INIT_ONES);
+  nulls(w, extras, 4);
+  if (w->keras3)
+    kv_bool(w, "synchronized", false);
+}
+
+/* The Keras class a layer is written as: an Activation layer with a
+ * non-default leaky_relu slope becomes a LeakyReLU layer so the slope is kept. */
+static const char *class_of(const spd_layer_config_t *c) {
+  if (c->kind == SPD_LAYER_ACTIVATION && c->activation == SPD_ACT_LEAKY_RELU &&
+      c->negative_slope != 0.2f)
+    return "LeakyReLU";
+  return spd_layer_kind_name(c->kind);
+}
+
+static void kind_args(writer_t *w, const spd_layer_t *l) {
+  const spd_layer_config_t *c = &l->config;
+  switch (c->kind) {
+  case SPD_LAYER_DENSE:
+    kv_int(w, "units", c->units);
+    weighted_tail(w, c, !w->keras3);
+    break;
+  case SPD_LAYER_CONV1D:
+  case SPD_LAYER_CONV2D:
+    conv_args(w, c);
+    break;
+  case SPD_LAYER_MAXPOOL1D:
+  case SPD_LAYER_MAXPOOL2D:
+  case SPD_LAYER_AVGPOOL1D:
+  case SPD_LAYER_AVGPOOL2D:
+    kv_ints(w, "pool_size", c->pool_size, dims_of(c->kind));
+    kv_str(w, "padding", c->padding == SPD_PAD_SAME ? "same" : "valid");
+    kv_ints(w, "strides", c->strides, dims_of(c->kind));
+    kv_str(w, "data_format", "channels_last");
+    break;
+  case SPD_LAYER_GLOBALAVGPOOL2D:
+    kv_str(w, "data_format", "channels_last");
+    kv_bool(w, "keepdims", false);
+    break;
+  case SPD_LAYER_FLATTEN:
+    kv_str(w, "data_format", "channels_last");
+    break;
+  case SPD_LAYER_RESHAPE:
+    kv_ints(w, "target_shape", c->target_shape.dims, c->target_shape.rank);
+    break;
+  case SPD_LAYER_ACTIVATION:
+    if (!strcmp(class_of(c), "LeakyReLU"))
+      kv_float(w, w->keras3 ? "negative_slope" : "alpha", c->negative_slope);
+    else
+      kv_str(w, "activation", spd_activation_name(c->activation));
+    break;
+  case SPD_LAYER_DROPOUT:
+    kv_float(w, "rate", c->rate);
+    if (w->keras3) {
+      kv_raw(w, "seed", "null");
+      kv_raw(w, "noise_shape", "null");
+    } else {
+      kv_raw(w, "noise_shape", "null");
+      kv_raw(w, "seed", "null");
+    }
+    break;
+  case SPD_LAYER_BATCHNORM:
+    batchnorm_args(w, l);
+    break;
+  default:
+    break;
+  }
+}
+
+static bool has_build_config(const spd_layer_t *l) {
+  return l->n_params > 0 || l->config.kind == SPD_LAYER_FLATTEN;
+}
+
+static void input_layer(writer_t *w, const spd_layer_t *l) {
+  if (w->keras3)
+    kv_str(w, "module", "keras.layers");
+  kv_str(w, "class_name", "InputLayer");
+  key(w, "config");
+  puts_(w, "{");
+  key(w, w->keras3 ? "batch_shape" : "batch_input_shape");
+  batch_shape(w, &l->output_shape);
+  kv_str(w, "dtype", "float32");
+  kv_bool(w, "sparse", false);
+  kv_bool(w, "ragged", false);
+  kv_str(w, "name", l->config.name);
+  puts_(w, "}");
+  if (w->keras3)
+    kv_raw(w, "registered_name", "null");
+}
+
+/* One layer's {"class_name", "config"} members (no braces). @p first_of_seq
+ * marks the first layer of a tf.keras 2 Sequential, which repeats the input
+ * shape as batch_input_shape. */
+static void layer_body(writer_t *w, const spd_layer_t *l, bool first_of_seq) {
+  if (l->config.kind == SPD_LAYER_INPUT) {
+    input_layer(w, l);
+    return;
+  }
+  if (w->keras3)
+    kv_str(w, "module", "keras.layers");
+  kv_str(w, "class_name", class_of(&l->config));
+  key(w, "config");
+  puts_(w, "{");
+  kv_str(w, "name", l->config.name);
+  kv_bool(w, "trainable", true);
+  if (first_of_seq) {
+    key(w, "batch_input_shape");
+    batch_shape(w, &l->input_shape);
+  }
+  dtype(w);
+  kind_args(w, l);
+  puts_(w, "}");
+  if (w->keras3) {
+    kv_raw(w, "registered_name", "null");
+    if (has_build_config(l)) {
+      key(w, "build_config");
+      puts_(w, "{\"input_shape\": ");
+      batch_shape(w, &l->input_shape);
+      puts_(w, "}");
+    }
+  }
+}
+
+/* ---- the model ---- */
+
+/* A chain from the input to the output is written as a Sequential model. */
+bool spd__model_is_chain(const spd_model_t *m) {
+  for (int i = 1; i < m->n_layers; i++)
+    if (m->layers[i].n_inbound != 1 || m->layers[i].inbound[0] != i - 1)
+      return false;
+  return m->output == m->n_layers - 1;
+}
+
+static void sequential(writer_t *w) {
+  const spd_model_t *m = w->m;
+  if (w->keras3)
+    kv_str(w, "module", "keras");
+  kv_str(w, "class_name", "Sequential");
+  key(w, "config");
+  puts_(w, "{");
+  kv_str(w, "name", m->name);
+  if (w->keras3) {
+    kv_bool(w, "trainable", true);
+    dtype(w);
+  }
+  key(w, "layers");
+  puts_(w, "[");
+  for (int i = 0; i < m->n_layers; i++) {
+    sep(w);
+    puts_(w, "{");
+    layer_body(w, &m->layers[i], !w->keras3 && i == 1);
+    puts_(w, "}");
+  }
+  puts_(w, "]");
+  if (w->keras3) {
+    key(w, "build_input_shape");
+    batch_shape(w, &m->layers[0].output_shape);
+  }
+  puts_(w, "}");
+  if (w->keras3) {
+    kv_raw(w, "registered_name", "null");
+    key(w, "build_config");
+    puts_(w, "{\"input_shape\": ");
+    batch_shape(w, &m->layers[0].output_shape);
+    puts_(w, "}");
+  }
+}
+
+static void keras_tensor(writer_t *w, const spd_layer_t *src) {
+  puts_(w, "{\"class_name\": \"__keras_tensor__\", \"config\": {\"shape\": ");
+  batch_shape(w, &src->output_shape);
+  puts_(w, ", \"dtype\": \"float32\", \"keras_history\": [");
+  str(w, src->config.name);
+  puts_(w, ", 0, 0]}}");
+}
+
+static void inbound_nodes(writer_t *w, const spd_layer_t *l) {
+  const spd_model_t *m = w->m;
+  key(w, "inbound_nodes");
+  if (l->n_inbound == 0) {
+    puts_(w, "[]");
+    return;
+  }
+  if (w->keras3) {
+    puts_(w, "[{\"args\": [");
+    if (l->n_inbound > 1)
+      puts_(w, "[");
+    for (int j = 0; j < l->n_inbound; j++) {
+      sep(w);
+      keras_tensor(w, &m->layers[l->inbound[j]]);
+    }
+    puts_(w, l->n_inbound > 1 ? "]], \"kwargs\": {}}]" : "], \"kwargs\": {}}]");
+    return;
+  }
+  puts_(w, "[[");
+  for (int j = 0; j < l->n_inbound; j++) {
+    sep(w);
+    puts_(w, "[");
+    str(w, m->layers[l->inbound[j]].config.name);
+    puts_(w, ", 0, 0, {}]");
+  }
+  puts_(w, "]]");
+}
+
+/* [["name", 0, 0]] in tf.keras 2; Keras 3 writes a single tensor unnested. */
+static void layer_ref(writer_t *w, const char *k, const spd_layer_t *l) {
+  key(w, k);
+  puts_(w, w->keras3 ? "[" : "[[");
+  str(w, l->config.name);
+  puts_(w, w->keras3 ? ", 0, 0]" : ", 0, 0]]");
+}
+
+static void functional(writer_t *w) {
+  const spd_model_t *m = w->m;
+  if (w->keras3)
+    kv_str(w, "module", "keras.src.models.functional");
+  kv_str(w, "class_name", "Functional");
+  key(w, "config");
+  puts_(w, "{");
+  kv_str(w, "name", m->name);
+  if (w->keras3)
+    kv_bool(w, "trainable", true);
+  key(w, "layers");
+  puts_(w, "[");
+  for (int i = 0; i < m->n_layers; i++) {
+    sep(w);
+    puts_(w, "{");
+    layer_body(w, &m->layers[i], false);
+    kv_str(w, "name", m->layers[i].config.name);
+    inbound_nodes(w, &m->layers[i]);
+    puts_(w, "}");
+  }
+  puts_(w, "]");
+  layer_ref(w, "input_layers", &m->layers[0]);
+  layer_ref(w, "output_layers", &m->layers[m->output]);
+  puts_(w, "}");
+  if (w->keras3) {
+    kv_str(w, "registered_name", "Functional");
+    kv_raw(w, "build_config", "{\"input_shape\": null}");
+  }
+}
+
+int spd__keras_json_format(const spd_model_t *m, spd_keras_json_form_t form, bool with_version,
+                           char **text_out) {
+  if (!m->built)
+    return spd_ctx_fail(m->ctx, SPD_ESTATE,
+                        "Keras JSON: model '%s' must be built before it is written", m->name);
+  writer_t w = {.ctx = m->ctx, .m = m, .keras3 = form == SPD_KERAS_JSON_KERAS3};
+  puts_(&w, "{");
+  if (spd__model_is_chain(m))
+    sequential(&w);
+  else
+    functional(&w);
+  if (!w.keras3 && with_version) {
+    kv_str(&w, "keras_version", TF2_KERAS_VERSION);
+    kv_str(&w, "backend", "tensorflow");
+  }
+  puts_(&w, "}");
+  if (w.err) {
+    spd_free(m->ctx, w.buf);
+    return w.err;
+  }
+  *text_out = w.buf;
+  return 0;
+}
+
+int spd_keras_json_format(const spd_model_t *m, spd_keras_json_form_t form, char **text_out) {
+  return spd__keras_json_format(m, form, true, text_out);
+}
+
+int spd_keras_json_save(const spd_model_t *m, const char *path) {
+  char *text;
+  int err = spd_keras_json_format(m, SPD_KERAS_JSON_TF2, &text);
+  if (err)
+    return err;
+  err = spd__write_file(m->ctx, path, text, strlen(text));
+  spd_free(m->ctx, text);
+  return err;
+}
