@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 int spd__read_file(spd_ctx_t *ctx, const char *path, char **data_out, size_t *len_out) {
@@ -38,15 +39,26 @@ int spd__read_file(spd_ctx_t *ctx, const char *path, char **data_out, size_t *le
   return 0;
 }
 
+/* Not mkstemp: its files are mode 0600, and the file renamed into place must
+ * get the usual 0666 less the umask, like any file the user creates. */
 int spd__atomic_begin(spd_ctx_t *ctx, const char *path, char *tmp, size_t tmp_size) {
-  if ((size_t)snprintf(tmp, tmp_size, "%s.tmp-XXXXXX", path) >= tmp_size)
-    return spd_ctx_fail(ctx, SPD_EINVAL, "path too long: '%s'", path);
-  int fd = mkstemp(tmp);
-  if (fd < 0)
-    return spd_ctx_fail(ctx, SPD_EIO, "cannot create a file beside '%s': %s", path,
-                        strerror(errno));
-  close(fd);
-  return 0;
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  unsigned long salt = (unsigned long)now.tv_nsec ^ ((unsigned long)getpid() << 20);
+  for (int attempt = 0; attempt < 100; attempt++) {
+    if ((size_t)snprintf(tmp, tmp_size, "%s.tmp-%lx", path, salt + (unsigned long)attempt) >=
+        tmp_size)
+      return spd_ctx_fail(ctx, SPD_EINVAL, "path too long: '%s'", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
+    if (fd >= 0) {
+      close(fd);
+      return 0;
+    }
+    if (errno != EEXIST)
+      break;
+  }
+  return spd_ctx_fail(ctx, SPD_EIO, "cannot create a file beside '%s': %s", path,
+                      strerror(errno));
 }
 
 static int sync_path(const char *path, int flags) {

@@ -146,13 +146,23 @@ static void dtype(writer_t *w) {
     kv_str(w, "dtype", "float32");
 }
 
+/* Keras writes initializers by class name ("GlorotUniform"). */
+static const char *initializer_class(spd_initializer_t init) {
+  static const char *const names[] = {
+#define INIT_CLASS_(id, cls, fn) cls,
+      SPD_INITIALIZERS(INIT_CLASS_)
+#undef INIT_CLASS_
+  };
+  return (unsigned)init < SPD_INIT_COUNT ? names[init] : "GlorotUniform";
+}
+
 static void initializer(writer_t *w, const char *k, spd_initializer_t init) {
   bool seeded = init != SPD_INIT_ZEROS && init != SPD_INIT_ONES;
   key(w, k);
   puts_(w, "{");
   if (w->keras3)
     kv_str(w, "module", "keras.initializers");
-  kv_str(w, "class_name", spd_initializer_name(init));
+  kv_str(w, "class_name", initializer_class(init));
   kv_raw(w, "config", seeded ? "{\"seed\": null}" : "{}");
   if (w->keras3)
     kv_raw(w, "registered_name", "null");
