@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "golden_npy.h"
 #include "spindle/optim.h"
 
 #define CLOSE(a, b) assert_true(fabs((double)(a) - (double)(b)) <= 1e-6 * (1.0 + fabs((double)(b))))
@@ -125,6 +126,57 @@ static void rmsprop_momentum_centered(void **state) {
     mom = 0.5 * mom + 0.001 * g[t] / sqrt(vel - avg * avg + 1e-7);
     w -= mom;
     assert_true(fabs(trace[t] - w) <= 1e-5 * (1 + fabs(w)));
+  }
+}
+
+
+/* Three steps of each optimizer against the committed goldens (Keras 3's
+ * rules written out in PyTorch, tests/golden), rtol 1e-5. */
+static void matches_goldens(void **state) {
+  (void)state;
+  static const struct {
+    const char *name; spd_optimizer_kind_t kind; double lr; float momentum; bool nesterov;
+    float beta_1, beta_2; bool centered;
+  } cases[] = {
+      {"sgd", SPD_OPT_SGD, 0.01, 0.0f, false, 0, 0, false},
+      {"sgd_momentum", SPD_OPT_SGD, 0.01, 0.9f, false, 0, 0, false},
+      {"sgd_nesterov", SPD_OPT_SGD, 0.01, 0.9f, true, 0, 0, false},
+      {"adam", SPD_OPT_ADAM, 0.001, 0, false, 0.9f, 0.999f, false},
+      {"adam_lr0.01", SPD_OPT_ADAM, 0.01, 0, false, 0.8f, 0.99f, false},
+      {"rmsprop", SPD_OPT_RMSPROP, 0.001, 0.0f, false, 0, 0, false},
+      {"rmsprop_momentum_centered", SPD_OPT_RMSPROP, 0.001, 0.5f, false, 0, 0, true},
+  };
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    spd_optimizer_config_t cfg;
+    spd_optimizer_config_defaults(&cfg, cases[c].kind);
+    spd_lr_schedule_constant(&cfg.learning_rate, cases[c].lr);
+    cfg.momentum = cases[c].momentum;
+    cfg.nesterov = cases[c].nesterov;
+    cfg.centered = cases[c].centered;
+    if (cases[c].kind == SPD_OPT_ADAM) {
+      cfg.beta_1 = cases[c].beta_1;
+      cfg.beta_2 = cases[c].beta_2;
+    }
+    float w[12], g[12], want[12];
+    char key[96];
+    snprintf(key, sizeof key, "%s.w0", cases[c].name);
+    size_t n = golden_load(key, w, 12);
+    spd_optimizer_t *opt = NULL;
+    assert_int_equal(spd_optimizer_new(NULL, &cfg, &n, 1, &opt), 0);
+    for (int t = 1; t <= 3; t++) {
+      snprintf(key, sizeof key, "%s.g%d", cases[c].name, t);
+      assert_int_equal(golden_load(key, g, 12), n);
+      snprintf(key, sizeof key, "%s.w%d", cases[c].name, t);
+      assert_int_equal(golden_load(key, want, 12), n);
+      float *wp = w;
+      const float *gp = g;
+      spd_optimizer_step(opt, &wp, &gp);
+      for (size_t k = 0; k < n; k++)
+        if (fabs(w[k] - want[k]) > 1e-5 * fabs(want[k]) + 1e-6)
+          fail_msg("%s step %d: w[%zu] %.8g, golden %.8g", cases[c].name, t, k,
+                   (double)w[k], (double)want[k]);
+    }
+    spd_optimizer_free(opt);
   }
 }
 
@@ -248,6 +300,7 @@ int main(void) {
       cmocka_unit_test(adam_defaults_and_steps),
       cmocka_unit_test(rmsprop_defaults_and_steps),
       cmocka_unit_test(rmsprop_momentum_centered),
+      cmocka_unit_test(matches_goldens),
       cmocka_unit_test(exponential_and_inverse_time),
       cmocka_unit_test(piecewise_and_cosine),
       cmocka_unit_test(schedule_is_evaluated_per_step),

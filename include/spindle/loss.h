@@ -7,6 +7,7 @@
 #ifndef SPINDLE_LOSS_H
 #define SPINDLE_LOSS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "spindle/context.h"
@@ -49,9 +50,11 @@ int spd_loss_check(spd_ctx_t *ctx, spd_loss_kind_t loss, const spd_model_t *m,
 /** Mean loss over the @p y->n rows of @p pred (n x units) and, when @p grad
  *  is not NULL, dL/dpred (n x units, the batch mean included).
  *  Categorical crossentropy normalises each row by its sum first, as Keras
- *  does, so the gradient carries that term too. Targets are assumed checked
- *  (spd_loss_check). */
-double spd_loss_compute(spd_loss_kind_t kind, const float *pred, size_t units,
-                        const spd_targets_t *y, float *grad);
+ *  does, so the gradient carries that term too. With @p from_logits the
+ *  crossentropies take raw scores (Keras's from_logits=True: log-softmax, or
+ *  relu(x) - x t + log1p(exp(-|x|)) for binary); mean squared error ignores
+ *  it. Targets are assumed checked (spd_loss_check). */
+double spd_loss_compute(spd_loss_kind_t kind, bool from_logits, const float *pred,
+                        size_t units, const spd_targets_t *y, float *grad);
 
 #endif

@@ -150,29 +150,69 @@ static double squared_row(const float *p, size_t units, const float *t, float sc
   return loss / (double)units;
 }
 
-double spd_loss_compute(spd_loss_kind_t kind, const float *pred, size_t units,
-                        const spd_targets_t *y, float *grad) {
+/* -sum_j t_j log_softmax(x)_j; dL/dx_k = softmax(x)_k sum_j t_j - t_k. */
+static double categorical_logits_row(const float *x, size_t units,
+                                     const spd_targets_t *y, size_t i, float scale,
+                                     float *g) {
+  float top = x[0];
+  for (size_t j = 1; j < units; j++)
+    top = fmaxf(top, x[j]);
+  double z = 0.0;
+  for (size_t j = 0; j < units; j++)
+    z += exp((double)(x[j] - top));
+  double log_z = log(z), loss = 0.0, t_sum = 0.0;
+  for (size_t j = 0; j < units; j++) {
+    double t = target_at(y, i, j);
+    loss -= t * ((double)(x[j] - top) - log_z);
+    t_sum += t;
+  }
+  if (g)
+    for (size_t j = 0; j < units; j++)
+      g[j] = (float)((exp((double)(x[j] - top) - log_z) * t_sum - target_at(y, i, j)) *
+                     scale);
+  return loss;
+}
+
+/* mean_j relu(x) - x t + log1p(exp(-|x|)); dL/dx = sigmoid(x) - t. */
+static double binary_logits_row(const float *x, size_t units, const float *t,
+                                float scale, float *g) {
+  double loss = 0.0;
+  for (size_t j = 0; j < units; j++) {
+    double v = x[j];
+    loss += fmax(v, 0.0) - v * t[j] + log1p(exp(-fabs(v)));
+    if (g)
+      g[j] = (float)((1.0 / (1.0 + exp(-v)) - t[j]) * scale / (double)units);
+  }
+  return loss / (double)units;
+}
+
+static double row_loss(spd_loss_kind_t kind, bool logits, const float *p, size_t units,
+                       const spd_targets_t *y, size_t i, const float *t, float scale,
+                       float *g) {
+  switch (kind) {
+  case SPD_LOSS_CATEGORICAL_CROSSENTROPY:
+  case SPD_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY:
+    return logits ? categorical_logits_row(p, units, y, i, scale, g)
+                  : categorical_row(p, units, y, i, scale, g);
+  case SPD_LOSS_BINARY_CROSSENTROPY:
+    return logits ? binary_logits_row(p, units, t, scale, g)
+                  : binary_row(p, units, t, scale, g);
+  default:
+    return squared_row(p, units, t, scale, g);
+  }
+}
+
+double spd_loss_compute(spd_loss_kind_t kind, bool from_logits, const float *pred,
+                        size_t units, const spd_targets_t *y, float *grad) {
   double total = 0.0;
   float scale = 1.0f / (float)y->n;
   for (size_t i = 0; i < y->n; i++) {
-    const float *p = pred + i * units;
-    float *g = grad ? grad + i * units : NULL;
     float label_row[1];
     const float *t = y->width ? y->values + i * y->width : label_row;
     if (!y->width)
       label_row[0] = (float)y->labels[i];
-    switch (kind) {
-    case SPD_LOSS_CATEGORICAL_CROSSENTROPY:
-    case SPD_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY:
-      total += categorical_row(p, units, y, i, scale, g);
-      break;
-    case SPD_LOSS_BINARY_CROSSENTROPY:
-      total += binary_row(p, units, t, scale, g);
-      break;
-    default:
-      total += squared_row(p, units, t, scale, g);
-      break;
-    }
+    total += row_loss(kind, from_logits, pred + i * units, units, y, i, t, scale,
+                      grad ? grad + i * units : NULL);
   }
   return y->n ? total / (double)y->n : 0.0;
 }
