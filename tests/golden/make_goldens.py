@@ -47,6 +47,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "bench"))
+import philox_order  # noqa: E402  (bench/: shared with pytorch_mlp.py)
+
 SEED = 20261124
 RTOL = 1e-5
 ATOL = 1e-6
@@ -554,6 +558,23 @@ def optimizer_run(opt, w0, grads):
     return out
 
 
+FIT_ORDERS = [(1, 0, 1000), (1, 4, 1000), (0xDEADBEEFCAFE1234, 2, 777),
+              (7, 0, 5)]
+
+
+def order_cases():
+    """spindle's per-epoch training order (spd_fit_epoch_order) as
+    bench/philox_order.py reproduces it; the seed is a decimal string
+    because JSON numbers lose 64-bit integers."""
+    cases = []
+    for seed, epoch, n in FIT_ORDERS:
+        case = Case("order", "order_seed%x_epoch%d_n%d" % (seed, epoch, n),
+                    {"seed": str(seed), "epoch": epoch, "n": n})
+        case.put("order", philox_order.epoch_order(seed, epoch, n))
+        cases.append(case)
+    return cases
+
+
 def within_tolerance(expected, got):
     """The comparison test_golden.c makes (see its comment)."""
     return np.abs(got - expected) <= RTOL * np.abs(expected) + ATOL
@@ -590,6 +611,8 @@ def check_float32(cases):
     """Fail if a float32 computation misses any golden's tolerance."""
     worst = 0.0
     for case in cases:
+        if case.kind == "order":
+            continue
         for key, got in float32_rerun(case).items():
             expected = case.tensors[key]
             got = got.numpy().astype(np.float32)
@@ -612,8 +635,9 @@ def write(cases, out_dir, worst):
     manifest = {"generator": "tests/golden/make_goldens.py", "seed": SEED,
                 "torch": torch.__version__, "rtol": RTOL, "atol": ATOL,
                 "float32_worst_fraction_of_tolerance": round(worst, 4),
-                "layers": [], "losses": [], "optimizers": []}
-    section = {"layer": "layers", "loss": "losses", "optimizer": "optimizers"}
+                "layers": [], "losses": [], "optimizers": [], "fit_orders": []}
+    section = {"layer": "layers", "loss": "losses", "optimizer": "optimizers",
+               "order": "fit_orders"}
     for case in cases:
         files = {}
         for key, value in case.tensors.items():
@@ -638,7 +662,8 @@ def main():
     torch.manual_seed(SEED)
     torch.set_num_threads(1)
     gen = Generator(SEED)
-    cases = LayerCases(gen).make_all() + loss_cases(gen) + optimizer_cases(gen)
+    cases = (LayerCases(gen).make_all() + loss_cases(gen) + optimizer_cases(gen)
+             + order_cases())
     names = [c.name for c in cases]
     assert len(names) == len(set(names)), "duplicate case names"
     worst = check_float32(cases)
