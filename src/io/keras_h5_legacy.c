@@ -96,35 +96,37 @@ static void list_names(const legacy_t *lg, char *buf, size_t size) {
     used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? ", " : "", lg->layers[i].name);
 }
 
+static int no_weights_for(const legacy_t *lg, const spd_model_t *m, int index, int weighted) {
+  char names[256];
+  list_names(lg, names, sizeof names);
+  return spd_ctx_fail(lg->ctx, SPD_ENOTFOUND,
+                      "layer '%s': no weights for it in '%s' (the file has weights for %d "
+                      "layers: %s; the model has %d layers with weights)",
+                      m->layers[index].config.name, lg->file, lg->n_layers, names, weighted);
+}
+
 /* Which file layer feeds each model layer with parameters: by name when
- * every name is found, else by order as Keras's load_weights does. */
+ * every name is found, else by order as Keras's load_weights does when the
+ * counts agree. */
 static int match_layers(const legacy_t *lg, const spd_model_t *m, int *match) {
-  int weighted = 0, by_name = 1;
+  int weighted = 0, unnamed = -1;
   for (int i = 0; i < m->n_layers; i++) {
     match[i] = -1;
     if (m->layers[i].n_params == 0)
       continue;
     weighted++;
-    if (find_file_layer(lg, m->layers[i].config.name) < 0)
-      by_name = 0;
+    match[i] = find_file_layer(lg, m->layers[i].config.name);
+    if (match[i] < 0 && unnamed < 0)
+      unnamed = i;
   }
+  if (unnamed < 0)
+    return 0;
+  if (weighted != lg->n_layers)
+    return no_weights_for(lg, m, unnamed, weighted);
   int next = 0;
-  for (int i = 0; i < m->n_layers; i++) {
-    if (m->layers[i].n_params == 0)
-      continue;
-    if (by_name)
-      match[i] = find_file_layer(lg, m->layers[i].config.name);
-    else if (weighted == lg->n_layers)
+  for (int i = 0; i < m->n_layers; i++)
+    if (m->layers[i].n_params > 0)
       match[i] = next++;
-    if (match[i] < 0) {
-      char names[256];
-      list_names(lg, names, sizeof names);
-      return spd_ctx_fail(lg->ctx, SPD_ENOTFOUND,
-                          "layer '%s': no weights for it in '%s' (the file has weights for %d "
-                          "layers: %s; the model has %d layers with weights)",
-                          m->layers[i].config.name, lg->file, lg->n_layers, names, weighted);
-    }
-  }
   return 0;
 }
 

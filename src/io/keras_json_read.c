@@ -720,8 +720,33 @@ static int read_functional(reader_t *r, const cJSON *model_cfg, const cJSON *lay
 
 /* ---- the document ---- */
 
+/* Does the text end inside a string, an object or an array (a truncated
+ * file)? cJSON then points at the bracket it could not close. */
+static bool truncated(const char *text, size_t len) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < len; i++) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\')
+        i++;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      depth++;
+    } else if (c == '}' || c == ']') {
+      depth--;
+    }
+  }
+  return in_string || depth > 0;
+}
+
 static int syntax_error(spd_ctx_t *ctx, const char *text, size_t len, const char *at) {
   size_t off = at && at >= text && at <= text + len ? (size_t)(at - text) : len;
+  if (truncated(text, len))
+    off = len;
   int line = 1, col = 1;
   for (size_t i = 0; i < off; i++) {
     if (text[i] == '\n') {
