@@ -1,0 +1,73 @@
+/* Provenance: the counters a machine (emulated or real) reports after a run,
+ * per core, per chip (router and links) and for the whole run. Shared by the
+ * emulator and the transceiver so neither depends on the other. */
+#ifndef SPINDLE_PROVENANCE_H
+#define SPINDLE_PROVENANCE_H
+
+#include <stdint.h>
+
+#define SPD_PROV_LINKS 6
+
+typedef enum spd_core_state {
+  SPD_CORE_IDLE = 0,   /* no kernel loaded */
+  SPD_CORE_LOADED,     /* kernel loaded, not started */
+  SPD_CORE_RUNNING,    /* main returned 0; events are being handled */
+  SPD_CORE_EXITED,     /* spd_core_exit was called */
+  SPD_CORE_ERROR,      /* main failed or the core misbehaved */
+} spd_core_state_t;
+
+/** "idle", "loaded", "running", "exited", "error". */
+const char *spd_core_state_name(spd_core_state_t state);
+
+typedef struct spd_core_status {
+  spd_core_state_t state;
+  int exit_code;
+  char message[160];            /* the core's last diagnostic, "" if none */
+} spd_core_status_t;
+
+typedef struct spd_core_counters {
+  uint64_t busy_cycles;         /* interrupts, callbacks and main */
+  uint64_t callbacks;           /* callbacks run */
+  uint64_t packets_sent;        /* accepted into the TX queue */
+  uint64_t packets_received;    /* taken from the comms controller */
+  uint64_t tx_queue_full;       /* sends refused (SPD_EQUEUE) */
+  uint64_t discarded_no_callback; /* packets with no callback registered */
+  uint64_t task_queue_full;     /* events lost to a full priority queue */
+  uint64_t dma_transfers;
+  uint64_t dma_bytes;
+  uint64_t timer_ticks;
+} spd_core_counters_t;
+
+typedef struct spd_chip_counters {
+  uint64_t routed;              /* packets handled by the router */
+  uint64_t injected;            /* packets sent by this chip's cores */
+  uint64_t delivered;           /* packet copies handed to this chip's cores */
+  uint64_t default_routed;      /* arrived on a link, no entry: straight on */
+  uint64_t dropped_wait1;       /* copies blocked for wait1 router cycles */
+  uint64_t dropped_unmatched;   /* sent locally, no entry */
+  uint64_t dropped_core_stopped; /* copies for a core not running a kernel */
+  uint64_t link_packets[SPD_PROV_LINKS]; /* sent on each link (E NE N W SW S) */
+  uint64_t link_dropped[SPD_PROV_LINKS]; /* dropped after wait1 on each link */
+  uint64_t bits_routed;         /* for the router energy */
+  uint32_t router_entries;      /* loaded application entries */
+} spd_chip_counters_t;
+
+typedef struct spd_run_counters {
+  uint64_t sim_time_ps;         /* simulated time since the machine was created */
+  uint64_t events;              /* emulator events handled (0 on hardware) */
+  uint64_t packets_sent;
+  uint64_t packets_delivered;
+  uint64_t packets_dropped;     /* all reasons below */
+  uint64_t dropped_wait1;
+  uint64_t dropped_unmatched;
+  uint64_t dropped_no_callback;
+  uint64_t dropped_task_queue_full;
+  uint64_t dropped_core_stopped;
+  uint64_t busy_cycles;         /* over all cores */
+  uint32_t chips;
+  uint32_t cores_loaded;
+  uint32_t max_router_entries;
+  double energy_joules;         /* idle chips + busy cores + routed bits */
+} spd_run_counters_t;
+
+#endif
