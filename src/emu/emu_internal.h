@@ -48,6 +48,7 @@ typedef struct spd_emu_router {
   uint64_t free_at;        /* the pipeline takes the next packet then */
   uint64_t wake_at;        /* a SERVE event is scheduled then, or NEVER */
   uint32_t tx_waiters;     /* cores whose injection waits for a free slot */
+  uint8_t rr;              /* input woken first when a slot frees */
   uint64_t link_free[SPD_LINKS];
 } spd_emu_router_t;
 

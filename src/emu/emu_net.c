@@ -25,26 +25,36 @@ static void fifo_push(spd_emu_router_t *r, const spd_emu_packet_t *p) {
   r->count++;
 }
 
-/* A slot freed: wake neighbours blocked on their link towards us and local
- * cores whose injection waited. Only needed when the inputs were full. */
+/* A slot freed: wake the neighbours blocked on their link towards us and
+ * the local cores whose injection waited. They race for the slot in the
+ * order woken, so the order rotates (round-robin arbitration between
+ * inputs, 6 links then 18 cores). Only needed when the inputs were full. */
 static void inputs_freed(spd_emu_t *emu, uint32_t ci) {
   spd_emu_chip_t *c = &emu->chips[ci];
-  for (int l = 0; l < SPD_LINKS; l++) {
-    int32_t n = c->neighbour[l];
-    if (n < 0)
+  spd_emu_router_t *r = &c->router;
+  enum { INPUTS = SPD_LINKS + SPD_CORES_PER_CHIP };
+  uint8_t first = r->rr;
+  r->rr = (uint8_t)((r->rr + 1) % INPUTS);
+  for (int k = 0; k < INPUTS; k++) {
+    int in = (first + k) % INPUTS;
+    if (in < SPD_LINKS) {
+      int32_t n = c->neighbour[in];
+      if (n < 0)
+        continue;
+      spd_emu_router_t *nr = &emu->chips[n].router;
+      if (nr->busy && (nr->pending & (1u << spd_link_opposite((spd_link_t)in))))
+        router_wake(emu, (uint32_t)n, emu->now);
       continue;
-    spd_emu_router_t *nr = &emu->chips[n].router;
-    if (nr->busy && (nr->pending & (1u << spd_link_opposite((spd_link_t)l))))
-      router_wake(emu, (uint32_t)n, emu->now);
-  }
-  uint32_t waiters = c->router.tx_waiters;
-  c->router.tx_waiters = 0;
-  for (uint8_t p = 0; waiters; p++, waiters >>= 1)
-    if ((waiters & 1u) && c->cores[p]) {
-      c->cores[p]->tx_event_pending = true;
-      c->cores[p]->tx_blocked = false;
-      spd__emu_schedule(emu, emu->now, SPD_EV_CORE_TX, ci, p, 0, 0, 0, c->cores[p]->gen);
     }
+    uint8_t p = (uint8_t)(in - SPD_LINKS);
+    spd_core_t *core = c->cores[p];
+    if (!(r->tx_waiters & (1u << p)) || !core)
+      continue;
+    r->tx_waiters &= ~(1u << p);
+    core->tx_event_pending = true;
+    core->tx_blocked = false;
+    spd__emu_schedule(emu, emu->now, SPD_EV_CORE_TX, ci, p, 0, 0, 0, core->gen);
+  }
 }
 
 void spd__router_arrive(spd_emu_t *emu, uint32_t ci, const spd_emu_packet_t *p) {
