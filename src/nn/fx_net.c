@@ -1,0 +1,460 @@
+/* The fixed-point reference network: layer buffers, parameters, forward and
+ * backward of one sample, and the batch loop. The loss core lives in
+ * fx_loss.c; everything a tile computes goes through base/. Samples are
+ * processed one at a time (forward, loss, backward), which equals the
+ * batched computation because weights change only at batch boundaries and
+ * the batch sums are exact. */
+#include "nn/fx_net_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "base/fx_dense.h"
+
+static bool is_mover(spd_layer_kind_t k) {
+  return k == SPD_LAYER_FLATTEN || k == SPD_LAYER_RESHAPE || k == SPD_LAYER_DROPOUT;
+}
+
+static int check_layer(spd_fx_net_t *net, const spd_layer_t *l, int i) {
+  spd_layer_kind_t k = l->config.kind;
+  bool known = k == SPD_LAYER_INPUT || k == SPD_LAYER_DENSE || k == SPD_LAYER_ACTIVATION ||
+               is_mover(k);
+  if (!known)
+    return spd_ctx_fail(net->ctx, SPD_EUNSUPPORTED,
+                        "layer '%s' (%s): not supported by the fixed-point reference yet",
+                        l->config.name, spd_layer_kind_name(k));
+  if (i > 0 && (l->n_inbound != 1 || l->inbound[0] != i - 1))
+    return spd_ctx_fail(net->ctx, SPD_EUNSUPPORTED,
+                        "layer '%s': the fixed-point reference runs chains of layers only",
+                        l->config.name);
+  return 0;
+}
+
+static int alloc_param(spd_fx_net_t *net, fx_param_t *p, size_t n, bool mac_copy,
+                       uint32_t stream) {
+  spd_ctx_t *ctx = net->ctx;
+  p->n = n;
+  p->stream = stream;
+  p->master = spd_calloc(ctx, n, sizeof *p->master);
+  p->grad = spd_calloc(ctx, n, sizeof *p->grad);
+  p->a = spd_calloc(ctx, n, sizeof *p->a);
+  p->b = spd_calloc(ctx, n, sizeof *p->b);
+  p->c = spd_calloc(ctx, n, sizeof *p->c);
+  p->w16 = mac_copy ? spd_calloc(ctx, n, sizeof *p->w16) : NULL;
+  if (!p->master || !p->grad || !p->a || !p->b || !p->c || (mac_copy && !p->w16))
+    return spd_ctx_fail(ctx, SPD_ENOMEM, "fixed-point reference: out of memory for %zu weights",
+                        n);
+  return 0;
+}
+
+static void free_param(spd_ctx_t *ctx, fx_param_t *p) {
+  spd_free(ctx, p->master);
+  spd_free(ctx, p->grad);
+  spd_free(ctx, p->a);
+  spd_free(ctx, p->b);
+  spd_free(ctx, p->c);
+  spd_free(ctx, p->w16);
+}
+
+/* Derive the int16 MAC-loop copy of a kernel from its master weights. */
+static void refresh_mac_copy(fx_param_t *p, int weight_frac, uint32_t *sat) {
+  for (size_t e = 0; e < p->n; e++)
+    p->w16[e] = spd_fx_to16(p->master[e], SPD_NUM_MASTER_FRAC, weight_frac, sat);
+}
+
+static void load_param(fx_param_t *p, const spd_param_t *src, uint32_t *sat) {
+  for (size_t e = 0; e < p->n; e++)
+    p->master[e] = spd_fx_from_float32(src->value.data[e], SPD_NUM_MASTER_FRAC, sat);
+}
+
+static int setup_layer(spd_fx_net_t *net, int i) {
+  const spd_layer_t *l = &net->model->layers[i];
+  fx_layer_t *fl = &net->layers[i];
+  spd_ctx_t *ctx = net->ctx;
+  fl->kind = l->config.kind;
+  fl->out_size = spd_shape_size(&l->output_shape);
+  fl->in_size = i > 0 ? net->layers[i - 1].out_size : fl->out_size;
+  fl->softmax = (fl->kind == SPD_LAYER_DENSE || fl->kind == SPD_LAYER_ACTIVATION) &&
+                l->config.activation == SPD_ACT_SOFTMAX;
+  if (is_mover(fl->kind)) { /* share the input's buffers: values pass unchanged */
+    fl->y = net->layers[i - 1].y;
+    fl->dy = net->layers[i - 1].dy;
+    return 0;
+  }
+  size_t n = fl->out_size, wide = n > fl->in_size ? n : fl->in_size;
+  fl->y = spd_calloc(ctx, n, sizeof *fl->y);
+  fl->own_dy = spd_calloc(ctx, n, sizeof *fl->own_dy);
+  fl->dz = spd_calloc(ctx, n, sizeof *fl->dz);
+  fl->z = spd_calloc(ctx, n, sizeof *fl->z);
+  fl->acc = spd_calloc(ctx, wide, sizeof *fl->acc);
+  if (!fl->y || !fl->own_dy || !fl->dz || !fl->z || !fl->acc)
+    return spd_ctx_fail(ctx, SPD_ENOMEM, "layer '%s': out of memory for fixed-point buffers",
+                        l->config.name);
+  fl->dy = fl->own_dy;
+  if (fl->kind != SPD_LAYER_DENSE)
+    return 0;
+  int rc = alloc_param(net, &fl->kernel, fl->in_size * n, true, (uint32_t)i * 16u);
+  if (rc == 0 && l->config.use_bias && l->n_params > 1)
+    rc = alloc_param(net, &fl->bias, n, false, (uint32_t)i * 16u + 1u);
+  if (rc)
+    return rc;
+  load_param(&fl->kernel, &l->params[0], &net->sat);
+  if (fl->bias.master)
+    load_param(&fl->bias, &l->params[1], &net->sat);
+  return 0;
+}
+
+static void free_layers(spd_fx_net_t *net) {
+  for (int i = 0; net->layers && i < net->n_layers; i++) {
+    fx_layer_t *fl = &net->layers[i];
+    if (is_mover(fl->kind))
+      continue;
+    spd_free(net->ctx, fl->y);
+    spd_free(net->ctx, fl->own_dy);
+    spd_free(net->ctx, fl->dz);
+    spd_free(net->ctx, fl->z);
+    spd_free(net->ctx, fl->acc);
+    free_param(net->ctx, &fl->kernel);
+    free_param(net->ctx, &fl->bias);
+  }
+  spd_free(net->ctx, net->layers);
+}
+
+void spd__fx_net_free(spd_fx_net_t *net) {
+  if (!net)
+    return;
+  free_layers(net);
+  spd_numeric_plan_free(net->plan);
+  spd_free(net->ctx, net->loss_scratch);
+  spd_free(net->ctx, net);
+}
+
+static int copy_plan(spd_fx_net_t *net, const spd_numeric_plan_t *plan) {
+  int rc = spd_numeric_plan_new(net->ctx, net->model, &net->plan);
+  if (rc)
+    return rc;
+  if (plan->n_layers != net->n_layers)
+    return spd_ctx_fail(net->ctx, SPD_EINVAL, "numeric plan has %d layers, model '%s' has %d",
+                        plan->n_layers, net->model->name, net->n_layers);
+  memcpy(net->plan->layers, plan->layers, (size_t)plan->n_layers * sizeof *plan->layers);
+  return 0;
+}
+
+/* Activation parameters and MAC copies follow the plan. */
+static void apply_plan(spd_fx_net_t *net) {
+  for (int i = 0; i < net->n_layers; i++) {
+    fx_layer_t *fl = &net->layers[i];
+    fl->act = spd_numeric_act_params(net->plan, net->model, i);
+    if (fl->kernel.w16)
+      refresh_mac_copy(&fl->kernel, net->plan->layers[i].weight_frac, &net->sat);
+  }
+}
+
+int spd__fx_net_new(spd_ctx_t *ctx, const spd_model_t *m, const spd_numeric_plan_t *plan,
+                    spd_fx_loss_t loss, bool from_logits, int max_batch, uint64_t seed,
+                    spd_fx_net_t **out) {
+  if (!m->built || m->output != m->n_layers - 1 || max_batch < 1)
+    return spd_ctx_fail(ctx, SPD_EINVAL,
+                        "fixed-point reference: model '%s' must be built, end at its output "
+                        "layer, and batches need at least one sample",
+                        m->name);
+  spd_fx_net_t *net = spd_calloc(ctx, 1, sizeof *net);
+  if (!net)
+    return spd_ctx_fail(ctx, SPD_ENOMEM, "fixed-point reference: out of memory");
+  net->ctx = ctx;
+  net->model = m;
+  net->n_layers = m->n_layers;
+  net->loss = loss;
+  net->from_logits = from_logits;
+  net->seed = seed;
+  net->max_batch = max_batch;
+  int rc = 0;
+  for (int i = 0; rc == 0 && i < m->n_layers; i++)
+    rc = check_layer(net, &m->layers[i], i);
+  if (rc == 0)
+    rc = spd__fx_loss_check(net);
+  if (rc == 0) {
+    net->layers = spd_calloc(ctx, (size_t)m->n_layers, sizeof *net->layers);
+    rc = net->layers ? 0 : spd_ctx_fail(ctx, SPD_ENOMEM, "fixed-point reference: out of memory");
+  }
+  for (int i = 0; rc == 0 && i < m->n_layers; i++)
+    rc = setup_layer(net, i);
+  if (rc == 0)
+    rc = copy_plan(net, plan);
+  if (rc == 0) {
+    size_t n = net->layers[net->n_layers - 1].out_size;
+    net->loss_scratch = spd_calloc(ctx, n, sizeof *net->loss_scratch);
+    rc = net->loss_scratch ? 0 : spd_ctx_fail(ctx, SPD_ENOMEM, "fixed-point reference: out of memory");
+  }
+  if (rc) {
+    spd__fx_net_free(net);
+    return rc;
+  }
+  apply_plan(net);
+  *out = net;
+  return 0;
+}
+
+/* The layer whose int16 output format a (possibly data-moving) layer uses. */
+static int owner(const spd_fx_net_t *net, int i) {
+  while (i > 0 && is_mover(net->layers[i].kind))
+    i--;
+  return i;
+}
+
+static double fmax_abs(double a, double v) { return fabs(v) > a ? fabs(v) : a; }
+
+/* Calibration statistic of a pre-activation: the largest output it can
+ * produce, measured before rounding to int16. */
+static void note_z(fx_layer_t *fl, int32_t z) {
+  double v = ldexp((double)z, -SPD_FX_Z_FRAC);
+  if (fl->act.kind == SPD_FX_ACT_RELU || fl->act.kind == SPD_FX_ACT_ELU)
+    v = v > 0 ? v : 0;
+  fl->max_z = fmax_abs(fl->max_z, v);
+}
+
+static void activate(spd_fx_net_t *net, fx_layer_t *fl) {
+  if (fl->softmax) {
+    spd_fx_softmax(fl->y, fl->z, (int)fl->out_size, fl->act.out_frac, &net->sat);
+    return;
+  }
+  for (size_t c = 0; c < fl->out_size; c++) {
+    if (net->calibrating)
+      note_z(fl, fl->z[c]);
+    fl->y[c] = spd_fx_act_forward(&fl->act, fl->z[c], &net->sat);
+  }
+}
+
+static void forward_dense(spd_fx_net_t *net, int i) {
+  fx_layer_t *fl = &net->layers[i];
+  const fx_layer_t *in = &net->layers[i - 1];
+  int n_in = (int)fl->in_size, n_out = (int)fl->out_size;
+  int acc_frac = spd_numeric_input_frac(net->plan, net->model, i) + net->plan->layers[i].weight_frac;
+  memset(fl->acc, 0, (size_t)n_out * sizeof *fl->acc);
+  spd_fx_dense_forward_block(fl->acc, in->y, fl->kernel.w16, n_in, n_out, n_out);
+  spd_fx_dense_reduce(fl->z, fl->acc, fl->bias.master, n_out, acc_frac, SPD_NUM_MASTER_FRAC,
+                      &net->sat);
+  activate(net, fl);
+}
+
+static void forward_activation(spd_fx_net_t *net, int i) {
+  fx_layer_t *fl = &net->layers[i];
+  const fx_layer_t *in = &net->layers[i - 1];
+  int in_frac = spd_numeric_input_frac(net->plan, net->model, i);
+  for (size_t c = 0; c < fl->out_size; c++)
+    fl->z[c] = spd_fx_to32(in->y[c], in_frac, SPD_FX_Z_FRAC, &net->sat);
+  activate(net, fl);
+}
+
+void spd__fx_net_forward(spd_fx_net_t *net, const float *x) {
+  fx_layer_t *input = &net->layers[0];
+  int frac = net->plan->layers[0].act_frac;
+  for (size_t c = 0; c < input->out_size; c++) {
+    if (net->calibrating)
+      input->max_z = fmax_abs(input->max_z, x[c]);
+    input->y[c] = spd_fx_from_float16(x[c], frac, &net->sat);
+  }
+  for (int i = 1; i < net->n_layers; i++) {
+    if (net->layers[i].kind == SPD_LAYER_DENSE)
+      forward_dense(net, i);
+    else if (net->layers[i].kind == SPD_LAYER_ACTIVATION)
+      forward_activation(net, i);
+  }
+}
+
+/* dZ of a hidden layer from its dY and stored output. */
+static void activation_backward(spd_fx_net_t *net, fx_layer_t *fl) {
+  if (fl->softmax) {
+    spd_fx_softmax_backward(fl->dz, fl->y, fl->dy, (int)fl->out_size, fl->act.out_frac,
+                            &net->sat);
+    return;
+  }
+  for (size_t c = 0; c < fl->out_size; c++)
+    fl->dz[c] = spd_fx_act_backward(&fl->act, fl->y[c], fl->dy[c], &net->sat);
+}
+
+/* Round a full dX sum into the int16 gradient of the layer below. */
+static void emit_dx(spd_fx_net_t *net, int i, const int64_t *dx, int from) {
+  int below = owner(net, i - 1);
+  fx_layer_t *target = &net->layers[i - 1];
+  int to = net->plan->layers[below].grad_frac;
+  if (net->calibrating)
+    for (size_t r = 0; r < net->layers[i].in_size; r++)
+      net->layers[below].max_g = fmax_abs(net->layers[below].max_g, ldexp((double)dx[r], -from));
+  spd_fx_round16(target->dy, dx, (int)net->layers[i].in_size, from, to, &net->sat);
+}
+
+static void backward_dense(spd_fx_net_t *net, int i) {
+  fx_layer_t *fl = &net->layers[i];
+  const fx_layer_t *in = &net->layers[i - 1];
+  int n_in = (int)fl->in_size, n_out = (int)fl->out_size;
+  spd_fx_dense_grad_block(fl->kernel.grad, in->y, fl->dz, n_in, n_out, n_out);
+  if (fl->bias.master)
+    spd_fx_bias_grad(fl->bias.grad, fl->dz, n_out);
+  if (owner(net, i - 1) == 0)
+    return; /* no gradient for the input */
+  memset(fl->acc, 0, (size_t)n_in * sizeof *fl->acc);
+  spd_fx_dense_backward_input_block(fl->acc, fl->dz, fl->kernel.w16, n_in, n_out, n_out);
+  emit_dx(net, i, fl->acc,
+          net->plan->layers[i].weight_frac + net->plan->layers[i].grad_frac);
+}
+
+static void backward_activation(spd_fx_net_t *net, int i) {
+  fx_layer_t *fl = &net->layers[i];
+  if (owner(net, i - 1) == 0)
+    return;
+  for (size_t c = 0; c < fl->in_size; c++)
+    fl->acc[c] = fl->dz[c];
+  emit_dx(net, i, fl->acc, net->plan->layers[i].grad_frac);
+}
+
+void spd__fx_net_backward(spd_fx_net_t *net) {
+  int last = net->n_layers - 1;
+  for (int i = last; i > 0; i--) {
+    fx_layer_t *fl = &net->layers[i];
+    if (is_mover(fl->kind))
+      continue;
+    if (i != last || !net->loss_fused)
+      activation_backward(net, fl);
+    if (fl->kind == SPD_LAYER_DENSE)
+      backward_dense(net, i);
+    else
+      backward_activation(net, i);
+  }
+}
+
+static void update_param(spd_fx_net_t *net, fx_param_t *p, const spd_fx_hyper_t *h,
+                         int grad_frac, int weight_frac) {
+  spd_fx_update_t u;
+  spd_fx_update_prepare(&u, h, grad_frac, net->seed, p->stream, p->n);
+  for (size_t e = 0; e < p->n; e++) {
+    spd_fx_slot_ptrs_t s = {&p->master[e], &p->a[e], &p->b[e], &p->c[e]};
+    spd_fx_update_one(&u, s, e, p->grad[e], &net->sat);
+    p->grad[e] = 0;
+  }
+  if (p->w16)
+    refresh_mac_copy(p, weight_frac, &net->sat);
+}
+
+static void update_all(spd_fx_net_t *net, const spd_fx_hyper_t *h) {
+  for (int i = 1; i < net->n_layers; i++) {
+    fx_layer_t *fl = &net->layers[i];
+    if (fl->kind != SPD_LAYER_DENSE)
+      continue;
+    const spd_layer_numerics_t *ln = &net->plan->layers[i];
+    int in_frac = spd_numeric_input_frac(net->plan, net->model, i);
+    update_param(net, &fl->kernel, h, in_frac + ln->grad_frac, ln->weight_frac);
+    if (fl->bias.master)
+      update_param(net, &fl->bias, h, ln->grad_frac, 0);
+  }
+}
+
+static void collect_saturations(spd_fx_net_t *net) {
+  net->sat_total += net->sat;
+  net->sat = 0;
+}
+
+static size_t input_size(const spd_fx_net_t *net) { return net->layers[0].out_size; }
+
+int spd__fx_net_train_batch(spd_fx_net_t *net, const spd_fx_batch_t *b, const spd_fx_hyper_t *h,
+                            spd_fx_result_t *res) {
+  if (b->batch < 1 || b->batch > net->max_batch)
+    return spd_ctx_fail(net->ctx, SPD_EINVAL, "fixed-point reference: batch of %d (1..%d)",
+                        b->batch, net->max_batch);
+  for (int s = 0; s < b->batch; s++) {
+    spd__fx_net_forward(net, b->x + (size_t)s * input_size(net));
+    spd__fx_loss_sample(net, b, s, res);
+    spd__fx_net_backward(net);
+  }
+  spd_fx_hyper_t step = *h;
+  step.batch = b->batch;
+  update_all(net, &step);
+  collect_saturations(net);
+  return 0;
+}
+
+int spd__fx_net_evaluate(spd_fx_net_t *net, const spd_fx_batch_t *b, float *out,
+                         spd_fx_result_t *res) {
+  if (b->batch < 1)
+    return spd_ctx_fail(net->ctx, SPD_EINVAL, "fixed-point reference: empty batch");
+  const fx_layer_t *last = &net->layers[net->n_layers - 1];
+  int frac = net->plan->layers[owner(net, net->n_layers - 1)].act_frac;
+  for (int s = 0; s < b->batch; s++) {
+    spd__fx_net_forward(net, b->x + (size_t)s * input_size(net));
+    if (res && (b->labels || b->targets))
+      spd__fx_loss_sample(net, b, s, res);
+    for (size_t c = 0; out && c < last->out_size; c++)
+      out[(size_t)s * last->out_size + c] = spd_fx_to_float(last->y[c], frac);
+  }
+  collect_saturations(net);
+  return 0;
+}
+
+static void reset_stats(spd_fx_net_t *net) {
+  for (int i = 0; i < net->n_layers; i++)
+    net->layers[i].max_z = net->layers[i].max_g = 0;
+}
+
+static int gather_stats(spd_fx_net_t *net, spd_layer_stats_t **out) {
+  spd_layer_stats_t *st = spd_calloc(net->ctx, (size_t)net->n_layers, sizeof *st);
+  if (!st)
+    return spd_ctx_fail(net->ctx, SPD_ENOMEM, "calibration: out of memory");
+  for (int i = 0; i < net->n_layers; i++) {
+    const fx_layer_t *fl = &net->layers[i];
+    st[i].max_act = (float)fl->max_z;
+    st[i].max_grad = (float)fl->max_g;
+    for (size_t e = 0; fl->kernel.w16 && e < fl->kernel.n; e++)
+      st[i].max_weight = (float)fmax_abs(st[i].max_weight,
+                                         ldexp((double)fl->kernel.master[e], -SPD_NUM_MASTER_FRAC));
+  }
+  *out = st;
+  return 0;
+}
+
+int spd__fx_net_calibrate(spd_fx_net_t *net, const spd_fx_batch_t *b, int passes) {
+  for (int pass = 0; pass < passes; pass++) {
+    reset_stats(net);
+    net->calibrating = true;
+    spd_fx_result_t ignored = {0};
+    for (int s = 0; s < b->batch; s++) {
+      spd__fx_net_forward(net, b->x + (size_t)s * input_size(net));
+      spd__fx_loss_sample(net, b, s, &ignored);
+      spd__fx_net_backward(net);
+    }
+    net->calibrating = false;
+    for (int i = 0; i < net->n_layers; i++) { /* the probe's gradients are discarded */
+      fx_layer_t *fl = &net->layers[i];
+      if (fl->kernel.grad)
+        memset(fl->kernel.grad, 0, fl->kernel.n * sizeof *fl->kernel.grad);
+      if (fl->bias.grad)
+        memset(fl->bias.grad, 0, fl->bias.n * sizeof *fl->bias.grad);
+    }
+    spd_layer_stats_t *st = NULL;
+    int rc = gather_stats(net, &st);
+    if (rc)
+      return rc;
+    spd_numeric_plan_calibrate(net->plan, net->model, st);
+    spd_free(net->ctx, st);
+    apply_plan(net);
+  }
+  net->sat = 0; /* saturations of the probe passes are expected, not reported */
+  net->sat_total = 0;
+  return 0;
+}
+
+void spd__fx_net_export(const spd_fx_net_t *net, spd_model_t *m) {
+  for (int i = 0; i < net->n_layers; i++) {
+    const fx_layer_t *fl = &net->layers[i];
+    if (!fl->kernel.master)
+      continue;
+    spd_layer_t *l = &m->layers[i];
+    for (size_t e = 0; e < fl->kernel.n; e++)
+      l->params[0].value.data[e] = spd_fx_to_float(fl->kernel.master[e], SPD_NUM_MASTER_FRAC);
+    for (size_t e = 0; fl->bias.master && e < fl->bias.n; e++)
+      l->params[1].value.data[e] = spd_fx_to_float(fl->bias.master[e], SPD_NUM_MASTER_FRAC);
+  }
+}
+
+const spd_numeric_plan_t *spd__fx_net_plan(const spd_fx_net_t *net) { return net->plan; }
+
+uint64_t spd__fx_net_saturations(const spd_fx_net_t *net) { return net->sat_total + net->sat; }

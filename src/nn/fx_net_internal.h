@@ -1,0 +1,66 @@
+/* Internals of the fixed-point reference network shared by fx_net.c (layers,
+ * forward, backward, update) and fx_loss.c (the loss core). */
+#ifndef SPINDLE_NN_FX_NET_INTERNAL_H
+#define SPINDLE_NN_FX_NET_INTERNAL_H
+
+#include "nn/fx_net.h"
+
+/* One parameter tensor: master weights (int32, frac 24), the int16 MAC copy
+ * (kernels only), the exact batch gradient sum and the optimizer slots. */
+typedef struct fx_param {
+  size_t n;
+  uint32_t stream;      /* Philox stream of its stochastic rounding */
+  int32_t *master;
+  int16_t *w16;
+  int64_t *grad;
+  int32_t *a;
+  int64_t *b;
+  int32_t *c;
+} fx_param_t;
+
+/* One layer's buffers for the sample in flight. Data movers alias their
+ * input's y and dy. */
+typedef struct fx_layer {
+  spd_layer_kind_t kind;
+  size_t in_size, out_size;
+  spd_fx_act_params_t act;
+  bool softmax;
+  int16_t *y;           /* output, act_frac */
+  int32_t *z;           /* pre-activation, frac 16 */
+  int16_t *dy;          /* dL/dy, grad_frac */
+  int16_t *own_dy;
+  int16_t *dz;          /* dL/dz, grad_frac */
+  int64_t *acc;         /* scratch accumulator, max(in, out) */
+  fx_param_t kernel, bias;
+  double max_z, max_g;  /* calibration statistics */
+} fx_layer_t;
+
+struct spd_fx_net {
+  spd_ctx_t *ctx;
+  const spd_model_t *model;
+  spd_numeric_plan_t *plan;
+  int n_layers;
+  fx_layer_t *layers;
+  spd_fx_loss_t loss;
+  bool from_logits;
+  bool loss_fused;      /* the loss core writes dz of the output layer */
+  spd_fx_const_t inv_n, two_over_n;
+  int16_t *loss_scratch;
+  uint64_t seed;
+  int max_batch;
+  bool calibrating;
+  uint32_t sat;         /* saturations of the batch in progress */
+  uint64_t sat_total;
+};
+
+/** Check that the loss fits the output layer and set its constants. */
+int spd__fx_loss_check(spd_fx_net_t *net);
+/** Loss value, accuracy and output gradient of sample @p s after a forward
+ *  pass: writes dz (fused losses) or dy of the output layer. */
+void spd__fx_loss_sample(spd_fx_net_t *net, const spd_fx_batch_t *b, int s,
+                         spd_fx_result_t *res);
+
+void spd__fx_net_forward(spd_fx_net_t *net, const float *x);
+void spd__fx_net_backward(spd_fx_net_t *net);
+
+#endif

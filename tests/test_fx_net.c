@@ -1,0 +1,411 @@
+/* nn/numerics (the plan) and nn/fx_net (the reference executor's fixed-point
+ * mode): plan defaults and calibration, forward agreement with a float
+ * computation, training that tracks float training, determinism, saturation
+ * counting, unsupported layers named, allocation failures. */
+#include "test_support.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/fx_net.h"
+#include "spindle/numerics.h"
+#include "spindle/rng.h"
+
+enum { IN = 4, HIDDEN = 16, CLASSES = 3, SAMPLES = 240, BATCH = 16 };
+
+static spd_model_t *mlp(spd_ctx_t *ctx, spd_activation_t hidden_act, spd_activation_t out_act,
+                        bool flatten) {
+  spd_model_t *m;
+  assert_int_equal(spd_model_new(ctx, "mlp", &m), 0);
+  spd_layer_config_t cfg;
+  int idx = -1, prev;
+  spd_layer_config_defaults(&cfg, SPD_LAYER_INPUT, "in");
+  cfg.input_shape = (spd_shape_t){1, {IN}};
+  assert_int_equal(spd_model_add(m, &cfg, NULL, 0, &idx), 0);
+  if (flatten) {
+    prev = idx;
+    spd_layer_config_defaults(&cfg, SPD_LAYER_FLATTEN, "flat");
+    assert_int_equal(spd_model_add(m, &cfg, &prev, 1, &idx), 0);
+  }
+  prev = idx;
+  spd_layer_config_defaults(&cfg, SPD_LAYER_DENSE, "hidden");
+  cfg.units = HIDDEN;
+  cfg.activation = hidden_act;
+  assert_int_equal(spd_model_add(m, &cfg, &prev, 1, &idx), 0);
+  prev = idx;
+  spd_layer_config_defaults(&cfg, SPD_LAYER_DENSE, "out");
+  cfg.units = CLASSES;
+  cfg.activation = out_act;
+  assert_int_equal(spd_model_add(m, &cfg, &prev, 1, &idx), 0);
+  assert_int_equal(spd_model_build(m, 42), 0);
+  return m;
+}
+
+/* Three Gaussian blobs in 4-D with values in [0, 1]. */
+static void blobs(float *x, int32_t *labels, int n, uint64_t seed) {
+  spd_rng_t rng;
+  spd_rng_init(&rng, seed, 0);
+  for (int s = 0; s < n; s++) {
+    int c = s % CLASSES;
+    labels[s] = c;
+    for (int j = 0; j < IN; j++) {
+      double centre = 0.2 + 0.3 * ((c + j) % CLASSES);
+      x[s * IN + j] = (float)fmin(1.0, fmax(0.0, centre + 0.08 * spd_rng_normal(&rng)));
+    }
+  }
+}
+
+static void plan_defaults_by_role(void **state) {
+  (void)state;
+  spd_model_t *m = mlp(NULL, SPD_ACT_RELU, SPD_ACT_SOFTMAX, true);
+  spd_numeric_plan_t *plan;
+  assert_int_equal(spd_numeric_plan_new(NULL, m, &plan), 0);
+  assert_int_equal(plan->layers[0].act_frac, 14);  /* input x/255 */
+  assert_int_equal(plan->layers[1].act_frac, 14);  /* Flatten inherits */
+  assert_int_equal(plan->layers[2].act_frac, 11);  /* relu s4.11 */
+  assert_int_equal(plan->layers[2].weight_frac, 14);
+  assert_int_equal(plan->layers[3].act_frac, 14);  /* softmax */
+  assert_int_equal(plan->layers[3].grad_frac, 14); /* p - y */
+  assert_int_equal(spd_numeric_input_frac(plan, m, 2), 14);
+  spd_fx_act_params_t p = spd_numeric_act_params(plan, m, 2);
+  assert_int_equal(p.kind, SPD_FX_ACT_RELU);
+  assert_int_equal(p.out_frac, 11);
+  assert_int_equal(spd_numeric_frac_for(1.0, 1.0, 2, 14), 14);
+  assert_int_equal(spd_numeric_frac_for(3.0, 4.0, 2, 14), 11);
+  assert_int_equal(spd_numeric_frac_for(0.0, 4.0, 2, 14), 14);
+  assert_int_equal(spd_numeric_frac_for(1e9, 4.0, 2, 14), 2);
+  assert_int_equal(spd_numeric_parse("fixed"), SPD_NUMERIC_FIXED);
+  assert_int_equal(spd_numeric_parse("double"), -1);
+  assert_string_equal(spd_numeric_name(SPD_NUMERIC_FLOAT), "float");
+  spd_numeric_plan_free(plan);
+  spd_model_free(m);
+}
+
+static spd_fx_net_t *make_net(spd_model_t *m, uint64_t seed) {
+  spd_numeric_plan_t *plan;
+  assert_int_equal(spd_numeric_plan_new(NULL, m, &plan), 0);
+  spd_fx_net_t *net;
+  assert_int_equal(spd__fx_net_new(NULL, m, plan, SPD_FX_LOSS_SPARSE_CE, false, BATCH, seed, &net), 0);
+  spd_numeric_plan_free(plan);
+  return net;
+}
+
+/* The model's float forward pass in double, for comparison. */
+static void float_forward(const spd_model_t *m, const float *x, double *out) {
+  const spd_layer_t *h = &m->layers[m->n_layers - 2], *o = &m->layers[m->n_layers - 1];
+  double hid[HIDDEN], z[CLASSES], zmax = -1e300, sum = 0;
+  for (int c = 0; c < HIDDEN; c++) {
+    double a = h->params[1].value.data[c];
+    for (int r = 0; r < IN; r++)
+      a += x[r] * (double)h->params[0].value.data[r * HIDDEN + c];
+    hid[c] = a > 0 ? a : 0;
+  }
+  for (int c = 0; c < CLASSES; c++) {
+    z[c] = o->params[1].value.data[c];
+    for (int r = 0; r < HIDDEN; r++)
+      z[c] += hid[r] * (double)o->params[0].value.data[r * CLASSES + c];
+    zmax = fmax(zmax, z[c]);
+  }
+  for (int c = 0; c < CLASSES; c++)
+    sum += out[c] = exp(z[c] - zmax);
+  for (int c = 0; c < CLASSES; c++)
+    out[c] /= sum;
+}
+
+static void forward_agrees_with_float(void **state) {
+  (void)state;
+  spd_model_t *m = mlp(NULL, SPD_ACT_RELU, SPD_ACT_SOFTMAX, false);
+  float x[SAMPLES * IN];
+  int32_t labels[SAMPLES];
+  blobs(x, labels, SAMPLES, 1);
+  spd_fx_net_t *net = make_net(m, 1);
+  float out[BATCH * CLASSES];
+  spd_fx_batch_t b = {x, labels, NULL, BATCH};
+  spd_fx_result_t res = {0};
+  assert_int_equal(spd__fx_net_evaluate(net, &b, out, &res), 0);
+  double worst = 0, loss = 0;
+  for (int s = 0; s < BATCH; s++) {
+    double p[CLASSES];
+    float_forward(m, x + s * IN, p);
+    loss -= log(p[labels[s]]);
+    for (int c = 0; c < CLASSES; c++)
+      worst = fmax(worst, fabs(p[c] - out[s * CLASSES + c]));
+  }
+  /* Weights at s1.14, hidden activations at s4.11: a few 1e-3 at most. */
+  assert_true(worst < 3e-3);
+  assert_true(fabs(res.loss_sum - loss) / BATCH < 5e-3);
+  assert_int_equal(spd__fx_net_saturations(net), 0);
+  spd__fx_net_free(net);
+  spd_model_free(m);
+}
+
+/* Mini-batch SGD with momentum in double on the same model: the float rule
+ * the fixed mode approximates. */
+static double float_train(spd_model_t *m, const float *x, const int32_t *labels, int epochs) {
+  spd_layer_t *h = &m->layers[m->n_layers - 2], *o = &m->layers[m->n_layers - 1];
+  static double vel[2][2][IN * HIDDEN + HIDDEN * CLASSES];
+  memset(vel, 0, sizeof vel);
+  for (int e = 0; e < epochs; e++)
+    for (int start = 0; start < SAMPLES; start += BATCH) {
+      double gw1[IN * HIDDEN] = {0}, gb1[HIDDEN] = {0}, gw2[HIDDEN * CLASSES] = {0},
+             gb2[CLASSES] = {0};
+      for (int s = start; s < start + BATCH; s++) {
+        const float *xs = x + s * IN;
+        double hid[HIDDEN], p[CLASSES], dh[HIDDEN] = {0};
+        for (int c = 0; c < HIDDEN; c++) {
+          double a = h->params[1].value.data[c];
+          for (int r = 0; r < IN; r++)
+            a += xs[r] * (double)h->params[0].value.data[r * HIDDEN + c];
+          hid[c] = a > 0 ? a : 0;
+        }
+        float_forward(m, xs, p);
+        for (int c = 0; c < CLASSES; c++) {
+          double dz = p[c] - (labels[s] == c);
+          gb2[c] += dz;
+          for (int r = 0; r < HIDDEN; r++) {
+            gw2[r * CLASSES + c] += hid[r] * dz;
+            dh[r] += o->params[0].value.data[r * CLASSES + c] * dz;
+          }
+        }
+        for (int c = 0; c < HIDDEN; c++) {
+          double dz = hid[c] > 0 ? dh[c] : 0;
+          gb1[c] += dz;
+          for (int r = 0; r < IN; r++)
+            gw1[r * HIDDEN + c] += xs[r] * dz;
+        }
+      }
+      double *grads[4] = {gw1, gb1, gw2, gb2};
+      float *params[4] = {h->params[0].value.data, h->params[1].value.data,
+                          o->params[0].value.data, o->params[1].value.data};
+      int sizes[4] = {IN * HIDDEN, HIDDEN, HIDDEN * CLASSES, CLASSES};
+      for (int t = 0; t < 4; t++)
+        for (int i = 0; i < sizes[t]; i++) {
+          double *v = &vel[t / 2][t % 2][i];
+          *v = 0.9 * *v - 0.05 * grads[t][i] / BATCH;
+          params[t][i] += (float)*v;
+        }
+    }
+  int correct = 0;
+  for (int s = 0; s < SAMPLES; s++) {
+    double p[CLASSES];
+    float_forward(m, x + s * IN, p);
+    int best = 0;
+    for (int c = 1; c < CLASSES; c++)
+      if (p[c] > p[best])
+        best = c;
+    correct += best == labels[s];
+  }
+  return (double)correct / SAMPLES;
+}
+
+static double fixed_train(spd_fx_net_t *net, const float *x, const int32_t *labels, int epochs) {
+  spd_fx_hyper_t h = {.kind = SPD_FX_OPT_SGD, .lr = 0.05, .momentum = 0.9};
+  for (int e = 0; e < epochs; e++)
+    for (int start = 0; start < SAMPLES; start += BATCH) {
+      spd_fx_batch_t b = {x + start * IN, labels + start, NULL, BATCH};
+      spd_fx_result_t res = {0};
+      assert_int_equal(spd__fx_net_train_batch(net, &b, &h, &res), 0);
+      h.step++;
+    }
+  spd_fx_result_t res = {0};
+  for (int start = 0; start < SAMPLES; start += BATCH) {
+    spd_fx_batch_t b = {x + start * IN, labels + start, NULL, BATCH};
+    assert_int_equal(spd__fx_net_evaluate(net, &b, NULL, &res), 0);
+  }
+  return (double)res.correct / SAMPLES;
+}
+
+static void training_tracks_float(void **state) {
+  (void)state;
+  float x[SAMPLES * IN];
+  int32_t labels[SAMPLES];
+  blobs(x, labels, SAMPLES, 2);
+  spd_model_t *mf = mlp(NULL, SPD_ACT_RELU, SPD_ACT_SOFTMAX, false);
+  spd_model_t *mx = mlp(NULL, SPD_ACT_RELU, SPD_ACT_SOFTMAX, false);
+  spd_fx_net_t *net = make_net(mx, 3);
+  double acc_fixed = fixed_train(net, x, labels, 8);
+  double acc_float = float_train(mf, x, labels, 8);
+  /* Weights after training agree to a few LSB of s1.14 times the steps. */
+  spd__fx_net_export(net, mx);
+  double worst = 0;
+  for (int i = 1; i < mx->n_layers; i++)
+    for (size_t e = 0; e < spd_shape_size(&mx->layers[i].params[0].value.shape); e++)
+      worst = fmax(worst, fabs(mx->layers[i].params[0].value.data[e] -
+                               mf->layers[i].params[0].value.data[e]));
+  assert_true(acc_float > 0.9);
+  assert_true(fabs(acc_fixed - acc_float) <= 0.02);
+  assert_true(worst < 0.02);
+  spd__fx_net_free(net);
+  spd_model_free(mf);
+  spd_model_free(mx);
+}
+
+static void training_is_deterministic(void **state) {
+  (void)state;
+  float x[SAMPLES * IN];
+  int32_t labels[SAMPLES];
+  blobs(x, labels, SAMPLES, 4);
+  spd_model_t *a = mlp(NULL, SPD_ACT_TANH, SPD_ACT_SOFTMAX, true);
+  spd_model_t *b = mlp(NULL, SPD_ACT_TANH, SPD_ACT_SOFTMAX, true);
+  spd_model_t *c = mlp(NULL, SPD_ACT_TANH, SPD_ACT_SOFTMAX, true);
+  spd_fx_net_t *na = make_net(a, 7), *nb = make_net(b, 7), *nc = make_net(c, 8);
+  fixed_train(na, x, labels, 2);
+  fixed_train(nb, x, labels, 2);
+  fixed_train(nc, x, labels, 2);
+  spd__fx_net_export(na, a);
+  spd__fx_net_export(nb, b);
+  spd__fx_net_export(nc, c);
+  size_t n = spd_shape_size(&a->layers[2].params[0].value.shape) * sizeof(float);
+  assert_memory_equal(a->layers[2].params[0].value.data, b->layers[2].params[0].value.data, n);
+  /* Another rounding seed gives other bits. */
+  assert_memory_not_equal(a->layers[2].params[0].value.data, c->layers[2].params[0].value.data, n);
+  spd__fx_net_free(na);
+  spd__fx_net_free(nb);
+  spd__fx_net_free(nc);
+  spd_model_free(a);
+  spd_model_free(b);
+  spd_model_free(c);
+}
+
+static void every_activation_and_loss_trains(void **state) {
+  (void)state;
+  float x[SAMPLES * IN], targets[SAMPLES * CLASSES];
+  int32_t labels[SAMPLES];
+  blobs(x, labels, SAMPLES, 5);
+  for (int s = 0; s < SAMPLES; s++)
+    for (int c = 0; c < CLASSES; c++)
+      targets[s * CLASSES + c] = labels[s] == c;
+  const spd_activation_t hidden[] = {SPD_ACT_LINEAR, SPD_ACT_RELU, SPD_ACT_SIGMOID, SPD_ACT_TANH,
+                                     SPD_ACT_LEAKY_RELU, SPD_ACT_ELU, SPD_ACT_SOFTMAX};
+  const struct {
+    spd_fx_loss_t loss;
+    spd_activation_t out;
+    bool logits;
+  } losses[] = {{SPD_FX_LOSS_CE, SPD_ACT_SOFTMAX, false},
+                {SPD_FX_LOSS_SPARSE_CE, SPD_ACT_LINEAR, true},
+                {SPD_FX_LOSS_BCE, SPD_ACT_SIGMOID, false},
+                {SPD_FX_LOSS_MSE, SPD_ACT_SOFTMAX, false},
+                {SPD_FX_LOSS_MSE, SPD_ACT_LINEAR, false}};
+  for (size_t hI = 0; hI < sizeof hidden / sizeof hidden[0]; hI++)
+    for (size_t l = 0; l < sizeof losses / sizeof losses[0]; l++) {
+      spd_model_t *m = mlp(NULL, hidden[hI], losses[l].out, false);
+      spd_numeric_plan_t *plan;
+      assert_int_equal(spd_numeric_plan_new(NULL, m, &plan), 0);
+      spd_fx_net_t *net;
+      assert_int_equal(spd__fx_net_new(NULL, m, plan, losses[l].loss, losses[l].logits, BATCH, 1, &net), 0);
+      spd_numeric_plan_free(plan);
+      spd_fx_batch_t calib = {x, labels, targets, BATCH};
+      assert_int_equal(spd__fx_net_calibrate(net, &calib, 2), 0);
+      spd_fx_hyper_t h = {.kind = SPD_FX_OPT_ADAM, .lr = 0.01, .beta1 = 0.9, .beta2 = 0.999,
+                          .epsilon = 1e-7};
+      double first = 0, last = 0;
+      for (int e = 0; e < 6; e++) {
+        spd_fx_result_t res = {0};
+        for (int start = 0; start < SAMPLES; start += BATCH) {
+          spd_fx_batch_t b = {x + start * IN, labels + start, targets + start * CLASSES, BATCH};
+          if (losses[l].loss != SPD_FX_LOSS_SPARSE_CE)
+            b.labels = NULL;
+          assert_int_equal(spd__fx_net_train_batch(net, &b, &h, &res), 0);
+          h.step++;
+        }
+        if (e == 0)
+          first = res.loss_sum;
+        last = res.loss_sum;
+        if (e == 5)
+          assert_true(res.correct >= SAMPLES * 8 / 10);
+      }
+      assert_true(last < first);
+      spd__fx_net_free(net);
+      spd_model_free(m);
+    }
+}
+
+static void calibration_follows_magnitudes(void **state) {
+  (void)state;
+  float x[SAMPLES * IN];
+  int32_t labels[SAMPLES];
+  blobs(x, labels, SAMPLES, 6);
+  for (int i = 0; i < SAMPLES * IN; i++)
+    x[i] *= 20.0f; /* inputs up to 20: s4.11 saturates at 16 */
+  spd_model_t *m = mlp(NULL, SPD_ACT_RELU, SPD_ACT_SOFTMAX, false);
+  spd_fx_net_t *net = make_net(m, 1);
+  spd_fx_batch_t b = {x, labels, NULL, BATCH};
+  spd_fx_result_t res = {0};
+  assert_int_equal(spd__fx_net_evaluate(net, &b, NULL, &res), 0);
+  assert_true(spd__fx_net_saturations(net) > 0); /* x at s1.14 saturates, counted */
+  assert_int_equal(spd__fx_net_calibrate(net, &b, 2), 0);
+  const spd_numeric_plan_t *plan = spd__fx_net_plan(net);
+  assert_int_equal(plan->layers[0].act_frac, 10); /* 20 fits s5.10 */
+  assert_true(plan->layers[1].act_frac < 11);
+  assert_int_equal(spd__fx_net_saturations(net), 0);
+  assert_int_equal(spd__fx_net_evaluate(net, &b, NULL, &res), 0);
+  assert_int_equal(spd__fx_net_saturations(net), 0);
+  spd__fx_net_free(net);
+  spd_model_free(m);
+}
+
+static void unsupported_layer_is_named(void **state) {
+  (void)state;
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  spd_model_t *m;
+  assert_int_equal(spd_model_new(&ctx, "cnn", &m), 0);
+  spd_layer_config_t cfg;
+  int idx, prev;
+  spd_layer_config_defaults(&cfg, SPD_LAYER_INPUT, "in");
+  cfg.input_shape = (spd_shape_t){3, {8, 8, 1}};
+  assert_int_equal(spd_model_add(m, &cfg, NULL, 0, &idx), 0);
+  prev = idx;
+  spd_layer_config_defaults(&cfg, SPD_LAYER_BATCHNORM, "bn");
+  assert_int_equal(spd_model_add(m, &cfg, &prev, 1, &idx), 0);
+  assert_int_equal(spd_model_build(m, 1), 0);
+  spd_numeric_plan_t *plan;
+  assert_int_equal(spd_numeric_plan_new(&ctx, m, &plan), 0);
+  spd_fx_net_t *net = NULL;
+  assert_int_equal(spd__fx_net_new(&ctx, m, plan, SPD_FX_LOSS_MSE, false, 4, 1, &net),
+                   SPD_EUNSUPPORTED);
+  assert_null(net);
+  assert_non_null(strstr(spd_ctx_message(&ctx), "'bn'"));
+  spd_numeric_plan_free(plan);
+  spd_model_free(m);
+}
+
+static void allocation_failures_leak_nothing(void **state) {
+  (void)state;
+  spd_model_t *m = mlp(NULL, SPD_ACT_RELU, SPD_ACT_SOFTMAX, true);
+  spd_numeric_plan_t *plan;
+  assert_int_equal(spd_numeric_plan_new(NULL, m, &plan), 0);
+  for (uint64_t n = 1;; n++) {
+    spd_ctx_t ctx;
+    spd_ctx_init(&ctx);
+    spd_test_alloc_t ta;
+    spd_test_alloc_install(&ctx, &ta, n);
+    spd_fx_net_t *net = NULL;
+    int rc = spd__fx_net_new(&ctx, m, plan, SPD_FX_LOSS_SPARSE_CE, false, 4, 1, &net);
+    if (rc == 0) {
+      spd__fx_net_free(net);
+      assert_int_equal(ta.live, 0);
+      break;
+    }
+    assert_int_equal(rc, SPD_ENOMEM);
+    assert_null(net);
+    assert_int_equal(ta.live, 0);
+  }
+  spd_numeric_plan_free(plan);
+  spd_model_free(m);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(plan_defaults_by_role),
+      cmocka_unit_test(forward_agrees_with_float),
+      cmocka_unit_test(training_tracks_float),
+      cmocka_unit_test(training_is_deterministic),
+      cmocka_unit_test(every_activation_and_loss_trains),
+      cmocka_unit_test(calibration_follows_magnitudes),
+      cmocka_unit_test(unsupported_layer_is_named),
+      cmocka_unit_test(allocation_failures_leak_nothing),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
