@@ -304,6 +304,32 @@ static void weights_only_file_is_not_a_model(void **state) {
   spd_test_rmtree(dir);
 }
 
+/* spd_keras_model_load tells the files apart by their contents. */
+static void model_load_detects_files(void **state) {
+  (void)state;
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  const char *dir = spd_test_tmpdir(), *json = tmp_path(dir, "model.txt");
+  FILE *f = fopen(json, "w");
+  assert_non_null(f);
+  fprintf(f, "\n  %s", seq_model);
+  fclose(f);
+  spd_model_t *m = NULL;
+  assert_int_equal(spd_keras_model_load(&ctx, json, 0, &m), 0);
+  assert_int_equal(m->n_layers, 5);
+  spd_model_free(m);
+  m = NULL;
+  const char *binary = tmp_path(dir, "model.bin");
+  f = fopen(binary, "wb");
+  assert_non_null(f);
+  fwrite("\x01\x02\x03\x04\x05\x06\x07\x08\x09", 1, 9, f);
+  fclose(f);
+  assert_int_equal(spd_keras_model_load(&ctx, binary, 0, &m), SPD_EFORMAT);
+  assert_null(m);
+  assert_non_null(strstr(spd_ctx_message(&ctx), "not a Keras file"));
+  spd_test_rmtree(dir);
+}
+
 /* A failed save leaves no file behind and the old file intact. */
 static void failed_save_leaves_old_file(void **state) {
   (void)state;
@@ -364,6 +390,7 @@ int main(void) {
       cmocka_unit_test(wrong_shapes),
       cmocka_unit_test(truncated_and_foreign_files),
       cmocka_unit_test(weights_only_file_is_not_a_model),
+      cmocka_unit_test(model_load_detects_files),
       cmocka_unit_test(failed_save_leaves_old_file),
       cmocka_unit_test(allocation_failures),
   };

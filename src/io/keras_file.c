@@ -62,6 +62,17 @@ static int sniff(spd_ctx_t *ctx, const char *path, unsigned char magic[8]) {
   return 0;
 }
 
+/* JSON text starts with '{' after optional white space. */
+static bool looks_like_json(const unsigned char magic[8]) {
+  for (int i = 0; i < 8; i++) {
+    if (magic[i] == '{')
+      return true;
+    if (magic[i] != ' ' && magic[i] != '\t' && magic[i] != '\n' && magic[i] != '\r')
+      return false;
+  }
+  return false;
+}
+
 static int detect(spd_ctx_t *ctx, const char *path, spd_keras_file_t *out) {
   unsigned char magic[8];
   int err = sniff(ctx, path, magic);
@@ -71,7 +82,11 @@ static int detect(spd_ctx_t *ctx, const char *path, spd_keras_file_t *out) {
     *out = SPD_KERAS_FILE_ARCHIVE;
     return 0;
   }
-  if (magic[0] == '{') {
+  if (H5Fis_hdf5(path) <= 0) {
+    if (!looks_like_json(magic) && spd_keras_file_from_path(path) != SPD_KERAS_FILE_JSON)
+      return spd_ctx_fail(ctx, SPD_EFORMAT,
+                          "'%s' is not a Keras file (neither architecture JSON, HDF5 nor a "
+                          ".keras archive)", path);
     *out = SPD_KERAS_FILE_JSON;
     return 0;
   }
