@@ -1,0 +1,101 @@
+/* Conv1D/Conv2D forward and backward in channels_last, one code path: a 1-D
+ * convolution is a 2-D one with a single row. Padding is virtual (windows
+ * skip positions outside the input), so SAME padding costs no copy. */
+#include <string.h>
+
+#include "spindle/reference.h"
+
+/* Input row/column of kernel tap @p k for output position @p o, or -1 when it
+ * falls in the padding. */
+static int tap(int o, int k, int stride, int dil, int pad, int n) {
+  int i = o * stride + k * dil - pad;
+  return i >= 0 && i < n ? i : -1;
+}
+
+static void conv_pixel_forward(float *o, const float *in_b, const float *w,
+                               const spd_window_params_t *p, int oh, int ow) {
+  for (int kh = 0; kh < p->k_h; kh++) {
+    int ih = tap(oh, kh, p->stride_h, p->dil_h, p->pad_top, p->in_h);
+    if (ih < 0)
+      continue;
+    for (int kw = 0; kw < p->k_w; kw++) {
+      int iw = tap(ow, kw, p->stride_w, p->dil_w, p->pad_left, p->in_w);
+      if (iw < 0)
+        continue;
+      const float *x = in_b + ((size_t)ih * p->in_w + iw) * p->in_c;
+      const float *wk = w + ((size_t)kh * p->k_w + kw) * p->in_c * p->out_c;
+      for (int ic = 0; ic < p->in_c; ic++) {
+        const float xi = x[ic];
+        const float *wrow = wk + (size_t)ic * p->out_c;
+        for (int oc = 0; oc < p->out_c; oc++)
+          o[oc] += xi * wrow[oc];
+      }
+    }
+  }
+}
+
+void spd_conv_forward(float *out, const float *in, const float *w, const float *b,
+                      const spd_window_params_t *p) {
+  size_t in_size = (size_t)p->in_h * p->in_w * p->in_c;
+  for (int n = 0; n < p->batch; n++) {
+    const float *in_b = in + n * in_size;
+    for (int oh = 0; oh < p->out_h; oh++) {
+      for (int ow = 0; ow < p->out_w; ow++) {
+        float *o = out + (((size_t)n * p->out_h + oh) * p->out_w + ow) * p->out_c;
+        if (b)
+          memcpy(o, b, (size_t)p->out_c * sizeof *o);
+        else
+          memset(o, 0, (size_t)p->out_c * sizeof *o);
+        conv_pixel_forward(o, in_b, w, p, oh, ow);
+      }
+    }
+  }
+}
+
+static void conv_pixel_backward(float *din_b, float *dw, const float *d, const float *in_b,
+                                const float *w, const spd_window_params_t *p, int oh, int ow) {
+  for (int kh = 0; kh < p->k_h; kh++) {
+    int ih = tap(oh, kh, p->stride_h, p->dil_h, p->pad_top, p->in_h);
+    if (ih < 0)
+      continue;
+    for (int kw = 0; kw < p->k_w; kw++) {
+      int iw = tap(ow, kw, p->stride_w, p->dil_w, p->pad_left, p->in_w);
+      if (iw < 0)
+        continue;
+      size_t at = ((size_t)ih * p->in_w + iw) * p->in_c;
+      size_t k_at = ((size_t)kh * p->k_w + kw) * p->in_c * p->out_c;
+      for (int ic = 0; ic < p->in_c; ic++) {
+        const float *wrow = w + k_at + (size_t)ic * p->out_c;
+        if (dw) {
+          float *dwrow = dw + k_at + (size_t)ic * p->out_c;
+          const float xi = in_b[at + ic];
+          for (int oc = 0; oc < p->out_c; oc++)
+            dwrow[oc] += xi * d[oc];
+        }
+        if (din_b) {
+          float sum = 0.0f;
+          for (int oc = 0; oc < p->out_c; oc++)
+            sum += wrow[oc] * d[oc];
+          din_b[at + ic] += sum;
+        }
+      }
+    }
+  }
+}
+
+void spd_conv_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                       const float *w, const spd_window_params_t *p) {
+  size_t in_size = (size_t)p->in_h * p->in_w * p->in_c;
+  for (int n = 0; n < p->batch; n++) {
+    float *din_b = din ? din + n * in_size : NULL;
+    for (int oh = 0; oh < p->out_h; oh++) {
+      for (int ow = 0; ow < p->out_w; ow++) {
+        const float *d = dout + (((size_t)n * p->out_h + oh) * p->out_w + ow) * p->out_c;
+        if (db)
+          for (int oc = 0; oc < p->out_c; oc++)
+            db[oc] += d[oc];
+        conv_pixel_backward(din_b, dw, d, in + n * in_size, w, p, oh, ow);
+      }
+    }
+  }
+}

@@ -1,0 +1,41 @@
+/* The reference executor's state, shared by its allocation (ref_exec.c) and
+ * its passes (ref_run.c). */
+#ifndef SPINDLE_NN_REF_EXEC_H
+#define SPINDLE_NN_REF_EXEC_H
+
+#include "spindle/reference.h"
+
+/* Views into the slabs for one layer; NULL where the layer has no use. */
+typedef struct ref_layer_state {
+  size_t out_size;                 /* floats per sample of the output */
+  float *out;                      /* capacity * out_size */
+  float *dout;                     /* gradient of the loss w.r.t. out */
+  float *pre;                      /* pre-activation of a fused non-linear activation */
+  float *mask;                     /* Dropout mask */
+  float *stats;                    /* BatchNormalization mean (C) then inv_std (C) */
+  float *grads[SPD_MAX_PARAMS];    /* trainable parameters only */
+  uint64_t samples_seen;           /* Dropout: training samples so far */
+} ref_layer_state_t;
+
+struct spd_ref {
+  spd_ctx_t *ctx;
+  const spd_model_t *model;
+  spd_ref_options_t opts;
+  int capacity;
+  int batch;
+  bool forward_done;
+  bool training;                   /* mode of the last forward */
+  ref_layer_state_t *layers;
+  float *act_slab;                 /* every out, dout, pre, mask, stats */
+  float *grad_slab;                /* every parameter gradient */
+  size_t grad_floats;
+  float *scratch;                  /* capacity * largest output: dz of fused activations */
+};
+
+/** Forward/backward of layer @p i on ref->batch samples; @p dz_ready, when
+ *  non-NULL, is the gradient w.r.t. the layer's pre-activation (a fused
+ *  loss), which skips the activation's backward. */
+void spd__ref_layer_forward(spd_ref_t *ref, int i, bool training);
+void spd__ref_layer_backward(spd_ref_t *ref, int i, const float *dz_ready);
+
+#endif
