@@ -42,63 +42,72 @@ void spd__h5_strings_free(spd_ctx_t *ctx, char **strs, int n) {
   spd_free(ctx, strs);
 }
 
-/* Append the strings of one attribute to (*strs, *n). */
+/* Copy string @p i of a read buffer (fixed-length, NUL-padded strings of
+ * @p width bytes, or variable-length pointers when width is 0). */
+static char *copy_string(spd_ctx_t *ctx, const void *buf, size_t width, hssize_t i) {
+  const char *s = width ? (const char *)buf + (size_t)i * width : ((char *const *)buf)[i];
+  size_t len = !s ? 0 : width ? strnlen(s, width) : strlen(s);
+  char *copy = spd_malloc(ctx, len + 1);
+  if (copy) {
+    memcpy(copy, s ? s : "", len);
+    copy[len] = '\0';
+  }
+  return copy;
+}
+
+/* Read the @p count strings of @p attr (type @p type) and append them. */
+static int read_string_attr(spd_ctx_t *ctx, hid_t attr, hid_t type, hssize_t count,
+                            const char *name, const char *where, char ***strs, int *n) {
+  bool variable = H5Tis_variable_str(type) > 0;
+  size_t width = variable ? 0 : H5Tget_size(type);
+  hid_t mem = H5Tcopy(H5T_C_S1);
+  H5Tset_size(mem, variable ? H5T_VARIABLE : width);
+  H5Tset_strpad(mem, H5T_STR_NULLPAD);
+  H5Tset_cset(mem, H5Tget_cset(type));
+  void *buf = spd_calloc(ctx, (size_t)count, variable ? sizeof(char *) : width);
+  char **grown = spd_realloc(ctx, *strs, (size_t)(*n + count) * sizeof *grown);
+  int err = 0;
+  bool filled = false;
+  if (grown)
+    *strs = grown;
+  if (!buf || !grown)
+    err = spd_ctx_fail(ctx, SPD_ENOMEM, "%s: out of memory reading '%s'", where, name);
+  else if (H5Aread(attr, mem, buf) < 0)
+    err = spd_ctx_fail(ctx, SPD_EFORMAT, "%s: attribute '%s' is unreadable", where, name);
+  else
+    filled = true;
+  for (hssize_t i = 0; !err && i < count; i++) {
+    char *copy = copy_string(ctx, buf, width, i);
+    if (!copy)
+      err = spd_ctx_fail(ctx, SPD_ENOMEM, "%s: out of memory reading '%s'", where, name);
+    else
+      (*strs)[(*n)++] = copy;
+  }
+  if (filled && variable) { /* the strings libhdf5 allocated */
+    hsize_t dims[1] = {(hsize_t)count};
+    hid_t space = H5Screate_simple(1, dims, NULL);
+    H5Dvlen_reclaim(mem, space, H5P_DEFAULT, buf);
+    H5Sclose(space);
+  }
+  spd_free(ctx, buf);
+  H5Tclose(mem);
+  return err;
+}
+
+/* Append the strings of one attribute to (*strs, *n); an empty attribute of
+ * any type adds nothing. */
 static int append_attr_strings(spd_ctx_t *ctx, hid_t attr, const char *name, const char *where,
                                char ***strs, int *n) {
   hid_t type = H5Aget_type(attr), space = H5Aget_space(attr);
-  hssize_t count = H5Sget_simple_extent_npoints(space);
+  hssize_t count = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
   int err = 0;
-  char *raw = NULL, **vlen = NULL;
-  if (type < 0 || space < 0 || count < 0) {
+  if (type < 0 || count < 0)
     err = spd_ctx_fail(ctx, SPD_EFORMAT, "%s: attribute '%s' is unreadable", where, name);
-  } else if (count > 0 && H5Tget_class(type) != H5T_STRING) {
+  else if (count > 0 && H5Tget_class(type) != H5T_STRING)
     err = spd_ctx_fail(ctx, SPD_EFORMAT, "%s: attribute '%s' is not a list of strings", where,
                        name);
-  } else if (count > 0) {
-    char **grown = spd_realloc(ctx, *strs, (size_t)(*n + count) * sizeof *grown);
-    if (!grown)
-      err = spd_ctx_fail(ctx, SPD_ENOMEM, "%s: out of memory reading '%s'", where, name);
-    else
-      *strs = grown;
-    bool variable = H5Tis_variable_str(type) > 0;
-    size_t size = variable ? sizeof(char *) : H5Tget_size(type);
-    hid_t mem = H5Tcopy(H5T_C_S1);
-    H5Tset_size(mem, variable ? H5T_VARIABLE : size);
-    H5Tset_strpad(mem, H5T_STR_NULLPAD);
-    H5Tset_cset(mem, H5Tget_cset(type));
-    void *buf = NULL;
-    if (!err) {
-      buf = spd_calloc(ctx, (size_t)count, size);
-      if (!buf)
-        err = spd_ctx_fail(ctx, SPD_ENOMEM, "%s: out of memory reading '%s'", where, name);
-    }
-    if (!err && H5Aread(attr, mem, buf) < 0) {
-      err = spd_ctx_fail(ctx, SPD_EFORMAT, "%s: attribute '%s' is unreadable", where, name);
-      variable = false; /* nothing to reclaim */
-    }
-    raw = variable ? NULL : buf;
-    vlen = variable ? buf : NULL;
-    for (hssize_t i = 0; !err && i < count; i++) {
-      const char *s = variable ? vlen[i] : raw + (size_t)i * size;
-      size_t len = variable ? (s ? strlen(s) : 0) : strnlen(s, size);
-      char *copy = spd_malloc(ctx, len + 1);
-      if (!copy) {
-        err = spd_ctx_fail(ctx, SPD_ENOMEM, "%s: out of memory reading '%s'", where, name);
-        break;
-      }
-      memcpy(copy, s ? s : "", len);
-      copy[len] = '\0';
-      (*strs)[(*n)++] = copy;
-    }
-    if (vlen) {
-      hsize_t dims[1] = {(hsize_t)count};
-      hid_t mspace = H5Screate_simple(1, dims, NULL);
-      H5Dvlen_reclaim(mem, mspace, H5P_DEFAULT, vlen);
-      H5Sclose(mspace);
-    }
-    spd_free(ctx, buf);
-    H5Tclose(mem);
-  }
+  else if (count > 0)
+    err = read_string_attr(ctx, attr, type, count, name, where, strs, n);
   if (type >= 0)
     H5Tclose(type);
   if (space >= 0)

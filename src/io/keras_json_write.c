@@ -275,13 +275,14 @@ static void kind_args(writer_t *w, const spd_layer_t *l) {
     break;
   case SPD_LAYER_DROPOUT:
     kv_float(w, "rate", c->rate);
-    if (w->keras3) {
-      kv_raw(w, "seed", "null");
+    if (!w->keras3)
       kv_raw(w, "noise_shape", "null");
-    } else {
-      kv_raw(w, "noise_shape", "null");
+    if (c->dropout_seed)
+      kv_int(w, "seed", (long)c->dropout_seed);
+    else
       kv_raw(w, "seed", "null");
-    }
+    if (w->keras3)
+      kv_raw(w, "noise_shape", "null");
     break;
   case SPD_LAYER_BATCHNORM:
     batchnorm_args(w, l);
