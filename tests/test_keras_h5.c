@@ -380,6 +380,13 @@ static void allocation_failures(void **state) {
   spd_test_rmtree(dir);
 }
 
+/* Every HDF5 file, group, dataset and attribute spindle opened is closed
+ * again, on success and on every failure above. */
+static void no_hdf5_objects_left_open(void **state) {
+  (void)state;
+  assert_int_equal(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(round_trips_sequential),
@@ -393,6 +400,7 @@ int main(void) {
       cmocka_unit_test(model_load_detects_files),
       cmocka_unit_test(failed_save_leaves_old_file),
       cmocka_unit_test(allocation_failures),
+      cmocka_unit_test(no_hdf5_objects_left_open),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

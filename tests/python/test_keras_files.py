@@ -217,3 +217,24 @@ def test_malformed_architectures(tmp):
     bad.write_text(json.dumps(config))
     out = run("summary", str(bad))
     assert out.returncode == 1 and "'GRU'" in out.stderr and "'dense_1'" in out.stderr
+
+
+def test_convert_usage_errors(tmp):
+    out = run("convert", "--help")
+    assert out.returncode == 0 and "usage: spindle convert" in out.stdout
+    out = run("convert", MLP, str(tmp / "model.onnx"))
+    assert out.returncode == 2 and "model.onnx" in out.stderr
+    out = run("convert", MLP)
+    assert out.returncode == 2
+    out = run("convert", str(tmp / "absent.keras"), str(tmp / "x.keras"))
+    assert out.returncode == 1 and "absent.keras" in out.stderr
+    assert not (tmp / "x.keras").exists()
+
+
+def test_convert_round_trips_the_examples(tmp):
+    for example in (MLP, LENET):
+        out = run("convert", example, str(tmp / "m.keras"))
+        assert out.returncode == 0, out.stderr
+        out = run("convert", str(tmp / "m.keras"), str(tmp / "m.json"))
+        assert out.returncode == 0, out.stderr
+        assert (tmp / "m.json").read_bytes() == open(example, "rb").read()
