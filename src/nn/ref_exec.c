@@ -93,6 +93,28 @@ static int alloc_slabs(spd_ref_t *ref) {
   return 0;
 }
 
+static bool has_trainable(const spd_layer_t *layer) {
+  for (int p = 0; p < layer->n_params; p++)
+    if (layer->params[p].trainable)
+      return true;
+  return false;
+}
+
+/* A layer's output gradient is only worth computing when the layer or one
+ * upstream of it has trainable parameters (or the input gradient is asked
+ * for): a Flatten right after the input needs none, which saves the first
+ * Dense layer's input-gradient product. */
+static void mark_needs_grad(spd_ref_t *ref) {
+  const spd_model_t *m = ref->model;
+  ref->layers[0].needs_grad = ref->opts.input_gradient;
+  for (int i = 1; i < m->n_layers; i++) {
+    bool needs = has_trainable(&m->layers[i]);
+    for (int k = 0; k < m->layers[i].n_inbound; k++)
+      needs |= ref->layers[m->layers[i].inbound[k]].needs_grad;
+    ref->layers[i].needs_grad = needs;
+  }
+}
+
 int spd_ref_new(const spd_model_t *model, int batch_capacity, const spd_ref_options_t *opts,
                 spd_ref_t **out) {
   spd_ctx_t *ctx = model->ctx;
@@ -122,6 +144,7 @@ int spd_ref_new(const spd_model_t *model, int batch_capacity, const spd_ref_opti
     spd_ref_free(ref);
     return rc;
   }
+  mark_needs_grad(ref);
   *out = ref;
   return 0;
 }

@@ -15,6 +15,7 @@ typedef struct ref_layer_state {
   float *stats;                    /* BatchNormalization mean (C) then inv_std (C) */
   float *grads[SPD_MAX_PARAMS];    /* trainable parameters only */
   uint64_t samples_seen;           /* Dropout: training samples so far */
+  bool needs_grad;                 /* something at or before it takes a gradient */
 } ref_layer_state_t;
 
 struct spd_ref {

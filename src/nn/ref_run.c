@@ -99,10 +99,8 @@ static const float *input_of(const spd_ref_t *ref, const spd_layer_t *layer, int
 
 /* Gradient buffer of inbound k, or NULL when nothing upstream needs it. */
 static float *input_grad_of(const spd_ref_t *ref, const spd_layer_t *layer, int k) {
-  int from = layer->inbound[k];
-  if (from == 0 && !ref->opts.input_gradient)
-    return NULL;
-  return ref->layers[from].dout;
+  const ref_layer_state_t *from = &ref->layers[layer->inbound[k]];
+  return from->needs_grad ? from->dout : NULL;
 }
 
 static void weights_forward(spd_ref_t *ref, const spd_layer_t *layer, ref_layer_state_t *st) {
