@@ -20,12 +20,17 @@ static void occupy_irq(spd_core_t *core, uint64_t now, uint64_t cycles) {
   core->counters.busy_cycles += cycles;
 }
 
+/* Make sure a TASK event is due when queued work exists: at once, or when
+ * the interrupt level and the running task are done. A task that ends with
+ * nothing queued schedules nothing, so idle cores cost no events. */
 static void kick_tasks(spd_emu_t *emu, spd_core_t *core) {
-  if (core->state != SPD_CORE_RUNNING || core->task_running || core->task_event_pending)
+  if (core->state != SPD_CORE_RUNNING || core->task_event_pending)
     return;
   for (int i = 0; i < SPD_CORE_PRIORITIES; i++)
     if (core->queues[i].count) {
       uint64_t t = core->irq_free > emu->now ? core->irq_free : emu->now;
+      if (core->task_running && core->task_end > t)
+        t = core->task_end;
       core->task_event_pending = true;
       spd__emu_schedule(emu, t, SPD_EV_CORE_TASK, core->chip, core->p, 0, 0, 0, core->gen);
       return;
@@ -108,9 +113,7 @@ static void on_task(spd_emu_t *emu, spd_core_t *core) {
     return;
   core->task_running = true;
   core->task_end = emu->now + cycles * core->cycle_ps;
-  core->task_event_pending = true;
-  spd__emu_schedule(emu, core->task_end, SPD_EV_CORE_TASK, core->chip, core->p, 0, 0, 0,
-                    core->gen);
+  kick_tasks(emu, core);
 }
 
 static void schedule_tick(spd_emu_t *emu, spd_core_t *core, uint64_t from) {

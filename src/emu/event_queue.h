@@ -1,4 +1,4 @@
-/* The emulator's event queue: a binary min-heap ordered by (time, sequence
+/* The emulator's event queue: a (4-ary) min-heap ordered by (time, sequence
  * number), so events at the same simulated time run in the order they were
  * scheduled and every run is identical. Storage grows by doubling (never one
  * allocation per event); a caller-allocated object (_init/_deinit). */

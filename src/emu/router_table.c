@@ -42,7 +42,7 @@ int spd_router_table_load(spd_router_table_t *t, spd_ctx_t *ctx, int x, int y,
 }
 
 static inline uint32_t cache_index(uint32_t key) {
-  return (key * 2654435761u) >> 24; /* Fibonacci hashing onto 256 slots */
+  return (key * 2654435761u) >> 22; /* Fibonacci hashing onto 1024 slots */
 }
 
 bool spd_router_table_lookup(spd_router_table_t *t, uint32_t key, uint32_t *route) {

@@ -14,7 +14,7 @@
 #include "spindle/context.h"
 #include "spindle/route.h"
 
-#define SPD_ROUTER_CACHE_SLOTS 256
+#define SPD_ROUTER_CACHE_SLOTS 1024
 
 typedef struct spd_router_cache_slot {
   uint32_t key;
