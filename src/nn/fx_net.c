@@ -10,15 +10,26 @@
 #include <string.h>
 
 #include "base/fx_dense.h"
+#include "nn/shape.h"
 
 static bool is_mover(spd_layer_kind_t k) {
   return k == SPD_LAYER_FLATTEN || k == SPD_LAYER_RESHAPE || k == SPD_LAYER_DROPOUT;
 }
 
+static bool is_conv(spd_layer_kind_t k) { return k == SPD_LAYER_CONV1D || k == SPD_LAYER_CONV2D; }
+static bool is_maxpool(spd_layer_kind_t k) {
+  return k == SPD_LAYER_MAXPOOL1D || k == SPD_LAYER_MAXPOOL2D;
+}
+static bool is_avgpool(spd_layer_kind_t k) {
+  return k == SPD_LAYER_AVGPOOL1D || k == SPD_LAYER_AVGPOOL2D;
+}
+static bool has_weights(spd_layer_kind_t k) { return k == SPD_LAYER_DENSE || is_conv(k); }
+
 static int check_layer(spd_fx_net_t *net, const spd_layer_t *l, int i) {
   spd_layer_kind_t k = l->config.kind;
   bool known = k == SPD_LAYER_INPUT || k == SPD_LAYER_DENSE || k == SPD_LAYER_ACTIVATION ||
-               is_mover(k);
+               is_mover(k) || is_conv(k) || is_maxpool(k) || is_avgpool(k) ||
+               k == SPD_LAYER_GLOBALAVGPOOL2D;
   if (!known)
     return spd_ctx_fail(net->ctx, SPD_EUNSUPPORTED,
                         "layer '%s' (%s): not supported by the fixed-point reference yet",
@@ -67,6 +78,59 @@ static void load_param(fx_param_t *p, const spd_param_t *src, uint32_t *sat) {
     p->master[e] = spd_fx_from_float32(src->value.data[e], SPD_NUM_MASTER_FRAC, sat);
 }
 
+/* Geometry of a window layer from its shapes (1-D layers get one row). */
+static spd_fx_window_t window_of(const spd_layer_t *l) {
+  const spd_layer_config_t *c = &l->config;
+  const spd_shape_t *in = &l->input_shape, *out = &l->output_shape;
+  bool one_d = in->rank == 2;
+  bool pool = !is_conv(c->kind);
+  const int32_t *k = pool ? c->pool_size : c->kernel_size;
+  spd_fx_window_t g = {0};
+  g.in_h = one_d ? 1 : in->dims[0];
+  g.in_w = in->dims[one_d ? 0 : 1];
+  g.in_c = in->dims[in->rank - 1];
+  g.out_h = one_d ? 1 : out->dims[0];
+  g.out_w = out->dims[one_d ? 0 : 1];
+  g.out_c = out->dims[out->rank - 1];
+  g.k_h = one_d ? 1 : k[0];
+  g.k_w = k[one_d ? 0 : 1];
+  g.stride_h = one_d ? 1 : c->strides[0];
+  g.stride_w = c->strides[one_d ? 0 : 1];
+  g.dil_h = pool || one_d ? 1 : c->dilation_rate[0];
+  g.dil_w = pool ? 1 : c->dilation_rate[one_d ? 0 : 1];
+  g.pad_top = spd__window_pad_before(g.in_h, g.k_h, g.stride_h, g.dil_h, c->padding);
+  g.pad_left = spd__window_pad_before(g.in_w, g.k_w, g.stride_w, g.dil_w, c->padding);
+  return g;
+}
+
+/* Map-time constants of a pooling layer: 1/count per window size, or
+ * argmax slots. */
+static int setup_pooling(spd_fx_net_t *net, fx_layer_t *fl, const spd_layer_t *l) {
+  if (fl->kind == SPD_LAYER_GLOBALAVGPOOL2D) {
+    const spd_shape_t *in = &l->input_shape;
+    fl->window = (spd_fx_window_t){.in_h = in->dims[0], .in_w = in->dims[1],
+                                   .in_c = in->dims[2], .out_c = in->dims[2]};
+    fl->inv_count = spd_calloc(net->ctx, 1, sizeof *fl->inv_count);
+    if (!fl->inv_count)
+      return spd_ctx_fail(net->ctx, SPD_ENOMEM, "layer '%s': out of memory", l->config.name);
+    fl->inv_count[0] = spd_fx_const_from_double(1.0 / (double)(in->dims[0] * in->dims[1]));
+    return 0;
+  }
+  fl->window = window_of(l);
+  if (is_maxpool(fl->kind)) {
+    fl->argmax = spd_calloc(net->ctx, fl->out_size, sizeof *fl->argmax);
+    return fl->argmax ? 0 : spd_ctx_fail(net->ctx, SPD_ENOMEM, "layer '%s': out of memory",
+                                         l->config.name);
+  }
+  int taps = fl->window.k_h * fl->window.k_w;
+  fl->inv_count = spd_calloc(net->ctx, (size_t)taps + 1, sizeof *fl->inv_count);
+  if (!fl->inv_count)
+    return spd_ctx_fail(net->ctx, SPD_ENOMEM, "layer '%s': out of memory", l->config.name);
+  for (int c = 1; c <= taps; c++)
+    fl->inv_count[c] = spd_fx_const_from_double(1.0 / c);
+  return 0;
+}
+
 static int setup_layer(spd_fx_net_t *net, int i) {
   const spd_layer_t *l = &net->model->layers[i];
   fx_layer_t *fl = &net->layers[i];
@@ -91,11 +155,17 @@ static int setup_layer(spd_fx_net_t *net, int i) {
     return spd_ctx_fail(ctx, SPD_ENOMEM, "layer '%s': out of memory for fixed-point buffers",
                         l->config.name);
   fl->dy = fl->own_dy;
-  if (fl->kind != SPD_LAYER_DENSE)
+  if (is_maxpool(fl->kind) || is_avgpool(fl->kind) || fl->kind == SPD_LAYER_GLOBALAVGPOOL2D)
+    return setup_pooling(net, fl, l);
+  if (!has_weights(fl->kind))
     return 0;
-  int rc = alloc_param(net, &fl->kernel, fl->in_size * n, true, (uint32_t)i * 16u);
+  if (is_conv(fl->kind))
+    fl->window = window_of(l);
+  size_t n_kernel = spd_shape_size(&l->params[0].value.shape);
+  int rc = alloc_param(net, &fl->kernel, n_kernel, true, (uint32_t)i * 16u);
   if (rc == 0 && l->config.use_bias && l->n_params > 1)
-    rc = alloc_param(net, &fl->bias, n, false, (uint32_t)i * 16u + 1u);
+    rc = alloc_param(net, &fl->bias, spd_shape_size(&l->params[1].value.shape), false,
+                     (uint32_t)i * 16u + 1u);
   if (rc)
     return rc;
   load_param(&fl->kernel, &l->params[0], &net->sat);
@@ -114,6 +184,8 @@ static void free_layers(spd_fx_net_t *net) {
     spd_free(net->ctx, fl->dz);
     spd_free(net->ctx, fl->z);
     spd_free(net->ctx, fl->acc);
+    spd_free(net->ctx, fl->argmax);
+    spd_free(net->ctx, fl->inv_count);
     free_param(net->ctx, &fl->kernel);
     free_param(net->ctx, &fl->bias);
   }
@@ -225,16 +297,43 @@ static void activate(spd_fx_net_t *net, fx_layer_t *fl) {
   }
 }
 
+static int acc_frac_of(const spd_fx_net_t *net, int i) {
+  return spd_numeric_input_frac(net->plan, net->model, i) + net->plan->layers[i].weight_frac;
+}
+
 static void forward_dense(spd_fx_net_t *net, int i) {
   fx_layer_t *fl = &net->layers[i];
   const fx_layer_t *in = &net->layers[i - 1];
   int n_in = (int)fl->in_size, n_out = (int)fl->out_size;
-  int acc_frac = spd_numeric_input_frac(net->plan, net->model, i) + net->plan->layers[i].weight_frac;
+  int acc_frac = acc_frac_of(net, i);
   memset(fl->acc, 0, (size_t)n_out * sizeof *fl->acc);
   spd_fx_dense_forward_block(fl->acc, in->y, fl->kernel.w16, n_in, n_out, n_out);
   spd_fx_dense_reduce(fl->z, fl->acc, fl->bias.master, n_out, acc_frac, SPD_NUM_MASTER_FRAC,
                       &net->sat);
   activate(net, fl);
+}
+
+static void forward_conv(spd_fx_net_t *net, int i) {
+  fx_layer_t *fl = &net->layers[i];
+  const spd_fx_window_t *g = &fl->window;
+  spd_fx_conv_block_t whole = spd_fx_conv_whole(g);
+  memset(fl->acc, 0, fl->out_size * sizeof *fl->acc);
+  spd_fx_conv_forward_block(fl->acc, net->layers[i - 1].y, fl->kernel.w16, g, &whole);
+  spd_fx_conv_reduce(fl->z, fl->acc, fl->bias.master, g->out_h * g->out_w, g->out_c,
+                     acc_frac_of(net, i), SPD_NUM_MASTER_FRAC, &net->sat);
+  activate(net, fl);
+}
+
+static void forward_pool(spd_fx_net_t *net, int i) {
+  fx_layer_t *fl = &net->layers[i];
+  const int16_t *x = net->layers[i - 1].y;
+  const spd_fx_window_t *g = &fl->window;
+  if (is_maxpool(fl->kind))
+    spd_fx_maxpool_forward(fl->y, fl->argmax, x, g);
+  else if (is_avgpool(fl->kind))
+    spd_fx_avgpool_forward(fl->y, x, g, fl->inv_count, &net->sat);
+  else
+    spd_fx_gap_forward(fl->y, x, g->in_h * g->in_w, g->in_c, fl->inv_count[0], &net->sat);
 }
 
 static void forward_activation(spd_fx_net_t *net, int i) {
@@ -255,10 +354,15 @@ void spd__fx_net_forward(spd_fx_net_t *net, const float *x) {
     input->y[c] = spd_fx_from_float16(x[c], frac, &net->sat);
   }
   for (int i = 1; i < net->n_layers; i++) {
-    if (net->layers[i].kind == SPD_LAYER_DENSE)
+    spd_layer_kind_t k = net->layers[i].kind;
+    if (k == SPD_LAYER_DENSE)
       forward_dense(net, i);
-    else if (net->layers[i].kind == SPD_LAYER_ACTIVATION)
+    else if (is_conv(k))
+      forward_conv(net, i);
+    else if (k == SPD_LAYER_ACTIVATION)
       forward_activation(net, i);
+    else if (!is_mover(k))
+      forward_pool(net, i);
   }
 }
 
@@ -299,6 +403,41 @@ static void backward_dense(spd_fx_net_t *net, int i) {
           net->plan->layers[i].weight_frac + net->plan->layers[i].grad_frac);
 }
 
+static void backward_conv(spd_fx_net_t *net, int i) {
+  fx_layer_t *fl = &net->layers[i];
+  const spd_fx_window_t *g = &fl->window;
+  spd_fx_conv_block_t whole = spd_fx_conv_whole(g);
+  spd_fx_conv_grad_block(fl->kernel.grad, net->layers[i - 1].y, fl->dz, g, &whole);
+  if (fl->bias.master)
+    spd_fx_conv_bias_grad(fl->bias.grad, fl->dz, g, &whole);
+  if (owner(net, i - 1) == 0)
+    return;
+  memset(fl->acc, 0, fl->in_size * sizeof *fl->acc);
+  spd_fx_conv_backward_input_block(fl->acc, fl->dz, fl->kernel.w16, g, &whole);
+  emit_dx(net, i, fl->acc, net->plan->layers[i].weight_frac + net->plan->layers[i].grad_frac);
+}
+
+/* Pooling passes gradients exactly (max) or at 16 extra fraction bits
+ * (averages), then rounds once into the gradient of the layer below. */
+static void backward_pool(spd_fx_net_t *net, int i) {
+  fx_layer_t *fl = &net->layers[i];
+  const spd_fx_window_t *g = &fl->window;
+  if (owner(net, i - 1) == 0)
+    return;
+  int frac = net->plan->layers[i].grad_frac;
+  memset(fl->acc, 0, fl->in_size * sizeof *fl->acc);
+  if (is_maxpool(fl->kind)) {
+    spd_fx_maxpool_backward(fl->acc, fl->dz, fl->argmax, (int)fl->out_size);
+  } else if (is_avgpool(fl->kind)) {
+    spd_fx_avgpool_backward(fl->acc, fl->dz, g, fl->inv_count);
+    frac += 16;
+  } else {
+    spd_fx_gap_backward(fl->acc, fl->dz, g->in_h * g->in_w, g->in_c, fl->inv_count[0]);
+    frac += 16;
+  }
+  emit_dx(net, i, fl->acc, frac);
+}
+
 static void backward_activation(spd_fx_net_t *net, int i) {
   fx_layer_t *fl = &net->layers[i];
   if (owner(net, i - 1) == 0)
@@ -318,8 +457,12 @@ void spd__fx_net_backward(spd_fx_net_t *net) {
       activation_backward(net, fl);
     if (fl->kind == SPD_LAYER_DENSE)
       backward_dense(net, i);
-    else
+    else if (is_conv(fl->kind))
+      backward_conv(net, i);
+    else if (fl->kind == SPD_LAYER_ACTIVATION)
       backward_activation(net, i);
+    else
+      backward_pool(net, i);
   }
 }
 
@@ -339,7 +482,7 @@ static void update_param(spd_fx_net_t *net, fx_param_t *p, const spd_fx_hyper_t 
 static void update_all(spd_fx_net_t *net, const spd_fx_hyper_t *h) {
   for (int i = 1; i < net->n_layers; i++) {
     fx_layer_t *fl = &net->layers[i];
-    if (fl->kind != SPD_LAYER_DENSE)
+    if (!has_weights(fl->kind))
       continue;
     const spd_layer_numerics_t *ln = &net->plan->layers[i];
     int in_frac = spd_numeric_input_frac(net->plan, net->model, i);

@@ -3,6 +3,7 @@
 #ifndef SPINDLE_NN_FX_NET_INTERNAL_H
 #define SPINDLE_NN_FX_NET_INTERNAL_H
 
+#include "base/fx_conv.h"
 #include "nn/fx_net.h"
 
 /* One parameter tensor: master weights (int32, frac 24), the int16 MAC copy
@@ -32,6 +33,9 @@ typedef struct fx_layer {
   int16_t *dz;          /* dL/dz, grad_frac */
   int64_t *acc;         /* scratch accumulator, max(in, out) */
   fx_param_t kernel, bias;
+  spd_fx_window_t window;            /* convolutions and pooling */
+  int32_t *argmax;                   /* max pooling: input index per output */
+  spd_fx_const_t *inv_count;         /* average pooling: 1/c, c = 0..k_h*k_w */
   double max_z, max_g;  /* calibration statistics */
 } fx_layer_t;
 

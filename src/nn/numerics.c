@@ -43,17 +43,15 @@ static bool bounded_activation(spd_activation_t a) {
 }
 
 /* Layers that compute new values (and so own their output's format). Data
- * movers (Flatten, Reshape, Dropout, max pooling) pass values unchanged,
- * so they inherit the fracs of what feeds them. */
+ * movers (Flatten, Reshape, Dropout, max pooling) pass values unchanged and
+ * average pooling stays within its input's range, so they inherit the fracs
+ * of what feeds them. */
 static bool computes_values(const spd_layer_t *l) {
   switch (l->config.kind) {
   case SPD_LAYER_DENSE:
   case SPD_LAYER_CONV1D:
   case SPD_LAYER_CONV2D:
   case SPD_LAYER_ACTIVATION:
-  case SPD_LAYER_AVGPOOL1D:
-  case SPD_LAYER_AVGPOOL2D:
-  case SPD_LAYER_GLOBALAVGPOOL2D:
   case SPD_LAYER_BATCHNORM:
   case SPD_LAYER_ADD:
   case SPD_LAYER_INPUT:
