@@ -238,7 +238,7 @@ static void small_cnn_trains(void **state) {
       res = (spd_fx_result_t){0};
       for (int s = 0; s < N; s += B) {
         spd_fx_batch_t b = {x + s * 64, labels + s, NULL, B};
-        assert_int_equal(spd__fx_net_train_batch(net, &b, &h, &res), 0);
+        assert_int_equal(spd__fx_net_train_batch(net, &b, &h, NULL, &res), 0);
         h.step++;
       }
     }

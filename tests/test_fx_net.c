@@ -205,7 +205,7 @@ static double fixed_train(spd_fx_net_t *net, const float *x, const int32_t *labe
     for (int start = 0; start < SAMPLES; start += BATCH) {
       spd_fx_batch_t b = {x + start * IN, labels + start, NULL, BATCH};
       spd_fx_result_t res = {0};
-      assert_int_equal(spd__fx_net_train_batch(net, &b, &h, &res), 0);
+      assert_int_equal(spd__fx_net_train_batch(net, &b, &h, NULL, &res), 0);
       h.step++;
     }
   spd_fx_result_t res = {0};
@@ -306,7 +306,7 @@ static void every_activation_and_loss_trains(void **state) {
           spd_fx_batch_t b = {x + start * IN, labels + start, targets + start * CLASSES, BATCH};
           if (losses[l].loss != SPD_FX_LOSS_SPARSE_CE)
             b.labels = NULL;
-          assert_int_equal(spd__fx_net_train_batch(net, &b, &h, &res), 0);
+          assert_int_equal(spd__fx_net_train_batch(net, &b, &h, NULL, &res), 0);
           h.step++;
         }
         if (e == 0)

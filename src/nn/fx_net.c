@@ -499,13 +499,23 @@ static void collect_saturations(spd_fx_net_t *net) {
 
 static size_t input_size(const spd_fx_net_t *net) { return net->layers[0].out_size; }
 
+/* The output layer's values of the sample in flight, as floats. */
+static void copy_outputs(const spd_fx_net_t *net, float *out) {
+  const fx_layer_t *last = &net->layers[net->n_layers - 1];
+  int frac = net->plan->layers[owner(net, net->n_layers - 1)].act_frac;
+  for (size_t c = 0; c < last->out_size; c++)
+    out[c] = spd_fx_to_float(last->y[c], frac);
+}
+
 int spd__fx_net_train_batch(spd_fx_net_t *net, const spd_fx_batch_t *b, const spd_fx_hyper_t *h,
-                            spd_fx_result_t *res) {
+                            float *out, spd_fx_result_t *res) {
   if (b->batch < 1 || b->batch > net->max_batch)
     return spd_ctx_fail(net->ctx, SPD_EINVAL, "fixed-point reference: batch of %d (1..%d)",
                         b->batch, net->max_batch);
   for (int s = 0; s < b->batch; s++) {
     spd__fx_net_forward(net, b->x + (size_t)s * input_size(net));
+    if (out)
+      copy_outputs(net, out + (size_t)s * net->layers[net->n_layers - 1].out_size);
     spd__fx_loss_sample(net, b, s, res);
     spd__fx_net_backward(net);
   }
@@ -520,14 +530,13 @@ int spd__fx_net_evaluate(spd_fx_net_t *net, const spd_fx_batch_t *b, float *out,
                          spd_fx_result_t *res) {
   if (b->batch < 1)
     return spd_ctx_fail(net->ctx, SPD_EINVAL, "fixed-point reference: empty batch");
-  const fx_layer_t *last = &net->layers[net->n_layers - 1];
-  int frac = net->plan->layers[owner(net, net->n_layers - 1)].act_frac;
+  size_t n_out = net->layers[net->n_layers - 1].out_size;
   for (int s = 0; s < b->batch; s++) {
     spd__fx_net_forward(net, b->x + (size_t)s * input_size(net));
     if (res && (b->labels || b->targets))
       spd__fx_loss_sample(net, b, s, res);
-    for (size_t c = 0; out && c < last->out_size; c++)
-      out[(size_t)s * last->out_size + c] = spd_fx_to_float(last->y[c], frac);
+    if (out)
+      copy_outputs(net, out + (size_t)s * n_out);
   }
   collect_saturations(net);
   return 0;

@@ -69,9 +69,10 @@ int spd__fx_net_evaluate(spd_fx_net_t *net, const spd_fx_batch_t *b, float *out,
 
 /** One training step: forward, loss, backward with exact batch sums, and
  *  the update of every parameter by @p h (h->step is the optimizer step,
- *  h->batch is set from the batch). */
+ *  h->batch is set from the batch). The outputs before the update go to
+ *  @p out (batch x output size floats) unless it is NULL. */
 int spd__fx_net_train_batch(spd_fx_net_t *net, const spd_fx_batch_t *b, const spd_fx_hyper_t *h,
-                            spd_fx_result_t *res);
+                            float *out, spd_fx_result_t *res);
 
 /** Write the master weights back into the model's float parameters. */
 void spd__fx_net_export(const spd_fx_net_t *net, spd_model_t *m);
