@@ -13,4 +13,8 @@ int spd_cli_info(int argc, char **argv);
 int spd_cli_summary(int argc, char **argv);
 int spd_cli_convert(int argc, char **argv);
 
+int spd_cli_train(int argc, char **argv);
+int spd_cli_evaluate(int argc, char **argv);
+int spd_cli_predict(int argc, char **argv);
+
 #endif

@@ -1,0 +1,57 @@
+/* `spindle evaluate`: the loss and accuracy of a trained Keras model on the
+ * test split, as Keras's Model.evaluate reports them. */
+#include <stdio.h>
+
+#include "cli/commands.h"
+#include "cli/report.h"
+#include "cli/session.h"
+
+static const char usage[] =
+    "usage: spindle evaluate MODEL.json --weights W.h5 --data fashion-mnist|FOLDER [OPTIONS]\n"
+    "\n"
+    "Evaluate a Keras model on the test split of a dataset: Keras's progress bar,\n"
+    "then the mean loss and accuracy over the test samples on stdout.\n"
+    "\n"
+    "options:\n"
+    "  --data D            fashion-mnist, mnist, or a folder with the four IDX files\n"
+    "  --weights W         the weights (.h5, .weights.h5 or .keras); without them the\n"
+    "                      model's freshly initialised weights are evaluated\n"
+    "  --batch-size B      samples per batch (default 32)\n"
+    "  --limit N           evaluate the first N test samples\n"
+    "  --loss L            default: sparse_categorical_crossentropy for integer labels\n"
+    "  --seed S            seed of freshly initialised weights (default 0)\n"
+    "  --report R.json     write a JSON report (test_accuracy, loss, ...)\n"
+    "  --backend B         reference (the host executor; default) or machine\n"
+    "  --machine M         the SpiNNaker machine of the machine backend (spinn5)\n"
+    "  --numeric N         float or fixed (default float)\n";
+
+static int run(spd_cli_session_t *s) {
+  double loss, acc;
+  int rc = spd_cli_session_evaluate(s, &loss, &acc);
+  if (rc)
+    return rc;
+  printf("test_loss: %.4f - test_accuracy: %.4f\n", loss, acc);
+  fflush(stdout);
+  cJSON *r = spd_cli_report_new(s);
+  if (r) {
+    spd_cli_report_number(r, "test_accuracy", acc);
+    spd_cli_report_number(r, "loss", loss);
+    spd_cli_report_number(r, "test_loss", loss);
+    spd_cli_report_number(r, "epochs", 0);
+    spd_cli_report_number(r, "host_seconds", spd_cli_session_seconds(s));
+  }
+  return spd_cli_report_write(s, r);
+}
+
+int spd_cli_evaluate(int argc, char **argv) {
+  spd_cli_options_t o;
+  int rc = spd_cli_parse(argc, argv, SPD_OPT_GROUP_COMMON | SPD_OPT_GROUP_WEIGHTS, usage, &o);
+  if (rc)
+    return rc < 0 ? 0 : rc;
+  spd_cli_session_t s;
+  if ((rc = spd_cli_session_open(&s, "evaluate", &o)))
+    return rc;
+  rc = run(&s);
+  spd_cli_session_close(&s);
+  return rc;
+}

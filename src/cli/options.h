@@ -1,0 +1,62 @@
+/* Options shared by `spindle train`, `evaluate` and `predict`: one table
+ * parses them all, each command accepting its own subset, with every value
+ * checked (range, format) before any file is touched. The backend options
+ * (--backend, --machine, --numeric) are parsed here for every command so the
+ * emulated machine slots in beside the reference executor. */
+#ifndef SPINDLE_CLI_OPTIONS_H
+#define SPINDLE_CLI_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "spindle/optim.h"
+
+/** Which options a command accepts (bit set). */
+enum {
+  SPD_OPT_GROUP_COMMON = 1u << 0,   /* --data --limit --batch-size --seed --backend ... --report */
+  SPD_OPT_GROUP_TRAIN = 1u << 1,    /* --epochs --optimizer --lr --momentum --loss --save ... */
+  SPD_OPT_GROUP_WEIGHTS = 1u << 2,  /* --weights */
+  SPD_OPT_GROUP_OUTPUT = 1u << 3,   /* --output */
+};
+
+typedef enum spd_cli_backend {
+  SPD_CLI_BACKEND_REFERENCE = 0,
+  SPD_CLI_BACKEND_MACHINE = 1,
+} spd_cli_backend_t;
+
+typedef struct spd_cli_options {
+  const char *model;          /* the positional MODEL.json */
+  const char *data;           /* "fashion-mnist" or a folder */
+  const char *weights;        /* initial weights */
+  const char *save;           /* trained weights out */
+  const char *report;         /* report JSON out */
+  const char *output;         /* predictions out (NPY) */
+  const char *loss;           /* NULL: chosen from the model and labels */
+  int epochs;
+  long batch_size;
+  long limit;                 /* 0: every sample */
+  uint64_t seed;
+  spd_optimizer_kind_t optimizer;
+  double lr;                  /* NAN: the optimizer's Keras default */
+  double momentum;
+  bool nesterov;
+  bool shuffle;
+  double validation_split;    /* 0: none */
+  spd_cli_backend_t backend;
+  const char *machine;        /* for the machine backend */
+  const char *numeric;        /* "float" or "fixed" */
+} spd_cli_options_t;
+
+/** Parse argv (argv[0] is the command) into @p o with the defaults of
+ *  tf.keras fit (epochs 1, batch 32, shuffle on) and SGD.
+ *  @param usage   the command's help text, printed for --help
+ *  @return -1 when --help was printed (exit 0), 0 on success, 2 after a
+ *          message on stderr naming the bad option or value. */
+int spd_cli_parse(int argc, char **argv, unsigned groups, const char *usage,
+                  spd_cli_options_t *o);
+
+/** Backend name for messages and reports ("reference", "machine"). */
+const char *spd_cli_backend_name(spd_cli_backend_t b);
+
+#endif

@@ -1,0 +1,91 @@
+/* `spindle predict`: the model's outputs for the test split of a dataset,
+ * written as a float32 .npy array (samples, outputs...) atomically. */
+#include <stdio.h>
+
+#include "cli/commands.h"
+#include "cli/report.h"
+#include "cli/session.h"
+
+static const char usage[] =
+    "usage: spindle predict MODEL.json --weights W.h5 --data fashion-mnist|FOLDER "
+    "--output P.npy [OPTIONS]\n"
+    "\n"
+    "Run a Keras model over the test split of a dataset and write its outputs\n"
+    "(one row per sample, float32) to a NumPy .npy file.\n"
+    "\n"
+    "options:\n"
+    "  --data D            fashion-mnist, mnist, or a folder with the four IDX files\n"
+    "  --weights W         the weights (.h5, .weights.h5 or .keras)\n"
+    "  --output P.npy      where the predictions go (required)\n"
+    "  --batch-size B      samples per batch (default 32)\n"
+    "  --limit N           predict the first N test samples\n"
+    "  --seed S            seed of freshly initialised weights (default 0)\n"
+    "  --report R.json     write a JSON report\n"
+    "  --backend B         reference (the host executor; default) or machine\n"
+    "  --machine M         the SpiNNaker machine of the machine backend (spinn5)\n"
+    "  --numeric N         float or fixed (default float)\n";
+
+/* The output array (n, output shape...) of float32, owned by @p s's ctx. */
+static int alloc_output(spd_cli_session_t *s, spd_array_t *a) {
+  const spd_shape_t *shape = &s->model->layers[s->model->output].output_shape;
+  *a = (spd_array_t){.dtype = SPD_DTYPE_F32, .rank = shape->rank + 1, .ctx = &s->ctx};
+  a->dims[0] = s->test.n;
+  for (int i = 0; i < shape->rank; i++)
+    a->dims[i + 1] = (uint64_t)shape->dims[i];
+  a->data = spd_calloc(&s->ctx, s->test.n * spd_shape_size(shape), sizeof(float));
+  if (!a->data) {
+    spd_ctx_fail(&s->ctx, SPD_ENOMEM, "predictions of %zu samples", s->test.n);
+    return spd_cli_session_fail(s);
+  }
+  return 0;
+}
+
+static int on_batch(void *ud, size_t step, size_t steps, double loss, double accuracy) {
+  (void)loss;
+  (void)accuracy;
+  spd_cli_session_t *s = ud;
+  if (step == 1)
+    spd_progress_begin(&s->bar, stdout, (long)steps);
+  spd_progress_update(&s->bar, (long)step, NULL, 0);
+  return 0;
+}
+
+static int run(spd_cli_session_t *s) {
+  spd_array_t a;
+  int rc = alloc_output(s, &a);
+  if (rc)
+    return rc;
+  spd_fit_callbacks_t cb = {.ud = s, .on_batch_cb = on_batch};
+  if (spd_predict(s->model, (size_t)s->opt->batch_size, &s->test, &cb, a.data) ||
+      spd_npy_write(&s->ctx, s->opt->output, &a)) {
+    spd_array_free(&a);
+    return spd_cli_session_fail(s);
+  }
+  printf("predictions: %llu x %llu written to %s\n", (unsigned long long)a.dims[0],
+         (unsigned long long)(spd_array_count(&a) / a.dims[0]), s->opt->output);
+  spd_array_free(&a);
+  cJSON *r = spd_cli_report_new(s);
+  if (r) {
+    spd_cli_report_string(r, "output", s->opt->output);
+    spd_cli_report_number(r, "host_seconds", spd_cli_session_seconds(s));
+  }
+  return spd_cli_report_write(s, r);
+}
+
+int spd_cli_predict(int argc, char **argv) {
+  spd_cli_options_t o;
+  int rc = spd_cli_parse(argc, argv, SPD_OPT_GROUP_COMMON | SPD_OPT_GROUP_WEIGHTS |
+                                     SPD_OPT_GROUP_OUTPUT, usage, &o);
+  if (rc)
+    return rc < 0 ? 0 : rc;
+  if (!o.output) {
+    fprintf(stderr, "spindle predict: missing --output P.npy\n");
+    return 2;
+  }
+  spd_cli_session_t s;
+  if ((rc = spd_cli_session_open(&s, "predict", &o)))
+    return rc;
+  rc = run(&s);
+  spd_cli_session_close(&s);
+  return rc;
+}

@@ -1,0 +1,28 @@
+/* The report JSON of `train` and `evaluate` (--report FILE): what ran, on
+ * which backend, with which hyperparameters, and what it measured. Written
+ * atomically, after everything else succeeded, so a failed run leaves no
+ * report. The machine backend adds its hardware fields (issue 4) through
+ * spd_cli_report_number / _string on the same object. */
+#ifndef SPINDLE_CLI_REPORT_H
+#define SPINDLE_CLI_REPORT_H
+
+#include <cjson/cJSON.h>
+
+#include "cli/session.h"
+
+/** A report object with the session's common fields (command, model, data,
+ *  backend, seed, batch_size, samples, loss_function), or NULL (no memory). */
+cJSON *spd_cli_report_new(const spd_cli_session_t *s);
+
+/** Add per-epoch history arrays (train_loss, train_accuracy and, with
+ *  validation, val_loss, val_accuracy) and the epoch count. */
+void spd_cli_report_history(cJSON *r, const spd_history_t *h);
+
+void spd_cli_report_number(cJSON *r, const char *key, double value);
+void spd_cli_report_string(cJSON *r, const char *key, const char *value);
+
+/** Write @p r to the session's --report path (if any) atomically and free
+ *  it. @return 0 or 1 after a message on stderr. */
+int spd_cli_report_write(spd_cli_session_t *s, cJSON *r);
+
+#endif

@@ -1,0 +1,228 @@
+#include "cli/session.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "spindle/keras.h"
+
+static int fail(const char *command, const char *fmt, const char *a, const char *b) {
+  fprintf(stderr, "spindle %s: ", command);
+  fprintf(stderr, fmt, a, b);
+  fputc('\n', stderr);
+  return 1;
+}
+
+int spd_cli_session_fail(spd_cli_session_t *s) {
+  fprintf(stderr, "spindle %s: %s\n", s->command, spd_ctx_message(&s->ctx));
+  return 1;
+}
+
+/* An output goes to a folder that exists and is writable, checked before the
+ * work starts; the file itself is written atomically at the end. */
+static int check_output(const char *command, const char *option, const char *path) {
+  if (!path)
+    return 0;
+  char copy[4096];
+  snprintf(copy, sizeof copy, "%s", path);
+  const char *dir = dirname(copy);
+  if (access(dir, W_OK) != 0)
+    return fail(command, "%s: cannot write into the folder '%s'", option, dir);
+  return 0;
+}
+
+static int check_outputs(const char *command, const spd_cli_options_t *o) {
+  if (o->save && spd_keras_file_from_path(o->save) == SPD_KERAS_FILE_UNKNOWN) {
+    fprintf(stderr, "spindle %s: --save '%s': unknown weights format (use .h5, "
+                    ".weights.h5 or .keras)\n", command, o->save);
+    return 2;
+  }
+  if (o->save && spd_keras_file_from_path(o->save) == SPD_KERAS_FILE_JSON) {
+    fprintf(stderr, "spindle %s: --save '%s': a .json file holds no weights\n", command,
+            o->save);
+    return 2;
+  }
+  int rc = check_output(command, "--save", o->save);
+  if (!rc)
+    rc = check_output(command, "--report", o->report);
+  if (!rc)
+    rc = check_output(command, "--output", o->output);
+  return rc;
+}
+
+static int check_backend(const char *command, const spd_cli_options_t *o) {
+  if (o->backend == SPD_CLI_BACKEND_MACHINE) {
+    fprintf(stderr, "spindle %s: --backend machine: training and inference on the "
+                    "emulated SpiNNaker machine are not available yet; use "
+                    "--backend reference\n", command);
+    return 1;
+  }
+  if (strcmp(o->numeric, "float") != 0) {
+    fprintf(stderr, "spindle %s: --numeric %s: the reference backend runs in float "
+                    "only for now\n", command, o->numeric);
+    return 1;
+  }
+  return 0;
+}
+
+static int load_model(spd_cli_session_t *s) {
+  const spd_cli_options_t *o = s->opt;
+  if (access(o->model, R_OK) != 0)
+    return fail(s->command, "cannot read the model file '%s': %s", o->model, strerror(errno));
+  if (spd_keras_model_load(&s->ctx, o->model, o->seed, &s->model))
+    return spd_cli_session_fail(s);
+  if (o->weights && spd_keras_weights_load(s->model, o->weights))
+    return spd_cli_session_fail(s);
+  return 0;
+}
+
+/* Shapes equal, or equal once dimensions of 1 are dropped (28x28 images for
+ * a (28, 28, 1) input): the data are then read in the model's shape. */
+static bool compatible(const spd_shape_t *model, const spd_shape_t *data) {
+  if (spd_shape_equal(model, data))
+    return true;
+  if (spd_shape_size(model) != spd_shape_size(data))
+    return false;
+  int i = 0, j = 0;
+  for (;;) {
+    while (i < model->rank && model->dims[i] == 1)
+      i++;
+    while (j < data->rank && data->dims[j] == 1)
+      j++;
+    if (i == model->rank || j == data->rank)
+      return i == model->rank && j == data->rank;
+    if (model->dims[i++] != data->dims[j++])
+      return false;
+  }
+}
+
+static void split_data(const spd_dataset_split_t *split, const spd_shape_t *shape,
+                       spd_fit_data_t *d) {
+  *d = (spd_fit_data_t){.n = split->count, .sample_shape = *shape, .x = split->images,
+                        .y = {.n = split->count, .labels = split->labels}};
+}
+
+static int load_data(spd_cli_session_t *s) {
+  const spd_cli_options_t *o = s->opt;
+  /* evaluate and predict read one training sample only (the split is not
+   * used); --limit applies to the split the command works on. */
+  bool train = !strcmp(s->command, "train");
+  spd_dataset_options_t dopt = {.limit = train ? (uint32_t)o->limit : 1,
+                                .test_limit = train ? 0 : (uint32_t)o->limit};
+  if (spd_dataset_open(&s->ctx, o->data, &dopt, &s->dataset))
+    return spd_cli_session_fail(s);
+  const spd_dataset_t *ds = s->dataset;
+  spd_shape_t data_shape = {.rank = 3, .dims = {(int32_t)ds->rows, (int32_t)ds->cols,
+                                                (int32_t)ds->channels}};
+  const spd_shape_t *in = &s->model->layers[0].output_shape;
+  if (!compatible(in, &data_shape)) {
+    char want[64], got[64];
+    spd_shape_format(in, want, sizeof want);
+    spd_shape_format(&data_shape, got, sizeof got);
+    return fail(s->command, "the model's input is %s but the data's samples are %s", want,
+                got);
+  }
+  split_data(&ds->train, in, &s->train);
+  split_data(&ds->test, in, &s->test);
+  return 0;
+}
+
+static int choose_loss(spd_cli_session_t *s) {
+  const spd_cli_options_t *o = s->opt;
+  if (o->loss) {
+    int k = spd_loss_parse(o->loss);
+    if (k < 0)
+      return fail(s->command, "--loss '%s': unknown loss (mean_squared_error, "
+                  "binary_crossentropy, categorical_crossentropy, "
+                  "sparse_categorical_crossentropy)%s", o->loss, "");
+    s->loss = (spd_loss_kind_t)k;
+  } else {
+    s->loss = spd_loss_default(s->model, &s->test.y);
+  }
+  if (spd_loss_check(&s->ctx, s->loss, s->model, &s->test.y) ||
+      spd_loss_check(&s->ctx, s->loss, s->model, &s->train.y))
+    return spd_cli_session_fail(s);
+  return 0;
+}
+
+int spd_cli_session_open(spd_cli_session_t *s, const char *command,
+                         const spd_cli_options_t *opt) {
+  memset(s, 0, sizeof *s);
+  spd_ctx_init(&s->ctx);
+  s->command = command;
+  s->opt = opt;
+  s->start = spd_progress_now();
+  int rc = check_backend(command, opt);
+  if (!rc)
+    rc = check_outputs(command, opt);
+  if (!rc)
+    rc = load_model(s);
+  if (!rc)
+    rc = load_data(s);
+  if (!rc)
+    rc = choose_loss(s);
+  if (rc)
+    spd_cli_session_close(s);
+  return rc;
+}
+
+void spd_cli_session_close(spd_cli_session_t *s) {
+  spd_model_free(s->model);
+  spd_dataset_free(s->dataset);
+  s->model = NULL;
+  s->dataset = NULL;
+}
+
+double spd_cli_session_seconds(const spd_cli_session_t *s) {
+  return spd_progress_now() - s->start;
+}
+
+static void on_epoch_begin(void *ud, int epoch, int epochs, size_t steps) {
+  spd_cli_session_t *s = ud;
+  printf("Epoch %d/%d\n", epoch + 1, epochs);
+  fflush(stdout);
+  spd_progress_begin(&s->bar, stdout, (long)steps);
+}
+
+/* The last step's line waits for the epoch's end, which adds validation. */
+static int on_batch(void *ud, size_t step, size_t steps, double loss, double accuracy) {
+  spd_cli_session_t *s = ud;
+  if (step < steps) {
+    spd_progress_value_t v[2] = {{"loss", loss}, {"accuracy", accuracy}};
+    spd_progress_update(&s->bar, (long)step, v, 2);
+  }
+  return 0;
+}
+
+static void on_epoch_end(void *ud, const spd_epoch_logs_t *logs) {
+  spd_cli_session_t *s = ud;
+  spd_progress_value_t v[4] = {{"loss", logs->loss}, {"accuracy", logs->accuracy},
+                               {"val_loss", logs->val_loss},
+                               {"val_accuracy", logs->val_accuracy}};
+  spd_progress_update(&s->bar, s->bar.target, v, logs->has_validation ? 4 : 2);
+}
+
+spd_fit_callbacks_t spd_cli_session_progress(spd_cli_session_t *s) {
+  return (spd_fit_callbacks_t){.ud = s, .on_epoch_begin_cb = on_epoch_begin,
+                               .on_batch_cb = on_batch, .on_epoch_end_cb = on_epoch_end};
+}
+
+/* Evaluation's bar draws every step, the last one included. */
+static int on_eval_batch(void *ud, size_t step, size_t steps, double loss, double accuracy) {
+  spd_cli_session_t *s = ud;
+  if (step == 1)
+    spd_progress_begin(&s->bar, stdout, (long)steps);
+  spd_progress_value_t v[2] = {{"loss", loss}, {"accuracy", accuracy}};
+  spd_progress_update(&s->bar, (long)step, v, 2);
+  return 0;
+}
+
+int spd_cli_session_evaluate(spd_cli_session_t *s, double *loss, double *accuracy) {
+  spd_fit_callbacks_t cb = {.ud = s, .on_batch_cb = on_eval_batch};
+  if (spd_evaluate(s->model, s->loss, false, (size_t)s->opt->batch_size, &s->test, &cb,
+                   loss, accuracy))
+    return spd_cli_session_fail(s);
+  return 0;
+}

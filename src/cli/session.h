@@ -1,0 +1,48 @@
+/* What `train`, `evaluate` and `predict` share: the model (and initial
+ * weights), the dataset turned into fit data of the model's input shape,
+ * the loss, the progress bar callbacks and the checks of output paths, all
+ * done before any long work so a bad input fails at once. */
+#ifndef SPINDLE_CLI_SESSION_H
+#define SPINDLE_CLI_SESSION_H
+
+#include <stdbool.h>
+
+#include "cli/options.h"
+#include "cli/progress.h"
+#include "spindle/dataset.h"
+#include "spindle/fit.h"
+
+typedef struct spd_cli_session {
+  spd_ctx_t ctx;
+  const char *command;
+  const spd_cli_options_t *opt;
+  spd_model_t *model;
+  spd_dataset_t *dataset;
+  spd_fit_data_t train, test;
+  spd_loss_kind_t loss;
+  double start;                  /* monotonic seconds when the command began */
+  spd_progress_t bar;            /* the current Keras-style bar */
+  int epochs;
+} spd_cli_session_t;
+
+/** Check the options, output paths and backend, load the model (weights)
+ *  and the data. Prints the problem on stderr.
+ *  @return 0, or the exit status (1 bad input, 2 bad usage); on failure the
+ *  session holds nothing to close. */
+int spd_cli_session_open(spd_cli_session_t *s, const char *command,
+                         const spd_cli_options_t *opt);
+void spd_cli_session_close(spd_cli_session_t *s);
+
+/** Print "spindle CMD: <diagnostic of the context>" and return 1. */
+int spd_cli_session_fail(spd_cli_session_t *s);
+
+/** Progress callbacks drawing Keras's bar on stdout for @p s. */
+spd_fit_callbacks_t spd_cli_session_progress(spd_cli_session_t *s);
+
+/** Evaluate on the test split with a bar; prints nothing else. */
+int spd_cli_session_evaluate(spd_cli_session_t *s, double *loss, double *accuracy);
+
+/** Seconds since the session began. */
+double spd_cli_session_seconds(const spd_cli_session_t *s);
+
+#endif

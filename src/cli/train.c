@@ -1,0 +1,123 @@
+/* `spindle train`: fit a Keras model on a dataset as Keras's Model.fit does,
+ * print Keras's progress bar and the test loss and accuracy, and optionally
+ * save the weights and a report. */
+#include <math.h>
+#include <stdio.h>
+
+#include "cli/commands.h"
+#include "cli/report.h"
+#include "cli/session.h"
+#include "spindle/keras.h"
+
+static const char usage[] =
+    "usage: spindle train MODEL.json --data fashion-mnist|FOLDER [OPTIONS]\n"
+    "\n"
+    "Train a Keras model (architecture JSON, .h5 or .keras) as Keras's fit does:\n"
+    "a seeded shuffle per epoch, mini-batches (the last one smaller), the loss\n"
+    "averaged over each batch, one optimizer step per batch. Then evaluate on\n"
+    "the test split. Progress and results go to stdout, problems to stderr.\n"
+    "\n"
+    "options:\n"
+    "  --data D            fashion-mnist, mnist, or a folder with the four IDX files\n"
+    "  --epochs N          epochs (default 1)\n"
+    "  --batch-size B      samples per batch (default 32)\n"
+    "  --optimizer O       sgd, adam or rmsprop (default sgd)\n"
+    "  --lr X              learning rate (Keras defaults: sgd 0.01, adam/rmsprop 0.001)\n"
+    "  --momentum M        momentum of sgd or rmsprop, in [0, 1) (default 0)\n"
+    "  --nesterov          Nesterov momentum (sgd)\n"
+    "  --loss L            default: sparse_categorical_crossentropy for integer labels\n"
+    "  --seed S            initial weights and shuffle order (default 0)\n"
+    "  --limit N           train on the first N training samples\n"
+    "  --no-shuffle        keep the file order\n"
+    "  --weights W         initial weights (.h5, .weights.h5 or .keras)\n"
+    "  --save W            write the trained weights (.h5, .weights.h5 or .keras)\n"
+    "  --report R.json     write a JSON report (test_accuracy, loss, history, ...)\n"
+    "  --backend B         reference (the host executor; default) or machine\n"
+    "  --machine M         the SpiNNaker machine of the machine backend (spinn5)\n"
+    "  --numeric N         float or fixed (default float)\n";
+
+static int make_config(const spd_cli_session_t *s, spd_fit_config_t *cfg) {
+  const spd_cli_options_t *o = s->opt;
+  spd_fit_config_defaults(cfg);
+  cfg->epochs = o->epochs;
+  cfg->batch_size = (size_t)o->batch_size;
+  cfg->seed = o->seed;
+  cfg->shuffle = o->shuffle;
+  cfg->loss = s->loss;
+  spd_optimizer_config_defaults(&cfg->optimizer, o->optimizer);
+  if (!isnan(o->lr))
+    spd_lr_schedule_constant(&cfg->optimizer.learning_rate, o->lr);
+  cfg->optimizer.momentum = (float)o->momentum;
+  cfg->optimizer.nesterov = o->nesterov;
+  if (o->nesterov && (o->optimizer != SPD_OPT_SGD || o->momentum == 0)) {
+    fprintf(stderr, "spindle train: --nesterov needs --optimizer sgd and a --momentum > 0\n");
+    return 2;
+  }
+  if (o->momentum != 0 && o->optimizer == SPD_OPT_ADAM) {
+    fprintf(stderr, "spindle train: --momentum does not apply to adam (it has beta_1)\n");
+    return 2;
+  }
+  return 0;
+}
+
+static cJSON *train_report(const spd_cli_session_t *s, const spd_fit_config_t *cfg,
+                           const spd_history_t *h, double test_loss, double test_acc) {
+  cJSON *r = spd_cli_report_new(s);
+  if (!r)
+    return NULL;
+  spd_cli_report_number(r, "test_accuracy", test_acc);
+  spd_cli_report_number(r, "loss", test_loss);
+  spd_cli_report_number(r, "test_loss", test_loss);
+  spd_cli_report_history(r, h);
+  spd_cli_report_string(r, "optimizer", spd_optimizer_name(cfg->optimizer.kind));
+  spd_cli_report_number(r, "learning_rate", cfg->optimizer.learning_rate.initial_learning_rate);
+  spd_cli_report_number(r, "momentum", s->opt->momentum);
+  spd_cli_report_number(r, "steps_per_epoch",
+                        (double)((s->train.n + cfg->batch_size - 1) / cfg->batch_size));
+  double train_seconds = 0;
+  for (int e = 0; e < h->n_epochs; e++)
+    train_seconds += h->epochs[e].seconds;
+  spd_cli_report_number(r, "train_seconds", train_seconds);
+  spd_cli_report_number(r, "host_samples_per_second",
+                        train_seconds > 0 ? (double)s->train.n * h->n_epochs / train_seconds : 0);
+  spd_cli_report_number(r, "host_seconds", spd_cli_session_seconds(s));
+  return r;
+}
+
+static int run(spd_cli_session_t *s) {
+  spd_fit_config_t cfg;
+  int rc = make_config(s, &cfg);
+  if (rc)
+    return rc;
+  cfg.callbacks = spd_cli_session_progress(s);
+  spd_history_t h;
+  if (spd_fit(s->model, &cfg, &s->train, &h))
+    return spd_cli_session_fail(s);
+  double test_loss, test_acc;
+  rc = spd_cli_session_evaluate(s, &test_loss, &test_acc);
+  if (!rc) {
+    printf("test_loss: %.4f - test_accuracy: %.4f\n", test_loss, test_acc);
+    fflush(stdout);
+  }
+  if (!rc && s->opt->save &&
+      spd_keras_save(s->model, s->opt->save, spd_keras_file_from_path(s->opt->save)))
+    rc = spd_cli_session_fail(s);
+  if (!rc)
+    rc = spd_cli_report_write(s, train_report(s, &cfg, &h, test_loss, test_acc));
+  spd_history_free(&h);
+  return rc;
+}
+
+int spd_cli_train(int argc, char **argv) {
+  spd_cli_options_t o;
+  int rc = spd_cli_parse(argc, argv, SPD_OPT_GROUP_COMMON | SPD_OPT_GROUP_TRAIN |
+                                     SPD_OPT_GROUP_WEIGHTS, usage, &o);
+  if (rc)
+    return rc < 0 ? 0 : rc;
+  spd_cli_session_t s;
+  if ((rc = spd_cli_session_open(&s, "train", &o)))
+    return rc;
+  rc = run(&s);
+  spd_cli_session_close(&s);
+  return rc;
+}
