@@ -29,6 +29,8 @@ static const char usage[] =
     "  --seed S            initial weights and shuffle order (default 0)\n"
     "  --limit N           train on the first N training samples\n"
     "  --no-shuffle        keep the file order\n"
+    "  --validation-split F  hold out the last fraction F of the training samples\n"
+    "                      and report val_loss and val_accuracy after each epoch\n"
     "  --weights W         initial weights (.h5, .weights.h5 or .keras)\n"
     "  --save W            write the trained weights (.h5, .weights.h5 or .keras)\n"
     "  --report R.json     write a JSON report (test_accuracy, loss, history, ...)\n"
@@ -84,11 +86,38 @@ static cJSON *train_report(const spd_cli_session_t *s, const spd_fit_config_t *c
   return r;
 }
 
+/* Keras's validation_split: the last floor(n * split) samples, taken before
+ * any shuffling, become the validation data. */
+static int split_validation(spd_cli_session_t *s, spd_fit_data_t *val) {
+  double split = s->opt->validation_split;
+  if (split <= 0)
+    return 0;
+  size_t keep = (size_t)floor((double)s->train.n * (1.0 - split));
+  if (keep == 0 || keep == s->train.n) {
+    fprintf(stderr, "spindle train: --validation-split %g leaves no %s samples of %zu\n",
+            split, keep == 0 ? "training" : "validation", s->train.n);
+    return 1;
+  }
+  size_t in = spd_shape_size(&s->train.sample_shape);
+  *val = s->train;
+  val->n = s->train.n - keep;
+  val->x = s->train.x + keep * in;
+  val->y = spd_targets_slice(&s->train.y, keep, val->n);
+  s->train.n = keep;
+  s->train.y.n = keep;
+  return 0;
+}
+
 static int run(spd_cli_session_t *s) {
   spd_fit_config_t cfg;
+  spd_fit_data_t val;
   int rc = make_config(s, &cfg);
+  if (!rc)
+    rc = split_validation(s, &val);
   if (rc)
     return rc;
+  if (s->opt->validation_split > 0)
+    cfg.validation = &val;
   cfg.callbacks = spd_cli_session_progress(s);
   spd_history_t h;
   if (spd_fit(s->model, &cfg, &s->train, &h))

@@ -125,6 +125,17 @@ def test_tiny_training_is_deterministic(tiny_data, tmp_path):
     assert a["optimizer"] == "adam" and a["learning_rate"] == pytest.approx(0.001)
 
 
+def test_validation_split(tiny_data, tmp_path):
+    path = tmp_path / "v.json"
+    r = run("train", MLP, "--data", tiny_data, "--epochs", "2", "--batch-size", "16",
+            "--validation-split", "0.25", "--report", str(path))
+    assert r.returncode == 0, r.stderr
+    assert "val_loss:" in r.stdout and "val_accuracy:" in r.stdout
+    rep = json.loads(path.read_text())
+    assert rep["samples"] == 72  # 96 minus the last 24
+    assert len(rep["val_loss"]) == 2 and len(rep["val_accuracy"]) == 2
+
+
 def test_help_for_each_command():
     for cmd in ("train", "evaluate", "predict"):
         r = run(cmd, "--help")
