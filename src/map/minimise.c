@@ -27,10 +27,10 @@ static int run_method(spd_ctx_t *ctx, const minimiser_t *mm, const spd_map_table
 }
 
 int spd_map_table_minimise(spd_ctx_t *ctx, spd_map_table_t *t, uint32_t target) {
-  if (target != 0 && t->n <= target)
+  if (t->n == 0 || (target != 0 && t->n <= target))
     return 0;
-  spd_map_entry_t *work = spd_malloc(ctx, (t->n ? t->n : 1) * sizeof *work);
-  spd_map_entry_t *best = spd_malloc(ctx, (t->n ? t->n : 1) * sizeof *best);
+  spd_map_entry_t *work = spd_malloc(ctx, (size_t)t->n * sizeof *work);
+  spd_map_entry_t *best = spd_malloc(ctx, (size_t)t->n * sizeof *best);
   if (!work || !best) {
     spd_free(ctx, work);
     spd_free(ctx, best);

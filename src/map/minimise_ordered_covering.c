@@ -314,6 +314,8 @@ static int oc_init(spd_ctx_t *ctx, oc_t *oc, const spd_map_entry_t *table, uint3
 
 int spd_map_minimise_ordered_covering(spd_ctx_t *ctx, spd_map_entry_t *table, uint32_t *n,
                                       uint32_t target) {
+  if (*n == 0)
+    return 0;
   oc_t oc = {0};
   uint8_t *flags;
   int rc = oc_init(ctx, &oc, table, *n, &flags);

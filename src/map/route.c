@@ -33,7 +33,7 @@ int spd_map_route(spd_ctx_t *ctx, const spd_machine_t *m, const spd_map_net_t *n
   for (; rc == 0 && done < n; done++)
     rc = router(w, &nets[done], &tmp[done]);
   spd__route_work_free(w);
-  if (rc == 0)
+  if (rc == 0 && n > 0)
     memcpy(trees, tmp, (size_t)n * sizeof *trees);
   else
     for (uint32_t i = 0; i < done; i++)
