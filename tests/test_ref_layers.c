@@ -5,7 +5,9 @@
 #include <math.h>
 #include <string.h>
 
+#include "nn/conv_gemm.h"
 #include "spindle/reference.h"
+#include "spindle/rng.h"
 
 #define TOL 1e-5f
 
@@ -67,6 +69,60 @@ static void conv1d_dilated_values(void **state) {
                            .stride_w = 1, .dil_h = 1, .dil_w = 2};
   spd_conv_forward(out, x, w, b, &p);
   assert_floats(out, (const float[]){31.5f, 42.5f, 53.5f}, 3, TOL);
+}
+
+static void fill_random(float *x, size_t n, spd_rng_t *rng) {
+  for (size_t i = 0; i < n; i++)
+    x[i] = 2.0f * spd_rng_uniform(rng) - 1.0f;
+}
+
+/* The executor's lowered convolution equals the direct oracle exactly. */
+static void conv_gemm_equals_direct(void **state) {
+  (void)state;
+  static const spd_window_params_t cases[] = {
+      /* B, ih, iw, ic, oh, ow, oc, kh, kw, sh, sw, dh, dw, pad_top, pad_left */
+      {2, 7, 6, 2, 4, 3, 3, 3, 3, 2, 2, 1, 1, 1, 0},   /* SAME, stride 2 */
+      {1, 9, 9, 3, 5, 5, 4, 3, 3, 1, 1, 2, 2, 0, 0},   /* dilation 2, valid */
+      {2, 6, 6, 2, 6, 6, 5, 2, 2, 1, 1, 1, 1, 0, 0},   /* even kernel SAME */
+      {3, 1, 11, 2, 1, 6, 3, 1, 3, 1, 2, 1, 1, 0, 1},  /* Conv1D SAME, stride 2 */
+      {2, 28, 28, 1, 28, 28, 6, 5, 5, 1, 1, 1, 1, 2, 2}, /* LeNet conv1 */
+  };
+  spd_rng_t rng;
+  spd_rng_init(&rng, 4, 0);
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    const spd_window_params_t *p = &cases[c];
+    size_t in_n = (size_t)p->batch * p->in_h * p->in_w * p->in_c;
+    size_t out_n = (size_t)p->batch * p->out_h * p->out_w * p->out_c;
+    size_t w_n = (size_t)p->k_h * p->k_w * p->in_c * p->out_c;
+    float *in = test_malloc(in_n * sizeof(float)), *w = test_malloc(w_n * sizeof(float));
+    float *b = test_malloc((size_t)p->out_c * sizeof(float));
+    float *d = test_malloc(out_n * sizeof(float)), *o1 = test_malloc(out_n * sizeof(float));
+    float *o2 = test_malloc(out_n * sizeof(float));
+    float *dx1 = test_calloc(in_n, sizeof(float)), *dx2 = test_calloc(in_n, sizeof(float));
+    float *dw1 = test_calloc(w_n, sizeof(float)), *dw2 = test_calloc(w_n, sizeof(float));
+    float *db1 = test_calloc((size_t)p->out_c, sizeof(float));
+    float *db2 = test_calloc((size_t)p->out_c, sizeof(float));
+    float *scratch = test_malloc(spd__conv_gemm_scratch(p) * sizeof(float));
+    fill_random(in, in_n, &rng);
+    fill_random(w, w_n, &rng);
+    fill_random(b, (size_t)p->out_c, &rng);
+    fill_random(d, out_n, &rng);
+    spd_conv_forward(o1, in, w, c % 2 ? NULL : b, p);
+    spd__conv_gemm_forward(o2, in, w, c % 2 ? NULL : b, p, scratch);
+    spd_conv_backward(dx1, dw1, db1, d, in, w, p);
+    spd__conv_gemm_backward(dx2, dw2, db2, d, in, w, p, scratch);
+    for (size_t i = 0; i < out_n; i++)
+      assert_true(o1[i] == o2[i]);
+    for (size_t i = 0; i < in_n; i++)
+      assert_true(dx1[i] == dx2[i]);
+    for (size_t i = 0; i < w_n; i++)
+      assert_true(dw1[i] == dw2[i]);
+    for (int i = 0; i < p->out_c; i++)
+      assert_true(db1[i] == db2[i]);
+    float *all[] = {in, w, b, d, o1, o2, dx1, dx2, dw1, dw2, db1, db2, scratch};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+      test_free(all[i]);
+  }
 }
 
 static void pooling_same_values(void **state) {
@@ -386,6 +442,7 @@ int main(void) {
       cmocka_unit_test(dense_values),
       cmocka_unit_test(conv2d_same_strided_values),
       cmocka_unit_test(conv1d_dilated_values),
+      cmocka_unit_test(conv_gemm_equals_direct),
       cmocka_unit_test(pooling_same_values),
       cmocka_unit_test(activation_values),
       cmocka_unit_test(batchnorm_values),

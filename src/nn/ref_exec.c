@@ -2,6 +2,7 @@
  * gradients, carved into named per-layer views (llm.c's parameter tensors). */
 #include <string.h>
 
+#include "nn/conv_gemm.h"
 #include "nn/ref_exec.h"
 
 void spd_ref_options_default(spd_ref_options_t *o) {
@@ -75,20 +76,35 @@ void spd_ref_free(spd_ref_t *ref) {
   spd_free(ref->ctx, ref);
 }
 
+static size_t conv_scratch_floats(const spd_model_t *m) {
+  size_t most = 0;
+  for (int i = 0; i < m->n_layers; i++) {
+    spd_layer_kind_t kind = m->layers[i].config.kind;
+    if (kind != SPD_LAYER_CONV1D && kind != SPD_LAYER_CONV2D)
+      continue;
+    spd_window_params_t p = spd__ref_window_params(&m->layers[i], 1);
+    size_t n = spd__conv_gemm_scratch(&p);
+    most = n > most ? n : most;
+  }
+  return most;
+}
+
 static int alloc_slabs(spd_ref_t *ref) {
-  size_t act, grad, scratch;
+  size_t act, grad, scratch, conv = conv_scratch_floats(ref->model);
   carve_all(ref, &act, &grad, &scratch);
-  /* The scratch area rides at the end of the activation slab. */
-  ref->act_slab = spd_calloc(ref->ctx, act + scratch, sizeof(float));
+  /* The scratch areas ride at the end of the activation slab. */
+  ref->act_slab = spd_calloc(ref->ctx, act + scratch + conv, sizeof(float));
   ref->grad_slab = spd_calloc(ref->ctx, grad ? grad : 1, sizeof(float));
   if (!ref->act_slab || !ref->grad_slab)
     return spd_ctx_fail(ref->ctx, SPD_ENOMEM,
                         "reference executor for model '%s': out of memory for %zu bytes of "
                         "activations and %zu bytes of gradients (batch capacity %d)",
-                        ref->model->name, (act + scratch) * sizeof(float), grad * sizeof(float),
+                        ref->model->name, (act + scratch + conv) * sizeof(float),
+                        grad * sizeof(float),
                         ref->capacity);
   carve_all(ref, &act, &grad, &scratch);
   ref->scratch = ref->act_slab + act;
+  ref->conv_scratch = ref->scratch + scratch;
   ref->grad_floats = grad;
   return 0;
 }

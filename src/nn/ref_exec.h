@@ -31,7 +31,12 @@ struct spd_ref {
   float *grad_slab;                /* every parameter gradient */
   size_t grad_floats;
   float *scratch;                  /* capacity * largest output: dz of fused activations */
+  float *conv_scratch;             /* the lowered convolutions' patches (conv_gemm.h) */
 };
+
+/** Geometry of a Conv or pooling layer for @p batch samples; 1-D layers are
+ *  one row high. */
+spd_window_params_t spd__ref_window_params(const spd_layer_t *layer, int batch);
 
 /** Forward/backward of layer @p i on ref->batch samples; @p dz_ready, when
  *  non-NULL, is the gradient w.r.t. the layer's pre-activation (a fused

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "nn/conv_gemm.h"
 #include "nn/ref_exec.h"
 #include "nn/shape.h"
 
@@ -32,8 +33,7 @@ static spd_dense_params_t dense_params(const spd_layer_t *layer, int batch) {
   return p;
 }
 
-/* Geometry of a window layer; 1-D layers are one row high. */
-static spd_window_params_t window_params(const spd_layer_t *layer, int batch) {
+spd_window_params_t spd__ref_window_params(const spd_layer_t *layer, int batch) {
   const spd_layer_config_t *c = &layer->config;
   const spd_shape_t *in = &layer->input_shape, *out = &layer->output_shape;
   bool conv = c->kind == SPD_LAYER_CONV1D || c->kind == SPD_LAYER_CONV2D;
@@ -110,8 +110,9 @@ static void weights_forward(spd_ref_t *ref, const spd_layer_t *layer, ref_layer_
     spd_dense_params_t p = dense_params(layer, ref->batch);
     spd_dense_forward(z, in, param(layer, "kernel"), param(layer, "bias"), &p);
   } else {
-    spd_window_params_t p = window_params(layer, ref->batch);
-    spd_conv_forward(z, in, param(layer, "kernel"), param(layer, "bias"), &p);
+    spd_window_params_t p = spd__ref_window_params(layer, ref->batch);
+    spd__conv_gemm_forward(z, in, param(layer, "kernel"), param(layer, "bias"), &p,
+                           ref->conv_scratch);
   }
   if (st->pre) {
     spd_act_params_t a = act_params(layer, ref->batch);
@@ -147,13 +148,13 @@ void spd__ref_layer_forward(spd_ref_t *ref, int i, bool training) {
     break;
   case SPD_LAYER_MAXPOOL1D:
   case SPD_LAYER_MAXPOOL2D: {
-    spd_window_params_t p = window_params(layer, ref->batch);
+    spd_window_params_t p = spd__ref_window_params(layer, ref->batch);
     spd_maxpool_forward(st->out, input_of(ref, layer, 0), &p);
     break;
   }
   case SPD_LAYER_AVGPOOL1D:
   case SPD_LAYER_AVGPOOL2D: {
-    spd_window_params_t p = window_params(layer, ref->batch);
+    spd_window_params_t p = spd__ref_window_params(layer, ref->batch);
     spd_avgpool_forward(st->out, input_of(ref, layer, 0), &p);
     break;
   }
@@ -208,8 +209,8 @@ static void weights_backward(spd_ref_t *ref, const spd_layer_t *layer, ref_layer
     spd_dense_params_t p = dense_params(layer, ref->batch);
     spd_dense_backward(din, dw, db, dz, in, w, &p);
   } else {
-    spd_window_params_t p = window_params(layer, ref->batch);
-    spd_conv_backward(din, dw, db, dz, in, w, &p);
+    spd_window_params_t p = spd__ref_window_params(layer, ref->batch);
+    spd__conv_gemm_backward(din, dw, db, dz, in, w, &p, ref->conv_scratch);
   }
 }
 
@@ -229,13 +230,13 @@ static void plain_backward(spd_ref_t *ref, int i, float *din, const float *dz_re
   switch (layer->config.kind) {
   case SPD_LAYER_MAXPOOL1D:
   case SPD_LAYER_MAXPOOL2D: {
-    spd_window_params_t p = window_params(layer, ref->batch);
+    spd_window_params_t p = spd__ref_window_params(layer, ref->batch);
     spd_maxpool_backward(din, st->dout, input_of(ref, layer, 0), &p);
     break;
   }
   case SPD_LAYER_AVGPOOL1D:
   case SPD_LAYER_AVGPOOL2D: {
-    spd_window_params_t p = window_params(layer, ref->batch);
+    spd_window_params_t p = spd__ref_window_params(layer, ref->batch);
     spd_avgpool_backward(din, st->dout, &p);
     break;
   }
