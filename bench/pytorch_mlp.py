@@ -20,8 +20,7 @@ at most 0.5 points).
 
 The JSON written holds both test accuracies, their difference in points,
 each side's training throughput on the host in samples/s (training loop
-only: spindle's from its report's per-epoch times when present, else the
-wall-clock time of the whole command) and the ratio. --quick trains 1 epoch
+only, spindle's from its report's train_seconds) and the ratio. --quick trains 1 epoch
 on 2,000 samples for smoke tests.
 """
 
@@ -71,8 +70,9 @@ def load_dataset(folder):
 
 
 def scale(images):
-    """uint8 -> float32 as spindle's loader does: value * (float)(1/255)."""
-    return images.reshape(len(images), -1).astype(np.float32) * np.float32(1.0 / 255.0)
+    """uint8 -> float32 as spindle's loader (and Keras's x / 255) does: the
+    quotient v / 255 rounded once to float32."""
+    return (images.reshape(len(images), -1) / 255.0).astype(np.float32)
 
 
 def dense_layers(model_path):
@@ -153,14 +153,13 @@ def run_spindle(args, weights_path, workdir):
 
 
 def spindle_train_seconds(report, wall):
-    """Training time from the report (sum of per-epoch seconds) if it has it."""
-    for key in ("history", "epochs_log", "epoch_logs"):
-        rows = report.get(key)
-        if isinstance(rows, list) and rows and all("seconds" in r for r in rows):
-            return sum(float(r["seconds"]) for r in rows), "report per-epoch seconds"
-    for key in ("train_seconds", "fit_seconds", "seconds"):
-        if isinstance(report.get(key), (int, float)):
-            return float(report[key]), "report " + key
+    """Training time from the report (docs/training.md: train_seconds, else
+    the sum of epoch_seconds), else the command's wall-clock time."""
+    if isinstance(report.get("train_seconds"), (int, float)):
+        return float(report["train_seconds"]), "report train_seconds"
+    rows = report.get("epoch_seconds")
+    if isinstance(rows, list) and rows:
+        return float(sum(rows)), "report epoch_seconds"
     return wall, "wall clock of the whole command"
 
 
@@ -266,6 +265,7 @@ def main():
                              "train_seconds": seconds, "timing": source,
                              "wall_seconds": wall,
                              "samples_per_s": args.epochs * limit / seconds,
+                             "epoch_losses": report.get("train_loss"),
                              "backend": report.get("backend", "reference")}
         diff = 100.0 * (result["spindle"]["test_accuracy"]
                         - result["pytorch"]["test_accuracy"])
