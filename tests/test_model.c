@@ -226,6 +226,11 @@ static void graph_shapes_and_errors(void **state) {
   spd_layer_config_t dup = dense(3, SPD_ACT_LINEAR);
   snprintf(dup.name, sizeof dup.name, "dense");
   assert_int_equal(spd_model_add(m, &dup, &from1, 1, NULL), SPD_EINVAL);
+  spd_layer_config_t unnamed = dense(3, SPD_ACT_LINEAR);
+  snprintf(dup.name, sizeof dup.name, "dense_4");
+  assert_int_equal(spd_model_add(m, &dup, &from1, 1, NULL), 0);
+  assert_int_equal(spd_model_add(m, &unnamed, &from1, 1, NULL), 0);
+  assert_string_equal(m->layers[m->n_layers - 1].config.name, "dense_5");
   int bad = 99;
   assert_int_equal(spd_model_add(m, &d3, &bad, 1, NULL), SPD_EINVAL);
   spd_model_free(m);

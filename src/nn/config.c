@@ -1,4 +1,5 @@
 /* Keras's layer defaults and generated layer names. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -57,17 +58,29 @@ static const char *const snake_names[SPD_LAYER_KIND_COUNT] = {
     [SPD_LAYER_ADD] = "add",
 };
 
+static bool name_taken(const spd_model_t *m, const char *name) {
+  for (int i = 0; i < m->n_layers; i++)
+    if (!strcmp(m->layers[i].config.name, name))
+      return true;
+  return false;
+}
+
 void spd__layer_default_name(const spd_model_t *m, spd_layer_kind_t kind,
                              char name[SPD_NAME_MAX]) {
-  int same_kind = 0;
+  int n = 0;
   for (int i = 0; i < m->n_layers; i++)
-    same_kind += m->layers[i].config.kind == kind;
+    n += m->layers[i].config.kind == kind;
   /* tf.keras 2 numbers inputs from 1 ("input_1") and other layers from the
-   * bare name ("dense", "dense_1", ...). */
-  if (kind == SPD_LAYER_INPUT)
-    snprintf(name, SPD_NAME_MAX, "input_%d", same_kind + 1);
-  else if (same_kind == 0)
-    snprintf(name, SPD_NAME_MAX, "%s", snake_names[kind]);
-  else
-    snprintf(name, SPD_NAME_MAX, "%s_%d", snake_names[kind], same_kind);
+   * bare name ("dense", "dense_1", ...); a name the user already took moves
+   * the number on. */
+  for (;; n++) {
+    if (kind == SPD_LAYER_INPUT)
+      snprintf(name, SPD_NAME_MAX, "input_%d", n + 1);
+    else if (n == 0)
+      snprintf(name, SPD_NAME_MAX, "%s", snake_names[kind]);
+    else
+      snprintf(name, SPD_NAME_MAX, "%s_%d", snake_names[kind], n);
+    if (!name_taken(m, name))
+      return;
+  }
 }
