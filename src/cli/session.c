@@ -59,9 +59,10 @@ static int check_backend(const char *command, const spd_cli_options_t *o) {
                     "--backend reference\n", command);
     return 1;
   }
-  if (strcmp(o->numeric, "float") != 0) {
-    fprintf(stderr, "spindle %s: --numeric %s: the reference backend runs in float "
-                    "only for now\n", command, o->numeric);
+  if (strcmp(o->numeric, "float") != 0 && !strcmp(command, "predict")) {
+    fprintf(stderr, "spindle %s: --numeric %s: the reference backend predicts in float "
+                    "only for now (train and evaluate run in fixed point)\n", command,
+            o->numeric);
     return 1;
   }
   return 0;
@@ -169,6 +170,8 @@ int spd_cli_session_open(spd_cli_session_t *s, const char *command,
 }
 
 void spd_cli_session_close(spd_cli_session_t *s) {
+  spd_fixed_run_free(s->fixed_run);
+  s->fixed_run = NULL;
   spd_model_free(s->model);
   spd_dataset_free(s->dataset);
   s->model = NULL;
@@ -221,8 +224,12 @@ static int on_eval_batch(void *ud, size_t step, size_t steps, double loss, doubl
 
 int spd_cli_session_evaluate(spd_cli_session_t *s, double *loss, double *accuracy) {
   spd_fit_callbacks_t cb = {.ud = s, .on_batch_cb = on_eval_batch};
-  if (spd_evaluate(s->model, s->loss, false, (size_t)s->opt->batch_size, &s->test, &cb,
-                   loss, accuracy))
+  size_t batch = (size_t)s->opt->batch_size;
+  int rc = strcmp(s->opt->numeric, "fixed") == 0
+               ? spd_evaluate_fixed(s->model, s->fixed_run, s->loss, false, batch, &s->test,
+                                    &cb, loss, accuracy)
+               : spd_evaluate(s->model, s->loss, false, batch, &s->test, &cb, loss, accuracy);
+  if (rc)
     return spd_cli_session_fail(s);
   return 0;
 }

@@ -11,6 +11,7 @@
 #include "cli/progress.h"
 #include "spindle/dataset.h"
 #include "spindle/fit.h"
+#include "spindle/fit_fixed.h"
 
 typedef struct spd_cli_session {
   spd_ctx_t ctx;
@@ -23,6 +24,7 @@ typedef struct spd_cli_session {
   double start;                  /* monotonic seconds when the command began */
   spd_progress_t bar;            /* the current Keras-style bar */
   int epochs;
+  spd_fixed_run_t *fixed_run;    /* --numeric fixed: the trained fixed-point net */
 } spd_cli_session_t;
 
 /** Check the options, output paths and backend, load the model (weights)
@@ -39,7 +41,8 @@ int spd_cli_session_fail(spd_cli_session_t *s);
 /** Progress callbacks drawing Keras's bar on stdout for @p s. */
 spd_fit_callbacks_t spd_cli_session_progress(spd_cli_session_t *s);
 
-/** Evaluate on the test split with a bar; prints nothing else. */
+/** Evaluate on the test split with a bar (in fixed point with --numeric
+ *  fixed, on the trained run if there is one); prints nothing else. */
 int spd_cli_session_evaluate(spd_cli_session_t *s, double *loss, double *accuracy);
 
 /** Seconds since the session began. */

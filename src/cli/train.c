@@ -3,6 +3,7 @@
  * save the weights and a report. */
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli/commands.h"
 #include "cli/report.h"
@@ -83,6 +84,8 @@ static cJSON *train_report(const spd_cli_session_t *s, const spd_fit_config_t *c
   spd_cli_report_number(r, "host_samples_per_second",
                         train_seconds > 0 ? (double)s->train.n * h->n_epochs / train_seconds : 0);
   spd_cli_report_number(r, "host_seconds", spd_cli_session_seconds(s));
+  if (s->fixed_run) /* docs/numerics.md: saturation is reported, never silent */
+    spd_cli_report_number(r, "saturations", (double)spd_fixed_run_saturations(s->fixed_run));
   return r;
 }
 
@@ -120,7 +123,9 @@ static int run(spd_cli_session_t *s) {
     cfg.validation = &val;
   cfg.callbacks = spd_cli_session_progress(s);
   spd_history_t h;
-  if (spd_fit(s->model, &cfg, &s->train, &h))
+  bool fixed = strcmp(s->opt->numeric, "fixed") == 0;
+  if (fixed ? spd_fit_fixed(s->model, &cfg, &s->train, &h, &s->fixed_run)
+            : spd_fit(s->model, &cfg, &s->train, &h))
     return spd_cli_session_fail(s);
   double test_loss, test_acc;
   rc = spd_cli_session_evaluate(s, &test_loss, &test_acc);

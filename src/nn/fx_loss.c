@@ -39,9 +39,12 @@ int spd__fx_loss_check(spd_fx_net_t *net) {
 
 static double loss_real(int64_t v) { return ldexp((double)v, -SPD_FX_LOSS_FRAC); }
 
-/* Target c of sample s at frac @p frac (one-hot for integer labels). */
+/* Target c of sample s at frac @p frac: integer labels are one-hot, or the
+ * 0/1 value itself for a single binary unit. */
 static int16_t target(const spd_fx_batch_t *b, int s, size_t n, size_t c, int frac,
                       uint32_t *sat) {
+  if (b->labels && n == 1)
+    return b->labels[s] ? (int16_t)(1 << frac) : 0;
   if (b->labels)
     return (size_t)b->labels[s] == c ? (int16_t)(1 << frac) : 0;
   return spd_fx_from_float16(b->targets[(size_t)s * n + c], frac, sat);
@@ -129,7 +132,7 @@ static bool correct(spd_fx_net_t *net, const spd_fx_batch_t *b, int s, const fx_
   size_t n = out->out_size;
   if (net->loss == SPD_FX_LOSS_BCE && n == 1) {
     bool positive = net->from_logits ? out->z[0] > 0 : out->y[0] >= (1 << (y_frac - 1));
-    return positive == (b->targets[s] >= 0.5f);
+    return positive == (b->labels ? b->labels[s] != 0 : b->targets[s] >= 0.5f);
   }
   return spd_fx_argmax16(out->y, (int)n) == target_class(b, s, n);
 }
