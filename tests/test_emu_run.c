@@ -149,6 +149,44 @@ static void link_traffic_paced_below_its_rate_drops_nothing(void **state) {
   assert_int_equal(rc.packets_delivered, 16 * 64);
 }
 
+/* A receiver queueing its packet callback at priority 1 with far too much
+ * work per packet loses packets to the full queue (spin1's task_queue_full);
+ * a core with no packet callback discards them. Both are counted. */
+static void core_side_losses_are_counted(void **state) {
+  (void)state;
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  spd_machine_t *m;
+  spd_emu_t *emu = new_emu(&ctx, "spinn3", &m);
+  spd_route_entry_t e = spd_route_entry(0x40, 0xFFFFFFC0, spd_route_core(2) | spd_route_core(3));
+  assert_int_equal(spd_emu_load_routes(emu, 0, 0, &e, 1), 0);
+  spd_test_kparams_t s = {.n_packets = 100, .key = 0x40, .period_us = 1, .per_tick = 1};
+  assert_int_equal(spd_test_place(emu, 0, 0, 1, "test_sender", s, NULL), 0);
+  spd_test_kparams_t r = {.expected = 100, .deadline_us = 5000, .period_us = 100,
+                          .per_packet_cycles = 4000, .priority = 1};
+  uint32_t res;
+  assert_int_equal(spd_test_place(emu, 0, 0, 2, "test_receiver", r, &res), 0);
+  /* A sender whose only callback is its timer: packets to it are discarded. */
+  spd_test_kparams_t deaf = {.n_packets = 1, .key = 0x1000, .period_us = 400, .per_tick = 1};
+  assert_int_equal(spd_test_place(emu, 0, 0, 3, "test_sender", deaf, NULL), 0);
+  assert_int_equal(spd_emu_start(emu), 0);
+  assert_int_equal(spd_emu_run(emu, 1000000000000ull), 0);
+  spd_core_counters_t c2, c3;
+  assert_int_equal(spd_emu_core_counters(emu, 0, 0, 2, &c2), 0);
+  assert_int_equal(spd_emu_core_counters(emu, 0, 0, 3, &c3), 0);
+  assert_true(c2.packets_queue_full > 50);
+  assert_int_equal(c2.packets_received, 100);
+  assert_int_equal(c2.packets_queue_full + spd_test_result(emu, 0, 0, res).count, 100);
+  assert_int_equal(c3.discarded_no_callback, 100);
+  spd_run_counters_t rc;
+  spd_emu_run_counters(emu, &rc);
+  assert_int_equal(rc.dropped_no_callback, 100);
+  assert_int_equal(rc.dropped_task_queue_full, c2.packets_queue_full);
+  assert_int_equal(rc.dropped_wait1, 0);
+  spd_emu_free(emu);
+  spd_machine_free(m);
+}
+
 /* Kernels that ask for more memory than exists; the parameter word is the
  * number of bytes asked for. */
 static int greedy_dtcm_main(spd_core_t *core, uint32_t bytes) {
@@ -314,6 +352,7 @@ int main(void) {
       cmocka_unit_test(paced_traffic_to_the_same_receiver_drops_nothing),
       cmocka_unit_test(link_overrun_drops_after_wait1),
       cmocka_unit_test(link_traffic_paced_below_its_rate_drops_nothing),
+      cmocka_unit_test(core_side_losses_are_counted),
       cmocka_unit_test(memory_over_budget_names_who_asked_for_how_much),
       cmocka_unit_test(same_scenario_gives_identical_counters),
       cmocka_unit_test(failing_any_allocation_never_crashes_or_leaks),

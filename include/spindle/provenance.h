@@ -32,7 +32,8 @@ typedef struct spd_core_counters {
   uint64_t packets_received;    /* taken from the comms controller */
   uint64_t tx_queue_full;       /* sends refused (SPD_EQUEUE) */
   uint64_t discarded_no_callback; /* packets with no callback registered */
-  uint64_t task_queue_full;     /* events lost to a full priority queue */
+  uint64_t task_queue_full;     /* events lost to a full priority queue (spin1's count) */
+  uint64_t packets_queue_full;  /* ... of which multicast packets */
   uint64_t dma_transfers;
   uint64_t dma_bytes;
   uint64_t timer_ticks;
@@ -61,7 +62,7 @@ typedef struct spd_run_counters {
   uint64_t dropped_wait1;
   uint64_t dropped_unmatched;
   uint64_t dropped_no_callback;
-  uint64_t dropped_task_queue_full;
+  uint64_t dropped_task_queue_full; /* packets lost to full callback queues */
   uint64_t dropped_core_stopped;
   uint64_t busy_cycles;         /* over all cores */
   uint32_t chips;

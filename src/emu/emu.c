@@ -197,6 +197,13 @@ int spd_emu_load_kernel(spd_emu_t *emu, int x, int y, int p, const char *name,
     return spd_ctx_fail(emu->ctx, SPD_ESTATE,
                         "emulator: core (%d,%d,%d) is busy with kernel %s", x, y, p,
                         core->kernel->name);
+  /* Packets a stopped core never got to send (after a timeout) are lost
+   * with it; its counters join the chip's retired ones so run totals and
+   * energy still include them. */
+  emu->in_flight -= core->tx_count;
+  c->router.tx_waiters &= ~(1u << p);
+  if (core->kernel)
+    spd__counters_retire(&c->retired, &core->counters);
   spd__core_reset(core);
   core->kernel = kernel;
   core->params_addr = params_addr;

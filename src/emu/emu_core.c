@@ -48,8 +48,9 @@ static void interrupt(spd_emu_t *emu, spd_core_t *core, int event, uint32_t a, u
     core->counters.discarded_no_callback++;
   } else if (cb->priority <= 0) {
     cycles = spd__core_exec(core, cb->cb, a, b, emu->now, cycles);
-  } else {
-    spd__core_enqueue(core, cb->priority, cb->cb, a, b);
+  } else if (!spd__core_enqueue(core, cb->priority, cb->cb, a, b) &&
+             (event == SPD_EVENT_MC_PACKET || event == SPD_EVENT_MCPL_PACKET)) {
+    core->counters.packets_queue_full++;
   }
   occupy_irq(core, emu->now, cycles);
   kick_tasks(emu, core);
@@ -246,6 +247,8 @@ void spd__core_stop(spd_emu_t *emu, spd_core_t *core, spd_core_state_t state, in
     emu->chips[core->chip].counters.dropped_core_stopped++;
     emu->in_flight--;
   }
+  /* A router waiting for this core's comms controller now drops its copy. */
+  spd__router_core_freed(emu, core->chip, core->p);
   if (emu->cores_active)
     emu->cores_active--;
   if (state == SPD_CORE_ERROR && !emu->failed_core)

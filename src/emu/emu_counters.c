@@ -9,11 +9,24 @@ static const spd_emu_chip_t *find_chip(const spd_emu_t *emu, int x, int y) {
   return i < 0 ? NULL : &emu->chips[i];
 }
 
-static void add_core(spd_run_counters_t *r, const spd_core_t *core) {
-  r->cores_loaded++;
-  r->busy_cycles += core->counters.busy_cycles;
-  r->dropped_no_callback += core->counters.discarded_no_callback;
-  r->dropped_task_queue_full += core->counters.task_queue_full;
+void spd__counters_retire(spd_core_counters_t *into, const spd_core_counters_t *c) {
+  into->busy_cycles += c->busy_cycles;
+  into->callbacks += c->callbacks;
+  into->packets_sent += c->packets_sent;
+  into->packets_received += c->packets_received;
+  into->tx_queue_full += c->tx_queue_full;
+  into->discarded_no_callback += c->discarded_no_callback;
+  into->task_queue_full += c->task_queue_full;
+  into->packets_queue_full += c->packets_queue_full;
+  into->dma_transfers += c->dma_transfers;
+  into->dma_bytes += c->dma_bytes;
+  into->timer_ticks += c->timer_ticks;
+}
+
+static void add_core(spd_run_counters_t *r, const spd_core_counters_t *c) {
+  r->busy_cycles += c->busy_cycles;
+  r->dropped_no_callback += c->discarded_no_callback;
+  r->dropped_task_queue_full += c->packets_queue_full;
 }
 
 void spd_emu_run_counters(const spd_emu_t *emu, spd_run_counters_t *out) {
@@ -30,9 +43,12 @@ void spd_emu_run_counters(const spd_emu_t *emu, spd_run_counters_t *out) {
     bits += c->counters.bits_routed;
     if (c->counters.router_entries > r.max_router_entries)
       r.max_router_entries = c->counters.router_entries;
+    add_core(&r, &c->retired);
     for (int p = 0; p < SPD_CORES_PER_CHIP; p++)
-      if (c->cores[p])
-        add_core(&r, c->cores[p]);
+      if (c->cores[p] && c->cores[p]->kernel) {
+        r.cores_loaded++;
+        add_core(&r, &c->cores[p]->counters);
+      }
   }
   r.packets_dropped = r.dropped_wait1 + r.dropped_unmatched + r.dropped_core_stopped +
                       r.dropped_no_callback + r.dropped_task_queue_full;

@@ -60,6 +60,7 @@ typedef struct spd_emu_chip {
   uint64_t sdram_free_at;       /* the chip's SDRAM bandwidth is reserved until */
   spd_core_t *cores[SPD_CORES_PER_CHIP]; /* allocated when first loaded */
   spd_chip_counters_t counters;
+  spd_core_counters_t retired;  /* counters of kernels since replaced */
 } spd_emu_chip_t;
 
 struct spd_emu {
@@ -91,6 +92,9 @@ static inline void spd__emu_schedule(spd_emu_t *emu, uint64_t time, uint8_t type
   if (spd_event_queue_push(&emu->queue, &ev) && !emu->error)
     emu->error = SPD_ENOMEM;
 }
+
+/* emu_counters.c */
+void spd__counters_retire(spd_core_counters_t *into, const spd_core_counters_t *c);
 
 /* emu_net.c */
 void spd__router_arrive(spd_emu_t *emu, uint32_t chip, const spd_emu_packet_t *p);
