@@ -167,6 +167,39 @@ static void shuffle_matches_documented_orders(void **state) {
   }
 }
 
+
+/* Bytes scaled on the fly train exactly like the same values as floats. */
+static void byte_samples_equal_float_samples(void **state) {
+  (void)state;
+  xor_data_t d;
+  make_xor(&d);
+  uint8_t bytes[XOR_N * 2];
+  for (int i = 0; i < XOR_N * 2; i++) {
+    bytes[i] = d.x[i] > 0 ? 255 : 0;
+    d.x[i] = d.x[i] > 0 ? 1.0f : 0.0f;
+  }
+  spd_fit_data_t as_bytes = d.data;
+  as_bytes.x = NULL;
+  as_bytes.x_u8 = bytes;
+  as_bytes.x_scale = 1.0f / 255.0f;
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  spd_model_t *a = xor_model(&ctx, 2), *b = xor_model(&ctx, 2);
+  spd_fit_config_t cfg;
+  xor_config(&cfg);
+  cfg.epochs = 2;
+  assert_int_equal(spd_fit(a, &cfg, &d.data, NULL), 0);
+  assert_int_equal(spd_fit(b, &cfg, &as_bytes, NULL), 0);
+  for (int l = 0; l < a->n_layers; l++)
+    for (int p = 0; p < a->layers[l].n_params; p++)
+      assert_memory_equal(a->layers[l].params[p].value.data, b->layers[l].params[p].value.data,
+                          spd_shape_size(&a->layers[l].params[p].value.shape) * sizeof(float));
+  as_bytes.x = d.x;
+  assert_int_equal(spd_fit(a, &cfg, &as_bytes, NULL), SPD_EINVAL);
+  spd_model_free(a);
+  spd_model_free(b);
+}
+
 typedef struct counts {
   int epochs_begun, batches, epochs_ended, stop_at;
 } counts_t;
@@ -286,6 +319,7 @@ int main(void) {
       cmocka_unit_test(same_seed_same_weights),
       cmocka_unit_test(shuffle_is_a_permutation_per_epoch),
       cmocka_unit_test(shuffle_matches_documented_orders),
+      cmocka_unit_test(byte_samples_equal_float_samples),
       cmocka_unit_test(callbacks_and_validation),
       cmocka_unit_test(bad_inputs_are_named),
       cmocka_unit_test(allocation_failures_leave_model_unchanged),
