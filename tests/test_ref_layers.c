@@ -317,6 +317,46 @@ static void executor_fuses_softmax_crossentropy(void **state) {
   spd_model_free(m);
 }
 
+/* The per-layer entries run one layer on buffers the test fills. */
+static void executor_single_layer_entries(void **state) {
+  (void)state;
+  spd_model_t *m = softmax_model(NULL);
+  assert_non_null(m);
+  const float w[] = {1, 0, -1, 0.5f, 2, 0}, b[] = {0, 0.1f, 0.2f};
+  memcpy(m->layers[1].params[0].value.data, w, sizeof w);
+  memcpy(m->layers[1].params[1].value.data, b, sizeof b);
+  spd_ref_options_t opts;
+  spd_ref_options_default(&opts);
+  opts.input_gradient = true;
+  spd_ref_t *ref;
+  assert_int_equal(spd_ref_new(m, 2, &opts, &ref), 0);
+  assert_int_equal(spd_ref_set_batch(ref, 3), SPD_ERANGE);
+  assert_int_equal(spd_ref_set_batch(ref, 1), 0);
+  const float x[] = {1, 2};
+  memcpy(spd_ref_output(ref, 0), x, sizeof x);
+  assert_int_equal(spd_ref_layer_forward(ref, 1, false), 0);
+  float z[3], y[3];
+  spd_dense_params_t dp = {1, 2, 3};
+  spd_dense_forward(z, x, w, b, &dp);
+  spd_act_params_t sp = {SPD_ACT_SOFTMAX, 1, 3, 0, 1};
+  spd_activation_forward(y, z, &sp);
+  assert_floats(spd_ref_output(ref, 1), y, 3, TOL);
+  /* Backward from a given output gradient goes through the softmax. */
+  spd_ref_zero_grads(ref);
+  const float dy[] = {1, 0, 0};
+  memcpy(spd_ref_output_grad(ref, 1), dy, sizeof dy);
+  assert_int_equal(spd_ref_layer_backward(ref, 1), 0);
+  float dz[3] = {0}, dx[2] = {0}, dw[6] = {0}, db[3] = {0};
+  spd_activation_backward(dz, dy, y, &sp);
+  spd_dense_backward(dx, dw, db, dz, x, w, &dp);
+  assert_floats(spd_ref_output_grad(ref, 0), dx, 2, TOL);
+  assert_floats(spd_ref_grad(ref, 1, 0).data, dw, 6, TOL);
+  assert_floats(spd_ref_grad(ref, 1, 1).data, db, 3, TOL);
+  assert_int_equal(spd_ref_layer_forward(ref, 7, false), SPD_EINVAL);
+  spd_ref_free(ref);
+  spd_model_free(m);
+}
+
 static void executor_dropout_masks(void **state) {
   (void)state;
   spd_model_t *m;
@@ -449,6 +489,7 @@ int main(void) {
       cmocka_unit_test(loss_values),
       cmocka_unit_test(add_reshape_values),
       cmocka_unit_test(executor_fuses_softmax_crossentropy),
+      cmocka_unit_test(executor_single_layer_entries),
       cmocka_unit_test(executor_dropout_masks),
       cmocka_unit_test(executor_rejects_unbuilt_model),
       cmocka_unit_test(allocation_failures_leak_nothing),
