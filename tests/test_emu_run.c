@@ -187,6 +187,61 @@ static void core_side_losses_are_counted(void **state) {
   spd_machine_free(m);
 }
 
+/* Deferred callbacks run lowest priority number first once main is done; the
+ * TX queue takes 16 packets and refuses the 17th. The exit code reports. */
+typedef struct order {
+  uint32_t seen;
+} order_t;
+
+static void deferred(spd_core_t *core, uint32_t tag, uint32_t unused) {
+  (void)unused;
+  order_t *o = spd_core_get_state(core);
+  o->seen = o->seen * 10 + tag;
+  if (o->seen != 13)
+    return;
+  int ok = spd_core_tx_free(core) == 16;
+  for (uint32_t i = 0; i < 16; i++)
+    ok = ok && spd_core_send_mc(core, 0x77, i, true) == 0;
+  ok = ok && spd_core_tx_free(core) == 0 && spd_core_send_mc(core, 0x77, 16, true) == SPD_EQUEUE;
+  spd_core_exit(core, ok ? 13 : 99);
+}
+
+static int deferring_main(spd_core_t *core, uint32_t unused) {
+  (void)unused;
+  order_t *o = spd_core_dtcm_alloc(core, sizeof *o);
+  spd_core_set_state(core, o);
+  if (spd_core_schedule_callback(core, deferred, 1, 0, 0) != SPD_EINVAL)
+    return SPD_EINVAL;
+  spd_core_schedule_callback(core, deferred, 3, 0, 3);
+  return spd_core_schedule_callback(core, deferred, 1, 0, 1);
+}
+
+static const spd_kernel_t deferring = {"deferring", deferring_main};
+
+static void scheduled_callbacks_and_tx_queue_bounds(void **state) {
+  (void)state;
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  spd_machine_t *m;
+  spd_emu_t *emu = new_emu(&ctx, "spinn3", &m);
+  assert_int_equal(spd_emu_register_kernel(emu, &deferring), 0);
+  assert_int_equal(spd_emu_load_kernel(emu, 1, 1, 9, "deferring", 0), 0);
+  assert_int_equal(spd_emu_start(emu), 0);
+  assert_int_equal(spd_emu_run(emu, 1000000000000ull), 0);
+  spd_core_status_t st;
+  assert_int_equal(spd_emu_core_status(emu, 1, 1, 9, &st), 0);
+  assert_int_equal(st.state, SPD_CORE_EXITED);
+  assert_int_equal(st.exit_code, 13);
+  spd_core_counters_t cc;
+  assert_int_equal(spd_emu_core_counters(emu, 1, 1, 9, &cc), 0);
+  assert_int_equal(cc.tx_queue_full, 1);
+  spd_run_counters_t rc;
+  spd_emu_run_counters(emu, &rc);
+  assert_int_equal(rc.dropped_unmatched, 16); /* the queue still drained */
+  spd_emu_free(emu);
+  spd_machine_free(m);
+}
+
 /* Kernels that ask for more memory than exists; the parameter word is the
  * number of bytes asked for. */
 static int greedy_dtcm_main(spd_core_t *core, uint32_t bytes) {
@@ -353,6 +408,7 @@ int main(void) {
       cmocka_unit_test(link_overrun_drops_after_wait1),
       cmocka_unit_test(link_traffic_paced_below_its_rate_drops_nothing),
       cmocka_unit_test(core_side_losses_are_counted),
+      cmocka_unit_test(scheduled_callbacks_and_tx_queue_bounds),
       cmocka_unit_test(memory_over_budget_names_who_asked_for_how_much),
       cmocka_unit_test(same_scenario_gives_identical_counters),
       cmocka_unit_test(failing_any_allocation_never_crashes_or_leaks),

@@ -100,10 +100,17 @@ static void errors_come_through_the_same_door(void **state) {
   assert_int_equal(spd_tx_wait(tx, 1000000000ull), SPD_ETIMEOUT);
   assert_non_null(strstr(spd_ctx_message(&ctx), "1 cores still running"));
   assert_int_equal(spd_tx_load_kernel(tx, 1, 1, 3, "test_receiver", params), SPD_ESTATE);
+  spd_tx_stop(tx);
+  spd_core_status_t st;
+  assert_int_equal(spd_tx_core_status(tx, 1, 1, 3, &st), 0);
+  assert_int_equal(st.state, SPD_CORE_EXITED);
+  assert_int_equal(st.exit_code, SPD_ETIMEOUT);
+  assert_int_equal(spd_tx_wait(tx, 1000), 0);
   spd_run_counters_t rc;
   assert_int_equal(spd_tx_run_counters(tx, &rc), 0);
   assert_int_equal(rc.sim_time_ps, 1000000000ull);
   assert_int_equal(rc.cores_loaded, 1);
+  assert_int_equal(spd_tx_load_kernel(tx, 1, 1, 3, "test_receiver", params), 0);
   spd_transceiver_free(tx);
   spd_machine_free(m);
 }

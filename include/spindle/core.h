@@ -79,6 +79,15 @@ int spd_core_id(const spd_core_t *core);
  *  (nothing was sent: retry from a later event). */
 int spd_core_send_mc(spd_core_t *core, uint32_t key, uint32_t payload, bool with_payload);
 
+/** Free slots in the TX queue (0..16): how many sends would succeed now. */
+uint32_t spd_core_tx_free(const spd_core_t *core);
+
+/** Queue @p cb(core, arg0, arg1) at @p priority 1..4 to run when the core is
+ *  free, as spin1_schedule_callback: a way to defer work out of an interrupt.
+ *  @return 0, SPD_EQUEUE (that priority's queue is full), SPD_EINVAL. */
+int spd_core_schedule_callback(spd_core_t *core, spd_core_cb cb, uint32_t arg0, uint32_t arg1,
+                               int priority);
+
 /** Queue a DMA of @p bytes (a multiple of 4, at most 128 KB - 4) between the
  *  chip's SDRAM at @p sdram_addr and @p dtcm (memory from spd_core_dtcm_alloc).
  *  Completion raises SPD_EVENT_DMA_DONE with (tid, tag); transfers complete

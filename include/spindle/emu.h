@@ -56,6 +56,11 @@ int spd_emu_load_kernel(spd_emu_t *emu, int x, int y, int core, const char *name
 /** Start every loaded core: each runs its main() at the current time. */
 int spd_emu_start(spd_emu_t *emu);
 
+/** Stop every loaded or running core (as the host's "stop application"
+ *  signal): each ends in the exited state with exit code SPD_ETIMEOUT, so it
+ *  can be reloaded. Packets in flight still finish their journeys. */
+void spd_emu_stop(spd_emu_t *emu);
+
 /** Run until every started core has exited (or failed) and no packet is in
  *  flight, or until simulated time @p limit_ps (absolute).
  *  @return 0; SPD_ETIMEOUT at the limit (time then equals the limit);

@@ -35,6 +35,7 @@ typedef struct spd_transceiver_ops {
   int (*chip_counters)(void *state, int x, int y, spd_chip_counters_t *out);
   int (*run_counters)(void *state, spd_run_counters_t *out);
   void (*free)(void *state);
+  void (*stop)(void *state);
 } spd_transceiver_ops_t;
 
 /** A transceiver: an operations table and its transport's private state.
@@ -73,6 +74,9 @@ int spd_tx_start(spd_transceiver_t *tx);
 /** Wait until every started core has exited (0), one failed (SPD_EKERNEL,
  *  diagnostic from the core), or @p timeout_ps passed (SPD_ETIMEOUT). */
 int spd_tx_wait(spd_transceiver_t *tx, uint64_t timeout_ps);
+/** Stop every loaded or running core (after a timeout, say): they end
+ *  exited with code SPD_ETIMEOUT and can be loaded again. */
+void spd_tx_stop(spd_transceiver_t *tx);
 /** State and exit code of a core (SPD_CORE_IDLE when nothing was loaded). */
 int spd_tx_core_status(spd_transceiver_t *tx, int x, int y, int core, spd_core_status_t *out);
 /** Provenance: a core's, a chip's (router, links) and the whole run's counters. */

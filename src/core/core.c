@@ -70,6 +70,20 @@ int spd_core_send_mc(spd_core_t *core, uint32_t key, uint32_t payload, bool with
   return core->ops->send(core, key, payload, with_payload);
 }
 
+uint32_t spd_core_tx_free(const spd_core_t *core) {
+  return SPD_CORE_TX_SLOTS - core->tx_count;
+}
+
+int spd_core_schedule_callback(spd_core_t *core, spd_core_cb cb, uint32_t arg0, uint32_t arg1,
+                               int priority) {
+  if (!cb || priority < 1 || priority > SPD_PRIORITY_MAX_QUEUED) {
+    core_error(core, "core (%d,%d,%d): schedule_callback at priority %d is invalid", core->x,
+               core->y, core->p, priority);
+    return SPD_EINVAL;
+  }
+  return core->ops->schedule(core, cb, arg0, arg1, priority);
+}
+
 int spd_core_dma(spd_core_t *core, uint32_t tag, uint32_t sdram_addr, void *dtcm,
                  spd_dma_dir_t dir, uint32_t bytes, uint32_t *tid) {
   uint8_t *p = dtcm;

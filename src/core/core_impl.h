@@ -28,6 +28,7 @@ typedef struct spd_core_platform {
   void (*set_timer)(spd_core_t *core, uint32_t period_us);
   int (*user_event)(spd_core_t *core, uint32_t arg0, uint32_t arg1);
   void (*exit)(spd_core_t *core, int status);
+  int (*schedule)(spd_core_t *core, spd_core_cb cb, uint32_t arg0, uint32_t arg1, int priority);
 } spd_core_platform_t;
 
 typedef struct spd_core_callback {

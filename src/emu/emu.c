@@ -225,6 +225,15 @@ int spd_emu_start(spd_emu_t *emu) {
   return emu->error ? spd_ctx_fail(emu->ctx, emu->error, "emulator: out of host memory") : 0;
 }
 
+void spd_emu_stop(spd_emu_t *emu) {
+  for (uint32_t i = 0; i < emu->n_chips; i++)
+    for (int p = 0; p < SPD_CORES_PER_CHIP; p++) {
+      spd_core_t *core = emu->chips[i].cores[p];
+      if (core && (core->state == SPD_CORE_RUNNING || core->state == SPD_CORE_LOADED))
+        spd__core_stop(emu, core, SPD_CORE_EXITED, SPD_ETIMEOUT);
+    }
+}
+
 static void dispatch(spd_emu_t *emu, const spd_event_t *ev) {
   switch (ev->type) {
   case SPD_EV_ROUTER_ARRIVE: {

@@ -368,7 +368,15 @@ static void op_exit(spd_core_t *core, int status) {
   spd__core_stop(core->platform, core, SPD_CORE_EXITED, status);
 }
 
+static int op_schedule(spd_core_t *core, spd_core_cb cb, uint32_t a, uint32_t b, int priority) {
+  if (!spd__core_enqueue(core, priority, cb, a, b))
+    return SPD_EQUEUE;
+  kick_tasks(core->platform, core);
+  return 0;
+}
+
 const spd_core_platform_t spd__emu_core_platform = {
+    .schedule = op_schedule,
     .send = op_send,
     .dma = op_dma,
     .sdram_alloc = op_sdram_alloc,

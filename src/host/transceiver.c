@@ -32,6 +32,8 @@ int spd_tx_wait(spd_transceiver_t *tx, uint64_t timeout_ps) {
   return tx->ops->wait(tx->state, timeout_ps);
 }
 
+void spd_tx_stop(spd_transceiver_t *tx) { tx->ops->stop(tx->state); }
+
 int spd_tx_core_status(spd_transceiver_t *tx, int x, int y, int core, spd_core_status_t *out) {
   return tx->ops->core_status(tx->state, x, y, core, out);
 }

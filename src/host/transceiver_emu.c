@@ -52,6 +52,8 @@ static int emu_run_counters(void *s, spd_run_counters_t *out) {
 
 static void emu_free(void *s) { spd_emu_free(s); }
 
+static void emu_stop(void *s) { spd_emu_stop(s); }
+
 static const spd_transceiver_ops_t emulated_ops = {
     .name = "emulator",
     .write_sdram = emu_write_sdram,
@@ -66,6 +68,7 @@ static const spd_transceiver_ops_t emulated_ops = {
     .chip_counters = emu_chip_counters,
     .run_counters = emu_run_counters,
     .free = emu_free,
+    .stop = emu_stop,
 };
 
 int spd_transceiver_new_emulated(spd_ctx_t *ctx, const spd_machine_t *machine,
