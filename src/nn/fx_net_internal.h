@@ -57,6 +57,22 @@ struct spd_fx_net {
   uint64_t sat_total;
 };
 
+static inline bool is_mover(spd_layer_kind_t k) {
+  return k == SPD_LAYER_FLATTEN || k == SPD_LAYER_RESHAPE || k == SPD_LAYER_DROPOUT;
+}
+
+static inline bool is_conv(spd_layer_kind_t k) { return k == SPD_LAYER_CONV1D || k == SPD_LAYER_CONV2D; }
+static inline bool is_maxpool(spd_layer_kind_t k) {
+  return k == SPD_LAYER_MAXPOOL1D || k == SPD_LAYER_MAXPOOL2D;
+}
+static inline bool is_avgpool(spd_layer_kind_t k) {
+  return k == SPD_LAYER_AVGPOOL1D || k == SPD_LAYER_AVGPOOL2D;
+}
+static inline bool has_weights(spd_layer_kind_t k) { return k == SPD_LAYER_DENSE || is_conv(k); }
+
+/** The layer whose int16 formats a (possibly data-moving) layer @p i uses. */
+int spd__fx_owner(const spd_fx_net_t *net, int i);
+
 /** Check that the loss fits the output layer and set its constants. */
 int spd__fx_loss_check(spd_fx_net_t *net);
 /** Loss value, accuracy and output gradient of sample @p s after a forward

@@ -1,0 +1,208 @@
+/* Forward and backward of one sample through the fixed-point reference
+ * network, layer by layer, calling the tile functions of base/ with one
+ * block covering each whole layer; reducers round once into the next
+ * tensor's format (docs/numerics.md). */
+#include <math.h>
+#include <string.h>
+
+#include "base/fx_dense.h"
+#include "nn/fx_net_internal.h"
+
+/* The layer whose int16 output format a (possibly data-moving) layer uses. */
+int spd__fx_owner(const spd_fx_net_t *net, int i) {
+  while (i > 0 && is_mover(net->layers[i].kind))
+    i--;
+  return i;
+}
+
+static double fmax_abs(double a, double v) { return fabs(v) > a ? fabs(v) : a; }
+
+/* Calibration statistic of a pre-activation: the largest output it can
+ * produce, measured before rounding to int16. */
+static void note_z(fx_layer_t *fl, int32_t z) {
+  double v = ldexp((double)z, -SPD_FX_Z_FRAC);
+  if (fl->act.kind == SPD_FX_ACT_RELU || fl->act.kind == SPD_FX_ACT_ELU)
+    v = v > 0 ? v : 0;
+  fl->max_z = fmax_abs(fl->max_z, v);
+}
+
+static void activate(spd_fx_net_t *net, fx_layer_t *fl) {
+  if (fl->softmax) {
+    spd_fx_softmax(fl->y, fl->z, (int)fl->out_size, fl->act.out_frac, &net->sat);
+    return;
+  }
+  for (size_t c = 0; c < fl->out_size; c++) {
+    if (net->calibrating)
+      note_z(fl, fl->z[c]);
+    fl->y[c] = spd_fx_act_forward(&fl->act, fl->z[c], &net->sat);
+  }
+}
+
+static int acc_frac_of(const spd_fx_net_t *net, int i) {
+  return spd_numeric_input_frac(net->plan, net->model, i) + net->plan->layers[i].weight_frac;
+}
+
+static void forward_dense(spd_fx_net_t *net, int i) {
+  fx_layer_t *fl = &net->layers[i];
+  const fx_layer_t *in = &net->layers[i - 1];
+  int n_in = (int)fl->in_size, n_out = (int)fl->out_size;
+  int acc_frac = acc_frac_of(net, i);
+  memset(fl->acc, 0, (size_t)n_out * sizeof *fl->acc);
+  spd_fx_dense_forward_block(fl->acc, in->y, fl->kernel.w16, n_in, n_out, n_out);
+  spd_fx_dense_reduce(fl->z, fl->acc, fl->bias.master, n_out, acc_frac, SPD_NUM_MASTER_FRAC,
+                      &net->sat);
+  activate(net, fl);
+}
+
+static void forward_conv(spd_fx_net_t *net, int i) {
+  fx_layer_t *fl = &net->layers[i];
+  const spd_fx_window_t *g = &fl->window;
+  spd_fx_conv_block_t whole = spd_fx_conv_whole(g);
+  memset(fl->acc, 0, fl->out_size * sizeof *fl->acc);
+  spd_fx_conv_forward_block(fl->acc, net->layers[i - 1].y, fl->kernel.w16, g, &whole);
+  spd_fx_conv_reduce(fl->z, fl->acc, fl->bias.master, g->out_h * g->out_w, g->out_c,
+                     acc_frac_of(net, i), SPD_NUM_MASTER_FRAC, &net->sat);
+  activate(net, fl);
+}
+
+static void forward_pool(spd_fx_net_t *net, int i) {
+  fx_layer_t *fl = &net->layers[i];
+  const int16_t *x = net->layers[i - 1].y;
+  const spd_fx_window_t *g = &fl->window;
+  if (is_maxpool(fl->kind))
+    spd_fx_maxpool_forward(fl->y, fl->argmax, x, g);
+  else if (is_avgpool(fl->kind))
+    spd_fx_avgpool_forward(fl->y, x, g, fl->inv_count, &net->sat);
+  else
+    spd_fx_gap_forward(fl->y, x, g->in_h * g->in_w, g->in_c, fl->inv_count[0], &net->sat);
+}
+
+static void forward_activation(spd_fx_net_t *net, int i) {
+  fx_layer_t *fl = &net->layers[i];
+  const fx_layer_t *in = &net->layers[i - 1];
+  int in_frac = spd_numeric_input_frac(net->plan, net->model, i);
+  for (size_t c = 0; c < fl->out_size; c++)
+    fl->z[c] = spd_fx_to32(in->y[c], in_frac, SPD_FX_Z_FRAC, &net->sat);
+  activate(net, fl);
+}
+
+void spd__fx_net_forward(spd_fx_net_t *net, const float *x) {
+  fx_layer_t *input = &net->layers[0];
+  int frac = net->plan->layers[0].act_frac;
+  for (size_t c = 0; c < input->out_size; c++) {
+    if (net->calibrating)
+      input->max_z = fmax_abs(input->max_z, x[c]);
+    input->y[c] = spd_fx_from_float16(x[c], frac, &net->sat);
+  }
+  for (int i = 1; i < net->n_layers; i++) {
+    spd_layer_kind_t k = net->layers[i].kind;
+    if (k == SPD_LAYER_DENSE)
+      forward_dense(net, i);
+    else if (is_conv(k))
+      forward_conv(net, i);
+    else if (k == SPD_LAYER_ACTIVATION)
+      forward_activation(net, i);
+    else if (!is_mover(k))
+      forward_pool(net, i);
+  }
+}
+
+/* dZ of a hidden layer from its dY and stored output. */
+static void activation_backward(spd_fx_net_t *net, fx_layer_t *fl) {
+  if (fl->softmax) {
+    spd_fx_softmax_backward(fl->dz, fl->y, fl->dy, (int)fl->out_size, fl->act.out_frac,
+                            &net->sat);
+    return;
+  }
+  for (size_t c = 0; c < fl->out_size; c++)
+    fl->dz[c] = spd_fx_act_backward(&fl->act, fl->y[c], fl->dy[c], &net->sat);
+}
+
+/* Round a full dX sum into the int16 gradient of the layer below. */
+static void emit_dx(spd_fx_net_t *net, int i, const int64_t *dx, int from) {
+  int below = spd__fx_owner(net, i - 1);
+  fx_layer_t *target = &net->layers[i - 1];
+  int to = net->plan->layers[below].grad_frac;
+  if (net->calibrating)
+    for (size_t r = 0; r < net->layers[i].in_size; r++)
+      net->layers[below].max_g = fmax_abs(net->layers[below].max_g, ldexp((double)dx[r], -from));
+  spd_fx_round16(target->dy, dx, (int)net->layers[i].in_size, from, to, &net->sat);
+}
+
+static void backward_dense(spd_fx_net_t *net, int i) {
+  fx_layer_t *fl = &net->layers[i];
+  const fx_layer_t *in = &net->layers[i - 1];
+  int n_in = (int)fl->in_size, n_out = (int)fl->out_size;
+  spd_fx_dense_grad_block(fl->kernel.grad, in->y, fl->dz, n_in, n_out, n_out);
+  if (fl->bias.master)
+    spd_fx_bias_grad(fl->bias.grad, fl->dz, n_out);
+  if (spd__fx_owner(net, i - 1) == 0)
+    return; /* no gradient for the input */
+  memset(fl->acc, 0, (size_t)n_in * sizeof *fl->acc);
+  spd_fx_dense_backward_input_block(fl->acc, fl->dz, fl->kernel.w16, n_in, n_out, n_out);
+  emit_dx(net, i, fl->acc,
+          net->plan->layers[i].weight_frac + net->plan->layers[i].grad_frac);
+}
+
+static void backward_conv(spd_fx_net_t *net, int i) {
+  fx_layer_t *fl = &net->layers[i];
+  const spd_fx_window_t *g = &fl->window;
+  spd_fx_conv_block_t whole = spd_fx_conv_whole(g);
+  spd_fx_conv_grad_block(fl->kernel.grad, net->layers[i - 1].y, fl->dz, g, &whole);
+  if (fl->bias.master)
+    spd_fx_conv_bias_grad(fl->bias.grad, fl->dz, g, &whole);
+  if (spd__fx_owner(net, i - 1) == 0)
+    return;
+  memset(fl->acc, 0, fl->in_size * sizeof *fl->acc);
+  spd_fx_conv_backward_input_block(fl->acc, fl->dz, fl->kernel.w16, g, &whole);
+  emit_dx(net, i, fl->acc, net->plan->layers[i].weight_frac + net->plan->layers[i].grad_frac);
+}
+
+/* Pooling passes gradients exactly (max) or at 16 extra fraction bits
+ * (averages), then rounds once into the gradient of the layer below. */
+static void backward_pool(spd_fx_net_t *net, int i) {
+  fx_layer_t *fl = &net->layers[i];
+  const spd_fx_window_t *g = &fl->window;
+  if (spd__fx_owner(net, i - 1) == 0)
+    return;
+  int frac = net->plan->layers[i].grad_frac;
+  memset(fl->acc, 0, fl->in_size * sizeof *fl->acc);
+  if (is_maxpool(fl->kind)) {
+    spd_fx_maxpool_backward(fl->acc, fl->dz, fl->argmax, (int)fl->out_size);
+  } else if (is_avgpool(fl->kind)) {
+    spd_fx_avgpool_backward(fl->acc, fl->dz, g, fl->inv_count);
+    frac += 16;
+  } else {
+    spd_fx_gap_backward(fl->acc, fl->dz, g->in_h * g->in_w, g->in_c, fl->inv_count[0]);
+    frac += 16;
+  }
+  emit_dx(net, i, fl->acc, frac);
+}
+
+static void backward_activation(spd_fx_net_t *net, int i) {
+  fx_layer_t *fl = &net->layers[i];
+  if (spd__fx_owner(net, i - 1) == 0)
+    return;
+  for (size_t c = 0; c < fl->in_size; c++)
+    fl->acc[c] = fl->dz[c];
+  emit_dx(net, i, fl->acc, net->plan->layers[i].grad_frac);
+}
+
+void spd__fx_net_backward(spd_fx_net_t *net) {
+  int last = net->n_layers - 1;
+  for (int i = last; i > 0; i--) {
+    fx_layer_t *fl = &net->layers[i];
+    if (is_mover(fl->kind))
+      continue;
+    if (i != last || !net->loss_fused)
+      activation_backward(net, fl);
+    if (fl->kind == SPD_LAYER_DENSE)
+      backward_dense(net, i);
+    else if (is_conv(fl->kind))
+      backward_conv(net, i);
+    else if (fl->kind == SPD_LAYER_ACTIVATION)
+      backward_activation(net, i);
+    else
+      backward_pool(net, i);
+  }
+}
