@@ -101,18 +101,16 @@ static void make_nets(const spd_machine_t *m, spd_map_net_t *nets, spd_map_core_
 /* Every table minimised as far as the chain goes, then loaded. */
 static void load_tables(spd_transceiver_t *tx, spd_map_tables_t *tables, uint32_t *before,
                         uint32_t *entries) {
-  spd_route_entry_t buf[SPD_ROUTER_APP_ENTRIES];
   *before = *entries = 0;
   for (uint32_t c = 0; c < tables->n_chips; c++) {
-    spd_map_table_t *t = &tables->chips[c];
-    *before += t->n;
-    assert_int_equal(spd_map_table_minimise(tx->ctx, t, 0), 0);
-    if (t->n == 0)
-      continue;
-    spd_map_table_export(t, buf);
-    assert_int_equal(spd_tx_load_routes(tx, t->x, t->y, buf, t->n), 0);
-    *entries += t->n;
+    *before += tables->chips[c].n;
+    assert_int_equal(spd_map_table_minimise(tx->ctx, &tables->chips[c], 0), 0);
+    *entries += tables->chips[c].n;
   }
+  assert_int_equal(spd_map_tables_load(tx, tables), 0);
+  spd_run_counters_t rc;
+  assert_int_equal(spd_tx_run_counters(tx, &rc), 0);
+  assert_int_equal(rc.max_router_entries, spd_map_tables_max_entries(tables));
 }
 
 static uint32_t place(spd_transceiver_t *tx, const spd_map_core_t *c, const char *kernel,
@@ -224,9 +222,38 @@ static void every_sink_gets_exactly_its_keys_on_spinn5_with_faults(void **state)
   spd_machine_free(m);
 }
 
+/* A table the chain could not fit never reaches the machine quietly: the
+ * router refuses it, naming the chip and the count. */
+static void loading_an_overfull_table_fails_naming_the_chip(void **state) {
+  (void)state;
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  spd_machine_t *m;
+  assert_int_equal(spd_machine_new(&ctx, "spinn5", &m), 0);
+  spd_transceiver_t *tx;
+  assert_int_equal(spd_transceiver_new_emulated(&ctx, m, &tx), 0);
+  spd_map_entry_t *entries = calloc(SPD_ROUTER_ENTRIES, sizeof *entries);
+  for (uint32_t i = 0; i < SPD_ROUTER_ENTRIES; i++)
+    entries[i] = (spd_map_entry_t){i, ~0u, spd_route_core(1 + i % 17), SPD_MAP_SOURCE_LOCAL};
+  spd_map_table_t chips[2] = {{0, 0, 1, 1, entries}, {2, 3, SPD_ROUTER_ENTRIES, 0, entries}};
+  spd_map_tables_t tables = {2, chips};
+  assert_int_equal(spd_map_tables_load(tx, &tables), SPD_EROUTER);
+  assert_non_null(strstr(spd_ctx_message(&ctx), "chip (2,3)"));
+  assert_non_null(strstr(spd_ctx_message(&ctx), "1024"));
+  chips[1].n = SPD_ROUTER_APP_ENTRIES;
+  assert_int_equal(spd_map_tables_load(tx, &tables), 0);
+  spd_chip_counters_t cc;
+  assert_int_equal(spd_tx_chip_counters(tx, 2, 3, &cc), 0);
+  assert_int_equal(cc.router_entries, SPD_ROUTER_APP_ENTRIES);
+  free(entries);
+  spd_transceiver_free(tx);
+  spd_machine_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(every_sink_gets_exactly_its_keys_on_spinn5_with_faults),
+      cmocka_unit_test(loading_an_overfull_table_fails_naming_the_chip),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,6 +24,8 @@
 #include "spindle/machine.h"
 #include "spindle/route.h"
 
+typedef struct spd_transceiver spd_transceiver_t; /* spindle/transceiver.h */
+
 /** One core of the machine. */
 typedef struct spd_map_core {
   uint16_t x, y;
@@ -34,7 +36,8 @@ typedef struct spd_map_core {
  *  SPINNAKER.md §9) with n_keys atoms, each atom one key, and the cores that
  *  must receive every packet of it. Nets with the same @p group (e.g. the
  *  tiles of one layer) get adjacent, equally sized key blocks so that their
- *  routing entries merge well. Borrowed by every function below. */
+ *  routing entries merge well. A net without sinks gets no entries (its
+ *  packets die at the source router). Borrowed by every function below. */
 typedef struct spd_map_net {
   spd_map_core_t source;
   uint32_t n_keys;             /* >= 1 */
@@ -159,7 +162,8 @@ typedef struct spd_map_tables {
 } spd_map_tables_t;
 
 /** One entry per (net, chip of its tree) with the net's key block, the
- *  node's route and the link it arrives on. Nothing is left to default
+ *  node's route and the link it arrives on. The key blocks must be disjoint
+ *  (spd_map_keys_allocate makes them so): the minimisers rely on it. Nothing is left to default
  *  routing here; that is the minimisers' job.
  *  @return 0, SPD_EINVAL (a tree node off the machine), SPD_ENOMEM; on
  *  failure @p out is untouched. */
@@ -167,6 +171,13 @@ int spd_map_tables_build(spd_ctx_t *ctx, const spd_machine_t *m, const spd_map_t
                          const spd_key_block_t *keys, uint32_t n_nets,
                          spd_map_tables_t *out);
 void spd_map_tables_free(spd_ctx_t *ctx, spd_map_tables_t *t);
+
+/** Load every chip's table that has entries through the transceiver (the
+ *  only door to the machine); chips without entries are left alone, so an
+ *  emulator allocates no table for them.
+ *  @return 0 or the transceiver's failure (SPD_EROUTER above 1023 entries,
+ *  naming the chip), SPD_ENOMEM. */
+int spd_map_tables_load(spd_transceiver_t *tx, const spd_map_tables_t *t);
 
 /** Largest entry count over all chips. */
 uint32_t spd_map_tables_max_entries(const spd_map_tables_t *t);
