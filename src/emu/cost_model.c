@@ -20,6 +20,9 @@ const spd_cost_model_t spd__cost_model = {
      * low end (40 cycles) for the interrupt and dispatch of every event and
      * lets the kernel charge its own work on top. */
     .event_dispatch_cycles = 40,
+    /* Assumption: spin1's scheduler taking a task off its queue and calling
+     * it. Also guarantees that a callback rescheduling itself advances time. */
+    .task_dispatch_cycles = 10,
     /* Assumption: writing the comms controller's TX registers and queueing. */
     .send_cycles = 20,
     /* Assumption: three DMA register writes plus the spin1 queue entry. */

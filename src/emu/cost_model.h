@@ -19,6 +19,7 @@ typedef struct spd_cost_model {
   uint64_t link_ps_72bit;        /* 3 M packets/s */
   /* Core event costs, in CPU cycles. */
   uint32_t event_dispatch_cycles; /* interrupt + dispatch per event (§7) */
+  uint32_t task_dispatch_cycles; /* taking a queued callback off its queue (assumption) */
   uint32_t send_cycles;          /* spd_core_send_mc (assumption) */
   uint32_t dma_setup_cycles;     /* programming one DMA (assumption) */
   uint32_t sdram_word_cycles;    /* CPU read/write of one SDRAM word (#8) */

@@ -108,7 +108,8 @@ static void on_task(spd_emu_t *emu, spd_core_t *core) {
   spd_core_task_t task;
   if (!spd__core_dequeue(core, &task))
     return;
-  uint64_t cycles = spd__core_exec(core, task.cb, task.arg0, task.arg1, emu->now, 0);
+  uint64_t cycles = spd__core_exec(core, task.cb, task.arg0, task.arg1, emu->now,
+                                   emu->cost->task_dispatch_cycles);
   core->counters.busy_cycles += cycles;
   if (core->state != SPD_CORE_RUNNING)
     return;
