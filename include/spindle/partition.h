@@ -1,0 +1,167 @@
+/* The first step of the compiler (map/): cut a built model into a machine
+ * graph, one vertex per application core. A Dense layer becomes a grid of
+ * tiles, each holding a block of W (rows = a slice of the inputs, cols = a
+ * slice of the outputs), plus one reducer per column block; sources inject
+ * the samples, a loss core applies softmax and the loss, a sink records the
+ * results. Edges are outgoing partitions (SPINNAKER.md §9): a source vertex,
+ * a name, a block of keys and the vertices that receive every packet.
+ * docs/dense-on-machine.md describes how the graph trains a network; the
+ * grid is chosen by the cost model there, subject to each core's DTCM and
+ * each chip's SDRAM.
+ *
+ * Convolutions (issue 5) reuse the same types: a conv tile's rows are output
+ * rows (with their input halo) and its cols are output channels. */
+#ifndef SPINDLE_PARTITION_H
+#define SPINDLE_PARTITION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "spindle/context.h"
+#include "spindle/machine.h"
+#include "spindle/model.h"
+#include "spindle/numerics.h"
+#include "spindle/optim.h"
+
+/** What a vertex does (docs/dense-on-machine.md, "Core roles"). */
+#define SPD_VERTEX_ROLES(X)                                                   \
+  X(SOURCE, "source")         /* DMAs input slices from SDRAM, injects them */ \
+  X(TILE, "tile")             /* block of W: partial sums, dX sums, dW */      \
+  X(TILE_FULL, "tile-full")   /* every row of its columns: reduces itself */   \
+  X(REDUCER, "reducer")       /* sums a column block, bias, activation */      \
+  X(LOSS, "loss")             /* softmax, loss, dL/dz of the output layer */   \
+  X(SINK, "sink")             /* records outputs, losses, metrics in SDRAM */
+
+typedef enum spd_vertex_role {
+#define SPD_VERTEX_ROLE_ENUM_(id, name) SPD_ROLE_##id,
+  SPD_VERTEX_ROLES(SPD_VERTEX_ROLE_ENUM_)
+#undef SPD_VERTEX_ROLE_ENUM_
+  SPD_ROLE_COUNT
+} spd_vertex_role_t;
+
+const char *spd_vertex_role_name(spd_vertex_role_t role);
+
+/** Where a tile keeps its block of weights (docs/dense-on-machine.md,
+ *  "Memory per tile"). */
+typedef enum spd_tile_memory {
+  SPD_TILE_RESIDENT = 0, /* MAC weights, master copy and optimizer state in DTCM */
+  SPD_TILE_SPLIT = 1,    /* MAC weights in DTCM; master and state in SDRAM */
+  SPD_TILE_STREAMED = 2, /* everything in SDRAM; W streamed by DMA per pass */
+} spd_tile_memory_t;
+
+/** "resident", "split", "streamed". */
+const char *spd_tile_memory_name(spd_tile_memory_t m);
+
+/** A half-open range [lo, lo + n) of a tensor's indices. */
+typedef struct spd_range {
+  uint32_t lo, n;
+} spd_range_t;
+
+/** One vertex = one application core. */
+typedef struct spd_vertex {
+  spd_vertex_role_t role;
+  int layer;              /* model layer index (SOURCE: the input layer;
+                             LOSS/SINK: the output layer) */
+  int n_layers;           /* consecutive layers sharing this core (>= 1) */
+  uint16_t grid_row;      /* TILE: row block i; others 0 */
+  uint16_t grid_col;      /* TILE/TILE_FULL/REDUCER: column block j */
+  spd_range_t rows;       /* TILE*: rows of W (input features);
+                             SOURCE: the input features it injects */
+  spd_range_t cols;       /* TILE*, REDUCER: output columns; LOSS, SINK:
+                             the model's outputs */
+  spd_tile_memory_t memory; /* TILE*: where its weights live */
+  uint32_t dtcm_bytes;    /* DTCM the kernel allocates (<= the core budget) */
+  uint64_t sdram_bytes;   /* SDRAM on its chip */
+  uint64_t cycles_per_sample; /* CPU cycles per training sample, the batch-end
+                                 update amortised over the batch */
+  uint64_t period_cycles;     /* time per sample in CPU cycles: the largest of
+                                 busy cycles, paced sends and DMA */
+} spd_vertex_t;
+
+/** An outgoing partition (a multicast net). Value v of sample slot s, word
+ *  w (int64 partial sums travel as two 32-bit words, low first) has key
+ *  base + (s << value_bits) + v * words + w, so a receiver indexes by
+ *  key - base (docs/dense-on-machine.md, "Packets and keys"). */
+typedef struct spd_partition {
+  uint32_t source;        /* vertex index */
+  char name[16];          /* "x", "psum", "y", "dz", "dxpsum", "record", "credit" */
+  int layer;              /* the layer whose tensor it carries */
+  spd_range_t values;     /* which values of that tensor */
+  uint32_t words;         /* packets per value (1 or 2) */
+  uint32_t value_bits;    /* ceil(log2(values.n * words)) */
+  uint32_t n_keys;        /* slots << value_bits */
+  uint32_t pace_cycles;   /* least CPU cycles between two of its sends */
+  uint32_t n_targets;
+  uint32_t *targets;      /* vertex indices, owned by the graph */
+} spd_partition_t;
+
+/** How one Dense layer was cut. */
+typedef struct spd_layer_tiling {
+  int layer;                    /* model layer index */
+  char name[SPD_NAME_MAX];      /* the layer's name */
+  uint32_t in, out;             /* W is in x out */
+  uint16_t grid_rows, grid_cols;
+  spd_tile_memory_t memory;
+  uint32_t first_vertex;        /* its tiles (row-major), then its reducers */
+  uint32_t n_vertices;
+  uint64_t period_cycles;       /* slowest of its vertices */
+  uint32_t max_tile_dtcm;       /* largest DTCM need of its vertices */
+} spd_layer_tiling_t;
+
+/** Options of the partitioner. */
+typedef struct spd_partition_opts {
+  spd_numeric_t numeric;        /* fixed (default) or float */
+  spd_optimizer_kind_t optimizer; /* state bytes per weight */
+  bool momentum;                /* SGD/RMSprop momentum slot */
+  bool centered;                /* RMSprop centered slot */
+  bool training;                /* false: forward only (no backward state) */
+  uint32_t batch_size;          /* samples per update (32) */
+  uint32_t slots;               /* samples in flight, a power of two (4) */
+  uint32_t dataset_samples;     /* samples the sources hold in SDRAM (60000) */
+  uint32_t input_bytes;         /* bytes per input value in SDRAM (1: uint8) */
+  uint32_t max_cores;           /* cap on cores used (0: the machine's) */
+} spd_partition_opts_t;
+
+/** Fixed point, Adam, training, batch 32, 4 slots, 60,000 uint8 samples. */
+void spd_partition_opts_default(spd_partition_opts_t *opts);
+
+/** A machine graph. Owned; free with spd_machine_graph_free. */
+typedef struct spd_machine_graph {
+  spd_ctx_t *ctx;
+  spd_partition_opts_t opts;
+  uint32_t n_vertices;
+  spd_vertex_t *vertices;
+  uint32_t n_partitions;
+  spd_partition_t *partitions;
+  int n_dense;
+  spd_layer_tiling_t *dense;    /* one per Dense layer, in model order */
+  uint64_t period_cycles;       /* the pipeline's bottleneck per sample */
+} spd_machine_graph_t;
+
+/** DTCM a kernel may allocate: 64 KB less the spin1 stacks and the runtime
+ *  (SPINNAKER.md #3 and §1 Memories; docs/dense-on-machine.md). */
+uint32_t spd_partition_dtcm_budget(void);
+
+/** Cut every Dense layer of the built model @p model into tiles for
+ *  @p machine and add the reducers, sources, loss and sink. Supported layers:
+ *  InputLayer, Flatten, Reshape, Dropout (pass-through), Dense, and an
+ *  Activation after a linear Dense (folded into it). @p opts may be NULL.
+ *  The grid of every layer minimises the pipeline's slowest vertex per
+ *  sample subject to each vertex's DTCM budget, each tile's SDRAM fitting a
+ *  chip and the machine's application cores.
+ *  @return 0; SPD_EINVAL (model not built, bad options); SPD_EUNSUPPORTED
+ *  (a layer kind, named); SPD_ENOFIT (diagnostic names the layer, what it
+ *  needs and what the machine has); SPD_ENOMEM. On failure *out is untouched. */
+int spd_partition_dense(spd_ctx_t *ctx, const spd_model_t *model, const spd_machine_t *machine,
+                        const spd_partition_opts_t *opts, spd_machine_graph_t **out);
+
+void spd_machine_graph_free(spd_machine_graph_t *g);
+
+/** The tiling of model layer @p layer, or NULL. */
+const spd_layer_tiling_t *spd_machine_graph_tiling(const spd_machine_graph_t *g, int layer);
+
+/** "tile (1,2) of layer 'dense'" into @p buf: how diagnostics name a vertex. */
+void spd_vertex_describe(const spd_machine_graph_t *g, uint32_t v, char *buf, size_t size);
+
+#endif

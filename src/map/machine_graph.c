@@ -1,0 +1,202 @@
+/* The machine graph: names, options, growth, pacing and freeing. */
+#include "map/machine_graph.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "emu/cost_model.h"
+#include "map/tile_cost.h"
+
+/* DTCM kept back from the kernels for the spin1 runtime beyond the stacks:
+ * its task queues (4 priorities x 16 slots, SPINNAKER.md #26), TX queue,
+ * the data-specification header and the kernel's static data
+ * (assumption; docs/dense-on-machine.md, "Memory per tile"). */
+#define RUNTIME_DTCM_BYTES 4096u
+
+static const char *const role_names[] = {
+#define SPD_VERTEX_ROLE_NAME_(id, name) name,
+    SPD_VERTEX_ROLES(SPD_VERTEX_ROLE_NAME_)
+#undef SPD_VERTEX_ROLE_NAME_
+};
+
+const char *spd_vertex_role_name(spd_vertex_role_t role) {
+  return (unsigned)role < SPD_ROLE_COUNT ? role_names[role] : "unknown";
+}
+
+const char *spd_tile_memory_name(spd_tile_memory_t m) {
+  switch (m) {
+  case SPD_TILE_RESIDENT:
+    return "resident";
+  case SPD_TILE_SPLIT:
+    return "split";
+  case SPD_TILE_STREAMED:
+    return "streamed";
+  }
+  return "unknown";
+}
+
+uint32_t spd_partition_dtcm_budget(void) {
+  return SPD_DTCM_BYTES - spd__cost_model.dtcm_stack_bytes - RUNTIME_DTCM_BYTES;
+}
+
+void spd_partition_opts_default(spd_partition_opts_t *o) {
+  *o = (spd_partition_opts_t){
+      .numeric = SPD_NUMERIC_FIXED,
+      .optimizer = SPD_OPT_ADAM,
+      .training = true,
+      .batch_size = 32,
+      .slots = 4,
+      .dataset_samples = 60000,
+      .input_bytes = 1,
+  };
+}
+
+int spd__graph_new(spd_ctx_t *ctx, const spd_partition_opts_t *opts, int n_dense,
+                   spd_machine_graph_t **out) {
+  spd_machine_graph_t *g = spd_calloc(ctx, 1, sizeof *g);
+  if (!g)
+    return SPD_ENOMEM;
+  g->ctx = ctx;
+  g->opts = *opts;
+  g->n_dense = n_dense;
+  g->dense = spd_calloc(ctx, (size_t)(n_dense ? n_dense : 1), sizeof *g->dense);
+  if (!g->dense) {
+    spd_free(ctx, g);
+    return SPD_ENOMEM;
+  }
+  *out = g;
+  return 0;
+}
+
+void spd_machine_graph_free(spd_machine_graph_t *g) {
+  if (!g)
+    return;
+  for (uint32_t i = 0; i < g->n_partitions; i++)
+    spd_free(g->ctx, g->partitions[i].targets);
+  spd_free(g->ctx, g->partitions);
+  spd_free(g->ctx, g->vertices);
+  spd_free(g->ctx, g->dense);
+  spd_free(g->ctx, g);
+}
+
+const spd_layer_tiling_t *spd_machine_graph_tiling(const spd_machine_graph_t *g, int layer) {
+  for (int i = 0; i < g->n_dense; i++)
+    if (g->dense[i].layer == layer)
+      return &g->dense[i];
+  return NULL;
+}
+
+void spd_vertex_describe(const spd_machine_graph_t *g, uint32_t v, char *buf, size_t size) {
+  const spd_vertex_t *x = &g->vertices[v];
+  const spd_layer_tiling_t *t = spd_machine_graph_tiling(g, x->layer);
+  const char *role = spd_vertex_role_name(x->role);
+  if (x->role == SPD_ROLE_TILE)
+    snprintf(buf, size, "vertex %u (%s (%u,%u) of layer '%s')", v, role, x->grid_row,
+             x->grid_col, t ? t->name : "?");
+  else if (x->role == SPD_ROLE_TILE_FULL || x->role == SPD_ROLE_REDUCER)
+    snprintf(buf, size, "vertex %u (%s %u of layer '%s')", v, role, x->grid_col,
+             t ? t->name : "?");
+  else
+    snprintf(buf, size, "vertex %u (%s)", v, role);
+}
+
+/* Make room for element n: capacities are 8, 16, 32, ..., so the array
+ * grows exactly when n reaches one of them. */
+static int grow(spd_ctx_t *ctx, void **array, uint32_t n, size_t elem) {
+  if (n != 0 && (n < 8 || (n & (n - 1))))
+    return 0;
+  size_t cap = n ? (size_t)n * 2 : 8;
+  void *p = spd_realloc(ctx, *array, cap * elem);
+  if (!p)
+    return SPD_ENOMEM;
+  *array = p;
+  return 0;
+}
+
+int spd__graph_add_vertex(spd_machine_graph_t *g, const spd_vertex_t *v, uint32_t *index) {
+  int err = grow(g->ctx, (void **)&g->vertices, g->n_vertices, sizeof *v);
+  if (err)
+    return err;
+  g->vertices[g->n_vertices] = *v;
+  if (index)
+    *index = g->n_vertices;
+  g->n_vertices++;
+  return 0;
+}
+
+static uint32_t bits_for(uint64_t n) {
+  uint32_t b = 0;
+  while (((uint64_t)1 << b) < n)
+    b++;
+  return b;
+}
+
+int spd__graph_add_partition(spd_machine_graph_t *g, uint32_t source, const char *name, int layer,
+                             spd_range_t values, uint32_t words, const uint32_t *targets,
+                             uint32_t n_targets) {
+  uint32_t *t = spd_malloc(g->ctx, sizeof *t * (n_targets ? n_targets : 1));
+  if (!t)
+    return SPD_ENOMEM;
+  int err = grow(g->ctx, (void **)&g->partitions, g->n_partitions, sizeof *g->partitions);
+  if (err) {
+    spd_free(g->ctx, t);
+    return err;
+  }
+  memcpy(t, targets, sizeof *t * n_targets);
+  spd_partition_t *p = &g->partitions[g->n_partitions++];
+  *p = (spd_partition_t){.source = source, .layer = layer, .values = values, .words = words,
+                         .n_targets = n_targets, .targets = t};
+  snprintf(p->name, sizeof p->name, "%s", name);
+  p->value_bits = bits_for((uint64_t)values.n * words);
+  p->n_keys = g->opts.slots << p->value_bits;
+  return 0;
+}
+
+/* fan[v * n_names + k]: partitions named names[k] that feed vertex v. */
+static const char *const pace_names[] = {"x", "psum", "y", "dz", "dxpsum", "record", "credit"};
+#define N_PACE_NAMES (sizeof pace_names / sizeof pace_names[0])
+
+static uint32_t name_index(const char *name) {
+  for (uint32_t k = 0; k < N_PACE_NAMES; k++)
+    if (!strcmp(name, pace_names[k]))
+      return k;
+  return 0;
+}
+
+int spd__graph_pace(spd_machine_graph_t *g, const uint64_t *dma_cycles) {
+  uint32_t *fan = spd_calloc(g->ctx, (size_t)g->n_vertices * N_PACE_NAMES, sizeof *fan);
+  uint64_t *send_time = spd_calloc(g->ctx, g->n_vertices ? g->n_vertices : 1, sizeof *send_time);
+  if (!fan || !send_time) {
+    spd_free(g->ctx, fan);
+    spd_free(g->ctx, send_time);
+    return SPD_ENOMEM;
+  }
+  for (uint32_t i = 0; i < g->n_partitions; i++)
+    for (uint32_t t = 0; t < g->partitions[i].n_targets; t++)
+      fan[(size_t)g->partitions[i].targets[t] * N_PACE_NAMES + name_index(g->partitions[i].name)]++;
+  for (uint32_t i = 0; i < g->n_partitions; i++) {
+    spd_partition_t *p = &g->partitions[i];
+    uint64_t pace = spd__cost_send_cycles();
+    if (pace < spd__cost_link_cycles())
+      pace = spd__cost_link_cycles();
+    for (uint32_t t = 0; t < p->n_targets; t++) {
+      uint64_t r = (uint64_t)spd__cost_recv_cycles() *
+                   fan[(size_t)p->targets[t] * N_PACE_NAMES + name_index(p->name)];
+      pace = r > pace ? r : pace;
+    }
+    p->pace_cycles = pace > UINT32_MAX ? UINT32_MAX : (uint32_t)pace;
+    send_time[p->source] += (uint64_t)p->values.n * p->words * pace;
+  }
+  g->period_cycles = 0;
+  for (uint32_t v = 0; v < g->n_vertices; v++) {
+    spd_vertex_t *x = &g->vertices[v];
+    uint64_t t = x->cycles_per_sample;
+    t = dma_cycles[v] > t ? dma_cycles[v] : t;
+    x->period_cycles = send_time[v] > t ? send_time[v] : t;
+    if (x->period_cycles > g->period_cycles)
+      g->period_cycles = x->period_cycles;
+  }
+  spd_free(g->ctx, fan);
+  spd_free(g->ctx, send_time);
+  return 0;
+}

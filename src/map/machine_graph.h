@@ -1,0 +1,29 @@
+/* Building a machine graph (partition.h): growing arrays of vertices and
+ * partitions, and the pacing of every partition once the graph is whole. */
+#ifndef SPINDLE_MAP_MACHINE_GRAPH_H
+#define SPINDLE_MAP_MACHINE_GRAPH_H
+
+#include "spindle/partition.h"
+
+/** An empty graph for @p opts. @return 0 or SPD_ENOMEM. */
+int spd__graph_new(spd_ctx_t *ctx, const spd_partition_opts_t *opts, int n_dense,
+                   spd_machine_graph_t **out);
+
+/** Append a vertex; its index in @p index. @return 0 or SPD_ENOMEM. */
+int spd__graph_add_vertex(spd_machine_graph_t *g, const spd_vertex_t *v, uint32_t *index);
+
+/** Append a partition from @p source named @p name carrying @p values of
+ *  layer @p layer's tensor, @p words packets per value, to @p n_targets
+ *  vertices (copied). @return 0 or SPD_ENOMEM. */
+int spd__graph_add_partition(spd_machine_graph_t *g, uint32_t source, const char *name, int layer,
+                             spd_range_t values, uint32_t words, const uint32_t *targets,
+                             uint32_t n_targets);
+
+/** Set every partition's pace (least cycles between sends: the sender's own
+ *  cost, a link's packet time, and each receiver's handling cost times the
+ *  number of partitions of that name feeding it) and every vertex's period
+ *  (the largest of its busy cycles, its DMA time and its paced sends).
+ *  @return 0 or SPD_ENOMEM. */
+int spd__graph_pace(spd_machine_graph_t *g, const uint64_t *dma_cycles);
+
+#endif

@@ -1,0 +1,269 @@
+/* The partitioner's cost model (tile_cost.h). Every constant is in CPU
+ * cycles at 200 MHz (SPINNAKER.md #2) and is explained, with its source, in
+ * docs/dense-on-machine.md, "Cost model". */
+#include "map/tile_cost.h"
+
+#include "emu/cost_model.h"
+
+/* Work of a receive callback beyond the event dispatch: index the key,
+ * store the value, count arrivals of its slot (assumption). */
+#define RECV_HANDLER_CYCLES 10
+/* Loop and bookkeeping around one spd_core_send_mc (assumption). */
+#define SEND_LOOP_CYCLES 5
+/* Fixed-point MAC, int16 x int16 into int64: two values per LDR and
+ * SMLALxy (2 issue cycles) per MAC with the loads scheduled away from their
+ * uses (SPINNAKER.md §1 MAC-loop timings, derived): 6 cycles per 2 MACs. */
+#define MAC_FIXED_CYCLES 3
+/* Soft-float multiply plus add (SPINNAKER.md §1: no FPU; soft-float cycle
+ * counts unconfirmed): about 40 cycles each on an ARMv5 (assumption). */
+#define MAC_FLOAT_CYCLES 80
+/* Adding a partial sum into an accumulator: int64 add with load/store;
+ * soft-float add. */
+#define ADD_FIXED_CYCLES 4
+#define ADD_FLOAT_CYCLES 40
+/* Activations per value: relu/linear/leaky are compares; sigmoid, tanh and
+ * elu need exp and a division (docs/numerics.md: degree-9 polynomial, one
+ * division); softmax per output: exp plus a multiply by the reciprocal. */
+#define ACT_CHEAP_CYCLES 8
+#define ACT_FIXED_CYCLES 250
+#define ACT_FLOAT_CYCLES 400
+#define ACT_BWD_FIXED_CYCLES 10
+#define ACT_BWD_FLOAT_CYCLES 80
+#define SOFTMAX_FIXED_CYCLES 300
+#define SOFTMAX_FLOAT_CYCLES 500
+#define LOSS_LOG_CYCLES 400
+/* Converting one input byte by a 256-entry table made at map time. */
+#define INPUT_CONVERT_CYCLES 5
+/* Fixed per-vertex DTCM: state struct, slot counters, partition table. */
+#define VERTEX_OVERHEAD_BYTES 512
+/* Streamed weights: two 4 KB DMA buffers (double buffering). */
+#define STREAM_CHUNK_BYTES 4096
+/* Batch-end update: two 2 KB DMA buffers for master weights and state. */
+#define UPDATE_CHUNK_BYTES 2048
+
+uint32_t spd__cost_value_bytes(spd_numeric_t n) { return n == SPD_NUMERIC_FIXED ? 2 : 4; }
+uint32_t spd__cost_psum_words(spd_numeric_t n) { return n == SPD_NUMERIC_FIXED ? 2 : 1; }
+static uint32_t acc_bytes(spd_numeric_t n) { return n == SPD_NUMERIC_FIXED ? 8 : 4; }
+static uint32_t mac_cycles(spd_numeric_t n) {
+  return n == SPD_NUMERIC_FIXED ? MAC_FIXED_CYCLES : MAC_FLOAT_CYCLES;
+}
+static uint32_t add_cycles(spd_numeric_t n) {
+  return n == SPD_NUMERIC_FIXED ? ADD_FIXED_CYCLES : ADD_FLOAT_CYCLES;
+}
+
+uint32_t spd__cost_recv_cycles(void) {
+  return spd__cost_model.event_dispatch_cycles + RECV_HANDLER_CYCLES;
+}
+
+uint32_t spd__cost_send_cycles(void) { return spd__cost_model.send_cycles + SEND_LOOP_CYCLES; }
+
+uint32_t spd__cost_link_cycles(void) {
+  uint64_t c = spd__cost_model.core_cycle_ps;
+  return (uint32_t)((spd__cost_model.link_ps_72bit + c - 1) / c);
+}
+
+/* DMA engine cycles per 32-bit word for one core (SPINNAKER.md #8). */
+static uint64_t dma_words_cycles(uint64_t bytes) {
+  uint64_t words = (bytes + 3) / 4;
+  return words * spd__cost_model.dma_ps_per_word / spd__cost_model.core_cycle_ps;
+}
+
+/* Master copy bytes per weight: an int32 s7.24 master in fixed point; the
+ * float weight is its own master. */
+static uint32_t master_bytes(const spd_partition_opts_t *o) {
+  return o->numeric == SPD_NUMERIC_FIXED ? 4 : 0;
+}
+
+/* Optimizer state bytes per parameter (docs/numerics.md formats table:
+ * int32 first moments, int64 second moments; float32 slots in float). */
+static uint32_t state_bytes(const spd_partition_opts_t *o) {
+  uint32_t second = o->numeric == SPD_NUMERIC_FIXED ? 8 : 4;
+  switch (o->optimizer) {
+  case SPD_OPT_SGD:
+    return o->momentum ? 4 : 0;
+  case SPD_OPT_ADAM:
+    return 4 + second;
+  case SPD_OPT_RMSPROP:
+    return second + (o->momentum ? 4 : 0) + (o->centered ? 4 : 0);
+  default:
+    return 0;
+  }
+}
+
+/* Cycles of one parameter's update at a batch boundary: one Philox block
+ * (about 120 cycles: ten rounds of two 32x32->64 multiplies and XORs) plus
+ * the rule's products, divisions and square roots (assumption). */
+static uint32_t update_cycles(const spd_partition_opts_t *o) {
+  bool fx = o->numeric == SPD_NUMERIC_FIXED;
+  switch (o->optimizer) {
+  case SPD_OPT_SGD:
+    return o->momentum ? (fx ? 220 : 200) : (fx ? 150 : 80);
+  case SPD_OPT_ADAM:
+    return fx ? 600 : 700;
+  case SPD_OPT_RMSPROP:
+    return fx ? 500 : 600;
+  default:
+    return 0;
+  }
+}
+
+static uint32_t act_cycles(const spd_partition_opts_t *o, spd_activation_t a) {
+  switch (a) {
+  case SPD_ACT_LINEAR:
+  case SPD_ACT_RELU:
+  case SPD_ACT_LEAKY_RELU:
+  case SPD_ACT_SOFTMAX: /* applied by the loss core */
+    return ACT_CHEAP_CYCLES;
+  default:
+    return o->numeric == SPD_NUMERIC_FIXED ? ACT_FIXED_CYCLES : ACT_FLOAT_CYCLES;
+  }
+}
+
+static uint32_t act_bwd_cycles(const spd_partition_opts_t *o) {
+  return o->numeric == SPD_NUMERIC_FIXED ? ACT_BWD_FIXED_CYCLES : ACT_BWD_FLOAT_CYCLES;
+}
+
+static uint32_t sat32(uint64_t v) { return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v; }
+
+/* Per-weight bytes in DTCM and SDRAM for a tile's memory mode. */
+static void weight_bytes(const spd_partition_opts_t *o, spd_tile_memory_t m, uint32_t *dtcm,
+                         uint32_t *sdram) {
+  uint32_t v = spd__cost_value_bytes(o->numeric);
+  uint32_t rest = o->training ? master_bytes(o) + state_bytes(o) : 0;
+  *dtcm = m == SPD_TILE_RESIDENT ? v + rest : m == SPD_TILE_SPLIT ? v : 0;
+  *sdram = m == SPD_TILE_RESIDENT ? 0 : m == SPD_TILE_SPLIT ? rest : v + rest;
+}
+
+/* Bias of a column block, owned by its reducer: master, exact gradient sum
+ * and state (always in DTCM: a few bytes per column). */
+static uint64_t bias_dtcm(const spd_partition_opts_t *o, uint32_t cols) {
+  if (!o->training)
+    return (uint64_t)cols * 4;
+  return (uint64_t)cols * (4 + acc_bytes(o->numeric) + state_bytes(o));
+}
+
+/* The tile's part: MACs forward, dX and the deferred dW, memory of the
+ * weights and the sample buffers. */
+static void tile_part(const spd_partition_opts_t *o, const spd__tile_shape_t *s,
+                      spd__vertex_cost_t *c) {
+  uint64_t w = (uint64_t)s->rows * s->cols, v = spd__cost_value_bytes(o->numeric);
+  uint32_t wd, ws;
+  weight_bytes(o, s->memory, &wd, &ws);
+  bool dx = o->training && !s->first_layer;
+  uint64_t dtcm = w * wd + (uint64_t)o->slots * s->rows * v + (uint64_t)s->cols * acc_bytes(o->numeric);
+  if (s->memory == SPD_TILE_STREAMED)
+    dtcm += 2 * STREAM_CHUNK_BYTES;
+  uint64_t passes = 1, dma = 0;
+  c->busy += (uint64_t)s->rows * spd__cost_recv_cycles() + w * mac_cycles(o->numeric);
+  if (o->training) {
+    /* dZ slots, one sample's record staging, the dX accumulators. */
+    dtcm += (uint64_t)o->slots * s->cols * v + (uint64_t)(s->rows + s->cols) * v;
+    if (dx)
+      dtcm += (uint64_t)s->rows * acc_bytes(o->numeric);
+    if (s->memory != SPD_TILE_RESIDENT)
+      dtcm += 2 * UPDATE_CHUNK_BYTES;
+    /* dX MACs, the batch-end dW MACs (x and dZ recorded per sample), the
+     * update amortised over the batch, two record DMAs per sample. */
+    c->busy += (dx ? w * mac_cycles(o->numeric) : 0) + w * mac_cycles(o->numeric) +
+               w * update_cycles(o) / o->batch_size + 2 * spd__cost_model.dma_setup_cycles;
+    c->sdram += (uint64_t)o->batch_size * (s->rows + s->cols) * v;
+    dma += dma_words_cycles((uint64_t)(s->rows + s->cols) * v);
+    /* Split and streamed tiles read and write master and state once per batch. */
+    dma += dma_words_cycles(2 * w * (master_bytes(o) + state_bytes(o))) / o->batch_size;
+    passes += dx;
+  }
+  if (s->memory == SPD_TILE_STREAMED)
+    dma += passes * dma_words_cycles(w * v) + (o->training ? dma_words_cycles(w * v) / o->batch_size : 0);
+  c->dtcm = sat32(dtcm + VERTEX_OVERHEAD_BYTES);
+  c->sdram += w * ws;
+  c->dma += dma;
+  if (dx) {
+    c->busy += (uint64_t)s->rows * spd__cost_psum_words(o->numeric) * spd__cost_send_cycles();
+    c->sends += (uint64_t)s->rows * spd__cost_psum_words(o->numeric);
+  }
+}
+
+/* The reducer's part of a column block: sums, bias, activation forward; dX
+ * sums, derivative and dZ backward; the bias update. @p psums: partial-sum
+ * packets received forward per sample. */
+static void reduce_part(const spd_partition_opts_t *o, const spd__tile_shape_t *s,
+                        uint64_t psums, spd__vertex_cost_t *c) {
+  uint64_t v = spd__cost_value_bytes(o->numeric), a = acc_bytes(o->numeric);
+  uint32_t words = spd__cost_psum_words(o->numeric);
+  uint64_t dtcm = (uint64_t)o->slots * s->cols * (a + v) + bias_dtcm(o, s->cols);
+  c->busy += psums * (spd__cost_recv_cycles() + add_cycles(o->numeric)) +
+             (uint64_t)s->cols * (act_cycles(o, s->activation) + spd__cost_send_cycles());
+  c->sends += s->cols;
+  if (o->training) {
+    dtcm += (uint64_t)o->slots * s->cols * a;
+    if (s->last_layer) {
+      c->busy += (uint64_t)s->cols * spd__cost_recv_cycles();
+    } else {
+      uint64_t in = (uint64_t)s->dx_values * words;
+      c->busy += in * (spd__cost_recv_cycles() + add_cycles(o->numeric)) +
+                 (uint64_t)s->cols * (act_bwd_cycles(o) + spd__cost_send_cycles());
+      c->sends += s->cols;
+    }
+    c->busy += (uint64_t)s->cols * (add_cycles(o->numeric) + update_cycles(o) / o->batch_size);
+  }
+  c->dtcm = sat32((uint64_t)c->dtcm + dtcm);
+}
+
+void spd__cost_tile(const spd_partition_opts_t *o, const spd__tile_shape_t *s, bool full,
+                    spd__vertex_cost_t *c) {
+  *c = (spd__vertex_cost_t){0};
+  tile_part(o, s, c);
+  if (full) {
+    reduce_part(o, s, 0, c);
+  } else {
+    uint32_t words = spd__cost_psum_words(o->numeric);
+    c->busy += (uint64_t)s->cols * words * spd__cost_send_cycles();
+    c->sends += (uint64_t)s->cols * words;
+    if (o->training)
+      c->busy += (uint64_t)s->cols * spd__cost_recv_cycles();
+  }
+}
+
+void spd__cost_reducer(const spd_partition_opts_t *o, const spd__tile_shape_t *s,
+                       spd__vertex_cost_t *c) {
+  *c = (spd__vertex_cost_t){.dtcm = VERTEX_OVERHEAD_BYTES};
+  uint64_t psums = (uint64_t)s->row_blocks * s->cols * spd__cost_psum_words(o->numeric);
+  reduce_part(o, s, psums, c);
+}
+
+void spd__cost_source(const spd_partition_opts_t *o, uint32_t n, spd__vertex_cost_t *c) {
+  uint64_t v = spd__cost_value_bytes(o->numeric);
+  uint64_t raw = ((uint64_t)n * o->input_bytes + 3) & ~(uint64_t)3;
+  *c = (spd__vertex_cost_t){0};
+  c->dtcm = sat32((uint64_t)o->slots * n * v + 2 * raw + 256 * v + VERTEX_OVERHEAD_BYTES);
+  c->sdram = (uint64_t)o->dataset_samples * n * o->input_bytes;
+  c->busy = (uint64_t)n * (INPUT_CONVERT_CYCLES + spd__cost_send_cycles()) +
+            spd__cost_model.dma_setup_cycles + spd__cost_recv_cycles();
+  c->dma = dma_words_cycles(raw);
+  c->sends = n;
+}
+
+void spd__cost_loss(const spd_partition_opts_t *o, uint32_t n_out, spd__vertex_cost_t *c) {
+  uint64_t v = spd__cost_value_bytes(o->numeric), a = acc_bytes(o->numeric);
+  bool fx = o->numeric == SPD_NUMERIC_FIXED;
+  *c = (spd__vertex_cost_t){0};
+  c->dtcm = sat32((uint64_t)o->slots * n_out * (v + a) + VERTEX_OVERHEAD_BYTES);
+  c->sdram = (uint64_t)o->dataset_samples * 4; /* labels, int32 */
+  c->busy = (uint64_t)n_out * (spd__cost_recv_cycles() + (fx ? SOFTMAX_FIXED_CYCLES : SOFTMAX_FLOAT_CYCLES)) +
+            LOSS_LOG_CYCLES + spd__cost_model.dma_setup_cycles;
+  c->sends = n_out + SPD__RECORD_EXTRA;
+  if (o->training)
+    c->sends += n_out;
+  c->busy += c->sends * spd__cost_send_cycles();
+  c->dma = dma_words_cycles(4);
+}
+
+void spd__cost_sink(const spd_partition_opts_t *o, uint32_t n_out, spd__vertex_cost_t *c) {
+  uint64_t rec = (uint64_t)(n_out + SPD__RECORD_EXTRA) * 4;
+  *c = (spd__vertex_cost_t){0};
+  c->dtcm = sat32((uint64_t)o->slots * rec * 2 + VERTEX_OVERHEAD_BYTES);
+  c->sdram = (uint64_t)o->dataset_samples * rec;
+  c->busy = (uint64_t)(n_out + SPD__RECORD_EXTRA) * spd__cost_recv_cycles() +
+            spd__cost_model.dma_setup_cycles;
+  c->dma = dma_words_cycles(rec);
+}

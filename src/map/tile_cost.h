@@ -1,0 +1,63 @@
+/* The partitioner's cost model: DTCM, SDRAM, CPU cycles and DMA time of
+ * every kind of vertex, per training sample. The per-event constants come
+ * from the emulator's table (emu/cost_model.h, docs/cost-model.md); the
+ * per-operation ones (a MAC, an activation, an optimizer update) are the
+ * map-time estimates of docs/dense-on-machine.md, "Cost model". */
+#ifndef SPINDLE_MAP_TILE_COST_H
+#define SPINDLE_MAP_TILE_COST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "spindle/partition.h"
+
+/** What one vertex costs. Time is in CPU cycles per sample. */
+typedef struct spd__vertex_cost {
+  uint32_t dtcm;        /* bytes (saturates at UINT32_MAX) */
+  uint64_t sdram;       /* bytes */
+  uint64_t busy;        /* CPU cycles */
+  uint64_t dma;         /* DMA engine cycles (overlaps the CPU) */
+  uint64_t sends;       /* packets sent */
+} spd__vertex_cost_t;
+
+/** The shape of a Dense tile or column block and its neighbourhood. */
+typedef struct spd__tile_shape {
+  uint32_t rows, cols;        /* block of W */
+  spd_tile_memory_t memory;
+  spd_activation_t activation;
+  bool first_layer;           /* no dX to compute */
+  bool last_layer;            /* its dZ comes from the loss core */
+  uint32_t row_blocks;        /* R: partial sums reduced per column */
+  uint32_t dx_values;         /* dX partial-sum values a column block receives
+                                 per sample from the next layer's tiles */
+} spd__tile_shape_t;
+
+/** Bytes of one value in packets and MAC loops (int16 or float32). */
+uint32_t spd__cost_value_bytes(spd_numeric_t n);
+/** Packets per partial sum (int64 halves in fixed point, one float). */
+uint32_t spd__cost_psum_words(spd_numeric_t n);
+/** CPU cycles to receive and store one packet. */
+uint32_t spd__cost_recv_cycles(void);
+/** CPU cycles to send one packet. */
+uint32_t spd__cost_send_cycles(void);
+/** CPU cycles one 72-bit packet occupies a link (SPINNAKER.md #18). */
+uint32_t spd__cost_link_cycles(void);
+
+/** A tile (R > 1) or a full tile (R = 1, its own reducer). */
+void spd__cost_tile(const spd_partition_opts_t *o, const spd__tile_shape_t *s, bool full,
+                    spd__vertex_cost_t *c);
+/** The reducer of one column block. */
+void spd__cost_reducer(const spd_partition_opts_t *o, const spd__tile_shape_t *s,
+                       spd__vertex_cost_t *c);
+/** A source injecting @p n input values per sample. */
+void spd__cost_source(const spd_partition_opts_t *o, uint32_t n, spd__vertex_cost_t *c);
+/** The loss core of @p n_out outputs. */
+void spd__cost_loss(const spd_partition_opts_t *o, uint32_t n_out, spd__vertex_cost_t *c);
+/** The sink recording @p n_out outputs and the metrics per sample. */
+void spd__cost_sink(const spd_partition_opts_t *o, uint32_t n_out, spd__vertex_cost_t *c);
+
+/** Values the loss core sends the sink per sample besides the outputs:
+ *  loss (two words), predicted class, label. */
+#define SPD__RECORD_EXTRA 4
+
+#endif
