@@ -198,6 +198,18 @@ static void every_router_reaches_exactly_its_sinks(void **state) {
           check_delivery(m, &routing.tables, &nets[i], routing.keys[i].base + k);
       }
       assert_true(routing.entries_after <= routing.entries_before);
+      /* Deterministic: the same nets give the same trees. */
+      spd_map_tree_t again[N_NETS];
+      assert_int_equal(spd_map_route(&ctx, m, nets, N_NETS, &opts, again), 0);
+      for (uint32_t i = 0; i < N_NETS; i++) {
+        assert_int_equal(again[i].n_nodes, routing.trees[i].n_nodes);
+        for (uint32_t k = 0; k < again[i].n_nodes; k++) {
+          const spd_map_node_t *a = &again[i].nodes[k], *b = &routing.trees[i].nodes[k];
+          assert_true(a->x == b->x && a->y == b->y && a->parent == b->parent &&
+                      a->in_link == b->in_link && a->route == b->route);
+        }
+        spd_map_tree_free(&ctx, &again[i]);
+      }
       /* The same with every table minimised as far as it goes, so merged
        * entries and default routing carry the packets. */
       uint32_t before = 0, after = 0;
@@ -298,6 +310,13 @@ static void unreachable_sink_fails_naming_it(void **state) {
   net.sinks = &dead_core;
   assert_int_equal(spd_map_route(&ctx, d, &net, 1, NULL, &tree), SPD_EINVAL);
   assert_non_null(strstr(spd_ctx_message(&ctx), "sink core 5 of chip (3,3)"));
+  spd_map_core_t monitor = {3, 3, SPD_MONITOR_CORE};
+  net.sinks = &monitor;
+  assert_int_equal(spd_map_route(&ctx, d, &net, 1, NULL, &tree), SPD_EINVAL);
+  assert_non_null(strstr(spd_ctx_message(&ctx), "not a working application core"));
+  net.source.core = 18;
+  assert_int_equal(spd_map_route(&ctx, d, &net, 1, NULL, &tree), SPD_EINVAL);
+  assert_non_null(strstr(spd_ctx_message(&ctx), "source core 18 of chip (0,0)"));
   spd_machine_free(d);
   spd_machine_free(m);
 }

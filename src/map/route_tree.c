@@ -83,13 +83,19 @@ static int32_t push_node(spd_map_route_work_t *w, int x, int y, int32_t parent, 
   return i;
 }
 
+/* Nets run between application cores: core 0 is the monitor (SPINNAKER.md #1). */
+static bool app_core_works(const spd_chip_t *chip, unsigned core) {
+  return core != SPD_MONITOR_CORE && core < SPD_CORES_PER_CHIP && (chip->core_mask & (1u << core));
+}
+
 int spd__tree_begin(spd_map_route_work_t *w, const spd_map_core_t *source) {
   const spd_chip_t *chip = spd_machine_chip(w->m, source->x, source->y);
   if (!chip)
     return spd_ctx_fail(w->ctx, SPD_EINVAL, "route: source chip (%u,%u) is absent or dead",
                         source->x, source->y);
-  if (source->core >= SPD_CORES_PER_CHIP || !(chip->core_mask & (1u << source->core)))
-    return spd_ctx_fail(w->ctx, SPD_EINVAL, "route: source core %u of chip (%u,%u) is absent or dead",
+  if (!app_core_works(chip, source->core))
+    return spd_ctx_fail(w->ctx, SPD_EINVAL,
+                        "route: source core %u of chip (%u,%u) is not a working application core",
                         source->core, source->x, source->y);
   next_gen(&w->gen, w->mark, (size_t)w->m->width * w->m->height);
   w->n_nodes = 0;
@@ -102,8 +108,9 @@ int spd__tree_check_sink(spd_map_route_work_t *w, const spd_map_core_t *sink) {
   if (!chip)
     return spd_ctx_fail(w->ctx, SPD_EINVAL, "route: sink chip (%u,%u) is absent or dead",
                         sink->x, sink->y);
-  if (sink->core >= SPD_CORES_PER_CHIP || !(chip->core_mask & (1u << sink->core)))
-    return spd_ctx_fail(w->ctx, SPD_EINVAL, "route: sink core %u of chip (%u,%u) is absent or dead",
+  if (!app_core_works(chip, sink->core))
+    return spd_ctx_fail(w->ctx, SPD_EINVAL,
+                        "route: sink core %u of chip (%u,%u) is not a working application core",
                         sink->core, sink->x, sink->y);
   return 0;
 }
