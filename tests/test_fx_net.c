@@ -334,6 +334,9 @@ static void calibration_follows_magnitudes(void **state) {
   spd_fx_result_t res = {0};
   assert_int_equal(spd__fx_net_evaluate(net, &b, NULL, &res), 0);
   assert_true(spd__fx_net_saturations(net) > 0); /* x at s1.14 saturates, counted */
+  uint64_t fwd, bwd;
+  spd__fx_net_layer_saturations(net, 0, &fwd, &bwd);
+  assert_true(fwd == spd__fx_net_saturations(net) && bwd == 0); /* all at the input */
   assert_int_equal(spd__fx_net_calibrate(net, &b, 2), 0);
   const spd_numeric_plan_t *plan = spd__fx_net_plan(net);
   assert_int_equal(plan->layers[0].act_frac, 10); /* 20 fits s5.10 */
@@ -341,6 +344,13 @@ static void calibration_follows_magnitudes(void **state) {
   assert_int_equal(spd__fx_net_saturations(net), 0);
   assert_int_equal(spd__fx_net_evaluate(net, &b, NULL, &res), 0);
   assert_int_equal(spd__fx_net_saturations(net), 0);
+  /* Tiny inputs: the input gets the finest format, the hidden layer keeps
+   * s4.11 at most (calibration never narrows an activation's range). */
+  for (int i = 0; i < SAMPLES * IN; i++)
+    x[i] *= 0.0005f;
+  assert_int_equal(spd__fx_net_calibrate(net, &b, 2), 0);
+  assert_int_equal(plan->layers[0].act_frac, 14);
+  assert_int_equal(plan->layers[1].act_frac, 11);
   spd__fx_net_free(net);
   spd_model_free(m);
 }

@@ -36,6 +36,11 @@ int spd_evaluate_fixed(spd_model_t *m, spd_fixed_run_t *run, spd_loss_kind_t los
 
 /** Saturation events counted in training and evaluation so far. */
 uint64_t spd_fixed_run_saturations(const spd_fixed_run_t *run);
+/** Saturations of layer @p layer (model index): forward (its output) and
+ *  backward (its dZ and the gradient it sends below; the loss's for the
+ *  output layer). Data-moving layers count none. */
+void spd_fixed_run_layer_saturations(const spd_fixed_run_t *run, int layer, uint64_t *forward,
+                                     uint64_t *backward);
 /** The run's numeric plan (valid until spd_fixed_run_free). */
 const spd_numeric_plan_t *spd_fixed_run_plan(const spd_fixed_run_t *run);
 void spd_fixed_run_free(spd_fixed_run_t *run);

@@ -69,8 +69,10 @@ void spd_numeric_plan_free(spd_numeric_plan_t *plan);
  *  gradient or a weight tensor gets the largest frac whose int16 range holds
  *  its maximum times a headroom (activations 4, gradients 4, weights 4,
  *  because all three grow during training; inputs 1), clamped to
- *  [SPD_NUM_MIN_FRAC, SPD_NUM_MAX_FRAC]. Data-moving layers then copy their
- *  input's fracs again. @p stats has m->n_layers entries. */
+ *  [SPD_NUM_MIN_FRAC, SPD_NUM_MAX_FRAC]; hidden activations never get a
+ *  frac above the default 11 (calibration only widens their range), as they
+ *  grow most. Data-moving layers then copy their input's fracs again.
+ *  @p stats has m->n_layers entries. */
 void spd_numeric_plan_calibrate(spd_numeric_plan_t *plan, const spd_model_t *m,
                                 const spd_layer_stats_t *stats);
 

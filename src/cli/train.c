@@ -63,6 +63,23 @@ static int make_config(const spd_cli_session_t *s, spd_fit_config_t *cfg) {
   return 0;
 }
 
+/* docs/numerics.md: saturation is reported, never silent; per layer as
+ * [forward, backward] for the layers that saturated at all. */
+static void report_saturations(cJSON *r, const spd_cli_session_t *s) {
+  spd_cli_report_number(r, "saturations", (double)spd_fixed_run_saturations(s->fixed_run));
+  cJSON *by_layer = cJSON_AddObjectToObject(r, "saturations_by_layer");
+  for (int i = 0; by_layer && i < s->model->n_layers; i++) {
+    uint64_t fwd, bwd;
+    spd_fixed_run_layer_saturations(s->fixed_run, i, &fwd, &bwd);
+    cJSON *pair = fwd || bwd ? cJSON_AddArrayToObject(by_layer, s->model->layers[i].config.name)
+                             : NULL;
+    if (pair) {
+      cJSON_AddItemToArray(pair, cJSON_CreateNumber((double)fwd));
+      cJSON_AddItemToArray(pair, cJSON_CreateNumber((double)bwd));
+    }
+  }
+}
+
 static cJSON *train_report(const spd_cli_session_t *s, const spd_fit_config_t *cfg,
                            const spd_history_t *h, double test_loss, double test_acc) {
   cJSON *r = spd_cli_report_new(s);
@@ -84,8 +101,8 @@ static cJSON *train_report(const spd_cli_session_t *s, const spd_fit_config_t *c
   spd_cli_report_number(r, "host_samples_per_second",
                         train_seconds > 0 ? (double)s->train.n * h->n_epochs / train_seconds : 0);
   spd_cli_report_number(r, "host_seconds", spd_cli_session_seconds(s));
-  if (s->fixed_run) /* docs/numerics.md: saturation is reported, never silent */
-    spd_cli_report_number(r, "saturations", (double)spd_fixed_run_saturations(s->fixed_run));
+  if (s->fixed_run)
+    report_saturations(r, s);
   return r;
 }
 

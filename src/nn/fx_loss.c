@@ -143,9 +143,11 @@ void spd__fx_loss_sample(spd_fx_net_t *net, const spd_fx_batch_t *b, int s,
   fx_layer_t *out = &net->layers[last];
   int y_frac = net->plan->layers[last].act_frac;
   int grad_frac = net->plan->layers[last].grad_frac;
+  uint32_t before = net->sat;
   double loss = net->loss == SPD_FX_LOSS_MSE
                     ? mean_squared_error(net, b, s, out, y_frac, grad_frac)
                     : cross_entropy(net, b, s, out, grad_frac);
+  out->sat_backward += net->sat - before; /* the loss gradient's own rounding */
   res->loss_sum += loss;
   res->correct += correct(net, b, s, out, y_frac);
 }

@@ -381,6 +381,8 @@ int spd__fx_net_calibrate(spd_fx_net_t *net, const spd_fx_batch_t *b, int passes
   }
   net->sat = 0; /* saturations of the probe passes are expected, not reported */
   net->sat_total = 0;
+  for (int i = 0; i < net->n_layers; i++)
+    net->layers[i].sat_forward = net->layers[i].sat_backward = 0;
   return 0;
 }
 
@@ -400,3 +402,9 @@ void spd__fx_net_export(const spd_fx_net_t *net, spd_model_t *m) {
 const spd_numeric_plan_t *spd__fx_net_plan(const spd_fx_net_t *net) { return net->plan; }
 
 uint64_t spd__fx_net_saturations(const spd_fx_net_t *net) { return net->sat_total + net->sat; }
+
+void spd__fx_net_layer_saturations(const spd_fx_net_t *net, int layer, uint64_t *forward,
+                                   uint64_t *backward) {
+  *forward = net->layers[layer].sat_forward;
+  *backward = net->layers[layer].sat_backward;
+}

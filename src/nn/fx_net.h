@@ -81,5 +81,10 @@ void spd__fx_net_export(const spd_fx_net_t *net, spd_model_t *m);
 const spd_numeric_plan_t *spd__fx_net_plan(const spd_fx_net_t *net);
 /** Saturation events counted so far (all tensors). */
 uint64_t spd__fx_net_saturations(const spd_fx_net_t *net);
+/** Saturations of layer @p layer: producing its output (forward) and its
+ *  dZ and the gradient it sends below (backward, the loss's for the output
+ *  layer). */
+void spd__fx_net_layer_saturations(const spd_fx_net_t *net, int layer, uint64_t *forward,
+                                   uint64_t *backward);
 
 #endif

@@ -37,6 +37,8 @@ typedef struct fx_layer {
   int32_t *argmax;                   /* max pooling: input index per output */
   spd_fx_const_t *inv_count;         /* average pooling: 1/c, c = 0..k_h*k_w */
   double max_z, max_g;  /* calibration statistics */
+  uint64_t sat_forward;  /* saturations producing y (and z) */
+  uint64_t sat_backward; /* saturations producing dz, and dY of the layer below */
 } fx_layer_t;
 
 struct spd_fx_net {

@@ -89,13 +89,16 @@ static void forward_activation(spd_fx_net_t *net, int i) {
 void spd__fx_net_forward(spd_fx_net_t *net, const float *x) {
   fx_layer_t *input = &net->layers[0];
   int frac = net->plan->layers[0].act_frac;
+  uint32_t before = net->sat;
   for (size_t c = 0; c < input->out_size; c++) {
     if (net->calibrating)
       input->max_z = fmax_abs(input->max_z, x[c]);
     input->y[c] = spd_fx_from_float16(x[c], frac, &net->sat);
   }
+  input->sat_forward += net->sat - before;
   for (int i = 1; i < net->n_layers; i++) {
     spd_layer_kind_t k = net->layers[i].kind;
+    before = net->sat;
     if (k == SPD_LAYER_DENSE)
       forward_dense(net, i);
     else if (is_conv(k))
@@ -104,6 +107,7 @@ void spd__fx_net_forward(spd_fx_net_t *net, const float *x) {
       forward_activation(net, i);
     else if (!is_mover(k))
       forward_pool(net, i);
+    net->layers[i].sat_forward += net->sat - before;
   }
 }
 
@@ -194,6 +198,7 @@ void spd__fx_net_backward(spd_fx_net_t *net) {
     fx_layer_t *fl = &net->layers[i];
     if (is_mover(fl->kind))
       continue;
+    uint32_t before = net->sat;
     if (i != last || !net->loss_fused)
       activation_backward(net, fl);
     if (fl->kind == SPD_LAYER_DENSE)
@@ -204,5 +209,6 @@ void spd__fx_net_backward(spd_fx_net_t *net) {
       backward_activation(net, i);
     else
       backward_pool(net, i);
+    fl->sat_backward += net->sat - before;
   }
 }

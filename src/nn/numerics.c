@@ -125,9 +125,12 @@ void spd_numeric_plan_calibrate(spd_numeric_plan_t *plan, const spd_model_t *m,
     bool bounded = bounded_activation(layer_activation(l));
     /* Inputs do not grow during training; activations do. */
     double headroom = l->config.kind == SPD_LAYER_INPUT ? 1.0 : HEADROOM_ACT;
+    /* Hidden activations grow far beyond their first-batch size as the
+     * weights train (LeNet's conv outputs by 4x and more), so calibration may
+     * widen their range below s4.11 but never narrow it. */
+    int act_max = l->config.kind == SPD_LAYER_INPUT ? SPD_NUM_MAX_FRAC : DEFAULT_FRAC;
     if (computes_values(l) && !bounded)
-      ln->act_frac = spd_numeric_frac_for(stats[i].max_act, headroom, SPD_NUM_MIN_FRAC,
-                                          SPD_NUM_MAX_FRAC);
+      ln->act_frac = spd_numeric_frac_for(stats[i].max_act, headroom, SPD_NUM_MIN_FRAC, act_max);
     if (!(i == m->output && bounded))
       ln->grad_frac = spd_numeric_frac_for(stats[i].max_grad, HEADROOM_GRAD,
                                            SPD_NUM_MIN_FRAC, SPD_NUM_MAX_FRAC);

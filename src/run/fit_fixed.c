@@ -111,6 +111,11 @@ uint64_t spd_fixed_run_saturations(const spd_fixed_run_t *run) {
   return spd__fx_net_saturations(run->net);
 }
 
+void spd_fixed_run_layer_saturations(const spd_fixed_run_t *run, int layer, uint64_t *forward,
+                                     uint64_t *backward) {
+  spd__fx_net_layer_saturations(run->net, layer, forward, backward);
+}
+
 const spd_numeric_plan_t *spd_fixed_run_plan(const spd_fixed_run_t *run) {
   return spd__fx_net_plan(run->net);
 }

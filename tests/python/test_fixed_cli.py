@@ -62,6 +62,7 @@ def test_fixed_trains_like_float(tiny_data, tmp_path):
     flt = train(tiny_data, tmp_path, "float")
     assert fixed["numeric"] == "fixed" and flt["numeric"] == "float"
     assert fixed["saturations"] == 0
+    assert fixed["saturations_by_layer"] == {}
     assert "saturations" not in flt
     assert fixed["test_accuracy"] >= 0.9
     assert abs(fixed["test_accuracy"] - flt["test_accuracy"]) <= 0.05
