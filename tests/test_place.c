@@ -238,6 +238,40 @@ static void check_catches_violations(void **state) {
   spd_model_free(m);
 }
 
+/* The placed graph's nets route on a faulty SpiNN-5 within the router's
+ * 1023 entries; each net carries its partition's keys and sinks. */
+static void nets_route_within_the_tables(void **state) {
+  (void)state;
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  spd_model_t *m = mlp(&ctx, 1024, 2048);
+  spd_machine_t *mc = machine(&ctx, "spinn5", spinn5_faults);
+  spd_machine_graph_t *g = partition(&ctx, m, mc);
+  spd_placement_t p;
+  assert_int_equal(spd_place(&ctx, g, mc, &p), 0);
+  spd_map_net_t *nets = NULL;
+  spd_map_core_t *sinks = NULL;
+  assert_int_equal(spd_placement_nets(&ctx, g, &p, &nets, &sinks), 0);
+  for (uint32_t i = 0; i < g->n_partitions; i++) {
+    assert_int_equal(nets[i].n_keys, g->partitions[i].n_keys);
+    assert_int_equal(nets[i].n_sinks, g->partitions[i].n_targets);
+    assert_int_equal(nets[i].source.core, p.loc[g->partitions[i].source].core);
+    assert_int_equal(nets[i].sinks[0].x, p.loc[g->partitions[i].targets[0]].x);
+  }
+  spd_map_routing_t r;
+  if (spd_map_routing_build(&ctx, mc, nets, g->n_partitions, NULL, &r))
+    fail_msg("%s", spd_ctx_message(&ctx));
+  assert_true(r.entries_after <= SPD_ROUTER_APP_ENTRIES);
+  print_message("%u nets, largest table %u entries\n", r.n_nets, r.entries_after);
+  spd_map_routing_free(&ctx, &r);
+  spd_free(&ctx, nets);
+  spd_free(&ctx, sinks);
+  spd_placement_free(&p);
+  spd_machine_graph_free(g);
+  spd_machine_free(mc);
+  spd_model_free(m);
+}
+
 static void allocation_failures(void **state) {
   (void)state;
   spd_ctx_t ctx;
@@ -277,6 +311,7 @@ int main(void) {
       cmocka_unit_test(locality_is_local),
       cmocka_unit_test(too_many_vertices_fail),
       cmocka_unit_test(check_catches_violations),
+      cmocka_unit_test(nets_route_within_the_tables),
       cmocka_unit_test(allocation_failures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,6 +12,7 @@
 
 #include "spindle/context.h"
 #include "spindle/machine.h"
+#include "spindle/map_route.h"
 #include "spindle/partition.h"
 
 /** Where a vertex runs: chip (x, y), physical core 1..17. */
@@ -60,5 +61,16 @@ int spd_placement_check(spd_ctx_t *ctx, const spd_machine_graph_t *g, const spd_
                         const spd_placement_t *p);
 
 void spd_placement_free(spd_placement_t *p);
+
+/** The nets of a placed graph for routing (map_route.h): net i is
+ *  partition i, from its source's core to its targets' cores, with the
+ *  partition's n_keys; nets of one layer and one kind of traffic share a
+ *  group, so their key blocks sit side by side and their entries merge.
+ *  @param nets_out  g->n_partitions nets, owned by the caller (spd_free);
+ *  @param sinks_out the cores the nets' sinks point into, owned by the
+ *                   caller (spd_free), valid as long as the nets are used.
+ *  @return 0 or SPD_ENOMEM (outputs untouched). */
+int spd_placement_nets(spd_ctx_t *ctx, const spd_machine_graph_t *g, const spd_placement_t *p,
+                       spd_map_net_t **nets_out, spd_map_core_t **sinks_out);
 
 #endif

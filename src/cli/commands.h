@@ -12,6 +12,7 @@ typedef struct spd_cli_command {
 int spd_cli_info(int argc, char **argv);
 int spd_cli_summary(int argc, char **argv);
 int spd_cli_convert(int argc, char **argv);
+int spd_cli_map(int argc, char **argv);
 
 int spd_cli_train(int argc, char **argv);
 int spd_cli_evaluate(int argc, char **argv);

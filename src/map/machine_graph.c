@@ -152,7 +152,8 @@ int spd__graph_add_partition(spd_machine_graph_t *g, uint32_t source, const char
   return 0;
 }
 
-/* fan[v * n_names + k]: partitions named names[k] that feed vertex v. */
+/* Kinds of traffic: pacing shares a receiver among the senders of one kind,
+ * which arrive in the same phase of a sample. */
 static const char *const pace_names[] = {"x", "psum", "y", "dz", "dxpsum", "record", "credit"};
 #define N_PACE_NAMES (sizeof pace_names / sizeof pace_names[0])
 
@@ -163,40 +164,55 @@ static uint32_t name_index(const char *name) {
   return 0;
 }
 
+static uint64_t packets(const spd_partition_t *p) { return (uint64_t)p->values.n * p->words; }
+
+/* Each sender spreads its packets over the time the receiver needs for all
+ * packets of that kind (recv[t][kind] handling cycles), so concurrent
+ * senders together never outrun it; no sender goes faster than it can send
+ * or than a link carries a 72-bit packet (SPINNAKER.md #18). A vertex's
+ * sends take the longer of all its packets at that fastest rate and its
+ * slowest paced partition. */
 int spd__graph_pace(spd_machine_graph_t *g, const uint64_t *dma_cycles) {
-  uint32_t *fan = spd_calloc(g->ctx, (size_t)g->n_vertices * N_PACE_NAMES, sizeof *fan);
-  uint64_t *send_time = spd_calloc(g->ctx, g->n_vertices ? g->n_vertices : 1, sizeof *send_time);
-  if (!fan || !send_time) {
-    spd_free(g->ctx, fan);
-    spd_free(g->ctx, send_time);
+  size_t n = (size_t)(g->n_vertices ? g->n_vertices : 1);
+  uint64_t *recv = spd_calloc(g->ctx, n * N_PACE_NAMES, sizeof *recv);
+  uint64_t *fast = spd_calloc(g->ctx, n, sizeof *fast);
+  uint64_t *slow = spd_calloc(g->ctx, n, sizeof *slow);
+  if (!recv || !fast || !slow) {
+    spd_free(g->ctx, recv);
+    spd_free(g->ctx, fast);
+    spd_free(g->ctx, slow);
     return SPD_ENOMEM;
   }
+  uint64_t base = spd__cost_send_cycles();
+  base = base > spd__cost_link_cycles() ? base : spd__cost_link_cycles();
   for (uint32_t i = 0; i < g->n_partitions; i++)
     for (uint32_t t = 0; t < g->partitions[i].n_targets; t++)
-      fan[(size_t)g->partitions[i].targets[t] * N_PACE_NAMES + name_index(g->partitions[i].name)]++;
+      recv[(size_t)g->partitions[i].targets[t] * N_PACE_NAMES + name_index(g->partitions[i].name)] +=
+          packets(&g->partitions[i]) * spd__cost_recv_cycles();
   for (uint32_t i = 0; i < g->n_partitions; i++) {
     spd_partition_t *p = &g->partitions[i];
-    uint64_t pace = spd__cost_send_cycles();
-    if (pace < spd__cost_link_cycles())
-      pace = spd__cost_link_cycles();
+    uint64_t pace = base, k = name_index(p->name);
     for (uint32_t t = 0; t < p->n_targets; t++) {
-      uint64_t r = (uint64_t)spd__cost_recv_cycles() *
-                   fan[(size_t)p->targets[t] * N_PACE_NAMES + name_index(p->name)];
+      uint64_t r = (recv[(size_t)p->targets[t] * N_PACE_NAMES + k] + packets(p) - 1) / packets(p);
       pace = r > pace ? r : pace;
     }
     p->pace_cycles = pace > UINT32_MAX ? UINT32_MAX : (uint32_t)pace;
-    send_time[p->source] += (uint64_t)p->values.n * p->words * pace;
+    fast[p->source] += packets(p) * base;
+    if (packets(p) * pace > slow[p->source])
+      slow[p->source] = packets(p) * pace;
   }
   g->period_cycles = 0;
   for (uint32_t v = 0; v < g->n_vertices; v++) {
     spd_vertex_t *x = &g->vertices[v];
     uint64_t t = x->cycles_per_sample;
     t = dma_cycles[v] > t ? dma_cycles[v] : t;
-    x->period_cycles = send_time[v] > t ? send_time[v] : t;
+    t = fast[v] > t ? fast[v] : t;
+    x->period_cycles = slow[v] > t ? slow[v] : t;
     if (x->period_cycles > g->period_cycles)
       g->period_cycles = x->period_cycles;
   }
-  spd_free(g->ctx, fan);
-  spd_free(g->ctx, send_time);
+  spd_free(g->ctx, recv);
+  spd_free(g->ctx, fast);
+  spd_free(g->ctx, slow);
   return 0;
 }

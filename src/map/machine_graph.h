@@ -20,9 +20,10 @@ int spd__graph_add_partition(spd_machine_graph_t *g, uint32_t source, const char
                              uint32_t n_targets);
 
 /** Set every partition's pace (least cycles between sends: the sender's own
- *  cost, a link's packet time, and each receiver's handling cost times the
- *  number of partitions of that name feeding it) and every vertex's period
- *  (the largest of its busy cycles, its DMA time and its paced sends).
+ *  cost, a link's packet time, and each receiver's handling time for all
+ *  packets of that kind spread over this partition's packets) and every
+ *  vertex's period (the largest of its busy cycles, its DMA time and its
+ *  paced sends).
  *  @return 0 or SPD_ENOMEM. */
 int spd__graph_pace(spd_machine_graph_t *g, const uint64_t *dma_cycles);
 

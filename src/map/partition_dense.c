@@ -130,9 +130,11 @@ static void evaluate(const search_t *S, int si, uint32_t R, uint32_t C, spd_tile
   uint64_t words = spd__cost_psum_words(o->numeric);
   spd__vertex_cost_t t, r = {0};
   spd__cost_tile(o, &sh, R == 1, &t);
-  uint64_t sends = R == 1 ? b * link : b * words * max64(link, recv * R);
-  if (o->training && si > 0)
-    sends += a * words * max64(link, recv * C);
+  /* Paced sends (spd__graph_pace): all packets at the link's rate, or each
+   * partition spread over its receiver's time for that kind of packet. */
+  uint64_t out_packets = R == 1 ? b : b * words, dx_packets = o->training && si > 0 ? a * words : 0;
+  uint64_t sends = max64((out_packets + dx_packets) * link,
+                         max64(R == 1 ? 0 : out_packets * recv * R, dx_packets * recv * C));
   uint64_t period = max64(max64(t.busy, t.dma), sends);
   uint32_t dtcm = t.dtcm;
   if (R > 1) {

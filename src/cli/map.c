@@ -1,0 +1,345 @@
+/* `spindle map`: partition, place and route a model on a machine without
+ * running it, and print the tiles, the placement and the router use. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "spindle/keras.h"
+#include "spindle/machine.h"
+#include "spindle/map_route.h"
+#include "spindle/partition.h"
+#include "spindle/place.h"
+
+#define MAX_FAULT_FILES 16
+#define CHIP_LIST_MAX 12
+
+typedef struct map_options {
+  const char *model;
+  const char *machine;
+  const char *faults[MAX_FAULT_FILES];
+  int n_faults;
+  const char *placer;
+  spd_partition_opts_t part;
+  bool tiles;
+} map_options_t;
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: spindle map MODEL.json [--machine NAME] [--faults FILE] [--numeric fixed|float]\n"
+          "                  [--optimizer sgd|adam|rmsprop] [--momentum] [--batch-size N]\n"
+          "                  [--in-flight N] [--samples N] [--inference] [--placer NAME]\n"
+          "                  [--max-cores N] [--tiles]\n\n"
+          "Compile a model for a SpiNNaker machine without running it: cut every Dense\n"
+          "layer into tiles, place them on cores, route their packets and minimise\n"
+          "the routing tables; print per layer the tile grid with each tile's memory\n"
+          "and cycles, the cores and chips used and the router entries per chip.\n\n"
+          "options:\n"
+          "  --machine NAME     spinn3, spinn5 (default), <N>boards, spinn1m, <W>x<H>\n"
+          "  --faults FILE      dead chips, cores and links (docs/machine.md); repeatable\n"
+          "  --numeric MODE     fixed (default) or float\n"
+          "  --optimizer NAME   sgd, adam (default) or rmsprop: optimizer state per weight\n"
+          "  --momentum         the optimizer keeps a momentum slot (sgd, rmsprop)\n"
+          "  --batch-size N     samples per weight update (default 32)\n"
+          "  --in-flight N      samples in the pipeline at once, a power of two (default 4)\n"
+          "  --samples N        training samples the sources hold in SDRAM (default 60000)\n"
+          "  --inference        forward only: no gradients or optimizer state\n"
+          "  --placer NAME      locality (default) or sequential\n"
+          "  --max-cores N      use at most N application cores (default: all)\n"
+          "  --tiles            list every vertex with its core, memory and cycles\n"
+          "  -h, --help         show this help\n");
+}
+
+static int parse_count(const char *opt, const char *v, long lo, long hi, uint32_t *out) {
+  char *end;
+  long n = strtol(v, &end, 10);
+  if (*v == '\0' || *end != '\0' || n < lo || n > hi) {
+    fprintf(stderr, "spindle map: %s wants a whole number in %ld..%ld, not '%s'\n", opt, lo, hi,
+            v);
+    return 2;
+  }
+  *out = (uint32_t)n;
+  return 0;
+}
+
+/* One option with a value; 0, or 2 after a message. */
+static int parse_value(map_options_t *o, const char *a, const char *v) {
+  if (!strcmp(a, "--machine")) {
+    o->machine = v;
+  } else if (!strcmp(a, "--faults")) {
+    if (o->n_faults == MAX_FAULT_FILES) {
+      fprintf(stderr, "spindle map: more than %d --faults files\n", MAX_FAULT_FILES);
+      return 2;
+    }
+    o->faults[o->n_faults++] = v;
+  } else if (!strcmp(a, "--numeric")) {
+    int n = spd_numeric_parse(v);
+    if (n < 0) {
+      fprintf(stderr, "spindle map: --numeric is fixed or float, not '%s'\n", v);
+      return 2;
+    }
+    o->part.numeric = (spd_numeric_t)n;
+  } else if (!strcmp(a, "--optimizer")) {
+    int k = spd_optimizer_parse(v);
+    if (k < 0) {
+      fprintf(stderr, "spindle map: --optimizer is sgd, adam or rmsprop, not '%s'\n", v);
+      return 2;
+    }
+    o->part.optimizer = (spd_optimizer_kind_t)k;
+  } else if (!strcmp(a, "--placer")) {
+    if (strcmp(v, "locality") && strcmp(v, "sequential")) {
+      fprintf(stderr, "spindle map: --placer is locality or sequential, not '%s'\n", v);
+      return 2;
+    }
+    o->placer = v;
+  } else if (!strcmp(a, "--batch-size")) {
+    return parse_count(a, v, 1, 1 << 20, &o->part.batch_size);
+  } else if (!strcmp(a, "--in-flight")) {
+    return parse_count(a, v, 1, 64, &o->part.slots);
+  } else if (!strcmp(a, "--max-cores")) {
+    return parse_count(a, v, 1, 1L << 30, &o->part.max_cores);
+  } else if (!strcmp(a, "--samples")) {
+    return parse_count(a, v, 0, 1L << 30, &o->part.dataset_samples);
+  } else {
+    fprintf(stderr, "spindle map: unknown option '%s'\n", a);
+    return 2;
+  }
+  return 0;
+}
+
+static bool takes_value(const char *a) {
+  static const char *const with[] = {"--machine", "--faults", "--numeric", "--optimizer",
+                                     "--placer", "--batch-size", "--in-flight", "--samples",
+                                     "--max-cores"};
+  for (size_t i = 0; i < sizeof with / sizeof with[0]; i++)
+    if (!strcmp(a, with[i]))
+      return true;
+  return false;
+}
+
+/* 0, -1 after --help, or 2 after a usage message. */
+static int parse_options(int argc, char **argv, map_options_t *o) {
+  *o = (map_options_t){.machine = "spinn5", .placer = "locality"};
+  spd_partition_opts_default(&o->part);
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+      usage(stdout);
+      return -1;
+    }
+    if (!strcmp(a, "--tiles") || !strcmp(a, "--inference") || !strcmp(a, "--momentum")) {
+      o->tiles |= !strcmp(a, "--tiles");
+      o->part.training &= strcmp(a, "--inference") != 0;
+      o->part.momentum |= !strcmp(a, "--momentum");
+      continue;
+    }
+    if (takes_value(a)) {
+      if (i + 1 >= argc) {
+        fprintf(stderr, "spindle map: %s needs a value\n", a);
+        return 2;
+      }
+      int err = parse_value(o, a, argv[++i]);
+      if (err)
+        return err;
+      continue;
+    }
+    if (a[0] == '-' || o->model) {
+      fprintf(stderr, "spindle map: %s '%s'\n", a[0] == '-' ? "unknown option" : "unexpected argument", a);
+      return 2;
+    }
+    o->model = a;
+  }
+  if (!o->model) {
+    fprintf(stderr, "spindle map: which model? (spindle map MODEL.json)\n");
+    return 2;
+  }
+  if (o->part.slots & (o->part.slots - 1)) {
+    fprintf(stderr, "spindle map: --in-flight must be a power of two, not %" PRIu32 "\n",
+            o->part.slots);
+    return 2;
+  }
+  return 0;
+}
+
+static double cycles_us(uint64_t cycles) { return (double)cycles / 200.0; }
+
+/* The largest DTCM, SDRAM and cycles of vertices of @p role in a layer. */
+static void role_max(const spd_machine_graph_t *g, const spd_layer_tiling_t *t,
+                     spd_vertex_role_t role, spd_vertex_t *out, uint32_t *count) {
+  *out = (spd_vertex_t){0};
+  *count = 0;
+  for (uint32_t v = t->first_vertex; v < t->first_vertex + t->n_vertices; v++) {
+    const spd_vertex_t *x = &g->vertices[v];
+    if (x->role != role)
+      continue;
+    if (!*count || x->rows.n * x->cols.n > out->rows.n * out->cols.n) {
+      out->rows = x->rows;
+      out->cols = x->cols;
+    }
+    (*count)++;
+    out->dtcm_bytes = x->dtcm_bytes > out->dtcm_bytes ? x->dtcm_bytes : out->dtcm_bytes;
+    out->sdram_bytes = x->sdram_bytes > out->sdram_bytes ? x->sdram_bytes : out->sdram_bytes;
+    if (x->cycles_per_sample > out->cycles_per_sample)
+      out->cycles_per_sample = x->cycles_per_sample;
+    if (x->period_cycles > out->period_cycles)
+      out->period_cycles = x->period_cycles;
+  }
+}
+
+static void print_role(const char *label, const spd_vertex_t *v, uint32_t n, bool block) {
+  printf("    %-9s x%-4" PRIu32, label, n);
+  if (block)
+    printf(" block %4" PRIu32 " x %-4" PRIu32, v->rows.n, v->cols.n);
+  else
+    printf(" cols  %-11" PRIu32, v->cols.n);
+  printf(" DTCM %6" PRIu32 " B  SDRAM %9" PRIu64 " B  %9" PRIu64 " cycles/sample (period %" PRIu64
+         ")\n", v->dtcm_bytes, v->sdram_bytes, v->cycles_per_sample, v->period_cycles);
+}
+
+static void print_layers(const spd_model_t *m, const spd_machine_graph_t *g) {
+  for (int d = 0; d < g->n_dense; d++) {
+    const spd_layer_tiling_t *t = &g->dense[d];
+    const spd_layer_t *l = &m->layers[t->layer];
+    printf("layer '%s' Dense %" PRIu32 "x%" PRIu32 " %s: grid %u x %u, weights %s, %" PRIu32
+           " cores, period %" PRIu64 " cycles (%.1f us)\n",
+           t->name, t->in, t->out, spd_activation_name(l->config.activation), t->grid_rows,
+           t->grid_cols, spd_tile_memory_name(t->memory), t->n_vertices, t->period_cycles,
+           cycles_us(t->period_cycles));
+    static const spd_vertex_role_t roles[] = {SPD_ROLE_TILE, SPD_ROLE_TILE_FULL, SPD_ROLE_REDUCER};
+    for (size_t r = 0; r < 3; r++) {
+      spd_vertex_t v;
+      uint32_t n;
+      role_max(g, t, roles[r], &v, &n);
+      if (n)
+        print_role(spd_vertex_role_name(roles[r]), &v, n, roles[r] != SPD_ROLE_REDUCER);
+    }
+  }
+  for (uint32_t v = 0; v < g->n_vertices; v++) {
+    const spd_vertex_t *x = &g->vertices[v];
+    if (x->role == SPD_ROLE_SOURCE || x->role == SPD_ROLE_LOSS || x->role == SPD_ROLE_SINK)
+      printf("%-6s values %-6" PRIu32 " DTCM %6" PRIu32 " B  SDRAM %9" PRIu64 " B  %9" PRIu64
+             " cycles/sample (period %" PRIu64 ")\n",
+             spd_vertex_role_name(x->role), x->role == SPD_ROLE_SOURCE ? x->rows.n : x->cols.n,
+             x->dtcm_bytes, x->sdram_bytes, x->cycles_per_sample, x->period_cycles);
+  }
+  uint64_t sent = 0, delivered = 0;
+  for (uint32_t i = 0; i < g->n_partitions; i++) {
+    uint64_t n = (uint64_t)g->partitions[i].values.n * g->partitions[i].words;
+    sent += n;
+    delivered += n * g->partitions[i].n_targets;
+  }
+  printf("pipeline: %" PRIu32 " vertices, %" PRIu32 " partitions, %" PRIu64
+         " packets sent (%" PRIu64 " delivered) per sample; slowest vertex %" PRIu64
+         " cycles per sample (%.1f us): about %.0f samples/s simulated\n",
+         g->n_vertices, g->n_partitions, sent, delivered, g->period_cycles,
+         cycles_us(g->period_cycles), g->period_cycles ? 200e6 / (double)g->period_cycles : 0.0);
+}
+
+static void print_placement(const spd_machine_t *m, const spd_placement_t *p, const char *placer) {
+  uint8_t *per_chip = calloc(m->n_chips ? m->n_chips : 1, 1);
+  if (!per_chip)
+    return;
+  for (uint32_t v = 0; v < p->n_vertices; v++)
+    per_chip[spd_machine_chip_index(m, p->loc[v].x, p->loc[v].y)]++;
+  printf("placement (%s): %" PRIu32 " cores on %" PRIu32 " chips:", placer, p->cores_used,
+         p->chips_used);
+  uint32_t shown = 0;
+  for (uint32_t c = 0; c < m->n_chips; c++)
+    if (per_chip[c] && shown++ < CHIP_LIST_MAX)
+      printf(" (%u,%u):%u", m->chips[c].x, m->chips[c].y, per_chip[c]);
+  printf("%s\n", shown > CHIP_LIST_MAX ? " ..." : "");
+  free(per_chip);
+}
+
+static void print_routing(const spd_map_routing_t *r) {
+  uint32_t worst = 0, used = 0;
+  for (uint32_t c = 0; c < r->tables.n_chips; c++) {
+    used += r->tables.chips[c].n > 0;
+    if (r->tables.chips[c].n > r->tables.chips[worst].n)
+      worst = c;
+  }
+  printf("routing: %" PRIu32 " nets; router entries per chip at most %" PRIu32
+         " after minimisation (%" PRIu32 " before) of %d; %" PRIu32 " chips route packets",
+         r->n_nets, r->entries_after, r->entries_before, SPD_ROUTER_APP_ENTRIES, used);
+  if (r->tables.n_chips)
+    printf("; fullest chip (%u,%u)", r->tables.chips[worst].x, r->tables.chips[worst].y);
+  printf("\n");
+}
+
+static void print_tiles(const spd_machine_graph_t *g, const spd_placement_t *p) {
+  for (uint32_t v = 0; v < g->n_vertices; v++) {
+    char what[160];
+    spd_vertex_describe(g, v, what, sizeof what);
+    const spd_vertex_t *x = &g->vertices[v];
+    printf("  (%u,%u,%2u) %-44s rows %5" PRIu32 "+%-5" PRIu32 " cols %5" PRIu32 "+%-5" PRIu32
+           " DTCM %6" PRIu32 " SDRAM %9" PRIu64 " cycles %9" PRIu64 "\n",
+           p->loc[v].x, p->loc[v].y, p->loc[v].core, what, x->rows.lo, x->rows.n, x->cols.lo,
+           x->cols.n, x->dtcm_bytes, x->sdram_bytes, x->cycles_per_sample);
+  }
+}
+
+static int route(spd_ctx_t *ctx, const spd_machine_t *mc, const spd_machine_graph_t *g,
+                 const spd_placement_t *p) {
+  spd_map_net_t *nets = NULL;
+  spd_map_core_t *sinks = NULL;
+  spd_map_routing_t r;
+  int err = spd_placement_nets(ctx, g, p, &nets, &sinks);
+  if (!err)
+    err = spd_map_routing_build(ctx, mc, nets, g->n_partitions, NULL, &r);
+  if (!err) {
+    print_routing(&r);
+    spd_map_routing_free(ctx, &r);
+  }
+  spd_free(ctx, nets);
+  spd_free(ctx, sinks);
+  return err;
+}
+
+static int load(spd_ctx_t *ctx, const map_options_t *o, spd_model_t **m, spd_machine_t **mc) {
+  int err = spd_keras_model_load(ctx, o->model, 0, m);
+  if (err)
+    return err;
+  err = spd_machine_new(ctx, o->machine, mc);
+  for (int i = 0; !err && i < o->n_faults; i++)
+    err = spd_machine_apply_fault_file(*mc, o->faults[i]);
+  return err;
+}
+
+int spd_cli_map(int argc, char **argv) {
+  map_options_t o;
+  int rc = parse_options(argc, argv, &o);
+  if (rc)
+    return rc < 0 ? 0 : rc;
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  spd_model_t *m = NULL;
+  spd_machine_t *mc = NULL;
+  spd_machine_graph_t *g = NULL;
+  spd_placement_t p = {0};
+  int err = load(&ctx, &o, &m, &mc);
+  if (!err)
+    err = spd_partition_dense(&ctx, m, mc, &o.part, &g);
+  if (!err)
+    err = (!strcmp(o.placer, "sequential") ? spd_place_sequential : spd_place)(&ctx, g, mc, &p);
+  if (!err) {
+    printf("model '%s' on machine '%s' (%" PRIu32 " chips, %" PRIu32
+           " application cores); %s, %s, batch %" PRIu32 ", %" PRIu32 " samples in flight\n",
+           m->name, mc->name, mc->n_chips, spd_machine_app_cores(mc),
+           spd_numeric_name(o.part.numeric),
+           o.part.training ? spd_optimizer_name(o.part.optimizer) : "inference",
+           o.part.batch_size, o.part.slots);
+    print_layers(m, g);
+    print_placement(mc, &p, o.placer);
+    if (o.tiles)
+      print_tiles(g, &p);
+    err = route(&ctx, mc, g, &p);
+  }
+  if (err)
+    fprintf(stderr, "spindle map: %s\n", spd_ctx_message(&ctx));
+  spd_placement_free(&p);
+  spd_machine_graph_free(g);
+  spd_machine_free(mc);
+  spd_model_free(m);
+  return err ? 1 : 0;
+}

@@ -1,0 +1,79 @@
+"""`spindle map`: tiles, placement and router use of a model on a machine,
+without running it; dead hardware avoided; clear errors."""
+import os
+import re
+import subprocess
+
+SPINDLE = os.environ.get("SPINDLE_BIN", "build/spindle")
+SOURCE = os.environ.get("SPINDLE_SOURCE_DIR", ".")
+MLP = os.path.join(SOURCE, "examples", "mlp.json")
+
+
+def run(*args):
+    return subprocess.run([SPINDLE, "map", *args], capture_output=True, text=True, timeout=120)
+
+
+def layer_lines(out):
+    return [l for l in out.splitlines() if l.startswith("layer '")]
+
+
+def test_help():
+    r = run("--help")
+    assert r.returncode == 0
+    assert "usage: spindle map MODEL.json" in r.stdout
+    assert "--machine" in r.stdout and "--numeric" in r.stdout and "--faults" in r.stdout
+
+
+def test_mlp_on_spinn5_prints_tiles_placement_and_routes():
+    r = run(MLP)
+    assert r.returncode == 0, r.stderr
+    layers = layer_lines(r.stdout)
+    assert len(layers) == 3
+    assert "Dense 784x256" in layers[0] and "Dense 10" not in layers[0]
+    assert re.search(r"grid \d+ x \d+", layers[0])
+    # every tile fits DTCM: 64 KB less stacks and runtime
+    for dtcm in re.findall(r"DTCM +(\d+) B", r.stdout):
+        assert int(dtcm) <= 65536 - 2048 - 4096
+    placed = re.search(r"placement \(locality\): (\d+) cores on (\d+) chips", r.stdout)
+    assert placed and int(placed.group(1)) <= 816
+    routes = re.search(r"router entries per chip at most (\d+) after minimisation", r.stdout)
+    assert routes and 0 < int(routes.group(1)) <= 1023
+
+
+def test_spinn3_and_float_mode():
+    r = run(MLP, "--machine", "spinn3", "--numeric", "float")
+    assert r.returncode == 0, r.stderr
+    assert "machine 'spinn3'" in r.stdout and "float" in r.stdout
+    placed = re.search(r"(\d+) cores on (\d+) chips", r.stdout)
+    assert int(placed.group(1)) <= 68 and int(placed.group(2)) <= 4
+
+
+def test_faults_are_avoided(tmp_path):
+    faults = tmp_path / "faults.txt"
+    faults.write_text("chip 1 1\ncore 0 0 3\n")
+    r = run(MLP, "--faults", str(faults), "--tiles")
+    assert r.returncode == 0, r.stderr
+    cores = re.findall(r"^  \((\d+),(\d+), *(\d+)\) ", r.stdout, re.M)
+    assert cores
+    assert ("1", "1") not in {(x, y) for x, y, _ in cores}
+    assert ("0", "0", "3") not in set(cores)
+    assert all(c != "0" for _, _, c in cores)
+
+
+def test_too_few_cores_names_the_layer():
+    r = run(MLP, "--machine", "spinn3", "--max-cores", "3")
+    assert r.returncode == 1
+    assert "spindle map:" in r.stderr
+    assert "layer 'dense" in r.stderr and "needs" in r.stderr and "has 3" in r.stderr
+
+
+def test_bad_usage():
+    assert run().returncode == 2
+    r = run(MLP, "--numeric", "double")
+    assert r.returncode == 2 and "--numeric" in r.stderr
+    r = run(MLP, "--in-flight", "3")
+    assert r.returncode == 2 and "power of two" in r.stderr
+    r = run(MLP, "--machine", "spinn9")
+    assert r.returncode == 1 and "spinn9" in r.stderr
+    r = run(os.path.join(SOURCE, "no-such-model.json"))
+    assert r.returncode == 1 and "no-such-model.json" in r.stderr
