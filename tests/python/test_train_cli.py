@@ -136,6 +136,34 @@ def test_validation_split(tiny_data, tmp_path):
     assert len(rep["val_loss"]) == 2 and len(rep["val_accuracy"]) == 2
 
 
+def test_progress_bar_in_place_only_on_a_terminal(tiny_data):
+    args = [SPINDLE, "train", MLP, "--data", tiny_data, "--epochs", "2",
+            "--batch-size", "1"]
+    piped = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert piped.returncode == 0, piped.stderr
+    assert "\r" not in piped.stdout
+    bars = [l for l in piped.stdout.splitlines() if l.startswith("96/96 [")]
+    assert len(bars) == 2  # one final line per epoch
+    import pty
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(args, stdout=slave, stderr=subprocess.PIPE)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    assert proc.wait(timeout=120) == 0
+    text = b"".join(chunks).decode()
+    assert "\r96/96 [==============================]" in text
+    assert "Epoch 2/2" in text
+
+
 def test_help_for_each_command():
     for cmd in ("train", "evaluate", "predict"):
         r = run(cmd, "--help")
