@@ -5,10 +5,14 @@
  * hop by hop with the router's rules (including default routing). */
 #include "test_support.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "spindle/map_route.h"
+#include "spindle/model.h"
+#include "spindle/partition.h"
+#include "spindle/place.h"
 #include "spindle/rng.h"
 
 static spd_machine_t *machine(spd_ctx_t *ctx, const char *name, const char *faults) {
@@ -433,6 +437,73 @@ static void allocation_failures_do_not_leak(void **state) {
   spd_machine_free(m);
 }
 
+static spd_model_t *mlp(spd_ctx_t *ctx, int32_t h1, int32_t h2) {
+  spd_model_t *m = NULL;
+  assert_int_equal(spd_model_new(ctx, "mlp", &m), 0);
+  spd_layer_config_t cfg;
+  spd_layer_config_defaults(&cfg, SPD_LAYER_INPUT, "input");
+  cfg.input_shape = (spd_shape_t){1, {784}};
+  assert_int_equal(spd_model_add(m, &cfg, NULL, 0, NULL), 0);
+  const int32_t units[] = {h1, h2, 10};
+  for (int i = 0; i < 3; i++) {
+    char name[16];
+    snprintf(name, sizeof name, "dense_%d", i);
+    spd_layer_config_defaults(&cfg, SPD_LAYER_DENSE, name);
+    cfg.units = units[i];
+    cfg.activation = i < 2 ? SPD_ACT_RELU : SPD_ACT_SOFTMAX;
+    int prev = i;
+    assert_int_equal(spd_model_add(m, &cfg, &prev, 1, NULL), 0);
+  }
+  assert_int_equal(spd_model_build(m, 3), 0);
+  return m;
+}
+
+/* The whole front of the compiler: an MLP partitioned and placed on a
+ * SpiNN-5 board with faults, its partitions turned into nets and routed;
+ * every partition's first and last key reach exactly its targets through
+ * the fitted tables. */
+static void placed_mlp_routes_on_spinn5(void **state) {
+  (void)state;
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  spd_machine_t *m = machine(&ctx, "spinn5", "link 1 1 NE\nchip 2 3\nlink 0 1 E\n");
+  spd_model_t *model = mlp(&ctx, 1024, 256);
+  spd_machine_graph_t *g = NULL;
+  if (spd_partition_dense(&ctx, model, m, NULL, &g) < 0)
+    fail_msg("partition: %s", spd_ctx_message(&ctx));
+  spd_placement_t p;
+  if (spd_place(&ctx, g, m, &p) < 0)
+    fail_msg("place: %s", spd_ctx_message(&ctx));
+  spd_map_nets_t nets;
+  assert_int_equal(spd_map_nets_from_graph(&ctx, g, &p, &nets), 0);
+  assert_int_equal(nets.n, g->n_partitions);
+  spd_map_routing_t r;
+  if (spd_map_routing_build(&ctx, m, nets.nets, nets.n, NULL, &r) < 0)
+    fail_msg("routing: %s", spd_ctx_message(&ctx));
+  assert_true(r.entries_after <= SPD_ROUTER_APP_ENTRIES);
+  for (uint32_t i = 0; i < nets.n; i++) {
+    const spd_partition_t *part = &g->partitions[i];
+    const spd_map_net_t *net = &nets.nets[i];
+    assert_int_equal(net->source.x, p.loc[part->source].x);
+    assert_int_equal(net->source.core, p.loc[part->source].core);
+    assert_int_equal(net->n_sinks, part->n_targets);
+    assert_int_equal(net->n_keys, part->n_keys);
+    /* Same layer and name, same group: their key blocks are one region. */
+    if (i > 0 && part->layer == g->partitions[i - 1].layer &&
+        strcmp(part->name, g->partitions[i - 1].name) == 0)
+      assert_int_equal(net->group, nets.nets[i - 1].group);
+    check_tree(m, net, &r.trees[i]);
+    check_delivery(m, &r.tables, net, r.keys[i].base);
+    check_delivery(m, &r.tables, net, r.keys[i].base + net->n_keys - 1);
+  }
+  spd_map_routing_free(&ctx, &r);
+  spd_map_nets_free(&ctx, &nets);
+  spd_placement_free(&p);
+  spd_machine_graph_free(g);
+  spd_model_free(model);
+  spd_machine_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(every_router_reaches_exactly_its_sinks),
@@ -442,6 +513,7 @@ int main(void) {
       cmocka_unit_test(tables_record_input_links),
       cmocka_unit_test(overfull_chip_fails_naming_it),
       cmocka_unit_test(allocation_failures_do_not_leak),
+      cmocka_unit_test(placed_mlp_routes_on_spinn5),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
