@@ -123,12 +123,57 @@ static void event_queue_orders_by_time_then_sequence(void **state) {
   spd_event_queue_deinit(&q);
 }
 
+/* Random pushes, many at the current time (which take the FIFO path), popped
+ * in between, against a naive reference: the order is (time, push order). */
+static void event_queue_matches_naive_reference(void **state) {
+  (void)state;
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  spd_event_queue_t q;
+  assert_int_equal(spd_event_queue_init(&q, &ctx, 16), 0);
+  enum { N = 5000 };
+  static uint64_t ref_time[N];
+  static uint32_t ref_id[N];
+  static bool ref_done[N];
+  uint32_t pushed = 0, popped = 0;
+  uint64_t now = 0, x = 99;
+  while (popped < N) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    uint32_t r = (uint32_t)(x >> 33);
+    if (pushed < N && (r % 3 != 0 || pushed == popped)) {
+      uint64_t t = now + ((r >> 4) % 4 == 0 ? 0 : (r >> 8) % 20);
+      spd_event_t ev = {.time = t, .a = pushed};
+      ref_time[pushed] = t;
+      ref_id[pushed] = pushed;
+      assert_int_equal(spd_event_queue_push(&q, &ev), 0);
+      pushed++;
+      continue;
+    }
+    uint32_t best = UINT32_MAX;
+    for (uint32_t i = 0; i < pushed; i++)
+      if (!ref_done[i] && (best == UINT32_MAX || ref_time[i] < ref_time[best]))
+        best = i;
+    spd_event_t ev;
+    assert_true(spd_event_queue_peek(&q) != NULL);
+    assert_int_equal(spd_event_queue_peek(&q)->a, ref_id[best]);
+    assert_true(spd_event_queue_pop(&q, &ev));
+    assert_int_equal(ev.a, ref_id[best]);
+    assert_int_equal(ev.time, ref_time[best]);
+    ref_done[best] = true;
+    now = ev.time;
+    popped++;
+  }
+  spd_event_t ev;
+  assert_false(spd_event_queue_pop(&q, &ev));
+  spd_event_queue_deinit(&q);
+}
+
 static void event_queue_growth_failure_leaves_queue_intact(void **state) {
   (void)state;
   spd_ctx_t ctx;
   spd_ctx_init(&ctx);
   spd_test_alloc_t ta;
-  spd_test_alloc_install(&ctx, &ta, 2);
+  spd_test_alloc_install(&ctx, &ta, 3); /* after the heap and the ring */
   spd_event_queue_t q;
   assert_int_equal(spd_event_queue_init(&q, &ctx, 16), 0);
   spd_event_t ev = {.time = 5};
@@ -150,6 +195,7 @@ int main(void) {
       cmocka_unit_test(router_table_refuses_1024_entries),
       cmocka_unit_test(router_cache_agrees_with_scan),
       cmocka_unit_test(event_queue_orders_by_time_then_sequence),
+      cmocka_unit_test(event_queue_matches_naive_reference),
       cmocka_unit_test(event_queue_growth_failure_leaves_queue_intact),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,14 +16,21 @@ int spd_event_queue_init(spd_event_queue_t *q, spd_ctx_t *ctx, size_t capacity) 
   if (capacity < 16)
     capacity = 16;
   q->heap = spd_calloc(ctx, capacity, sizeof *q->heap);
-  if (!q->heap)
+  q->ring = spd_calloc(ctx, 64, sizeof *q->ring);
+  if (!q->heap || !q->ring) {
+    spd_free(ctx, q->heap);
+    spd_free(ctx, q->ring);
+    q->heap = q->ring = NULL;
     return spd_ctx_fail(ctx, SPD_ENOMEM, "emulator: no memory for %zu events", capacity);
+  }
   q->capacity = capacity;
+  q->ring_capacity = 64;
   return 0;
 }
 
 void spd_event_queue_deinit(spd_event_queue_t *q) {
   spd_free(q->ctx, q->heap);
+  spd_free(q->ctx, q->ring);
   memset(q, 0, sizeof *q);
 }
 
@@ -38,7 +45,38 @@ static int grow(spd_event_queue_t *q) {
   return 0;
 }
 
+/* Double the ring, unwrapping it so its head is at index 0. */
+static int grow_ring(spd_event_queue_t *q) {
+  size_t capacity = q->ring_capacity * 2;
+  spd_event_t *ring = spd_malloc(q->ctx, capacity * sizeof *ring);
+  if (!ring)
+    return spd_ctx_fail(q->ctx, SPD_ENOMEM,
+                        "emulator: no memory to grow the event queue to %zu events", capacity);
+  for (size_t i = 0; i < q->ring_count; i++)
+    ring[i] = q->ring[(q->ring_head + i) % q->ring_capacity];
+  spd_free(q->ctx, q->ring);
+  q->ring = ring;
+  q->ring_head = 0;
+  q->ring_capacity = capacity;
+  return 0;
+}
+
+static int push_now(spd_event_queue_t *q, const spd_event_t *ev) {
+  if (q->ring_count == q->ring_capacity) {
+    int rc = grow_ring(q);
+    if (rc)
+      return rc;
+  }
+  spd_event_t *slot = &q->ring[(q->ring_head + q->ring_count) % q->ring_capacity];
+  *slot = *ev;
+  slot->seq = q->next_seq++;
+  q->ring_count++;
+  return 0;
+}
+
 int spd_event_queue_push(spd_event_queue_t *q, const spd_event_t *ev) {
+  if (ev->time == q->now)
+    return push_now(q, ev);
   if (q->count == q->capacity) {
     int rc = grow(q);
     if (rc)
@@ -59,8 +97,15 @@ int spd_event_queue_push(spd_event_queue_t *q, const spd_event_t *ev) {
 }
 
 bool spd_event_queue_pop(spd_event_queue_t *q, spd_event_t *out) {
+  if (q->ring_count && !(q->count && q->heap[0].time == q->now)) {
+    *out = q->ring[q->ring_head];
+    q->ring_head = (q->ring_head + 1) % q->ring_capacity;
+    q->ring_count--;
+    return true;
+  }
   if (q->count == 0)
     return false;
+  q->now = q->heap[0].time;
   *out = q->heap[0];
   spd_event_t last = q->heap[--q->count];
   size_t n = q->count, i = 0;

@@ -25,10 +25,17 @@ typedef struct spd_event {
   uint8_t gen;
 } spd_event_t;
 
+/* Events scheduled for the current time (the time of the last event taken)
+ * skip the heap: they go to a FIFO ring, which keeps the (time, sequence)
+ * order exactly, because every heap event of the current time was scheduled
+ * before them and so has a smaller sequence number. */
 typedef struct spd_event_queue {
   spd_ctx_t *ctx;
   spd_event_t *heap;
   size_t count, capacity;
+  spd_event_t *ring;         /* events at time `now` */
+  size_t ring_head, ring_count, ring_capacity;
+  uint64_t now;              /* time of the last event popped */
   uint64_t next_seq;
 } spd_event_queue_t;
 
@@ -45,6 +52,8 @@ bool spd_event_queue_pop(spd_event_queue_t *q, spd_event_t *out);
 
 /** The earliest event, or NULL when empty (valid until the next push/pop). */
 static inline const spd_event_t *spd_event_queue_peek(const spd_event_queue_t *q) {
+  if (q->ring_count && !(q->count && q->heap[0].time == q->now))
+    return &q->ring[q->ring_head];
   return q->count ? &q->heap[0] : NULL;
 }
 
