@@ -1,6 +1,7 @@
 /* Inside the emulator: chips (router, links, SDRAM, cores) and the event
- * loop's shared helpers. Split over emu.c (lifecycle, host access, run loop,
- * counters), emu_net.c (routers and links) and emu_core.c (cores). */
+ * loop's shared helpers. Split over emu.c (lifecycle, host access, run loop),
+ * emu_net.c (routers and links), emu_core.c (cores) and
+ * emu_counters.c (read-out and energy). */
 #ifndef SPINDLE_EMU_EMU_INTERNAL_H
 #define SPINDLE_EMU_EMU_INTERNAL_H
 
