@@ -327,6 +327,34 @@ static void deterministic(void **state) {
   spd_model_free(m);
 }
 
+/* No slack gives the fastest mapping; slack trades a bounded slowdown for
+ * fewer cores. */
+static void slack_trades_period_for_cores(void **state) {
+  (void)state;
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  const int32_t units[] = {256, 128, 10};
+  spd_model_t *m = chain(&ctx, 784, units, 3, true);
+  spd_machine_t *mc = machine(&ctx, "spinn5");
+  spd_partition_opts_t o;
+  spd_partition_opts_default(&o);
+  o.slack_percent = 0;
+  spd_machine_graph_t *best = NULL, *slack = NULL;
+  assert_int_equal(spd_partition_dense(&ctx, m, mc, &o, &best), 0);
+  o.slack_percent = 25;
+  assert_int_equal(spd_partition_dense(&ctx, m, mc, &o, &slack), 0);
+  print_message("slack 0: %u cores, %llu cycles; slack 25: %u cores, %llu cycles\n",
+                best->n_vertices, (unsigned long long)best->period_cycles, slack->n_vertices,
+                (unsigned long long)slack->period_cycles);
+  assert_true(slack->n_vertices < best->n_vertices);
+  assert_true(slack->period_cycles >= best->period_cycles);
+  assert_true(slack->period_cycles <= best->period_cycles * 5 / 4 + best->period_cycles / 10);
+  spd_machine_graph_free(best);
+  spd_machine_graph_free(slack);
+  spd_machine_free(mc);
+  spd_model_free(m);
+}
+
 /* Failing any allocation returns SPD_ENOMEM, leaves the output alone and
  * leaks nothing. */
 static void allocation_failures(void **state) {
@@ -368,6 +396,7 @@ int main(void) {
       cmocka_unit_test(too_few_cores_names_the_layer),
       cmocka_unit_test(unsupported_layer_is_named),
       cmocka_unit_test(deterministic),
+      cmocka_unit_test(slack_trades_period_for_cores),
       cmocka_unit_test(allocation_failures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

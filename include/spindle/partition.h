@@ -121,9 +121,12 @@ typedef struct spd_partition_opts {
   uint32_t dataset_samples;     /* samples the sources hold in SDRAM (60000) */
   uint32_t input_bytes;         /* bytes per input value in SDRAM (1: uint8) */
   uint32_t max_cores;           /* cap on cores used (0: the machine's) */
+  uint32_t slack_percent;       /* accept a period this much above the best
+                                   for fewer cores and packets (10) */
 } spd_partition_opts_t;
 
-/** Fixed point, Adam, training, batch 32, 4 slots, 60,000 uint8 samples. */
+/** Fixed point, Adam, training, batch 32, 4 slots, 60,000 uint8 samples,
+ *  10 % slack. */
 void spd_partition_opts_default(spd_partition_opts_t *opts);
 
 /** A machine graph. Owned; free with spd_machine_graph_free. */
@@ -149,7 +152,8 @@ uint32_t spd_partition_dtcm_budget(void);
  *  Activation after a linear Dense (folded into it). @p opts may be NULL.
  *  The grid of every layer minimises the pipeline's slowest vertex per
  *  sample subject to each vertex's DTCM budget, each tile's SDRAM fitting a
- *  chip and the machine's application cores.
+ *  chip and the machine's application cores; then every layer takes the
+ *  fewest cores that keep the period within slack_percent of that best.
  *  @return 0; SPD_EINVAL (model not built, bad options); SPD_EUNSUPPORTED
  *  (a layer kind, named); SPD_ENOFIT (diagnostic names the layer, what it
  *  needs and what the machine has); SPD_ENOMEM. On failure *out is untouched. */

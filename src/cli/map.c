@@ -30,7 +30,7 @@ static void usage(FILE *out) {
           "usage: spindle map MODEL.json [--machine NAME] [--faults FILE] [--numeric fixed|float]\n"
           "                  [--optimizer sgd|adam|rmsprop] [--momentum] [--batch-size N]\n"
           "                  [--in-flight N] [--samples N] [--inference] [--placer NAME]\n"
-          "                  [--max-cores N] [--tiles]\n\n"
+          "                  [--max-cores N] [--slack PERCENT] [--tiles]\n\n"
           "Compile a model for a SpiNNaker machine without running it: cut every Dense\n"
           "layer into tiles, place them on cores, route their packets and minimise\n"
           "the routing tables; print per layer the tile grid with each tile's memory\n"
@@ -47,6 +47,8 @@ static void usage(FILE *out) {
           "  --inference        forward only: no gradients or optimizer state\n"
           "  --placer NAME      locality (default) or sequential\n"
           "  --max-cores N      use at most N application cores (default: all)\n"
+          "  --slack PERCENT    accept a period this much above the fastest mapping\n"
+          "                     for fewer cores and packets (default 10)\n"
           "  --tiles            list every vertex with its core, memory and cycles\n"
           "  -h, --help         show this help\n");
 }
@@ -97,6 +99,8 @@ static int parse_value(map_options_t *o, const char *a, const char *v) {
     return parse_count(a, v, 1, 1 << 20, &o->part.batch_size);
   } else if (!strcmp(a, "--in-flight")) {
     return parse_count(a, v, 1, 64, &o->part.slots);
+  } else if (!strcmp(a, "--slack")) {
+    return parse_count(a, v, 0, 1000, &o->part.slack_percent);
   } else if (!strcmp(a, "--max-cores")) {
     return parse_count(a, v, 1, 1L << 30, &o->part.max_cores);
   } else if (!strcmp(a, "--samples")) {
@@ -111,7 +115,7 @@ static int parse_value(map_options_t *o, const char *a, const char *v) {
 static bool takes_value(const char *a) {
   static const char *const with[] = {"--machine", "--faults", "--numeric", "--optimizer",
                                      "--placer", "--batch-size", "--in-flight", "--samples",
-                                     "--max-cores"};
+                                     "--max-cores", "--slack"};
   for (size_t i = 0; i < sizeof with / sizeof with[0]; i++)
     if (!strcmp(a, with[i]))
       return true;

@@ -48,6 +48,7 @@ void spd_partition_opts_default(spd_partition_opts_t *o) {
       .slots = 4,
       .dataset_samples = 60000,
       .input_bytes = 1,
+      .slack_percent = 10,
   };
 }
 

@@ -236,7 +236,8 @@ void spd__cost_source(const spd_partition_opts_t *o, uint32_t n, spd__vertex_cos
   uint64_t raw = ((uint64_t)n * o->input_bytes + 3) & ~(uint64_t)3;
   *c = (spd__vertex_cost_t){0};
   c->dtcm = sat32((uint64_t)o->slots * n * v + 2 * raw + 256 * v + VERTEX_OVERHEAD_BYTES);
-  c->sdram = (uint64_t)o->dataset_samples * n * o->input_bytes;
+  /* The samples' slice and the epoch's sample order (uint32 per sample). */
+  c->sdram = (uint64_t)o->dataset_samples * ((uint64_t)n * o->input_bytes + 4);
   c->busy = (uint64_t)n * (INPUT_CONVERT_CYCLES + spd__cost_send_cycles()) +
             spd__cost_model.dma_setup_cycles + spd__cost_recv_cycles();
   c->dma = dma_words_cycles(raw);
@@ -248,7 +249,7 @@ void spd__cost_loss(const spd_partition_opts_t *o, uint32_t n_out, spd__vertex_c
   bool fx = o->numeric == SPD_NUMERIC_FIXED;
   *c = (spd__vertex_cost_t){0};
   c->dtcm = sat32((uint64_t)o->slots * n_out * (v + a) + VERTEX_OVERHEAD_BYTES);
-  c->sdram = (uint64_t)o->dataset_samples * 4; /* labels, int32 */
+  c->sdram = (uint64_t)o->dataset_samples * 8; /* int32 labels and the sample order */
   c->busy = (uint64_t)n_out * (spd__cost_recv_cycles() + (fx ? SOFTMAX_FIXED_CYCLES : SOFTMAX_FLOAT_CYCLES)) +
             LOSS_LOG_CYCLES + spd__cost_model.dma_setup_cycles;
   c->sends = n_out + SPD__RECORD_EXTRA;
