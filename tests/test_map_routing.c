@@ -179,6 +179,7 @@ static void every_router_reaches_exactly_its_sinks(void **state) {
       {"8x8", "link 0 0 E\nlink 7 7 NE\nchip 3 5\n"},
       {"12x12", "chip 6 6\nchip 6 7\nchip 7 6\nlink 1 1 S\nlink 11 0 E\n"},
       {"spinn3", NULL},
+      {"spinn1m", "chip 120 120\nlink 0 0 W\nlink 239 239 NE\n"},
   };
   enum { N_NETS = 24, MAX_SINKS = 12 };
   spd_rng_t rng;
@@ -266,6 +267,33 @@ static void routes_around_a_dead_link(void **state) {
   spd_map_tree_free(&ctx, &tree);
   spd_machine_free(ok);
   spd_machine_free(m);
+}
+
+/* Without faults a single sink is reached by a shortest path: the tree has
+ * hops + 1 chips, on tori and on the unwrapped board alike. */
+static void single_sinks_take_shortest_paths(void **state) {
+  (void)state;
+  static const char *names[] = {"12x12", "spinn5", "24x12"};
+  spd_rng_t rng;
+  spd_rng_init(&rng, 8, 8);
+  for (size_t mi = 0; mi < sizeof names / sizeof names[0]; mi++) {
+    spd_ctx_t ctx;
+    spd_ctx_init(&ctx);
+    spd_machine_t *m = machine(&ctx, names[mi], NULL);
+    for (int i = 0; i < 200; i++) {
+      const spd_chip_t *a = &m->chips[spd_rng_below(&rng, m->n_chips)];
+      const spd_chip_t *b = &m->chips[spd_rng_below(&rng, m->n_chips)];
+      spd_map_core_t sink = {b->x, b->y, 2};
+      spd_map_net_t net = {{a->x, a->y, 1}, 1, 0, &sink, 1};
+      for (size_t r = 0; r < sizeof ROUTERS / sizeof ROUTERS[0]; r++) {
+        spd_map_tree_t tree;
+        route_one(m, ROUTERS[r].fn, &net, &tree);
+        assert_int_equal(tree.n_nodes, spd_machine_hops(m, a->x, a->y, b->x, b->y) + 1);
+        spd_map_tree_free(&ctx, &tree);
+      }
+    }
+    spd_machine_free(m);
+  }
 }
 
 static void routes_around_dead_chips(void **state) {
@@ -508,6 +536,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(every_router_reaches_exactly_its_sinks),
       cmocka_unit_test(routes_around_a_dead_link),
+      cmocka_unit_test(single_sinks_take_shortest_paths),
       cmocka_unit_test(routes_around_dead_chips),
       cmocka_unit_test(unreachable_sink_fails_naming_it),
       cmocka_unit_test(tables_record_input_links),
