@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nn/fx_net.h"
+#include "nn/fx_net_internal.h"
+#include "spindle/reference.h"
 #include "spindle/numerics.h"
 #include "spindle/rng.h"
 
@@ -406,6 +407,61 @@ static void allocation_failures_leak_nothing(void **state) {
   spd_model_free(m);
 }
 
+/* Dropout in fixed point draws the float reference's masks, sample by
+ * sample, and scales the kept values by 1/(1-rate) with one rounding. */
+static void dropout_masks_match_float_reference(void **state) {
+  (void)state;
+  enum { N_IN = 64, BATCH_D = 8 };
+  spd_model_t *m;
+  assert_int_equal(spd_model_new(NULL, "drop", &m), 0);
+  spd_layer_config_t cfg;
+  int idx = -1, prev;
+  spd_layer_config_defaults(&cfg, SPD_LAYER_INPUT, "in");
+  cfg.input_shape = (spd_shape_t){1, {N_IN}};
+  assert_int_equal(spd_model_add(m, &cfg, NULL, 0, &idx), 0);
+  prev = idx;
+  spd_layer_config_defaults(&cfg, SPD_LAYER_DROPOUT, "drop");
+  cfg.rate = 0.3f;
+  assert_int_equal(spd_model_add(m, &cfg, &prev, 1, &idx), 0);
+  prev = idx;
+  spd_layer_config_defaults(&cfg, SPD_LAYER_DENSE, "out");
+  cfg.units = CLASSES;
+  cfg.activation = SPD_ACT_SOFTMAX;
+  assert_int_equal(spd_model_add(m, &cfg, &prev, 1, &idx), 0);
+  assert_int_equal(spd_model_build(m, 1), 0);
+  float x[BATCH_D * N_IN];
+  for (int i = 0; i < BATCH_D * N_IN; i++)
+    x[i] = 0.25f + (float)(i % 7) * 0.05f;
+  spd_ref_options_t opts;
+  spd_ref_options_default(&opts);
+  opts.seed = 77;
+  spd_ref_t *ref;
+  assert_int_equal(spd_ref_new(m, BATCH_D, &opts, &ref), 0);
+  assert_int_equal(spd_ref_forward(ref, x, BATCH_D, true), 0);
+  const float *dropped = spd_ref_output(ref, 1);
+  spd_fx_net_t *net = make_net(m, 77);
+  net->training = true;
+  int kept = 0;
+  for (int s = 0; s < BATCH_D; s++) {
+    spd__fx_net_forward(net, x + s * N_IN);
+    const fx_layer_t *d = &net->layers[1];
+    for (int i = 0; i < N_IN; i++) {
+      float want = dropped[s * N_IN + i];
+      assert_int_equal(d->keep[i], want != 0.0f);
+      kept += d->keep[i];
+      assert_true(fabs(ldexp(d->y[i], -14) - want) <= ldexp(1, -14));
+    }
+  }
+  assert_true(kept > BATCH_D * N_IN / 2 && kept < BATCH_D * N_IN * 9 / 10);
+  net->training = false; /* inference: the identity */
+  spd__fx_net_forward(net, x);
+  for (int i = 0; i < N_IN; i++)
+    assert_int_equal(net->layers[1].y[i], net->layers[0].y[i]);
+  spd__fx_net_free(net);
+  spd_ref_free(ref);
+  spd_model_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(plan_defaults_by_role),
@@ -416,6 +472,7 @@ int main(void) {
       cmocka_unit_test(calibration_follows_magnitudes),
       cmocka_unit_test(unsupported_layer_is_named),
       cmocka_unit_test(allocation_failures_leak_nothing),
+      cmocka_unit_test(dropout_masks_match_float_reference),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

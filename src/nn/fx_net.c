@@ -15,8 +15,8 @@
 static int check_layer(spd_fx_net_t *net, const spd_layer_t *l, int i) {
   spd_layer_kind_t k = l->config.kind;
   bool known = k == SPD_LAYER_INPUT || k == SPD_LAYER_DENSE || k == SPD_LAYER_ACTIVATION ||
-               is_mover(k) || is_conv(k) || is_maxpool(k) || is_avgpool(k) ||
-               k == SPD_LAYER_GLOBALAVGPOOL2D;
+               k == SPD_LAYER_DROPOUT || is_mover(k) || is_conv(k) || is_maxpool(k) ||
+               is_avgpool(k) || k == SPD_LAYER_GLOBALAVGPOOL2D;
   if (!known)
     return spd_ctx_fail(net->ctx, SPD_EUNSUPPORTED,
                         "layer '%s' (%s): not supported by the fixed-point reference yet",
@@ -118,6 +118,21 @@ static int setup_pooling(spd_fx_net_t *net, fx_layer_t *fl, const spd_layer_t *l
   return 0;
 }
 
+/* Dropout draws the float reference's mask (reference.h): element i of
+ * training sample s keeps when the 24-bit uniform of Philox word i of
+ * block s*ceil(n/4) of (seed, stream = layer) is >= rate, i.e. when
+ * (word >> 8) >= ceil(rate * 2^24), an integer comparison. */
+static int setup_dropout(spd_fx_net_t *net, fx_layer_t *fl, const spd_layer_t *l) {
+  double rate = l->config.rate;
+  fl->keep = spd_calloc(net->ctx, fl->out_size, sizeof *fl->keep);
+  if (!fl->keep)
+    return spd_ctx_fail(net->ctx, SPD_ENOMEM, "layer '%s': out of memory", l->config.name);
+  fl->drop_threshold = rate > 0 ? (uint32_t)ceil(ldexp((float)rate, 24)) : 0;
+  fl->drop_scale = spd_fx_const_from_double(rate < 1 ? 1.0 / (1.0 - (float)rate) : 0.0);
+  fl->drop_seed = l->config.dropout_seed ? l->config.dropout_seed : net->seed;
+  return 0;
+}
+
 static int setup_layer(spd_fx_net_t *net, int i) {
   const spd_layer_t *l = &net->model->layers[i];
   fx_layer_t *fl = &net->layers[i];
@@ -144,6 +159,8 @@ static int setup_layer(spd_fx_net_t *net, int i) {
   fl->dy = fl->own_dy;
   if (is_maxpool(fl->kind) || is_avgpool(fl->kind) || fl->kind == SPD_LAYER_GLOBALAVGPOOL2D)
     return setup_pooling(net, fl, l);
+  if (fl->kind == SPD_LAYER_DROPOUT)
+    return setup_dropout(net, fl, l);
   if (!has_weights(fl->kind))
     return 0;
   if (is_conv(fl->kind))
@@ -173,6 +190,7 @@ static void free_layers(spd_fx_net_t *net) {
     spd_free(net->ctx, fl->acc);
     spd_free(net->ctx, fl->argmax);
     spd_free(net->ctx, fl->inv_count);
+    spd_free(net->ctx, fl->keep);
     free_param(net->ctx, &fl->kernel);
     free_param(net->ctx, &fl->bias);
   }
@@ -300,6 +318,7 @@ int spd__fx_net_train_batch(spd_fx_net_t *net, const spd_fx_batch_t *b, const sp
   if (b->batch < 1 || b->batch > net->max_batch)
     return spd_ctx_fail(net->ctx, SPD_EINVAL, "fixed-point reference: batch of %d (1..%d)",
                         b->batch, net->max_batch);
+  net->training = true;
   for (int s = 0; s < b->batch; s++) {
     spd__fx_net_forward(net, b->x + (size_t)s * input_size(net));
     if (out)
@@ -307,6 +326,7 @@ int spd__fx_net_train_batch(spd_fx_net_t *net, const spd_fx_batch_t *b, const sp
     spd__fx_loss_sample(net, b, s, res);
     spd__fx_net_backward(net);
   }
+  net->training = false;
   spd_fx_hyper_t step = *h;
   step.batch = b->batch;
   update_all(net, &step);

@@ -4,9 +4,9 @@
  * one block covering each whole layer. It is the oracle the fixed-point
  * kernels must match bit for bit.
  *
- * Supported: InputLayer, Dense (every activation, softmax included),
- * Activation, Flatten, Reshape, Dropout (identity: the fixed mode trains
- * without dropout masks and says so), in a chain; losses
+ * Supported: InputLayer, Dense, Conv1D/2D (every activation, softmax
+ * included), max/average/global-average pooling, Activation, Flatten,
+ * Reshape and Dropout (the float reference's masks), in a chain; losses
  * sparse/categorical cross-entropy (softmax output, or linear output with
  * from_logits), binary cross-entropy (sigmoid output) and mean squared
  * error; optimizers SGD (momentum, nesterov), Adam and RMSprop. */

@@ -36,6 +36,11 @@ typedef struct fx_layer {
   spd_fx_window_t window;            /* convolutions and pooling */
   int32_t *argmax;                   /* max pooling: input index per output */
   spd_fx_const_t *inv_count;         /* average pooling: 1/c, c = 0..k_h*k_w */
+  uint8_t *keep;                     /* dropout: this sample's mask */
+  uint32_t drop_threshold;           /* dropout: keep when (u32 >> 8) >= this */
+  spd_fx_const_t drop_scale;         /* dropout: 1 / (1 - rate) */
+  uint64_t drop_seed;
+  uint64_t samples_seen;             /* dropout: training samples so far */
   double max_z, max_g;  /* calibration statistics */
   uint64_t sat_forward;  /* saturations producing y (and z) */
   uint64_t sat_backward; /* saturations producing dz, and dY of the layer below */
@@ -55,12 +60,13 @@ struct spd_fx_net {
   uint64_t seed;
   int max_batch;
   bool calibrating;
+  bool training;        /* dropout masks are drawn only in training */
   uint32_t sat;         /* saturations of the batch in progress */
   uint64_t sat_total;
 };
 
 static inline bool is_mover(spd_layer_kind_t k) {
-  return k == SPD_LAYER_FLATTEN || k == SPD_LAYER_RESHAPE || k == SPD_LAYER_DROPOUT;
+  return k == SPD_LAYER_FLATTEN || k == SPD_LAYER_RESHAPE;
 }
 
 static inline bool is_conv(spd_layer_kind_t k) { return k == SPD_LAYER_CONV1D || k == SPD_LAYER_CONV2D; }

@@ -7,6 +7,7 @@
 
 #include "base/fx_dense.h"
 #include "nn/fx_net_internal.h"
+#include "spindle/rng.h"
 
 /* The layer whose int16 output format a (possibly data-moving) layer uses. */
 int spd__fx_owner(const spd_fx_net_t *net, int i) {
@@ -77,6 +78,26 @@ static void forward_pool(spd_fx_net_t *net, int i) {
     spd_fx_gap_forward(fl->y, x, g->in_h * g->in_w, g->in_c, fl->inv_count[0], &net->sat);
 }
 
+static void forward_dropout(spd_fx_net_t *net, int i) {
+  fx_layer_t *fl = &net->layers[i];
+  const int16_t *x = net->layers[i - 1].y;
+  bool drop = net->training && fl->drop_threshold > 0;
+  uint32_t words[4];
+  uint64_t counter = fl->samples_seen * ((fl->out_size + 3) / 4);
+  uint32_t key[2] = {(uint32_t)fl->drop_seed, (uint32_t)(fl->drop_seed >> 32)};
+  for (size_t c = 0; c < fl->out_size; c++) {
+    if (drop && c % 4 == 0)
+      spd_philox4x32(key, counter + c / 4, (uint32_t)i, words);
+    fl->keep[c] = !drop || (words[c % 4] >> 8) >= fl->drop_threshold;
+    int64_t v = drop && fl->keep[c] ? spd_fx_mul_const(x[c], fl->drop_scale, 0, 0,
+                                                       SPD_FX_ROUND_NEAREST, &net->sat)
+                                    : (fl->keep[c] ? x[c] : 0);
+    fl->y[c] = spd_fx_sat16(v, &net->sat);
+  }
+  if (net->training)
+    fl->samples_seen++;
+}
+
 static void forward_activation(spd_fx_net_t *net, int i) {
   fx_layer_t *fl = &net->layers[i];
   const fx_layer_t *in = &net->layers[i - 1];
@@ -105,6 +126,8 @@ void spd__fx_net_forward(spd_fx_net_t *net, const float *x) {
       forward_conv(net, i);
     else if (k == SPD_LAYER_ACTIVATION)
       forward_activation(net, i);
+    else if (k == SPD_LAYER_DROPOUT)
+      forward_dropout(net, i);
     else if (!is_mover(k))
       forward_pool(net, i);
     net->layers[i].sat_forward += net->sat - before;
@@ -183,6 +206,20 @@ static void backward_pool(spd_fx_net_t *net, int i) {
   emit_dx(net, i, fl->acc, frac);
 }
 
+/* dX = dY * mask: the kept elements scaled by 1/(1-rate), rounded once. */
+static void backward_dropout(spd_fx_net_t *net, int i) {
+  fx_layer_t *fl = &net->layers[i];
+  if (spd__fx_owner(net, i - 1) == 0)
+    return;
+  bool scaled = net->training && fl->drop_threshold > 0;
+  for (size_t c = 0; c < fl->out_size; c++)
+    fl->acc[c] = !fl->keep[c] ? 0
+                 : scaled     ? spd_fx_mul_const(fl->dz[c], fl->drop_scale, 0, 0,
+                                                 SPD_FX_ROUND_NEAREST, &net->sat)
+                              : fl->dz[c];
+  emit_dx(net, i, fl->acc, net->plan->layers[i].grad_frac);
+}
+
 static void backward_activation(spd_fx_net_t *net, int i) {
   fx_layer_t *fl = &net->layers[i];
   if (spd__fx_owner(net, i - 1) == 0)
@@ -207,6 +244,8 @@ void spd__fx_net_backward(spd_fx_net_t *net) {
       backward_conv(net, i);
     else if (fl->kind == SPD_LAYER_ACTIVATION)
       backward_activation(net, i);
+    else if (fl->kind == SPD_LAYER_DROPOUT)
+      backward_dropout(net, i);
     else
       backward_pool(net, i);
     fl->sat_backward += net->sat - before;
