@@ -119,6 +119,63 @@ static void assert_graph_sane(const spd_machine_graph_t *g) {
   }
 }
 
+/* Times each value of @p want is carried by partitions named @p name that
+ * target vertex @p v; every value must be carried exactly @p times times. */
+static void assert_receives(const spd_machine_graph_t *g, uint32_t v, const char *name,
+                            spd_range_t want, uint32_t times) {
+  uint32_t *count = calloc(want.n ? want.n : 1, sizeof *count);
+  assert_non_null(count);
+  for (uint32_t i = 0; i < g->n_partitions; i++) {
+    const spd_partition_t *p = &g->partitions[i];
+    if (strcmp(p->name, name))
+      continue;
+    for (uint32_t t = 0; t < p->n_targets; t++) {
+      if (p->targets[t] != v)
+        continue;
+      assert_true(p->values.lo >= want.lo && p->values.lo + p->values.n <= want.lo + want.n);
+      for (uint32_t k = 0; k < p->values.n; k++)
+        count[p->values.lo - want.lo + k]++;
+    }
+  }
+  for (uint32_t k = 0; k < want.n; k++)
+    if (count[k] != times)
+      fail_msg("vertex %u gets value %u of '%s' %u times, not %u", v, want.lo + k, name,
+               count[k], times);
+  free(count);
+}
+
+/* Every vertex receives exactly the values its role needs: tiles their
+ * input rows once (forward) and their dZ columns once (backward); reducers
+ * one partial sum per row block; producers one dX partial sum per column
+ * block of the next layer; the loss every output once; the sink a record. */
+static void assert_dataflow_complete(const spd_machine_graph_t *g) {
+  for (int d = 0; d < g->n_dense; d++) {
+    const spd_layer_tiling_t *t = &g->dense[d];
+    bool last = d == g->n_dense - 1;
+    for (uint32_t v = t->first_vertex; v < t->first_vertex + t->n_vertices; v++) {
+      const spd_vertex_t *x = &g->vertices[v];
+      bool producer = x->role == SPD_ROLE_REDUCER || x->role == SPD_ROLE_TILE_FULL;
+      if (x->role != SPD_ROLE_REDUCER) {
+        assert_receives(g, v, d == 0 ? "x" : "y", x->rows, 1);
+        assert_receives(g, v, "dz", x->cols, x->role == SPD_ROLE_TILE || last ? 1 : 0);
+      }
+      if (x->role == SPD_ROLE_REDUCER) {
+        assert_receives(g, v, "psum", x->cols, t->grid_rows);
+        assert_receives(g, v, "dz", x->cols, last ? 1 : 0);
+      }
+      if (producer)
+        assert_receives(g, v, "dxpsum", x->cols, last ? 0 : g->dense[d + 1].grid_cols);
+    }
+  }
+  const spd_layer_tiling_t *out = &g->dense[g->n_dense - 1];
+  for (uint32_t v = 0; v < g->n_vertices; v++) {
+    if (g->vertices[v].role == SPD_ROLE_LOSS)
+      assert_receives(g, v, "y", (spd_range_t){0, out->out}, 1);
+    if (g->vertices[v].role == SPD_ROLE_SINK)
+      assert_receives(g, v, "record", (spd_range_t){0, out->out + 4}, 1);
+  }
+}
+
 static uint32_t count_role(const spd_machine_graph_t *g, spd_vertex_role_t r) {
   uint32_t n = 0;
   for (uint32_t v = 0; v < g->n_vertices; v++)
@@ -146,6 +203,7 @@ static void mlp_on(const char *machine_name, spd_numeric_t numeric) {
   assert_true(count_role(g, SPD_ROLE_SOURCE) >= 1);
   assert_covers_once(g);
   assert_graph_sane(g);
+  assert_dataflow_complete(g);
   spd_machine_graph_free(g);
   spd_machine_free(mc);
   spd_model_free(m);
@@ -187,6 +245,7 @@ static void wide_layers_split_over_many_tiles(void **state) {
   assert_true((uint32_t)t->grid_rows * t->grid_cols > 2u * SPD_CORES_PER_CHIP);
   assert_covers_once(g);
   assert_graph_sane(g);
+  assert_dataflow_complete(g);
   spd_machine_graph_free(g);
   spd_machine_free(mc);
   spd_model_free(m);
@@ -251,6 +310,27 @@ static void too_large_for_spinn3_names_the_layer(void **state) {
   assert_non_null(strstr(msg, "8192x8192"));
   assert_non_null(strstr(msg, "spinn3"));
   if (!strstr(msg, "needs") || !strstr(msg, "has"))
+    fail_msg("%s", msg);
+  spd_machine_free(mc);
+  spd_model_free(m);
+}
+
+/* More samples than the machine's SDRAM holds: the message says so. */
+static void too_much_data_for_spinn3(void **state) {
+  (void)state;
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  const int32_t units[] = {256, 128, 10};
+  spd_model_t *m = chain(&ctx, 784, units, 3, true);
+  spd_machine_t *mc = machine(&ctx, "spinn3");
+  spd_partition_opts_t o;
+  spd_partition_opts_default(&o);
+  o.dataset_samples = 1000000; /* 784 MB of pixels; SpiNN-3 has 512 MB */
+  spd_machine_graph_t *g = NULL;
+  assert_int_equal(spd_partition_dense(&ctx, m, mc, &o, &g), SPD_ENOFIT);
+  assert_null(g);
+  const char *msg = spd_ctx_message(&ctx);
+  if (!strstr(msg, "1000000 samples") || !strstr(msg, "MiB") || !strstr(msg, "spinn3"))
     fail_msg("%s", msg);
   spd_machine_free(mc);
   spd_model_free(m);
@@ -394,6 +474,7 @@ int main(void) {
       cmocka_unit_test(partitions_follow_the_grid),
       cmocka_unit_test(too_large_for_spinn3_names_the_layer),
       cmocka_unit_test(too_few_cores_names_the_layer),
+      cmocka_unit_test(too_much_data_for_spinn3),
       cmocka_unit_test(unsupported_layer_is_named),
       cmocka_unit_test(deterministic),
       cmocka_unit_test(slack_trades_period_for_cores),

@@ -540,9 +540,22 @@ static void summarise(spd_machine_graph_t *g) {
   }
 }
 
-/* The whole graph's SDRAM against the machine's. */
+/* SDRAM of the sources (samples, order) and of the loss and sink (labels,
+ * records): what the data, not the layers, need. */
+static uint64_t data_sdram(const spd_machine_graph_t *g) {
+  uint64_t sum = 0;
+  for (uint32_t v = 0; v < g->n_vertices; v++) {
+    spd_vertex_role_t r = g->vertices[v].role;
+    if (r == SPD_ROLE_SOURCE || r == SPD_ROLE_LOSS || r == SPD_ROLE_SINK)
+      sum += g->vertices[v].sdram_bytes;
+  }
+  return sum;
+}
+
+/* The whole graph's SDRAM against the machine's; the message names the
+ * largest consumer: a layer, or the dataset held by sources, loss and sink. */
 static int check_sdram(search_t *S, const spd_machine_graph_t *g) {
-  uint64_t total = 0, worst = 0;
+  uint64_t total = 0, worst = 0, data = data_sdram(g);
   int worst_layer = 0;
   for (uint32_t v = 0; v < g->n_vertices; v++)
     total += g->vertices[v].sdram_bytes;
@@ -557,6 +570,13 @@ static int check_sdram(search_t *S, const spd_machine_graph_t *g) {
       worst_layer = si;
     }
   }
+  if (data >= worst)
+    return spd_ctx_fail(S->ctx, SPD_ENOFIT,
+                        "model needs %" PRIu64 " MiB of SDRAM but machine '%s' has %" PRIu64
+                        " MiB; the %" PRIu32 " samples (%" PRIu32 " values each), labels and "
+                        "records alone need %" PRIu64 " MiB",
+                        total >> 20, S->m->name, spd_machine_sdram(S->m) >> 20,
+                        S->o->dataset_samples, S->st[0].in, data >> 20);
   return spd_ctx_fail(S->ctx, SPD_ENOFIT,
                       "model needs %" PRIu64 " MiB of SDRAM but machine '%s' has %" PRIu64
                       " MiB; layer '%s' (Dense %" PRIu32 "x%" PRIu32 ", %s weights) alone needs %"
