@@ -502,16 +502,17 @@ static void placed_mlp_routes_on_spinn5(void **state) {
   spd_placement_t p;
   if (spd_place(&ctx, g, m, &p) < 0)
     fail_msg("place: %s", spd_ctx_message(&ctx));
-  spd_map_nets_t nets;
-  assert_int_equal(spd_map_nets_from_graph(&ctx, g, &p, &nets), 0);
-  assert_int_equal(nets.n, g->n_partitions);
+  spd_map_net_t *all;
+  spd_map_core_t *sinks;
+  assert_int_equal(spd_placement_nets(&ctx, g, &p, &all, &sinks), 0);
+  uint32_t n_nets = g->n_partitions;
   spd_map_routing_t r;
-  if (spd_map_routing_build(&ctx, m, nets.nets, nets.n, NULL, &r) < 0)
+  if (spd_map_routing_build(&ctx, m, all, n_nets, NULL, &r) < 0)
     fail_msg("routing: %s", spd_ctx_message(&ctx));
   assert_true(r.entries_after <= SPD_ROUTER_APP_ENTRIES);
-  for (uint32_t i = 0; i < nets.n; i++) {
+  for (uint32_t i = 0; i < n_nets; i++) {
     const spd_partition_t *part = &g->partitions[i];
-    const spd_map_net_t *net = &nets.nets[i];
+    const spd_map_net_t *net = &all[i];
     assert_int_equal(net->source.x, p.loc[part->source].x);
     assert_int_equal(net->source.core, p.loc[part->source].core);
     assert_int_equal(net->n_sinks, part->n_targets);
@@ -519,13 +520,14 @@ static void placed_mlp_routes_on_spinn5(void **state) {
     /* Same layer and name, same group: their key blocks are one region. */
     if (i > 0 && part->layer == g->partitions[i - 1].layer &&
         strcmp(part->name, g->partitions[i - 1].name) == 0)
-      assert_int_equal(net->group, nets.nets[i - 1].group);
+      assert_int_equal(net->group, all[i - 1].group);
     check_tree(m, net, &r.trees[i]);
     check_delivery(m, &r.tables, net, r.keys[i].base);
     check_delivery(m, &r.tables, net, r.keys[i].base + net->n_keys - 1);
   }
   spd_map_routing_free(&ctx, &r);
-  spd_map_nets_free(&ctx, &nets);
+  spd_free(&ctx, all);
+  spd_free(&ctx, sinks);
   spd_placement_free(&p);
   spd_machine_graph_free(g);
   spd_model_free(model);

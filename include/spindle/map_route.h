@@ -46,26 +46,6 @@ typedef struct spd_map_net {
   uint32_t n_sinks;
 } spd_map_net_t;
 
-/** The nets of a placed machine graph (spindle/partition.h, place.h). */
-typedef struct spd_map_nets {
-  uint32_t n;
-  spd_map_net_t *nets;   /* n, one per graph partition, in graph order */
-  spd_map_core_t *sinks; /* storage the nets' sinks point into */
-} spd_map_nets_t;
-
-struct spd_machine_graph;
-struct spd_placement;
-
-/** One net per outgoing partition of @p g: its source vertex's core, its
- *  n_keys, its target vertices' cores as sinks. Partitions with the same
- *  layer and name (say every "psum" of one layer) share a group, so their
- *  key blocks sit side by side. @p out is owned; free with
- *  spd_map_nets_free. @return 0, SPD_EINVAL (a vertex index out of range),
- *  SPD_ENOMEM; on failure @p out is untouched. */
-int spd_map_nets_from_graph(spd_ctx_t *ctx, const struct spd_machine_graph *g,
-                            const struct spd_placement *p, spd_map_nets_t *out);
-void spd_map_nets_free(spd_ctx_t *ctx, spd_map_nets_t *nets);
-
 /* ---------------------------------------------------------------- keys */
 
 /** A contiguous, aligned block of keys: the net's atom i is key base + i, so
