@@ -151,9 +151,10 @@ static void assert_receives(const spd_machine_graph_t *g, uint32_t v, const char
 static void assert_dataflow_complete(const spd_machine_graph_t *g) {
   for (int d = 0; d < g->n_dense; d++) {
     const spd_layer_tiling_t *t = &g->dense[d];
-    bool last = d == g->n_dense - 1;
     for (uint32_t v = t->first_vertex; v < t->first_vertex + t->n_vertices; v++) {
       const spd_vertex_t *x = &g->vertices[v];
+      int dl = d + x->n_layers - 1; /* the last layer this core holds */
+      bool last = dl == g->n_dense - 1;
       bool producer = x->role == SPD_ROLE_REDUCER || x->role == SPD_ROLE_TILE_FULL;
       if (x->role != SPD_ROLE_REDUCER) {
         assert_receives(g, v, d == 0 ? "x" : "y", x->rows, 1);
@@ -164,7 +165,7 @@ static void assert_dataflow_complete(const spd_machine_graph_t *g) {
         assert_receives(g, v, "dz", x->cols, last ? 1 : 0);
       }
       if (producer)
-        assert_receives(g, v, "dxpsum", x->cols, last ? 0 : g->dense[d + 1].grid_cols);
+        assert_receives(g, v, "dxpsum", x->cols, last ? 0 : g->dense[dl + 1].grid_cols);
     }
   }
   const spd_layer_tiling_t *out = &g->dense[g->n_dense - 1];
@@ -435,6 +436,39 @@ static void slack_trades_period_for_cores(void **state) {
   spd_model_free(m);
 }
 
+/* With fuse_small, consecutive single-tile layers share one core: one
+ * vertex holds them all, no packet travels between them, and every vertex
+ * still gets exactly what it needs. */
+static void small_layers_share_a_core(void **state) {
+  (void)state;
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  const int32_t units[] = {64, 32, 16, 10};
+  spd_model_t *m = chain(&ctx, 784, units, 4, true);
+  spd_machine_t *mc = machine(&ctx, "spinn3");
+  spd_partition_opts_t o;
+  spd_partition_opts_default(&o);
+  spd_machine_graph_t *apart = NULL, *fused = NULL;
+  assert_int_equal(spd_partition_dense(&ctx, m, mc, &o, &apart), 0);
+  o.fuse_small = true;
+  assert_int_equal(spd_partition_dense(&ctx, m, mc, &o, &fused), 0);
+  const spd_layer_tiling_t *t = spd_machine_graph_tiling(fused, 4);
+  assert_int_equal(t->n_vertices, 0);
+  const spd_vertex_t *core = &fused->vertices[t->first_vertex];
+  assert_true(core->n_layers >= 2);
+  assert_int_equal(core->role, SPD_ROLE_TILE_FULL);
+  assert_int_equal(core->cols.n, 10);
+  assert_int_equal(fused->n_vertices + (uint32_t)core->n_layers - 1, apart->n_vertices);
+  assert_true(core->dtcm_bytes <= spd_partition_dtcm_budget());
+  assert_true(fused->period_cycles <= apart->period_cycles);
+  assert_graph_sane(fused);
+  assert_dataflow_complete(fused);
+  spd_machine_graph_free(apart);
+  spd_machine_graph_free(fused);
+  spd_machine_free(mc);
+  spd_model_free(m);
+}
+
 /* Failing any allocation returns SPD_ENOMEM, leaves the output alone and
  * leaks nothing. */
 static void allocation_failures(void **state) {
@@ -478,6 +512,7 @@ int main(void) {
       cmocka_unit_test(unsupported_layer_is_named),
       cmocka_unit_test(deterministic),
       cmocka_unit_test(slack_trades_period_for_cores),
+      cmocka_unit_test(small_layers_share_a_core),
       cmocka_unit_test(allocation_failures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

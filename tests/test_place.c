@@ -116,6 +116,29 @@ static void contract_spinn5_with_faults(void **state) {
   contract_on("spinn5", spinn5_faults, 1024, 2048);
 }
 
+/* Graphs whose small layers share a core pass the same contract. */
+static void contract_fused(void **state) {
+  (void)state;
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  spd_model_t *m = mlp(&ctx, 256, 8);
+  spd_machine_t *mc = machine(&ctx, "spinn3", "core 1 1 3\ncore 0 1 17\n");
+  spd_partition_opts_t o;
+  spd_partition_opts_default(&o);
+  o.fuse_small = true;
+  spd_machine_graph_t *g = NULL;
+  assert_int_equal(spd_partition_dense(&ctx, m, mc, &o, &g), 0);
+  bool shared = false;
+  for (uint32_t v = 0; v < g->n_vertices; v++)
+    shared |= g->vertices[v].n_layers > 1;
+  assert_true(shared);
+  for (size_t i = 0; i < N_PLACERS; i++)
+    contract(&placers[i], &ctx, g, mc);
+  spd_machine_graph_free(g);
+  spd_machine_free(mc);
+  spd_model_free(m);
+}
+
 /* Explicitly: no vertex lands on a dead chip or a dead core (the check
  * above looks the machine up; this looks at the fault list itself). */
 static void dead_parts_are_avoided(void **state) {
@@ -307,6 +330,7 @@ int main(void) {
       cmocka_unit_test(contract_spinn3),
       cmocka_unit_test(contract_spinn5),
       cmocka_unit_test(contract_spinn5_with_faults),
+      cmocka_unit_test(contract_fused),
       cmocka_unit_test(dead_parts_are_avoided),
       cmocka_unit_test(locality_is_local),
       cmocka_unit_test(too_many_vertices_fail),

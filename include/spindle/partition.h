@@ -63,7 +63,9 @@ typedef struct spd_vertex {
   spd_vertex_role_t role;
   int layer;              /* model layer index (SOURCE: the input layer;
                              LOSS/SINK: the output layer) */
-  int n_layers;           /* consecutive layers sharing this core (>= 1) */
+  int n_layers;           /* consecutive layers sharing this core (>= 1):
+                             layer .. layer + n_layers - 1 of the Dense
+                             chain; rows are the first's, cols the last's */
   uint16_t grid_row;      /* TILE: row block i; others 0 */
   uint16_t grid_col;      /* TILE/TILE_FULL/REDUCER: column block j */
   spd_range_t rows;       /* TILE*: rows of W (input features);
@@ -104,7 +106,8 @@ typedef struct spd_layer_tiling {
   uint16_t grid_rows, grid_cols;
   spd_tile_memory_t memory;
   uint32_t first_vertex;        /* its tiles (row-major), then its reducers */
-  uint32_t n_vertices;
+  uint32_t n_vertices;          /* 0: the layer shares the core first_vertex
+                                   of an earlier layer (fuse_small) */
   uint64_t period_cycles;       /* slowest of its vertices */
   uint32_t max_tile_dtcm;       /* largest DTCM need of its vertices */
 } spd_layer_tiling_t;
@@ -123,6 +126,8 @@ typedef struct spd_partition_opts {
   uint32_t max_cores;           /* cap on cores used (0: the machine's) */
   uint32_t slack_percent;       /* accept a period this much above the best
                                    for fewer cores and packets (10) */
+  bool fuse_small;              /* consecutive single-tile layers share a core
+                                   when their DTCM and cycles fit (false) */
 } spd_partition_opts_t;
 
 /** Fixed point, Adam, training, batch 32, 4 slots, 60,000 uint8 samples,

@@ -30,7 +30,7 @@ static void usage(FILE *out) {
           "usage: spindle map MODEL.json [--machine NAME] [--faults FILE] [--numeric fixed|float]\n"
           "                  [--optimizer sgd|adam|rmsprop] [--momentum] [--batch-size N]\n"
           "                  [--in-flight N] [--samples N] [--inference] [--placer NAME]\n"
-          "                  [--max-cores N] [--slack PERCENT] [--tiles]\n\n"
+          "                  [--max-cores N] [--slack PERCENT] [--fuse] [--tiles]\n\n"
           "Compile a model for a SpiNNaker machine without running it: cut every Dense\n"
           "layer into tiles, place them on cores, route their packets and minimise\n"
           "the routing tables; print per layer the tile grid with each tile's memory\n"
@@ -49,6 +49,7 @@ static void usage(FILE *out) {
           "  --max-cores N      use at most N application cores (default: all)\n"
           "  --slack PERCENT    accept a period this much above the fastest mapping\n"
           "                     for fewer cores and packets (default 10)\n"
+          "  --fuse             consecutive single-tile layers share one core\n"
           "  --tiles            list every vertex with its core, memory and cycles\n"
           "  -h, --help         show this help\n");
 }
@@ -132,8 +133,10 @@ static int parse_options(int argc, char **argv, map_options_t *o) {
       usage(stdout);
       return -1;
     }
-    if (!strcmp(a, "--tiles") || !strcmp(a, "--inference") || !strcmp(a, "--momentum")) {
+    if (!strcmp(a, "--tiles") || !strcmp(a, "--inference") || !strcmp(a, "--momentum") ||
+        !strcmp(a, "--fuse")) {
       o->tiles |= !strcmp(a, "--tiles");
+      o->part.fuse_small |= !strcmp(a, "--fuse");
       o->part.training &= strcmp(a, "--inference") != 0;
       o->part.momentum |= !strcmp(a, "--momentum");
       continue;
@@ -210,6 +213,11 @@ static void print_layers(const spd_model_t *m, const spd_machine_graph_t *g) {
            t->name, t->in, t->out, spd_activation_name(l->config.activation), t->grid_rows,
            t->grid_cols, spd_tile_memory_name(t->memory), t->n_vertices, t->period_cycles,
            cycles_us(t->period_cycles));
+    if (!t->n_vertices) {
+      const spd_layer_tiling_t *host = spd_machine_graph_tiling(g, g->vertices[t->first_vertex].layer);
+      printf("    shares the core of layer '%s'\n", host ? host->name : "?");
+      continue;
+    }
     static const spd_vertex_role_t roles[] = {SPD_ROLE_TILE, SPD_ROLE_TILE_FULL, SPD_ROLE_REDUCER};
     for (size_t r = 0; r < 3; r++) {
       spd_vertex_t v;

@@ -94,6 +94,9 @@ void spd_vertex_describe(const spd_machine_graph_t *g, uint32_t v, char *buf, si
   if (x->role == SPD_ROLE_TILE)
     snprintf(buf, size, "vertex %u (%s (%u,%u) of layer '%s')", v, role, x->grid_row,
              x->grid_col, t ? t->name : "?");
+  else if (x->n_layers > 1)
+    snprintf(buf, size, "vertex %u (%s of layer '%s' and the next %d)", v, role,
+             t ? t->name : "?", x->n_layers - 1);
   else if (x->role == SPD_ROLE_TILE_FULL || x->role == SPD_ROLE_REDUCER)
     snprintf(buf, size, "vertex %u (%s %u of layer '%s')", v, role, x->grid_col,
              t ? t->name : "?");

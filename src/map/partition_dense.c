@@ -57,6 +57,7 @@ typedef struct search {
   uint32_t n_sources;
   uint32_t total_cores;
   int missing;            /* stage with no config, or -1 */
+  int *group;             /* group[si]: first stage of the core si shares */
 } search_t;
 
 static uint32_t ceil_div(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1) / b); }
@@ -290,6 +291,42 @@ static int choose(search_t *S) {
   return 0;
 }
 
+/* ---------------------------------------------------------------- fusing */
+
+static bool single_tile(const search_t *S, int si) {
+  return S->cfg[si].R == 1 && S->cfg[si].C == 1;
+}
+
+/* Consecutive single-tile layers share one core while their DTCM fits the
+ * budget and their cycles together stay within the pipeline's period (the
+ * sum over-counts: the packets between them disappear). */
+static void fuse_small(search_t *S) {
+  uint64_t T = S->floor;
+  for (int si = 0; si < S->n; si++) {
+    S->group[si] = si;
+    T = max64(T, S->cfg[si].period);
+  }
+  if (!S->o->fuse_small)
+    return;
+  for (int si = 0; si < S->n; si++) {
+    if (!single_tile(S, si))
+      continue;
+    uint64_t dtcm = S->cfg[si].dtcm, time = S->cfg[si].period;
+    while (si + 1 < S->n && single_tile(S, si + 1) && dtcm + S->cfg[si + 1].dtcm <= S->budget &&
+           time + S->cfg[si + 1].period <= T) {
+      dtcm += S->cfg[si + 1].dtcm;
+      time += S->cfg[si + 1].period;
+      S->group[si + 1] = S->group[si];
+      S->total_cores--;
+      si++;
+    }
+  }
+}
+
+static bool same_core(const search_t *S, int a, int b) {
+  return b >= 0 && b < S->n && S->group[a] == S->group[b];
+}
+
 /* ------------------------------------------------------------- building */
 
 typedef struct plan {
@@ -334,11 +371,39 @@ static int add_vertex(builder_t *B, const spd_vertex_t *v, const spd__vertex_cos
   return spd__graph_add_vertex(B->g, &x, NULL);
 }
 
+/* Stage si shares the core of its group's first stage: add its tile's
+ * memory and cycles there; its tiling points at that core. */
+static int join_core(builder_t *B, int si, uint32_t c_next) {
+  search_t *S = B->S;
+  const stage_t *st = &S->st[si];
+  uint32_t v = B->plan[S->group[si]].first_tile;
+  spd__tile_shape_t sh = {st->in, st->out, S->cfg[si].memory, st->activation, si == 0,
+                          si == S->n - 1, 1, st->out * (c_next ? c_next : 1)};
+  spd__vertex_cost_t cost;
+  spd__cost_tile(S->o, &sh, true, &cost);
+  spd_vertex_t *x = &B->g->vertices[v];
+  uint64_t dtcm = (uint64_t)x->dtcm_bytes + cost.dtcm;
+  x->dtcm_bytes = dtcm > UINT32_MAX ? UINT32_MAX : (uint32_t)dtcm;
+  x->sdram_bytes += cost.sdram;
+  x->cycles_per_sample += cost.busy;
+  x->cols = (spd_range_t){0, st->out};
+  x->n_layers++;
+  B->dma[v] += cost.dma;
+  B->plan[si].first_tile = B->plan[si].first_reducer = v;
+  spd_layer_tiling_t *t = &B->g->dense[si];
+  *t = (spd_layer_tiling_t){.layer = st->layer, .in = st->in, .out = st->out, .grid_rows = 1,
+                            .grid_cols = 1, .memory = S->cfg[si].memory, .first_vertex = v};
+  snprintf(t->name, sizeof t->name, "%s", st->name);
+  return 0;
+}
+
 static int add_layer_vertices(builder_t *B, int si) {
   search_t *S = B->S;
   const stage_t *st = &S->st[si];
   const config_t *c = &S->cfg[si];
   uint32_t c_next = si + 1 < S->n ? S->cfg[si + 1].C : 0;
+  if (S->group[si] != si)
+    return join_core(B, si, c_next);
   B->plan[si].first_tile = B->g->n_vertices;
   int err = 0;
   for (uint32_t i = 0; !err && i < c->R; i++)
@@ -438,7 +503,9 @@ static int add_forward(builder_t *B, int si) {
     }
     if (err)
       break;
-    if (si + 1 < S->n) {
+    if (same_core(S, si, si + 1)) {
+      continue;
+    } else if (si + 1 < S->n) {
       err = add_split_by_rows(B, producer(p, c, j), si + 1, cols, "y");
     } else {
       B->targets[0] = B->loss;
@@ -491,6 +558,8 @@ static int add_backward(builder_t *B, int si) {
         }
         continue;
       }
+      if (same_core(S, si, si - 1))
+        continue;
       const config_t *below = &S->cfg[si - 1];
       for (uint32_t k = 0; !err && k < below->C; k++) {
         spd_range_t part = intersect(rows, block(S->st[si - 1].out, below->b, k));
@@ -532,7 +601,8 @@ static int add_partitions(builder_t *B) {
 static void summarise(spd_machine_graph_t *g) {
   for (int si = 0; si < g->n_dense; si++) {
     spd_layer_tiling_t *t = &g->dense[si];
-    for (uint32_t v = t->first_vertex; v < t->first_vertex + t->n_vertices; v++) {
+    uint32_t n = t->n_vertices ? t->n_vertices : 1; /* a shared core counts for each layer */
+    for (uint32_t v = t->first_vertex; v < t->first_vertex + n; v++) {
       t->period_cycles = max64(t->period_cycles, g->vertices[v].period_cycles);
       if (g->vertices[v].dtcm_bytes > t->max_tile_dtcm)
         t->max_tile_dtcm = g->vertices[v].dtcm_bytes;
@@ -645,6 +715,7 @@ static void search_free(search_t *S) {
   spd_free(S->ctx, S->rows);
   spd_free(S->ctx, S->cols);
   spd_free(S->ctx, S->cfg);
+  spd_free(S->ctx, S->group);
   spd_free(S->ctx, S->st);
 }
 
@@ -658,7 +729,8 @@ static int search_init(search_t *S, const spd_model_t *model) {
   S->rows = spd_calloc(S->ctx, (size_t)n, sizeof *S->rows);
   S->cols = spd_calloc(S->ctx, (size_t)n, sizeof *S->cols);
   S->cfg = spd_calloc(S->ctx, (size_t)n, sizeof *S->cfg);
-  if (!S->rows || !S->cols || !S->cfg)
+  S->group = spd_calloc(S->ctx, (size_t)n, sizeof *S->group);
+  if (!S->rows || !S->cols || !S->cfg || !S->group)
     return SPD_ENOMEM;
   S->n = n;
   for (int i = 0; !err && i < n; i++) {
@@ -691,8 +763,10 @@ int spd_partition_dense(spd_ctx_t *ctx, const spd_model_t *model, const spd_mach
   err = search_init(&S, model);
   if (!err)
     err = choose(&S);
-  if (!err)
+  if (!err) {
+    fuse_small(&S);
     err = build(&S, out);
+  }
   search_free(&S);
   return err;
 }

@@ -48,6 +48,8 @@ static void vertex_order(const spd_machine_graph_t *g, uint32_t *order, uint8_t 
   for (int d = 0; d < g->n_dense; d++) {
     const spd_layer_tiling_t *t = &g->dense[d];
     uint32_t R = t->grid_rows, C = t->grid_cols;
+    if (!t->n_vertices)
+      continue; /* shares an earlier layer's core */
     for (uint32_t j = 0; j < C; j++) {
       for (uint32_t i = 0; i < R; i++) {
         uint32_t v = t->first_vertex + i * C + j;

@@ -60,6 +60,23 @@ def test_faults_are_avoided(tmp_path):
     assert all(c != "0" for _, _, c in cores)
 
 
+def test_fuse_puts_small_layers_on_one_core(tmp_path):
+    import json
+    with open(MLP) as f:
+        model = json.load(f)
+    layers = model["config"]["layers"]
+    layers[2]["config"]["units"] = 256
+    layers[3]["config"]["units"] = 8
+    path = tmp_path / "small.json"
+    path.write_text(json.dumps(model))
+    r = run(str(path), "--machine", "spinn3", "--fuse")
+    assert r.returncode == 0, r.stderr
+    assert "shares the core of layer 'dense_1'" in r.stdout
+    apart = run(str(path), "--machine", "spinn3")
+    cores = lambda out: int(re.search(r"(\d+) cores on", out).group(1))
+    assert cores(r.stdout) == cores(apart.stdout) - 1
+
+
 def test_too_few_cores_names_the_layer():
     r = run(MLP, "--machine", "spinn3", "--max-cores", "3")
     assert r.returncode == 1
