@@ -21,6 +21,15 @@ typedef int16_t spd_q16_t;
 typedef int32_t spd_q32_t;
 typedef int64_t spd_acc_t;
 
+/* Formats that do not depend on the model (docs/numerics.md): master
+ * weights and biases, first-order optimizer state (SGD velocity, Adam m,
+ * RMSprop momentum and mean gradient) and second moments (Adam v, RMSprop
+ * mean square, int64). The SGD and momentum updates add state to master
+ * weights directly, so the first two must stay equal. */
+#define SPD_FX_MASTER_FRAC 24   /* int32 s7.24 */
+#define SPD_FX_STATE_FRAC 24    /* int32 s7.24 */
+#define SPD_FX_SECOND_FRAC 48   /* int64 s15.48 */
+
 /* spin1's `accum` (s16.15, GCC TR 18037) for reference and for kernels that
  * want a fixed format: SPINNAKER.md #27. */
 #define SPD_FRAC_S1615 15

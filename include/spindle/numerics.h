@@ -21,10 +21,8 @@ typedef enum spd_numeric {
 const char *spd_numeric_name(spd_numeric_t n);
 int spd_numeric_parse(const char *name);
 
-/* Fixed formats that do not depend on the model. */
-#define SPD_NUM_MASTER_FRAC 24   /* int32 master weights and biases: s7.24 */
-#define SPD_NUM_STATE_FRAC 24    /* int32 SGD velocity, Adam m, RMSprop mean grad */
-#define SPD_NUM_SECOND_FRAC 48   /* int64 Adam v, RMSprop mean square: s15.48 */
+/* The fixed formats that do not depend on the model are in fixed.h
+ * (SPD_FX_MASTER_FRAC, SPD_FX_STATE_FRAC, SPD_FX_SECOND_FRAC). */
 #define SPD_NUM_MAX_FRAC 14      /* largest int16 frac the plan picks (+-2) */
 #define SPD_NUM_MIN_FRAC 2
 

@@ -7,6 +7,9 @@
 #define SF SPD_FX_STATE_FRAC
 #define VF SPD_FX_SECOND_FRAC
 
+_Static_assert(SPD_FX_MASTER_FRAC == SPD_FX_STATE_FRAC,
+               "updates add optimizer state to master weights without rescaling");
+
 void spd_fx_update_prepare(spd_fx_update_t *u, const spd_fx_hyper_t *h, int grad_frac,
                            uint64_t seed, uint32_t stream, uint64_t n_elements) {
   double b = h->batch > 0 ? h->batch : 1;

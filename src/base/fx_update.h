@@ -55,9 +55,6 @@ typedef struct spd_fx_hyper {
   int batch;
 } spd_fx_hyper_t;
 
-#define SPD_FX_STATE_FRAC 24
-#define SPD_FX_SECOND_FRAC 48
-
 /** Fill @p u for tensor @p stream of @p n_elements elements at step
  *  h->step. */
 void spd_fx_update_prepare(spd_fx_update_t *u, const spd_fx_hyper_t *h, int grad_frac,

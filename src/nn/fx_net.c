@@ -57,12 +57,12 @@ static void free_param(spd_ctx_t *ctx, fx_param_t *p) {
 /* Derive the int16 MAC-loop copy of a kernel from its master weights. */
 static void refresh_mac_copy(fx_param_t *p, int weight_frac, uint32_t *sat) {
   for (size_t e = 0; e < p->n; e++)
-    p->w16[e] = spd_fx_to16(p->master[e], SPD_NUM_MASTER_FRAC, weight_frac, sat);
+    p->w16[e] = spd_fx_to16(p->master[e], SPD_FX_MASTER_FRAC, weight_frac, sat);
 }
 
 static void load_param(fx_param_t *p, const spd_param_t *src, uint32_t *sat) {
   for (size_t e = 0; e < p->n; e++)
-    p->master[e] = spd_fx_from_float32(src->value.data[e], SPD_NUM_MASTER_FRAC, sat);
+    p->master[e] = spd_fx_from_float32(src->value.data[e], SPD_FX_MASTER_FRAC, sat);
 }
 
 /* Geometry of a window layer from its shapes (1-D layers get one row). */
@@ -367,7 +367,7 @@ static int gather_stats(spd_fx_net_t *net, spd_layer_stats_t **out) {
     st[i].max_grad = (float)fl->max_g;
     for (size_t e = 0; fl->kernel.w16 && e < fl->kernel.n; e++)
       st[i].max_weight = (float)fmax_abs(st[i].max_weight,
-                                         ldexp((double)fl->kernel.master[e], -SPD_NUM_MASTER_FRAC));
+                                         ldexp((double)fl->kernel.master[e], -SPD_FX_MASTER_FRAC));
   }
   *out = st;
   return 0;
@@ -413,9 +413,9 @@ void spd__fx_net_export(const spd_fx_net_t *net, spd_model_t *m) {
       continue;
     spd_layer_t *l = &m->layers[i];
     for (size_t e = 0; e < fl->kernel.n; e++)
-      l->params[0].value.data[e] = spd_fx_to_float(fl->kernel.master[e], SPD_NUM_MASTER_FRAC);
+      l->params[0].value.data[e] = spd_fx_to_float(fl->kernel.master[e], SPD_FX_MASTER_FRAC);
     for (size_t e = 0; fl->bias.master && e < fl->bias.n; e++)
-      l->params[1].value.data[e] = spd_fx_to_float(fl->bias.master[e], SPD_NUM_MASTER_FRAC);
+      l->params[1].value.data[e] = spd_fx_to_float(fl->bias.master[e], SPD_FX_MASTER_FRAC);
   }
 }
 

@@ -50,7 +50,7 @@ static void forward_dense(spd_fx_net_t *net, int i) {
   int acc_frac = acc_frac_of(net, i);
   memset(fl->acc, 0, (size_t)n_out * sizeof *fl->acc);
   spd_fx_dense_forward_block(fl->acc, in->y, fl->kernel.w16, n_in, n_out, n_out);
-  spd_fx_dense_reduce(fl->z, fl->acc, fl->bias.master, n_out, acc_frac, SPD_NUM_MASTER_FRAC,
+  spd_fx_dense_reduce(fl->z, fl->acc, fl->bias.master, n_out, acc_frac, SPD_FX_MASTER_FRAC,
                       &net->sat);
   activate(net, fl);
 }
@@ -62,7 +62,7 @@ static void forward_conv(spd_fx_net_t *net, int i) {
   memset(fl->acc, 0, fl->out_size * sizeof *fl->acc);
   spd_fx_conv_forward_block(fl->acc, net->layers[i - 1].y, fl->kernel.w16, g, &whole);
   spd_fx_conv_reduce(fl->z, fl->acc, fl->bias.master, g->out_h * g->out_w, g->out_c,
-                     acc_frac_of(net, i), SPD_NUM_MASTER_FRAC, &net->sat);
+                     acc_frac_of(net, i), SPD_FX_MASTER_FRAC, &net->sat);
   activate(net, fl);
 }
 
