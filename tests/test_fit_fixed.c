@@ -88,6 +88,18 @@ static void fixed_fit_tracks_float_fit(void **state) {
   assert_int_equal(spd_evaluate_fixed(mx, run, cfg.loss, false, 64, &d, NULL, &loss, &acc), 0);
   assert_true(fabs(acc - hx.epochs[3].val_accuracy) < 1e-12); /* same integers */
   assert_int_equal(spd_fixed_run_saturations(run), 0);
+  /* predict runs the same forward: its argmax gives the same accuracy. */
+  static float out[N * CLASSES];
+  assert_int_equal(spd_predict_fixed(mx, run, 64, &d, NULL, out), 0);
+  int correct = 0;
+  for (int s = 0; s < N; s++) {
+    int best = 0;
+    for (int c = 1; c < CLASSES; c++)
+      if (out[s * CLASSES + c] > out[s * CLASSES + best])
+        best = c;
+    correct += best == labels[s];
+  }
+  assert_true(fabs((double)correct / N - acc) < 1e-12);
   assert_int_equal(spd_fixed_run_plan(run)->layers[0].act_frac, 14);
   /* Without the run: the exported weights and a fresh calibrated plan. */
   double loss2, acc2;

@@ -34,6 +34,14 @@ int spd_evaluate_fixed(spd_model_t *m, spd_fixed_run_t *run, spd_loss_kind_t los
                        const spd_fit_callbacks_t *callbacks, double *loss_out,
                        double *accuracy_out);
 
+/** Outputs of @p m for every sample of @p data in fixed point into @p out
+ *  (data->n x output size floats, the int16 outputs converted exactly).
+ *  @p run as for spd_evaluate_fixed; without targets the plan's forward
+ *  formats are calibrated on the first batch. */
+int spd_predict_fixed(spd_model_t *m, spd_fixed_run_t *run, size_t batch_size,
+                      const spd_fit_data_t *data, const spd_fit_callbacks_t *callbacks,
+                      float *out);
+
 /** Saturation events counted in training and evaluation so far. */
 uint64_t spd_fixed_run_saturations(const spd_fixed_run_t *run);
 /** Saturations of layer @p layer (model index): forward (its output) and

@@ -1,6 +1,7 @@
 /* `spindle predict`: the model's outputs for the test split of a dataset,
  * written as a float32 .npy array (samples, outputs...) atomically. */
 #include <stdio.h>
+#include <string.h>
 
 #include "cli/commands.h"
 #include "cli/report.h"
@@ -56,7 +57,11 @@ static int run(spd_cli_session_t *s) {
   if (rc)
     return rc;
   spd_fit_callbacks_t cb = {.ud = s, .on_batch_cb = on_batch};
-  if (spd_predict(s->model, (size_t)s->opt->batch_size, &s->test, &cb, a.data) ||
+  size_t batch = (size_t)s->opt->batch_size;
+  int failed = strcmp(s->opt->numeric, "fixed") == 0
+                   ? spd_predict_fixed(s->model, NULL, batch, &s->test, &cb, a.data)
+                   : spd_predict(s->model, batch, &s->test, &cb, a.data);
+  if (failed ||
       spd_npy_write(&s->ctx, s->opt->output, &a)) {
     spd_array_free(&a);
     return spd_cli_session_fail(s);

@@ -378,8 +378,11 @@ int spd__fx_net_calibrate(spd_fx_net_t *net, const spd_fx_batch_t *b, int passes
     reset_stats(net);
     net->calibrating = true;
     spd_fx_result_t ignored = {0};
+    bool targets = b->labels || b->targets; /* prediction data may have none */
     for (int s = 0; s < b->batch; s++) {
       spd__fx_net_forward(net, b->x + (size_t)s * input_size(net));
+      if (!targets)
+        continue;
       spd__fx_loss_sample(net, b, s, &ignored);
       spd__fx_net_backward(net);
     }

@@ -59,7 +59,8 @@ void spd__fx_net_free(spd_fx_net_t *net);
  *  fixed point with the current plan measures the largest |z| and |dY| of
  *  every layer before they are rounded to int16, so saturated tensors are
  *  measured too; the plan is refined and the probe repeated @p passes
- *  times. No weight changes. */
+ *  times. No weight changes. Without labels or targets only the forward
+ *  formats are calibrated. */
 int spd__fx_net_calibrate(spd_fx_net_t *net, const spd_fx_batch_t *b, int passes);
 
 /** Forward only: outputs (batch x output size) as float if @p out is not

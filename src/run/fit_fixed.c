@@ -19,6 +19,7 @@ struct spd_fixed_run {
  * and the outputs for the metric. */
 typedef struct fx_batch_buf {
   size_t in_size, out_units, width;
+  bool has_targets;
   float *x, *targets, *out;
   int32_t *labels;
 } fx_batch_buf_t;
@@ -40,7 +41,7 @@ static int buf_alloc(spd_ctx_t *ctx, const spd_model_t *m, const spd_fit_data_t 
                      fx_batch_buf_t *b) {
   *b = (fx_batch_buf_t){.in_size = spd_shape_size(&d->sample_shape),
                         .out_units = spd_shape_size(&m->layers[m->output].output_shape),
-                        .width = d->y.width};
+                        .width = d->y.width, .has_targets = d->y.n != 0};
   b->x = spd_calloc(ctx, batch * b->in_size, sizeof *b->x);
   b->targets = spd_calloc(ctx, batch * (b->width ? b->width : 1), sizeof *b->targets);
   b->out = spd_calloc(ctx, batch * b->out_units, sizeof *b->out);
@@ -72,8 +73,12 @@ static void gather(const spd_fit_data_t *d, const uint32_t *order, size_t first,
 }
 
 static spd_fx_batch_t as_fx_batch(const fx_batch_buf_t *b, size_t count) {
-  return (spd_fx_batch_t){b->x, b->width == 0 ? b->labels : NULL,
-                          b->width == 0 ? NULL : b->targets, (int)count};
+  spd_fx_batch_t fb = {b->x, NULL, NULL, (int)count};
+  if (b->has_targets && b->width == 0)
+    fb.labels = b->labels;
+  else if (b->has_targets)
+    fb.targets = b->targets;
+  return fb;
 }
 
 static spd_targets_t as_targets(const fx_batch_buf_t *b, size_t count) {
@@ -306,17 +311,25 @@ typedef struct fx_eval {
   spd_mean_t loss, acc;
 } fx_eval_t;
 
+/* Forward every sample in order; with @p predictions the outputs go there,
+ * otherwise loss and accuracy are accumulated. */
 static int eval_batches(spd_model_t *m, fx_eval_t *e, size_t batch, const spd_fit_data_t *data,
-                        const spd_fit_callbacks_t *cb) {
+                        const spd_fit_callbacks_t *cb, float *predictions) {
   size_t steps = (data->n + batch - 1) / batch;
   for (size_t s = 0; s < steps; s++) {
     size_t first = s * batch, count = data->n - first < batch ? data->n - first : batch;
     gather(data, NULL, first, count, &e->buf);
     spd_fx_batch_t b = as_fx_batch(&e->buf, count);
     spd_fx_result_t res = {0};
-    int rc = spd__fx_net_evaluate(e->run->net, &b, e->buf.out, &res);
+    float *out = predictions ? predictions + first * e->buf.out_units : e->buf.out;
+    int rc = spd__fx_net_evaluate(e->run->net, &b, out, &res);
     if (rc)
       return rc;
+    if (predictions) {
+      if (cb && cb->on_batch_cb && cb->on_batch_cb(cb->ud, s + 1, steps, NAN, NAN))
+        return spd_ctx_fail(m->ctx, SPD_ESTATE, "stopped by a callback at batch %zu", s + 1);
+      continue;
+    }
     spd_targets_t y = as_targets(&e->buf, count);
     double correct = spd_metric_correct(e->metric, e->buf.out, e->buf.out_units, &y);
     spd_mean_add(&e->loss, res.loss_sum / (double)count, (double)count);
@@ -328,16 +341,12 @@ static int eval_batches(spd_model_t *m, fx_eval_t *e, size_t batch, const spd_fi
   return 0;
 }
 
-int spd_evaluate_fixed(spd_model_t *m, spd_fixed_run_t *run, spd_loss_kind_t loss,
-                       bool from_logits, size_t batch_size, const spd_fit_data_t *data,
-                       const spd_fit_callbacks_t *callbacks, double *loss_out,
-                       double *accuracy_out) {
-  if (batch_size < 1)
-    return spd_ctx_fail(m->ctx, SPD_EINVAL, "batch_size must be >= 1");
-  spd_fit_config_t probe = {.epochs = 1, .batch_size = batch_size, .loss = loss};
-  int rc = check(m, &probe, data);
-  if (rc)
-    return rc;
+/* Evaluation or prediction over @p data (checked by the caller). */
+static int infer(spd_model_t *m, spd_fixed_run_t *run, spd_loss_kind_t loss, bool from_logits,
+                 size_t batch_size, const spd_fit_data_t *data,
+                 const spd_fit_callbacks_t *callbacks, float *predictions, double *loss_out,
+                 double *accuracy_out) {
+  int rc = 0;
   size_t batch = batch_size < data->n ? batch_size : data->n;
   if (run && (int)batch > run->max_batch)
     batch = (size_t)run->max_batch;
@@ -351,8 +360,8 @@ int spd_evaluate_fixed(spd_model_t *m, spd_fixed_run_t *run, spd_loss_kind_t los
   spd_mean_reset(&e.loss);
   spd_mean_reset(&e.acc);
   if (!rc)
-    rc = eval_batches(m, &e, batch, data, callbacks);
-  if (!rc) {
+    rc = eval_batches(m, &e, batch, data, callbacks, predictions);
+  if (!rc && !predictions) {
     *loss_out = spd_mean_value(&e.loss);
     *accuracy_out = spd_mean_value(&e.acc);
   }
@@ -360,4 +369,34 @@ int spd_evaluate_fixed(spd_model_t *m, spd_fixed_run_t *run, spd_loss_kind_t los
     spd_fixed_run_free(e.run);
   buf_free(m->ctx, &e.buf);
   return rc;
+}
+
+int spd_evaluate_fixed(spd_model_t *m, spd_fixed_run_t *run, spd_loss_kind_t loss,
+                       bool from_logits, size_t batch_size, const spd_fit_data_t *data,
+                       const spd_fit_callbacks_t *callbacks, double *loss_out,
+                       double *accuracy_out) {
+  if (batch_size < 1)
+    return spd_ctx_fail(m->ctx, SPD_EINVAL, "batch_size must be >= 1");
+  spd_fit_config_t probe = {.epochs = 1, .batch_size = batch_size, .loss = loss};
+  int rc = check(m, &probe, data);
+  if (rc)
+    return rc;
+  return infer(m, run, loss, from_logits, batch_size, data, callbacks, NULL, loss_out,
+               accuracy_out);
+}
+
+int spd_predict_fixed(spd_model_t *m, spd_fixed_run_t *run, size_t batch_size,
+                      const spd_fit_data_t *data, const spd_fit_callbacks_t *callbacks,
+                      float *out) {
+  if (batch_size < 1)
+    return spd_ctx_fail(m->ctx, SPD_EINVAL, "batch_size must be >= 1");
+  if (!m->built || data->n == 0 || !data->x == !data->x_u8 ||
+      !spd_shape_equal(&m->layers[0].output_shape, &data->sample_shape))
+    return spd_ctx_fail(m->ctx, SPD_EINVAL,
+                        "fixed-point predict: the model must be built and the data need "
+                        "samples of the model's input shape (one of x and x_u8)");
+  /* Any loss serves: without targets only the forward pass is calibrated. */
+  spd_fit_data_t inputs = *data;
+  inputs.y = (spd_targets_t){0};
+  return infer(m, run, SPD_LOSS_MSE, false, batch_size, &inputs, callbacks, out, NULL, NULL);
 }

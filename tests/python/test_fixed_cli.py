@@ -1,7 +1,7 @@
 """`spindle train --numeric fixed` on the reference backend: the fixed-point
 mode learns a small dataset as well as float does, reports its numeric mode
-and saturation count, is deterministic, and `evaluate --numeric fixed` runs
-the fixed-point forward on saved weights."""
+and saturation count, is deterministic, and `evaluate` / `predict --numeric
+fixed` run the fixed-point forward on saved weights."""
 import json
 import os
 import struct
@@ -89,8 +89,17 @@ def test_evaluate_fixed_on_saved_weights(tiny_data, tmp_path):
     assert abs(evaluated["test_accuracy"] - trained["test_accuracy"]) <= 0.05
 
 
-def test_predict_fixed_is_refused_by_name(tiny_data, tmp_path):
-    r = run("predict", MLP, "--data", tiny_data, "--numeric", "fixed", "--output",
-            str(tmp_path / "p.npy"))
-    assert r.returncode != 0
-    assert "--numeric fixed" in r.stderr
+def test_predict_fixed_agrees_with_float(tiny_data, tmp_path):
+    weights = tmp_path / "w.h5"
+    train(tiny_data, tmp_path, "float", "--save", str(weights))
+    outs = {}
+    for numeric in ("float", "fixed"):
+        out = tmp_path / f"{numeric}.npy"
+        r = run("predict", MLP, "--weights", str(weights), "--data", tiny_data,
+                "--numeric", numeric, "--output", str(out))
+        assert r.returncode == 0, r.stderr
+        outs[numeric] = np.load(out)
+    assert outs["fixed"].shape == outs["float"].shape == (64, 10)
+    # Softmax outputs at s1.14 after s4.11 hidden layers: a few 1e-3 apart.
+    assert np.abs(outs["fixed"] - outs["float"]).max() < 0.02
+    assert (outs["fixed"].argmax(1) == outs["float"].argmax(1)).mean() >= 0.95
