@@ -62,9 +62,9 @@ static double rel_err(const float *a, const float *b, size_t n) {
   return diff / scale;
 }
 
-static void compare(const spd_shape_t *in, const spec_t *layers, int n, spd_loss_kind_t loss,
-                    double grad_bound) {
-  spd_model_t *m = build(in, layers, n);
+static void compare_model(spd_model_t *m, spd_loss_kind_t loss, double grad_bound) {
+  const spd_shape_t *in = &m->layers[0].output_shape;
+  int n = m->n_layers - 1;
   size_t in_size = spd_shape_size(in), out_units = spd_shape_size(&m->layers[m->output].output_shape);
   float x[B * 256], labels_f[B * 8], targets[B * 8];
   int32_t labels[B];
@@ -132,6 +132,42 @@ static void compare(const spd_shape_t *in, const spec_t *layers, int n, spd_loss
   spd_model_free(m);
 }
 
+static void compare(const spd_shape_t *in, const spec_t *layers, int n, spd_loss_kind_t loss,
+                    double grad_bound) {
+  compare_model(build(in, layers, n), loss, grad_bound);
+}
+
+/* A residual block: a = relu(Dense(x)); b = tanh(Dense(a)); Add(a, b) ->
+ * Dense softmax. a feeds two layers, so its gradient is the exact sum of
+ * both, rounded once. */
+static void residual_add(void **state) {
+  (void)state;
+  spd_model_t *m;
+  assert_int_equal(spd_model_new(NULL, "res", &m), 0);
+  spd_layer_config_t cfg;
+  int in, a, b, add, out;
+  spd_layer_config_defaults(&cfg, SPD_LAYER_INPUT, "in");
+  cfg.input_shape = (spd_shape_t){1, {10}};
+  assert_int_equal(spd_model_add(m, &cfg, NULL, 0, &in), 0);
+  spd_layer_config_defaults(&cfg, SPD_LAYER_DENSE, "a");
+  cfg.units = 12;
+  cfg.activation = SPD_ACT_RELU;
+  assert_int_equal(spd_model_add(m, &cfg, &in, 1, &a), 0);
+  spd_layer_config_defaults(&cfg, SPD_LAYER_DENSE, "b");
+  cfg.units = 12;
+  cfg.activation = SPD_ACT_TANH;
+  assert_int_equal(spd_model_add(m, &cfg, &a, 1, &b), 0);
+  spd_layer_config_defaults(&cfg, SPD_LAYER_ADD, "add");
+  int both[2] = {a, b};
+  assert_int_equal(spd_model_add(m, &cfg, both, 2, &add), 0);
+  spd_layer_config_defaults(&cfg, SPD_LAYER_DENSE, "out");
+  cfg.units = 4;
+  cfg.activation = SPD_ACT_SOFTMAX;
+  assert_int_equal(spd_model_add(m, &cfg, &add, 1, &out), 0);
+  assert_int_equal(spd_model_build(m, 2), 0);
+  compare_model(m, SPD_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, 0.005);
+}
+
 static void dense_every_activation(void **state) {
   (void)state;
   const spd_activation_t acts[] = {SPD_ACT_LINEAR, SPD_ACT_RELU, SPD_ACT_SIGMOID, SPD_ACT_TANH,
@@ -177,6 +213,7 @@ int main(void) {
       cmocka_unit_test(dense_every_activation),
       cmocka_unit_test(dense_losses),
       cmocka_unit_test(conv_and_pooling),
+      cmocka_unit_test(residual_add),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -45,8 +45,8 @@ int spd_predict_fixed(spd_model_t *m, spd_fixed_run_t *run, size_t batch_size,
 /** Saturation events counted in training and evaluation so far. */
 uint64_t spd_fixed_run_saturations(const spd_fixed_run_t *run);
 /** Saturations of layer @p layer (model index): forward (its output) and
- *  backward (its dZ and the gradient it sends below; the loss's for the
- *  output layer). Data-moving layers count none. */
+ *  backward (rounding the gradient it received and its dZ; the loss's
+ *  gradient for the output layer). Flatten and Reshape count none. */
 void spd_fixed_run_layer_saturations(const spd_fixed_run_t *run, int layer, uint64_t *forward,
                                      uint64_t *backward);
 /** The run's numeric plan (valid until spd_fixed_run_free). */

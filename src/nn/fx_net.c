@@ -14,17 +14,18 @@
 
 static int check_layer(spd_fx_net_t *net, const spd_layer_t *l, int i) {
   spd_layer_kind_t k = l->config.kind;
-  bool known = k == SPD_LAYER_INPUT || k == SPD_LAYER_DENSE || k == SPD_LAYER_ACTIVATION ||
+  bool known = k == SPD_LAYER_DENSE || k == SPD_LAYER_ACTIVATION || k == SPD_LAYER_ADD ||
                k == SPD_LAYER_DROPOUT || is_mover(k) || is_conv(k) || is_maxpool(k) ||
-               is_avgpool(k) || k == SPD_LAYER_GLOBALAVGPOOL2D;
+               is_avgpool(k) || k == SPD_LAYER_GLOBALAVGPOOL2D || (k == SPD_LAYER_INPUT && i == 0);
   if (!known)
     return spd_ctx_fail(net->ctx, SPD_EUNSUPPORTED,
                         "layer '%s' (%s): not supported by the fixed-point reference yet",
-                        l->config.name, spd_layer_kind_name(k));
-  if (i > 0 && (l->n_inbound != 1 || l->inbound[0] != i - 1))
+                        l->config.name,
+                        k == SPD_LAYER_INPUT ? "a second model input" : spd_layer_kind_name(k));
+  if (i > 0 && k != SPD_LAYER_ADD && l->n_inbound != 1)
     return spd_ctx_fail(net->ctx, SPD_EUNSUPPORTED,
-                        "layer '%s': the fixed-point reference runs chains of layers only",
-                        l->config.name);
+                        "layer '%s' (%s): %d inputs, the fixed-point reference expects one",
+                        l->config.name, spd_layer_kind_name(k), l->n_inbound);
   return 0;
 }
 
@@ -139,12 +140,14 @@ static int setup_layer(spd_fx_net_t *net, int i) {
   spd_ctx_t *ctx = net->ctx;
   fl->kind = l->config.kind;
   fl->out_size = spd_shape_size(&l->output_shape);
-  fl->in_size = i > 0 ? net->layers[i - 1].out_size : fl->out_size;
+  int in = i > 0 ? l->inbound[0] : 0;
+  fl->in_size = net->layers[in].out_size;
   fl->softmax = (fl->kind == SPD_LAYER_DENSE || fl->kind == SPD_LAYER_ACTIVATION) &&
                 l->config.activation == SPD_ACT_SOFTMAX;
   if (is_mover(fl->kind)) { /* share the input's buffers: values pass unchanged */
-    fl->y = net->layers[i - 1].y;
-    fl->dy = net->layers[i - 1].dy;
+    fl->y = net->layers[in].y;
+    fl->dy = net->layers[in].dy;
+    fl->dy_acc = net->layers[in].dy_acc;
     return 0;
   }
   size_t n = fl->out_size, wide = n > fl->in_size ? n : fl->in_size;
@@ -153,7 +156,8 @@ static int setup_layer(spd_fx_net_t *net, int i) {
   fl->dz = spd_calloc(ctx, n, sizeof *fl->dz);
   fl->z = spd_calloc(ctx, n, sizeof *fl->z);
   fl->acc = spd_calloc(ctx, wide, sizeof *fl->acc);
-  if (!fl->y || !fl->own_dy || !fl->dz || !fl->z || !fl->acc)
+  fl->dy_acc = spd_calloc(ctx, n, sizeof *fl->dy_acc);
+  if (!fl->y || !fl->own_dy || !fl->dz || !fl->z || !fl->acc || !fl->dy_acc)
     return spd_ctx_fail(ctx, SPD_ENOMEM, "layer '%s': out of memory for fixed-point buffers",
                         l->config.name);
   fl->dy = fl->own_dy;
@@ -188,6 +192,7 @@ static void free_layers(spd_fx_net_t *net) {
     spd_free(net->ctx, fl->dz);
     spd_free(net->ctx, fl->z);
     spd_free(net->ctx, fl->acc);
+    spd_free(net->ctx, fl->dy_acc);
     spd_free(net->ctx, fl->argmax);
     spd_free(net->ctx, fl->inv_count);
     spd_free(net->ctx, fl->keep);

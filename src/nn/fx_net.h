@@ -5,8 +5,9 @@
  * kernels must match bit for bit.
  *
  * Supported: InputLayer, Dense, Conv1D/2D (every activation, softmax
- * included), max/average/global-average pooling, Activation, Flatten,
- * Reshape and Dropout (the float reference's masks), in a chain; losses
+ * included), max/average/global-average pooling, Activation, Add, Flatten,
+ * Reshape and Dropout (the float reference's masks), in Sequential or
+ * functional graphs with one input; losses
  * sparse/categorical cross-entropy (softmax output, or linear output with
  * from_logits), binary cross-entropy (sigmoid output) and mean squared
  * error; optimizers SGD (momentum, nesterov), Adam and RMSprop. */
@@ -82,9 +83,9 @@ void spd__fx_net_export(const spd_fx_net_t *net, spd_model_t *m);
 const spd_numeric_plan_t *spd__fx_net_plan(const spd_fx_net_t *net);
 /** Saturation events counted so far (all tensors). */
 uint64_t spd__fx_net_saturations(const spd_fx_net_t *net);
-/** Saturations of layer @p layer: producing its output (forward) and its
- *  dZ and the gradient it sends below (backward, the loss's for the output
- *  layer). */
+/** Saturations of layer @p layer: producing its output (forward), and
+ *  rounding the gradient it received and its dZ (backward; the loss's
+ *  gradient for the output layer). */
 void spd__fx_net_layer_saturations(const spd_fx_net_t *net, int layer, uint64_t *forward,
                                    uint64_t *backward);
 

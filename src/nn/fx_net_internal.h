@@ -31,6 +31,7 @@ typedef struct fx_layer {
   int16_t *dy;          /* dL/dy, grad_frac */
   int16_t *own_dy;
   int16_t *dz;          /* dL/dz, grad_frac */
+  int64_t *dy_acc;      /* consumers' dX, summed exactly at SPD_FX_GRAD_SUM_FRAC */
   int64_t *acc;         /* scratch accumulator, max(in, out) */
   fx_param_t kernel, bias;
   spd_fx_window_t window;            /* convolutions and pooling */
@@ -43,7 +44,7 @@ typedef struct fx_layer {
   uint64_t samples_seen;             /* dropout: training samples so far */
   double max_z, max_g;  /* calibration statistics */
   uint64_t sat_forward;  /* saturations producing y (and z) */
-  uint64_t sat_backward; /* saturations producing dz, and dY of the layer below */
+  uint64_t sat_backward; /* saturations rounding the received dY and dz */
 } fx_layer_t;
 
 struct spd_fx_net {
@@ -77,6 +78,14 @@ static inline bool is_avgpool(spd_layer_kind_t k) {
   return k == SPD_LAYER_AVGPOOL1D || k == SPD_LAYER_AVGPOOL2D;
 }
 static inline bool has_weights(spd_layer_kind_t k) { return k == SPD_LAYER_DENSE || is_conv(k); }
+
+/** Frac of the exact sums of the gradients a layer receives (every dX
+ *  frac the layers produce, w + g <= 28 or g + 16 <= 30, shifts up to it
+ *  exactly; magnitudes stay below 2^46). */
+#define SPD_FX_GRAD_SUM_FRAC 32
+
+/** Index of the layer feeding input @p k of layer @p i. */
+int spd__fx_inbound(const spd_fx_net_t *net, int i, int k);
 
 /** The layer whose int16 formats a (possibly data-moving) layer @p i uses. */
 int spd__fx_owner(const spd_fx_net_t *net, int i);

@@ -9,11 +9,20 @@
 #include "nn/fx_net_internal.h"
 #include "spindle/rng.h"
 
+int spd__fx_inbound(const spd_fx_net_t *net, int i, int k) {
+  return net->model->layers[i].inbound[k];
+}
+
 /* The layer whose int16 output format a (possibly data-moving) layer uses. */
 int spd__fx_owner(const spd_fx_net_t *net, int i) {
   while (i > 0 && is_mover(net->layers[i].kind))
-    i--;
+    i = spd__fx_inbound(net, i, 0);
   return i;
+}
+
+/* The output of the layer feeding input @p k of layer @p i. */
+static const int16_t *input_y(const spd_fx_net_t *net, int i, int k) {
+  return net->layers[spd__fx_inbound(net, i, k)].y;
 }
 
 static double fmax_abs(double a, double v) { return fabs(v) > a ? fabs(v) : a; }
@@ -45,11 +54,10 @@ static int acc_frac_of(const spd_fx_net_t *net, int i) {
 
 static void forward_dense(spd_fx_net_t *net, int i) {
   fx_layer_t *fl = &net->layers[i];
-  const fx_layer_t *in = &net->layers[i - 1];
   int n_in = (int)fl->in_size, n_out = (int)fl->out_size;
   int acc_frac = acc_frac_of(net, i);
   memset(fl->acc, 0, (size_t)n_out * sizeof *fl->acc);
-  spd_fx_dense_forward_block(fl->acc, in->y, fl->kernel.w16, n_in, n_out, n_out);
+  spd_fx_dense_forward_block(fl->acc, input_y(net, i, 0), fl->kernel.w16, n_in, n_out, n_out);
   spd_fx_dense_reduce(fl->z, fl->acc, fl->bias.master, n_out, acc_frac, SPD_FX_MASTER_FRAC,
                       &net->sat);
   activate(net, fl);
@@ -60,7 +68,7 @@ static void forward_conv(spd_fx_net_t *net, int i) {
   const spd_fx_window_t *g = &fl->window;
   spd_fx_conv_block_t whole = spd_fx_conv_whole(g);
   memset(fl->acc, 0, fl->out_size * sizeof *fl->acc);
-  spd_fx_conv_forward_block(fl->acc, net->layers[i - 1].y, fl->kernel.w16, g, &whole);
+  spd_fx_conv_forward_block(fl->acc, input_y(net, i, 0), fl->kernel.w16, g, &whole);
   spd_fx_conv_reduce(fl->z, fl->acc, fl->bias.master, g->out_h * g->out_w, g->out_c,
                      acc_frac_of(net, i), SPD_FX_MASTER_FRAC, &net->sat);
   activate(net, fl);
@@ -68,7 +76,7 @@ static void forward_conv(spd_fx_net_t *net, int i) {
 
 static void forward_pool(spd_fx_net_t *net, int i) {
   fx_layer_t *fl = &net->layers[i];
-  const int16_t *x = net->layers[i - 1].y;
+  const int16_t *x = input_y(net, i, 0);
   const spd_fx_window_t *g = &fl->window;
   if (is_maxpool(fl->kind))
     spd_fx_maxpool_forward(fl->y, fl->argmax, x, g);
@@ -80,7 +88,7 @@ static void forward_pool(spd_fx_net_t *net, int i) {
 
 static void forward_dropout(spd_fx_net_t *net, int i) {
   fx_layer_t *fl = &net->layers[i];
-  const int16_t *x = net->layers[i - 1].y;
+  const int16_t *x = input_y(net, i, 0);
   bool drop = net->training && fl->drop_threshold > 0;
   uint32_t words[4];
   uint64_t counter = fl->samples_seen * ((fl->out_size + 3) / 4);
@@ -100,11 +108,35 @@ static void forward_dropout(spd_fx_net_t *net, int i) {
 
 static void forward_activation(spd_fx_net_t *net, int i) {
   fx_layer_t *fl = &net->layers[i];
-  const fx_layer_t *in = &net->layers[i - 1];
+  const int16_t *x = input_y(net, i, 0);
   int in_frac = spd_numeric_input_frac(net->plan, net->model, i);
   for (size_t c = 0; c < fl->out_size; c++)
-    fl->z[c] = spd_fx_to32(in->y[c], in_frac, SPD_FX_Z_FRAC, &net->sat);
+    fl->z[c] = spd_fx_to32(x[c], in_frac, SPD_FX_Z_FRAC, &net->sat);
   activate(net, fl);
+}
+
+/* Add: the inputs (each at its own frac) summed exactly at the finest of
+ * their fracs, then rounded once into the output format. */
+static void forward_add(spd_fx_net_t *net, int i) {
+  fx_layer_t *fl = &net->layers[i];
+  const spd_layer_t *l = &net->model->layers[i];
+  int finest = 0;
+  for (int k = 0; k < l->n_inbound; k++) {
+    int f = net->plan->layers[spd__fx_owner(net, l->inbound[k])].act_frac;
+    finest = f > finest ? f : finest;
+  }
+  memset(fl->acc, 0, fl->out_size * sizeof *fl->acc);
+  for (int k = 0; k < l->n_inbound; k++) {
+    int up = finest - net->plan->layers[spd__fx_owner(net, l->inbound[k])].act_frac;
+    const int16_t *x = input_y(net, i, k);
+    for (size_t c = 0; c < fl->out_size; c++)
+      fl->acc[c] += (int64_t)x[c] * ((int64_t)1 << up);
+  }
+  for (size_t c = 0; c < fl->out_size; c++) {
+    if (net->calibrating)
+      fl->max_z = fmax_abs(fl->max_z, ldexp((double)fl->acc[c], -finest));
+    fl->y[c] = spd_fx_to16(fl->acc[c], finest, fl->act.out_frac, &net->sat);
+  }
 }
 
 void spd__fx_net_forward(spd_fx_net_t *net, const float *x) {
@@ -128,6 +160,8 @@ void spd__fx_net_forward(spd_fx_net_t *net, const float *x) {
       forward_activation(net, i);
     else if (k == SPD_LAYER_DROPOUT)
       forward_dropout(net, i);
+    else if (k == SPD_LAYER_ADD)
+      forward_add(net, i);
     else if (!is_mover(k))
       forward_pool(net, i);
     net->layers[i].sat_forward += net->sat - before;
@@ -145,29 +179,44 @@ static void activation_backward(spd_fx_net_t *net, fx_layer_t *fl) {
     fl->dz[c] = spd_fx_act_backward(&fl->act, fl->y[c], fl->dy[c], &net->sat);
 }
 
-/* Round a full dX sum into the int16 gradient of the layer below. */
-static void emit_dx(spd_fx_net_t *net, int i, const int64_t *dx, int from) {
-  int below = spd__fx_owner(net, i - 1);
-  fx_layer_t *target = &net->layers[i - 1];
-  int to = net->plan->layers[below].grad_frac;
-  if (net->calibrating)
-    for (size_t r = 0; r < net->layers[i].in_size; r++)
-      net->layers[below].max_g = fmax_abs(net->layers[below].max_g, ldexp((double)dx[r], -from));
-  spd_fx_round16(target->dy, dx, (int)net->layers[i].in_size, from, to, &net->sat);
+/* Add a full dX sum (frac @p from) into the gradient accumulator of the
+ * layer feeding input @p k of layer @p i, exactly (a left shift to
+ * SPD_FX_GRAD_SUM_FRAC): a tensor feeding several layers receives the sum of
+ * their gradients, rounded once when its own backward starts. */
+static void emit_dx(spd_fx_net_t *net, int i, int k, const int64_t *dx, int from) {
+  int target = spd__fx_inbound(net, i, k);
+  if (spd__fx_owner(net, target) == 0)
+    return; /* no gradient for the model input */
+  int64_t *sum = net->layers[target].dy_acc;
+  for (size_t r = 0; r < net->layers[i].in_size; r++)
+    sum[r] += spd_fx_shift_round(dx[r], from - SPD_FX_GRAD_SUM_FRAC);
+}
+
+/* dY of layer @p i: the exact sum of what its consumers sent, rounded once
+ * into its gradient format; the accumulator is cleared for the next
+ * sample. */
+static void collect_dy(spd_fx_net_t *net, int i) {
+  fx_layer_t *fl = &net->layers[i];
+  for (size_t c = 0; c < fl->out_size; c++) {
+    if (net->calibrating)
+      fl->max_g = fmax_abs(fl->max_g, ldexp((double)fl->dy_acc[c], -SPD_FX_GRAD_SUM_FRAC));
+    fl->dy[c] = spd_fx_to16(fl->dy_acc[c], SPD_FX_GRAD_SUM_FRAC,
+                            net->plan->layers[i].grad_frac, &net->sat);
+  }
+  memset(fl->dy_acc, 0, fl->out_size * sizeof *fl->dy_acc);
 }
 
 static void backward_dense(spd_fx_net_t *net, int i) {
   fx_layer_t *fl = &net->layers[i];
-  const fx_layer_t *in = &net->layers[i - 1];
   int n_in = (int)fl->in_size, n_out = (int)fl->out_size;
-  spd_fx_dense_grad_block(fl->kernel.grad, in->y, fl->dz, n_in, n_out, n_out);
+  spd_fx_dense_grad_block(fl->kernel.grad, input_y(net, i, 0), fl->dz, n_in, n_out, n_out);
   if (fl->bias.master)
     spd_fx_bias_grad(fl->bias.grad, fl->dz, n_out);
-  if (spd__fx_owner(net, i - 1) == 0)
-    return; /* no gradient for the input */
+  if (spd__fx_owner(net, spd__fx_inbound(net, i, 0)) == 0)
+    return; /* no gradient for the input: skip the dX product */
   memset(fl->acc, 0, (size_t)n_in * sizeof *fl->acc);
   spd_fx_dense_backward_input_block(fl->acc, fl->dz, fl->kernel.w16, n_in, n_out, n_out);
-  emit_dx(net, i, fl->acc,
+  emit_dx(net, i, 0, fl->acc,
           net->plan->layers[i].weight_frac + net->plan->layers[i].grad_frac);
 }
 
@@ -175,14 +224,15 @@ static void backward_conv(spd_fx_net_t *net, int i) {
   fx_layer_t *fl = &net->layers[i];
   const spd_fx_window_t *g = &fl->window;
   spd_fx_conv_block_t whole = spd_fx_conv_whole(g);
-  spd_fx_conv_grad_block(fl->kernel.grad, net->layers[i - 1].y, fl->dz, g, &whole);
+  spd_fx_conv_grad_block(fl->kernel.grad, input_y(net, i, 0), fl->dz, g, &whole);
   if (fl->bias.master)
     spd_fx_conv_bias_grad(fl->bias.grad, fl->dz, g, &whole);
-  if (spd__fx_owner(net, i - 1) == 0)
+  if (spd__fx_owner(net, spd__fx_inbound(net, i, 0)) == 0)
     return;
   memset(fl->acc, 0, fl->in_size * sizeof *fl->acc);
   spd_fx_conv_backward_input_block(fl->acc, fl->dz, fl->kernel.w16, g, &whole);
-  emit_dx(net, i, fl->acc, net->plan->layers[i].weight_frac + net->plan->layers[i].grad_frac);
+  emit_dx(net, i, 0, fl->acc,
+          net->plan->layers[i].weight_frac + net->plan->layers[i].grad_frac);
 }
 
 /* Pooling passes gradients exactly (max) or at 16 extra fraction bits
@@ -190,8 +240,6 @@ static void backward_conv(spd_fx_net_t *net, int i) {
 static void backward_pool(spd_fx_net_t *net, int i) {
   fx_layer_t *fl = &net->layers[i];
   const spd_fx_window_t *g = &fl->window;
-  if (spd__fx_owner(net, i - 1) == 0)
-    return;
   int frac = net->plan->layers[i].grad_frac;
   memset(fl->acc, 0, fl->in_size * sizeof *fl->acc);
   if (is_maxpool(fl->kind)) {
@@ -203,30 +251,28 @@ static void backward_pool(spd_fx_net_t *net, int i) {
     spd_fx_gap_backward(fl->acc, fl->dz, g->in_h * g->in_w, g->in_c, fl->inv_count[0]);
     frac += 16;
   }
-  emit_dx(net, i, fl->acc, frac);
+  emit_dx(net, i, 0, fl->acc, frac);
 }
 
 /* dX = dY * mask: the kept elements scaled by 1/(1-rate), rounded once. */
 static void backward_dropout(spd_fx_net_t *net, int i) {
   fx_layer_t *fl = &net->layers[i];
-  if (spd__fx_owner(net, i - 1) == 0)
-    return;
   bool scaled = net->training && fl->drop_threshold > 0;
   for (size_t c = 0; c < fl->out_size; c++)
     fl->acc[c] = !fl->keep[c] ? 0
                  : scaled     ? spd_fx_mul_const(fl->dz[c], fl->drop_scale, 0, 0,
                                                  SPD_FX_ROUND_NEAREST, &net->sat)
                               : fl->dz[c];
-  emit_dx(net, i, fl->acc, net->plan->layers[i].grad_frac);
+  emit_dx(net, i, 0, fl->acc, net->plan->layers[i].grad_frac);
 }
 
-static void backward_activation(spd_fx_net_t *net, int i) {
+/* Activation and Add pass dZ on unchanged (Add to every input). */
+static void backward_pass_on(spd_fx_net_t *net, int i) {
   fx_layer_t *fl = &net->layers[i];
-  if (spd__fx_owner(net, i - 1) == 0)
-    return;
   for (size_t c = 0; c < fl->in_size; c++)
     fl->acc[c] = fl->dz[c];
-  emit_dx(net, i, fl->acc, net->plan->layers[i].grad_frac);
+  for (int k = 0; k < net->model->layers[i].n_inbound; k++)
+    emit_dx(net, i, k, fl->acc, net->plan->layers[i].grad_frac);
 }
 
 void spd__fx_net_backward(spd_fx_net_t *net) {
@@ -236,14 +282,16 @@ void spd__fx_net_backward(spd_fx_net_t *net) {
     if (is_mover(fl->kind))
       continue;
     uint32_t before = net->sat;
+    if (i != last)
+      collect_dy(net, i);
     if (i != last || !net->loss_fused)
       activation_backward(net, fl);
     if (fl->kind == SPD_LAYER_DENSE)
       backward_dense(net, i);
     else if (is_conv(fl->kind))
       backward_conv(net, i);
-    else if (fl->kind == SPD_LAYER_ACTIVATION)
-      backward_activation(net, i);
+    else if (fl->kind == SPD_LAYER_ACTIVATION || fl->kind == SPD_LAYER_ADD)
+      backward_pass_on(net, i);
     else if (fl->kind == SPD_LAYER_DROPOUT)
       backward_dropout(net, i);
     else
