@@ -354,8 +354,11 @@ static void too_few_cores_names_the_layer(void **state) {
   assert_null(g);
   const char *msg = spd_ctx_message(&ctx);
   assert_non_null(strstr(msg, "application cores"));
-  assert_non_null(strstr(msg, "has 4"));
+  assert_non_null(strstr(msg, "may use 4"));
   assert_non_null(strstr(msg, "dense_"));
+  o.max_cores = 3;
+  assert_int_equal(spd_partition_dense(&ctx, m, mc, &o, &g), SPD_ENOFIT);
+  assert_non_null(strstr(spd_ctx_message(&ctx), "at least 4"));
   spd_machine_free(mc);
   spd_model_free(m);
 }

@@ -10,6 +10,7 @@
  * from the last to the first, because a column block's dX reduction load
  * depends on the next layer's column count. */
 #include <inttypes.h>
+#include <stdio.h>
 
 #include "map/partition_dense.h"
 #include "map/tile_cost.h"
@@ -200,14 +201,19 @@ static int explain(search_t *S) {
       worst = si;
   const stage_t *st = &S->st[worst];
   const config_t *c = &S->cfg[worst];
+  char has[160];
+  if (S->cores < spd_machine_app_cores(m))
+    snprintf(has, sizeof has, "may use %" PRIu32 " (max_cores) of machine '%s''s %" PRIu32,
+             S->cores, m->name, spd_machine_app_cores(m));
+  else
+    snprintf(has, sizeof has, "machine '%s' has %" PRIu32, m->name, S->cores);
   return spd_ctx_fail(S->ctx, SPD_ENOFIT,
-                      "model needs at least %" PRIu32 " application cores but machine '%s' has %"
-                      PRIu32 "; layer '%s' (Dense %" PRIu32 "x%" PRIu32 ", %" PRIu64
-                      " weights) alone needs %" PRIu32 " cores (grid %" PRIu32 "x%" PRIu32
-                      ", %s weights, %" PRIu32 " bytes of DTCM per core of %" PRIu32 ")",
-                      S->total_cores, m->name, S->cores, st->name, st->in, st->out,
-                      (uint64_t)st->in * st->out, c->cores, c->R, c->C,
-                      spd_tile_memory_name(c->memory), c->dtcm, S->budget);
+                      "model needs at least %" PRIu32 " application cores but %s; layer '%s' "
+                      "(Dense %" PRIu32 "x%" PRIu32 ", %" PRIu64 " weights) alone needs %" PRIu32
+                      " cores (grid %" PRIu32 "x%" PRIu32 ", %s weights, %" PRIu32
+                      " bytes of DTCM per core of %" PRIu32 ")",
+                      S->total_cores, has, st->name, st->in, st->out, (uint64_t)st->in * st->out,
+                      c->cores, c->R, c->C, spd_tile_memory_name(c->memory), c->dtcm, S->budget);
 }
 
 /* --------------------------------------------------------------- search */
@@ -348,6 +354,11 @@ int spd_partition_dense(spd_ctx_t *ctx, const spd_model_t *model, const spd_mach
                 .cores = spd_machine_app_cores(machine)};
   if (opts->max_cores && opts->max_cores < S.cores)
     S.cores = opts->max_cores;
+  /* A source, a tile, a loss and a sink core at the very least. */
+  if (S.cores < 4)
+    return spd_ctx_fail(ctx, SPD_ENOFIT, "machine '%s' offers %" PRIu32 " usable application cores; "
+                        "a model needs at least 4 (source, tile, loss, sink)",
+                        machine->name, S.cores);
   err = search_init(&S, model);
   if (!err)
     err = choose(&S);
