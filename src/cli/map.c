@@ -39,7 +39,8 @@ static void usage(FILE *out) {
           "  --machine NAME     spinn3, spinn5 (default), <N>boards, spinn1m, <W>x<H>\n"
           "  --faults FILE      dead chips, cores and links (docs/machine.md); repeatable\n"
           "  --numeric MODE     fixed (default) or float\n"
-          "  --optimizer NAME   sgd, adam (default) or rmsprop: optimizer state per weight\n"
+          "  --optimizer NAME   sgd (default, as spindle train), adam or rmsprop: the\n"
+          "                     optimizer state each weight needs\n"
           "  --momentum         the optimizer keeps a momentum slot (sgd, rmsprop)\n"
           "  --batch-size N     samples per weight update (default 32)\n"
           "  --in-flight N      samples in the pipeline at once, a power of two (default 4)\n"
@@ -127,6 +128,7 @@ static bool takes_value(const char *a) {
 static int parse_options(int argc, char **argv, map_options_t *o) {
   *o = (map_options_t){.machine = "spinn5", .placer = "locality"};
   spd_partition_opts_default(&o->part);
+  o->part.optimizer = SPD_OPT_SGD; /* spindle train's default */
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {

@@ -69,10 +69,10 @@ def test_fuse_puts_small_layers_on_one_core(tmp_path):
     layers[3]["config"]["units"] = 8
     path = tmp_path / "small.json"
     path.write_text(json.dumps(model))
-    r = run(str(path), "--machine", "spinn3", "--fuse")
+    r = run(str(path), "--machine", "spinn3", "--optimizer", "adam", "--fuse")
     assert r.returncode == 0, r.stderr
     assert "shares the core of layer 'dense_1'" in r.stdout
-    apart = run(str(path), "--machine", "spinn3")
+    apart = run(str(path), "--machine", "spinn3", "--optimizer", "adam")
     cores = lambda out: int(re.search(r"(\d+) cores on", out).group(1))
     assert cores(r.stdout) == cores(apart.stdout) - 1
 
