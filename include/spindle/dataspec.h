@@ -1,0 +1,84 @@
+/* The data specification: the parameter blob the host writes into a core's
+ * SDRAM before loading its kernel (docs/dataspec.md). The kernel gets the
+ * blob's address as its params_addr and reads it with charged SDRAM reads.
+ * One layout for every role of docs/dense-on-machine.md: a header, the
+ * table of incoming partitions (how to decode a key), the table of
+ * outgoing partitions (how to form a key and how fast to send), the role's
+ * configuration and a data region (weights, bias, an input table). Offsets
+ * are bytes from the blob's start, every region 4-byte aligned. */
+#ifndef SPINDLE_DATASPEC_H
+#define SPINDLE_DATASPEC_H
+
+#include <stdint.h>
+
+#define SPD_DS_MAGIC 0x53504453u /* "SPDS" */
+#define SPD_DS_VERSION 1u
+
+typedef struct spd_ds_header {
+  uint32_t magic, version;
+  uint32_t role;          /* spd_vertex_role_t */
+  uint32_t numeric;       /* spd_numeric_t */
+  uint32_t n_samples;     /* samples of this run */
+  uint32_t slots;         /* samples in flight, a power of two */
+  uint32_t n_in, n_out;   /* entries of the two partition tables */
+  uint32_t in_offset, out_offset, config_offset, data_offset;
+  uint32_t data_bytes;
+  uint32_t total_bytes;   /* the whole blob */
+} spd_ds_header_t;
+
+/** An incoming partition: packet key k belongs to it when
+ *  (k & mask) == base; slot = (k - base) >> value_bits, and the packet is
+ *  word (j % words) of the receiver's value lo + j / words, where
+ *  j = (k - base) & (2^value_bits - 1). */
+typedef struct spd_ds_in {
+  uint32_t base, mask, value_bits;
+  uint32_t lo, n, words;
+  uint32_t kind;          /* SPD_DS_KIND_* */
+} spd_ds_in_t;
+
+/** An outgoing partition: the sender's values lo .. lo + n - 1, each in
+ *  @c words packets, key base + (slot << value_bits) + j, at most one send
+ *  per @c pace CPU cycles. */
+typedef struct spd_ds_out {
+  uint32_t base, value_bits;
+  uint32_t lo, n, words;
+  uint32_t pace;
+  uint32_t kind;          /* SPD_DS_KIND_* */
+  uint32_t phase;         /* CPU cycles before a sample's first packet, so
+                             the senders feeding one receiver interleave */
+} spd_ds_out_t;
+
+/* Partition kinds (spd_partition_t.name). */
+#define SPD_DS_KIND_X 0u
+#define SPD_DS_KIND_PSUM 1u
+#define SPD_DS_KIND_Y 2u
+#define SPD_DS_KIND_DZ 3u
+#define SPD_DS_KIND_DXPSUM 4u
+#define SPD_DS_KIND_RECORD 5u
+#define SPD_DS_KIND_CREDIT 6u
+
+/* Role flags. */
+#define SPD_DS_FULL (1u << 0)     /* tile holding every row: reduces itself */
+#define SPD_DS_LAST (1u << 1)     /* producer of the output layer: sends z */
+#define SPD_DS_BIAS (1u << 2)     /* a bias follows the weights (or is the data) */
+#define SPD_DS_STREAMED (1u << 3) /* tile weights stay in SDRAM at sdram_addr */
+#define SPD_DS_SOFTMAX (1u << 4)  /* loss: the output activation is softmax */
+#define SPD_DS_LABELS (1u << 5)   /* loss: labels at sdram_addr, one int32 each */
+
+/** The role's configuration. Fixed point: act_kind is spd_fx_act_t with
+ *  act_out_frac and act_alpha (frac 30); float: act_kind is
+ *  spd_activation_t and act_alpha the float bits of the slope. */
+typedef struct spd_ds_config {
+  uint32_t rows, cols;      /* tile: its block; reducer: cols; loss: outputs;
+                               source: values per sample; sink: record words */
+  uint32_t flags;
+  int32_t act_kind, act_out_frac, act_alpha;
+  int32_t acc_frac, bias_frac; /* fixed: formats the reducer rounds between */
+  uint32_t bytes_per_value;    /* source: 1 (byte + table of 256 words) or 4 */
+  uint32_t sdram_addr;         /* source: samples; loss: labels; sink: records;
+                                  streamed tile: weights */
+  uint32_t start_us;           /* source: first injection this long after
+                                  start, when every core has left main */
+} spd_ds_config_t;
+
+#endif

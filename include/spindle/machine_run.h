@@ -1,0 +1,71 @@
+/* Running a model on a SpiNNaker machine (the emulator behind the
+ * transceiver, docs/dense-on-machine.md): partition, place, route and
+ * minimise, write every core's data specification (docs/dataspec.md) and
+ * the samples through the transceiver, load the kernels, run, and read
+ * the sink's records back. The host computes no forward pass: it writes
+ * data and reads results. Every run checks and reports dropped packets. */
+#ifndef SPINDLE_MACHINE_RUN_H
+#define SPINDLE_MACHINE_RUN_H
+
+#include <stdint.h>
+
+#include "spindle/context.h"
+#include "spindle/fit.h"
+#include "spindle/machine.h"
+#include "spindle/model.h"
+#include "spindle/numerics.h"
+#include "spindle/place.h"
+
+typedef struct spd_machine_run_opts {
+  spd_numeric_t numeric;     /* fixed (default) or float */
+  uint32_t slots;            /* samples in flight, a power of two (0: 4) */
+  size_t batch_size;         /* fixed: the calibration batch (0: 32) */
+  spd_placer_fn placer;      /* NULL: spd_place */
+  uint32_t max_cores;        /* cap on cores (0: the machine's) */
+} spd_machine_run_opts_t;
+
+/** What the run cost on the machine (the report's hardware fields). */
+typedef struct spd_machine_stats {
+  char machine[64];
+  spd_numeric_t numeric;
+  uint32_t chips_used, cores_used, max_router_entries;
+  uint64_t samples;
+  uint64_t packets_sent, packets_dropped;
+  double simulated_seconds;          /* from start to the last core's exit */
+  double simulated_samples_per_second;
+  double energy_joules;
+  double host_seconds;               /* wall time of the whole run */
+} spd_machine_stats_t;
+
+/** Per-sample results read from the sink. */
+typedef struct spd_machine_results {
+  float *outputs;      /* n x outputs, or NULL when not wanted */
+  double *loss;        /* n: per-sample loss (sparse cross-entropy), or NULL */
+  int32_t *predicted;  /* n: argmax of the outputs (first maximum), or NULL */
+} spd_machine_results_t;
+
+/** Run @p m forward over every sample of @p data on @p machine and fill
+ *  @p res (arrays owned by the caller). Fixed point: the plan is calibrated
+ *  on the first batch (min(batch_size, n) samples) as spd_evaluate_fixed
+ *  does, so the outputs are bit-identical to the reference's fixed mode.
+ *  @return 0; SPD_EUNSUPPORTED (a layer the machine path lacks, named);
+ *  SPD_ENOFIT (mapping); SPD_EKERNEL (a core failed: its diagnostic);
+ *  SPD_ETIMEOUT; SPD_EDROPPED when any packet was dropped (the count is
+ *  in @p stats and the diagnostic; results are then not trusted);
+ *  SPD_ENOMEM. */
+int spd_machine_forward(spd_ctx_t *ctx, const spd_model_t *m, const spd_machine_t *machine,
+                        const spd_machine_run_opts_t *opts, const spd_fit_data_t *data,
+                        spd_machine_results_t *res, spd_machine_stats_t *stats);
+
+/** Mean sparse categorical cross-entropy and accuracy over @p data (integer
+ *  labels, softmax output). */
+int spd_machine_evaluate(spd_ctx_t *ctx, const spd_model_t *m, const spd_machine_t *machine,
+                         const spd_machine_run_opts_t *opts, const spd_fit_data_t *data,
+                         double *loss, double *accuracy, spd_machine_stats_t *stats);
+
+/** Outputs for every sample (data->n x output size floats, caller's). */
+int spd_machine_predict(spd_ctx_t *ctx, const spd_model_t *m, const spd_machine_t *machine,
+                        const spd_machine_run_opts_t *opts, const spd_fit_data_t *data,
+                        float *out, spd_machine_stats_t *stats);
+
+#endif

@@ -1,0 +1,197 @@
+#include "kernels/kernel_common.h"
+
+#include <math.h>
+
+#include "spindle/error.h"
+#include "spindle/fixed_math.h"
+#include "spindle/model.h"
+
+/* A queued callback costs task_dispatch_cycles (10) and a send 20
+ * (docs/cost-model.md): the rest of a partition's pace is charged. */
+#define SEND_OVERHEAD 30u
+#define SEND_PRIORITY 2
+#define SLOT_PRIORITY 1
+
+void *spd_kc_alloc(spd_kc_t *kc, uint32_t bytes) {
+  return spd_core_dtcm_alloc(kc->core, bytes ? bytes : 4);
+}
+
+int spd_kc_fail(spd_kc_t *kc, int code) {
+  spd_core_exit(kc->core, code);
+  return code;
+}
+
+int spd_kc_read_data(spd_kc_t *kc, uint32_t offset, void *dst, uint32_t bytes) {
+  if (!bytes)
+    return 0;
+  if ((uint64_t)offset + bytes > kc->h.data_bytes)
+    return SPD_EINVAL;
+  return spd_core_sdram_read(kc->core, kc->params + kc->h.data_offset + offset, dst, bytes);
+}
+
+static int read_tables(spd_kc_t *kc) {
+  kc->in = spd_kc_alloc(kc, kc->h.n_in * (uint32_t)sizeof *kc->in);
+  kc->out = spd_kc_alloc(kc, kc->h.n_out * (uint32_t)sizeof *kc->out);
+  kc->count = spd_kc_alloc(kc, kc->h.slots * (uint32_t)sizeof *kc->count);
+  kc->jobs = spd_kc_alloc(kc, kc->jobs_cap * (uint32_t)sizeof *kc->jobs);
+  if (!kc->in || !kc->out || !kc->count || !kc->jobs)
+    return SPD_ENOMEM;
+  int err = 0;
+  if (kc->h.n_in)
+    err = spd_core_sdram_read(kc->core, kc->params + kc->h.in_offset, kc->in,
+                              kc->h.n_in * (uint32_t)sizeof *kc->in);
+  if (!err && kc->h.n_out)
+    err = spd_core_sdram_read(kc->core, kc->params + kc->h.out_offset, kc->out,
+                              kc->h.n_out * (uint32_t)sizeof *kc->out);
+  if (!err)
+    err = spd_core_sdram_read(kc->core, kc->params + kc->h.config_offset, &kc->cfg,
+                              sizeof kc->cfg);
+  for (uint32_t i = 0; i < kc->h.n_in; i++)
+    kc->expected += kc->in[i].n * kc->in[i].words;
+  return err;
+}
+
+int spd_kc_init(spd_kc_t *kc, spd_core_t *core, uint32_t params, uint32_t role) {
+  *kc = (spd_kc_t){.core = core, .params = params};
+  int err = spd_core_sdram_read(core, params, &kc->h, sizeof kc->h);
+  if (err)
+    return err;
+  if (kc->h.magic != SPD_DS_MAGIC || kc->h.version != SPD_DS_VERSION || kc->h.role != role ||
+      kc->h.slots == 0 || (kc->h.slots & (kc->h.slots - 1)))
+    return SPD_EINVAL;
+  spd_core_set_state(core, kc);
+  kc->jobs_cap = kc->h.n_out * kc->h.slots + 1u;
+  return read_tables(kc);
+}
+
+/* ------------------------------------------------------------- sending */
+
+static void maybe_exit(spd_kc_t *kc) {
+  if (kc->done >= kc->h.n_samples && kc->jobs_count == 0)
+    spd_core_exit(kc->core, 0);
+}
+
+/* One packet per call at the head job's pace; reschedules itself while
+ * packets wait, so the TX queue holds at most one or two. */
+static void send_task(spd_core_t *core, uint32_t a0, uint32_t a1) {
+  (void)a0;
+  (void)a1;
+  spd_kc_t *kc = spd_core_get_state(core);
+  spd_kc_job_t *job = &kc->jobs[kc->jobs_head];
+  if (job->phase) {
+    spd_core_charge(core, job->phase);
+    job->phase = 0;
+  } else if (spd_core_tx_free(core) > 0) {
+    spd_core_send_mc(core, job->key0 + job->next, job->data[job->next], true);
+    job->next++;
+  }
+  spd_core_charge(core, job->pace > SEND_OVERHEAD ? job->pace - SEND_OVERHEAD : 0);
+  if (job->next == job->n) {
+    kc->jobs_head = (kc->jobs_head + 1) % kc->jobs_cap;
+    kc->jobs_count--;
+  }
+  if (kc->jobs_count == 0) {
+    kc->sending = false;
+    maybe_exit(kc);
+    return;
+  }
+  if (spd_core_schedule_callback(core, send_task, 0, 0, SEND_PRIORITY))
+    spd_kc_fail(kc, SPD_EQUEUE);
+}
+
+static int push_job(spd_kc_t *kc, uint32_t key0, const uint32_t *data, uint32_t n,
+                    uint32_t pace, uint32_t phase) {
+  if (!n)
+    return 0;
+  if (kc->jobs_count == kc->jobs_cap)
+    return SPD_EQUEUE;
+  kc->jobs[(kc->jobs_head + kc->jobs_count) % kc->jobs_cap] =
+      (spd_kc_job_t){key0, data, n, 0, pace, phase};
+  kc->jobs_count++;
+  spd_core_charge(kc->core, 10);
+  if (!kc->sending) {
+    kc->sending = true;
+    return spd_core_schedule_callback(kc->core, send_task, 0, 0, SEND_PRIORITY);
+  }
+  return 0;
+}
+
+int spd_kc_send(spd_kc_t *kc, uint32_t out, uint32_t slot, const uint32_t *data, uint32_t n) {
+  const spd_ds_out_t *o = &kc->out[out];
+  return push_job(kc, o->base + (slot << o->value_bits), data, n, o->pace, o->phase);
+}
+
+int spd_kc_send_all(spd_kc_t *kc, uint32_t slot, const uint32_t *words) {
+  for (uint32_t p = 0; p < kc->h.n_out; p++) {
+    const spd_ds_out_t *o = &kc->out[p];
+    int err = spd_kc_send(kc, p, slot, words + (uint64_t)o->lo * o->words, o->n * o->words);
+    if (err)
+      return err;
+  }
+  return 0;
+}
+
+void spd_kc_sample_done(spd_kc_t *kc) {
+  kc->done++;
+  maybe_exit(kc);
+}
+
+/* ----------------------------------------------------------- receiving */
+
+static void slot_task(spd_core_t *core, uint32_t slot, uint32_t a1) {
+  (void)a1;
+  spd_kc_t *kc = spd_core_get_state(core);
+  kc->slot_done(kc, slot);
+}
+
+static void packet_cb(spd_core_t *core, uint32_t key, uint32_t payload) {
+  spd_kc_t *kc = spd_core_get_state(core);
+  uint32_t i = 0;
+  while (i < kc->h.n_in && (key & kc->in[i].mask) != kc->in[i].base)
+    i++;
+  spd_core_charge(core, SPD_KC_RECV_HANDLER + 2 * i);
+  if (i == kc->h.n_in)
+    return; /* not ours: the router never sends such a packet */
+  const spd_ds_in_t *in = &kc->in[i];
+  uint32_t off = key - in->base;
+  uint32_t slot = (off >> in->value_bits) & (kc->h.slots - 1);
+  uint32_t j = off & ((1u << in->value_bits) - 1u);
+  kc->store(kc, i, slot, in->lo + j / in->words, j % in->words, payload);
+  if (++kc->count[slot] == kc->expected) {
+    kc->count[slot] = 0;
+    if (spd_core_schedule_callback(core, slot_task, slot, 0, SLOT_PRIORITY))
+      spd_kc_fail(kc, SPD_EQUEUE);
+  }
+}
+
+int spd_kc_start(spd_kc_t *kc) {
+  return spd_core_callback_on(kc->core, SPD_EVENT_MCPL_PACKET, packet_cb,
+                              SPD_PRIORITY_PREEMINENT);
+}
+
+float spd_kc_act_float(int32_t kind, float alpha, float z) {
+  switch ((spd_activation_t)kind) {
+  case SPD_ACT_RELU:
+    return z > 0.0f ? z : 0.0f;
+  case SPD_ACT_SIGMOID:
+    return 1.0f / (1.0f + expf(-z));
+  case SPD_ACT_TANH:
+    return tanhf(z);
+  case SPD_ACT_LEAKY_RELU:
+    return z > 0.0f ? z : alpha * z;
+  case SPD_ACT_ELU:
+    return z > 0.0f ? z : alpha * (expf(z) - 1.0f);
+  default:
+    return z;
+  }
+}
+
+uint32_t spd_kc_act_cycles(bool fixed, int32_t kind) {
+  if (fixed)
+    return kind == SPD_FX_ACT_SIGMOID || kind == SPD_FX_ACT_TANH || kind == SPD_FX_ACT_ELU
+               ? SPD_KC_ACT_FIXED
+               : SPD_KC_ACT_CHEAP;
+  return kind == SPD_ACT_SIGMOID || kind == SPD_ACT_TANH || kind == SPD_ACT_ELU
+             ? SPD_KC_ACT_FLOAT
+             : SPD_KC_ACT_CHEAP;
+}

@@ -1,0 +1,110 @@
+/* What every Dense-pipeline kernel shares (docs/dense-on-machine.md): reading
+ * its data specification (docs/dataspec.md), decoding received keys into
+ * (slot, value, word), counting the packets of each sample slot, and a
+ * paced sender that never overfills the TX queue. A role supplies three
+ * hooks: store one received word, process a completed slot, and (sources)
+ * react to nothing else. Kernels see only spindle/core.h and base/. */
+#ifndef SPINDLE_KERNELS_KERNEL_COMMON_H
+#define SPINDLE_KERNELS_KERNEL_COMMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "spindle/core.h"
+#include "spindle/dataspec.h"
+
+/* Per-operation cycle costs the kernels charge (docs/dense-on-machine.md,
+ * "Cost model"; SPINNAKER.md §1 MAC-loop timings). */
+#define SPD_KC_MAC_FIXED 3u
+#define SPD_KC_MAC_FLOAT 80u
+#define SPD_KC_ADD_FIXED 4u
+#define SPD_KC_ADD_FLOAT 40u
+#define SPD_KC_ACT_CHEAP 8u
+#define SPD_KC_ACT_FIXED 250u
+#define SPD_KC_ACT_FLOAT 400u
+#define SPD_KC_SOFTMAX_FIXED 300u
+#define SPD_KC_SOFTMAX_FLOAT 500u
+#define SPD_KC_RECV_HANDLER 10u
+#define SPD_KC_PER_VALUE 2u /* a store or copy in a loop */
+
+typedef struct spd_kc spd_kc_t;
+
+/** Store word @p word of value @p value (the receiver's index) of slot
+ *  @p slot, from incoming partition @p in. Runs inside the packet interrupt:
+ *  keep it short. */
+typedef void (*spd_kc_store_fn)(spd_kc_t *kc, uint32_t in, uint32_t slot, uint32_t value,
+                                uint32_t word, uint32_t payload);
+/** Every packet of slot @p slot has arrived (a queued task). */
+typedef void (*spd_kc_slot_fn)(spd_kc_t *kc, uint32_t slot);
+
+/** A run of packets to send: key0 + i carries data[i]. */
+typedef struct spd_kc_job {
+  uint32_t key0;
+  const uint32_t *data;
+  uint32_t n, next, pace, phase;
+} spd_kc_job_t;
+
+struct spd_kc {
+  spd_core_t *core;
+  uint32_t params;
+  spd_ds_header_t h;
+  spd_ds_config_t cfg;
+  spd_ds_in_t *in;
+  spd_ds_out_t *out;
+  uint32_t expected;       /* packets per slot over all incoming partitions */
+  uint32_t *count;         /* per slot */
+  uint32_t done;           /* samples finished by the role */
+  spd_kc_job_t *jobs;      /* ring */
+  uint32_t jobs_cap, jobs_head, jobs_count;
+  bool sending;
+  spd_kc_store_fn store;
+  spd_kc_slot_fn slot_done;
+  void *role;
+};
+
+/** Read the header, tables and configuration of the blob at @p params into
+ *  DTCM, allocate the per-slot counters and a send ring holding every
+ *  outgoing partition of every slot.
+ *  @return 0, SPD_EINVAL (bad magic/version/role), SPD_ENOMEM (DTCM). */
+int spd_kc_init(spd_kc_t *kc, spd_core_t *core, uint32_t params, uint32_t role);
+
+/** DTCM of @p bytes, zeroed; NULL leaves the core's diagnostic. */
+void *spd_kc_alloc(spd_kc_t *kc, uint32_t bytes);
+
+/** Read @p bytes of the blob's data region from @p offset (charged). */
+int spd_kc_read_data(spd_kc_t *kc, uint32_t offset, void *dst, uint32_t bytes);
+
+/** Register the packet callback and start counting. */
+int spd_kc_start(spd_kc_t *kc);
+
+/** Queue every outgoing partition's share of @p words (the sender's values,
+ *  @c words words each as the partitions say) for slot @p slot. The data
+ *  must stay unchanged until sent. @return 0 or SPD_EQUEUE (ring full). */
+int spd_kc_send_all(spd_kc_t *kc, uint32_t slot, const uint32_t *words);
+/** Queue @p n packets of outgoing partition @p out from its value 0. */
+int spd_kc_send(spd_kc_t *kc, uint32_t out, uint32_t slot, const uint32_t *data, uint32_t n);
+
+/** A sample is finished: exits once every sample is and the ring drained. */
+void spd_kc_sample_done(spd_kc_t *kc);
+
+/** Fail the core with @p code. */
+int spd_kc_fail(spd_kc_t *kc, int code);
+
+
+/** y = f(z) in float for spd_activation_t @p kind (softmax excluded);
+ *  @p alpha is the leaky_relu slope or elu alpha. */
+float spd_kc_act_float(int32_t kind, float alpha, float z);
+/** Cycles of one activation of @p kind (fixed spd_fx_act_t or float
+ *  spd_activation_t per @p fixed). */
+uint32_t spd_kc_act_cycles(bool fixed, int32_t kind);
+
+static inline uint32_t spd_kc_f2u(float f) {
+  union { float f; uint32_t u; } v = {.f = f};
+  return v.u;
+}
+static inline float spd_kc_u2f(uint32_t u) {
+  union { uint32_t u; float f; } v = {.u = u};
+  return v.f;
+}
+
+#endif

@@ -1,0 +1,159 @@
+/* The loss core (docs/dense-on-machine.md, "Core roles"): receives the
+ * output layer's pre-activations z, applies the output activation (softmax
+ * over the vector, spd_fx_softmax, or an elementwise one), the loss against
+ * the sample's label (sparse cross-entropy from the logits,
+ * spd_fx_softmax_xent, as the reference's fixed mode), the predicted class,
+ * and sends the record to the sink; then a credit per source frees the
+ * sample's slot (inference). */
+#include <math.h>
+#include <string.h>
+
+#include "kernels/kernel_common.h"
+#include "kernels/kernels.h"
+#include "spindle/error.h"
+#include "spindle/fixed_math.h"
+#include "spindle/partition.h"
+
+#define RECORD_EXTRA 4u /* loss (two words), predicted class, label */
+
+typedef struct loss {
+  spd_kc_t kc;
+  bool fixed;
+  uint32_t n;
+  uint32_t *z;         /* slots x n: int32 or float bits */
+  int16_t *y16;
+  float *yf;
+  uint32_t *rec;       /* slots x (n + RECORD_EXTRA) */
+  uint32_t *seq;
+  uint32_t zero;
+  spd_fx_act_params_t act;
+  uint32_t saturations;
+} loss_t;
+
+static void store(spd_kc_t *kc, uint32_t in, uint32_t slot, uint32_t v, uint32_t word,
+                  uint32_t payload) {
+  (void)in;
+  (void)word;
+  loss_t *l = kc->role;
+  if (v < l->n)
+    l->z[slot * l->n + v] = payload;
+}
+
+static int32_t label_of(loss_t *l, uint32_t sample) {
+  int32_t label = -1;
+  if (l->kc.cfg.flags & SPD_DS_LABELS)
+    spd_core_sdram_read(l->kc.core, l->kc.cfg.sdram_addr + sample * 4u, &label, 4);
+  return label;
+}
+
+static uint64_t outputs_fixed(loss_t *l, const int32_t *z, int32_t label, uint32_t *rec) {
+  const spd_ds_config_t *c = &l->kc.cfg;
+  int64_t loss = 0;
+  if (c->flags & SPD_DS_SOFTMAX) {
+    spd_fx_softmax(l->y16, z, (int)l->n, c->act_out_frac, &l->saturations);
+    spd_core_charge(l->kc.core, l->n * SPD_KC_SOFTMAX_FIXED);
+    if (label >= 0 && (uint32_t)label < l->n)
+      loss = spd_fx_softmax_xent(z, (int)l->n, label);
+  } else {
+    for (uint32_t j = 0; j < l->n; j++)
+      l->y16[j] = spd_fx_act_forward(&l->act, z[j], &l->saturations);
+    spd_core_charge(l->kc.core, l->n * spd_kc_act_cycles(true, c->act_kind));
+  }
+  for (uint32_t j = 0; j < l->n; j++)
+    rec[j] = (uint32_t)(int32_t)l->y16[j];
+  rec[l->n + 2] = (uint32_t)spd_fx_argmax16(l->y16, (int)l->n);
+  return (uint64_t)loss;
+}
+
+static uint64_t outputs_float(loss_t *l, const uint32_t *zw, int32_t label, uint32_t *rec) {
+  const spd_ds_config_t *c = &l->kc.cfg;
+  double loss = 0;
+  if (c->flags & SPD_DS_SOFTMAX) {
+    float max = spd_kc_u2f(zw[0]), sum = 0.0f;
+    for (uint32_t j = 1; j < l->n; j++)
+      max = fmaxf(max, spd_kc_u2f(zw[j]));
+    for (uint32_t j = 0; j < l->n; j++)
+      sum += l->yf[j] = expf(spd_kc_u2f(zw[j]) - max);
+    for (uint32_t j = 0; j < l->n; j++)
+      l->yf[j] /= sum;
+    spd_core_charge(l->kc.core, l->n * SPD_KC_SOFTMAX_FLOAT);
+    if (label >= 0 && (uint32_t)label < l->n) {
+      double total = 0;
+      for (uint32_t j = 0; j < l->n; j++)
+        total += l->yf[j];
+      double p = l->yf[label] / total;
+      loss = -log(p < 1e-7 ? 1e-7 : p > 1.0 - 1e-7 ? 1.0 - 1e-7 : p);
+    }
+  } else {
+    float alpha = spd_kc_u2f((uint32_t)c->act_alpha);
+    for (uint32_t j = 0; j < l->n; j++)
+      l->yf[j] = spd_kc_act_float(c->act_kind, alpha, spd_kc_u2f(zw[j]));
+    spd_core_charge(l->kc.core, l->n * spd_kc_act_cycles(false, c->act_kind));
+  }
+  uint32_t best = 0;
+  for (uint32_t j = 0; j < l->n; j++) {
+    rec[j] = spd_kc_f2u(l->yf[j]);
+    if (l->yf[j] > l->yf[best])
+      best = j;
+  }
+  rec[l->n + 2] = best;
+  uint64_t bits;
+  memcpy(&bits, &loss, sizeof bits);
+  return bits;
+}
+
+static void slot_done(spd_kc_t *kc, uint32_t slot) {
+  loss_t *l = kc->role;
+  uint32_t sample = l->seq[slot];
+  l->seq[slot] += kc->h.slots;
+  int32_t label = label_of(l, sample);
+  uint32_t *rec = l->rec + slot * (l->n + RECORD_EXTRA);
+  const uint32_t *z = l->z + slot * l->n;
+  uint64_t loss = l->fixed ? outputs_fixed(l, (const int32_t *)z, label, rec)
+                           : outputs_float(l, z, label, rec);
+  rec[l->n] = (uint32_t)loss;
+  rec[l->n + 1] = (uint32_t)(loss >> 32);
+  rec[l->n + 3] = (uint32_t)label;
+  int err = 0;
+  for (uint32_t p = 0; p < kc->h.n_out && !err; p++)
+    err = kc->out[p].kind == SPD_DS_KIND_RECORD
+              ? spd_kc_send(kc, p, slot, rec, l->n + RECORD_EXTRA)
+              : spd_kc_send(kc, p, slot, &l->zero, 1);
+  if (err) {
+    spd_kc_fail(kc, SPD_EQUEUE);
+    return;
+  }
+  spd_kc_sample_done(kc);
+}
+
+static int loss_main(spd_core_t *core, uint32_t params) {
+  loss_t *l = spd_core_dtcm_alloc(core, sizeof *l);
+  if (!l)
+    return SPD_ENOMEM;
+  spd_kc_t *kc = &l->kc;
+  int err = spd_kc_init(kc, core, params, SPD_ROLE_LOSS);
+  if (err)
+    return err;
+  kc->role = l;
+  kc->store = store;
+  kc->slot_done = slot_done;
+  const spd_ds_config_t *c = &kc->cfg;
+  l->fixed = kc->h.numeric == SPD_NUMERIC_FIXED;
+  l->n = c->cols;
+  l->act = (spd_fx_act_params_t){(spd_fx_act_t)c->act_kind, c->act_out_frac, c->act_alpha};
+  uint32_t s = kc->h.slots;
+  l->z = spd_kc_alloc(kc, s * l->n * 4u);
+  l->rec = spd_kc_alloc(kc, s * (l->n + RECORD_EXTRA) * 4u);
+  l->seq = spd_kc_alloc(kc, s * 4u);
+  if (l->fixed)
+    l->y16 = spd_kc_alloc(kc, l->n * 2u);
+  else
+    l->yf = spd_kc_alloc(kc, l->n * 4u);
+  if (!l->z || !l->rec || !l->seq || (l->fixed ? !l->y16 : !l->yf))
+    return SPD_ENOMEM;
+  for (uint32_t i = 0; i < s; i++)
+    l->seq[i] = i;
+  return spd_kc_start(kc);
+}
+
+const spd_kernel_t spd_kernel_dense_loss = {"spindle_loss", loss_main};

@@ -1,0 +1,109 @@
+/* The source (docs/dense-on-machine.md, "Core roles"): its slice of every
+ * sample sits in its chip's SDRAM as the host wrote it (bytes, converted by
+ * a 256-entry table made at map time, or ready 32-bit words). For each
+ * sample it reads its slice, converts it and sends one packet per value,
+ * split by the first layer's row blocks; a slot is used again only when
+ * every credit for the sample in it has come back. */
+#include "kernels/kernel_common.h"
+#include "kernels/kernels.h"
+#include "spindle/error.h"
+#include "spindle/partition.h"
+
+typedef struct source {
+  spd_kc_t kc;
+  uint32_t n, stride;   /* values per sample, bytes per sample in SDRAM */
+  uint32_t *table;      /* 256 words, byte inputs */
+  uint8_t *raw;         /* one sample as stored */
+  uint32_t *x;          /* slots x n words */
+  uint32_t next;        /* next sample to inject */
+} source_t;
+
+static void store(spd_kc_t *kc, uint32_t in, uint32_t slot, uint32_t v, uint32_t word,
+                  uint32_t payload) {
+  (void)kc;
+  (void)in;
+  (void)slot;
+  (void)v;
+  (void)word;
+  (void)payload;
+}
+
+static void inject(source_t *s, uint32_t slot) {
+  spd_kc_t *kc = &s->kc;
+  uint32_t sample = s->next++;
+  uint32_t *x = s->x + slot * s->n;
+  if (spd_core_sdram_read(kc->core, kc->cfg.sdram_addr + sample * s->stride, s->raw,
+                          s->stride)) {
+    spd_kc_fail(kc, SPD_EINVAL);
+    return;
+  }
+  if (s->table) {
+    for (uint32_t i = 0; i < s->n; i++)
+      x[i] = s->table[s->raw[i]];
+  } else {
+    const uint32_t *w = (const uint32_t *)(void *)s->raw;
+    for (uint32_t i = 0; i < s->n; i++)
+      x[i] = w[i];
+  }
+  spd_core_charge(kc->core, s->n * SPD_KC_PER_VALUE);
+  if (spd_kc_send_all(kc, slot, x))
+    spd_kc_fail(kc, SPD_EQUEUE);
+}
+
+/* Every credit of the slot is back: its sample is done everywhere. */
+static void slot_done(spd_kc_t *kc, uint32_t slot) {
+  source_t *s = kc->role;
+  if (s->next < kc->h.n_samples)
+    inject(s, slot);
+  spd_kc_sample_done(kc);
+}
+
+/* The first tick: every core has read its parameters (interrupts are off
+ * while a core runs main, so a packet sent earlier would wait at its
+ * comms controller and drop). */
+static void first_tick(spd_core_t *core, uint32_t a0, uint32_t a1) {
+  (void)a0;
+  (void)a1;
+  spd_kc_t *kc = spd_core_get_state(core);
+  spd_core_set_timer_us(core, 0);
+  spd_core_callback_off(core, SPD_EVENT_TIMER_TICK);
+  source_t *s = kc->role;
+  for (uint32_t slot = 0; slot < kc->h.slots && s->next < kc->h.n_samples; slot++)
+    inject(s, slot);
+  if (kc->h.n_samples == 0)
+    spd_core_exit(core, 0);
+}
+
+static int source_main(spd_core_t *core, uint32_t params) {
+  source_t *s = spd_core_dtcm_alloc(core, sizeof *s);
+  if (!s)
+    return SPD_ENOMEM;
+  spd_kc_t *kc = &s->kc;
+  int err = spd_kc_init(kc, core, params, SPD_ROLE_SOURCE);
+  if (err)
+    return err;
+  kc->role = s;
+  kc->store = store;
+  kc->slot_done = slot_done;
+  const spd_ds_config_t *c = &kc->cfg;
+  if (c->bytes_per_value != 1 && c->bytes_per_value != 4)
+    return SPD_EINVAL;
+  s->n = c->rows;
+  s->stride = (s->n * c->bytes_per_value + 3u) & ~3u;
+  s->raw = spd_kc_alloc(kc, s->stride);
+  s->x = spd_kc_alloc(kc, kc->h.slots * s->n * 4u);
+  if (!s->raw || !s->x)
+    return SPD_ENOMEM;
+  if (c->bytes_per_value == 1) {
+    if (!(s->table = spd_kc_alloc(kc, 256u * 4u)))
+      return SPD_ENOMEM;
+    if ((err = spd_kc_read_data(kc, 0, s->table, 256u * 4u)))
+      return err;
+  }
+  if ((err = spd_kc_start(kc)))
+    return err;
+  spd_core_set_timer_us(core, c->start_us ? c->start_us : 1);
+  return spd_core_callback_on(core, SPD_EVENT_TIMER_TICK, first_tick, 1);
+}
+
+const spd_kernel_t spd_kernel_dense_source = {"spindle_source", source_main};

@@ -1,0 +1,249 @@
+/* Building every vertex's parameter blob (docs/dataspec.md): the header,
+ * the incoming and outgoing partition tables (keys from the routing step,
+ * value ranges relative to the vertex's own), the role's configuration
+ * (activation, formats, flags) and its data (its block of weights, bias,
+ * the input conversion table). */
+#include "run/machine_dataspec.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "spindle/fixed.h"
+
+const char *spd__ds_kernel_name(spd_vertex_role_t role) {
+  static const char *const names[SPD_ROLE_COUNT] = {
+      [SPD_ROLE_SOURCE] = "spindle_source",   [SPD_ROLE_TILE] = "spindle_tile",
+      [SPD_ROLE_TILE_FULL] = "spindle_tile_full", [SPD_ROLE_REDUCER] = "spindle_reducer",
+      [SPD_ROLE_LOSS] = "spindle_loss",       [SPD_ROLE_SINK] = "spindle_sink"};
+  return role < SPD_ROLE_COUNT ? names[role] : "?";
+}
+
+static uint32_t kind_of(const char *name) {
+  static const char *const kinds[] = {"x", "psum", "y", "dz", "dxpsum", "record", "credit"};
+  for (uint32_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
+    if (!strcmp(name, kinds[k]))
+      return k;
+  return UINT32_MAX;
+}
+
+/* The first index of the vertex's own range that a partition's values are
+ * counted from: sources and tiles receive rows, reducers and producers
+ * send and receive columns, the loss and sink count from 0. */
+static uint32_t own_lo(const spd_vertex_t *v, uint32_t kind, bool receiving) {
+  switch (v->role) {
+  case SPD_ROLE_SOURCE:
+    return receiving ? 0 : v->rows.lo;
+  case SPD_ROLE_TILE:
+  case SPD_ROLE_TILE_FULL:
+    return receiving && kind == SPD_DS_KIND_X ? v->rows.lo
+           : receiving && kind == SPD_DS_KIND_Y ? v->rows.lo
+                                                : v->cols.lo;
+  case SPD_ROLE_REDUCER:
+    return v->cols.lo;
+  default:
+    return 0;
+  }
+}
+
+static bool is_last_dense(const spd_machine_graph_t *g, int layer) {
+  return g->n_dense > 0 && g->dense[g->n_dense - 1].layer == layer;
+}
+
+static void act_config(const spd__ds_inputs_t *in, int layer, spd_ds_config_t *c) {
+  const spd_model_t *m = in->model;
+  spd_fx_act_params_t p = spd_numeric_act_params(in->plan, m, layer);
+  if (in->numeric == SPD_NUMERIC_FIXED) {
+    c->act_kind = (int32_t)p.kind;
+    c->act_out_frac = p.out_frac;
+    c->act_alpha = p.alpha_q30;
+    c->acc_frac = spd_numeric_input_frac(in->plan, m, layer) + in->plan->layers[layer].weight_frac;
+    c->bias_frac = SPD_NUM_MASTER_FRAC;
+  } else {
+    float alpha = (float)spd_fx_to_float(p.alpha_q30, 30);
+    c->act_kind = (int32_t)m->layers[layer].config.activation;
+    memcpy(&c->act_alpha, &alpha, sizeof alpha);
+  }
+}
+
+/* Role configuration and the size of the data region. */
+static uint32_t configure(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_config_t *c) {
+  const spd_vertex_t *v = &in->g->vertices[vi];
+  bool fixed = in->numeric == SPD_NUMERIC_FIXED;
+  uint32_t vb = fixed ? 2u : 4u;
+  *c = (spd_ds_config_t){0};
+  c->sdram_addr = in->sdram_addr[vi];
+  switch (v->role) {
+  case SPD_ROLE_SOURCE:
+    c->rows = v->rows.n;
+    c->bytes_per_value = in->bytes_per_value;
+    c->start_us = in->start_us;
+    return in->bytes_per_value == 1 ? 256u * 4u : 0u;
+  case SPD_ROLE_TILE:
+  case SPD_ROLE_TILE_FULL: {
+    c->rows = v->rows.n;
+    c->cols = v->cols.n;
+    bool full = v->role == SPD_ROLE_TILE_FULL;
+    c->flags = (full ? SPD_DS_FULL : 0) | (full && is_last_dense(in->g, v->layer) ? SPD_DS_LAST : 0);
+    bool bias = full && (fixed ? in->bias32[v->layer] != NULL : in->biasf[v->layer] != NULL);
+    c->flags |= bias ? SPD_DS_BIAS : 0;
+    act_config(in, v->layer, c);
+    return c->rows * c->cols * vb + (bias ? c->cols * 4u : 0u);
+  }
+  case SPD_ROLE_REDUCER: {
+    c->cols = v->cols.n;
+    bool bias = fixed ? in->bias32[v->layer] != NULL : in->biasf[v->layer] != NULL;
+    c->flags = (is_last_dense(in->g, v->layer) ? SPD_DS_LAST : 0) | (bias ? SPD_DS_BIAS : 0);
+    act_config(in, v->layer, c);
+    return bias ? c->cols * 4u : 0u;
+  }
+  case SPD_ROLE_LOSS:
+    c->cols = v->cols.n;
+    act_config(in, v->layer, c);
+    c->flags = (in->model->layers[v->layer].config.activation == SPD_ACT_SOFTMAX ? SPD_DS_SOFTMAX
+                                                                                : 0) |
+               (in->labels ? SPD_DS_LABELS : 0);
+    return 0;
+  case SPD_ROLE_SINK:
+    c->cols = v->cols.n + 4u;
+    return 0;
+  default:
+    return 0;
+  }
+}
+
+/* The block of a row-major in x out matrix, and the bias slice. */
+static void fill_data(const spd__ds_inputs_t *in, uint32_t vi, uint8_t *d) {
+  const spd_vertex_t *v = &in->g->vertices[vi];
+  bool fixed = in->numeric == SPD_NUMERIC_FIXED;
+  if (v->role == SPD_ROLE_SOURCE) {
+    if (in->bytes_per_value == 1)
+      memcpy(d, in->input_table, 256u * 4u);
+    return;
+  }
+  if (v->role != SPD_ROLE_TILE && v->role != SPD_ROLE_TILE_FULL && v->role != SPD_ROLE_REDUCER)
+    return;
+  int l = v->layer;
+  uint32_t out = (uint32_t)in->model->layers[l].config.units;
+  size_t off = 0;
+  if (v->role != SPD_ROLE_REDUCER) {
+    for (uint32_t r = 0; r < v->rows.n; r++) {
+      size_t src = (size_t)(v->rows.lo + r) * out + v->cols.lo;
+      size_t n = fixed ? v->cols.n * 2u : v->cols.n * 4u;
+      memcpy(d + off, fixed ? (const void *)(in->w16[l] + src) : (const void *)(in->wf[l] + src), n);
+      off += n;
+    }
+    if (v->role == SPD_ROLE_TILE)
+      return;
+  }
+  if (fixed && in->bias32[l])
+    memcpy(d + off, in->bias32[l] + v->cols.lo, v->cols.n * 4u);
+  else if (!fixed && in->biasf[l])
+    memcpy(d + off, in->biasf[l] + v->cols.lo, v->cols.n * 4u);
+}
+
+static void count_tables(const spd_machine_graph_t *g, uint32_t vi, uint32_t *n_in,
+                         uint32_t *n_out) {
+  *n_in = *n_out = 0;
+  for (uint32_t p = 0; p < g->n_partitions; p++) {
+    const spd_partition_t *part = &g->partitions[p];
+    *n_out += part->source == vi;
+    for (uint32_t t = 0; t < part->n_targets; t++)
+      *n_in += part->targets[t] == vi;
+  }
+}
+
+/* CPU cycles the kernel of vertex @p vi spends per received packet:
+ * event_dispatch_cycles 40 (docs/cost-model.md), the handler's 10, its
+ * search of the incoming table (2 per entry) and a reducer's add. */
+static uint32_t recv_cost(const spd__ds_inputs_t *in, uint32_t vi) {
+  uint32_t n_in, n_out;
+  count_tables(in->g, vi, &n_in, &n_out);
+  uint32_t add = in->g->vertices[vi].role != SPD_ROLE_REDUCER ? 0u
+                 : in->numeric == SPD_NUMERIC_FIXED          ? 4u
+                                                             : 40u;
+  return 40u + 10u + 2u * n_in + add;
+}
+
+/* The partitioner paces a partition for receivers taking a packet in 50
+ * cycles (docs/dense-on-machine.md, "Pacing"); a slower receiver stretches
+ * it in proportion, rounded up, with a tenth to spare. */
+static uint32_t paced(const spd__ds_inputs_t *in, const spd_partition_t *part) {
+  uint32_t worst = 50;
+  for (uint32_t t = 0; t < part->n_targets; t++) {
+    uint32_t c = recv_cost(in, part->targets[t]);
+    worst = c > worst ? c : worst;
+  }
+  uint64_t pace = ((uint64_t)part->pace_cycles * worst * 11u * (getenv("PK") ? atoi(getenv("PK")) : 1) + 499u) / 500u;
+  return (uint32_t)pace;
+}
+
+/* Senders of one kind into the same receiver start a sample's packets at
+ * phases spread over the pace: k * pace / K for the k-th of K. */
+static uint32_t phase_of(const spd__ds_inputs_t *in, uint32_t p, uint32_t pace) {
+  const spd_machine_graph_t *g = in->g;
+  const spd_partition_t *part = &g->partitions[p];
+  if (!part->n_targets)
+    return 0;
+  uint32_t k = 0, K = 0;
+  for (uint32_t q = 0; q < g->n_partitions; q++) {
+    const spd_partition_t *o = &g->partitions[q];
+    if (o->n_targets && o->targets[0] == part->targets[0] && !strcmp(o->name, part->name)) {
+      k += q < p;
+      K++;
+    }
+  }
+  return (uint32_t)((uint64_t)k * pace / K);
+}
+
+static void fill_tables(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_in_t *ins,
+                        spd_ds_out_t *outs) {
+  const spd_machine_graph_t *g = in->g;
+  const spd_vertex_t *v = &g->vertices[vi];
+  uint32_t ni = 0, no = 0;
+  for (uint32_t p = 0; p < g->n_partitions; p++) {
+    const spd_partition_t *part = &g->partitions[p];
+    const spd_key_block_t *k = &in->keys[p];
+    uint32_t kind = kind_of(part->name);
+    if (part->source == vi) {
+      uint32_t pace = paced(in, part);
+      outs[no++] = (spd_ds_out_t){k->base, part->value_bits, part->values.lo - own_lo(v, kind, false),
+                                  part->values.n, part->words, pace, kind, phase_of(in, p, pace)};
+    }
+    for (uint32_t t = 0; t < part->n_targets; t++)
+      if (part->targets[t] == vi)
+        ins[ni++] = (spd_ds_in_t){k->base, k->mask, part->value_bits,
+                                  part->values.lo - own_lo(v, kind, true), part->values.n,
+                                  part->words, kind};
+  }
+}
+
+int spd__ds_build(spd_ctx_t *ctx, const spd__ds_inputs_t *in, uint32_t vi, uint8_t **bytes,
+                  uint32_t *size) {
+  const spd_vertex_t *v = &in->g->vertices[vi];
+  uint32_t n_in, n_out;
+  count_tables(in->g, vi, &n_in, &n_out);
+  spd_ds_config_t cfg;
+  uint32_t data = (configure(in, vi, &cfg) + 3u) & ~3u;
+  spd_ds_header_t h = {.magic = SPD_DS_MAGIC, .version = SPD_DS_VERSION,
+                       .role = (uint32_t)v->role, .numeric = (uint32_t)in->numeric,
+                       .n_samples = in->n_samples, .slots = in->slots, .n_in = n_in,
+                       .n_out = n_out};
+  h.in_offset = (uint32_t)sizeof h;
+  h.out_offset = h.in_offset + n_in * (uint32_t)sizeof(spd_ds_in_t);
+  h.config_offset = h.out_offset + n_out * (uint32_t)sizeof(spd_ds_out_t);
+  h.data_offset = h.config_offset + (uint32_t)sizeof cfg;
+  h.data_bytes = data;
+  h.total_bytes = h.data_offset + data;
+  uint8_t *b = spd_calloc(ctx, 1, h.total_bytes);
+  if (!b)
+    return spd_ctx_fail(ctx, SPD_ENOMEM, "data specification of vertex %u: %u bytes", vi,
+                        h.total_bytes);
+  memcpy(b, &h, sizeof h);
+  fill_tables(in, vi, (spd_ds_in_t *)(void *)(b + h.in_offset),
+              (spd_ds_out_t *)(void *)(b + h.out_offset));
+  memcpy(b + h.config_offset, &cfg, sizeof cfg);
+  fill_data(in, vi, b + h.data_offset);
+  *bytes = b;
+  *size = h.total_bytes;
+  return 0;
+}

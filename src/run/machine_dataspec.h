@@ -1,0 +1,43 @@
+/* The host half of the data specification (docs/dataspec.md): one
+ * parameter blob per vertex of a placed, routed machine graph. */
+#ifndef SPINDLE_RUN_MACHINE_DATASPEC_H
+#define SPINDLE_RUN_MACHINE_DATASPEC_H
+
+#include <stdint.h>
+
+#include "spindle/dataspec.h"
+#include "spindle/map_route.h"
+#include "spindle/model.h"
+#include "spindle/numerics.h"
+#include "spindle/partition.h"
+
+/** What the blobs are made from. Weights: per model layer, fixed int16 MAC
+ *  copies and int32 master biases (w16/bias32), or float (wf/biasf), each
+ *  row-major in x out, NULL for layers without them. */
+typedef struct spd__ds_inputs {
+  const spd_machine_graph_t *g;
+  const spd_key_block_t *keys;        /* one per partition */
+  const spd_model_t *model;
+  const spd_numeric_plan_t *plan;
+  spd_numeric_t numeric;
+  uint32_t n_samples, slots;
+  const int16_t *const *w16;
+  const int32_t *const *bias32;
+  const float *const *wf;
+  const float *const *biasf;
+  const uint32_t *input_table;        /* 256 words (byte inputs) or NULL */
+  uint32_t bytes_per_value;           /* source inputs: 1 or 4 */
+  const uint32_t *sdram_addr;         /* per vertex: samples, labels, records */
+  bool labels;
+  uint32_t start_us;                  /* sources' first injection */
+} spd__ds_inputs_t;
+
+/** The blob of vertex @p v into *bytes (spd_malloc'd) and *size.
+ *  @return 0, SPD_ENOMEM. */
+int spd__ds_build(spd_ctx_t *ctx, const spd__ds_inputs_t *in, uint32_t v, uint8_t **bytes,
+                  uint32_t *size);
+
+/** The kernel name of a role. */
+const char *spd__ds_kernel_name(spd_vertex_role_t role);
+
+#endif

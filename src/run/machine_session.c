@@ -1,0 +1,527 @@
+/* A forward run on the machine (spindle/machine_run.h): the model's
+ * weights (fixed: quantised exactly as the reference's fixed mode, plan
+ * calibrated on the first batch) -> partition -> place -> keys, routes,
+ * minimised tables -> data specifications -> everything loaded through the
+ * transceiver -> samples and labels into SDRAM -> run -> the sink's
+ * records back. */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "nn/fx_net_internal.h"
+#include "run/machine_dataspec.h"
+#include "spindle/fixed.h"
+#include "spindle/machine_run.h"
+#include "spindle/transceiver.h"
+
+#define RECORD_EXTRA 4u
+
+typedef struct mrun {
+  spd_ctx_t *ctx;
+  const spd_model_t *model;
+  const spd_machine_t *machine;
+  spd_machine_run_opts_t o;
+  const spd_fit_data_t *data;
+  uint32_t n, in_size, out_size;
+  spd_numeric_plan_t *plan;     /* owned when no fx net */
+  spd_fx_net_t *net;            /* fixed: quantised weights and the plan */
+  const int16_t **w16;
+  const int32_t **bias32;
+  const float **wf, **biasf;
+  spd_machine_graph_t *g;
+  spd_placement_t place;
+  spd_map_routing_t routing;
+  bool routed;
+  spd_transceiver_t *tx;
+  uint32_t *addr;               /* per vertex: samples / labels / records */
+  uint32_t sink;
+  uint32_t *records;
+} mrun_t;
+
+static double wall_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ------------------------------------------------------------- checks */
+
+static int check_model(mrun_t *r) {
+  const spd_model_t *m = r->model;
+  for (int i = 1; i < m->n_layers; i++) {
+    const spd_layer_t *l = &m->layers[i];
+    if (l->config.kind == SPD_LAYER_ACTIVATION)
+      return spd_ctx_fail(r->ctx, SPD_EUNSUPPORTED,
+                          "layer '%s': the machine runs Dense layers with their own "
+                          "activation; fold the Activation layer into the Dense before it",
+                          l->config.name);
+    spd_activation_t a = l->config.activation;
+    if (l->config.kind == SPD_LAYER_DENSE && r->o.numeric == SPD_NUMERIC_FLOAT &&
+        a == SPD_ACT_SOFTMAX && i != m->n_layers - 1)
+      return spd_ctx_fail(r->ctx, SPD_EUNSUPPORTED,
+                          "layer '%s': softmax runs on the loss core, after the last layer only",
+                          l->config.name);
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------- weights */
+
+static void first_batch(const mrun_t *r, size_t count, float *x, int32_t *labels) {
+  const spd_fit_data_t *d = r->data;
+  for (size_t s = 0; s < count; s++) {
+    for (size_t k = 0; k < r->in_size; k++)
+      x[s * r->in_size + k] = d->x ? d->x[s * r->in_size + k]
+                                   : (float)d->x_u8[s * r->in_size + k] * d->x_scale;
+    labels[s] = d->y.labels ? d->y.labels[s] : 0;
+  }
+}
+
+/* Fixed point: the reference's own net quantises the weights and
+ * calibrates the plan on the first batch (spd_evaluate_fixed's steps). */
+static int fixed_weights(mrun_t *r) {
+  size_t batch = r->o.batch_size ? r->o.batch_size : 32;
+  if (batch > r->n)
+    batch = r->n;
+  spd_numeric_plan_t *plan = NULL;
+  int err = spd_numeric_plan_new(r->ctx, r->model, &plan);
+  if (!err)
+    err = spd__fx_net_new(r->ctx, r->model, plan, SPD_FX_LOSS_SPARSE_CE, false, (int)batch, 0,
+                          &r->net);
+  spd_numeric_plan_free(plan);
+  if (err)
+    return err;
+  if (r->data->y.labels) {
+    float *x = spd_malloc(r->ctx, batch * r->in_size * sizeof *x);
+    int32_t *labels = spd_malloc(r->ctx, batch * sizeof *labels);
+    err = x && labels ? 0 : spd_ctx_fail(r->ctx, SPD_ENOMEM, "calibration batch");
+    if (!err) {
+      first_batch(r, batch, x, labels);
+      spd_fx_batch_t b = {.x = x, .labels = labels, .batch = (int)batch};
+      err = spd__fx_net_calibrate(r->net, &b, 2);
+    }
+    spd_free(r->ctx, x);
+    spd_free(r->ctx, labels);
+  }
+  for (int i = 0; !err && i < r->model->n_layers; i++) {
+    r->w16[i] = r->net->layers[i].kernel.w16;
+    r->bias32[i] = r->net->layers[i].bias.master;
+  }
+  return err;
+}
+
+static int float_weights(mrun_t *r) {
+  int err = spd_numeric_plan_new(r->ctx, r->model, &r->plan);
+  for (int i = 0; !err && i < r->model->n_layers; i++) {
+    const spd_layer_t *l = &r->model->layers[i];
+    if (l->config.kind != SPD_LAYER_DENSE)
+      continue;
+    r->wf[i] = l->params[0].value.data;
+    r->biasf[i] = l->n_params > 1 ? l->params[1].value.data : NULL;
+  }
+  return err;
+}
+
+static const spd_numeric_plan_t *plan_of(const mrun_t *r) {
+  return r->net ? spd__fx_net_plan(r->net) : r->plan;
+}
+
+/* ------------------------------------------------------------- mapping */
+
+static int map(mrun_t *r) {
+  spd_partition_opts_t po;
+  spd_partition_opts_default(&po);
+  po.numeric = r->o.numeric;
+  po.training = false;
+  po.slots = r->o.slots;
+  po.dataset_samples = r->n;
+  po.input_bytes = r->data->x_u8 ? 1u : 4u;
+  po.max_cores = r->o.max_cores;
+  int err = spd_partition_dense(r->ctx, r->model, r->machine, &po, &r->g);
+  if (!err)
+    err = (r->o.placer ? r->o.placer : spd_place)(r->ctx, r->g, r->machine, &r->place);
+  spd_map_net_t *nets = NULL;
+  spd_map_core_t *sinks = NULL;
+  if (!err)
+    err = spd_placement_nets(r->ctx, r->g, &r->place, &nets, &sinks);
+  if (!err)
+    err = spd_map_routing_build(r->ctx, r->machine, nets, r->g->n_partitions, NULL, &r->routing);
+  r->routed = !err;
+  spd_free(r->ctx, nets);
+  spd_free(r->ctx, sinks);
+  return err;
+}
+
+/* ------------------------------------------------------------- loading */
+
+static int alloc_write(mrun_t *r, uint32_t v, const void *data, size_t bytes, uint32_t *addr) {
+  const spd_place_loc_t *at = &r->place.loc[v];
+  int err = spd_tx_sdram_alloc(r->tx, at->x, at->y, (uint32_t)(bytes ? bytes : 4), addr);
+  if (!err && data && bytes)
+    err = spd_tx_write_sdram(r->tx, at->x, at->y, *addr, data, bytes);
+  return err;
+}
+
+static uint32_t input_word(const mrun_t *r, float x, uint32_t *sat) {
+  if (r->o.numeric == SPD_NUMERIC_FLOAT) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    return u;
+  }
+  return (uint32_t)(int32_t)spd_fx_from_float16(x, plan_of(r)->layers[0].act_frac, sat);
+}
+
+/* A source's slice of every sample: bytes as they are (the table converts
+ * them on the core) or one 32-bit word per value. */
+static int write_samples(mrun_t *r, uint32_t v) {
+  const spd_vertex_t *vx = &r->g->vertices[v];
+  const spd_fit_data_t *d = r->data;
+  uint32_t bpv = d->x_u8 ? 1u : 4u, stride = (vx->rows.n * bpv + 3u) & ~3u;
+  uint8_t *buf = spd_calloc(r->ctx, r->n, stride);
+  if (!buf)
+    return spd_ctx_fail(r->ctx, SPD_ENOMEM, "samples of source %u: %" PRIu64 " bytes", v,
+                        (uint64_t)r->n * stride);
+  uint32_t sat = 0;
+  for (uint32_t s = 0; s < r->n; s++)
+    for (uint32_t i = 0; i < vx->rows.n; i++) {
+      size_t k = (size_t)s * r->in_size + vx->rows.lo + i;
+      if (d->x_u8) {
+        buf[(size_t)s * stride + i] = d->x_u8[k];
+      } else {
+        uint32_t w = input_word(r, d->x[k], &sat);
+        memcpy(buf + (size_t)s * stride + i * 4u, &w, 4);
+      }
+    }
+  int err = alloc_write(r, v, buf, (size_t)r->n * stride, &r->addr[v]);
+  spd_free(r->ctx, buf);
+  return err;
+}
+
+static int write_vertex_data(mrun_t *r, uint32_t v) {
+  const spd_vertex_t *vx = &r->g->vertices[v];
+  if (vx->role == SPD_ROLE_SOURCE)
+    return write_samples(r, v);
+  if (vx->role == SPD_ROLE_LOSS && r->data->y.labels)
+    return alloc_write(r, v, r->data->y.labels, (size_t)r->n * 4u, &r->addr[v]);
+  if (vx->role == SPD_ROLE_SINK) {
+    r->sink = v;
+    return alloc_write(r, v, NULL, (size_t)r->n * (r->out_size + RECORD_EXTRA) * 4u,
+                       &r->addr[v]);
+  }
+  return 0;
+}
+
+/* Sources start injecting once the slowest core has read its blob with
+ * charged SDRAM reads (sdram_word_cycles 20 per word, docs/cost-model.md)
+ * and allocated its state: twice that, plus 20 us. */
+static uint32_t start_delay_us(mrun_t *r, spd__ds_inputs_t *in) {
+  uint64_t worst = 0;
+  for (uint32_t v = 0; v < r->g->n_vertices; v++) {
+    uint8_t *blob = NULL;
+    uint32_t size = 0;
+    if (spd__ds_build(r->ctx, in, v, &blob, &size) == 0 && size > worst)
+      worst = size;
+    spd_free(r->ctx, blob);
+  }
+  return (uint32_t)(worst / 4u * 20u * 2u / 200u + 20u);
+}
+
+static int load_vertices(mrun_t *r, spd__ds_inputs_t *in) {
+  int err = 0;
+  for (uint32_t v = 0; !err && v < r->g->n_vertices; v++)
+    err = write_vertex_data(r, v);
+  in->start_us = start_delay_us(r, in);
+  for (uint32_t v = 0; !err && v < r->g->n_vertices; v++) {
+    uint8_t *blob = NULL;
+    uint32_t size = 0, addr = 0;
+    err = spd__ds_build(r->ctx, in, v, &blob, &size);
+    if (!err)
+      err = alloc_write(r, v, blob, size, &addr);
+    spd_free(r->ctx, blob);
+    const spd_place_loc_t *at = &r->place.loc[v];
+    if (!err)
+      err = spd_tx_load_kernel(r->tx, at->x, at->y, at->core,
+                               spd__ds_kernel_name(r->g->vertices[v].role), addr);
+  }
+  return err;
+}
+
+static void make_table(const mrun_t *r, uint32_t *table) {
+  uint32_t sat = 0;
+  for (uint32_t b = 0; b < 256; b++)
+    table[b] = input_word(r, (float)b * r->data->x_scale, &sat);
+}
+
+static int load(mrun_t *r) {
+  int err = spd_transceiver_new_emulated(r->ctx, r->machine, &r->tx);
+  if (!err)
+    err = spd_map_tables_load(r->tx, &r->routing.tables);
+  if (err)
+    return err;
+  uint32_t table[256];
+  if (r->data->x_u8)
+    make_table(r, table);
+  spd__ds_inputs_t in = {.g = r->g, .keys = r->routing.keys, .model = r->model,
+                         .plan = plan_of(r), .numeric = r->o.numeric, .n_samples = r->n,
+                         .slots = r->o.slots, .w16 = r->w16, .bias32 = r->bias32, .wf = r->wf,
+                         .biasf = r->biasf, .input_table = r->data->x_u8 ? table : NULL,
+                         .bytes_per_value = r->data->x_u8 ? 1u : 4u, .sdram_addr = r->addr,
+                         .labels = r->data->y.labels != NULL};
+  return load_vertices(r, &in);
+}
+
+/* ------------------------------------------------------------- running */
+
+static uint64_t timeout_ps(const mrun_t *r) {
+  uint64_t period = r->g->period_cycles ? r->g->period_cycles : 1000;
+  return ((uint64_t)r->n + r->o.slots + 16u) * period * 5000u * 50u + 100000000000ull;
+}
+
+/* Every loaded core must have exited cleanly; a failure names the core. */
+static int check_cores(mrun_t *r) {
+  for (uint32_t v = 0; v < r->g->n_vertices; v++) {
+    const spd_place_loc_t *at = &r->place.loc[v];
+    spd_core_status_t st;
+    int err = spd_tx_core_status(r->tx, at->x, at->y, at->core, &st);
+    if (err)
+      return err;
+    if (st.state != SPD_CORE_EXITED || st.exit_code != 0) {
+      char who[96];
+      spd_vertex_describe(r->g, v, who, sizeof who);
+      return spd_ctx_fail(r->ctx, SPD_EKERNEL, "%s on core (%u,%u,%u) ended %s with code %d: %s",
+                          who, at->x, at->y, at->core, spd_core_state_name(st.state),
+                          st.exit_code, st.message);
+    }
+  }
+  return 0;
+}
+
+/* A run that never ended: name the first core still waiting and what it
+ * received, then stop every core. */
+static void explain_timeout(mrun_t *r) {
+  spd_run_counters_t rc = {0};
+  spd_tx_run_counters(r->tx, &rc);
+  for (uint32_t c = 0; getenv("SPINDLE_DEBUG_RUN") && c < r->machine->n_chips; c++) {
+    spd_chip_counters_t cc;
+    const spd_chip_t *ch = &r->machine->chips[c];
+    if (spd_tx_chip_counters(r->tx, ch->x, ch->y, &cc) == 0 && cc.dropped_wait1)
+      fprintf(stderr, "chip (%u,%u): %" PRIu64 " dropped, links %" PRIu64 " %" PRIu64 " %" PRIu64
+              " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", ch->x, ch->y, cc.dropped_wait1,
+              cc.link_dropped[0], cc.link_dropped[1], cc.link_dropped[2], cc.link_dropped[3],
+              cc.link_dropped[4], cc.link_dropped[5]);
+  }
+  for (uint32_t v = 0; v < r->g->n_vertices; v++) {
+    const spd_place_loc_t *at = &r->place.loc[v];
+    spd_core_status_t st;
+    spd_core_counters_t cc;
+    if (spd_tx_core_status(r->tx, at->x, at->y, at->core, &st) ||
+        spd_tx_core_counters(r->tx, at->x, at->y, at->core, &cc) ||
+        st.state == SPD_CORE_EXITED)
+      continue;
+    char who[96];
+    spd_vertex_describe(r->g, v, who, sizeof who);
+    spd_ctx_fail(r->ctx, SPD_ETIMEOUT,
+                 "the run did not finish: %s on core (%u,%u,%u) is still %s after receiving %"
+                 PRIu64 " and sending %" PRIu64 " packets (%" PRIu64 " of %" PRIu64
+                 " packets dropped in the run: wait1 %" PRIu64 ", stopped core %" PRIu64
+                 ", queue full %" PRIu64 ", unmatched %" PRIu64 ")",
+                 who, at->x, at->y, at->core, spd_core_state_name(st.state),
+                 cc.packets_received, cc.packets_sent, rc.packets_dropped, rc.packets_sent,
+                 rc.dropped_wait1, rc.dropped_core_stopped, rc.dropped_task_queue_full,
+                 rc.dropped_unmatched);
+    if (getenv("SPINDLE_DEBUG_RUN"))
+      fprintf(stderr, "%s\n", spd_ctx_message(r->ctx));
+    else
+      break;
+  }
+  spd_tx_stop(r->tx);
+}
+
+static int run(mrun_t *r, spd_machine_stats_t *stats) {
+  int err = spd_tx_start(r->tx);
+  if (!err)
+    err = spd_tx_wait(r->tx, timeout_ps(r));
+  if (err == SPD_ETIMEOUT)
+    explain_timeout(r);
+  spd_run_counters_t rc;
+  if (spd_tx_run_counters(r->tx, &rc) == 0) {
+    stats->packets_sent = rc.packets_sent;
+    stats->packets_dropped = rc.packets_dropped;
+    stats->simulated_seconds = (double)rc.sim_time_ps * 1e-12;
+    stats->energy_joules = rc.energy_joules;
+  }
+  if (err)
+    return err;
+  if ((err = check_cores(r)))
+    return err;
+  if (rc.packets_dropped)
+    return spd_ctx_fail(r->ctx, SPD_EDROPPED,
+                        "%" PRIu64 " of %" PRIu64 " packets were dropped (wait1 %" PRIu64
+                        ", unmatched %" PRIu64 ", queue full %" PRIu64 ", stopped core %" PRIu64
+                        ")", rc.packets_dropped, rc.packets_sent, rc.dropped_wait1,
+                        rc.dropped_unmatched, rc.dropped_task_queue_full, rc.dropped_core_stopped);
+  size_t words = (size_t)r->n * (r->out_size + RECORD_EXTRA);
+  r->records = spd_malloc(r->ctx, words * 4u);
+  if (!r->records)
+    return spd_ctx_fail(r->ctx, SPD_ENOMEM, "records: %zu bytes", words * 4u);
+  const spd_place_loc_t *at = &r->place.loc[r->sink];
+  return spd_tx_read_sdram(r->tx, at->x, at->y, r->addr[r->sink], r->records, words * 4u);
+}
+
+static float bits_float(uint32_t u) {
+  float f;
+  memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+static void decode(const mrun_t *r, spd_machine_results_t *res) {
+  const spd_numeric_plan_t *plan = plan_of(r);
+  int frac = plan->layers[r->model->n_layers - 1].act_frac;
+  uint32_t w = r->out_size + RECORD_EXTRA;
+  for (uint32_t s = 0; s < r->n; s++) {
+    const uint32_t *rec = r->records + (size_t)s * w;
+    uint64_t lw = (uint64_t)rec[r->out_size] | (uint64_t)rec[r->out_size + 1] << 32;
+    for (uint32_t c = 0; res->outputs && c < r->out_size; c++)
+      res->outputs[(size_t)s * r->out_size + c] =
+          r->o.numeric == SPD_NUMERIC_FIXED ? (float)spd_fx_to_float((int16_t)rec[c], frac)
+                                            : bits_float(rec[c]);
+    if (res->loss) {
+      double dl;
+      memcpy(&dl, &lw, sizeof dl);
+      res->loss[s] = r->o.numeric == SPD_NUMERIC_FIXED
+                         ? ldexp((double)(int64_t)lw, -SPD_FX_LOSS_FRAC)
+                         : dl;
+    }
+    if (res->predicted)
+      res->predicted[s] = (int32_t)rec[r->out_size + 2];
+  }
+}
+
+/* ------------------------------------------------------------- entry */
+
+static void mrun_free(mrun_t *r) {
+  spd_free(r->ctx, r->records);
+  spd_transceiver_free(r->tx);
+  if (r->routed)
+    spd_map_routing_free(r->ctx, &r->routing);
+  spd_placement_free(&r->place);
+  spd_machine_graph_free(r->g);
+  spd__fx_net_free(r->net);
+  spd_numeric_plan_free(r->plan);
+  spd_free(r->ctx, r->addr);
+  spd_free(r->ctx, (void *)r->w16);
+  spd_free(r->ctx, (void *)r->bias32);
+  spd_free(r->ctx, (void *)r->wf);
+  spd_free(r->ctx, (void *)r->biasf);
+}
+
+static int check_args(spd_ctx_t *ctx, const spd_model_t *m, const spd_machine_t *machine,
+                      const spd_fit_data_t *data) {
+  if (!m || !machine || !data || !m->built || data->n == 0 || data->n > UINT32_MAX / 64 ||
+      !data->x == !data->x_u8)
+    return spd_ctx_fail(ctx, SPD_EINVAL, "machine run: a built model, a machine and 1.. "
+                        "samples (floats or bytes) are required");
+  if (spd_shape_size(&m->layers[0].output_shape) != spd_shape_size(&data->sample_shape))
+    return spd_ctx_fail(ctx, SPD_ESHAPE, "machine run: the model's input and the samples "
+                        "differ in size");
+  return 0;
+}
+
+static int prepare(mrun_t *r) {
+  int nl = r->model->n_layers;
+  r->w16 = spd_calloc(r->ctx, (size_t)nl, sizeof *r->w16);
+  r->bias32 = spd_calloc(r->ctx, (size_t)nl, sizeof *r->bias32);
+  r->wf = spd_calloc(r->ctx, (size_t)nl, sizeof *r->wf);
+  r->biasf = spd_calloc(r->ctx, (size_t)nl, sizeof *r->biasf);
+  if (!r->w16 || !r->bias32 || !r->wf || !r->biasf)
+    return spd_ctx_fail(r->ctx, SPD_ENOMEM, "machine run: weight tables");
+  int err = check_model(r);
+  if (!err)
+    err = r->o.numeric == SPD_NUMERIC_FIXED ? fixed_weights(r) : float_weights(r);
+  if (!err)
+    err = map(r);
+  if (!err) {
+    r->addr = spd_calloc(r->ctx, r->g->n_vertices, sizeof *r->addr);
+    if (!r->addr)
+      err = spd_ctx_fail(r->ctx, SPD_ENOMEM, "machine run: vertex addresses");
+  }
+  return err;
+}
+
+int spd_machine_forward(spd_ctx_t *ctx, const spd_model_t *m, const spd_machine_t *machine,
+                        const spd_machine_run_opts_t *opts, const spd_fit_data_t *data,
+                        spd_machine_results_t *res, spd_machine_stats_t *stats) {
+  double t0 = wall_seconds();
+  int err = check_args(ctx, m, machine, data);
+  if (err)
+    return err;
+  mrun_t r = {.ctx = ctx, .model = m, .machine = machine, .data = data,
+              .n = (uint32_t)data->n,
+              .in_size = (uint32_t)spd_shape_size(&m->layers[0].output_shape),
+              .out_size = (uint32_t)spd_shape_size(&m->layers[m->n_layers - 1].output_shape)};
+  if (opts)
+    r.o = *opts;
+  if (!r.o.slots)
+    r.o.slots = 4;
+  spd_machine_stats_t st = {.numeric = r.o.numeric, .samples = r.n};
+  snprintf(st.machine, sizeof st.machine, "%s", machine->name);
+  err = prepare(&r);
+  if (!err)
+    err = load(&r);
+  if (!err) {
+    st.chips_used = r.place.chips_used;
+    st.cores_used = r.place.cores_used;
+    st.max_router_entries = spd_map_tables_max_entries(&r.routing.tables);
+    err = run(&r, &st);
+  }
+  if (!err && res)
+    decode(&r, res);
+  mrun_free(&r);
+  st.simulated_samples_per_second =
+      st.simulated_seconds > 0 ? (double)st.samples / st.simulated_seconds : 0;
+  st.host_seconds = wall_seconds() - t0;
+  if (stats)
+    *stats = st;
+  return err;
+}
+
+int spd_machine_evaluate(spd_ctx_t *ctx, const spd_model_t *m, const spd_machine_t *machine,
+                         const spd_machine_run_opts_t *opts, const spd_fit_data_t *data,
+                         double *loss, double *accuracy, spd_machine_stats_t *stats) {
+  if (!data || !data->y.labels || !m || !m->built)
+    return spd_ctx_fail(ctx, SPD_EINVAL, "machine evaluate: integer labels are required");
+  if (m->layers[m->n_layers - 1].config.activation != SPD_ACT_SOFTMAX)
+    return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
+                        "machine evaluate: the loss core computes sparse categorical "
+                        "cross-entropy after a softmax output layer; layer '%s' has %s",
+                        m->layers[m->n_layers - 1].config.name,
+                        spd_activation_name(m->layers[m->n_layers - 1].config.activation));
+  spd_machine_results_t res = {.loss = spd_malloc(ctx, data->n * sizeof(double)),
+                               .predicted = spd_malloc(ctx, data->n * sizeof(int32_t))};
+  int err = res.loss && res.predicted ? 0 : spd_ctx_fail(ctx, SPD_ENOMEM, "evaluate results");
+  if (!err)
+    err = spd_machine_forward(ctx, m, machine, opts, data, &res, stats);
+  if (!err) {
+    double sum = 0;
+    size_t correct = 0;
+    for (size_t s = 0; s < data->n; s++) {
+      sum += res.loss[s];
+      correct += res.predicted[s] == data->y.labels[s];
+    }
+    *loss = sum / (double)data->n;
+    *accuracy = (double)correct / (double)data->n;
+  }
+  spd_free(ctx, res.loss);
+  spd_free(ctx, res.predicted);
+  return err;
+}
+
+int spd_machine_predict(spd_ctx_t *ctx, const spd_model_t *m, const spd_machine_t *machine,
+                        const spd_machine_run_opts_t *opts, const spd_fit_data_t *data,
+                        float *out, spd_machine_stats_t *stats) {
+  spd_machine_results_t res = {.outputs = out};
+  return spd_machine_forward(ctx, m, machine, opts, data, &res, stats);
+}
