@@ -5,7 +5,6 @@
  * the input conversion table). */
 #include "run/machine_dataspec.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "spindle/fixed.h"
@@ -166,14 +165,16 @@ static uint32_t recv_cost(const spd__ds_inputs_t *in, uint32_t vi) {
 
 /* The partitioner paces a partition for receivers taking a packet in 50
  * cycles (docs/dense-on-machine.md, "Pacing"); a slower receiver stretches
- * it in proportion, rounded up, with a tenth to spare. */
+ * it in proportion, rounded up, with a tenth to spare, times the run's
+ * pace factor (the partitioner's per-sender pace does not count the head-
+ * of-line blocking of a router shared by many partitions). */
 static uint32_t paced(const spd__ds_inputs_t *in, const spd_partition_t *part) {
   uint32_t worst = 50;
   for (uint32_t t = 0; t < part->n_targets; t++) {
     uint32_t c = recv_cost(in, part->targets[t]);
     worst = c > worst ? c : worst;
   }
-  uint64_t pace = ((uint64_t)part->pace_cycles * worst * 11u * (getenv("PK") ? atoi(getenv("PK")) : 1) + 499u) / 500u;
+  uint64_t pace = ((uint64_t)part->pace_cycles * worst * 11u * in->pace_factor + 499u) / 500u;
   return (uint32_t)pace;
 }
 

@@ -30,6 +30,7 @@ typedef struct spd__ds_inputs {
   const uint32_t *sdram_addr;         /* per vertex: samples, labels, records */
   bool labels;
   uint32_t start_us;                  /* sources' first injection */
+  uint32_t pace_factor;               /* every pace times this (>= 1) */
 } spd__ds_inputs_t;
 
 /** The blob of vertex @p v into *bytes (spd_malloc'd) and *size.

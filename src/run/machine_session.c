@@ -7,7 +7,6 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -269,7 +268,8 @@ static int load(mrun_t *r) {
                          .slots = r->o.slots, .w16 = r->w16, .bias32 = r->bias32, .wf = r->wf,
                          .biasf = r->biasf, .input_table = r->data->x_u8 ? table : NULL,
                          .bytes_per_value = r->data->x_u8 ? 1u : 4u, .sdram_addr = r->addr,
-                         .labels = r->data->y.labels != NULL};
+                         .labels = r->data->y.labels != NULL,
+                         .pace_factor = r->o.pace_factor};
   return load_vertices(r, &in);
 }
 
@@ -304,15 +304,6 @@ static int check_cores(mrun_t *r) {
 static void explain_timeout(mrun_t *r) {
   spd_run_counters_t rc = {0};
   spd_tx_run_counters(r->tx, &rc);
-  for (uint32_t c = 0; getenv("SPINDLE_DEBUG_RUN") && c < r->machine->n_chips; c++) {
-    spd_chip_counters_t cc;
-    const spd_chip_t *ch = &r->machine->chips[c];
-    if (spd_tx_chip_counters(r->tx, ch->x, ch->y, &cc) == 0 && cc.dropped_wait1)
-      fprintf(stderr, "chip (%u,%u): %" PRIu64 " dropped, links %" PRIu64 " %" PRIu64 " %" PRIu64
-              " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", ch->x, ch->y, cc.dropped_wait1,
-              cc.link_dropped[0], cc.link_dropped[1], cc.link_dropped[2], cc.link_dropped[3],
-              cc.link_dropped[4], cc.link_dropped[5]);
-  }
   for (uint32_t v = 0; v < r->g->n_vertices; v++) {
     const spd_place_loc_t *at = &r->place.loc[v];
     spd_core_status_t st;
@@ -332,10 +323,7 @@ static void explain_timeout(mrun_t *r) {
                  cc.packets_received, cc.packets_sent, rc.packets_dropped, rc.packets_sent,
                  rc.dropped_wait1, rc.dropped_core_stopped, rc.dropped_task_queue_full,
                  rc.dropped_unmatched);
-    if (getenv("SPINDLE_DEBUG_RUN"))
-      fprintf(stderr, "%s\n", spd_ctx_message(r->ctx));
-    else
-      break;
+    break;
   }
   spd_tx_stop(r->tx);
 }
@@ -465,7 +453,9 @@ int spd_machine_forward(spd_ctx_t *ctx, const spd_model_t *m, const spd_machine_
   if (opts)
     r.o = *opts;
   if (!r.o.slots)
-    r.o.slots = 4;
+    r.o.slots = 2;
+  if (!r.o.pace_factor)
+    r.o.pace_factor = 4;
   spd_machine_stats_t st = {.numeric = r.o.numeric, .samples = r.n};
   snprintf(st.machine, sizeof st.machine, "%s", machine->name);
   err = prepare(&r);
