@@ -56,7 +56,7 @@ static void act_config(const spd__ds_inputs_t *in, int layer, spd_ds_config_t *c
     c->act_out_frac = p.out_frac;
     c->act_alpha = p.alpha_q30;
     c->acc_frac = spd_numeric_input_frac(in->plan, m, layer) + in->plan->layers[layer].weight_frac;
-    c->bias_frac = SPD_NUM_MASTER_FRAC;
+    c->bias_frac = SPD_FX_MASTER_FRAC;
   } else {
     float alpha = (float)spd_fx_to_float(p.alpha_q30, 30);
     c->act_kind = (int32_t)m->layers[layer].config.activation;
