@@ -9,7 +9,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "base/fx_dense.h"
 #include "nn/shape.h"
 
 static int check_layer(spd_fx_net_t *net, const spd_layer_t *l, int i) {
