@@ -19,10 +19,8 @@
 typedef struct spd_machine_run_opts {
   spd_numeric_t numeric;     /* fixed (default) or float */
   uint32_t slots;            /* samples in flight, a power of two (0: 2) */
-  uint32_t pace_factor;      /* every partition's pace times this (0: 4):
-                                the partitioner's paces count each sender
-                                alone; routers shared by many partitions
-                                need the margin to drop nothing */
+  uint32_t pace_percent;     /* paces spread over the busiest shared core
+                                and link, times this / 100 (0: 125) */
   size_t batch_size;         /* fixed: the calibration batch (0: 32) */
   spd_placer_fn placer;      /* NULL: spd_place */
   uint32_t max_cores;        /* cap on cores (0: the machine's) */

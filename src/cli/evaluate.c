@@ -32,7 +32,9 @@ static int run(spd_cli_session_t *s) {
     return rc;
   printf("test_loss: %.4f - test_accuracy: %.4f\n", loss, acc);
   fflush(stdout);
+  spd_cli_print_hardware(s);
   cJSON *r = spd_cli_report_new(s);
+  spd_cli_report_hardware(r, s);
   if (r) {
     spd_cli_report_number(r, "test_accuracy", acc);
     spd_cli_report_number(r, "loss", loss);

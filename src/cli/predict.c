@@ -58,7 +58,12 @@ static int run(spd_cli_session_t *s) {
     return rc;
   spd_fit_callbacks_t cb = {.ud = s, .on_batch_cb = on_batch};
   size_t batch = (size_t)s->opt->batch_size;
-  int failed = strcmp(s->opt->numeric, "fixed") == 0
+  if (s->machine && spd_cli_session_predict(s, a.data)) {
+    spd_array_free(&a);
+    return 1;
+  }
+  int failed = s->machine ? 0
+               : strcmp(s->opt->numeric, "fixed") == 0
                    ? spd_predict_fixed(s->model, NULL, batch, &s->test, &cb, a.data)
                    : spd_predict(s->model, batch, &s->test, &cb, a.data);
   if (failed ||
@@ -69,7 +74,9 @@ static int run(spd_cli_session_t *s) {
   printf("predictions: %llu x %llu written to %s\n", (unsigned long long)a.dims[0],
          (unsigned long long)(spd_array_count(&a) / a.dims[0]), s->opt->output);
   spd_array_free(&a);
+  spd_cli_print_hardware(s);
   cJSON *r = spd_cli_report_new(s);
+  spd_cli_report_hardware(r, s);
   if (r) {
     spd_cli_report_string(r, "output", s->opt->output);
     spd_cli_report_number(r, "host_seconds", spd_cli_session_seconds(s));

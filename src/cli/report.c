@@ -37,6 +37,35 @@ cJSON *spd_cli_report_new(const spd_cli_session_t *s) {
   return r;
 }
 
+void spd_cli_report_hardware(cJSON *r, const spd_cli_session_t *s) {
+  if (!r || !s->has_hardware)
+    return;
+  const spd_machine_stats_t *h = &s->hardware;
+  spd_cli_report_string(r, "machine", h->machine);
+  spd_cli_report_number(r, "chips_used", h->chips_used);
+  spd_cli_report_number(r, "cores_used", h->cores_used);
+  spd_cli_report_number(r, "max_router_entries", h->max_router_entries);
+  spd_cli_report_number(r, "packets_sent", (double)h->packets_sent);
+  spd_cli_report_number(r, "packets_dropped", (double)h->packets_dropped);
+  spd_cli_report_number(r, "simulated_seconds", h->simulated_seconds);
+  spd_cli_report_number(r, "simulated_samples_per_second", h->simulated_samples_per_second);
+  spd_cli_report_number(r, "energy_joules", h->energy_joules);
+}
+
+void spd_cli_print_hardware(const spd_cli_session_t *s) {
+  if (!s->has_hardware)
+    return;
+  const spd_machine_stats_t *h = &s->hardware;
+  printf("machine: %s (%s) - chips_used: %u - cores_used: %u - max_router_entries: %u\n"
+         "packets_sent: %llu - packets_dropped: %llu - simulated_seconds: %.6f - "
+         "simulated_samples_per_second: %.1f - energy_joules: %.4f\n",
+         h->machine, spd_numeric_name(h->numeric), h->chips_used, h->cores_used,
+         h->max_router_entries, (unsigned long long)h->packets_sent,
+         (unsigned long long)h->packets_dropped, h->simulated_seconds,
+         h->simulated_samples_per_second, h->energy_joules);
+  fflush(stdout);
+}
+
 static void add_series(cJSON *r, const char *key, const spd_history_t *h, size_t offset) {
   cJSON *a = cJSON_AddArrayToObject(r, key);
   for (int e = 0; a && e < h->n_epochs; e++) {

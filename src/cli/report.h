@@ -18,6 +18,13 @@ cJSON *spd_cli_report_new(const spd_cli_session_t *s);
  *  validation, val_loss, val_accuracy) and the epoch count. */
 void spd_cli_report_history(cJSON *r, const spd_history_t *h);
 
+/** The machine backend's hardware fields (machine, chips_used, cores_used,
+ *  max_router_entries, packets_sent, packets_dropped, simulated_seconds,
+ *  simulated_samples_per_second, energy_joules) when the session ran one. */
+void spd_cli_report_hardware(cJSON *r, const spd_cli_session_t *s);
+/** The same figures as two lines on stdout. */
+void spd_cli_print_hardware(const spd_cli_session_t *s);
+
 void spd_cli_report_number(cJSON *r, const char *key, double value);
 void spd_cli_report_string(cJSON *r, const char *key, const char *value);
 

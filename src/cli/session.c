@@ -54,10 +54,13 @@ static int check_outputs(const char *command, const spd_cli_options_t *o) {
 
 static int check_backend(const char *command, const spd_cli_options_t *o) {
   if (o->backend == SPD_CLI_BACKEND_MACHINE) {
-    fprintf(stderr, "spindle %s: --backend machine: training and inference on the "
-                    "emulated SpiNNaker machine are not available yet; use "
-                    "--backend reference\n", command);
-    return 1;
+    if (!strcmp(command, "train")) {
+      fprintf(stderr, "spindle %s: --backend machine: training on the emulated SpiNNaker "
+                      "machine is not available yet (evaluate and predict are); use "
+                      "--backend reference\n", command);
+      return 1;
+    }
+    return 0;
   }
   return 0;
 }
@@ -158,6 +161,9 @@ int spd_cli_session_open(spd_cli_session_t *s, const char *command,
     rc = load_data(s);
   if (!rc)
     rc = choose_loss(s);
+  if (!rc && opt->backend == SPD_CLI_BACKEND_MACHINE &&
+      spd_machine_new(&s->ctx, opt->machine ? opt->machine : "spinn5", &s->machine))
+    rc = spd_cli_session_fail(s);
   if (rc)
     spd_cli_session_close(s);
   return rc;
@@ -166,6 +172,8 @@ int spd_cli_session_open(spd_cli_session_t *s, const char *command,
 void spd_cli_session_close(spd_cli_session_t *s) {
   spd_fixed_run_free(s->fixed_run);
   s->fixed_run = NULL;
+  spd_machine_free(s->machine);
+  s->machine = NULL;
   spd_model_free(s->model);
   spd_dataset_free(s->dataset);
   s->model = NULL;
@@ -216,7 +224,29 @@ static int on_eval_batch(void *ud, size_t step, size_t steps, double loss, doubl
   return 0;
 }
 
+spd_machine_run_opts_t spd_cli_session_machine_opts(const spd_cli_session_t *s) {
+  return (spd_machine_run_opts_t){
+      .numeric = strcmp(s->opt->numeric, "fixed") == 0 ? SPD_NUMERIC_FIXED : SPD_NUMERIC_FLOAT,
+      .batch_size = (size_t)s->opt->batch_size};
+}
+
+int spd_cli_session_predict(spd_cli_session_t *s, float *out) {
+  spd_machine_run_opts_t mo = spd_cli_session_machine_opts(s);
+  if (spd_machine_predict(&s->ctx, s->model, s->machine, &mo, &s->test, out, &s->hardware))
+    return spd_cli_session_fail(s);
+  s->has_hardware = true;
+  return 0;
+}
+
 int spd_cli_session_evaluate(spd_cli_session_t *s, double *loss, double *accuracy) {
+  if (s->machine) {
+    spd_machine_run_opts_t mo = spd_cli_session_machine_opts(s);
+    if (spd_machine_evaluate(&s->ctx, s->model, s->machine, &mo, &s->test, loss, accuracy,
+                             &s->hardware))
+      return spd_cli_session_fail(s);
+    s->has_hardware = true;
+    return 0;
+  }
   spd_fit_callbacks_t cb = {.ud = s, .on_batch_cb = on_eval_batch};
   size_t batch = (size_t)s->opt->batch_size;
   int rc = strcmp(s->opt->numeric, "fixed") == 0

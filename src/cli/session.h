@@ -12,6 +12,7 @@
 #include "spindle/dataset.h"
 #include "spindle/fit.h"
 #include "spindle/fit_fixed.h"
+#include "spindle/machine_run.h"
 
 typedef struct spd_cli_session {
   spd_ctx_t ctx;
@@ -25,6 +26,9 @@ typedef struct spd_cli_session {
   spd_progress_t bar;            /* the current Keras-style bar */
   int epochs;
   spd_fixed_run_t *fixed_run;    /* --numeric fixed: the trained fixed-point net */
+  spd_machine_t *machine;        /* --backend machine: the emulated machine */
+  bool has_hardware;             /* hardware holds the machine run's figures */
+  spd_machine_stats_t hardware;
 } spd_cli_session_t;
 
 /** Check the options, output paths and backend, load the model (weights)
@@ -44,6 +48,13 @@ spd_fit_callbacks_t spd_cli_session_progress(spd_cli_session_t *s);
 /** Evaluate on the test split with a bar (in fixed point with --numeric
  *  fixed, on the trained run if there is one); prints nothing else. */
 int spd_cli_session_evaluate(spd_cli_session_t *s, double *loss, double *accuracy);
+
+/** Outputs for the test split (test.n x outputs floats) on the session's
+ *  backend; prints the diagnostic on failure. @return 0 or 1. */
+int spd_cli_session_predict(spd_cli_session_t *s, float *out);
+
+/** Machine options of the session (numeric, calibration batch). */
+spd_machine_run_opts_t spd_cli_session_machine_opts(const spd_cli_session_t *s);
 
 /** Seconds since the session began. */
 double spd_cli_session_seconds(const spd_cli_session_t *s);

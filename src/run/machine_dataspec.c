@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "spindle/fixed.h"
+#include "spindle/route.h"
 
 const char *spd__ds_kernel_name(spd_vertex_role_t role) {
   static const char *const names[SPD_ROLE_COUNT] = {
@@ -163,19 +164,73 @@ static uint32_t recv_cost(const spd__ds_inputs_t *in, uint32_t vi) {
   return 40u + 10u + 2u * n_in + add;
 }
 
-/* The partitioner paces a partition for receivers taking a packet in 50
- * cycles (docs/dense-on-machine.md, "Pacing"); a slower receiver stretches
- * it in proportion, rounded up, with a tenth to spare, times the run's
- * pace factor (the partitioner's per-sender pace does not count the head-
- * of-line blocking of a router shared by many partitions). */
-static uint32_t paced(const spd__ds_inputs_t *in, const spd_partition_t *part) {
-  uint32_t worst = 50;
-  for (uint32_t t = 0; t < part->n_targets; t++) {
-    uint32_t c = recv_cost(in, part->targets[t]);
-    worst = c > worst ? c : worst;
+static uint64_t packets_of(const spd_partition_t *p) {
+  return (uint64_t)p->values.n * p->words;
+}
+
+static uint64_t max64(uint64_t a, uint64_t b) { return a > b ? a : b; }
+
+#define LINK_CYCLES 67u /* a 72-bit packet on a link (SPINNAKER.md #18) */
+
+/* CPU cycles a chip's router is held per packet: a packet for local cores
+ * waits until every one of them has taken the previous one (head-of-line,
+ * docs/emulator.md), about a core's dispatch and handler; one passing
+ * through takes a couple of router cycles. */
+static uint64_t router_cycles(uint32_t route) {
+  return spd_route_cores(route) ? 60u : 3u;
+}
+
+/* The paces the kernels keep. The partitioner paces each partition for its
+ * own receivers and the link's rate alone; here every partition is spread
+ * over the time its busiest shared resource needs for one sample: each
+ * target core (all packets it receives, at its real cost per packet) and
+ * each link of its multicast tree (all packets crossing it, 67 cycles each,
+ * SPINNAKER.md #18) and each router of the tree (router_cycles), times
+ * @p percent / 100. */
+int spd__ds_paces(spd_ctx_t *ctx, const spd__ds_inputs_t *in, const spd_machine_t *m,
+                  const spd_map_tree_t *trees, uint32_t percent, uint32_t *pace) {
+  const spd_machine_graph_t *g = in->g;
+  uint64_t *link = spd_calloc(ctx, (size_t)m->n_chips * 7u, sizeof *link);
+  uint64_t *core = spd_calloc(ctx, g->n_vertices, sizeof *core);
+  if (!link || !core) {
+    spd_free(ctx, link);
+    spd_free(ctx, core);
+    return spd_ctx_fail(ctx, SPD_ENOMEM, "pacing: %u chips", m->n_chips);
   }
-  uint64_t pace = ((uint64_t)part->pace_cycles * worst * 11u * in->pace_factor + 499u) / 500u;
-  return (uint32_t)pace;
+  for (uint32_t p = 0; p < g->n_partitions; p++) {
+    const spd_partition_t *part = &g->partitions[p];
+    for (uint32_t t = 0; t < part->n_targets; t++)
+      core[part->targets[t]] += packets_of(part) * recv_cost(in, part->targets[t]);
+    for (uint32_t n = 0; n < trees[p].n_nodes; n++) {
+      const spd_map_node_t *node = &trees[p].nodes[n];
+      int32_t c = spd_machine_chip_index(m, node->x, node->y);
+      if (c < 0)
+        continue;
+      if (node->in_link >= 0)
+        link[(size_t)c * 7u + (uint32_t)node->in_link] += packets_of(part) * LINK_CYCLES;
+      link[(size_t)c * 7u + 6u] += packets_of(part) * router_cycles(node->route);
+    }
+  }
+  for (uint32_t p = 0; p < g->n_partitions; p++) {
+    const spd_partition_t *part = &g->partitions[p];
+    uint64_t busiest = 0, n = packets_of(part) ? packets_of(part) : 1;
+    for (uint32_t t = 0; t < part->n_targets; t++)
+      busiest = max64(busiest, core[part->targets[t]]);
+    for (uint32_t k = 0; k < trees[p].n_nodes; k++) {
+      const spd_map_node_t *node = &trees[p].nodes[k];
+      int32_t c = spd_machine_chip_index(m, node->x, node->y);
+      if (c < 0)
+        continue;
+      busiest = max64(busiest, link[(size_t)c * 7u + 6u]);
+      if (node->in_link >= 0)
+        busiest = max64(busiest, link[(size_t)c * 7u + (uint32_t)node->in_link]);
+    }
+    uint64_t v = max64(part->pace_cycles, (busiest + n - 1) / n) * percent / 100u;
+    pace[p] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+  }
+  spd_free(ctx, link);
+  spd_free(ctx, core);
+  return 0;
 }
 
 /* Senders of one kind into the same receiver start a sample's packets at
@@ -206,7 +261,7 @@ static void fill_tables(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_in_t *in
     const spd_key_block_t *k = &in->keys[p];
     uint32_t kind = kind_of(part->name);
     if (part->source == vi) {
-      uint32_t pace = paced(in, part);
+      uint32_t pace = in->pace[p];
       outs[no++] = (spd_ds_out_t){k->base, part->value_bits, part->values.lo - own_lo(v, kind, false),
                                   part->values.n, part->words, pace, kind, phase_of(in, p, pace)};
     }

@@ -30,13 +30,19 @@ typedef struct spd__ds_inputs {
   const uint32_t *sdram_addr;         /* per vertex: samples, labels, records */
   bool labels;
   uint32_t start_us;                  /* sources' first injection */
-  uint32_t pace_factor;               /* every pace times this (>= 1) */
+  const uint32_t *pace;               /* per partition, from spd__ds_paces */
 } spd__ds_inputs_t;
 
 /** The blob of vertex @p v into *bytes (spd_malloc'd) and *size.
  *  @return 0, SPD_ENOMEM. */
 int spd__ds_build(spd_ctx_t *ctx, const spd__ds_inputs_t *in, uint32_t v, uint8_t **bytes,
                   uint32_t *size);
+
+/** Every partition's pace (CPU cycles between sends) into @p pace:
+ *  spread over the busiest target core and tree link it shares, times
+ *  @p percent / 100. @return 0 or SPD_ENOMEM. */
+int spd__ds_paces(spd_ctx_t *ctx, const spd__ds_inputs_t *in, const spd_machine_t *m,
+                  const spd_map_tree_t *trees, uint32_t percent, uint32_t *pace);
 
 /** The kernel name of a role. */
 const char *spd__ds_kernel_name(spd_vertex_role_t role);

@@ -268,16 +268,23 @@ static int load(mrun_t *r) {
                          .slots = r->o.slots, .w16 = r->w16, .bias32 = r->bias32, .wf = r->wf,
                          .biasf = r->biasf, .input_table = r->data->x_u8 ? table : NULL,
                          .bytes_per_value = r->data->x_u8 ? 1u : 4u, .sdram_addr = r->addr,
-                         .labels = r->data->y.labels != NULL,
-                         .pace_factor = r->o.pace_factor};
-  return load_vertices(r, &in);
+                         .labels = r->data->y.labels != NULL};
+  uint32_t *pace = spd_calloc(r->ctx, r->g->n_partitions ? r->g->n_partitions : 1, sizeof *pace);
+  if (!pace)
+    return spd_ctx_fail(r->ctx, SPD_ENOMEM, "paces of %u partitions", r->g->n_partitions);
+  in.pace = pace;
+  err = spd__ds_paces(r->ctx, &in, r->machine, r->routing.trees, r->o.pace_percent, pace);
+  if (!err)
+    err = load_vertices(r, &in);
+  spd_free(r->ctx, pace);
+  return err;
 }
 
 /* ------------------------------------------------------------- running */
 
+/* A generous limit of simulated time: 20 ms per sample and a second. */
 static uint64_t timeout_ps(const mrun_t *r) {
-  uint64_t period = r->g->period_cycles ? r->g->period_cycles : 1000;
-  return ((uint64_t)r->n + r->o.slots + 16u) * period * 5000u * 50u + 100000000000ull;
+  return ((uint64_t)r->n + r->o.slots) * 20000000000ull + 1000000000000ull;
 }
 
 /* Every loaded core must have exited cleanly; a failure names the core. */
@@ -454,8 +461,8 @@ int spd_machine_forward(spd_ctx_t *ctx, const spd_model_t *m, const spd_machine_
     r.o = *opts;
   if (!r.o.slots)
     r.o.slots = 2;
-  if (!r.o.pace_factor)
-    r.o.pace_factor = 4;
+  if (!r.o.pace_percent)
+    r.o.pace_percent = 125;
   spd_machine_stats_t st = {.numeric = r.o.numeric, .samples = r.n};
   snprintf(st.machine, sizeof st.machine, "%s", machine->name);
   err = prepare(&r);
