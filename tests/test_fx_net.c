@@ -442,8 +442,9 @@ static void dropout_masks_match_float_reference(void **state) {
   spd_fx_net_t *net = make_net(m, 77);
   net->training = true;
   int kept = 0;
+  spd__fx_net_forward(net, x, BATCH_D);
   for (int s = 0; s < BATCH_D; s++) {
-    spd__fx_net_forward(net, x + s * N_IN);
+    spd__fx_net_select(net, s);
     const fx_layer_t *d = &net->layers[1];
     for (int i = 0; i < N_IN; i++) {
       float want = dropped[s * N_IN + i];
@@ -454,7 +455,8 @@ static void dropout_masks_match_float_reference(void **state) {
   }
   assert_true(kept > BATCH_D * N_IN / 2 && kept < BATCH_D * N_IN * 9 / 10);
   net->training = false; /* inference: the identity */
-  spd__fx_net_forward(net, x);
+  spd__fx_net_forward(net, x, 1);
+  spd__fx_net_select(net, 0);
   for (int i = 0; i < N_IN; i++)
     assert_int_equal(net->layers[1].y[i], net->layers[0].y[i]);
   spd__fx_net_free(net);

@@ -1,9 +1,9 @@
 /* The fixed-point reference network: layer buffers and parameters, the
  * numeric plan applied to them, the batch loop, weight updates, calibration
- * and export. One sample's forward and backward live in fx_pass.c, the loss
- * core in fx_loss.c; everything a tile computes goes through base/. Samples
- * are processed one at a time, which equals the batched computation because
- * weights change only at batch boundaries and the batch sums are exact. */
+ * and export. Forward and backward live in fx_pass.c, the loss core in
+ * fx_loss.c; everything a tile computes goes through base/. A batch runs
+ * layer by layer, each sample with a tile's per-sample arithmetic; batch
+ * sums are exact, so neither the sample order nor the tiling matters. */
 #include "nn/fx_net_internal.h"
 
 #include <math.h>
@@ -105,9 +105,10 @@ static int setup_pooling(spd_fx_net_t *net, fx_layer_t *fl, const spd_layer_t *l
   }
   fl->window = window_of(l);
   if (is_maxpool(fl->kind)) {
-    fl->argmax = spd_calloc(net->ctx, fl->out_size, sizeof *fl->argmax);
-    return fl->argmax ? 0 : spd_ctx_fail(net->ctx, SPD_ENOMEM, "layer '%s': out of memory",
-                                         l->config.name);
+    fl->all.argmax = spd_calloc(net->ctx, fl->out_size * (size_t)net->max_batch,
+                                sizeof *fl->all.argmax);
+    return fl->all.argmax ? 0 : spd_ctx_fail(net->ctx, SPD_ENOMEM, "layer '%s': out of memory",
+                                             l->config.name);
   }
   int taps = fl->window.k_h * fl->window.k_w;
   fl->inv_count = spd_calloc(net->ctx, (size_t)taps + 1, sizeof *fl->inv_count);
@@ -124,8 +125,9 @@ static int setup_pooling(spd_fx_net_t *net, fx_layer_t *fl, const spd_layer_t *l
  * (word >> 8) >= ceil(rate * 2^24), an integer comparison. */
 static int setup_dropout(spd_fx_net_t *net, fx_layer_t *fl, const spd_layer_t *l) {
   double rate = l->config.rate;
-  fl->keep = spd_calloc(net->ctx, fl->out_size, sizeof *fl->keep);
-  if (!fl->keep)
+  fl->all.keep = spd_calloc(net->ctx, fl->out_size * (size_t)net->max_batch,
+                            sizeof *fl->all.keep);
+  if (!fl->all.keep)
     return spd_ctx_fail(net->ctx, SPD_ENOMEM, "layer '%s': out of memory", l->config.name);
   fl->drop_threshold = rate > 0 ? (uint32_t)ceil(ldexp((float)rate, 24)) : 0;
   fl->drop_scale = spd_fx_const_from_double(rate < 1 ? 1.0 / (1.0 - (float)rate) : 0.0);
@@ -143,23 +145,20 @@ static int setup_layer(spd_fx_net_t *net, int i) {
   fl->in_size = net->layers[in].out_size;
   fl->softmax = (fl->kind == SPD_LAYER_DENSE || fl->kind == SPD_LAYER_ACTIVATION) &&
                 l->config.activation == SPD_ACT_SOFTMAX;
-  if (is_mover(fl->kind)) { /* share the input's buffers: values pass unchanged */
-    fl->y = net->layers[in].y;
-    fl->dy = net->layers[in].dy;
-    fl->dy_acc = net->layers[in].dy_acc;
+  if (is_mover(fl->kind)) /* values pass unchanged: views alias the input's */
     return 0;
-  }
   size_t n = fl->out_size, wide = n > fl->in_size ? n : fl->in_size;
-  fl->y = spd_calloc(ctx, n, sizeof *fl->y);
-  fl->own_dy = spd_calloc(ctx, n, sizeof *fl->own_dy);
-  fl->dz = spd_calloc(ctx, n, sizeof *fl->dz);
-  fl->z = spd_calloc(ctx, n, sizeof *fl->z);
+  size_t nb = n * (size_t)net->max_batch;
+  fx_batch_tensors_t *t = &fl->all;
+  t->y = spd_calloc(ctx, nb, sizeof *t->y);
+  t->z = spd_calloc(ctx, nb, sizeof *t->z);
+  t->dy = spd_calloc(ctx, nb, sizeof *t->dy);
+  t->dz = spd_calloc(ctx, nb, sizeof *t->dz);
+  t->dy_acc = spd_calloc(ctx, nb, sizeof *t->dy_acc);
   fl->acc = spd_calloc(ctx, wide, sizeof *fl->acc);
-  fl->dy_acc = spd_calloc(ctx, n, sizeof *fl->dy_acc);
-  if (!fl->y || !fl->own_dy || !fl->dz || !fl->z || !fl->acc || !fl->dy_acc)
-    return spd_ctx_fail(ctx, SPD_ENOMEM, "layer '%s': out of memory for fixed-point buffers",
-                        l->config.name);
-  fl->dy = fl->own_dy;
+  if (!t->y || !t->z || !t->dy || !t->dz || !t->dy_acc || !fl->acc)
+    return spd_ctx_fail(ctx, SPD_ENOMEM, "layer '%s': out of memory for fixed-point buffers "
+                        "(%zu values x %d samples)", l->config.name, n, net->max_batch);
   if (is_maxpool(fl->kind) || is_avgpool(fl->kind) || fl->kind == SPD_LAYER_GLOBALAVGPOOL2D)
     return setup_pooling(net, fl, l);
   if (fl->kind == SPD_LAYER_DROPOUT)
@@ -186,15 +185,15 @@ static void free_layers(spd_fx_net_t *net) {
     fx_layer_t *fl = &net->layers[i];
     if (is_mover(fl->kind))
       continue;
-    spd_free(net->ctx, fl->y);
-    spd_free(net->ctx, fl->own_dy);
-    spd_free(net->ctx, fl->dz);
-    spd_free(net->ctx, fl->z);
+    spd_free(net->ctx, fl->all.y);
+    spd_free(net->ctx, fl->all.z);
+    spd_free(net->ctx, fl->all.dy);
+    spd_free(net->ctx, fl->all.dz);
+    spd_free(net->ctx, fl->all.dy_acc);
+    spd_free(net->ctx, fl->all.argmax);
+    spd_free(net->ctx, fl->all.keep);
     spd_free(net->ctx, fl->acc);
-    spd_free(net->ctx, fl->dy_acc);
-    spd_free(net->ctx, fl->argmax);
     spd_free(net->ctx, fl->inv_count);
-    spd_free(net->ctx, fl->keep);
     free_param(net->ctx, &fl->kernel);
     free_param(net->ctx, &fl->bias);
   }
@@ -307,8 +306,6 @@ static void collect_saturations(spd_fx_net_t *net) {
   net->sat = 0;
 }
 
-static size_t input_size(const spd_fx_net_t *net) { return net->layers[0].out_size; }
-
 /* The output layer's values of the sample in flight, as floats. */
 static void copy_outputs(const spd_fx_net_t *net, float *out) {
   const fx_layer_t *last = &net->layers[net->n_layers - 1];
@@ -317,19 +314,39 @@ static void copy_outputs(const spd_fx_net_t *net, float *out) {
     out[c] = spd_fx_to_float(last->y[c], frac);
 }
 
-int spd__fx_net_train_batch(spd_fx_net_t *net, const spd_fx_batch_t *b, const spd_fx_hyper_t *h,
-                            float *out, spd_fx_result_t *res) {
+/* Forward the batch layer by layer; then per sample the outputs (into
+ * @p out), the loss and its gradient (with targets); then, if @p learn,
+ * backward layer by layer. */
+static void run_batch(spd_fx_net_t *net, const spd_fx_batch_t *b, float *out,
+                      spd_fx_result_t *res, bool learn) {
+  size_t n_out = net->layers[net->n_layers - 1].out_size;
+  bool targets = b->labels || b->targets;
+  spd__fx_net_forward(net, b->x, b->batch);
+  for (int s = 0; s < b->batch; s++) {
+    spd__fx_net_select(net, s);
+    if (out)
+      copy_outputs(net, out + (size_t)s * n_out);
+    if (targets)
+      spd__fx_loss_sample(net, b, s, res);
+  }
+  if (learn && targets)
+    spd__fx_net_backward(net, b->batch);
+}
+
+static int check_batch(spd_fx_net_t *net, const spd_fx_batch_t *b) {
   if (b->batch < 1 || b->batch > net->max_batch)
     return spd_ctx_fail(net->ctx, SPD_EINVAL, "fixed-point reference: batch of %d (1..%d)",
                         b->batch, net->max_batch);
+  return 0;
+}
+
+int spd__fx_net_train_batch(spd_fx_net_t *net, const spd_fx_batch_t *b, const spd_fx_hyper_t *h,
+                            float *out, spd_fx_result_t *res) {
+  int rc = check_batch(net, b);
+  if (rc)
+    return rc;
   net->training = true;
-  for (int s = 0; s < b->batch; s++) {
-    spd__fx_net_forward(net, b->x + (size_t)s * input_size(net));
-    if (out)
-      copy_outputs(net, out + (size_t)s * net->layers[net->n_layers - 1].out_size);
-    spd__fx_loss_sample(net, b, s, res);
-    spd__fx_net_backward(net);
-  }
+  run_batch(net, b, out, res, true);
   net->training = false;
   spd_fx_hyper_t step = *h;
   step.batch = b->batch;
@@ -340,16 +357,11 @@ int spd__fx_net_train_batch(spd_fx_net_t *net, const spd_fx_batch_t *b, const sp
 
 int spd__fx_net_evaluate(spd_fx_net_t *net, const spd_fx_batch_t *b, float *out,
                          spd_fx_result_t *res) {
-  if (b->batch < 1)
-    return spd_ctx_fail(net->ctx, SPD_EINVAL, "fixed-point reference: empty batch");
-  size_t n_out = net->layers[net->n_layers - 1].out_size;
-  for (int s = 0; s < b->batch; s++) {
-    spd__fx_net_forward(net, b->x + (size_t)s * input_size(net));
-    if (res && (b->labels || b->targets))
-      spd__fx_loss_sample(net, b, s, res);
-    if (out)
-      copy_outputs(net, out + (size_t)s * n_out);
-  }
+  int rc = check_batch(net, b);
+  if (rc)
+    return rc;
+  spd_fx_result_t ignored = {0};
+  run_batch(net, b, out, res ? res : &ignored, false);
   collect_saturations(net);
   return 0;
 }
@@ -378,18 +390,14 @@ static int gather_stats(spd_fx_net_t *net, spd_layer_stats_t **out) {
 }
 
 int spd__fx_net_calibrate(spd_fx_net_t *net, const spd_fx_batch_t *b, int passes) {
+  int rc = check_batch(net, b);
+  if (rc)
+    return rc;
   for (int pass = 0; pass < passes; pass++) {
     reset_stats(net);
     net->calibrating = true;
-    spd_fx_result_t ignored = {0};
-    bool targets = b->labels || b->targets; /* prediction data may have none */
-    for (int s = 0; s < b->batch; s++) {
-      spd__fx_net_forward(net, b->x + (size_t)s * input_size(net));
-      if (!targets)
-        continue;
-      spd__fx_loss_sample(net, b, s, &ignored);
-      spd__fx_net_backward(net);
-    }
+    spd_fx_result_t ignored = {0}; /* prediction data may have no targets */
+    run_batch(net, b, NULL, &ignored, true);
     net->calibrating = false;
     for (int i = 0; i < net->n_layers; i++) { /* the probe's gradients are discarded */
       fx_layer_t *fl = &net->layers[i];

@@ -19,17 +19,32 @@ typedef struct fx_param {
   int32_t *c;
 } fx_param_t;
 
-/* One layer's buffers for the sample in flight. Data movers alias their
- * input's y and dy. */
+/* Per-sample tensors of a layer for a whole batch (sample s at
+ * s * out_size). Data movers own none: they alias their input's. */
+typedef struct fx_batch_tensors {
+  int16_t *y;
+  int32_t *z;
+  int16_t *dy;
+  int16_t *dz;
+  int64_t *dy_acc;
+  int32_t *argmax;
+  uint8_t *keep;
+} fx_batch_tensors_t;
+
+/* One layer. The plain pointers below are views of the sample being
+ * processed, set by spd__fx_net_select; every per-sample function works on
+ * them, so a layer runs over the whole batch before the next one does (as
+ * BatchNormalization needs) while each sample's arithmetic stays the
+ * sample-at-a-time arithmetic of a tile. */
 typedef struct fx_layer {
   spd_layer_kind_t kind;
   size_t in_size, out_size;
   spd_fx_act_params_t act;
   bool softmax;
+  fx_batch_tensors_t all;
   int16_t *y;           /* output, act_frac */
   int32_t *z;           /* pre-activation, frac 16 */
   int16_t *dy;          /* dL/dy, grad_frac */
-  int16_t *own_dy;
   int16_t *dz;          /* dL/dz, grad_frac */
   int64_t *dy_acc;      /* consumers' dX, summed exactly at SPD_FX_GRAD_SUM_FRAC */
   int64_t *acc;         /* scratch accumulator, max(in, out) */
@@ -97,7 +112,11 @@ int spd__fx_loss_check(spd_fx_net_t *net);
 void spd__fx_loss_sample(spd_fx_net_t *net, const spd_fx_batch_t *b, int s,
                          spd_fx_result_t *res);
 
-void spd__fx_net_forward(spd_fx_net_t *net, const float *x);
-void spd__fx_net_backward(spd_fx_net_t *net);
+/** Point every layer's sample views at sample @p s of the batch. */
+void spd__fx_net_select(spd_fx_net_t *net, int s);
+/** Forward @p batch samples of @p x, layer by layer. */
+void spd__fx_net_forward(spd_fx_net_t *net, const float *x, int batch);
+/** Backward of the batch after spd__fx_loss_sample of every sample. */
+void spd__fx_net_backward(spd_fx_net_t *net, int batch);
 
 #endif

@@ -139,31 +139,63 @@ static void forward_add(spd_fx_net_t *net, int i) {
   }
 }
 
-void spd__fx_net_forward(spd_fx_net_t *net, const float *x) {
+void spd__fx_net_select(spd_fx_net_t *net, int s) {
+  for (int i = 0; i < net->n_layers; i++) {
+    fx_layer_t *fl = &net->layers[i];
+    if (is_mover(fl->kind)) { /* same values, same order: the input's views */
+      const fx_layer_t *in = &net->layers[spd__fx_inbound(net, i, 0)];
+      fl->y = in->y;
+      fl->dy = in->dy;
+      fl->dy_acc = in->dy_acc;
+      continue;
+    }
+    size_t at = (size_t)s * fl->out_size;
+    fl->y = fl->all.y + at;
+    fl->z = fl->all.z + at;
+    fl->dy = fl->all.dy + at;
+    fl->dz = fl->all.dz + at;
+    fl->dy_acc = fl->all.dy_acc + at;
+    fl->argmax = fl->all.argmax ? fl->all.argmax + at : NULL;
+    fl->keep = fl->all.keep ? fl->all.keep + at : NULL;
+  }
+}
+
+static void forward_input(spd_fx_net_t *net, const float *x) {
   fx_layer_t *input = &net->layers[0];
   int frac = net->plan->layers[0].act_frac;
-  uint32_t before = net->sat;
   for (size_t c = 0; c < input->out_size; c++) {
     if (net->calibrating)
       input->max_z = fmax_abs(input->max_z, x[c]);
     input->y[c] = spd_fx_from_float16(x[c], frac, &net->sat);
   }
-  input->sat_forward += net->sat - before;
-  for (int i = 1; i < net->n_layers; i++) {
-    spd_layer_kind_t k = net->layers[i].kind;
-    before = net->sat;
-    if (k == SPD_LAYER_DENSE)
-      forward_dense(net, i);
-    else if (is_conv(k))
-      forward_conv(net, i);
-    else if (k == SPD_LAYER_ACTIVATION)
-      forward_activation(net, i);
-    else if (k == SPD_LAYER_DROPOUT)
-      forward_dropout(net, i);
-    else if (k == SPD_LAYER_ADD)
-      forward_add(net, i);
-    else if (!is_mover(k))
-      forward_pool(net, i);
+}
+
+static void forward_layer(spd_fx_net_t *net, int i, const float *x) {
+  spd_layer_kind_t k = net->layers[i].kind;
+  if (i == 0)
+    forward_input(net, x);
+  else if (k == SPD_LAYER_DENSE)
+    forward_dense(net, i);
+  else if (is_conv(k))
+    forward_conv(net, i);
+  else if (k == SPD_LAYER_ACTIVATION)
+    forward_activation(net, i);
+  else if (k == SPD_LAYER_DROPOUT)
+    forward_dropout(net, i);
+  else if (k == SPD_LAYER_ADD)
+    forward_add(net, i);
+  else if (!is_mover(k))
+    forward_pool(net, i);
+}
+
+void spd__fx_net_forward(spd_fx_net_t *net, const float *x, int batch) {
+  size_t in_size = net->layers[0].out_size;
+  for (int i = 0; i < net->n_layers; i++) {
+    uint32_t before = net->sat;
+    for (int s = 0; s < batch; s++) {
+      spd__fx_net_select(net, s);
+      forward_layer(net, i, x + (size_t)s * in_size);
+    }
     net->layers[i].sat_forward += net->sat - before;
   }
 }
@@ -275,27 +307,34 @@ static void backward_pass_on(spd_fx_net_t *net, int i) {
     emit_dx(net, i, k, fl->acc, net->plan->layers[i].grad_frac);
 }
 
-void spd__fx_net_backward(spd_fx_net_t *net) {
+static void backward_layer(spd_fx_net_t *net, int i) {
+  fx_layer_t *fl = &net->layers[i];
   int last = net->n_layers - 1;
-  for (int i = last; i > 0; i--) {
-    fx_layer_t *fl = &net->layers[i];
-    if (is_mover(fl->kind))
+  if (i != last)
+    collect_dy(net, i);
+  if (i != last || !net->loss_fused)
+    activation_backward(net, fl);
+  if (fl->kind == SPD_LAYER_DENSE)
+    backward_dense(net, i);
+  else if (is_conv(fl->kind))
+    backward_conv(net, i);
+  else if (fl->kind == SPD_LAYER_ACTIVATION || fl->kind == SPD_LAYER_ADD)
+    backward_pass_on(net, i);
+  else if (fl->kind == SPD_LAYER_DROPOUT)
+    backward_dropout(net, i);
+  else
+    backward_pool(net, i);
+}
+
+void spd__fx_net_backward(spd_fx_net_t *net, int batch) {
+  for (int i = net->n_layers - 1; i > 0; i--) {
+    if (is_mover(net->layers[i].kind))
       continue;
     uint32_t before = net->sat;
-    if (i != last)
-      collect_dy(net, i);
-    if (i != last || !net->loss_fused)
-      activation_backward(net, fl);
-    if (fl->kind == SPD_LAYER_DENSE)
-      backward_dense(net, i);
-    else if (is_conv(fl->kind))
-      backward_conv(net, i);
-    else if (fl->kind == SPD_LAYER_ACTIVATION || fl->kind == SPD_LAYER_ADD)
-      backward_pass_on(net, i);
-    else if (fl->kind == SPD_LAYER_DROPOUT)
-      backward_dropout(net, i);
-    else
-      backward_pool(net, i);
-    fl->sat_backward += net->sat - before;
+    for (int s = 0; s < batch; s++) {
+      spd__fx_net_select(net, s);
+      backward_layer(net, i);
+    }
+    net->layers[i].sat_backward += net->sat - before;
   }
 }
