@@ -64,6 +64,7 @@ typedef struct spd_ds_out {
 #define SPD_DS_STREAMED (1u << 3) /* tile weights stay in SDRAM at sdram_addr */
 #define SPD_DS_SOFTMAX (1u << 4)  /* loss: the output activation is softmax */
 #define SPD_DS_LABELS (1u << 5)   /* loss: labels at sdram_addr, one int32 each */
+#define SPD_DS_TRAIN (1u << 6)    /* training: backward pass and batch updates */
 
 /** The role's configuration. Fixed point: act_kind is spd_fx_act_t with
  *  act_out_frac and act_alpha (frac 30); float: act_kind is
@@ -79,6 +80,17 @@ typedef struct spd_ds_config {
                                   streamed tile: weights */
   uint32_t start_us;           /* source: first injection this long after
                                   start, when every core has left main */
+  /* training (SPD_DS_TRAIN) */
+  uint32_t epoch_samples, batch; /* samples per epoch, per batch */
+  int32_t grad_frac;           /* dZ of this layer (loss: of the output) */
+  int32_t dy_from_frac;        /* frac of the dX sums the layer above sends */
+  int32_t weight_frac;         /* the int16 MAC copy's frac */
+  uint32_t row_lo, col_lo, ld; /* the block's place in W (element indices) */
+  uint32_t state;              /* optimizer slabs: bit 0 a (int32), 1 b
+                                  (int64), 2 c (int32) per weight */
+  uint32_t update_addr;        /* spd_fx_update_t [step][2] (kernel, bias) */
+  uint32_t result_addr;        /* where the final master weights and bias go */
+  uint32_t order_addr;         /* source: sample index of every sequence number */
 } spd_ds_config_t;
 
 #endif

@@ -29,10 +29,16 @@ int spd_kc_read_data(spd_kc_t *kc, uint32_t offset, void *dst, uint32_t bytes) {
   return spd_core_sdram_read(kc->core, kc->params + kc->h.data_offset + offset, dst, bytes);
 }
 
+static uint32_t phase_of(uint32_t kind) {
+  if (kind == SPD_DS_KIND_DZ || kind == SPD_DS_KIND_DXPSUM)
+    return SPD_KC_BACKWARD;
+  return kind == SPD_DS_KIND_CREDIT ? SPD_KC_CREDIT : SPD_KC_FORWARD;
+}
+
 static int read_tables(spd_kc_t *kc) {
   kc->in = spd_kc_alloc(kc, kc->h.n_in * (uint32_t)sizeof *kc->in);
   kc->out = spd_kc_alloc(kc, kc->h.n_out * (uint32_t)sizeof *kc->out);
-  kc->count = spd_kc_alloc(kc, kc->h.slots * (uint32_t)sizeof *kc->count);
+  kc->count = spd_kc_alloc(kc, SPD_KC_PHASES * kc->h.slots * (uint32_t)sizeof *kc->count);
   kc->jobs = spd_kc_alloc(kc, kc->jobs_cap * (uint32_t)sizeof *kc->jobs);
   if (!kc->in || !kc->out || !kc->count || !kc->jobs)
     return SPD_ENOMEM;
@@ -47,7 +53,7 @@ static int read_tables(spd_kc_t *kc) {
     err = spd_core_sdram_read(kc->core, kc->params + kc->h.config_offset, &kc->cfg,
                               sizeof kc->cfg);
   for (uint32_t i = 0; i < kc->h.n_in; i++)
-    kc->expected += kc->in[i].n * kc->in[i].words;
+    kc->expected[phase_of(kc->in[i].kind)] += kc->in[i].n * kc->in[i].words;
   return err;
 }
 
@@ -131,6 +137,29 @@ int spd_kc_send_all(spd_kc_t *kc, uint32_t slot, const uint32_t *words) {
   return 0;
 }
 
+int spd_kc_send_kind(spd_kc_t *kc, uint32_t kind, uint32_t slot, const uint32_t *words) {
+  for (uint32_t p = 0; p < kc->h.n_out; p++) {
+    const spd_ds_out_t *o = &kc->out[p];
+    if (o->kind != kind)
+      continue;
+    int err = spd_kc_send(kc, p, slot, words + (uint64_t)o->lo * o->words, o->n * o->words);
+    if (err)
+      return err;
+  }
+  return 0;
+}
+
+uint32_t spd_kc_batch_of(const spd_kc_t *kc, uint32_t seq) {
+  uint32_t n = kc->cfg.epoch_samples, b = kc->cfg.batch;
+  uint32_t steps = (n + b - 1) / b;
+  return seq / n * steps + seq % n / b;
+}
+
+bool spd_kc_batch_end(const spd_kc_t *kc, uint32_t seq) {
+  uint32_t i = seq % kc->cfg.epoch_samples + 1;
+  return i == kc->cfg.epoch_samples || i % kc->cfg.batch == 0;
+}
+
 void spd_kc_sample_done(spd_kc_t *kc) {
   kc->done++;
   maybe_exit(kc);
@@ -138,10 +167,9 @@ void spd_kc_sample_done(spd_kc_t *kc) {
 
 /* ----------------------------------------------------------- receiving */
 
-static void slot_task(spd_core_t *core, uint32_t slot, uint32_t a1) {
-  (void)a1;
+static void slot_task(spd_core_t *core, uint32_t slot, uint32_t phase) {
   spd_kc_t *kc = spd_core_get_state(core);
-  kc->slot_done(kc, slot);
+  kc->slot_done(kc, slot, phase);
 }
 
 static void packet_cb(spd_core_t *core, uint32_t key, uint32_t payload) {
@@ -157,9 +185,10 @@ static void packet_cb(spd_core_t *core, uint32_t key, uint32_t payload) {
   uint32_t slot = (off >> in->value_bits) & (kc->h.slots - 1);
   uint32_t j = off & ((1u << in->value_bits) - 1u);
   kc->store(kc, i, slot, in->lo + j / in->words, j % in->words, payload);
-  if (++kc->count[slot] == kc->expected) {
-    kc->count[slot] = 0;
-    if (spd_core_schedule_callback(core, slot_task, slot, 0, SLOT_PRIORITY))
+  uint32_t phase = phase_of(in->kind), *count = &kc->count[phase * kc->h.slots + slot];
+  if (++*count == kc->expected[phase]) {
+    *count = 0;
+    if (spd_core_schedule_callback(core, slot_task, slot, phase, SLOT_PRIORITY))
       spd_kc_fail(kc, SPD_EQUEUE);
   }
 }

@@ -34,8 +34,17 @@ typedef struct spd_kc spd_kc_t;
  *  keep it short. */
 typedef void (*spd_kc_store_fn)(spd_kc_t *kc, uint32_t in, uint32_t slot, uint32_t value,
                                 uint32_t word, uint32_t payload);
-/** Every packet of slot @p slot has arrived (a queued task). */
-typedef void (*spd_kc_slot_fn)(spd_kc_t *kc, uint32_t slot);
+/* Phases of a slot: the forward values, the backward gradients and the
+ * sources' credits are counted apart (a tile holds a sample's x while its
+ * dZ arrives). */
+#define SPD_KC_FORWARD 0u
+#define SPD_KC_BACKWARD 1u
+#define SPD_KC_CREDIT 2u
+#define SPD_KC_PHASES 3u
+
+/** Every packet of phase @p phase of slot @p slot has arrived (a queued
+ *  task). */
+typedef void (*spd_kc_slot_fn)(spd_kc_t *kc, uint32_t slot, uint32_t phase);
 
 /** A run of packets to send: key0 + i carries data[i]. */
 typedef struct spd_kc_job {
@@ -51,8 +60,8 @@ struct spd_kc {
   spd_ds_config_t cfg;
   spd_ds_in_t *in;
   spd_ds_out_t *out;
-  uint32_t expected;       /* packets per slot over all incoming partitions */
-  uint32_t *count;         /* per slot */
+  uint32_t expected[SPD_KC_PHASES]; /* packets per slot and phase */
+  uint32_t *count;         /* per phase and slot */
   uint32_t done;           /* samples finished by the role */
   spd_kc_job_t *jobs;      /* ring */
   uint32_t jobs_cap, jobs_head, jobs_count;
@@ -81,11 +90,18 @@ int spd_kc_start(spd_kc_t *kc);
  *  @c words words each as the partitions say) for slot @p slot. The data
  *  must stay unchanged until sent. @return 0 or SPD_EQUEUE (ring full). */
 int spd_kc_send_all(spd_kc_t *kc, uint32_t slot, const uint32_t *words);
+/** Queue every outgoing partition of kind @p kind (its share of @p words). */
+int spd_kc_send_kind(spd_kc_t *kc, uint32_t kind, uint32_t slot, const uint32_t *words);
 /** Queue @p n packets of outgoing partition @p out from its value 0. */
 int spd_kc_send(spd_kc_t *kc, uint32_t out, uint32_t slot, const uint32_t *data, uint32_t n);
 
 /** A sample is finished: exits once every sample is and the ring drained. */
 void spd_kc_sample_done(spd_kc_t *kc);
+
+/** Training: the batch of sample @p seq (the run's sequence number) and
+ *  whether it ends its batch. */
+uint32_t spd_kc_batch_of(const spd_kc_t *kc, uint32_t seq);
+bool spd_kc_batch_end(const spd_kc_t *kc, uint32_t seq);
 
 /** Fail the core with @p code. */
 int spd_kc_fail(spd_kc_t *kc, int code);

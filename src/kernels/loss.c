@@ -25,6 +25,7 @@ typedef struct loss {
   float *yf;
   uint32_t *rec;       /* slots x (n + RECORD_EXTRA) */
   uint32_t *seq;
+  uint32_t *dz;        /* slots x n, training */
   uint32_t zero;
   spd_fx_act_params_t act;
   uint32_t saturations;
@@ -102,7 +103,21 @@ static uint64_t outputs_float(loss_t *l, const uint32_t *zw, int32_t label, uint
   return bits;
 }
 
-static void slot_done(spd_kc_t *kc, uint32_t slot) {
+/* Training: dZ = p - t of the fused softmax cross-entropy, rounded once to
+ * the output layer's gradient format (the reference's loss core). */
+static void output_gradient(loss_t *l, int32_t label, uint32_t *dz) {
+  const spd_ds_config_t *c = &l->kc.cfg;
+  int pf = c->act_out_frac;
+  for (uint32_t j = 0; j < l->n; j++) {
+    int16_t t = (int32_t)j == label ? (int16_t)(1 << pf) : 0;
+    int64_t diff = (int64_t)l->y16[j] - t;
+    dz[j] = (uint32_t)(int32_t)spd_fx_to16(diff, pf, c->grad_frac, &l->saturations);
+  }
+  spd_core_charge(l->kc.core, l->n * SPD_KC_ACT_CHEAP);
+}
+
+static void slot_done(spd_kc_t *kc, uint32_t slot, uint32_t phase) {
+  (void)phase;
   loss_t *l = kc->role;
   uint32_t sample = l->seq[slot];
   l->seq[slot] += kc->h.slots;
@@ -115,10 +130,16 @@ static void slot_done(spd_kc_t *kc, uint32_t slot) {
   rec[l->n + 1] = (uint32_t)(loss >> 32);
   rec[l->n + 3] = (uint32_t)label;
   int err = 0;
+  uint32_t *dz = l->dz + slot * l->n;
+  if (l->fixed && (kc->cfg.flags & SPD_DS_TRAIN)) {
+    output_gradient(l, label, dz);
+    err = spd_kc_send_kind(kc, SPD_DS_KIND_DZ, slot, dz);
+  }
   for (uint32_t p = 0; p < kc->h.n_out && !err; p++)
-    err = kc->out[p].kind == SPD_DS_KIND_RECORD
-              ? spd_kc_send(kc, p, slot, rec, l->n + RECORD_EXTRA)
-              : spd_kc_send(kc, p, slot, &l->zero, 1);
+    if (kc->out[p].kind == SPD_DS_KIND_RECORD)
+      err = spd_kc_send(kc, p, slot, rec, l->n + RECORD_EXTRA);
+    else if (kc->out[p].kind == SPD_DS_KIND_CREDIT)
+      err = spd_kc_send(kc, p, slot, &l->zero, 1);
   if (err) {
     spd_kc_fail(kc, SPD_EQUEUE);
     return;
@@ -145,11 +166,12 @@ static int loss_main(spd_core_t *core, uint32_t params) {
   l->z = spd_kc_alloc(kc, s * l->n * 4u);
   l->rec = spd_kc_alloc(kc, s * (l->n + RECORD_EXTRA) * 4u);
   l->seq = spd_kc_alloc(kc, s * 4u);
+  l->dz = spd_kc_alloc(kc, s * l->n * 4u);
   if (l->fixed)
     l->y16 = spd_kc_alloc(kc, l->n * 2u);
   else
     l->yf = spd_kc_alloc(kc, l->n * 4u);
-  if (!l->z || !l->rec || !l->seq || (l->fixed ? !l->y16 : !l->yf))
+  if (!l->z || !l->rec || !l->seq || !l->dz || (l->fixed ? !l->y16 : !l->yf))
     return SPD_ENOMEM;
   for (uint32_t i = 0; i < s; i++)
     l->seq[i] = i;

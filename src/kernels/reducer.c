@@ -4,19 +4,25 @@
  * unsigned) and the high words (shifted) separately is exact modulo 2^64,
  * and the true sum fits int64, so the order of arrival does not matter.
  * Then the bias, one rounding (spd_fx_dense_reduce), the activation, and y
- * goes on to the next layer (z to the loss core). */
+ * goes on to the next layer (z to the loss core).
+ *
+ * Training (fixed point): the dX sums of the next layer's tiles are summed
+ * the same way and rounded once to dY; dZ = dY f'(y) with the kept y goes
+ * to the block's tiles and into the bias gradient (the output layer's dZ
+ * comes from the loss core instead); the bias is updated at every batch
+ * boundary, and a next batch's forward waits for that update. */
 #include <string.h>
 
 #include "base/fx_dense.h"
-#include "kernels/kernel_common.h"
 #include "kernels/kernels.h"
+#include "kernels/train_block.h"
 #include "spindle/error.h"
 #include "spindle/fixed_math.h"
 #include "spindle/partition.h"
 
 typedef struct reducer {
   spd_kc_t kc;
-  bool fixed;
+  bool fixed, train, last;
   uint32_t b;
   uint64_t *acc;     /* fixed: slots x b, modulo 2^64 */
   float *accf;       /* float: slots x b */
@@ -26,50 +32,143 @@ typedef struct reducer {
   uint32_t *out;     /* slots x b */
   spd_fx_act_params_t act;
   uint32_t saturations;
+  /* training */
+  int16_t *y16;      /* slots x b: kept for f'(y) */
+  uint64_t *dyacc;   /* slots x b */
+  int16_t *dz16;     /* slots x b */
+  uint32_t *dzw;     /* slots x b */
+  spd_kc_params_t bias;
+  uint32_t next_fwd, next_bwd, batches_done;
+  uint8_t *pending;  /* per slot: forward complete, waiting for an update */
 } reducer_t;
 
 static void store(spd_kc_t *kc, uint32_t in, uint32_t slot, uint32_t v, uint32_t word,
                   uint32_t payload) {
-  (void)in;
   reducer_t *r = kc->role;
   if (v >= r->b)
     return;
-  if (r->fixed)
-    r->acc[slot * r->b + v] += word ? (uint64_t)payload << 32 : (uint64_t)payload;
+  uint32_t kind = kc->in[in].kind, i = slot * r->b + v;
+  if (kind == SPD_DS_KIND_DZ) {
+    r->dz16[i] = (int16_t)(int32_t)payload;
+    return;
+  }
+  uint64_t part = word ? (uint64_t)payload << 32 : (uint64_t)payload;
+  if (kind == SPD_DS_KIND_DXPSUM)
+    r->dyacc[i] += part;
+  else if (r->fixed)
+    r->acc[i] += part;
   else
-    r->accf[slot * r->b + v] += spd_kc_u2f(payload);
+    r->accf[i] += spd_kc_u2f(payload);
   spd_core_charge(kc->core, r->fixed ? SPD_KC_ADD_FIXED : SPD_KC_ADD_FLOAT);
 }
 
-static void slot_done(spd_kc_t *kc, uint32_t slot) {
-  reducer_t *r = kc->role;
+static void forward(reducer_t *r, uint32_t slot) {
+  spd_kc_t *kc = &r->kc;
   const spd_ds_config_t *c = &kc->cfg;
-  bool last = c->flags & SPD_DS_LAST;
   uint32_t *out = r->out + slot * r->b;
+  r->next_fwd++;
   if (r->fixed) {
     int64_t *acc = (int64_t *)(r->acc + slot * r->b);
     spd_fx_dense_reduce(r->z, acc, r->bias32, (int)r->b, c->acc_frac, c->bias_frac,
                         &r->saturations);
-    for (uint32_t j = 0; j < r->b; j++)
-      out[j] = last ? (uint32_t)r->z[j]
-                    : (uint32_t)(int32_t)spd_fx_act_forward(&r->act, r->z[j], &r->saturations);
+    for (uint32_t j = 0; j < r->b; j++) {
+      int16_t y = r->last ? 0 : spd_fx_act_forward(&r->act, r->z[j], &r->saturations);
+      out[j] = r->last ? (uint32_t)r->z[j] : (uint32_t)(int32_t)y;
+      if (r->y16)
+        r->y16[slot * r->b + j] = y;
+    }
     memset(acc, 0, r->b * sizeof *acc);
   } else {
     float alpha = spd_kc_u2f((uint32_t)c->act_alpha);
     float *acc = r->accf + slot * r->b;
     for (uint32_t j = 0; j < r->b; j++) {
       float z = acc[j] + (r->biasf ? r->biasf[j] : 0.0f);
-      out[j] = spd_kc_f2u(last ? z : spd_kc_act_float(c->act_kind, alpha, z));
+      out[j] = spd_kc_f2u(r->last ? z : spd_kc_act_float(c->act_kind, alpha, z));
     }
     memset(acc, 0, r->b * sizeof *acc);
   }
-  uint32_t per = last ? SPD_KC_PER_VALUE : spd_kc_act_cycles(r->fixed, c->act_kind);
+  uint32_t per = r->last ? SPD_KC_PER_VALUE : spd_kc_act_cycles(r->fixed, c->act_kind);
   spd_core_charge(kc->core, r->b * (per + (r->fixed ? SPD_KC_ADD_FIXED : SPD_KC_ADD_FLOAT)));
-  if (spd_kc_send_all(kc, slot, out)) {
+  if (spd_kc_send_kind(kc, SPD_DS_KIND_Y, slot, out)) {
     spd_kc_fail(kc, SPD_EQUEUE);
     return;
   }
+  if (!r->train)
+    spd_kc_sample_done(kc);
+}
+
+/* Forwards that waited for the update, in sample order. */
+static void release(reducer_t *r) {
+  uint32_t slot = r->next_fwd & (r->kc.h.slots - 1);
+  while (r->pending[slot] && spd_kc_batch_of(&r->kc, r->next_fwd) <= r->batches_done) {
+    r->pending[slot] = 0;
+    forward(r, slot);
+    slot = r->next_fwd & (r->kc.h.slots - 1);
+  }
+}
+
+static void backward(reducer_t *r, uint32_t slot) {
+  spd_kc_t *kc = &r->kc;
+  const spd_ds_config_t *c = &kc->cfg;
+  uint32_t seq = r->next_bwd++;
+  int16_t *dz = r->dz16 + slot * r->b;
+  if (!r->last) {
+    int16_t *y = r->y16 + slot * r->b;
+    int64_t *acc = (int64_t *)(r->dyacc + slot * r->b);
+    for (uint32_t j = 0; j < r->b; j++) {
+      int16_t dy = spd_fx_to16(acc[j], c->dy_from_frac, c->grad_frac, &r->saturations);
+      dz[j] = spd_fx_act_backward(&r->act, y[j], dy, &r->saturations);
+      r->dzw[slot * r->b + j] = (uint32_t)(int32_t)dz[j];
+    }
+    memset(acc, 0, r->b * sizeof *acc);
+    spd_core_charge(kc->core, r->b * spd_kc_act_cycles(true, c->act_kind));
+    if (spd_kc_send_kind(kc, SPD_DS_KIND_DZ, slot, r->dzw + slot * r->b)) {
+      spd_kc_fail(kc, SPD_EQUEUE);
+      return;
+    }
+  }
+  if (r->bias.grad)
+    spd_fx_bias_grad(r->bias.grad, dz, (int)r->b);
+  if (spd_kc_batch_end(kc, seq)) {
+    if (r->bias.grad && spd_kc_params_update(kc, &r->bias, spd_kc_batch_of(kc, seq),
+                                             &r->saturations)) {
+      spd_kc_fail(kc, SPD_EINVAL);
+      return;
+    }
+    r->batches_done++;
+    if (seq + 1 == kc->h.n_samples && r->bias32 && c->result_addr)
+      spd_core_sdram_write(kc->core, c->result_addr, r->bias32, r->b * 4u);
+    release(r);
+  }
   spd_kc_sample_done(kc);
+}
+
+static void slot_done(spd_kc_t *kc, uint32_t slot, uint32_t phase) {
+  reducer_t *r = kc->role;
+  if (phase == SPD_KC_BACKWARD) {
+    backward(r, slot);
+    return;
+  }
+  if (r->train && spd_kc_batch_of(kc, r->next_fwd) > r->batches_done) {
+    r->pending[slot] = 1;
+    return;
+  }
+  forward(r, slot);
+}
+
+static int train_init(reducer_t *r) {
+  spd_kc_t *kc = &r->kc;
+  uint32_t s = kc->h.slots;
+  r->y16 = spd_kc_alloc(kc, s * r->b * 2u);
+  r->dyacc = spd_kc_alloc(kc, s * r->b * 8u);
+  r->dz16 = spd_kc_alloc(kc, s * r->b * 2u);
+  r->dzw = spd_kc_alloc(kc, s * r->b * 4u);
+  r->pending = spd_kc_alloc(kc, s);
+  if (!r->y16 || !r->dyacc || !r->dz16 || !r->dzw || !r->pending)
+    return SPD_ENOMEM;
+  if (!r->bias32)
+    return 0;
+  return spd_kc_params_init(kc, &r->bias, 1, r->b, r->bias32, NULL, 1);
 }
 
 static int reducer_main(spd_core_t *core, uint32_t params) {
@@ -85,6 +184,8 @@ static int reducer_main(spd_core_t *core, uint32_t params) {
   kc->slot_done = slot_done;
   const spd_ds_config_t *c = &kc->cfg;
   r->fixed = kc->h.numeric == SPD_NUMERIC_FIXED;
+  r->train = (c->flags & SPD_DS_TRAIN) && r->fixed;
+  r->last = c->flags & SPD_DS_LAST;
   r->b = c->cols;
   r->act = (spd_fx_act_params_t){(spd_fx_act_t)c->act_kind, c->act_out_frac, c->act_alpha};
   uint32_t s = kc->h.slots;
@@ -108,6 +209,8 @@ static int reducer_main(spd_core_t *core, uint32_t params) {
     if ((err = spd_kc_read_data(kc, 0, bias, r->b * 4u)))
       return err;
   }
+  if (r->train && (err = train_init(r)))
+    return err;
   return spd_kc_start(kc);
 }
 

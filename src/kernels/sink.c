@@ -23,7 +23,8 @@ static void store(spd_kc_t *kc, uint32_t in, uint32_t slot, uint32_t v, uint32_t
     s->rec[slot * s->words + v] = payload;
 }
 
-static void slot_done(spd_kc_t *kc, uint32_t slot) {
+static void slot_done(spd_kc_t *kc, uint32_t slot, uint32_t phase) {
+  (void)phase;
   sink_t *s = kc->role;
   uint32_t n = s->seq[slot];
   s->seq[slot] += kc->h.slots;

@@ -3,7 +3,8 @@
  * a 256-entry table made at map time, or ready 32-bit words). For each
  * sample it reads its slice, converts it and sends one packet per value,
  * split by the first layer's row blocks; a slot is used again only when
- * every credit for the sample in it has come back. */
+ * every credit for the sample in it has come back. In training the samples
+ * go in the order the host wrote (each epoch's shuffle, docs/training.md). */
 #include "kernels/kernel_common.h"
 #include "kernels/kernels.h"
 #include "spindle/error.h"
@@ -32,6 +33,11 @@ static void inject(source_t *s, uint32_t slot) {
   spd_kc_t *kc = &s->kc;
   uint32_t sample = s->next++;
   uint32_t *x = s->x + slot * s->n;
+  if (kc->cfg.order_addr &&
+      spd_core_sdram_read(kc->core, kc->cfg.order_addr + sample * 4u, &sample, 4)) {
+    spd_kc_fail(kc, SPD_EINVAL);
+    return;
+  }
   if (spd_core_sdram_read(kc->core, kc->cfg.sdram_addr + sample * s->stride, s->raw,
                           s->stride)) {
     spd_kc_fail(kc, SPD_EINVAL);
@@ -51,7 +57,8 @@ static void inject(source_t *s, uint32_t slot) {
 }
 
 /* Every credit of the slot is back: its sample is done everywhere. */
-static void slot_done(spd_kc_t *kc, uint32_t slot) {
+static void slot_done(spd_kc_t *kc, uint32_t slot, uint32_t phase) {
+  (void)phase;
   source_t *s = kc->role;
   if (s->next < kc->h.n_samples)
     inject(s, slot);

@@ -4,12 +4,20 @@
  * reference's own function) and sends them to its reducer, two words per
  * int64 sum, low first; a full tile (R = 1) reduces itself: bias, one
  * rounding, activation, and sends y on (z to the loss core when it feeds
- * it). Float tiles do the same in float32. */
+ * it). Float tiles do the same in float32.
+ *
+ * Training (fixed point): when a slot's dZ has arrived (a full tile that
+ * does not feed the loss forms it itself from the next layer's dX sums and
+ * its kept y), the tile adds x dZ^T into its exact batch gradient, sends
+ * its dX partial sums W dZ to the producers of the layer below (a first-
+ * layer tile sends the sources a credit instead), and after a batch's last
+ * sample updates its block (train_block.c); forwards of the next batch wait
+ * for that update. */
 #include <string.h>
 
 #include "base/fx_dense.h"
-#include "kernels/kernel_common.h"
 #include "kernels/kernels.h"
+#include "kernels/train_block.h"
 #include "spindle/error.h"
 #include "spindle/fixed_math.h"
 #include "spindle/partition.h"
@@ -31,13 +39,31 @@ typedef struct tile {
   uint32_t *out;           /* slots x b x words */
   spd_fx_act_params_t act;
   uint32_t saturations;
+  /* training */
+  bool train, last;
+  int16_t *dz16, *y16;     /* slots x b */
+  uint64_t *dyacc;         /* full, not last: slots x b dX sums from above */
+  int64_t *dx;             /* a */
+  uint32_t *dxw;           /* slots x a x 2 */
+  uint32_t zero;
+  spd_kc_params_t kernel, bias;
+  uint32_t next_fwd, next_bwd, batches_done;
+  uint8_t *pending;
 } tile_t;
 
 static void store(spd_kc_t *kc, uint32_t in, uint32_t slot, uint32_t v, uint32_t word,
                   uint32_t payload) {
-  (void)in;
-  (void)word;
   tile_t *t = kc->role;
+  uint32_t kind = kc->in[in].kind;
+  if (kind == SPD_DS_KIND_DZ || kind == SPD_DS_KIND_DXPSUM) {
+    if (v >= t->b)
+      return;
+    if (kind == SPD_DS_KIND_DZ)
+      t->dz16[slot * t->b + v] = (int16_t)(int32_t)payload;
+    else
+      t->dyacc[slot * t->b + v] += word ? (uint64_t)payload << 32 : (uint64_t)payload;
+    return;
+  }
   if (v >= t->a)
     return;
   if (t->fixed)
@@ -90,15 +116,18 @@ static uint32_t nonzero(const tile_t *t, uint32_t slot) {
 }
 
 /* A full tile: bias, one rounding, the activation (or z for the loss). */
-static void finish_full(tile_t *t, uint32_t *out) {
+static void finish_full(tile_t *t, uint32_t slot, uint32_t *out) {
   const spd_ds_config_t *c = &t->kc.cfg;
   bool last = c->flags & SPD_DS_LAST;
   if (t->fixed) {
     spd_fx_dense_reduce(t->z, t->acc, t->bias32, (int)t->b, c->acc_frac, c->bias_frac,
                         &t->saturations);
-    for (uint32_t j = 0; j < t->b; j++)
-      out[j] = last ? (uint32_t)t->z[j]
-                    : (uint32_t)(int32_t)spd_fx_act_forward(&t->act, t->z[j], &t->saturations);
+    for (uint32_t j = 0; j < t->b; j++) {
+      int16_t y = last ? 0 : spd_fx_act_forward(&t->act, t->z[j], &t->saturations);
+      out[j] = last ? (uint32_t)t->z[j] : (uint32_t)(int32_t)y;
+      if (t->y16)
+        t->y16[slot * t->b + j] = y;
+    }
   } else {
     float alpha = spd_kc_u2f((uint32_t)c->act_alpha);
     for (uint32_t j = 0; j < t->b; j++) {
@@ -110,8 +139,9 @@ static void finish_full(tile_t *t, uint32_t *out) {
   spd_core_charge(t->kc.core, t->b * (per + (t->fixed ? SPD_KC_ADD_FIXED : SPD_KC_ADD_FLOAT)));
 }
 
-static void slot_done(spd_kc_t *kc, uint32_t slot) {
-  tile_t *t = kc->role;
+static void forward(tile_t *t, uint32_t slot) {
+  spd_kc_t *kc = &t->kc;
+  t->next_fwd++;
   uint32_t rows = nonzero(t, slot);
   spd_core_charge(kc->core, t->a * SPD_KC_PER_VALUE +
                                 rows * t->b * (t->fixed ? SPD_KC_MAC_FIXED : SPD_KC_MAC_FLOAT));
@@ -121,7 +151,7 @@ static void slot_done(spd_kc_t *kc, uint32_t slot) {
     forward_float(t, t->xf + slot * t->a);
   uint32_t *out = t->out + slot * t->b * t->words;
   if (t->full) {
-    finish_full(t, out);
+    finish_full(t, slot, out);
   } else if (t->fixed) {
     for (uint32_t j = 0; j < t->b; j++) {
       uint64_t v = (uint64_t)t->acc[j];
@@ -132,11 +162,133 @@ static void slot_done(spd_kc_t *kc, uint32_t slot) {
     for (uint32_t j = 0; j < t->b; j++)
       out[j] = spd_kc_f2u(t->accf[j]);
   }
-  if (spd_kc_send_all(kc, slot, out)) {
+  if (spd_kc_send_kind(kc, t->full ? SPD_DS_KIND_Y : SPD_DS_KIND_PSUM, slot, out)) {
     spd_kc_fail(kc, SPD_EQUEUE);
     return;
   }
+  if (!t->train)
+    spd_kc_sample_done(kc);
+}
+
+static void release(tile_t *t) {
+  uint32_t slot = t->next_fwd & (t->kc.h.slots - 1);
+  while (t->pending[slot] && spd_kc_batch_of(&t->kc, t->next_fwd) <= t->batches_done) {
+    t->pending[slot] = 0;
+    forward(t, slot);
+    slot = t->next_fwd & (t->kc.h.slots - 1);
+  }
+}
+
+/* A full tile below the output layer: dZ from the dX sums of the layer
+ * above, rounded once, times f'(y). */
+static void own_dz(tile_t *t, uint32_t slot) {
+  const spd_ds_config_t *c = &t->kc.cfg;
+  int64_t *acc = (int64_t *)(t->dyacc + slot * t->b);
+  for (uint32_t j = 0; j < t->b; j++) {
+    int16_t dy = spd_fx_to16(acc[j], c->dy_from_frac, c->grad_frac, &t->saturations);
+    t->dz16[slot * t->b + j] = spd_fx_act_backward(&t->act, t->y16[slot * t->b + j], dy,
+                                                   &t->saturations);
+  }
+  memset(acc, 0, t->b * sizeof *acc);
+  spd_core_charge(t->kc.core, t->b * spd_kc_act_cycles(true, c->act_kind));
+}
+
+/* dX partial sums to the layer below, or a credit to the sources. */
+static int send_dx(tile_t *t, uint32_t slot, const int16_t *dz) {
+  spd_kc_t *kc = &t->kc;
+  bool below = false;
+  for (uint32_t p = 0; p < kc->h.n_out; p++)
+    below |= kc->out[p].kind == SPD_DS_KIND_DXPSUM;
+  if (!below)
+    return spd_kc_send_kind(kc, SPD_DS_KIND_CREDIT, slot, &t->zero);
+  memset(t->dx, 0, t->a * sizeof *t->dx);
+  spd_fx_dense_backward_input_block(t->dx, dz, t->w16, (int)t->a, (int)t->b, (int)t->b);
+  spd_core_charge(kc->core, t->a * t->b * SPD_KC_MAC_FIXED);
+  uint32_t *w = t->dxw + slot * t->a * 2u;
+  for (uint32_t r = 0; r < t->a; r++) {
+    w[2 * r] = (uint32_t)(uint64_t)t->dx[r];
+    w[2 * r + 1] = (uint32_t)((uint64_t)t->dx[r] >> 32);
+  }
+  return spd_kc_send_kind(kc, SPD_DS_KIND_DXPSUM, slot, w);
+}
+
+static void batch_update(tile_t *t, uint32_t seq) {
+  spd_kc_t *kc = &t->kc;
+  uint32_t step = spd_kc_batch_of(kc, seq);
+  if (spd_kc_params_update(kc, &t->kernel, step, &t->saturations) ||
+      (t->bias.grad && spd_kc_params_update(kc, &t->bias, step, &t->saturations))) {
+    spd_kc_fail(kc, SPD_EINVAL);
+    return;
+  }
+  t->batches_done++;
+  if (seq + 1 == kc->h.n_samples && kc->cfg.result_addr) {
+    uint32_t n = t->a * t->b * 4u;
+    spd_core_sdram_write(kc->core, kc->cfg.result_addr, t->kernel.master, n);
+    if (t->bias32)
+      spd_core_sdram_write(kc->core, kc->cfg.result_addr + n, t->bias32, t->b * 4u);
+  }
+  release(t);
+}
+
+static void backward(tile_t *t, uint32_t slot) {
+  spd_kc_t *kc = &t->kc;
+  uint32_t seq = t->next_bwd++;
+  if (t->full && !t->last)
+    own_dz(t, slot);
+  const int16_t *dz = t->dz16 + slot * t->b, *x = t->x16 + slot * t->a;
+  spd_fx_dense_grad_block(t->kernel.grad, x, dz, (int)t->a, (int)t->b, (int)t->b);
+  spd_core_charge(kc->core, nonzero(t, slot) * t->b * SPD_KC_MAC_FIXED);
+  if (t->bias.grad)
+    spd_fx_bias_grad(t->bias.grad, dz, (int)t->b);
+  if (send_dx(t, slot, dz)) {
+    spd_kc_fail(kc, SPD_EQUEUE);
+    return;
+  }
+  if (spd_kc_batch_end(kc, seq))
+    batch_update(t, seq);
   spd_kc_sample_done(kc);
+}
+
+static void slot_done(spd_kc_t *kc, uint32_t slot, uint32_t phase) {
+  tile_t *t = kc->role;
+  if (phase == SPD_KC_BACKWARD) {
+    backward(t, slot);
+    return;
+  }
+  if (t->train && spd_kc_batch_of(kc, t->next_fwd) > t->batches_done) {
+    t->pending[slot] = 1;
+    return;
+  }
+  forward(t, slot);
+}
+
+/* Training state: the master block follows the MAC copy and bias in the
+ * data region. */
+static int train_init(tile_t *t) {
+  spd_kc_t *kc = &t->kc;
+  uint32_t s = kc->h.slots, n = t->a * t->b;
+  if (!t->w16)
+    return SPD_EINVAL; /* streamed weights do not train yet */
+  t->dz16 = spd_kc_alloc(kc, s * t->b * 2u);
+  t->dx = spd_kc_alloc(kc, t->a * 8u);
+  t->dxw = spd_kc_alloc(kc, s * t->a * 8u);
+  t->pending = spd_kc_alloc(kc, s);
+  int32_t *master = spd_kc_alloc(kc, n * 4u);
+  if (!t->dz16 || !t->dx || !t->dxw || !t->pending || !master)
+    return SPD_ENOMEM;
+  if (t->full && !t->last) {
+    t->y16 = spd_kc_alloc(kc, s * t->b * 2u);
+    t->dyacc = spd_kc_alloc(kc, s * t->b * 8u);
+    if (!t->y16 || !t->dyacc)
+      return SPD_ENOMEM;
+  }
+  uint32_t off = n * 2u + (t->bias32 ? t->b * 4u : 0u);
+  int err = spd_kc_read_data(kc, off, master, n * 4u);
+  if (!err)
+    err = spd_kc_params_init(kc, &t->kernel, t->a, t->b, master, t->w16, 0);
+  if (!err && t->bias32)
+    err = spd_kc_params_init(kc, &t->bias, 1, t->b, t->bias32, NULL, 1);
+  return err;
 }
 
 static int load_weights(tile_t *t) {
@@ -201,6 +353,10 @@ static int tile_main(spd_core_t *core, uint32_t params, uint32_t role) {
   if ((t->fixed ? !t->x16 || !t->acc || !t->z : !t->xf || !t->accf) || !t->out)
     return SPD_ENOMEM;
   if ((err = load_weights(t)))
+    return err;
+  t->train = (c->flags & SPD_DS_TRAIN) && t->fixed;
+  t->last = c->flags & SPD_DS_LAST;
+  if (t->train && (err = train_init(t)))
     return err;
   return spd_kc_start(kc);
 }

@@ -30,14 +30,16 @@ static uint32_t kind_of(const char *name) {
  * counted from: sources and tiles receive rows, reducers and producers
  * send and receive columns, the loss and sink count from 0. */
 static uint32_t own_lo(const spd_vertex_t *v, uint32_t kind, bool receiving) {
+  if (kind == SPD_DS_KIND_CREDIT || kind == SPD_DS_KIND_RECORD)
+    return 0;
   switch (v->role) {
   case SPD_ROLE_SOURCE:
     return receiving ? 0 : v->rows.lo;
   case SPD_ROLE_TILE:
   case SPD_ROLE_TILE_FULL:
-    return receiving && kind == SPD_DS_KIND_X ? v->rows.lo
-           : receiving && kind == SPD_DS_KIND_Y ? v->rows.lo
-                                                : v->cols.lo;
+    if (receiving)
+      return kind == SPD_DS_KIND_X || kind == SPD_DS_KIND_Y ? v->rows.lo : v->cols.lo;
+    return kind == SPD_DS_KIND_DXPSUM ? v->rows.lo : v->cols.lo;
   case SPD_ROLE_REDUCER:
     return v->cols.lo;
   default:
@@ -65,8 +67,49 @@ static void act_config(const spd__ds_inputs_t *in, int layer, spd_ds_config_t *c
   }
 }
 
+static uint32_t configure_role(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_config_t *c);
+
+/* The Dense stage after model layer @p layer, or -1. */
+static int next_dense(const spd_machine_graph_t *g, int layer) {
+  for (int i = 0; i + 1 < g->n_dense; i++)
+    if (g->dense[i].layer == layer)
+      return g->dense[i + 1].layer;
+  return -1;
+}
+
+static void train_config(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_config_t *c) {
+  const spd_vertex_t *v = &in->g->vertices[vi];
+  const spd_numeric_plan_t *plan = in->plan;
+  c->flags |= SPD_DS_TRAIN;
+  c->epoch_samples = in->epoch_samples;
+  c->batch = in->batch;
+  c->state = in->state;
+  c->update_addr = in->update_addr[vi];
+  c->result_addr = in->result_addr[vi];
+  c->order_addr = in->order_addr[vi];
+  c->grad_frac = plan->layers[v->layer].grad_frac;
+  c->weight_frac = plan->layers[v->layer].weight_frac;
+  int above = next_dense(in->g, v->layer);
+  if (above >= 0)
+    c->dy_from_frac = plan->layers[above].weight_frac + plan->layers[above].grad_frac;
+  c->row_lo = v->rows.lo;
+  c->col_lo = v->cols.lo;
+  c->ld = (uint32_t)in->model->layers[v->layer].config.units;
+}
+
 /* Role configuration and the size of the data region. */
 static uint32_t configure(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_config_t *c) {
+  uint32_t bytes = configure_role(in, vi, c);
+  const spd_vertex_t *v = &in->g->vertices[vi];
+  if (in->train) {
+    train_config(in, vi, c);
+    if (v->role == SPD_ROLE_TILE || v->role == SPD_ROLE_TILE_FULL)
+      bytes += v->rows.n * v->cols.n * 4u;
+  }
+  return bytes;
+}
+
+static uint32_t configure_role(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_config_t *c) {
   const spd_vertex_t *v = &in->g->vertices[vi];
   bool fixed = in->numeric == SPD_NUMERIC_FIXED;
   uint32_t vb = fixed ? 2u : 4u;
@@ -99,6 +142,7 @@ static uint32_t configure(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_config
   case SPD_ROLE_LOSS:
     c->cols = v->cols.n;
     act_config(in, v->layer, c);
+    c->grad_frac = in->plan->layers[v->layer].grad_frac;
     c->flags = (in->model->layers[v->layer].config.activation == SPD_ACT_SOFTMAX ? SPD_DS_SOFTMAX
                                                                                 : 0) |
                (in->labels ? SPD_DS_LABELS : 0);
@@ -135,10 +179,19 @@ static void fill_data(const spd__ds_inputs_t *in, uint32_t vi, uint8_t *d) {
     if (v->role == SPD_ROLE_TILE)
       return;
   }
-  if (fixed && in->bias32[l])
+  if (fixed && in->bias32[l]) {
     memcpy(d + off, in->bias32[l] + v->cols.lo, v->cols.n * 4u);
-  else if (!fixed && in->biasf[l])
+    off += v->cols.n * 4u;
+  } else if (!fixed && in->biasf[l]) {
     memcpy(d + off, in->biasf[l] + v->cols.lo, v->cols.n * 4u);
+  }
+  if (!in->train || v->role == SPD_ROLE_REDUCER)
+    return;
+  for (uint32_t r = 0; r < v->rows.n; r++) {
+    memcpy(d + off, in->master[l] + (size_t)(v->rows.lo + r) * out + v->cols.lo,
+           v->cols.n * 4u);
+    off += v->cols.n * 4u;
+  }
 }
 
 static void count_tables(const spd_machine_graph_t *g, uint32_t vi, uint32_t *n_in,

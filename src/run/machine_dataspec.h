@@ -31,6 +31,14 @@ typedef struct spd__ds_inputs {
   bool labels;
   uint32_t start_us;                  /* sources' first injection */
   const uint32_t *pace;               /* per partition, from spd__ds_paces */
+  /* training (fixed point) */
+  bool train;
+  uint32_t epoch_samples, batch;
+  uint32_t state;                     /* optimizer slab bits (spd_ds_config_t) */
+  const int32_t *const *master;       /* per layer: kernel master, in x out */
+  const uint32_t *update_addr;        /* per vertex: its layer's update table */
+  const uint32_t *result_addr;        /* per vertex: final master weights */
+  const uint32_t *order_addr;         /* per vertex: sources' sample order */
 } spd__ds_inputs_t;
 
 /** The blob of vertex @p v into *bytes (spd_malloc'd) and *size.

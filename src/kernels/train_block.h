@@ -1,0 +1,36 @@
+/* A block of trainable parameters on a core (docs/dense-on-machine.md,
+ * "Weight updates"): int32 master values, the optimizer's slabs, the exact
+ * int64 batch gradient, and for a kernel the int16 MAC copy. At a batch
+ * boundary every element is updated by spd_fx_update_one with the step's
+ * constants the host wrote (spd_fx_update_t [step][2] in SDRAM) and its
+ * global element index, so any split of a tensor lands on the reference's
+ * bits. */
+#ifndef SPINDLE_KERNELS_TRAIN_BLOCK_H
+#define SPINDLE_KERNELS_TRAIN_BLOCK_H
+
+#include "base/fx_update.h"
+#include "kernels/kernel_common.h"
+
+typedef struct spd_kc_params {
+  uint32_t rows, cols;     /* the block (a bias: 1 x cols) */
+  uint32_t row_lo, col_lo, ld; /* element = (row_lo + r) * ld + col_lo + c */
+  uint32_t which;          /* 0 kernel, 1 bias: the update table's column */
+  int32_t *master;
+  int32_t *a, *c;
+  int64_t *b;
+  int64_t *grad;
+  int16_t *w16;            /* kernel: the MAC copy (refreshed), or NULL */
+  int weight_frac;
+} spd_kc_params_t;
+
+/** Allocate the slabs and gradient of a rows x cols block (state bits of
+ *  spd_ds_config_t.state), master from @p master (kept, not copied).
+ *  @return 0 or SPD_ENOMEM. */
+int spd_kc_params_init(spd_kc_t *kc, spd_kc_params_t *p, uint32_t rows, uint32_t cols,
+                       int32_t *master, int16_t *w16, uint32_t which);
+
+/** The batch-boundary update of optimizer step @p step; clears the
+ *  gradient and refreshes the MAC copy. @return 0 or the SDRAM error. */
+int spd_kc_params_update(spd_kc_t *kc, spd_kc_params_t *p, uint32_t step, uint32_t *sat);
+
+#endif
