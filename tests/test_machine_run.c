@@ -11,6 +11,7 @@
 #include "nn/fx_net.h"
 #include "spindle/fit_fixed.h"
 #include "spindle/machine_run.h"
+#include "spindle/partition.h"
 #include "support/test_support.h"
 
 static spd_model_t *chain(spd_ctx_t *ctx, int32_t in, const int32_t *units, int n) {
@@ -204,6 +205,88 @@ static void test_float_close(void **state) {
   spd_model_free(m);
 }
 
+/* Several batches (a short last one) and two epochs of fixed-point
+ * training on the machine land on exactly the reference's weights. */
+static void train_case(spd_optimizer_kind_t kind, float momentum, const char *machine_name,
+                       int32_t in, const int32_t *units, int n_layers) {
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  spd_model_t *on_machine = chain(&ctx, in, units, n_layers);
+  spd_model_t *on_host = chain(&ctx, in, units, n_layers);
+  spd_machine_t *mc = machine(&ctx, machine_name, NULL);
+  samples_t s;
+  size_t n = 37;
+  samples_make(&s, n, in, units[n_layers - 1], true);
+  spd_fit_config_t cfg;
+  spd_fit_config_defaults(&cfg);
+  cfg.epochs = 2;
+  cfg.batch_size = 8;
+  cfg.seed = 3;
+  cfg.optimizer.kind = kind;
+  cfg.optimizer.momentum = momentum;
+  cfg.optimizer.learning_rate.initial_learning_rate = kind == SPD_OPT_ADAM ? 0.01 : 0.1;
+  spd_history_t want_h = {0}, got_h = {0};
+  assert_int_equal(spd_fit_fixed(on_host, &cfg, &s.d, &want_h, NULL), 0);
+  spd_machine_run_opts_t o = {.numeric = SPD_NUMERIC_FIXED};
+  spd_machine_stats_t st;
+  int rc = spd_machine_fit(&ctx, on_machine, mc, &o, &cfg, &s.d, &got_h, &st);
+  if (rc)
+    fail_msg("%s", spd_ctx_message(&ctx));
+  expect_clean(&st, (uint64_t)cfg.epochs * n);
+  for (int i = 0; i < on_host->n_layers; i++)
+    for (int p = 0; p < on_host->layers[i].n_params; p++) {
+      const spd_tensor_t *a = &on_host->layers[i].params[p].value;
+      const spd_tensor_t *b = &on_machine->layers[i].params[p].value;
+      assert_memory_equal(a->data, b->data, spd_shape_size(&a->shape) * sizeof(float));
+    }
+  for (int e = 0; e < 2; e++) {
+    assert_true(fabs(got_h.epochs[e].loss - want_h.epochs[e].loss) < 1e-9);
+    assert_true(fabs(got_h.epochs[e].accuracy - want_h.epochs[e].accuracy) < 1e-12);
+  }
+  spd_history_free(&want_h);
+  spd_history_free(&got_h);
+  samples_free(&s);
+  spd_machine_free(mc);
+  spd_model_free(on_machine);
+  spd_model_free(on_host);
+}
+
+static void test_train_sgd_momentum_exact(void **state) {
+  (void)state;
+  const int32_t units[] = {12, 5};
+  train_case(SPD_OPT_SGD, 0.9f, "spinn3", 20, units, 2);
+}
+
+static void test_train_adam_three_layers_exact(void **state) {
+  (void)state;
+  const int32_t units[] = {16, 8, 4};
+  train_case(SPD_OPT_ADAM, 0.0f, "spinn5", 20, units, 3);
+}
+
+/* A 300-input layer cut into row blocks: partial sums, dX sums and bias
+ * gradients go through reducers. */
+static void test_train_reduced_layers_exact(void **state) {
+  (void)state;
+  const int32_t units[] = {64, 10};
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  spd_model_t *m = chain(&ctx, 300, units, 2);
+  spd_machine_t *mc = machine(&ctx, "spinn5", NULL);
+  spd_partition_opts_t po;
+  spd_partition_opts_default(&po);
+  po.optimizer = SPD_OPT_SGD;
+  po.batch_size = 8;
+  po.slots = 2;
+  po.dataset_samples = 37;
+  spd_machine_graph_t *g = NULL;
+  assert_int_equal(spd_partition_dense(&ctx, m, mc, &po, &g), 0);
+  assert_true(g->dense[0].grid_rows > 1);
+  spd_machine_graph_free(g);
+  spd_machine_free(mc);
+  spd_model_free(m);
+  train_case(SPD_OPT_SGD, 0.0f, "spinn5", 300, units, 2);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_small_fixed_exact),
@@ -211,6 +294,9 @@ int main(void) {
       cmocka_unit_test(test_float_close),
       cmocka_unit_test(test_faults_identical),
       cmocka_unit_test(test_wide_layer_split_exact),
+      cmocka_unit_test(test_train_sgd_momentum_exact),
+      cmocka_unit_test(test_train_adam_three_layers_exact),
+      cmocka_unit_test(test_train_reduced_layers_exact),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

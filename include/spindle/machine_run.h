@@ -17,7 +17,7 @@
 #include "spindle/place.h"
 
 typedef struct spd_machine_run_opts {
-  spd_numeric_t numeric;     /* fixed (default) or float */
+  spd_numeric_t numeric;     /* float (0) or fixed */
   uint32_t slots;            /* samples in flight, a power of two (0: 2) */
   uint32_t pace_percent;     /* paces spread over the busiest shared core
                                 and link, times this / 100 (0: 125) */
@@ -69,5 +69,17 @@ int spd_machine_evaluate(spd_ctx_t *ctx, const spd_model_t *m, const spd_machine
 int spd_machine_predict(spd_ctx_t *ctx, const spd_model_t *m, const spd_machine_t *machine,
                         const spd_machine_run_opts_t *opts, const spd_fit_data_t *data,
                         float *out, spd_machine_stats_t *stats);
+
+/** Train @p m on @p train on the machine in fixed point (sparse categorical
+ *  cross-entropy after a softmax output; SGD with or without momentum,
+ *  Adam, RMSprop): every epoch's shuffled order, forward, loss, backward
+ *  and a batch-boundary update inside every tile and reducer, as
+ *  spd_fit_fixed does on the host, whose trained weights it reproduces bit
+ *  for bit. The trained master weights are written back into the model's
+ *  float parameters; @p history gets per-epoch mean loss and accuracy. */
+int spd_machine_fit(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *machine,
+                    const spd_machine_run_opts_t *opts, const spd_fit_config_t *cfg,
+                    const spd_fit_data_t *train, spd_history_t *history,
+                    spd_machine_stats_t *stats);
 
 #endif

@@ -176,13 +176,12 @@ static void fill_data(const spd__ds_inputs_t *in, uint32_t vi, uint8_t *d) {
       memcpy(d + off, fixed ? (const void *)(in->w16[l] + src) : (const void *)(in->wf[l] + src), n);
       off += n;
     }
-    if (v->role == SPD_ROLE_TILE)
-      return;
   }
-  if (fixed && in->bias32[l]) {
+  bool bias = v->role != SPD_ROLE_TILE;
+  if (bias && fixed && in->bias32[l]) {
     memcpy(d + off, in->bias32[l] + v->cols.lo, v->cols.n * 4u);
     off += v->cols.n * 4u;
-  } else if (!fixed && in->biasf[l]) {
+  } else if (bias && !fixed && in->biasf[l]) {
     memcpy(d + off, in->biasf[l] + v->cols.lo, v->cols.n * 4u);
   }
   if (!in->train || v->role == SPD_ROLE_REDUCER)

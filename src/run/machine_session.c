@@ -38,6 +38,12 @@ typedef struct mrun {
   uint32_t *addr;               /* per vertex: samples / labels / records */
   uint32_t sink;
   uint32_t *records;
+  /* training */
+  const spd_fit_config_t *cfg;  /* NULL: inference */
+  uint32_t epochs, steps;       /* steps of the whole run */
+  uint32_t *order;              /* epochs x n: the sample of each sequence number */
+  uint32_t *update_addr, *result_addr, *order_addr; /* per vertex */
+  const int32_t **master;
 } mrun_t;
 
 static double wall_seconds(void) {
@@ -72,24 +78,25 @@ static int check_model(mrun_t *r) {
 static void first_batch(const mrun_t *r, size_t count, float *x, int32_t *labels) {
   const spd_fit_data_t *d = r->data;
   for (size_t s = 0; s < count; s++) {
+    size_t i = r->order ? r->order[s] : s;
     for (size_t k = 0; k < r->in_size; k++)
-      x[s * r->in_size + k] = d->x ? d->x[s * r->in_size + k]
-                                   : (float)d->x_u8[s * r->in_size + k] * d->x_scale;
-    labels[s] = d->y.labels ? d->y.labels[s] : 0;
+      x[s * r->in_size + k] = d->x ? d->x[i * r->in_size + k]
+                                   : (float)d->x_u8[i * r->in_size + k] * d->x_scale;
+    labels[s] = d->y.labels ? d->y.labels[i] : 0;
   }
 }
 
 /* Fixed point: the reference's own net quantises the weights and
  * calibrates the plan on the first batch (spd_evaluate_fixed's steps). */
 static int fixed_weights(mrun_t *r) {
-  size_t batch = r->o.batch_size ? r->o.batch_size : 32;
+  size_t batch = r->cfg ? r->cfg->batch_size : r->o.batch_size ? r->o.batch_size : 32;
   if (batch > r->n)
     batch = r->n;
   spd_numeric_plan_t *plan = NULL;
   int err = spd_numeric_plan_new(r->ctx, r->model, &plan);
   if (!err)
-    err = spd__fx_net_new(r->ctx, r->model, plan, SPD_FX_LOSS_SPARSE_CE, false, (int)batch, 0,
-                          &r->net);
+    err = spd__fx_net_new(r->ctx, r->model, plan, SPD_FX_LOSS_SPARSE_CE, false, (int)batch,
+                          r->cfg ? r->cfg->seed : 0, &r->net);
   spd_numeric_plan_free(plan);
   if (err)
     return err;
@@ -108,6 +115,7 @@ static int fixed_weights(mrun_t *r) {
   for (int i = 0; !err && i < r->model->n_layers; i++) {
     r->w16[i] = r->net->layers[i].kernel.w16;
     r->bias32[i] = r->net->layers[i].bias.master;
+    r->master[i] = r->net->layers[i].kernel.master;
   }
   return err;
 }
@@ -134,7 +142,14 @@ static int map(mrun_t *r) {
   spd_partition_opts_t po;
   spd_partition_opts_default(&po);
   po.numeric = r->o.numeric;
-  po.training = false;
+  po.training = r->cfg != NULL;
+  if (r->cfg) {
+    const spd_optimizer_config_t *oc = &r->cfg->optimizer;
+    po.optimizer = oc->kind;
+    po.momentum = oc->momentum != 0.0f;
+    po.centered = oc->centered;
+    po.batch_size = (uint32_t)r->cfg->batch_size;
+  }
   po.slots = r->o.slots;
   po.dataset_samples = r->n;
   po.input_bytes = r->data->x_u8 ? 1u : 4u;
@@ -199,15 +214,51 @@ static int write_samples(mrun_t *r, uint32_t v) {
   return err;
 }
 
+/* Samples the run processes: every epoch's (training) or each once. */
+static uint32_t run_samples(const mrun_t *r) { return r->cfg ? r->epochs * r->n : r->n; }
+
+/* Labels in the order the samples run. */
+static int write_labels(mrun_t *r, uint32_t v) {
+  uint32_t total = run_samples(r);
+  int32_t *labels = spd_malloc(r->ctx, (size_t)total * 4u);
+  if (!labels)
+    return spd_ctx_fail(r->ctx, SPD_ENOMEM, "labels of %u samples", total);
+  for (uint32_t k = 0; k < total; k++)
+    labels[k] = r->data->y.labels[r->order ? r->order[k] : k];
+  int err = alloc_write(r, v, labels, (size_t)total * 4u, &r->addr[v]);
+  spd_free(r->ctx, labels);
+  return err;
+}
+
+/* Where a trained vertex leaves its master weights (and bias). */
+static uint32_t result_bytes(const mrun_t *r, const spd_vertex_t *vx) {
+  bool bias = r->bias32[vx->layer] != NULL;
+  if (vx->role == SPD_ROLE_TILE)
+    return vx->rows.n * vx->cols.n * 4u;
+  if (vx->role == SPD_ROLE_TILE_FULL)
+    return vx->rows.n * vx->cols.n * 4u + (bias ? vx->cols.n * 4u : 0u);
+  if (vx->role == SPD_ROLE_REDUCER)
+    return bias ? vx->cols.n * 4u : 0u;
+  return 0;
+}
+
 static int write_vertex_data(mrun_t *r, uint32_t v) {
   const spd_vertex_t *vx = &r->g->vertices[v];
-  if (vx->role == SPD_ROLE_SOURCE)
-    return write_samples(r, v);
+  int err = 0;
+  if (r->cfg && result_bytes(r, vx))
+    err = alloc_write(r, v, NULL, result_bytes(r, vx), &r->result_addr[v]);
+  if (err)
+    return err;
+  if (vx->role == SPD_ROLE_SOURCE) {
+    if (r->order)
+      err = alloc_write(r, v, r->order, (size_t)run_samples(r) * 4u, &r->order_addr[v]);
+    return err ? err : write_samples(r, v);
+  }
   if (vx->role == SPD_ROLE_LOSS && r->data->y.labels)
-    return alloc_write(r, v, r->data->y.labels, (size_t)r->n * 4u, &r->addr[v]);
+    return write_labels(r, v);
   if (vx->role == SPD_ROLE_SINK) {
     r->sink = v;
-    return alloc_write(r, v, NULL, (size_t)r->n * (r->out_size + RECORD_EXTRA) * 4u,
+    return alloc_write(r, v, NULL, (size_t)run_samples(r) * (r->out_size + RECORD_EXTRA) * 4u,
                        &r->addr[v]);
   }
   return 0;
@@ -248,6 +299,77 @@ static int load_vertices(mrun_t *r, spd__ds_inputs_t *in) {
   return err;
 }
 
+/* Optimizer slabs per weight (spd_ds_config_t.state, fx_update.h). */
+static uint32_t optimizer_state(const mrun_t *r) {
+  if (!r->cfg)
+    return 0;
+  const spd_optimizer_config_t *o = &r->cfg->optimizer;
+  if (o->kind == SPD_OPT_ADAM)
+    return 1u | 2u;
+  if (o->kind == SPD_OPT_RMSPROP)
+    return 2u | (o->momentum != 0.0f ? 1u : 0u) | (o->centered ? 4u : 0u);
+  return o->momentum != 0.0f ? 1u : 0u;
+}
+
+/* The step's hyperparameters, as the reference's fixed fit forms them. */
+static spd_fx_hyper_t hyper_at(const spd_optimizer_config_t *o, int64_t step, int batch) {
+  spd_fx_opt_t kind = o->kind == SPD_OPT_ADAM      ? SPD_FX_OPT_ADAM
+                      : o->kind == SPD_OPT_RMSPROP ? SPD_FX_OPT_RMSPROP
+                                                   : SPD_FX_OPT_SGD;
+  return (spd_fx_hyper_t){.kind = kind, .lr = spd_lr_schedule_at(&o->learning_rate, step),
+                          .momentum = o->momentum, .nesterov = o->nesterov,
+                          .centered = o->centered, .beta1 = o->beta_1, .beta2 = o->beta_2,
+                          .rho = o->rho, .epsilon = o->epsilon, .step = step, .batch = batch};
+}
+
+/* One layer's table of update constants, [step][kernel, bias]. */
+static int layer_table(mrun_t *r, int layer, spd_fx_update_t **out) {
+  spd_fx_update_t *t = spd_calloc(r->ctx, (size_t)r->steps * 2u, sizeof *t);
+  if (!t)
+    return spd_ctx_fail(r->ctx, SPD_ENOMEM, "update table of %u steps", r->steps);
+  const spd_numeric_plan_t *plan = plan_of(r);
+  const fx_layer_t *fl = &r->net->layers[layer];
+  int gf = plan->layers[layer].grad_frac;
+  int in_frac = spd_numeric_input_frac(plan, r->model, layer);
+  uint32_t per_epoch = r->steps / r->epochs, b = (uint32_t)r->cfg->batch_size;
+  for (uint32_t step = 0; step < r->steps; step++) {
+    uint32_t first = step % per_epoch * b;
+    int count = (int)(r->n - first < b ? r->n - first : b);
+    spd_fx_hyper_t h = hyper_at(&r->cfg->optimizer, step, count);
+    spd_fx_update_prepare(&t[step * 2u], &h, in_frac + gf, r->cfg->seed, fl->kernel.stream,
+                          fl->kernel.n);
+    if (fl->bias.master)
+      spd_fx_update_prepare(&t[step * 2u + 1u], &h, gf, r->cfg->seed, fl->bias.stream,
+                            fl->bias.n);
+  }
+  *out = t;
+  return 0;
+}
+
+/* Every chip holding a layer's tiles or reducers gets that layer's table
+ * once; its vertices read their step's entry at each batch boundary. */
+static int write_update_tables(mrun_t *r) {
+  int err = 0;
+  for (int si = 0; !err && si < r->g->n_dense; si++) {
+    const spd_layer_tiling_t *lt = &r->g->dense[si];
+    spd_fx_update_t *table = NULL;
+    if ((err = layer_table(r, lt->layer, &table)))
+      break;
+    size_t bytes = (size_t)r->steps * 2u * sizeof *table;
+    for (uint32_t v = lt->first_vertex; !err && v < lt->first_vertex + lt->n_vertices; v++) {
+      for (uint32_t u = lt->first_vertex; u < v; u++)
+        if (r->place.loc[u].x == r->place.loc[v].x && r->place.loc[u].y == r->place.loc[v].y) {
+          r->update_addr[v] = r->update_addr[u];
+          break;
+        }
+      if (!r->update_addr[v])
+        err = alloc_write(r, v, table, bytes, &r->update_addr[v]);
+    }
+    spd_free(r->ctx, table);
+  }
+  return err;
+}
+
 static void make_table(const mrun_t *r, uint32_t *table) {
   uint32_t sat = 0;
   for (uint32_t b = 0; b < 256; b++)
@@ -264,16 +386,24 @@ static int load(mrun_t *r) {
   if (r->data->x_u8)
     make_table(r, table);
   spd__ds_inputs_t in = {.g = r->g, .keys = r->routing.keys, .model = r->model,
-                         .plan = plan_of(r), .numeric = r->o.numeric, .n_samples = r->n,
+                         .plan = plan_of(r), .numeric = r->o.numeric,
+                         .n_samples = run_samples(r),
                          .slots = r->o.slots, .w16 = r->w16, .bias32 = r->bias32, .wf = r->wf,
                          .biasf = r->biasf, .input_table = r->data->x_u8 ? table : NULL,
                          .bytes_per_value = r->data->x_u8 ? 1u : 4u, .sdram_addr = r->addr,
-                         .labels = r->data->y.labels != NULL};
+                         .labels = r->data->y.labels != NULL,
+                         .train = r->cfg != NULL, .epoch_samples = r->n,
+                         .batch = r->cfg ? (uint32_t)r->cfg->batch_size : 0,
+                         .state = optimizer_state(r), .master = r->master,
+                         .update_addr = r->update_addr, .result_addr = r->result_addr,
+                         .order_addr = r->order_addr};
   uint32_t *pace = spd_calloc(r->ctx, r->g->n_partitions ? r->g->n_partitions : 1, sizeof *pace);
   if (!pace)
     return spd_ctx_fail(r->ctx, SPD_ENOMEM, "paces of %u partitions", r->g->n_partitions);
   in.pace = pace;
   err = spd__ds_paces(r->ctx, &in, r->machine, r->routing.trees, r->o.pace_percent, pace);
+  if (!err && r->cfg)
+    err = write_update_tables(r);
   if (!err)
     err = load_vertices(r, &in);
   spd_free(r->ctx, pace);
@@ -284,7 +414,7 @@ static int load(mrun_t *r) {
 
 /* A generous limit of simulated time: 20 ms per sample and a second. */
 static uint64_t timeout_ps(const mrun_t *r) {
-  return ((uint64_t)r->n + r->o.slots) * 20000000000ull + 1000000000000ull;
+  return ((uint64_t)run_samples(r) + r->o.slots) * 20000000000ull + 1000000000000ull;
 }
 
 /* Every loaded core must have exited cleanly; a failure names the core. */
@@ -358,7 +488,7 @@ static int run(mrun_t *r, spd_machine_stats_t *stats) {
                         ", unmatched %" PRIu64 ", queue full %" PRIu64 ", stopped core %" PRIu64
                         ")", rc.packets_dropped, rc.packets_sent, rc.dropped_wait1,
                         rc.dropped_unmatched, rc.dropped_task_queue_full, rc.dropped_core_stopped);
-  size_t words = (size_t)r->n * (r->out_size + RECORD_EXTRA);
+  size_t words = (size_t)run_samples(r) * (r->out_size + RECORD_EXTRA);
   r->records = spd_malloc(r->ctx, words * 4u);
   if (!r->records)
     return spd_ctx_fail(r->ctx, SPD_ENOMEM, "records: %zu bytes", words * 4u);
@@ -407,6 +537,11 @@ static void mrun_free(mrun_t *r) {
   spd__fx_net_free(r->net);
   spd_numeric_plan_free(r->plan);
   spd_free(r->ctx, r->addr);
+  spd_free(r->ctx, r->update_addr);
+  spd_free(r->ctx, r->result_addr);
+  spd_free(r->ctx, r->order_addr);
+  spd_free(r->ctx, r->order);
+  spd_free(r->ctx, (void *)r->master);
   spd_free(r->ctx, (void *)r->w16);
   spd_free(r->ctx, (void *)r->bias32);
   spd_free(r->ctx, (void *)r->wf);
@@ -431,7 +566,8 @@ static int prepare(mrun_t *r) {
   r->bias32 = spd_calloc(r->ctx, (size_t)nl, sizeof *r->bias32);
   r->wf = spd_calloc(r->ctx, (size_t)nl, sizeof *r->wf);
   r->biasf = spd_calloc(r->ctx, (size_t)nl, sizeof *r->biasf);
-  if (!r->w16 || !r->bias32 || !r->wf || !r->biasf)
+  r->master = spd_calloc(r->ctx, (size_t)nl, sizeof *r->master);
+  if (!r->w16 || !r->bias32 || !r->wf || !r->biasf || !r->master)
     return spd_ctx_fail(r->ctx, SPD_ENOMEM, "machine run: weight tables");
   int err = check_model(r);
   if (!err)
@@ -440,16 +576,86 @@ static int prepare(mrun_t *r) {
     err = map(r);
   if (!err) {
     r->addr = spd_calloc(r->ctx, r->g->n_vertices, sizeof *r->addr);
-    if (!r->addr)
+    r->update_addr = spd_calloc(r->ctx, r->g->n_vertices, sizeof *r->update_addr);
+    r->result_addr = spd_calloc(r->ctx, r->g->n_vertices, sizeof *r->result_addr);
+    r->order_addr = spd_calloc(r->ctx, r->g->n_vertices, sizeof *r->order_addr);
+    if (!r->addr || !r->update_addr || !r->result_addr || !r->order_addr)
       err = spd_ctx_fail(r->ctx, SPD_ENOMEM, "machine run: vertex addresses");
   }
   return err;
 }
 
+/* Training: the sequence of samples (each epoch's order, docs/training.md). */
+static int make_order(mrun_t *r) {
+  const spd_fit_config_t *c = r->cfg;
+  r->epochs = (uint32_t)c->epochs;
+  r->steps = r->epochs * (uint32_t)((r->n + c->batch_size - 1) / c->batch_size);
+  r->order = spd_malloc(r->ctx, (size_t)r->epochs * r->n * sizeof *r->order);
+  if (!r->order)
+    return spd_ctx_fail(r->ctx, SPD_ENOMEM, "order of %u epochs", r->epochs);
+  for (uint32_t e = 0; e < r->epochs; e++) {
+    uint32_t *o = r->order + (size_t)e * r->n;
+    if (c->shuffle)
+      spd_fit_epoch_order(c->seed, (int)e, o, r->n);
+    else
+      for (uint32_t i = 0; i < r->n; i++)
+        o[i] = i;
+  }
+  return 0;
+}
+
+/* The trained master weights back into the model's float parameters, as
+ * the reference exports them (spd__fx_net_export). */
+static int read_results(mrun_t *r, spd_model_t *m) {
+  int err = 0;
+  for (uint32_t v = 0; !err && v < r->g->n_vertices; v++) {
+    const spd_vertex_t *vx = &r->g->vertices[v];
+    uint32_t bytes = result_bytes(r, vx);
+    if (!bytes)
+      continue;
+    int32_t *w = spd_malloc(r->ctx, bytes);
+    if (!w)
+      return spd_ctx_fail(r->ctx, SPD_ENOMEM, "results of vertex %u", v);
+    err = spd_tx_read_sdram(r->tx, r->place.loc[v].x, r->place.loc[v].y, r->result_addr[v], w,
+                            bytes);
+    spd_layer_t *l = &m->layers[vx->layer];
+    uint32_t out = (uint32_t)l->config.units, k = 0;
+    if (!err && vx->role != SPD_ROLE_REDUCER)
+      for (uint32_t i = 0; i < vx->rows.n; i++)
+        for (uint32_t j = 0; j < vx->cols.n; j++)
+          l->params[0].value.data[(size_t)(vx->rows.lo + i) * out + vx->cols.lo + j] =
+              spd_fx_to_float(w[k++], SPD_FX_MASTER_FRAC);
+    if (!err && vx->role != SPD_ROLE_TILE && l->n_params > 1)
+      for (uint32_t j = 0; j < vx->cols.n; j++)
+        l->params[1].value.data[vx->cols.lo + j] = spd_fx_to_float(w[k++], SPD_FX_MASTER_FRAC);
+    spd_free(r->ctx, w);
+  }
+  return err;
+}
+
+/* Per-epoch means of the records' losses and hits. */
+static void epoch_logs(const mrun_t *r, spd_epoch_logs_t *logs) {
+  uint32_t w = r->out_size + RECORD_EXTRA;
+  for (uint32_t e = 0; e < r->epochs; e++) {
+    double loss = 0;
+    uint32_t hits = 0;
+    for (uint32_t i = 0; i < r->n; i++) {
+      const uint32_t *rec = r->records + ((size_t)e * r->n + i) * w;
+      uint64_t lw = (uint64_t)rec[r->out_size] | (uint64_t)rec[r->out_size + 1] << 32;
+      loss += ldexp((double)(int64_t)lw, -SPD_FX_LOSS_FRAC);
+      hits += rec[r->out_size + 2] == rec[r->out_size + 3];
+    }
+    logs[e] = (spd_epoch_logs_t){.epoch = (int)e, .loss = loss / r->n,
+                                 .accuracy = (double)hits / r->n};
+  }
+}
+
+static int run_machine(mrun_t *r, const spd_machine_run_opts_t *opts,
+                       spd_machine_results_t *res, spd_machine_stats_t *stats);
+
 int spd_machine_forward(spd_ctx_t *ctx, const spd_model_t *m, const spd_machine_t *machine,
                         const spd_machine_run_opts_t *opts, const spd_fit_data_t *data,
                         spd_machine_results_t *res, spd_machine_stats_t *stats) {
-  double t0 = wall_seconds();
   int err = check_args(ctx, m, machine, data);
   if (err)
     return err;
@@ -457,14 +663,62 @@ int spd_machine_forward(spd_ctx_t *ctx, const spd_model_t *m, const spd_machine_
               .n = (uint32_t)data->n,
               .in_size = (uint32_t)spd_shape_size(&m->layers[0].output_shape),
               .out_size = (uint32_t)spd_shape_size(&m->layers[m->n_layers - 1].output_shape)};
+  err = run_machine(&r, opts, res, stats);
+  mrun_free(&r);
+  return err;
+}
+
+int spd_machine_fit(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *machine,
+                    const spd_machine_run_opts_t *opts, const spd_fit_config_t *cfg,
+                    const spd_fit_data_t *train, spd_history_t *history,
+                    spd_machine_stats_t *stats) {
+  int err = check_args(ctx, m, machine, train);
+  if (err)
+    return err;
+  if (!cfg || cfg->epochs < 1 || cfg->batch_size < 1 || !train->y.labels ||
+      cfg->loss != SPD_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY || cfg->from_logits ||
+      m->layers[m->n_layers - 1].config.activation != SPD_ACT_SOFTMAX)
+    return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
+                        "machine training: sparse categorical cross-entropy after a softmax "
+                        "output layer, integer labels, epochs and batch size >= 1");
+  if (!opts || opts->numeric != SPD_NUMERIC_FIXED)
+    return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
+                        "machine training runs in fixed point only for now (--numeric fixed)");
+  spd_epoch_logs_t *logs = spd_calloc(ctx, (size_t)cfg->epochs, sizeof *logs);
+  if (!logs)
+    return spd_ctx_fail(ctx, SPD_ENOMEM, "history of %d epochs", cfg->epochs);
+  mrun_t r = {.ctx = ctx, .model = m, .machine = machine, .data = train,
+              .n = (uint32_t)train->n, .cfg = cfg,
+              .in_size = (uint32_t)spd_shape_size(&m->layers[0].output_shape),
+              .out_size = (uint32_t)spd_shape_size(&m->layers[m->n_layers - 1].output_shape)};
+  err = make_order(&r);
+  if (!err)
+    err = run_machine(&r, opts, NULL, stats);
+  if (!err)
+    err = read_results(&r, m);
+  if (!err)
+    epoch_logs(&r, logs);
+  mrun_free(&r);
+  if (!err && history)
+    *history = (spd_history_t){.ctx = ctx, .n_epochs = cfg->epochs, .epochs = logs};
+  else
+    spd_free(ctx, logs);
+  return err;
+}
+
+static int run_machine(mrun_t *r0, const spd_machine_run_opts_t *opts,
+                       spd_machine_results_t *res, spd_machine_stats_t *stats) {
+  double t0 = wall_seconds();
+  mrun_t r = *r0;
+  int err = 0;
   if (opts)
     r.o = *opts;
   if (!r.o.slots)
     r.o.slots = 2;
   if (!r.o.pace_percent)
     r.o.pace_percent = 125;
-  spd_machine_stats_t st = {.numeric = r.o.numeric, .samples = r.n};
-  snprintf(st.machine, sizeof st.machine, "%s", machine->name);
+  spd_machine_stats_t st = {.numeric = r.o.numeric, .samples = run_samples(&r)};
+  snprintf(st.machine, sizeof st.machine, "%s", r.machine->name);
   err = prepare(&r);
   if (!err)
     err = load(&r);
@@ -476,7 +730,7 @@ int spd_machine_forward(spd_ctx_t *ctx, const spd_model_t *m, const spd_machine_
   }
   if (!err && res)
     decode(&r, res);
-  mrun_free(&r);
+  *r0 = r;
   st.simulated_samples_per_second =
       st.simulated_seconds > 0 ? (double)st.samples / st.simulated_seconds : 0;
   st.host_seconds = wall_seconds() - t0;
