@@ -31,7 +31,10 @@
   X(TILE_FULL, "tile-full")   /* every row of its columns: reduces itself */   \
   X(REDUCER, "reducer")       /* sums a column block, bias, activation */      \
   X(LOSS, "loss")             /* softmax, loss, dL/dz of the output layer */   \
-  X(SINK, "sink")             /* records outputs, losses, metrics in SDRAM */
+  X(SINK, "sink")             /* records outputs, losses, metrics in SDRAM */ \
+  X(CONV, "conv")             /* output rows x channels of a convolution,   */ \
+                              /* its own reducer; may hold a fused pooling */ \
+  X(POOL, "pool")             /* output rows x channels of a pooling layer */
 
 typedef enum spd_vertex_role {
 #define SPD_VERTEX_ROLE_ENUM_(id, name) SPD_ROLE_##id,
@@ -79,6 +82,14 @@ typedef struct spd_vertex {
                                  update amortised over the batch */
   uint64_t period_cycles;     /* time per sample in CPU cycles: the largest of
                                  busy cycles, paced sends and DMA */
+  uint64_t dma_cycles;        /* DMA engine cycles per sample */
+  /* CONV, POOL (docs/conv-on-machine.md): rows = output rows (of the
+   * pooling when one is fused), cols = output channels, in_rows = the input
+   * rows with the halo the tile reads; fused_pool = model layer index of a
+   * pooling layer computed on this core (0: none). */
+  spd_range_t in_rows;
+  int fused_pool;
+  spd_range_t conv_rows;      /* CONV: the convolution's own output rows */
 } spd_vertex_t;
 
 /** An outgoing partition (a multicast net). Value v of sample slot s, word
@@ -96,6 +107,16 @@ typedef struct spd_partition {
   uint32_t pace_cycles;   /* least CPU cycles between two of its sends */
   uint32_t n_targets;
   uint32_t *targets;      /* vertex indices, owned by the graph */
+  /* Feature-map partitions (conv, pool and their Flatten into Dense;
+   * docs/conv-on-machine.md): when fm_width > 0 the values are the block
+   * fm_rows x [0, fm_width) x fm_chans of the layer's (H, W, C) output
+   * (C = fm_channels) in (row, column, channel) order, and `values` is the
+   * range of positions in that order that the partition carries (the whole
+   * block, or the part inside a Dense row block). */
+  spd_range_t fm_rows, fm_chans;
+  uint32_t fm_width, fm_channels;
+  bool per_batch;         /* sent once per batch, not per sample ("dwsum",
+                             "wupd": the weight-sharing gradient reduction) */
 } spd_partition_t;
 
 /** How one Dense layer was cut. */
@@ -111,6 +132,25 @@ typedef struct spd_layer_tiling {
   uint64_t period_cycles;       /* slowest of its vertices */
   uint32_t max_tile_dtcm;       /* largest DTCM need of its vertices */
 } spd_layer_tiling_t;
+
+/** How one convolution or pooling layer was cut (docs/conv-on-machine.md):
+ *  grid_rows blocks of output rows x grid_cols blocks of output channels.
+ *  A pooling layer fused into the convolution before it has n_vertices = 0
+ *  and fused_into = that convolution's model layer index. A 1-D layer is
+ *  cut along its steps (h = steps, w = 1). */
+typedef struct spd_conv_tiling {
+  int layer;
+  char name[SPD_NAME_MAX];
+  spd_layer_kind_t kind;
+  uint32_t in_h, in_w, in_c, out_h, out_w, out_c;
+  uint32_t k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left;
+  uint16_t grid_rows, grid_cols;
+  spd_tile_memory_t memory;
+  uint32_t first_vertex, n_vertices;
+  int fused_into;               /* 0 or the convolution holding this pooling */
+  uint64_t period_cycles;
+  uint32_t max_tile_dtcm;
+} spd_conv_tiling_t;
 
 /** Options of the partitioner. */
 typedef struct spd_partition_opts {
@@ -145,6 +185,8 @@ typedef struct spd_machine_graph {
   int n_dense;
   spd_layer_tiling_t *dense;    /* one per Dense layer, in model order */
   uint64_t period_cycles;       /* the pipeline's bottleneck per sample */
+  int n_conv;
+  struct spd_conv_tiling *conv; /* one per Conv/pooling layer, in model order */
 } spd_machine_graph_t;
 
 /** DTCM a kernel may allocate: 64 KB less the spin1 stacks and the runtime
@@ -164,6 +206,23 @@ uint32_t spd_partition_dtcm_budget(void);
  *  needs and what the machine has); SPD_ENOMEM. On failure *out is untouched. */
 int spd_partition_dense(spd_ctx_t *ctx, const spd_model_t *model, const spd_machine_t *machine,
                         const spd_partition_opts_t *opts, spd_machine_graph_t **out);
+
+/** Cut any supported model: Dense chains as spd_partition_dense (the same
+ *  graph), and chains of Conv1D/Conv2D, MaxPooling/AveragePooling 1D/2D
+ *  (an Activation after a linear convolution folded in, Dropout passed
+ *  through) ending in Flatten and Dense layers (docs/conv-on-machine.md).
+ *  Errors as spd_partition_dense; a convolution needing input-channel
+ *  splitting (its one-row tile does not fit a core) fails naming the layer. */
+int spd_partition_model(spd_ctx_t *ctx, const spd_model_t *model, const spd_machine_t *machine,
+                        const spd_partition_opts_t *opts, spd_machine_graph_t **out);
+
+/** The conv/pool tiling of model layer @p layer, or NULL. */
+const spd_conv_tiling_t *spd_machine_graph_conv_tiling(const spd_machine_graph_t *g, int layer);
+
+/** Input rows [lo, lo+n) (clipped to the input) that output rows @p out of a
+ *  window layer read: stride, padding before and dilation as in fx_conv. */
+spd_range_t spd_conv_input_rows(spd_range_t out, uint32_t stride, uint32_t k, uint32_t dil,
+                                uint32_t pad_before, uint32_t in_h);
 
 void spd_machine_graph_free(spd_machine_graph_t *g);
 

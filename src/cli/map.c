@@ -31,9 +31,9 @@ static void usage(FILE *out) {
           "                  [--optimizer sgd|adam|rmsprop] [--momentum] [--batch-size N]\n"
           "                  [--in-flight N] [--samples N] [--inference] [--placer NAME]\n"
           "                  [--max-cores N] [--slack PERCENT] [--fuse] [--tiles]\n\n"
-          "Compile a model for a SpiNNaker machine without running it: cut every Dense\n"
-          "layer into tiles, place them on cores, route their packets and minimise\n"
-          "the routing tables; print per layer the tile grid with each tile's memory\n"
+          "Compile a model for a SpiNNaker machine without running it: cut every Dense,\n"
+          "convolution and pooling layer into tiles, place them on cores, route their\n"
+          "packets and minimise the routing tables; print per layer the tile grid with each tile's memory\n"
           "and cycles, the cores and chips used and the router entries per chip.\n\n"
           "options:\n"
           "  --machine NAME     spinn3, spinn5 (default), <N>boards, spinn1m, <W>x<H>\n"
@@ -206,7 +206,43 @@ static void print_role(const char *label, const spd_vertex_t *v, uint32_t n, boo
          ")\n", v->dtcm_bytes, v->sdram_bytes, v->cycles_per_sample, v->period_cycles);
 }
 
+/* Convolution and pooling layers: the grid of output rows x channels, the
+ * largest tile with its input rows (halo included). */
+static void print_windows(const spd_machine_graph_t *g) {
+  for (int i = 0; i < g->n_conv; i++) {
+    const spd_conv_tiling_t *t = &g->conv[i];
+    printf("layer '%s' %s %" PRIu32 "x%" PRIu32 "x%" PRIu32 " -> %" PRIu32 "x%" PRIu32 "x%" PRIu32
+           " (k %" PRIu32 "x%" PRIu32 ", stride %" PRIu32 "x%" PRIu32 ", dilation %" PRIu32
+           "x%" PRIu32 ", pad %" PRIu32 ",%" PRIu32 "): ",
+           t->name, spd_layer_kind_name(t->kind), t->in_h, t->in_w, t->in_c, t->out_h, t->out_w,
+           t->out_c, t->k_h, t->k_w, t->stride_h, t->stride_w, t->dil_h, t->dil_w, t->pad_top,
+           t->pad_left);
+    if (!t->n_vertices) {
+      const spd_conv_tiling_t *host = spd_machine_graph_conv_tiling(g, t->fused_into);
+      printf("fused into the tiles of layer '%s'\n", host ? host->name : "?");
+      continue;
+    }
+    printf("grid %u rows x %u channels, weights %s, %" PRIu32 " cores, period %" PRIu64
+           " cycles (%.1f us)\n", t->grid_rows, t->grid_cols, spd_tile_memory_name(t->memory),
+           t->n_vertices, t->period_cycles, cycles_us(t->period_cycles));
+    spd_vertex_t big = {0};
+    for (uint32_t v = t->first_vertex; v < t->first_vertex + t->n_vertices; v++) {
+      const spd_vertex_t *x = &g->vertices[v];
+      if (x->in_rows.n * x->cols.n > big.in_rows.n * big.cols.n)
+        big = *x;
+      big.dtcm_bytes = x->dtcm_bytes > big.dtcm_bytes ? x->dtcm_bytes : big.dtcm_bytes;
+      if (x->cycles_per_sample > big.cycles_per_sample)
+        big.cycles_per_sample = x->cycles_per_sample;
+    }
+    printf("    %-9s x%-4" PRIu32 " rows %3" PRIu32 " (reads %3" PRIu32 " input rows) x %-4" PRIu32
+           " channels  DTCM %6" PRIu32 " B  %9" PRIu64 " cycles/sample\n",
+           spd_vertex_role_name(big.role), t->n_vertices, big.conv_rows.n, big.in_rows.n,
+           big.cols.n, big.dtcm_bytes, big.cycles_per_sample);
+  }
+}
+
 static void print_layers(const spd_model_t *m, const spd_machine_graph_t *g) {
+  print_windows(g);
   for (int d = 0; d < g->n_dense; d++) {
     const spd_layer_tiling_t *t = &g->dense[d];
     const spd_layer_t *l = &m->layers[t->layer];
@@ -240,6 +276,8 @@ static void print_layers(const spd_model_t *m, const spd_machine_graph_t *g) {
   uint64_t sent = 0, delivered = 0;
   for (uint32_t i = 0; i < g->n_partitions; i++) {
     uint64_t n = (uint64_t)g->partitions[i].values.n * g->partitions[i].words;
+    if (g->partitions[i].per_batch)
+      n = (n + g->opts.batch_size - 1) / g->opts.batch_size;
     sent += n;
     delivered += n * g->partitions[i].n_targets;
   }
@@ -333,7 +371,7 @@ int spd_cli_map(int argc, char **argv) {
   spd_placement_t p = {0};
   int err = load(&ctx, &o, &m, &mc);
   if (!err)
-    err = spd_partition_dense(&ctx, m, mc, &o.part, &g);
+    err = spd_partition_model(&ctx, m, mc, &o.part, &g);
   if (!err)
     err = (!strcmp(o.placer, "sequential") ? spd_place_sequential : spd_place)(&ctx, g, mc, &p);
   if (!err) {

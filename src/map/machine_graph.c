@@ -77,6 +77,7 @@ void spd_machine_graph_free(spd_machine_graph_t *g) {
   spd_free(g->ctx, g->partitions);
   spd_free(g->ctx, g->vertices);
   spd_free(g->ctx, g->dense);
+  spd_free(g->ctx, g->conv);
   spd_free(g->ctx, g);
 }
 
@@ -87,8 +88,21 @@ const spd_layer_tiling_t *spd_machine_graph_tiling(const spd_machine_graph_t *g,
   return NULL;
 }
 
+const spd_conv_tiling_t *spd_machine_graph_conv_tiling(const spd_machine_graph_t *g, int layer) {
+  for (int i = 0; i < g->n_conv; i++)
+    if (g->conv[i].layer == layer)
+      return &g->conv[i];
+  return NULL;
+}
+
 void spd_vertex_describe(const spd_machine_graph_t *g, uint32_t v, char *buf, size_t size) {
   const spd_vertex_t *x = &g->vertices[v];
+  if (x->role == SPD_ROLE_CONV || x->role == SPD_ROLE_POOL) {
+    const spd_conv_tiling_t *c = spd_machine_graph_conv_tiling(g, x->layer);
+    snprintf(buf, size, "vertex %u (%s (%u,%u) of layer '%s')", v,
+             spd_vertex_role_name(x->role), x->grid_row, x->grid_col, c ? c->name : "?");
+    return;
+  }
   const spd_layer_tiling_t *t = spd_machine_graph_tiling(g, x->layer);
   const char *role = spd_vertex_role_name(x->role);
   if (x->role == SPD_ROLE_TILE)
@@ -158,7 +172,8 @@ int spd__graph_add_partition(spd_machine_graph_t *g, uint32_t source, const char
 
 /* Kinds of traffic: pacing shares a receiver among the senders of one kind,
  * which arrive in the same phase of a sample. */
-static const char *const pace_names[] = {"x", "psum", "y", "dz", "dxpsum", "record", "credit"};
+static const char *const pace_names[] = {"x",      "psum",   "y",     "dz",  "dxpsum",
+                                         "record", "credit", "dwsum", "wupd"};
 #define N_PACE_NAMES (sizeof pace_names / sizeof pace_names[0])
 
 static uint32_t name_index(const char *name) {
@@ -169,6 +184,15 @@ static uint32_t name_index(const char *name) {
 }
 
 static uint64_t packets(const spd_partition_t *p) { return (uint64_t)p->values.n * p->words; }
+
+typedef struct spd_graph_pace_ctx {
+  uint64_t batch;
+} spd_graph_pace_ctx_t;
+
+/* Packets per sample: a per-batch partition's burst spread over the batch. */
+static uint64_t per_sample(const spd_graph_pace_ctx_t *c, const spd_partition_t *p, uint64_t n) {
+  return p->per_batch ? (n + c->batch - 1) / c->batch : n;
+}
 
 /* Each sender spreads its packets over the time the receiver needs for all
  * packets of that kind (recv[t][kind] handling cycles), so concurrent
@@ -187,6 +211,7 @@ int spd__graph_pace(spd_machine_graph_t *g, const uint64_t *dma_cycles) {
     spd_free(g->ctx, slow);
     return SPD_ENOMEM;
   }
+  spd_graph_pace_ctx_t pc = {g->opts.batch_size ? g->opts.batch_size : 1};
   uint64_t base = spd__cost_send_cycles();
   base = base > spd__cost_link_cycles() ? base : spd__cost_link_cycles();
   for (uint32_t i = 0; i < g->n_partitions; i++)
@@ -201,9 +226,9 @@ int spd__graph_pace(spd_machine_graph_t *g, const uint64_t *dma_cycles) {
       pace = r > pace ? r : pace;
     }
     p->pace_cycles = pace > UINT32_MAX ? UINT32_MAX : (uint32_t)pace;
-    fast[p->source] += packets(p) * base;
-    if (packets(p) * pace > slow[p->source])
-      slow[p->source] = packets(p) * pace;
+    fast[p->source] += per_sample(&pc, p, packets(p) * base);
+    if (per_sample(&pc, p, packets(p) * pace) > slow[p->source])
+      slow[p->source] = per_sample(&pc, p, packets(p) * pace);
   }
   g->period_cycles = 0;
   for (uint32_t v = 0; v < g->n_vertices; v++) {

@@ -46,6 +46,7 @@ static int add_vertex(builder_t *B, const spd_vertex_t *v, const spd__vertex_cos
   x.dtcm_bytes = c->dtcm;
   x.sdram_bytes = c->sdram;
   x.cycles_per_sample = c->busy;
+  x.dma_cycles = c->dma;
   x.n_layers = 1;
   B->dma[B->g->n_vertices] = c->dma;
   return spd__graph_add_vertex(B->g, &x, NULL);
@@ -57,8 +58,8 @@ static int join_core(builder_t *B, int si, uint32_t c_next) {
   search_t *S = B->S;
   const stage_t *st = &S->st[si];
   uint32_t v = B->plan[S->group[si]].first_tile;
-  spd__tile_shape_t sh = {st->in, st->out, S->cfg[si].memory, st->activation, si == 0,
-                          si == S->n - 1, 1, st->out * (c_next ? c_next : 1)};
+  spd__tile_shape_t sh = {st->in, st->out, S->cfg[si].memory, st->activation,
+                          si == 0 && !S->dx_first, si == S->n - 1, 1, st->out * (c_next ? c_next : 1)};
   spd__vertex_cost_t cost;
   spd__cost_tile(S->o, &sh, true, &cost);
   spd_vertex_t *x = &B->g->vertices[v];
@@ -69,6 +70,7 @@ static int join_core(builder_t *B, int si, uint32_t c_next) {
   x->cols = (spd_range_t){0, st->out};
   x->n_layers++;
   B->dma[v] += cost.dma;
+  x->dma_cycles += cost.dma;
   B->plan[si].first_tile = B->plan[si].first_reducer = v;
   spd_layer_tiling_t *t = &B->g->dense[si];
   *t = (spd_layer_tiling_t){.layer = st->layer, .in = st->in, .out = st->out, .grid_rows = 1,
@@ -92,8 +94,8 @@ static int add_layer_vertices(builder_t *B, int si) {
                         .layer = st->layer, .grid_row = (uint16_t)i, .grid_col = (uint16_t)j,
                         .rows = block(st->in, c->a, i), .cols = block(st->out, c->b, j),
                         .memory = c->memory};
-      spd__tile_shape_t sh = {v.rows.n, v.cols.n, c->memory, st->activation, si == 0,
-                              si == S->n - 1, c->R, v.cols.n * (c_next ? c_next : 1)};
+      spd__tile_shape_t sh = {v.rows.n, v.cols.n, c->memory, st->activation,
+                              si == 0 && !S->dx_first, si == S->n - 1, c->R, v.cols.n * (c_next ? c_next : 1)};
       spd__vertex_cost_t cost;
       spd__cost_tile(S->o, &sh, c->R == 1, &cost);
       err = add_vertex(B, &v, &cost);
@@ -103,7 +105,8 @@ static int add_layer_vertices(builder_t *B, int si) {
     spd_vertex_t v = {.role = SPD_ROLE_REDUCER, .layer = st->layer, .grid_col = (uint16_t)j,
                       .cols = block(st->out, c->b, j)};
     spd__tile_shape_t sh = {.cols = v.cols.n, .activation = st->activation,
-                            .first_layer = si == 0, .last_layer = si == S->n - 1,
+                            .first_layer = si == 0 && !S->dx_first,
+                            .last_layer = si == S->n - 1,
                             .row_blocks = c->R, .dx_values = v.cols.n * (c_next ? c_next : 1)};
     spd__vertex_cost_t cost;
     spd__cost_reducer(S->o, &sh, &cost);

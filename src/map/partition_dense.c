@@ -22,9 +22,10 @@ static bool pass_through(spd_layer_kind_t k) {
 }
 
 /* Walk the chain input -> ... -> output, collecting Dense stages. */
-static int collect_stages(spd_ctx_t *ctx, const spd_model_t *m, stage_t *st, int *n_out) {
+static int collect_stages(spd_ctx_t *ctx, const spd_model_t *m, int first, stage_t *st,
+                          int *n_out) {
   int n = 0;
-  for (int i = 1; i < m->n_layers; i++) {
+  for (int i = first; i < m->n_layers; i++) {
     const spd_layer_t *l = &m->layers[i];
     if (l->n_inbound != 1 || l->inbound[0] != i - 1)
       return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
@@ -78,7 +79,7 @@ static void evaluate(const search_t *S, int si, uint32_t R, uint32_t C, spd_tile
   const spd_partition_opts_t *o = S->o;
   uint32_t a = spd__ceil_div(st->in, R), b = spd__ceil_div(st->out, C);
   spd__tile_shape_t sh = {.rows = a, .cols = b, .memory = mem, .activation = st->activation,
-                          .first_layer = si == 0, .last_layer = si == S->n - 1,
+                          .first_layer = si == 0 && !S->dx_first, .last_layer = si == S->n - 1,
                           .row_blocks = R, .dx_values = b * (c_next ? c_next : 1)};
   uint64_t link = spd__cost_link_cycles(), recv = spd__cost_recv_cycles();
   uint64_t words = spd__cost_psum_words(o->numeric);
@@ -86,7 +87,7 @@ static void evaluate(const search_t *S, int si, uint32_t R, uint32_t C, spd_tile
   spd__cost_tile(o, &sh, R == 1, &t);
   /* Paced sends (spd__graph_pace): all packets at the link's rate, or each
    * partition spread over its receiver's time for that kind of packet. */
-  uint64_t out_packets = R == 1 ? b : b * words, dx_packets = o->training && si > 0 ? a * words : 0;
+  uint64_t out_packets = R == 1 ? b : b * words, dx_packets = o->training && (si > 0 || S->dx_first) ? a * words : 0;
   uint64_t sends = spd__max64((out_packets + dx_packets) * link,
                          spd__max64(R == 1 ? 0 : out_packets * recv * R, dx_packets * recv * C));
   uint64_t period = spd__max64(spd__max64(t.busy, t.dma), sends);
@@ -222,7 +223,7 @@ static int choose(search_t *S) {
   spd__vertex_cost_t loss, sink;
   spd__cost_loss(S->o, S->st[S->n - 1].out, &loss);
   spd__cost_sink(S->o, S->st[S->n - 1].out, &sink);
-  S->floor = spd__max64(spd__max64(loss.busy, sink.busy), 1);
+  S->floor = spd__max64(spd__max64(spd__max64(loss.busy, sink.busy), 1), S->min_period);
   if (loss.dtcm > S->budget || sink.dtcm > S->budget)
     return spd_ctx_fail(S->ctx, SPD_ENOFIT, "the loss core of layer '%s' (%" PRIu32
                         " outputs) needs %" PRIu32 " bytes of DTCM, a core has %" PRIu32,
@@ -318,7 +319,7 @@ static int search_init(search_t *S, const spd_model_t *model) {
   S->st = spd_calloc(S->ctx, (size_t)model->n_layers, sizeof *S->st);
   if (!S->st)
     return SPD_ENOMEM;
-  if ((err = collect_stages(S->ctx, model, S->st, &n)))
+  if ((err = collect_stages(S->ctx, model, S->first_layer, S->st, &n)))
     return err;
   S->rows = spd_calloc(S->ctx, (size_t)n, sizeof *S->rows);
   S->cols = spd_calloc(S->ctx, (size_t)n, sizeof *S->cols);
@@ -335,25 +336,21 @@ static int search_init(search_t *S, const spd_model_t *model) {
   return err;
 }
 
-int spd_partition_dense(spd_ctx_t *ctx, const spd_model_t *model, const spd_machine_t *machine,
-                        const spd_partition_opts_t *opts, spd_machine_graph_t **out) {
-  spd_partition_opts_t defaults;
-  if (!opts) {
-    spd_partition_opts_default(&defaults);
-    opts = &defaults;
-  }
-  if (!model || !machine || !out)
-    return spd_ctx_fail(ctx, SPD_EINVAL, "partition: model, machine and output are required");
-  if (!model->built)
-    return spd_ctx_fail(ctx, SPD_EINVAL, "model '%s' is not built", model->name);
+/* The search and build for stages from model layer @p first on. */
+static int run(spd_ctx_t *ctx, const spd_model_t *model, const spd_machine_t *machine,
+               const spd_partition_opts_t *opts, int first, uint32_t cores, uint64_t min_period,
+               spd_machine_graph_t **out) {
   int err = check_opts(ctx, opts);
   if (err)
     return err;
   search_t S = {.ctx = ctx, .o = opts, .m = machine, .budget = spd_partition_dtcm_budget(),
                 .chip_sdram = largest_chip_sdram(machine),
-                .cores = spd_machine_app_cores(machine)};
+                .cores = spd_machine_app_cores(machine), .first_layer = first,
+                .dx_first = first > 1 && opts->training, .min_period = min_period};
   if (opts->max_cores && opts->max_cores < S.cores)
     S.cores = opts->max_cores;
+  if (cores < S.cores)
+    S.cores = cores;
   /* A source, a tile, a loss and a sink core at the very least. */
   if (S.cores < 4)
     return spd_ctx_fail(ctx, SPD_ENOFIT, "machine '%s' offers %" PRIu32 " usable application cores; "
@@ -368,4 +365,24 @@ int spd_partition_dense(spd_ctx_t *ctx, const spd_model_t *model, const spd_mach
   }
   search_free(&S);
   return err;
+}
+
+int spd_partition_dense(spd_ctx_t *ctx, const spd_model_t *model, const spd_machine_t *machine,
+                        const spd_partition_opts_t *opts, spd_machine_graph_t **out) {
+  spd_partition_opts_t defaults;
+  if (!opts) {
+    spd_partition_opts_default(&defaults);
+    opts = &defaults;
+  }
+  if (!model || !machine || !out)
+    return spd_ctx_fail(ctx, SPD_EINVAL, "partition: model, machine and output are required");
+  if (!model->built)
+    return spd_ctx_fail(ctx, SPD_EINVAL, "model '%s' is not built", model->name);
+  return run(ctx, model, machine, opts, 1, UINT32_MAX, 0, out);
+}
+
+int spd__partition_dense_tail(spd_ctx_t *ctx, const spd_model_t *model, int first_layer,
+                              const spd_machine_t *machine, const spd_partition_opts_t *opts,
+                              uint32_t cores, uint64_t min_period, spd_machine_graph_t **out) {
+  return run(ctx, model, machine, opts, first_layer, cores, min_period, out);
 }

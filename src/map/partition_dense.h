@@ -50,6 +50,12 @@ typedef struct search {
   uint32_t total_cores;
   int missing;            /* stage with no config, or -1 */
   int *group;             /* group[si]: first stage of the core si shares */
+  /* A Dense tail after convolutions (partition_conv.c): stages start at
+   * model layer first_layer, the first stage sends dX upstream, and no
+   * period below min_period is sought (the convolutions are slower). */
+  int first_layer;
+  bool dx_first;
+  uint64_t min_period;
 } search_t;
 
 static inline uint32_t spd__ceil_div(uint64_t a, uint64_t b) {
@@ -65,5 +71,13 @@ static inline bool spd__same_core(const search_t *S, int a, int b) {
 /** Build the graph of the chosen cuts (S->cfg, S->n_sources, S->group).
  *  @return 0, SPD_ENOFIT (SDRAM), SPD_ENOMEM; on failure *out untouched. */
 int spd__partition_build(search_t *S, spd_machine_graph_t **out);
+
+/** The Dense layers from model layer @p first_layer on (after a Flatten)
+ *  cut for at most @p cores cores, the first one sending dX upstream when
+ *  training; its graph still has sources for the flattened input, which the
+ *  caller replaces. */
+int spd__partition_dense_tail(spd_ctx_t *ctx, const spd_model_t *model, int first_layer,
+                              const spd_machine_t *machine, const spd_partition_opts_t *opts,
+                              uint32_t cores, uint64_t min_period, spd_machine_graph_t **out);
 
 #endif

@@ -268,3 +268,18 @@ void spd__cost_sink(const spd_partition_opts_t *o, uint32_t n_out, spd__vertex_c
             spd__cost_model.dma_setup_cycles;
   c->dma = dma_words_cycles(rec);
 }
+
+uint32_t spd__cost_mac_cycles(spd_numeric_t n) { return mac_cycles(n); }
+uint32_t spd__cost_add_cycles(spd_numeric_t n) { return add_cycles(n); }
+uint32_t spd__cost_acc_bytes(spd_numeric_t n) { return acc_bytes(n); }
+uint32_t spd__cost_act_cycles(const spd_partition_opts_t *o, spd_activation_t a) {
+  return act_cycles(o, a);
+}
+uint32_t spd__cost_act_bwd_cycles(const spd_partition_opts_t *o) { return act_bwd_cycles(o); }
+uint32_t spd__cost_update_cycles(const spd_partition_opts_t *o) { return update_cycles(o); }
+void spd__cost_weight_bytes(const spd_partition_opts_t *o, spd_tile_memory_t m, uint32_t *dtcm,
+                            uint32_t *sdram) {
+  weight_bytes(o, m, dtcm, sdram);
+}
+uint64_t spd__cost_dma_cycles(uint64_t bytes) { return dma_words_cycles(bytes); }
+uint32_t spd__cost_vertex_overhead(void) { return VERTEX_OVERHEAD_BYTES; }

@@ -43,6 +43,22 @@ uint32_t spd__cost_send_cycles(void);
 /** CPU cycles one 72-bit packet occupies a link (SPINNAKER.md #18). */
 uint32_t spd__cost_link_cycles(void);
 
+/* The per-operation estimates, for the convolution costs
+ * (partition_conv.c, docs/conv-on-machine.md). */
+uint32_t spd__cost_mac_cycles(spd_numeric_t n);
+uint32_t spd__cost_add_cycles(spd_numeric_t n);
+uint32_t spd__cost_acc_bytes(spd_numeric_t n);
+uint32_t spd__cost_act_cycles(const spd_partition_opts_t *o, spd_activation_t a);
+uint32_t spd__cost_act_bwd_cycles(const spd_partition_opts_t *o);
+uint32_t spd__cost_update_cycles(const spd_partition_opts_t *o);
+/** DTCM and SDRAM bytes per weight in memory mode @p m. */
+void spd__cost_weight_bytes(const spd_partition_opts_t *o, spd_tile_memory_t m, uint32_t *dtcm,
+                            uint32_t *sdram);
+/** DMA engine cycles to move @p bytes. */
+uint64_t spd__cost_dma_cycles(uint64_t bytes);
+/** Fixed DTCM of every vertex (state, slot counters, partition table). */
+uint32_t spd__cost_vertex_overhead(void);
+
 /** A tile (R > 1) or a full tile (R = 1, its own reducer). */
 void spd__cost_tile(const spd_partition_opts_t *o, const spd__tile_shape_t *s, bool full,
                     spd__vertex_cost_t *c);
