@@ -374,7 +374,8 @@ static void unsupported_layer_is_named(void **state) {
   spd_numeric_plan_t *plan;
   assert_int_equal(spd_numeric_plan_new(&ctx, m, &plan), 0);
   spd_fx_net_t *net = NULL;
-  assert_int_equal(spd__fx_net_new(&ctx, m, plan, SPD_FX_LOSS_MSE, false, 4, 1, &net),
+  /* 8x8 positions x batch 2000 rows: beyond the exact statistics. */
+  assert_int_equal(spd__fx_net_new(&ctx, m, plan, SPD_FX_LOSS_MSE, false, 2000, 1, &net),
                    SPD_EUNSUPPORTED);
   assert_null(net);
   assert_non_null(strstr(spd_ctx_message(&ctx), "'bn'"));
@@ -464,6 +465,67 @@ static void dropout_masks_match_float_reference(void **state) {
   spd_model_free(m);
 }
 
+/* BatchNormalization's moving statistics follow Keras's update in fixed
+ * point, and inference normalises with them. */
+static void batchnorm_moving_statistics(void **state) {
+  (void)state;
+  enum { F = 5, NB = 16 };
+  spd_model_t *m;
+  assert_int_equal(spd_model_new(NULL, "bn", &m), 0);
+  spd_layer_config_t cfg;
+  int idx = -1, prev;
+  spd_layer_config_defaults(&cfg, SPD_LAYER_INPUT, "in");
+  cfg.input_shape = (spd_shape_t){1, {F}};
+  assert_int_equal(spd_model_add(m, &cfg, NULL, 0, &idx), 0);
+  prev = idx;
+  spd_layer_config_defaults(&cfg, SPD_LAYER_BATCHNORM, "bn");
+  cfg.momentum = 0.9f;
+  assert_int_equal(spd_model_add(m, &cfg, &prev, 1, &idx), 0);
+  prev = idx;
+  spd_layer_config_defaults(&cfg, SPD_LAYER_DENSE, "out");
+  cfg.units = CLASSES;
+  cfg.activation = SPD_ACT_SOFTMAX;
+  assert_int_equal(spd_model_add(m, &cfg, &prev, 1, &idx), 0);
+  assert_int_equal(spd_model_build(m, 1), 0);
+  float x[NB * F];
+  int32_t labels[NB];
+  double mean[F] = {0}, var[F] = {0};
+  for (int s = 0; s < NB; s++) {
+    labels[s] = s % CLASSES;
+    for (int j = 0; j < F; j++) {
+      /* multiples of 2^-14: exact in s1.14 */
+      x[s * F + j] = (float)ldexp((double)((s * 7 + j * 3) % 11 + j), -4);
+      mean[j] += x[s * F + j] / NB;
+    }
+  }
+  for (int s = 0; s < NB; s++)
+    for (int j = 0; j < F; j++)
+      var[j] += (x[s * F + j] - mean[j]) * (x[s * F + j] - mean[j]) / NB;
+  spd_fx_net_t *net = make_net(m, 1);
+  spd_fx_batch_t b = {x, labels, NULL, NB};
+  assert_int_equal(spd__fx_net_calibrate(net, &b, 2), 0);
+  spd_fx_hyper_t h = {.kind = SPD_FX_OPT_SGD, .lr = 0.0};
+  spd_fx_result_t res = {0};
+  assert_int_equal(spd__fx_net_train_batch(net, &b, &h, NULL, &res), 0);
+  spd__fx_net_export(net, m);
+  const spd_layer_t *bn = &m->layers[1];
+  for (int j = 0; j < F; j++) { /* moving = 0.9 moving + 0.1 batch; starts 0 and 1 */
+    assert_true(fabs(bn->params[2].value.data[j] - 0.1 * mean[j]) < 1e-6);
+    assert_true(fabs(bn->params[3].value.data[j] - (0.9 + 0.1 * var[j])) < 1e-6);
+  }
+  /* Inference normalises with the moving statistics: gamma 1, beta 0. */
+  float out[NB * CLASSES];
+  assert_int_equal(spd__fx_net_evaluate(net, &b, out, NULL), 0);
+  spd__fx_net_select(net, 0);
+  for (int j = 0; j < F; j++) {
+    double mm = bn->params[2].value.data[j], mv = bn->params[3].value.data[j];
+    double want = (x[j] - mm) / sqrt(mv + 1e-3);
+    assert_true(fabs(ldexp(net->layers[1].y[j], -net->plan->layers[1].act_frac) - want) < 2e-3);
+  }
+  spd__fx_net_free(net);
+  spd_model_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(plan_defaults_by_role),
@@ -475,6 +537,7 @@ int main(void) {
       cmocka_unit_test(unsupported_layer_is_named),
       cmocka_unit_test(allocation_failures_leak_nothing),
       cmocka_unit_test(dropout_masks_match_float_reference),
+      cmocka_unit_test(batchnorm_moving_statistics),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

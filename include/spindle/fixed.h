@@ -153,6 +153,11 @@ static inline int64_t spd_fx_mul_const(int64_t a, spd_fx_const_t k, int from, in
  *  (mantissa rounded to nearest). x = 0 gives {0, 0}. Negative or non-finite
  *  x gives {0, 0} as well; callers validate their hyperparameters first. */
 spd_fx_const_t spd_fx_const_from_double(double x);
+/** The constant v * 2^-shift for an unsigned 64-bit @p v, normalised with
+ *  integer operations only (one rounding to nearest when v has more than 32
+ *  significant bits), so a kernel can turn a per-batch statistic into a
+ *  multiplier. v = 0 gives {0, 0}. */
+spd_fx_const_t spd_fx_const_from_u64(uint64_t v, int shift);
 /** The constant's value, for tests and reports. */
 double spd_fx_const_value(spd_fx_const_t k);
 

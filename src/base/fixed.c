@@ -108,3 +108,21 @@ uint32_t spd_fx_isqrt64(uint64_t v) {
   }
   return (uint32_t)root;
 }
+
+spd_fx_const_t spd_fx_const_from_u64(uint64_t v, int shift) {
+  spd_fx_const_t k = {0, 0};
+  if (v == 0)
+    return k;
+  int top = 63;
+  while (!(v >> top))
+    top--;
+  if (top < 31)
+    return (spd_fx_const_t){(uint32_t)(v << (31 - top)), shift + 31 - top};
+  int drop = top - 31;
+  uint64_t mant = drop ? (v + ((uint64_t)1 << (drop - 1))) >> drop : v;
+  if (mant >> 32) { /* rounding carried into bit 32 */
+    mant >>= 1;
+    drop++;
+  }
+  return (spd_fx_const_t){(uint32_t)mant, shift - drop};
+}

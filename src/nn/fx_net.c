@@ -14,6 +14,7 @@
 static int check_layer(spd_fx_net_t *net, const spd_layer_t *l, int i) {
   spd_layer_kind_t k = l->config.kind;
   bool known = k == SPD_LAYER_DENSE || k == SPD_LAYER_ACTIVATION || k == SPD_LAYER_ADD ||
+               k == SPD_LAYER_BATCHNORM ||
                k == SPD_LAYER_DROPOUT || is_mover(k) || is_conv(k) || is_maxpool(k) ||
                is_avgpool(k) || k == SPD_LAYER_GLOBALAVGPOOL2D || (k == SPD_LAYER_INPUT && i == 0);
   if (!known)
@@ -28,9 +29,10 @@ static int check_layer(spd_fx_net_t *net, const spd_layer_t *l, int i) {
   return 0;
 }
 
-static int alloc_param(spd_fx_net_t *net, fx_param_t *p, size_t n, bool mac_copy,
-                       uint32_t stream) {
+int spd__fx_param_new(spd_fx_net_t *net, fx_param_t *p, const spd_param_t *src, bool mac_copy,
+                      uint32_t stream) {
   spd_ctx_t *ctx = net->ctx;
+  size_t n = spd_shape_size(&src->value.shape);
   p->n = n;
   p->stream = stream;
   p->master = spd_calloc(ctx, n, sizeof *p->master);
@@ -42,6 +44,8 @@ static int alloc_param(spd_fx_net_t *net, fx_param_t *p, size_t n, bool mac_copy
   if (!p->master || !p->grad || !p->a || !p->b || !p->c || (mac_copy && !p->w16))
     return spd_ctx_fail(ctx, SPD_ENOMEM, "fixed-point reference: out of memory for %zu weights",
                         n);
+  for (size_t e = 0; e < n; e++)
+    p->master[e] = spd_fx_from_float32(src->value.data[e], SPD_FX_MASTER_FRAC, &net->sat);
   return 0;
 }
 
@@ -58,11 +62,6 @@ static void free_param(spd_ctx_t *ctx, fx_param_t *p) {
 static void refresh_mac_copy(fx_param_t *p, int weight_frac, uint32_t *sat) {
   for (size_t e = 0; e < p->n; e++)
     p->w16[e] = spd_fx_to16(p->master[e], SPD_FX_MASTER_FRAC, weight_frac, sat);
-}
-
-static void load_param(fx_param_t *p, const spd_param_t *src, uint32_t *sat) {
-  for (size_t e = 0; e < p->n; e++)
-    p->master[e] = spd_fx_from_float32(src->value.data[e], SPD_FX_MASTER_FRAC, sat);
 }
 
 /* Geometry of a window layer from its shapes (1-D layers get one row). */
@@ -163,21 +162,16 @@ static int setup_layer(spd_fx_net_t *net, int i) {
     return setup_pooling(net, fl, l);
   if (fl->kind == SPD_LAYER_DROPOUT)
     return setup_dropout(net, fl, l);
+  if (fl->kind == SPD_LAYER_BATCHNORM)
+    return spd__fx_bn_setup(net, fl, l, i);
   if (!has_weights(fl->kind))
     return 0;
   if (is_conv(fl->kind))
     fl->window = window_of(l);
-  size_t n_kernel = spd_shape_size(&l->params[0].value.shape);
-  int rc = alloc_param(net, &fl->kernel, n_kernel, true, (uint32_t)i * 16u);
+  int rc = spd__fx_param_new(net, &fl->kernel, &l->params[0], true, (uint32_t)i * 16u);
   if (rc == 0 && l->config.use_bias && l->n_params > 1)
-    rc = alloc_param(net, &fl->bias, spd_shape_size(&l->params[1].value.shape), false,
-                     (uint32_t)i * 16u + 1u);
-  if (rc)
-    return rc;
-  load_param(&fl->kernel, &l->params[0], &net->sat);
-  if (fl->bias.master)
-    load_param(&fl->bias, &l->params[1], &net->sat);
-  return 0;
+    rc = spd__fx_param_new(net, &fl->bias, &l->params[1], false, (uint32_t)i * 16u + 1u);
+  return rc;
 }
 
 static void free_layers(spd_fx_net_t *net) {
@@ -194,6 +188,7 @@ static void free_layers(spd_fx_net_t *net) {
     spd_free(net->ctx, fl->all.keep);
     spd_free(net->ctx, fl->acc);
     spd_free(net->ctx, fl->inv_count);
+    spd__fx_bn_free(net, fl);
     free_param(net->ctx, &fl->kernel);
     free_param(net->ctx, &fl->bias);
   }
@@ -288,9 +283,21 @@ static void update_param(spd_fx_net_t *net, fx_param_t *p, const spd_fx_hyper_t 
     refresh_mac_copy(p, weight_frac, &net->sat);
 }
 
+/* BatchNormalization: gamma's gradient sums dz xhat (frac g + 16), beta's
+ * sums dz (frac g). */
+static void update_batchnorm(spd_fx_net_t *net, fx_layer_t *fl, int i, const spd_fx_hyper_t *h) {
+  int g = net->plan->layers[i].grad_frac;
+  if (fl->kernel.master)
+    update_param(net, &fl->kernel, h, g + 16, 0);
+  if (fl->bias.master)
+    update_param(net, &fl->bias, h, g, 0);
+}
+
 static void update_all(spd_fx_net_t *net, const spd_fx_hyper_t *h) {
   for (int i = 1; i < net->n_layers; i++) {
     fx_layer_t *fl = &net->layers[i];
+    if (fl->kind == SPD_LAYER_BATCHNORM)
+      update_batchnorm(net, fl, i, h);
     if (!has_weights(fl->kind))
       continue;
     const spd_layer_numerics_t *ln = &net->plan->layers[i];
@@ -424,7 +431,9 @@ int spd__fx_net_calibrate(spd_fx_net_t *net, const spd_fx_batch_t *b, int passes
 void spd__fx_net_export(const spd_fx_net_t *net, spd_model_t *m) {
   for (int i = 0; i < net->n_layers; i++) {
     const fx_layer_t *fl = &net->layers[i];
-    if (!fl->kernel.master)
+    if (fl->kind == SPD_LAYER_BATCHNORM)
+      spd__fx_bn_export(net, i, m);
+    if (!has_weights(fl->kind))
       continue;
     spd_layer_t *l = &m->layers[i];
     for (size_t e = 0; e < fl->kernel.n; e++)

@@ -5,8 +5,9 @@
  * kernels must match bit for bit.
  *
  * Supported: InputLayer, Dense, Conv1D/2D (every activation, softmax
- * included), max/average/global-average pooling, Activation, Add, Flatten,
- * Reshape and Dropout (the float reference's masks), in Sequential or
+ * included), max/average/global-average pooling, Activation, Add,
+ * BatchNormalization, Flatten, Reshape and Dropout (the float reference's
+ * masks), in Sequential or
  * functional graphs with one input; losses
  * sparse/categorical cross-entropy (softmax output, or linear output with
  * from_logits), binary cross-entropy (sigmoid output) and mean squared

@@ -19,6 +19,18 @@ typedef struct fx_param {
   int32_t *c;
 } fx_param_t;
 
+/* BatchNormalization state (fx_batchnorm.c): per-channel statistics of
+ * the current batch and the moving averages (int64, frac 32). */
+typedef struct fx_batchnorm {
+  int channels, positions;
+  int gamma_index, beta_index;  /* in the model layer's params, or -1 */
+  int64_t *mean;                /* frac x_frac + 16 */
+  spd_fx_const_t *inv_std;      /* 1/sqrt(var + eps) as a multiplier */
+  int64_t *moving_mean, *moving_var;
+  int64_t *dx;                  /* batch x positions x channels, frac 32 */
+  spd_fx_const_t momentum, one_minus_momentum, epsilon;
+} fx_batchnorm_t;
+
 /* Per-sample tensors of a layer for a whole batch (sample s at
  * s * out_size). Data movers own none: they alias their input's. */
 typedef struct fx_batch_tensors {
@@ -57,6 +69,7 @@ typedef struct fx_layer {
   spd_fx_const_t drop_scale;         /* dropout: 1 / (1 - rate) */
   uint64_t drop_seed;
   uint64_t samples_seen;             /* dropout: training samples so far */
+  fx_batchnorm_t bn;
   double max_z, max_g;  /* calibration statistics */
   uint64_t sat_forward;  /* saturations producing y (and z) */
   uint64_t sat_backward; /* saturations rounding the received dY and dz */
@@ -104,6 +117,21 @@ int spd__fx_inbound(const spd_fx_net_t *net, int i, int k);
 
 /** The layer whose int16 formats a (possibly data-moving) layer @p i uses. */
 int spd__fx_owner(const spd_fx_net_t *net, int i);
+
+/** Allocate parameter tensor @p p like @p src (with an int16 MAC copy when
+ *  @p mac_copy), quantise src's values into its masters; Philox @p stream. */
+int spd__fx_param_new(spd_fx_net_t *net, fx_param_t *p, const spd_param_t *src, bool mac_copy,
+                      uint32_t stream);
+
+/** BatchNormalization (fx_batchnorm.c): set-up from the model layer (gamma
+ *  in kernel, beta in bias), free, batch forward, batch backward (dX at
+ *  SPD_FX_GRAD_SUM_FRAC into @p dx unless NULL), moving statistics back into
+ *  the model. */
+int spd__fx_bn_setup(spd_fx_net_t *net, fx_layer_t *fl, const spd_layer_t *l, int i);
+void spd__fx_bn_free(spd_fx_net_t *net, fx_layer_t *fl);
+void spd__fx_bn_forward(spd_fx_net_t *net, int i, int batch);
+void spd__fx_bn_backward(spd_fx_net_t *net, int i, int batch, int64_t *dx);
+void spd__fx_bn_export(const spd_fx_net_t *net, int i, spd_model_t *m);
 
 /** Check that the loss fits the output layer and set its constants. */
 int spd__fx_loss_check(spd_fx_net_t *net);

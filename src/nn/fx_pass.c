@@ -192,10 +192,13 @@ void spd__fx_net_forward(spd_fx_net_t *net, const float *x, int batch) {
   size_t in_size = net->layers[0].out_size;
   for (int i = 0; i < net->n_layers; i++) {
     uint32_t before = net->sat;
-    for (int s = 0; s < batch; s++) {
-      spd__fx_net_select(net, s);
-      forward_layer(net, i, x + (size_t)s * in_size);
-    }
+    if (net->layers[i].kind == SPD_LAYER_BATCHNORM) /* needs the whole batch */
+      spd__fx_bn_forward(net, i, batch);
+    else
+      for (int s = 0; s < batch; s++) {
+        spd__fx_net_select(net, s);
+        forward_layer(net, i, x + (size_t)s * in_size);
+      }
     net->layers[i].sat_forward += net->sat - before;
   }
 }
@@ -307,13 +310,33 @@ static void backward_pass_on(spd_fx_net_t *net, int i) {
     emit_dx(net, i, k, fl->acc, net->plan->layers[i].grad_frac);
 }
 
-static void backward_layer(spd_fx_net_t *net, int i) {
-  fx_layer_t *fl = &net->layers[i];
+/* dY and dZ of layer @p i for the selected sample. */
+static void backward_entry(spd_fx_net_t *net, int i) {
   int last = net->n_layers - 1;
   if (i != last)
     collect_dy(net, i);
   if (i != last || !net->loss_fused)
-    activation_backward(net, fl);
+    activation_backward(net, &net->layers[i]);
+}
+
+/* BatchNormalization's dX needs sums over the whole batch first. */
+static void backward_batchnorm(spd_fx_net_t *net, int i, int batch) {
+  fx_layer_t *fl = &net->layers[i];
+  for (int s = 0; s < batch; s++) {
+    spd__fx_net_select(net, s);
+    backward_entry(net, i);
+  }
+  bool need_dx = spd__fx_owner(net, spd__fx_inbound(net, i, 0)) != 0;
+  spd__fx_bn_backward(net, i, batch, need_dx ? fl->bn.dx : NULL);
+  for (int s = 0; need_dx && s < batch; s++) {
+    spd__fx_net_select(net, s);
+    emit_dx(net, i, 0, fl->bn.dx + (size_t)s * fl->out_size, SPD_FX_GRAD_SUM_FRAC);
+  }
+}
+
+static void backward_layer(spd_fx_net_t *net, int i) {
+  fx_layer_t *fl = &net->layers[i];
+  backward_entry(net, i);
   if (fl->kind == SPD_LAYER_DENSE)
     backward_dense(net, i);
   else if (is_conv(fl->kind))
@@ -331,10 +354,13 @@ void spd__fx_net_backward(spd_fx_net_t *net, int batch) {
     if (is_mover(net->layers[i].kind))
       continue;
     uint32_t before = net->sat;
-    for (int s = 0; s < batch; s++) {
-      spd__fx_net_select(net, s);
-      backward_layer(net, i);
-    }
+    if (net->layers[i].kind == SPD_LAYER_BATCHNORM)
+      backward_batchnorm(net, i, batch);
+    else
+      for (int s = 0; s < batch; s++) {
+        spd__fx_net_select(net, s);
+        backward_layer(net, i);
+      }
     net->layers[i].sat_backward += net->sat - before;
   }
 }

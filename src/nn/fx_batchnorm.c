@@ -1,0 +1,249 @@
+/* BatchNormalization (last axis) in fixed point. Per channel, over the
+ * N = batch x positions rows of a batch:
+ *   S1 = sum x, S2 = sum x^2                 exact int64
+ *   mean = S1 / N                            one division, frac(x) + 16
+ *   D = N S2 - S1^2 (= N^2 var 2^(2 frac))   exact while N < 2^16
+ *   inv_std = N 2^frac / sqrt(D + eps N^2 2^(2 frac))
+ *                                            exact isqrt, one division, a
+ *                                            32-bit multiplier
+ *   xhat = (x - mean) inv_std                frac 16, rounded once
+ *   y = gamma xhat + beta                    frac 40, rounded once to y
+ * and backward dx = gamma inv_std / N (N dy - sum dy - xhat sum dy xhat)
+ * with the sums exact and two 32-bit multipliers (docs/numerics.md).
+ * Inference and the moving statistics use int64 at frac 32. For the layer,
+ * kernel holds gamma and bias holds beta (both optional, Keras's scale and
+ * center). */
+#include <math.h>
+#include <string.h>
+
+#include "nn/fx_net_internal.h"
+
+#define STAT_FRAC 32
+#define XHAT_FRAC 16
+#define MAX_ROWS 65535 /* N S2 and S1^2 stay below 2^62 */
+
+static int find_param(const spd_layer_t *l, const char *name) {
+  for (int p = 0; p < l->n_params; p++)
+    if (strcmp(l->params[p].name, name) == 0)
+      return p;
+  return -1;
+}
+
+static int64_t from_float_stat(float v) { return (int64_t)llround(ldexp((double)v, STAT_FRAC)); }
+
+int spd__fx_bn_setup(spd_fx_net_t *net, fx_layer_t *fl, const spd_layer_t *l, int i) {
+  fx_batchnorm_t *bn = &fl->bn;
+  bn->channels = l->output_shape.dims[l->output_shape.rank - 1];
+  bn->positions = (int)(fl->out_size / (size_t)bn->channels);
+  if ((int64_t)bn->positions * net->max_batch > MAX_ROWS)
+    return spd_ctx_fail(net->ctx, SPD_EUNSUPPORTED,
+                        "layer '%s' (BatchNormalization): %d positions x batch %d = %lld rows; "
+                        "the fixed-point statistics are exact up to %d rows",
+                        l->config.name, bn->positions, net->max_batch,
+                        (long long)bn->positions * net->max_batch, MAX_ROWS);
+  size_t c = (size_t)bn->channels;
+  bn->mean = spd_calloc(net->ctx, c, sizeof *bn->mean);
+  bn->inv_std = spd_calloc(net->ctx, c, sizeof *bn->inv_std);
+  bn->moving_mean = spd_calloc(net->ctx, c, sizeof *bn->moving_mean);
+  bn->moving_var = spd_calloc(net->ctx, c, sizeof *bn->moving_var);
+  bn->dx = spd_calloc(net->ctx, fl->out_size * (size_t)net->max_batch, sizeof *bn->dx);
+  if (!bn->mean || !bn->inv_std || !bn->moving_mean || !bn->moving_var || !bn->dx)
+    return spd_ctx_fail(net->ctx, SPD_ENOMEM, "layer '%s': out of memory", l->config.name);
+  int pm = find_param(l, "moving_mean"), pv = find_param(l, "moving_variance");
+  for (size_t k = 0; k < c; k++) {
+    bn->moving_mean[k] = pm >= 0 ? from_float_stat(l->params[pm].value.data[k]) : 0;
+    bn->moving_var[k] = pv >= 0 ? from_float_stat(l->params[pv].value.data[k])
+                                : (int64_t)1 << STAT_FRAC;
+  }
+  bn->momentum = spd_fx_const_from_double(l->config.momentum);
+  bn->one_minus_momentum = spd_fx_const_from_double(1.0 - l->config.momentum);
+  bn->epsilon = spd_fx_const_from_double(l->config.epsilon);
+  bn->gamma_index = find_param(l, "gamma");
+  bn->beta_index = find_param(l, "beta");
+  int rc = 0;
+  if (bn->gamma_index >= 0)
+    rc = spd__fx_param_new(net, &fl->kernel, &l->params[bn->gamma_index], false,
+                           (uint32_t)i * 16u);
+  if (!rc && bn->beta_index >= 0)
+    rc = spd__fx_param_new(net, &fl->bias, &l->params[bn->beta_index], false,
+                           (uint32_t)i * 16u + 1u);
+  return rc;
+}
+
+void spd__fx_bn_free(spd_fx_net_t *net, fx_layer_t *fl) {
+  spd_free(net->ctx, fl->bn.mean);
+  spd_free(net->ctx, fl->bn.inv_std);
+  spd_free(net->ctx, fl->bn.moving_mean);
+  spd_free(net->ctx, fl->bn.moving_var);
+  spd_free(net->ctx, fl->bn.dx);
+}
+
+/* 1/sqrt(d 2^-dfrac) as a multiplier, for 0 < d < 2^63: d is scaled by 4^k
+ * toward 2^62 so the exact integer root keeps 31 bits. */
+static spd_fx_const_t inv_sqrt(uint64_t d, int dfrac) {
+  int k = 0;
+  while (d < ((uint64_t)1 << 60)) {
+    d <<= 2;
+    k++;
+  }
+  uint64_t r = spd_fx_isqrt64(d); /* sqrt(d_orig) 2^k, >= 2^30 */
+  /* 1/sqrt(value) = 2^(dfrac/2 + k) / r; dfrac is even. */
+  uint64_t q = ((uint64_t)1 << 62) / r; /* 2^62 / r, about 31 bits */
+  return spd_fx_const_from_u64(q, 62 - dfrac / 2 - k);
+}
+
+/* Batch statistics of channel c: mean at frac x_frac + 16, the multiplier
+ * inv_std, and (training) the moving averages updated. */
+static void batch_stats(spd_fx_net_t *net, fx_layer_t *fl, const int16_t *x, size_t rows, int c,
+                        int x_frac) {
+  fx_batchnorm_t *bn = &fl->bn;
+  int64_t s1 = 0, s2 = 0;
+  for (size_t r = 0; r < rows; r++) {
+    int64_t v = x[r * (size_t)bn->channels + (size_t)c];
+    s1 += v;
+    s2 += v * v;
+  }
+  int64_t n = (int64_t)rows;
+  int64_t d = n * s2 - s1 * s1; /* N^2 var at frac 2 x_frac, exact */
+  int64_t scaled = s1 * ((int64_t)1 << XHAT_FRAC);
+  bn->mean[c] = scaled >= 0 ? (scaled + n / 2) / n : -((-scaled + n / 2) / n);
+  uint64_t n2 = (uint64_t)(n * n) << (2 * x_frac);
+  int64_t eps = spd_fx_mul64x32((int64_t)n2, bn->epsilon.mant, bn->epsilon.shift,
+                                SPD_FX_ROUND_NEAREST, &net->sat);
+  /* inv_std = N 2^x_frac / sqrt(d + eps): the N and 2^x_frac are the
+   * 1/sqrt of 1/(N^2 2^(2 x_frac)), folded in as a product below. */
+  spd_fx_const_t root = inv_sqrt((uint64_t)(d + eps) + (d + eps == 0), 0);
+  bn->inv_std[c] = spd_fx_const_from_u64((uint64_t)root.mant * (uint64_t)n, root.shift - x_frac);
+  if (!net->training)
+    return;
+  int64_t mean32 = spd_fx_shift_round(bn->mean[c], x_frac + XHAT_FRAC - STAT_FRAC);
+  spd_fx_const_t inv_n2 = spd_fx_const_from_u64(((uint64_t)1 << 62) / (uint64_t)(n * n), 62);
+  int64_t var32 = spd_fx_mul_const(d, inv_n2, 2 * x_frac, STAT_FRAC, SPD_FX_ROUND_NEAREST,
+                                   &net->sat);
+  bn->moving_mean[c] = spd_fx_mul_const(bn->moving_mean[c], bn->momentum, 0, 0,
+                                        SPD_FX_ROUND_NEAREST, &net->sat) +
+                       spd_fx_mul_const(mean32, bn->one_minus_momentum, 0, 0,
+                                        SPD_FX_ROUND_NEAREST, &net->sat);
+  bn->moving_var[c] = spd_fx_mul_const(bn->moving_var[c], bn->momentum, 0, 0,
+                                       SPD_FX_ROUND_NEAREST, &net->sat) +
+                      spd_fx_mul_const(var32, bn->one_minus_momentum, 0, 0,
+                                       SPD_FX_ROUND_NEAREST, &net->sat);
+}
+
+/* Inference: the moving statistics. */
+static void moving_stats(spd_fx_net_t *net, fx_layer_t *fl, int c, int x_frac) {
+  fx_batchnorm_t *bn = &fl->bn;
+  int64_t eps = spd_fx_mul64x32((int64_t)1 << STAT_FRAC, bn->epsilon.mant, bn->epsilon.shift,
+                                SPD_FX_ROUND_NEAREST, &net->sat);
+  int64_t var = bn->moving_var[c] + eps;
+  bn->mean[c] = spd_fx_shift_round(bn->moving_mean[c], STAT_FRAC - x_frac - XHAT_FRAC);
+  bn->inv_std[c] = inv_sqrt(var > 0 ? (uint64_t)var : 1, STAT_FRAC);
+}
+
+static int32_t gamma_of(const fx_layer_t *fl, int c) {
+  return fl->kernel.master ? fl->kernel.master[c] : (int32_t)1 << SPD_FX_MASTER_FRAC;
+}
+
+void spd__fx_bn_forward(spd_fx_net_t *net, int i, int batch) {
+  fx_layer_t *fl = &net->layers[i];
+  fx_batchnorm_t *bn = &fl->bn;
+  int in = spd__fx_owner(net, spd__fx_inbound(net, i, 0));
+  const int16_t *x = net->layers[in].all.y;
+  int x_frac = net->plan->layers[in].act_frac;
+  size_t rows = (size_t)batch * (size_t)bn->positions, C = (size_t)bn->channels;
+  bool batch_stats_mode = net->training || net->calibrating;
+  for (int c = 0; c < bn->channels; c++) {
+    if (batch_stats_mode)
+      batch_stats(net, fl, x, rows, c, x_frac);
+    else
+      moving_stats(net, fl, c, x_frac);
+    int64_t g = gamma_of(fl, c);
+    int64_t b = fl->bias.master ? (int64_t)fl->bias.master[c] << XHAT_FRAC : 0;
+    for (size_t r = 0; r < rows; r++) {
+      size_t at = r * C + (size_t)c;
+      int64_t t = (int64_t)x[at] * ((int64_t)1 << XHAT_FRAC) - bn->mean[c];
+      int64_t xhat = spd_fx_mul_const(t, bn->inv_std[c], x_frac + XHAT_FRAC, XHAT_FRAC,
+                                      SPD_FX_ROUND_NEAREST, &net->sat);
+      fl->all.z[at] = spd_fx_sat32(xhat, &net->sat);
+      int64_t out = g * fl->all.z[at] + b; /* frac 24 + 16, below 2^56 */
+      if (net->calibrating)
+        fl->max_z = fmax(fl->max_z, fabs(ldexp((double)out, -40)));
+      fl->all.y[at] = spd_fx_to16(out, SPD_FX_MASTER_FRAC + XHAT_FRAC, fl->act.out_frac,
+                                  &net->sat);
+    }
+  }
+}
+
+/* The sign and magnitude of v as a multiplier of value |v| 2^-frac. */
+static spd_fx_const_t magnitude(int64_t v, int frac, bool *negative) {
+  *negative = v < 0;
+  return spd_fx_const_from_u64(v < 0 ? (uint64_t)(-v) : (uint64_t)v, frac);
+}
+
+static int64_t signed_mul(int64_t a, spd_fx_const_t k, bool negative, int from, int to,
+                          uint32_t *sat) {
+  int64_t p = spd_fx_mul_const(a, k, from, to, SPD_FX_ROUND_NEAREST, sat);
+  return negative ? -p : p;
+}
+
+/* One channel's dX at SPD_FX_GRAD_SUM_FRAC into dx (rows x C). */
+static void channel_dx(spd_fx_net_t *net, fx_layer_t *fl, int c, size_t rows, int g_frac,
+                       int64_t sum_dy, int64_t sum_dy_xhat, int64_t *dx) {
+  fx_batchnorm_t *bn = &fl->bn;
+  size_t C = (size_t)bn->channels;
+  int64_t n = (int64_t)rows;
+  bool neg_s, neg_g;
+  spd_fx_const_t s = magnitude(sum_dy_xhat, 0, &neg_s); /* frac g + 16 */
+  int64_t g = gamma_of(fl, c);
+  /* gamma inv_std / N as one multiplier. */
+  uint64_t prod = (uint64_t)(g < 0 ? -g : g) * bn->inv_std[c].mant;
+  neg_g = g < 0;
+  spd_fx_const_t coef = spd_fx_const_from_u64((prod + (uint64_t)n / 2) / (uint64_t)n,
+                                              SPD_FX_MASTER_FRAC + bn->inv_std[c].shift);
+  for (size_t r = 0; r < rows; r++) {
+    size_t at = r * C + (size_t)c;
+    int64_t inner = (n * fl->all.dz[at] - sum_dy) * ((int64_t)1 << XHAT_FRAC) -
+                    signed_mul(fl->all.z[at], s, neg_s, XHAT_FRAC, 0, &net->sat);
+    dx[at] = signed_mul(inner, coef, neg_g, g_frac + XHAT_FRAC, SPD_FX_GRAD_SUM_FRAC, &net->sat);
+  }
+}
+
+void spd__fx_bn_backward(spd_fx_net_t *net, int i, int batch, int64_t *dx) {
+  fx_layer_t *fl = &net->layers[i];
+  fx_batchnorm_t *bn = &fl->bn;
+  size_t rows = (size_t)batch * (size_t)bn->positions, C = (size_t)bn->channels;
+  int g_frac = net->plan->layers[i].grad_frac;
+  for (int c = 0; c < bn->channels; c++) {
+    int64_t sum_dy = 0, sum_dy_xhat = 0; /* exact: below 2^56 */
+    for (size_t r = 0; r < rows; r++) {
+      size_t at = r * C + (size_t)c;
+      sum_dy += fl->all.dz[at];
+      sum_dy_xhat += (int64_t)fl->all.dz[at] * fl->all.z[at];
+    }
+    if (fl->kernel.grad)
+      fl->kernel.grad[c] += sum_dy_xhat;
+    if (fl->bias.grad)
+      fl->bias.grad[c] += sum_dy;
+    if (dx)
+      channel_dx(net, fl, c, rows, g_frac, sum_dy, sum_dy_xhat, dx);
+  }
+}
+
+void spd__fx_bn_export(const spd_fx_net_t *net, int i, spd_model_t *m) {
+  const fx_layer_t *fl = &net->layers[i];
+  const fx_batchnorm_t *bn = &fl->bn;
+  spd_layer_t *l = &m->layers[i];
+  int pm = find_param(l, "moving_mean"), pv = find_param(l, "moving_variance");
+  for (int c = 0; c < bn->channels; c++) {
+    if (bn->gamma_index >= 0)
+      l->params[bn->gamma_index].value.data[c] =
+          spd_fx_to_float(fl->kernel.master[c], SPD_FX_MASTER_FRAC);
+    if (bn->beta_index >= 0)
+      l->params[bn->beta_index].value.data[c] =
+          spd_fx_to_float(fl->bias.master[c], SPD_FX_MASTER_FRAC);
+    if (pm >= 0)
+      l->params[pm].value.data[c] = (float)ldexp((double)bn->moving_mean[c], -STAT_FRAC);
+    if (pv >= 0)
+      l->params[pv].value.data[c] = (float)ldexp((double)bn->moving_var[c], -STAT_FRAC);
+  }
+}
