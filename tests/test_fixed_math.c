@@ -291,6 +291,24 @@ static void constants_and_isqrt(void **state) {
   }
   spd_fx_const_t zero = spd_fx_const_from_double(-1.0);
   assert_int_equal(zero.mant, 0);
+  /* From integers (a kernel's per-batch statistics): normalised, within
+   * half an LSB of the 32-bit mantissa, exact below 2^32. */
+  spd_rng_t r64;
+  spd_rng_init(&r64, 10, 0);
+  for (int i = 0; i < 20000; i++) {
+    uint64_t v = (spd_rng_u64(&r64) >> spd_rng_below(&r64, 64)) | 1;
+    int shift = (int)spd_rng_below(&r64, 80) - 20;
+    spd_fx_const_t k = spd_fx_const_from_u64(v, shift);
+    assert_true(k.mant >= 0x80000000u);
+    double want = ldexp((double)v, -shift);
+    assert_true(fabs(spd_fx_const_value(k) / want - 1) <= ldexp(1, -32) + 1e-15);
+    if (v >> 32 == 0)
+      assert_true(ldexp((double)k.mant, -k.shift) == want);
+  }
+  assert_int_equal(spd_fx_const_from_u64(0, 5).mant, 0);
+  spd_fx_const_t top = spd_fx_const_from_u64(UINT64_MAX, 0); /* rounds up to 2^64 */
+  assert_int_equal(top.mant, 0x80000000u);
+  assert_int_equal(top.shift, -33);
   assert_int_equal(spd_fx_isqrt64(0), 0);
   assert_int_equal(spd_fx_isqrt64(UINT64_MAX), 0xFFFFFFFFu);
   spd_rng_t rng;

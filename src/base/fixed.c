@@ -119,7 +119,8 @@ spd_fx_const_t spd_fx_const_from_u64(uint64_t v, int shift) {
   if (top < 31)
     return (spd_fx_const_t){(uint32_t)(v << (31 - top)), shift + 31 - top};
   int drop = top - 31;
-  uint64_t mant = drop ? (v + ((uint64_t)1 << (drop - 1))) >> drop : v;
+  /* Round half up without forming v + half, which can pass 2^64. */
+  uint64_t mant = drop ? (v >> drop) + ((v >> (drop - 1)) & 1) : v;
   if (mant >> 32) { /* rounding carried into bit 32 */
     mant >>= 1;
     drop++;
