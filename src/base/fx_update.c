@@ -95,6 +95,8 @@ static int32_t rmsprop(const spd_fx_update_t *u, spd_fx_slot_ptrs_t s, int64_t g
     root = 1;
   int64_t inc = spd_fx_mul_const(ratio(g, root), u->lr, SF, SF, r[3], sat);
   if (u->has_momentum) {
+    /* Word 2 also dithers the centered mean above: four words per weight
+     * and step serve every rule, and each rounding stays unbiased. */
     int64_t m = spd_fx_mul_const(*s.a, u->momentum, SF, SF, r[2], sat) + inc;
     *s.a = spd_fx_sat32(m, sat);
     inc = *s.a;
