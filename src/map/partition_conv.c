@@ -898,6 +898,32 @@ static uint64_t window_period(const csearch_t *S) {
   return p;
 }
 
+/* The window layers' cut for the fewest-period T with @p held cores taken
+ * by the Dense tail, relaxed by the slack; leaves it in S->cut. */
+static bool window_fit(csearch_t *S, uint64_t held, uint64_t *T, uint64_t *cores) {
+  uint64_t lo = 1, c = window_cores(S, UINT64_MAX);
+  if (!c || c + held > S->cores)
+    return false;
+  uint64_t hi = window_period(S);
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    c = window_cores(S, mid);
+    if (c && c + held <= S->cores)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  c = window_cores(S, hi + hi / 100 * S->o->slack_percent);
+  if (!c || c + held > S->cores)
+    c = window_cores(S, hi);
+  *T = hi;
+  *cores = c;
+  return c && c + held <= S->cores;
+}
+
+/* Alternate: the window layers take the fastest cut the cores left by the
+ * Dense tail allow; the tail is cut again with that period as its floor,
+ * which frees cores for the window layers; a few rounds settle it. */
 static int choose_and_build(csearch_t *S, const spd_model_t *model, spd_machine_graph_t **out) {
   uint64_t cmin = window_cores(S, UINT64_MAX);
   if (!cmin || cmin + 3 > S->cores)
@@ -907,31 +933,26 @@ static int choose_and_build(csearch_t *S, const spd_model_t *model, spd_machine_
                                       S->cores - (uint32_t)cmin, 0, &d);
   if (err)
     return err;
-  /* The window layers within T, with the Dense tail's cores held. */
-  S->dense_cols = d->dense[0].grid_cols;
-  uint64_t held = d->n_vertices, lo = 1;
-  window_cores(S, UINT64_MAX);
-  uint64_t hi = window_period(S);
-  spd_machine_graph_free(d);
-  while (lo < hi) {
-    uint64_t mid = lo + (hi - lo) / 2, c = window_cores(S, mid);
-    if (c && c + held <= S->cores)
-      hi = mid;
-    else
-      lo = mid + 1;
-  }
-  uint64_t relaxed = hi + hi / 100 * S->o->slack_percent, c = window_cores(S, relaxed);
-  if (!c || c + held > S->cores)
-    c = window_cores(S, hi);
-  if (!c || c + held > S->cores)
-    return explain(S, held);
-  err = spd__partition_dense_tail(S->ctx, model, S->tail, S->m, S->o, S->cores - (uint32_t)c, hi,
-                                  &d);
-  if (err)
-    return err;
-  if (d->dense[0].grid_cols != S->dense_cols) {
+  uint64_t held = d->n_vertices, T = 0, c = 0;
+  for (int round = 0;; round++) {
     S->dense_cols = d->dense[0].grid_cols;
-    c = window_cores(S, relaxed);
+    spd_machine_graph_free(d);
+    d = NULL;
+    if (!window_fit(S, held, &T, &c))
+      return explain(S, held);
+    err = spd__partition_dense_tail(S->ctx, model, S->tail, S->m, S->o, S->cores - (uint32_t)c, T,
+                                    &d);
+    if (err)
+      return err;
+    if (d->n_vertices >= held || round == 3)
+      break;
+    held = d->n_vertices;
+  }
+  if (d->dense[0].grid_cols != S->dense_cols) {
+    /* The tail's first layer changed its column blocks: the last window
+     * layer's dX fan-in with it. */
+    S->dense_cols = d->dense[0].grid_cols;
+    c = window_cores(S, T + T / 100 * S->o->slack_percent);
     if (!c || c + dense_cores(d) > S->cores)
       c = window_cores(S, UINT64_MAX);
   }
