@@ -103,6 +103,7 @@ static cJSON *train_report(const spd_cli_session_t *s, const spd_fit_config_t *c
   spd_cli_report_number(r, "host_seconds", spd_cli_session_seconds(s));
   if (s->fixed_run)
     report_saturations(r, s);
+  spd_cli_report_hardware(r, s);
   return r;
 }
 
@@ -128,6 +129,29 @@ static int split_validation(spd_cli_session_t *s, spd_fit_data_t *val) {
   return 0;
 }
 
+/* Training on the machine: one run through every epoch; the epochs' lines
+ * and the hardware summary follow it. */
+static int machine_fit(spd_cli_session_t *s, spd_fit_config_t *cfg, spd_history_t *h) {
+  if (cfg->validation)
+    return spd_ctx_fail(&s->ctx, SPD_EUNSUPPORTED,
+                        "--validation-split is not available with --backend machine yet");
+  spd_machine_run_opts_t mo = spd_cli_session_machine_opts(s);
+  double t0 = spd_cli_session_seconds(s);
+  int rc = spd_machine_fit(&s->ctx, s->model, s->machine, &mo, cfg, &s->train, h, &s->hardware);
+  if (rc)
+    return rc;
+  s->has_hardware = true;
+  size_t steps = (s->train.n + cfg->batch_size - 1) / cfg->batch_size;
+  double per_epoch = (spd_cli_session_seconds(s) - t0) / h->n_epochs;
+  for (int e = 0; e < h->n_epochs; e++) {
+    h->epochs[e].seconds = per_epoch;
+    cfg->callbacks.on_epoch_begin_cb(cfg->callbacks.ud, e, h->n_epochs, steps);
+    cfg->callbacks.on_epoch_end_cb(cfg->callbacks.ud, &h->epochs[e]);
+  }
+  spd_cli_print_hardware(s);
+  return 0;
+}
+
 static int run(spd_cli_session_t *s) {
   spd_fit_config_t cfg;
   spd_fit_data_t val;
@@ -141,15 +165,19 @@ static int run(spd_cli_session_t *s) {
   cfg.callbacks = spd_cli_session_progress(s);
   spd_history_t h;
   bool fixed = strcmp(s->opt->numeric, "fixed") == 0;
-  if (fixed ? spd_fit_fixed(s->model, &cfg, &s->train, &h, &s->fixed_run)
-            : spd_fit(s->model, &cfg, &s->train, &h))
+  if (s->machine ? machine_fit(s, &cfg, &h)
+      : fixed    ? spd_fit_fixed(s->model, &cfg, &s->train, &h, &s->fixed_run)
+                 : spd_fit(s->model, &cfg, &s->train, &h))
     return spd_cli_session_fail(s);
+  spd_machine_stats_t trained = s->hardware;
   double test_loss, test_acc;
   rc = spd_cli_session_evaluate(s, &test_loss, &test_acc);
   if (!rc) {
     printf("test_loss: %.4f - test_accuracy: %.4f\n", test_loss, test_acc);
     fflush(stdout);
   }
+  if (s->machine) /* the report's hardware figures are the training run's */
+    s->hardware = trained;
   if (!rc && s->opt->save &&
       spd_keras_save(s->model, s->opt->save, spd_keras_file_from_path(s->opt->save)))
     rc = spd_cli_session_fail(s);

@@ -174,11 +174,20 @@ static void slot_task(spd_core_t *core, uint32_t slot, uint32_t phase) {
 
 static void packet_cb(spd_core_t *core, uint32_t key, uint32_t payload) {
   spd_kc_t *kc = spd_core_get_state(core);
-  uint32_t i = 0;
-  while (i < kc->h.n_in && (key & kc->in[i].mask) != kc->in[i].base)
-    i++;
-  spd_core_charge(core, SPD_KC_RECV_HANDLER + 2 * i);
-  if (i == kc->h.n_in)
+  /* The table is sorted by base and the blocks are disjoint and aligned:
+   * the block holding the key is the last one starting at or below it. */
+  uint32_t lo = 0, hi = kc->h.n_in, steps = 0;
+  while (hi - lo > 1) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    if (kc->in[mid].base <= key)
+      lo = mid;
+    else
+      hi = mid;
+    steps++;
+  }
+  spd_core_charge(core, SPD_KC_RECV_HANDLER + 2 * steps);
+  uint32_t i = lo;
+  if (i == kc->h.n_in || (key & kc->in[i].mask) != kc->in[i].base)
     return; /* not ours: the router never sends such a packet */
   const spd_ds_in_t *in = &kc->in[i];
   uint32_t off = key - in->base;

@@ -5,6 +5,7 @@
  * the input conversion table). */
 #include "run/machine_dataspec.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "spindle/fixed.h"
@@ -206,14 +207,16 @@ static void count_tables(const spd_machine_graph_t *g, uint32_t vi, uint32_t *n_
 
 /* CPU cycles the kernel of vertex @p vi spends per received packet:
  * event_dispatch_cycles 40 (docs/cost-model.md), the handler's 10, its
- * search of the incoming table (2 per entry) and a reducer's add. */
+ * binary search of the incoming table (2 per step) and a reducer's add. */
 static uint32_t recv_cost(const spd__ds_inputs_t *in, uint32_t vi) {
-  uint32_t n_in, n_out;
+  uint32_t n_in, n_out, steps = 0;
   count_tables(in->g, vi, &n_in, &n_out);
+  while ((1u << steps) < n_in)
+    steps++;
   uint32_t add = in->g->vertices[vi].role != SPD_ROLE_REDUCER ? 0u
                  : in->numeric == SPD_NUMERIC_FIXED          ? 4u
                                                              : 40u;
-  return 40u + 10u + 2u * n_in + add;
+  return 40u + 10u + 2u * steps + add;
 }
 
 static uint64_t packets_of(const spd_partition_t *p) {
@@ -303,6 +306,12 @@ static uint32_t phase_of(const spd__ds_inputs_t *in, uint32_t p, uint32_t pace) 
   return (uint32_t)((uint64_t)k * pace / K);
 }
 
+/* Receivers search their table by key (binary search on the bases). */
+static int by_base(const void *a, const void *b) {
+  uint32_t x = ((const spd_ds_in_t *)a)->base, y = ((const spd_ds_in_t *)b)->base;
+  return (x > y) - (x < y);
+}
+
 static void fill_tables(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_in_t *ins,
                         spd_ds_out_t *outs) {
   const spd_machine_graph_t *g = in->g;
@@ -323,6 +332,7 @@ static void fill_tables(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_in_t *in
                                   part->values.lo - own_lo(v, kind, true), part->values.n,
                                   part->words, kind};
   }
+  qsort(ins, ni, sizeof *ins, by_base);
 }
 
 int spd__ds_build(spd_ctx_t *ctx, const spd__ds_inputs_t *in, uint32_t vi, uint8_t **bytes,

@@ -417,15 +417,18 @@ static uint64_t timeout_ps(const mrun_t *r) {
   return ((uint64_t)run_samples(r) + r->o.slots) * 20000000000ull + 1000000000000ull;
 }
 
-/* Every loaded core must have exited cleanly; a failure names the core. */
-static int check_cores(mrun_t *r) {
+/* Every loaded core must have exited cleanly (@p failed_only: no core may
+ * have failed); a failure names the core and its diagnostic. */
+static int check_cores(mrun_t *r, bool failed_only) {
   for (uint32_t v = 0; v < r->g->n_vertices; v++) {
     const spd_place_loc_t *at = &r->place.loc[v];
     spd_core_status_t st;
     int err = spd_tx_core_status(r->tx, at->x, at->y, at->core, &st);
     if (err)
       return err;
-    if (st.state != SPD_CORE_EXITED || st.exit_code != 0) {
+    bool bad = failed_only ? st.state == SPD_CORE_ERROR
+                           : st.state != SPD_CORE_EXITED || st.exit_code != 0;
+    if (bad) {
       char who[96];
       spd_vertex_describe(r->g, v, who, sizeof who);
       return spd_ctx_fail(r->ctx, SPD_EKERNEL, "%s on core (%u,%u,%u) ended %s with code %d: %s",
@@ -469,8 +472,10 @@ static int run(mrun_t *r, spd_machine_stats_t *stats) {
   int err = spd_tx_start(r->tx);
   if (!err)
     err = spd_tx_wait(r->tx, timeout_ps(r));
-  if (err == SPD_ETIMEOUT)
+  if (err == SPD_ETIMEOUT && check_cores(r, true) == 0)
     explain_timeout(r);
+  else if (err == SPD_ETIMEOUT)
+    spd_tx_stop(r->tx);
   spd_run_counters_t rc;
   if (spd_tx_run_counters(r->tx, &rc) == 0) {
     stats->packets_sent = rc.packets_sent;
@@ -480,7 +485,7 @@ static int run(mrun_t *r, spd_machine_stats_t *stats) {
   }
   if (err)
     return err;
-  if ((err = check_cores(r)))
+  if ((err = check_cores(r, false)))
     return err;
   if (rc.packets_dropped)
     return spd_ctx_fail(r->ctx, SPD_EDROPPED,

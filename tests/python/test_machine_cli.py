@@ -87,3 +87,38 @@ def test_unknown_machine_fails(tiny_data):
     r = run("evaluate", MLP, "--data", tiny_data, "--backend", "machine", "--machine", "spinn7")
     assert r.returncode != 0
     assert "spinn7" in r.stderr
+
+
+def train(data, out, backend):
+    report = out / f"train_{backend}.json"
+    r = run("train", MLP, "--data", data, "--backend", backend, "--machine", "spinn5",
+            "--numeric", "fixed", "--epochs", "2", "--batch-size", "3", "--lr", "0.05",
+            "--momentum", "0.9", "--seed", "4", "--report", str(report))
+    assert r.returncode == 0, r.stderr
+    return r.stdout, json.loads(report.read_text())
+
+
+def test_train_fixed_matches_reference(tiny_data, tmp_path):
+    out, rep = train(tiny_data, tmp_path, "machine")
+    _, ref = train(tiny_data, tmp_path, "reference")
+    assert rep["train_loss"] == pytest.approx(ref["train_loss"], abs=1e-9)
+    assert rep["train_accuracy"] == ref["train_accuracy"]
+    for key in HARDWARE:
+        assert key in rep, key
+    assert rep["packets_dropped"] == 0
+    assert "Epoch 2/2" in out
+
+
+def test_train_too_big_for_a_core_names_it(tiny_data):
+    """On a SpiNN-3 the MLP's training tiles do not fit a core's DTCM with
+    their gradients and master weights: the failing core is named."""
+    r = run("train", MLP, "--data", tiny_data, "--backend", "machine", "--machine", "spinn3",
+            "--numeric", "fixed")
+    assert r.returncode != 0
+    assert "DTCM" in r.stderr and "tile" in r.stderr
+
+
+def test_train_float_on_machine_refused(tiny_data):
+    r = run("train", MLP, "--data", tiny_data, "--backend", "machine", "--numeric", "float")
+    assert r.returncode != 0
+    assert "--numeric fixed" in r.stderr
