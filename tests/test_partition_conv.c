@@ -838,6 +838,42 @@ static void dense_only_model_unchanged(void **state) {
   spd_model_free(m);
 }
 
+/* Failing any allocation returns SPD_ENOMEM, leaves the output alone and
+ * leaks nothing. */
+static void allocation_failures(void **state) {
+  (void)state;
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  const spec_t sp[] = {{SPD_LAYER_CONV2D, 3, 3, 1, 1, SPD_PAD_SAME},
+                       {SPD_LAYER_MAXPOOL2D, 0, 2, 2, 1, SPD_PAD_VALID}};
+  spd_model_t *m = window_model(&ctx, (spd_shape_t){3, {8, 6, 2}}, sp, 2);
+  spd_machine_t *mc = NULL;
+  assert_int_equal(spd_machine_new(&ctx, "spinn3", &mc), 0);
+  spd_partition_opts_t o;
+  spd_partition_opts_default(&o);
+  o.max_cores = 12;
+  spd_ctx_t actx;
+  spd_ctx_init(&actx);
+  for (uint64_t n = 1;; n++) {
+    spd_test_alloc_t ta;
+    spd_test_alloc_install(&actx, &ta, n);
+    spd_machine_graph_t *g = NULL;
+    int err = spd_partition_model(&actx, m, mc, &o, &g);
+    if (!ta.failed) {
+      assert_int_equal(err, 0);
+      assert_true(g->n_conv == 2 && g->n_vertices <= 12);
+      spd_machine_graph_free(g);
+      assert_int_equal(ta.live, 0);
+      break;
+    }
+    assert_int_equal(err, SPD_ENOMEM);
+    assert_null(g);
+    assert_int_equal(ta.live, 0);
+  }
+  spd_machine_free(mc);
+  spd_model_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(strided_same_conv_overlapping_maxpool),
@@ -848,6 +884,7 @@ int main(void) {
       cmocka_unit_test(lenet5_fits_every_mode),
       cmocka_unit_test(too_small_names_the_layer),
       cmocka_unit_test(dense_only_model_unchanged),
+      cmocka_unit_test(allocation_failures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
