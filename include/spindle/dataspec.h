@@ -93,4 +93,16 @@ typedef struct spd_ds_config {
   uint32_t order_addr;         /* source: sample index of every sequence number */
 } spd_ds_config_t;
 
+/** Float training: one step's update constants (table [step], one per chip
+ *  and layer), Keras's rules: SGD v = m v - lr g, w += v (nesterov: w +=
+ *  m v - lr g; no momentum: w -= lr g); Adam m += (g - m)(1 - b1),
+ *  v += (g^2 - v)(1 - b2), w -= lr m / (sqrt v + eps) with lr the step's
+ *  bias-corrected rate. */
+typedef struct spd_ds_fupdate {
+  uint32_t adam;
+  float lr, momentum;
+  uint32_t nesterov;
+  float one_minus_b1, one_minus_b2, epsilon;
+} spd_ds_fupdate_t;
+
 #endif

@@ -52,19 +52,6 @@ static int check_outputs(const char *command, const spd_cli_options_t *o) {
   return rc;
 }
 
-static int check_backend(const char *command, const spd_cli_options_t *o) {
-  if (o->backend == SPD_CLI_BACKEND_MACHINE) {
-    if (!strcmp(command, "train") && strcmp(o->numeric, "fixed") != 0) {
-      fprintf(stderr, "spindle %s: --backend machine trains in fixed point only for now; "
-                      "add --numeric fixed (evaluate and predict run in float too)\n",
-              command);
-      return 1;
-    }
-    return 0;
-  }
-  return 0;
-}
-
 static int load_model(spd_cli_session_t *s) {
   const spd_cli_options_t *o = s->opt;
   if (access(o->model, R_OK) != 0)
@@ -152,9 +139,7 @@ int spd_cli_session_open(spd_cli_session_t *s, const char *command,
   s->command = command;
   s->opt = opt;
   s->start = spd_progress_now();
-  int rc = check_backend(command, opt);
-  if (!rc)
-    rc = check_outputs(command, opt);
+  int rc = check_outputs(command, opt);
   if (!rc)
     rc = load_model(s);
   if (!rc)

@@ -224,6 +224,23 @@ float spd_kc_act_float(int32_t kind, float alpha, float z) {
   }
 }
 
+float spd_kc_act_grad_float(int32_t kind, float alpha, float y, float dy) {
+  switch ((spd_activation_t)kind) {
+  case SPD_ACT_RELU:
+    return y > 0.0f ? dy : 0.0f;
+  case SPD_ACT_SIGMOID:
+    return dy * y * (1.0f - y);
+  case SPD_ACT_TANH:
+    return dy * (1.0f - y * y);
+  case SPD_ACT_LEAKY_RELU:
+    return y > 0.0f ? dy : alpha * dy;
+  case SPD_ACT_ELU:
+    return y > 0.0f ? dy : dy * (y + alpha);
+  default:
+    return dy;
+  }
+}
+
 uint32_t spd_kc_act_cycles(bool fixed, int32_t kind) {
   if (fixed)
     return kind == SPD_FX_ACT_SIGMOID || kind == SPD_FX_ACT_TANH || kind == SPD_FX_ACT_ELU

@@ -116,6 +116,17 @@ static void output_gradient(loss_t *l, int32_t label, uint32_t *dz) {
   spd_core_charge(l->kc.core, l->n * SPD_KC_ACT_CHEAP);
 }
 
+/* Float: dL/dz = (p - t) / B of the batch mean of the cross-entropy
+ * (Keras's reduction), B the size of the sample's batch. */
+static void output_gradient_float(loss_t *l, uint32_t seq, int32_t label, uint32_t *dz) {
+  const spd_ds_config_t *c = &l->kc.cfg;
+  uint32_t i = seq % c->epoch_samples, first = i / c->batch * c->batch;
+  uint32_t count = c->epoch_samples - first < c->batch ? c->epoch_samples - first : c->batch;
+  for (uint32_t j = 0; j < l->n; j++)
+    dz[j] = spd_kc_f2u((l->yf[j] - ((int32_t)j == label ? 1.0f : 0.0f)) / (float)count);
+  spd_core_charge(l->kc.core, l->n * SPD_KC_ADD_FLOAT * 2u);
+}
+
 static void slot_done(spd_kc_t *kc, uint32_t slot, uint32_t phase) {
   (void)phase;
   loss_t *l = kc->role;
@@ -131,8 +142,11 @@ static void slot_done(spd_kc_t *kc, uint32_t slot, uint32_t phase) {
   rec[l->n + 3] = (uint32_t)label;
   int err = 0;
   uint32_t *dz = l->dz + slot * l->n;
-  if (l->fixed && (kc->cfg.flags & SPD_DS_TRAIN)) {
-    output_gradient(l, label, dz);
+  if (kc->cfg.flags & SPD_DS_TRAIN) {
+    if (l->fixed)
+      output_gradient(l, label, dz);
+    else
+      output_gradient_float(l, sample, label, dz);
     err = spd_kc_send_kind(kc, SPD_DS_KIND_DZ, slot, dz);
   }
   for (uint32_t p = 0; p < kc->h.n_out && !err; p++)

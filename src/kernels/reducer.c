@@ -38,6 +38,8 @@ typedef struct reducer {
   int16_t *dz16;     /* slots x b */
   uint32_t *dzw;     /* slots x b */
   spd_kc_params_t bias;
+  float *yf, *dyaccf, *dzf;  /* float training: slots x b */
+  spd_kc_fparams_t fbias;
   uint32_t next_fwd, next_bwd, batches_done;
   uint8_t *pending;  /* per slot: forward complete, waiting for an update */
 } reducer_t;
@@ -49,11 +51,16 @@ static void store(spd_kc_t *kc, uint32_t in, uint32_t slot, uint32_t v, uint32_t
     return;
   uint32_t kind = kc->in[in].kind, i = slot * r->b + v;
   if (kind == SPD_DS_KIND_DZ) {
-    r->dz16[i] = (int16_t)(int32_t)payload;
+    if (r->fixed)
+      r->dz16[i] = (int16_t)(int32_t)payload;
+    else
+      r->dzf[i] = spd_kc_u2f(payload);
     return;
   }
   uint64_t part = word ? (uint64_t)payload << 32 : (uint64_t)payload;
-  if (kind == SPD_DS_KIND_DXPSUM)
+  if (kind == SPD_DS_KIND_DXPSUM && !r->fixed)
+    r->dyaccf[i] += spd_kc_u2f(payload);
+  else if (kind == SPD_DS_KIND_DXPSUM)
     r->dyacc[i] += part;
   else if (r->fixed)
     r->acc[i] += part;
@@ -83,7 +90,10 @@ static void forward(reducer_t *r, uint32_t slot) {
     float *acc = r->accf + slot * r->b;
     for (uint32_t j = 0; j < r->b; j++) {
       float z = acc[j] + (r->biasf ? r->biasf[j] : 0.0f);
-      out[j] = spd_kc_f2u(r->last ? z : spd_kc_act_float(c->act_kind, alpha, z));
+      float y = r->last ? z : spd_kc_act_float(c->act_kind, alpha, z);
+      out[j] = spd_kc_f2u(y);
+      if (r->yf)
+        r->yf[slot * r->b + j] = y;
     }
     memset(acc, 0, r->b * sizeof *acc);
   }
@@ -107,10 +117,49 @@ static void release(reducer_t *r) {
   }
 }
 
+/* Float: dZ = dY f'(y), the bias gradient, dZ to the tiles. */
+static int backward_float(reducer_t *r, uint32_t slot) {
+  spd_kc_t *kc = &r->kc;
+  const spd_ds_config_t *c = &kc->cfg;
+  float *dz = r->dzf + slot * r->b, alpha = spd_kc_u2f((uint32_t)c->act_alpha);
+  if (!r->last) {
+    float *dy = r->dyaccf + slot * r->b;
+    for (uint32_t j = 0; j < r->b; j++) {
+      dz[j] = spd_kc_act_grad_float(c->act_kind, alpha, r->yf[slot * r->b + j], dy[j]);
+      r->dzw[slot * r->b + j] = spd_kc_f2u(dz[j]);
+      dy[j] = 0.0f;
+    }
+    spd_core_charge(kc->core, r->b * spd_kc_act_cycles(false, c->act_kind));
+    if (spd_kc_send_kind(kc, SPD_DS_KIND_DZ, slot, r->dzw + slot * r->b))
+      return SPD_EQUEUE;
+  }
+  for (uint32_t j = 0; r->fbias.grad && j < r->b; j++)
+    r->fbias.grad[j] += dz[j];
+  return 0;
+}
+
 static void backward(reducer_t *r, uint32_t slot) {
   spd_kc_t *kc = &r->kc;
   const spd_ds_config_t *c = &kc->cfg;
   uint32_t seq = r->next_bwd++;
+  if (!r->fixed) {
+    if (backward_float(r, slot)) {
+      spd_kc_fail(kc, SPD_EQUEUE);
+      return;
+    }
+    if (spd_kc_batch_end(kc, seq)) {
+      if (r->fbias.grad && spd_kc_fparams_update(kc, &r->fbias, spd_kc_batch_of(kc, seq))) {
+        spd_kc_fail(kc, SPD_EINVAL);
+        return;
+      }
+      r->batches_done++;
+      if (seq + 1 == kc->h.n_samples && r->biasf && c->result_addr)
+        spd_core_sdram_write(kc->core, c->result_addr, r->biasf, r->b * 4u);
+      release(r);
+    }
+    spd_kc_sample_done(kc);
+    return;
+  }
   int16_t *dz = r->dz16 + slot * r->b;
   if (!r->last) {
     int16_t *y = r->y16 + slot * r->b;
@@ -159,6 +208,16 @@ static void slot_done(spd_kc_t *kc, uint32_t slot, uint32_t phase) {
 static int train_init(reducer_t *r) {
   spd_kc_t *kc = &r->kc;
   uint32_t s = kc->h.slots;
+  if (!r->fixed) {
+    r->yf = spd_kc_alloc(kc, s * r->b * 4u);
+    r->dyaccf = spd_kc_alloc(kc, s * r->b * 4u);
+    r->dzf = spd_kc_alloc(kc, s * r->b * 4u);
+    r->dzw = spd_kc_alloc(kc, s * r->b * 4u);
+    r->pending = spd_kc_alloc(kc, s);
+    if (!r->yf || !r->dyaccf || !r->dzf || !r->dzw || !r->pending)
+      return SPD_ENOMEM;
+    return r->biasf ? spd_kc_fparams_init(kc, &r->fbias, r->b, r->biasf) : 0;
+  }
   r->y16 = spd_kc_alloc(kc, s * r->b * 2u);
   r->dyacc = spd_kc_alloc(kc, s * r->b * 8u);
   r->dz16 = spd_kc_alloc(kc, s * r->b * 2u);
@@ -184,7 +243,7 @@ static int reducer_main(spd_core_t *core, uint32_t params) {
   kc->slot_done = slot_done;
   const spd_ds_config_t *c = &kc->cfg;
   r->fixed = kc->h.numeric == SPD_NUMERIC_FIXED;
-  r->train = (c->flags & SPD_DS_TRAIN) && r->fixed;
+  r->train = c->flags & SPD_DS_TRAIN;
   r->last = c->flags & SPD_DS_LAST;
   r->b = c->cols;
   r->act = (spd_fx_act_params_t){(spd_fx_act_t)c->act_kind, c->act_out_frac, c->act_alpha};

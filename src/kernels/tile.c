@@ -47,6 +47,8 @@ typedef struct tile {
   uint32_t *dxw;           /* slots x a x 2 */
   uint32_t zero;
   spd_kc_params_t kernel, bias;
+  float *dzf, *yf, *dyaccf;  /* float training: slots x b */
+  spd_kc_fparams_t fkernel, fbias;
   uint32_t next_fwd, next_bwd, batches_done;
   uint8_t *pending;
 } tile_t;
@@ -58,10 +60,15 @@ static void store(spd_kc_t *kc, uint32_t in, uint32_t slot, uint32_t v, uint32_t
   if (kind == SPD_DS_KIND_DZ || kind == SPD_DS_KIND_DXPSUM) {
     if (v >= t->b)
       return;
-    if (kind == SPD_DS_KIND_DZ)
-      t->dz16[slot * t->b + v] = (int16_t)(int32_t)payload;
+    uint32_t i = slot * t->b + v;
+    if (kind == SPD_DS_KIND_DZ && t->fixed)
+      t->dz16[i] = (int16_t)(int32_t)payload;
+    else if (kind == SPD_DS_KIND_DZ)
+      t->dzf[i] = spd_kc_u2f(payload);
+    else if (t->fixed)
+      t->dyacc[i] += word ? (uint64_t)payload << 32 : (uint64_t)payload;
     else
-      t->dyacc[slot * t->b + v] += word ? (uint64_t)payload << 32 : (uint64_t)payload;
+      t->dyaccf[i] += spd_kc_u2f(payload);
     return;
   }
   if (v >= t->a)
@@ -132,7 +139,10 @@ static void finish_full(tile_t *t, uint32_t slot, uint32_t *out) {
     float alpha = spd_kc_u2f((uint32_t)c->act_alpha);
     for (uint32_t j = 0; j < t->b; j++) {
       float z = t->accf[j] + (t->biasf ? t->biasf[j] : 0.0f);
-      out[j] = spd_kc_f2u(last ? z : spd_kc_act_float(c->act_kind, alpha, z));
+      float y = last ? z : spd_kc_act_float(c->act_kind, alpha, z);
+      out[j] = spd_kc_f2u(y);
+      if (t->yf)
+        t->yf[slot * t->b + j] = y;
     }
   }
   uint32_t per = last ? SPD_KC_PER_VALUE : spd_kc_act_cycles(t->fixed, c->act_kind);
@@ -230,9 +240,73 @@ static void batch_update(tile_t *t, uint32_t seq) {
   release(t);
 }
 
+/* Float: dZ (own for a full tile below the output), the batch gradient,
+ * dX partial sums or a credit. */
+static int backward_float(tile_t *t, uint32_t slot) {
+  spd_kc_t *kc = &t->kc;
+  const spd_ds_config_t *c = &kc->cfg;
+  float *dz = t->dzf + slot * t->b;
+  const float *x = t->xf + slot * t->a;
+  if (t->full && !t->last) {
+    float alpha = spd_kc_u2f((uint32_t)c->act_alpha), *dy = t->dyaccf + slot * t->b;
+    for (uint32_t j = 0; j < t->b; j++) {
+      dz[j] = spd_kc_act_grad_float(c->act_kind, alpha, t->yf[slot * t->b + j], dy[j]);
+      dy[j] = 0.0f;
+    }
+  }
+  for (uint32_t r = 0; r < t->a; r++)
+    for (uint32_t j = 0; x[r] != 0.0f && j < t->b; j++)
+      t->fkernel.grad[r * t->b + j] += x[r] * dz[j];
+  for (uint32_t j = 0; t->fbias.grad && j < t->b; j++)
+    t->fbias.grad[j] += dz[j];
+  spd_core_charge(kc->core, nonzero(t, slot) * t->b * SPD_KC_MAC_FLOAT);
+  bool below = false;
+  for (uint32_t p = 0; p < kc->h.n_out; p++)
+    below |= kc->out[p].kind == SPD_DS_KIND_DXPSUM;
+  if (!below)
+    return spd_kc_send_kind(kc, SPD_DS_KIND_CREDIT, slot, &t->zero);
+  uint32_t *w = t->dxw + slot * t->a;
+  for (uint32_t r = 0; r < t->a; r++) {
+    float sum = 0.0f;
+    for (uint32_t j = 0; j < t->b; j++)
+      sum += t->wf[r * t->b + j] * dz[j];
+    w[r] = spd_kc_f2u(sum);
+  }
+  spd_core_charge(kc->core, t->a * t->b * SPD_KC_MAC_FLOAT);
+  return spd_kc_send_kind(kc, SPD_DS_KIND_DXPSUM, slot, w);
+}
+
+static void batch_update_float(tile_t *t, uint32_t seq) {
+  spd_kc_t *kc = &t->kc;
+  uint32_t step = spd_kc_batch_of(kc, seq);
+  if (spd_kc_fparams_update(kc, &t->fkernel, step) ||
+      (t->fbias.grad && spd_kc_fparams_update(kc, &t->fbias, step))) {
+    spd_kc_fail(kc, SPD_EINVAL);
+    return;
+  }
+  t->batches_done++;
+  if (seq + 1 == kc->h.n_samples && kc->cfg.result_addr) {
+    uint32_t n = t->a * t->b * 4u;
+    spd_core_sdram_write(kc->core, kc->cfg.result_addr, t->wf, n);
+    if (t->biasf)
+      spd_core_sdram_write(kc->core, kc->cfg.result_addr + n, t->biasf, t->b * 4u);
+  }
+  release(t);
+}
+
 static void backward(tile_t *t, uint32_t slot) {
   spd_kc_t *kc = &t->kc;
   uint32_t seq = t->next_bwd++;
+  if (!t->fixed) {
+    if (backward_float(t, slot)) {
+      spd_kc_fail(kc, SPD_EQUEUE);
+      return;
+    }
+    if (spd_kc_batch_end(kc, seq))
+      batch_update_float(t, seq);
+    spd_kc_sample_done(kc);
+    return;
+  }
   if (t->full && !t->last)
     own_dz(t, slot);
   const int16_t *dz = t->dz16 + slot * t->b, *x = t->x16 + slot * t->a;
@@ -264,9 +338,33 @@ static void slot_done(spd_kc_t *kc, uint32_t slot, uint32_t phase) {
 
 /* Training state: the master block follows the MAC copy and bias in the
  * data region. */
+static int train_init_float(tile_t *t) {
+  spd_kc_t *kc = &t->kc;
+  uint32_t s = kc->h.slots;
+  if (!t->wf)
+    return SPD_EINVAL; /* streamed weights do not train yet */
+  t->dzf = spd_kc_alloc(kc, s * t->b * 4u);
+  t->dxw = spd_kc_alloc(kc, s * t->a * 4u);
+  t->pending = spd_kc_alloc(kc, s);
+  if (!t->dzf || !t->dxw || !t->pending)
+    return SPD_ENOMEM;
+  if (t->full && !t->last) {
+    t->yf = spd_kc_alloc(kc, s * t->b * 4u);
+    t->dyaccf = spd_kc_alloc(kc, s * t->b * 4u);
+    if (!t->yf || !t->dyaccf)
+      return SPD_ENOMEM;
+  }
+  int err = spd_kc_fparams_init(kc, &t->fkernel, t->a * t->b, t->wf);
+  if (!err && t->biasf)
+    err = spd_kc_fparams_init(kc, &t->fbias, t->b, t->biasf);
+  return err;
+}
+
 static int train_init(tile_t *t) {
   spd_kc_t *kc = &t->kc;
   uint32_t s = kc->h.slots, n = t->a * t->b;
+  if (!t->fixed)
+    return train_init_float(t);
   if (!t->w16)
     return SPD_EINVAL; /* streamed weights do not train yet */
   t->dz16 = spd_kc_alloc(kc, s * t->b * 2u);
@@ -354,7 +452,7 @@ static int tile_main(spd_core_t *core, uint32_t params, uint32_t role) {
     return SPD_ENOMEM;
   if ((err = load_weights(t)))
     return err;
-  t->train = (c->flags & SPD_DS_TRAIN) && t->fixed;
+  t->train = c->flags & SPD_DS_TRAIN;
   t->last = c->flags & SPD_DS_LAST;
   if (t->train && (err = train_init(t)))
     return err;

@@ -1,5 +1,6 @@
 #include "kernels/train_block.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "spindle/error.h"
@@ -57,5 +58,39 @@ int spd_kc_params_update(spd_kc_t *kc, spd_kc_params_t *p, uint32_t step, uint32
         p->w16[e] = spd_fx_to16(p->master[e], SPD_FX_MASTER_FRAC, p->weight_frac, sat);
     }
   spd_core_charge(kc->core, p->rows * p->cols * update_cycles(&u));
+  return 0;
+}
+
+int spd_kc_fparams_init(spd_kc_t *kc, spd_kc_fparams_t *p, uint32_t n, float *w) {
+  uint32_t st = kc->cfg.state;
+  *p = (spd_kc_fparams_t){.n = n, .w = w, .grad = spd_kc_alloc(kc, n * 4u)};
+  if (st & 1u)
+    p->m = spd_kc_alloc(kc, n * 4u);
+  if (st & 2u)
+    p->v = spd_kc_alloc(kc, n * 4u);
+  return !p->grad || ((st & 1u) && !p->m) || ((st & 2u) && !p->v) ? SPD_ENOMEM : 0;
+}
+
+int spd_kc_fparams_update(spd_kc_t *kc, spd_kc_fparams_t *p, uint32_t step) {
+  spd_ds_fupdate_t u;
+  int err = spd_core_sdram_read(kc->core, kc->cfg.update_addr + step * (uint32_t)sizeof u, &u,
+                                sizeof u);
+  if (err)
+    return err;
+  for (uint32_t i = 0; i < p->n; i++) {
+    float g = p->grad[i];
+    if (u.adam) {
+      p->m[i] += (g - p->m[i]) * u.one_minus_b1;
+      p->v[i] += (g * g - p->v[i]) * u.one_minus_b2;
+      p->w[i] -= u.lr * p->m[i] / (sqrtf(p->v[i]) + u.epsilon);
+    } else if (p->m) {
+      p->m[i] = u.momentum * p->m[i] - u.lr * g;
+      p->w[i] += u.nesterov ? u.momentum * p->m[i] - u.lr * g : p->m[i];
+    } else {
+      p->w[i] -= u.lr * g;
+    }
+    p->grad[i] = 0.0f;
+  }
+  spd_core_charge(kc->core, p->n * (u.adam ? 700u : p->m ? 200u : 80u));
   return 0;
 }

@@ -33,4 +33,16 @@ int spd_kc_params_init(spd_kc_t *kc, spd_kc_params_t *p, uint32_t rows, uint32_t
  *  gradient and refreshes the MAC copy. @return 0 or the SDRAM error. */
 int spd_kc_params_update(spd_kc_t *kc, spd_kc_params_t *p, uint32_t step, uint32_t *sat);
 
+/** Float training: a block of float weights with its gradient (summed
+ *  over the batch of dL/dz already divided by the batch size) and up to two
+ *  float slabs. */
+typedef struct spd_kc_fparams {
+  uint32_t n;
+  float *w, *grad, *m, *v;
+} spd_kc_fparams_t;
+
+int spd_kc_fparams_init(spd_kc_t *kc, spd_kc_fparams_t *p, uint32_t n, float *w);
+/** Keras's update of step @p step (spd_ds_fupdate_t at update_addr). */
+int spd_kc_fparams_update(spd_kc_t *kc, spd_kc_fparams_t *p, uint32_t step);
+
 #endif

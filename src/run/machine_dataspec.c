@@ -104,7 +104,8 @@ static uint32_t configure(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_config
   const spd_vertex_t *v = &in->g->vertices[vi];
   if (in->train) {
     train_config(in, vi, c);
-    if (v->role == SPD_ROLE_TILE || v->role == SPD_ROLE_TILE_FULL)
+    if (in->numeric == SPD_NUMERIC_FIXED &&
+        (v->role == SPD_ROLE_TILE || v->role == SPD_ROLE_TILE_FULL))
       bytes += v->rows.n * v->cols.n * 4u;
   }
   return bytes;
@@ -185,7 +186,7 @@ static void fill_data(const spd__ds_inputs_t *in, uint32_t vi, uint8_t *d) {
   } else if (bias && !fixed && in->biasf[l]) {
     memcpy(d + off, in->biasf[l] + v->cols.lo, v->cols.n * 4u);
   }
-  if (!in->train || v->role == SPD_ROLE_REDUCER)
+  if (!in->train || !fixed || v->role == SPD_ROLE_REDUCER)
     return;
   for (uint32_t r = 0; r < v->rows.n; r++) {
     memcpy(d + off, in->master[l] + (size_t)(v->rows.lo + r) * out + v->cols.lo,

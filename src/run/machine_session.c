@@ -232,7 +232,7 @@ static int write_labels(mrun_t *r, uint32_t v) {
 
 /* Where a trained vertex leaves its master weights (and bias). */
 static uint32_t result_bytes(const mrun_t *r, const spd_vertex_t *vx) {
-  bool bias = r->bias32[vx->layer] != NULL;
+  bool bias = r->bias32[vx->layer] != NULL || r->biasf[vx->layer] != NULL;
   if (vx->role == SPD_ROLE_TILE)
     return vx->rows.n * vx->cols.n * 4u;
   if (vx->role == SPD_ROLE_TILE_FULL)
@@ -304,6 +304,8 @@ static uint32_t optimizer_state(const mrun_t *r) {
   if (!r->cfg)
     return 0;
   const spd_optimizer_config_t *o = &r->cfg->optimizer;
+  if (r->o.numeric == SPD_NUMERIC_FLOAT) /* float slabs m (and v) */
+    return o->kind == SPD_OPT_ADAM ? 1u | 2u : o->momentum != 0.0f ? 1u : 0u;
   if (o->kind == SPD_OPT_ADAM)
     return 1u | 2u;
   if (o->kind == SPD_OPT_RMSPROP)
@@ -346,16 +348,44 @@ static int layer_table(mrun_t *r, int layer, spd_fx_update_t **out) {
   return 0;
 }
 
+/* Float: Keras's per-step constants (spd_optimizer_update's: the step's
+ * learning rate as float; Adam's bias correction folded in). */
+static int float_table(mrun_t *r, void **out, size_t *bytes) {
+  spd_ds_fupdate_t *t = spd_calloc(r->ctx, r->steps, sizeof *t);
+  if (!t)
+    return spd_ctx_fail(r->ctx, SPD_ENOMEM, "update table of %u steps", r->steps);
+  const spd_optimizer_config_t *o = &r->cfg->optimizer;
+  for (uint32_t step = 0; step < r->steps; step++) {
+    float lr = (float)spd_lr_schedule_at(&o->learning_rate, step);
+    spd_ds_fupdate_t *u = &t[step];
+    *u = (spd_ds_fupdate_t){.adam = o->kind == SPD_OPT_ADAM, .lr = lr,
+                            .momentum = o->momentum, .nesterov = o->nesterov,
+                            .one_minus_b1 = 1.0f - o->beta_1, .one_minus_b2 = 1.0f - o->beta_2,
+                            .epsilon = o->epsilon};
+    if (u->adam) {
+      double k = (double)step + 1.0;
+      u->lr = (float)(lr * sqrt(1.0 - pow(o->beta_2, k)) / (1.0 - pow(o->beta_1, k)));
+    }
+  }
+  *out = t;
+  *bytes = (size_t)r->steps * sizeof *t;
+  return 0;
+}
+
 /* Every chip holding a layer's tiles or reducers gets that layer's table
  * once; its vertices read their step's entry at each batch boundary. */
 static int write_update_tables(mrun_t *r) {
   int err = 0;
   for (int si = 0; !err && si < r->g->n_dense; si++) {
     const spd_layer_tiling_t *lt = &r->g->dense[si];
-    spd_fx_update_t *table = NULL;
-    if ((err = layer_table(r, lt->layer, &table)))
+    void *table = NULL;
+    size_t bytes = 0;
+    if (r->o.numeric == SPD_NUMERIC_FLOAT)
+      err = float_table(r, &table, &bytes);
+    else if (!(err = layer_table(r, lt->layer, (spd_fx_update_t **)&table)))
+      bytes = (size_t)r->steps * 2u * sizeof(spd_fx_update_t);
+    if (err)
       break;
-    size_t bytes = (size_t)r->steps * 2u * sizeof *table;
     for (uint32_t v = lt->first_vertex; !err && v < lt->first_vertex + lt->n_vertices; v++) {
       for (uint32_t u = lt->first_vertex; u < v; u++)
         if (r->place.loc[u].x == r->place.loc[v].x && r->place.loc[u].y == r->place.loc[v].y) {
@@ -609,6 +639,15 @@ static int make_order(mrun_t *r) {
   return 0;
 }
 
+/* A trained value as the model's float: s7.24 master (fixed) or the bits. */
+static float result_value(const mrun_t *r, int32_t w) {
+  if (r->o.numeric == SPD_NUMERIC_FIXED)
+    return (float)spd_fx_to_float(w, SPD_FX_MASTER_FRAC);
+  float f;
+  memcpy(&f, &w, sizeof f);
+  return f;
+}
+
 /* The trained master weights back into the model's float parameters, as
  * the reference exports them (spd__fx_net_export). */
 static int read_results(mrun_t *r, spd_model_t *m) {
@@ -629,10 +668,10 @@ static int read_results(mrun_t *r, spd_model_t *m) {
       for (uint32_t i = 0; i < vx->rows.n; i++)
         for (uint32_t j = 0; j < vx->cols.n; j++)
           l->params[0].value.data[(size_t)(vx->rows.lo + i) * out + vx->cols.lo + j] =
-              spd_fx_to_float(w[k++], SPD_FX_MASTER_FRAC);
+              result_value(r, w[k++]);
     if (!err && vx->role != SPD_ROLE_TILE && l->n_params > 1)
       for (uint32_t j = 0; j < vx->cols.n; j++)
-        l->params[1].value.data[vx->cols.lo + j] = spd_fx_to_float(w[k++], SPD_FX_MASTER_FRAC);
+        l->params[1].value.data[vx->cols.lo + j] = result_value(r, w[k++]);
     spd_free(r->ctx, w);
   }
   return err;
@@ -647,7 +686,10 @@ static void epoch_logs(const mrun_t *r, spd_epoch_logs_t *logs) {
     for (uint32_t i = 0; i < r->n; i++) {
       const uint32_t *rec = r->records + ((size_t)e * r->n + i) * w;
       uint64_t lw = (uint64_t)rec[r->out_size] | (uint64_t)rec[r->out_size + 1] << 32;
-      loss += ldexp((double)(int64_t)lw, -SPD_FX_LOSS_FRAC);
+      double dl;
+      memcpy(&dl, &lw, sizeof dl);
+      loss += r->o.numeric == SPD_NUMERIC_FIXED ? ldexp((double)(int64_t)lw, -SPD_FX_LOSS_FRAC)
+                                                : dl;
       hits += rec[r->out_size + 2] == rec[r->out_size + 3];
     }
     logs[e] = (spd_epoch_logs_t){.epoch = (int)e, .loss = loss / r->n,
@@ -686,9 +728,9 @@ int spd_machine_fit(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *machine
     return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
                         "machine training: sparse categorical cross-entropy after a softmax "
                         "output layer, integer labels, epochs and batch size >= 1");
-  if (!opts || opts->numeric != SPD_NUMERIC_FIXED)
+  if (opts && opts->numeric == SPD_NUMERIC_FLOAT && cfg->optimizer.kind == SPD_OPT_RMSPROP)
     return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
-                        "machine training runs in fixed point only for now (--numeric fixed)");
+                        "machine training in float: SGD and Adam (RMSprop runs in fixed point)");
   spd_epoch_logs_t *logs = spd_calloc(ctx, (size_t)cfg->epochs, sizeof *logs);
   if (!logs)
     return spd_ctx_fail(ctx, SPD_ENOMEM, "history of %d epochs", cfg->epochs);

@@ -89,7 +89,7 @@ def test_unknown_machine_fails(tiny_data):
     assert "spinn7" in r.stderr
 
 
-def train(data, out, backend):
+def train(data, out, backend):  # fixed point
     report = out / f"train_{backend}.json"
     r = run("train", MLP, "--data", data, "--backend", backend, "--machine", "spinn5",
             "--numeric", "fixed", "--epochs", "2", "--batch-size", "3", "--lr", "0.05",
@@ -118,7 +118,15 @@ def test_train_too_big_for_a_core_names_it(tiny_data):
     assert "DTCM" in r.stderr and "tile" in r.stderr
 
 
-def test_train_float_on_machine_refused(tiny_data):
-    r = run("train", MLP, "--data", tiny_data, "--backend", "machine", "--numeric", "float")
-    assert r.returncode != 0
-    assert "--numeric fixed" in r.stderr
+def test_train_float_close_to_reference(tiny_data, tmp_path):
+    reports = {}
+    for backend in ("machine", "reference"):
+        path = tmp_path / f"float_{backend}.json"
+        r = run("train", MLP, "--data", tiny_data, "--backend", backend, "--numeric", "float",
+                "--epochs", "2", "--batch-size", "3", "--lr", "0.05", "--seed", "4",
+                "--report", str(path))
+        assert r.returncode == 0, r.stderr
+        reports[backend] = json.loads(path.read_text())
+    got, want = reports["machine"], reports["reference"]
+    assert got["train_loss"] == pytest.approx(want["train_loss"], abs=1e-4)
+    assert got["packets_dropped"] == 0
