@@ -233,7 +233,7 @@ static void batch_update(tile_t *t, uint32_t seq) {
   t->batches_done++;
   if (seq + 1 == kc->h.n_samples && kc->cfg.result_addr) {
     uint32_t n = t->a * t->b * 4u;
-    spd_core_sdram_write(kc->core, kc->cfg.result_addr, t->kernel.master, n);
+    spd_kc_params_save(kc, &t->kernel, kc->cfg.result_addr);
     if (t->bias32)
       spd_core_sdram_write(kc->core, kc->cfg.result_addr + n, t->bias32, t->b * 4u);
   }
@@ -310,7 +310,10 @@ static void backward(tile_t *t, uint32_t slot) {
   if (t->full && !t->last)
     own_dz(t, slot);
   const int16_t *dz = t->dz16 + slot * t->b, *x = t->x16 + slot * t->a;
-  spd_fx_dense_grad_block(t->kernel.grad, x, dz, (int)t->a, (int)t->b, (int)t->b);
+  if (spd_kc_params_accumulate(kc, &t->kernel, x, dz)) {
+    spd_kc_fail(kc, SPD_EINVAL);
+    return;
+  }
   spd_core_charge(kc->core, nonzero(t, slot) * t->b * SPD_KC_MAC_FIXED);
   if (t->bias.grad)
     spd_fx_bias_grad(t->bias.grad, dz, (int)t->b);
@@ -363,6 +366,7 @@ static int train_init_float(tile_t *t) {
 static int train_init(tile_t *t) {
   spd_kc_t *kc = &t->kc;
   uint32_t s = kc->h.slots, n = t->a * t->b;
+  int err = 0;
   if (!t->fixed)
     return train_init_float(t);
   if (!t->w16)
@@ -371,8 +375,7 @@ static int train_init(tile_t *t) {
   t->dx = spd_kc_alloc(kc, t->a * 8u);
   t->dxw = spd_kc_alloc(kc, s * t->a * 8u);
   t->pending = spd_kc_alloc(kc, s);
-  int32_t *master = spd_kc_alloc(kc, n * 4u);
-  if (!t->dz16 || !t->dx || !t->dxw || !t->pending || !master)
+  if (!t->dz16 || !t->dx || !t->dxw || !t->pending)
     return SPD_ENOMEM;
   if (t->full && !t->last) {
     t->y16 = spd_kc_alloc(kc, s * t->b * 2u);
@@ -380,12 +383,22 @@ static int train_init(tile_t *t) {
     if (!t->y16 || !t->dyacc)
       return SPD_ENOMEM;
   }
+  if (t->bias32 && (err = spd_kc_params_init(kc, &t->bias, 1, t->b, t->bias32, NULL, 1)))
+    return err;
   uint32_t off = n * 2u + (t->bias32 ? t->b * 4u : 0u);
-  int err = spd_kc_read_data(kc, off, master, n * 4u);
+  /* Master, slabs and an int64 gradient per weight: in DTCM when they fit
+   * (with 1 KB to spare), else in SDRAM, a row at a time. */
+  uint32_t st = kc->cfg.state, need = n * (4u + 8u + (st & 1u ? 4u : 0u) +
+                                            (st & 2u ? 8u : 0u) + (st & 4u ? 4u : 0u));
+  if (need + 1024u > spd_core_dtcm_free(kc->core))
+    return spd_kc_params_init_sdram(kc, &t->kernel, t->a, t->b,
+                                    kc->params + kc->h.data_offset + off, t->w16);
+  int32_t *master = spd_kc_alloc(kc, n * 4u);
+  if (!master)
+    return SPD_ENOMEM;
+  err = spd_kc_read_data(kc, off, master, n * 4u);
   if (!err)
     err = spd_kc_params_init(kc, &t->kernel, t->a, t->b, master, t->w16, 0);
-  if (!err && t->bias32)
-    err = spd_kc_params_init(kc, &t->bias, 1, t->b, t->bias32, NULL, 1);
   return err;
 }
 

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/fx_dense.h"
 #include "spindle/error.h"
 
 /* Cycles per weight per update (docs/dense-on-machine.md, "Cost model"). */
@@ -40,23 +41,117 @@ int spd_kc_params_init(spd_kc_t *kc, spd_kc_params_t *p, uint32_t rows, uint32_t
   return 0;
 }
 
+int spd_kc_params_init_sdram(spd_kc_t *kc, spd_kc_params_t *p, uint32_t rows, uint32_t cols,
+                             uint32_t master_addr, int16_t *w16) {
+  const spd_ds_config_t *c = &kc->cfg;
+  uint32_t n = rows * cols;
+  *p = (spd_kc_params_t){.rows = rows, .cols = cols, .row_lo = c->row_lo, .col_lo = c->col_lo,
+                         .ld = c->ld, .w16 = w16, .weight_frac = c->weight_frac,
+                         .in_sdram = true, .master_addr = master_addr};
+  p->master = spd_kc_alloc(kc, cols * 4u);
+  p->grad = spd_kc_alloc(kc, cols * 8u);
+  int err = p->master && p->grad ? 0 : SPD_ENOMEM;
+  if (!err)
+    err = spd_core_sdram_alloc(kc->core, n * 8u, &p->grad_addr);
+  if (!err && (c->state & 1u) && (p->a = spd_kc_alloc(kc, cols * 4u)))
+    err = spd_core_sdram_alloc(kc->core, n * 4u, &p->a_addr);
+  if (!err && (c->state & 2u) && (p->b = spd_kc_alloc(kc, cols * 8u)))
+    err = spd_core_sdram_alloc(kc->core, n * 8u, &p->b_addr);
+  if (!err && (c->state & 4u) && (p->c = spd_kc_alloc(kc, cols * 4u)))
+    err = spd_core_sdram_alloc(kc->core, n * 4u, &p->c_addr);
+  if (!err && (((c->state & 1u) && !p->a) || ((c->state & 2u) && !p->b) ||
+               ((c->state & 4u) && !p->c)))
+    err = SPD_ENOMEM;
+  return err;
+}
+
+int spd_kc_params_accumulate(spd_kc_t *kc, spd_kc_params_t *p, const int16_t *x,
+                             const int16_t *dz) {
+  if (!p->in_sdram) {
+    spd_fx_dense_grad_block(p->grad, x, dz, (int)p->rows, (int)p->cols, (int)p->cols);
+    return 0;
+  }
+  uint32_t row = p->cols * 8u;
+  for (uint32_t r = 0; r < p->rows; r++) {
+    if (x[r] == 0)
+      continue;
+    int err = spd_core_sdram_read(kc->core, p->grad_addr + r * row, p->grad, row);
+    spd_fx_dense_grad_block(p->grad, x + r, dz, 1, (int)p->cols, (int)p->cols);
+    if (!err)
+      err = spd_core_sdram_write(kc->core, p->grad_addr + r * row, p->grad, row);
+    if (err)
+      return err;
+  }
+  return 0;
+}
+
+int spd_kc_params_save(spd_kc_t *kc, const spd_kc_params_t *p, uint32_t addr) {
+  uint32_t n = p->rows * p->cols * 4u;
+  if (!p->in_sdram)
+    return spd_core_sdram_write(kc->core, addr, p->master, n);
+  for (uint32_t r = 0; r < p->rows; r++) {
+    uint32_t row = p->cols * 4u;
+    int err = spd_core_sdram_read(kc->core, p->master_addr + r * row, p->master, row);
+    if (!err)
+      err = spd_core_sdram_write(kc->core, addr + r * row, p->master, row);
+    if (err)
+      return err;
+  }
+  return 0;
+}
+
+static int io(spd_kc_t *kc, bool in, uint32_t addr, void *buf, uint32_t bytes) {
+  return in ? spd_core_sdram_read(kc->core, addr, buf, bytes)
+            : spd_core_sdram_write(kc->core, addr, buf, bytes);
+}
+
+/* Move row @p r of every SDRAM slab into (@p in) or out of the buffers. */
+static int row_io(spd_kc_t *kc, spd_kc_params_t *p, uint32_t r, bool in) {
+  uint32_t n = p->cols;
+  int err = io(kc, in, p->master_addr + r * n * 4u, p->master, n * 4u);
+  if (!err)
+    err = io(kc, in, p->grad_addr + r * n * 8u, p->grad, n * 8u);
+  if (!err && p->a)
+    err = io(kc, in, p->a_addr + r * n * 4u, p->a, n * 4u);
+  if (!err && p->b)
+    err = io(kc, in, p->b_addr + r * n * 8u, p->b, n * 8u);
+  if (!err && p->c)
+    err = io(kc, in, p->c_addr + r * n * 4u, p->c, n * 4u);
+  return err;
+}
+
+/* Update elements of row @p r (buffers hold that row when in SDRAM). */
+static void update_row(const spd_fx_update_t *u, spd_kc_params_t *p, uint32_t r,
+                       uint32_t *sat) {
+  uint32_t base = p->in_sdram ? 0 : r * p->cols;
+  for (uint32_t c = 0; c < p->cols; c++) {
+    uint32_t e = base + c;
+    uint64_t element = (uint64_t)(p->row_lo + r) * p->ld + p->col_lo + c;
+    spd_fx_slot_ptrs_t s = {&p->master[e], p->a ? &p->a[e] : NULL, p->b ? &p->b[e] : NULL,
+                            p->c ? &p->c[e] : NULL};
+    spd_fx_update_one(u, s, element, p->grad[e], sat);
+    p->grad[e] = 0;
+    if (p->w16)
+      p->w16[r * p->cols + c] = spd_fx_to16(p->master[e], SPD_FX_MASTER_FRAC, p->weight_frac,
+                                            sat);
+  }
+}
+
 int spd_kc_params_update(spd_kc_t *kc, spd_kc_params_t *p, uint32_t step, uint32_t *sat) {
   spd_fx_update_t u;
   uint32_t at = kc->cfg.update_addr + (step * 2u + p->which) * (uint32_t)sizeof u;
   int err = spd_core_sdram_read(kc->core, at, &u, sizeof u);
   if (err)
     return err;
-  for (uint32_t r = 0; r < p->rows; r++)
-    for (uint32_t c = 0; c < p->cols; c++) {
-      uint32_t e = r * p->cols + c;
-      uint64_t element = (uint64_t)(p->row_lo + r) * p->ld + p->col_lo + c;
-      spd_fx_slot_ptrs_t s = {&p->master[e], p->a ? &p->a[e] : NULL, p->b ? &p->b[e] : NULL,
-                              p->c ? &p->c[e] : NULL};
-      spd_fx_update_one(&u, s, element, p->grad[e], sat);
-      p->grad[e] = 0;
-      if (p->w16)
-        p->w16[e] = spd_fx_to16(p->master[e], SPD_FX_MASTER_FRAC, p->weight_frac, sat);
-    }
+  for (uint32_t r = 0; r < p->rows && p->in_sdram; r++) {
+    if ((err = row_io(kc, p, r, true)))
+      return err;
+    update_row(&u, p, r, sat);
+    if ((err = row_io(kc, p, r, false)))
+      return err;
+  }
+  for (uint32_t r = 0; r < p->rows && !p->in_sdram; r++)
+    update_row(&u, p, r, sat);
   spd_core_charge(kc->core, p->rows * p->cols * update_cycles(&u));
   return 0;
 }

@@ -21,6 +21,11 @@ typedef struct spd_kc_params {
   int64_t *grad;
   int16_t *w16;            /* kernel: the MAC copy (refreshed), or NULL */
   int weight_frac;
+  /* SDRAM mode (the block's training state does not fit DTCM, the tile's
+   * `split` memory): master, slabs and gradient live in SDRAM at these
+   * addresses and the pointers above are one-row buffers. */
+  bool in_sdram;
+  uint32_t master_addr, a_addr, b_addr, c_addr, grad_addr;
 } spd_kc_params_t;
 
 /** Allocate the slabs and gradient of a rows x cols block (state bits of
@@ -28,6 +33,19 @@ typedef struct spd_kc_params {
  *  @return 0 or SPD_ENOMEM. */
 int spd_kc_params_init(spd_kc_t *kc, spd_kc_params_t *p, uint32_t rows, uint32_t cols,
                        int32_t *master, int16_t *w16, uint32_t which);
+
+/** The same in SDRAM mode: the master block is at @p master_addr (the
+ *  blob's copy), slabs and gradient are allocated in the chip's SDRAM
+ *  (zero). @return 0, SPD_ENOMEM, SPD_ESDRAM. */
+int spd_kc_params_init_sdram(spd_kc_t *kc, spd_kc_params_t *p, uint32_t rows, uint32_t cols,
+                             uint32_t master_addr, int16_t *w16);
+
+/** gw += x dZ^T over the block (exact int64), in DTCM or SDRAM. */
+int spd_kc_params_accumulate(spd_kc_t *kc, spd_kc_params_t *p, const int16_t *x,
+                             const int16_t *dz);
+
+/** Copy the master block to @p addr (SDRAM). */
+int spd_kc_params_save(spd_kc_t *kc, const spd_kc_params_t *p, uint32_t addr);
 
 /** The batch-boundary update of optimizer step @p step; clears the
  *  gradient and refreshes the MAC copy. @return 0 or the SDRAM error. */

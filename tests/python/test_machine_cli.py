@@ -109,13 +109,22 @@ def test_train_fixed_matches_reference(tiny_data, tmp_path):
     assert "Epoch 2/2" in out
 
 
-def test_train_too_big_for_a_core_names_it(tiny_data):
-    """On a SpiNN-3 the MLP's training tiles do not fit a core's DTCM with
-    their gradients and master weights: the failing core is named."""
-    r = run("train", MLP, "--data", tiny_data, "--backend", "machine", "--machine", "spinn3",
-            "--numeric", "fixed")
-    assert r.returncode != 0
-    assert "DTCM" in r.stderr and "tile" in r.stderr
+def test_train_spinn3_split_tiles_match_reference(tiny_data, tmp_path):
+    """On a SpiNN-3 the MLP's tiles keep their master weights, optimizer
+    state and gradients in SDRAM (`split` memory): still the reference's
+    training, bit for bit."""
+    reports = {}
+    for backend in ("machine", "reference"):
+        path = tmp_path / f"s3_{backend}.json"
+        r = run("train", MLP, "--data", tiny_data, "--backend", backend, "--machine", "spinn3",
+                "--numeric", "fixed", "--epochs", "2", "--batch-size", "3", "--lr", "0.05",
+                "--momentum", "0.9", "--seed", "4", "--report", str(path))
+        assert r.returncode == 0, r.stderr
+        reports[backend] = json.loads(path.read_text())
+    assert reports["machine"]["train_loss"] == reports["reference"]["train_loss"]
+    assert reports["machine"]["test_accuracy"] == reports["reference"]["test_accuracy"]
+    assert reports["machine"]["machine"] == "spinn3"
+    assert reports["machine"]["packets_dropped"] == 0
 
 
 def test_train_float_close_to_reference(tiny_data, tmp_path):
