@@ -3,6 +3,7 @@
  * unreachable sinks fail clearly; and the minimised tables of a whole
  * routing deliver every key to exactly its sinks when packets are followed
  * hop by hop with the router's rules (including default routing). */
+#include "test_models.h"
 #include "test_support.h"
 
 #include <stdio.h>
@@ -14,15 +15,6 @@
 #include "spindle/partition.h"
 #include "spindle/place.h"
 #include "spindle/rng.h"
-
-static spd_machine_t *machine(spd_ctx_t *ctx, const char *name, const char *faults) {
-  spd_machine_t *m = NULL;
-  if (spd_machine_new(ctx, name, &m) < 0)
-    fail_msg("spd_machine_new(%s): %s", name, spd_ctx_message(ctx));
-  if (faults && spd_machine_apply_faults(m, faults) < 0)
-    fail_msg("faults: %s", spd_ctx_message(ctx));
-  return m;
-}
 
 static bool is_sink(const spd_map_net_t *net, int x, int y, unsigned core) {
   for (uint32_t i = 0; i < net->n_sinks; i++)
@@ -188,7 +180,7 @@ static void every_router_reaches_exactly_its_sinks(void **state) {
     for (size_t mi = 0; mi < sizeof machines / sizeof machines[0]; mi++) {
       spd_ctx_t ctx;
       spd_ctx_init(&ctx);
-      spd_machine_t *m = machine(&ctx, machines[mi].name, machines[mi].faults);
+      spd_machine_t *m = spd_test_machine(&ctx, machines[mi].name, machines[mi].faults);
       spd_map_net_t nets[N_NETS];
       spd_map_core_t sinks[N_NETS * MAX_SINKS];
       random_nets(&rng, m, nets, N_NETS, sinks, MAX_SINKS);
@@ -248,7 +240,7 @@ static void routes_around_a_dead_link(void **state) {
   (void)state;
   spd_ctx_t ctx;
   spd_ctx_init(&ctx);
-  spd_machine_t *m = machine(&ctx, "12x12", "link 2 0 E\n");
+  spd_machine_t *m = spd_test_machine(&ctx, "12x12", "link 2 0 E\n");
   spd_map_core_t sink = {5, 0, 1};
   spd_map_net_t net = {{0, 0, 1}, 1, 0, &sink, 1};
   for (size_t r = 0; r < sizeof ROUTERS / sizeof ROUTERS[0]; r++) {
@@ -258,7 +250,7 @@ static void routes_around_a_dead_link(void **state) {
     spd_map_tree_free(&ctx, &tree);
   }
   /* Without the fault the LDF path is straight: five hops. */
-  spd_machine_t *ok = machine(&ctx, "12x12", NULL);
+  spd_machine_t *ok = spd_test_machine(&ctx, "12x12", NULL);
   spd_map_tree_t tree;
   route_one(ok, spd_map_route_ner, &net, &tree);
   assert_int_equal(tree.n_nodes, 6);
@@ -279,7 +271,7 @@ static void single_sinks_take_shortest_paths(void **state) {
   for (size_t mi = 0; mi < sizeof names / sizeof names[0]; mi++) {
     spd_ctx_t ctx;
     spd_ctx_init(&ctx);
-    spd_machine_t *m = machine(&ctx, names[mi], NULL);
+    spd_machine_t *m = spd_test_machine(&ctx, names[mi], NULL);
     for (int i = 0; i < 200; i++) {
       const spd_chip_t *a = &m->chips[spd_rng_below(&rng, m->n_chips)];
       const spd_chip_t *b = &m->chips[spd_rng_below(&rng, m->n_chips)];
@@ -300,7 +292,7 @@ static void routes_around_dead_chips(void **state) {
   (void)state;
   spd_ctx_t ctx;
   spd_ctx_init(&ctx);
-  spd_machine_t *m = machine(&ctx, "spinn5", "chip 3 3\nchip 2 2\nchip 4 4\n");
+  spd_machine_t *m = spd_test_machine(&ctx, "spinn5", "chip 3 3\nchip 2 2\nchip 4 4\n");
   spd_map_core_t sinks[3] = {{5, 5, 2}, {6, 6, 1}, {7, 7, 17}};
   spd_map_net_t net = {{0, 0, 3}, 1, 0, sinks, 3};
   for (size_t r = 0; r < sizeof ROUTERS / sizeof ROUTERS[0]; r++) {
@@ -318,7 +310,7 @@ static void unreachable_sink_fails_naming_it(void **state) {
   (void)state;
   spd_ctx_t ctx;
   spd_ctx_init(&ctx);
-  spd_machine_t *m = machine(&ctx, "8x8",
+  spd_machine_t *m = spd_test_machine(&ctx, "8x8",
                              "link 4 4 E\nlink 4 4 NE\nlink 4 4 N\n"
                              "link 4 4 W\nlink 4 4 SW\nlink 4 4 S\n");
   spd_map_core_t sinks[2] = {{1, 1, 1}, {4, 4, 2}};
@@ -333,7 +325,7 @@ static void unreachable_sink_fails_naming_it(void **state) {
     assert_int_equal(tree.n_nodes, 77); /* output untouched */
   }
   /* A sink on a dead chip or core is a caller error. */
-  spd_machine_t *d = machine(&ctx, "8x8", "chip 2 2\ncore 3 3 5\n");
+  spd_machine_t *d = spd_test_machine(&ctx, "8x8", "chip 2 2\ncore 3 3 5\n");
   spd_map_core_t dead_chip = {2, 2, 1}, dead_core = {3, 3, 5};
   net.sinks = &dead_chip;
   net.n_sinks = 1;
@@ -359,7 +351,7 @@ static void tables_record_input_links(void **state) {
   (void)state;
   spd_ctx_t ctx;
   spd_ctx_init(&ctx);
-  spd_machine_t *m = machine(&ctx, "8x8", NULL);
+  spd_machine_t *m = spd_test_machine(&ctx, "8x8", NULL);
   spd_map_core_t sink = {4, 0, 2};
   spd_map_net_t net = {{0, 0, 1}, 8, 0, &sink, 1};
   spd_map_routing_t r;
@@ -406,7 +398,7 @@ static void overfull_chip_fails_naming_it(void **state) {
   enum { N = 1100 };
   spd_ctx_t ctx;
   spd_ctx_init(&ctx);
-  spd_machine_t *m = machine(&ctx, "4x4", NULL);
+  spd_machine_t *m = spd_test_machine(&ctx, "4x4", NULL);
   spd_map_net_t *nets = calloc(N, sizeof *nets);
   spd_map_core_t *sinks = calloc(N * 17, sizeof *sinks);
   for (uint32_t i = 0; i < N; i++) {
@@ -440,7 +432,7 @@ static void allocation_failures_do_not_leak(void **state) {
   (void)state;
   spd_ctx_t setup;
   spd_ctx_init(&setup);
-  spd_machine_t *m = machine(&setup, "spinn5", "link 2 2 E\nchip 4 4\n");
+  spd_machine_t *m = spd_test_machine(&setup, "spinn5", "link 2 2 E\nchip 4 4\n");
   spd_rng_t rng;
   spd_rng_init(&rng, 3, 3);
   spd_map_net_t nets[6];
@@ -466,24 +458,8 @@ static void allocation_failures_do_not_leak(void **state) {
 }
 
 static spd_model_t *mlp(spd_ctx_t *ctx, int32_t h1, int32_t h2) {
-  spd_model_t *m = NULL;
-  assert_int_equal(spd_model_new(ctx, "mlp", &m), 0);
-  spd_layer_config_t cfg;
-  spd_layer_config_defaults(&cfg, SPD_LAYER_INPUT, "input");
-  cfg.input_shape = (spd_shape_t){1, {784}};
-  assert_int_equal(spd_model_add(m, &cfg, NULL, 0, NULL), 0);
   const int32_t units[] = {h1, h2, 10};
-  for (int i = 0; i < 3; i++) {
-    char name[16];
-    snprintf(name, sizeof name, "dense_%d", i);
-    spd_layer_config_defaults(&cfg, SPD_LAYER_DENSE, name);
-    cfg.units = units[i];
-    cfg.activation = i < 2 ? SPD_ACT_RELU : SPD_ACT_SOFTMAX;
-    int prev = i;
-    assert_int_equal(spd_model_add(m, &cfg, &prev, 1, NULL), 0);
-  }
-  assert_int_equal(spd_model_build(m, 3), 0);
-  return m;
+  return spd_test_dense_chain(ctx, "mlp", 784, units, 3, 3);
 }
 
 /* The whole front of the compiler: an MLP partitioned and placed on a
@@ -494,7 +470,7 @@ static void placed_mlp_routes_on_spinn5(void **state) {
   (void)state;
   spd_ctx_t ctx;
   spd_ctx_init(&ctx);
-  spd_machine_t *m = machine(&ctx, "spinn5", "link 1 1 NE\nchip 2 3\nlink 0 1 E\n");
+  spd_machine_t *m = spd_test_machine(&ctx, "spinn5", "link 1 1 NE\nchip 2 3\nlink 0 1 E\n");
   spd_model_t *model = mlp(&ctx, 1024, 256);
   spd_machine_graph_t *g = NULL;
   if (spd_partition_dense(&ctx, model, m, NULL, &g) < 0)

@@ -1,5 +1,6 @@
 /* map/ partitioner: tile grids that fit DTCM and cover W exactly once, the
  * graph's partitions, failures that name the layer, allocation failures. */
+#include "test_models.h"
 #include "test_support.h"
 
 #include <stdio.h>
@@ -21,24 +22,9 @@ static spd_layer_config_t layer(spd_layer_kind_t kind, const char *name) {
  * no parameter is allocated (the partitioner reads shapes only), so layers
  * too large to allocate on the test host can be mapped. */
 static spd_model_t *chain(spd_ctx_t *ctx, int32_t in, const int32_t *units, int n, bool build) {
-  spd_model_t *m = NULL;
-  assert_int_equal(spd_model_new(ctx, "chain", &m), 0);
-  spd_layer_config_t cfg = layer(SPD_LAYER_INPUT, "input");
-  cfg.input_shape = (spd_shape_t){1, {in}};
-  assert_int_equal(spd_model_add(m, &cfg, NULL, 0, NULL), 0);
-  for (int i = 0; i < n; i++) {
-    char name[32];
-    snprintf(name, sizeof name, "dense_%d", i);
-    cfg = layer(SPD_LAYER_DENSE, name);
-    cfg.units = units[i];
-    cfg.activation = i + 1 < n ? SPD_ACT_RELU : SPD_ACT_SOFTMAX;
-    int prev = m->n_layers - 1;
-    assert_int_equal(spd_model_add(m, &cfg, &prev, 1, NULL), 0);
-  }
-  if (build) {
-    assert_int_equal(spd_model_build(m, 7), 0);
-    return m;
-  }
+  if (build)
+    return spd_test_dense_chain(ctx, "chain", in, units, n, 7);
+  spd_model_t *m = spd_test_dense_chain_unbuilt(ctx, "chain", in, units, n);
   for (int i = 0; i < m->n_layers; i++) {
     spd_layer_t *l = &m->layers[i];
     l->input_shape = (spd_shape_t){1, {i == 0 ? in : i == 1 ? in : units[i - 2]}};
@@ -46,12 +32,6 @@ static spd_model_t *chain(spd_ctx_t *ctx, int32_t in, const int32_t *units, int 
   }
   m->built = true;
   return m;
-}
-
-static spd_machine_t *machine(spd_ctx_t *ctx, const char *name) {
-  spd_machine_t *mc = NULL;
-  assert_int_equal(spd_machine_new(ctx, name, &mc), 0);
-  return mc;
 }
 
 /* Every Dense weight is in exactly one tile; reducers cover every column
@@ -189,7 +169,7 @@ static void mlp_on(const char *machine_name, spd_numeric_t numeric) {
   spd_ctx_init(&ctx);
   const int32_t units[] = {256, 128, 10};
   spd_model_t *m = chain(&ctx, 784, units, 3, true);
-  spd_machine_t *mc = machine(&ctx, machine_name);
+  spd_machine_t *mc = spd_test_machine(&ctx, machine_name, NULL);
   spd_partition_opts_t o;
   spd_partition_opts_default(&o);
   o.numeric = numeric;
@@ -232,7 +212,7 @@ static void wide_layers_split_over_many_tiles(void **state) {
   spd_ctx_init(&ctx);
   const int32_t units[] = {1024, 2048, 10};
   spd_model_t *m = chain(&ctx, 784, units, 3, true);
-  spd_machine_t *mc = machine(&ctx, "spinn5");
+  spd_machine_t *mc = spd_test_machine(&ctx, "spinn5", NULL);
   spd_machine_graph_t *g = NULL;
   if (spd_partition_dense(&ctx, m, mc, NULL, &g))
     fail_msg("%s", spd_ctx_message(&ctx));
@@ -260,7 +240,7 @@ static void partitions_follow_the_grid(void **state) {
   spd_ctx_init(&ctx);
   const int32_t units[] = {256, 128, 10};
   spd_model_t *m = chain(&ctx, 784, units, 3, true);
-  spd_machine_t *mc = machine(&ctx, "spinn5");
+  spd_machine_t *mc = spd_test_machine(&ctx, "spinn5", NULL);
   spd_machine_graph_t *g = NULL;
   assert_int_equal(spd_partition_dense(&ctx, m, mc, NULL, &g), 0);
   for (uint32_t i = 0; i < g->n_partitions; i++) {
@@ -301,7 +281,7 @@ static void too_large_for_spinn3_names_the_layer(void **state) {
   spd_ctx_init(&ctx);
   const int32_t units[] = {8192, 8192, 10};
   spd_model_t *m = chain(&ctx, 784, units, 3, false);
-  spd_machine_t *mc = machine(&ctx, "spinn3");
+  spd_machine_t *mc = spd_test_machine(&ctx, "spinn3", NULL);
   spd_machine_graph_t *g = (spd_machine_graph_t *)&ctx; /* must stay untouched */
   int err = spd_partition_dense(&ctx, m, mc, NULL, &g);
   assert_int_equal(err, SPD_ENOFIT);
@@ -323,7 +303,7 @@ static void too_much_data_for_spinn3(void **state) {
   spd_ctx_init(&ctx);
   const int32_t units[] = {256, 128, 10};
   spd_model_t *m = chain(&ctx, 784, units, 3, true);
-  spd_machine_t *mc = machine(&ctx, "spinn3");
+  spd_machine_t *mc = spd_test_machine(&ctx, "spinn3", NULL);
   spd_partition_opts_t o;
   spd_partition_opts_default(&o);
   o.dataset_samples = 1000000; /* 784 MB of pixels; SpiNN-3 has 512 MB */
@@ -345,7 +325,7 @@ static void too_few_cores_names_the_layer(void **state) {
   spd_ctx_init(&ctx);
   const int32_t units[] = {256, 128, 10};
   spd_model_t *m = chain(&ctx, 784, units, 3, true);
-  spd_machine_t *mc = machine(&ctx, "spinn3");
+  spd_machine_t *mc = spd_test_machine(&ctx, "spinn3", NULL);
   spd_partition_opts_t o;
   spd_partition_opts_default(&o);
   o.max_cores = 4;
@@ -378,7 +358,7 @@ static void unsupported_layer_is_named(void **state) {
   int prev = 0;
   assert_int_equal(spd_model_add(m, &cfg, &prev, 1, NULL), 0);
   assert_int_equal(spd_model_build(m, 1), 0);
-  spd_machine_t *mc = machine(&ctx, "spinn3");
+  spd_machine_t *mc = spd_test_machine(&ctx, "spinn3", NULL);
   spd_machine_graph_t *g = NULL;
   assert_int_equal(spd_partition_dense(&ctx, m, mc, NULL, &g), SPD_EUNSUPPORTED);
   assert_non_null(strstr(spd_ctx_message(&ctx), "conv_a"));
@@ -393,7 +373,7 @@ static void deterministic(void **state) {
   spd_ctx_init(&ctx);
   const int32_t units[] = {300, 100, 10};
   spd_model_t *m = chain(&ctx, 784, units, 3, true);
-  spd_machine_t *mc = machine(&ctx, "spinn5");
+  spd_machine_t *mc = spd_test_machine(&ctx, "spinn5", NULL);
   spd_machine_graph_t *a = NULL, *b = NULL;
   assert_int_equal(spd_partition_dense(&ctx, m, mc, NULL, &a), 0);
   assert_int_equal(spd_partition_dense(&ctx, m, mc, NULL, &b), 0);
@@ -419,7 +399,7 @@ static void slack_trades_period_for_cores(void **state) {
   spd_ctx_init(&ctx);
   const int32_t units[] = {256, 128, 10};
   spd_model_t *m = chain(&ctx, 784, units, 3, true);
-  spd_machine_t *mc = machine(&ctx, "spinn5");
+  spd_machine_t *mc = spd_test_machine(&ctx, "spinn5", NULL);
   spd_partition_opts_t o;
   spd_partition_opts_default(&o);
   o.slack_percent = 0;
@@ -448,7 +428,7 @@ static void small_layers_share_a_core(void **state) {
   spd_ctx_init(&ctx);
   const int32_t units[] = {64, 32, 16, 10};
   spd_model_t *m = chain(&ctx, 784, units, 4, true);
-  spd_machine_t *mc = machine(&ctx, "spinn3");
+  spd_machine_t *mc = spd_test_machine(&ctx, "spinn3", NULL);
   spd_partition_opts_t o;
   spd_partition_opts_default(&o);
   spd_machine_graph_t *apart = NULL, *fused = NULL;
@@ -480,7 +460,7 @@ static void allocation_failures(void **state) {
   spd_ctx_init(&ctx);
   const int32_t units[] = {64, 10};
   spd_model_t *m = chain(&ctx, 100, units, 2, false);
-  spd_machine_t *mc = machine(&ctx, "spinn3");
+  spd_machine_t *mc = spd_test_machine(&ctx, "spinn3", NULL);
   spd_ctx_t actx;
   spd_ctx_init(&actx);
   for (uint64_t n = 1;; n++) {

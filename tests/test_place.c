@@ -1,6 +1,7 @@
 /* map/ placers: the contract every placer passes (working cores only, never
  * the monitor, one vertex per core, SDRAM respected, deterministic), dead
  * chips and cores avoided, locality, failures and allocation failures. */
+#include "test_models.h"
 #include "test_support.h"
 
 #include <stdio.h>
@@ -24,32 +25,8 @@ static const placer_t placers[] = {
 #define N_PLACERS (sizeof placers / sizeof placers[0])
 
 static spd_model_t *mlp(spd_ctx_t *ctx, int32_t h1, int32_t h2) {
-  spd_model_t *m = NULL;
-  assert_int_equal(spd_model_new(ctx, "mlp", &m), 0);
-  spd_layer_config_t cfg;
-  spd_layer_config_defaults(&cfg, SPD_LAYER_INPUT, "input");
-  cfg.input_shape = (spd_shape_t){1, {784}};
-  assert_int_equal(spd_model_add(m, &cfg, NULL, 0, NULL), 0);
   const int32_t units[] = {h1, h2, 10};
-  for (int i = 0; i < 3; i++) {
-    char name[16];
-    snprintf(name, sizeof name, "dense_%d", i);
-    spd_layer_config_defaults(&cfg, SPD_LAYER_DENSE, name);
-    cfg.units = units[i];
-    cfg.activation = i < 2 ? SPD_ACT_RELU : SPD_ACT_SOFTMAX;
-    int prev = i;
-    assert_int_equal(spd_model_add(m, &cfg, &prev, 1, NULL), 0);
-  }
-  assert_int_equal(spd_model_build(m, 3), 0);
-  return m;
-}
-
-static spd_machine_t *machine(spd_ctx_t *ctx, const char *name, const char *faults) {
-  spd_machine_t *mc = NULL;
-  assert_int_equal(spd_machine_new(ctx, name, &mc), 0);
-  if (faults && spd_machine_apply_faults(mc, faults))
-    fail_msg("%s", spd_ctx_message(ctx));
-  return mc;
+  return spd_test_dense_chain(ctx, "mlp", 784, units, 3, 3);
 }
 
 static spd_machine_graph_t *partition(spd_ctx_t *ctx, const spd_model_t *m,
@@ -81,7 +58,7 @@ static void contract_on(const char *machine_name, const char *faults, int32_t h1
   spd_ctx_t ctx;
   spd_ctx_init(&ctx);
   spd_model_t *m = mlp(&ctx, h1, h2);
-  spd_machine_t *mc = machine(&ctx, machine_name, faults);
+  spd_machine_t *mc = spd_test_machine(&ctx, machine_name, faults);
   spd_machine_graph_t *g = partition(&ctx, m, mc);
   for (size_t i = 0; i < N_PLACERS; i++)
     contract(&placers[i], &ctx, g, mc);
@@ -122,7 +99,7 @@ static void contract_fused(void **state) {
   spd_ctx_t ctx;
   spd_ctx_init(&ctx);
   spd_model_t *m = mlp(&ctx, 256, 8);
-  spd_machine_t *mc = machine(&ctx, "spinn3", "core 1 1 3\ncore 0 1 17\n");
+  spd_machine_t *mc = spd_test_machine(&ctx, "spinn3", "core 1 1 3\ncore 0 1 17\n");
   spd_partition_opts_t o;
   spd_partition_opts_default(&o);
   o.fuse_small = true;
@@ -146,7 +123,7 @@ static void dead_parts_are_avoided(void **state) {
   spd_ctx_t ctx;
   spd_ctx_init(&ctx);
   spd_model_t *m = mlp(&ctx, 1024, 2048);
-  spd_machine_t *mc = machine(&ctx, "spinn5", spinn5_faults);
+  spd_machine_t *mc = spd_test_machine(&ctx, "spinn5", spinn5_faults);
   spd_machine_graph_t *g = partition(&ctx, m, mc);
   for (size_t i = 0; i < N_PLACERS; i++) {
     spd_placement_t p;
@@ -193,7 +170,7 @@ static void locality_is_local(void **state) {
   spd_ctx_t ctx;
   spd_ctx_init(&ctx);
   spd_model_t *m = mlp(&ctx, 1024, 2048);
-  spd_machine_t *mc = machine(&ctx, "spinn5", NULL);
+  spd_machine_t *mc = spd_test_machine(&ctx, "spinn5", NULL);
   spd_machine_graph_t *g = partition(&ctx, m, mc);
   spd_placement_t loc, seq;
   assert_int_equal(spd_place_locality(&ctx, g, mc, &loc), 0);
@@ -219,7 +196,7 @@ static void too_many_vertices_fail(void **state) {
   spd_ctx_t ctx;
   spd_ctx_init(&ctx);
   spd_model_t *m = mlp(&ctx, 256, 128);
-  spd_machine_t *big = machine(&ctx, "spinn5", NULL), *small = machine(&ctx, "spinn3", NULL);
+  spd_machine_t *big = spd_test_machine(&ctx, "spinn5", NULL), *small = spd_test_machine(&ctx, "spinn3", NULL);
   spd_machine_graph_t *g = partition(&ctx, m, big);
   assert_true(g->n_vertices > spd_machine_app_cores(small));
   for (size_t i = 0; i < N_PLACERS; i++) {
@@ -242,7 +219,7 @@ static void check_catches_violations(void **state) {
   spd_ctx_t ctx;
   spd_ctx_init(&ctx);
   spd_model_t *m = mlp(&ctx, 256, 128);
-  spd_machine_t *mc = machine(&ctx, "spinn3", NULL);
+  spd_machine_t *mc = spd_test_machine(&ctx, "spinn3", NULL);
   spd_machine_graph_t *g = partition(&ctx, m, mc);
   spd_placement_t p;
   assert_int_equal(spd_place(&ctx, g, mc, &p), 0);
@@ -268,7 +245,7 @@ static void nets_route_within_the_tables(void **state) {
   spd_ctx_t ctx;
   spd_ctx_init(&ctx);
   spd_model_t *m = mlp(&ctx, 1024, 2048);
-  spd_machine_t *mc = machine(&ctx, "spinn5", spinn5_faults);
+  spd_machine_t *mc = spd_test_machine(&ctx, "spinn5", spinn5_faults);
   spd_machine_graph_t *g = partition(&ctx, m, mc);
   spd_placement_t p;
   assert_int_equal(spd_place(&ctx, g, mc, &p), 0);
@@ -300,7 +277,7 @@ static void allocation_failures(void **state) {
   spd_ctx_t ctx;
   spd_ctx_init(&ctx);
   spd_model_t *m = mlp(&ctx, 64, 32);
-  spd_machine_t *mc = machine(&ctx, "spinn5", NULL);
+  spd_machine_t *mc = spd_test_machine(&ctx, "spinn5", NULL);
   spd_machine_graph_t *g = partition(&ctx, m, mc);
   for (size_t i = 0; i < N_PLACERS; i++)
     for (uint64_t n = 1;; n++) {
