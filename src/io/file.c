@@ -90,13 +90,13 @@ int spd__atomic_commit(spd_ctx_t *ctx, const char *tmp, const char *path) {
 
 void spd__atomic_abort(const char *tmp) { unlink(tmp); }
 
-int spd__write_file(spd_ctx_t *ctx, const char *path, const void *data, size_t len) {
+int spd__write_file_with(spd_ctx_t *ctx, const char *path, spd__file_writer_cb write, void *arg) {
   char tmp[4096];
   int err = spd__atomic_begin(ctx, path, tmp, sizeof tmp);
   if (err)
     return err;
   FILE *f = fopen(tmp, "wb");
-  bool ok = f && fwrite(data, 1, len, f) == len;
+  bool ok = f && write(f, arg);
   if (f && fclose(f) != 0)
     ok = false;
   if (!ok) {
@@ -105,4 +105,19 @@ int spd__write_file(spd_ctx_t *ctx, const char *path, const void *data, size_t l
     return spd_ctx_fail(ctx, SPD_EIO, "cannot write '%s': %s", path, strerror(e));
   }
   return spd__atomic_commit(ctx, tmp, path);
+}
+
+typedef struct bytes {
+  const void *data;
+  size_t len;
+} bytes_t;
+
+static bool write_bytes(FILE *f, void *arg) {
+  const bytes_t *b = arg;
+  return fwrite(b->data, 1, b->len, f) == b->len;
+}
+
+int spd__write_file(spd_ctx_t *ctx, const char *path, const void *data, size_t len) {
+  bytes_t b = {data, len};
+  return spd__write_file_with(ctx, path, write_bytes, &b);
 }

@@ -4,7 +4,6 @@
  * 'fortran_order' and 'shape', padded with spaces and a newline, then the
  * elements. */
 #include <ctype.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -234,30 +233,32 @@ static bool write_elements(FILE *f, const spd_array_t *a, size_t bytes) {
   return true;
 }
 
+/* What spd_npy_write puts in the file: header, padded dict, elements. */
+typedef struct npy_out {
+  const spd_array_t *a;
+  size_t bytes;
+  char dict[512];
+  size_t dict_len;
+} npy_out_t;
+
+/* Version 1.0: magic, 2 version bytes, a 2-byte length; the dict of a rank-8
+ * array stays far below its 65535-byte limit. */
+static bool write_npy(FILE *f, void *arg) {
+  const npy_out_t *o = arg;
+  size_t len = o->dict_len;
+  unsigned char pre[NPY_MAGIC_LEN + 4] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
+                                          (unsigned char)(len & 0xff), (unsigned char)(len >> 8)};
+  return fwrite(pre, 1, sizeof pre, f) == sizeof pre && fwrite(o->dict, 1, len, f) == len &&
+         write_elements(f, o->a, o->bytes);
+}
+
 int spd_npy_write(spd_ctx_t *ctx, const char *path, const spd_array_t *a) {
   size_t bytes;
   if ((unsigned)a->dtype >= SPD_DTYPE_COUNT || a->rank < 0 || a->rank > SPD_ARRAY_MAX_RANK ||
       !spd__array_bytes(a->dims, a->rank, spd_dtype_size(a->dtype), &bytes) ||
       (bytes && !a->data))
     return spd_ctx_fail(ctx, SPD_EINVAL, "writing '%s': invalid array", path);
-  /* Version 1.0: magic, 2 version bytes, a 2-byte length; the dict of a
-   * rank-8 array stays far below its 65535-byte limit. */
-  char dict[512], tmp[4096];
-  size_t len = format_dict(a, NPY_MAGIC_LEN + 4, dict, sizeof dict);
-  unsigned char pre[NPY_MAGIC_LEN + 4] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
-                                          (unsigned char)(len & 0xff), (unsigned char)(len >> 8)};
-  int err = spd__atomic_begin(ctx, path, tmp, sizeof tmp);
-  if (err)
-    return err;
-  FILE *f = fopen(tmp, "wb");
-  bool ok = f && fwrite(pre, 1, sizeof pre, f) == sizeof pre &&
-            fwrite(dict, 1, len, f) == len && write_elements(f, a, bytes);
-  if (f && fclose(f) != 0)
-    ok = false;
-  if (!ok) {
-    int e = errno;
-    spd__atomic_abort(tmp);
-    return spd_ctx_fail(ctx, SPD_EIO, "cannot write '%s': %s", path, strerror(e));
-  }
-  return spd__atomic_commit(ctx, tmp, path);
+  npy_out_t out = {.a = a, .bytes = bytes};
+  out.dict_len = format_dict(a, NPY_MAGIC_LEN + 4, out.dict, sizeof out.dict);
+  return spd__write_file_with(ctx, path, write_npy, &out);
 }
