@@ -3,49 +3,17 @@ mode learns a small dataset as well as float does, reports its numeric mode
 and saturation count, is deterministic, and `evaluate` / `predict --numeric
 fixed` run the fixed-point forward on saved weights."""
 import json
-import os
-import struct
-import subprocess
 
 import numpy as np
 import pytest
 
-SPINDLE = os.environ.get("SPINDLE_BIN", "build/spindle")
-SOURCE = os.environ.get("SPINDLE_SOURCE_DIR", ".")
-MLP = os.path.join(SOURCE, "examples", "mlp.json")
-
-
-def run(*args, timeout=600):
-    return subprocess.run([SPINDLE, *args], capture_output=True, text=True,
-                          timeout=timeout)
-
-
-def write_idx(path, array):
-    header = struct.pack(">HBB", 0, 0x08, array.ndim)
-    header += b"".join(struct.pack(">I", d) for d in array.shape)
-    with open(path, "wb") as f:
-        f.write(header + array.astype(np.uint8).tobytes())
+from spindle_cli import MLP, run, write_quadrant_dataset
 
 
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory):
     """28x28 images whose class is the brightest quadrant."""
-    folder = tmp_path_factory.mktemp("tiny_fixed")
-    rng = np.random.default_rng(1)
-
-    def make(n):
-        labels = rng.integers(0, 4, size=n)
-        images = rng.integers(0, 60, size=(n, 28, 28))
-        for i, c in enumerate(labels):
-            r, q = divmod(int(c), 2)
-            images[i, 14 * r:14 * r + 14, 14 * q:14 * q + 14] += 180
-        return images, labels
-
-    for prefix, n in (("train", 192), ("t10k", 64)):
-        images, labels = make(n)
-        write_idx(folder / f"{prefix}-images-idx3-ubyte", images)
-        write_idx(folder / f"{prefix}-labels-idx1-ubyte", labels)
-    return str(folder)
+    return write_quadrant_dataset(tmp_path_factory.mktemp("tiny_fixed"), 1, 192, 64)
 
 
 def train(data, out, numeric, *extra):

@@ -1,13 +1,11 @@
 """`spindle info`: machine description as text and JSON, errors, --help."""
 import json
-import os
-import subprocess
 
-SPINDLE = os.environ.get("SPINDLE_BIN", "build/spindle")
+import spindle_cli
 
 
 def run(*args):
-    return subprocess.run([SPINDLE, "info", *args], capture_output=True, text=True, timeout=60)
+    return spindle_cli.run("info", *args, timeout=60)
 
 
 def test_spinn5_json_counts():

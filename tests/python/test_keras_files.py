@@ -2,18 +2,14 @@
 them out are read by the spindle CLI; malformed ones are rejected with a
 message naming the problem."""
 import json
-import os
-import subprocess
 import zipfile
 
 import h5py
 import numpy as np
 import pytest
 
-SPINDLE = os.environ.get("SPINDLE_BIN", "spindle")
-SOURCE = os.environ.get("SPINDLE_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
-MLP = os.path.join(SOURCE, "examples", "mlp.json")
-LENET = os.path.join(SOURCE, "examples", "lenet5.json")
+import spindle_cli
+from spindle_cli import LENET, MLP
 
 # The MLP's layers as tf.keras 2 lists them (Sequential hides its InputLayer)
 # and the shapes of their weights.
@@ -24,7 +20,7 @@ MLP_LAYERS = [("flatten", []),
 
 
 def run(*args):
-    return subprocess.run([SPINDLE, *args], capture_output=True, text=True, timeout=120)
+    return spindle_cli.run(*args, timeout=120)
 
 
 def mlp_weights(seed=0):

@@ -3,31 +3,15 @@ an emulated SpiNN-3 board; fixed point gives exactly the reference fixed
 mode's loss, accuracy and outputs, float outputs agree within 1e-4, and the
 report carries the hardware fields with zero dropped packets."""
 import json
-import os
-import struct
-import subprocess
 
 import numpy as np
 import pytest
 
-SPINDLE = os.environ.get("SPINDLE_BIN", "build/spindle")
-SOURCE = os.environ.get("SPINDLE_SOURCE_DIR", ".")
-MLP = os.path.join(SOURCE, "examples", "mlp.json")
+from spindle_cli import MLP, run, write_idx
+
 HARDWARE = ("machine", "numeric", "chips_used", "cores_used", "max_router_entries",
             "packets_sent", "packets_dropped", "simulated_seconds",
             "simulated_samples_per_second", "energy_joules", "host_seconds")
-
-
-def run(*args, timeout=600):
-    return subprocess.run([SPINDLE, *args], capture_output=True, text=True,
-                          timeout=timeout)
-
-
-def write_idx(path, array):
-    header = struct.pack(">HBB", 0, 0x08, array.ndim)
-    header += b"".join(struct.pack(">I", d) for d in array.shape)
-    with open(path, "wb") as f:
-        f.write(header + array.astype(np.uint8).tobytes())
 
 
 @pytest.fixture(scope="module")

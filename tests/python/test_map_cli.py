@@ -2,15 +2,13 @@
 without running it; dead hardware avoided; clear errors."""
 import os
 import re
-import subprocess
 
-SPINDLE = os.environ.get("SPINDLE_BIN", "build/spindle")
-SOURCE = os.environ.get("SPINDLE_SOURCE_DIR", ".")
-MLP = os.path.join(SOURCE, "examples", "mlp.json")
+import spindle_cli
+from spindle_cli import MLP, SOURCE
 
 
 def run(*args):
-    return subprocess.run([SPINDLE, "map", *args], capture_output=True, text=True, timeout=120)
+    return spindle_cli.run("map", *args, timeout=120)
 
 
 def layer_lines(out):

@@ -1,17 +1,14 @@
 """`spindle map` on a convolutional network (LeNet-5): the conv tiles with
 their halos and fused pooling, the Dense tail after the Flatten, and a
 clear error naming the layer on a machine too small."""
-import os
 import re
-import subprocess
 
-SPINDLE = os.environ.get("SPINDLE_BIN", "build/spindle")
-SOURCE = os.environ.get("SPINDLE_SOURCE_DIR", ".")
-LENET = os.path.join(SOURCE, "examples", "lenet5.json")
+import spindle_cli
+from spindle_cli import LENET
 
 
 def run(*args):
-    return subprocess.run([SPINDLE, "map", *args], capture_output=True, text=True, timeout=120)
+    return spindle_cli.run("map", *args, timeout=120)
 
 
 def test_lenet5_on_spinn5_prints_conv_tiles():

@@ -4,51 +4,21 @@ agree with it, runs are deterministic, and bad inputs fail with a message
 naming the problem and leave no report behind."""
 import json
 import os
-import struct
 import subprocess
 
 import numpy as np
 import pytest
 
-SPINDLE = os.environ.get("SPINDLE_BIN", "build/spindle")
-SOURCE = os.environ.get("SPINDLE_SOURCE_DIR", ".")
-MLP = os.path.join(SOURCE, "examples", "mlp.json")
+from spindle_cli import MLP, SPINDLE, run, write_quadrant_dataset
+
 FASHION = "/usr/share/datasets/fashion-mnist"
-
-
-def run(*args, timeout=600):
-    return subprocess.run([SPINDLE, *args], capture_output=True, text=True,
-                          timeout=timeout)
-
-
-def write_idx(path, array):
-    codes = {np.uint8: 0x08}
-    header = struct.pack(">HBB", 0, codes[np.uint8], array.ndim)
-    header += b"".join(struct.pack(">I", d) for d in array.shape)
-    with open(path, "wb") as f:
-        f.write(header + array.astype(np.uint8).tobytes())
 
 
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory):
     """A 28x28 dataset of 96 training and 40 test images whose class is the
     brightest image quadrant (learnable in a few epochs)."""
-    folder = tmp_path_factory.mktemp("tiny")
-    rng = np.random.default_rng(0)
-
-    def make(n):
-        labels = rng.integers(0, 4, size=n)
-        images = rng.integers(0, 60, size=(n, 28, 28))
-        for i, c in enumerate(labels):
-            r, q = divmod(int(c), 2)
-            images[i, 14 * r:14 * r + 14, 14 * q:14 * q + 14] += 180
-        return images, labels
-
-    for prefix, n in (("train", 96), ("t10k", 40)):
-        images, labels = make(n)
-        write_idx(folder / f"{prefix}-images-idx3-ubyte", images)
-        write_idx(folder / f"{prefix}-labels-idx1-ubyte", labels)
-    return str(folder)
+    return write_quadrant_dataset(tmp_path_factory.mktemp("tiny"), 0, 96, 40)
 
 
 @pytest.fixture(scope="module")
