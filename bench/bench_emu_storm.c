@@ -3,10 +3,11 @@
  * other chips (multicast trees along shortest paths, one table entry per
  * tree node) and counts what it receives. Reports emulator events and
  * packets per second of host time as JSON, on stdout and in argv[1]. */
+#include "bench_support.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "spindle/emu.h"
 #include "spindle/machine.h"
@@ -125,25 +126,6 @@ static int build_tables(const spd_machine_t *m, tables_t *t, uint32_t *n_sources
   return rc;
 }
 
-/* CPU time of this process: the machine running the benchmark is shared,
- * so wall time would measure the neighbours too. */
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int write_json(const char *path, const char *json) {
-  char tmp[4096];
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  FILE *f = fopen(tmp, "w");
-  if (!f)
-    return -1;
-  int ok = fputs(json, f) >= 0 && fflush(f) == 0;
-  ok = fclose(f) == 0 && ok;
-  return ok && rename(tmp, path) == 0 ? 0 : -1;
-}
-
 int main(int argc, char **argv) {
   spd_ctx_t ctx;
   spd_ctx_init(&ctx);
@@ -172,10 +154,10 @@ int main(int argc, char **argv) {
       if (spd_emu_load_kernel(emu, chip->x, chip->y, p, "bench_storm", (c << 8) | (uint32_t)p))
         goto fail;
   }
-  double t0 = now_seconds();
+  double t0 = spd_bench_cpu_seconds();
   if (spd_emu_start(emu) || spd_emu_run(emu, 1000000000000ull))
     goto fail;
-  double host = now_seconds() - t0;
+  double host = spd_bench_cpu_seconds() - t0;
   spd_run_counters_t rc;
   spd_emu_run_counters(emu, &rc);
   char json[2048];
@@ -192,7 +174,7 @@ int main(int argc, char **argv) {
            host * 1e9 / (double)rc.packets_sent, host * 1e9 / (double)rc.packets_delivered,
            (double)rc.sim_time_ps * 1e-12, rc.energy_joules);
   fputs(json, stdout);
-  if (argc > 1 && write_json(argv[1], json)) {
+  if (argc > 1 && spd_bench_write_json(argv[1], json)) {
     fprintf(stderr, "bench_emu_storm: cannot write %s\n", argv[1]);
     return 1;
   }

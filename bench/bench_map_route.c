@@ -7,32 +7,16 @@
  * router, the largest table before and after, and the total entries after a
  * full minimisation (every chip through the whole chain). JSON on stdout
  * and in argv[1]. */
+#include "bench_support.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "spindle/map_route.h"
 #include "spindle/rng.h"
 
 enum { KEYS = 64, FANOUT = 8, RADIUS = 3 };
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int write_json(const char *path, const char *json) {
-  char tmp[4096];
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  FILE *f = fopen(tmp, "w");
-  if (!f)
-    return -1;
-  int ok = fputs(json, f) >= 0 && fflush(f) == 0;
-  ok = fclose(f) == 0 && ok;
-  return ok && rename(tmp, path) == 0 ? 0 : -1;
-}
 
 /* A random working application core within `radius` hops of (x, y), or
  * anywhere when radius is 0. */
@@ -78,20 +62,20 @@ static int run(const char *machine, int radius, uint32_t per_core, result_t *res
                                 &sinks[(size_t)k * FANOUT], FANOUT};
       k++;
     }
-  double t0 = now_s();
+  double t0 = spd_bench_wall_seconds();
   spd_map_routing_t r;
   int rc = spd_map_routing_build(&ctx, m, nets, n, NULL, &r);
-  double t1 = now_s();
+  double t1 = spd_bench_wall_seconds();
   if (rc == 0) {
     uint32_t built = 0, after = 0;
     for (uint32_t c = 0; c < r.tables.n_chips; c++)
       built += r.tables.chips[c].n;
-    double t2 = now_s();
+    double t2 = spd_bench_wall_seconds();
     for (uint32_t c = 0; c < r.tables.n_chips && rc == 0; c++) {
       rc = spd_map_table_minimise(&ctx, &r.tables.chips[c], 0);
       after += r.tables.chips[c].n;
     }
-    double t3 = now_s();
+    double t3 = spd_bench_wall_seconds();
     *res = (result_t){t1 - t0, t3 - t2, n, r.entries_before, r.entries_after, built, after};
     spd_map_routing_free(&ctx, &r);
   }
@@ -129,7 +113,7 @@ int main(int argc, char **argv) {
   }
   snprintf(json + len, sizeof json - len, "\n]}\n");
   fputs(json, stdout);
-  if (argc > 1 && write_json(argv[1], json)) {
+  if (argc > 1 && spd_bench_write_json(argv[1], json)) {
     fprintf(stderr, "bench_map_route: cannot write %s\n", argv[1]);
     return 1;
   }

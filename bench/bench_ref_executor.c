@@ -1,8 +1,9 @@
 /* Host speed of the float32 reference executor: training steps (forward,
  * loss, backward) and inference of the issue's MLP and LeNet-5 on synthetic
  * 28x28x1 batches of 32. Prints samples per second as JSON on stdout. */
+#include "bench_support.h"
+
 #include <stdio.h>
-#include <time.h>
 
 #include "spindle/reference.h"
 
@@ -61,21 +62,15 @@ static int build(const layer_spec_t *spec, int n, spd_model_t **out) {
   return rc;
 }
 
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 /* Samples per second of @p steps training steps (or inference passes). */
 static double measure(spd_ref_t *ref, const float *x, const float *y, int steps, bool train) {
-  double start = now(), loss;
+  double start = spd_bench_wall_seconds(), loss;
   for (int s = 0; s < steps; s++) {
     spd_ref_forward(ref, x, BATCH, train);
     if (train)
       spd_ref_backward(ref, SPD_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, false, y, &loss);
   }
-  return steps * BATCH / (now() - start);
+  return steps * BATCH / (spd_bench_wall_seconds() - start);
 }
 
 static int run(const char *name, const layer_spec_t *spec, int n, int steps, const float *x,
