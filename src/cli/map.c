@@ -288,20 +288,24 @@ static void print_layers(const spd_model_t *m, const spd_machine_graph_t *g) {
          cycles_us(g->period_cycles), g->period_cycles ? 200e6 / (double)g->period_cycles : 0.0);
 }
 
+/* The chip list needs a count per chip; without memory for it the summary
+ * line is still printed, just without the list. */
 static void print_placement(const spd_machine_t *m, const spd_placement_t *p, const char *placer) {
-  uint8_t *per_chip = calloc(m->n_chips ? m->n_chips : 1, 1);
-  if (!per_chip)
-    return;
-  for (uint32_t v = 0; v < p->n_vertices; v++)
-    per_chip[spd_machine_chip_index(m, p->loc[v].x, p->loc[v].y)]++;
   printf("placement (%s): %" PRIu32 " cores on %" PRIu32 " chips:", placer, p->cores_used,
          p->chips_used);
+  uint8_t *per_chip = spd_calloc(m->ctx, m->n_chips ? m->n_chips : 1, 1);
+  if (!per_chip) {
+    printf(" (no memory for the chip list)\n");
+    return;
+  }
+  for (uint32_t v = 0; v < p->n_vertices; v++)
+    per_chip[spd_machine_chip_index(m, p->loc[v].x, p->loc[v].y)]++;
   uint32_t shown = 0;
   for (uint32_t c = 0; c < m->n_chips; c++)
     if (per_chip[c] && shown++ < CHIP_LIST_MAX)
       printf(" (%u,%u):%u", m->chips[c].x, m->chips[c].y, per_chip[c]);
   printf("%s\n", shown > CHIP_LIST_MAX ? " ..." : "");
-  free(per_chip);
+  spd_free(m->ctx, per_chip);
 }
 
 static void print_routing(const spd_map_routing_t *r) {
