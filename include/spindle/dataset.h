@@ -99,7 +99,7 @@ typedef struct spd_dataset_options {
  *  @p options may be NULL.
  *  @return 0, SPD_ENOTFOUND (folder or file missing; the diagnostic names the
  *  path), SPD_EFORMAT / SPD_ESHAPE (bad or inconsistent files), SPD_EIO,
- *  SPD_ENOMEM. */
+ *  SPD_ENOMEM. *out is owned by the caller (spd_dataset_free). */
 int spd_dataset_open(spd_ctx_t *ctx, const char *spec, const spd_dataset_options_t *options,
                      spd_dataset_t **out);
 void spd_dataset_free(spd_dataset_t *ds);

@@ -21,7 +21,8 @@ typedef struct spd_emu spd_emu_t;
 
 /** Emulate @p machine (borrowed: it must outlive the emulator). SDRAM and
  *  core memory are allocated on first use, so big machines cost little
- *  until used. @return 0, SPD_ENOMEM. */
+ *  until used. *out is owned by the caller (spd_emu_free).
+ *  @return 0, SPD_ENOMEM. */
 int spd_emu_new(spd_ctx_t *ctx, const spd_machine_t *machine, spd_emu_t **out);
 void spd_emu_free(spd_emu_t *emu);
 

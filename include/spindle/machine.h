@@ -74,6 +74,8 @@ typedef struct spd_machine {
  *                   triads, 12x12 chips each (#22), arranged near-square
  *   "spinn1m"       SpiNNaker1M, 1,200 boards, 240x240 chips (#23)
  *   "<W>x<H>"       a full W x H chip torus, for tests
+ *  *out is a new machine owned by the caller (spd_machine_free); it keeps
+ *  @p ctx, which must outlive it.
  *  @return 0, SPD_EINVAL (diagnostic names the problem), SPD_ENOMEM. */
 int spd_machine_new(spd_ctx_t *ctx, const char *name, spd_machine_t **out);
 void spd_machine_free(spd_machine_t *m);

@@ -177,6 +177,10 @@ typedef struct spd_model {
   bool built;                    /* shapes inferred and parameters allocated */
 } spd_model_t;
 
+/** An empty model named @p name. *out is owned by the caller (spd_model_free,
+ *  which frees its layers and parameters too); it keeps @p ctx, which must
+ *  outlive it. A NULL or empty name becomes "model"; a long one is cut to
+ *  SPD_NAME_MAX - 1 bytes. @return 0, SPD_ENOMEM. */
 int spd_model_new(spd_ctx_t *ctx, const char *name, spd_model_t **out);
 void spd_model_free(spd_model_t *m);
 

@@ -103,7 +103,8 @@ typedef struct spd_optimizer {
 } spd_optimizer_t;
 
 /** Create an optimizer for @p n_tensors parameter tensors of @p sizes
- *  elements each, allocating its state through @p ctx.
+ *  elements each, allocating its state through @p ctx. *out is owned by the
+ *  caller (spd_optimizer_free); it does not keep @p sizes.
  *  @return 0, SPD_EINVAL (bad hyperparameter, named), SPD_ENOMEM. */
 int spd_optimizer_new(spd_ctx_t *ctx, const spd_optimizer_config_t *cfg,
                       const size_t *sizes, int n_tensors, spd_optimizer_t **out);

@@ -203,7 +203,9 @@ uint32_t spd_partition_dtcm_budget(void);
  *  fewest cores that keep the period within slack_percent of that best.
  *  @return 0; SPD_EINVAL (model not built, bad options); SPD_EUNSUPPORTED
  *  (a layer kind, named); SPD_ENOFIT (diagnostic names the layer, what it
- *  needs and what the machine has); SPD_ENOMEM. On failure *out is untouched. */
+ *  needs and what the machine has); SPD_ENOMEM. On failure *out is untouched.
+ *  On success *out is owned by the caller (spd_machine_graph_free); it keeps
+ *  no pointer into @p model or @p machine. */
 int spd_partition_dense(spd_ctx_t *ctx, const spd_model_t *model, const spd_machine_t *machine,
                         const spd_partition_opts_t *opts, spd_machine_graph_t **out);
 

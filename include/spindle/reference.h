@@ -228,7 +228,8 @@ void spd_ref_options_default(spd_ref_options_t *o);
  *  of gradients. */
 typedef struct spd_ref spd_ref_t;
 
-/** @return 0, SPD_ESTATE (model not built), SPD_EINVAL (capacity < 1),
+/** *out is owned by the caller (spd_ref_free); it borrows @p model as above.
+ *  @return 0, SPD_ESTATE (model not built), SPD_EINVAL (capacity < 1),
  *  SPD_ENOMEM (diagnostic gives the bytes). */
 int spd_ref_new(const spd_model_t *model, int batch_capacity, const spd_ref_options_t *opts,
                 spd_ref_t **out);

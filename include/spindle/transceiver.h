@@ -48,7 +48,8 @@ typedef struct spd_transceiver {
 } spd_transceiver_t;
 
 /** A transceiver onto an in-process emulator of @p machine (borrowed; it must
- *  outlive the transceiver). @return 0 or SPD_ENOMEM. */
+ *  outlive the transceiver). *out is owned by the caller
+ *  (spd_transceiver_free). @return 0 or SPD_ENOMEM. */
 int spd_transceiver_new_emulated(spd_ctx_t *ctx, const spd_machine_t *machine,
                                  spd_transceiver_t **out);
 void spd_transceiver_free(spd_transceiver_t *tx);
