@@ -46,6 +46,11 @@ static void test_allocator_fails_nth(void **state) {
   assert_int_equal(ta.live, 0);
   assert_int_equal(ta.failed, 1);
   assert_null(spd_calloc(&ctx, SIZE_MAX / 2, 4));
+  char *copy = spd_strdup(&ctx, "tile");
+  assert_string_equal(copy, "tile");
+  assert_int_equal(ta.live, 1);
+  spd_free(&ctx, copy);
+  assert_int_equal(ta.live, 0);
 }
 
 static void philox_known_answer(void **state) {

@@ -86,11 +86,33 @@ static void dtcm_arena_is_bounded_and_says_who_asked(void **state) {
   assert_int_equal(spd_core_dtcm_free(&core), 0);
 }
 
+/* Who the core is, and its clock: charged cycles move time forward at the
+ * core's cycle length. */
+static void identity_and_time(void **state) {
+  (void)state;
+  static spd_core_t core;
+  fresh(&core);
+  assert_int_equal(spd_core_chip_x(&core), 2);
+  assert_int_equal(spd_core_chip_y(&core), 3);
+  assert_int_equal(spd_core_id(&core), 4);
+  int marker;
+  spd_core_set_state(&core, &marker);
+  assert_ptr_equal(spd_core_get_state(&core), &marker);
+  core.exec_start = 3000000000; /* 3 ms */
+  uint64_t start = spd_core_time_cycles(&core);
+  assert_int_equal(start, 3000000000 / 5000);
+  spd_core_charge(&core, 200000); /* 1 ms at 5 ns a cycle */
+  assert_int_equal(spd_core_time_cycles(&core), start + 200000);
+  assert_int_equal(spd_core_time_ps(&core), 4000000000);
+  assert_int_equal(spd_core_time_us(&core), 4000);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(callback_priorities_follow_spin1),
       cmocka_unit_test(queues_hold_15_and_run_lowest_priority_first),
       cmocka_unit_test(dtcm_arena_is_bounded_and_says_who_asked),
+      cmocka_unit_test(identity_and_time),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -32,6 +32,9 @@ static void accuracies(void **state) {
   assert_int_equal(spd_metric_resolve_accuracy(4, false, true), SPD_METRIC_BINARY_ACCURACY);
   assert_int_equal(spd_metric_parse("categorical_accuracy"), SPD_METRIC_CATEGORICAL_ACCURACY);
   assert_int_equal(spd_metric_parse("accuracy"), -1);
+  for (int k = 0; k < SPD_METRIC_COUNT; k++)
+    assert_int_equal(spd_metric_parse(spd_metric_name((spd_metric_kind_t)k)), k);
+  assert_string_equal(spd_metric_name(SPD_METRIC_COUNT), "unknown");
   spd_targets_t tail = spd_targets_slice(&sparse, 1, 2);
   assert_int_equal(tail.n, 2);
   assert_int_equal(tail.labels[1], 2);
