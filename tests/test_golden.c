@@ -45,24 +45,8 @@ typedef struct golden_tensor {
 
 /* ---- Loading --------------------------------------------------------------- */
 
-static char *read_text(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    fail_msg("cannot open %s", path);
-  assert_int_equal(fseek(f, 0, SEEK_END), 0);
-  long size = ftell(f);
-  assert_true(size > 0);
-  rewind(f);
-  char *text = malloc((size_t)size + 1);
-  assert_non_null(text);
-  assert_int_equal(fread(text, 1, (size_t)size, f), (size_t)size);
-  text[size] = '\0';
-  fclose(f);
-  return text;
-}
-
 static cJSON *load_manifest(void) {
-  char *text = read_text(spd_test_source_path("tests/golden/data/manifest.json"));
+  char *text = spd_test_read_file(spd_test_source_path("tests/golden/data/manifest.json"), NULL);
   cJSON *m = cJSON_Parse(text);
   free(text);
   if (!m)

@@ -3,6 +3,7 @@
 #include "test_support.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "spindle/keras.h"
@@ -311,16 +312,6 @@ static char *format(const spd_model_t *m, spd_keras_json_form_t form) {
   return text;
 }
 
-static char *file_text(const char *relative, size_t *len) {
-  FILE *f = fopen(spd_test_source_path(relative), "rb");
-  assert_non_null(f);
-  static char buf[1 << 16];
-  *len = fread(buf, 1, sizeof buf - 1, f);
-  buf[*len] = '\0';
-  fclose(f);
-  return buf;
-}
-
 /* spindle writes what tf.keras 2 and Keras 3 write, byte for byte. */
 static void writes_keras_bytes(void **state) {
   (void)state;
@@ -331,9 +322,10 @@ static void writes_keras_bytes(void **state) {
     spd_ctx_init(&ctx);
     spd_model_t *m = load_example(&ctx, files[i]);
     size_t len;
-    const char *want = file_text(files[i], &len);
+    char *want = spd_test_read_file(spd_test_source_path(files[i]), &len);
     char *text = format(m, i == 2 ? SPD_KERAS_JSON_KERAS3 : SPD_KERAS_JSON_TF2);
     assert_string_equal(text, want);
+    free(want);
     spd_free(&ctx, text);
     spd_model_free(m);
   }
@@ -363,7 +355,7 @@ static void functional_round_trip(void **state) {
 static void allocation_failures(void **state) {
   (void)state;
   size_t len;
-  const char *text = file_text("examples/lenet5.json", &len);
+  char *text = spd_test_read_file(spd_test_source_path("examples/lenet5.json"), &len);
   for (uint64_t n = 1;; n++) {
     spd_ctx_t ctx;
     spd_ctx_init(&ctx);
@@ -384,6 +376,7 @@ static void allocation_failures(void **state) {
     }
     assert_int_equal(rc, SPD_ENOMEM);
   }
+  free(text);
 }
 
 int main(void) {

@@ -9,25 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The whole text of a file, NUL-terminated; the caller frees it. */
-static char *read_text(const char *path) {
-  FILE *f = fopen(path, "rb");
-  assert_non_null(f);
-  assert_int_equal(fseek(f, 0, SEEK_END), 0);
-  long size = ftell(f);
-  assert_true(size > 0);
-  rewind(f);
-  char *text = malloc((size_t)size + 1);
-  assert_non_null(text);
-  assert_int_equal(fread(text, 1, (size_t)size, f), (size_t)size);
-  text[size] = '\0';
-  fclose(f);
-  return text;
-}
-
 static void test_includes_every_public_header(void **state) {
   (void)state;
-  char *umbrella = read_text(spd_test_source_path("include/spindle/spindle.h"));
+  char *umbrella = spd_test_read_file(spd_test_source_path("include/spindle/spindle.h"), NULL);
   DIR *dir = opendir(spd_test_source_path("include/spindle"));
   assert_non_null(dir);
   int n_headers = 0;

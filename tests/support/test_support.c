@@ -12,6 +12,24 @@ const char *spd_test_source_path(const char *relative) {
   return path;
 }
 
+char *spd_test_read_file(const char *path, size_t *len_out) {
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    fail_msg("cannot open %s", path);
+  assert_int_equal(fseek(f, 0, SEEK_END), 0);
+  long size = ftell(f);
+  assert_true(size > 0);
+  rewind(f);
+  char *text = malloc((size_t)size + 1);
+  assert_non_null(text);
+  assert_int_equal(fread(text, 1, (size_t)size, f), (size_t)size);
+  text[size] = '\0';
+  fclose(f);
+  if (len_out)
+    *len_out = (size_t)size;
+  return text;
+}
+
 const char *spd_test_tmpdir(void) {
   static char path[4096];
   const char *base = getenv("TMPDIR");
