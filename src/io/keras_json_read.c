@@ -34,6 +34,15 @@ static int bad_field(reader_t *r, const char *layer, const char *field, const ch
 
 static bool present(const cJSON *item) { return item && !cJSON_IsNull(item); }
 
+/* A field that is absent (or null): an error only if it is @p required;
+ * otherwise the caller's default stands. */
+static int absent(reader_t *r, const char *layer, const char *key, bool required) {
+  if (!required)
+    return 0;
+  return spd_ctx_fail(r->ctx, SPD_EFORMAT, "Keras JSON: layer '%s': missing required field '%s'",
+                      layer, key);
+}
+
 static bool is_int(const cJSON *item) {
   return cJSON_IsNumber(item) && item->valuedouble == floor(item->valuedouble) &&
          fabs(item->valuedouble) < 2147483648.0;
@@ -42,12 +51,8 @@ static bool is_int(const cJSON *item) {
 static int get_int(reader_t *r, const cJSON *cfg, const char *layer, const char *key,
                    bool required, int32_t *out) {
   const cJSON *item = cJSON_GetObjectItemCaseSensitive(cfg, key);
-  if (!present(item)) {
-    if (required)
-      return spd_ctx_fail(r->ctx, SPD_EFORMAT, "Keras JSON: layer '%s': missing required field '%s'",
-                          layer, key);
-    return 0;
-  }
+  if (!present(item))
+    return absent(r, layer, key, required);
   if (!is_int(item))
     return bad_field(r, layer, key, "an integer");
   *out = (int32_t)item->valuedouble;
@@ -58,12 +63,8 @@ static int get_int(reader_t *r, const cJSON *cfg, const char *layer, const char 
 static int get_ints(reader_t *r, const cJSON *cfg, const char *layer, const char *key,
                     int n, bool required, int32_t out[2]) {
   const cJSON *item = cJSON_GetObjectItemCaseSensitive(cfg, key);
-  if (!present(item)) {
-    if (required)
-      return spd_ctx_fail(r->ctx, SPD_EFORMAT, "Keras JSON: layer '%s': missing required field '%s'",
-                          layer, key);
-    return 0;
-  }
+  if (!present(item))
+    return absent(r, layer, key, required);
   if (is_int(item)) {
     for (int i = 0; i < n; i++)
       out[i] = (int32_t)item->valuedouble;
@@ -94,12 +95,8 @@ static int get_bool(reader_t *r, const cJSON *cfg, const char *layer, const char
 static int get_float(reader_t *r, const cJSON *cfg, const char *layer, const char *key,
                      bool required, float *out) {
   const cJSON *item = cJSON_GetObjectItemCaseSensitive(cfg, key);
-  if (!present(item)) {
-    if (required)
-      return spd_ctx_fail(r->ctx, SPD_EFORMAT, "Keras JSON: layer '%s': missing required field '%s'",
-                          layer, key);
-    return 0;
-  }
+  if (!present(item))
+    return absent(r, layer, key, required);
   if (!cJSON_IsNumber(item))
     return bad_field(r, layer, key, "a number");
   *out = (float)item->valuedouble;
