@@ -332,6 +332,18 @@ static void link_names_parse(void **state) {
   assert_int_equal(spd_link_parse(""), -1);
   assert_int_equal(spd_link_opposite(SPD_LINK_E), SPD_LINK_W);
   assert_int_equal(spd_link_opposite(SPD_LINK_SW), SPD_LINK_NE);
+  /* The steps of SPINNAKER.md §4; opposite links step back. */
+  assert_int_equal(spd_link_dx(SPD_LINK_NE), 1);
+  assert_int_equal(spd_link_dy(SPD_LINK_NE), 1);
+  assert_int_equal(spd_link_dx(SPD_LINK_N), 0);
+  assert_int_equal(spd_link_dy(SPD_LINK_N), 1);
+  assert_int_equal(spd_link_dx(SPD_LINK_W), -1);
+  assert_int_equal(spd_link_dy(SPD_LINK_W), 0);
+  for (int l = 0; l < SPD_LINKS; l++) {
+    spd_link_t o = spd_link_opposite((spd_link_t)l);
+    assert_int_equal(spd_link_dx((spd_link_t)l) + spd_link_dx(o), 0);
+    assert_int_equal(spd_link_dy((spd_link_t)l) + spd_link_dy(o), 0);
+  }
 }
 
 /* The faults used by several tests, in both forms. */

@@ -38,6 +38,16 @@ static inline spd_link_t spd_link_opposite(spd_link_t l) {
   return (spd_link_t)((l + 3) % SPD_LINKS);
 }
 
+/** The x and y steps of link @p l (0..5), as in the table above. */
+static inline int spd_link_dx(spd_link_t l) {
+  static const int8_t dx[SPD_LINKS] = {+1, +1, 0, -1, -1, 0};
+  return dx[l];
+}
+static inline int spd_link_dy(spd_link_t l) {
+  static const int8_t dy[SPD_LINKS] = {0, +1, +1, 0, -1, -1};
+  return dy[l];
+}
+
 /** "E", "NE", ... */
 const char *spd_link_name(spd_link_t l);
 /** Parse a link name (case-insensitive) or digit 0..5; -1 if invalid. */

@@ -11,9 +11,6 @@
 #include <stdlib.h>
 #include <strings.h>
 
-/* SPINNAKER.md #19 and §4: E(+1,0) NE(+1,+1) N(0,+1) W(-1,0) SW(-1,-1) S(0,-1). */
-static const int link_dx[SPD_LINKS] = {+1, +1, 0, -1, -1, 0};
-static const int link_dy[SPD_LINKS] = {0, +1, +1, 0, -1, -1};
 static const char *const link_names[SPD_LINKS] = {"E", "NE", "N", "W", "SW", "S"};
 
 const char *spd_link_name(spd_link_t l) {
@@ -31,11 +28,6 @@ int spd_link_parse(const char *s) {
   return -1;
 }
 
-void spd__link_vector(spd_link_t l, int *dx, int *dy) {
-  *dx = link_dx[l];
-  *dy = link_dy[l];
-}
-
 static int wrap_coord(int v, int size) {
   v %= size;
   return v < 0 ? v + size : v;
@@ -43,7 +35,7 @@ static int wrap_coord(int v, int size) {
 
 bool spd__machine_step(const spd_machine_t *m, int x, int y, spd_link_t l,
                        int *nx, int *ny) {
-  int tx = x + link_dx[l], ty = y + link_dy[l];
+  int tx = x + spd_link_dx(l), ty = y + spd_link_dy(l);
   if (m->wrap_x)
     tx = wrap_coord(tx, m->width);
   if (m->wrap_y)

@@ -6,9 +6,6 @@
 
 #include "spindle/machine.h"
 
-/** The (x, y) step of link @p l (SPINNAKER.md §4). */
-void spd__link_vector(spd_link_t l, int *dx, int *dy);
-
 /** The coordinates across link @p l from (x, y) in the machine's rectangle,
  *  wrapping where the machine wraps; false when the step leaves a
  *  non-wrapping edge. Says nothing about whether a chip is there. */

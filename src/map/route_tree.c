@@ -3,10 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* (dx, dy) of each link, SPINNAKER.md §4. */
-static const int8_t LINK_DX[SPD_LINKS] = {1, 1, 0, -1, -1, 0};
-static const int8_t LINK_DY[SPD_LINKS] = {0, 1, 1, 0, -1, -1};
-
 static uint32_t coord(const spd_machine_t *m, int x, int y) {
   return (uint32_t)y * m->width + (uint32_t)x;
 }
@@ -202,8 +198,8 @@ static uint32_t ldf_path(spd_map_route_work_t *w, int x0, int y0, int x1, int y1
     int dim = order[d], mag = v[dim];
     spd_link_t link = mag > 0 ? plus[dim] : spd_link_opposite(plus[dim]);
     for (int s = 0; s < abs(mag) && n < w->path_cap; s++) {
-      x += LINK_DX[link];
-      y += LINK_DY[link];
+      x += spd_link_dx(link);
+      y += spd_link_dy(link);
       if (m->wrap_x)
         x = (x + m->width) % m->width;
       if (m->wrap_y)
