@@ -253,13 +253,21 @@ static void dispatch(spd_emu_t *emu, const spd_event_t *ev) {
   }
 }
 
+/* Take the earliest event off the queue and let simulated time jump to it. */
+static void step(spd_emu_t *emu) {
+  spd_event_t ev;
+  spd_event_queue_pop(&emu->queue, &ev);
+  emu->now = ev.time;
+  emu->events++;
+  dispatch(emu, &ev);
+}
+
 static int run_failed(spd_emu_t *emu) {
   return spd_ctx_fail(emu->ctx, emu->error, "emulator: out of host memory at %.6f ms simulated",
                       (double)emu->now / 1e9);
 }
 
 int spd_emu_run(spd_emu_t *emu, uint64_t limit_ps) {
-  spd_event_t ev;
   while (emu->cores_active || emu->in_flight) {
     if (emu->error)
       return run_failed(emu);
@@ -273,10 +281,7 @@ int spd_emu_run(spd_emu_t *emu, uint64_t limit_ps) {
                           emu->cores_active, (unsigned long long)emu->in_flight,
                           (double)emu->now / 1e9);
     }
-    spd_event_queue_pop(&emu->queue, &ev);
-    emu->now = ev.time;
-    emu->events++;
-    dispatch(emu, &ev);
+    step(emu);
   }
   if (emu->error)
     return run_failed(emu);
@@ -288,13 +293,9 @@ int spd_emu_run(spd_emu_t *emu, uint64_t limit_ps) {
 }
 
 int spd_emu_advance(spd_emu_t *emu, uint64_t until_ps) {
-  spd_event_t ev;
   const spd_event_t *top;
   while (!emu->error && (top = spd_event_queue_peek(&emu->queue)) && top->time <= until_ps) {
-    spd_event_queue_pop(&emu->queue, &ev);
-    emu->now = ev.time;
-    emu->events++;
-    dispatch(emu, &ev);
+    step(emu);
   }
   if (emu->error)
     return run_failed(emu);
