@@ -366,6 +366,28 @@ static void unsupported_layer_is_named(void **state) {
   spd_model_free(m);
 }
 
+/* Both partitioners refuse missing arguments and unbuilt models, naming the
+ * model, and leave the output alone. */
+static void bad_arguments_are_refused(void **state) {
+  (void)state;
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  const int32_t units[] = {16, 10};
+  spd_model_t *m = spd_test_dense_chain_unbuilt(&ctx, "unbuilt", 8, units, 2);
+  spd_machine_t *mc = spd_test_machine(&ctx, "spinn3", NULL);
+  spd_machine_graph_t *g = NULL;
+  assert_int_equal(spd_partition_dense(&ctx, m, mc, NULL, &g), SPD_EINVAL);
+  assert_non_null(strstr(spd_ctx_message(&ctx), "'unbuilt' is not built"));
+  assert_int_equal(spd_partition_model(&ctx, m, mc, NULL, &g), SPD_EINVAL);
+  assert_non_null(strstr(spd_ctx_message(&ctx), "'unbuilt' is not built"));
+  assert_int_equal(spd_partition_dense(&ctx, NULL, mc, NULL, &g), SPD_EINVAL);
+  assert_int_equal(spd_partition_model(&ctx, m, NULL, NULL, &g), SPD_EINVAL);
+  assert_int_equal(spd_partition_model(&ctx, m, mc, NULL, NULL), SPD_EINVAL);
+  assert_null(g);
+  spd_machine_free(mc);
+  spd_model_free(m);
+}
+
 /* The same inputs give the same graph. */
 static void deterministic(void **state) {
   (void)state;
@@ -493,6 +515,7 @@ int main(void) {
       cmocka_unit_test(too_few_cores_names_the_layer),
       cmocka_unit_test(too_much_data_for_spinn3),
       cmocka_unit_test(unsupported_layer_is_named),
+      cmocka_unit_test(bad_arguments_are_refused),
       cmocka_unit_test(deterministic),
       cmocka_unit_test(slack_trades_period_for_cores),
       cmocka_unit_test(small_layers_share_a_core),

@@ -68,11 +68,8 @@ typedef struct csearch {
 
 /* ------------------------------------------------------------ geometry */
 
-static uint32_t cdiv(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1) / b); }
-static uint64_t max64(uint64_t a, uint64_t b) { return a > b ? a : b; }
-
 static spd_range_t block_of(uint32_t n, uint32_t parts, uint32_t i) {
-  uint32_t size = cdiv(n, parts), lo = i * size;
+  uint32_t size = spd__ceil_div(n, parts), lo = i * size;
   return (spd_range_t){lo, lo >= n ? 0 : (n - lo < size ? n - lo : size)};
 }
 
@@ -190,7 +187,6 @@ static void cost_tile(const csearch_t *S, int si, spd_range_t rows, uint32_t b, 
   c->sdram = K * ws;
 }
 
-static int consumer_of(const csearch_t *S, int si);
 /* Average number of dX partial sums per output value of stage si, given
  * the cut of the stage that reads it (FAN_ONE units). */
 static uint64_t fan_of(const csearch_t *S, int si) {
@@ -211,20 +207,20 @@ static void evaluate(const csearch_t *S, int si, uint32_t R, uint32_t C, spd_til
   const wstage_t *st = &S->st[si];
   uint32_t n = tile_rows_of(S, si);
   *out = (wcut_t){R, C, mem, R * C, 0, 0, 0};
-  uint32_t b = cdiv(st->out_c, C);
+  uint32_t b = spd__ceil_div(st->out_c, C);
   uint64_t link = spd__cost_link_cycles(), fan = fan_of(S, si);
   for (uint32_t i = 0; i < R; i++) {
     spd__vertex_cost_t c;
     cost_tile(S, si, block_of(n, R, i), b, R, mem, fan, &c);
-    uint64_t period = max64(max64(c.busy, c.dma), c.sends * link);
-    out->period = max64(out->period, period);
+    uint64_t period = spd__max64(spd__max64(c.busy, c.dma), c.sends * link);
+    out->period = spd__max64(out->period, period);
     out->dtcm = c.dtcm > out->dtcm ? c.dtcm : out->dtcm;
-    out->sdram = max64(out->sdram, c.sdram);
+    out->sdram = spd__max64(out->sdram, c.sdram);
   }
 }
 
 /* Distinct block counts of n: every block size once. */
-static bool canonical(uint32_t n, uint32_t k) { return cdiv(n, cdiv(n, k)) == k; }
+static bool canonical(uint32_t n, uint32_t k) { return spd__ceil_div(n, spd__ceil_div(n, k)) == k; }
 
 static int producer_of(const csearch_t *S, int si) {
   int p = si - 1;
@@ -277,7 +273,7 @@ static bool best_cut(csearch_t *S, int si, uint64_t T, bool look_back, wcut_t *o
 
 static uint32_t source_values(const csearch_t *S, uint32_t k) {
   const wstage_t *st = &S->st[0];
-  return cdiv(st->in_h, k) * st->in_w * st->in_c;
+  return spd__ceil_div(st->in_h, k) * st->in_w * st->in_c;
 }
 
 static uint32_t sources_for(const csearch_t *S, uint64_t T) {
@@ -288,7 +284,7 @@ static uint32_t sources_for(const csearch_t *S, uint64_t T) {
     spd__vertex_cost_t c;
     uint32_t n = source_values(S, k);
     spd__cost_source(S->o, n, &c);
-    uint64_t period = max64(max64(c.busy, c.dma), (uint64_t)n * spd__cost_link_cycles());
+    uint64_t period = spd__max64(spd__max64(c.busy, c.dma), (uint64_t)n * spd__cost_link_cycles());
     if (period <= T && c.dtcm <= S->budget && c.sdram <= S->chip_sdram)
       return k;
   }
@@ -810,7 +806,7 @@ static void summarise(spd_machine_graph_t *g) {
     spd_conv_tiling_t *t = &g->conv[i];
     uint32_t n = t->n_vertices ? t->n_vertices : t->grid_rows * t->grid_cols;
     for (uint32_t v = t->first_vertex; v < t->first_vertex + n; v++) {
-      t->period_cycles = max64(t->period_cycles, g->vertices[v].period_cycles);
+      t->period_cycles = spd__max64(t->period_cycles, g->vertices[v].period_cycles);
       if (g->vertices[v].dtcm_bytes > t->max_tile_dtcm)
         t->max_tile_dtcm = g->vertices[v].dtcm_bytes;
     }
@@ -820,7 +816,7 @@ static void summarise(spd_machine_graph_t *g) {
     t->period_cycles = 0;
     uint32_t n = t->n_vertices ? t->n_vertices : 1;
     for (uint32_t v = t->first_vertex; v < t->first_vertex + n; v++)
-      t->period_cycles = max64(t->period_cycles, g->vertices[v].period_cycles);
+      t->period_cycles = spd__max64(t->period_cycles, g->vertices[v].period_cycles);
   }
 }
 
@@ -894,7 +890,7 @@ static uint64_t window_period(const csearch_t *S) {
   uint64_t p = 0;
   for (int si = 0; si < S->n; si++)
     if (S->st[si].fused_into < 0)
-      p = max64(p, S->cut[si].period);
+      p = spd__max64(p, S->cut[si].period);
   return p;
 }
 
@@ -968,14 +964,9 @@ static int choose_and_build(csearch_t *S, const spd_model_t *model, spd_machine_
 int spd_partition_model(spd_ctx_t *ctx, const spd_model_t *model, const spd_machine_t *machine,
                         const spd_partition_opts_t *opts, spd_machine_graph_t **out) {
   spd_partition_opts_t defaults;
-  if (!opts) {
-    spd_partition_opts_default(&defaults);
-    opts = &defaults;
-  }
-  if (!model || !machine || !out)
-    return spd_ctx_fail(ctx, SPD_EINVAL, "partition: model, machine and output are required");
-  if (!model->built)
-    return spd_ctx_fail(ctx, SPD_EINVAL, "model '%s' is not built", model->name);
+  int err = spd__partition_args(ctx, model, machine, &opts, &defaults, out);
+  if (err)
+    return err;
   if (!model_has_windows(model))
     return spd_partition_dense(ctx, model, machine, opts, out);
   csearch_t S = {.ctx = ctx, .o = opts, .m = machine, .budget = spd_partition_dtcm_budget(),
@@ -983,7 +974,7 @@ int spd_partition_model(spd_ctx_t *ctx, const spd_model_t *model, const spd_mach
   if (opts->max_cores && opts->max_cores < S.cores)
     S.cores = opts->max_cores;
   for (uint32_t i = 0; i < machine->n_chips; i++)
-    S.chip_sdram = max64(S.chip_sdram, machine->chips[i].sdram_bytes);
+    S.chip_sdram = spd__max64(S.chip_sdram, machine->chips[i].sdram_bytes);
   if (opts->slots == 0 || (opts->slots & (opts->slots - 1)) || opts->slots > 64 ||
       opts->batch_size == 0)
     return spd_ctx_fail(ctx, SPD_EINVAL, "samples in flight must be a power of two <= 64 and "
@@ -991,7 +982,7 @@ int spd_partition_model(spd_ctx_t *ctx, const spd_model_t *model, const spd_mach
                         opts->batch_size);
   S.st = spd_calloc(ctx, (size_t)model->n_layers, sizeof *S.st);
   S.cut = spd_calloc(ctx, (size_t)model->n_layers, sizeof *S.cut);
-  int err = S.st && S.cut ? 0 : SPD_ENOMEM;
+  err = S.st && S.cut ? 0 : SPD_ENOMEM;
   if (!err)
     err = collect(&S, model);
   if (!err) {

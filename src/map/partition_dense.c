@@ -367,17 +367,26 @@ static int run(spd_ctx_t *ctx, const spd_model_t *model, const spd_machine_t *ma
   return err;
 }
 
-int spd_partition_dense(spd_ctx_t *ctx, const spd_model_t *model, const spd_machine_t *machine,
-                        const spd_partition_opts_t *opts, spd_machine_graph_t **out) {
-  spd_partition_opts_t defaults;
-  if (!opts) {
-    spd_partition_opts_default(&defaults);
-    opts = &defaults;
+int spd__partition_args(spd_ctx_t *ctx, const spd_model_t *model, const spd_machine_t *machine,
+                        const spd_partition_opts_t **opts, spd_partition_opts_t *defaults,
+                        spd_machine_graph_t **out) {
+  if (!*opts) {
+    spd_partition_opts_default(defaults);
+    *opts = defaults;
   }
   if (!model || !machine || !out)
     return spd_ctx_fail(ctx, SPD_EINVAL, "partition: model, machine and output are required");
   if (!model->built)
     return spd_ctx_fail(ctx, SPD_EINVAL, "model '%s' is not built", model->name);
+  return 0;
+}
+
+int spd_partition_dense(spd_ctx_t *ctx, const spd_model_t *model, const spd_machine_t *machine,
+                        const spd_partition_opts_t *opts, spd_machine_graph_t **out) {
+  spd_partition_opts_t defaults;
+  int err = spd__partition_args(ctx, model, machine, &opts, &defaults, out);
+  if (err)
+    return err;
   return run(ctx, model, machine, opts, 1, UINT32_MAX, 0, out);
 }
 

@@ -72,6 +72,13 @@ static inline bool spd__same_core(const search_t *S, int a, int b) {
  *  @return 0, SPD_ENOFIT (SDRAM), SPD_ENOMEM; on failure *out untouched. */
 int spd__partition_build(search_t *S, spd_machine_graph_t **out);
 
+/** The checks every partitioner starts with: model, machine and output
+ *  given, the model built. A NULL *opts is pointed at @p defaults, filled
+ *  with spd_partition_opts_default. @return 0 or SPD_EINVAL (named). */
+int spd__partition_args(spd_ctx_t *ctx, const spd_model_t *model, const spd_machine_t *machine,
+                        const spd_partition_opts_t **opts, spd_partition_opts_t *defaults,
+                        spd_machine_graph_t **out);
+
 /** The Dense layers from model layer @p first_layer on (after a Flatten)
  *  cut for at most @p cores cores, the first one sending dX upstream when
  *  training; its graph still has sources for the flattened input, which the
