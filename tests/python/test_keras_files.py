@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import spindle_cli
+from keras_h5_writer import save_attributes
 from spindle_cli import LENET, MLP
 
 # The MLP's layers as tf.keras 2 lists them (Sequential hides its InputLayer)
@@ -27,21 +28,6 @@ def mlp_weights(seed=0):
     rng = np.random.default_rng(seed)
     return {(layer, w): rng.standard_normal(shape).astype(np.float32)
             for layer, ws in MLP_LAYERS for w, shape in ws}
-
-
-def save_attributes(group, name, data):
-    """Keras's save_attributes_to_hdf5_group, with its 64,512-byte split."""
-    data = np.asarray(data)
-    chunks = 1
-    split = np.array_split(data, chunks)
-    while any(x.nbytes > 64512 for x in split):
-        chunks += 1
-        split = np.array_split(data, chunks)
-    if chunks > 1:
-        for i, chunk in enumerate(split):
-            group.attrs["%s%d" % (name, i)] = chunk
-    else:
-        group.attrs[name] = data if len(data) else []
 
 
 def write_legacy_weights(group, weights, drop=None, reshape=None, split_names=False):
