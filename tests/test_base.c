@@ -121,11 +121,30 @@ static void fixed_point_rounds_and_saturates(void **state) {
   assert_int_equal(spd_fx_shift_stochastic(4, 2, 0xFFFFFFFFu), 1);
 }
 
+/* A NULL context means the shared default: system allocator, WARN logging,
+ * and a diagnostic buffer like any other context. */
+static void null_context_is_the_default(void **state) {
+  (void)state;
+  spd_ctx_t *d = spd_ctx_default();
+  assert_non_null(d);
+  assert_ptr_equal(spd_ctx_default(), d);
+  assert_int_equal(d->log_level, SPD_LOG_WARN);
+  void *p = spd_malloc(NULL, 64);
+  assert_non_null(p);
+  spd_free(NULL, p);
+  assert_int_equal(spd_ctx_fail(NULL, SPD_EIO, "shared %d", 7), SPD_EIO);
+  assert_string_equal(spd_ctx_message(NULL), "shared 7");
+  assert_int_equal(d->last_error, SPD_EIO);
+  spd_ctx_clear(NULL);
+  assert_int_equal(d->last_error, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(error_table_round_trips),
       cmocka_unit_test(context_records_diagnostic),
       cmocka_unit_test(test_allocator_fails_nth),
+      cmocka_unit_test(null_context_is_the_default),
       cmocka_unit_test(philox_known_answer),
       cmocka_unit_test(rng_streams_are_reproducible),
       cmocka_unit_test(fixed_point_rounds_and_saturates),

@@ -27,14 +27,12 @@ void spd_ctx_init(spd_ctx_t *ctx) {
 }
 
 spd_ctx_t *spd_ctx_default(void) {
-  /* Only the allocator and log sink are used from the shared default; its
-   * diagnostic buffer is best-effort when several threads share it. */
-  static spd_ctx_t shared;
-  static int ready;
-  if (!ready) {
-    spd_ctx_init(&shared);
-    ready = 1;
-  }
+  /* Initialised at load time, as spd_ctx_init would, so there is no lazy
+   * first call to race on. Only the allocator and log sink are used from
+   * the shared default; its diagnostic buffer is best-effort when several
+   * threads share it. */
+  static spd_ctx_t shared = {.alloc = system_alloc, .log = stderr_log,
+                             .log_level = SPD_LOG_WARN};
   return &shared;
 }
 
