@@ -61,7 +61,7 @@ typedef struct spd_ds_out {
 #define SPD_DS_FULL (1u << 0)     /* tile holding every row: reduces itself */
 #define SPD_DS_LAST (1u << 1)     /* producer of the output layer: sends z */
 #define SPD_DS_BIAS (1u << 2)     /* a bias follows the weights (or is the data) */
-#define SPD_DS_STREAMED (1u << 3) /* tile weights stay in SDRAM at sdram_addr */
+#define SPD_DS_STREAMED (1u << 3) /* tile weights stay in SDRAM (the data region) */
 #define SPD_DS_SOFTMAX (1u << 4)  /* loss: the output activation is softmax */
 #define SPD_DS_LABELS (1u << 5)   /* loss: labels at sdram_addr, one int32 each */
 #define SPD_DS_TRAIN (1u << 6)    /* training: backward pass and batch updates */
@@ -76,8 +76,7 @@ typedef struct spd_ds_config {
   int32_t act_kind, act_out_frac, act_alpha;
   int32_t acc_frac, bias_frac; /* fixed: formats the reducer rounds between */
   uint32_t bytes_per_value;    /* source: 1 (byte + table of 256 words) or 4 */
-  uint32_t sdram_addr;         /* source: samples; loss: labels; sink: records;
-                                  streamed tile: weights */
+  uint32_t sdram_addr;         /* source: samples; loss: labels; sink: records */
   uint32_t start_us;           /* source: first injection this long after
                                   start, when every core has left main */
   /* training (SPD_DS_TRAIN) */

@@ -21,6 +21,10 @@ typedef struct spd_machine_run_opts {
   uint32_t slots;            /* samples in flight, a power of two (0: 2) */
   uint32_t pace_percent;     /* paces spread over the busiest shared core
                                 and link, times this / 100 (0: 125) */
+  uint32_t slack_percent;    /* the partitioner's slack (0: 400 inference,
+                                100 training): the loaded paces, not the
+                                grid, set the rate, and fewer cores send
+                                fewer packets (docs/dense-on-machine.md) */
   size_t batch_size;         /* fixed: the calibration batch (0: 32) */
   spd_placer_fn placer;      /* NULL: spd_place */
   uint32_t max_cores;        /* cap on cores (0: the machine's) */

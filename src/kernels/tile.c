@@ -90,7 +90,7 @@ static void forward_fixed(tile_t *t, const int16_t *x) {
   uint32_t chunk = STREAM_BYTES / (t->b * 2u);
   for (uint32_t r = 0; r < t->a; r += chunk) {
     uint32_t n = t->a - r < chunk ? t->a - r : chunk;
-    spd_core_sdram_read(t->kc.core, t->kc.cfg.sdram_addr + r * t->b * 2u, t->stream,
+    spd_core_sdram_read(t->kc.core, t->kc.params + t->kc.h.data_offset + r * t->b * 2u, t->stream,
                         n * t->b * 2u);
     spd_fx_dense_forward_block(t->acc, x + r, t->stream, (int)n, (int)t->b, (int)t->b);
   }
@@ -103,7 +103,7 @@ static void forward_float(tile_t *t, const float *x) {
     uint32_t n = t->a - r0 < chunk ? t->a - r0 : chunk;
     const float *w = t->wf ? t->wf : t->stream;
     if (!t->wf)
-      spd_core_sdram_read(t->kc.core, t->kc.cfg.sdram_addr + r0 * t->b * 4u, t->stream,
+      spd_core_sdram_read(t->kc.core, t->kc.params + t->kc.h.data_offset + r0 * t->b * 4u, t->stream,
                           n * t->b * 4u);
     for (uint32_t r = 0; r < n; r++) {
       float xr = x[r0 + r];
@@ -422,7 +422,7 @@ static int load_weights(tile_t *t) {
   }
   if (err || !(c->flags & SPD_DS_BIAS))
     return err;
-  uint32_t off = c->flags & SPD_DS_STREAMED ? 0 : bytes;
+  uint32_t off = bytes; /* the bias follows the weights, streamed or not */
   void *bias = spd_kc_alloc(&t->kc, t->b * 4u);
   if (!bias)
     return SPD_ENOMEM;

@@ -129,6 +129,7 @@ static uint32_t configure_role(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_c
     c->cols = v->cols.n;
     bool full = v->role == SPD_ROLE_TILE_FULL;
     c->flags = (full ? SPD_DS_FULL : 0) | (full && is_last_dense(in->g, v->layer) ? SPD_DS_LAST : 0);
+    c->flags |= v->memory == SPD_TILE_STREAMED ? SPD_DS_STREAMED : 0;
     bool bias = full && (fixed ? in->bias32[v->layer] != NULL : in->biasf[v->layer] != NULL);
     c->flags |= bias ? SPD_DS_BIAS : 0;
     act_config(in, v->layer, c);

@@ -154,6 +154,7 @@ static int map(mrun_t *r) {
   po.dataset_samples = r->n;
   po.input_bytes = r->data->x_u8 ? 1u : 4u;
   po.max_cores = r->o.max_cores;
+  po.slack_percent = r->o.slack_percent ? r->o.slack_percent : r->cfg ? 100u : 400u;
   int err = spd_partition_dense(r->ctx, r->model, r->machine, &po, &r->g);
   if (!err)
     err = (r->o.placer ? r->o.placer : spd_place)(r->ctx, r->g, r->machine, &r->place);
