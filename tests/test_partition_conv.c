@@ -838,6 +838,24 @@ static void dense_only_model_unchanged(void **state) {
   spd_model_free(m);
 }
 
+typedef struct conv_call {
+  const spd_model_t *m;
+  const spd_machine_t *mc;
+  const spd_partition_opts_t *o;
+} conv_call_t;
+
+static int partition_model_and_free(spd_ctx_t *ctx, void *arg) {
+  const conv_call_t *c = arg;
+  spd_machine_graph_t *g = NULL;
+  int err = spd_partition_model(ctx, c->m, c->mc, c->o, &g);
+  if (err)
+    assert_null(g);
+  else
+    assert_true(g->n_conv == 2 && g->n_vertices <= 12);
+  spd_machine_graph_free(g);
+  return err;
+}
+
 /* Failing any allocation returns SPD_ENOMEM, leaves the output alone and
  * leaks nothing. */
 static void allocation_failures(void **state) {
@@ -852,24 +870,8 @@ static void allocation_failures(void **state) {
   spd_partition_opts_t o;
   spd_partition_opts_default(&o);
   o.max_cores = 12;
-  spd_ctx_t actx;
-  spd_ctx_init(&actx);
-  for (uint64_t n = 1;; n++) {
-    spd_test_alloc_t ta;
-    spd_test_alloc_install(&actx, &ta, n);
-    spd_machine_graph_t *g = NULL;
-    int err = spd_partition_model(&actx, m, mc, &o, &g);
-    if (!ta.failed) {
-      assert_int_equal(err, 0);
-      assert_true(g->n_conv == 2 && g->n_vertices <= 12);
-      spd_machine_graph_free(g);
-      assert_int_equal(ta.live, 0);
-      break;
-    }
-    assert_int_equal(err, SPD_ENOMEM);
-    assert_null(g);
-    assert_int_equal(ta.live, 0);
-  }
+  conv_call_t call = {m, mc, &o};
+  assert_true(spd_test_alloc_each(partition_model_and_free, &call) > 1);
   spd_machine_free(mc);
   spd_model_free(m);
 }

@@ -30,6 +30,22 @@ char *spd_test_read_file(const char *path, size_t *len_out) {
   return text;
 }
 
+uint64_t spd_test_alloc_each(spd_test_alloc_call_cb call, void *arg) {
+  for (uint64_t n = 1;; n++) {
+    spd_ctx_t ctx;
+    spd_ctx_init(&ctx);
+    spd_test_alloc_t ta;
+    spd_test_alloc_install(&ctx, &ta, n);
+    int err = call(&ctx, arg);
+    assert_int_equal(ta.live, 0);
+    if (!ta.failed) {
+      assert_int_equal(err, 0);
+      return n;
+    }
+    assert_int_equal(err, SPD_ENOMEM);
+  }
+}
+
 const char *spd_test_tmpdir(void) {
   static char path[4096];
   const char *base = getenv("TMPDIR");
