@@ -66,9 +66,10 @@ typedef struct spd_ds_out {
 #define SPD_DS_LABELS (1u << 5)   /* loss: labels at sdram_addr, one int32 each */
 #define SPD_DS_TRAIN (1u << 6)    /* training: backward pass and batch updates */
 
-/** The role's configuration. Fixed point: act_kind is spd_fx_act_t with
- *  act_out_frac and act_alpha (frac 30); float: act_kind is
- *  spd_activation_t and act_alpha the float bits of the slope. */
+/** The role's configuration. act_kind is an spd_fx_act_t code
+ *  (fixed_math.h) in both numeric modes, mapped from the model's activation
+ *  by the host, so kernels need no model header. Fixed point: act_out_frac
+ *  and act_alpha (frac 30); float: act_alpha the float bits of the slope. */
 typedef struct spd_ds_config {
   uint32_t rows, cols;      /* tile: its block; reducer: cols; loss: outputs;
                                source: values per sample; sink: record words */

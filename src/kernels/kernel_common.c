@@ -4,7 +4,6 @@
 
 #include "spindle/error.h"
 #include "spindle/fixed_math.h"
-#include "spindle/model.h"
 
 /* A queued callback costs task_dispatch_cycles (10) and a send 20
  * (docs/cost-model.md): the rest of a partition's pace is charged. */
@@ -208,16 +207,16 @@ int spd_kc_start(spd_kc_t *kc) {
 }
 
 float spd_kc_act_float(int32_t kind, float alpha, float z) {
-  switch ((spd_activation_t)kind) {
-  case SPD_ACT_RELU:
+  switch ((spd_fx_act_t)kind) {
+  case SPD_FX_ACT_RELU:
     return z > 0.0f ? z : 0.0f;
-  case SPD_ACT_SIGMOID:
+  case SPD_FX_ACT_SIGMOID:
     return 1.0f / (1.0f + expf(-z));
-  case SPD_ACT_TANH:
+  case SPD_FX_ACT_TANH:
     return tanhf(z);
-  case SPD_ACT_LEAKY_RELU:
+  case SPD_FX_ACT_LEAKY_RELU:
     return z > 0.0f ? z : alpha * z;
-  case SPD_ACT_ELU:
+  case SPD_FX_ACT_ELU:
     return z > 0.0f ? z : alpha * (expf(z) - 1.0f);
   default:
     return z;
@@ -225,16 +224,16 @@ float spd_kc_act_float(int32_t kind, float alpha, float z) {
 }
 
 float spd_kc_act_grad_float(int32_t kind, float alpha, float y, float dy) {
-  switch ((spd_activation_t)kind) {
-  case SPD_ACT_RELU:
+  switch ((spd_fx_act_t)kind) {
+  case SPD_FX_ACT_RELU:
     return y > 0.0f ? dy : 0.0f;
-  case SPD_ACT_SIGMOID:
+  case SPD_FX_ACT_SIGMOID:
     return dy * y * (1.0f - y);
-  case SPD_ACT_TANH:
+  case SPD_FX_ACT_TANH:
     return dy * (1.0f - y * y);
-  case SPD_ACT_LEAKY_RELU:
+  case SPD_FX_ACT_LEAKY_RELU:
     return y > 0.0f ? dy : alpha * dy;
-  case SPD_ACT_ELU:
+  case SPD_FX_ACT_ELU:
     return y > 0.0f ? dy : dy * (y + alpha);
   default:
     return dy;
@@ -242,11 +241,7 @@ float spd_kc_act_grad_float(int32_t kind, float alpha, float y, float dy) {
 }
 
 uint32_t spd_kc_act_cycles(bool fixed, int32_t kind) {
-  if (fixed)
-    return kind == SPD_FX_ACT_SIGMOID || kind == SPD_FX_ACT_TANH || kind == SPD_FX_ACT_ELU
-               ? SPD_KC_ACT_FIXED
-               : SPD_KC_ACT_CHEAP;
-  return kind == SPD_ACT_SIGMOID || kind == SPD_ACT_TANH || kind == SPD_ACT_ELU
-             ? SPD_KC_ACT_FLOAT
-             : SPD_KC_ACT_CHEAP;
+  if (kind != SPD_FX_ACT_SIGMOID && kind != SPD_FX_ACT_TANH && kind != SPD_FX_ACT_ELU)
+    return SPD_KC_ACT_CHEAP;
+  return fixed ? SPD_KC_ACT_FIXED : SPD_KC_ACT_FLOAT;
 }

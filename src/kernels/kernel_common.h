@@ -107,13 +107,14 @@ bool spd_kc_batch_end(const spd_kc_t *kc, uint32_t seq);
 int spd_kc_fail(spd_kc_t *kc, int code);
 
 
-/** y = f(z) in float for spd_activation_t @p kind (softmax excluded);
+/** y = f(z) in float for spd_fx_act_t @p kind (the dataspec's code in both
+ *  numeric modes; softmax is the loss core's, SPD_DS_SOFTMAX);
  *  @p alpha is the leaky_relu slope or elu alpha. */
 float spd_kc_act_float(int32_t kind, float alpha, float z);
 /** dz = dy f'(z) in float from the kept output y. */
 float spd_kc_act_grad_float(int32_t kind, float alpha, float y, float dy);
-/** Cycles of one activation of @p kind (fixed spd_fx_act_t or float
- *  spd_activation_t per @p fixed). */
+/** Cycles of one activation of spd_fx_act_t @p kind in fixed point or
+ *  float per @p fixed. */
 uint32_t spd_kc_act_cycles(bool fixed, int32_t kind);
 
 static inline uint32_t spd_kc_f2u(float f) {

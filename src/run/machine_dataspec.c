@@ -55,15 +55,14 @@ static bool is_last_dense(const spd_machine_graph_t *g, int layer) {
 static void act_config(const spd__ds_inputs_t *in, int layer, spd_ds_config_t *c) {
   const spd_model_t *m = in->model;
   spd_fx_act_params_t p = spd_numeric_act_params(in->plan, m, layer);
+  c->act_kind = (int32_t)p.kind;
   if (in->numeric == SPD_NUMERIC_FIXED) {
-    c->act_kind = (int32_t)p.kind;
     c->act_out_frac = p.out_frac;
     c->act_alpha = p.alpha_q30;
     c->acc_frac = spd_numeric_input_frac(in->plan, m, layer) + in->plan->layers[layer].weight_frac;
     c->bias_frac = SPD_FX_MASTER_FRAC;
   } else {
     float alpha = (float)spd_fx_to_float(p.alpha_q30, 30);
-    c->act_kind = (int32_t)m->layers[layer].config.activation;
     memcpy(&c->act_alpha, &alpha, sizeof alpha);
   }
 }
