@@ -11,6 +11,7 @@
 
 #include "spindle/context.h"
 #include "spindle/fit.h"
+#include "spindle/fit_fixed.h"
 #include "spindle/machine.h"
 #include "spindle/model.h"
 #include "spindle/numerics.h"
@@ -28,6 +29,11 @@ typedef struct spd_machine_run_opts {
   size_t batch_size;         /* fixed: the calibration batch (0: 32) */
   spd_placer_fn placer;      /* NULL: spd_place */
   uint32_t max_cores;        /* cap on cores (0: the machine's) */
+  const spd_fixed_run_t *fixed_run; /* fixed inference: run this trained
+                                network's integers with its plan (as
+                                spd_evaluate_fixed does with a run) instead
+                                of quantising the model and calibrating a
+                                plan on the first batch (NULL) */
 } spd_machine_run_opts_t;
 
 /** What the run cost on the machine (the report's hardware fields). */
@@ -85,5 +91,15 @@ int spd_machine_fit(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *machine
                     const spd_machine_run_opts_t *opts, const spd_fit_config_t *cfg,
                     const spd_fit_data_t *train, spd_history_t *history,
                     spd_machine_stats_t *stats);
+
+/** spd_machine_fit that, in fixed point and with @p run_out not NULL, also
+ *  keeps the trained network (the training's plan, the trained master and
+ *  MAC-loop weights) in *run_out, as spd_fit_fixed does: pass it as
+ *  opts->fixed_run to evaluate on the machine, or to spd_evaluate_fixed, on
+ *  exactly the trained integers. */
+int spd_machine_fit_run(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *machine,
+                        const spd_machine_run_opts_t *opts, const spd_fit_config_t *cfg,
+                        const spd_fit_data_t *train, spd_history_t *history,
+                        spd_machine_stats_t *stats, spd_fixed_run_t **run_out);
 
 #endif

@@ -212,7 +212,8 @@ static int on_eval_batch(void *ud, size_t step, size_t steps, double loss, doubl
 spd_machine_run_opts_t spd_cli_session_machine_opts(const spd_cli_session_t *s) {
   return (spd_machine_run_opts_t){
       .numeric = strcmp(s->opt->numeric, "fixed") == 0 ? SPD_NUMERIC_FIXED : SPD_NUMERIC_FLOAT,
-      .batch_size = (size_t)s->opt->batch_size};
+      .batch_size = (size_t)s->opt->batch_size,
+      .fixed_run = s->fixed_run};
 }
 
 int spd_cli_session_predict(spd_cli_session_t *s, float *out) {

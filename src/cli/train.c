@@ -137,7 +137,11 @@ static int machine_fit(spd_cli_session_t *s, spd_fit_config_t *cfg, spd_history_
                         "--validation-split is not available with --backend machine yet");
   spd_machine_run_opts_t mo = spd_cli_session_machine_opts(s);
   double t0 = spd_cli_session_seconds(s);
-  int rc = spd_machine_fit(&s->ctx, s->model, s->machine, &mo, cfg, &s->train, h, &s->hardware);
+  /* Fixed point keeps the trained net, so the test split is evaluated on
+   * the trained integers with the training's plan, as the reference does. */
+  spd_fixed_run_t **run = mo.numeric == SPD_NUMERIC_FIXED ? &s->fixed_run : NULL;
+  int rc = spd_machine_fit_run(&s->ctx, s->model, s->machine, &mo, cfg, &s->train, h,
+                               &s->hardware, run);
   if (rc)
     return rc;
   s->has_hardware = true;

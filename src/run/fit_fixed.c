@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "nn/fx_net.h"
+#include "run/fit_fixed.h"
 
 struct spd_fixed_run {
   spd_ctx_t *ctx;
@@ -104,6 +105,18 @@ static spd_metric_kind_t accuracy_kind(const spd_model_t *m, spd_loss_kind_t los
   size_t units = spd_shape_size(&m->layers[m->output].output_shape);
   return spd_metric_resolve_accuracy(units, y->width == 0, loss == SPD_LOSS_BINARY_CROSSENTROPY);
 }
+
+int spd__fixed_run_adopt(spd_ctx_t *ctx, spd_fx_net_t *net, int max_batch,
+                         spd_fixed_run_t **out) {
+  spd_fixed_run_t *run = spd_calloc(ctx, 1, sizeof *run);
+  if (!run)
+    return spd_ctx_fail(ctx, SPD_ENOMEM, "fixed-point run: out of memory");
+  *run = (spd_fixed_run_t){.ctx = ctx, .net = net, .max_batch = max_batch};
+  *out = run;
+  return 0;
+}
+
+const spd_fx_net_t *spd__fixed_run_net(const spd_fixed_run_t *run) { return run->net; }
 
 void spd_fixed_run_free(spd_fixed_run_t *run) {
   if (!run)

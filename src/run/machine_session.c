@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "nn/fx_net_internal.h"
+#include "run/fit_fixed.h"
 #include "run/machine_dataspec.h"
 #include "spindle/fixed.h"
 #include "spindle/machine_run.h"
@@ -27,6 +28,7 @@ typedef struct mrun {
   uint32_t n, in_size, out_size;
   spd_numeric_plan_t *plan;     /* owned when no fx net */
   spd_fx_net_t *net;            /* fixed: quantised weights and the plan */
+  const spd_fx_net_t *trained;  /* fixed inference: opts.fixed_run's net */
   const int16_t **w16;
   const int32_t **bias32;
   const float **wf, **biasf;
@@ -89,6 +91,15 @@ static void first_batch(const mrun_t *r, size_t count, float *x, int32_t *labels
 /* Fixed point: the reference's own net quantises the weights and
  * calibrates the plan on the first batch (spd_evaluate_fixed's steps). */
 static int fixed_weights(mrun_t *r) {
+  if (r->o.fixed_run && !r->cfg) {
+    r->trained = spd__fixed_run_net(r->o.fixed_run);
+    for (int i = 0; i < r->model->n_layers; i++) {
+      r->w16[i] = r->trained->layers[i].kernel.w16;
+      r->bias32[i] = r->trained->layers[i].bias.master;
+      r->master[i] = r->trained->layers[i].kernel.master;
+    }
+    return 0;
+  }
   size_t batch = r->cfg ? r->cfg->batch_size : r->o.batch_size ? r->o.batch_size : 32;
   if (batch > r->n)
     batch = r->n;
@@ -133,7 +144,7 @@ static int float_weights(mrun_t *r) {
 }
 
 static const spd_numeric_plan_t *plan_of(const mrun_t *r) {
-  return r->net ? spd__fx_net_plan(r->net) : r->plan;
+  return r->net ? spd__fx_net_plan(r->net) : r->trained ? spd__fx_net_plan(r->trained) : r->plan;
 }
 
 /* ------------------------------------------------------------- mapping */
@@ -649,6 +660,29 @@ static float result_value(const mrun_t *r, int32_t w) {
   return f;
 }
 
+/* One trained weight into the model's float parameter @p param and, in
+ * fixed point, the reference net's master (the run spd_machine_fit_run
+ * keeps). */
+static void keep_result(mrun_t *r, spd_layer_t *l, int param, size_t e, int32_t w) {
+  l->params[param].value.data[e] = result_value(r, w);
+  if (r->net) {
+    fx_layer_t *fl = &r->net->layers[l - r->model->layers];
+    (param == 0 ? fl->kernel.master : fl->bias.master)[e] = w;
+  }
+}
+
+/* The MAC-loop copies re-derived from the trained masters, rounded to
+ * nearest as after every update (base/fx_update.h). */
+static void refresh_mac_copies(mrun_t *r) {
+  const spd_numeric_plan_t *plan = spd__fx_net_plan(r->net);
+  for (int i = 0; i < r->model->n_layers; i++) {
+    fx_param_t *p = &r->net->layers[i].kernel;
+    for (size_t e = 0; p->w16 && e < p->n; e++)
+      p->w16[e] = spd_fx_to16(p->master[e], SPD_FX_MASTER_FRAC, plan->layers[i].weight_frac,
+                              NULL);
+  }
+}
+
 /* The trained master weights back into the model's float parameters, as
  * the reference exports them (spd__fx_net_export). */
 static int read_results(mrun_t *r, spd_model_t *m) {
@@ -668,11 +702,10 @@ static int read_results(mrun_t *r, spd_model_t *m) {
     if (!err && vx->role != SPD_ROLE_REDUCER)
       for (uint32_t i = 0; i < vx->rows.n; i++)
         for (uint32_t j = 0; j < vx->cols.n; j++)
-          l->params[0].value.data[(size_t)(vx->rows.lo + i) * out + vx->cols.lo + j] =
-              result_value(r, w[k++]);
+          keep_result(r, l, 0, (size_t)(vx->rows.lo + i) * out + vx->cols.lo + j, w[k++]);
     if (!err && vx->role != SPD_ROLE_TILE && l->n_params > 1)
       for (uint32_t j = 0; j < vx->cols.n; j++)
-        l->params[1].value.data[vx->cols.lo + j] = result_value(r, w[k++]);
+        keep_result(r, l, 1, vx->cols.lo + j, w[k++]);
     spd_free(r->ctx, w);
   }
   return err;
@@ -720,6 +753,22 @@ int spd_machine_fit(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *machine
                     const spd_machine_run_opts_t *opts, const spd_fit_config_t *cfg,
                     const spd_fit_data_t *train, spd_history_t *history,
                     spd_machine_stats_t *stats) {
+  return spd_machine_fit_run(ctx, m, machine, opts, cfg, train, history, stats, NULL);
+}
+
+/* The trained net as a fixed-point run (it leaves @p r). */
+static int keep_run(mrun_t *r, spd_fixed_run_t **run_out) {
+  refresh_mac_copies(r);
+  int err = spd__fixed_run_adopt(r->ctx, r->net, r->net->max_batch, run_out);
+  if (!err)
+    r->net = NULL;
+  return err;
+}
+
+int spd_machine_fit_run(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *machine,
+                        const spd_machine_run_opts_t *opts, const spd_fit_config_t *cfg,
+                        const spd_fit_data_t *train, spd_history_t *history,
+                        spd_machine_stats_t *stats, spd_fixed_run_t **run_out) {
   int err = check_args(ctx, m, machine, train);
   if (err)
     return err;
@@ -746,6 +795,8 @@ int spd_machine_fit(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *machine
     err = read_results(&r, m);
   if (!err)
     epoch_logs(&r, logs);
+  if (!err && run_out && r.net)
+    err = keep_run(&r, run_out);
   mrun_free(&r);
   if (!err && history)
     *history = (spd_history_t){.ctx = ctx, .n_epochs = cfg->epochs, .epochs = logs};

@@ -1,0 +1,18 @@
+/* Internal: a fixed-point run made from a network trained elsewhere (the
+ * machine, run/machine_session.c), so the host and the machine evaluate a
+ * trained network with the same integers and the same plan. */
+#ifndef SPINDLE_RUN_FIT_FIXED_H
+#define SPINDLE_RUN_FIT_FIXED_H
+
+#include "nn/fx_net.h"
+#include "spindle/fit_fixed.h"
+
+/** A run owning @p net (on success only) for batches of up to @p max_batch
+ *  samples. @return 0 or SPD_ENOMEM. */
+int spd__fixed_run_adopt(spd_ctx_t *ctx, spd_fx_net_t *net, int max_batch,
+                         spd_fixed_run_t **out);
+
+/** The run's network (its plan, master and MAC-loop weights). */
+const spd_fx_net_t *spd__fixed_run_net(const spd_fixed_run_t *run);
+
+#endif
