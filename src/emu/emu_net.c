@@ -8,6 +8,16 @@
  * (#16, #17: wait2 = 0, no emergency routing). */
 #include "emu/emu_internal.h"
 
+/* Set bits of a route word. Without -mpopcnt (the portable x86-64 baseline)
+ * __builtin_popcount is a library call on every routed packet; these few
+ * arithmetic steps are inlined. */
+static inline uint32_t bit_count(uint32_t v) {
+  v = v - ((v >> 1) & 0x55555555u);
+  v = (v & 0x33333333u) + ((v >> 2) & 0x33333333u);
+  v = (v + (v >> 4)) & 0x0f0f0f0fu;
+  return (v * 0x01010101u) >> 24;
+}
+
 static inline uint64_t link_time(const spd_emu_t *emu, bool with_payload) {
   return with_payload ? emu->cost->link_ps_72bit : emu->cost->link_ps_40bit;
 }
@@ -103,7 +113,7 @@ static void start_packet(spd_emu_t *emu, uint32_t ci, const spd_emu_packet_t *p)
     route = spd_route_link(spd_link_opposite((spd_link_t)p->in));
     c->counters.default_routed++;
   }
-  uint32_t copies = (uint32_t)__builtin_popcount(route);
+  uint32_t copies = bit_count(route);
   emu->in_flight += copies;
   emu->in_flight--;
   uint32_t cores = spd_route_cores(route);
@@ -171,7 +181,7 @@ static void drop_blocked(spd_emu_t *emu, uint32_t ci) {
   for (int l = 0; l < SPD_LINKS; l++)
     if (pending & (1u << l))
       c->counters.link_dropped[l]++;
-  uint32_t n = (uint32_t)__builtin_popcount(pending);
+  uint32_t n = bit_count(pending);
   c->counters.dropped_wait1 += n;
   emu->in_flight -= n;
   c->router.pending = 0;
