@@ -2,16 +2,8 @@
 
 #include <string.h>
 
-/* A 4-ary heap: half the depth of a binary one, and the four children of a
- * node share two cache lines, which matters with thousands of pending events. */
-#define ARITY 4
-
-/* Bitwise rather than short-circuit operators so the compiler can pick the
- * smaller child with conditional moves: which child is smaller is close to
- * random, so branches on it are mispredicted about half the time. */
-static inline bool earlier(const spd_event_t *a, const spd_event_t *b) {
-  return (a->time < b->time) | ((a->time == b->time) & (a->seq < b->seq));
-}
+#define ARITY SPD_EVENT_QUEUE_ARITY
+#define earlier spd__event_earlier
 
 /* The ring's capacity is a power of two (64, doubled), so wrapping is a mask,
  * not a division on every push and pop. */
@@ -70,39 +62,9 @@ static int grow_ring(spd_event_queue_t *q) {
   return 0;
 }
 
-static int push_now(spd_event_queue_t *q, const spd_event_t *ev) {
-  if (q->ring_count == q->ring_capacity) {
-    int rc = grow_ring(q);
-    if (rc)
-      return rc;
-  }
-  spd_event_t *slot = &q->ring[ring_index(q, q->ring_head + q->ring_count)];
-  *slot = *ev;
-  slot->seq = q->next_seq++;
-  q->ring_count++;
-  return 0;
-}
-
-int spd_event_queue_push(spd_event_queue_t *q, const spd_event_t *ev) {
-  if (ev->time == q->now)
-    return push_now(q, ev);
-  if (q->count == q->capacity) {
-    int rc = grow(q);
-    if (rc)
-      return rc;
-  }
-  spd_event_t item = *ev;
-  item.seq = q->next_seq++;
-  size_t i = q->count++;
-  while (i > 0) {
-    size_t parent = (i - 1) / ARITY;
-    if (!earlier(&item, &q->heap[parent]))
-      break;
-    q->heap[i] = q->heap[parent];
-    i = parent;
-  }
-  q->heap[i] = item;
-  return 0;
+int spd__event_queue_push_grow(spd_event_queue_t *q, const spd_event_t *ev) {
+  int rc = ev->time == q->now ? grow_ring(q) : grow(q);
+  return rc ? rc : spd_event_queue_push(q, ev);
 }
 
 bool spd_event_queue_pop(spd_event_queue_t *q, spd_event_t *out) {
