@@ -47,11 +47,9 @@ void spd_event_queue_deinit(spd_event_queue_t *q);
 /* Out of line: a push that must first grow the ring or the heap. */
 int spd__event_queue_push_grow(spd_event_queue_t *q, const spd_event_t *ev);
 
-/* Bitwise rather than short-circuit operators so the compiler can pick the
- * smaller child with conditional moves: which child is smaller is close to
- * random, so branches on it are mispredicted about half the time. */
+/* The queue's order: time, then scheduling order. */
 static inline bool spd__event_earlier(const spd_event_t *a, const spd_event_t *b) {
-  return (a->time < b->time) | ((a->time == b->time) & (a->seq < b->seq));
+  return a->time < b->time || (a->time == b->time && a->seq < b->seq);
 }
 
 /** Add @p ev (its seq is assigned here). @return 0 or SPD_ENOMEM (queue unchanged).
