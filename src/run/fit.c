@@ -8,10 +8,11 @@
 
 #include <math.h>
 #include <string.h>
-#include <time.h>
 
 #include "spindle/reference.h"
 #include "spindle/rng.h"
+
+#include "run/fit_epoch.h"
 
 void spd_fit_config_defaults(spd_fit_config_t *cfg) {
   memset(cfg, 0, sizeof *cfg);
@@ -36,12 +37,6 @@ void spd_fit_epoch_order(uint64_t seed, int epoch, uint32_t *order, uint32_t n) 
   spd_rng_t rng;
   spd_rng_init(&rng, seed, SPD_FIT_SHUFFLE_STREAM + (uint32_t)epoch);
   spd_rng_shuffle_u32(&rng, order, n);
-}
-
-static double seconds_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* Buffers of one batch: gathered samples, targets and dL/dy. */
@@ -244,8 +239,9 @@ static int trainer_init(trainer_t *t, spd_model_t *m, const spd_fit_config_t *cf
 /* One batch: forward, the batch-mean loss and its gradients (backward), one
  * optimizer step. Adds the batch's loss and correct count to the epoch's
  * means; accuracy uses the outputs before the step, as Keras's does. */
-static int train_batch(trainer_t *t, size_t first, size_t count, spd_mean_t *loss,
+static int train_batch(void *trainer, size_t first, size_t count, spd_mean_t *loss,
                        spd_mean_t *acc) {
+  trainer_t *t = trainer;
   gather(t->data, t->order, first, count, &t->buf);
   int rc = spd_ref_forward(t->ref, t->buf.x, (int)count, true);
   if (rc)
@@ -265,34 +261,13 @@ static int train_batch(trainer_t *t, size_t first, size_t count, spd_mean_t *los
 
 static int train_epoch(trainer_t *t, int epoch, spd_epoch_logs_t *logs) {
   const spd_fit_config_t *c = t->cfg;
-  const spd_fit_callbacks_t *cb = &c->callbacks;
-  size_t n = t->data->n, steps = (n + c->batch_size - 1) / c->batch_size;
+  size_t n = t->data->n;
   if (c->shuffle)
     spd_fit_epoch_order(c->seed, epoch, t->order, (uint32_t)n);
   else
     for (size_t i = 0; i < n; i++)
       t->order[i] = (uint32_t)i;
-  if (cb->on_epoch_begin_cb)
-    cb->on_epoch_begin_cb(cb->ud, epoch, c->epochs, steps);
-  double start = seconds_now();
-  spd_mean_t loss, acc;
-  spd_mean_reset(&loss);
-  spd_mean_reset(&acc);
-  for (size_t s = 0; s < steps; s++) {
-    size_t first = s * c->batch_size;
-    size_t count = n - first < c->batch_size ? n - first : c->batch_size;
-    int rc = train_batch(t, first, count, &loss, &acc);
-    if (rc)
-      return rc;
-    if (cb->on_batch_cb &&
-        cb->on_batch_cb(cb->ud, s + 1, steps, spd_mean_value(&loss), spd_mean_value(&acc)))
-      return spd_ctx_fail(t->ctx, SPD_ESTATE, "training stopped by a callback in epoch "
-                          "%d at batch %zu", epoch + 1, s + 1);
-  }
-  *logs = (spd_epoch_logs_t){.epoch = epoch, .loss = spd_mean_value(&loss),
-                             .accuracy = spd_mean_value(&acc),
-                             .seconds = seconds_now() - start};
-  return 0;
+  return spd__fit_run_epoch(t->ctx, c, n, epoch, train_batch, t, logs);
 }
 
 static int validate_epoch(trainer_t *t, spd_epoch_logs_t *logs) {

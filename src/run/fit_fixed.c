@@ -5,9 +5,9 @@
 
 #include <math.h>
 #include <string.h>
-#include <time.h>
 
 #include "nn/fx_net.h"
+#include "run/fit_epoch.h"
 #include "run/fit_fixed.h"
 
 struct spd_fixed_run {
@@ -24,12 +24,6 @@ typedef struct fx_batch_buf {
   float *x, *targets, *out;
   int32_t *labels;
 } fx_batch_buf_t;
-
-static double seconds_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void buf_free(spd_ctx_t *ctx, fx_batch_buf_t *b) {
   spd_free(ctx, b->x);
@@ -222,8 +216,9 @@ static void trainer_free(fx_trainer_t *t) {
   spd_free(t->model->ctx, t->order);
 }
 
-static int train_batch(fx_trainer_t *t, size_t first, size_t count, spd_mean_t *loss,
+static int train_batch(void *trainer, size_t first, size_t count, spd_mean_t *loss,
                        spd_mean_t *acc) {
+  fx_trainer_t *t = trainer;
   gather(t->data, t->order, first, count, &t->buf);
   spd_fx_batch_t b = as_fx_batch(&t->buf, count);
   spd_fx_hyper_t h = hyper_of(&t->cfg->optimizer, t->step);
@@ -241,30 +236,10 @@ static int train_batch(fx_trainer_t *t, size_t first, size_t count, spd_mean_t *
 
 static int train_epoch(fx_trainer_t *t, int epoch, spd_epoch_logs_t *logs) {
   const spd_fit_config_t *c = t->cfg;
-  const spd_fit_callbacks_t *cb = &c->callbacks;
-  size_t n = t->data->n, steps = (n + c->batch_size - 1) / c->batch_size;
   epoch_order(t, epoch);
-  if (cb->on_epoch_begin_cb)
-    cb->on_epoch_begin_cb(cb->ud, epoch, c->epochs, steps);
-  double start = seconds_now();
-  spd_mean_t loss, acc;
-  spd_mean_reset(&loss);
-  spd_mean_reset(&acc);
-  for (size_t s = 0; s < steps; s++) {
-    size_t first = s * c->batch_size;
-    size_t count = n - first < c->batch_size ? n - first : c->batch_size;
-    int rc = train_batch(t, first, count, &loss, &acc);
-    if (rc)
-      return rc;
-    if (cb->on_batch_cb &&
-        cb->on_batch_cb(cb->ud, s + 1, steps, spd_mean_value(&loss), spd_mean_value(&acc)))
-      return spd_ctx_fail(t->model->ctx, SPD_ESTATE,
-                          "training stopped by a callback in epoch %d at batch %zu", epoch + 1,
-                          s + 1);
-  }
-  *logs = (spd_epoch_logs_t){.epoch = epoch, .loss = spd_mean_value(&loss),
-                             .accuracy = spd_mean_value(&acc),
-                             .seconds = seconds_now() - start};
+  int rc = spd__fit_run_epoch(t->model->ctx, c, t->data->n, epoch, train_batch, t, logs);
+  if (rc)
+    return rc;
   if (!c->validation)
     return 0;
   logs->has_validation = true;
