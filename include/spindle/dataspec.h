@@ -12,12 +12,30 @@
 #include <stdint.h>
 
 #define SPD_DS_MAGIC 0x53504453u /* "SPDS" */
-#define SPD_DS_VERSION 1u
+#define SPD_DS_VERSION 2u
+
+/* What a blob is for and how it computes, as codes of the blob format
+ * itself: kernels read these and include no mapping or model header. The
+ * host maps its vertex roles and numeric modes onto them
+ * (run/machine_dataspec.c). */
+typedef enum spd_ds_role {
+  SPD_DS_ROLE_SOURCE = 1,
+  SPD_DS_ROLE_TILE = 2,
+  SPD_DS_ROLE_TILE_FULL = 3,
+  SPD_DS_ROLE_REDUCER = 4,
+  SPD_DS_ROLE_LOSS = 5,
+  SPD_DS_ROLE_SINK = 6,
+} spd_ds_role_t;
+
+typedef enum spd_ds_numeric {
+  SPD_DS_FLOAT = 0,
+  SPD_DS_FIXED = 1,
+} spd_ds_numeric_t;
 
 typedef struct spd_ds_header {
   uint32_t magic, version;
-  uint32_t role;          /* spd_vertex_role_t */
-  uint32_t numeric;       /* spd_numeric_t */
+  uint32_t role;          /* spd_ds_role_t */
+  uint32_t numeric;       /* spd_ds_numeric_t */
   uint32_t n_samples;     /* samples of this run */
   uint32_t slots;         /* samples in flight, a power of two */
   uint32_t n_in, n_out;   /* entries of the two partition tables */

@@ -12,7 +12,6 @@
 #include "kernels/kernels.h"
 #include "spindle/error.h"
 #include "spindle/fixed_math.h"
-#include "spindle/partition.h"
 
 #define RECORD_EXTRA 4u /* loss (two words), predicted class, label */
 
@@ -166,14 +165,14 @@ static int loss_main(spd_core_t *core, uint32_t params) {
   if (!l)
     return SPD_ENOMEM;
   spd_kc_t *kc = &l->kc;
-  int err = spd_kc_init(kc, core, params, SPD_ROLE_LOSS);
+  int err = spd_kc_init(kc, core, params, SPD_DS_ROLE_LOSS);
   if (err)
     return err;
   kc->role = l;
   kc->store = store;
   kc->slot_done = slot_done;
   const spd_ds_config_t *c = &kc->cfg;
-  l->fixed = kc->h.numeric == SPD_NUMERIC_FIXED;
+  l->fixed = kc->h.numeric == SPD_DS_FIXED;
   l->n = c->cols;
   l->act = (spd_fx_act_params_t){(spd_fx_act_t)c->act_kind, c->act_out_frac, c->act_alpha};
   uint32_t s = kc->h.slots;

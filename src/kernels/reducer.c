@@ -18,7 +18,6 @@
 #include "kernels/train_block.h"
 #include "spindle/error.h"
 #include "spindle/fixed_math.h"
-#include "spindle/partition.h"
 
 typedef struct reducer {
   spd_kc_t kc;
@@ -235,14 +234,14 @@ static int reducer_main(spd_core_t *core, uint32_t params) {
   if (!r)
     return SPD_ENOMEM;
   spd_kc_t *kc = &r->kc;
-  int err = spd_kc_init(kc, core, params, SPD_ROLE_REDUCER);
+  int err = spd_kc_init(kc, core, params, SPD_DS_ROLE_REDUCER);
   if (err)
     return err;
   kc->role = r;
   kc->store = store;
   kc->slot_done = slot_done;
   const spd_ds_config_t *c = &kc->cfg;
-  r->fixed = kc->h.numeric == SPD_NUMERIC_FIXED;
+  r->fixed = kc->h.numeric == SPD_DS_FIXED;
   r->train = c->flags & SPD_DS_TRAIN;
   r->last = c->flags & SPD_DS_LAST;
   r->b = c->cols;

@@ -5,7 +5,6 @@
 #include "kernels/kernel_common.h"
 #include "kernels/kernels.h"
 #include "spindle/error.h"
-#include "spindle/partition.h"
 
 typedef struct sink {
   spd_kc_t kc;
@@ -41,7 +40,7 @@ static int sink_main(spd_core_t *core, uint32_t params) {
   if (!s)
     return SPD_ENOMEM;
   spd_kc_t *kc = &s->kc;
-  int err = spd_kc_init(kc, core, params, SPD_ROLE_SINK);
+  int err = spd_kc_init(kc, core, params, SPD_DS_ROLE_SINK);
   if (err)
     return err;
   kc->role = s;

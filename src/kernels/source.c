@@ -8,7 +8,6 @@
 #include "kernels/kernel_common.h"
 #include "kernels/kernels.h"
 #include "spindle/error.h"
-#include "spindle/partition.h"
 
 typedef struct source {
   spd_kc_t kc;
@@ -86,7 +85,7 @@ static int source_main(spd_core_t *core, uint32_t params) {
   if (!s)
     return SPD_ENOMEM;
   spd_kc_t *kc = &s->kc;
-  int err = spd_kc_init(kc, core, params, SPD_ROLE_SOURCE);
+  int err = spd_kc_init(kc, core, params, SPD_DS_ROLE_SOURCE);
   if (err)
     return err;
   kc->role = s;

@@ -20,7 +20,6 @@
 #include "kernels/train_block.h"
 #include "spindle/error.h"
 #include "spindle/fixed_math.h"
-#include "spindle/partition.h"
 
 #define STREAM_BYTES 4096u /* one SDRAM chunk of a streamed block */
 
@@ -445,8 +444,8 @@ static int tile_main(spd_core_t *core, uint32_t params, uint32_t role) {
   kc->store = store;
   kc->slot_done = slot_done;
   const spd_ds_config_t *c = &kc->cfg;
-  t->fixed = kc->h.numeric == SPD_NUMERIC_FIXED;
-  t->full = role == SPD_ROLE_TILE_FULL;
+  t->fixed = kc->h.numeric == SPD_DS_FIXED;
+  t->full = role == SPD_DS_ROLE_TILE_FULL;
   t->a = c->rows;
   t->b = c->cols;
   t->words = t->full || !t->fixed ? 1u : 2u;
@@ -473,11 +472,11 @@ static int tile_main(spd_core_t *core, uint32_t params, uint32_t role) {
 }
 
 static int tile_entry(spd_core_t *core, uint32_t params) {
-  return tile_main(core, params, SPD_ROLE_TILE);
+  return tile_main(core, params, SPD_DS_ROLE_TILE);
 }
 
 static int tile_full_entry(spd_core_t *core, uint32_t params) {
-  return tile_main(core, params, SPD_ROLE_TILE_FULL);
+  return tile_main(core, params, SPD_DS_ROLE_TILE_FULL);
 }
 
 const spd_kernel_t spd_kernel_dense_tile = {"spindle_tile", tile_entry};

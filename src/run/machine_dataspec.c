@@ -335,6 +335,26 @@ static void fill_tables(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_in_t *in
   }
   qsort(ins, ni, sizeof *ins, by_base);
 }
+/* The blob's code for a vertex role (kernels know only the dataspec). */
+static spd_ds_role_t ds_role(spd_vertex_role_t role) {
+  switch (role) {
+  case SPD_ROLE_SOURCE:
+    return SPD_DS_ROLE_SOURCE;
+  case SPD_ROLE_TILE:
+    return SPD_DS_ROLE_TILE;
+  case SPD_ROLE_TILE_FULL:
+    return SPD_DS_ROLE_TILE_FULL;
+  case SPD_ROLE_REDUCER:
+    return SPD_DS_ROLE_REDUCER;
+  case SPD_ROLE_LOSS:
+    return SPD_DS_ROLE_LOSS;
+  case SPD_ROLE_SINK:
+    return SPD_DS_ROLE_SINK;
+  default:
+    return (spd_ds_role_t)0; /* no kernel accepts it: spd_kc_init refuses */
+  }
+}
+
 
 int spd__ds_build(spd_ctx_t *ctx, const spd__ds_inputs_t *in, uint32_t vi, uint8_t **bytes,
                   uint32_t *size) {
@@ -344,7 +364,8 @@ int spd__ds_build(spd_ctx_t *ctx, const spd__ds_inputs_t *in, uint32_t vi, uint8
   spd_ds_config_t cfg;
   uint32_t data = (configure(in, vi, &cfg) + 3u) & ~3u;
   spd_ds_header_t h = {.magic = SPD_DS_MAGIC, .version = SPD_DS_VERSION,
-                       .role = (uint32_t)v->role, .numeric = (uint32_t)in->numeric,
+                       .role = (uint32_t)ds_role(v->role),
+                       .numeric = in->numeric == SPD_NUMERIC_FIXED ? SPD_DS_FIXED : SPD_DS_FLOAT,
                        .n_samples = in->n_samples, .slots = in->slots, .n_in = n_in,
                        .n_out = n_out};
   h.in_offset = (uint32_t)sizeof h;
