@@ -2,6 +2,7 @@
  * (history, callbacks, same data order) and land near float training;
  * evaluation without a run calibrates its own plan; allocation failures
  * leak nothing. */
+#include "test_models.h"
 #include "test_support.h"
 
 #include <math.h>
@@ -13,25 +14,14 @@
 enum { IN = 6, CLASSES = 3, N = 300 };
 
 static spd_model_t *mlp(spd_ctx_t *ctx) {
-  spd_model_t *m;
-  assert_int_equal(spd_model_new(ctx, "mlp", &m), 0);
-  spd_layer_config_t cfg;
-  int idx = -1, prev;
-  spd_layer_config_defaults(&cfg, SPD_LAYER_INPUT, "in");
-  cfg.input_shape = (spd_shape_t){1, {IN}};
-  assert_int_equal(spd_model_add(m, &cfg, NULL, 0, &idx), 0);
-  prev = idx;
-  spd_layer_config_defaults(&cfg, SPD_LAYER_DENSE, "hidden");
-  cfg.units = 12;
-  cfg.activation = SPD_ACT_RELU;
-  assert_int_equal(spd_model_add(m, &cfg, &prev, 1, &idx), 0);
-  prev = idx;
-  spd_layer_config_defaults(&cfg, SPD_LAYER_DENSE, "out");
-  cfg.units = CLASSES;
-  cfg.activation = SPD_ACT_SOFTMAX;
-  assert_int_equal(spd_model_add(m, &cfg, &prev, 1, &idx), 0);
-  assert_int_equal(spd_model_build(m, 5), 0);
-  return m;
+  spd_layer_config_t layers[2];
+  spd_layer_config_defaults(&layers[0], SPD_LAYER_DENSE, "hidden");
+  layers[0].units = 12;
+  layers[0].activation = SPD_ACT_RELU;
+  spd_layer_config_defaults(&layers[1], SPD_LAYER_DENSE, "out");
+  layers[1].units = CLASSES;
+  layers[1].activation = SPD_ACT_SOFTMAX;
+  return spd_test_stack(ctx, "mlp", (spd_shape_t){1, {IN}}, layers, 2, 5);
 }
 
 static float xs[N * IN];

@@ -2,6 +2,7 @@
  * mode): plan defaults and calibration, forward agreement with a float
  * computation, training that tracks float training, determinism, saturation
  * counting, unsupported layers named, allocation failures. */
+#include "test_models.h"
 #include "test_support.h"
 
 #include <math.h>
@@ -15,32 +16,24 @@
 
 enum { IN = 4, HIDDEN = 16, CLASSES = 3, SAMPLES = 240, BATCH = 16 };
 
+/* A Dense layer's config for the stacks of this file. */
+static spd_layer_config_t dense(const char *name, int32_t units, spd_activation_t act) {
+  spd_layer_config_t cfg;
+  spd_layer_config_defaults(&cfg, SPD_LAYER_DENSE, name);
+  cfg.units = units;
+  cfg.activation = act;
+  return cfg;
+}
+
 static spd_model_t *mlp(spd_ctx_t *ctx, spd_activation_t hidden_act, spd_activation_t out_act,
                         bool flatten) {
-  spd_model_t *m;
-  assert_int_equal(spd_model_new(ctx, "mlp", &m), 0);
-  spd_layer_config_t cfg;
-  int idx = -1, prev;
-  spd_layer_config_defaults(&cfg, SPD_LAYER_INPUT, "in");
-  cfg.input_shape = (spd_shape_t){1, {IN}};
-  assert_int_equal(spd_model_add(m, &cfg, NULL, 0, &idx), 0);
-  if (flatten) {
-    prev = idx;
-    spd_layer_config_defaults(&cfg, SPD_LAYER_FLATTEN, "flat");
-    assert_int_equal(spd_model_add(m, &cfg, &prev, 1, &idx), 0);
-  }
-  prev = idx;
-  spd_layer_config_defaults(&cfg, SPD_LAYER_DENSE, "hidden");
-  cfg.units = HIDDEN;
-  cfg.activation = hidden_act;
-  assert_int_equal(spd_model_add(m, &cfg, &prev, 1, &idx), 0);
-  prev = idx;
-  spd_layer_config_defaults(&cfg, SPD_LAYER_DENSE, "out");
-  cfg.units = CLASSES;
-  cfg.activation = out_act;
-  assert_int_equal(spd_model_add(m, &cfg, &prev, 1, &idx), 0);
-  assert_int_equal(spd_model_build(m, 42), 0);
-  return m;
+  spd_layer_config_t layers[3];
+  int n = 0;
+  if (flatten)
+    spd_layer_config_defaults(&layers[n++], SPD_LAYER_FLATTEN, "flat");
+  layers[n++] = dense("hidden", HIDDEN, hidden_act);
+  layers[n++] = dense("out", CLASSES, out_act);
+  return spd_test_stack(ctx, "mlp", (spd_shape_t){1, {IN}}, layers, n, 42);
 }
 
 /* Three Gaussian blobs in 4-D with values in [0, 1]. */
@@ -360,17 +353,9 @@ static void unsupported_layer_is_named(void **state) {
   (void)state;
   spd_ctx_t ctx;
   spd_ctx_init(&ctx);
-  spd_model_t *m;
-  assert_int_equal(spd_model_new(&ctx, "cnn", &m), 0);
-  spd_layer_config_t cfg;
-  int idx, prev;
-  spd_layer_config_defaults(&cfg, SPD_LAYER_INPUT, "in");
-  cfg.input_shape = (spd_shape_t){3, {8, 8, 1}};
-  assert_int_equal(spd_model_add(m, &cfg, NULL, 0, &idx), 0);
-  prev = idx;
-  spd_layer_config_defaults(&cfg, SPD_LAYER_BATCHNORM, "bn");
-  assert_int_equal(spd_model_add(m, &cfg, &prev, 1, &idx), 0);
-  assert_int_equal(spd_model_build(m, 1), 0);
+  spd_layer_config_t bn;
+  spd_layer_config_defaults(&bn, SPD_LAYER_BATCHNORM, "bn");
+  spd_model_t *m = spd_test_stack(&ctx, "cnn", (spd_shape_t){3, {8, 8, 1}}, &bn, 1, 1);
   spd_numeric_plan_t *plan;
   assert_int_equal(spd_numeric_plan_new(&ctx, m, &plan), 0);
   spd_fx_net_t *net = NULL;
@@ -413,23 +398,11 @@ static void allocation_failures_leak_nothing(void **state) {
 static void dropout_masks_match_float_reference(void **state) {
   (void)state;
   enum { N_IN = 64, BATCH_D = 8 };
-  spd_model_t *m;
-  assert_int_equal(spd_model_new(NULL, "drop", &m), 0);
-  spd_layer_config_t cfg;
-  int idx = -1, prev;
-  spd_layer_config_defaults(&cfg, SPD_LAYER_INPUT, "in");
-  cfg.input_shape = (spd_shape_t){1, {N_IN}};
-  assert_int_equal(spd_model_add(m, &cfg, NULL, 0, &idx), 0);
-  prev = idx;
-  spd_layer_config_defaults(&cfg, SPD_LAYER_DROPOUT, "drop");
-  cfg.rate = 0.3f;
-  assert_int_equal(spd_model_add(m, &cfg, &prev, 1, &idx), 0);
-  prev = idx;
-  spd_layer_config_defaults(&cfg, SPD_LAYER_DENSE, "out");
-  cfg.units = CLASSES;
-  cfg.activation = SPD_ACT_SOFTMAX;
-  assert_int_equal(spd_model_add(m, &cfg, &prev, 1, &idx), 0);
-  assert_int_equal(spd_model_build(m, 1), 0);
+  spd_layer_config_t layers[2];
+  spd_layer_config_defaults(&layers[0], SPD_LAYER_DROPOUT, "drop");
+  layers[0].rate = 0.3f;
+  layers[1] = dense("out", CLASSES, SPD_ACT_SOFTMAX);
+  spd_model_t *m = spd_test_stack(NULL, "drop", (spd_shape_t){1, {N_IN}}, layers, 2, 1);
   float x[BATCH_D * N_IN];
   for (int i = 0; i < BATCH_D * N_IN; i++)
     x[i] = 0.25f + (float)(i % 7) * 0.05f;
@@ -470,23 +443,11 @@ static void dropout_masks_match_float_reference(void **state) {
 static void batchnorm_moving_statistics(void **state) {
   (void)state;
   enum { F = 5, NB = 16 };
-  spd_model_t *m;
-  assert_int_equal(spd_model_new(NULL, "bn", &m), 0);
-  spd_layer_config_t cfg;
-  int idx = -1, prev;
-  spd_layer_config_defaults(&cfg, SPD_LAYER_INPUT, "in");
-  cfg.input_shape = (spd_shape_t){1, {F}};
-  assert_int_equal(spd_model_add(m, &cfg, NULL, 0, &idx), 0);
-  prev = idx;
-  spd_layer_config_defaults(&cfg, SPD_LAYER_BATCHNORM, "bn");
-  cfg.momentum = 0.9f;
-  assert_int_equal(spd_model_add(m, &cfg, &prev, 1, &idx), 0);
-  prev = idx;
-  spd_layer_config_defaults(&cfg, SPD_LAYER_DENSE, "out");
-  cfg.units = CLASSES;
-  cfg.activation = SPD_ACT_SOFTMAX;
-  assert_int_equal(spd_model_add(m, &cfg, &prev, 1, &idx), 0);
-  assert_int_equal(spd_model_build(m, 1), 0);
+  spd_layer_config_t layers[2];
+  spd_layer_config_defaults(&layers[0], SPD_LAYER_BATCHNORM, "bn");
+  layers[0].momentum = 0.9f;
+  layers[1] = dense("out", CLASSES, SPD_ACT_SOFTMAX);
+  spd_model_t *m = spd_test_stack(NULL, "bn", (spd_shape_t){1, {F}}, layers, 2, 1);
   float x[NB * F];
   int32_t labels[NB];
   double mean[F] = {0}, var[F] = {0};
