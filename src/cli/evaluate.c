@@ -10,7 +10,8 @@ static const char usage[] =
     "usage: spindle evaluate MODEL.json --weights W.h5 --data fashion-mnist|FOLDER [OPTIONS]\n"
     "\n"
     "Evaluate a Keras model on the test split of a dataset: Keras's progress bar,\n"
-    "then the mean loss and accuracy over the test samples on stdout.\n"
+    "then the mean loss and accuracy over the test samples on stdout. By default\n"
+    "the samples run through the model on an emulated SpiNN-5 board.\n"
     "\n"
     "options:\n"
     "  --data D            fashion-mnist, mnist, or a folder with the four IDX files\n"
@@ -21,8 +22,11 @@ static const char usage[] =
     "  --loss L            default: sparse_categorical_crossentropy for integer labels\n"
     "  --seed S            seed of freshly initialised weights (default 0)\n"
     "  --report R.json     write a JSON report (test_accuracy, loss, ...)\n"
-    "  --backend B         reference (the host executor; default) or machine\n"
-    "  --machine M         the SpiNNaker machine of the machine backend (spinn5)\n"
+    "  --backend B         machine (default: the model runs on the emulated\n"
+    "                      SpiNNaker, every activation a multicast packet) or\n"
+    "                      reference (the host executor, the machine's oracle)\n"
+    "  --machine M         the machine: spinn5 (default), spinn3, <N>boards,\n"
+    "                      spinn1m or <W>x<H> chips (see spindle info)\n"
     "  --numeric N         float or fixed (default float)\n";
 
 static int run(spd_cli_session_t *s) {

@@ -182,7 +182,7 @@ static const opt_spec_t *find_spec(const char *arg, unsigned groups) {
 static void set_defaults(spd_cli_options_t *o) {
   *o = (spd_cli_options_t){.epochs = 1, .batch_size = 32, .optimizer = SPD_OPT_SGD,
                            .lr = NAN, .shuffle = true,
-                           .backend = SPD_CLI_BACKEND_REFERENCE,
+                           .backend = SPD_CLI_BACKEND_MACHINE,
                            .machine = "spinn5", .numeric = "float"};
 }
 

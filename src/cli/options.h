@@ -49,7 +49,8 @@ typedef struct spd_cli_options {
 } spd_cli_options_t;
 
 /** Parse argv (argv[0] is the command) into @p o with the defaults of
- *  tf.keras fit (epochs 1, batch 32, shuffle on) and SGD.
+ *  tf.keras fit (epochs 1, batch 32, shuffle on) and SGD, on the machine
+ *  backend (the emulated spinn5) in float.
  *  @param usage   the command's help text, printed for --help
  *  @return -1 when --help was printed (exit 0), 0 on success, 2 after a
  *          message on stderr naming the bad option or value. */

@@ -12,7 +12,8 @@ static const char usage[] =
     "--output P.npy [OPTIONS]\n"
     "\n"
     "Run a Keras model over the test split of a dataset and write its outputs\n"
-    "(one row per sample, float32) to a NumPy .npy file.\n"
+    "(one row per sample, float32) to a NumPy .npy file. By default the samples\n"
+    "run through the model on an emulated SpiNN-5 board.\n"
     "\n"
     "options:\n"
     "  --data D            fashion-mnist, mnist, or a folder with the four IDX files\n"
@@ -22,8 +23,11 @@ static const char usage[] =
     "  --limit N           predict the first N test samples\n"
     "  --seed S            seed of freshly initialised weights (default 0)\n"
     "  --report R.json     write a JSON report\n"
-    "  --backend B         reference (the host executor; default) or machine\n"
-    "  --machine M         the SpiNNaker machine of the machine backend (spinn5)\n"
+    "  --backend B         machine (default: the model runs on the emulated\n"
+    "                      SpiNNaker, every activation a multicast packet) or\n"
+    "                      reference (the host executor, the machine's oracle)\n"
+    "  --machine M         the machine: spinn5 (default), spinn3, <N>boards,\n"
+    "                      spinn1m or <W>x<H> chips (see spindle info)\n"
     "  --numeric N         float or fixed (default float)\n";
 
 /* The output array (n, output shape...) of float32, owned by @p s's ctx. */

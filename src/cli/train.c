@@ -16,7 +16,10 @@ static const char usage[] =
     "Train a Keras model (architecture JSON, .h5 or .keras) as Keras's fit does:\n"
     "a seeded shuffle per epoch, mini-batches (the last one smaller), the loss\n"
     "averaged over each batch, one optimizer step per batch. Then evaluate on\n"
-    "the test split. Progress and results go to stdout, problems to stderr.\n"
+    "the test split. By default the training runs on an emulated SpiNN-5 board\n"
+    "(forward, loss, backward and updates inside its cores; the host only writes\n"
+    "samples and reads results) and the hardware figures follow the results.\n"
+    "Progress and results go to stdout, problems to stderr.\n"
     "\n"
     "options:\n"
     "  --data D            fashion-mnist, mnist, or a folder with the four IDX files\n"
@@ -35,8 +38,11 @@ static const char usage[] =
     "  --weights W         initial weights (.h5, .weights.h5 or .keras)\n"
     "  --save W            write the trained weights (.h5, .weights.h5 or .keras)\n"
     "  --report R.json     write a JSON report (test_accuracy, loss, history, ...)\n"
-    "  --backend B         reference (the host executor; default) or machine\n"
-    "  --machine M         the SpiNNaker machine of the machine backend (spinn5)\n"
+    "  --backend B         machine (default: the model runs on the emulated\n"
+    "                      SpiNNaker, every activation a multicast packet) or\n"
+    "                      reference (the host executor, the machine's oracle)\n"
+    "  --machine M         the machine: spinn5 (default), spinn3, <N>boards,\n"
+    "                      spinn1m or <W>x<H> chips (see spindle info)\n"
     "  --numeric N         float or fixed (default float)\n";
 
 static int make_config(const spd_cli_session_t *s, spd_fit_config_t *cfg) {

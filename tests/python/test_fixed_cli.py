@@ -49,7 +49,8 @@ def test_fixed_is_deterministic(tiny_data, tmp_path):
 def test_evaluate_fixed_on_saved_weights(tiny_data, tmp_path):
     weights = tmp_path / "w.h5"
     trained = train(tiny_data, tmp_path, "fixed", "--save", str(weights))
-    r = run("evaluate", MLP, "--weights", str(weights), "--data", tiny_data,
+    r = run("evaluate", MLP, "--backend", "reference", "--weights", str(weights),
+            "--data", tiny_data,
             "--numeric", "fixed", "--report", str(tmp_path / "e.json"))
     assert r.returncode == 0, r.stderr
     evaluated = json.loads((tmp_path / "e.json").read_text())
@@ -63,7 +64,8 @@ def test_predict_fixed_agrees_with_float(tiny_data, tmp_path):
     outs = {}
     for numeric in ("float", "fixed"):
         out = tmp_path / f"{numeric}.npy"
-        r = run("predict", MLP, "--weights", str(weights), "--data", tiny_data,
+        r = run("predict", MLP, "--backend", "reference", "--weights", str(weights),
+                "--data", tiny_data,
                 "--numeric", numeric, "--output", str(out))
         assert r.returncode == 0, r.stderr
         outs[numeric] = np.load(out)

@@ -73,6 +73,26 @@ def test_unknown_machine_fails(tiny_data):
     assert "spinn7" in r.stderr
 
 
+def test_machine_is_the_default(tiny_data, tmp_path):
+    """Without --backend and --machine, train runs on the emulated SpiNN-5
+    (float) and an unknown --machine alone is refused by name."""
+    report = tmp_path / "default.json"
+    r = run("train", MLP, "--data", tiny_data, "--limit", "4", "--batch-size", "2",
+            "--report", str(report))
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(report.read_text())
+    assert rep["backend"] == "machine" and rep["machine"] == "spinn5"
+    assert rep["numeric"] == "float" and rep["packets_dropped"] == 0
+    assert "packets_dropped: 0" in r.stdout
+    r = run("predict", MLP, "--data", tiny_data, "--machine", "spinn7", "--output",
+            str(tmp_path / "p.npy"))
+    assert r.returncode != 0 and "spinn7" in r.stderr
+    assert not (tmp_path / "p.npy").exists()
+    r = run("train", MLP, "--data", tiny_data, "--optimizer", "rmsprop")
+    assert r.returncode != 0
+    assert "RMSprop" in r.stderr and "--backend reference" in r.stderr
+
+
 def train(data, out, backend):  # fixed point
     report = out / f"train_{backend}.json"
     r = run("train", MLP, "--data", data, "--backend", backend, "--machine", "spinn5",

@@ -60,14 +60,16 @@ def test_evaluate_and_predict_agree_with_training(fashion_run):
     assert r.returncode == 0, r.stderr
     rep = json.loads(report.read_text())
     ev_report = out / "ev.json"
-    ev = run("evaluate", MLP, "--weights", str(weights), "--data", "fashion-mnist",
+    ev = run("evaluate", MLP, "--backend", "reference", "--weights", str(weights),
+             "--data", "fashion-mnist",
              "--report", str(ev_report))
     assert ev.returncode == 0, ev.stderr
     ev_rep = json.loads(ev_report.read_text())
     assert ev_rep["test_accuracy"] == pytest.approx(rep["test_accuracy"], abs=1e-9)
     assert ev_rep["loss"] == pytest.approx(rep["loss"], rel=1e-6)
     pred_path = out / "p.npy"
-    pr = run("predict", MLP, "--weights", str(weights), "--data", "fashion-mnist",
+    pr = run("predict", MLP, "--backend", "reference", "--weights", str(weights),
+             "--data", "fashion-mnist",
              "--limit", "500", "--output", str(pred_path))
     assert pr.returncode == 0, pr.stderr
     pred = np.load(pred_path)
@@ -83,7 +85,8 @@ def test_tiny_training_is_deterministic(tiny_data, tmp_path):
     reports = []
     for name in ("a", "b"):
         path = tmp_path / f"{name}.json"
-        r = run("train", MLP, "--data", tiny_data, "--epochs", "3", "--batch-size", "10",
+        r = run("train", MLP, "--backend", "reference", "--data", tiny_data,
+                "--epochs", "3", "--batch-size", "10",
                 "--optimizer", "adam", "--seed", "5", "--report", str(path))
         assert r.returncode == 0, r.stderr
         assert "10/10 [==============================]" in r.stdout
@@ -97,7 +100,8 @@ def test_tiny_training_is_deterministic(tiny_data, tmp_path):
 
 def test_validation_split(tiny_data, tmp_path):
     path = tmp_path / "v.json"
-    r = run("train", MLP, "--data", tiny_data, "--epochs", "2", "--batch-size", "16",
+    r = run("train", MLP, "--backend", "reference", "--data", tiny_data, "--epochs", "2",
+            "--batch-size", "16",
             "--validation-split", "0.25", "--report", str(path))
     assert r.returncode == 0, r.stderr
     assert "val_loss:" in r.stdout and "val_accuracy:" in r.stdout
@@ -107,7 +111,8 @@ def test_validation_split(tiny_data, tmp_path):
 
 
 def test_progress_bar_in_place_only_on_a_terminal(tiny_data):
-    args = [SPINDLE, "train", MLP, "--data", tiny_data, "--epochs", "2",
+    args = [SPINDLE, "train", MLP, "--backend", "reference", "--data", tiny_data,
+            "--epochs", "2",
             "--batch-size", "1"]
     piped = subprocess.run(args, capture_output=True, text=True, timeout=120)
     assert piped.returncode == 0, piped.stderr
