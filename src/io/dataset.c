@@ -124,7 +124,7 @@ static int convert_labels(spd_ctx_t *ctx, const char *path, const spd_array_t *a
   if (a->rank != 1)
     return spd_ctx_fail(ctx, SPD_ESHAPE, "'%s': labels must have 1 dimension, not %d", path,
                         a->rank);
-  int64_t v;
+  int64_t v = 0;
   if (a->dims[0] && !label_at(a, 0, &v))
     return spd_ctx_fail(ctx, SPD_EUNSUPPORTED, "'%s': labels of type %s (expected integers)",
                         path, spd_dtype_name(a->dtype));

@@ -59,7 +59,7 @@ static int read_member(spd_ctx_t *ctx, zip_t *za, const char *path, const char *
 
 int spd__keras_archive_read_config(spd_ctx_t *ctx, const char *path, char **json_out,
                                    size_t *len_out) {
-  zip_t *za;
+  zip_t *za = NULL;
   int err = open_archive(ctx, path, &za);
   if (err)
     return err;
@@ -70,7 +70,7 @@ int spd__keras_archive_read_config(spd_ctx_t *ctx, const char *path, char **json
 
 int spd__keras_archive_read_weights(spd__stage_t *st, const char *path) {
   spd_ctx_t *ctx = st->m->ctx;
-  zip_t *za;
+  zip_t *za = NULL;
   char *data = NULL;
   size_t len = 0;
   int err = open_archive(ctx, path, &za);

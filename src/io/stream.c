@@ -76,7 +76,7 @@ static int refill(spd__stream_t *s, bool *eof) {
 static int next_member(spd__stream_t *s, bool *more) {
   *more = false;
   if (s->z.avail_in == 0) {
-    bool eof;
+    bool eof = false;
     int err = refill(s, &eof);
     if (err || eof)
       return err;
@@ -111,7 +111,7 @@ static int read_gzip(spd__stream_t *s, void *buf, size_t n, size_t *got) {
         break;
     }
     if (s->z.avail_in == 0) {
-      bool eof;
+      bool eof = false;
       int err = refill(s, &eof);
       if (err)
         return err;

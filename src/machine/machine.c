@@ -192,7 +192,7 @@ static uint32_t count_chips(const int32_t *cells, int n) {
 }
 
 int spd_machine_new(spd_ctx_t *ctx, const char *name, spd_machine_t **out) {
-  layout_t lo;
+  layout_t lo = {0};
   if (!name || strlen(name) >= sizeof ((spd_machine_t *)0)->name)
     return spd_ctx_fail(ctx, SPD_EINVAL, "machine name missing or too long");
   int err = parse_layout(ctx, name, &lo);
