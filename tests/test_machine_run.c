@@ -346,6 +346,89 @@ static void test_train_float_adam_reduced_close(void **state) {
   float_train_case(SPD_OPT_ADAM, 0.0f, 300, units, 2);
 }
 
+/* The host follows a run through the sink's records in SDRAM: in training
+ * every batch and epoch reaches the callbacks while the machine runs, the
+ * last batch's running means are the epoch's logs, and a batch callback
+ * stops the machine early; inference reports its batches the same way. */
+typedef struct seen {
+  int begins, ends, batches, stop_at;
+  size_t step, steps;
+  double loss, accuracy;
+  spd_epoch_logs_t logs[2];
+} seen_t;
+
+static void seen_begin(void *ud, int epoch, int epochs, size_t steps) {
+  seen_t *s = ud;
+  assert_int_equal(epoch, s->begins++);
+  assert_int_equal(epochs, 2);
+  assert_int_equal(steps, s->steps);
+}
+
+static int seen_batch(void *ud, size_t step, size_t steps, double loss, double accuracy) {
+  seen_t *s = ud;
+  assert_int_equal(steps, s->steps);
+  assert_int_equal(step, s->step % steps + 1);
+  s->step = step;
+  s->loss = loss;
+  s->accuracy = accuracy;
+  return ++s->batches == s->stop_at;
+}
+
+static void seen_end(void *ud, const spd_epoch_logs_t *logs) {
+  seen_t *s = ud;
+  assert_int_equal(logs->epoch, s->ends);
+  assert_int_equal(s->step, s->steps);
+  assert_true(logs->loss == s->loss && logs->accuracy == s->accuracy);
+  s->logs[s->ends++] = *logs;
+}
+
+static void test_progress_follows_the_records(void **state) {
+  (void)state;
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  const int32_t units[] = {12, 5};
+  spd_model_t *m = chain(&ctx, 20, units, 2);
+  spd_machine_t *mc = machine(&ctx, "spinn3", NULL);
+  samples_t s;
+  samples_make(&s, 37, 20, 5, true);
+  spd_fit_config_t cfg;
+  spd_fit_config_defaults(&cfg);
+  cfg.epochs = 2;
+  cfg.batch_size = 8;
+  seen_t seen = {.steps = 5};
+  cfg.callbacks = (spd_fit_callbacks_t){.ud = &seen, .on_epoch_begin_cb = seen_begin,
+                                        .on_batch_cb = seen_batch, .on_epoch_end_cb = seen_end};
+  spd_machine_run_opts_t o = {.numeric = SPD_NUMERIC_FIXED};
+  spd_machine_stats_t full, stopped;
+  spd_history_t h = {0};
+  int rc = spd_machine_fit(&ctx, m, mc, &o, &cfg, &s.d, &h, &full);
+  if (rc)
+    fail_msg("%s", spd_ctx_message(&ctx));
+  expect_clean(&full, 2 * 37);
+  assert_int_equal(seen.begins, 2);
+  assert_int_equal(seen.ends, 2);
+  assert_int_equal(seen.batches, 10);
+  for (int e = 0; e < 2; e++)
+    assert_memory_equal(&h.epochs[e], &seen.logs[e], sizeof seen.logs[e]);
+  spd_history_free(&h);
+  seen = (seen_t){.steps = 5, .stop_at = 3};
+  assert_int_equal(spd_machine_fit(&ctx, m, mc, &o, &cfg, &s.d, NULL, &stopped), SPD_ESTATE);
+  assert_non_null(strstr(spd_ctx_message(&ctx), "batch 3"));
+  assert_int_equal(seen.batches, 3);
+  assert_true(stopped.simulated_seconds < full.simulated_seconds);
+  seen = (seen_t){.steps = 2};
+  spd_fit_callbacks_t cb = {.ud = &seen, .on_batch_cb = seen_batch};
+  o.progress = &cb;
+  o.batch_size = 20;
+  double loss, accuracy;
+  assert_int_equal(spd_machine_evaluate(&ctx, m, mc, &o, &s.d, &loss, &accuracy, NULL), 0);
+  assert_int_equal(seen.batches, 2);
+  assert_true(seen.loss == loss && seen.accuracy == accuracy);
+  samples_free(&s);
+  spd_machine_free(mc);
+  spd_model_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_small_fixed_exact),
@@ -358,6 +441,7 @@ int main(void) {
       cmocka_unit_test(test_train_reduced_layers_exact),
       cmocka_unit_test(test_train_float_sgd_close),
       cmocka_unit_test(test_train_float_adam_reduced_close),
+      cmocka_unit_test(test_progress_follows_the_records),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

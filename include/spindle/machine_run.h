@@ -34,6 +34,11 @@ typedef struct spd_machine_run_opts {
                                 spd_evaluate_fixed does with a run) instead
                                 of quantising the model and calibrating a
                                 plan on the first batch (NULL) */
+  const spd_fit_callbacks_t *progress; /* inference: on_batch_cb after every
+                                batch_size samples (0: 32) the sink has
+                                recorded, with the running mean loss and
+                                accuracy (NULL: none); non-zero stops the
+                                run (SPD_ESTATE) */
 } spd_machine_run_opts_t;
 
 /** What the run cost on the machine (the report's hardware fields). */
@@ -96,7 +101,13 @@ int spd_machine_fit(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *machine
  *  keeps the trained network (the training's plan, the trained master and
  *  MAC-loop weights) in *run_out, as spd_fit_fixed does: pass it as
  *  opts->fixed_run to evaluate on the machine, or to spd_evaluate_fixed, on
- *  exactly the trained integers. */
+ *  exactly the trained integers.
+ *
+ *  cfg->callbacks are called while the machine runs, as the host reads the
+ *  sink's records through the transceiver: epoch begin, each batch with the
+ *  epoch's running mean loss and accuracy, epoch end with the epoch's logs
+ *  (host seconds included). A batch callback returning non-zero stops the
+ *  machine: SPD_ESTATE. */
 int spd_machine_fit_run(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *machine,
                         const spd_machine_run_opts_t *opts, const spd_fit_config_t *cfg,
                         const spd_fit_data_t *train, spd_history_t *history,

@@ -62,7 +62,7 @@ static int run(spd_cli_session_t *s) {
     return rc;
   spd_fit_callbacks_t cb = {.ud = s, .on_batch_cb = on_batch};
   size_t batch = (size_t)s->opt->batch_size;
-  if (s->machine && spd_cli_session_predict(s, a.data)) {
+  if (s->machine && spd_cli_session_predict(s, &cb, a.data)) {
     spd_array_free(&a);
     return 1;
   }

@@ -220,8 +220,9 @@ spd_machine_run_opts_t spd_cli_session_machine_opts(const spd_cli_session_t *s) 
       .fixed_run = s->fixed_run};
 }
 
-int spd_cli_session_predict(spd_cli_session_t *s, float *out) {
+int spd_cli_session_predict(spd_cli_session_t *s, const spd_fit_callbacks_t *cb, float *out) {
   spd_machine_run_opts_t mo = spd_cli_session_machine_opts(s);
+  mo.progress = cb;
   if (spd_machine_predict(&s->ctx, s->model, s->machine, &mo, &s->test, out, &s->hardware))
     return spd_cli_session_fail(s);
   s->has_hardware = true;
@@ -229,15 +230,16 @@ int spd_cli_session_predict(spd_cli_session_t *s, float *out) {
 }
 
 int spd_cli_session_evaluate(spd_cli_session_t *s, double *loss, double *accuracy) {
+  spd_fit_callbacks_t cb = {.ud = s, .on_batch_cb = on_eval_batch};
   if (s->machine) {
     spd_machine_run_opts_t mo = spd_cli_session_machine_opts(s);
+    mo.progress = &cb;
     if (spd_machine_evaluate(&s->ctx, s->model, s->machine, &mo, &s->test, loss, accuracy,
                              &s->hardware))
       return spd_cli_session_fail(s);
     s->has_hardware = true;
     return 0;
   }
-  spd_fit_callbacks_t cb = {.ud = s, .on_batch_cb = on_eval_batch};
   size_t batch = (size_t)s->opt->batch_size;
   int rc = strcmp(s->opt->numeric, "fixed") == 0
                ? spd_evaluate_fixed(s->model, s->fixed_run, s->loss, false, batch, &s->test,

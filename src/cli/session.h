@@ -46,12 +46,14 @@ int spd_cli_session_fail(spd_cli_session_t *s);
 spd_fit_callbacks_t spd_cli_session_progress(spd_cli_session_t *s);
 
 /** Evaluate on the test split with a bar (in fixed point with --numeric
- *  fixed, on the trained run if there is one); prints nothing else. */
+ *  fixed, on the trained run if there is one; on the machine the bar
+ *  follows the sink's records); prints nothing else. */
 int spd_cli_session_evaluate(spd_cli_session_t *s, double *loss, double *accuracy);
 
-/** Outputs for the test split (test.n x outputs floats) on the session's
- *  backend; prints the diagnostic on failure. @return 0 or 1. */
-int spd_cli_session_predict(spd_cli_session_t *s, float *out);
+/** Outputs for the test split (test.n x outputs floats) on the machine,
+ *  @p cb's batch callback drawing the progress; prints the diagnostic on
+ *  failure. @return 0 or 1. */
+int spd_cli_session_predict(spd_cli_session_t *s, const spd_fit_callbacks_t *cb, float *out);
 
 /** Machine options of the session (numeric, calibration batch). */
 spd_machine_run_opts_t spd_cli_session_machine_opts(const spd_cli_session_t *s);

@@ -135,14 +135,13 @@ static int split_validation(spd_cli_session_t *s, spd_fit_data_t *val) {
   return 0;
 }
 
-/* Training on the machine: one run through every epoch; the epochs' lines
- * and the hardware summary follow it. */
+/* Training on the machine: one run through every epoch, drawing the bar
+ * as the sink records the samples; the hardware summary follows it. */
 static int machine_fit(spd_cli_session_t *s, spd_fit_config_t *cfg, spd_history_t *h) {
   if (cfg->validation)
     return spd_ctx_fail(&s->ctx, SPD_EUNSUPPORTED,
                         "--validation-split is not available with --backend machine yet");
   spd_machine_run_opts_t mo = spd_cli_session_machine_opts(s);
-  double t0 = spd_cli_session_seconds(s);
   /* Fixed point keeps the trained net, so the test split is evaluated on
    * the trained integers with the training's plan, as the reference does. */
   spd_fixed_run_t **run = mo.numeric == SPD_NUMERIC_FIXED ? &s->fixed_run : NULL;
@@ -151,13 +150,6 @@ static int machine_fit(spd_cli_session_t *s, spd_fit_config_t *cfg, spd_history_
   if (rc)
     return rc;
   s->has_hardware = true;
-  size_t steps = (s->train.n + cfg->batch_size - 1) / cfg->batch_size;
-  double per_epoch = (spd_cli_session_seconds(s) - t0) / h->n_epochs;
-  for (int e = 0; e < h->n_epochs; e++) {
-    h->epochs[e].seconds = per_epoch;
-    cfg->callbacks.on_epoch_begin_cb(cfg->callbacks.ud, e, h->n_epochs, steps);
-    cfg->callbacks.on_epoch_end_cb(cfg->callbacks.ud, &h->epochs[e]);
-  }
   spd_cli_print_hardware(s);
   return 0;
 }

@@ -13,11 +13,16 @@
 #include "nn/fx_net_internal.h"
 #include "run/fit_fixed.h"
 #include "run/machine_dataspec.h"
+#include "run/machine_progress.h"
 #include "spindle/fixed.h"
 #include "spindle/machine_run.h"
 #include "spindle/transceiver.h"
 
-#define RECORD_EXTRA 4u
+/* Simulated time the machine runs between two looks at the sink's records
+ * (a sample of the MLP takes about 10 ms on a SpiNN-5). */
+#define SLICE_PS 10000000000ull
+/* Records read through the transceiver at a time while the run goes on. */
+#define RECORD_CHUNK 256u
 
 typedef struct mrun {
   spd_ctx_t *ctx;
@@ -39,7 +44,8 @@ typedef struct mrun {
   spd_transceiver_t *tx;
   uint32_t *addr;               /* per vertex: samples / labels / records */
   uint32_t sink;
-  uint32_t *records;
+  uint32_t *records;            /* the sink's records as read so far */
+  spd__mprogress_t progress;
   /* training */
   const spd_fit_config_t *cfg;  /* NULL: inference */
   uint32_t epochs, steps;       /* steps of the whole run */
@@ -269,9 +275,13 @@ static int write_vertex_data(mrun_t *r, uint32_t v) {
   if (vx->role == SPD_ROLE_LOSS && r->data->y.labels)
     return write_labels(r, v);
   if (vx->role == SPD_ROLE_SINK) {
+    size_t bytes = (size_t)run_samples(r) * (r->out_size + SPD__RECORD_EXTRA) * 4u;
     r->sink = v;
-    return alloc_write(r, v, NULL, (size_t)run_samples(r) * (r->out_size + RECORD_EXTRA) * 4u,
-                       &r->addr[v]);
+    r->records = spd_malloc(r->ctx, bytes);
+    if (!r->records)
+      return spd_ctx_fail(r->ctx, SPD_ENOMEM, "records: %zu bytes", bytes);
+    memset(r->records, 0xFF, bytes); /* SPD__RECORD_EMPTY: nothing recorded yet */
+    return alloc_write(r, v, r->records, bytes, &r->addr[v]);
   }
   return 0;
 }
@@ -510,10 +520,48 @@ static void explain_timeout(mrun_t *r) {
   spd_tx_stop(r->tx);
 }
 
-static int run(mrun_t *r, spd_machine_stats_t *stats) {
+/* The records the sink completed since the last look, read from its SDRAM
+ * through the transceiver (@p all: every remaining one, the run is over)
+ * and handed to the progress. */
+static int read_records(mrun_t *r, bool all) {
+  uint32_t total = run_samples(r), w = r->out_size + SPD__RECORD_EXTRA;
+  const spd_place_loc_t *at = &r->place.loc[r->sink];
+  while (r->progress.done < total) {
+    uint32_t done = r->progress.done, k = total - done;
+    if (!all && k > RECORD_CHUNK)
+      k = RECORD_CHUNK;
+    uint32_t *rec = r->records + (size_t)done * w;
+    int err = spd_tx_read_sdram(r->tx, at->x, at->y, r->addr[r->sink] + done * w * 4u, rec,
+                                (size_t)k * w * 4u);
+    uint32_t complete = all ? k : spd__records_complete(rec, k, r->out_size);
+    if (!err)
+      err = spd__mprogress_take(r->ctx, &r->progress, r->records, done + complete);
+    if (err || complete < k)
+      return err;
+  }
+  return 0;
+}
+
+/* Start the cores and let the machine run in slices of simulated time,
+ * looking at the sink's records after each, until every core has exited
+ * or the run's time limit has passed. */
+static int run_in_slices(mrun_t *r) {
   int err = spd_tx_start(r->tx);
-  if (!err)
-    err = spd_tx_wait(r->tx, timeout_ps(r));
+  for (uint64_t left = timeout_ps(r); !err;) {
+    uint64_t slice = left < SLICE_PS ? left : SLICE_PS;
+    err = spd_tx_wait(r->tx, slice);
+    left -= slice;
+    if (err != SPD_ETIMEOUT || left == 0)
+      break;
+    spd_ctx_clear(r->ctx); /* the slice's timeout is no failure */
+    if ((err = read_records(r, false)))
+      spd_tx_stop(r->tx);
+  }
+  return err;
+}
+
+static int run(mrun_t *r, spd_machine_stats_t *stats) {
+  int err = run_in_slices(r);
   if (err == SPD_ETIMEOUT && check_cores(r, true) == 0)
     explain_timeout(r);
   else if (err == SPD_ETIMEOUT)
@@ -535,12 +583,7 @@ static int run(mrun_t *r, spd_machine_stats_t *stats) {
                         ", unmatched %" PRIu64 ", queue full %" PRIu64 ", stopped core %" PRIu64
                         ")", rc.packets_dropped, rc.packets_sent, rc.dropped_wait1,
                         rc.dropped_unmatched, rc.dropped_task_queue_full, rc.dropped_core_stopped);
-  size_t words = (size_t)run_samples(r) * (r->out_size + RECORD_EXTRA);
-  r->records = spd_malloc(r->ctx, words * 4u);
-  if (!r->records)
-    return spd_ctx_fail(r->ctx, SPD_ENOMEM, "records: %zu bytes", words * 4u);
-  const spd_place_loc_t *at = &r->place.loc[r->sink];
-  return spd_tx_read_sdram(r->tx, at->x, at->y, r->addr[r->sink], r->records, words * 4u);
+  return read_records(r, true);
 }
 
 static float bits_float(uint32_t u) {
@@ -552,21 +595,15 @@ static float bits_float(uint32_t u) {
 static void decode(const mrun_t *r, spd_machine_results_t *res) {
   const spd_numeric_plan_t *plan = plan_of(r);
   int frac = plan->layers[r->model->n_layers - 1].act_frac;
-  uint32_t w = r->out_size + RECORD_EXTRA;
+  uint32_t w = r->out_size + SPD__RECORD_EXTRA;
   for (uint32_t s = 0; s < r->n; s++) {
     const uint32_t *rec = r->records + (size_t)s * w;
-    uint64_t lw = (uint64_t)rec[r->out_size] | (uint64_t)rec[r->out_size + 1] << 32;
     for (uint32_t c = 0; res->outputs && c < r->out_size; c++)
       res->outputs[(size_t)s * r->out_size + c] =
           r->o.numeric == SPD_NUMERIC_FIXED ? (float)spd_fx_to_float((int16_t)rec[c], frac)
                                             : bits_float(rec[c]);
-    if (res->loss) {
-      double dl;
-      memcpy(&dl, &lw, sizeof dl);
-      res->loss[s] = r->o.numeric == SPD_NUMERIC_FIXED
-                         ? ldexp((double)(int64_t)lw, -SPD_FX_LOSS_FRAC)
-                         : dl;
-    }
+    if (res->loss)
+      res->loss[s] = spd__record_loss(rec, r->out_size, r->o.numeric == SPD_NUMERIC_FIXED);
     if (res->predicted)
       res->predicted[s] = (int32_t)rec[r->out_size + 2];
   }
@@ -711,26 +748,6 @@ static int read_results(mrun_t *r, spd_model_t *m) {
   return err;
 }
 
-/* Per-epoch means of the records' losses and hits. */
-static void epoch_logs(const mrun_t *r, spd_epoch_logs_t *logs) {
-  uint32_t w = r->out_size + RECORD_EXTRA;
-  for (uint32_t e = 0; e < r->epochs; e++) {
-    double loss = 0;
-    uint32_t hits = 0;
-    for (uint32_t i = 0; i < r->n; i++) {
-      const uint32_t *rec = r->records + ((size_t)e * r->n + i) * w;
-      uint64_t lw = (uint64_t)rec[r->out_size] | (uint64_t)rec[r->out_size + 1] << 32;
-      double dl;
-      memcpy(&dl, &lw, sizeof dl);
-      loss += r->o.numeric == SPD_NUMERIC_FIXED ? ldexp((double)(int64_t)lw, -SPD_FX_LOSS_FRAC)
-                                                : dl;
-      hits += rec[r->out_size + 2] == rec[r->out_size + 3];
-    }
-    logs[e] = (spd_epoch_logs_t){.epoch = (int)e, .loss = loss / r->n,
-                                 .accuracy = (double)hits / r->n};
-  }
-}
-
 static int run_machine(mrun_t *r, const spd_machine_run_opts_t *opts,
                        spd_machine_results_t *res, spd_machine_stats_t *stats);
 
@@ -786,6 +803,8 @@ int spd_machine_fit_run(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *mac
     return spd_ctx_fail(ctx, SPD_ENOMEM, "history of %d epochs", cfg->epochs);
   mrun_t r = {.ctx = ctx, .model = m, .machine = machine, .data = train,
               .n = (uint32_t)train->n, .cfg = cfg,
+              .progress = {.cb = &cfg->callbacks, .logs = logs, .epochs = (uint32_t)cfg->epochs,
+                           .batch = (uint32_t)cfg->batch_size},
               .in_size = (uint32_t)spd_shape_size(&m->layers[0].output_shape),
               .out_size = (uint32_t)spd_shape_size(&m->layers[m->n_layers - 1].output_shape)};
   err = make_order(&r);
@@ -793,8 +812,6 @@ int spd_machine_fit_run(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *mac
     err = run_machine(&r, opts, NULL, stats);
   if (!err)
     err = read_results(&r, m);
-  if (!err)
-    epoch_logs(&r, logs);
   if (!err && run_out && r.net)
     err = keep_run(&r, run_out);
   mrun_free(&r);
@@ -817,6 +834,17 @@ static int run_machine(mrun_t *r0, const spd_machine_run_opts_t *opts,
   if (!r.o.pace_percent)
     r.o.pace_percent = 125;
   spd_machine_stats_t st = {.numeric = r.o.numeric, .samples = run_samples(&r)};
+  /* Training's first epoch begins before mapping, so its time (and the
+   * bar's first step, as Keras's first step includes tracing) counts the
+   * mapping and loading as well. */
+  r.progress.n = r.n;
+  r.progress.out_size = r.out_size;
+  r.progress.fixed = r.o.numeric == SPD_NUMERIC_FIXED;
+  if (!r.cfg) {
+    r.progress.cb = r.o.progress;
+    r.progress.batch = (uint32_t)r.o.batch_size;
+  }
+  spd__mprogress_begin(&r.progress);
   snprintf(st.machine, sizeof st.machine, "%s", r.machine->name);
   err = prepare(&r);
   if (!err)

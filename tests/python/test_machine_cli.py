@@ -3,11 +3,14 @@ an emulated SpiNN-3 board; fixed point gives exactly the reference fixed
 mode's loss, accuracy and outputs, float outputs agree within 1e-4, and the
 report carries the hardware fields with zero dropped packets."""
 import json
+import os
+import pty
+import subprocess
 
 import numpy as np
 import pytest
 
-from spindle_cli import MLP, run, write_idx
+from spindle_cli import MLP, SPINDLE, run, write_idx
 
 HARDWARE = ("machine", "numeric", "chips_used", "cores_used", "max_router_entries",
             "packets_sent", "packets_dropped", "simulated_seconds",
@@ -91,6 +94,36 @@ def test_machine_is_the_default(tiny_data, tmp_path):
     r = run("train", MLP, "--data", tiny_data, "--optimizer", "rmsprop")
     assert r.returncode != 0
     assert "RMSprop" in r.stderr and "--backend reference" in r.stderr
+
+
+def run_on_terminal(*args):
+    """Run `spindle ARGS...` with stdout on a pseudo-terminal; its text."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([SPINDLE, *args], stdout=slave, stderr=subprocess.PIPE)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    assert proc.wait(timeout=300) == 0, proc.stderr.read()
+    return b"".join(chunks).decode()
+
+
+def test_progress_bar_is_live_on_the_machine(tiny_data):
+    """The bar follows the sink's records while the machine runs: on a
+    terminal the first steps are drawn before the epoch's final line, in
+    training and in evaluation."""
+    text = run_on_terminal("train", MLP, "--data", tiny_data, "--machine", "spinn5",
+                           "--numeric", "fixed", "--epochs", "2", "--batch-size", "1")
+    assert "\r1/8 [==>" in text and "\r8/8 [==============================]" in text
+    assert "Epoch 2/2" in text and "test_accuracy:" in text
+    assert "\r 1/24 [>" in text  # the test split, on the machine
 
 
 def train(data, out, backend):  # fixed point

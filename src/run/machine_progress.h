@@ -1,0 +1,57 @@
+/* Internal: what the host makes of the sink's records while a machine run
+ * goes on (docs/dense-on-machine.md, "Progress while the machine runs").
+ * The session advances the machine in slices of simulated time through the
+ * transceiver and, after each, reads the records the sink has completed
+ * from SDRAM; a record is complete once its predicted-class word no longer
+ * holds the fill the host wrote there before the run. Every newly complete
+ * batch goes to the batch callback with the epoch's (or the inference
+ * pass's) running loss and accuracy; in training a finished epoch's logs
+ * are the means of its records, summed in sample order, and go to the
+ * epoch callbacks. */
+#ifndef SPINDLE_RUN_MACHINE_PROGRESS_H
+#define SPINDLE_RUN_MACHINE_PROGRESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "spindle/fit.h"
+
+/** Words after a record's outputs: loss (low, high), predicted class, label. */
+#define SPD__RECORD_EXTRA 4u
+/** The host's fill of the records before the run; no class index equals it. */
+#define SPD__RECORD_EMPTY 0xFFFFFFFFu
+
+typedef struct spd__mprogress {
+  const spd_fit_callbacks_t *cb; /* NULL: nothing to report */
+  spd_epoch_logs_t *logs;      /* training: one per epoch, filled as epochs
+                                  finish; NULL: inference (no epochs) */
+  uint32_t epochs;             /* training's epochs (0: 1) */
+  uint32_t batch;              /* samples per reported step (0: 32) */
+  uint32_t n;                  /* samples per epoch (inference: all) */
+  uint32_t out_size;           /* outputs per record */
+  bool fixed;                  /* loss words are fixed point (else a double) */
+  uint32_t done;               /* records taken so far, in sequence order */
+  double loss_sum;             /* the current epoch's, in sample order */
+  uint32_t hits;
+  double epoch_start;          /* monotonic seconds */
+} spd__mprogress_t;
+
+/** The loss of one record (fixed: s.SPD_FX_LOSS_FRAC; float: a double). */
+double spd__record_loss(const uint32_t *rec, uint32_t out_size, bool fixed);
+
+/** Records among @p count (consecutive, @p out_size outputs each) that are
+ *  complete before the first one still holding SPD__RECORD_EMPTY. */
+uint32_t spd__records_complete(const uint32_t *records, uint32_t count, uint32_t out_size);
+
+/** The run starts: training's first epoch begins (its callback). */
+void spd__mprogress_begin(spd__mprogress_t *p);
+
+/** Records [p->done, @p upto) of @p records are complete: add them to the
+ *  epoch's sums, call the batch callback after each batch they complete
+ *  and, when an epoch completes, fill its logs and call epoch end (and the
+ *  next epoch's begin). @return 0, or SPD_ESTATE with a diagnostic in
+ *  @p ctx when a batch callback asked to stop. */
+int spd__mprogress_take(spd_ctx_t *ctx, spd__mprogress_t *p, const uint32_t *records,
+                        uint32_t upto);
+
+#endif
