@@ -346,6 +346,59 @@ static void test_train_float_adam_reduced_close(void **state) {
   float_train_case(SPD_OPT_ADAM, 0.0f, 300, units, 2);
 }
 
+/* Validation during machine training: after each epoch the tiles and
+ * reducers leave that epoch's weights in SDRAM and the validation samples
+ * run forward on the machine with them, exactly as spd_fit_fixed
+ * evaluates after each epoch; the trained weights stay the reference's. */
+static void test_train_validation_exact(void **state) {
+  (void)state;
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  const int32_t units[] = {12, 5};
+  spd_model_t *on_machine = chain(&ctx, 20, units, 2);
+  spd_model_t *on_host = chain(&ctx, 20, units, 2);
+  spd_machine_t *mc = machine(&ctx, "spinn3", NULL);
+  samples_t s, val;
+  samples_make(&s, 37, 20, 5, true);
+  samples_make(&val, 9, 20, 5, false);
+  spd_fit_config_t cfg;
+  spd_fit_config_defaults(&cfg);
+  cfg.epochs = 3;
+  cfg.batch_size = 8;
+  cfg.seed = 3;
+  cfg.optimizer.momentum = 0.9f;
+  cfg.optimizer.learning_rate.initial_learning_rate = 0.1;
+  cfg.validation = &val.d;
+  spd_history_t want = {0}, got = {0};
+  assert_int_equal(spd_fit_fixed(on_host, &cfg, &s.d, &want, NULL), 0);
+  spd_machine_run_opts_t o = {.numeric = SPD_NUMERIC_FIXED};
+  spd_machine_stats_t st;
+  int rc = spd_machine_fit(&ctx, on_machine, mc, &o, &cfg, &s.d, &got, &st);
+  if (rc)
+    fail_msg("%s", spd_ctx_message(&ctx));
+  expect_clean(&st, 3 * 37);
+  for (int e = 0; e < 3; e++) {
+    assert_true(got.epochs[e].has_validation);
+    assert_true(got.epochs[e].loss == want.epochs[e].loss);
+    assert_true(got.epochs[e].val_loss == want.epochs[e].val_loss);
+    assert_true(got.epochs[e].val_accuracy == want.epochs[e].val_accuracy);
+  }
+  assert_true(got.epochs[0].val_loss != got.epochs[2].val_loss);
+  for (int i = 0; i < on_host->n_layers; i++)
+    for (int p = 0; p < on_host->layers[i].n_params; p++) {
+      const spd_tensor_t *a = &on_host->layers[i].params[p].value;
+      const spd_tensor_t *b = &on_machine->layers[i].params[p].value;
+      assert_memory_equal(a->data, b->data, spd_shape_size(&a->shape) * sizeof(float));
+    }
+  spd_history_free(&want);
+  spd_history_free(&got);
+  samples_free(&s);
+  samples_free(&val);
+  spd_machine_free(mc);
+  spd_model_free(on_machine);
+  spd_model_free(on_host);
+}
+
 /* The host follows a run through the sink's records in SDRAM: in training
  * every batch and epoch reaches the callbacks while the machine runs, the
  * last batch's running means are the epoch's logs, and a batch callback
@@ -442,6 +495,7 @@ int main(void) {
       cmocka_unit_test(test_train_float_sgd_close),
       cmocka_unit_test(test_train_float_adam_reduced_close),
       cmocka_unit_test(test_progress_follows_the_records),
+      cmocka_unit_test(test_train_validation_exact),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -83,6 +83,8 @@ typedef struct spd_ds_out {
 #define SPD_DS_SOFTMAX (1u << 4)  /* loss: the output activation is softmax */
 #define SPD_DS_LABELS (1u << 5)   /* loss: labels at sdram_addr, one int32 each */
 #define SPD_DS_TRAIN (1u << 6)    /* training: backward pass and batch updates */
+#define SPD_DS_EPOCH_RESULTS (1u << 7) /* training: results after every epoch
+                                          (result_addr), for validation */
 
 /** The role's configuration. act_kind is an spd_fx_act_t code
  *  (fixed_math.h) in both numeric modes, mapped from the model's activation
@@ -107,7 +109,10 @@ typedef struct spd_ds_config {
   uint32_t state;              /* optimizer slabs: bit 0 a (int32), 1 b
                                   (int64), 2 c (int32) per weight */
   uint32_t update_addr;        /* spd_fx_update_t [step][2] (kernel, bias) */
-  uint32_t result_addr;        /* where the final master weights and bias go */
+  uint32_t result_addr;        /* where the final master weights and bias
+                                  go; with SPD_DS_EPOCH_RESULTS those after
+                                  epoch e go to result_addr + e * (bytes +
+                                  4), followed by the word e + 1 */
   uint32_t order_addr;         /* source: sample index of every sequence number */
 } spd_ds_config_t;
 

@@ -137,6 +137,19 @@ static int backward_float(reducer_t *r, uint32_t slot) {
   return 0;
 }
 
+/* The trained bias into the results when they are due (int32 masters or
+ * float bits); a failed write fails the core. */
+static int save_bias(reducer_t *r, uint32_t seq, const void *bias) {
+  spd_kc_t *kc = &r->kc;
+  uint32_t bytes = r->b * 4u, at = bias ? spd_kc_result_at(kc, seq, bytes) : 0;
+  if (at && (spd_core_sdram_write(kc->core, at, bias, bytes) ||
+             spd_kc_result_seal(kc, seq, at, bytes))) {
+    spd_kc_fail(kc, SPD_EINVAL);
+    return SPD_EINVAL;
+  }
+  return 0;
+}
+
 static void backward(reducer_t *r, uint32_t slot) {
   spd_kc_t *kc = &r->kc;
   const spd_ds_config_t *c = &kc->cfg;
@@ -152,8 +165,8 @@ static void backward(reducer_t *r, uint32_t slot) {
         return;
       }
       r->batches_done++;
-      if (seq + 1 == kc->h.n_samples && r->biasf && c->result_addr)
-        spd_core_sdram_write(kc->core, c->result_addr, r->biasf, r->b * 4u);
+      if (save_bias(r, seq, r->biasf))
+        return;
       release(r);
     }
     spd_kc_sample_done(kc);
@@ -184,8 +197,8 @@ static void backward(reducer_t *r, uint32_t slot) {
       return;
     }
     r->batches_done++;
-    if (seq + 1 == kc->h.n_samples && r->bias32 && c->result_addr)
-      spd_core_sdram_write(kc->core, c->result_addr, r->bias32, r->b * 4u);
+    if (save_bias(r, seq, r->bias32))
+      return;
     release(r);
   }
   spd_kc_sample_done(kc);

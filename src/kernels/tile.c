@@ -230,11 +230,13 @@ static void batch_update(tile_t *t, uint32_t seq) {
     return;
   }
   t->batches_done++;
-  if (seq + 1 == kc->h.n_samples && kc->cfg.result_addr) {
-    uint32_t n = t->a * t->b * 4u;
-    spd_kc_params_save(kc, &t->kernel, kc->cfg.result_addr);
-    if (t->bias32)
-      spd_core_sdram_write(kc->core, kc->cfg.result_addr + n, t->bias32, t->b * 4u);
+  uint32_t n = t->a * t->b * 4u, bytes = n + (t->bias32 ? t->b * 4u : 0u);
+  uint32_t at = spd_kc_result_at(kc, seq, bytes);
+  if (at && (spd_kc_params_save(kc, &t->kernel, at) ||
+             (t->bias32 && spd_core_sdram_write(kc->core, at + n, t->bias32, t->b * 4u)) ||
+             spd_kc_result_seal(kc, seq, at, bytes))) {
+    spd_kc_fail(kc, SPD_EINVAL);
+    return;
   }
   release(t);
 }
@@ -284,11 +286,13 @@ static void batch_update_float(tile_t *t, uint32_t seq) {
     return;
   }
   t->batches_done++;
-  if (seq + 1 == kc->h.n_samples && kc->cfg.result_addr) {
-    uint32_t n = t->a * t->b * 4u;
-    spd_core_sdram_write(kc->core, kc->cfg.result_addr, t->wf, n);
-    if (t->biasf)
-      spd_core_sdram_write(kc->core, kc->cfg.result_addr + n, t->biasf, t->b * 4u);
+  uint32_t n = t->a * t->b * 4u, bytes = n + (t->biasf ? t->b * 4u : 0u);
+  uint32_t at = spd_kc_result_at(kc, seq, bytes);
+  if (at && (spd_core_sdram_write(kc->core, at, t->wf, n) ||
+             (t->biasf && spd_core_sdram_write(kc->core, at + n, t->biasf, t->b * 4u)) ||
+             spd_kc_result_seal(kc, seq, at, bytes))) {
+    spd_kc_fail(kc, SPD_EINVAL);
+    return;
   }
   release(t);
 }

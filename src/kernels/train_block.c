@@ -100,6 +100,24 @@ int spd_kc_params_save(spd_kc_t *kc, const spd_kc_params_t *p, uint32_t addr) {
   return 0;
 }
 
+uint32_t spd_kc_result_at(const spd_kc_t *kc, uint32_t seq, uint32_t bytes) {
+  const spd_ds_config_t *c = &kc->cfg;
+  if (!c->result_addr)
+    return 0;
+  if (!(c->flags & SPD_DS_EPOCH_RESULTS))
+    return seq + 1 == kc->h.n_samples ? c->result_addr : 0;
+  if ((seq + 1) % c->epoch_samples)
+    return 0;
+  return c->result_addr + seq / c->epoch_samples * (bytes + 4u);
+}
+
+int spd_kc_result_seal(spd_kc_t *kc, uint32_t seq, uint32_t at, uint32_t bytes) {
+  if (!(kc->cfg.flags & SPD_DS_EPOCH_RESULTS))
+    return 0;
+  uint32_t mark = seq / kc->cfg.epoch_samples + 1;
+  return spd_core_sdram_write(kc->core, at + bytes, &mark, 4u);
+}
+
 static int io(spd_kc_t *kc, bool in, uint32_t addr, void *buf, uint32_t bytes) {
   return in ? spd_core_sdram_read(kc->core, addr, buf, bytes)
             : spd_core_sdram_write(kc->core, addr, buf, bytes);

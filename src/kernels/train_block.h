@@ -47,6 +47,16 @@ int spd_kc_params_accumulate(spd_kc_t *kc, spd_kc_params_t *p, const int16_t *x,
 /** Copy the master block to @p addr (SDRAM). */
 int spd_kc_params_save(spd_kc_t *kc, const spd_kc_params_t *p, uint32_t addr);
 
+/** Where the results (master weights and bias, @p bytes) go after the
+ *  update of sequence number @p seq: the final ones once at the run's end
+ *  or, with SPD_DS_EPOCH_RESULTS, every epoch's block; 0 when none is due. */
+uint32_t spd_kc_result_at(const spd_kc_t *kc, uint32_t seq, uint32_t bytes);
+
+/** After an epoch's results are written at @p at: its marker word (the
+ *  epoch's number from 1) after them, with SPD_DS_EPOCH_RESULTS, so the
+ *  host knows the block is whole. @return 0 or the SDRAM error. */
+int spd_kc_result_seal(spd_kc_t *kc, uint32_t seq, uint32_t at, uint32_t bytes);
+
 /** The batch-boundary update of optimizer step @p step; clears the
  *  gradient and refreshes the MAC copy. @return 0 or the SDRAM error. */
 int spd_kc_params_update(spd_kc_t *kc, spd_kc_params_t *p, uint32_t step, uint32_t *sat);

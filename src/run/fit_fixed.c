@@ -112,6 +112,13 @@ int spd__fixed_run_adopt(spd_ctx_t *ctx, spd_fx_net_t *net, int max_batch,
 
 const spd_fx_net_t *spd__fixed_run_net(const spd_fixed_run_t *run) { return run->net; }
 
+spd_fx_net_t *spd__fixed_run_release(spd_fixed_run_t *run) {
+  spd_fx_net_t *net = run->net;
+  run->net = NULL;
+  spd_fixed_run_free(run);
+  return net;
+}
+
 void spd_fixed_run_free(spd_fixed_run_t *run) {
   if (!run)
     return;

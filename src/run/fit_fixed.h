@@ -12,6 +12,9 @@
 int spd__fixed_run_adopt(spd_ctx_t *ctx, spd_fx_net_t *net, int max_batch,
                          spd_fixed_run_t **out);
 
+/** Free the run but not its network, which goes back to the caller. */
+spd_fx_net_t *spd__fixed_run_release(spd_fixed_run_t *run);
+
 /** The run's network (its plan, master and MAC-loop weights). */
 const spd_fx_net_t *spd__fixed_run_net(const spd_fixed_run_t *run);
 

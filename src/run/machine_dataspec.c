@@ -86,6 +86,8 @@ static void train_config(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_config_
   c->state = in->state;
   c->update_addr = in->update_addr[vi];
   c->result_addr = in->result_addr[vi];
+  if (in->epoch_results)
+    c->flags |= SPD_DS_EPOCH_RESULTS;
   c->order_addr = in->order_addr[vi];
   c->grad_frac = plan->layers[v->layer].grad_frac;
   c->weight_frac = plan->layers[v->layer].weight_frac;

@@ -38,6 +38,7 @@ typedef struct spd__ds_inputs {
   const int32_t *const *master;       /* per layer: kernel master, in x out */
   const uint32_t *update_addr;        /* per vertex: its layer's update table */
   const uint32_t *result_addr;        /* per vertex: final master weights */
+  bool epoch_results;                 /* ... and every epoch's (validation) */
   const uint32_t *order_addr;         /* per vertex: sources' sample order */
 } spd__ds_inputs_t;
 

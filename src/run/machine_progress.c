@@ -45,17 +45,22 @@ void spd__mprogress_begin(spd__mprogress_t *p) {
   begin_epoch(p, 0);
 }
 
-static void end_epoch(spd__mprogress_t *p, uint32_t epoch) {
+static int end_epoch(spd__mprogress_t *p, uint32_t epoch) {
   const spd_fit_callbacks_t *cb = p->cb;
   if (!p->logs)
-    return;
-  p->logs[epoch] = (spd_epoch_logs_t){.epoch = (int)epoch, .loss = p->loss_sum / p->n,
-                                      .accuracy = (double)p->hits / p->n,
-                                      .seconds = seconds_now() - p->epoch_start};
+    return 0;
+  spd_epoch_logs_t *logs = &p->logs[epoch];
+  *logs = (spd_epoch_logs_t){.epoch = (int)epoch, .loss = p->loss_sum / p->n,
+                             .accuracy = (double)p->hits / p->n};
+  int err = p->validate_cb ? p->validate_cb(p->validate_ud, epoch, logs) : 0;
+  if (err)
+    return err;
+  logs->seconds = seconds_now() - p->epoch_start;
   if (cb && cb->on_epoch_end_cb)
-    cb->on_epoch_end_cb(cb->ud, &p->logs[epoch]);
+    cb->on_epoch_end_cb(cb->ud, logs);
   if (epoch + 1 < p->epochs)
     begin_epoch(p, epoch + 1);
+  return 0;
 }
 
 /* One complete record, sample @p i of its epoch: a batch's last sample
@@ -72,9 +77,7 @@ static int take_one(spd_ctx_t *ctx, spd__mprogress_t *p, const uint32_t *rec, ui
       return spd_ctx_fail(ctx, SPD_ESTATE, "the run was stopped by a callback in epoch %u at "
                           "batch %zu", epoch + 1, step);
   }
-  if (i + 1 == p->n)
-    end_epoch(p, epoch);
-  return 0;
+  return i + 1 == p->n ? end_epoch(p, epoch) : 0;
 }
 
 int spd__mprogress_take(spd_ctx_t *ctx, spd__mprogress_t *p, const uint32_t *records,

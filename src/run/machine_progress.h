@@ -34,6 +34,10 @@ typedef struct spd__mprogress {
   double loss_sum;             /* the current epoch's, in sample order */
   uint32_t hits;
   double epoch_start;          /* monotonic seconds */
+  /* training: called when an epoch's records are in, before epoch end, to
+   * fill the logs' validation (NULL: no validation) */
+  int (*validate_cb)(void *ud, uint32_t epoch, spd_epoch_logs_t *logs);
+  void *validate_ud;
 } spd__mprogress_t;
 
 /** The loss of one record (fixed: s.SPD_FX_LOSS_FRAC; float: a double). */
@@ -48,9 +52,10 @@ void spd__mprogress_begin(spd__mprogress_t *p);
 
 /** Records [p->done, @p upto) of @p records are complete: add them to the
  *  epoch's sums, call the batch callback after each batch they complete
- *  and, when an epoch completes, fill its logs and call epoch end (and the
- *  next epoch's begin). @return 0, or SPD_ESTATE with a diagnostic in
- *  @p ctx when a batch callback asked to stop. */
+ *  and, when an epoch completes, fill its logs (validation by validate_cb)
+ *  and call epoch end (and the next epoch's begin). @return 0, SPD_ESTATE
+ *  with a diagnostic in @p ctx when a batch callback asked to stop, or
+ *  validate_cb's error. */
 int spd__mprogress_take(spd_ctx_t *ctx, spd__mprogress_t *p, const uint32_t *records,
                         uint32_t upto);
 

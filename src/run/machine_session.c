@@ -48,6 +48,7 @@ typedef struct mrun {
   spd__mprogress_t progress;
   /* training */
   const spd_fit_config_t *cfg;  /* NULL: inference */
+  spd_model_t *target;          /* the model the results go into */
   uint32_t epochs, steps;       /* steps of the whole run */
   uint32_t *order;              /* epochs x n: the sample of each sequence number */
   uint32_t *update_addr, *result_addr, *order_addr; /* per vertex */
@@ -260,11 +261,36 @@ static uint32_t result_bytes(const mrun_t *r, const spd_vertex_t *vx) {
   return 0;
 }
 
+/* Validation needs every epoch's results (SPD_DS_EPOCH_RESULTS). */
+static bool epoch_results(const mrun_t *r) { return r->cfg && r->cfg->validation; }
+
+/* Bytes from one epoch's results of a vertex to the next's: the results
+ * and, with epoch results, their marker word. */
+static uint32_t result_stride(const mrun_t *r, const spd_vertex_t *vx) {
+  uint32_t bytes = result_bytes(r, vx);
+  return bytes && epoch_results(r) ? bytes + 4u : bytes;
+}
+
+/* The results' region: the final ones or, zeroed so that no marker is set
+ * yet, every epoch's. */
+static int alloc_results(mrun_t *r, uint32_t v) {
+  const spd_vertex_t *vx = &r->g->vertices[v];
+  if (!epoch_results(r))
+    return alloc_write(r, v, NULL, result_bytes(r, vx), &r->result_addr[v]);
+  size_t bytes = (size_t)result_stride(r, vx) * r->epochs;
+  void *zero = spd_calloc(r->ctx, bytes, 1);
+  if (!zero)
+    return spd_ctx_fail(r->ctx, SPD_ENOMEM, "results of vertex %u: %zu bytes", v, bytes);
+  int err = alloc_write(r, v, zero, bytes, &r->result_addr[v]);
+  spd_free(r->ctx, zero);
+  return err;
+}
+
 static int write_vertex_data(mrun_t *r, uint32_t v) {
   const spd_vertex_t *vx = &r->g->vertices[v];
   int err = 0;
   if (r->cfg && result_bytes(r, vx))
-    err = alloc_write(r, v, NULL, result_bytes(r, vx), &r->result_addr[v]);
+    err = alloc_results(r, v);
   if (err)
     return err;
   if (vx->role == SPD_ROLE_SOURCE) {
@@ -448,6 +474,7 @@ static int load(mrun_t *r) {
                          .batch = r->cfg ? (uint32_t)r->cfg->batch_size : 0,
                          .state = optimizer_state(r), .master = r->master,
                          .update_addr = r->update_addr, .result_addr = r->result_addr,
+                         .epoch_results = epoch_results(r),
                          .order_addr = r->order_addr};
   uint32_t *pace = spd_calloc(r->ctx, r->g->n_partitions ? r->g->n_partitions : 1, sizeof *pace);
   if (!pace)
@@ -722,7 +749,7 @@ static void refresh_mac_copies(mrun_t *r) {
 
 /* The trained master weights back into the model's float parameters, as
  * the reference exports them (spd__fx_net_export). */
-static int read_results(mrun_t *r, spd_model_t *m) {
+static int read_results(mrun_t *r, spd_model_t *m, uint32_t epoch) {
   int err = 0;
   for (uint32_t v = 0; !err && v < r->g->n_vertices; v++) {
     const spd_vertex_t *vx = &r->g->vertices[v];
@@ -732,8 +759,8 @@ static int read_results(mrun_t *r, spd_model_t *m) {
     int32_t *w = spd_malloc(r->ctx, bytes);
     if (!w)
       return spd_ctx_fail(r->ctx, SPD_ENOMEM, "results of vertex %u", v);
-    err = spd_tx_read_sdram(r->tx, r->place.loc[v].x, r->place.loc[v].y, r->result_addr[v], w,
-                            bytes);
+    err = spd_tx_read_sdram(r->tx, r->place.loc[v].x, r->place.loc[v].y,
+                            r->result_addr[v] + epoch * result_stride(r, vx), w, bytes);
     spd_layer_t *l = &m->layers[vx->layer];
     uint32_t out = (uint32_t)l->config.units, k = 0;
     if (!err && vx->role != SPD_ROLE_REDUCER)
@@ -750,6 +777,68 @@ static int read_results(mrun_t *r, spd_model_t *m) {
 
 static int run_machine(mrun_t *r, const spd_machine_run_opts_t *opts,
                        spd_machine_results_t *res, spd_machine_stats_t *stats);
+
+/* Whether every vertex with results has sealed epoch @p epoch's block. */
+static int epoch_sealed(mrun_t *r, uint32_t epoch, bool *sealed) {
+  *sealed = true;
+  for (uint32_t v = 0; *sealed && v < r->g->n_vertices; v++) {
+    uint32_t stride = result_stride(r, &r->g->vertices[v]), mark = 0;
+    int err = stride ? spd_tx_read_sdram(r->tx, r->place.loc[v].x, r->place.loc[v].y,
+                                         r->result_addr[v] + (epoch + 1) * stride - 4u, &mark, 4)
+                     : 0;
+    if (err)
+      return err;
+    *sealed = !stride || mark == epoch + 1;
+  }
+  return 0;
+}
+
+/* The machine runs on, in slices, until the epoch's results are whole:
+ * the last records of an epoch arrive before its last update is done. */
+static int wait_sealed(mrun_t *r, uint32_t epoch) {
+  bool sealed = false, over = false;
+  for (uint64_t waited = 0; waited <= timeout_ps(r); waited += SLICE_PS) {
+    int err = epoch_sealed(r, epoch, &sealed);
+    if (err || sealed || over)
+      break;
+    err = spd_tx_wait(r->tx, SLICE_PS);
+    if (err && err != SPD_ETIMEOUT)
+      return err;
+    spd_ctx_clear(r->ctx);
+    over = err == 0; /* every core has exited: one last look */
+  }
+  return sealed ? 0 : spd_ctx_fail(r->ctx, SPD_ETIMEOUT, "the results of epoch %u never "
+                                   "arrived for validation", epoch + 1);
+}
+
+/* The validation split on the machine with the weights after @p epoch, as
+ * the reference evaluates after each epoch: the results go into the model
+ * (and in fixed point the net, with its MAC-loop copies, run as the trained
+ * network with the training's plan) and a forward run of their own maps,
+ * loads and runs them on another emulated machine of the same kind. */
+static int validate_epoch(void *ud, uint32_t epoch, spd_epoch_logs_t *logs) {
+  mrun_t *r = ud;
+  int err = wait_sealed(r, epoch);
+  if (!err)
+    err = read_results(r, r->target, epoch);
+  if (err)
+    return err;
+  spd_machine_run_opts_t vo = {.numeric = r->o.numeric, .batch_size = r->cfg->batch_size,
+                               .placer = r->o.placer, .max_cores = r->o.max_cores};
+  spd_fixed_run_t *run = NULL;
+  if (r->net) {
+    refresh_mac_copies(r);
+    if ((err = spd__fixed_run_adopt(r->ctx, r->net, r->net->max_batch, &run)))
+      return err;
+    vo.fixed_run = run;
+  }
+  logs->has_validation = true;
+  err = spd_machine_evaluate(r->ctx, r->target, r->machine, &vo, r->cfg->validation,
+                             &logs->val_loss, &logs->val_accuracy, NULL);
+  if (run)
+    spd__fixed_run_release(run);
+  return err;
+}
 
 int spd_machine_forward(spd_ctx_t *ctx, const spd_model_t *m, const spd_machine_t *machine,
                         const spd_machine_run_opts_t *opts, const spd_fit_data_t *data,
@@ -802,7 +891,7 @@ int spd_machine_fit_run(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *mac
   if (!logs)
     return spd_ctx_fail(ctx, SPD_ENOMEM, "history of %d epochs", cfg->epochs);
   mrun_t r = {.ctx = ctx, .model = m, .machine = machine, .data = train,
-              .n = (uint32_t)train->n, .cfg = cfg,
+              .n = (uint32_t)train->n, .cfg = cfg, .target = m,
               .progress = {.cb = &cfg->callbacks, .logs = logs, .epochs = (uint32_t)cfg->epochs,
                            .batch = (uint32_t)cfg->batch_size},
               .in_size = (uint32_t)spd_shape_size(&m->layers[0].output_shape),
@@ -811,7 +900,7 @@ int spd_machine_fit_run(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *mac
   if (!err)
     err = run_machine(&r, opts, NULL, stats);
   if (!err)
-    err = read_results(&r, m);
+    err = read_results(&r, m, epoch_results(&r) ? r.epochs - 1 : 0);
   if (!err && run_out && r.net)
     err = keep_run(&r, run_out);
   mrun_free(&r);
@@ -843,6 +932,10 @@ static int run_machine(mrun_t *r0, const spd_machine_run_opts_t *opts,
   if (!r.cfg) {
     r.progress.cb = r.o.progress;
     r.progress.batch = (uint32_t)r.o.batch_size;
+  }
+  if (epoch_results(&r)) {
+    r.progress.validate_cb = validate_epoch;
+    r.progress.validate_ud = &r;
   }
   spd__mprogress_begin(&r.progress);
   snprintf(st.machine, sizeof st.machine, "%s", r.machine->name);

@@ -146,6 +146,27 @@ def test_train_fixed_matches_reference(tiny_data, tmp_path):
     assert "Epoch 2/2" in out
 
 
+def test_train_validation_split_on_the_machine(tiny_data, tmp_path):
+    """--validation-split during machine training: after each epoch the held
+    out samples run forward on the machine with that epoch's weights (split
+    tiles on a SpiNN-3), val_loss and val_accuracy exactly the reference's."""
+    reports = {}
+    for backend in ("machine", "reference"):
+        path = tmp_path / f"val_{backend}.json"
+        r = run("train", MLP, "--data", tiny_data, "--backend", backend, "--machine", "spinn3",
+                "--numeric", "fixed", "--epochs", "2", "--batch-size", "2", "--lr", "0.05",
+                "--momentum", "0.9", "--seed", "4", "--validation-split", "0.25",
+                "--report", str(path))
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.count("val_loss:") == 2
+        reports[backend] = json.loads(path.read_text())
+    got, want = reports["machine"], reports["reference"]
+    assert got["samples"] == 6 and len(got["val_loss"]) == 2
+    for key in ("train_loss", "val_loss", "val_accuracy", "test_loss"):
+        assert got[key] == want[key], key
+    assert got["packets_dropped"] == 0
+
+
 def test_train_spinn3_split_tiles_match_reference(tiny_data, tmp_path):
     """On a SpiNN-3 the MLP's tiles keep their master weights, optimizer
     state and gradients in SDRAM (`split` memory): still the reference's
