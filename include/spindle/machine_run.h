@@ -107,7 +107,10 @@ int spd_machine_fit(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *machine
  *  sink's records through the transceiver: epoch begin, each batch with the
  *  epoch's running mean loss and accuracy, epoch end with the epoch's logs
  *  (host seconds included). A batch callback returning non-zero stops the
- *  machine: SPD_ESTATE. */
+ *  machine: SPD_ESTATE. With cfg->validation, the validation samples run
+ *  forward on the machine after each epoch with that epoch's weights (read
+ *  from SDRAM), filling the logs' val_loss and val_accuracy as
+ *  spd_fit_fixed / spd_fit do. */
 int spd_machine_fit_run(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *machine,
                         const spd_machine_run_opts_t *opts, const spd_fit_config_t *cfg,
                         const spd_fit_data_t *train, spd_history_t *history,
