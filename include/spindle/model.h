@@ -175,6 +175,9 @@ typedef struct spd_model {
   spd_layer_t *layers;
   int output;                    /* index of the output layer (last by default) */
   bool built;                    /* shapes inferred and parameters allocated */
+  /* The training configuration its file states (spindle/compile.h), owned;
+   * NULL when the file has none. Set with spd_model_set_compile. */
+  struct spd_compile_config *compile;
 } spd_model_t;
 
 /** An empty model named @p name. *out is owned by the caller (spd_model_free,

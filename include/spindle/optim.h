@@ -21,7 +21,17 @@ typedef enum spd_lr_schedule_kind {
   SPD_LR_INVERSE_TIME_DECAY,  /* lr0 / (1 + rate * step / decay_steps) */
   SPD_LR_PIECEWISE_CONSTANT,  /* values[i] for boundaries[i-1] < step <= boundaries[i] */
   SPD_LR_COSINE_DECAY,        /* lr0 * ((1-alpha) * 0.5 (1 + cos(pi min(step,T)/T)) + alpha) */
+  SPD_LR_SCHEDULE_COUNT
 } spd_lr_schedule_kind_t;
+
+/** spindle's name of a schedule kind: "constant", "exponential",
+ *  "inverse-time", "piecewise", "cosine". */
+const char *spd_lr_schedule_name(spd_lr_schedule_kind_t kind);
+/** Keras's class name: "ExponentialDecay", "InverseTimeDecay",
+ *  "PiecewiseConstantDecay", "CosineDecay"; NULL for a constant rate. */
+const char *spd_lr_schedule_class(spd_lr_schedule_kind_t kind);
+/** Accepts spindle's name or Keras's class name (exact); -1 if unknown. */
+int spd_lr_schedule_parse(const char *name);
 
 /** A learning rate as a function of the optimizer step (the number of
  *  updates already made: 0 for the first batch), as Keras evaluates
@@ -81,6 +91,11 @@ typedef struct spd_optimizer_config {
 /** Keras's defaults for @p kind: SGD lr 0.01; Adam and RMSprop lr 0.001. */
 void spd_optimizer_config_defaults(spd_optimizer_config_t *cfg,
                                    spd_optimizer_kind_t kind);
+
+/** Check hyperparameters as spd_optimizer_new does (momentum, betas and rho
+ *  in [0, 1), epsilon > 0, the schedule's arguments).
+ *  @return 0 or SPD_EINVAL with a diagnostic naming the argument. */
+int spd_optimizer_config_check(spd_ctx_t *ctx, const spd_optimizer_config_t *cfg);
 
 #define SPD_OPTIM_MAX_SLOTS 3
 

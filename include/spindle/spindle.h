@@ -28,6 +28,7 @@
 #include "spindle/reference.h"
 #include "spindle/optim.h"
 #include "spindle/metrics.h"
+#include "spindle/compile.h"
 #include "spindle/dataset.h"
 #include "spindle/keras.h"
 

@@ -1,6 +1,7 @@
 /* Which Keras layout a file is, and the public load/save entry points that
  * dispatch to the layouts (keras_h5_legacy.c, keras_weights_h5.c,
  * keras_archive.c, keras_json_*.c). */
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -173,15 +174,20 @@ int spd_keras_weights_load(spd_model_t *m, const char *path) {
 /* ---- saving ---- */
 
 static int write_h5_model(const spd_model_t *m, hid_t file_id) {
-  char *config = NULL;
+  char *config = NULL, *training = NULL;
   int err = spd__keras_json_format(m, SPD_KERAS_JSON_TF2, false, &config);
+  if (!err && m->compile)
+    err = spd__keras_compile_format(m->ctx, m->compile, true, &training);
   if (!err)
     err = spd__h5_write_string(m->ctx, file_id, "keras_version", "2.11.0");
   if (!err)
     err = spd__h5_write_string(m->ctx, file_id, "backend", "tensorflow");
   if (!err)
     err = spd__h5_write_string(m->ctx, file_id, "model_config", config);
+  if (!err && training)
+    err = spd__h5_write_string(m->ctx, file_id, "training_config", training);
   spd_free(m->ctx, config);
+  spd_free(m->ctx, training);
   if (err)
     return err;
   hid_t g = H5Gcreate2(file_id, "model_weights", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -245,7 +251,9 @@ int spd_keras_save(const spd_model_t *m, const char *path, spd_keras_file_t file
 
 /* ---- whole models ---- */
 
-static int h5_model_config(spd_ctx_t *ctx, const char *path, char **json) {
+/* The model_config attribute, and training_config when there is one
+ * (*training stays NULL otherwise). */
+static int h5_model_config(spd_ctx_t *ctx, const char *path, char **json, char **training) {
   hid_t file_id;
   int err = open_h5(ctx, path, &file_id);
   if (err)
@@ -255,8 +263,22 @@ static int h5_model_config(spd_ctx_t *ctx, const char *path, char **json) {
     err = spd_ctx_fail(ctx, SPD_EFORMAT,
                        "'%s' holds weights only (no model_config attribute): give the "
                        "architecture JSON too", path);
+  if (!err && spd__h5_has_attr(file_id, "training_config"))
+    err = spd__h5_read_string(ctx, file_id, "training_config", training);
   H5Fclose(file_id);
   return err;
+}
+
+/* tf.keras 2's training_config attribute: the model's compile arguments. */
+static int read_training_config(spd_model_t *m, const char *path, const char *text) {
+  cJSON *root = cJSON_Parse(text);
+  if (!root)
+    return spd_ctx_fail(m->ctx, SPD_EFORMAT, "'%s': the training_config attribute is not "
+                        "valid JSON", path);
+  spd_compile_config_t c;
+  int err = spd__keras_compile_read(m->ctx, root, "training_config", &c);
+  cJSON_Delete(root);
+  return err ? err : spd_model_set_compile(m, &c);
 }
 
 static int model_load(spd_ctx_t *ctx, const char *path, uint64_t seed, spd_model_t **out) {
@@ -266,18 +288,21 @@ static int model_load(spd_ctx_t *ctx, const char *path, uint64_t seed, spd_model
     return err;
   if (file == SPD_KERAS_FILE_JSON)
     return spd_keras_json_load(ctx, path, seed, out);
-  char *json = NULL;
+  char *json = NULL, *training = NULL;
   size_t len = 0;
   if (file == SPD_KERAS_FILE_ARCHIVE) {
     err = spd__keras_archive_read_config(ctx, path, &json, &len);
   } else {
-    err = h5_model_config(ctx, path, &json);
+    err = h5_model_config(ctx, path, &json, &training);
     len = json ? strlen(json) : 0;
   }
   spd_model_t *m = NULL;
   if (!err)
     err = spd_keras_json_parse(ctx, json, len, seed, &m);
+  if (!err && training)
+    err = read_training_config(m, path, training);
   spd_free(ctx, json);
+  spd_free(ctx, training);
   if (!err)
     err = load_weights(m, path);
   if (err) {

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "io/file.h"
-#include "spindle/keras.h"
+#include "io/keras_json.h"
 
 /* A BatchNormalization axis, checked once shapes are known (the rank of its
  * input is only known after the model is built). */
@@ -780,6 +780,16 @@ static int check_axes(reader_t *r) {
   return 0;
 }
 
+/* Keras 3 writes what compile() was given beside the architecture. */
+static int read_compile(reader_t *r, const cJSON *root) {
+  const cJSON *cc = cJSON_GetObjectItemCaseSensitive(root, "compile_config");
+  if (!present(cc))
+    return 0;
+  spd_compile_config_t c;
+  int err = spd__keras_compile_read(r->ctx, cc, "compile_config", &c);
+  return err ? err : spd_model_set_compile(r->m, &c);
+}
+
 static int read_model(reader_t *r, const cJSON *root, uint64_t seed) {
   const char *cls = get_string(root, "class_name");
   const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(root, "config");
@@ -803,7 +813,9 @@ static int read_model(reader_t *r, const cJSON *root, uint64_t seed) {
   int err = sequential ? read_sequential(r, cfg, layers) : read_functional(r, cfg, layers);
   if (!err)
     err = spd_model_build(r->m, seed);
-  return err ? err : check_axes(r);
+  if (!err)
+    err = check_axes(r);
+  return err ? err : read_compile(r, root);
 }
 
 int spd_keras_json_parse(spd_ctx_t *ctx, const char *text, size_t len, uint64_t seed,

@@ -465,6 +465,207 @@ static void functional(writer_t *w) {
   }
 }
 
+/* ---- the training configuration (compile_config / training_config) ---- */
+
+/* Python's repr of a double: the shortest decimal that reads back equal. */
+static void double_repr(writer_t *w, double v) {
+  char tmp[40];
+  for (int p = 1; p <= 17; p++) {
+    snprintf(tmp, sizeof tmp, "%.*g", p, v);
+    if (strtod(tmp, NULL) == v)
+      break;
+  }
+  if (!strpbrk(tmp, ".eninf"))
+    strcat(tmp, ".0");
+  puts_(w, tmp);
+}
+
+static void kv_double(writer_t *w, const char *k, double v) {
+  key(w, k);
+  double_repr(w, v);
+}
+
+/* {"module"?, "class_name": ..., "config": { -- the caller closes both. */
+static void object_head(writer_t *w, const char *module, const char *cls) {
+  puts_(w, "{");
+  if (w->keras3)
+    kv_str(w, "module", module);
+  kv_str(w, "class_name", cls);
+  key(w, "config");
+  puts_(w, "{");
+}
+
+static void object_tail(writer_t *w) {
+  puts_(w, "}");
+  if (w->keras3)
+    kv_raw(w, "registered_name", "null");
+  puts_(w, "}");
+}
+
+static void schedule_args(writer_t *w, const spd_lr_schedule_t *s) {
+  if (s->kind == SPD_LR_PIECEWISE_CONSTANT) {
+    key(w, "boundaries");
+    puts_(w, "[");
+    for (int i = 0; i < s->n_boundaries; i++) {
+      sep(w);
+      printf_(w, "%lld", (long long)s->boundaries[i]);
+    }
+    puts_(w, "]");
+    key(w, "values");
+    puts_(w, "[");
+    for (int i = 0; i <= s->n_boundaries; i++) {
+      sep(w);
+      double_repr(w, s->values[i]);
+    }
+    puts_(w, "]");
+    kv_str(w, "name", "PiecewiseConstant");
+    return;
+  }
+  kv_double(w, "initial_learning_rate", s->initial_learning_rate);
+  if (s->decay_steps == floor(s->decay_steps) && s->decay_steps < 1e15)
+    kv_int(w, "decay_steps", (long)s->decay_steps);
+  else
+    kv_double(w, "decay_steps", s->decay_steps);
+  if (s->kind == SPD_LR_COSINE_DECAY) {
+    kv_double(w, "alpha", s->alpha);
+    kv_str(w, "name", "CosineDecay");
+    kv_raw(w, "warmup_target", "null");
+    kv_int(w, "warmup_steps", 0);
+    return;
+  }
+  kv_double(w, "decay_rate", s->decay_rate);
+  kv_bool(w, "staircase", s->staircase);
+  kv_str(w, "name", spd_lr_schedule_class(s->kind));
+}
+
+static void learning_rate(writer_t *w, const spd_lr_schedule_t *s) {
+  if (s->kind == SPD_LR_CONSTANT) {
+    kv_double(w, "learning_rate", s->initial_learning_rate);
+    return;
+  }
+  key(w, "learning_rate");
+  object_head(w, "keras.optimizers.schedules", spd_lr_schedule_class(s->kind));
+  schedule_args(w, s);
+  object_tail(w);
+}
+
+/* Keras 3's base optimizer arguments, all at their neutral values. */
+static void keras3_optimizer_base(writer_t *w) {
+  static const char *const nulls1[] = {"weight_decay", "clipnorm", "global_clipnorm",
+                                       "clipvalue"};
+  static const char *const nulls2[] = {"ema_overwrite_frequency", "loss_scale_factor",
+                                       "gradient_accumulation_steps"};
+  nulls(w, nulls1, 4);
+  kv_bool(w, "use_ema", false);
+  kv_float(w, "ema_momentum", 0.99f);
+  nulls(w, nulls2, 3);
+}
+
+static void optimizer(writer_t *w, const spd_optimizer_config_t *o) {
+  static const char *const classes[] = {
+#define OPT_CLASS_(id, name, cls) cls,
+      SPD_OPTIMIZERS(OPT_CLASS_)
+#undef OPT_CLASS_
+  };
+  const char *cls = classes[o->kind];
+  object_head(w, "keras.optimizers", cls);
+  kv_str(w, "name", w->keras3 && o->kind != SPD_OPT_SGD ? spd_optimizer_name(o->kind) : cls);
+  learning_rate(w, &o->learning_rate);
+  if (w->keras3)
+    keras3_optimizer_base(w);
+  else
+    kv_float(w, "decay", 0.0f);
+  if (o->kind == SPD_OPT_SGD) {
+    kv_float(w, "momentum", o->momentum);
+    kv_bool(w, "nesterov", o->nesterov);
+  } else if (o->kind == SPD_OPT_ADAM) {
+    kv_float(w, "beta_1", o->beta_1);
+    kv_float(w, "beta_2", o->beta_2);
+    kv_float(w, "epsilon", o->epsilon);
+    kv_bool(w, "amsgrad", false);
+  } else {
+    kv_float(w, "rho", o->rho);
+    kv_float(w, "momentum", o->momentum);
+    kv_float(w, "epsilon", o->epsilon);
+    kv_bool(w, "centered", o->centered);
+  }
+  object_tail(w);
+}
+
+/* A loss by its name, or as an object when it takes logits. */
+static void loss(writer_t *w, const spd_compile_config_t *c) {
+  static const char *const classes[] = {
+#define LOSS_CLASS_(id, fn, cls) cls,
+      SPD_LOSSES(LOSS_CLASS_)
+#undef LOSS_CLASS_
+  };
+  key(w, "loss");
+  if (!c->has_loss) {
+    puts_(w, "null");
+    return;
+  }
+  if (!c->from_logits) {
+    str(w, spd_loss_name(c->loss));
+    return;
+  }
+  object_head(w, "keras.losses", classes[c->loss]);
+  kv_str(w, "name", spd_loss_name(c->loss));
+  kv_str(w, "reduction", w->keras3 ? "sum_over_batch_size" : "auto");
+  kv_bool(w, "from_logits", true);
+  object_tail(w);
+}
+
+static void metrics(writer_t *w, const spd_compile_config_t *c) {
+  key(w, "metrics");
+  puts_(w, "[");
+  for (int i = 0; i < c->n_metrics; i++) {
+    sep(w);
+    str(w, c->metrics[i]);
+  }
+  puts_(w, "]");
+}
+
+/* Keras 3: {"optimizer", "loss", "loss_weights", "metrics", ...} as
+ * get_compile_config() returns it; tf.keras 2: {"loss", "metrics", ...,
+ * "optimizer_config"} as save('m.h5') writes it. */
+static void compile_config(writer_t *w, const spd_compile_config_t *c) {
+  spd_optimizer_config_t sgd;
+  spd_optimizer_config_defaults(&sgd, SPD_OPT_SGD);
+  const spd_optimizer_config_t *o = c->has_optimizer ? &c->optimizer : &sgd;
+  puts_(w, "{");
+  if (w->keras3) {
+    key(w, "optimizer");
+    optimizer(w, o);
+  }
+  loss(w, c);
+  if (w->keras3)
+    kv_raw(w, "loss_weights", "null");
+  metrics(w, c);
+  kv_raw(w, "weighted_metrics", "null");
+  if (w->keras3) {
+    kv_bool(w, "run_eagerly", false);
+    kv_int(w, "steps_per_execution", 1);
+    kv_bool(w, "jit_compile", false);
+  } else {
+    kv_raw(w, "loss_weights", "null");
+    key(w, "optimizer_config");
+    optimizer(w, o);
+  }
+  puts_(w, "}");
+}
+
+int spd__keras_compile_format(spd_ctx_t *ctx, const spd_compile_config_t *cfg, bool legacy,
+                              char **text_out) {
+  writer_t w = {.ctx = ctx, .keras3 = !legacy};
+  compile_config(&w, cfg);
+  if (w.err) {
+    spd_free(ctx, w.buf);
+    return w.err;
+  }
+  *text_out = w.buf;
+  return 0;
+}
+
 int spd__keras_json_format(const spd_model_t *m, spd_keras_json_form_t form, bool with_version,
                            char **text_out) {
   if (!m->built)
@@ -479,6 +680,11 @@ int spd__keras_json_format(const spd_model_t *m, spd_keras_json_form_t form, boo
   if (!w.keras3 && with_version) {
     kv_str(&w, "keras_version", TF2_KERAS_VERSION);
     kv_str(&w, "backend", "tensorflow");
+  }
+  /* A legacy .h5 keeps it in its own training_config attribute instead. */
+  if (m->compile && with_version) {
+    key(&w, "compile_config");
+    compile_config(&w, m->compile);
   }
   puts_(&w, "}");
   if (w.err) {

@@ -6,6 +6,7 @@
 #include "nn/config.h"
 #include "nn/init.h"
 #include "nn/shape.h"
+#include "spindle/compile.h"
 #include "spindle/rng.h"
 
 int spd_model_new(spd_ctx_t *ctx, const char *name, spd_model_t **out) {
@@ -33,7 +34,21 @@ void spd_model_free(spd_model_t *m) {
   for (int i = 0; i < m->n_layers; i++)
     free_layer_params(m->ctx, &m->layers[i]);
   spd_free(m->ctx, m->layers);
+  spd_free(m->ctx, m->compile);
   spd_free(m->ctx, m);
+}
+
+int spd_model_set_compile(spd_model_t *m, const spd_compile_config_t *cfg) {
+  spd_compile_config_t *copy = NULL;
+  if (cfg) {
+    copy = spd_malloc(m->ctx, sizeof *copy);
+    if (!copy)
+      return spd_ctx_fail(m->ctx, SPD_ENOMEM, "model '%s': out of memory", m->name);
+    *copy = *cfg;
+  }
+  spd_free(m->ctx, m->compile);
+  m->compile = copy;
+  return 0;
 }
 
 static int check_inbound(spd_model_t *m, const spd_layer_config_t *cfg, const int *inbound,

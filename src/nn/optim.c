@@ -57,7 +57,7 @@ unsigned spd__optim_slot_mask(const spd_optimizer_config_t *cfg) {
 
 static bool in_unit(float x) { return x >= 0.0f && x < 1.0f; }
 
-static int check_config(spd_ctx_t *ctx, const spd_optimizer_config_t *cfg) {
+int spd_optimizer_config_check(spd_ctx_t *ctx, const spd_optimizer_config_t *cfg) {
   if ((unsigned)cfg->kind >= SPD_OPT_COUNT)
     return spd_ctx_fail(ctx, SPD_EINVAL, "unknown optimizer kind %d", (int)cfg->kind);
   const char *name = names[cfg->kind];
@@ -96,7 +96,7 @@ static int alloc_slots(spd_ctx_t *ctx, unsigned mask, spd_optim_slots_t *t) {
 
 int spd_optimizer_new(spd_ctx_t *ctx, const spd_optimizer_config_t *cfg,
                       const size_t *sizes, int n_tensors, spd_optimizer_t **out) {
-  int rc = check_config(ctx, cfg);
+  int rc = spd_optimizer_config_check(ctx, cfg);
   if (rc)
     return rc;
   if (n_tensors < 0)

@@ -3,8 +3,39 @@
 #include "spindle/optim.h"
 
 #include <math.h>
+#include <string.h>
 
 #define PI 3.14159265358979323846
+
+static const char *const names[SPD_LR_SCHEDULE_COUNT] = {
+    [SPD_LR_CONSTANT] = "constant",
+    [SPD_LR_EXPONENTIAL_DECAY] = "exponential",
+    [SPD_LR_INVERSE_TIME_DECAY] = "inverse-time",
+    [SPD_LR_PIECEWISE_CONSTANT] = "piecewise",
+    [SPD_LR_COSINE_DECAY] = "cosine",
+};
+
+static const char *const classes[SPD_LR_SCHEDULE_COUNT] = {
+    [SPD_LR_EXPONENTIAL_DECAY] = "ExponentialDecay",
+    [SPD_LR_INVERSE_TIME_DECAY] = "InverseTimeDecay",
+    [SPD_LR_PIECEWISE_CONSTANT] = "PiecewiseConstantDecay",
+    [SPD_LR_COSINE_DECAY] = "CosineDecay",
+};
+
+const char *spd_lr_schedule_name(spd_lr_schedule_kind_t kind) {
+  return (unsigned)kind < SPD_LR_SCHEDULE_COUNT ? names[kind] : "unknown";
+}
+
+const char *spd_lr_schedule_class(spd_lr_schedule_kind_t kind) {
+  return (unsigned)kind < SPD_LR_SCHEDULE_COUNT ? classes[kind] : NULL;
+}
+
+int spd_lr_schedule_parse(const char *name) {
+  for (int k = 0; k < SPD_LR_SCHEDULE_COUNT; k++)
+    if (!strcmp(name, names[k]) || (classes[k] && !strcmp(name, classes[k])))
+      return k;
+  return -1;
+}
 
 void spd_lr_schedule_constant(spd_lr_schedule_t *s, double lr) {
   *s = (spd_lr_schedule_t){.kind = SPD_LR_CONSTANT, .initial_learning_rate = lr};
