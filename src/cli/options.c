@@ -10,7 +10,7 @@ typedef enum opt_id {
   OPT_DATA, OPT_LIMIT, OPT_BATCH, OPT_SEED, OPT_BACKEND, OPT_MACHINE, OPT_NUMERIC,
   OPT_REPORT, OPT_LOSS, OPT_EPOCHS, OPT_OPTIMIZER, OPT_LR, OPT_MOMENTUM,
   OPT_NESTEROV, OPT_NO_SHUFFLE, OPT_VALIDATION_SPLIT, OPT_SAVE, OPT_WEIGHTS,
-  OPT_OUTPUT,
+  OPT_OUTPUT, OPT_LR_SCHEDULE, OPT_DECAY_STEPS, OPT_DECAY_RATE, OPT_ALPHA,
 } opt_id_t;
 
 typedef struct opt_spec {
@@ -41,6 +41,10 @@ static const opt_spec_t specs[] = {
     {"--save", OPT_SAVE, SPD_OPT_GROUP_TRAIN, true},
     {"--weights", OPT_WEIGHTS, SPD_OPT_GROUP_WEIGHTS, true},
     {"--output", OPT_OUTPUT, SPD_OPT_GROUP_OUTPUT, true},
+    {"--lr-schedule", OPT_LR_SCHEDULE, SPD_OPT_GROUP_TRAIN, true},
+    {"--decay-steps", OPT_DECAY_STEPS, SPD_OPT_GROUP_TRAIN, true},
+    {"--decay-rate", OPT_DECAY_RATE, SPD_OPT_GROUP_TRAIN, true},
+    {"--alpha", OPT_ALPHA, SPD_OPT_GROUP_TRAIN, true},
 };
 
 const char *spd_cli_backend_name(spd_cli_backend_t b) {
@@ -101,6 +105,10 @@ static int set_integer(const char *cmd, const opt_spec_t *spec, const char *v,
     if (!parse_long(v, 1, (long)UINT32_MAX, &o->limit))
       return bad(cmd, spec->name, v, "expected a number of samples >= 1");
     return 0;
+  case OPT_DECAY_STEPS:
+    if (!parse_long(v, 1, 1L << 40, &o->decay_steps))
+      return bad(cmd, spec->name, v, "expected a whole number of steps >= 1");
+    return 0;
   default:
     if (!parse_u64(v, &o->seed))
       return bad(cmd, spec->name, v, "expected a seed, a whole number >= 0");
@@ -121,6 +129,14 @@ static int set_real(const char *cmd, const opt_spec_t *spec, const char *v,
     if (x < 0 || x >= 1)
       return bad(cmd, spec->name, v, "momentum must be in [0, 1)");
     o->momentum = x;
+  } else if (spec->id == OPT_DECAY_RATE) {
+    if (!(x > 0))
+      return bad(cmd, spec->name, v, "the decay rate must be > 0");
+    o->decay_rate = x;
+  } else if (spec->id == OPT_ALPHA) {
+    if (x < 0 || x > 1)
+      return bad(cmd, spec->name, v, "alpha (the final fraction of the rate) must be in [0, 1]");
+    o->alpha = x;
   } else {
     if (x < 0 || x >= 1)
       return bad(cmd, spec->name, v, "the validation split must be in [0, 1)");
@@ -135,7 +151,14 @@ static int set_choice(const char *cmd, const opt_spec_t *spec, const char *v,
     int k = spd_optimizer_parse(v);
     if (k < 0)
       return bad(cmd, spec->name, v, "unknown optimizer (sgd, adam or rmsprop)");
-    o->optimizer = (spd_optimizer_kind_t)k;
+    o->optimizer = k;
+  } else if (spec->id == OPT_LR_SCHEDULE) {
+    int k = spd_lr_schedule_parse(v);
+    if (k < 0 || k == SPD_LR_PIECEWISE_CONSTANT ||
+        strcmp(v, spd_lr_schedule_name((spd_lr_schedule_kind_t)k)))
+      return bad(cmd, spec->name, v,
+                 "unknown schedule (constant, cosine, exponential or inverse-time)");
+    o->lr_schedule = k;
   } else if (spec->id == OPT_BACKEND) {
     if (!strcmp(v, "reference"))
       o->backend = SPD_CLI_BACKEND_REFERENCE;
@@ -163,9 +186,9 @@ static int set_value(const char *cmd, const opt_spec_t *spec, const char *v,
   case OPT_WEIGHTS: o->weights = v; return 0;
   case OPT_OUTPUT: o->output = v; return 0;
   case OPT_MACHINE: o->machine = v; return 0;
-  case OPT_EPOCHS: case OPT_BATCH: case OPT_LIMIT: case OPT_SEED:
+  case OPT_EPOCHS: case OPT_BATCH: case OPT_LIMIT: case OPT_SEED: case OPT_DECAY_STEPS:
     return set_integer(cmd, spec, v, o);
-  case OPT_LR: case OPT_MOMENTUM: case OPT_VALIDATION_SPLIT:
+  case OPT_LR: case OPT_MOMENTUM: case OPT_VALIDATION_SPLIT: case OPT_DECAY_RATE: case OPT_ALPHA:
     return set_real(cmd, spec, v, o);
   default:
     return set_choice(cmd, spec, v, o);
@@ -180,8 +203,9 @@ static const opt_spec_t *find_spec(const char *arg, unsigned groups) {
 }
 
 static void set_defaults(spd_cli_options_t *o) {
-  *o = (spd_cli_options_t){.epochs = 1, .batch_size = 32, .optimizer = SPD_OPT_SGD,
-                           .lr = NAN, .shuffle = true,
+  *o = (spd_cli_options_t){.epochs = 1, .batch_size = 32, .optimizer = -1,
+                           .lr = NAN, .momentum = NAN, .lr_schedule = -1,
+                           .decay_rate = NAN, .alpha = NAN, .shuffle = true,
                            .backend = SPD_CLI_BACKEND_MACHINE,
                            .machine = "spinn5", .numeric = "float"};
 }

@@ -37,10 +37,14 @@ typedef struct spd_cli_options {
   long batch_size;
   long limit;                 /* 0: every sample */
   uint64_t seed;
-  spd_optimizer_kind_t optimizer;
-  double lr;                  /* NAN: the optimizer's Keras default */
-  double momentum;
+  int optimizer;              /* spd_optimizer_kind_t; -1: the model file's, else sgd */
+  double lr;                  /* NAN: the file's, else the optimizer's Keras default */
+  double momentum;            /* NAN: the file's, else 0 */
   bool nesterov;
+  int lr_schedule;            /* spd_lr_schedule_kind_t; -1: not given */
+  long decay_steps;           /* 0: the whole run's steps */
+  double decay_rate;          /* NAN: not given */
+  double alpha;               /* NAN: not given (cosine: 0) */
   bool shuffle;
   double validation_split;    /* 0: none */
   spd_cli_backend_t backend;

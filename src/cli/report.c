@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "io/file.h"
@@ -26,6 +27,7 @@ cJSON *spd_cli_report_new(const spd_cli_session_t *s) {
   spd_cli_report_string(r, "backend", spd_cli_backend_name(o->backend));
   spd_cli_report_string(r, "numeric", o->numeric);
   spd_cli_report_string(r, "loss_function", spd_loss_name(s->loss));
+  cJSON_AddBoolToObject(r, "from_logits", s->from_logits);
   spd_cli_report_number(r, "seed", (double)o->seed);
   spd_cli_report_number(r, "batch_size", (double)o->batch_size);
   bool train = !strcmp(s->command, "train");
@@ -101,4 +103,66 @@ int spd_cli_report_write(spd_cli_session_t *s, cJSON *r) {
   int rc = spd__write_file(&s->ctx, s->opt->report, text, len + 1);
   cJSON_free(text);
   return rc ? spd_cli_session_fail(s) : 0;
+}
+
+/* A float hyperparameter as the decimal it was written as (0.9, not
+ * 0.8999999761581421): the shortest one that reads back as the float. */
+static double decimal(float v) {
+  char tmp[32];
+  for (int p = 1; p <= 9; p++) {
+    snprintf(tmp, sizeof tmp, "%.*g", p, (double)v);
+    if (strtof(tmp, NULL) == v)
+      break;
+  }
+  return strtod(tmp, NULL);
+}
+
+static void report_schedule(cJSON *c, const spd_lr_schedule_t *s) {
+  if (s->kind == SPD_LR_PIECEWISE_CONSTANT) {
+    cJSON *b = cJSON_AddArrayToObject(c, "boundaries");
+    cJSON *v = cJSON_AddArrayToObject(c, "values");
+    for (int i = 0; b && v && i <= s->n_boundaries; i++) {
+      if (i < s->n_boundaries)
+        cJSON_AddItemToArray(b, cJSON_CreateNumber((double)s->boundaries[i]));
+      cJSON_AddItemToArray(v, cJSON_CreateNumber(s->values[i]));
+    }
+    return;
+  }
+  if (s->kind == SPD_LR_CONSTANT)
+    return;
+  spd_cli_report_number(c, "decay_steps", s->decay_steps);
+  if (s->kind == SPD_LR_COSINE_DECAY) {
+    spd_cli_report_number(c, "alpha", s->alpha);
+  } else {
+    spd_cli_report_number(c, "decay_rate", s->decay_rate);
+    cJSON_AddBoolToObject(c, "staircase", s->staircase);
+  }
+}
+
+void spd_cli_report_optimizer(cJSON *r, const spd_optimizer_config_t *o, int64_t steps) {
+  const spd_lr_schedule_t *lr = &o->learning_rate;
+  spd_cli_report_string(r, "optimizer", spd_optimizer_name(o->kind));
+  spd_cli_report_number(r, "learning_rate", spd_lr_schedule_at(lr, 0));
+  spd_cli_report_string(r, "lr_schedule", spd_lr_schedule_name(lr->kind));
+  spd_cli_report_number(r, "final_learning_rate",
+                        spd_lr_schedule_at(lr, steps > 0 ? steps - 1 : 0));
+  spd_cli_report_number(r, "momentum", decimal(o->momentum));
+  cJSON *c = cJSON_AddObjectToObject(r, "optimizer_config");
+  if (!c)
+    return;
+  report_schedule(c, lr);
+  if (o->kind == SPD_OPT_SGD) {
+    spd_cli_report_number(c, "momentum", decimal(o->momentum));
+    cJSON_AddBoolToObject(c, "nesterov", o->nesterov);
+    return;
+  }
+  spd_cli_report_number(c, "epsilon", decimal(o->epsilon));
+  if (o->kind == SPD_OPT_ADAM) {
+    spd_cli_report_number(c, "beta_1", decimal(o->beta_1));
+    spd_cli_report_number(c, "beta_2", decimal(o->beta_2));
+  } else {
+    spd_cli_report_number(c, "rho", decimal(o->rho));
+    spd_cli_report_number(c, "momentum", decimal(o->momentum));
+    cJSON_AddBoolToObject(c, "centered", o->centered);
+  }
 }

@@ -25,6 +25,12 @@ void spd_cli_report_hardware(cJSON *r, const spd_cli_session_t *s);
 /** The same figures as two lines on stdout. */
 void spd_cli_print_hardware(const spd_cli_session_t *s);
 
+/** The optimizer a run used: optimizer, learning_rate (the initial rate),
+ *  lr_schedule (spindle's name), final_learning_rate (the rate of the last
+ *  of @p steps steps), momentum, and optimizer_config with every
+ *  hyperparameter of its kind and the schedule's arguments. */
+void spd_cli_report_optimizer(cJSON *r, const spd_optimizer_config_t *o, int64_t steps);
+
 void spd_cli_report_number(cJSON *r, const char *key, double value);
 void spd_cli_report_string(cJSON *r, const char *key, const char *value);
 

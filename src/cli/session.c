@@ -118,8 +118,11 @@ static int load_data(spd_cli_session_t *s) {
   return 0;
 }
 
+/* --loss, else the loss the model file states, else the one a Keras user
+ * pairs with the model and labels. */
 static int choose_loss(spd_cli_session_t *s) {
   const spd_cli_options_t *o = s->opt;
+  const spd_compile_config_t *file = s->model->compile;
   if (o->loss) {
     int k = spd_loss_parse(o->loss);
     if (k < 0)
@@ -127,9 +130,13 @@ static int choose_loss(spd_cli_session_t *s) {
                   "binary_crossentropy, categorical_crossentropy, "
                   "sparse_categorical_crossentropy)%s", o->loss, "");
     s->loss = (spd_loss_kind_t)k;
+  } else if (file && file->has_loss) {
+    s->loss = file->loss;
   } else {
     s->loss = spd_loss_default(s->model, &s->test.y);
   }
+  /* from_logits says what the model outputs, so it stays with --loss. */
+  s->from_logits = file && file->has_loss && file->from_logits && s->loss != SPD_LOSS_MSE;
   if (spd_loss_check(&s->ctx, s->loss, s->model, &s->test.y) ||
       spd_loss_check(&s->ctx, s->loss, s->model, &s->train.y))
     return spd_cli_session_fail(s);
@@ -242,9 +249,10 @@ int spd_cli_session_evaluate(spd_cli_session_t *s, double *loss, double *accurac
   }
   size_t batch = (size_t)s->opt->batch_size;
   int rc = strcmp(s->opt->numeric, "fixed") == 0
-               ? spd_evaluate_fixed(s->model, s->fixed_run, s->loss, false, batch, &s->test,
+               ? spd_evaluate_fixed(s->model, s->fixed_run, s->loss, s->from_logits, batch, &s->test,
                                     &cb, loss, accuracy)
-               : spd_evaluate(s->model, s->loss, false, batch, &s->test, &cb, loss, accuracy);
+               : spd_evaluate(s->model, s->loss, s->from_logits, batch, &s->test, &cb, loss,
+                              accuracy);
   if (rc)
     return spd_cli_session_fail(s);
   return 0;

@@ -9,6 +9,7 @@
 
 #include "cli/options.h"
 #include "cli/progress.h"
+#include "spindle/compile.h"
 #include "spindle/dataset.h"
 #include "spindle/fit.h"
 #include "spindle/fit_fixed.h"
@@ -21,7 +22,8 @@ typedef struct spd_cli_session {
   spd_model_t *model;
   spd_dataset_t *dataset;
   spd_fit_data_t train, test;
-  spd_loss_kind_t loss;
+  spd_loss_kind_t loss;          /* --loss, the model file's, or Keras's choice */
+  bool from_logits;              /* the model file's loss takes raw scores */
   double start;                  /* monotonic seconds when the command began */
   spd_progress_t bar;            /* the current Keras-style bar */
   int epochs;

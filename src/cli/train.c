@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/report.h"
 #include "cli/session.h"
+#include "cli/train_config.h"
 #include "spindle/keras.h"
 
 static const char usage[] =
@@ -20,16 +21,28 @@ static const char usage[] =
     "(forward, loss, backward and updates inside its cores; the host only writes\n"
     "samples and reads results) and the hardware figures follow the results.\n"
     "Progress and results go to stdout, problems to stderr.\n"
+    "The optimizer, learning-rate schedule and loss are those the model file\n"
+    "states (Keras's compile_config or training_config); the flags below\n"
+    "override them, and Keras's defaults apply where neither says.\n"
     "\n"
     "options:\n"
     "  --data D            fashion-mnist, mnist, or a folder with the four IDX files\n"
     "  --epochs N          epochs (default 1)\n"
     "  --batch-size B      samples per batch (default 32)\n"
-    "  --optimizer O       sgd, adam or rmsprop (default sgd)\n"
-    "  --lr X              learning rate (Keras defaults: sgd 0.01, adam/rmsprop 0.001)\n"
-    "  --momentum M        momentum of sgd or rmsprop, in [0, 1) (default 0)\n"
+    "  --optimizer O       sgd, adam or rmsprop (default: the file's, else sgd); the\n"
+    "                      file's hyperparameters apply only to the optimizer it names\n"
+    "  --lr X              learning rate, constant unless --lr-schedule is given\n"
+    "                      (default: the file's, else sgd 0.01, adam/rmsprop 0.001)\n"
+    "  --momentum M        momentum of sgd or rmsprop, in [0, 1) (default: the file's, else 0)\n"
     "  --nesterov          Nesterov momentum (sgd)\n"
-    "  --loss L            default: sparse_categorical_crossentropy for integer labels\n"
+    "  --lr-schedule S     constant, cosine, exponential or inverse-time, starting at\n"
+    "                      --lr (or the rate the file or default gives)\n"
+    "  --decay-steps N     the schedule's decay_steps (default: the whole run's steps)\n"
+    "  --decay-rate R      exponential and inverse-time: the decay rate (> 0, required)\n"
+    "  --alpha A           cosine: the final rate as a fraction of the first, in [0, 1]\n"
+    "                      (default 0)\n"
+    "  --loss L            default: the file's, else sparse_categorical_crossentropy for\n"
+    "                      integer labels\n"
     "  --seed S            initial weights and shuffle order (default 0)\n"
     "  --limit N           train on the first N training samples\n"
     "  --no-shuffle        keep the file order\n"
@@ -44,30 +57,6 @@ static const char usage[] =
     "  --machine M         the machine: spinn5 (default), spinn3, <N>boards,\n"
     "                      spinn1m or <W>x<H> chips (see spindle info)\n"
     "  --numeric N         float or fixed (default float)\n";
-
-static int make_config(const spd_cli_session_t *s, spd_fit_config_t *cfg) {
-  const spd_cli_options_t *o = s->opt;
-  spd_fit_config_defaults(cfg);
-  cfg->epochs = o->epochs;
-  cfg->batch_size = (size_t)o->batch_size;
-  cfg->seed = o->seed;
-  cfg->shuffle = o->shuffle;
-  cfg->loss = s->loss;
-  spd_optimizer_config_defaults(&cfg->optimizer, o->optimizer);
-  if (!isnan(o->lr))
-    spd_lr_schedule_constant(&cfg->optimizer.learning_rate, o->lr);
-  cfg->optimizer.momentum = (float)o->momentum;
-  cfg->optimizer.nesterov = o->nesterov;
-  if (o->nesterov && (o->optimizer != SPD_OPT_SGD || o->momentum == 0)) {
-    fprintf(stderr, "spindle train: --nesterov needs --optimizer sgd and a --momentum > 0\n");
-    return 2;
-  }
-  if (o->momentum != 0 && o->optimizer == SPD_OPT_ADAM) {
-    fprintf(stderr, "spindle train: --momentum does not apply to adam (it has beta_1)\n");
-    return 2;
-  }
-  return 0;
-}
 
 /* docs/numerics.md: saturation is reported, never silent; per layer as
  * [forward, backward] for the layers that saturated at all. */
@@ -95,11 +84,10 @@ static cJSON *train_report(const spd_cli_session_t *s, const spd_fit_config_t *c
   spd_cli_report_number(r, "loss", test_loss);
   spd_cli_report_number(r, "test_loss", test_loss);
   spd_cli_report_history(r, h);
-  spd_cli_report_string(r, "optimizer", spd_optimizer_name(cfg->optimizer.kind));
-  spd_cli_report_number(r, "learning_rate", cfg->optimizer.learning_rate.initial_learning_rate);
-  spd_cli_report_number(r, "momentum", s->opt->momentum);
-  spd_cli_report_number(r, "steps_per_epoch",
-                        (double)((s->train.n + cfg->batch_size - 1) / cfg->batch_size));
+  size_t steps = (s->train.n + cfg->batch_size - 1) / cfg->batch_size;
+  spd_cli_report_optimizer(r, &cfg->optimizer, (int64_t)(steps * (size_t)h->n_epochs));
+  cJSON_AddBoolToObject(r, "model_compile_config", s->model->compile != NULL);
+  spd_cli_report_number(r, "steps_per_epoch", (double)steps);
   double train_seconds = 0;
   for (int e = 0; e < h->n_epochs; e++)
     train_seconds += h->epochs[e].seconds;
@@ -152,12 +140,27 @@ static int machine_fit(spd_cli_session_t *s, spd_fit_config_t *cfg, spd_history_
   return 0;
 }
 
+/* A saved model records the training configuration it was trained with,
+ * as Keras saves a compiled model's compile_config; the file's metrics
+ * stay, or "accuracy" (what spindle reports). */
+static int record_compile(spd_cli_session_t *s, const spd_fit_config_t *cfg) {
+  spd_compile_config_t c = {.has_optimizer = true, .optimizer = cfg->optimizer,
+                            .has_loss = true, .loss = cfg->loss,
+                            .from_logits = cfg->from_logits, .n_metrics = 1};
+  snprintf(c.metrics[0], sizeof c.metrics[0], "accuracy");
+  if (s->model->compile && s->model->compile->n_metrics > 0) {
+    c.n_metrics = s->model->compile->n_metrics;
+    memcpy(c.metrics, s->model->compile->metrics, sizeof c.metrics);
+  }
+  return spd_model_set_compile(s->model, &c);
+}
+
 static int run(spd_cli_session_t *s) {
   spd_fit_config_t cfg;
   spd_fit_data_t val;
-  int rc = make_config(s, &cfg);
+  int rc = split_validation(s, &val);
   if (!rc)
-    rc = split_validation(s, &val);
+    rc = spd_cli_train_config(s, &cfg);
   if (rc)
     return rc;
   if (s->opt->validation_split > 0)
@@ -179,7 +182,8 @@ static int run(spd_cli_session_t *s) {
   if (s->machine) /* the report's hardware figures are the training run's */
     s->hardware = trained;
   if (!rc && s->opt->save &&
-      spd_keras_save(s->model, s->opt->save, spd_keras_file_from_path(s->opt->save)))
+      (record_compile(s, &cfg) ||
+       spd_keras_save(s->model, s->opt->save, spd_keras_file_from_path(s->opt->save))))
     rc = spd_cli_session_fail(s);
   if (!rc)
     rc = spd_cli_report_write(s, train_report(s, &cfg, &h, test_loss, test_acc));
