@@ -41,6 +41,8 @@ int spd_keras_file_detect(spd_ctx_t *ctx, const char *path, spd_keras_file_t *ou
 /** Parse `to_json()` text of either form (Sequential, Functional or Model),
  *  add every layer with Keras's defaults for what the text leaves out, and
  *  build the model (shapes checked, parameters initialised from @p seed).
+ *  A top-level "compile_config" becomes the model's training configuration
+ *  (m->compile, spindle/compile.h); a bad one fails the parse, naming the key.
  *  @param text  borrowed, @p len bytes (need not be NUL-terminated)
  *  @param out   a new model owned by the caller (spd_model_free)
  *  @return 0; SPD_EFORMAT (invalid JSON: diagnostic gives line and column;
@@ -78,14 +80,18 @@ int spd_keras_json_save(const spd_model_t *m, const char *path);
 int spd_keras_weights_load(spd_model_t *m, const char *path);
 
 /** Write the parameters of @p m to @p path in layout @p file
- *  (H5_WEIGHTS, H5_MODEL, WEIGHTS_H5 or ARCHIVE), atomically.
+ *  (H5_WEIGHTS, H5_MODEL, WEIGHTS_H5 or ARCHIVE), atomically. Layouts that
+ *  hold an architecture (JSON, ARCHIVE, H5_MODEL) also hold the model's
+ *  training configuration when it has one (compile_config, or the
+ *  training_config attribute of H5_MODEL).
  *  @return 0, SPD_EINVAL (another layout), SPD_EIO, SPD_ENOMEM. */
 int spd_keras_save(const spd_model_t *m, const char *path, spd_keras_file_t file);
 
 /** Load a whole model from a file holding an architecture: .json (fresh
  *  weights from @p seed), a legacy full-model .h5 or a .keras archive
- *  (architecture and weights). *out is a new model owned by the caller
- *  (spd_model_free). */
+ *  (architecture and weights), with the training configuration the file
+ *  states (compile_config, or a .h5's training_config attribute). *out is
+ *  a new model owned by the caller (spd_model_free). */
 int spd_keras_model_load(spd_ctx_t *ctx, const char *path, uint64_t seed,
                          spd_model_t **out);
 

@@ -137,10 +137,13 @@ static int choose_loss(spd_cli_session_t *s) {
   }
   /* from_logits says what the model outputs, so it stays with --loss. */
   s->from_logits = file && file->has_loss && file->from_logits && s->loss != SPD_LOSS_MSE;
-  if (spd_loss_check(&s->ctx, s->loss, s->model, &s->test.y) ||
-      spd_loss_check(&s->ctx, s->loss, s->model, &s->train.y))
-    return spd_cli_session_fail(s);
-  return 0;
+  if (!spd_loss_check(&s->ctx, s->loss, s->model, &s->test.y) &&
+      !spd_loss_check(&s->ctx, s->loss, s->model, &s->train.y))
+    return 0;
+  if (!o->loss && file && file->has_loss)
+    return fail(s->command, "%s (the loss the model file states%s)", spd_ctx_message(&s->ctx),
+                "; --loss overrides it");
+  return spd_cli_session_fail(s);
 }
 
 int spd_cli_session_open(spd_cli_session_t *s, const char *command,

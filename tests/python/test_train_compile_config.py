@@ -146,6 +146,11 @@ def test_bad_file_configs_are_named(tiny_data, tmp_path):
         assert r.returncode == 1, (cc, r.stderr)
         assert named in r.stderr and "compile_config" in r.stderr, r.stderr
         assert not report.exists()
+    # A loss that does not fit the labels says it came from the file.
+    r = run("train", model_with(tmp_path, {"loss": "mean_squared_error"}, "mse.json"), "--data",
+            tiny_data, "--backend", "reference")
+    assert r.returncode == 1
+    assert "the loss the model file states; --loss overrides it" in r.stderr, r.stderr
 
 
 def test_bad_schedule_flags_are_named(tiny_data):
