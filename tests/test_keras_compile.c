@@ -322,6 +322,14 @@ static void round_trips(void **state) {
       assert_same_compile(m->compile, back->compile);
       spd_model_free(back);
     }
+    /* JSON files of both forms hold Keras 3's compile_config. */
+    for (int form = SPD_KERAS_JSON_TF2; form <= SPD_KERAS_JSON_KERAS3; form++) {
+      char *json = NULL;
+      assert_int_equal(spd_keras_json_format(m, (spd_keras_json_form_t)form, &json), 0);
+      assert_non_null(strstr(json, "\"compile_config\": {\"optimizer\": {\"module\": "
+                                   "\"keras.optimizers\""));
+      spd_free(&ctx, json);
+    }
     /* Keras 3's text, and tf.keras 2's training_config, read back. */
     for (int legacy = 0; legacy < 2; legacy++) {
       char *text = NULL;

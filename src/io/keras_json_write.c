@@ -681,9 +681,11 @@ int spd__keras_json_format(const spd_model_t *m, spd_keras_json_form_t form, boo
     kv_str(&w, "keras_version", TF2_KERAS_VERSION);
     kv_str(&w, "backend", "tensorflow");
   }
-  /* A legacy .h5 keeps it in its own training_config attribute instead. */
+  /* Keras 3's form in either JSON form (tf.keras 2 ignores the member); a
+   * legacy .h5 keeps it in its own training_config attribute instead. */
   if (m->compile && with_version) {
     key(&w, "compile_config");
+    w.keras3 = true;
     compile_config(&w, m->compile);
   }
   puts_(&w, "}");
