@@ -18,11 +18,10 @@ static int choose_optimizer(const spd_cli_options_t *o, const spd_compile_config
     *out = *stated;
   else
     spd_optimizer_config_defaults(out, (spd_optimizer_kind_t)kind);
-  if (!isnan(o->momentum)) {
-    if (kind == SPD_OPT_ADAM)
-      return refuse("--momentum does not apply to adam (it has beta_1)");
+  if (!isnan(o->momentum) && o->momentum != 0 && kind == SPD_OPT_ADAM)
+    return refuse("--momentum does not apply to adam (it has beta_1)");
+  if (!isnan(o->momentum) && kind != SPD_OPT_ADAM)
     out->momentum = (float)o->momentum;
-  }
   if (o->nesterov)
     out->nesterov = true;
   if (out->nesterov && (kind != SPD_OPT_SGD || out->momentum == 0))
