@@ -89,6 +89,7 @@ struct spd_core {
   uint64_t irq_free;
   uint64_t task_end;
   bool task_running, task_event_pending;
+  bool in_task, task_kicked;      /* a queued callback runs; it queued more work */
 
   /* The comms controller holds one received packet until the core takes it. */
   bool rx_full, rx_event_pending;

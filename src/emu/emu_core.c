@@ -26,6 +26,10 @@ static void occupy_irq(spd_core_t *core, uint64_t now, uint64_t cycles) {
 static void kick_tasks(spd_emu_t *emu, spd_core_t *core) {
   if (core->state != SPD_CORE_RUNNING || core->task_event_pending)
     return;
+  if (core->in_task) {
+    core->task_kicked = true; /* on_task schedules it when the callback ends */
+    return;
+  }
   for (int i = 0; i < SPD_CORE_PRIORITIES; i++)
     if (core->queues[i].count) {
       uint64_t t = core->irq_free > emu->now ? core->irq_free : emu->now;
@@ -92,30 +96,53 @@ static void on_rx(spd_emu_t *emu, const spd_event_t *ev, spd_core_t *core) {
             core->rx_key, core->rx_payload);
 }
 
+/* Run the next queued callback, or wait for the interrupt level and the
+ * running task. A callback that queues more work (a sender rescheduling
+ * itself) would schedule a TASK event at `now` from inside the callback;
+ * nothing else it schedules is at `now` (its time is past `now` by at least
+ * the task dispatch, and if it stops the core the event would do nothing),
+ * so the event is scheduled when the callback ends instead, same place in
+ * the order. When nothing else is pending at `now` it would be the very
+ * next event taken: it is handled here at once (the loop), which changes
+ * nothing but the event count and saves a trip through the queue. */
 static void on_task(spd_emu_t *emu, spd_core_t *core) {
-  core->task_event_pending = false;
-  if (core->state != SPD_CORE_RUNNING)
-    return;
-  uint64_t wait = core->task_running && core->task_end > emu->now ? core->task_end : 0;
-  if (!wait && core->irq_free > emu->now)
-    wait = core->irq_free;
-  if (wait) {
-    core->task_event_pending = true;
-    spd__emu_schedule(emu, wait, SPD_EV_CORE_TASK, core->chip, core->p, 0, 0, 0, core->gen);
-    return;
+  for (;;) {
+    core->task_event_pending = false;
+    if (core->state != SPD_CORE_RUNNING)
+      return;
+    uint64_t wait = core->task_running && core->task_end > emu->now ? core->task_end : 0;
+    if (!wait && core->irq_free > emu->now)
+      wait = core->irq_free;
+    if (wait) {
+      core->task_event_pending = true;
+      spd__emu_schedule(emu, wait, SPD_EV_CORE_TASK, core->chip, core->p, 0, 0, 0, core->gen);
+      return;
+    }
+    core->task_running = false;
+    spd_core_task_t task;
+    if (!spd__core_dequeue(core, &task))
+      return;
+    core->in_task = true;
+    core->task_kicked = false;
+    uint64_t cycles = spd__core_exec(core, task.cb, task.arg0, task.arg1, emu->now,
+                                     emu->cost->task_dispatch_cycles);
+    core->in_task = false;
+    core->counters.busy_cycles += cycles;
+    if (core->state != SPD_CORE_RUNNING)
+      return;
+    core->task_running = true;
+    core->task_end = emu->now + cycles * core->cycle_ps;
+    if (!core->task_kicked) {
+      kick_tasks(emu, core);
+      return;
+    }
+    if (!spd_event_queue_nothing_now(&emu->queue)) {
+      core->task_event_pending = true;
+      spd__emu_schedule(emu, emu->now, SPD_EV_CORE_TASK, core->chip, core->p, 0, 0, 0,
+                        core->gen);
+      return;
+    }
   }
-  core->task_running = false;
-  spd_core_task_t task;
-  if (!spd__core_dequeue(core, &task))
-    return;
-  uint64_t cycles = spd__core_exec(core, task.cb, task.arg0, task.arg1, emu->now,
-                                   emu->cost->task_dispatch_cycles);
-  core->counters.busy_cycles += cycles;
-  if (core->state != SPD_CORE_RUNNING)
-    return;
-  core->task_running = true;
-  core->task_end = emu->now + cycles * core->cycle_ps;
-  kick_tasks(emu, core);
 }
 
 static void schedule_tick(spd_emu_t *emu, spd_core_t *core, uint64_t from) {

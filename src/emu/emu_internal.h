@@ -88,10 +88,19 @@ extern const spd_kernel_t *const spd__builtin_kernels[];
 static inline void spd__emu_schedule(spd_emu_t *emu, uint64_t time, uint8_t type, uint32_t chip,
                                      uint8_t unit, uint32_t a, uint32_t b, uint8_t flags,
                                      uint8_t gen) {
-  spd_event_t ev = {.time = time, .chip = chip, .a = a, .b = b, .type = type, .unit = unit,
-                    .flags = flags, .gen = gen};
-  if (spd_event_queue_push(&emu->queue, &ev) && !emu->error)
-    emu->error = SPD_ENOMEM;
+  spd_event_t *ev = spd_event_queue_place(&emu->queue, time);
+  if (!ev) {
+    if (!emu->error)
+      emu->error = SPD_ENOMEM;
+    return;
+  }
+  ev->chip = chip;
+  ev->a = a;
+  ev->b = b;
+  ev->type = type;
+  ev->unit = unit;
+  ev->flags = flags;
+  ev->gen = gen;
 }
 
 /* emu_counters.c */

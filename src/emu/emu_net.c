@@ -18,6 +18,10 @@ static inline uint32_t bit_count(uint32_t v) {
   return (v * 0x01010101u) >> 24;
 }
 
+/* Index of the lowest set bit of @p v (not 0): bsf/tzcnt, baseline x86-64.
+ * Loops over a route's set bits skip the clear ones (most of 18 cores). */
+static inline unsigned lowest_bit(uint32_t v) { return (unsigned)__builtin_ctz(v); }
+
 static inline uint64_t link_time(const spd_emu_t *emu, bool with_payload) {
   return with_payload ? emu->cost->link_ps_72bit : emu->cost->link_ps_40bit;
 }
@@ -116,10 +120,8 @@ static void start_packet(spd_emu_t *emu, uint32_t ci, const spd_emu_packet_t *p)
   uint32_t copies = bit_count(route);
   emu->in_flight += copies;
   emu->in_flight--;
-  uint32_t cores = spd_route_cores(route);
-  for (uint8_t k = 0; cores; k++, cores >>= 1) {
-    if (!(cores & 1u))
-      continue;
+  for (uint32_t cores = spd_route_cores(route); cores; cores &= cores - 1) {
+    unsigned k = lowest_bit(cores);
     spd_core_t *core = k < SPD_CORES_PER_CHIP ? c->cores[k] : NULL;
     if (!core || core->state != SPD_CORE_RUNNING) {
       c->counters.dropped_core_stopped++;
@@ -155,13 +157,13 @@ static bool try_link(spd_emu_t *emu, uint32_t ci, int l) {
 static void try_outputs(spd_emu_t *emu, uint32_t ci) {
   spd_emu_chip_t *c = &emu->chips[ci];
   spd_emu_router_t *r = &c->router;
-  for (int l = 0; l < SPD_LINKS; l++)
-    if ((r->pending & (1u << l)) && try_link(emu, ci, l))
+  for (uint32_t links = spd_route_links(r->pending); links; links &= links - 1) {
+    int l = (int)lowest_bit(links);
+    if (try_link(emu, ci, l))
       r->pending &= ~(1u << l);
-  uint32_t cores = spd_route_cores(r->pending);
-  for (uint8_t k = 0; cores; k++, cores >>= 1) {
-    if (!(cores & 1u))
-      continue;
+  }
+  for (uint32_t cores = spd_route_cores(r->pending); cores; cores &= cores - 1) {
+    unsigned k = lowest_bit(cores);
     spd_core_t *core = c->cores[k];
     if (core->state != SPD_CORE_RUNNING) {
       c->counters.dropped_core_stopped++;
@@ -178,9 +180,8 @@ static void try_outputs(spd_emu_t *emu, uint32_t ci) {
 static void drop_blocked(spd_emu_t *emu, uint32_t ci) {
   spd_emu_chip_t *c = &emu->chips[ci];
   uint32_t pending = c->router.pending;
-  for (int l = 0; l < SPD_LINKS; l++)
-    if (pending & (1u << l))
-      c->counters.link_dropped[l]++;
+  for (uint32_t links = spd_route_links(pending); links; links &= links - 1)
+    c->counters.link_dropped[lowest_bit(links)]++;
   uint32_t n = bit_count(pending);
   c->counters.dropped_wait1 += n;
   emu->in_flight -= n;

@@ -44,47 +44,68 @@ typedef struct spd_event_queue {
 int spd_event_queue_init(spd_event_queue_t *q, spd_ctx_t *ctx, size_t capacity);
 void spd_event_queue_deinit(spd_event_queue_t *q);
 
-/* Out of line: a push that must first grow the ring or the heap. */
-int spd__event_queue_push_grow(spd_event_queue_t *q, const spd_event_t *ev);
+/* Out of line: double the ring (events at `now`) or the heap.
+ * @return 0 or SPD_ENOMEM (queue unchanged). */
+int spd__event_queue_grow(spd_event_queue_t *q, bool ring);
 
 /* The queue's order: time, then scheduling order. */
 static inline bool spd__event_earlier(const spd_event_t *a, const spd_event_t *b) {
   return a->time < b->time || (a->time == b->time && a->seq < b->seq);
 }
 
-/** Add @p ev (its seq is assigned here). @return 0 or SPD_ENOMEM (queue unchanged).
- *  Inline so an event built by the caller is written straight into the queue:
- *  built on the stack with narrow stores and copied with wide loads, it
- *  stalled store-to-load forwarding on every push (a third of the push's
- *  time, perf). A 4-ary heap: half the depth of a binary one, and the four
- *  children of a node share two cache lines. */
 #define SPD_EVENT_QUEUE_ARITY 4
 
-static inline int spd_event_queue_push(spd_event_queue_t *q, const spd_event_t *ev) {
-  if (ev->time == q->now) {
-    if (q->ring_count == q->ring_capacity)
-      return spd__event_queue_push_grow(q, ev);
+/** Make room for an event at @p time and return its slot, with time and seq
+ *  (assigned here) filled in; the caller writes the other fields. NULL when
+ *  the queue cannot grow (SPD_ENOMEM; queue unchanged).
+ *  Inline, and the caller writes the fields straight into the slot: an event
+ *  built on the stack with narrow stores and copied with wide loads stalled
+ *  store-to-load forwarding on every schedule (a third of its time, perf).
+ *  A 4-ary heap: half the depth of a binary one, and the four children of a
+ *  node share two cache lines. The new event has the largest sequence
+ *  number so far, so it sorts before a parent only when its time is
+ *  strictly earlier: sifting up compares times alone. */
+static inline spd_event_t *spd_event_queue_place(spd_event_queue_t *q, uint64_t time) {
+  spd_event_t *slot;
+  if (time == q->now) {
+    if (q->ring_count == q->ring_capacity && spd__event_queue_grow(q, true))
+      return NULL;
     /* The ring's capacity is a power of two, so wrapping is a mask. */
-    spd_event_t *slot = &q->ring[(q->ring_head + q->ring_count) & (q->ring_capacity - 1)];
-    *slot = *ev;
-    slot->seq = q->next_seq++;
+    slot = &q->ring[(q->ring_head + q->ring_count) & (q->ring_capacity - 1)];
     q->ring_count++;
-    return 0;
+  } else {
+    if (q->count == q->capacity && spd__event_queue_grow(q, false))
+      return NULL;
+    size_t i = q->count++;
+    while (i > 0) {
+      size_t parent = (i - 1) / SPD_EVENT_QUEUE_ARITY;
+      if (time >= q->heap[parent].time)
+        break;
+      q->heap[i] = q->heap[parent];
+      i = parent;
+    }
+    slot = &q->heap[i];
   }
-  if (q->count == q->capacity)
-    return spd__event_queue_push_grow(q, ev);
-  spd_event_t item = *ev;
-  item.seq = q->next_seq++;
-  size_t i = q->count++;
-  while (i > 0) {
-    size_t parent = (i - 1) / SPD_EVENT_QUEUE_ARITY;
-    if (!spd__event_earlier(&item, &q->heap[parent]))
-      break;
-    q->heap[i] = q->heap[parent];
-    i = parent;
-  }
-  q->heap[i] = item;
+  slot->time = time;
+  slot->seq = q->next_seq++;
+  return slot;
+}
+
+/** Add @p ev (its seq is assigned here). @return 0 or SPD_ENOMEM (queue unchanged). */
+static inline int spd_event_queue_push(spd_event_queue_t *q, const spd_event_t *ev) {
+  spd_event_t *slot = spd_event_queue_place(q, ev->time);
+  if (!slot)
+    return SPD_ENOMEM;
+  uint64_t seq = slot->seq;
+  *slot = *ev;
+  slot->seq = seq;
   return 0;
+}
+
+/** Nothing is pending at the current time (the time of the last event
+ *  taken): an event scheduled now would be the next one taken. */
+static inline bool spd_event_queue_nothing_now(const spd_event_queue_t *q) {
+  return !q->ring_count && !(q->count && q->heap[0].time == q->now);
 }
 
 /** Remove the earliest event into @p out; false when empty. */
