@@ -97,6 +97,40 @@ static void router_cache_agrees_with_scan(void **state) {
   spd_router_table_deinit(&t, &ctx);
 }
 
+/* Random tables (overlapping keys, dead entries, few and many distinct
+ * masks): the router's cache and mask index find what the scan finds. */
+static void router_index_agrees_with_scan(void **state) {
+  (void)state;
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  spd_router_table_t t;
+  spd_router_table_init(&t);
+  static spd_route_entry_t e[SPD_ROUTER_APP_ENTRIES];
+  uint64_t x = 99;
+  for (uint32_t n_masks = 1; n_masks <= 12; n_masks += 3) {
+    uint32_t n = 40 + 80 * n_masks;
+    for (uint32_t i = 0; i < n; i++) {
+      x = x * 6364136223846793005ull + 1442695040888963407ull;
+      uint32_t shift = 2 + (uint32_t)(x >> 60) % n_masks; /* n_masks distinct masks */
+      uint32_t mask = 0xFFFFu << shift & 0xFFFFu;
+      uint32_t key = (uint32_t)(x >> 20) & mask;
+      if ((x >> 33) % 10 == 0)
+        key |= 1; /* dead: a key bit outside its mask */
+      e[i] = spd_route_entry(key, mask, (uint32_t)(x >> 8));
+    }
+    assert_int_equal(spd_router_table_load(&t, &ctx, 0, 0, e, n), 0);
+    for (int pass = 0; pass < 2; pass++)
+      for (uint32_t k = 0; k < 0x10000; k += 7) {
+        uint32_t route = 0;
+        long i = spd_route_lookup(e, n, k);
+        assert_int_equal(spd_router_table_lookup(&t, k, &route), i >= 0);
+        if (i >= 0)
+          assert_int_equal(route, e[i].route);
+      }
+  }
+  spd_router_table_deinit(&t, &ctx);
+}
+
 static void event_queue_orders_by_time_then_sequence(void **state) {
   (void)state;
   spd_ctx_t ctx;
@@ -194,6 +228,7 @@ int main(void) {
       cmocka_unit_test(key_bits_outside_mask_never_hit),
       cmocka_unit_test(router_table_refuses_1024_entries),
       cmocka_unit_test(router_cache_agrees_with_scan),
+      cmocka_unit_test(router_index_agrees_with_scan),
       cmocka_unit_test(event_queue_orders_by_time_then_sequence),
       cmocka_unit_test(event_queue_matches_naive_reference),
       cmocka_unit_test(event_queue_growth_failure_leaves_queue_intact),

@@ -30,15 +30,16 @@ static void kick_tasks(spd_emu_t *emu, spd_core_t *core) {
     core->task_kicked = true; /* on_task schedules it when the callback ends */
     return;
   }
-  for (int i = 0; i < SPD_CORE_PRIORITIES; i++)
-    if (core->queues[i].count) {
-      uint64_t t = core->irq_free > emu->now ? core->irq_free : emu->now;
-      if (core->task_running && core->task_end > t)
-        t = core->task_end;
-      core->task_event_pending = true;
-      spd__emu_schedule(emu, t, SPD_EV_CORE_TASK, core->chip, core->p, 0, 0, 0, core->gen);
-      return;
-    }
+  /* One test of the four queues (called after every interrupt). */
+  _Static_assert(SPD_CORE_PRIORITIES == 4, "four queued priorities");
+  if (!(core->queues[0].count | core->queues[1].count | core->queues[2].count |
+        core->queues[3].count))
+    return;
+  uint64_t t = core->irq_free > emu->now ? core->irq_free : emu->now;
+  if (core->task_running && core->task_end > t)
+    t = core->task_end;
+  core->task_event_pending = true;
+  spd__emu_schedule(emu, t, SPD_EV_CORE_TASK, core->chip, core->p, 0, 0, 0, core->gen);
 }
 
 /* Deliver event @p event with (a, b) through the interrupt level: a

@@ -12,7 +12,39 @@ void spd_router_table_init(spd_router_table_t *t) { memset(t, 0, sizeof *t); }
 void spd_router_table_deinit(spd_router_table_t *t, spd_ctx_t *ctx) {
   spd_free(ctx, t->entries);
   spd_free(ctx, t->cache);
+  spd_free(ctx, t->index);
   memset(t, 0, sizeof *t);
+}
+
+static inline uint32_t index_hash(uint32_t key, uint32_t mask_id) {
+  return ((key ^ mask_id * 0x9E3779B9u) * 2654435761u) >> (32 - 11); /* 2048 slots */
+}
+
+/* Index the live entries by (mask, key), the first of equal ones winning;
+ * more distinct masks than the index holds leave n_masks past the limit. */
+static void build_index(spd_router_table_t *t) {
+  memset(t->index, 0, SPD_ROUTER_INDEX_SLOTS * sizeof *t->index);
+  t->n_masks = 0;
+  for (uint32_t i = 0; i < t->n; i++) {
+    const spd_route_entry_t *e = &t->entries[i];
+    if (spd_route_entry_dead(e))
+      continue;
+    uint32_t m = 0;
+    while (m < t->n_masks && t->masks[m] != e->mask)
+      m++;
+    if (m == t->n_masks) {
+      if (t->n_masks == SPD_ROUTER_INDEX_MASKS) {
+        t->n_masks++;
+        return;
+      }
+      t->masks[t->n_masks++] = e->mask;
+    }
+    uint32_t h = index_hash(e->key, m);
+    while (t->index[h].mask && !(t->index[h].mask == m + 1 && t->index[h].key == e->key))
+      h = (h + 1) & (SPD_ROUTER_INDEX_SLOTS - 1);
+    if (!t->index[h].mask)
+      t->index[h] = (spd_router_index_slot_t){e->key, (uint16_t)(m + 1), (uint16_t)i};
+  }
 }
 
 int spd_router_table_load(spd_router_table_t *t, spd_ctx_t *ctx, int x, int y,
@@ -25,24 +57,48 @@ int spd_router_table_load(spd_router_table_t *t, spd_ctx_t *ctx, int x, int y,
   if (!t->entries) {
     spd_route_entry_t *e = spd_calloc(ctx, SPD_ROUTER_ENTRIES, sizeof *e);
     spd_router_cache_slot_t *c = spd_calloc(ctx, SPD_ROUTER_CACHE_SLOTS, sizeof *c);
-    if (!e || !c) {
+    spd_router_index_slot_t *ix = spd_calloc(ctx, SPD_ROUTER_INDEX_SLOTS, sizeof *ix);
+    if (!e || !c || !ix) {
       spd_free(ctx, e);
       spd_free(ctx, c);
+      spd_free(ctx, ix);
       return spd_ctx_fail(ctx, SPD_ENOMEM, "router of chip (%d,%d): no memory for its table",
                           x, y);
     }
     t->entries = e;
     t->cache = c;
+    t->index = ix;
   }
   if (n)
     memcpy(t->entries, entries, n * sizeof *entries);
   t->n = n;
   memset(t->cache, 0, SPD_ROUTER_CACHE_SLOTS * sizeof *t->cache);
+  build_index(t);
   return 0;
 }
 
 static inline uint32_t cache_index(uint32_t key) {
   return (key * 2654435761u) >> 22; /* Fibonacci hashing onto 1024 slots */
+}
+
+/* The lowest entry hit by @p key, or -1: per mask, the index gives the
+ * lowest entry with that mask whose key matches; the lowest of those is the
+ * lowest of all (what spd_route_lookup's scan finds). */
+static long index_lookup(const spd_router_table_t *t, uint32_t key) {
+  if (t->n_masks > SPD_ROUTER_INDEX_MASKS)
+    return spd_route_lookup(t->entries, t->n, key);
+  long best = -1;
+  for (uint32_t m = 0; m < t->n_masks; m++) {
+    uint32_t k = key & t->masks[m];
+    for (uint32_t h = index_hash(k, m); t->index[h].mask;
+         h = (h + 1) & (SPD_ROUTER_INDEX_SLOTS - 1))
+      if (t->index[h].mask == m + 1 && t->index[h].key == k) {
+        if (best < 0 || t->index[h].entry < best)
+          best = t->index[h].entry;
+        break;
+      }
+  }
+  return best;
 }
 
 bool spd_router_table_lookup(spd_router_table_t *t, uint32_t key, uint32_t *route) {
@@ -53,7 +109,7 @@ bool spd_router_table_lookup(spd_router_table_t *t, uint32_t key, uint32_t *rout
     *route = slot->word & SPD_ROUTE_WORD_MASK;
     return (slot->word & SLOT_HIT) != 0;
   }
-  long i = spd_route_lookup(t->entries, t->n, key);
+  long i = index_lookup(t, key);
   uint32_t word = i >= 0 ? t->entries[i].route & SPD_ROUTE_WORD_MASK : 0;
   slot->key = key;
   slot->word = SLOT_USED | (i >= 0 ? SLOT_HIT : 0) | word;

@@ -2,9 +2,12 @@
  * at most 1023 application entries (SPINNAKER.md #10), exact key/mask
  * matching with the lowest index winning (spindle/route.h), and a small
  * direct-mapped cache of recent look-ups so packet trains with repeating keys
- * cost one probe instead of a scan. Caller-allocated (_init/_deinit); the
- * entry storage is allocated when a table is first loaded, so chips without
- * a table cost nothing. */
+ * cost one probe. A key the cache misses is looked up in an index built at
+ * load: one hash probe per distinct mask of the table (tables hold few), each
+ * giving the lowest entry with that mask and key, instead of a scan of the
+ * table; a table with more masks than the index holds is scanned.
+ * Caller-allocated (_init/_deinit); the storage is allocated when a table is
+ * first loaded, so chips without a table cost nothing. */
 #ifndef SPINDLE_EMU_ROUTER_TABLE_H
 #define SPINDLE_EMU_ROUTER_TABLE_H
 
@@ -21,10 +24,22 @@ typedef struct spd_router_cache_slot {
   uint32_t word; /* route in bits 0..23; bit 30 hit; bit 31 slot in use */
 } spd_router_cache_slot_t;
 
+#define SPD_ROUTER_INDEX_SLOTS 2048 /* twice the entries: probes stay short */
+#define SPD_ROUTER_INDEX_MASKS 8
+
+typedef struct spd_router_index_slot {
+  uint32_t key;   /* an entry's key (its mask's bits only) */
+  uint16_t mask;  /* index into masks[] + 1; 0: empty */
+  uint16_t entry; /* lowest entry with this mask and key */
+} spd_router_index_slot_t;
+
 typedef struct spd_router_table {
   spd_route_entry_t *entries; /* SPD_ROUTER_ENTRIES slots once loaded */
   spd_router_cache_slot_t *cache;
+  spd_router_index_slot_t *index;
   uint32_t n;
+  uint32_t masks[SPD_ROUTER_INDEX_MASKS]; /* distinct masks of live entries */
+  uint32_t n_masks;                        /* > SPD_ROUTER_INDEX_MASKS: scan */
 } spd_router_table_t;
 
 void spd_router_table_init(spd_router_table_t *t);
