@@ -12,6 +12,7 @@
 #include "spindle/fit_fixed.h"
 #include "spindle/machine_run.h"
 #include "spindle/partition.h"
+#include "support/test_machine_data.h"
 #include "support/test_support.h"
 
 static spd_model_t *chain(spd_ctx_t *ctx, int32_t in, const int32_t *units, int n) {
@@ -34,62 +35,10 @@ static spd_model_t *chain(spd_ctx_t *ctx, int32_t in, const int32_t *units, int 
   return m;
 }
 
-/* Deterministic samples in [0, 1) and labels. */
-typedef struct samples {
-  float *x;
-  uint8_t *x_u8;
-  int32_t *labels;
-  spd_fit_data_t d;
-} samples_t;
+typedef spd_test_samples_t samples_t;
 
 static void samples_make(samples_t *s, size_t n, int32_t in, int classes, bool bytes) {
-  memset(s, 0, sizeof *s);
-  s->x = calloc(n * (size_t)in, sizeof *s->x);
-  s->x_u8 = calloc(n * (size_t)in, 1);
-  s->labels = calloc(n, sizeof *s->labels);
-  uint32_t state = 12345;
-  for (size_t i = 0; i < n * (size_t)in; i++) {
-    state = state * 1103515245u + 12345u;
-    s->x_u8[i] = (uint8_t)(state >> 24);
-    s->x[i] = (float)s->x_u8[i] / 255.0f;
-  }
-  for (size_t i = 0; i < n; i++)
-    s->labels[i] = (int32_t)(i * 7 % (size_t)classes);
-  s->d = (spd_fit_data_t){.n = n, .sample_shape = {1, {in}}, .y = {.n = n, .labels = s->labels}};
-  if (bytes) {
-    s->d.x_u8 = s->x_u8;
-    s->d.x_scale = 1.0f / 255.0f;
-  } else {
-    s->d.x = s->x;
-  }
-}
-
-static void samples_free(samples_t *s) {
-  free(s->x);
-  free(s->x_u8);
-  free(s->labels);
-}
-
-/* The reference's fixed outputs: the same net, plan calibrated on the
- * first batch of min(32, n) samples, as spd_evaluate_fixed builds it. */
-static void reference_fixed(spd_ctx_t *ctx, spd_model_t *m, const samples_t *s, float *out) {
-  size_t n = s->d.n, in = (size_t)spd_shape_size(&s->d.sample_shape);
-  size_t batch = n < 32 ? n : 32;
-  spd_numeric_plan_t *plan = NULL;
-  spd_fx_net_t *net = NULL;
-  assert_int_equal(spd_numeric_plan_new(ctx, m, &plan), 0);
-  assert_int_equal(spd__fx_net_new(ctx, m, plan, SPD_FX_LOSS_SPARSE_CE, false, (int)batch, 0,
-                                   &net), 0);
-  spd_numeric_plan_free(plan);
-  spd_fx_batch_t first = {.x = s->x, .labels = s->labels, .batch = (int)batch};
-  assert_int_equal(spd__fx_net_calibrate(net, &first, 2), 0);
-  size_t n_out = (size_t)spd_shape_size(&m->layers[m->n_layers - 1].output_shape);
-  for (size_t at = 0; at < n; at += batch) {
-    size_t k = n - at < batch ? n - at : batch;
-    spd_fx_batch_t b = {.x = s->x + at * in, .labels = s->labels + at, .batch = (int)k};
-    assert_int_equal(spd__fx_net_evaluate(net, &b, out + at * n_out, NULL), 0);
-  }
-  spd__fx_net_free(net);
+  spd_test_samples_make(s, n, (spd_shape_t){1, {in}}, classes, bytes);
 }
 
 static spd_machine_t *machine(spd_ctx_t *ctx, const char *name, const char *faults) {
@@ -121,7 +70,7 @@ static void fixed_run(const char *machine_name, const char *faults, int32_t in,
   samples_make(&s, n, in, units[n_layers - 1], bytes);
   size_t n_out = (size_t)units[n_layers - 1];
   float *want = calloc(n * n_out, sizeof *want), *got = calloc(n * n_out, sizeof *got);
-  reference_fixed(&ctx, m, &s, want);
+  spd_test_reference_fixed(&ctx, m, &s, want);
   spd_machine_stats_t st;
   spd_machine_run_opts_t o = {.numeric = SPD_NUMERIC_FIXED};
   int rc = spd_machine_predict(&ctx, m, mc, &o, &s.d, got, &st);
@@ -139,7 +88,7 @@ static void fixed_run(const char *machine_name, const char *faults, int32_t in,
     *chips_used = st.chips_used;
   free(want);
   free(got);
-  samples_free(&s);
+  spd_test_samples_free(&s);
   spd_machine_free(mc);
   spd_model_free(m);
 }
@@ -200,7 +149,7 @@ static void test_float_close(void **state) {
                                 NULL, &ref_loss, &ref_acc), 0);
   assert_true(fabs(loss - ref_loss) < 1e-4);
   assert_true(acc == ref_acc);
-  samples_free(&s);
+  spd_test_samples_free(&s);
   spd_machine_free(mc);
   spd_model_free(m);
 }
@@ -245,7 +194,7 @@ static void train_case(spd_optimizer_kind_t kind, float momentum, const char *ma
   }
   spd_history_free(&want_h);
   spd_history_free(&got_h);
-  samples_free(&s);
+  spd_test_samples_free(&s);
   spd_machine_free(mc);
   spd_model_free(on_machine);
   spd_model_free(on_host);
@@ -328,7 +277,7 @@ static void float_train_case(spd_optimizer_kind_t kind, float momentum, int32_t 
     assert_true(fabs(got_h.epochs[e].loss - want_h.epochs[e].loss) < 1e-4);
   spd_history_free(&want_h);
   spd_history_free(&got_h);
-  samples_free(&s);
+  spd_test_samples_free(&s);
   spd_machine_free(mc);
   spd_model_free(on_machine);
   spd_model_free(on_host);
@@ -392,8 +341,8 @@ static void test_train_validation_exact(void **state) {
     }
   spd_history_free(&want);
   spd_history_free(&got);
-  samples_free(&s);
-  samples_free(&val);
+  spd_test_samples_free(&s);
+  spd_test_samples_free(&val);
   spd_machine_free(mc);
   spd_model_free(on_machine);
   spd_model_free(on_host);
@@ -477,7 +426,7 @@ static void test_progress_follows_the_records(void **state) {
   assert_int_equal(spd_machine_evaluate(&ctx, m, mc, &o, &s.d, &loss, &accuracy, NULL), 0);
   assert_int_equal(seen.batches, 2);
   assert_true(seen.loss == loss && seen.accuracy == accuracy);
-  samples_free(&s);
+  spd_test_samples_free(&s);
   spd_machine_free(mc);
   spd_model_free(m);
 }
