@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define SPD_DS_MAGIC 0x53504453u /* "SPDS" */
-#define SPD_DS_VERSION 2u
+#define SPD_DS_VERSION 3u
 
 /* What a blob is for and how it computes, as codes of the blob format
  * itself: kernels read these and include no mapping or model header. The
@@ -25,7 +25,20 @@ typedef enum spd_ds_role {
   SPD_DS_ROLE_REDUCER = 4,
   SPD_DS_ROLE_LOSS = 5,
   SPD_DS_ROLE_SINK = 6,
+  SPD_DS_ROLE_CONV = 7, /* output rows x channels of a convolution (+ fused pooling) */
+  SPD_DS_ROLE_POOL = 8, /* output rows x channels of a pooling layer */
 } spd_ds_role_t;
+
+/** Feature-map addressing of a partition (docs/conv-on-machine.md): when
+ *  width > 0 the partition's values are positions fm_first, fm_first + 1,
+ *  ... of a block (rows x width x chans, channel fastest) of a layer's
+ *  (H, W, C) output, and position q is the core's own value
+ *  lo + (q / (width * chans)) * row_stride + (q / chans % width) * col_stride
+ *  + q % chans (modulo 2^32: lo may wrap). width = 0: value lo + i. */
+typedef struct spd_ds_fm {
+  uint32_t first, width, chans;
+  uint32_t row_stride, col_stride;
+} spd_ds_fm_t;
 
 typedef enum spd_ds_numeric {
   SPD_DS_FLOAT = 0,
@@ -52,6 +65,7 @@ typedef struct spd_ds_in {
   uint32_t base, mask, value_bits;
   uint32_t lo, n, words;
   uint32_t kind;          /* SPD_DS_KIND_* */
+  spd_ds_fm_t fm;         /* feature-map partitions: position -> own value */
 } spd_ds_in_t;
 
 /** An outgoing partition: the sender's values lo .. lo + n - 1, each in
@@ -64,6 +78,7 @@ typedef struct spd_ds_out {
   uint32_t kind;          /* SPD_DS_KIND_* */
   uint32_t phase;         /* CPU cycles before a sample's first packet, so
                              the senders feeding one receiver interleave */
+  spd_ds_fm_t fm;         /* feature-map partitions: position -> own value */
 } spd_ds_out_t;
 
 /* Partition kinds (spd_partition_t.name). */
@@ -85,6 +100,17 @@ typedef struct spd_ds_out {
 #define SPD_DS_TRAIN (1u << 6)    /* training: backward pass and batch updates */
 #define SPD_DS_EPOCH_RESULTS (1u << 7) /* training: results after every epoch
                                           (result_addr), for validation */
+
+/** Geometry of a window layer on one sample (base/fx_conv.h's
+ *  spd_fx_window_t); 1-D layers have in_h = out_h = 1. */
+typedef struct spd_ds_window {
+  int32_t in_h, in_w, in_c, out_h, out_w, out_c;
+  int32_t k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left;
+} spd_ds_window_t;
+
+#define SPD_DS_POOL_NONE 0u
+#define SPD_DS_POOL_MAX 1u
+#define SPD_DS_POOL_AVG 2u
 
 /** The role's configuration. act_kind is an spd_fx_act_t code
  *  (fixed_math.h) in both numeric modes, mapped from the model's activation
@@ -114,6 +140,14 @@ typedef struct spd_ds_config {
                                   epoch e go to result_addr + e * (bytes +
                                   4), followed by the word e + 1 */
   uint32_t order_addr;         /* source: sample index of every sequence number */
+  /* conv and pool tiles (docs/conv-on-machine.md) */
+  spd_ds_window_t conv;        /* the convolution's geometry (conv tiles) */
+  spd_ds_window_t pool;        /* the pooling's geometry (pool tiles, fused pooling) */
+  uint32_t pool_kind;          /* SPD_DS_POOL_*: the pooling a tile computes */
+  uint32_t conv_lo, conv_n;    /* conv tile: its convolution output rows */
+  uint32_t in_lo, in_n;        /* input rows it reads (halo included) */
+  uint32_t out_lo, out_n;      /* rows of the tensor it sends (pooled when fused) */
+  uint32_t ch_lo;              /* its first output channel (cols = how many) */
 } spd_ds_config_t;
 
 /** Float training: one step's update constants (table [step], one per chip

@@ -148,6 +148,16 @@ int spd_kc_send_kind(spd_kc_t *kc, uint32_t kind, uint32_t slot, const uint32_t 
   return 0;
 }
 
+void spd_kc_gather(spd_kc_t *kc, uint32_t out, const uint32_t *src, uint32_t *dst) {
+  const spd_ds_out_t *o = &kc->out[out];
+  for (uint32_t i = 0; i < o->n; i++) {
+    uint32_t v = spd_kc_value_of(&o->fm, o->lo, i);
+    for (uint32_t w = 0; w < o->words; w++)
+      dst[i * o->words + w] = src[v * o->words + w];
+  }
+  spd_core_charge(kc->core, o->n * o->words * SPD_KC_PER_VALUE + (o->fm.width ? o->n * SPD_KC_FM_DECODE : 0));
+}
+
 uint32_t spd_kc_batch_of(const spd_kc_t *kc, uint32_t seq) {
   uint32_t n = kc->cfg.epoch_samples, b = kc->cfg.batch;
   uint32_t steps = (n + b - 1) / b;
@@ -184,15 +194,17 @@ static void packet_cb(spd_core_t *core, uint32_t key, uint32_t payload) {
       hi = mid;
     steps++;
   }
-  spd_core_charge(core, SPD_KC_RECV_HANDLER + 2 * steps);
   uint32_t i = lo;
-  if (i == kc->h.n_in || (key & kc->in[i].mask) != kc->in[i].base)
+  if (i == kc->h.n_in || (key & kc->in[i].mask) != kc->in[i].base) {
+    spd_core_charge(core, SPD_KC_RECV_HANDLER + 2 * steps);
     return; /* not ours: the router never sends such a packet */
+  }
   const spd_ds_in_t *in = &kc->in[i];
+  spd_core_charge(core, SPD_KC_RECV_HANDLER + 2 * steps + (in->fm.width ? SPD_KC_FM_DECODE : 0));
   uint32_t off = key - in->base;
   uint32_t slot = (off >> in->value_bits) & (kc->h.slots - 1);
   uint32_t j = off & ((1u << in->value_bits) - 1u);
-  kc->store(kc, i, slot, in->lo + j / in->words, j % in->words, payload);
+  kc->store(kc, i, slot, spd_kc_value_of(&in->fm, in->lo, j / in->words), j % in->words, payload);
   uint32_t phase = phase_of(in->kind), *count = &kc->count[phase * kc->h.slots + slot];
   if (++*count == kc->expected[phase]) {
     *count = 0;

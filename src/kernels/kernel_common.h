@@ -26,6 +26,9 @@
 #define SPD_KC_SOFTMAX_FLOAT 500u
 #define SPD_KC_RECV_HANDLER 10u
 #define SPD_KC_PER_VALUE 2u /* a store or copy in a loop */
+#define SPD_KC_FM_DECODE 12u /* a feature-map position into (row, column, channel):
+                                two divisions by constants of the partition */
+#define SPD_KC_POOL_OP 4u    /* a pooling compare or add per window tap */
 
 typedef struct spd_kc spd_kc_t;
 
@@ -92,6 +95,20 @@ int spd_kc_start(spd_kc_t *kc);
 int spd_kc_send_all(spd_kc_t *kc, uint32_t slot, const uint32_t *words);
 /** Queue every outgoing partition of kind @p kind (its share of @p words). */
 int spd_kc_send_kind(spd_kc_t *kc, uint32_t kind, uint32_t slot, const uint32_t *words);
+/** The core's own value index of value @p i of a partition with value
+ *  range start @p lo and feature-map addressing @p fm (dataspec.h). */
+static inline uint32_t spd_kc_value_of(const spd_ds_fm_t *fm, uint32_t lo, uint32_t i) {
+  if (!fm->width)
+    return lo + i;
+  uint32_t q = fm->first + i, per_row = fm->width * fm->chans;
+  uint32_t r = q / per_row, rem = q - r * per_row, col = rem / fm->chans;
+  return lo + r * fm->row_stride + col * fm->col_stride + (rem - col * fm->chans);
+}
+
+/** Copy outgoing partition @p out's values (each @c words words) from the
+ *  core's own values @p src into @p dst, in the partition's order. */
+void spd_kc_gather(spd_kc_t *kc, uint32_t out, const uint32_t *src, uint32_t *dst);
+
 /** Queue @p n packets of outgoing partition @p out from its value 0. */
 int spd_kc_send(spd_kc_t *kc, uint32_t out, uint32_t slot, const uint32_t *data, uint32_t n);
 

@@ -1,4 +1,5 @@
-/* The kernels of the Dense pipeline (docs/dense-on-machine.md), loadable
+/* The kernels of the Dense and convolution pipelines (docs/dense-on-machine.md,
+ * docs/conv-on-machine.md), loadable
  * by name from every emulator (src/emu/kernel_registry.c). */
 #ifndef SPINDLE_KERNELS_KERNELS_H
 #define SPINDLE_KERNELS_KERNELS_H
@@ -11,5 +12,8 @@ extern const spd_kernel_t spd_kernel_dense_tile_full; /* "spindle_tile_full" */
 extern const spd_kernel_t spd_kernel_dense_reducer;   /* "spindle_reducer" */
 extern const spd_kernel_t spd_kernel_dense_loss;      /* "spindle_loss" */
 extern const spd_kernel_t spd_kernel_dense_sink;      /* "spindle_sink" */
+/* docs/conv-on-machine.md */
+extern const spd_kernel_t spd_kernel_conv_tile;       /* "spindle_conv" */
+extern const spd_kernel_t spd_kernel_pool_tile;       /* "spindle_pool" */
 
 #endif

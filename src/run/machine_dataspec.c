@@ -15,7 +15,8 @@ const char *spd__ds_kernel_name(spd_vertex_role_t role) {
   static const char *const names[SPD_ROLE_COUNT] = {
       [SPD_ROLE_SOURCE] = "spindle_source",   [SPD_ROLE_TILE] = "spindle_tile",
       [SPD_ROLE_TILE_FULL] = "spindle_tile_full", [SPD_ROLE_REDUCER] = "spindle_reducer",
-      [SPD_ROLE_LOSS] = "spindle_loss",       [SPD_ROLE_SINK] = "spindle_sink"};
+      [SPD_ROLE_LOSS] = "spindle_loss",       [SPD_ROLE_SINK] = "spindle_sink",
+      [SPD_ROLE_CONV] = "spindle_conv",       [SPD_ROLE_POOL] = "spindle_pool"};
   return role < SPD_ROLE_COUNT ? names[role] : "?";
 }
 
@@ -112,6 +113,61 @@ static uint32_t configure(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_config
   return bytes;
 }
 
+static spd_ds_window_t ds_window(const spd_conv_tiling_t *t) {
+  return (spd_ds_window_t){(int32_t)t->in_h,     (int32_t)t->in_w,     (int32_t)t->in_c,
+                           (int32_t)t->out_h,    (int32_t)t->out_w,    (int32_t)t->out_c,
+                           (int32_t)t->k_h,      (int32_t)t->k_w,      (int32_t)t->stride_h,
+                           (int32_t)t->stride_w, (int32_t)t->dil_h,    (int32_t)t->dil_w,
+                           (int32_t)t->pad_top,  (int32_t)t->pad_left};
+}
+
+static bool is_maxpool(spd_layer_kind_t k) {
+  return k == SPD_LAYER_MAXPOOL1D || k == SPD_LAYER_MAXPOOL2D;
+}
+
+/* The pooling a conv or pool tile computes (its own layer or the fused
+ * one), or NULL. */
+static const spd_conv_tiling_t *pool_of(const spd_machine_graph_t *g, const spd_vertex_t *v) {
+  if (v->role == SPD_ROLE_POOL)
+    return spd_machine_graph_conv_tiling(g, v->layer);
+  return v->fused_pool ? spd_machine_graph_conv_tiling(g, v->fused_pool) : NULL;
+}
+
+/* Bytes of an average pooling's 1/count table (count 0 .. k_h k_w). */
+static uint32_t inv_count_bytes(const spd_conv_tiling_t *pool) {
+  return pool && !is_maxpool(pool->kind) ? (pool->k_h * pool->k_w + 1u) * 8u : 0u;
+}
+
+/* A conv or pool tile: geometry of its layer(s), its rows and channels;
+ * data: the kernel slice and bias (conv), the 1/count table (average). */
+static uint32_t configure_window(const spd__ds_inputs_t *in, const spd_vertex_t *v,
+                                 spd_ds_config_t *c) {
+  const spd_conv_tiling_t *pool = pool_of(in->g, v);
+  c->rows = v->rows.n;
+  c->cols = v->cols.n;
+  c->ch_lo = v->cols.lo;
+  c->in_lo = v->in_rows.lo;
+  c->in_n = v->in_rows.n;
+  c->out_lo = v->rows.lo;
+  c->out_n = v->rows.n;
+  c->conv_lo = v->conv_rows.lo;
+  c->conv_n = v->conv_rows.n;
+  if (pool) {
+    c->pool = ds_window(pool);
+    c->pool_kind = is_maxpool(pool->kind) ? SPD_DS_POOL_MAX : SPD_DS_POOL_AVG;
+  }
+  if (v->role == SPD_ROLE_POOL)
+    return inv_count_bytes(pool);
+  bool fixed = in->numeric == SPD_NUMERIC_FIXED;
+  const spd_conv_tiling_t *conv = spd_machine_graph_conv_tiling(in->g, v->layer);
+  c->conv = ds_window(conv);
+  bool bias = fixed ? in->bias32[v->layer] != NULL : in->biasf[v->layer] != NULL;
+  c->flags = bias ? SPD_DS_BIAS : 0;
+  act_config(in, v->layer, c);
+  uint32_t weights = conv->k_h * conv->k_w * conv->in_c * v->cols.n * (fixed ? 2u : 4u);
+  return ((weights + 3u) & ~3u) + (bias ? v->cols.n * 4u : 0u) + inv_count_bytes(pool);
+}
+
 static uint32_t configure_role(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_config_t *c) {
   const spd_vertex_t *v = &in->g->vertices[vi];
   bool fixed = in->numeric == SPD_NUMERIC_FIXED;
@@ -154,8 +210,44 @@ static uint32_t configure_role(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_c
   case SPD_ROLE_SINK:
     c->cols = v->cols.n + 4u;
     return 0;
+  case SPD_ROLE_CONV:
+  case SPD_ROLE_POOL:
+    return configure_window(in, v, c);
   default:
     return 0;
+  }
+}
+
+/* A conv tile's kernel slice (its channels of k_h x k_w x in_c x out_c)
+ * and bias slice; an average pooling's 1/count table. */
+static void fill_window(const spd__ds_inputs_t *in, const spd_vertex_t *v, uint8_t *d) {
+  bool fixed = in->numeric == SPD_NUMERIC_FIXED;
+  size_t off = 0, vb = fixed ? 2u : 4u;
+  int l = v->layer;
+  if (v->role == SPD_ROLE_CONV) {
+    const spd_conv_tiling_t *conv = spd_machine_graph_conv_tiling(in->g, l);
+    size_t rows = (size_t)conv->k_h * conv->k_w * conv->in_c;
+    for (size_t e = 0; e < rows; e++) {
+      size_t src = e * conv->out_c + v->cols.lo;
+      memcpy(d + off, fixed ? (const void *)(in->w16[l] + src) : (const void *)(in->wf[l] + src),
+             v->cols.n * vb);
+      off += v->cols.n * vb;
+    }
+    off = (off + 3u) & ~(size_t)3u;
+    const void *bias = fixed ? (const void *)in->bias32[l] : (const void *)in->biasf[l];
+    if (bias) {
+      memcpy(d + off, (const uint8_t *)bias + v->cols.lo * 4u, v->cols.n * 4u);
+      off += v->cols.n * 4u;
+    }
+  }
+  const spd_conv_tiling_t *pool = pool_of(in->g, v);
+  if (!inv_count_bytes(pool) || !fixed)
+    return;
+  spd_fx_const_t k[1] = {{0, 0}};
+  memcpy(d + off, k, sizeof k);
+  for (uint32_t c = 1; c <= pool->k_h * pool->k_w; c++) {
+    k[0] = spd_fx_const_from_double(1.0 / c);
+    memcpy(d + off + c * sizeof k, k, sizeof k);
   }
 }
 
@@ -163,6 +255,10 @@ static uint32_t configure_role(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_c
 static void fill_data(const spd__ds_inputs_t *in, uint32_t vi, uint8_t *d) {
   const spd_vertex_t *v = &in->g->vertices[vi];
   bool fixed = in->numeric == SPD_NUMERIC_FIXED;
+  if (v->role == SPD_ROLE_CONV || v->role == SPD_ROLE_POOL) {
+    fill_window(in, v, d);
+    return;
+  }
   if (v->role == SPD_ROLE_SOURCE) {
     if (in->bytes_per_value == 1)
       memcpy(d, in->input_table, 256u * 4u);
@@ -216,10 +312,50 @@ static uint32_t recv_cost(const spd__ds_inputs_t *in, uint32_t vi) {
   count_tables(in->g, vi, &n_in, &n_out);
   while ((1u << steps) < n_in)
     steps++;
-  uint32_t add = in->g->vertices[vi].role != SPD_ROLE_REDUCER ? 0u
-                 : in->numeric == SPD_NUMERIC_FIXED          ? 4u
-                                                             : 40u;
+  spd_vertex_role_t role = in->g->vertices[vi].role;
+  uint32_t add = role != SPD_ROLE_REDUCER ? 0u : in->numeric == SPD_NUMERIC_FIXED ? 4u : 40u;
+  if (role == SPD_ROLE_CONV || role == SPD_ROLE_POOL)
+    add = 12u; /* a feature-map position decoded (SPD_KC_FM_DECODE) */
   return 40u + 10u + 2u * steps + add;
+}
+
+/* A feature-map partition's positions as the core's own values
+ * (docs/dataspec.md): the core holds rows from r0 on, every column, Cl
+ * channels from c0 on, its first value at flat index @p off of that
+ * layout (a Dense tile after the Flatten: minus its first row of W). A
+ * partition covering all of the core's channels is a contiguous run. */
+static void fm_map(const spd_partition_t *p, uint32_t r0, uint32_t Cl, uint32_t c0, uint32_t off,
+                   uint32_t *lo, spd_ds_fm_t *fm) {
+  uint32_t W = p->fm_width;
+  *fm = (spd_ds_fm_t){p->values.lo, W, p->fm_chans.n, W * Cl, Cl};
+  *lo = off + (p->fm_rows.lo - r0) * W * Cl + (p->fm_chans.lo - c0);
+  if (p->fm_chans.n == Cl) { /* linear: position q is lo + q */
+    *lo += p->values.lo;
+    *fm = (spd_ds_fm_t){0};
+  }
+}
+
+/* How vertex @p v addresses the values of feature-map partition @p p it
+ * sends or receives. */
+static void fm_own(const spd_vertex_t *v, const spd_partition_t *p, bool receiving, uint32_t *lo,
+                   spd_ds_fm_t *fm) {
+  switch (v->role) {
+  case SPD_ROLE_SOURCE:
+    fm_map(p, v->in_rows.lo, p->fm_channels, 0, 0, lo, fm);
+    return;
+  case SPD_ROLE_CONV:
+    if (receiving)
+      fm_map(p, v->in_rows.lo, p->fm_channels, 0, 0, lo, fm);
+    else
+      fm_map(p, v->rows.lo, v->cols.n, v->cols.lo, 0, lo, fm);
+    return;
+  case SPD_ROLE_POOL:
+    fm_map(p, receiving ? v->in_rows.lo : v->rows.lo, v->cols.n, v->cols.lo, 0, lo, fm);
+    return;
+  default: /* the first Dense layer's tiles: flat index minus their first row */
+    fm_map(p, 0, p->fm_channels, 0, 0u - v->rows.lo, lo, fm);
+    return;
+  }
 }
 
 static uint64_t packets_of(const spd_partition_t *p) {
@@ -326,14 +462,22 @@ static void fill_tables(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_in_t *in
     uint32_t kind = kind_of(part->name);
     if (part->source == vi) {
       uint32_t pace = in->pace[p];
-      outs[no++] = (spd_ds_out_t){k->base, part->value_bits, part->values.lo - own_lo(v, kind, false),
-                                  part->values.n, part->words, pace, kind, phase_of(in, p, pace)};
+      spd_ds_out_t *o = &outs[no++];
+      *o = (spd_ds_out_t){k->base, part->value_bits, part->values.lo - own_lo(v, kind, false),
+                          part->values.n, part->words, pace, kind, phase_of(in, p, pace),
+                          {0}};
+      if (part->fm_width)
+        fm_own(v, part, false, &o->lo, &o->fm);
     }
     for (uint32_t t = 0; t < part->n_targets; t++)
-      if (part->targets[t] == vi)
-        ins[ni++] = (spd_ds_in_t){k->base, k->mask, part->value_bits,
-                                  part->values.lo - own_lo(v, kind, true), part->values.n,
-                                  part->words, kind};
+      if (part->targets[t] == vi) {
+        spd_ds_in_t *e = &ins[ni++];
+        *e = (spd_ds_in_t){k->base, k->mask, part->value_bits,
+                           part->values.lo - own_lo(v, kind, true), part->values.n, part->words,
+                           kind, {0}};
+        if (part->fm_width)
+          fm_own(v, part, true, &e->lo, &e->fm);
+      }
   }
   qsort(ins, ni, sizeof *ins, by_base);
 }
@@ -352,6 +496,10 @@ static spd_ds_role_t ds_role(spd_vertex_role_t role) {
     return SPD_DS_ROLE_LOSS;
   case SPD_ROLE_SINK:
     return SPD_DS_ROLE_SINK;
+  case SPD_ROLE_CONV:
+    return SPD_DS_ROLE_CONV;
+  case SPD_ROLE_POOL:
+    return SPD_DS_ROLE_POOL;
   default:
     return (spd_ds_role_t)0; /* no kernel accepts it: spd_kc_init refuses */
   }

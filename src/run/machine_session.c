@@ -142,7 +142,8 @@ static int float_weights(mrun_t *r) {
   int err = spd_numeric_plan_new(r->ctx, r->model, &r->plan);
   for (int i = 0; !err && i < r->model->n_layers; i++) {
     const spd_layer_t *l = &r->model->layers[i];
-    if (l->config.kind != SPD_LAYER_DENSE)
+    if (l->config.kind != SPD_LAYER_DENSE && l->config.kind != SPD_LAYER_CONV1D &&
+        l->config.kind != SPD_LAYER_CONV2D)
       continue;
     r->wf[i] = l->params[0].value.data;
     r->biasf[i] = l->n_params > 1 ? l->params[1].value.data : NULL;
@@ -173,7 +174,7 @@ static int map(mrun_t *r) {
   po.input_bytes = r->data->x_u8 ? 1u : 4u;
   po.max_cores = r->o.max_cores;
   po.slack_percent = r->o.slack_percent ? r->o.slack_percent : r->cfg ? 100u : 400u;
-  int err = spd_partition_dense(r->ctx, r->model, r->machine, &po, &r->g);
+  int err = spd_partition_model(r->ctx, r->model, r->machine, &po, &r->g);
   if (!err)
     err = (r->o.placer ? r->o.placer : spd_place)(r->ctx, r->g, r->machine, &r->place);
   spd_map_net_t *nets = NULL;
@@ -889,6 +890,16 @@ int spd_machine_fit_run(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *mac
     return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
                         "machine training: sparse categorical cross-entropy after a softmax "
                         "output layer, integer labels, epochs and batch size >= 1");
+  for (int i = 1; i < m->n_layers; i++) {
+    spd_layer_kind_t k = m->layers[i].config.kind;
+    if (k != SPD_LAYER_DENSE && k != SPD_LAYER_FLATTEN && k != SPD_LAYER_RESHAPE &&
+        k != SPD_LAYER_DROPOUT)
+      return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
+                          "layer '%s' (%s): machine training runs Dense layers only; "
+                          "convolutions and pooling run forward on the machine "
+                          "(evaluate, predict) and train with --backend reference",
+                          m->layers[i].config.name, spd_layer_kind_name(k));
+  }
   if (opts && opts->numeric == SPD_NUMERIC_FLOAT && cfg->optimizer.kind == SPD_OPT_RMSPROP)
     return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
                         "machine training in float: SGD and Adam (RMSprop runs in fixed point)");

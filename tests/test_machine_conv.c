@@ -1,0 +1,228 @@
+/* Convolutional networks run forward on the emulated machine
+ * (docs/conv-on-machine.md): Conv2D/Conv1D tiles with strides, valid and
+ * same padding, dilation, with and without bias, fused and separate max
+ * and average pooling, the Flatten into Dense. Fixed point bit-identical to
+ * the reference's fixed mode, float within 1e-4 of the float reference, a
+ * convolution split over many tiles and chips equal to the unsplit
+ * reference, and no packet dropped anywhere. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spindle/fit_fixed.h"
+#include "spindle/machine_run.h"
+#include "spindle/partition.h"
+#include "support/test_machine_data.h"
+#include "support/test_models.h"
+#include "support/test_support.h"
+
+#define CLASSES 5
+
+static spd_layer_config_t conv(const char *name, int32_t filters, int32_t k, int32_t stride,
+                               int32_t dil, spd_padding_t pad, spd_activation_t act, bool bias) {
+  spd_layer_config_t c;
+  spd_layer_config_defaults(&c, SPD_LAYER_CONV2D, name);
+  c.filters = filters;
+  c.kernel_size[0] = c.kernel_size[1] = k;
+  c.strides[0] = c.strides[1] = stride;
+  c.dilation_rate[0] = c.dilation_rate[1] = dil;
+  c.padding = pad;
+  c.activation = act;
+  c.use_bias = bias;
+  return c;
+}
+
+static spd_layer_config_t pool(const char *name, spd_layer_kind_t kind, int32_t k, int32_t stride,
+                               spd_padding_t pad) {
+  spd_layer_config_t c;
+  spd_layer_config_defaults(&c, kind, name);
+  c.pool_size[0] = c.pool_size[1] = k;
+  c.strides[0] = c.strides[1] = stride;
+  c.padding = pad;
+  return c;
+}
+
+/* @p layers, then Flatten and a softmax Dense of CLASSES units; biases
+ * drawn small and non-zero so that they count, the Dense kernel scaled
+ * down so that no probability saturates at 0 or 1 (every logit shows in
+ * the outputs). */
+static spd_model_t *cnn(spd_ctx_t *ctx, spd_shape_t in, const spd_layer_config_t *layers, int n) {
+  spd_layer_config_t all[8];
+  assert_true(n + 2 <= 8);
+  memcpy(all, layers, (size_t)n * sizeof *all);
+  spd_layer_config_defaults(&all[n], SPD_LAYER_FLATTEN, "flatten");
+  spd_layer_config_defaults(&all[n + 1], SPD_LAYER_DENSE, "dense");
+  all[n + 1].units = CLASSES;
+  all[n + 1].activation = SPD_ACT_SOFTMAX;
+  spd_model_t *m = spd_test_stack(ctx, "cnn", in, all, n + 2, 11);
+  for (int i = 1; i < m->n_layers; i++)
+    for (int p = 1; p < m->layers[i].n_params; p++) {
+      spd_tensor_t *b = &m->layers[i].params[p].value;
+      for (size_t e = 0; e < spd_shape_size(&b->shape); e++)
+        b->data[e] = 0.05f * (float)((int)((e * 37 + (size_t)i) % 9) - 4);
+    }
+  spd_tensor_t *k = &m->layers[m->n_layers - 1].params[0].value;
+  for (size_t e = 0; e < spd_shape_size(&k->shape); e++)
+    k->data[e] *= 0.1f;
+  return m;
+}
+
+static void expect_clean(const spd_machine_stats_t *st, uint64_t samples) {
+  assert_int_equal(st->packets_dropped, 0);
+  assert_true(st->packets_sent > 0);
+  assert_int_equal(st->samples, samples);
+  assert_true(st->simulated_seconds > 0);
+}
+
+/* Fixed point: outputs bit-identical to the reference, loss and accuracy
+ * equal to spd_evaluate_fixed's. */
+static void fixed_case(spd_shape_t in, const spd_layer_config_t *layers, int n_layers,
+                       const char *machine_name, uint32_t slack, size_t n,
+                       spd_machine_stats_t *st_out) {
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  spd_model_t *m = cnn(&ctx, in, layers, n_layers);
+  spd_machine_t *mc = spd_test_machine(&ctx, machine_name, NULL);
+  spd_test_samples_t s;
+  spd_test_samples_make(&s, n, in, CLASSES, true);
+  float *want = calloc(n * CLASSES, sizeof *want), *got = calloc(n * CLASSES, sizeof *got);
+  spd_test_reference_fixed(&ctx, m, &s, want);
+  spd_machine_stats_t st;
+  spd_machine_run_opts_t o = {.numeric = SPD_NUMERIC_FIXED, .slack_percent = slack};
+  if (spd_machine_predict(&ctx, m, mc, &o, &s.d, got, &st))
+    fail_msg("%s", spd_ctx_message(&ctx));
+  expect_clean(&st, n);
+  assert_memory_equal(got, want, n * CLASSES * sizeof *got);
+  double loss = 0, acc = 0, ref_loss = 0, ref_acc = 0;
+  if (spd_machine_evaluate(&ctx, m, mc, &o, &s.d, &loss, &acc, &st))
+    fail_msg("%s", spd_ctx_message(&ctx));
+  expect_clean(&st, n);
+  assert_int_equal(spd_evaluate_fixed(m, NULL, SPD_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, false,
+                                      32, &s.d, NULL, &ref_loss, &ref_acc), 0);
+  assert_true(fabs(loss - ref_loss) < 1e-9);
+  assert_true(acc == ref_acc);
+  if (st_out)
+    *st_out = st;
+  free(want);
+  free(got);
+  spd_test_samples_free(&s);
+  spd_machine_free(mc);
+  spd_model_free(m);
+}
+
+/* 3x3 valid relu with bias, then a fused 2x2 max pooling. */
+static void test_conv_valid_fused_maxpool(void **state) {
+  (void)state;
+  spd_layer_config_t l[] = {conv("c", 4, 3, 1, 1, SPD_PAD_VALID, SPD_ACT_RELU, true),
+                            pool("p", SPD_LAYER_MAXPOOL2D, 2, 2, SPD_PAD_VALID)};
+  fixed_case((spd_shape_t){3, {10, 9, 2}}, l, 2, "spinn3", 1, 6, NULL);
+}
+
+/* Stride 2 with same padding, no bias, tanh; an overlapping average
+ * pooling (3x3 / 2, same) on tiles of its own. */
+static void test_conv_strided_same_avgpool(void **state) {
+  (void)state;
+  spd_layer_config_t l[] = {conv("c", 3, 3, 2, 1, SPD_PAD_SAME, SPD_ACT_TANH, false),
+                            pool("p", SPD_LAYER_AVGPOOL2D, 3, 2, SPD_PAD_SAME)};
+  fixed_case((spd_shape_t){3, {21, 18, 2}}, l, 2, "spinn3", 1, 5, NULL);
+}
+
+/* Dilation 2 (valid), then a same 2x2 convolution with stride 1, then a
+ * fused 3x3 / 3 same average pooling (padding above the first rows) and an
+ * overlapping max pooling. */
+static void test_conv_dilated_chain(void **state) {
+  (void)state;
+  spd_layer_config_t l[] = {conv("c0", 3, 3, 1, 2, SPD_PAD_VALID, SPD_ACT_RELU, true),
+                            conv("c1", 4, 2, 1, 1, SPD_PAD_SAME, SPD_ACT_SIGMOID, true),
+                            pool("p0", SPD_LAYER_AVGPOOL2D, 3, 3, SPD_PAD_SAME),
+                            pool("p1", SPD_LAYER_MAXPOOL2D, 2, 1, SPD_PAD_VALID)};
+  fixed_case((spd_shape_t){3, {23, 10, 1}}, l, 4, "spinn3", 1, 4, NULL);
+}
+
+/* Conv1D with stride and same padding, MaxPooling1D. */
+static void test_conv1d_pool1d(void **state) {
+  (void)state;
+  spd_layer_config_t l[2];
+  spd_layer_config_defaults(&l[0], SPD_LAYER_CONV1D, "c");
+  l[0].filters = 5;
+  l[0].kernel_size[0] = 3;
+  l[0].strides[0] = 2;
+  l[0].padding = SPD_PAD_SAME;
+  l[0].activation = SPD_ACT_RELU;
+  spd_layer_config_defaults(&l[1], SPD_LAYER_MAXPOOL1D, "p");
+  l[1].pool_size[0] = 2;
+  l[1].strides[0] = 2;
+  fixed_case((spd_shape_t){2, {17, 3}}, l, 2, "spinn3", 1, 5, NULL);
+}
+
+/* With 1 % slack the partitioner cuts the convolution into many tiles
+ * spread over several chips: the result still equals the unsplit
+ * reference bit for bit. */
+static void test_conv_split_over_chips(void **state) {
+  (void)state;
+  spd_layer_config_t l[] = {conv("c", 8, 3, 1, 1, SPD_PAD_SAME, SPD_ACT_RELU, true),
+                            pool("p", SPD_LAYER_MAXPOOL2D, 2, 2, SPD_PAD_VALID),
+                            conv("c1", 6, 3, 1, 1, SPD_PAD_VALID, SPD_ACT_RELU, true)};
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  spd_shape_t in = {3, {16, 16, 2}};
+  spd_model_t *m = cnn(&ctx, in, l, 3);
+  spd_machine_t *mc = spd_test_machine(&ctx, "spinn5", NULL);
+  spd_partition_opts_t po;
+  spd_partition_opts_default(&po);
+  po.training = false;
+  po.slots = 2;
+  po.slack_percent = 1;
+  spd_machine_graph_t *g = NULL;
+  assert_int_equal(spd_partition_model(&ctx, m, mc, &po, &g), 0);
+  const spd_conv_tiling_t *t = spd_machine_graph_conv_tiling(g, 1);
+  assert_non_null(t);
+  assert_true(t->grid_rows * t->grid_cols >= 8);
+  spd_machine_graph_free(g);
+  spd_machine_free(mc);
+  spd_model_free(m);
+  spd_machine_stats_t st;
+  fixed_case(in, l, 3, "spinn5", 1, 3, &st);
+  assert_true(st.chips_used > 1);
+}
+
+/* Float: within 1e-4 of the float reference. */
+static void test_conv_float_close(void **state) {
+  (void)state;
+  spd_layer_config_t l[] = {conv("c", 4, 3, 2, 1, SPD_PAD_SAME, SPD_ACT_RELU, true),
+                            pool("p", SPD_LAYER_MAXPOOL2D, 2, 2, SPD_PAD_VALID),
+                            conv("c1", 3, 2, 1, 1, SPD_PAD_VALID, SPD_ACT_TANH, true),
+                            pool("p1", SPD_LAYER_AVGPOOL2D, 2, 1, SPD_PAD_SAME)};
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  spd_shape_t in = {3, {12, 11, 2}};
+  spd_model_t *m = cnn(&ctx, in, l, 4);
+  spd_machine_t *mc = spd_test_machine(&ctx, "spinn3", NULL);
+  spd_test_samples_t s;
+  size_t n = 5;
+  spd_test_samples_make(&s, n, in, CLASSES, false);
+  float want[5 * CLASSES], got[5 * CLASSES];
+  assert_int_equal(spd_predict(m, 4, &s.d, NULL, want), 0);
+  spd_machine_stats_t st;
+  spd_machine_run_opts_t o = {.numeric = SPD_NUMERIC_FLOAT};
+  if (spd_machine_predict(&ctx, m, mc, &o, &s.d, got, &st))
+    fail_msg("%s", spd_ctx_message(&ctx));
+  expect_clean(&st, n);
+  for (size_t i = 0; i < n * CLASSES; i++)
+    assert_true(fabsf(got[i] - want[i]) < 1e-4f);
+  spd_test_samples_free(&s);
+  spd_machine_free(mc);
+  spd_model_free(m);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_conv_valid_fused_maxpool),
+      cmocka_unit_test(test_conv_strided_same_avgpool),
+      cmocka_unit_test(test_conv_dilated_chain),
+      cmocka_unit_test(test_conv1d_pool1d),
+      cmocka_unit_test(test_conv_split_over_chips),
+      cmocka_unit_test(test_conv_float_close),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
