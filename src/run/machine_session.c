@@ -492,14 +492,17 @@ static int load(mrun_t *r) {
 
 /* ------------------------------------------------------------- running */
 
-/* A generous limit of simulated time: 20 ms per sample, 200 ms per
- * optimizer step and a second. A step's update in a `split` tile reads and
- * writes the block's whole training state in SDRAM at charged cost (about
- * 110 ms for the MLP's tiles on a SpiNN-3), so at batch size 1 the samples'
- * share alone ran out before the run ended. */
+/* A generous limit of simulated time: per sample 20 ms or ten times the
+ * graph's period (5 ns a cycle at 200 MHz; float convolutions take about
+ * 25 ms), 200 ms per optimizer step and a second. A step's update in a
+ * `split` tile reads and writes the block's whole training state in SDRAM
+ * at charged cost (about 110 ms for the MLP's tiles on a SpiNN-3), so at
+ * batch size 1 the samples' share alone ran out before the run ended. */
 static uint64_t timeout_ps(const mrun_t *r) {
-  return ((uint64_t)run_samples(r) + r->o.slots) * 20000000000ull +
-         (uint64_t)r->steps * 200000000000ull + 1000000000000ull;
+  uint64_t per = r->g->period_cycles * 5000ull * 10u;
+  per = per > 20000000000ull ? per : 20000000000ull;
+  return ((uint64_t)run_samples(r) + r->o.slots) * per + (uint64_t)r->steps * 200000000000ull +
+         1000000000000ull;
 }
 
 /* Every loaded core must have exited cleanly (@p failed_only: no core may
