@@ -186,20 +186,20 @@ bool spd__core_enqueue(spd_core_t *core, int priority, spd_core_cb cb, uint32_t 
   t->arg0 = a;
   t->arg1 = b;
   q->count++;
+  core->queued |= (uint8_t)(1u << (priority - 1));
   return true;
 }
 
 bool spd__core_dequeue(spd_core_t *core, spd_core_task_t *out) {
-  for (int i = 0; i < SPD_CORE_PRIORITIES; i++) {
-    spd_core_task_queue_t *q = &core->queues[i];
-    if (q->count) {
-      *out = q->slots[q->head];
-      q->head = (uint8_t)((q->head + 1) % SPD_CORE_QUEUE_SLOTS);
-      q->count--;
-      return true;
-    }
-  }
-  return false;
+  if (!core->queued)
+    return false;
+  int i = __builtin_ctz(core->queued); /* the highest priority holding a task */
+  spd_core_task_queue_t *q = &core->queues[i];
+  *out = q->slots[q->head];
+  q->head = (uint8_t)((q->head + 1) % SPD_CORE_QUEUE_SLOTS);
+  if (!--q->count)
+    core->queued &= (uint8_t)~(1u << i);
+  return true;
 }
 
 uint64_t spd__core_exec(spd_core_t *core, spd_core_cb cb, uint32_t a, uint32_t b, uint64_t now,

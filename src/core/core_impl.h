@@ -60,24 +60,17 @@ typedef struct spd_core_dma_req {
 } spd_core_dma_req_t;
 
 struct spd_core {
+  /* Hot fields first (the emulator touches them on every event of the
+   * core), the queues' storage and the diagnostic last. */
   const spd_core_platform_t *ops;
   void *platform;                 /* the emulator */
   uint32_t chip;                  /* dense chip index */
   uint16_t x, y;
   uint8_t p;
   uint8_t gen;                    /* bumped on every load: stale events ignored */
-  const spd_kernel_t *kernel;
-  uint32_t params_addr;
+  uint8_t queued;                 /* bit i: queues[i] holds a task */
   spd_core_state_t state;
-  int exit_code;
   void *user;
-
-  uint8_t *dtcm;                  /* SPD_DTCM_BYTES arena (owned by the platform) */
-  uint32_t dtcm_used, dtcm_limit;
-
-  spd_core_callback_t callbacks[SPD_EVENT_COUNT];
-  bool have_preeminent;
-  spd_core_task_queue_t queues[SPD_CORE_PRIORITIES];
 
   /* Time: the running callback started at exec_start and has charged
    * exec_cycles so far. irq_free is when the interrupt level is free again;
@@ -93,14 +86,17 @@ struct spd_core {
 
   /* The comms controller holds one received packet until the core takes it. */
   bool rx_full, rx_event_pending;
-  uint32_t rx_key, rx_payload;
   bool rx_with_payload;
+  uint32_t rx_key, rx_payload;
 
-  spd_core_tx_t tx[SPD_CORE_TX_SLOTS];
   uint8_t tx_head, tx_count;
   bool tx_event_pending, tx_blocked;
 
-  spd_core_dma_req_t dma[SPD_CORE_DMA_SLOTS];
+  spd_core_callback_t callbacks[SPD_EVENT_COUNT];
+  bool have_preeminent;
+
+  spd_core_counters_t counters;
+
   uint8_t dma_head, dma_count;
   uint64_t dma_free;
   uint32_t next_tid;
@@ -110,7 +106,15 @@ struct spd_core {
   uint32_t ticks;
   uint32_t user_pending;
 
-  spd_core_counters_t counters;
+  const spd_kernel_t *kernel;
+  uint32_t params_addr;
+  int exit_code;
+  uint8_t *dtcm;                  /* SPD_DTCM_BYTES arena (owned by the platform) */
+  uint32_t dtcm_used, dtcm_limit;
+
+  spd_core_task_queue_t queues[SPD_CORE_PRIORITIES];
+  spd_core_tx_t tx[SPD_CORE_TX_SLOTS];
+  spd_core_dma_req_t dma[SPD_CORE_DMA_SLOTS];
   char error[160];
 };
 

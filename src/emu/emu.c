@@ -253,13 +253,16 @@ static void dispatch(spd_emu_t *emu, const spd_event_t *ev) {
   }
 }
 
-/* Take the earliest event off the queue and let simulated time jump to it. */
-static void step(spd_emu_t *emu) {
+/* Take the earliest event at or before @p limit off the queue, let simulated
+ * time jump to it and handle it; false when there is none. */
+static bool step(spd_emu_t *emu, uint64_t limit) {
   spd_event_t ev;
-  spd_event_queue_pop(&emu->queue, &ev);
+  if (!spd_event_queue_pop_until(&emu->queue, limit, &ev))
+    return false;
   emu->now = ev.time;
   emu->events++;
   dispatch(emu, &ev);
+  return true;
 }
 
 static int run_failed(spd_emu_t *emu) {
@@ -271,8 +274,7 @@ int spd_emu_run(spd_emu_t *emu, uint64_t limit_ps) {
   while (emu->cores_active || emu->in_flight) {
     if (emu->error)
       return run_failed(emu);
-    const spd_event_t *top = spd_event_queue_peek(&emu->queue);
-    if (!top || top->time > limit_ps) {
+    if (!step(emu, limit_ps)) {
       if (limit_ps > emu->now && limit_ps != UINT64_MAX)
         emu->now = limit_ps;
       return spd_ctx_fail(emu->ctx, SPD_ETIMEOUT,
@@ -281,7 +283,6 @@ int spd_emu_run(spd_emu_t *emu, uint64_t limit_ps) {
                           emu->cores_active, (unsigned long long)emu->in_flight,
                           (double)emu->now / 1e9);
     }
-    step(emu);
   }
   if (emu->error)
     return run_failed(emu);
@@ -293,9 +294,7 @@ int spd_emu_run(spd_emu_t *emu, uint64_t limit_ps) {
 }
 
 int spd_emu_advance(spd_emu_t *emu, uint64_t until_ps) {
-  const spd_event_t *top;
-  while (!emu->error && (top = spd_event_queue_peek(&emu->queue)) && top->time <= until_ps) {
-    step(emu);
+  while (!emu->error && step(emu, until_ps)) {
   }
   if (emu->error)
     return run_failed(emu);

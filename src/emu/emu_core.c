@@ -30,10 +30,7 @@ static void kick_tasks(spd_emu_t *emu, spd_core_t *core) {
     core->task_kicked = true; /* on_task schedules it when the callback ends */
     return;
   }
-  /* One test of the four queues (called after every interrupt). */
-  _Static_assert(SPD_CORE_PRIORITIES == 4, "four queued priorities");
-  if (!(core->queues[0].count | core->queues[1].count | core->queues[2].count |
-        core->queues[3].count))
+  if (!core->queued)
     return;
   uint64_t t = core->irq_free > emu->now ? core->irq_free : emu->now;
   if (core->task_running && core->task_end > t)
@@ -271,6 +268,7 @@ void spd__core_stop(spd_emu_t *emu, spd_core_t *core, spd_core_state_t state, in
   core->exit_code = code;
   for (int i = 0; i < SPD_CORE_PRIORITIES; i++)
     core->queues[i].count = 0;
+  core->queued = 0;
   if (core->rx_full) {
     core->rx_full = false;
     emu->chips[core->chip].counters.dropped_core_stopped++;

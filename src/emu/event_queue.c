@@ -88,13 +88,19 @@ int spd__event_queue_grow(spd_event_queue_t *q, bool ring) {
 }
 
 bool spd_event_queue_pop(spd_event_queue_t *q, spd_event_t *out) {
+  return spd_event_queue_pop_until(q, UINT64_MAX, out);
+}
+
+bool spd_event_queue_pop_until(spd_event_queue_t *q, uint64_t limit, spd_event_t *out) {
   if (q->ring_count && !(q->count && q->heap[0].time == q->now)) {
+    if (q->now > limit)
+      return false;
     *out = q->ring[q->ring_head];
     q->ring_head = ring_index(q, q->ring_head + 1);
     q->ring_count--;
     return true;
   }
-  if (q->count == 0)
+  if (q->count == 0 || q->heap[0].time > limit)
     return false;
   q->now = q->heap[0].time;
   *out = q->heap[0];

@@ -110,6 +110,10 @@ static inline bool spd_event_queue_nothing_now(const spd_event_queue_t *q) {
 
 /** Remove the earliest event into @p out; false when empty. */
 bool spd_event_queue_pop(spd_event_queue_t *q, spd_event_t *out);
+/** The same, but only an event at or before @p limit: false (queue
+ *  unchanged) when none is. One look at the queue per event, not a peek and
+ *  then a pop. */
+bool spd_event_queue_pop_until(spd_event_queue_t *q, uint64_t limit, spd_event_t *out);
 
 /** The earliest event, or NULL when empty (valid until the next push/pop). */
 static inline const spd_event_t *spd_event_queue_peek(const spd_event_queue_t *q) {
