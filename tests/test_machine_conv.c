@@ -215,6 +215,74 @@ static void test_conv_float_close(void **state) {
   spd_model_free(m);
 }
 
+/* Fixed-point training on the machine: after a few batches (a short last
+ * one) of two epochs every weight equals spd_fit_fixed's bit for bit. */
+static void train_case(spd_shape_t in, const spd_layer_config_t *layers, int n_layers,
+                       spd_optimizer_kind_t kind, float momentum, uint32_t slack) {
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  spd_model_t *on_machine = cnn(&ctx, in, layers, n_layers);
+  spd_model_t *on_host = cnn(&ctx, in, layers, n_layers);
+  spd_machine_t *mc = spd_test_machine(&ctx, "spinn5", NULL);
+  spd_test_samples_t s;
+  size_t n = 21;
+  spd_test_samples_make(&s, n, in, CLASSES, true);
+  spd_fit_config_t cfg;
+  spd_fit_config_defaults(&cfg);
+  cfg.epochs = 2;
+  cfg.batch_size = 8;
+  cfg.seed = 3;
+  cfg.optimizer.kind = kind;
+  cfg.optimizer.momentum = momentum;
+  cfg.optimizer.learning_rate.initial_learning_rate = kind == SPD_OPT_ADAM ? 0.01 : 0.1;
+  spd_history_t want_h = {0}, got_h = {0};
+  assert_int_equal(spd_fit_fixed(on_host, &cfg, &s.d, &want_h, NULL), 0);
+  spd_machine_run_opts_t o = {.numeric = SPD_NUMERIC_FIXED, .slack_percent = slack};
+  spd_machine_stats_t st;
+  if (spd_machine_fit(&ctx, on_machine, mc, &o, &cfg, &s.d, &got_h, &st))
+    fail_msg("%s", spd_ctx_message(&ctx));
+  expect_clean(&st, (uint64_t)cfg.epochs * n);
+  for (int i = 0; i < on_host->n_layers; i++)
+    for (int p = 0; p < on_host->layers[i].n_params; p++) {
+      const spd_tensor_t *a = &on_host->layers[i].params[p].value;
+      const spd_tensor_t *b = &on_machine->layers[i].params[p].value;
+      assert_memory_equal(a->data, b->data, spd_shape_size(&a->shape) * sizeof(float));
+    }
+  for (int e = 0; e < 2; e++) {
+    assert_true(fabs(got_h.epochs[e].loss - want_h.epochs[e].loss) < 1e-9);
+    assert_true(got_h.epochs[e].accuracy == want_h.epochs[e].accuracy);
+  }
+  spd_history_free(&want_h);
+  spd_history_free(&got_h);
+  spd_test_samples_free(&s);
+  spd_machine_free(mc);
+  spd_model_free(on_machine);
+  spd_model_free(on_host);
+}
+
+/* SGD with momentum: a strided same convolution with a fused max pooling,
+ * then a dilated convolution, cut into several row blocks (the halos' dX
+ * sums and the weight-sharing reduction) and channel blocks. */
+static void test_train_sgd_momentum_exact(void **state) {
+  (void)state;
+  spd_layer_config_t l[] = {conv("c", 4, 3, 1, 1, SPD_PAD_SAME, SPD_ACT_RELU, true),
+                            pool("p", SPD_LAYER_MAXPOOL2D, 2, 2, SPD_PAD_VALID),
+                            conv("c1", 3, 3, 1, 2, SPD_PAD_VALID, SPD_ACT_TANH, true)};
+  train_case((spd_shape_t){3, {14, 10, 2}}, l, 3, SPD_OPT_SGD, 0.9f, 1);
+}
+
+/* Adam: a strided same convolution without bias, an overlapping same
+ * average pooling on tiles of its own, a same 3x3 / 3 max pooling fused
+ * into the next convolution. */
+static void test_train_adam_pools_exact(void **state) {
+  (void)state;
+  spd_layer_config_t l[] = {conv("c", 3, 3, 2, 1, SPD_PAD_SAME, SPD_ACT_RELU, false),
+                            pool("p", SPD_LAYER_AVGPOOL2D, 3, 2, SPD_PAD_SAME),
+                            conv("c1", 4, 2, 1, 1, SPD_PAD_SAME, SPD_ACT_RELU, true),
+                            pool("p1", SPD_LAYER_MAXPOOL2D, 3, 3, SPD_PAD_SAME)};
+  train_case((spd_shape_t){3, {23, 12, 1}}, l, 4, SPD_OPT_ADAM, 0.0f, 1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_conv_valid_fused_maxpool),
@@ -223,6 +291,8 @@ int main(void) {
       cmocka_unit_test(test_conv1d_pool1d),
       cmocka_unit_test(test_conv_split_over_chips),
       cmocka_unit_test(test_conv_float_close),
+      cmocka_unit_test(test_train_sgd_momentum_exact),
+      cmocka_unit_test(test_train_adam_pools_exact),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -89,6 +89,10 @@ typedef struct spd_ds_out {
 #define SPD_DS_KIND_DXPSUM 4u
 #define SPD_DS_KIND_RECORD 5u
 #define SPD_DS_KIND_CREDIT 6u
+#define SPD_DS_KIND_DWSUM 7u  /* conv: a tile's exact dW and bias gradient to its
+                                 channel block's owner, once per batch */
+#define SPD_DS_KIND_WUPD 8u   /* conv: the owner's updated int16 weights and
+                                 int32 bias masters to the block's tiles */
 
 /* Role flags. */
 #define SPD_DS_FULL (1u << 0)     /* tile holding every row: reduces itself */
@@ -100,6 +104,8 @@ typedef struct spd_ds_out {
 #define SPD_DS_TRAIN (1u << 6)    /* training: backward pass and batch updates */
 #define SPD_DS_EPOCH_RESULTS (1u << 7) /* training: results after every epoch
                                           (result_addr), for validation */
+#define SPD_DS_OWNER (1u << 8)    /* conv tile (0, j): sums its channel block's
+                                     dW, updates and sends the weights */
 
 /** Geometry of a window layer on one sample (base/fx_conv.h's
  *  spd_fx_window_t); 1-D layers have in_h = out_h = 1. */
@@ -148,6 +154,7 @@ typedef struct spd_ds_config {
   uint32_t in_lo, in_n;        /* input rows it reads (halo included) */
   uint32_t out_lo, out_n;      /* rows of the tensor it sends (pooled when fused) */
   uint32_t ch_lo;              /* its first output channel (cols = how many) */
+  int32_t pool_grad_frac;      /* training: dZ frac of the pooling it computes */
 } spd_ds_config_t;
 
 /** Float training: one step's update constants (table [step], one per chip

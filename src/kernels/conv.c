@@ -23,6 +23,7 @@
 #include "base/fx_conv.h"
 #include "kernels/kernel_common.h"
 #include "kernels/kernels.h"
+#include "kernels/train_block.h"
 #include "spindle/error.h"
 #include "spindle/fixed_math.h"
 
@@ -45,13 +46,47 @@ typedef struct ctile {
   uint32_t stage_n;
   spd_fx_act_params_t act;
   uint32_t saturations;
+  /* training (fixed point) */
+  bool train, owner;
+  uint32_t n_w;              /* kernel slice weights (K = n_w + b with bias) */
+  uint64_t *dyacc;           /* slots x n_out: dY sums from the layer above */
+  int16_t *dy, *dz;          /* n_out / n_conv scratch */
+  int64_t *back;             /* n_conv (fused) or n_in: pooling dX */
+  int64_t *dx;               /* n_in */
+  uint32_t *dxown;           /* n_in x 2 words */
+  uint32_t *dxstage, dxstage_n; /* slots x every dX partition's words */
+  uint32_t *bstage;          /* dW sums (2 words each) or updated weights */
+  uint64_t *dwin;            /* owner: the other tiles' dW sums */
+  spd_kc_params_t kernel, bias;
+  uint32_t next_fwd, next_bwd, batches_done;
+  bool own_done, others_done; /* owner: its batch, the others' dW */
+  uint32_t end_seq;
+  uint8_t *pending;
+  uint32_t zero;
 } ctile_t;
 
 static void store(spd_kc_t *kc, uint32_t in, uint32_t slot, uint32_t v, uint32_t word,
                   uint32_t payload) {
-  (void)in;
-  (void)word;
   ctile_t *t = kc->role;
+  uint32_t kind = kc->in[in].kind;
+  uint64_t part = word ? (uint64_t)payload << 32 : (uint64_t)payload;
+  if (kind == SPD_DS_KIND_DXPSUM) {
+    if (v < t->n_out)
+      t->dyacc[slot * t->n_out + v] += part;
+    return;
+  }
+  if (kind == SPD_DS_KIND_DWSUM) {
+    if (v < t->n_w + (t->bias32 ? t->b : 0u))
+      t->dwin[v] += part;
+    return;
+  }
+  if (kind == SPD_DS_KIND_WUPD) {
+    if (v < t->n_w)
+      t->w16[v] = (int16_t)(int32_t)payload;
+    else if (t->bias32 && v - t->n_w < t->b)
+      t->bias32[v - t->n_w] = (int32_t)payload;
+    return;
+  }
   if (v >= t->n_in)
     return;
   if (t->fixed)
@@ -123,9 +158,9 @@ static void pool_float(ctile_t *t, const float *x, float *y) {
       }
 }
 
-static void pool_fixed(ctile_t *t, const int16_t *x, int16_t *y) {
+static void pool_fixed(ctile_t *t, const int16_t *x, int16_t *y, int32_t *argmax) {
   if (t->kc.cfg.pool_kind == SPD_DS_POOL_MAX)
-    spd_fx_maxpool_forward(y, t->argmax, x, &t->gp);
+    spd_fx_maxpool_forward(y, argmax, x, &t->gp);
   else
     spd_fx_avgpool_forward(y, x, &t->gp, t->inv_count, &t->saturations);
 }
@@ -150,6 +185,7 @@ static void forward(ctile_t *t, uint32_t slot) {
   spd_kc_t *kc = &t->kc;
   const spd_ds_config_t *c = &kc->cfg;
   bool pool = c->pool_kind != SPD_DS_POOL_NONE;
+  t->next_fwd++;
   spd_core_charge(kc->core, t->n_in * SPD_KC_PER_VALUE + forward_cycles(t));
   if (t->fixed) {
     const int16_t *x = t->x16 + slot * t->n_in;
@@ -158,13 +194,14 @@ static void forward(ctile_t *t, uint32_t slot) {
       spd_fx_conv_forward_block(t->acc, x, t->w16, &t->gc, &t->blk);
       spd_fx_conv_reduce(t->z, t->acc, t->bias32, (int)(t->n_conv / t->b), (int)t->b,
                          c->acc_frac, c->bias_frac, &t->saturations);
+      int16_t *yc = t->y16 + (t->train ? slot * t->n_conv : 0u);
       for (uint32_t i = 0; i < t->n_conv; i++)
-        t->y16[i] = spd_fx_act_forward(&t->act, t->z[i], &t->saturations);
-      x = t->y16;
+        yc[i] = spd_fx_act_forward(&t->act, t->z[i], &t->saturations);
+      x = yc;
     }
     const int16_t *y = x;
     if (pool) {
-      pool_fixed(t, x, t->p16);
+      pool_fixed(t, x, t->p16, t->argmax ? t->argmax + (t->train ? slot * t->n_out : 0u) : NULL);
       y = t->p16;
     }
     for (uint32_t i = 0; i < t->n_out; i++)
@@ -184,23 +221,199 @@ static void forward(ctile_t *t, uint32_t slot) {
       t->own[i] = spd_kc_f2u(y[i]);
   }
   uint32_t *stage = t->stage + slot * t->stage_n;
-  for (uint32_t p = 0; p < kc->h.n_out; p++) {
-    const spd_ds_out_t *o = &kc->out[p];
-    if (o->kind != SPD_DS_KIND_Y)
-      continue;
-    spd_kc_gather(kc, p, t->own, stage);
-    if (spd_kc_send(kc, p, slot, stage, o->n)) {
-      spd_kc_fail(kc, SPD_EQUEUE);
-      return;
+  if (spd_kc_send_gathered(kc, SPD_DS_KIND_Y, slot, t->own, stage) == UINT32_MAX) {
+    spd_kc_fail(kc, SPD_EQUEUE);
+    return;
+  }
+  if (!t->train)
+    spd_kc_sample_done(kc);
+}
+
+/* Forwards that waited for the batch's update, in sample order. */
+static void release(ctile_t *t) {
+  uint32_t slot = t->next_fwd & (t->kc.h.slots - 1);
+  while (t->pending[slot] && spd_kc_batch_of(&t->kc, t->next_fwd) <= t->batches_done) {
+    t->pending[slot] = 0;
+    forward(t, slot);
+    slot = t->next_fwd & (t->kc.h.slots - 1);
+  }
+}
+
+/* The owner's update: its own dW plus the other tiles' (exact int64 sums
+ * in any order), the optimizer step, the results, the new weights to the
+ * block's other tiles. */
+static void owner_update(ctile_t *t) {
+  spd_kc_t *kc = &t->kc;
+  uint32_t seq = t->end_seq, K = t->n_w + (t->bias32 ? t->b : 0u);
+  for (uint32_t e = 0; t->dwin && e < K; e++) {
+    if (e < t->n_w)
+      t->kernel.grad[e] += (int64_t)t->dwin[e];
+    else
+      t->bias.grad[e - t->n_w] += (int64_t)t->dwin[e];
+    t->dwin[e] = 0;
+  }
+  spd_core_charge(kc->core, K * SPD_KC_ADD_FIXED);
+  uint32_t step = spd_kc_batch_of(kc, seq);
+  if (spd_kc_params_update(kc, &t->kernel, step, &t->saturations) ||
+      (t->bias32 && spd_kc_params_update(kc, &t->bias, step, &t->saturations))) {
+    spd_kc_fail(kc, SPD_EINVAL);
+    return;
+  }
+  t->own_done = t->others_done = false;
+  t->batches_done++;
+  uint32_t n = t->n_w * 4u, bytes = n + (t->bias32 ? t->b * 4u : 0u);
+  uint32_t at = spd_kc_result_at(kc, seq, bytes);
+  if (at && (spd_kc_params_save(kc, &t->kernel, at) ||
+             (t->bias32 && spd_core_sdram_write(kc->core, at + n, t->bias32, t->b * 4u)) ||
+             spd_kc_result_seal(kc, seq, at, bytes))) {
+    spd_kc_fail(kc, SPD_EINVAL);
+    return;
+  }
+  for (uint32_t e = 0; e < K; e++)
+    t->bstage[e] = e < t->n_w ? (uint32_t)(int32_t)t->w16[e] : (uint32_t)t->bias32[e - t->n_w];
+  if (spd_kc_send_gathered(&t->kc, SPD_DS_KIND_WUPD, 0, t->bstage, t->bstage + K) == UINT32_MAX) {
+    spd_kc_fail(kc, SPD_EQUEUE);
+    return;
+  }
+  release(t);
+  spd_kc_sample_done(kc);
+}
+
+/* A batch's last backward: the owner updates once the others' dW is in;
+ * another tile sends its dW to the owner and waits for the new weights. */
+static void batch_end(ctile_t *t, uint32_t seq) {
+  spd_kc_t *kc = &t->kc;
+  t->end_seq = seq;
+  bool others = false;
+  for (uint32_t i = 0; i < kc->h.n_in; i++)
+    others |= kc->in[i].kind == SPD_DS_KIND_DWSUM;
+  if (t->owner) {
+    t->own_done = true;
+    if (!others || t->others_done)
+      owner_update(t);
+    return;
+  }
+  uint32_t K = t->n_w + (t->bias32 ? t->b : 0u);
+  uint32_t *w = t->bstage;
+  for (uint32_t e = 0; e < K; e++) {
+    uint64_t g = (uint64_t)(e < t->n_w ? t->kernel.grad[e] : t->bias.grad[e - t->n_w]);
+    w[2 * e] = (uint32_t)g;
+    w[2 * e + 1] = (uint32_t)(g >> 32);
+  }
+  memset(t->kernel.grad, 0, t->n_w * sizeof *t->kernel.grad);
+  if (t->bias32)
+    memset(t->bias.grad, 0, t->b * sizeof *t->bias.grad);
+  if (spd_kc_send_gathered(&t->kc, SPD_DS_KIND_DWSUM, 0, w, w + 2u * K) == UINT32_MAX)
+    spd_kc_fail(kc, SPD_EQUEUE);
+}
+
+/* The backward pass of one sample (docs/conv-on-machine.md, "Backward
+ * pass"), rounding where the reference rounds: dY of the sent tensor from
+ * the exact sums, the pooling's dX at its frac (+16 for averages) rounded
+ * once into the convolution's dY, dZ = dY f'(y), dW and the bias gradient
+ * exactly, dX partial sums of the input rows (or a credit to the sources). */
+static void backward(ctile_t *t, uint32_t slot) {
+  spd_kc_t *kc = &t->kc;
+  const spd_ds_config_t *c = &kc->cfg;
+  uint32_t seq = t->next_bwd++;
+  bool pool = c->pool_kind != SPD_DS_POOL_NONE;
+  int32_t sent_frac = pool ? c->pool_grad_frac : c->grad_frac;
+  int64_t *acc = (int64_t *)(t->dyacc + slot * t->n_out);
+  for (uint32_t i = 0; i < t->n_out; i++)
+    t->dy[i] = spd_fx_to16(acc[i], c->dy_from_frac, sent_frac, &t->saturations);
+  memset(acc, 0, t->n_out * sizeof *acc);
+  const int16_t *dy = t->dy;
+  int64_t *dx = t->dx; /* a pool tile's dX is its pooling's */
+  int32_t dx_frac = c->weight_frac + c->grad_frac;
+  if (pool) {
+    int64_t *back = t->conv ? t->back : t->dx;
+    uint32_t n = t->conv ? t->n_conv : t->n_in;
+    memset(back, 0, n * sizeof *back);
+    int32_t frac = c->pool_grad_frac;
+    if (c->pool_kind == SPD_DS_POOL_MAX) {
+      spd_fx_maxpool_backward(back, t->dy, t->argmax + slot * t->n_out, (int)t->n_out);
+    } else {
+      spd_fx_avgpool_backward(back, t->dy, &t->gp, t->inv_count);
+      frac += 16;
     }
-    stage += o->n;
+    spd_core_charge(kc->core, t->n_out * t->gp.k_h * t->gp.k_w * SPD_KC_POOL_OP);
+    dx_frac = frac;
+    if (t->conv) {
+      for (uint32_t i = 0; i < t->n_conv; i++)
+        t->dz[i] = spd_fx_to16(back[i], frac, c->grad_frac, &t->saturations);
+      dy = t->dz;
+    }
+  }
+  bool below = false;
+  for (uint32_t p = 0; p < kc->h.n_out; p++)
+    below |= kc->out[p].kind == SPD_DS_KIND_DXPSUM;
+  if (t->conv) {
+    const int16_t *y = t->y16 + slot * t->n_conv, *x = t->x16 + slot * t->n_in;
+    for (uint32_t i = 0; i < t->n_conv; i++)
+      t->dz[i] = spd_fx_act_backward(&t->act, y[i], dy[i], &t->saturations);
+    spd_fx_conv_grad_block(t->kernel.grad, x, t->dz, &t->gc, &t->blk);
+    if (t->bias32)
+      spd_fx_conv_bias_grad(t->bias.grad, t->dz, &t->gc, &t->blk);
+    uint64_t macs = (uint64_t)t->n_conv * t->gc.k_h * t->gc.k_w * t->gc.in_c;
+    spd_core_charge(kc->core, (uint32_t)(macs * SPD_KC_MAC_FIXED * (below ? 2u : 1u)) +
+                                  t->n_conv * spd_kc_act_cycles(true, c->act_kind));
+    if (below) {
+      memset(dx, 0, t->n_in * sizeof *dx);
+      spd_fx_conv_backward_input_block(dx, t->dz, t->w16, &t->gc, &t->blk);
+    }
+  }
+  (void)dx_frac; /* the receiver knows it (its dy_from_frac) */
+  int err = 0;
+  if (below) {
+    for (uint32_t i = 0; i < t->n_in; i++) {
+      t->dxown[2 * i] = (uint32_t)(uint64_t)dx[i];
+      t->dxown[2 * i + 1] = (uint32_t)((uint64_t)dx[i] >> 32);
+    }
+    err = spd_kc_send_gathered(&t->kc, SPD_DS_KIND_DXPSUM, slot, t->dxown,
+                        t->dxstage + slot * t->dxstage_n) == UINT32_MAX;
+  } else {
+    err = spd_kc_send_kind(kc, SPD_DS_KIND_CREDIT, slot, &t->zero);
+  }
+  if (err) {
+    spd_kc_fail(kc, SPD_EQUEUE);
+    return;
+  }
+  if (spd_kc_batch_end(kc, seq) && t->conv) {
+    batch_end(t, seq); /* the sample is done once the block is updated */
+    return;
+  }
+  if (spd_kc_batch_end(kc, seq)) { /* a pooling tile has nothing to update */
+    t->batches_done++;
+    release(t);
   }
   spd_kc_sample_done(kc);
 }
 
 static void slot_done(spd_kc_t *kc, uint32_t slot, uint32_t phase) {
-  if (phase == SPD_KC_FORWARD)
-    forward(kc->role, slot);
+  ctile_t *t = kc->role;
+  if (phase == SPD_KC_BACKWARD) {
+    backward(t, slot);
+    return;
+  }
+  if (phase == SPD_KC_BATCH) {
+    if (t->owner) { /* every other tile's dW */
+      t->others_done = true;
+      if (t->own_done)
+        owner_update(t);
+    } else { /* the new weights */
+      t->batches_done++;
+      release(t);
+      spd_kc_sample_done(kc);
+    }
+    return;
+  }
+  if (phase != SPD_KC_FORWARD)
+    return;
+  if (t->train && spd_kc_batch_of(kc, t->next_fwd) > t->batches_done) {
+    t->pending[slot] = 1;
+    return;
+  }
+  forward(t, slot);
 }
 
 /* The kernel slice (k_h x k_w x in_c x b), its bias, the average
@@ -256,6 +469,7 @@ static void geometry(ctile_t *t) {
                                    0, t->gc.in_c, (int)c->in_lo};
     t->n_in = c->in_n * (uint32_t)t->gc.in_w * (uint32_t)t->gc.in_c;
     t->n_conv = c->conv_n * (uint32_t)t->gc.out_w * t->b;
+    t->n_w = (uint32_t)(t->gc.k_h * t->gc.k_w * t->gc.in_c) * t->b;
     t->n_out = t->n_conv;
   }
   if (c->pool_kind == SPD_DS_POOL_NONE)
@@ -272,6 +486,55 @@ static void geometry(ctile_t *t) {
   t->n_out = c->out_n * (uint32_t)g.out_w * t->b;
 }
 
+/* Training state: dY sums, scratch, dX, the exact dW and bias gradient;
+ * the owner also the master slice (after the data region's 1/count
+ * table), the optimizer slabs and the others' dW sums. */
+static int train_init(ctile_t *t) {
+  spd_kc_t *kc = &t->kc;
+  const spd_ds_config_t *c = &kc->cfg;
+  uint32_t s = kc->h.slots;
+  for (uint32_t p = 0; p < kc->h.n_out; p++)
+    t->dxstage_n += kc->out[p].kind == SPD_DS_KIND_DXPSUM ? kc->out[p].n * kc->out[p].words : 0u;
+  t->dyacc = spd_kc_alloc(kc, s * t->n_out * 8u);
+  t->dy = spd_kc_alloc(kc, t->n_out * 2u);
+  t->dx = spd_kc_alloc(kc, t->n_in * 8u);
+  t->dxown = spd_kc_alloc(kc, t->n_in * 8u);
+  t->dxstage = spd_kc_alloc(kc, s * t->dxstage_n * 4u);
+  t->pending = spd_kc_alloc(kc, s);
+  if (!t->dyacc || !t->dy || !t->dx || !t->dxown || !t->dxstage || !t->pending)
+    return SPD_ENOMEM;
+  if (!t->conv)
+    return 0;
+  t->dz = spd_kc_alloc(kc, t->n_conv * 2u);
+  t->back = spd_kc_alloc(kc, t->n_conv * 8u);
+  uint32_t K = t->n_w + (t->bias32 ? t->b : 0u);
+  t->bstage = spd_kc_alloc(kc, 4u * K * 4u);
+  if (!t->dz || !t->back || !t->bstage)
+    return SPD_ENOMEM;
+  if (!t->owner) {
+    t->kernel.grad = spd_kc_alloc(kc, t->n_w * 8u);
+    t->bias.grad = t->bias32 ? spd_kc_alloc(kc, t->b * 8u) : NULL;
+    return t->kernel.grad && (t->bias.grad || !t->bias32) ? 0 : SPD_ENOMEM;
+  }
+  bool others = false;
+  for (uint32_t i = 0; i < kc->h.n_in; i++)
+    others |= kc->in[i].kind == SPD_DS_KIND_DWSUM;
+  if (others && !(t->dwin = spd_kc_alloc(kc, K * 8u)))
+    return SPD_ENOMEM;
+  int32_t *master = spd_kc_alloc(kc, t->n_w * 4u);
+  if (!master)
+    return SPD_ENOMEM;
+  uint32_t off = ((t->n_w * 2u + 3u) & ~3u) + (t->bias32 ? t->b * 4u : 0u) +
+                 (t->inv_count ? (uint32_t)(t->gp.k_h * t->gp.k_w + 1) * 8u : 0u);
+  int err = spd_kc_read_data(kc, off, master, t->n_w * 4u);
+  if (!err)
+    err = spd_kc_params_init(kc, &t->kernel, t->n_w / t->b, t->b, master, t->w16, 0);
+  if (!err && t->bias32)
+    err = spd_kc_params_init(kc, &t->bias, 1, t->b, t->bias32, NULL, 1);
+  (void)c;
+  return err;
+}
+
 static int ctile_main(spd_core_t *core, uint32_t params, uint32_t role) {
   ctile_t *t = spd_core_dtcm_alloc(core, sizeof *t);
   if (!t)
@@ -284,9 +547,11 @@ static int ctile_main(spd_core_t *core, uint32_t params, uint32_t role) {
   kc->store = store;
   kc->slot_done = slot_done;
   const spd_ds_config_t *c = &kc->cfg;
-  if (c->flags & SPD_DS_TRAIN)
-    return SPD_EUNSUPPORTED; /* the backward pass is not built yet */
   t->fixed = kc->h.numeric == SPD_DS_FIXED;
+  t->train = c->flags & SPD_DS_TRAIN;
+  t->owner = c->flags & SPD_DS_OWNER;
+  if (t->train && !t->fixed)
+    return SPD_EUNSUPPORTED; /* float training of convolutions is not built yet */
   t->conv = role == SPD_DS_ROLE_CONV;
   if ((!t->conv && c->pool_kind == SPD_DS_POOL_NONE) || c->cols == 0)
     return SPD_EINVAL;
@@ -303,13 +568,14 @@ static int ctile_main(spd_core_t *core, uint32_t params, uint32_t role) {
     return SPD_ENOMEM;
   if (t->fixed) {
     t->x16 = x;
+    uint32_t ks = t->train ? s : 1u; /* y and argmax kept per slot for the backward pass */
     if (t->conv && (!(t->acc = spd_kc_alloc(kc, t->n_conv * 8u)) ||
                     !(t->z = spd_kc_alloc(kc, t->n_conv * 4u)) ||
-                    !(t->y16 = spd_kc_alloc(kc, t->n_conv * 2u))))
+                    !(t->y16 = spd_kc_alloc(kc, ks * t->n_conv * 2u))))
       return SPD_ENOMEM;
     if (pool && !(t->p16 = spd_kc_alloc(kc, t->n_out * 2u)))
       return SPD_ENOMEM;
-    if (c->pool_kind == SPD_DS_POOL_MAX && !(t->argmax = spd_kc_alloc(kc, t->n_out * 4u)))
+    if (c->pool_kind == SPD_DS_POOL_MAX && !(t->argmax = spd_kc_alloc(kc, ks * t->n_out * 4u)))
       return SPD_ENOMEM;
   } else {
     t->xf = x;
@@ -319,6 +585,8 @@ static int ctile_main(spd_core_t *core, uint32_t params, uint32_t role) {
       return SPD_ENOMEM;
   }
   if ((err = load_data(t)))
+    return err;
+  if (t->train && (err = train_init(t)))
     return err;
   return spd_kc_start(kc);
 }

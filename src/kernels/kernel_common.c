@@ -31,6 +31,8 @@ int spd_kc_read_data(spd_kc_t *kc, uint32_t offset, void *dst, uint32_t bytes) {
 static uint32_t phase_of(uint32_t kind) {
   if (kind == SPD_DS_KIND_DZ || kind == SPD_DS_KIND_DXPSUM)
     return SPD_KC_BACKWARD;
+  if (kind == SPD_DS_KIND_DWSUM || kind == SPD_DS_KIND_WUPD)
+    return SPD_KC_BATCH;
   return kind == SPD_DS_KIND_CREDIT ? SPD_KC_CREDIT : SPD_KC_FORWARD;
 }
 
@@ -155,7 +157,23 @@ void spd_kc_gather(spd_kc_t *kc, uint32_t out, const uint32_t *src, uint32_t *ds
     for (uint32_t w = 0; w < o->words; w++)
       dst[i * o->words + w] = src[v * o->words + w];
   }
-  spd_core_charge(kc->core, o->n * o->words * SPD_KC_PER_VALUE + (o->fm.width ? o->n * SPD_KC_FM_DECODE : 0));
+  spd_core_charge(kc->core, o->n * o->words * SPD_KC_PER_VALUE +
+                                (o->fm.width ? o->n * SPD_KC_FM_DECODE : 0));
+}
+
+uint32_t spd_kc_send_gathered(spd_kc_t *kc, uint32_t kind, uint32_t slot, const uint32_t *own,
+                              uint32_t *stage) {
+  uint32_t used = 0;
+  for (uint32_t p = 0; p < kc->h.n_out; p++) {
+    const spd_ds_out_t *o = &kc->out[p];
+    if (o->kind != kind)
+      continue;
+    spd_kc_gather(kc, p, own, stage + used);
+    if (spd_kc_send(kc, p, slot, stage + used, o->n * o->words))
+      return UINT32_MAX;
+    used += o->n * o->words;
+  }
+  return used;
 }
 
 uint32_t spd_kc_batch_of(const spd_kc_t *kc, uint32_t seq) {

@@ -43,7 +43,8 @@ typedef void (*spd_kc_store_fn)(spd_kc_t *kc, uint32_t in, uint32_t slot, uint32
 #define SPD_KC_FORWARD 0u
 #define SPD_KC_BACKWARD 1u
 #define SPD_KC_CREDIT 2u
-#define SPD_KC_PHASES 3u
+#define SPD_KC_BATCH 3u /* once per batch: conv dW sums and weight updates */
+#define SPD_KC_PHASES 4u
 
 /** Every packet of phase @p phase of slot @p slot has arrived (a queued
  *  task). */
@@ -108,6 +109,13 @@ static inline uint32_t spd_kc_value_of(const spd_ds_fm_t *fm, uint32_t lo, uint3
 /** Copy outgoing partition @p out's values (each @c words words) from the
  *  core's own values @p src into @p dst, in the partition's order. */
 void spd_kc_gather(spd_kc_t *kc, uint32_t out, const uint32_t *src, uint32_t *dst);
+
+/** Queue every outgoing partition of kind @p kind, each gathered
+ *  (spd_kc_gather) from the core's own values @p own into @p stage, which
+ *  must stay unchanged until sent. @return the words staged, or UINT32_MAX
+ *  when the send ring is full. */
+uint32_t spd_kc_send_gathered(spd_kc_t *kc, uint32_t kind, uint32_t slot, const uint32_t *own,
+                              uint32_t *stage);
 
 /** Queue @p n packets of outgoing partition @p out from its value 0. */
 int spd_kc_send(spd_kc_t *kc, uint32_t out, uint32_t slot, const uint32_t *data, uint32_t n);

@@ -45,6 +45,8 @@ typedef struct tile {
   int64_t *dx;             /* a */
   uint32_t *dxw;           /* slots x a x 2 */
   uint32_t zero;
+  uint32_t *dxstage, dxstage_n; /* slots x the dX partitions' words, gathered
+                                   when one of them is a feature map's */
   spd_kc_params_t kernel, bias;
   float *dzf, *yf, *dyaccf;  /* float training: slots x b */
   spd_kc_fparams_t fkernel, fbias;
@@ -218,6 +220,11 @@ static int send_dx(tile_t *t, uint32_t slot, const int16_t *dz) {
     w[2 * r] = (uint32_t)(uint64_t)t->dx[r];
     w[2 * r + 1] = (uint32_t)((uint64_t)t->dx[r] >> 32);
   }
+  if (t->dxstage) /* into a convolution's channel blocks (feature-map partitions) */
+    return spd_kc_send_gathered(kc, SPD_DS_KIND_DXPSUM, slot, w,
+                                t->dxstage + slot * t->dxstage_n) == UINT32_MAX
+               ? SPD_EQUEUE
+               : 0;
   return spd_kc_send_kind(kc, SPD_DS_KIND_DXPSUM, slot, w);
 }
 
@@ -374,6 +381,14 @@ static int train_init(tile_t *t) {
     return train_init_float(t);
   if (!t->w16)
     return SPD_EINVAL; /* streamed weights do not train yet */
+  bool fm = false;
+  for (uint32_t p = 0; p < kc->h.n_out; p++)
+    if (kc->out[p].kind == SPD_DS_KIND_DXPSUM) {
+      t->dxstage_n += kc->out[p].n * kc->out[p].words;
+      fm |= kc->out[p].fm.width != 0;
+    }
+  if (fm && !(t->dxstage = spd_kc_alloc(kc, s * t->dxstage_n * 4u)))
+    return SPD_ENOMEM;
   t->dz16 = spd_kc_alloc(kc, s * t->b * 2u);
   t->dx = spd_kc_alloc(kc, t->a * 8u);
   t->dxw = spd_kc_alloc(kc, s * t->a * 8u);

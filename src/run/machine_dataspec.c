@@ -21,7 +21,8 @@ const char *spd__ds_kernel_name(spd_vertex_role_t role) {
 }
 
 static uint32_t kind_of(const char *name) {
-  static const char *const kinds[] = {"x", "psum", "y", "dz", "dxpsum", "record", "credit"};
+  static const char *const kinds[] = {"x",      "psum",   "y",     "dz",  "dxpsum",
+                                      "record", "credit", "dwsum", "wupd"};
   for (uint32_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
     if (!strcmp(name, kinds[k]))
       return k;
@@ -100,6 +101,46 @@ static void train_config(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_config_
   c->ld = (uint32_t)in->model->layers[v->layer].config.units;
 }
 
+static bool is_maxpool(spd_layer_kind_t k);
+
+/* Frac of the dX sums the layer reading model layer @p sent's output
+ * sends back: w + g of a convolution or Dense layer, g of a max pooling,
+ * g + 16 of an average pooling (base/fx_conv.h). */
+static int32_t dx_frac_of_reader(const spd__ds_inputs_t *in, int sent) {
+  const spd_model_t *m = in->model;
+  int r = sent + 1;
+  while (r < m->n_layers && (m->layers[r].config.kind == SPD_LAYER_FLATTEN ||
+                             m->layers[r].config.kind == SPD_LAYER_RESHAPE))
+    r++;
+  if (r >= m->n_layers)
+    return 0;
+  const spd_layer_numerics_t *pl = &in->plan->layers[r];
+  spd_layer_kind_t k = m->layers[r].config.kind;
+  if (k == SPD_LAYER_DENSE || k == SPD_LAYER_CONV1D || k == SPD_LAYER_CONV2D)
+    return pl->weight_frac + pl->grad_frac;
+  return is_maxpool(k) ? pl->grad_frac : pl->grad_frac + 16;
+}
+
+/* Training of a conv or pool tile: the block's place in the kernel (its
+ * channels of k_h k_w C_in x out_c, for the stochastic rounding's element
+ * indices), the pooling's dZ frac, the frac of the dX sums it receives,
+ * the owner of its channel block; a conv tile's data region ends with its
+ * master slice. @return the extra data bytes. */
+static uint32_t train_window(const spd__ds_inputs_t *in, const spd_vertex_t *v,
+                             spd_ds_config_t *c) {
+  const spd_conv_tiling_t *t = spd_machine_graph_conv_tiling(in->g, v->layer);
+  int sent = v->fused_pool ? v->fused_pool : v->layer;
+  c->row_lo = 0;
+  c->col_lo = v->cols.lo;
+  c->ld = t->out_c;
+  c->pool_grad_frac = in->plan->layers[v->role == SPD_ROLE_POOL ? v->layer : sent].grad_frac;
+  c->dy_from_frac = dx_frac_of_reader(in, sent);
+  if (v->role != SPD_ROLE_CONV)
+    return 0;
+  c->flags |= v->grid_row == 0 ? SPD_DS_OWNER : 0;
+  return t->k_h * t->k_w * t->in_c * v->cols.n * 4u;
+}
+
 /* Role configuration and the size of the data region. */
 static uint32_t configure(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_config_t *c) {
   uint32_t bytes = configure_role(in, vi, c);
@@ -109,6 +150,8 @@ static uint32_t configure(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_config
     if (in->numeric == SPD_NUMERIC_FIXED &&
         (v->role == SPD_ROLE_TILE || v->role == SPD_ROLE_TILE_FULL))
       bytes += v->rows.n * v->cols.n * 4u;
+    if (v->role == SPD_ROLE_CONV || v->role == SPD_ROLE_POOL)
+      bytes += train_window(in, v, c);
   }
   return bytes;
 }
@@ -241,13 +284,23 @@ static void fill_window(const spd__ds_inputs_t *in, const spd_vertex_t *v, uint8
     }
   }
   const spd_conv_tiling_t *pool = pool_of(in->g, v);
-  if (!inv_count_bytes(pool) || !fixed)
+  if (!fixed)
     return;
-  spd_fx_const_t k[1] = {{0, 0}};
-  memcpy(d + off, k, sizeof k);
-  for (uint32_t c = 1; c <= pool->k_h * pool->k_w; c++) {
-    k[0] = spd_fx_const_from_double(1.0 / c);
-    memcpy(d + off + c * sizeof k, k, sizeof k);
+  if (inv_count_bytes(pool)) {
+    spd_fx_const_t k[1] = {{0, 0}};
+    memcpy(d + off, k, sizeof k);
+    for (uint32_t c = 1; c <= pool->k_h * pool->k_w; c++) {
+      k[0] = spd_fx_const_from_double(1.0 / c);
+      memcpy(d + off + c * sizeof k, k, sizeof k);
+    }
+    off += inv_count_bytes(pool);
+  }
+  if (!in->train || v->role != SPD_ROLE_CONV)
+    return;
+  const spd_conv_tiling_t *conv = spd_machine_graph_conv_tiling(in->g, l);
+  for (size_t e = 0; e < (size_t)conv->k_h * conv->k_w * conv->in_c; e++) {
+    memcpy(d + off, in->master[l] + e * conv->out_c + v->cols.lo, v->cols.n * 4u);
+    off += v->cols.n * 4u;
   }
 }
 
@@ -339,18 +392,21 @@ static void fm_map(const spd_partition_t *p, uint32_t r0, uint32_t Cl, uint32_t 
  * sends or receives. */
 static void fm_own(const spd_vertex_t *v, const spd_partition_t *p, bool receiving, uint32_t *lo,
                    spd_ds_fm_t *fm) {
+  /* A window tile's input rows travel in (x, y) and out (dX sums); its
+   * output rows the other way round. */
+  bool dx = !strcmp(p->name, "dxpsum"), input = receiving != dx;
   switch (v->role) {
   case SPD_ROLE_SOURCE:
     fm_map(p, v->in_rows.lo, p->fm_channels, 0, 0, lo, fm);
     return;
   case SPD_ROLE_CONV:
-    if (receiving)
+    if (input)
       fm_map(p, v->in_rows.lo, p->fm_channels, 0, 0, lo, fm);
     else
       fm_map(p, v->rows.lo, v->cols.n, v->cols.lo, 0, lo, fm);
     return;
   case SPD_ROLE_POOL:
-    fm_map(p, receiving ? v->in_rows.lo : v->rows.lo, v->cols.n, v->cols.lo, 0, lo, fm);
+    fm_map(p, input ? v->in_rows.lo : v->rows.lo, v->cols.n, v->cols.lo, 0, lo, fm);
     return;
   default: /* the first Dense layer's tiles: flat index minus their first row */
     fm_map(p, 0, p->fm_channels, 0, 0u - v->rows.lo, lo, fm);
@@ -363,6 +419,12 @@ static uint64_t packets_of(const spd_partition_t *p) {
 }
 
 static uint64_t max64(uint64_t a, uint64_t b) { return a > b ? a : b; }
+
+/* Packets of a partition per sample: those sent once per batch (the conv
+ * weight-sharing reduction) spread over the batch. */
+static uint64_t per_sample(const spd__ds_inputs_t *in, const spd_partition_t *p) {
+  return p->per_batch && in->batch ? (packets_of(p) + in->batch - 1) / in->batch : packets_of(p);
+}
 
 #define LINK_CYCLES 67u /* a 72-bit packet on a link (SPINNAKER.md #18) */
 
@@ -386,25 +448,40 @@ int spd__ds_paces(spd_ctx_t *ctx, const spd__ds_inputs_t *in, const spd_machine_
   const spd_machine_graph_t *g = in->g;
   uint64_t *link = spd_calloc(ctx, (size_t)m->n_chips * 7u, sizeof *link);
   uint64_t *core = spd_calloc(ctx, g->n_vertices, sizeof *core);
-  if (!link || !core) {
+  uint64_t *sends = spd_calloc(ctx, g->n_vertices, sizeof *sends);
+  if (!link || !core || !sends) {
     spd_free(ctx, link);
     spd_free(ctx, core);
+    spd_free(ctx, sends);
     return spd_ctx_fail(ctx, SPD_ENOMEM, "pacing: %u chips", m->n_chips);
   }
   for (uint32_t p = 0; p < g->n_partitions; p++) {
     const spd_partition_t *part = &g->partitions[p];
+    uint64_t per = per_sample(in, part);
     for (uint32_t t = 0; t < part->n_targets; t++)
-      core[part->targets[t]] += packets_of(part) * recv_cost(in, part->targets[t]);
+      core[part->targets[t]] += per * recv_cost(in, part->targets[t]);
     for (uint32_t n = 0; n < trees[p].n_nodes; n++) {
       const spd_map_node_t *node = &trees[p].nodes[n];
       int32_t c = spd_machine_chip_index(m, node->x, node->y);
       if (c < 0)
         continue;
       if (node->in_link >= 0)
-        link[(size_t)c * 7u + (uint32_t)node->in_link] += packets_of(part) * LINK_CYCLES;
-      link[(size_t)c * 7u + 6u] += packets_of(part) * router_cycles(node->route);
+        link[(size_t)c * 7u + (uint32_t)node->in_link] += per * LINK_CYCLES;
+      link[(size_t)c * 7u + 6u] += per * router_cycles(node->route);
     }
   }
+  /* A conv or pool tile sends its many halo partitions one after the
+   * other: each spread over the whole sample would take as many samples'
+   * time as it has partitions, so each gets its share of the time. */
+  for (uint32_t p = 0; p < g->n_partitions; p++) {
+    const spd_partition_t *part = &g->partitions[p];
+    spd_vertex_role_t role = g->vertices[part->source].role;
+    if ((role == SPD_ROLE_CONV || role == SPD_ROLE_POOL) && !part->per_batch &&
+        packets_of(part) > 1)
+      sends[part->source]++;
+  }
+  for (uint32_t v = 0; v < g->n_vertices; v++)
+    sends[v] += !sends[v];
   for (uint32_t p = 0; p < g->n_partitions; p++) {
     const spd_partition_t *part = &g->partitions[p];
     uint64_t busiest = 0, n = packets_of(part) ? packets_of(part) : 1;
@@ -419,11 +496,16 @@ int spd__ds_paces(spd_ctx_t *ctx, const spd__ds_inputs_t *in, const spd_machine_
       if (node->in_link >= 0)
         busiest = max64(busiest, link[(size_t)c * 7u + (uint32_t)node->in_link]);
     }
-    uint64_t v = max64(part->pace_cycles, (busiest + n - 1) / n) * percent / 100u;
+    /* A credit (one packet a sample to a source) is not spread: that
+     * would only keep its sender busy for a whole sample's time. */
+    bool credit = !strcmp(part->name, "credit");
+    uint64_t spread = credit ? 0 : (busiest + n - 1) / n / sends[part->source];
+    uint64_t v = max64(part->pace_cycles, spread) * percent / 100u;
     pace[p] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
   }
   spd_free(ctx, link);
   spd_free(ctx, core);
+  spd_free(ctx, sends);
   return 0;
 }
 

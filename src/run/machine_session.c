@@ -52,6 +52,7 @@ typedef struct mrun {
   uint32_t epochs, steps;       /* steps of the whole run */
   uint32_t *order;              /* epochs x n: the sample of each sequence number */
   uint32_t *update_addr, *result_addr, *order_addr; /* per vertex */
+  uint64_t paced_cycles;        /* the slowest vertex's sends of a sample */
   const int32_t **master;
 } mrun_t;
 
@@ -259,6 +260,10 @@ static uint32_t result_bytes(const mrun_t *r, const spd_vertex_t *vx) {
     return vx->rows.n * vx->cols.n * 4u + (bias ? vx->cols.n * 4u : 0u);
   if (vx->role == SPD_ROLE_REDUCER)
     return bias ? vx->cols.n * 4u : 0u;
+  if (vx->role == SPD_ROLE_CONV && vx->grid_row == 0) { /* its channel block's owner */
+    const spd_conv_tiling_t *t = spd_machine_graph_conv_tiling(r->g, vx->layer);
+    return (t->k_h * t->k_w * t->in_c + (bias ? 1u : 0u)) * vx->cols.n * 4u;
+  }
   return 0;
 }
 
@@ -425,18 +430,24 @@ static int float_table(mrun_t *r, void **out, size_t *bytes) {
  * once; its vertices read their step's entry at each batch boundary. */
 static int write_update_tables(mrun_t *r) {
   int err = 0;
-  for (int si = 0; !err && si < r->g->n_dense; si++) {
-    const spd_layer_tiling_t *lt = &r->g->dense[si];
+  for (int si = 0; !err && si < r->g->n_dense + r->g->n_conv; si++) {
+    bool dense = si < r->g->n_dense;
+    const spd_conv_tiling_t *ct = dense ? NULL : &r->g->conv[si - r->g->n_dense];
+    if (ct && (!ct->n_vertices || r->net->layers[ct->layer].kernel.n == 0))
+      continue; /* poolings have nothing to update */
+    int layer = dense ? r->g->dense[si].layer : ct->layer;
+    uint32_t first = dense ? r->g->dense[si].first_vertex : ct->first_vertex;
+    uint32_t count = dense ? r->g->dense[si].n_vertices : ct->n_vertices;
     void *table = NULL;
     size_t bytes = 0;
     if (r->o.numeric == SPD_NUMERIC_FLOAT)
       err = float_table(r, &table, &bytes);
-    else if (!(err = layer_table(r, lt->layer, (spd_fx_update_t **)&table)))
+    else if (!(err = layer_table(r, layer, (spd_fx_update_t **)&table)))
       bytes = (size_t)r->steps * 2u * sizeof(spd_fx_update_t);
     if (err)
       break;
-    for (uint32_t v = lt->first_vertex; !err && v < lt->first_vertex + lt->n_vertices; v++) {
-      for (uint32_t u = lt->first_vertex; u < v; u++)
+    for (uint32_t v = first; !err && v < first + count; v++) {
+      for (uint32_t u = first; u < v; u++)
         if (r->place.loc[u].x == r->place.loc[v].x && r->place.loc[u].y == r->place.loc[v].y) {
           r->update_addr[v] = r->update_addr[u];
           break;
@@ -453,6 +464,21 @@ static void make_table(const mrun_t *r, uint32_t *table) {
   uint32_t sat = 0;
   for (uint32_t b = 0; b < 256; b++)
     table[b] = input_word(r, (float)b * r->data->x_scale, &sat);
+}
+
+/* The longest time a vertex spends sending one sample's packets at the
+ * loaded paces (its partitions go one after the other). */
+static uint64_t paced_cycles(const mrun_t *r, const uint32_t *pace) {
+  uint64_t *per = spd_calloc(r->ctx, r->g->n_vertices, sizeof *per), worst = 0;
+  for (uint32_t p = 0; per && p < r->g->n_partitions; p++) {
+    const spd_partition_t *part = &r->g->partitions[p];
+    if (!part->per_batch)
+      per[part->source] += (uint64_t)part->values.n * part->words * pace[p];
+  }
+  for (uint32_t v = 0; per && v < r->g->n_vertices; v++)
+    worst = per[v] > worst ? per[v] : worst;
+  spd_free(r->ctx, per);
+  return worst;
 }
 
 static int load(mrun_t *r) {
@@ -482,6 +508,8 @@ static int load(mrun_t *r) {
     return spd_ctx_fail(r->ctx, SPD_ENOMEM, "paces of %u partitions", r->g->n_partitions);
   in.pace = pace;
   err = spd__ds_paces(r->ctx, &in, r->machine, r->routing.trees, r->o.pace_percent, pace);
+  if (!err)
+    r->paced_cycles = paced_cycles(r, pace);
   if (!err && r->cfg)
     err = write_update_tables(r);
   if (!err)
@@ -493,13 +521,15 @@ static int load(mrun_t *r) {
 /* ------------------------------------------------------------- running */
 
 /* A generous limit of simulated time: per sample 20 ms or ten times the
- * graph's period (5 ns a cycle at 200 MHz; float convolutions take about
- * 25 ms), 200 ms per optimizer step and a second. A step's update in a
- * `split` tile reads and writes the block's whole training state in SDRAM
- * at charged cost (about 110 ms for the MLP's tiles on a SpiNN-3), so at
+ * graph's period or its slowest vertex's paced sends (5 ns a cycle at 200
+ * MHz; float convolutions take about 25 ms, LeNet-5's training about 100),
+ * 200 ms per optimizer step and a second. A step's update in a `split`
+ * tile reads and writes the block's whole training state in SDRAM at
+ * charged cost (about 110 ms for the MLP's tiles on a SpiNN-3), so at
  * batch size 1 the samples' share alone ran out before the run ended. */
 static uint64_t timeout_ps(const mrun_t *r) {
-  uint64_t per = r->g->period_cycles * 5000ull * 10u;
+  uint64_t period = r->g->period_cycles > r->paced_cycles ? r->g->period_cycles : r->paced_cycles;
+  uint64_t per = period * 5000ull * 10u;
   per = per > 20000000000ull ? per : 20000000000ull;
   return ((uint64_t)run_samples(r) + r->o.slots) * per + (uint64_t)r->steps * 200000000000ull +
          1000000000000ull;
@@ -772,7 +802,12 @@ static int read_results(mrun_t *r, spd_model_t *m, uint32_t epoch) {
                             r->result_addr[v] + epoch * result_stride(r, vx), w, bytes);
     spd_layer_t *l = &m->layers[vx->layer];
     uint32_t out = (uint32_t)l->config.units, k = 0;
-    if (!err && vx->role != SPD_ROLE_REDUCER)
+    const spd_conv_tiling_t *ct = spd_machine_graph_conv_tiling(r->g, vx->layer);
+    if (!err && vx->role == SPD_ROLE_CONV) /* a channel block of k_h k_w C_in x out_c */
+      for (size_t e = 0; e < (size_t)ct->k_h * ct->k_w * ct->in_c; e++)
+        for (uint32_t j = 0; j < vx->cols.n; j++)
+          keep_result(r, l, 0, e * ct->out_c + vx->cols.lo + j, w[k++]);
+    else if (!err && vx->role != SPD_ROLE_REDUCER)
       for (uint32_t i = 0; i < vx->rows.n; i++)
         for (uint32_t j = 0; j < vx->cols.n; j++)
           keep_result(r, l, 0, (size_t)(vx->rows.lo + i) * out + vx->cols.lo + j, w[k++]);
@@ -893,14 +928,21 @@ int spd_machine_fit_run(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *mac
     return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
                         "machine training: sparse categorical cross-entropy after a softmax "
                         "output layer, integer labels, epochs and batch size >= 1");
+  bool windows = false;
   for (int i = 1; i < m->n_layers; i++) {
     spd_layer_kind_t k = m->layers[i].config.kind;
-    if (k != SPD_LAYER_DENSE && k != SPD_LAYER_FLATTEN && k != SPD_LAYER_RESHAPE &&
-        k != SPD_LAYER_DROPOUT)
+    bool window = k == SPD_LAYER_CONV1D || k == SPD_LAYER_CONV2D || k == SPD_LAYER_MAXPOOL1D ||
+                  k == SPD_LAYER_MAXPOOL2D || k == SPD_LAYER_AVGPOOL1D ||
+                  k == SPD_LAYER_AVGPOOL2D;
+    windows |= window;
+    bool fixed = !opts || opts->numeric == SPD_NUMERIC_FIXED;
+    if ((window && !fixed) || (!window && k != SPD_LAYER_DENSE && k != SPD_LAYER_FLATTEN &&
+                               k != SPD_LAYER_RESHAPE && k != SPD_LAYER_DROPOUT) ||
+        (windows && k == SPD_LAYER_DROPOUT))
       return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
-                          "layer '%s' (%s): machine training runs Dense layers only; "
-                          "convolutions and pooling run forward on the machine "
-                          "(evaluate, predict) and train with --backend reference",
+                          "layer '%s' (%s): machine training runs Dense layers, and "
+                          "convolutions and pooling in fixed point without Dropout; "
+                          "train it with --backend reference",
                           m->layers[i].config.name, spd_layer_kind_name(k));
   }
   if (opts && opts->numeric == SPD_NUMERIC_FLOAT && cfg->optimizer.kind == SPD_OPT_RMSPROP)

@@ -57,3 +57,23 @@ def test_lenet_predict_float_close(tiny_data, tmp_path):
     got = predict(tiny_data, tmp_path, "machine", "float")
     want = predict(tiny_data, tmp_path, "reference", "float")
     assert np.abs(got - want).max() < 1e-4
+
+
+def train(data, out, backend):
+    report = out / f"train_{backend}.json"
+    r = run("train", LENET, "--data", data, "--backend", backend, "--numeric", "fixed",
+            "--epochs", "2", "--batch-size", "4", "--seed", "3", "--report", str(report))
+    assert r.returncode == 0, r.stderr
+    return json.loads(report.read_text())
+
+
+def test_lenet_train_fixed_equals_reference(tiny_data, tmp_path):
+    """Two epochs of fixed-point LeNet-5 training on the machine (halo dX
+    sums, fused max pooling backward, the weight-sharing reduction): the
+    same training and test figures as spd_fit_fixed on the host."""
+    rep = train(tiny_data, tmp_path, "machine")
+    ref = train(tiny_data, tmp_path, "reference")
+    assert rep["packets_dropped"] == 0
+    assert rep["test_loss"] == pytest.approx(ref["test_loss"], abs=1e-9)
+    assert rep["test_accuracy"] == ref["test_accuracy"]
+    assert rep["loss"] == pytest.approx(ref["loss"], abs=1e-9)
