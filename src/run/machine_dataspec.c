@@ -420,11 +420,7 @@ static uint64_t packets_of(const spd_partition_t *p) {
 
 static uint64_t max64(uint64_t a, uint64_t b) { return a > b ? a : b; }
 
-/* Packets of a partition per sample: those sent once per batch (the conv
- * weight-sharing reduction) spread over the batch. */
-static uint64_t per_sample(const spd__ds_inputs_t *in, const spd_partition_t *p) {
-  return p->per_batch && in->batch ? (packets_of(p) + in->batch - 1) / in->batch : packets_of(p);
-}
+
 
 #define LINK_CYCLES 67u /* a 72-bit packet on a link (SPINNAKER.md #18) */
 
@@ -457,9 +453,13 @@ int spd__ds_paces(spd_ctx_t *ctx, const spd__ds_inputs_t *in, const spd_machine_
   }
   for (uint32_t p = 0; p < g->n_partitions; p++) {
     const spd_partition_t *part = &g->partitions[p];
-    uint64_t per = per_sample(in, part);
-    for (uint32_t t = 0; t < part->n_targets; t++)
+    /* Those sent once per batch (the conv weight-sharing reduction) count
+     * in full: spread over the batch, the reduction's burst at a batch's
+     * end dropped packets. */
+    uint64_t per = packets_of(part);
+    for (uint32_t t = 0; t < part->n_targets; t++) {
       core[part->targets[t]] += per * recv_cost(in, part->targets[t]);
+    }
     for (uint32_t n = 0; n < trees[p].n_nodes; n++) {
       const spd_map_node_t *node = &trees[p].nodes[n];
       int32_t c = spd_machine_chip_index(m, node->x, node->y);
