@@ -12,6 +12,14 @@
  * readers' halos (feature-map partitions, gathered from the tile's own
  * rows x columns x channels). Float tiles do the same in float32.
  *
+ * Training (docs/conv-on-machine.md, "Backward pass"): the dX sums of the
+ * values it sent, rounded once into their dY; the pooling's backward; dZ,
+ * the exact dW and bias gradient of its kernel slice and the dX sums of
+ * its input rows (halo included) to their producers, or a credit to the
+ * sources; at a batch's end the weight-sharing reduction: tiles (i > 0, j)
+ * send their dW to tile (0, j) (dwsum), which updates and sends the new
+ * weights back (wupd); forwards of the next batch wait for them.
+ *
  * Pooling on a tile's rows: the tile holds input rows [in_lo, in_lo + n)
  * and computes output rows [out_lo, ...); output row o' = o - out_lo reads
  * local row o s + t - pad - in_lo = o' s + t - (pad + in_lo - out_lo s), so
@@ -63,6 +71,9 @@ typedef struct ctile {
   uint32_t end_seq;
   uint8_t *pending;
   uint32_t zero;
+  /* float training: the same in float32 (the kept y in yf per slot) */
+  float *dyaccf, *dyf, *dzf, *backf, *dxf, *dwinf;
+  spd_kc_fparams_t fkernel, fbias;
 } ctile_t;
 
 static void store(spd_kc_t *kc, uint32_t in, uint32_t slot, uint32_t v, uint32_t word,
@@ -70,21 +81,30 @@ static void store(spd_kc_t *kc, uint32_t in, uint32_t slot, uint32_t v, uint32_t
   ctile_t *t = kc->role;
   uint32_t kind = kc->in[in].kind;
   uint64_t part = word ? (uint64_t)payload << 32 : (uint64_t)payload;
+  bool bias = t->bias32 || t->biasf;
   if (kind == SPD_DS_KIND_DXPSUM) {
-    if (v < t->n_out)
+    if (v < t->n_out && t->fixed)
       t->dyacc[slot * t->n_out + v] += part;
+    else if (v < t->n_out)
+      t->dyaccf[slot * t->n_out + v] += spd_kc_u2f(payload);
     return;
   }
   if (kind == SPD_DS_KIND_DWSUM) {
-    if (v < t->n_w + (t->bias32 ? t->b : 0u))
+    if (v < t->n_w + (bias ? t->b : 0u) && t->fixed)
       t->dwin[v] += part;
+    else if (v < t->n_w + (bias ? t->b : 0u))
+      t->dwinf[v] += spd_kc_u2f(payload);
     return;
   }
   if (kind == SPD_DS_KIND_WUPD) {
-    if (v < t->n_w)
+    if (v < t->n_w && t->fixed)
       t->w16[v] = (int16_t)(int32_t)payload;
-    else if (t->bias32 && v - t->n_w < t->b)
+    else if (v < t->n_w)
+      t->wf[v] = spd_kc_u2f(payload);
+    else if (bias && v - t->n_w < t->b && t->fixed)
       t->bias32[v - t->n_w] = (int32_t)payload;
+    else if (bias && v - t->n_w < t->b)
+      t->biasf[v - t->n_w] = spd_kc_u2f(payload);
     return;
   }
   if (v >= t->n_in)
@@ -108,13 +128,13 @@ static int tap(int o, int k, int stride, int dil, int pad, int n) {
 }
 
 /* Float convolution over the tile's rows: the taps of spd_fx_conv_forward_block. */
-static void conv_float(ctile_t *t, const float *x) {
+static void conv_float(ctile_t *t, const float *x, float *y) {
   const spd_fx_window_t *g = &t->gc;
   const spd_fx_conv_block_t *b = &t->blk;
-  memset(t->yf, 0, t->n_conv * sizeof *t->yf);
+  memset(y, 0, t->n_conv * sizeof *y);
   for (int oh = b->oh0; oh < b->oh1; oh++)
     for (int ow = 0; ow < g->out_w; ow++) {
-      float *o = t->yf + ((size_t)(oh - b->oh0) * g->out_w + ow) * t->b;
+      float *o = y + ((size_t)(oh - b->oh0) * g->out_w + ow) * t->b;
       for (int kh = 0; kh < g->k_h; kh++)
         for (int kw = 0; kw < g->k_w; kw++) {
           int ih = tap(oh, kh, g->stride_h, g->dil_h, g->pad_top, g->in_h);
@@ -131,31 +151,102 @@ static void conv_float(ctile_t *t, const float *x) {
   const spd_ds_config_t *c = &t->kc.cfg;
   float alpha = spd_kc_u2f((uint32_t)c->act_alpha);
   for (uint32_t i = 0; i < t->n_conv; i++)
-    t->yf[i] = spd_kc_act_float(c->act_kind, alpha,
-                                t->yf[i] + (t->biasf ? t->biasf[i % t->b] : 0.0f));
+    y[i] = spd_kc_act_float(c->act_kind, alpha, y[i] + (t->biasf ? t->biasf[i % t->b] : 0.0f));
+}
+
+/* Float backward of the convolution over the tile's rows: the batch
+ * gradient of the kernel slice and bias (dL/dz already over the batch)
+ * and, unless @p dx is NULL, the input gradient of its rows. */
+static void conv_float_back(ctile_t *t, const float *x, const float *dz, float *dx) {
+  const spd_fx_window_t *g = &t->gc;
+  const spd_fx_conv_block_t *b = &t->blk;
+  if (dx)
+    memset(dx, 0, t->n_in * sizeof *dx);
+  for (int oh = b->oh0; oh < b->oh1; oh++)
+    for (int ow = 0; ow < g->out_w; ow++) {
+      const float *d = dz + ((size_t)(oh - b->oh0) * g->out_w + ow) * t->b;
+      for (uint32_t oc = 0; t->fbias.grad && oc < t->b; oc++)
+        t->fbias.grad[oc] += d[oc];
+      for (int kh = 0; kh < g->k_h; kh++)
+        for (int kw = 0; kw < g->k_w; kw++) {
+          int ih = tap(oh, kh, g->stride_h, g->dil_h, g->pad_top, g->in_h);
+          int iw = tap(ow, kw, g->stride_w, g->dil_w, g->pad_left, g->in_w);
+          if (ih < 0 || iw < 0)
+            continue;
+          size_t at = ((size_t)(ih - b->in_row0) * g->in_w + iw) * g->in_c;
+          size_t wk = ((size_t)kh * g->k_w + kw) * g->in_c * t->b;
+          for (int ic = 0; ic < g->in_c; ic++) {
+            float *gr = t->fkernel.grad + wk + (size_t)ic * t->b;
+            const float *wr = t->wf + wk + (size_t)ic * t->b;
+            float sum = 0.0f;
+            for (uint32_t oc = 0; oc < t->b; oc++) {
+              gr[oc] += x[at + ic] * d[oc];
+              sum += wr[oc] * d[oc];
+            }
+            if (dx)
+              dx[at + ic] += sum;
+          }
+        }
+    }
 }
 
 /* Float pooling of @p x (local rows) into @p y. */
-static void pool_float(ctile_t *t, const float *x, float *y) {
+static void pool_float(ctile_t *t, const float *x, float *y, int32_t *argmax) {
   const spd_fx_window_t *g = &t->gp;
   bool max = t->kc.cfg.pool_kind == SPD_DS_POOL_MAX;
   for (int oh = 0; oh < g->out_h; oh++)
     for (int ow = 0; ow < g->out_w; ow++)
       for (int c = 0; c < g->in_c; c++) {
         float v = 0.0f;
-        int n = 0;
+        int n = 0, best = -1;
         for (int kh = 0; kh < g->k_h; kh++)
           for (int kw = 0; kw < g->k_w; kw++) {
             int ih = tap(oh, kh, g->stride_h, 1, g->pad_top, g->in_h);
             int iw = tap(ow, kw, g->stride_w, 1, g->pad_left, g->in_w);
             if (ih < 0 || iw < 0)
               continue;
-            float xv = x[((size_t)ih * g->in_w + iw) * g->in_c + c];
-            v = !max ? v + xv : n == 0 || xv > v ? xv : v;
+            int at = (ih * g->in_w + iw) * g->in_c + c;
+            if (max && (n == 0 || x[at] > v))
+              best = at;
+            v = !max ? v + x[at] : best == at ? x[at] : v;
             n++;
           }
-        y[((size_t)oh * g->out_w + ow) * g->out_c + c] = max || !n ? v : v / (float)n;
+        size_t o = ((size_t)oh * g->out_w + ow) * g->out_c + c;
+        y[o] = max || !n ? v : v / (float)n;
+        if (argmax)
+          argmax[o] = best;
       }
+}
+
+/* Float pooling backward into @p back (the local input rows). */
+static void pool_float_back(ctile_t *t, const float *dy, const int32_t *argmax, float *back,
+                            uint32_t n_back) {
+  const spd_fx_window_t *g = &t->gp;
+  memset(back, 0, n_back * sizeof *back);
+  if (t->kc.cfg.pool_kind == SPD_DS_POOL_MAX) {
+    for (uint32_t o = 0; o < t->n_out; o++)
+      if (argmax[o] >= 0)
+        back[argmax[o]] += dy[o];
+    return;
+  }
+  for (int oh = 0; oh < g->out_h; oh++)
+    for (int ow = 0; ow < g->out_w; ow++) {
+      int n = 0;
+      for (int kh = 0; kh < g->k_h; kh++)
+        for (int kw = 0; kw < g->k_w; kw++)
+          n += tap(oh, kh, g->stride_h, 1, g->pad_top, g->in_h) >= 0 &&
+               tap(ow, kw, g->stride_w, 1, g->pad_left, g->in_w) >= 0;
+      for (int c = 0; n && c < g->in_c; c++) {
+        float share = dy[((size_t)oh * g->out_w + ow) * g->out_c + c] / (float)n;
+        for (int kh = 0; kh < g->k_h; kh++)
+          for (int kw = 0; kw < g->k_w; kw++) {
+            int ih = tap(oh, kh, g->stride_h, 1, g->pad_top, g->in_h);
+            int iw = tap(ow, kw, g->stride_w, 1, g->pad_left, g->in_w);
+            if (ih >= 0 && iw >= 0)
+              back[((size_t)ih * g->in_w + iw) * g->in_c + c] += share;
+          }
+      }
+    }
 }
 
 static void pool_fixed(ctile_t *t, const int16_t *x, int16_t *y, int32_t *argmax) {
@@ -209,12 +300,13 @@ static void forward(ctile_t *t, uint32_t slot) {
   } else {
     const float *x = t->xf + slot * t->n_in;
     if (t->conv) {
-      conv_float(t, x);
-      x = t->yf;
+      float *yc = t->yf + (t->train ? slot * t->n_conv : 0u);
+      conv_float(t, x, yc);
+      x = yc;
     }
     const float *y = x;
     if (pool) {
-      pool_float(t, x, t->pf);
+      pool_float(t, x, t->pf, t->argmax ? t->argmax + (t->train ? slot * t->n_out : 0u) : NULL);
       y = t->pf;
     }
     for (uint32_t i = 0; i < t->n_out; i++)
@@ -239,44 +331,66 @@ static void release(ctile_t *t) {
   }
 }
 
-/* The owner's update: its own dW plus the other tiles' (exact int64 sums
- * in any order), the optimizer step, the results, the new weights to the
- * block's other tiles. */
-static void owner_update(ctile_t *t) {
+/* After the owner's update: the results (master weights @p w and bias
+ * @p bias, 4 bytes each), the new weights to the block's other tiles
+ * (t->bstage[0 .. K) as words), then the forwards that waited. */
+static void owner_publish(ctile_t *t, const void *w, const void *bias, uint32_t K) {
   spd_kc_t *kc = &t->kc;
-  uint32_t seq = t->end_seq, K = t->n_w + (t->bias32 ? t->b : 0u);
-  for (uint32_t e = 0; t->dwin && e < K; e++) {
-    if (e < t->n_w)
-      t->kernel.grad[e] += (int64_t)t->dwin[e];
-    else
-      t->bias.grad[e - t->n_w] += (int64_t)t->dwin[e];
-    t->dwin[e] = 0;
-  }
-  spd_core_charge(kc->core, K * SPD_KC_ADD_FIXED);
-  uint32_t step = spd_kc_batch_of(kc, seq);
-  if (spd_kc_params_update(kc, &t->kernel, step, &t->saturations) ||
-      (t->bias32 && spd_kc_params_update(kc, &t->bias, step, &t->saturations))) {
-    spd_kc_fail(kc, SPD_EINVAL);
-    return;
-  }
+  uint32_t seq = t->end_seq;
   t->own_done = t->others_done = false;
   t->batches_done++;
-  uint32_t n = t->n_w * 4u, bytes = n + (t->bias32 ? t->b * 4u : 0u);
+  uint32_t n = t->n_w * 4u, bytes = n + (bias ? t->b * 4u : 0u);
   uint32_t at = spd_kc_result_at(kc, seq, bytes);
-  if (at && (spd_kc_params_save(kc, &t->kernel, at) ||
-             (t->bias32 && spd_core_sdram_write(kc->core, at + n, t->bias32, t->b * 4u)) ||
+  if (at && (spd_core_sdram_write(kc->core, at, w, n) ||
+             (bias && spd_core_sdram_write(kc->core, at + n, bias, t->b * 4u)) ||
              spd_kc_result_seal(kc, seq, at, bytes))) {
     spd_kc_fail(kc, SPD_EINVAL);
     return;
   }
-  for (uint32_t e = 0; e < K; e++)
-    t->bstage[e] = e < t->n_w ? (uint32_t)(int32_t)t->w16[e] : (uint32_t)t->bias32[e - t->n_w];
-  if (spd_kc_send_gathered(&t->kc, SPD_DS_KIND_WUPD, 0, t->bstage, t->bstage + K) == UINT32_MAX) {
+  if (spd_kc_send_gathered(kc, SPD_DS_KIND_WUPD, 0, t->bstage, t->bstage + K) == UINT32_MAX) {
     spd_kc_fail(kc, SPD_EQUEUE);
     return;
   }
   release(t);
   spd_kc_sample_done(kc);
+}
+
+/* The owner's update: its own dW plus the other tiles' (exact int64 sums
+ * in any order; float sums in float), the optimizer step, then
+ * owner_publish. */
+static void owner_update(ctile_t *t) {
+  spd_kc_t *kc = &t->kc;
+  uint32_t step = spd_kc_batch_of(kc, t->end_seq);
+  uint32_t K = t->n_w + (t->bias32 || t->biasf ? t->b : 0u);
+  if (!t->fixed) {
+    for (uint32_t e = 0; t->dwinf && e < K; e++) {
+      *(e < t->n_w ? &t->fkernel.grad[e] : &t->fbias.grad[e - t->n_w]) += t->dwinf[e];
+      t->dwinf[e] = 0.0f;
+    }
+    spd_core_charge(kc->core, K * SPD_KC_ADD_FLOAT);
+    if (spd_kc_fparams_update(kc, &t->fkernel, step) ||
+        (t->biasf && spd_kc_fparams_update(kc, &t->fbias, step))) {
+      spd_kc_fail(kc, SPD_EINVAL);
+      return;
+    }
+    for (uint32_t e = 0; e < K; e++)
+      t->bstage[e] = spd_kc_f2u(e < t->n_w ? t->wf[e] : t->biasf[e - t->n_w]);
+    owner_publish(t, t->wf, t->biasf, K);
+    return;
+  }
+  for (uint32_t e = 0; t->dwin && e < K; e++) {
+    *(e < t->n_w ? &t->kernel.grad[e] : &t->bias.grad[e - t->n_w]) += (int64_t)t->dwin[e];
+    t->dwin[e] = 0;
+  }
+  spd_core_charge(kc->core, K * SPD_KC_ADD_FIXED);
+  if (spd_kc_params_update(kc, &t->kernel, step, &t->saturations) ||
+      (t->bias32 && spd_kc_params_update(kc, &t->bias, step, &t->saturations))) {
+    spd_kc_fail(kc, SPD_EINVAL);
+    return;
+  }
+  for (uint32_t e = 0; e < K; e++)
+    t->bstage[e] = e < t->n_w ? (uint32_t)(int32_t)t->w16[e] : (uint32_t)t->bias32[e - t->n_w];
+  owner_publish(t, t->kernel.master, t->bias32, K);
 }
 
 /* A batch's last backward: the owner updates once the others' dW is in;
@@ -293,8 +407,18 @@ static void batch_end(ctile_t *t, uint32_t seq) {
       owner_update(t);
     return;
   }
-  uint32_t K = t->n_w + (t->bias32 ? t->b : 0u);
+  uint32_t K = t->n_w + (t->bias32 || t->biasf ? t->b : 0u);
   uint32_t *w = t->bstage;
+  if (!t->fixed) {
+    for (uint32_t e = 0; e < K; e++) {
+      float *g = e < t->n_w ? &t->fkernel.grad[e] : &t->fbias.grad[e - t->n_w];
+      w[e] = spd_kc_f2u(*g);
+      *g = 0.0f;
+    }
+    if (spd_kc_send_gathered(kc, SPD_DS_KIND_DWSUM, 0, w, w + K) == UINT32_MAX)
+      spd_kc_fail(kc, SPD_EQUEUE);
+    return;
+  }
   for (uint32_t e = 0; e < K; e++) {
     uint64_t g = (uint64_t)(e < t->n_w ? t->kernel.grad[e] : t->bias.grad[e - t->n_w]);
     w[2 * e] = (uint32_t)g;
@@ -312,10 +436,54 @@ static void batch_end(ctile_t *t, uint32_t seq) {
  * the exact sums, the pooling's dX at its frac (+16 for averages) rounded
  * once into the convolution's dY, dZ = dY f'(y), dW and the bias gradient
  * exactly, dX partial sums of the input rows (or a credit to the sources). */
+static void backward_done(ctile_t *t, uint32_t slot, uint32_t seq, bool below);
+
+static bool sends_dx(const ctile_t *t) {
+  for (uint32_t p = 0; p < t->kc.h.n_out; p++)
+    if (t->kc.out[p].kind == SPD_DS_KIND_DXPSUM)
+      return true;
+  return false;
+}
+
+/* Float: the same steps in float32 (sums in arrival order, within the
+ * float reference's 1e-4, not bit-identical). */
+static void backward_float(ctile_t *t, uint32_t slot, uint32_t seq) {
+  spd_kc_t *kc = &t->kc;
+  const spd_ds_config_t *c = &kc->cfg;
+  float *acc = t->dyaccf + slot * t->n_out;
+  memcpy(t->dyf, acc, t->n_out * sizeof *acc);
+  memset(acc, 0, t->n_out * sizeof *acc);
+  const float *dy = t->dyf;
+  float *dx = t->dxf;
+  bool below = sends_dx(t);
+  if (c->pool_kind != SPD_DS_POOL_NONE) {
+    const int32_t *am = t->argmax ? t->argmax + slot * t->n_out : NULL;
+    pool_float_back(t, t->dyf, am, t->conv ? t->backf : t->dxf, t->conv ? t->n_conv : t->n_in);
+    spd_core_charge(kc->core, t->n_out * t->gp.k_h * t->gp.k_w * SPD_KC_ADD_FLOAT);
+    dy = t->backf;
+  }
+  if (t->conv) {
+    float alpha = spd_kc_u2f((uint32_t)c->act_alpha);
+    const float *y = t->yf + slot * t->n_conv;
+    for (uint32_t i = 0; i < t->n_conv; i++)
+      t->dzf[i] = spd_kc_act_grad_float(c->act_kind, alpha, y[i], dy[i]);
+    conv_float_back(t, t->xf + slot * t->n_in, t->dzf, below ? dx : NULL);
+    uint64_t macs = (uint64_t)t->n_conv * t->gc.k_h * t->gc.k_w * t->gc.in_c;
+    spd_core_charge(kc->core, (uint32_t)(macs * SPD_KC_MAC_FLOAT * (below ? 2u : 1u)));
+  }
+  for (uint32_t i = 0; below && i < t->n_in; i++)
+    t->dxown[i] = spd_kc_f2u(dx[i]);
+  backward_done(t, slot, seq, below);
+}
+
 static void backward(ctile_t *t, uint32_t slot) {
   spd_kc_t *kc = &t->kc;
   const spd_ds_config_t *c = &kc->cfg;
   uint32_t seq = t->next_bwd++;
+  if (!t->fixed) {
+    backward_float(t, slot, seq);
+    return;
+  }
   bool pool = c->pool_kind != SPD_DS_POOL_NONE;
   int32_t sent_frac = pool ? c->pool_grad_frac : c->grad_frac;
   int64_t *acc = (int64_t *)(t->dyacc + slot * t->n_out);
@@ -344,9 +512,7 @@ static void backward(ctile_t *t, uint32_t slot) {
       dy = t->dz;
     }
   }
-  bool below = false;
-  for (uint32_t p = 0; p < kc->h.n_out; p++)
-    below |= kc->out[p].kind == SPD_DS_KIND_DXPSUM;
+  bool below = sends_dx(t);
   if (t->conv) {
     const int16_t *y = t->y16 + slot * t->n_conv, *x = t->x16 + slot * t->n_in;
     for (uint32_t i = 0; i < t->n_conv; i++)
@@ -363,17 +529,23 @@ static void backward(ctile_t *t, uint32_t slot) {
     }
   }
   (void)dx_frac; /* the receiver knows it (its dy_from_frac) */
-  int err = 0;
-  if (below) {
-    for (uint32_t i = 0; i < t->n_in; i++) {
-      t->dxown[2 * i] = (uint32_t)(uint64_t)dx[i];
-      t->dxown[2 * i + 1] = (uint32_t)((uint64_t)dx[i] >> 32);
-    }
-    err = spd_kc_send_gathered(&t->kc, SPD_DS_KIND_DXPSUM, slot, t->dxown,
-                        t->dxstage + slot * t->dxstage_n) == UINT32_MAX;
-  } else {
-    err = spd_kc_send_kind(kc, SPD_DS_KIND_CREDIT, slot, &t->zero);
+  for (uint32_t i = 0; below && i < t->n_in; i++) {
+    t->dxown[2 * i] = (uint32_t)(uint64_t)dx[i];
+    t->dxown[2 * i + 1] = (uint32_t)((uint64_t)dx[i] >> 32);
   }
+  backward_done(t, slot, seq, below);
+}
+
+/* After a sample's backward (t->dxown holds its dX sums): the dX
+ * partitions or a credit, and at a batch's end the update. */
+static void backward_done(ctile_t *t, uint32_t slot, uint32_t seq, bool below) {
+  spd_kc_t *kc = &t->kc;
+  int err = 0;
+  if (below)
+    err = spd_kc_send_gathered(kc, SPD_DS_KIND_DXPSUM, slot, t->dxown,
+                               t->dxstage + slot * t->dxstage_n) == UINT32_MAX;
+  else
+    err = spd_kc_send_kind(kc, SPD_DS_KIND_CREDIT, slot, &t->zero);
   if (err) {
     spd_kc_fail(kc, SPD_EQUEUE);
     return;
@@ -489,18 +661,56 @@ static void geometry(ctile_t *t) {
 /* Training state: dY sums, scratch, dX, the exact dW and bias gradient;
  * the owner also the master slice (after the data region's 1/count
  * table), the optimizer slabs and the others' dW sums. */
+/* Float training state: the float weights are their own masters. */
+static int train_init_float(ctile_t *t) {
+  spd_kc_t *kc = &t->kc;
+  uint32_t s = kc->h.slots;
+  t->dyaccf = spd_kc_alloc(kc, s * t->n_out * 4u);
+  t->dyf = spd_kc_alloc(kc, t->n_out * 4u);
+  t->dxf = spd_kc_alloc(kc, t->n_in * 4u);
+  if (!t->dyaccf || !t->dyf || !t->dxf)
+    return SPD_ENOMEM;
+  if (!t->conv)
+    return 0;
+  uint32_t K = t->n_w + (t->biasf ? t->b : 0u);
+  t->dzf = spd_kc_alloc(kc, t->n_conv * 4u);
+  t->backf = spd_kc_alloc(kc, t->n_conv * 4u);
+  t->bstage = spd_kc_alloc(kc, 2u * K * 4u);
+  if (!t->dzf || !t->backf || !t->bstage)
+    return SPD_ENOMEM;
+  if (t->owner) {
+    bool others = false;
+    for (uint32_t i = 0; i < kc->h.n_in; i++)
+      others |= kc->in[i].kind == SPD_DS_KIND_DWSUM;
+    if (others && !(t->dwinf = spd_kc_alloc(kc, K * 4u)))
+      return SPD_ENOMEM;
+    int err = spd_kc_fparams_init(kc, &t->fkernel, t->n_w, t->wf);
+    if (!err && t->biasf)
+      err = spd_kc_fparams_init(kc, &t->fbias, t->b, t->biasf);
+    return err;
+  }
+  t->fkernel = (spd_kc_fparams_t){.n = t->n_w, .w = t->wf, .grad = spd_kc_alloc(kc, K * 4u)};
+  if (t->biasf)
+    t->fbias = (spd_kc_fparams_t){.n = t->b, .w = t->biasf, .grad = t->fkernel.grad + t->n_w};
+  return t->fkernel.grad ? 0 : SPD_ENOMEM;
+}
+
 static int train_init(ctile_t *t) {
   spd_kc_t *kc = &t->kc;
   const spd_ds_config_t *c = &kc->cfg;
   uint32_t s = kc->h.slots;
   for (uint32_t p = 0; p < kc->h.n_out; p++)
     t->dxstage_n += kc->out[p].kind == SPD_DS_KIND_DXPSUM ? kc->out[p].n * kc->out[p].words : 0u;
-  t->dyacc = spd_kc_alloc(kc, s * t->n_out * 8u);
-  t->dy = spd_kc_alloc(kc, t->n_out * 2u);
-  t->dx = spd_kc_alloc(kc, t->n_in * 8u);
   t->dxown = spd_kc_alloc(kc, t->n_in * 8u);
   t->dxstage = spd_kc_alloc(kc, s * t->dxstage_n * 4u);
   t->pending = spd_kc_alloc(kc, s);
+  if (!t->dxown || !t->dxstage || !t->pending)
+    return SPD_ENOMEM;
+  if (!t->fixed)
+    return train_init_float(t);
+  t->dyacc = spd_kc_alloc(kc, s * t->n_out * 8u);
+  t->dy = spd_kc_alloc(kc, t->n_out * 2u);
+  t->dx = spd_kc_alloc(kc, t->n_in * 8u);
   if (!t->dyacc || !t->dy || !t->dx || !t->dxown || !t->dxstage || !t->pending)
     return SPD_ENOMEM;
   if (!t->conv)
@@ -550,8 +760,6 @@ static int ctile_main(spd_core_t *core, uint32_t params, uint32_t role) {
   t->fixed = kc->h.numeric == SPD_DS_FIXED;
   t->train = c->flags & SPD_DS_TRAIN;
   t->owner = c->flags & SPD_DS_OWNER;
-  if (t->train && !t->fixed)
-    return SPD_EUNSUPPORTED; /* float training of convolutions is not built yet */
   t->conv = role == SPD_DS_ROLE_CONV;
   if ((!t->conv && c->pool_kind == SPD_DS_POOL_NONE) || c->cols == 0)
     return SPD_EINVAL;
@@ -579,9 +787,13 @@ static int ctile_main(spd_core_t *core, uint32_t params, uint32_t role) {
       return SPD_ENOMEM;
   } else {
     t->xf = x;
-    if (t->conv && !(t->yf = spd_kc_alloc(kc, t->n_conv * 4u)))
+    uint32_t ks = t->train ? s : 1u;
+    if (t->conv && !(t->yf = spd_kc_alloc(kc, ks * t->n_conv * 4u)))
       return SPD_ENOMEM;
     if (pool && !(t->pf = spd_kc_alloc(kc, t->n_out * 4u)))
+      return SPD_ENOMEM;
+    if (t->train && c->pool_kind == SPD_DS_POOL_MAX &&
+        !(t->argmax = spd_kc_alloc(kc, s * t->n_out * 4u)))
       return SPD_ENOMEM;
   }
   if ((err = load_data(t)))

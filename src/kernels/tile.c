@@ -204,6 +204,32 @@ static void own_dz(tile_t *t, uint32_t slot) {
   spd_core_charge(t->kc.core, t->b * spd_kc_act_cycles(true, c->act_kind));
 }
 
+/* The dX partial sums @p w (own order) of a slot: gathered when they go
+ * into a convolution's channel blocks (feature-map partitions). */
+static int send_dxpsum(tile_t *t, uint32_t slot, const uint32_t *w) {
+  spd_kc_t *kc = &t->kc;
+  if (t->dxstage)
+    return spd_kc_send_gathered(kc, SPD_DS_KIND_DXPSUM, slot, w,
+                                t->dxstage + slot * t->dxstage_n) == UINT32_MAX
+               ? SPD_EQUEUE
+               : 0;
+  return spd_kc_send_kind(kc, SPD_DS_KIND_DXPSUM, slot, w);
+}
+
+/* Staging for send_dxpsum when a dX partition is a feature map's. */
+static int alloc_dxstage(tile_t *t) {
+  spd_kc_t *kc = &t->kc;
+  bool fm = false;
+  for (uint32_t p = 0; p < kc->h.n_out; p++)
+    if (kc->out[p].kind == SPD_DS_KIND_DXPSUM) {
+      t->dxstage_n += kc->out[p].n * kc->out[p].words;
+      fm |= kc->out[p].fm.width != 0;
+    }
+  if (fm && !(t->dxstage = spd_kc_alloc(kc, kc->h.slots * t->dxstage_n * 4u)))
+    return SPD_ENOMEM;
+  return 0;
+}
+
 /* dX partial sums to the layer below, or a credit to the sources. */
 static int send_dx(tile_t *t, uint32_t slot, const int16_t *dz) {
   spd_kc_t *kc = &t->kc;
@@ -220,12 +246,7 @@ static int send_dx(tile_t *t, uint32_t slot, const int16_t *dz) {
     w[2 * r] = (uint32_t)(uint64_t)t->dx[r];
     w[2 * r + 1] = (uint32_t)((uint64_t)t->dx[r] >> 32);
   }
-  if (t->dxstage) /* into a convolution's channel blocks (feature-map partitions) */
-    return spd_kc_send_gathered(kc, SPD_DS_KIND_DXPSUM, slot, w,
-                                t->dxstage + slot * t->dxstage_n) == UINT32_MAX
-               ? SPD_EQUEUE
-               : 0;
-  return spd_kc_send_kind(kc, SPD_DS_KIND_DXPSUM, slot, w);
+  return send_dxpsum(t, slot, w);
 }
 
 static void batch_update(tile_t *t, uint32_t seq) {
@@ -281,7 +302,7 @@ static int backward_float(tile_t *t, uint32_t slot) {
     w[r] = spd_kc_f2u(sum);
   }
   spd_core_charge(kc->core, t->a * t->b * SPD_KC_MAC_FLOAT);
-  return spd_kc_send_kind(kc, SPD_DS_KIND_DXPSUM, slot, w);
+  return send_dxpsum(t, slot, w);
 }
 
 static void batch_update_float(tile_t *t, uint32_t seq) {
@@ -356,6 +377,8 @@ static int train_init_float(tile_t *t) {
   uint32_t s = kc->h.slots;
   if (!t->wf)
     return SPD_EINVAL; /* streamed weights do not train yet */
+  if (alloc_dxstage(t))
+    return SPD_ENOMEM;
   t->dzf = spd_kc_alloc(kc, s * t->b * 4u);
   t->dxw = spd_kc_alloc(kc, s * t->a * 4u);
   t->pending = spd_kc_alloc(kc, s);
@@ -381,14 +404,8 @@ static int train_init(tile_t *t) {
     return train_init_float(t);
   if (!t->w16)
     return SPD_EINVAL; /* streamed weights do not train yet */
-  bool fm = false;
-  for (uint32_t p = 0; p < kc->h.n_out; p++)
-    if (kc->out[p].kind == SPD_DS_KIND_DXPSUM) {
-      t->dxstage_n += kc->out[p].n * kc->out[p].words;
-      fm |= kc->out[p].fm.width != 0;
-    }
-  if (fm && !(t->dxstage = spd_kc_alloc(kc, s * t->dxstage_n * 4u)))
-    return SPD_ENOMEM;
+  if ((err = alloc_dxstage(t)))
+    return err;
   t->dz16 = spd_kc_alloc(kc, s * t->b * 2u);
   t->dx = spd_kc_alloc(kc, t->a * 8u);
   t->dxw = spd_kc_alloc(kc, s * t->a * 8u);

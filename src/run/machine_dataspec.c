@@ -138,7 +138,8 @@ static uint32_t train_window(const spd__ds_inputs_t *in, const spd_vertex_t *v,
   if (v->role != SPD_ROLE_CONV)
     return 0;
   c->flags |= v->grid_row == 0 ? SPD_DS_OWNER : 0;
-  return t->k_h * t->k_w * t->in_c * v->cols.n * 4u;
+  /* the float weights are their own masters */
+  return in->numeric == SPD_NUMERIC_FIXED ? t->k_h * t->k_w * t->in_c * v->cols.n * 4u : 0u;
 }
 
 /* Role configuration and the size of the data region. */

@@ -433,7 +433,8 @@ static int write_update_tables(mrun_t *r) {
   for (int si = 0; !err && si < r->g->n_dense + r->g->n_conv; si++) {
     bool dense = si < r->g->n_dense;
     const spd_conv_tiling_t *ct = dense ? NULL : &r->g->conv[si - r->g->n_dense];
-    if (ct && (!ct->n_vertices || r->net->layers[ct->layer].kernel.n == 0))
+    if (ct && (!ct->n_vertices ||
+               (ct->kind != SPD_LAYER_CONV1D && ct->kind != SPD_LAYER_CONV2D)))
       continue; /* poolings have nothing to update */
     int layer = dense ? r->g->dense[si].layer : ct->layer;
     uint32_t first = dense ? r->g->dense[si].first_vertex : ct->first_vertex;
@@ -935,13 +936,12 @@ int spd_machine_fit_run(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *mac
                   k == SPD_LAYER_MAXPOOL2D || k == SPD_LAYER_AVGPOOL1D ||
                   k == SPD_LAYER_AVGPOOL2D;
     windows |= window;
-    bool fixed = !opts || opts->numeric == SPD_NUMERIC_FIXED;
-    if ((window && !fixed) || (!window && k != SPD_LAYER_DENSE && k != SPD_LAYER_FLATTEN &&
-                               k != SPD_LAYER_RESHAPE && k != SPD_LAYER_DROPOUT) ||
+    if ((!window && k != SPD_LAYER_DENSE && k != SPD_LAYER_FLATTEN &&
+         k != SPD_LAYER_RESHAPE && k != SPD_LAYER_DROPOUT) ||
         (windows && k == SPD_LAYER_DROPOUT))
       return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
-                          "layer '%s' (%s): machine training runs Dense layers, and "
-                          "convolutions and pooling in fixed point without Dropout; "
+                          "layer '%s' (%s): machine training runs Dense layers, "
+                          "convolutions and pooling, without Dropout among convolutions; "
                           "train it with --backend reference",
                           m->layers[i].config.name, spd_layer_kind_name(k));
   }
