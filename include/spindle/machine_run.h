@@ -46,6 +46,7 @@ typedef struct spd_machine_stats {
   char machine[64];
   spd_numeric_t numeric;
   uint32_t chips_used, cores_used, max_router_entries;
+  uint32_t samples_in_flight;        /* the slots the pipeline ran with */
   uint64_t samples;
   uint64_t packets_sent, packets_dropped;
   double simulated_seconds;          /* from start to the last core's exit */

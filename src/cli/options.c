@@ -8,6 +8,7 @@
 
 typedef enum opt_id {
   OPT_DATA, OPT_LIMIT, OPT_BATCH, OPT_SEED, OPT_BACKEND, OPT_MACHINE, OPT_NUMERIC,
+  OPT_IN_FLIGHT,
   OPT_REPORT, OPT_LOSS, OPT_EPOCHS, OPT_OPTIMIZER, OPT_LR, OPT_MOMENTUM,
   OPT_NESTEROV, OPT_NO_SHUFFLE, OPT_VALIDATION_SPLIT, OPT_SAVE, OPT_WEIGHTS,
   OPT_OUTPUT, OPT_LR_SCHEDULE, OPT_DECAY_STEPS, OPT_DECAY_RATE, OPT_ALPHA,
@@ -28,6 +29,7 @@ static const opt_spec_t specs[] = {
     {"--backend", OPT_BACKEND, SPD_OPT_GROUP_COMMON, true},
     {"--machine", OPT_MACHINE, SPD_OPT_GROUP_COMMON, true},
     {"--numeric", OPT_NUMERIC, SPD_OPT_GROUP_COMMON, true},
+    {"--in-flight", OPT_IN_FLIGHT, SPD_OPT_GROUP_COMMON, true},
     {"--report", OPT_REPORT, SPD_OPT_GROUP_COMMON, true},
     {"--loss", OPT_LOSS, SPD_OPT_GROUP_COMMON, true},
     {"--epochs", OPT_EPOCHS, SPD_OPT_GROUP_TRAIN, true},
@@ -104,6 +106,14 @@ static int set_integer(const char *cmd, const opt_spec_t *spec, const char *v,
   case OPT_LIMIT:
     if (!parse_long(v, 1, (long)UINT32_MAX, &o->limit))
       return bad(cmd, spec->name, v, "expected a number of samples >= 1");
+    return 0;
+  case OPT_IN_FLIGHT:
+    /* A slot is the low bits of a key (docs/dense-on-machine.md "Packets and
+     * keys"), so the count is a power of two; 64 already costs most tiles
+     * their DTCM. */
+    if (!parse_long(v, 1, 64, &n) || (n & (n - 1)))
+      return bad(cmd, spec->name, v, "expected a power of two from 1 to 64 samples in flight");
+    o->in_flight = (uint32_t)n;
     return 0;
   case OPT_DECAY_STEPS:
     if (!parse_long(v, 1, 1L << 40, &o->decay_steps))
@@ -187,6 +197,7 @@ static int set_value(const char *cmd, const opt_spec_t *spec, const char *v,
   case OPT_OUTPUT: o->output = v; return 0;
   case OPT_MACHINE: o->machine = v; return 0;
   case OPT_EPOCHS: case OPT_BATCH: case OPT_LIMIT: case OPT_SEED: case OPT_DECAY_STEPS:
+  case OPT_IN_FLIGHT:
     return set_integer(cmd, spec, v, o);
   case OPT_LR: case OPT_MOMENTUM: case OPT_VALIDATION_SPLIT: case OPT_DECAY_RATE: case OPT_ALPHA:
     return set_real(cmd, spec, v, o);

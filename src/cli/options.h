@@ -50,6 +50,7 @@ typedef struct spd_cli_options {
   spd_cli_backend_t backend;
   const char *machine;        /* for the machine backend */
   const char *numeric;        /* "float" or "fixed" */
+  uint32_t in_flight;         /* machine: samples in flight (0: the session's) */
 } spd_cli_options_t;
 
 /** Parse argv (argv[0] is the command) into @p o with the defaults of

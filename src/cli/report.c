@@ -47,6 +47,7 @@ void spd_cli_report_hardware(cJSON *r, const spd_cli_session_t *s) {
   spd_cli_report_number(r, "chips_used", h->chips_used);
   spd_cli_report_number(r, "cores_used", h->cores_used);
   spd_cli_report_number(r, "max_router_entries", h->max_router_entries);
+  spd_cli_report_number(r, "samples_in_flight", h->samples_in_flight);
   spd_cli_report_number(r, "packets_sent", (double)h->packets_sent);
   spd_cli_report_number(r, "packets_dropped", (double)h->packets_dropped);
   spd_cli_report_number(r, "simulated_seconds", h->simulated_seconds);

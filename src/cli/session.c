@@ -227,6 +227,7 @@ spd_machine_run_opts_t spd_cli_session_machine_opts(const spd_cli_session_t *s) 
   return (spd_machine_run_opts_t){
       .numeric = strcmp(s->opt->numeric, "fixed") == 0 ? SPD_NUMERIC_FIXED : SPD_NUMERIC_FLOAT,
       .batch_size = (size_t)s->opt->batch_size,
+      .slots = s->opt->in_flight,
       .fixed_run = s->fixed_run};
 }
 

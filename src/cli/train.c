@@ -56,7 +56,9 @@ static const char usage[] =
     "                      reference (the host executor, the machine's oracle)\n"
     "  --machine M         the machine: spinn5 (default), spinn3, <N>boards,\n"
     "                      spinn1m or <W>x<H> chips (see spindle info)\n"
-    "  --numeric N         float or fixed (default float)\n";
+    "  --numeric N         float or fixed (default float)\n"
+    "  --in-flight K       machine: samples in the pipeline at once, a power of two\n"
+    "                      (default 2; more is faster on the board, see bench/)\n";
 
 /* docs/numerics.md: saturation is reported, never silent; per layer as
  * [forward, backward] for the layers that saturated at all. */

@@ -1006,6 +1006,7 @@ static int run_machine(mrun_t *r0, const spd_machine_run_opts_t *opts,
   if (!err) {
     st.chips_used = r.place.chips_used;
     st.cores_used = r.place.cores_used;
+    st.samples_in_flight = r.o.slots;
     st.max_router_entries = spd_map_tables_max_entries(&r.routing.tables);
     err = run(&r, &st);
   }

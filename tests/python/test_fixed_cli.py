@@ -19,7 +19,7 @@ def tiny_data(tmp_path_factory):
 def train(data, out, numeric, *extra):
     report = out / f"{numeric}.json"
     r = run("train", MLP, "--backend", "reference", "--data", data, "--epochs", "3",
-            "--batch-size", "16", "--lr", "0.01", "--momentum", "0.9", "--seed", "3",
+            "--batch-size", "16", "--lr", "0.01", "--optimizer", "sgd", "--momentum", "0.9", "--seed", "3",
             "--numeric", numeric, "--report", str(report), *extra)
     assert r.returncode == 0, r.stderr
     return json.loads(report.read_text())

@@ -96,6 +96,26 @@ def test_machine_is_the_default(tiny_data, tmp_path):
     assert "RMSprop" in r.stderr and "--backend reference" in r.stderr
 
 
+def test_in_flight_changes_the_pace_not_the_result(tiny_data, tmp_path):
+    """--in-flight sets the samples in the pipeline: the board's time
+    changes, the trained result does not (fixed point is exact in any
+    order); a count that is not a power of two is refused by name."""
+    reports = {}
+    for k in ("1", "8"):
+        path = tmp_path / f"k{k}.json"
+        r = run("train", MLP, "--data", tiny_data, "--numeric", "fixed", "--epochs", "1",
+                "--batch-size", "4", "--in-flight", k, "--report", str(path))
+        assert r.returncode == 0, r.stderr
+        reports[k] = json.loads(path.read_text())
+    assert reports["1"]["samples_in_flight"] == 1 and reports["8"]["samples_in_flight"] == 8
+    assert reports["1"]["train_loss"] == reports["8"]["train_loss"]
+    assert reports["1"]["test_loss"] == reports["8"]["test_loss"]
+    assert reports["8"]["packets_dropped"] == 0
+    assert reports["8"]["simulated_seconds"] < reports["1"]["simulated_seconds"]
+    r = run("train", MLP, "--data", tiny_data, "--in-flight", "3")
+    assert r.returncode != 0 and "--in-flight" in r.stderr and "power of two" in r.stderr
+
+
 def run_on_terminal(*args):
     """Run `spindle ARGS...` with stdout on a pseudo-terminal; its text."""
     master, slave = pty.openpty()
@@ -130,7 +150,7 @@ def train(data, out, backend):  # fixed point
     report = out / f"train_{backend}.json"
     r = run("train", MLP, "--data", data, "--backend", backend, "--machine", "spinn5",
             "--numeric", "fixed", "--epochs", "2", "--batch-size", "3", "--lr", "0.05",
-            "--momentum", "0.9", "--seed", "4", "--report", str(report))
+            "--optimizer", "sgd", "--momentum", "0.9", "--seed", "4", "--report", str(report))
     assert r.returncode == 0, r.stderr
     return r.stdout, json.loads(report.read_text())
 
@@ -155,7 +175,7 @@ def test_train_validation_split_on_the_machine(tiny_data, tmp_path):
         path = tmp_path / f"val_{backend}.json"
         r = run("train", MLP, "--data", tiny_data, "--backend", backend, "--machine", "spinn3",
                 "--numeric", "fixed", "--epochs", "2", "--batch-size", "2", "--lr", "0.05",
-                "--momentum", "0.9", "--seed", "4", "--validation-split", "0.25",
+                "--optimizer", "sgd", "--momentum", "0.9", "--seed", "4", "--validation-split", "0.25",
                 "--report", str(path))
         assert r.returncode == 0, r.stderr
         assert r.stdout.count("val_loss:") == 2
@@ -179,7 +199,7 @@ def test_train_spinn3_split_tiles_match_reference(tiny_data, tmp_path, batch):
         path = tmp_path / f"s3_{backend}.json"
         r = run("train", MLP, "--data", tiny_data, "--backend", backend, "--machine", "spinn3",
                 "--numeric", "fixed", "--epochs", "2", "--batch-size", batch, "--lr", "0.05",
-                "--momentum", "0.9", "--seed", "4", "--report", str(path))
+                "--optimizer", "sgd", "--momentum", "0.9", "--seed", "4", "--report", str(path))
         assert r.returncode == 0, r.stderr
         reports[backend] = json.loads(path.read_text())
     assert reports["machine"]["train_loss"] == reports["reference"]["train_loss"]
@@ -193,7 +213,7 @@ def test_train_float_close_to_reference(tiny_data, tmp_path):
     for backend in ("machine", "reference"):
         path = tmp_path / f"float_{backend}.json"
         r = run("train", MLP, "--data", tiny_data, "--backend", backend, "--numeric", "float",
-                "--epochs", "2", "--batch-size", "3", "--lr", "0.05", "--seed", "4",
+                "--epochs", "2", "--batch-size", "3", "--optimizer", "sgd", "--lr", "0.05", "--seed", "4",
                 "--report", str(path))
         assert r.returncode == 0, r.stderr
         reports[backend] = json.loads(path.read_text())
@@ -224,7 +244,7 @@ def test_train_fixed_test_metrics_equal_reference(shifted_data, tmp_path):
         path = tmp_path / f"metrics_{backend}.json"
         r = run("train", MLP, "--data", shifted_data, "--backend", backend, "--machine",
                 "spinn5", "--numeric", "fixed", "--limit", "9", "--epochs", "3",
-                "--batch-size", "3", "--lr", "2", "--momentum", "0.9", "--seed", "4",
+                "--batch-size", "3", "--lr", "2", "--optimizer", "sgd", "--momentum", "0.9", "--seed", "4",
                 "--save", str(tmp_path / f"{backend}.weights.h5"), "--report", str(path))
         assert r.returncode == 0, r.stderr
         reports[backend] = json.loads(path.read_text())

@@ -43,10 +43,18 @@ def tiny_data(tmp_path_factory):
 def model_with(tmp_path, compile_config, name="model.json"):
     with open(MLP) as f:
         model = json.load(f)
-    model["compile_config"] = compile_config
+    if compile_config is None:
+        model.pop("compile_config", None)
+    else:
+        model["compile_config"] = compile_config
     path = tmp_path / name
     path.write_text(json.dumps(model))
     return str(path)
+
+
+def bare(tmp_path):
+    """examples/mlp.json without the training configuration it carries."""
+    return model_with(tmp_path, None, "bare.json")
 
 
 def train(model, data, report, *flags):
@@ -58,7 +66,7 @@ def train(model, data, report, *flags):
 
 def test_file_config_trains_as_the_same_flags(tiny_data, tmp_path):
     from_file = train(model_with(tmp_path, COSINE_ADAM), tiny_data, tmp_path / "f.json")
-    from_flags = train(MLP, tiny_data, tmp_path / "g.json", *COSINE_ADAM_FLAGS)
+    from_flags = train(bare(tmp_path), tiny_data, tmp_path / "g.json", *COSINE_ADAM_FLAGS)
     assert from_file["model_compile_config"] and not from_flags["model_compile_config"]
     assert from_file["optimizer"] == "adam" and from_file["lr_schedule"] == "cosine"
     assert from_file["learning_rate"] == pytest.approx(0.002)
@@ -69,7 +77,7 @@ def test_file_config_trains_as_the_same_flags(tiny_data, tmp_path):
     assert from_file["optimizer_config"]["decay_steps"] == 5
     assert from_file["train_loss"] == from_flags["train_loss"]
     assert from_file["test_loss"] == from_flags["test_loss"]
-    plain = train(MLP, tiny_data, tmp_path / "p.json")
+    plain = train(bare(tmp_path), tiny_data, tmp_path / "p.json")
     assert plain["optimizer"] == "sgd" and plain["lr_schedule"] == "constant"
     assert plain["train_loss"] != from_file["train_loss"]
 
@@ -78,7 +86,7 @@ def test_flags_override_the_file(tiny_data, tmp_path):
     model = model_with(tmp_path, COSINE_ADAM)
     flags = ["--optimizer", "sgd", "--lr", "0.05", "--momentum", "0.5"]
     over = train(model, tiny_data, tmp_path / "o.json", *flags)
-    same = train(MLP, tiny_data, tmp_path / "s.json", *flags)
+    same = train(bare(tmp_path), tiny_data, tmp_path / "s.json", *flags)
     assert over["optimizer"] == "sgd" and over["lr_schedule"] == "constant"
     assert over["learning_rate"] == pytest.approx(0.05) and over["momentum"] == 0.5
     assert over["train_loss"] == same["train_loss"]
@@ -89,10 +97,10 @@ def test_flags_override_the_file(tiny_data, tmp_path):
 
 
 def test_default_decay_steps_cover_the_run(tiny_data, tmp_path):
-    rep = train(MLP, tiny_data, tmp_path / "c.json", "--lr-schedule", "cosine")
+    rep = train(bare(tmp_path), tiny_data, tmp_path / "c.json", "--lr-schedule", "cosine")
     assert rep["optimizer_config"]["decay_steps"] == rep["steps_per_epoch"] * rep["epochs"]
     assert rep["learning_rate"] == pytest.approx(0.01)
-    rep = train(MLP, tiny_data, tmp_path / "e.json", "--lr-schedule", "exponential",
+    rep = train(bare(tmp_path), tiny_data, tmp_path / "e.json", "--lr-schedule", "exponential",
                 "--decay-rate", "0.5", "--lr", "0.1")
     assert rep["final_learning_rate"] == pytest.approx(0.1 * 0.5 ** (3 / 4))
 
@@ -183,7 +191,18 @@ def test_machine_backend_trains_with_the_file_config(tiny_data, tmp_path):
         assert r.returncode == 0, r.stderr
         return json.loads(report.read_text())
     from_file = machine(model_with(tmp_path, COSINE_ADAM), tmp_path / "mf.json")
-    from_flags = machine(MLP, tmp_path / "mg.json", *COSINE_ADAM_FLAGS)
+    from_flags = machine(bare(tmp_path), tmp_path / "mg.json", *COSINE_ADAM_FLAGS)
     assert from_file["backend"] == "machine" and from_file["optimizer"] == "adam"
     assert from_file["packets_dropped"] == 0
     assert from_file["train_loss"] == from_flags["train_loss"]
+
+
+def test_example_mlp_carries_its_recipe(tiny_data, tmp_path):
+    """examples/mlp.json states the 5-epoch Fashion-MNIST recipe (Adam, cosine
+    decay from 1e-3 over 5 x 1,875 steps; docs/training.md), so `spindle
+    train examples/mlp.json --epochs 5` needs no flags."""
+    rep = train(MLP, tiny_data, tmp_path / "x.json")
+    assert rep["optimizer"] == "adam" and rep["lr_schedule"] == "cosine"
+    assert rep["learning_rate"] == pytest.approx(0.001)
+    assert rep["optimizer_config"]["decay_steps"] == 9375
+    assert rep["optimizer_config"]["alpha"] == 0
