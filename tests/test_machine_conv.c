@@ -334,6 +334,26 @@ static void test_train_float_close(void **state) {
                      SPD_NUMERIC_FLOAT);
 }
 
+/* Float training of a convolution feeding a hidden Dense layer (its dX
+ * gathered into the feature map's channel blocks, a full tile below the
+ * output forming its own dZ) and the output layer, plain SGD and Adam:
+ * every weight within 1e-4 of spd_fit's, nothing dropped (the float tiles
+ * keep a float gradient per weight, docs/dense-on-machine.md, "Memory per
+ * tile"). */
+static void test_train_float_dense_tail_close(void **state) {
+  (void)state;
+  spd_layer_config_t l[4] = {conv("c", 4, 3, 1, 1, SPD_PAD_SAME, SPD_ACT_RELU, true),
+                             pool("p", SPD_LAYER_MAXPOOL2D, 2, 2, SPD_PAD_VALID)};
+  spd_layer_config_defaults(&l[2], SPD_LAYER_FLATTEN, "f");
+  spd_layer_config_defaults(&l[3], SPD_LAYER_DENSE, "h");
+  l[3].units = 24;
+  l[3].activation = SPD_ACT_RELU;
+  train_case_numeric((spd_shape_t){3, {10, 8, 2}}, l, 4, SPD_OPT_SGD, 0.0f, 1,
+                     SPD_NUMERIC_FLOAT);
+  train_case_numeric((spd_shape_t){3, {10, 8, 2}}, l, 4, SPD_OPT_ADAM, 0.0f, 1,
+                     SPD_NUMERIC_FLOAT);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_conv_valid_fused_maxpool),
@@ -346,6 +366,7 @@ int main(void) {
       cmocka_unit_test(test_train_adam_pools_exact),
       cmocka_unit_test(test_train_conv1d_exact),
       cmocka_unit_test(test_train_float_close),
+      cmocka_unit_test(test_train_float_dense_tail_close),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -173,6 +173,13 @@ static void mlp_on(const char *machine_name, spd_numeric_t numeric) {
   spd_partition_opts_t o;
   spd_partition_opts_default(&o);
   o.numeric = numeric;
+  /* Float tiles keep a float gradient and their optimizer slots beside
+   * every weight in DTCM (16 B a weight with Adam: 784x256 alone would need
+   * 64 of spinn3's 68 cores); SGD with momentum, 12 B. */
+  if (numeric == SPD_NUMERIC_FLOAT) {
+    o.optimizer = SPD_OPT_SGD;
+    o.momentum = true;
+  }
   spd_machine_graph_t *g = NULL;
   int err = spd_partition_dense(&ctx, m, mc, &o, &g);
   if (err)

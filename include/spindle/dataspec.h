@@ -106,6 +106,8 @@ typedef struct spd_ds_out {
                                           (result_addr), for validation */
 #define SPD_DS_OWNER (1u << 8)    /* conv tile (0, j): sums its channel block's
                                      dW, updates and sends the weights */
+#define SPD_DS_SPLIT (1u << 9)    /* training tile: master, optimizer state and
+                                     gradient in SDRAM, a row at a time */
 
 /** Geometry of a window layer on one sample (base/fx_conv.h's
  *  spd_fx_window_t); 1-D layers have in_h = out_h = 1. */

@@ -168,6 +168,9 @@ typedef struct spd_partition_opts {
                                    for fewer cores and packets (10) */
   bool fuse_small;              /* consecutive single-tile layers share a core
                                    when their DTCM and cycles fit (false) */
+  uint32_t dtcm_reserve;        /* DTCM bytes per vertex the grid search keeps
+                                   back (0; spd_partition_model raises it when
+                                   a cut's partition tables did not fit) */
 } spd_partition_opts_t;
 
 /** Fixed point, Adam, training, batch 32, 4 slots, 60,000 uint8 samples,

@@ -68,7 +68,13 @@ int spd_kc_init(spd_kc_t *kc, spd_core_t *core, uint32_t params, uint32_t role) 
     return SPD_EINVAL;
   spd_core_set_state(core, kc);
   kc->jobs_cap = kc->h.n_out * kc->h.slots + 1u;
-  return read_tables(kc);
+  uint32_t free0 = spd_core_dtcm_free(core);
+  if ((err = read_tables(kc)))
+    return err;
+  /* The partitioner counted these bytes with the same function. */
+  return free0 - spd_core_dtcm_free(core) == spd_kc_init_dtcm(kc->h.n_in, kc->h.n_out, kc->h.slots)
+             ? 0
+             : SPD_EINVAL;
 }
 
 /* ------------------------------------------------------------- sending */

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/tile_mem.h"
 #include "spindle/core.h"
 #include "spindle/dataspec.h"
 
@@ -44,18 +45,11 @@ typedef void (*spd_kc_store_fn)(spd_kc_t *kc, uint32_t in, uint32_t slot, uint32
 #define SPD_KC_BACKWARD 1u
 #define SPD_KC_CREDIT 2u
 #define SPD_KC_BATCH 3u /* once per batch: conv dW sums and weight updates */
-#define SPD_KC_PHASES 4u
 
 /** Every packet of phase @p phase of slot @p slot has arrived (a queued
  *  task). */
 typedef void (*spd_kc_slot_fn)(spd_kc_t *kc, uint32_t slot, uint32_t phase);
 
-/** A run of packets to send: key0 + i carries data[i]. */
-typedef struct spd_kc_job {
-  uint32_t key0;
-  const uint32_t *data;
-  uint32_t n, next, pace, phase;
-} spd_kc_job_t;
 
 struct spd_kc {
   spd_core_t *core;

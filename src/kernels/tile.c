@@ -16,12 +16,13 @@
 #include <string.h>
 
 #include "base/fx_dense.h"
+#include "base/tile_mem.h"
 #include "kernels/kernels.h"
 #include "kernels/train_block.h"
 #include "spindle/error.h"
 #include "spindle/fixed_math.h"
 
-#define STREAM_BYTES 4096u /* one SDRAM chunk of a streamed block */
+#define STREAM_BYTES SPD_TM_STREAM_BYTES /* one SDRAM chunk of a streamed block */
 
 typedef struct tile {
   spd_kc_t kc;
@@ -421,11 +422,9 @@ static int train_init(tile_t *t) {
   if (t->bias32 && (err = spd_kc_params_init(kc, &t->bias, 1, t->b, t->bias32, NULL, 1)))
     return err;
   uint32_t off = n * 2u + (t->bias32 ? t->b * 4u : 0u);
-  /* Master, slabs and an int64 gradient per weight: in DTCM when they fit
-   * (with 1 KB to spare), else in SDRAM, a row at a time. */
-  uint32_t st = kc->cfg.state, need = n * (4u + 8u + (st & 1u ? 4u : 0u) +
-                                            (st & 2u ? 8u : 0u) + (st & 4u ? 4u : 0u));
-  if (need + 1024u > spd_core_dtcm_free(kc->core))
+  /* Master, slabs and an int64 gradient per weight: in DTCM, or in SDRAM a
+   * row at a time when the partitioner split the tile's memory. */
+  if (kc->cfg.flags & SPD_DS_SPLIT)
     return spd_kc_params_init_sdram(kc, &t->kernel, t->a, t->b,
                                     kc->params + kc->h.data_offset + off, t->w16);
   int32_t *master = spd_kc_alloc(kc, n * 4u);
@@ -486,7 +485,7 @@ static int tile_main(spd_core_t *core, uint32_t params, uint32_t role) {
   t->b = c->cols;
   t->words = t->full || !t->fixed ? 1u : 2u;
   t->act = (spd_fx_act_params_t){(spd_fx_act_t)c->act_kind, c->act_out_frac, c->act_alpha};
-  uint32_t s = kc->h.slots, vb = t->fixed ? 2u : 4u;
+  uint32_t s = kc->h.slots, vb = t->fixed ? 2u : 4u, free0 = spd_core_dtcm_free(core);
   if (t->fixed) {
     t->x16 = spd_kc_alloc(kc, s * t->a * vb);
     t->acc = spd_kc_alloc(kc, t->b * 8u);
@@ -504,6 +503,15 @@ static int tile_main(spd_core_t *core, uint32_t params, uint32_t role) {
   t->last = c->flags & SPD_DS_LAST;
   if (t->train && (err = train_init(t)))
     return err;
+  /* The partitioner planned this core with the same size function: a
+   * difference is a bug in one of them (base/tile_mem.h). */
+  spd_tile_mem_t m = {.rows = t->a, .cols = t->b, .slots = s, .fixed = t->fixed,
+                      .full = t->full, .last = t->last, .bias = c->flags & SPD_DS_BIAS,
+                      .streamed = c->flags & SPD_DS_STREAMED, .train = t->train,
+                      .split = c->flags & SPD_DS_SPLIT, .state = c->state,
+                      .dxstage = t->dxstage ? t->dxstage_n : 0};
+  if (free0 - spd_core_dtcm_free(core) != spd_tile_mem_dtcm(&m))
+    return SPD_EINVAL;
   return spd_kc_start(kc);
 }
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/tile_mem.h"
 #include "emu/cost_model.h"
 #include "map/tile_cost.h"
 
@@ -244,4 +245,53 @@ int spd__graph_pace(spd_machine_graph_t *g, const uint64_t *dma_cycles) {
   spd_free(g->ctx, fast);
   spd_free(g->ctx, slow);
   return 0;
+}
+
+uint32_t spd__graph_add_tables(spd_machine_graph_t *g, uint32_t budget, uint32_t *over_tables) {
+  uint32_t worst = 0;
+  *over_tables = 0;
+  for (uint32_t v = 0; v < g->n_vertices; v++) {
+    uint32_t n_in = 0, n_out = 0;
+    spd__graph_tables(g, v, &n_in, &n_out);
+    uint64_t t = spd_kc_init_dtcm(n_in, n_out, g->opts.slots);
+    uint64_t d = g->vertices[v].dtcm_bytes + t;
+    g->vertices[v].dtcm_bytes = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+    worst = g->vertices[v].dtcm_bytes > worst ? g->vertices[v].dtcm_bytes : worst;
+    if (d > budget && t > *over_tables)
+      *over_tables = (uint32_t)t;
+  }
+  return worst;
+}
+
+int spd__partition_fit_tables(spd_ctx_t *ctx, const spd_model_t *model,
+                              const spd_machine_t *machine, const spd_partition_opts_t *opts,
+                              spd__partition_fn once, spd_machine_graph_t **out) {
+  spd_partition_opts_t o = *opts;
+  uint32_t budget = spd_partition_dtcm_budget();
+  for (int round = 0;; round++) {
+    spd_machine_graph_t *g = NULL;
+    int err = once(ctx, model, machine, &o, &g);
+    if (err)
+      return err;
+    uint32_t tables, worst = spd__graph_add_tables(g, budget, &tables);
+    if (worst <= budget || round == 3) {
+      *out = g;
+      return 0;
+    }
+    /* The search did not count the tables of the cores that overflowed:
+     * keep that much back (more if it was kept back already). */
+    uint32_t more = o.dtcm_reserve + (worst - budget);
+    o.dtcm_reserve = tables > more ? tables : more;
+    spd_machine_graph_free(g);
+  }
+}
+
+void spd__graph_tables(const spd_machine_graph_t *g, uint32_t v, uint32_t *n_in, uint32_t *n_out) {
+  *n_in = *n_out = 0;
+  for (uint32_t p = 0; p < g->n_partitions; p++) {
+    const spd_partition_t *part = &g->partitions[p];
+    *n_out += part->source == v;
+    for (uint32_t t = 0; t < part->n_targets; t++)
+      *n_in += part->targets[t] == v;
+  }
 }

@@ -19,6 +19,26 @@ int spd__graph_add_partition(spd_machine_graph_t *g, uint32_t source, const char
                              spd_range_t values, uint32_t words, const uint32_t *targets,
                              uint32_t n_targets);
 
+/** Entries of vertex @p v's incoming and outgoing partition tables: one
+ *  per partition it receives and one per partition it sends. */
+void spd__graph_tables(const spd_machine_graph_t *g, uint32_t v, uint32_t *n_in, uint32_t *n_out);
+
+/** Add to every vertex's DTCM what spd_kc_init allocates for its partition
+ *  tables (base/tile_mem.h); @return the largest vertex DTCM after, and in
+ *  @p over_tables the largest tables of a vertex now above @p budget. */
+uint32_t spd__graph_add_tables(spd_machine_graph_t *g, uint32_t budget, uint32_t *over_tables);
+
+/** Run @p once (a partitioner) and, while a vertex's DTCM with its
+ *  partition tables exceeds the budget, again with those tables kept back
+ *  from every vertex's budget (four rounds at most; the placer names a
+ *  vertex that still does not fit). */
+typedef int (*spd__partition_fn)(spd_ctx_t *ctx, const spd_model_t *model,
+                                 const spd_machine_t *machine, const spd_partition_opts_t *opts,
+                                 spd_machine_graph_t **out);
+int spd__partition_fit_tables(spd_ctx_t *ctx, const spd_model_t *model,
+                              const spd_machine_t *machine, const spd_partition_opts_t *opts,
+                              spd__partition_fn once, spd_machine_graph_t **out);
+
 /** Set every partition's pace (least cycles between sends: the sender's own
  *  cost, a link's packet time, and each receiver's handling time for all
  *  packets of that kind spread over this partition's packets) and every

@@ -58,8 +58,7 @@ static int join_core(builder_t *B, int si, uint32_t c_next) {
   search_t *S = B->S;
   const stage_t *st = &S->st[si];
   uint32_t v = B->plan[S->group[si]].first_tile;
-  spd__tile_shape_t sh = {st->in, st->out, S->cfg[si].memory, st->activation,
-                          si == 0 && !S->dx_first, si == S->n - 1, 1, st->out * (c_next ? c_next : 1)};
+  spd__tile_shape_t sh = spd__stage_shape(S, si, st->in, st->out, S->cfg[si].memory, 1, c_next);
   spd__vertex_cost_t cost;
   spd__cost_tile(S->o, &sh, true, &cost);
   spd_vertex_t *x = &B->g->vertices[v];
@@ -94,8 +93,7 @@ static int add_layer_vertices(builder_t *B, int si) {
                         .layer = st->layer, .grid_row = (uint16_t)i, .grid_col = (uint16_t)j,
                         .rows = block(st->in, c->a, i), .cols = block(st->out, c->b, j),
                         .memory = c->memory};
-      spd__tile_shape_t sh = {v.rows.n, v.cols.n, c->memory, st->activation,
-                              si == 0 && !S->dx_first, si == S->n - 1, c->R, v.cols.n * (c_next ? c_next : 1)};
+      spd__tile_shape_t sh = spd__stage_shape(S, si, v.rows.n, v.cols.n, c->memory, c->R, c_next);
       spd__vertex_cost_t cost;
       spd__cost_tile(S->o, &sh, c->R == 1, &cost);
       err = add_vertex(B, &v, &cost);
@@ -104,10 +102,7 @@ static int add_layer_vertices(builder_t *B, int si) {
   for (uint32_t j = 0; !err && c->R > 1 && j < c->C; j++) {
     spd_vertex_t v = {.role = SPD_ROLE_REDUCER, .layer = st->layer, .grid_col = (uint16_t)j,
                       .cols = block(st->out, c->b, j)};
-    spd__tile_shape_t sh = {.cols = v.cols.n, .activation = st->activation,
-                            .first_layer = si == 0 && !S->dx_first,
-                            .last_layer = si == S->n - 1,
-                            .row_blocks = c->R, .dx_values = v.cols.n * (c_next ? c_next : 1)};
+    spd__tile_shape_t sh = spd__stage_shape(S, si, 0, v.cols.n, c->memory, c->R, c_next);
     spd__vertex_cost_t cost;
     spd__cost_reducer(S->o, &sh, &cost);
     err = add_vertex(B, &v, &cost);

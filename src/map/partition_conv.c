@@ -155,6 +155,10 @@ static void cost_tile(const csearch_t *S, int si, spd_range_t rows, uint32_t b, 
   *c = (spd__vertex_cost_t){0};
   uint64_t dtcm = spd__cost_vertex_overhead() + (uint64_t)o->slots * in_vals * v + outs * acc +
                   (uint64_t)o->slots * outs * v + K * wd;
+  /* conv.c's own outputs and their send staging per slot, z, a pooling's
+   * outputs and its argmax per slot (bounds), the bias. */
+  dtcm += sent * 4 + (uint64_t)o->slots * sent * 4 + (st->pool ? 0 : outs * 4 + (uint64_t)b * 4) +
+          (pool || st->pool ? sent * 4 + (uint64_t)o->slots * sent * 4 : 0);
   c->busy = in_vals * recv + ops * op + sent * send +
             (st->pool ? 0 : outs * (add + spd__cost_act_cycles(o, st->act))) +
             (pool ? outs * POOL_OP_CYCLES : 0);
@@ -170,6 +174,15 @@ static void cost_tile(const csearch_t *S, int si, spd_range_t rows, uint32_t b, 
       c->busy += ops * op + in_vals * words * send;
       c->sends += in_vals * words;
     }
+    /* What conv.c keeps besides (an upper bound, not yet its exact size
+     * function as the Dense tile's, base/tile_mem.h): its own dX sums, the
+     * dX words staged per slot, the dX scratch of a first layer; a
+     * convolution's dZ and backward scratch, the dW staging of the
+     * reduction and the other tiles' dW sums at the owner. */
+    dtcm += in_vals * 8 + (first ? in_vals * acc : (uint64_t)o->slots * in_vals * words * 4) +
+            sent * v;
+    if (!st->pool)
+      dtcm += outs * (acc + v) + K * (o->numeric == SPD_NUMERIC_FIXED ? 16 : 8) + K * acc;
     if (K) {
       /* The weight-sharing reduction once per batch: every tile sends its
        * exact dW to the channel block's owner, which sums, updates and
@@ -239,7 +252,9 @@ static bool best_cut(csearch_t *S, int si, uint64_t T, bool look_back, wcut_t *o
   wcut_t saved = pi >= 0 ? S->cut[pi] : (wcut_t){0};
   bool have = false;
   uint64_t best_score = UINT64_MAX;
-  for (int mem = SPD_TILE_RESIDENT; mem <= SPD_TILE_SPLIT; mem++)
+  /* conv.c keeps its weights, master, state and gradient in DTCM: a split
+   * tile would be planned smaller than it runs. */
+  for (int mem = SPD_TILE_RESIDENT; mem <= SPD_TILE_RESIDENT; mem++)
     for (uint32_t R = 1; R <= rows; R++) {
       if (!canonical(rows, R))
         continue;
@@ -408,7 +423,16 @@ static int explain(csearch_t *S, uint64_t dense_cores) {
   if (S->missing >= 0) {
     const wstage_t *st = &S->st[S->missing];
     wcut_t c;
-    evaluate(S, S->missing, tile_rows_of(S, S->missing), st->out_c, SPD_TILE_SPLIT, &c);
+    evaluate(S, S->missing, tile_rows_of(S, S->missing), st->out_c, SPD_TILE_RESIDENT, &c);
+    if (c.dtcm <= S->budget && c.sdram <= S->chip_sdram) /* it fits, given more cores */
+      return spd_ctx_fail(S->ctx, SPD_ENOFIT,
+                          "machine '%s' offers %" PRIu32 " application cores, too few for the "
+                          "model: layer '%s' (%s %" PRIu32 "x%" PRIu32 "x%" PRIu32
+                          " -> %" PRIu32 "x%" PRIu32 "x%" PRIu32 ") fits only in %" PRIu32
+                          " cores of %" PRIu32 " bytes of DTCM (a core has %" PRIu32 ")",
+                          S->m->name, S->cores, st->name, spd_layer_kind_name(st->kind),
+                          st->in_h, st->in_w, st->in_c, st->out_h, st->out_w, st->out_c,
+                          c.cores, c.dtcm, S->budget);
     return spd_ctx_fail(S->ctx, SPD_ENOFIT,
                         "layer '%s' (%s %" PRIu32 "x%" PRIu32 "x%" PRIu32 " -> %" PRIu32 "x%" PRIu32
                         "x%" PRIu32 ") does not fit machine '%s': its smallest tile (one output "
@@ -961,16 +985,13 @@ static int choose_and_build(csearch_t *S, const spd_model_t *model, spd_machine_
   return err;
 }
 
-int spd_partition_model(spd_ctx_t *ctx, const spd_model_t *model, const spd_machine_t *machine,
-                        const spd_partition_opts_t *opts, spd_machine_graph_t **out) {
-  spd_partition_opts_t defaults;
-  int err = spd__partition_args(ctx, model, machine, &opts, &defaults, out);
-  if (err)
-    return err;
-  if (!model_has_windows(model))
-    return spd_partition_dense(ctx, model, machine, opts, out);
-  csearch_t S = {.ctx = ctx, .o = opts, .m = machine, .budget = spd_partition_dtcm_budget(),
+static int conv_once(spd_ctx_t *ctx, const spd_model_t *model, const spd_machine_t *machine,
+                     const spd_partition_opts_t *opts, spd_machine_graph_t **out) {
+  uint32_t budget = spd_partition_dtcm_budget();
+  csearch_t S = {.ctx = ctx, .o = opts, .m = machine,
+                 .budget = opts->dtcm_reserve < budget ? budget - opts->dtcm_reserve : 0,
                  .cores = spd_machine_app_cores(machine), .missing = -1};
+  int err = 0;
   if (opts->max_cores && opts->max_cores < S.cores)
     S.cores = opts->max_cores;
   for (uint32_t i = 0; i < machine->n_chips; i++)
@@ -992,4 +1013,15 @@ int spd_partition_model(spd_ctx_t *ctx, const spd_model_t *model, const spd_mach
   spd_free(ctx, S.st);
   spd_free(ctx, S.cut);
   return err;
+}
+
+int spd_partition_model(spd_ctx_t *ctx, const spd_model_t *model, const spd_machine_t *machine,
+                        const spd_partition_opts_t *opts, spd_machine_graph_t **out) {
+  spd_partition_opts_t defaults;
+  int err = spd__partition_args(ctx, model, machine, &opts, &defaults, out);
+  if (err)
+    return err;
+  if (!model_has_windows(model))
+    return spd_partition_dense(ctx, model, machine, opts, out);
+  return spd__partition_fit_tables(ctx, model, machine, opts, conv_once, out);
 }

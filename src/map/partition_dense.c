@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "map/machine_graph.h"
 #include "map/partition_dense.h"
 #include "map/tile_cost.h"
 
@@ -36,7 +37,7 @@ static int collect_stages(spd_ctx_t *ctx, const spd_model_t *m, int first, stage
       continue;
     if (k == SPD_LAYER_DENSE) {
       st[n++] = (stage_t){i, l->config.name, (uint32_t)spd_shape_size(&l->input_shape),
-                          (uint32_t)l->config.units, l->config.activation};
+                          (uint32_t)l->config.units, l->config.activation, l->config.use_bias};
       continue;
     }
     if (k == SPD_LAYER_ACTIVATION && n > 0 && st[n - 1].activation == SPD_ACT_LINEAR &&
@@ -71,6 +72,17 @@ static int blocks_make(spd_ctx_t *ctx, uint32_t n, uint32_t cap, blocks_t *b) {
   return 0;
 }
 
+spd__tile_shape_t spd__stage_shape(const search_t *S, int si, uint32_t rows, uint32_t cols,
+                                   spd_tile_memory_t mem, uint32_t R, uint32_t c_next) {
+  const stage_t *st = &S->st[si];
+  return (spd__tile_shape_t){.rows = rows, .cols = cols, .memory = mem,
+                             .activation = st->activation,
+                             .first_layer = si == 0 && !S->dx_first,
+                             .last_layer = si == S->n - 1, .row_blocks = R,
+                             .dx_values = cols * (c_next ? c_next : 1), .bias = st->bias,
+                             .dx_to_map = si == 0 && S->dx_first};
+}
+
 /* The period and memory of layer @p s cut R x C in @p mem, given the column
  * count of the next layer (@p c_next, 0 for the last layer). */
 static void evaluate(const search_t *S, int si, uint32_t R, uint32_t C, spd_tile_memory_t mem,
@@ -78,9 +90,7 @@ static void evaluate(const search_t *S, int si, uint32_t R, uint32_t C, spd_tile
   const stage_t *st = &S->st[si];
   const spd_partition_opts_t *o = S->o;
   uint32_t a = spd__ceil_div(st->in, R), b = spd__ceil_div(st->out, C);
-  spd__tile_shape_t sh = {.rows = a, .cols = b, .memory = mem, .activation = st->activation,
-                          .first_layer = si == 0 && !S->dx_first, .last_layer = si == S->n - 1,
-                          .row_blocks = R, .dx_values = b * (c_next ? c_next : 1)};
+  spd__tile_shape_t sh = spd__stage_shape(S, si, a, b, mem, R, c_next);
   uint64_t link = spd__cost_link_cycles(), recv = spd__cost_recv_cycles();
   uint64_t words = spd__cost_psum_words(o->numeric);
   spd__vertex_cost_t t, r = {0};
@@ -114,12 +124,17 @@ static bool better(const config_t *c, const config_t *best, bool have) {
   return c->period < best->period;
 }
 
+/* The last memory mode the kernels run: streamed tiles do not train. */
+static spd_tile_memory_t last_memory(const search_t *S) {
+  return S->o->training ? SPD_TILE_SPLIT : SPD_TILE_STREAMED;
+}
+
 /* The cheapest cut of stage @p si within period @p T. */
 static bool best_config(const search_t *S, int si, uint32_t c_next, uint64_t T, config_t *out) {
   bool have = false;
   config_t best = {0};
   const blocks_t *rb = &S->rows[si], *cb = &S->cols[si];
-  for (int mem = SPD_TILE_RESIDENT; mem <= SPD_TILE_STREAMED; mem++)
+  for (int mem = SPD_TILE_RESIDENT; mem <= (int)last_memory(S); mem++)
     for (uint32_t i = 0; i < rb->n; i++)
       for (uint32_t j = 0; j < cb->n; j++) {
         uint64_t cores = (uint64_t)rb->count[i] * cb->count[j];
@@ -178,11 +193,25 @@ static bool feasible(search_t *S, uint64_t T) {
  * core, too few cores, or sources that cannot fit. */
 static int explain(search_t *S) {
   const spd_machine_t *m = S->m;
+  char has[160];
+  if (S->cores < spd_machine_app_cores(m))
+    snprintf(has, sizeof has, "may use %" PRIu32 " (max_cores) of machine '%s''s %" PRIu32,
+             S->cores, m->name, spd_machine_app_cores(m));
+  else
+    snprintf(has, sizeof has, "machine '%s' has %" PRIu32, m->name, S->cores);
   if (S->missing >= 0) {
     const stage_t *st = &S->st[S->missing];
     config_t c;
     evaluate(S, S->missing, S->rows[S->missing].count[S->rows[S->missing].n - 1],
-             S->cols[S->missing].count[S->cols[S->missing].n - 1], SPD_TILE_STREAMED, 0, &c);
+             S->cols[S->missing].count[S->cols[S->missing].n - 1], last_memory(S), 0, &c);
+    if (fits(S, &c)) /* its tiles fit a core only when there are more cores */
+      return spd_ctx_fail(S->ctx, SPD_ENOFIT,
+                          "model needs more application cores than it %s: layer '%s' (Dense "
+                          "%" PRIu32 "x%" PRIu32 ") fits only in tiles of %" PRIu32 "x%" PRIu32
+                          " (%" PRIu32 " cores, %s weights, %" PRIu32 " bytes of DTCM per core "
+                          "of %" PRIu32 ")",
+                          has, st->name, st->in, st->out, c.a, c.b, c.cores,
+                          spd_tile_memory_name(c.memory), c.dtcm, S->budget);
     return spd_ctx_fail(S->ctx, SPD_ENOFIT,
                         "layer '%s' (Dense %" PRIu32 "x%" PRIu32 ") does not fit machine '%s': "
                         "its smallest tile (%" PRIu32 "x%" PRIu32 ", %" PRIu32
@@ -202,12 +231,6 @@ static int explain(search_t *S) {
       worst = si;
   const stage_t *st = &S->st[worst];
   const config_t *c = &S->cfg[worst];
-  char has[160];
-  if (S->cores < spd_machine_app_cores(m))
-    snprintf(has, sizeof has, "may use %" PRIu32 " (max_cores) of machine '%s''s %" PRIu32,
-             S->cores, m->name, spd_machine_app_cores(m));
-  else
-    snprintf(has, sizeof has, "machine '%s' has %" PRIu32, m->name, S->cores);
   return spd_ctx_fail(S->ctx, SPD_ENOFIT,
                       "model needs at least %" PRIu32 " application cores but %s; layer '%s' "
                       "(Dense %" PRIu32 "x%" PRIu32 ", %" PRIu64 " weights) alone needs %" PRIu32
@@ -343,7 +366,9 @@ static int run(spd_ctx_t *ctx, const spd_model_t *model, const spd_machine_t *ma
   int err = check_opts(ctx, opts);
   if (err)
     return err;
-  search_t S = {.ctx = ctx, .o = opts, .m = machine, .budget = spd_partition_dtcm_budget(),
+  uint32_t budget = spd_partition_dtcm_budget();
+  search_t S = {.ctx = ctx, .o = opts, .m = machine,
+                .budget = opts->dtcm_reserve < budget ? budget - opts->dtcm_reserve : 0,
                 .chip_sdram = largest_chip_sdram(machine),
                 .cores = spd_machine_app_cores(machine), .first_layer = first,
                 .dx_first = first > 1 && opts->training, .min_period = min_period};
@@ -381,13 +406,18 @@ int spd__partition_args(spd_ctx_t *ctx, const spd_model_t *model, const spd_mach
   return 0;
 }
 
+static int dense_once(spd_ctx_t *ctx, const spd_model_t *model, const spd_machine_t *machine,
+                      const spd_partition_opts_t *opts, spd_machine_graph_t **out) {
+  return run(ctx, model, machine, opts, 1, UINT32_MAX, 0, out);
+}
+
 int spd_partition_dense(spd_ctx_t *ctx, const spd_model_t *model, const spd_machine_t *machine,
                         const spd_partition_opts_t *opts, spd_machine_graph_t **out) {
   spd_partition_opts_t defaults;
   int err = spd__partition_args(ctx, model, machine, &opts, &defaults, out);
   if (err)
     return err;
-  return run(ctx, model, machine, opts, 1, UINT32_MAX, 0, out);
+  return spd__partition_fit_tables(ctx, model, machine, opts, dense_once, out);
 }
 
 int spd__partition_dense_tail(spd_ctx_t *ctx, const spd_model_t *model, int first_layer,

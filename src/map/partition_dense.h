@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "map/tile_cost.h"
 #include "spindle/partition.h"
 
 /* A Dense layer as the partitioner sees it. */
@@ -14,6 +15,7 @@ typedef struct stage {
   const char *name;
   uint32_t in, out;
   spd_activation_t activation;
+  bool bias;
 } stage_t;
 
 /* One candidate cut of a layer. */
@@ -67,6 +69,12 @@ static inline uint64_t spd__max64(uint64_t a, uint64_t b) { return a > b ? a : b
 static inline bool spd__same_core(const search_t *S, int a, int b) {
   return b >= 0 && b < S->n && S->group[a] == S->group[b];
 }
+
+/** The shape of a rows x cols block of stage @p si cut into @p R row
+ *  blocks in @p mem, given the column count of the next stage's cut
+ *  (@p c_next, 0 for the last stage). */
+spd__tile_shape_t spd__stage_shape(const search_t *S, int si, uint32_t rows, uint32_t cols,
+                                   spd_tile_memory_t mem, uint32_t R, uint32_t c_next);
 
 /** Build the graph of the chosen cuts (S->cfg, S->n_sources, S->group).
  *  @return 0, SPD_ENOFIT (SDRAM), SPD_ENOMEM; on failure *out untouched. */

@@ -3,6 +3,7 @@
  * docs/dense-on-machine.md, "Cost model". */
 #include "map/tile_cost.h"
 
+#include "base/tile_mem.h"
 #include "emu/cost_model.h"
 
 /* Work of a receive callback beyond the event dispatch: index the key,
@@ -142,26 +143,35 @@ static uint64_t bias_dtcm(const spd_partition_opts_t *o, uint32_t cols) {
   return (uint64_t)cols * (4 + acc_bytes(o->numeric) + state_bytes(o));
 }
 
+/* The tile kernel's view of shape @p s (its DTCM is base/tile_mem.h's). */
+static spd_tile_mem_t tile_mem(const spd_partition_opts_t *o, const spd__tile_shape_t *s,
+                               bool full) {
+  bool fx = o->numeric == SPD_NUMERIC_FIXED;
+  return (spd_tile_mem_t){.rows = s->rows, .cols = s->cols, .slots = o->slots, .fixed = fx,
+                          .full = full, .last = full && s->last_layer, .bias = full && s->bias,
+                          .streamed = s->memory == SPD_TILE_STREAMED, .train = o->training,
+                          .split = s->memory == SPD_TILE_SPLIT,
+                          .state = o->training ? spd_tile_mem_state(fx, o->optimizer == SPD_OPT_ADAM,
+                                                                    o->optimizer == SPD_OPT_RMSPROP,
+                                                                    o->momentum, o->centered)
+                                               : 0,
+                          .dxstage = o->training && s->dx_to_map
+                                         ? s->rows * spd__cost_psum_words(o->numeric)
+                                         : 0};
+}
+
 /* The tile's part: MACs forward, dX and the deferred dW, memory of the
  * weights and the sample buffers. */
-static void tile_part(const spd_partition_opts_t *o, const spd__tile_shape_t *s,
+static void tile_part(const spd_partition_opts_t *o, const spd__tile_shape_t *s, bool full,
                       spd__vertex_cost_t *c) {
   uint64_t w = (uint64_t)s->rows * s->cols, v = spd__cost_value_bytes(o->numeric);
   uint32_t wd, ws;
   weight_bytes(o, s->memory, &wd, &ws);
   bool dx = o->training && !s->first_layer;
-  uint64_t dtcm = w * wd + (uint64_t)o->slots * s->rows * v + (uint64_t)s->cols * acc_bytes(o->numeric);
-  if (s->memory == SPD_TILE_STREAMED)
-    dtcm += 2 * STREAM_CHUNK_BYTES;
+  spd_tile_mem_t tm = tile_mem(o, s, full);
   uint64_t passes = 1, dma = 0;
   c->busy += (uint64_t)s->rows * spd__cost_recv_cycles() + w * mac_cycles(o->numeric);
   if (o->training) {
-    /* dZ slots, one sample's record staging, the dX accumulators. */
-    dtcm += (uint64_t)o->slots * s->cols * v + (uint64_t)(s->rows + s->cols) * v;
-    if (dx)
-      dtcm += (uint64_t)s->rows * acc_bytes(o->numeric);
-    if (s->memory != SPD_TILE_RESIDENT)
-      dtcm += 2 * UPDATE_CHUNK_BYTES;
     /* dX MACs, the batch-end dW MACs (x and dZ recorded per sample), the
      * update amortised over the batch, two record DMAs per sample. */
     c->busy += (dx ? w * mac_cycles(o->numeric) : 0) + w * mac_cycles(o->numeric) +
@@ -174,8 +184,12 @@ static void tile_part(const spd_partition_opts_t *o, const spd__tile_shape_t *s,
   }
   if (s->memory == SPD_TILE_STREAMED)
     dma += passes * dma_words_cycles(w * v) + (o->training ? dma_words_cycles(w * v) / o->batch_size : 0);
-  c->dtcm = sat32(dtcm + VERTEX_OVERHEAD_BYTES);
-  c->sdram += w * ws;
+  c->dtcm = sat32(spd_tile_mem_dtcm(&tm) + VERTEX_OVERHEAD_BYTES);
+  /* SDRAM: streamed weights with their master and state; a split tile's
+   * master (in its blob) and its kernel's gradient and state. */
+  c->sdram += s->memory == SPD_TILE_STREAMED ? w * ws
+              : s->memory == SPD_TILE_SPLIT ? w * master_bytes(o) * o->training + spd_tile_mem_sdram(&tm)
+                                            : 0;
   c->dma += dma;
   if (dx) {
     c->busy += (uint64_t)s->rows * spd__cost_psum_words(o->numeric) * spd__cost_send_cycles();
@@ -212,9 +226,11 @@ static void reduce_part(const spd_partition_opts_t *o, const spd__tile_shape_t *
 void spd__cost_tile(const spd_partition_opts_t *o, const spd__tile_shape_t *s, bool full,
                     spd__vertex_cost_t *c) {
   *c = (spd__vertex_cost_t){0};
-  tile_part(o, s, c);
+  tile_part(o, s, full, c);
   if (full) {
+    uint32_t dtcm = c->dtcm; /* the tile's memory holds its reduction's */
     reduce_part(o, s, 0, c);
+    c->dtcm = dtcm;
   } else {
     uint32_t words = spd__cost_psum_words(o->numeric);
     c->busy += (uint64_t)s->cols * words * spd__cost_send_cycles();

@@ -30,6 +30,8 @@ typedef struct spd__tile_shape {
   uint32_t row_blocks;        /* R: partial sums reduced per column */
   uint32_t dx_values;         /* dX partial-sum values a column block receives
                                  per sample from the next layer's tiles */
+  bool bias;                  /* the layer has a bias */
+  bool dx_to_map;             /* its dX goes to a feature map's partitions */
 } spd__tile_shape_t;
 
 /** Bytes of one value in packets and MAC loops (int16 or float32). */

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "map/machine_graph.h"
+
 #include "spindle/fixed.h"
 #include "spindle/route.h"
 
@@ -231,6 +233,7 @@ static uint32_t configure_role(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_c
     bool full = v->role == SPD_ROLE_TILE_FULL;
     c->flags = (full ? SPD_DS_FULL : 0) | (full && is_last_dense(in->g, v->layer) ? SPD_DS_LAST : 0);
     c->flags |= v->memory == SPD_TILE_STREAMED ? SPD_DS_STREAMED : 0;
+    c->flags |= v->memory == SPD_TILE_SPLIT && fixed ? SPD_DS_SPLIT : 0;
     bool bias = full && (fixed ? in->bias32[v->layer] != NULL : in->biasf[v->layer] != NULL);
     c->flags |= bias ? SPD_DS_BIAS : 0;
     act_config(in, v->layer, c);
@@ -347,23 +350,12 @@ static void fill_data(const spd__ds_inputs_t *in, uint32_t vi, uint8_t *d) {
   }
 }
 
-static void count_tables(const spd_machine_graph_t *g, uint32_t vi, uint32_t *n_in,
-                         uint32_t *n_out) {
-  *n_in = *n_out = 0;
-  for (uint32_t p = 0; p < g->n_partitions; p++) {
-    const spd_partition_t *part = &g->partitions[p];
-    *n_out += part->source == vi;
-    for (uint32_t t = 0; t < part->n_targets; t++)
-      *n_in += part->targets[t] == vi;
-  }
-}
-
 /* CPU cycles the kernel of vertex @p vi spends per received packet:
  * event_dispatch_cycles 40 (docs/cost-model.md), the handler's 10, its
  * binary search of the incoming table (2 per step) and a reducer's add. */
 static uint32_t recv_cost(const spd__ds_inputs_t *in, uint32_t vi) {
   uint32_t n_in, n_out, steps = 0;
-  count_tables(in->g, vi, &n_in, &n_out);
+  spd__graph_tables(in->g, vi, &n_in, &n_out);
   while ((1u << steps) < n_in)
     steps++;
   spd_vertex_role_t role = in->g->vertices[vi].role;
@@ -593,7 +585,7 @@ int spd__ds_build(spd_ctx_t *ctx, const spd__ds_inputs_t *in, uint32_t vi, uint8
                   uint32_t *size) {
   const spd_vertex_t *v = &in->g->vertices[vi];
   uint32_t n_in, n_out;
-  count_tables(in->g, vi, &n_in, &n_out);
+  spd__graph_tables(in->g, vi, &n_in, &n_out);
   spd_ds_config_t cfg;
   uint32_t data = (configure(in, vi, &cfg) + 3u) & ~3u;
   spd_ds_header_t h = {.magic = SPD_DS_MAGIC, .version = SPD_DS_VERSION,

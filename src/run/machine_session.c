@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/tile_mem.h"
 #include "nn/fx_net_internal.h"
 #include "run/fit_fixed.h"
 #include "run/machine_dataspec.h"
@@ -358,13 +359,8 @@ static uint32_t optimizer_state(const mrun_t *r) {
   if (!r->cfg)
     return 0;
   const spd_optimizer_config_t *o = &r->cfg->optimizer;
-  if (r->o.numeric == SPD_NUMERIC_FLOAT) /* float slabs m (and v) */
-    return o->kind == SPD_OPT_ADAM ? 1u | 2u : o->momentum != 0.0f ? 1u : 0u;
-  if (o->kind == SPD_OPT_ADAM)
-    return 1u | 2u;
-  if (o->kind == SPD_OPT_RMSPROP)
-    return 2u | (o->momentum != 0.0f ? 1u : 0u) | (o->centered ? 4u : 0u);
-  return o->momentum != 0.0f ? 1u : 0u;
+  return spd_tile_mem_state(r->o.numeric == SPD_NUMERIC_FIXED, o->kind == SPD_OPT_ADAM,
+                            o->kind == SPD_OPT_RMSPROP, o->momentum != 0.0f, o->centered);
 }
 
 /* The step's hyperparameters, as the reference's fixed fit forms them. */

@@ -1,0 +1,86 @@
+#include "base/tile_mem.h"
+
+#include "spindle/dataspec.h"
+
+/* One spd_core_dtcm_alloc of @p bytes (8-byte aligned; none for 0). */
+static uint64_t al(uint64_t bytes) { return (bytes + 7u) & ~(uint64_t)7u; }
+
+/* One spd_kc_alloc (which asks 4 bytes for 0). */
+static uint64_t kal(uint64_t bytes) { return al(bytes ? bytes : 4u); }
+
+uint64_t spd_kc_init_dtcm(uint32_t n_in, uint32_t n_out, uint32_t slots) {
+  return kal((uint64_t)n_in * sizeof(spd_ds_in_t)) + kal((uint64_t)n_out * sizeof(spd_ds_out_t)) +
+         kal(SPD_KC_PHASES * (uint64_t)slots * sizeof(uint32_t)) +
+         kal(((uint64_t)n_out * slots + 1u) * sizeof(spd_kc_job_t));
+}
+
+/* Bytes of the slabs of one element. */
+static uint32_t slab_bytes(bool fixed, uint32_t state) {
+  uint32_t b = 0;
+  if (state & SPD_TM_STATE_A)
+    b += 4u;
+  if (state & SPD_TM_STATE_B)
+    b += fixed ? 8u : 4u;
+  if (fixed && (state & SPD_TM_STATE_C))
+    b += 4u;
+  return b;
+}
+
+uint32_t spd_tile_mem_state(bool fixed, bool adam, bool rmsprop, bool momentum, bool centered) {
+  if (adam)
+    return SPD_TM_STATE_A | SPD_TM_STATE_B;
+  if (rmsprop && fixed)
+    return SPD_TM_STATE_B | (momentum ? SPD_TM_STATE_A : 0) | (centered ? SPD_TM_STATE_C : 0);
+  return momentum ? SPD_TM_STATE_A : 0;
+}
+
+uint32_t spd_tile_mem_train_bytes(bool fixed, uint32_t state) {
+  return (fixed ? 4u + 8u : 4u) + slab_bytes(fixed, state);
+}
+
+/* A trainable block of @p rows x @p cols in DTCM (train_block.c), or its
+ * one-row buffers when its state is in SDRAM; @p master: a fixed block's
+ * int32 master is allocated for it (a bias's master is its data). */
+static uint64_t block(bool fixed, uint32_t state, uint64_t rows, uint64_t cols, bool sdram,
+                      bool master) {
+  uint64_t n = sdram ? cols : rows * cols, sum = 0;
+  if (fixed)
+    sum += (master ? al(n * 4u) : 0) + al(n * 8u);
+  else
+    sum += al(n * 4u);
+  if (state & SPD_TM_STATE_A)
+    sum += al(n * 4u);
+  if (state & SPD_TM_STATE_B)
+    sum += al(n * (fixed ? 8u : 4u));
+  if (fixed && (state & SPD_TM_STATE_C))
+    sum += al(n * 4u);
+  return sum;
+}
+
+uint64_t spd_tile_mem_dtcm(const spd_tile_mem_t *t) {
+  uint64_t a = t->rows, b = t->cols, s = t->slots, vb = t->fixed ? 2u : 4u;
+  uint64_t words = t->full || !t->fixed ? 1u : 2u;
+  /* x per slot, forward accumulators, (fixed) pre-activations, sends. */
+  uint64_t sum = al(s * a * vb) + al(b * (t->fixed ? 8u : 4u)) + (t->fixed ? al(b * 4u) : 0) +
+                 al(s * b * words * 4u);
+  sum += t->streamed ? al(SPD_TM_STREAM_BYTES) : al(a * b * vb);
+  if (t->bias)
+    sum += al(b * 4u);
+  if (!t->train)
+    return sum;
+  /* dX staging, dZ per slot, (fixed) dX accumulators, dX words per slot,
+   * the forwards held until the update. */
+  sum += al(s * t->dxstage * 4u) + al(s * b * vb) + (t->fixed ? al(a * 8u) : 0) +
+         al(s * a * (t->fixed ? 8u : 4u)) + al(s);
+  if (t->full && !t->last) /* kept y, the dX sums from above */
+    sum += al(s * b * vb) + al(s * b * (t->fixed ? 8u : 4u));
+  if (t->bias)
+    sum += block(t->fixed, t->state, 1, b, false, false);
+  return sum + block(t->fixed, t->state, a, b, t->fixed && t->split, true);
+}
+
+uint64_t spd_tile_mem_sdram(const spd_tile_mem_t *t) {
+  if (!t->train || !t->fixed || !t->split)
+    return 0;
+  return (uint64_t)t->rows * t->cols * (8u + slab_bytes(true, t->state));
+}

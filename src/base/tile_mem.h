@@ -1,0 +1,72 @@
+/* What the kernels keep in DTCM: spd_kc_init's tables of every kernel and (src/kernels/tile.c), as one size
+ * what a Dense tile kernel (src/kernels/tile.c) allocates, as size
+ * functions the kernels and the partitioner (src/map/tile_cost.c,
+ * machine_graph.c) both use, so the plan and the kernel cannot disagree
+ * (docs/dense-on-machine.md, "Memory per tile"). Every allocation is
+ * rounded up to 8 bytes as spd_core_dtcm_alloc does. Not counted: the
+ * kernel's state struct, which the budget's runtime reserve covers. */
+#ifndef SPINDLE_BASE_TILE_MEM_H
+#define SPINDLE_BASE_TILE_MEM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/** Phases a kernel counts per slot (kernel_common.h: forward, backward,
+ *  credit, batch). */
+#define SPD_KC_PHASES 4u
+
+/** A run of packets to send: key0 + i carries data[i] (kernel_common.h's
+ *  send ring). */
+typedef struct spd_kc_job {
+  uint32_t key0;
+  const uint32_t *data;
+  uint32_t n, next, pace, phase;
+} spd_kc_job_t;
+
+/** DTCM bytes spd_kc_init allocates for a core with @p n_in incoming and
+ *  @p n_out outgoing partition table entries and @p slots samples in
+ *  flight: the two tables, the slot counters and the send ring. */
+uint64_t spd_kc_init_dtcm(uint32_t n_in, uint32_t n_out, uint32_t slots);
+
+/* Optimizer state bits (spd_ds_config_t.state). Fixed point: a int32 (SGD
+ * velocity, Adam m, RMSprop momentum), b int64 (Adam v, RMSprop mean
+ * square), c int32 (RMSprop centered mean). Float: a = m, b = v, float. */
+#define SPD_TM_STATE_A 1u
+#define SPD_TM_STATE_B 2u
+#define SPD_TM_STATE_C 4u
+
+/** The state bits of an optimizer (SGD when neither @p adam nor
+ *  @p rmsprop). Float keeps m (and v for Adam) only. */
+uint32_t spd_tile_mem_state(bool fixed, bool adam, bool rmsprop, bool momentum, bool centered);
+
+/** One Dense tile as its kernel sees it. */
+typedef struct spd_tile_mem {
+  uint32_t rows, cols, slots;
+  bool fixed;
+  bool full;         /* reduces itself (R = 1) */
+  bool last;         /* feeds the loss core */
+  bool bias;         /* holds the bias (a full tile of a layer with one) */
+  bool streamed;     /* weights stay in SDRAM, read in 4 KB chunks */
+  bool train;
+  bool split;        /* training, fixed: master, slabs and gradient in SDRAM
+                        (one row of each in DTCM) */
+  uint32_t state;    /* SPD_TM_STATE_* */
+  uint32_t dxstage;  /* training: words per slot of the dX partial sums
+                        staged for a feature map's partitions, else 0 */
+} spd_tile_mem_t;
+
+/** Bytes of the SDRAM chunk a streamed tile reads its weights through. */
+#define SPD_TM_STREAM_BYTES 4096u
+
+/** Bytes per element of a trainable block's update state beside its value
+ *  (fixed: the int32 master, the int64 exact batch gradient and the slabs;
+ *  float: the float batch gradient and the slabs). */
+uint32_t spd_tile_mem_train_bytes(bool fixed, uint32_t state);
+
+/** DTCM bytes the tile kernel allocates after spd_kc_init. */
+uint64_t spd_tile_mem_dtcm(const spd_tile_mem_t *t);
+
+/** SDRAM bytes the tile kernel allocates (split training state). */
+uint64_t spd_tile_mem_sdram(const spd_tile_mem_t *t);
+
+#endif
