@@ -322,15 +322,6 @@ static void forward(ctile_t *t, uint32_t slot) {
 }
 
 /* Forwards that waited for the batch's update, in sample order. */
-static void release(ctile_t *t) {
-  uint32_t slot = t->next_fwd & (t->kc.h.slots - 1);
-  while (t->pending[slot] && spd_kc_batch_of(&t->kc, t->next_fwd) <= t->batches_done) {
-    t->pending[slot] = 0;
-    forward(t, slot);
-    slot = t->next_fwd & (t->kc.h.slots - 1);
-  }
-}
-
 /* After the owner's update: the results (master weights @p w and bias
  * @p bias, 4 bytes each), the new weights to the block's other tiles
  * (t->bstage[0 .. K) as words), then the forwards that waited. */
@@ -351,7 +342,7 @@ static void owner_publish(ctile_t *t, const void *w, const void *bias, uint32_t 
     spd_kc_fail(kc, SPD_EQUEUE);
     return;
   }
-  release(t);
+  spd_kc_release(&t->kc, t->pending, &t->next_fwd, t->batches_done);
   spd_kc_sample_done(kc);
 }
 
@@ -556,7 +547,7 @@ static void backward_done(ctile_t *t, uint32_t slot, uint32_t seq, bool below) {
   }
   if (spd_kc_batch_end(kc, seq)) { /* a pooling tile has nothing to update */
     t->batches_done++;
-    release(t);
+    spd_kc_release(&t->kc, t->pending, &t->next_fwd, t->batches_done);
   }
   spd_kc_sample_done(kc);
 }
@@ -574,7 +565,7 @@ static void slot_done(spd_kc_t *kc, uint32_t slot, uint32_t phase) {
         owner_update(t);
     } else { /* the new weights */
       t->batches_done++;
-      release(t);
+      spd_kc_release(&t->kc, t->pending, &t->next_fwd, t->batches_done);
       spd_kc_sample_done(kc);
     }
     return;

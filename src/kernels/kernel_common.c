@@ -15,6 +15,16 @@ void *spd_kc_alloc(spd_kc_t *kc, uint32_t bytes) {
   return spd_core_dtcm_alloc(kc->core, bytes ? bytes : 4);
 }
 
+void spd_kc_release(spd_kc_t *kc, uint8_t *pending, const uint32_t *next_fwd,
+                    uint32_t batches_done) {
+  uint32_t slot = *next_fwd & (kc->h.slots - 1);
+  while (pending[slot] && spd_kc_batch_of(kc, *next_fwd) <= batches_done) {
+    pending[slot] = 0;
+    kc->slot_done(kc, slot, SPD_KC_FORWARD);
+    slot = *next_fwd & (kc->h.slots - 1);
+  }
+}
+
 int spd_kc_fail(spd_kc_t *kc, int code) {
   spd_core_exit(kc->core, code);
   return code;

@@ -122,6 +122,14 @@ void spd_kc_sample_done(spd_kc_t *kc);
 uint32_t spd_kc_batch_of(const spd_kc_t *kc, uint32_t seq);
 bool spd_kc_batch_end(const spd_kc_t *kc, uint32_t seq);
 
+/** Training: run the forwards held until their batch's weight update
+ *  (@p pending[slot] set by the role's slot_done), in sample order, while
+ *  the batch of sample @p *next_fwd is within the @p batches_done updated
+ *  ones. Each goes through the role's slot_done (SPD_KC_FORWARD), whose
+ *  forward advances *next_fwd. */
+void spd_kc_release(spd_kc_t *kc, uint8_t *pending, const uint32_t *next_fwd,
+                    uint32_t batches_done);
+
 /** Fail the core with @p code. */
 int spd_kc_fail(spd_kc_t *kc, int code);
 

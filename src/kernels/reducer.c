@@ -107,15 +107,6 @@ static void forward(reducer_t *r, uint32_t slot) {
 }
 
 /* Forwards that waited for the update, in sample order. */
-static void release(reducer_t *r) {
-  uint32_t slot = r->next_fwd & (r->kc.h.slots - 1);
-  while (r->pending[slot] && spd_kc_batch_of(&r->kc, r->next_fwd) <= r->batches_done) {
-    r->pending[slot] = 0;
-    forward(r, slot);
-    slot = r->next_fwd & (r->kc.h.slots - 1);
-  }
-}
-
 /* Float: dZ = dY f'(y), the bias gradient, dZ to the tiles. */
 static int backward_float(reducer_t *r, uint32_t slot) {
   spd_kc_t *kc = &r->kc;
@@ -167,7 +158,7 @@ static void backward(reducer_t *r, uint32_t slot) {
       r->batches_done++;
       if (save_bias(r, seq, r->biasf))
         return;
-      release(r);
+      spd_kc_release(&r->kc, r->pending, &r->next_fwd, r->batches_done);
     }
     spd_kc_sample_done(kc);
     return;
@@ -199,7 +190,7 @@ static void backward(reducer_t *r, uint32_t slot) {
     r->batches_done++;
     if (save_bias(r, seq, r->bias32))
       return;
-    release(r);
+    spd_kc_release(&r->kc, r->pending, &r->next_fwd, r->batches_done);
   }
   spd_kc_sample_done(kc);
 }

@@ -182,15 +182,6 @@ static void forward(tile_t *t, uint32_t slot) {
     spd_kc_sample_done(kc);
 }
 
-static void release(tile_t *t) {
-  uint32_t slot = t->next_fwd & (t->kc.h.slots - 1);
-  while (t->pending[slot] && spd_kc_batch_of(&t->kc, t->next_fwd) <= t->batches_done) {
-    t->pending[slot] = 0;
-    forward(t, slot);
-    slot = t->next_fwd & (t->kc.h.slots - 1);
-  }
-}
-
 /* A full tile below the output layer: dZ from the dX sums of the layer
  * above, rounded once, times f'(y). */
 static void own_dz(tile_t *t, uint32_t slot) {
@@ -267,7 +258,7 @@ static void batch_update(tile_t *t, uint32_t seq) {
     spd_kc_fail(kc, SPD_EINVAL);
     return;
   }
-  release(t);
+  spd_kc_release(&t->kc, t->pending, &t->next_fwd, t->batches_done);
 }
 
 /* Float: dZ (own for a full tile below the output), the batch gradient,
@@ -323,7 +314,7 @@ static void batch_update_float(tile_t *t, uint32_t seq) {
     spd_kc_fail(kc, SPD_EINVAL);
     return;
   }
-  release(t);
+  spd_kc_release(&t->kc, t->pending, &t->next_fwd, t->batches_done);
 }
 
 static void backward(tile_t *t, uint32_t slot) {
