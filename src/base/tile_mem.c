@@ -34,10 +34,6 @@ uint32_t spd_tile_mem_state(bool fixed, bool adam, bool rmsprop, bool momentum, 
   return momentum ? SPD_TM_STATE_A : 0;
 }
 
-uint32_t spd_tile_mem_train_bytes(bool fixed, uint32_t state) {
-  return (fixed ? 4u + 8u : 4u) + slab_bytes(fixed, state);
-}
-
 /* A trainable block of @p rows x @p cols in DTCM (train_block.c), or its
  * one-row buffers when its state is in SDRAM; @p master: a fixed block's
  * int32 master is allocated for it (a bias's master is its data). */

@@ -1,8 +1,9 @@
-/* What the kernels keep in DTCM: spd_kc_init's tables of every kernel and (src/kernels/tile.c), as one size
- * what a Dense tile kernel (src/kernels/tile.c) allocates, as size
- * functions the kernels and the partitioner (src/map/tile_cost.c,
- * machine_graph.c) both use, so the plan and the kernel cannot disagree
- * (docs/dense-on-machine.md, "Memory per tile"). Every allocation is
+/* What the kernels keep in DTCM, as size functions the kernels and the
+ * partitioner (src/map/tile_cost.c, machine_graph.c) both use, so the plan
+ * and the kernel cannot disagree (docs/dense-on-machine.md, "Memory per
+ * tile"): what every kernel's spd_kc_init allocates for its partition
+ * tables, and what a Dense tile kernel (src/kernels/tile.c) allocates.
+ * Both kernels check their allocations against these. Every allocation is
  * rounded up to 8 bytes as spd_core_dtcm_alloc does. Not counted: the
  * kernel's state struct, which the budget's runtime reserve covers. */
 #ifndef SPINDLE_BASE_TILE_MEM_H
@@ -57,11 +58,6 @@ typedef struct spd_tile_mem {
 
 /** Bytes of the SDRAM chunk a streamed tile reads its weights through. */
 #define SPD_TM_STREAM_BYTES 4096u
-
-/** Bytes per element of a trainable block's update state beside its value
- *  (fixed: the int32 master, the int64 exact batch gradient and the slabs;
- *  float: the float batch gradient and the slabs). */
-uint32_t spd_tile_mem_train_bytes(bool fixed, uint32_t state);
 
 /** DTCM bytes the tile kernel allocates after spd_kc_init. */
 uint64_t spd_tile_mem_dtcm(const spd_tile_mem_t *t);

@@ -37,10 +37,6 @@
 #define INPUT_CONVERT_CYCLES 5
 /* Fixed per-vertex DTCM: state struct, slot counters, partition table. */
 #define VERTEX_OVERHEAD_BYTES 512
-/* Streamed weights: two 4 KB DMA buffers (double buffering). */
-#define STREAM_CHUNK_BYTES 4096
-/* Batch-end update: two 2 KB DMA buffers for master weights and state. */
-#define UPDATE_CHUNK_BYTES 2048
 
 uint32_t spd__cost_value_bytes(spd_numeric_t n) { return n == SPD_NUMERIC_FIXED ? 2 : 4; }
 uint32_t spd__cost_psum_words(spd_numeric_t n) { return n == SPD_NUMERIC_FIXED ? 2 : 1; }
