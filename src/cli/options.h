@@ -62,6 +62,19 @@ typedef struct spd_cli_options {
 int spd_cli_parse(int argc, char **argv, unsigned groups, const char *usage,
                   spd_cli_options_t *o);
 
+/** The --help lines of the options every running command shares (--backend,
+ *  --machine, --numeric, --in-flight), so train, evaluate and predict
+ *  describe them alike. */
+#define SPD_CLI_MACHINE_HELP \
+    "  --backend B         machine (default: the model runs on the emulated\n" \
+    "                      SpiNNaker, every activation a multicast packet) or\n" \
+    "                      reference (the host executor, the machine's oracle)\n" \
+    "  --machine M         the machine: spinn5 (default), spinn3, <N>boards,\n" \
+    "                      spinn1m or <W>x<H> chips (see spindle info)\n" \
+    "  --numeric N         float or fixed (default float)\n" \
+    "  --in-flight K       machine: samples in the pipeline at once, a power of two\n" \
+    "                      (default 2; more is faster on the board, see bench/)\n"
+
 /** Backend name for messages and reports ("reference", "machine"). */
 const char *spd_cli_backend_name(spd_cli_backend_t b);
 

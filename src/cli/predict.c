@@ -23,14 +23,7 @@ static const char usage[] =
     "  --limit N           predict the first N test samples\n"
     "  --seed S            seed of freshly initialised weights (default 0)\n"
     "  --report R.json     write a JSON report\n"
-    "  --backend B         machine (default: the model runs on the emulated\n"
-    "                      SpiNNaker, every activation a multicast packet) or\n"
-    "                      reference (the host executor, the machine's oracle)\n"
-    "  --machine M         the machine: spinn5 (default), spinn3, <N>boards,\n"
-    "                      spinn1m or <W>x<H> chips (see spindle info)\n"
-    "  --numeric N         float or fixed (default float)\n"
-    "  --in-flight K       machine: samples in the pipeline at once, a power of two\n"
-    "                      (default 2; more is faster on the board, see bench/)\n";
+    SPD_CLI_MACHINE_HELP;
 
 /* The output array (n, output shape...) of float32, owned by @p s's ctx. */
 static int alloc_output(spd_cli_session_t *s, spd_array_t *a) {

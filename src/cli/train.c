@@ -51,14 +51,7 @@ static const char usage[] =
     "  --weights W         initial weights (.h5, .weights.h5 or .keras)\n"
     "  --save W            write the trained weights (.h5, .weights.h5 or .keras)\n"
     "  --report R.json     write a JSON report (test_accuracy, loss, history, ...)\n"
-    "  --backend B         machine (default: the model runs on the emulated\n"
-    "                      SpiNNaker, every activation a multicast packet) or\n"
-    "                      reference (the host executor, the machine's oracle)\n"
-    "  --machine M         the machine: spinn5 (default), spinn3, <N>boards,\n"
-    "                      spinn1m or <W>x<H> chips (see spindle info)\n"
-    "  --numeric N         float or fixed (default float)\n"
-    "  --in-flight K       machine: samples in the pipeline at once, a power of two\n"
-    "                      (default 2; more is faster on the board, see bench/)\n";
+    SPD_CLI_MACHINE_HELP;
 
 /* docs/numerics.md: saturation is reported, never silent; per layer as
  * [forward, backward] for the layers that saturated at all. */
