@@ -165,7 +165,7 @@ static int run_new(spd_model_t *m, spd_loss_kind_t loss, bool from_logits, size_
   return 0;
 }
 
-static spd_fx_hyper_t hyper_of(const spd_optimizer_config_t *o, int64_t step) {
+spd_fx_hyper_t spd__fx_hyper_of(const spd_optimizer_config_t *o, int64_t step) {
   spd_fx_opt_t kind = o->kind == SPD_OPT_ADAM      ? SPD_FX_OPT_ADAM
                       : o->kind == SPD_OPT_RMSPROP ? SPD_FX_OPT_RMSPROP
                                                    : SPD_FX_OPT_SGD;
@@ -228,7 +228,7 @@ static int train_batch(void *trainer, size_t first, size_t count, spd_mean_t *lo
   fx_trainer_t *t = trainer;
   gather(t->data, t->order, first, count, &t->buf);
   spd_fx_batch_t b = as_fx_batch(&t->buf, count);
-  spd_fx_hyper_t h = hyper_of(&t->cfg->optimizer, t->step);
+  spd_fx_hyper_t h = spd__fx_hyper_of(&t->cfg->optimizer, t->step);
   spd_fx_result_t res = {0};
   int rc = spd__fx_net_train_batch(t->run->net, &b, &h, t->buf.out, &res);
   if (rc)

@@ -18,4 +18,9 @@ spd_fx_net_t *spd__fixed_run_release(spd_fixed_run_t *run);
 /** The run's network (its plan, master and MAC-loop weights). */
 const spd_fx_net_t *spd__fixed_run_net(const spd_fixed_run_t *run);
 
+/** The fixed-point update's hyperparameters at optimizer step @p step (its
+ *  batch left 0), shared by spd_fit_fixed and the machine's update tables
+ *  so both form them alike. */
+spd_fx_hyper_t spd__fx_hyper_of(const spd_optimizer_config_t *o, int64_t step);
+
 #endif

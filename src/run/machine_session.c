@@ -15,6 +15,7 @@
 #include "run/fit_fixed.h"
 #include "run/machine_dataspec.h"
 #include "run/machine_progress.h"
+#include "run/machine_updates.h"
 #include "spindle/fixed.h"
 #include "spindle/machine_run.h"
 #include "spindle/transceiver.h"
@@ -363,65 +364,6 @@ static uint32_t optimizer_state(const mrun_t *r) {
                             o->kind == SPD_OPT_RMSPROP, o->momentum != 0.0f, o->centered);
 }
 
-/* The step's hyperparameters, as the reference's fixed fit forms them. */
-static spd_fx_hyper_t hyper_at(const spd_optimizer_config_t *o, int64_t step, int batch) {
-  spd_fx_opt_t kind = o->kind == SPD_OPT_ADAM      ? SPD_FX_OPT_ADAM
-                      : o->kind == SPD_OPT_RMSPROP ? SPD_FX_OPT_RMSPROP
-                                                   : SPD_FX_OPT_SGD;
-  return (spd_fx_hyper_t){.kind = kind, .lr = spd_lr_schedule_at(&o->learning_rate, step),
-                          .momentum = o->momentum, .nesterov = o->nesterov,
-                          .centered = o->centered, .beta1 = o->beta_1, .beta2 = o->beta_2,
-                          .rho = o->rho, .epsilon = o->epsilon, .step = step, .batch = batch};
-}
-
-/* One layer's table of update constants, [step][kernel, bias]. */
-static int layer_table(mrun_t *r, int layer, spd_fx_update_t **out) {
-  spd_fx_update_t *t = spd_calloc(r->ctx, (size_t)r->steps * 2u, sizeof *t);
-  if (!t)
-    return spd_ctx_fail(r->ctx, SPD_ENOMEM, "update table of %u steps", r->steps);
-  const spd_numeric_plan_t *plan = plan_of(r);
-  const fx_layer_t *fl = &r->net->layers[layer];
-  int gf = plan->layers[layer].grad_frac;
-  int in_frac = spd_numeric_input_frac(plan, r->model, layer);
-  uint32_t per_epoch = r->steps / r->epochs, b = (uint32_t)r->cfg->batch_size;
-  for (uint32_t step = 0; step < r->steps; step++) {
-    uint32_t first = step % per_epoch * b;
-    int count = (int)(r->n - first < b ? r->n - first : b);
-    spd_fx_hyper_t h = hyper_at(&r->cfg->optimizer, step, count);
-    spd_fx_update_prepare(&t[step * 2u], &h, in_frac + gf, r->cfg->seed, fl->kernel.stream,
-                          fl->kernel.n);
-    if (fl->bias.master)
-      spd_fx_update_prepare(&t[step * 2u + 1u], &h, gf, r->cfg->seed, fl->bias.stream,
-                            fl->bias.n);
-  }
-  *out = t;
-  return 0;
-}
-
-/* Float: Keras's per-step constants (spd_optimizer_update's: the step's
- * learning rate as float; Adam's bias correction folded in). */
-static int float_table(mrun_t *r, void **out, size_t *bytes) {
-  spd_ds_fupdate_t *t = spd_calloc(r->ctx, r->steps, sizeof *t);
-  if (!t)
-    return spd_ctx_fail(r->ctx, SPD_ENOMEM, "update table of %u steps", r->steps);
-  const spd_optimizer_config_t *o = &r->cfg->optimizer;
-  for (uint32_t step = 0; step < r->steps; step++) {
-    float lr = (float)spd_lr_schedule_at(&o->learning_rate, step);
-    spd_ds_fupdate_t *u = &t[step];
-    *u = (spd_ds_fupdate_t){.adam = o->kind == SPD_OPT_ADAM, .lr = lr,
-                            .momentum = o->momentum, .nesterov = o->nesterov,
-                            .one_minus_b1 = 1.0f - o->beta_1, .one_minus_b2 = 1.0f - o->beta_2,
-                            .epsilon = o->epsilon};
-    if (u->adam) {
-      double k = (double)step + 1.0;
-      u->lr = (float)(lr * sqrt(1.0 - pow(o->beta_2, k)) / (1.0 - pow(o->beta_1, k)));
-    }
-  }
-  *out = t;
-  *bytes = (size_t)r->steps * sizeof *t;
-  return 0;
-}
-
 /* Every chip holding a layer's tiles or reducers gets that layer's table
  * once; its vertices read their step's entry at each batch boundary. */
 static int write_update_tables(mrun_t *r) {
@@ -438,9 +380,10 @@ static int write_update_tables(mrun_t *r) {
     void *table = NULL;
     size_t bytes = 0;
     if (r->o.numeric == SPD_NUMERIC_FLOAT)
-      err = float_table(r, &table, &bytes);
-    else if (!(err = layer_table(r, layer, (spd_fx_update_t **)&table)))
-      bytes = (size_t)r->steps * 2u * sizeof(spd_fx_update_t);
+      err = spd__mupdate_float_table(r->ctx, &r->cfg->optimizer, r->steps, &table, &bytes);
+    else
+      err = spd__mupdate_fixed_table(r->ctx, r->cfg, plan_of(r), r->model, r->net, layer, r->n,
+                                     r->epochs, r->steps, &table, &bytes);
     if (err)
       break;
     for (uint32_t v = first; !err && v < first + count; v++) {
