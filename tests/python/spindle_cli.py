@@ -2,6 +2,7 @@
 are (ctest sets SPINDLE_BIN and SPINDLE_SOURCE_DIR), running the binary, and
 small IDX datasets written on the fly."""
 import os
+import pty
 import struct
 import subprocess
 
@@ -43,3 +44,22 @@ def write_quadrant_dataset(folder, seed, n_train, n_test):
         write_idx(folder / f"{prefix}-images-idx3-ubyte", images)
         write_idx(folder / f"{prefix}-labels-idx1-ubyte", labels)
     return str(folder)
+
+
+def run_on_terminal(*args):
+    """Run `spindle ARGS...` with stdout on a pseudo-terminal; its text."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([SPINDLE, *args], stdout=slave, stderr=subprocess.PIPE)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    assert proc.wait(timeout=300) == 0, proc.stderr.read()
+    return b"".join(chunks).decode()

@@ -3,14 +3,11 @@ an emulated SpiNN-3 board; fixed point gives exactly the reference fixed
 mode's loss, accuracy and outputs, float outputs agree within 1e-4, and the
 report carries the hardware fields with zero dropped packets."""
 import json
-import os
-import pty
-import subprocess
 
 import numpy as np
 import pytest
 
-from spindle_cli import MLP, SPINDLE, run, write_idx
+from spindle_cli import MLP, run, run_on_terminal, write_idx
 
 HARDWARE = ("machine", "numeric", "chips_used", "cores_used", "max_router_entries",
             "packets_sent", "packets_dropped", "simulated_seconds",
@@ -114,25 +111,6 @@ def test_in_flight_changes_the_pace_not_the_result(tiny_data, tmp_path):
     assert reports["8"]["simulated_seconds"] < reports["1"]["simulated_seconds"]
     r = run("train", MLP, "--data", tiny_data, "--in-flight", "3")
     assert r.returncode != 0 and "--in-flight" in r.stderr and "power of two" in r.stderr
-
-
-def run_on_terminal(*args):
-    """Run `spindle ARGS...` with stdout on a pseudo-terminal; its text."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([SPINDLE, *args], stdout=slave, stderr=subprocess.PIPE)
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(master)
-    assert proc.wait(timeout=300) == 0, proc.stderr.read()
-    return b"".join(chunks).decode()
 
 
 def test_progress_bar_is_live_on_the_machine(tiny_data):

@@ -9,7 +9,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from spindle_cli import MLP, SPINDLE, run, write_quadrant_dataset
+from spindle_cli import MLP, SPINDLE, run, run_on_terminal, write_quadrant_dataset
 
 FASHION = "/usr/share/datasets/fashion-mnist"
 
@@ -119,22 +119,7 @@ def test_progress_bar_in_place_only_on_a_terminal(tiny_data):
     assert "\r" not in piped.stdout
     bars = [l for l in piped.stdout.splitlines() if l.startswith("96/96 [")]
     assert len(bars) == 2  # one final line per epoch
-    import pty
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(args, stdout=slave, stderr=subprocess.PIPE)
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(master)
-    assert proc.wait(timeout=120) == 0
-    text = b"".join(chunks).decode()
+    text = run_on_terminal(*args[1:])
     assert "\r96/96 [==============================]" in text
     assert "Epoch 2/2" in text
 
