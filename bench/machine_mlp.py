@@ -37,6 +37,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import keras_torch  # noqa: E402
 import pytorch_mlp  # noqa: E402
 
 SOURCE_DIR = pytorch_mlp.SOURCE_DIR
@@ -44,25 +45,19 @@ CLOCK_HZ = 200e6                               # SPINNAKER.md #2
 MAC_CYCLES = {"fixed": 3, "float": 80}         # src/emu/cost_model.c MAC_*_CYCLES
 
 
-def mac_cycles_per_sample(n_in, dense, numeric):
-    """MAC cycles of one training sample: forward and dW MACs of every Dense
-    layer, dX MACs of all but the first (its dX is not needed)."""
-    macs, fan_in = 0, n_in
-    for i, (_, units, _) in enumerate(dense):
-        w = fan_in * units
-        macs += 2 * w + (w if i > 0 else 0)
-        fan_in = units
-    return macs, macs * MAC_CYCLES[numeric]
+def sgd_flags(args):
+    return ["--optimizer", "sgd", "--lr", repr(args.lr), "--momentum", repr(args.momentum)]
 
 
-def run_machine(args, numeric, weights_path, workdir):
+def run_machine(args, numeric, weights_path, workdir, recipe_flags):
+    """`spindle train --backend machine` on the first --limit samples from
+    weights_path with the optimizer flags given; its report and wall time."""
     report_path = os.path.join(workdir, "machine_%s.json" % numeric)
     cmd = [args.spindle, "train", args.model, "--backend", "machine",
            "--machine", args.machine, "--numeric", numeric, "--data", args.data,
            "--epochs", str(args.epochs), "--batch-size", str(args.batch_size),
-           "--optimizer", "sgd", "--lr", repr(args.lr), "--momentum", repr(args.momentum),
            "--seed", str(args.seed), "--weights", weights_path, "--limit", str(args.limit),
-           "--report", report_path]
+           "--report", report_path] + recipe_flags
     print("+ " + " ".join(cmd), file=sys.stderr, flush=True)
     start = time.perf_counter()
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=sys.stderr, text=True)
@@ -73,10 +68,12 @@ def run_machine(args, numeric, weights_path, workdir):
         return json.load(f), wall
 
 
-def machine_figures(args, numeric, report, wall, n_in, dense, torch_rate):
+def machine_figures(args, numeric, report, wall, macs, torch_rate):
+    """Figures (a) and (b) of a machine run whose training sample takes
+    `macs` multiply-accumulates."""
     seconds, source = pytorch_mlp.spindle_train_seconds(report, wall)
     host_rate = args.epochs * args.limit / seconds
-    macs, cycles = mac_cycles_per_sample(n_in, dense, numeric)
+    cycles = macs * MAC_CYCLES[numeric]
     cores = int(report["cores_used"])
     roofline = cores * CLOCK_HZ / cycles
     simulated = float(report["simulated_samples_per_second"])
@@ -165,8 +162,11 @@ def main():
     result["pytorch"] = pytorch_mlp.train_pytorch(args, data, weights)
     torch_rate = result["pytorch"]["samples_per_s"]
     for numeric in args.numerics:
-        report, wall = run_machine(args, numeric, w0, workdir.name)
-        result[numeric] = machine_figures(args, numeric, report, wall, n_in, dense, torch_rate)
+        report, wall = run_machine(args, numeric, w0, workdir.name, sgd_flags(args))
+        result[numeric] = machine_figures(args, numeric, report, wall,
+                                          keras_torch.training_macs(
+                                              keras_torch.layers_of(args.model)),
+                                          torch_rate)
     workdir.cleanup()
     write_json(args.out, result)
 
