@@ -243,6 +243,11 @@ int spd_cli_session_predict(spd_cli_session_t *s, const spd_fit_callbacks_t *cb,
 int spd_cli_session_evaluate(spd_cli_session_t *s, double *loss, double *accuracy) {
   spd_fit_callbacks_t cb = {.ud = s, .on_batch_cb = on_eval_batch};
   if (s->machine) {
+    /* The loss core computes sparse cross-entropy of the softmax output. */
+    if (s->loss != SPD_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY || s->from_logits)
+      return fail(s->command, "the machine computes sparse_categorical_crossentropy on "
+                  "probabilities, not %s%s (--backend reference runs it on the host)",
+                  spd_loss_name(s->loss), s->from_logits ? " from logits" : "");
     spd_machine_run_opts_t mo = spd_cli_session_machine_opts(s);
     mo.progress = &cb;
     if (spd_machine_evaluate(&s->ctx, s->model, s->machine, &mo, &s->test, loss, accuracy,
