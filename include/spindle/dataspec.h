@@ -157,6 +157,10 @@ typedef struct spd_ds_config {
   uint32_t out_lo, out_n;      /* rows of the tensor it sends (pooled when fused) */
   uint32_t ch_lo;              /* its first output channel (cols = how many) */
   int32_t pool_grad_frac;      /* training: dZ frac of the pooling it computes */
+  uint32_t dtcm_plan;          /* conv and pool tiles: the DTCM bytes the
+                                  partitioner planned for the partition
+                                  tables and the tile's buffers (the state
+                                  struct aside); 0: unchecked */
 } spd_ds_config_t;
 
 /** Float training: one step's update constants (table [step], one per chip

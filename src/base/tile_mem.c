@@ -1,6 +1,7 @@
 #include "base/tile_mem.h"
 
 #include "spindle/dataspec.h"
+#include "spindle/fixed.h"
 
 /* One spd_core_dtcm_alloc of @p bytes (8-byte aligned; none for 0). */
 static uint64_t al(uint64_t bytes) { return (bytes + 7u) & ~(uint64_t)7u; }
@@ -79,4 +80,71 @@ uint64_t spd_tile_mem_sdram(const spd_tile_mem_t *t) {
   if (!t->train || !t->fixed || !t->split)
     return 0;
   return (uint64_t)t->rows * t->cols * (8u + slab_bytes(true, t->state));
+}
+
+/* Float training parameters of @p n elements (spd_kc_fparams_init): the
+ * gradient, m and v. */
+static uint64_t fparams(uint32_t state, uint64_t n) {
+  return kal(n * 4u) + (state & SPD_TM_STATE_A ? kal(n * 4u) : 0) +
+         (state & SPD_TM_STATE_B ? kal(n * 4u) : 0);
+}
+
+/* Fixed training parameters of @p n elements (spd_kc_params_init): the
+ * exact gradient and the optimizer's slabs. */
+static uint64_t params(uint32_t state, uint64_t n) {
+  return kal(n * 8u) + (state & SPD_TM_STATE_A ? kal(n * 4u) : 0) +
+         (state & SPD_TM_STATE_B ? kal(n * 8u) : 0) + (state & SPD_TM_STATE_C ? kal(n * 4u) : 0);
+}
+
+/* Training of a conv or pool tile (conv.c's train_init). */
+static uint64_t conv_train(const spd_conv_mem_t *t) {
+  uint64_t s = t->slots, K = (uint64_t)t->n_w + (t->bias ? t->b : 0u);
+  /* dX words, their staging per slot, the forwards held for the update. */
+  uint64_t sum = kal((uint64_t)t->n_in * 8u) + kal(s * t->dxstage * 4u) + kal(s);
+  if (!t->fixed) {
+    /* dY sums per slot, dY, dX; dZ, the pooling's dX, the dW staging. */
+    sum += kal(s * t->n_out * 4u) + kal((uint64_t)t->n_out * 4u) + kal((uint64_t)t->n_in * 4u);
+    if (!t->conv)
+      return sum;
+    sum += 2u * kal((uint64_t)t->n_conv * 4u) + kal(K * 8u);
+    if (!t->owner) /* the batch gradient of kernel and bias */
+      return sum + kal(K * 4u);
+    return sum + (t->others ? kal(K * 4u) : 0) + fparams(t->state, t->n_w) +
+           (t->bias ? fparams(t->state, t->b) : 0);
+  }
+  /* dY sums per slot, dY, dX sums; dZ, the pooling's dX, the dW staging. */
+  sum += kal(s * t->n_out * 8u) + kal((uint64_t)t->n_out * 2u) + kal((uint64_t)t->n_in * 8u);
+  if (!t->conv)
+    return sum;
+  sum += kal((uint64_t)t->n_conv * 2u) + kal((uint64_t)t->n_conv * 8u) + kal(K * 16u);
+  if (!t->owner) /* the exact gradient of kernel and bias */
+    return sum + kal((uint64_t)t->n_w * 8u) + (t->bias ? kal((uint64_t)t->b * 8u) : 0);
+  /* the others' dW sums, the master slice, kernel and bias state */
+  return sum + (t->others ? kal(K * 8u) : 0) + kal((uint64_t)t->n_w * 4u) +
+         params(t->state, t->n_w) + (t->bias ? params(t->state, t->b) : 0);
+}
+
+uint64_t spd_conv_mem_dtcm(const spd_conv_mem_t *t) {
+  uint64_t s = t->slots, vb = t->fixed ? 2u : 4u, ks = t->train ? s : 1u;
+  bool pool = t->pool != SPD_DS_POOL_NONE, max = t->pool == SPD_DS_POOL_MAX;
+  /* x per slot, its own values, their staging per slot */
+  uint64_t sum = kal(s * t->n_in * vb) + kal((uint64_t)t->n_out * 4u) + kal(s * t->stage * 4u);
+  if (t->fixed) {
+    /* int64 sums, z, y (per slot when training), pooled values, argmax */
+    if (t->conv)
+      sum += kal((uint64_t)t->n_conv * 8u) + kal((uint64_t)t->n_conv * 4u) +
+             kal(ks * t->n_conv * 2u);
+    sum += (pool ? kal((uint64_t)t->n_out * 2u) : 0) + (max ? kal(ks * t->n_out * 4u) : 0);
+  } else {
+    if (t->conv)
+      sum += kal(ks * t->n_conv * 4u);
+    sum += (pool ? kal((uint64_t)t->n_out * 4u) : 0) +
+           (max && t->train ? kal(s * t->n_out * 4u) : 0);
+  }
+  /* the data region: kernel slice, bias, an average pooling's 1/count */
+  if (t->conv)
+    sum += kal((uint64_t)t->n_w * vb) + (t->bias ? kal((uint64_t)t->b * 4u) : 0);
+  if (t->pool == SPD_DS_POOL_AVG && t->fixed)
+    sum += kal(((uint64_t)t->pool_taps + 1u) * sizeof(spd_fx_const_t));
+  return t->train ? sum + conv_train(t) : sum;
 }

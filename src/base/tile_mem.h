@@ -1,9 +1,11 @@
 /* What the kernels keep in DTCM, as size functions the kernels and the
- * partitioner (src/map/tile_cost.c, machine_graph.c) both use, so the plan
- * and the kernel cannot disagree (docs/dense-on-machine.md, "Memory per
- * tile"): what every kernel's spd_kc_init allocates for its partition
- * tables, and what a Dense tile kernel (src/kernels/tile.c) allocates.
- * Both kernels check their allocations against these. Every allocation is
+ * partitioner (src/map/tile_cost.c, partition_conv.c, machine_graph.c) all
+ * use, so the plan and the kernel cannot disagree (docs/dense-on-machine.md
+ * and docs/conv-on-machine.md, "Memory per tile"): what every kernel's
+ * spd_kc_init allocates for its partition tables, what a Dense tile kernel
+ * (src/kernels/tile.c) allocates and what a convolution or pooling tile
+ * kernel (src/kernels/conv.c) allocates. The kernels check their
+ * allocations against these. Every allocation is
  * rounded up to 8 bytes as spd_core_dtcm_alloc does. Not counted: the
  * kernel's state struct, which the budget's runtime reserve covers. */
 #ifndef SPINDLE_BASE_TILE_MEM_H
@@ -64,5 +66,32 @@ uint64_t spd_tile_mem_dtcm(const spd_tile_mem_t *t);
 
 /** SDRAM bytes the tile kernel allocates (split training state). */
 uint64_t spd_tile_mem_sdram(const spd_tile_mem_t *t);
+
+/** One convolution or pooling tile as its kernel (src/kernels/conv.c) sees
+ *  it; a pooling fused into a convolution is the convolution tile's. */
+typedef struct spd_conv_mem {
+  bool fixed, train;
+  bool conv;         /* a convolution tile (else a pooling tile) */
+  uint32_t pool;     /* the pooling it computes: SPD_DS_POOL_* */
+  uint32_t pool_taps; /* an average pooling's k_h k_w (its 1/count table) */
+  bool bias;         /* the convolution has a bias */
+  bool owner;        /* training: tile (0, j), which updates its channel block */
+  bool others;       /* the owner receives the other row blocks' dW (R > 1) */
+  uint32_t slots;
+  uint32_t b;        /* channels */
+  uint32_t n_in;     /* input values per slot (halo rows, every column, its
+                        input channels) */
+  uint32_t n_conv;   /* convolution outputs (a convolution tile) */
+  uint32_t n_out;    /* values it sends per slot (after the pooling) */
+  uint32_t n_w;      /* weights of its kernel slice */
+  uint32_t stage;    /* values of its outgoing y partitions per slot (the
+                        rows some reader reads) */
+  uint32_t dxstage;  /* training: words of its outgoing dX partitions per
+                        slot, 0 for a first layer */
+  uint32_t state;    /* SPD_TM_STATE_* */
+} spd_conv_mem_t;
+
+/** DTCM bytes the conv or pool tile kernel allocates after spd_kc_init. */
+uint64_t spd_conv_mem_dtcm(const spd_conv_mem_t *t);
 
 #endif

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "base/fx_conv.h"
+#include "base/tile_mem.h"
 #include "kernels/kernel_common.h"
 #include "kernels/kernels.h"
 #include "kernels/train_block.h"
@@ -649,6 +650,15 @@ static void geometry(ctile_t *t) {
   t->n_out = c->out_n * (uint32_t)g.out_w * t->b;
 }
 
+/* Whether other tiles send it their dW (the owner of a channel block cut
+ * into several row blocks). */
+static bool receives_dw(const ctile_t *t) {
+  for (uint32_t i = 0; i < t->kc.h.n_in; i++)
+    if (t->kc.in[i].kind == SPD_DS_KIND_DWSUM)
+      return true;
+  return false;
+}
+
 /* Training state: dY sums, scratch, dX, the exact dW and bias gradient;
  * the owner also the master slice (after the data region's 1/count
  * table), the optimizer slabs and the others' dW sums. */
@@ -670,10 +680,7 @@ static int train_init_float(ctile_t *t) {
   if (!t->dzf || !t->backf || !t->bstage)
     return SPD_ENOMEM;
   if (t->owner) {
-    bool others = false;
-    for (uint32_t i = 0; i < kc->h.n_in; i++)
-      others |= kc->in[i].kind == SPD_DS_KIND_DWSUM;
-    if (others && !(t->dwinf = spd_kc_alloc(kc, K * 4u)))
+    if (receives_dw(t) && !(t->dwinf = spd_kc_alloc(kc, K * 4u)))
       return SPD_ENOMEM;
     int err = spd_kc_fparams_init(kc, &t->fkernel, t->n_w, t->wf);
     if (!err && t->biasf)
@@ -717,10 +724,7 @@ static int train_init(ctile_t *t) {
     t->bias.grad = t->bias32 ? spd_kc_alloc(kc, t->b * 8u) : NULL;
     return t->kernel.grad && (t->bias.grad || !t->bias32) ? 0 : SPD_ENOMEM;
   }
-  bool others = false;
-  for (uint32_t i = 0; i < kc->h.n_in; i++)
-    others |= kc->in[i].kind == SPD_DS_KIND_DWSUM;
-  if (others && !(t->dwin = spd_kc_alloc(kc, K * 8u)))
+  if (receives_dw(t) && !(t->dwin = spd_kc_alloc(kc, K * 8u)))
     return SPD_ENOMEM;
   int32_t *master = spd_kc_alloc(kc, t->n_w * 4u);
   if (!master)
@@ -741,6 +745,7 @@ static int ctile_main(spd_core_t *core, uint32_t params, uint32_t role) {
   if (!t)
     return SPD_ENOMEM;
   spd_kc_t *kc = &t->kc;
+  uint32_t free_init = spd_core_dtcm_free(core);
   int err = spd_kc_init(kc, core, params, role);
   if (err)
     return err;
@@ -756,7 +761,7 @@ static int ctile_main(spd_core_t *core, uint32_t params, uint32_t role) {
     return SPD_EINVAL;
   t->act = (spd_fx_act_params_t){(spd_fx_act_t)c->act_kind, c->act_out_frac, c->act_alpha};
   geometry(t);
-  uint32_t s = kc->h.slots, vb = t->fixed ? 2u : 4u;
+  uint32_t s = kc->h.slots, vb = t->fixed ? 2u : 4u, free0 = spd_core_dtcm_free(core);
   bool pool = c->pool_kind != SPD_DS_POOL_NONE;
   for (uint32_t p = 0; p < kc->h.n_out; p++)
     t->stage_n += kc->out[p].kind == SPD_DS_KIND_Y ? kc->out[p].n : 0u;
@@ -791,6 +796,19 @@ static int ctile_main(spd_core_t *core, uint32_t params, uint32_t role) {
     return err;
   if (t->train && (err = train_init(t)))
     return err;
+  /* The partitioner planned this core with the same size function
+   * (base/tile_mem.h) from its own view of the tile, and wrote down what it
+   * planned with the tables: a difference is a bug in one of them. */
+  spd_conv_mem_t m = {.fixed = t->fixed, .train = t->train, .conv = t->conv,
+                      .pool = c->pool_kind,
+                      .pool_taps = pool ? (uint32_t)(t->gp.k_h * t->gp.k_w) : 0u,
+                      .bias = c->flags & SPD_DS_BIAS, .owner = t->owner,
+                      .others = receives_dw(t), .slots = s, .b = t->b, .n_in = t->n_in,
+                      .n_conv = t->n_conv, .n_out = t->n_out, .n_w = t->n_w,
+                      .stage = t->stage_n, .dxstage = t->dxstage_n, .state = c->state};
+  if (free0 - spd_core_dtcm_free(core) != spd_conv_mem_dtcm(&m) ||
+      (c->dtcm_plan && free_init - spd_core_dtcm_free(core) != c->dtcm_plan))
+    return SPD_EINVAL;
   return spd_kc_start(kc);
 }
 

@@ -22,10 +22,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/tile_mem.h"
 #include "map/machine_graph.h"
 #include "map/partition_dense.h"
 #include "map/tile_cost.h"
 #include "nn/shape.h"
+#include "spindle/dataspec.h"
 
 /* Fused max pooling: a compare and a store per convolution output. */
 #define POOL_OP_CYCLES 4
@@ -123,6 +125,30 @@ static spd_range_t need_rows(const wstage_t *st, spd_range_t own) {
 
 /* ---------------------------------------------------------------- cost */
 
+static uint32_t sat32(uint64_t v) { return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v; }
+
+/* How many of the rows @p rows that a tile of stage si sends some tile of
+ * the stage reading them reads (send_block sends only those): every one
+ * when the Dense layers read them; rows no window of the next layer
+ * touches (a stride longer than its window) are never sent. */
+static uint64_t rows_read(const csearch_t *S, int si, spd_range_t rows) {
+  int ci = consumer_of(S, si);
+  if (ci >= S->n)
+    return rows.n;
+  const wstage_t *c = &S->st[ci];
+  uint32_t R = S->cut[ci].R, n = tile_rows_of(S, ci);
+  uint64_t read = 0;
+  for (uint32_t r = rows.lo; r < rows.lo + rows.n; r++) {
+    bool seen = false;
+    for (uint32_t i = 0; i < R && !seen; i++) {
+      spd_range_t in = need_rows(c, own_rows(S, ci, block_of(n, R, i)));
+      seen = r >= in.lo && r < in.lo + in.n;
+    }
+    read += seen;
+  }
+  return read;
+}
+
 /* Weights of a convolution tile of @p b output channels (kernel slice and
  * biases). */
 static uint64_t tile_weights(const wstage_t *st, uint32_t b) {
@@ -140,25 +166,33 @@ static void cost_tile(const csearch_t *S, int si, spd_range_t rows, uint32_t b, 
   const wstage_t *st = &S->st[si];
   const wstage_t *pool = st->fused >= 0 ? &S->st[st->fused] : NULL;
   spd_range_t own = own_rows(S, si, rows), in = need_rows(st, own);
-  uint64_t v = spd__cost_value_bytes(o->numeric), acc = spd__cost_acc_bytes(o->numeric);
   uint64_t words = spd__cost_psum_words(o->numeric), recv = spd__cost_recv_cycles();
   uint64_t send = spd__cost_send_cycles(), mac = spd__cost_mac_cycles(o->numeric);
   uint64_t add = spd__cost_add_cycles(o->numeric);
   uint64_t in_vals = (uint64_t)in.n * st->in_w * (st->pool ? b : st->in_c);
   uint64_t outs = (uint64_t)own.n * st->out_w * b;
-  uint64_t sent = pool ? (uint64_t)rows.n * pool->out_w * b : outs;
+  uint64_t per_row = (uint64_t)(pool ? pool->out_w : st->out_w) * b; /* sent, per tile row */
+  uint64_t sent = rows.n * per_row;
   uint64_t ops = outs * st->k_h * st->k_w * (st->pool ? 1 : st->in_c); /* MACs or pool ops */
   uint64_t op = st->pool ? add : mac, K = tile_weights(st, b);
   uint32_t wd = 0, ws = 0;
   spd__cost_weight_bytes(o, mem, &wd, &ws);
   bool first = si == 0;
   *c = (spd__vertex_cost_t){0};
-  uint64_t dtcm = spd__cost_vertex_overhead() + (uint64_t)o->slots * in_vals * v + outs * acc +
-                  (uint64_t)o->slots * outs * v + K * wd;
-  /* conv.c's own outputs and their send staging per slot, z, a pooling's
-   * outputs and its argmax per slot (bounds), the bias. */
-  dtcm += sent * 4 + (uint64_t)o->slots * sent * 4 + (st->pool ? 0 : outs * 4 + (uint64_t)b * 4) +
-          (pool || st->pool ? sent * 4 + (uint64_t)o->slots * sent * 4 : 0);
+  /* DTCM: what conv.c allocates, by the same function it checks itself
+   * against (base/tile_mem.h). */
+  const wstage_t *pw = st->pool ? st : pool;
+  spd_conv_mem_t cm = {
+      .fixed = o->numeric == SPD_NUMERIC_FIXED, .train = o->training, .conv = !st->pool,
+      .pool = !pw ? SPD_DS_POOL_NONE : pw->max ? SPD_DS_POOL_MAX : SPD_DS_POOL_AVG,
+      .pool_taps = pw ? pw->k_h * pw->k_w : 0, .bias = st->bias, .owner = rows.lo == 0,
+      .others = R > 1, .slots = o->slots, .b = b, .n_in = sat32(in_vals),
+      .n_conv = st->pool ? 0 : sat32(outs), .n_out = sat32(sent),
+      .n_w = sat32(st->pool ? 0 : K - (st->bias ? b : 0)),
+      .stage = sat32(rows_read(S, si, rows) * per_row),
+      .dxstage = o->training && !first ? sat32(in_vals * words) : 0,
+      .state = spd__cost_state(o)};
+  c->dtcm = sat32(spd__cost_vertex_overhead() + spd_conv_mem_dtcm(&cm));
   c->busy = in_vals * recv + ops * op + sent * send +
             (st->pool ? 0 : outs * (add + spd__cost_act_cycles(o, st->act))) +
             (pool ? outs * POOL_OP_CYCLES : 0);
@@ -166,23 +200,12 @@ static void cost_tile(const csearch_t *S, int si, spd_range_t rows, uint32_t b, 
   if (o->training) {
     /* dY sums from the next layer, the derivative, dW and bias gradient
      * accumulated exactly per sample, dX to the layer below. */
-    dtcm += (uint64_t)o->slots * sent * acc + (st->pool ? 0 : K * acc);
     c->busy += sent * words * (recv + add) * fan / FAN_ONE + outs * spd__cost_act_bwd_cycles(o) +
                (st->pool ? 0 : ops * mac + outs * add);
     if (!first) {
-      dtcm += in_vals * acc;
       c->busy += ops * op + in_vals * words * send;
       c->sends += in_vals * words;
     }
-    /* What conv.c keeps besides (an upper bound, not yet its exact size
-     * function as the Dense tile's, base/tile_mem.h): its own dX sums, the
-     * dX words staged per slot, the dX scratch of a first layer; a
-     * convolution's dZ and backward scratch, the dW staging of the
-     * reduction and the other tiles' dW sums at the owner. */
-    dtcm += in_vals * 8 + (first ? in_vals * acc : (uint64_t)o->slots * in_vals * words * 4) +
-            sent * v;
-    if (!st->pool)
-      dtcm += outs * (acc + v) + K * (o->numeric == SPD_NUMERIC_FIXED ? 16 : 8) + K * acc;
     if (K) {
       /* The weight-sharing reduction once per batch: every tile sends its
        * exact dW to the channel block's owner, which sums, updates and
@@ -192,11 +215,8 @@ static void cost_tile(const csearch_t *S, int si, spd_range_t rows, uint32_t b, 
       c->busy += (K * spd__cost_update_cycles(o) + (uint64_t)(R - 1) * K * words * (recv + add) +
                   K * words * send + K * recv) / batch;
       c->dma += spd__cost_dma_cycles(2 * K * ws) / batch;
-      if (mem != SPD_TILE_RESIDENT)
-        dtcm += 2 * 2048;
     }
   }
-  c->dtcm = dtcm > UINT32_MAX ? UINT32_MAX : (uint32_t)dtcm;
   c->sdram = K * ws;
 }
 

@@ -139,6 +139,14 @@ static uint64_t bias_dtcm(const spd_partition_opts_t *o, uint32_t cols) {
   return (uint64_t)cols * (4 + acc_bytes(o->numeric) + state_bytes(o));
 }
 
+uint32_t spd__cost_state(const spd_partition_opts_t *o) {
+  return o->training ? spd_tile_mem_state(o->numeric == SPD_NUMERIC_FIXED,
+                                          o->optimizer == SPD_OPT_ADAM,
+                                          o->optimizer == SPD_OPT_RMSPROP, o->momentum,
+                                          o->centered)
+                     : 0;
+}
+
 /* The tile kernel's view of shape @p s (its DTCM is base/tile_mem.h's). */
 static spd_tile_mem_t tile_mem(const spd_partition_opts_t *o, const spd__tile_shape_t *s,
                                bool full) {
@@ -147,10 +155,7 @@ static spd_tile_mem_t tile_mem(const spd_partition_opts_t *o, const spd__tile_sh
                           .full = full, .last = full && s->last_layer, .bias = full && s->bias,
                           .streamed = s->memory == SPD_TILE_STREAMED, .train = o->training,
                           .split = s->memory == SPD_TILE_SPLIT,
-                          .state = o->training ? spd_tile_mem_state(fx, o->optimizer == SPD_OPT_ADAM,
-                                                                    o->optimizer == SPD_OPT_RMSPROP,
-                                                                    o->momentum, o->centered)
-                                               : 0,
+                          .state = spd__cost_state(o),
                           .dxstage = o->training && s->dx_to_map
                                          ? s->rows * spd__cost_psum_words(o->numeric)
                                          : 0};
@@ -283,7 +288,6 @@ void spd__cost_sink(const spd_partition_opts_t *o, uint32_t n_out, spd__vertex_c
 
 uint32_t spd__cost_mac_cycles(spd_numeric_t n) { return mac_cycles(n); }
 uint32_t spd__cost_add_cycles(spd_numeric_t n) { return add_cycles(n); }
-uint32_t spd__cost_acc_bytes(spd_numeric_t n) { return acc_bytes(n); }
 uint32_t spd__cost_act_cycles(const spd_partition_opts_t *o, spd_activation_t a) {
   return act_cycles(o, a);
 }

@@ -49,13 +49,15 @@ uint32_t spd__cost_link_cycles(void);
  * (partition_conv.c, docs/conv-on-machine.md). */
 uint32_t spd__cost_mac_cycles(spd_numeric_t n);
 uint32_t spd__cost_add_cycles(spd_numeric_t n);
-uint32_t spd__cost_acc_bytes(spd_numeric_t n);
 uint32_t spd__cost_act_cycles(const spd_partition_opts_t *o, spd_activation_t a);
 uint32_t spd__cost_act_bwd_cycles(const spd_partition_opts_t *o);
 uint32_t spd__cost_update_cycles(const spd_partition_opts_t *o);
 /** DTCM and SDRAM bytes per weight in memory mode @p m. */
 void spd__cost_weight_bytes(const spd_partition_opts_t *o, spd_tile_memory_t m, uint32_t *dtcm,
                             uint32_t *sdram);
+/** The optimizer state bits a trainable block keeps (SPD_TM_STATE_*,
+ *  base/tile_mem.h); 0 for inference. */
+uint32_t spd__cost_state(const spd_partition_opts_t *o);
 /** DMA engine cycles to move @p bytes. */
 uint64_t spd__cost_dma_cycles(uint64_t bytes);
 /** Fixed DTCM of every vertex (state, slot counters, partition table). */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "map/machine_graph.h"
+#include "map/tile_cost.h"
 
 #include "spindle/fixed.h"
 #include "spindle/route.h"
@@ -156,6 +157,12 @@ static uint32_t configure(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_config
     if (v->role == SPD_ROLE_CONV || v->role == SPD_ROLE_POOL)
       bytes += train_window(in, v, c);
   }
+  /* What the partitioner planned for a conv or pool tile's tables and
+   * buffers (its state struct aside): the kernel checks it allocates
+   * exactly that. */
+  if ((v->role == SPD_ROLE_CONV || v->role == SPD_ROLE_POOL) &&
+      v->dtcm_bytes > spd__cost_vertex_overhead())
+    c->dtcm_plan = v->dtcm_bytes - spd__cost_vertex_overhead();
   return bytes;
 }
 
