@@ -51,6 +51,7 @@ typedef struct wcut {
   spd_tile_memory_t mem;
   uint32_t cores, dtcm;
   uint64_t period, sdram;
+  bool unread;   /* a tile sends nothing: no reader reads any of its rows */
 } wcut_t;
 
 typedef struct csearch {
@@ -239,12 +240,13 @@ static void evaluate(const csearch_t *S, int si, uint32_t R, uint32_t C, spd_til
                      wcut_t *out) {
   const wstage_t *st = &S->st[si];
   uint32_t n = tile_rows_of(S, si);
-  *out = (wcut_t){R, C, mem, R * C, 0, 0, 0};
+  *out = (wcut_t){R, C, mem, R * C, 0, 0, 0, false};
   uint32_t b = spd__ceil_div(st->out_c, C);
   uint64_t link = spd__cost_link_cycles(), fan = fan_of(S, si);
   for (uint32_t i = 0; i < R; i++) {
     spd__vertex_cost_t c;
     cost_tile(S, si, block_of(n, R, i), b, R, mem, fan, &c);
+    out->unread |= rows_read(S, si, block_of(n, R, i)) == 0;
     uint64_t period = spd__max64(spd__max64(c.busy, c.dma), c.sends * link);
     out->period = spd__max64(out->period, period);
     out->dtcm = c.dtcm > out->dtcm ? c.dtcm : out->dtcm;
@@ -285,7 +287,10 @@ static bool best_cut(csearch_t *S, int si, uint64_t T, bool look_back, wcut_t *o
           break;
         wcut_t c;
         evaluate(S, si, R, C, (spd_tile_memory_t)mem, &c);
-        if (c.dtcm > S->budget || c.sdram > S->chip_sdram || c.period > T)
+        /* A training tile that sends nothing would wait for dY sums that
+         * never come (one row block always has rows to send). */
+        if (c.dtcm > S->budget || c.sdram > S->chip_sdram || c.period > T ||
+            (c.unread && S->o->training))
           continue;
         uint64_t score = c.cores;
         if (pi >= 0) {
