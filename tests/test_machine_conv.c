@@ -18,29 +18,9 @@
 
 #define CLASSES 5
 
-static spd_layer_config_t conv(const char *name, int32_t filters, int32_t k, int32_t stride,
-                               int32_t dil, spd_padding_t pad, spd_activation_t act, bool bias) {
-  spd_layer_config_t c;
-  spd_layer_config_defaults(&c, SPD_LAYER_CONV2D, name);
-  c.filters = filters;
-  c.kernel_size[0] = c.kernel_size[1] = k;
-  c.strides[0] = c.strides[1] = stride;
-  c.dilation_rate[0] = c.dilation_rate[1] = dil;
-  c.padding = pad;
-  c.activation = act;
-  c.use_bias = bias;
-  return c;
-}
-
-static spd_layer_config_t pool(const char *name, spd_layer_kind_t kind, int32_t k, int32_t stride,
-                               spd_padding_t pad) {
-  spd_layer_config_t c;
-  spd_layer_config_defaults(&c, kind, name);
-  c.pool_size[0] = c.pool_size[1] = k;
-  c.strides[0] = c.strides[1] = stride;
-  c.padding = pad;
-  return c;
-}
+/* The layer helpers of support/test_models.h, by short names. */
+#define conv spd_test_conv2d
+#define pool spd_test_pool2d
 
 /* @p layers, then Flatten and a softmax Dense of CLASSES units; biases
  * drawn small and non-zero so that they count, the Dense kernel scaled

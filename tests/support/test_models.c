@@ -50,6 +50,31 @@ spd_model_t *spd_test_stack(spd_ctx_t *ctx, const char *name, spd_shape_t input_
   return m;
 }
 
+spd_layer_config_t spd_test_conv2d(const char *name, int32_t filters, int32_t k, int32_t stride,
+                                   int32_t dil, spd_padding_t pad, spd_activation_t act,
+                                   bool bias) {
+  spd_layer_config_t c;
+  spd_layer_config_defaults(&c, SPD_LAYER_CONV2D, name);
+  c.filters = filters;
+  c.kernel_size[0] = c.kernel_size[1] = k;
+  c.strides[0] = c.strides[1] = stride;
+  c.dilation_rate[0] = c.dilation_rate[1] = dil;
+  c.padding = pad;
+  c.activation = act;
+  c.use_bias = bias;
+  return c;
+}
+
+spd_layer_config_t spd_test_pool2d(const char *name, spd_layer_kind_t kind, int32_t k,
+                                   int32_t stride, spd_padding_t pad) {
+  spd_layer_config_t c;
+  spd_layer_config_defaults(&c, kind, name);
+  c.pool_size[0] = c.pool_size[1] = k;
+  c.strides[0] = c.strides[1] = stride;
+  c.padding = pad;
+  return c;
+}
+
 spd_machine_t *spd_test_machine(spd_ctx_t *ctx, const char *name, const char *faults) {
   spd_machine_t *mc = NULL;
   if (spd_machine_new(ctx, name, &mc) < 0)

@@ -4,6 +4,7 @@
 #ifndef SPINDLE_TEST_MODELS_H
 #define SPINDLE_TEST_MODELS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "spindle/machine.h"
@@ -25,6 +26,17 @@ spd_model_t *spd_test_dense_chain(spd_ctx_t *ctx, const char *name, int32_t in,
  *  Owned by the caller (spd_model_free). */
 spd_model_t *spd_test_stack(spd_ctx_t *ctx, const char *name, spd_shape_t input_shape,
                             const spd_layer_config_t *layers, int n, uint64_t seed);
+
+/** A Conv2D layer @p name: @p filters of @p k x @p k, stride and dilation
+ *  the same in both directions. */
+spd_layer_config_t spd_test_conv2d(const char *name, int32_t filters, int32_t k, int32_t stride,
+                                   int32_t dil, spd_padding_t pad, spd_activation_t act,
+                                   bool bias);
+
+/** A 2-D pooling layer @p name of @p kind (MaxPooling2D or
+ *  AveragePooling2D), @p k x @p k windows. */
+spd_layer_config_t spd_test_pool2d(const char *name, spd_layer_kind_t kind, int32_t k,
+                                   int32_t stride, spd_padding_t pad);
 
 /** Machine @p name (spd_machine_new) with @p faults applied unless NULL.
  *  Owned by the caller (spd_machine_free). */
