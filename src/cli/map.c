@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "spindle/compile.h"
 #include "spindle/keras.h"
 #include "spindle/machine.h"
 #include "spindle/map_route.h"
@@ -23,6 +24,7 @@ typedef struct map_options {
   const char *placer;
   spd_partition_opts_t part;
   bool tiles;
+  bool optimizer_given; /* --optimizer or --momentum: the file's is not used */
 } map_options_t;
 
 static void usage(FILE *out) {
@@ -39,8 +41,9 @@ static void usage(FILE *out) {
           "  --machine NAME     spinn3, spinn5 (default), <N>boards, spinn1m, <W>x<H>\n"
           "  --faults FILE      dead chips, cores and links (docs/machine.md); repeatable\n"
           "  --numeric MODE     fixed (default) or float\n"
-          "  --optimizer NAME   sgd (default, as spindle train), adam or rmsprop: the\n"
-          "                     optimizer state each weight needs\n"
+          "  --optimizer NAME   sgd, adam or rmsprop: the optimizer state each weight\n"
+          "                     needs (default, as spindle train: the one the model\n"
+          "                     file states with its momentum, else sgd)\n"
           "  --momentum         the optimizer keeps a momentum slot (sgd, rmsprop)\n"
           "  --batch-size N     samples per weight update (default 32)\n"
           "  --in-flight N      samples in the pipeline at once, a power of two (default 4)\n"
@@ -91,6 +94,7 @@ static int parse_value(map_options_t *o, const char *a, const char *v) {
       return 2;
     }
     o->part.optimizer = (spd_optimizer_kind_t)k;
+    o->optimizer_given = true;
   } else if (!strcmp(a, "--placer")) {
     if (strcmp(v, "locality") && strcmp(v, "sequential")) {
       fprintf(stderr, "spindle map: --placer is locality or sequential, not '%s'\n", v);
@@ -128,7 +132,7 @@ static bool takes_value(const char *a) {
 static int parse_options(int argc, char **argv, map_options_t *o) {
   *o = (map_options_t){.machine = "spinn5", .placer = "locality"};
   spd_partition_opts_default(&o->part);
-  o->part.optimizer = SPD_OPT_SGD; /* spindle train's default */
+  o->part.optimizer = SPD_OPT_SGD; /* spindle train's default without a file recipe */
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -141,6 +145,7 @@ static int parse_options(int argc, char **argv, map_options_t *o) {
       o->part.fuse_small |= !strcmp(a, "--fuse");
       o->part.training &= strcmp(a, "--inference") != 0;
       o->part.momentum |= !strcmp(a, "--momentum");
+      o->optimizer_given |= !strcmp(a, "--momentum");
       continue;
     }
     if (takes_value(a)) {
@@ -352,10 +357,18 @@ static int route(spd_ctx_t *ctx, const spd_machine_t *mc, const spd_machine_grap
   return err;
 }
 
-static int load(spd_ctx_t *ctx, const map_options_t *o, spd_model_t **m, spd_machine_t **mc) {
+/* The optimizer state is mapped as `spindle train` would train: with the
+ * optimizer the model file states, unless the flags name one. */
+static int load(spd_ctx_t *ctx, map_options_t *o, spd_model_t **m, spd_machine_t **mc) {
   int err = spd_keras_model_load(ctx, o->model, 0, m);
   if (err)
     return err;
+  const spd_compile_config_t *file = (*m)->compile;
+  if (!o->optimizer_given && file && file->has_optimizer) {
+    o->part.optimizer = file->optimizer.kind;
+    o->part.momentum = file->optimizer.momentum != 0.0f;
+    o->part.centered = file->optimizer.centered;
+  }
   err = spd_machine_new(ctx, o->machine, mc);
   for (int i = 0; !err && i < o->n_faults; i++)
     err = spd_machine_apply_fault_file(*mc, o->faults[i]);

@@ -40,3 +40,12 @@ def test_lenet5_too_few_cores_names_the_layer():
     assert r.returncode != 0
     assert "layer 'conv2d" in r.stderr and "offers 7" in r.stderr
     assert r.stdout == ""
+
+
+def test_map_takes_the_optimizer_the_file_states():
+    """examples/lenet5.json states Adam: `spindle map` plans its two state
+    slots per weight, as `spindle train` would train, unless told otherwise."""
+    header = lambda *flags: run(LENET, "--machine", "spinn3", *flags).stdout.splitlines()[0]
+    assert "fixed, adam, batch 32" in header()
+    assert "fixed, sgd, batch 32" in header("--optimizer", "sgd")
+    assert "fixed, sgd, batch 32" in header("--momentum")
