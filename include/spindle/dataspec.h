@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define SPD_DS_MAGIC 0x53504453u /* "SPDS" */
-#define SPD_DS_VERSION 3u
+#define SPD_DS_VERSION 4u
 
 /* What a blob is for and how it computes, as codes of the blob format
  * itself: kernels read these and include no mapping or model header. The
@@ -108,6 +108,8 @@ typedef struct spd_ds_out {
                                      dW, updates and sends the weights */
 #define SPD_DS_SPLIT (1u << 9)    /* training tile: master, optimizer state and
                                      gradient in SDRAM, a row at a time */
+#define SPD_DS_DROPOUT (1u << 10) /* training: a Dropout (rate > 0) reads the
+                                     values this core sends (spd_ds_dropout_t) */
 
 /** Geometry of a window layer on one sample (base/fx_conv.h's
  *  spd_fx_window_t); 1-D layers have in_h = out_h = 1. */
@@ -119,6 +121,23 @@ typedef struct spd_ds_window {
 #define SPD_DS_POOL_NONE 0u
 #define SPD_DS_POOL_MAX 1u
 #define SPD_DS_POOL_AVG 2u
+
+/** Training: the mask of a Dropout layer that reads what a core sends,
+ *  as the reference draws it (src/nn/fx_pass.c forward_dropout): element e
+ *  of training sample n (the run's sequence number; it runs on across
+ *  epochs) is kept when (word >> 8) >= threshold, word = word e % 4 of
+ *  Philox4x32-10 (key seed, counter n * blocks + e / 4, stream). Kept
+ *  values are scaled by 1 / (1 - rate): fixed the constant mant * 2^-shift
+ *  (one rounding to nearest), float the float32 bits scale_f. */
+typedef struct spd_ds_dropout {
+  uint32_t seed_lo, seed_hi;
+  uint32_t stream;             /* the Dropout's model layer index */
+  uint32_t blocks;             /* ceil(its values per sample / 4) */
+  uint32_t threshold;          /* ceil(rate * 2^24) */
+  uint32_t scale_mant;         /* spd_fx_const_t of 1 / (1 - rate) */
+  int32_t scale_shift;
+  uint32_t scale_f;
+} spd_ds_dropout_t;
 
 /** The role's configuration. act_kind is an spd_fx_act_t code
  *  (fixed_math.h) in both numeric modes, mapped from the model's activation
@@ -161,6 +180,7 @@ typedef struct spd_ds_config {
                                   partitioner planned for the partition
                                   tables and the tile's buffers (the state
                                   struct aside); 0: unchecked */
+  spd_ds_dropout_t drop;       /* training with SPD_DS_DROPOUT */
 } spd_ds_config_t;
 
 /** Float training: one step's update constants (table [step], one per chip

@@ -10,10 +10,15 @@
  * the same way and rounded once to dY; dZ = dY f'(y) with the kept y goes
  * to the block's tiles and into the bias gradient (the output layer's dZ
  * comes from the loss core instead); the bias is updated at every batch
- * boundary, and a next batch's forward waits for that update. */
+ * boundary, and a next batch's forward waits for that update.
+ *
+ * When a Dropout reads y (training), y goes out through its mask and the
+ * received dY (the Dropout's) comes back through it before f'(y)
+ * (kernels/dropout.h); the kept y is the unmasked one. */
 #include <string.h>
 
 #include "base/fx_dense.h"
+#include "kernels/dropout.h"
 #include "kernels/kernels.h"
 #include "kernels/train_block.h"
 #include "spindle/error.h"
@@ -31,6 +36,7 @@ typedef struct reducer {
   uint32_t *out;     /* slots x b */
   spd_fx_act_params_t act;
   uint32_t saturations;
+  spd_kc_drop_t drop;
   /* training */
   int16_t *y16;      /* slots x b: kept for f'(y) */
   uint64_t *dyacc;   /* slots x b */
@@ -71,15 +77,16 @@ static void store(spd_kc_t *kc, uint32_t in, uint32_t slot, uint32_t v, uint32_t
 static void forward(reducer_t *r, uint32_t slot) {
   spd_kc_t *kc = &r->kc;
   const spd_ds_config_t *c = &kc->cfg;
-  uint32_t *out = r->out + slot * r->b;
-  r->next_fwd++;
+  uint32_t *out = r->out + slot * r->b, seq = r->next_fwd++;
   if (r->fixed) {
     int64_t *acc = (int64_t *)(r->acc + slot * r->b);
     spd_fx_dense_reduce(r->z, acc, r->bias32, (int)r->b, c->acc_frac, c->bias_frac,
                         &r->saturations);
     for (uint32_t j = 0; j < r->b; j++) {
       int16_t y = r->last ? 0 : spd_fx_act_forward(&r->act, r->z[j], &r->saturations);
-      out[j] = r->last ? (uint32_t)r->z[j] : (uint32_t)(int32_t)y;
+      bool keep = spd_kc_drop_keep(&r->drop, kc->core, seq, c->col_lo + j);
+      out[j] = r->last ? (uint32_t)r->z[j]
+                       : (uint32_t)(int32_t)spd_kc_drop_fixed(&r->drop, keep, y, &r->saturations);
       if (r->y16)
         r->y16[slot * r->b + j] = y;
     }
@@ -90,7 +97,8 @@ static void forward(reducer_t *r, uint32_t slot) {
     for (uint32_t j = 0; j < r->b; j++) {
       float z = acc[j] + (r->biasf ? r->biasf[j] : 0.0f);
       float y = r->last ? z : spd_kc_act_float(c->act_kind, alpha, z);
-      out[j] = spd_kc_f2u(y);
+      bool keep = spd_kc_drop_keep(&r->drop, kc->core, seq, c->col_lo + j);
+      out[j] = spd_kc_f2u(spd_kc_drop_float(&r->drop, keep, y));
       if (r->yf)
         r->yf[slot * r->b + j] = y;
     }
@@ -108,14 +116,16 @@ static void forward(reducer_t *r, uint32_t slot) {
 
 /* Forwards that waited for the update, in sample order. */
 /* Float: dZ = dY f'(y), the bias gradient, dZ to the tiles. */
-static int backward_float(reducer_t *r, uint32_t slot) {
+static int backward_float(reducer_t *r, uint32_t slot, uint32_t seq) {
   spd_kc_t *kc = &r->kc;
   const spd_ds_config_t *c = &kc->cfg;
   float *dz = r->dzf + slot * r->b, alpha = spd_kc_u2f((uint32_t)c->act_alpha);
   if (!r->last) {
     float *dy = r->dyaccf + slot * r->b;
     for (uint32_t j = 0; j < r->b; j++) {
-      dz[j] = spd_kc_act_grad_float(c->act_kind, alpha, r->yf[slot * r->b + j], dy[j]);
+      bool keep = spd_kc_drop_keep(&r->drop, kc->core, seq, c->col_lo + j);
+      dz[j] = spd_kc_act_grad_float(c->act_kind, alpha, r->yf[slot * r->b + j],
+                                    spd_kc_drop_float(&r->drop, keep, dy[j]));
       r->dzw[slot * r->b + j] = spd_kc_f2u(dz[j]);
       dy[j] = 0.0f;
     }
@@ -146,7 +156,7 @@ static void backward(reducer_t *r, uint32_t slot) {
   const spd_ds_config_t *c = &kc->cfg;
   uint32_t seq = r->next_bwd++;
   if (!r->fixed) {
-    if (backward_float(r, slot)) {
+    if (backward_float(r, slot, seq)) {
       spd_kc_fail(kc, SPD_EQUEUE);
       return;
     }
@@ -169,6 +179,8 @@ static void backward(reducer_t *r, uint32_t slot) {
     int64_t *acc = (int64_t *)(r->dyacc + slot * r->b);
     for (uint32_t j = 0; j < r->b; j++) {
       int16_t dy = spd_fx_to16(acc[j], c->dy_from_frac, c->grad_frac, &r->saturations);
+      bool keep = spd_kc_drop_keep(&r->drop, kc->core, seq, c->col_lo + j);
+      dy = spd_kc_drop_fixed(&r->drop, keep, dy, &r->saturations);
       dz[j] = spd_fx_act_backward(&r->act, y[j], dy, &r->saturations);
       r->dzw[slot * r->b + j] = (uint32_t)(int32_t)dz[j];
     }
@@ -250,6 +262,7 @@ static int reducer_main(spd_core_t *core, uint32_t params) {
   r->last = c->flags & SPD_DS_LAST;
   r->b = c->cols;
   r->act = (spd_fx_act_params_t){(spd_fx_act_t)c->act_kind, c->act_out_frac, c->act_alpha};
+  spd_kc_drop_init(&r->drop, kc);
   uint32_t s = kc->h.slots;
   if (r->fixed) {
     r->acc = spd_kc_alloc(kc, s * r->b * 8u);

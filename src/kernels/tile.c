@@ -12,11 +12,13 @@
  * its dX partial sums W dZ to the producers of the layer below (a first-
  * layer tile sends the sources a credit instead), and after a batch's last
  * sample updates its block (train_block.c); forwards of the next batch wait
- * for that update. */
+ * for that update. A full tile whose y a Dropout reads applies its mask
+ * as the reducer does (kernels/dropout.h). */
 #include <string.h>
 
 #include "base/fx_dense.h"
 #include "base/tile_mem.h"
+#include "kernels/dropout.h"
 #include "kernels/kernels.h"
 #include "kernels/train_block.h"
 #include "spindle/error.h"
@@ -39,6 +41,7 @@ typedef struct tile {
   uint32_t *out;           /* slots x b x words */
   spd_fx_act_params_t act;
   uint32_t saturations;
+  spd_kc_drop_t drop;
   /* training */
   bool train, last;
   int16_t *dz16, *y16;     /* slots x b */
@@ -125,15 +128,18 @@ static uint32_t nonzero(const tile_t *t, uint32_t slot) {
 }
 
 /* A full tile: bias, one rounding, the activation (or z for the loss). */
-static void finish_full(tile_t *t, uint32_t slot, uint32_t *out) {
+static void finish_full(tile_t *t, uint32_t slot, uint32_t seq, uint32_t *out) {
   const spd_ds_config_t *c = &t->kc.cfg;
+  spd_core_t *core = t->kc.core;
   bool last = c->flags & SPD_DS_LAST;
   if (t->fixed) {
     spd_fx_dense_reduce(t->z, t->acc, t->bias32, (int)t->b, c->acc_frac, c->bias_frac,
                         &t->saturations);
     for (uint32_t j = 0; j < t->b; j++) {
       int16_t y = last ? 0 : spd_fx_act_forward(&t->act, t->z[j], &t->saturations);
-      out[j] = last ? (uint32_t)t->z[j] : (uint32_t)(int32_t)y;
+      bool keep = spd_kc_drop_keep(&t->drop, core, seq, c->col_lo + j);
+      out[j] = last ? (uint32_t)t->z[j]
+                    : (uint32_t)(int32_t)spd_kc_drop_fixed(&t->drop, keep, y, &t->saturations);
       if (t->y16)
         t->y16[slot * t->b + j] = y;
     }
@@ -142,19 +148,19 @@ static void finish_full(tile_t *t, uint32_t slot, uint32_t *out) {
     for (uint32_t j = 0; j < t->b; j++) {
       float z = t->accf[j] + (t->biasf ? t->biasf[j] : 0.0f);
       float y = last ? z : spd_kc_act_float(c->act_kind, alpha, z);
-      out[j] = spd_kc_f2u(y);
+      bool keep = spd_kc_drop_keep(&t->drop, core, seq, c->col_lo + j);
+      out[j] = spd_kc_f2u(spd_kc_drop_float(&t->drop, keep, y));
       if (t->yf)
         t->yf[slot * t->b + j] = y;
     }
   }
   uint32_t per = last ? SPD_KC_PER_VALUE : spd_kc_act_cycles(t->fixed, c->act_kind);
-  spd_core_charge(t->kc.core, t->b * (per + (t->fixed ? SPD_KC_ADD_FIXED : SPD_KC_ADD_FLOAT)));
+  spd_core_charge(core, t->b * (per + (t->fixed ? SPD_KC_ADD_FIXED : SPD_KC_ADD_FLOAT)));
 }
 
 static void forward(tile_t *t, uint32_t slot) {
   spd_kc_t *kc = &t->kc;
-  t->next_fwd++;
-  uint32_t rows = nonzero(t, slot);
+  uint32_t seq = t->next_fwd++, rows = nonzero(t, slot);
   spd_core_charge(kc->core, t->a * SPD_KC_PER_VALUE +
                                 rows * t->b * (t->fixed ? SPD_KC_MAC_FIXED : SPD_KC_MAC_FLOAT));
   if (t->fixed)
@@ -163,7 +169,7 @@ static void forward(tile_t *t, uint32_t slot) {
     forward_float(t, t->xf + slot * t->a);
   uint32_t *out = t->out + slot * t->b * t->words;
   if (t->full) {
-    finish_full(t, slot, out);
+    finish_full(t, slot, seq, out);
   } else if (t->fixed) {
     for (uint32_t j = 0; j < t->b; j++) {
       uint64_t v = (uint64_t)t->acc[j];
@@ -183,12 +189,15 @@ static void forward(tile_t *t, uint32_t slot) {
 }
 
 /* A full tile below the output layer: dZ from the dX sums of the layer
- * above, rounded once, times f'(y). */
-static void own_dz(tile_t *t, uint32_t slot) {
+ * above, rounded once (and once more through a Dropout's mask), times
+ * f'(y). */
+static void own_dz(tile_t *t, uint32_t slot, uint32_t seq) {
   const spd_ds_config_t *c = &t->kc.cfg;
   int64_t *acc = (int64_t *)(t->dyacc + slot * t->b);
   for (uint32_t j = 0; j < t->b; j++) {
     int16_t dy = spd_fx_to16(acc[j], c->dy_from_frac, c->grad_frac, &t->saturations);
+    bool keep = spd_kc_drop_keep(&t->drop, t->kc.core, seq, c->col_lo + j);
+    dy = spd_kc_drop_fixed(&t->drop, keep, dy, &t->saturations);
     t->dz16[slot * t->b + j] = spd_fx_act_backward(&t->act, t->y16[slot * t->b + j], dy,
                                                    &t->saturations);
   }
@@ -263,7 +272,7 @@ static void batch_update(tile_t *t, uint32_t seq) {
 
 /* Float: dZ (own for a full tile below the output), the batch gradient,
  * dX partial sums or a credit. */
-static int backward_float(tile_t *t, uint32_t slot) {
+static int backward_float(tile_t *t, uint32_t slot, uint32_t seq) {
   spd_kc_t *kc = &t->kc;
   const spd_ds_config_t *c = &kc->cfg;
   float *dz = t->dzf + slot * t->b;
@@ -271,7 +280,9 @@ static int backward_float(tile_t *t, uint32_t slot) {
   if (t->full && !t->last) {
     float alpha = spd_kc_u2f((uint32_t)c->act_alpha), *dy = t->dyaccf + slot * t->b;
     for (uint32_t j = 0; j < t->b; j++) {
-      dz[j] = spd_kc_act_grad_float(c->act_kind, alpha, t->yf[slot * t->b + j], dy[j]);
+      bool keep = spd_kc_drop_keep(&t->drop, kc->core, seq, c->col_lo + j);
+      dz[j] = spd_kc_act_grad_float(c->act_kind, alpha, t->yf[slot * t->b + j],
+                                    spd_kc_drop_float(&t->drop, keep, dy[j]));
       dy[j] = 0.0f;
     }
   }
@@ -321,7 +332,7 @@ static void backward(tile_t *t, uint32_t slot) {
   spd_kc_t *kc = &t->kc;
   uint32_t seq = t->next_bwd++;
   if (!t->fixed) {
-    if (backward_float(t, slot)) {
+    if (backward_float(t, slot, seq)) {
       spd_kc_fail(kc, SPD_EQUEUE);
       return;
     }
@@ -331,7 +342,7 @@ static void backward(tile_t *t, uint32_t slot) {
     return;
   }
   if (t->full && !t->last)
-    own_dz(t, slot);
+    own_dz(t, slot, seq);
   const int16_t *dz = t->dz16 + slot * t->b, *x = t->x16 + slot * t->a;
   if (spd_kc_params_accumulate(kc, &t->kernel, x, dz)) {
     spd_kc_fail(kc, SPD_EINVAL);
@@ -476,6 +487,7 @@ static int tile_main(spd_core_t *core, uint32_t params, uint32_t role) {
   t->b = c->cols;
   t->words = t->full || !t->fixed ? 1u : 2u;
   t->act = (spd_fx_act_params_t){(spd_fx_act_t)c->act_kind, c->act_out_frac, c->act_alpha};
+  spd_kc_drop_init(&t->drop, kc);
   uint32_t s = kc->h.slots, vb = t->fixed ? 2u : 4u, free0 = spd_core_dtcm_free(core);
   if (t->fixed) {
     t->x16 = spd_kc_alloc(kc, s * t->a * vb);

@@ -122,14 +122,18 @@ static int setup_pooling(spd_fx_net_t *net, fx_layer_t *fl, const spd_layer_t *l
  * training sample s keeps when the 24-bit uniform of Philox word i of
  * block s*ceil(n/4) of (seed, stream = layer) is >= rate, i.e. when
  * (word >> 8) >= ceil(rate * 2^24), an integer comparison. */
+void spd__fx_dropout_consts(double rate, uint32_t *threshold, spd_fx_const_t *scale) {
+  *threshold = rate > 0 ? (uint32_t)ceil(ldexp((float)rate, 24)) : 0;
+  *scale = spd_fx_const_from_double(rate < 1 ? 1.0 / (1.0 - (float)rate) : 0.0);
+}
+
 static int setup_dropout(spd_fx_net_t *net, fx_layer_t *fl, const spd_layer_t *l) {
   double rate = l->config.rate;
   fl->all.keep = spd_calloc(net->ctx, fl->out_size * (size_t)net->max_batch,
                             sizeof *fl->all.keep);
   if (!fl->all.keep)
     return spd_ctx_fail(net->ctx, SPD_ENOMEM, "layer '%s': out of memory", l->config.name);
-  fl->drop_threshold = rate > 0 ? (uint32_t)ceil(ldexp((float)rate, 24)) : 0;
-  fl->drop_scale = spd_fx_const_from_double(rate < 1 ? 1.0 / (1.0 - (float)rate) : 0.0);
+  spd__fx_dropout_consts(rate, &fl->drop_threshold, &fl->drop_scale);
   fl->drop_seed = l->config.dropout_seed ? l->config.dropout_seed : net->seed;
   return 0;
 }

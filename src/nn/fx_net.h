@@ -57,6 +57,12 @@ int spd__fx_net_new(spd_ctx_t *ctx, const spd_model_t *m, const spd_numeric_plan
                     spd_fx_net_t **out);
 void spd__fx_net_free(spd_fx_net_t *net);
 
+/** A Dropout of rate @p rate in training: element kept when the top 24
+ *  bits of its Philox word are >= *threshold (0: the layer passes values
+ *  through), kept values times *scale = 1 / (1 - rate) rounded once. The
+ *  machine's kernels use the same constants (run/machine_dataspec.c). */
+void spd__fx_dropout_consts(double rate, uint32_t *threshold, spd_fx_const_t *scale);
+
 /** Calibrate the net's plan on one batch (see numerics.h): a probe pass in
  *  fixed point with the current plan measures the largest |z| and |dY| of
  *  every layer before they are rounded to int16, so saturated tensors are

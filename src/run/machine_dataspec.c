@@ -10,6 +10,7 @@
 
 #include "map/machine_graph.h"
 #include "map/tile_cost.h"
+#include "nn/fx_net.h"
 
 #include "spindle/fixed.h"
 #include "spindle/route.h"
@@ -145,6 +146,69 @@ static uint32_t train_window(const spd__ds_inputs_t *in, const spd_vertex_t *v,
   return in->numeric == SPD_NUMERIC_FIXED ? t->k_h * t->k_w * t->in_c * v->cols.n * 4u : 0u;
 }
 
+/* The Dropout (rate > 0) that reads model layer @p layer's output, directly
+ * or through Flatten and Reshape (which keep the values' order), or -1. */
+int spd__ds_dropout_reading(const spd_model_t *m, int layer) {
+  for (int i = layer + 1; i < m->n_layers; i++) {
+    const spd_layer_t *l = &m->layers[i];
+    if (l->n_inbound < 1 || l->inbound[0] != layer)
+      continue;
+    if (l->config.kind == SPD_LAYER_FLATTEN || l->config.kind == SPD_LAYER_RESHAPE) {
+      layer = i;
+      continue;
+    }
+    return l->config.kind == SPD_LAYER_DROPOUT && l->config.rate > 0 ? i : -1;
+  }
+  return -1;
+}
+
+int spd__ds_check_dropouts(spd_ctx_t *ctx, const spd_model_t *m) {
+  for (int i = 1; i < m->n_layers; i++) {
+    const spd_layer_t *l = &m->layers[i];
+    if (l->config.kind != SPD_LAYER_DROPOUT || !(l->config.rate > 0))
+      continue;
+    int p = l->inbound[0];
+    while (p > 0 && (m->layers[p].config.kind == SPD_LAYER_FLATTEN ||
+                     m->layers[p].config.kind == SPD_LAYER_RESHAPE))
+      p = m->layers[p].inbound[0];
+    spd_layer_kind_t k = m->layers[p].config.kind;
+    if (k != SPD_LAYER_DENSE || spd__ds_dropout_reading(m, p) != i)
+      return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
+                          "layer '%s' (Dropout, rate %g): machine training applies a "
+                          "Dropout's mask in the Dense layer whose output it reads, and "
+                          "this one reads '%s' (%s); train it with --backend reference",
+                          l->config.name, l->config.rate, m->layers[p].config.name,
+                          spd_layer_kind_name(k));
+  }
+  return 0;
+}
+
+/* Training: the mask of the Dropout reading what vertex @p v sends (its
+ * y), the reference's constants (spd__fx_dropout_consts, and the float
+ * reference's 1 / (1 - rate) in float). */
+static void dropout_config(const spd__ds_inputs_t *in, const spd_vertex_t *v,
+                           spd_ds_config_t *c) {
+  int sent = v->fused_pool ? v->fused_pool : v->layer;
+  int d = (v->role == SPD_ROLE_REDUCER || v->role == SPD_ROLE_TILE_FULL) &&
+                  !(c->flags & SPD_DS_LAST)
+              ? spd__ds_dropout_reading(in->model, sent)
+              : -1;
+  if (d < 0)
+    return;
+  const spd_layer_t *l = &in->model->layers[d];
+  uint64_t seed = l->config.dropout_seed ? l->config.dropout_seed : in->seed;
+  spd_fx_const_t scale;
+  float scale_f = 1.0f / (1.0f - (float)l->config.rate);
+  c->flags |= SPD_DS_DROPOUT;
+  c->drop = (spd_ds_dropout_t){.seed_lo = (uint32_t)seed, .seed_hi = (uint32_t)(seed >> 32),
+                               .stream = (uint32_t)d,
+                               .blocks = (uint32_t)((spd_shape_size(&l->output_shape) + 3) / 4)};
+  spd__fx_dropout_consts(l->config.rate, &c->drop.threshold, &scale);
+  c->drop.scale_mant = scale.mant;
+  c->drop.scale_shift = scale.shift;
+  memcpy(&c->drop.scale_f, &scale_f, sizeof scale_f);
+}
+
 /* Role configuration and the size of the data region. */
 static uint32_t configure(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_config_t *c) {
   uint32_t bytes = configure_role(in, vi, c);
@@ -156,6 +220,7 @@ static uint32_t configure(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_config
       bytes += v->rows.n * v->cols.n * 4u;
     if (v->role == SPD_ROLE_CONV || v->role == SPD_ROLE_POOL)
       bytes += train_window(in, v, c);
+    dropout_config(in, v, c);
   }
   /* What the partitioner planned for a conv or pool tile's tables and
    * buffers (its state struct aside): the kernel checks it allocates

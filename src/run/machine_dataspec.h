@@ -40,6 +40,7 @@ typedef struct spd__ds_inputs {
   const uint32_t *result_addr;        /* per vertex: final master weights */
   bool epoch_results;                 /* ... and every epoch's (validation) */
   const uint32_t *order_addr;         /* per vertex: sources' sample order */
+  uint64_t seed;                      /* the fit's seed (Dropout masks) */
 } spd__ds_inputs_t;
 
 /** The blob of vertex @p v into *bytes (spd_malloc'd) and *size.
@@ -52,6 +53,16 @@ int spd__ds_build(spd_ctx_t *ctx, const spd__ds_inputs_t *in, uint32_t v, uint8_
  *  @p percent / 100. @return 0 or SPD_ENOMEM. */
 int spd__ds_paces(spd_ctx_t *ctx, const spd__ds_inputs_t *in, const spd_machine_t *m,
                   const spd_map_tree_t *trees, uint32_t percent, uint32_t *pace);
+
+/** The Dropout layer (rate > 0) reading model layer @p layer's output,
+ *  directly or through Flatten and Reshape, or -1: the cores sending that
+ *  output apply its mask in training. */
+int spd__ds_dropout_reading(const spd_model_t *m, int layer);
+
+/** Training: whether the kernels can apply every Dropout's mask (rate >
+ *  0: the layer it reads is a Dense layer). @return 0 or SPD_EUNSUPPORTED
+ *  naming the Dropout. */
+int spd__ds_check_dropouts(spd_ctx_t *ctx, const spd_model_t *m);
 
 /** The kernel name of a role. */
 const char *spd__ds_kernel_name(spd_vertex_role_t role);

@@ -442,7 +442,7 @@ static int load(mrun_t *r) {
                          .state = optimizer_state(r), .master = r->master,
                          .update_addr = r->update_addr, .result_addr = r->result_addr,
                          .epoch_results = epoch_results(r),
-                         .order_addr = r->order_addr};
+                         .order_addr = r->order_addr, .seed = r->cfg ? r->cfg->seed : 0};
   uint32_t *pace = spd_calloc(r->ctx, r->g->n_partitions ? r->g->n_partitions : 1, sizeof *pace);
   if (!pace)
     return spd_ctx_fail(r->ctx, SPD_ENOMEM, "paces of %u partitions", r->g->n_partitions);
@@ -884,6 +884,8 @@ int spd_machine_fit_run(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *mac
                           "train it with --backend reference",
                           m->layers[i].config.name, spd_layer_kind_name(k));
   }
+  if ((err = spd__ds_check_dropouts(ctx, m)))
+    return err;
   if (opts && opts->numeric == SPD_NUMERIC_FLOAT && cfg->optimizer.kind == SPD_OPT_RMSPROP)
     return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
                         "machine training in float: SGD and Adam (RMSprop runs in fixed point)");

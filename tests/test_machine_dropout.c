@@ -1,0 +1,232 @@
+/* Dropout on the emulated machine (docs/dense-on-machine.md, "Dropout"):
+ * in training the cores sending the values a Dropout reads apply its mask,
+ * so the trained weights equal spd_fit_fixed's bit for bit (and spd_fit's
+ * within 1e-4 in float) over several batches and two epochs, through full
+ * tiles and through reducers; evaluate and predict pass the Dropout
+ * through; a Dropout the kernels cannot mask is refused by name. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spindle/fit_fixed.h"
+#include "spindle/machine_run.h"
+#include "spindle/partition.h"
+#include "support/test_machine_data.h"
+#include "support/test_models.h"
+#include "support/test_support.h"
+
+static spd_layer_config_t dense(const char *name, int32_t units, spd_activation_t act) {
+  spd_layer_config_t c;
+  spd_layer_config_defaults(&c, SPD_LAYER_DENSE, name);
+  c.units = units;
+  c.activation = act;
+  return c;
+}
+
+static spd_layer_config_t dropout(const char *name, double rate, uint64_t seed) {
+  spd_layer_config_t c;
+  spd_layer_config_defaults(&c, SPD_LAYER_DROPOUT, name);
+  c.rate = rate;
+  c.dropout_seed = seed;
+  return c;
+}
+
+/* 20 inputs, Dense 16 relu, Dropout 0.4, Dense 8 sigmoid, Dropout 0.25
+ * (its own seed), Dense 4 softmax: every Dense is one full tile. */
+static int small_layers(spd_layer_config_t *l) {
+  l[0] = dense("dense_0", 16, SPD_ACT_RELU);
+  l[1] = dropout("dropout_0", 0.4, 0);
+  l[2] = dense("dense_1", 8, SPD_ACT_SIGMOID);
+  l[3] = dropout("dropout_1", 0.25, 99);
+  l[4] = dense("dense_2", 4, SPD_ACT_SOFTMAX);
+  return 5;
+}
+
+/* 300 inputs, Dense 64 relu cut into row blocks (its y comes from
+ * reducers), Dropout 0.5, Dense 10 softmax. */
+static int reduced_layers(spd_layer_config_t *l) {
+  l[0] = dense("dense_0", 64, SPD_ACT_RELU);
+  l[1] = dropout("dropout_0", 0.5, 0);
+  l[2] = dense("dense_1", 10, SPD_ACT_SOFTMAX);
+  return 3;
+}
+
+static spd_model_t *stack(spd_ctx_t *ctx, int32_t in, int (*layers)(spd_layer_config_t *)) {
+  spd_layer_config_t l[8];
+  int n = layers(l);
+  return spd_test_stack(ctx, "dropout_net", (spd_shape_t){1, {in}}, l, n, 7);
+}
+
+static int32_t classes_of(const spd_model_t *m) {
+  return (int32_t)spd_shape_size(&m->layers[m->n_layers - 1].output_shape);
+}
+
+/* Two epochs of 37 samples in batches of 8 (a short last one) on the
+ * machine and on the host: fixed point bit for bit, float within 1e-4. */
+static void train_case(int32_t in, int (*layers)(spd_layer_config_t *), spd_numeric_t numeric,
+                       spd_optimizer_kind_t kind, float momentum) {
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  spd_model_t *on_machine = stack(&ctx, in, layers);
+  spd_model_t *on_host = stack(&ctx, in, layers);
+  spd_machine_t *mc = spd_test_machine(&ctx, "spinn5", NULL);
+  spd_test_samples_t s;
+  size_t n = 37;
+  spd_test_samples_make(&s, n, (spd_shape_t){1, {in}}, classes_of(on_host), true);
+  spd_fit_config_t cfg;
+  spd_fit_config_defaults(&cfg);
+  cfg.epochs = 2;
+  cfg.batch_size = 8;
+  cfg.seed = 3;
+  cfg.optimizer.kind = kind;
+  cfg.optimizer.momentum = momentum;
+  cfg.optimizer.learning_rate.initial_learning_rate = kind == SPD_OPT_ADAM ? 0.01 : 0.1;
+  spd_history_t want_h = {0}, got_h = {0};
+  bool fixed = numeric == SPD_NUMERIC_FIXED;
+  if (fixed)
+    assert_int_equal(spd_fit_fixed(on_host, &cfg, &s.d, &want_h, NULL), 0);
+  else
+    assert_int_equal(spd_fit(on_host, &cfg, &s.d, &want_h), 0);
+  spd_machine_run_opts_t o = {.numeric = numeric};
+  spd_machine_stats_t st;
+  if (spd_machine_fit(&ctx, on_machine, mc, &o, &cfg, &s.d, &got_h, &st))
+    fail_msg("%s", spd_ctx_message(&ctx));
+  assert_int_equal(st.packets_dropped, 0);
+  assert_int_equal(st.samples, (uint64_t)cfg.epochs * n);
+  double worst = 0;
+  for (int i = 0; i < on_host->n_layers; i++)
+    for (int p = 0; p < on_host->layers[i].n_params; p++) {
+      const spd_tensor_t *a = &on_host->layers[i].params[p].value;
+      const spd_tensor_t *b = &on_machine->layers[i].params[p].value;
+      if (fixed && memcmp(a->data, b->data, spd_shape_size(&a->shape) * sizeof(float)))
+        fail_msg("layer '%s' parameter %d differs from spd_fit_fixed's",
+                 on_host->layers[i].config.name, p);
+      for (size_t e = 0; e < spd_shape_size(&a->shape); e++)
+        worst = fmax(worst, fabs((double)a->data[e] - b->data[e]));
+    }
+  if (worst >= 1e-4)
+    fail_msg("weights differ by %g", worst);
+  for (int e = 0; e < 2; e++) {
+    assert_true(fabs(got_h.epochs[e].loss - want_h.epochs[e].loss) < (fixed ? 1e-9 : 1e-4));
+    if (fixed)
+      assert_true(got_h.epochs[e].accuracy == want_h.epochs[e].accuracy);
+  }
+  spd_history_free(&want_h);
+  spd_history_free(&got_h);
+  spd_test_samples_free(&s);
+  spd_machine_free(mc);
+  spd_model_free(on_machine);
+  spd_model_free(on_host);
+}
+
+static void test_train_full_tiles_exact(void **state) {
+  (void)state;
+  train_case(20, small_layers, SPD_NUMERIC_FIXED, SPD_OPT_SGD, 0.9f);
+}
+
+/* The 300-input layer really is cut into row blocks: its y, and so the
+ * Dropout's mask, comes from reducers. */
+static void test_train_reducers_exact(void **state) {
+  (void)state;
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  spd_model_t *m = stack(&ctx, 300, reduced_layers);
+  spd_machine_t *mc = spd_test_machine(&ctx, "spinn5", NULL);
+  spd_partition_opts_t po;
+  spd_partition_opts_default(&po);
+  po.optimizer = SPD_OPT_ADAM;
+  po.batch_size = 8;
+  po.slots = 2;
+  po.dataset_samples = 37;
+  spd_machine_graph_t *g = NULL;
+  assert_int_equal(spd_partition_dense(&ctx, m, mc, &po, &g), 0);
+  assert_true(g->dense[0].grid_rows > 1);
+  spd_machine_graph_free(g);
+  spd_machine_free(mc);
+  spd_model_free(m);
+  train_case(300, reduced_layers, SPD_NUMERIC_FIXED, SPD_OPT_ADAM, 0.0f);
+}
+
+static void test_train_float_close(void **state) {
+  (void)state;
+  train_case(20, small_layers, SPD_NUMERIC_FLOAT, SPD_OPT_SGD, 0.9f);
+  train_case(300, reduced_layers, SPD_NUMERIC_FLOAT, SPD_OPT_ADAM, 0.0f);
+}
+
+/* Inference passes a Dropout through (Keras): predict and evaluate equal
+ * the reference's fixed mode. */
+static void test_inference_passes_through(void **state) {
+  (void)state;
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  spd_model_t *m = stack(&ctx, 20, small_layers);
+  spd_machine_t *mc = spd_test_machine(&ctx, "spinn3", NULL);
+  spd_test_samples_t s;
+  size_t n = 9, n_out = 4;
+  spd_test_samples_make(&s, n, (spd_shape_t){1, {20}}, (int)n_out, false);
+  float *want = calloc(n * n_out, sizeof *want), *got = calloc(n * n_out, sizeof *got);
+  spd_test_reference_fixed(&ctx, m, &s, want);
+  spd_machine_run_opts_t o = {.numeric = SPD_NUMERIC_FIXED};
+  spd_machine_stats_t st;
+  if (spd_machine_predict(&ctx, m, mc, &o, &s.d, got, &st))
+    fail_msg("%s", spd_ctx_message(&ctx));
+  assert_memory_equal(got, want, n * n_out * sizeof *got);
+  double loss = 0, acc = 0, ref_loss = 0, ref_acc = 0;
+  assert_int_equal(spd_machine_evaluate(&ctx, m, mc, &o, &s.d, &loss, &acc, &st), 0);
+  assert_int_equal(spd_evaluate_fixed(m, NULL, SPD_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, false,
+                                      32, &s.d, NULL, &ref_loss, &ref_acc), 0);
+  assert_true(fabs(loss - ref_loss) < 1e-9);
+  assert_true(acc == ref_acc);
+  free(want);
+  free(got);
+  spd_test_samples_free(&s);
+  spd_machine_free(mc);
+  spd_model_free(m);
+}
+
+/* A Dropout on the input has no Dense layer to apply its mask: refused,
+ * naming it and the way out; at rate 0 it passes values through and
+ * trains. */
+static int input_dropout_layers(spd_layer_config_t *l) {
+  l[0] = dropout("input_dropout", 0.2, 0);
+  l[1] = dense("dense_0", 4, SPD_ACT_SOFTMAX);
+  return 2;
+}
+
+static void test_input_dropout_refused(void **state) {
+  (void)state;
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  spd_model_t *m = stack(&ctx, 12, input_dropout_layers);
+  spd_machine_t *mc = spd_test_machine(&ctx, "spinn3", NULL);
+  spd_test_samples_t s;
+  spd_test_samples_make(&s, 10, (spd_shape_t){1, {12}}, 4, true);
+  spd_fit_config_t cfg;
+  spd_fit_config_defaults(&cfg);
+  cfg.batch_size = 4;
+  spd_machine_run_opts_t o = {.numeric = SPD_NUMERIC_FIXED};
+  spd_history_t h = {0};
+  spd_machine_stats_t st;
+  assert_int_equal(spd_machine_fit(&ctx, m, mc, &o, &cfg, &s.d, &h, &st), SPD_EUNSUPPORTED);
+  const char *msg = spd_ctx_message(&ctx);
+  assert_non_null(strstr(msg, "'input_dropout'"));
+  assert_non_null(strstr(msg, "--backend reference"));
+  m->layers[1].config.rate = 0.0;
+  if (spd_machine_fit(&ctx, m, mc, &o, &cfg, &s.d, &h, &st))
+    fail_msg("%s", spd_ctx_message(&ctx));
+  spd_history_free(&h);
+  spd_test_samples_free(&s);
+  spd_machine_free(mc);
+  spd_model_free(m);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_train_full_tiles_exact),
+      cmocka_unit_test(test_train_reducers_exact),
+      cmocka_unit_test(test_train_float_close),
+      cmocka_unit_test(test_inference_passes_through),
+      cmocka_unit_test(test_input_dropout_refused),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
