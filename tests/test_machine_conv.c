@@ -334,6 +334,95 @@ static void test_train_float_dense_tail_close(void **state) {
                      SPD_NUMERIC_FLOAT);
 }
 
+/* Dropout among convolutions (docs/conv-on-machine.md, "Dropout"): the
+ * tiles sending the values a Dropout reads apply its mask, so training
+ * stays bit-identical to spd_fit_fixed (float within 1e-4 of spd_fit). */
+static spd_layer_config_t dropout(const char *name, double rate, uint64_t seed) {
+  spd_layer_config_t c;
+  spd_layer_config_defaults(&c, SPD_LAYER_DROPOUT, name);
+  c.rate = rate;
+  c.dropout_seed = seed;
+  return c;
+}
+
+/* Masks on a conv tile's fused pooling output and on a dilated
+ * convolution's output read through the Flatten by the Dense tiles; both
+ * layers cut into row and channel blocks. */
+static int dropout_fused(spd_layer_config_t *l) {
+  l[0] = conv("c", 4, 3, 1, 1, SPD_PAD_SAME, SPD_ACT_RELU, true);
+  l[1] = pool("p", SPD_LAYER_MAXPOOL2D, 2, 2, SPD_PAD_VALID);
+  l[2] = dropout("d", 0.3, 0);
+  l[3] = conv("c1", 3, 3, 1, 2, SPD_PAD_VALID, SPD_ACT_TANH, true);
+  l[4] = dropout("d1", 0.25, 5);
+  return 5;
+}
+
+/* Masks on a convolution's own output (the overlapping average pooling
+ * after it has tiles of its own) and on a pooling tile's output. */
+static int dropout_separate(spd_layer_config_t *l) {
+  l[0] = conv("c", 3, 3, 2, 1, SPD_PAD_SAME, SPD_ACT_RELU, false);
+  l[1] = dropout("d", 0.4, 0);
+  l[2] = pool("p", SPD_LAYER_AVGPOOL2D, 3, 2, SPD_PAD_SAME);
+  l[3] = dropout("d1", 0.2, 0);
+  l[4] = conv("c1", 4, 2, 1, 1, SPD_PAD_SAME, SPD_ACT_RELU, true);
+  return 5;
+}
+
+static void test_train_dropout_exact(void **state) {
+  (void)state;
+  spd_layer_config_t l[6];
+  int n = dropout_fused(l);
+  train_case((spd_shape_t){3, {14, 10, 2}}, l, n, SPD_OPT_SGD, 0.9f, 1);
+  n = dropout_separate(l);
+  train_case((spd_shape_t){3, {23, 12, 1}}, l, n, SPD_OPT_ADAM, 0.0f, 1);
+}
+
+static void test_train_dropout_float_close(void **state) {
+  (void)state;
+  spd_layer_config_t l[6];
+  int n = dropout_fused(l);
+  train_case_numeric((spd_shape_t){3, {14, 10, 2}}, l, n, SPD_OPT_SGD, 0.9f, 1,
+                     SPD_NUMERIC_FLOAT);
+  n = dropout_separate(l);
+  train_case_numeric((spd_shape_t){3, {23, 12, 1}}, l, n, SPD_OPT_ADAM, 0.0f, 1,
+                     SPD_NUMERIC_FLOAT);
+}
+
+/* A Dropout between a convolution and the pooling fused into its tiles:
+ * no core sends the convolution's output, so training refuses it by name
+ * (inference passes it through). */
+static void test_train_dropout_inside_fused_pool_refused(void **state) {
+  (void)state;
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  spd_layer_config_t l[] = {conv("c", 4, 3, 1, 1, SPD_PAD_SAME, SPD_ACT_RELU, true),
+                            dropout("inner", 0.3, 0),
+                            pool("p", SPD_LAYER_MAXPOOL2D, 2, 2, SPD_PAD_VALID)};
+  spd_shape_t in = {3, {10, 8, 2}};
+  spd_model_t *m = cnn(&ctx, in, l, 3);
+  spd_machine_t *mc = spd_test_machine(&ctx, "spinn5", NULL);
+  spd_test_samples_t s;
+  spd_test_samples_make(&s, 6, in, CLASSES, true);
+  spd_fit_config_t cfg;
+  spd_fit_config_defaults(&cfg);
+  cfg.batch_size = 4;
+  spd_machine_run_opts_t o = {.numeric = SPD_NUMERIC_FIXED};
+  spd_history_t h = {0};
+  spd_machine_stats_t st;
+  assert_int_equal(spd_machine_fit(&ctx, m, mc, &o, &cfg, &s.d, &h, &st), SPD_EUNSUPPORTED);
+  assert_non_null(strstr(spd_ctx_message(&ctx), "'inner'"));
+  assert_non_null(strstr(spd_ctx_message(&ctx), "--backend reference"));
+  double loss = 0, acc = 0, ref_loss = 0, ref_acc = 0;
+  if (spd_machine_evaluate(&ctx, m, mc, &o, &s.d, &loss, &acc, &st))
+    fail_msg("%s", spd_ctx_message(&ctx));
+  assert_int_equal(spd_evaluate_fixed(m, NULL, SPD_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, false,
+                                      32, &s.d, NULL, &ref_loss, &ref_acc), 0);
+  assert_true(fabs(loss - ref_loss) < 1e-9);
+  spd_test_samples_free(&s);
+  spd_machine_free(mc);
+  spd_model_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_conv_valid_fused_maxpool),
@@ -347,6 +436,9 @@ int main(void) {
       cmocka_unit_test(test_train_conv1d_exact),
       cmocka_unit_test(test_train_float_close),
       cmocka_unit_test(test_train_float_dense_tail_close),
+      cmocka_unit_test(test_train_dropout_exact),
+      cmocka_unit_test(test_train_dropout_float_close),
+      cmocka_unit_test(test_train_dropout_inside_fused_pool_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,6 +20,11 @@
  * send their dW to tile (0, j) (dwsum), which updates and sends the new
  * weights back (wupd); forwards of the next batch wait for them.
  *
+ * When a Dropout reads what a tile sends (training), the sent values go
+ * out through its mask and their received dY comes back through it before
+ * the pooling's or the activation's backward (kernels/dropout.h); the
+ * element of own value i is its index in the sent (H, W, C) tensor.
+ *
  * Pooling on a tile's rows: the tile holds input rows [in_lo, in_lo + n)
  * and computes output rows [out_lo, ...); output row o' = o - out_lo reads
  * local row o s + t - pad - in_lo = o' s + t - (pad + in_lo - out_lo s), so
@@ -30,6 +35,7 @@
 
 #include "base/fx_conv.h"
 #include "base/tile_mem.h"
+#include "kernels/dropout.h"
 #include "kernels/kernel_common.h"
 #include "kernels/kernels.h"
 #include "kernels/train_block.h"
@@ -55,6 +61,7 @@ typedef struct ctile {
   uint32_t stage_n;
   spd_fx_act_params_t act;
   uint32_t saturations;
+  spd_kc_drop_t drop;
   /* training (fixed point) */
   bool train, owner;
   uint32_t n_w;              /* kernel slice weights (K = n_w + b with bias) */
@@ -273,11 +280,26 @@ static uint32_t forward_cycles(const ctile_t *t) {
   return c > UINT32_MAX ? UINT32_MAX : (uint32_t)c;
 }
 
+/* Whether a Dropout reading the tile's values keeps own value @p i of
+ * sample @p seq: its element is its index in the sent (H, W, C) tensor
+ * (rows from out_lo, channels from ch_lo). */
+static bool keep(ctile_t *t, uint32_t seq, uint32_t i) {
+  if (!t->drop.on)
+    return true;
+  const spd_ds_config_t *c = &t->kc.cfg;
+  const spd_ds_window_t *w = c->pool_kind != SPD_DS_POOL_NONE ? &c->pool : &c->conv;
+  uint32_t width = (uint32_t)w->out_w, per_row = width * t->b;
+  uint32_t r = i / per_row, rem = i - r * per_row, col = rem / t->b;
+  uint32_t e = ((c->out_lo + r) * width + col) * (uint32_t)w->out_c + c->ch_lo + rem - col * t->b;
+  spd_core_charge(t->kc.core, SPD_KC_FM_DECODE);
+  return spd_kc_drop_keep(&t->drop, t->kc.core, seq, e);
+}
+
 static void forward(ctile_t *t, uint32_t slot) {
   spd_kc_t *kc = &t->kc;
   const spd_ds_config_t *c = &kc->cfg;
   bool pool = c->pool_kind != SPD_DS_POOL_NONE;
-  t->next_fwd++;
+  uint32_t seq = t->next_fwd++;
   spd_core_charge(kc->core, t->n_in * SPD_KC_PER_VALUE + forward_cycles(t));
   if (t->fixed) {
     const int16_t *x = t->x16 + slot * t->n_in;
@@ -297,7 +319,8 @@ static void forward(ctile_t *t, uint32_t slot) {
       y = t->p16;
     }
     for (uint32_t i = 0; i < t->n_out; i++)
-      t->own[i] = (uint32_t)(int32_t)y[i];
+      t->own[i] = (uint32_t)(int32_t)spd_kc_drop_fixed(&t->drop, keep(t, seq, i), y[i],
+                                                       &t->saturations);
   } else {
     const float *x = t->xf + slot * t->n_in;
     if (t->conv) {
@@ -311,7 +334,7 @@ static void forward(ctile_t *t, uint32_t slot) {
       y = t->pf;
     }
     for (uint32_t i = 0; i < t->n_out; i++)
-      t->own[i] = spd_kc_f2u(y[i]);
+      t->own[i] = spd_kc_f2u(spd_kc_drop_float(&t->drop, keep(t, seq, i), y[i]));
   }
   uint32_t *stage = t->stage + slot * t->stage_n;
   if (spd_kc_send_gathered(kc, SPD_DS_KIND_Y, slot, t->own, stage) == UINT32_MAX) {
@@ -443,7 +466,8 @@ static void backward_float(ctile_t *t, uint32_t slot, uint32_t seq) {
   spd_kc_t *kc = &t->kc;
   const spd_ds_config_t *c = &kc->cfg;
   float *acc = t->dyaccf + slot * t->n_out;
-  memcpy(t->dyf, acc, t->n_out * sizeof *acc);
+  for (uint32_t i = 0; i < t->n_out; i++)
+    t->dyf[i] = spd_kc_drop_float(&t->drop, keep(t, seq, i), acc[i]);
   memset(acc, 0, t->n_out * sizeof *acc);
   const float *dy = t->dyf;
   float *dx = t->dxf;
@@ -479,8 +503,10 @@ static void backward(ctile_t *t, uint32_t slot) {
   bool pool = c->pool_kind != SPD_DS_POOL_NONE;
   int32_t sent_frac = pool ? c->pool_grad_frac : c->grad_frac;
   int64_t *acc = (int64_t *)(t->dyacc + slot * t->n_out);
-  for (uint32_t i = 0; i < t->n_out; i++)
+  for (uint32_t i = 0; i < t->n_out; i++) {
     t->dy[i] = spd_fx_to16(acc[i], c->dy_from_frac, sent_frac, &t->saturations);
+    t->dy[i] = spd_kc_drop_fixed(&t->drop, keep(t, seq, i), t->dy[i], &t->saturations);
+  }
   memset(acc, 0, t->n_out * sizeof *acc);
   const int16_t *dy = t->dy;
   int64_t *dx = t->dx; /* a pool tile's dX is its pooling's */
@@ -760,6 +786,7 @@ static int ctile_main(spd_core_t *core, uint32_t params, uint32_t role) {
   if ((!t->conv && c->pool_kind == SPD_DS_POOL_NONE) || c->cols == 0)
     return SPD_EINVAL;
   t->act = (spd_fx_act_params_t){(spd_fx_act_t)c->act_kind, c->act_out_frac, c->act_alpha};
+  spd_kc_drop_init(&t->drop, kc);
   geometry(t);
   uint32_t s = kc->h.slots, vb = t->fixed ? 2u : 4u, free0 = spd_core_dtcm_free(core);
   bool pool = c->pool_kind != SPD_DS_POOL_NONE;

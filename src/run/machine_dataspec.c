@@ -114,7 +114,8 @@ static int32_t dx_frac_of_reader(const spd__ds_inputs_t *in, int sent) {
   const spd_model_t *m = in->model;
   int r = sent + 1;
   while (r < m->n_layers && (m->layers[r].config.kind == SPD_LAYER_FLATTEN ||
-                             m->layers[r].config.kind == SPD_LAYER_RESHAPE))
+                             m->layers[r].config.kind == SPD_LAYER_RESHAPE ||
+                             m->layers[r].config.kind == SPD_LAYER_DROPOUT))
     r++;
   if (r >= m->n_layers)
     return 0;
@@ -162,23 +163,46 @@ int spd__ds_dropout_reading(const spd_model_t *m, int layer) {
   return -1;
 }
 
-int spd__ds_check_dropouts(spd_ctx_t *ctx, const spd_model_t *m) {
+/* Whether vertex @p v sends a layer's output values (y, not partial sums
+ * or z for the loss), so that it can mask them for a Dropout. */
+static bool masks_dropout(const spd_vertex_t *v) {
+  switch (v->role) {
+  case SPD_ROLE_REDUCER:
+  case SPD_ROLE_TILE_FULL:
+  case SPD_ROLE_CONV:
+  case SPD_ROLE_POOL:
+    return true;
+  default:
+    return false;
+  }
+}
+
+int spd__ds_check_dropouts(spd_ctx_t *ctx, const spd_model_t *m, const spd_machine_graph_t *g) {
   for (int i = 1; i < m->n_layers; i++) {
     const spd_layer_t *l = &m->layers[i];
     if (l->config.kind != SPD_LAYER_DROPOUT || !(l->config.rate > 0))
+      continue;
+    bool masked = false;
+    for (uint32_t v = 0; v < g->n_vertices && !masked; v++) {
+      const spd_vertex_t *vx = &g->vertices[v];
+      masked = masks_dropout(vx) &&
+               spd__ds_dropout_reading(m, vx->fused_pool ? vx->fused_pool : vx->layer) == i;
+    }
+    if (masked)
       continue;
     int p = l->inbound[0];
     while (p > 0 && (m->layers[p].config.kind == SPD_LAYER_FLATTEN ||
                      m->layers[p].config.kind == SPD_LAYER_RESHAPE))
       p = m->layers[p].inbound[0];
-    spd_layer_kind_t k = m->layers[p].config.kind;
-    if (k != SPD_LAYER_DENSE || spd__ds_dropout_reading(m, p) != i)
-      return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
-                          "layer '%s' (Dropout, rate %g): machine training applies a "
-                          "Dropout's mask in the Dense layer whose output it reads, and "
-                          "this one reads '%s' (%s); train it with --backend reference",
-                          l->config.name, l->config.rate, m->layers[p].config.name,
-                          spd_layer_kind_name(k));
+    return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
+                        "layer '%s' (Dropout, rate %g): machine training applies a Dropout's "
+                        "mask in the cores that send the values it reads (a Dense layer's, a "
+                        "convolution's or a pooling's output), and no core sends the output "
+                        "of '%s' (%s) as such (the model input, another Dropout, an "
+                        "Activation, or a convolution whose tiles pool it first); train it "
+                        "with --backend reference",
+                        l->config.name, l->config.rate, m->layers[p].config.name,
+                        spd_layer_kind_name(m->layers[p].config.kind));
   }
   return 0;
 }
@@ -189,10 +213,7 @@ int spd__ds_check_dropouts(spd_ctx_t *ctx, const spd_model_t *m) {
 static void dropout_config(const spd__ds_inputs_t *in, const spd_vertex_t *v,
                            spd_ds_config_t *c) {
   int sent = v->fused_pool ? v->fused_pool : v->layer;
-  int d = (v->role == SPD_ROLE_REDUCER || v->role == SPD_ROLE_TILE_FULL) &&
-                  !(c->flags & SPD_DS_LAST)
-              ? spd__ds_dropout_reading(in->model, sent)
-              : -1;
+  int d = masks_dropout(v) ? spd__ds_dropout_reading(in->model, sent) : -1;
   if (d < 0)
     return;
   const spd_layer_t *l = &in->model->layers[d];

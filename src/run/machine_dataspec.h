@@ -59,10 +59,11 @@ int spd__ds_paces(spd_ctx_t *ctx, const spd__ds_inputs_t *in, const spd_machine_
  *  output apply its mask in training. */
 int spd__ds_dropout_reading(const spd_model_t *m, int layer);
 
-/** Training: whether the kernels can apply every Dropout's mask (rate >
- *  0: the layer it reads is a Dense layer). @return 0 or SPD_EUNSUPPORTED
- *  naming the Dropout. */
-int spd__ds_check_dropouts(spd_ctx_t *ctx, const spd_model_t *m);
+/** Training: whether every Dropout of rate > 0 has cores of graph @p g
+ *  that send the values it reads and so apply its mask (a Dense layer's
+ *  reducers or full tiles, a convolution's or pooling's tiles).
+ *  @return 0 or SPD_EUNSUPPORTED naming the Dropout. */
+int spd__ds_check_dropouts(spd_ctx_t *ctx, const spd_model_t *m, const spd_machine_graph_t *g);
 
 /** The kernel name of a role. */
 const char *spd__ds_kernel_name(spd_vertex_role_t role);

@@ -178,6 +178,8 @@ static int map(mrun_t *r) {
   po.max_cores = r->o.max_cores;
   po.slack_percent = r->o.slack_percent ? r->o.slack_percent : r->cfg ? 100u : 400u;
   int err = spd_partition_model(r->ctx, r->model, r->machine, &po, &r->g);
+  if (!err && r->cfg)
+    err = spd__ds_check_dropouts(r->ctx, r->model, r->g);
   if (!err)
     err = (r->o.placer ? r->o.placer : spd_place)(r->ctx, r->g, r->machine, &r->place);
   spd_map_net_t *nets = NULL;
@@ -868,24 +870,19 @@ int spd_machine_fit_run(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *mac
     return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
                         "machine training: sparse categorical cross-entropy after a softmax "
                         "output layer, integer labels, epochs and batch size >= 1");
-  bool windows = false;
   for (int i = 1; i < m->n_layers; i++) {
     spd_layer_kind_t k = m->layers[i].config.kind;
     bool window = k == SPD_LAYER_CONV1D || k == SPD_LAYER_CONV2D || k == SPD_LAYER_MAXPOOL1D ||
                   k == SPD_LAYER_MAXPOOL2D || k == SPD_LAYER_AVGPOOL1D ||
                   k == SPD_LAYER_AVGPOOL2D;
-    windows |= window;
-    if ((!window && k != SPD_LAYER_DENSE && k != SPD_LAYER_FLATTEN &&
-         k != SPD_LAYER_RESHAPE && k != SPD_LAYER_DROPOUT) ||
-        (windows && k == SPD_LAYER_DROPOUT))
+    if (!window && k != SPD_LAYER_DENSE && k != SPD_LAYER_FLATTEN &&
+        k != SPD_LAYER_RESHAPE && k != SPD_LAYER_DROPOUT)
       return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
                           "layer '%s' (%s): machine training runs Dense layers, "
-                          "convolutions and pooling, without Dropout among convolutions; "
+                          "convolutions, pooling and Dropout; "
                           "train it with --backend reference",
                           m->layers[i].config.name, spd_layer_kind_name(k));
   }
-  if ((err = spd__ds_check_dropouts(ctx, m)))
-    return err;
   if (opts && opts->numeric == SPD_NUMERIC_FLOAT && cfg->optimizer.kind == SPD_OPT_RMSPROP)
     return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
                         "machine training in float: SGD and Adam (RMSprop runs in fixed point)");
