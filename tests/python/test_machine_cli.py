@@ -237,3 +237,37 @@ def test_train_fixed_test_metrics_equal_reference(shifted_data, tmp_path):
             "fixed", "--weights", str(tmp_path / "machine.weights.h5"), "--report", str(path))
     assert r.returncode == 0, r.stderr
     assert json.loads(path.read_text())["test_loss"] != want["test_loss"]
+
+
+def test_train_with_dropout_matches_reference(tiny_data, tmp_path):
+    """A Dropout(0.3) after the MLP's first Dense layer: in training the
+    machine applies the reference's masks (docs/dense-on-machine.md,
+    "Dropout"), so fixed-point training and the test metrics after it are
+    the reference's exactly; the masks change the result."""
+    model = json.loads(open(MLP).read())
+    model.pop("compile_config", None)
+    layers = model["config"]["layers"]
+    at = next(i for i, l in enumerate(layers) if l["class_name"] == "Dense") + 1
+    layers.insert(at, {"class_name": "Dropout",
+                       "config": {"name": "dropout", "rate": 0.3, "trainable": True,
+                                  "dtype": "float32"}})
+    with_dropout = tmp_path / "mlp_dropout.json"
+    with_dropout.write_text(json.dumps(model))
+    reports = {}
+    for name, backend, path in (("machine", "machine", with_dropout),
+                                ("reference", "reference", with_dropout),
+                                ("no_dropout", "reference", MLP)):
+        report = tmp_path / f"dropout_{name}.json"
+        r = run("train", str(path), "--data", tiny_data, "--backend", backend, "--machine",
+                "spinn5", "--numeric", "fixed", "--epochs", "2", "--batch-size", "3",
+                "--lr", "0.05", "--optimizer", "sgd", "--momentum", "0.9", "--seed", "4",
+                "--report", str(report))
+        assert r.returncode == 0, r.stderr
+        reports[name] = json.loads(report.read_text())
+    got, want = reports["machine"], reports["reference"]
+    assert got["train_loss"] == pytest.approx(want["train_loss"], abs=1e-9)
+    assert got["train_accuracy"] == want["train_accuracy"]
+    assert got["test_loss"] == want["test_loss"]
+    assert got["test_accuracy"] == want["test_accuracy"]
+    assert got["packets_dropped"] == 0
+    assert want["test_loss"] != reports["no_dropout"]["test_loss"]
