@@ -147,18 +147,27 @@ static uint32_t train_window(const spd__ds_inputs_t *in, const spd_vertex_t *v,
   return in->numeric == SPD_NUMERIC_FIXED ? t->k_h * t->k_w * t->in_c * v->cols.n * 4u : 0u;
 }
 
+/* Layers that pass every value on unchanged and in order: Flatten,
+ * Reshape and a Dropout of rate 0 (the reference neither masks nor
+ * scales). */
+static bool passes_values(const spd_layer_t *l) {
+  spd_layer_kind_t k = l->config.kind;
+  return k == SPD_LAYER_FLATTEN || k == SPD_LAYER_RESHAPE ||
+         (k == SPD_LAYER_DROPOUT && !(l->config.rate > 0));
+}
+
 /* The Dropout (rate > 0) that reads model layer @p layer's output, directly
- * or through Flatten and Reshape (which keep the values' order), or -1. */
+ * or through layers that pass values on, or -1. */
 int spd__ds_dropout_reading(const spd_model_t *m, int layer) {
   for (int i = layer + 1; i < m->n_layers; i++) {
     const spd_layer_t *l = &m->layers[i];
     if (l->n_inbound < 1 || l->inbound[0] != layer)
       continue;
-    if (l->config.kind == SPD_LAYER_FLATTEN || l->config.kind == SPD_LAYER_RESHAPE) {
+    if (passes_values(l)) {
       layer = i;
       continue;
     }
-    return l->config.kind == SPD_LAYER_DROPOUT && l->config.rate > 0 ? i : -1;
+    return l->config.kind == SPD_LAYER_DROPOUT ? i : -1;
   }
   return -1;
 }
@@ -191,8 +200,7 @@ int spd__ds_check_dropouts(spd_ctx_t *ctx, const spd_model_t *m, const spd_machi
     if (masked)
       continue;
     int p = l->inbound[0];
-    while (p > 0 && (m->layers[p].config.kind == SPD_LAYER_FLATTEN ||
-                     m->layers[p].config.kind == SPD_LAYER_RESHAPE))
+    while (p > 0 && passes_values(&m->layers[p]))
       p = m->layers[p].inbound[0];
     return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
                         "layer '%s' (Dropout, rate %g): machine training applies a Dropout's "

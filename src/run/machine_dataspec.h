@@ -55,8 +55,8 @@ int spd__ds_paces(spd_ctx_t *ctx, const spd__ds_inputs_t *in, const spd_machine_
                   const spd_map_tree_t *trees, uint32_t percent, uint32_t *pace);
 
 /** The Dropout layer (rate > 0) reading model layer @p layer's output,
- *  directly or through Flatten and Reshape, or -1: the cores sending that
- *  output apply its mask in training. */
+ *  directly or through Flatten, Reshape and Dropouts of rate 0, or -1: the
+ *  cores sending that output apply its mask in training. */
 int spd__ds_dropout_reading(const spd_model_t *m, int layer);
 
 /** Training: whether every Dropout of rate > 0 has cores of graph @p g
