@@ -18,8 +18,10 @@ static int fail(const char *command, const char *fmt, const char *a, const char 
 /* The machine is the default backend, so what it cannot run yet points to
  * the host executor, which runs every layer and loss. */
 int spd_cli_session_fail(spd_cli_session_t *s) {
-  bool unsupported = s->machine && s->ctx.last_error == SPD_EUNSUPPORTED;
-  fprintf(stderr, "spindle %s: %s%s\n", s->command, spd_ctx_message(&s->ctx),
+  const char *message = spd_ctx_message(&s->ctx);
+  bool unsupported = s->machine && s->ctx.last_error == SPD_EUNSUPPORTED &&
+                     !strstr(message, "--backend reference");
+  fprintf(stderr, "spindle %s: %s%s\n", s->command, message,
           unsupported ? " (--backend reference runs it on the host)" : "");
   return 1;
 }
