@@ -17,22 +17,14 @@
 enum { IN = 4, HIDDEN = 16, CLASSES = 3, SAMPLES = 240, BATCH = 16 };
 
 /* A Dense layer's config for the stacks of this file. */
-static spd_layer_config_t dense(const char *name, int32_t units, spd_activation_t act) {
-  spd_layer_config_t cfg;
-  spd_layer_config_defaults(&cfg, SPD_LAYER_DENSE, name);
-  cfg.units = units;
-  cfg.activation = act;
-  return cfg;
-}
-
 static spd_model_t *mlp(spd_ctx_t *ctx, spd_activation_t hidden_act, spd_activation_t out_act,
                         bool flatten) {
   spd_layer_config_t layers[3];
   int n = 0;
   if (flatten)
     spd_layer_config_defaults(&layers[n++], SPD_LAYER_FLATTEN, "flat");
-  layers[n++] = dense("hidden", HIDDEN, hidden_act);
-  layers[n++] = dense("out", CLASSES, out_act);
+  layers[n++] = spd_test_dense("hidden", HIDDEN, hidden_act);
+  layers[n++] = spd_test_dense("out", CLASSES, out_act);
   return spd_test_stack(ctx, "mlp", (spd_shape_t){1, {IN}}, layers, n, 42);
 }
 
@@ -401,7 +393,7 @@ static void dropout_masks_match_float_reference(void **state) {
   spd_layer_config_t layers[2];
   spd_layer_config_defaults(&layers[0], SPD_LAYER_DROPOUT, "drop");
   layers[0].rate = 0.3f;
-  layers[1] = dense("out", CLASSES, SPD_ACT_SOFTMAX);
+  layers[1] = spd_test_dense("out", CLASSES, SPD_ACT_SOFTMAX);
   spd_model_t *m = spd_test_stack(NULL, "drop", (spd_shape_t){1, {N_IN}}, layers, 2, 1);
   float x[BATCH_D * N_IN];
   for (int i = 0; i < BATCH_D * N_IN; i++)
@@ -446,7 +438,7 @@ static void batchnorm_moving_statistics(void **state) {
   spd_layer_config_t layers[2];
   spd_layer_config_defaults(&layers[0], SPD_LAYER_BATCHNORM, "bn");
   layers[0].momentum = 0.9f;
-  layers[1] = dense("out", CLASSES, SPD_ACT_SOFTMAX);
+  layers[1] = spd_test_dense("out", CLASSES, SPD_ACT_SOFTMAX);
   spd_model_t *m = spd_test_stack(NULL, "bn", (spd_shape_t){1, {F}}, layers, 2, 1);
   float x[NB * F];
   int32_t labels[NB];

@@ -209,43 +209,11 @@ static void train_case_numeric(spd_shape_t in, const spd_layer_config_t *layers,
   size_t n = 21;
   spd_test_samples_make(&s, n, in, CLASSES, true);
   spd_fit_config_t cfg;
-  spd_fit_config_defaults(&cfg);
-  cfg.epochs = 2;
-  cfg.batch_size = 8;
-  cfg.seed = 3;
-  cfg.optimizer.kind = kind;
-  cfg.optimizer.momentum = momentum;
-  cfg.optimizer.learning_rate.initial_learning_rate = kind == SPD_OPT_ADAM ? 0.01 : 0.1;
-  spd_history_t want_h = {0}, got_h = {0};
-  bool fixed = numeric == SPD_NUMERIC_FIXED;
-  if (fixed)
-    assert_int_equal(spd_fit_fixed(on_host, &cfg, &s.d, &want_h, NULL), 0);
-  else
-    assert_int_equal(spd_fit(on_host, &cfg, &s.d, &want_h), 0);
+  spd_test_fit_config(&cfg, kind, momentum);
   spd_machine_run_opts_t o = {.numeric = numeric, .slack_percent = slack};
   spd_machine_stats_t st;
-  if (spd_machine_fit(&ctx, on_machine, mc, &o, &cfg, &s.d, &got_h, &st))
-    fail_msg("%s", spd_ctx_message(&ctx));
+  spd_test_expect_trains_as_reference(&ctx, on_host, on_machine, mc, &o, &cfg, &s, &st);
   expect_clean(&st, (uint64_t)cfg.epochs * n);
-  double worst = 0;
-  for (int i = 0; i < on_host->n_layers; i++)
-    for (int p = 0; p < on_host->layers[i].n_params; p++) {
-      const spd_tensor_t *a = &on_host->layers[i].params[p].value;
-      const spd_tensor_t *b = &on_machine->layers[i].params[p].value;
-      if (fixed)
-        assert_memory_equal(a->data, b->data, spd_shape_size(&a->shape) * sizeof(float));
-      for (size_t e = 0; e < spd_shape_size(&a->shape); e++)
-        worst = fmax(worst, fabs((double)a->data[e] - b->data[e]));
-    }
-  if (worst >= 1e-4)
-    fail_msg("weights differ by %g", worst);
-  for (int e = 0; e < 2; e++) {
-    assert_true(fabs(got_h.epochs[e].loss - want_h.epochs[e].loss) < (fixed ? 1e-9 : 1e-4));
-    if (fixed)
-      assert_true(got_h.epochs[e].accuracy == want_h.epochs[e].accuracy);
-  }
-  spd_history_free(&want_h);
-  spd_history_free(&got_h);
   spd_test_samples_free(&s);
   spd_machine_free(mc);
   spd_model_free(on_machine);
@@ -337,23 +305,15 @@ static void test_train_float_dense_tail_close(void **state) {
 /* Dropout among convolutions (docs/conv-on-machine.md, "Dropout"): the
  * tiles sending the values a Dropout reads apply its mask, so training
  * stays bit-identical to spd_fit_fixed (float within 1e-4 of spd_fit). */
-static spd_layer_config_t dropout(const char *name, double rate, uint64_t seed) {
-  spd_layer_config_t c;
-  spd_layer_config_defaults(&c, SPD_LAYER_DROPOUT, name);
-  c.rate = rate;
-  c.dropout_seed = seed;
-  return c;
-}
-
 /* Masks on a conv tile's fused pooling output and on a dilated
  * convolution's output read through the Flatten by the Dense tiles; both
  * layers cut into row and channel blocks. */
 static int dropout_fused(spd_layer_config_t *l) {
   l[0] = conv("c", 4, 3, 1, 1, SPD_PAD_SAME, SPD_ACT_RELU, true);
   l[1] = pool("p", SPD_LAYER_MAXPOOL2D, 2, 2, SPD_PAD_VALID);
-  l[2] = dropout("d", 0.3, 0);
+  l[2] = spd_test_dropout("d", 0.3, 0);
   l[3] = conv("c1", 3, 3, 1, 2, SPD_PAD_VALID, SPD_ACT_TANH, true);
-  l[4] = dropout("d1", 0.25, 5);
+  l[4] = spd_test_dropout("d1", 0.25, 5);
   return 5;
 }
 
@@ -361,9 +321,9 @@ static int dropout_fused(spd_layer_config_t *l) {
  * after it has tiles of its own) and on a pooling tile's output. */
 static int dropout_separate(spd_layer_config_t *l) {
   l[0] = conv("c", 3, 3, 2, 1, SPD_PAD_SAME, SPD_ACT_RELU, false);
-  l[1] = dropout("d", 0.4, 0);
+  l[1] = spd_test_dropout("d", 0.4, 0);
   l[2] = pool("p", SPD_LAYER_AVGPOOL2D, 3, 2, SPD_PAD_SAME);
-  l[3] = dropout("d1", 0.2, 0);
+  l[3] = spd_test_dropout("d1", 0.2, 0);
   l[4] = conv("c1", 4, 2, 1, 1, SPD_PAD_SAME, SPD_ACT_RELU, true);
   return 5;
 }
@@ -396,7 +356,7 @@ static void test_train_dropout_inside_fused_pool_refused(void **state) {
   spd_ctx_t ctx;
   spd_ctx_init(&ctx);
   spd_layer_config_t l[] = {conv("c", 4, 3, 1, 1, SPD_PAD_SAME, SPD_ACT_RELU, true),
-                            dropout("inner", 0.3, 0),
+                            spd_test_dropout("inner", 0.3, 0),
                             pool("p", SPD_LAYER_MAXPOOL2D, 2, 2, SPD_PAD_VALID)};
   spd_shape_t in = {3, {10, 8, 2}};
   spd_model_t *m = cnn(&ctx, in, l, 3);

@@ -15,30 +15,14 @@
 #include "support/test_models.h"
 #include "support/test_support.h"
 
-static spd_layer_config_t dense(const char *name, int32_t units, spd_activation_t act) {
-  spd_layer_config_t c;
-  spd_layer_config_defaults(&c, SPD_LAYER_DENSE, name);
-  c.units = units;
-  c.activation = act;
-  return c;
-}
-
-static spd_layer_config_t dropout(const char *name, double rate, uint64_t seed) {
-  spd_layer_config_t c;
-  spd_layer_config_defaults(&c, SPD_LAYER_DROPOUT, name);
-  c.rate = rate;
-  c.dropout_seed = seed;
-  return c;
-}
-
 /* 20 inputs, Dense 16 relu, Dropout 0.4, Dense 8 sigmoid, Dropout 0.25
  * (its own seed), Dense 4 softmax: every Dense is one full tile. */
 static int small_layers(spd_layer_config_t *l) {
-  l[0] = dense("dense_0", 16, SPD_ACT_RELU);
-  l[1] = dropout("dropout_0", 0.4, 0);
-  l[2] = dense("dense_1", 8, SPD_ACT_SIGMOID);
-  l[3] = dropout("dropout_1", 0.25, 99);
-  l[4] = dense("dense_2", 4, SPD_ACT_SOFTMAX);
+  l[0] = spd_test_dense("dense_0", 16, SPD_ACT_RELU);
+  l[1] = spd_test_dropout("dropout_0", 0.4, 0);
+  l[2] = spd_test_dense("dense_1", 8, SPD_ACT_SIGMOID);
+  l[3] = spd_test_dropout("dropout_1", 0.25, 99);
+  l[4] = spd_test_dense("dense_2", 4, SPD_ACT_SOFTMAX);
   return 5;
 }
 
@@ -46,10 +30,10 @@ static int small_layers(spd_layer_config_t *l) {
  * reducers), a Dropout of rate 0 (it passes values on), Dropout 0.5,
  * Dense 10 softmax. */
 static int reduced_layers(spd_layer_config_t *l) {
-  l[0] = dense("dense_0", 64, SPD_ACT_RELU);
-  l[1] = dropout("passing", 0.0, 0);
-  l[2] = dropout("dropout_0", 0.5, 0);
-  l[3] = dense("dense_1", 10, SPD_ACT_SOFTMAX);
+  l[0] = spd_test_dense("dense_0", 64, SPD_ACT_RELU);
+  l[1] = spd_test_dropout("passing", 0.0, 0);
+  l[2] = spd_test_dropout("dropout_0", 0.5, 0);
+  l[3] = spd_test_dense("dense_1", 10, SPD_ACT_SOFTMAX);
   return 4;
 }
 
@@ -76,45 +60,9 @@ static void train_case(int32_t in, int (*layers)(spd_layer_config_t *), spd_nume
   size_t n = 37;
   spd_test_samples_make(&s, n, (spd_shape_t){1, {in}}, classes_of(on_host), true);
   spd_fit_config_t cfg;
-  spd_fit_config_defaults(&cfg);
-  cfg.epochs = 2;
-  cfg.batch_size = 8;
-  cfg.seed = 3;
-  cfg.optimizer.kind = kind;
-  cfg.optimizer.momentum = momentum;
-  cfg.optimizer.learning_rate.initial_learning_rate = kind == SPD_OPT_ADAM ? 0.01 : 0.1;
-  spd_history_t want_h = {0}, got_h = {0};
-  bool fixed = numeric == SPD_NUMERIC_FIXED;
-  if (fixed)
-    assert_int_equal(spd_fit_fixed(on_host, &cfg, &s.d, &want_h, NULL), 0);
-  else
-    assert_int_equal(spd_fit(on_host, &cfg, &s.d, &want_h), 0);
+  spd_test_fit_config(&cfg, kind, momentum);
   spd_machine_run_opts_t o = {.numeric = numeric};
-  spd_machine_stats_t st;
-  if (spd_machine_fit(&ctx, on_machine, mc, &o, &cfg, &s.d, &got_h, &st))
-    fail_msg("%s", spd_ctx_message(&ctx));
-  assert_int_equal(st.packets_dropped, 0);
-  assert_int_equal(st.samples, (uint64_t)cfg.epochs * n);
-  double worst = 0;
-  for (int i = 0; i < on_host->n_layers; i++)
-    for (int p = 0; p < on_host->layers[i].n_params; p++) {
-      const spd_tensor_t *a = &on_host->layers[i].params[p].value;
-      const spd_tensor_t *b = &on_machine->layers[i].params[p].value;
-      if (fixed && memcmp(a->data, b->data, spd_shape_size(&a->shape) * sizeof(float)))
-        fail_msg("layer '%s' parameter %d differs from spd_fit_fixed's",
-                 on_host->layers[i].config.name, p);
-      for (size_t e = 0; e < spd_shape_size(&a->shape); e++)
-        worst = fmax(worst, fabs((double)a->data[e] - b->data[e]));
-    }
-  if (worst >= 1e-4)
-    fail_msg("weights differ by %g", worst);
-  for (int e = 0; e < 2; e++) {
-    assert_true(fabs(got_h.epochs[e].loss - want_h.epochs[e].loss) < (fixed ? 1e-9 : 1e-4));
-    if (fixed)
-      assert_true(got_h.epochs[e].accuracy == want_h.epochs[e].accuracy);
-  }
-  spd_history_free(&want_h);
-  spd_history_free(&got_h);
+  spd_test_expect_trains_as_reference(&ctx, on_host, on_machine, mc, &o, &cfg, &s, NULL);
   spd_test_samples_free(&s);
   spd_machine_free(mc);
   spd_model_free(on_machine);
@@ -190,8 +138,8 @@ static void test_inference_passes_through(void **state) {
  * naming it and the way out; at rate 0 it passes values through and
  * trains. */
 static int input_dropout_layers(spd_layer_config_t *l) {
-  l[0] = dropout("input_dropout", 0.2, 0);
-  l[1] = dense("dense_0", 4, SPD_ACT_SOFTMAX);
+  l[0] = spd_test_dropout("input_dropout", 0.2, 0);
+  l[1] = spd_test_dense("dense_0", 4, SPD_ACT_SOFTMAX);
   return 2;
 }
 

@@ -154,10 +154,12 @@ static void test_float_close(void **state) {
   spd_model_free(m);
 }
 
-/* Several batches (a short last one) and two epochs of fixed-point
- * training on the machine land on exactly the reference's weights. */
-static void train_case(spd_optimizer_kind_t kind, float momentum, const char *machine_name,
-                       int32_t in, const int32_t *units, int n_layers) {
+/* Several batches (a short last one) and two epochs of training on the
+ * machine land on exactly the reference's weights in fixed point, within
+ * 1e-4 of them in float. */
+static void numeric_train_case(spd_numeric_t numeric, spd_optimizer_kind_t kind, float momentum,
+                               const char *machine_name, int32_t in, const int32_t *units,
+                               int n_layers) {
   spd_ctx_t ctx;
   spd_ctx_init(&ctx);
   spd_model_t *on_machine = chain(&ctx, in, units, n_layers);
@@ -167,37 +169,26 @@ static void train_case(spd_optimizer_kind_t kind, float momentum, const char *ma
   size_t n = 37;
   samples_make(&s, n, in, units[n_layers - 1], true);
   spd_fit_config_t cfg;
-  spd_fit_config_defaults(&cfg);
-  cfg.epochs = 2;
-  cfg.batch_size = 8;
-  cfg.seed = 3;
-  cfg.optimizer.kind = kind;
-  cfg.optimizer.momentum = momentum;
-  cfg.optimizer.learning_rate.initial_learning_rate = kind == SPD_OPT_ADAM ? 0.01 : 0.1;
-  spd_history_t want_h = {0}, got_h = {0};
-  assert_int_equal(spd_fit_fixed(on_host, &cfg, &s.d, &want_h, NULL), 0);
-  spd_machine_run_opts_t o = {.numeric = SPD_NUMERIC_FIXED};
+  spd_test_fit_config(&cfg, kind, momentum);
+  spd_machine_run_opts_t o = {.numeric = numeric};
   spd_machine_stats_t st;
-  int rc = spd_machine_fit(&ctx, on_machine, mc, &o, &cfg, &s.d, &got_h, &st);
-  if (rc)
-    fail_msg("%s", spd_ctx_message(&ctx));
+  spd_test_expect_trains_as_reference(&ctx, on_host, on_machine, mc, &o, &cfg, &s, &st);
   expect_clean(&st, (uint64_t)cfg.epochs * n);
-  for (int i = 0; i < on_host->n_layers; i++)
-    for (int p = 0; p < on_host->layers[i].n_params; p++) {
-      const spd_tensor_t *a = &on_host->layers[i].params[p].value;
-      const spd_tensor_t *b = &on_machine->layers[i].params[p].value;
-      assert_memory_equal(a->data, b->data, spd_shape_size(&a->shape) * sizeof(float));
-    }
-  for (int e = 0; e < 2; e++) {
-    assert_true(fabs(got_h.epochs[e].loss - want_h.epochs[e].loss) < 1e-9);
-    assert_true(fabs(got_h.epochs[e].accuracy - want_h.epochs[e].accuracy) < 1e-12);
-  }
-  spd_history_free(&want_h);
-  spd_history_free(&got_h);
   spd_test_samples_free(&s);
   spd_machine_free(mc);
   spd_model_free(on_machine);
   spd_model_free(on_host);
+}
+
+static void train_case(spd_optimizer_kind_t kind, float momentum, const char *machine_name,
+                       int32_t in, const int32_t *units, int n_layers) {
+  numeric_train_case(SPD_NUMERIC_FIXED, kind, momentum, machine_name, in, units, n_layers);
+}
+
+/* Float training on the machine: within 1e-4 of the float reference. */
+static void float_train_case(spd_optimizer_kind_t kind, float momentum, int32_t in,
+                             const int32_t *units, int n_layers) {
+  numeric_train_case(SPD_NUMERIC_FLOAT, kind, momentum, "spinn5", in, units, n_layers);
 }
 
 static void test_train_sgd_momentum_exact(void **state) {
@@ -234,53 +225,6 @@ static void test_train_reduced_layers_exact(void **state) {
   spd_machine_free(mc);
   spd_model_free(m);
   train_case(SPD_OPT_SGD, 0.0f, "spinn5", 300, units, 2);
-}
-
-/* Float training on the machine: within 1e-4 of the float reference. */
-static void float_train_case(spd_optimizer_kind_t kind, float momentum, int32_t in,
-                             const int32_t *units, int n_layers) {
-  spd_ctx_t ctx;
-  spd_ctx_init(&ctx);
-  spd_model_t *on_machine = chain(&ctx, in, units, n_layers);
-  spd_model_t *on_host = chain(&ctx, in, units, n_layers);
-  spd_machine_t *mc = machine(&ctx, "spinn5", NULL);
-  samples_t s;
-  size_t n = 37;
-  samples_make(&s, n, in, units[n_layers - 1], true);
-  spd_fit_config_t cfg;
-  spd_fit_config_defaults(&cfg);
-  cfg.epochs = 2;
-  cfg.batch_size = 8;
-  cfg.seed = 3;
-  cfg.optimizer.kind = kind;
-  cfg.optimizer.momentum = momentum;
-  cfg.optimizer.learning_rate.initial_learning_rate = kind == SPD_OPT_ADAM ? 0.01 : 0.1;
-  spd_history_t want_h = {0}, got_h = {0};
-  assert_int_equal(spd_fit(on_host, &cfg, &s.d, &want_h), 0);
-  spd_machine_run_opts_t o = {.numeric = SPD_NUMERIC_FLOAT};
-  spd_machine_stats_t st;
-  int rc = spd_machine_fit(&ctx, on_machine, mc, &o, &cfg, &s.d, &got_h, &st);
-  if (rc)
-    fail_msg("%s", spd_ctx_message(&ctx));
-  expect_clean(&st, 2 * n);
-  double worst = 0;
-  for (int i = 0; i < on_host->n_layers; i++)
-    for (int p = 0; p < on_host->layers[i].n_params; p++) {
-      const spd_tensor_t *a = &on_host->layers[i].params[p].value;
-      const spd_tensor_t *b = &on_machine->layers[i].params[p].value;
-      for (size_t e = 0; e < spd_shape_size(&a->shape); e++)
-        worst = fmax(worst, fabs((double)a->data[e] - b->data[e]));
-    }
-  if (worst >= 1e-4)
-    fail_msg("largest weight difference %g", worst);
-  for (int e = 0; e < 2; e++)
-    assert_true(fabs(got_h.epochs[e].loss - want_h.epochs[e].loss) < 1e-4);
-  spd_history_free(&want_h);
-  spd_history_free(&got_h);
-  spd_test_samples_free(&s);
-  spd_machine_free(mc);
-  spd_model_free(on_machine);
-  spd_model_free(on_host);
 }
 
 static void test_train_float_sgd_close(void **state) {

@@ -1,5 +1,6 @@
 #include "test_machine_data.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,4 +60,54 @@ void spd_test_reference_fixed(spd_ctx_t *ctx, spd_model_t *m, const spd_test_sam
     assert_int_equal(spd__fx_net_evaluate(net, &b, out + at * n_out, NULL), 0);
   }
   spd__fx_net_free(net);
+}
+
+void spd_test_fit_config(spd_fit_config_t *cfg, spd_optimizer_kind_t kind, float momentum) {
+  spd_fit_config_defaults(cfg);
+  cfg->epochs = 2;
+  cfg->batch_size = 8;
+  cfg->seed = 3;
+  cfg->optimizer.kind = kind;
+  cfg->optimizer.momentum = momentum;
+  cfg->optimizer.learning_rate.initial_learning_rate = kind == SPD_OPT_ADAM ? 0.01 : 0.1;
+}
+
+void spd_test_expect_trains_as_reference(spd_ctx_t *ctx, spd_model_t *on_host,
+                                         spd_model_t *on_machine, const spd_machine_t *mc,
+                                         const spd_machine_run_opts_t *o,
+                                         const spd_fit_config_t *cfg, const spd_test_samples_t *s,
+                                         spd_machine_stats_t *st) {
+  bool fixed = o->numeric == SPD_NUMERIC_FIXED;
+  spd_history_t want = {0}, got = {0};
+  if (fixed)
+    assert_int_equal(spd_fit_fixed(on_host, cfg, &s->d, &want, NULL), 0);
+  else
+    assert_int_equal(spd_fit(on_host, cfg, &s->d, &want), 0);
+  spd_machine_stats_t stats;
+  if (spd_machine_fit(ctx, on_machine, mc, o, cfg, &s->d, &got, &stats))
+    fail_msg("%s", spd_ctx_message(ctx));
+  assert_int_equal(stats.packets_dropped, 0);
+  assert_int_equal(stats.samples, (uint64_t)cfg->epochs * s->d.n);
+  double worst = 0;
+  for (int i = 0; i < on_host->n_layers; i++)
+    for (int p = 0; p < on_host->layers[i].n_params; p++) {
+      const spd_tensor_t *a = &on_host->layers[i].params[p].value;
+      const spd_tensor_t *b = &on_machine->layers[i].params[p].value;
+      if (fixed && memcmp(a->data, b->data, spd_shape_size(&a->shape) * sizeof(float)))
+        fail_msg("layer '%s' parameter %d differs from spd_fit_fixed's",
+                 on_host->layers[i].config.name, p);
+      for (size_t e = 0; e < spd_shape_size(&a->shape); e++)
+        worst = fmax(worst, fabs((double)a->data[e] - b->data[e]));
+    }
+  if (worst >= 1e-4)
+    fail_msg("weights differ from the reference's by %g", worst);
+  for (int e = 0; e < cfg->epochs; e++) {
+    assert_true(fabs(got.epochs[e].loss - want.epochs[e].loss) < (fixed ? 1e-9 : 1e-4));
+    if (fixed)
+      assert_true(got.epochs[e].accuracy == want.epochs[e].accuracy);
+  }
+  spd_history_free(&want);
+  spd_history_free(&got);
+  if (st)
+    *st = stats;
 }

@@ -75,6 +75,22 @@ spd_layer_config_t spd_test_pool2d(const char *name, spd_layer_kind_t kind, int3
   return c;
 }
 
+spd_layer_config_t spd_test_dense(const char *name, int32_t units, spd_activation_t act) {
+  spd_layer_config_t c;
+  spd_layer_config_defaults(&c, SPD_LAYER_DENSE, name);
+  c.units = units;
+  c.activation = act;
+  return c;
+}
+
+spd_layer_config_t spd_test_dropout(const char *name, double rate, uint64_t seed) {
+  spd_layer_config_t c;
+  spd_layer_config_defaults(&c, SPD_LAYER_DROPOUT, name);
+  c.rate = rate;
+  c.dropout_seed = seed;
+  return c;
+}
+
 spd_machine_t *spd_test_machine(spd_ctx_t *ctx, const char *name, const char *faults) {
   spd_machine_t *mc = NULL;
   if (spd_machine_new(ctx, name, &mc) < 0)

@@ -38,6 +38,12 @@ spd_layer_config_t spd_test_conv2d(const char *name, int32_t filters, int32_t k,
 spd_layer_config_t spd_test_pool2d(const char *name, spd_layer_kind_t kind, int32_t k,
                                    int32_t stride, spd_padding_t pad);
 
+/** A Dense layer @p name of @p units with activation @p act. */
+spd_layer_config_t spd_test_dense(const char *name, int32_t units, spd_activation_t act);
+
+/** A Dropout layer @p name dropping @p rate, its masks drawn from @p seed. */
+spd_layer_config_t spd_test_dropout(const char *name, double rate, uint64_t seed);
+
 /** Machine @p name (spd_machine_new) with @p faults applied unless NULL.
  *  Owned by the caller (spd_machine_free). */
 spd_machine_t *spd_test_machine(spd_ctx_t *ctx, const char *name, const char *faults);
