@@ -27,7 +27,6 @@ hour of host time): PyTorch trains with the same --epochs and --limit and
 the JSON gives both test accuracies and their difference in points.
 """
 
-import argparse
 import json
 import os
 import sys
@@ -42,41 +41,12 @@ SOURCE_DIR = pytorch_mlp.SOURCE_DIR
 
 
 def parse_args():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--spindle", default=os.path.join(SOURCE_DIR, "build", "spindle"),
-                   help="the spindle CLI (default: %(default)s)")
-    p.add_argument("--model", default=os.path.join(SOURCE_DIR, "examples", "lenet5.json"))
-    p.add_argument("--data", default=pytorch_mlp.FASHION_MNIST,
-                   help="folder with the four IDX files")
-    p.add_argument("--machine", default="spinn5")
-    p.add_argument("--numerics", default="fixed",
-                   help="comma-separated numeric modes to run on the machine "
-                        "(fixed, float; default %(default)s)")
-    p.add_argument("--out", default=None, help="result JSON (default: stdout only)")
-    p.add_argument("--epochs", type=int, default=1)
-    p.add_argument("--batch-size", type=int, default=32)
+    p = machine_mlp.machine_parser(__doc__, "lenet5.json", 2000, 128)
     p.add_argument("--lr", type=float, default=0.002, help="Adam's initial rate")
-    p.add_argument("--seed", type=int, default=0,
-                   help="shuffle seed (default 0, spindle train's default)")
-    p.add_argument("--limit", type=int, default=2000,
-                   help="train on the first N samples (0: all)")
-    p.add_argument("--threads", type=int, default=1,
-                   help="PyTorch intra-op threads (default 1, like the emulator)")
     p.add_argument("--spindle-report", default=None,
                    help="compare with this finished spindle train report instead "
-                        "of running spindle")
-    p.add_argument("--quick", action="store_true", help="1 epoch on 128 samples")
-    args = p.parse_args()
-    if args.quick:
-        args.epochs, args.limit = 1, 128
-    args.numerics = [n for n in args.numerics.split(",") if n]
-    if args.epochs < 1 or args.batch_size < 1 or args.limit < 0:
-        p.error("--epochs and --batch-size must be >= 1, --limit >= 0")
-    if not args.numerics or any(n not in machine_mlp.MAC_CYCLES for n in args.numerics):
-        p.error("--numerics takes fixed and/or float")
-    if args.data == "fashion-mnist":
-        args.data = pytorch_mlp.FASHION_MNIST
-    return args
+                        "of running spindle (--limit 0: all samples)")
+    return machine_mlp.check_machine_args(p, p.parse_args(), 128, min_limit=0)
 
 
 def compare_with_report(args, result):

@@ -94,11 +94,13 @@ def machine_figures(args, numeric, report, wall, macs, torch_rate):
             "energy_joules": report["energy_joules"]}
 
 
-def parse_args():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def machine_parser(doc, model, limit, quick_limit):
+    """The options both machine benchmarks take; the model-specific
+    recipe options are added by the caller."""
+    p = argparse.ArgumentParser(description=doc.split("\n")[0])
     p.add_argument("--spindle", default=os.path.join(SOURCE_DIR, "build", "spindle"),
                    help="the spindle CLI (default: %(default)s)")
-    p.add_argument("--model", default=os.path.join(SOURCE_DIR, "examples", "mlp.json"))
+    p.add_argument("--model", default=os.path.join(SOURCE_DIR, "examples", model))
     p.add_argument("--data", default=pytorch_mlp.FASHION_MNIST,
                    help="folder with the four IDX files")
     p.add_argument("--machine", default="spinn5")
@@ -108,25 +110,34 @@ def parse_args():
     p.add_argument("--out", default=None, help="result JSON (default: stdout only)")
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=0.01)
-    p.add_argument("--momentum", type=float, default=0.9)
     p.add_argument("--seed", type=int, default=0,
                    help="shuffle seed (default 0, spindle train's default)")
-    p.add_argument("--limit", type=int, default=4000, help="train on the first N samples")
+    p.add_argument("--limit", type=int, default=limit, help="train on the first N samples")
     p.add_argument("--threads", type=int, default=1,
                    help="PyTorch intra-op threads (default 1, like the emulator)")
-    p.add_argument("--quick", action="store_true", help="1 epoch on 320 samples")
-    args = p.parse_args()
+    p.add_argument("--quick", action="store_true",
+                   help="1 epoch on %d samples" % quick_limit)
+    return p
+
+
+def check_machine_args(p, args, quick_limit, min_limit=1):
     if args.quick:
-        args.epochs, args.limit = 1, 320
+        args.epochs, args.limit = 1, quick_limit
     args.numerics = [n for n in args.numerics.split(",") if n]
-    if args.epochs < 1 or args.batch_size < 1 or args.limit < 1:
-        p.error("--epochs, --batch-size and --limit must be >= 1")
+    if args.epochs < 1 or args.batch_size < 1 or args.limit < min_limit:
+        p.error("--epochs and --batch-size must be >= 1, --limit >= %d" % min_limit)
     if not args.numerics or any(n not in MAC_CYCLES for n in args.numerics):
         p.error("--numerics takes fixed and/or float")
     if args.data == "fashion-mnist":
         args.data = pytorch_mlp.FASHION_MNIST
     return args
+
+
+def parse_args():
+    p = machine_parser(__doc__, "mlp.json", 4000, 320)
+    p.add_argument("--lr", type=float, default=0.01)
+    p.add_argument("--momentum", type=float, default=0.9)
+    return check_machine_args(p, p.parse_args(), 320)
 
 
 def write_json(path, result):
