@@ -9,14 +9,26 @@
 #include "kernels/kernels.h"
 #include "spindle/error.h"
 
+#include <string.h>
+
 typedef struct source {
   spd_kc_t kc;
   uint32_t n, stride;   /* values per sample, bytes per sample in SDRAM */
+  uint32_t sent;        /* values it sends per sample, over every partition */
   uint32_t *table;      /* 256 words, byte inputs */
   uint8_t *raw;         /* one sample as stored */
-  uint32_t *x;          /* slots x n words */
+  uint32_t *x;          /* slots x sent words, in the partitions' order */
   uint32_t next;        /* next sample to inject */
 } source_t;
+
+/* Own value @p v of the sample in @p s->raw as a packet's payload. */
+static uint32_t value(const source_t *s, uint32_t v) {
+  if (s->table)
+    return s->table[s->raw[v]];
+  uint32_t w;
+  memcpy(&w, s->raw + (size_t)v * 4u, sizeof w);
+  return w;
+}
 
 static void store(spd_kc_t *kc, uint32_t in, uint32_t slot, uint32_t v, uint32_t word,
                   uint32_t payload) {
@@ -42,17 +54,26 @@ static void inject(source_t *s, uint32_t slot) {
     spd_kc_fail(kc, SPD_EINVAL);
     return;
   }
-  if (s->table) {
-    for (uint32_t i = 0; i < s->n; i++)
-      x[i] = s->table[s->raw[i]];
-  } else {
-    const uint32_t *w = (const uint32_t *)(void *)s->raw;
-    for (uint32_t i = 0; i < s->n; i++)
-      x[i] = w[i];
+  /* Each partition's values in its own order: a run of the sample's values
+   * for a Dense layer or a reader of every channel, a feature-map block's
+   * channels for a pooling tile that reads only its own. */
+  uint32_t used = 0, decoded = 0;
+  for (uint32_t p = 0; p < kc->h.n_out; p++) {
+    const spd_ds_out_t *o = &kc->out[p];
+    for (uint32_t i = 0; i < o->n; i++)
+      x[used + i] = value(s, spd_kc_value_of(&o->fm, o->lo, i));
+    decoded += o->fm.width ? o->n : 0;
+    used += o->n;
   }
-  spd_core_charge(kc->core, s->n * SPD_KC_PER_VALUE);
-  if (spd_kc_send_all(kc, slot, x))
-    spd_kc_fail(kc, SPD_EQUEUE);
+  spd_core_charge(kc->core, used * SPD_KC_PER_VALUE + decoded * SPD_KC_FM_DECODE);
+  used = 0;
+  for (uint32_t p = 0; p < kc->h.n_out; p++) {
+    if (spd_kc_send(kc, p, slot, x + used, kc->out[p].n)) {
+      spd_kc_fail(kc, SPD_EQUEUE);
+      return;
+    }
+    used += kc->out[p].n;
+  }
 }
 
 /* Every credit of the slot is back: its sample is done everywhere. */
@@ -96,6 +117,16 @@ static int source_main(spd_core_t *core, uint32_t params) {
     return SPD_EINVAL;
   s->n = c->rows;
   s->stride = (s->n * c->bytes_per_value + 3u) & ~3u;
+  for (uint32_t p = 0; p < kc->h.n_out; p++) {
+    const spd_ds_out_t *o = &kc->out[p];
+    if (o->words != 1 || (!o->fm.width && o->lo + o->n > s->n))
+      return SPD_EINVAL;
+    s->sent += o->n;
+  }
+  /* The partitions split the sample (Dense row blocks, halo pieces, channel
+   * blocks), so they send at most its n values. */
+  if (s->sent > s->n)
+    return SPD_EINVAL;
   s->raw = spd_kc_alloc(kc, s->stride);
   s->x = spd_kc_alloc(kc, kc->h.slots * s->n * 4u);
   if (!s->raw || !s->x)

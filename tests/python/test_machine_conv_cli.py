@@ -77,3 +77,34 @@ def test_lenet_train_fixed_equals_reference(tiny_data, tmp_path):
     assert rep["test_loss"] == pytest.approx(ref["test_loss"], abs=1e-9)
     assert rep["test_accuracy"] == ref["test_accuracy"]
     assert rep["loss"] == pytest.approx(ref["loss"], abs=1e-9)
+
+
+def pool_first_model(tmp_path):
+    """An AveragePooling2D reading 3 channels straight from the sources, then
+    Flatten and an identity Dense with a linear output (onnx_keras's
+    read-out): the pool tiles each read their own channel of the sources'
+    blocks."""
+    from onnx_keras import Conversion
+    rng = np.random.default_rng(11)
+    c = Conversion(rng.normal(size=(3, 3, 6, 4)).astype(np.float32))
+    c.pool("AveragePool", [2, 2], [2, 2], [0, 0, 0, 0])
+    c.readout()
+    model, weights, data = c.write(str(tmp_path))
+    x = c.x.astype(np.float64)
+    want = x.reshape(3, 3, 2, 2, 2, 3).mean(axis=(2, 4)).reshape(3, -1)
+    return model, weights, data, want
+
+
+def predict_model(model, weights, data, out, *options):
+    r = run("predict", model, "--weights", weights, "--data", data, "--output", str(out), *options)
+    assert r.returncode == 0, r.stderr
+    return np.load(out)
+
+
+def test_pooling_on_the_input_reads_its_channels(tmp_path):
+    """Regression: the sources sent a channel block's partition the first
+    values of their rows, not that block's channels."""
+    model, weights, data, want = pool_first_model(tmp_path)
+    got = predict_model(model, weights, data, tmp_path / "m.npy", "--numeric", "float")
+    assert np.abs(got - want).max() < 1e-6
+
