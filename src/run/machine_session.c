@@ -115,8 +115,15 @@ static int fixed_weights(mrun_t *r) {
     batch = r->n;
   spd_numeric_plan_t *plan = NULL;
   int err = spd_numeric_plan_new(r->ctx, r->model, &plan);
+  /* Training and evaluation have the loss core's cross-entropy after a
+   * softmax; inference of any other output needs no loss, and takes any
+   * Dense or Activation output as spd_predict_fixed does (MSE). */
+  const spd_layer_t *out = &r->model->layers[r->model->n_layers - 1];
+  spd_fx_loss_t loss = r->cfg || out->config.activation == SPD_ACT_SOFTMAX
+                           ? SPD_FX_LOSS_SPARSE_CE
+                           : SPD_FX_LOSS_MSE;
   if (!err)
-    err = spd__fx_net_new(r->ctx, r->model, plan, SPD_FX_LOSS_SPARSE_CE, false, (int)batch,
+    err = spd__fx_net_new(r->ctx, r->model, plan, loss, false, (int)batch,
                           r->cfg ? r->cfg->seed : 0, &r->net);
   spd_numeric_plan_free(plan);
   if (err)

@@ -108,3 +108,14 @@ def test_pooling_on_the_input_reads_its_channels(tmp_path):
     got = predict_model(model, weights, data, tmp_path / "m.npy", "--numeric", "float")
     assert np.abs(got - want).max() < 1e-6
 
+
+def test_fixed_predict_of_a_linear_output(tmp_path):
+    """Regression: machine predict in fixed point refused a linear Dense
+    output ("the fixed-point cross-entropy needs a softmax output") that the
+    reference's fixed predict runs; now bit-identical to it."""
+    model, weights, data, want = pool_first_model(tmp_path)
+    got = predict_model(model, weights, data, tmp_path / "m.npy", "--numeric", "fixed")
+    ref = predict_model(model, weights, data, tmp_path / "r.npy", "--backend", "reference",
+                        "--numeric", "fixed")
+    assert np.array_equal(got, ref)
+    assert np.abs(got - want).max() < 2e-3
