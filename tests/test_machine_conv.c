@@ -1,7 +1,7 @@
 /* Convolutional networks run forward on the emulated machine
  * (docs/conv-on-machine.md): Conv2D/Conv1D tiles with strides, valid and
  * same padding, dilation, with and without bias, fused and separate max
- * and average pooling, the Flatten into Dense. Fixed point bit-identical to
+ * and average pooling (also on the input), the Flatten into Dense. Fixed point bit-identical to
  * the reference's fixed mode, float within 1e-4 of the float reference, a
  * convolution split over many tiles and chips equal to the unsplit
  * reference, and no packet dropped anywhere. */
@@ -135,6 +135,34 @@ static void test_conv1d_pool1d(void **state) {
   fixed_case((spd_shape_t){2, {17, 3}}, l, 2, "spinn3", 1, 5, NULL);
 }
 
+/* A pooling layer reading the input itself, cut into channel blocks: each
+ * pool tile receives its own channels of the sources' rows (the sources
+ * send every partition its feature-map positions), then a convolution. */
+static void test_pool_on_input(void **state) {
+  (void)state;
+  spd_layer_config_t l[] = {pool("p", SPD_LAYER_AVGPOOL2D, 2, 2, SPD_PAD_VALID),
+                            conv("c", 3, 2, 1, 1, SPD_PAD_SAME, SPD_ACT_RELU, true)};
+  spd_shape_t in = {3, {12, 10, 3}};
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  spd_model_t *m = cnn(&ctx, in, l, 2);
+  spd_machine_t *mc = spd_test_machine(&ctx, "spinn3", NULL);
+  spd_partition_opts_t po;
+  spd_partition_opts_default(&po);
+  po.training = false;
+  po.slots = 2;
+  po.slack_percent = 1;
+  spd_machine_graph_t *g = NULL;
+  assert_int_equal(spd_partition_model(&ctx, m, mc, &po, &g), 0);
+  const spd_conv_tiling_t *t = spd_machine_graph_conv_tiling(g, 1);
+  assert_non_null(t);
+  assert_true(t->grid_cols > 1);
+  spd_machine_graph_free(g);
+  spd_machine_free(mc);
+  spd_model_free(m);
+  fixed_case(in, l, 2, "spinn3", 1, 4, NULL);
+}
+
 /* With 1 % slack the partitioner cuts the convolution into many tiles
  * spread over several chips: the result still equals the unsplit
  * reference bit for bit. */
@@ -265,6 +293,15 @@ static void test_train_conv1d_exact(void **state) {
   train_case((spd_shape_t){2, {29, 3}}, l, 2, SPD_OPT_SGD, 0.0f, 1);
 }
 
+/* A max pooling on the input, cut into channel blocks, then a
+ * convolution, SGD with momentum. */
+static void test_train_pool_on_input_exact(void **state) {
+  (void)state;
+  spd_layer_config_t l[] = {pool("p", SPD_LAYER_MAXPOOL2D, 2, 2, SPD_PAD_VALID),
+                            conv("c", 3, 2, 1, 1, SPD_PAD_SAME, SPD_ACT_RELU, true)};
+  train_case((spd_shape_t){3, {12, 10, 3}}, l, 2, SPD_OPT_SGD, 0.9f, 1);
+}
+
 /* Float training (SGD with momentum, then Adam): every weight within 1e-4
  * of spd_fit's, on the fused and separate poolings of both fixed cases. */
 static void test_train_float_close(void **state) {
@@ -389,11 +426,13 @@ int main(void) {
       cmocka_unit_test(test_conv_strided_same_avgpool),
       cmocka_unit_test(test_conv_dilated_chain),
       cmocka_unit_test(test_conv1d_pool1d),
+      cmocka_unit_test(test_pool_on_input),
       cmocka_unit_test(test_conv_split_over_chips),
       cmocka_unit_test(test_conv_float_close),
       cmocka_unit_test(test_train_sgd_momentum_exact),
       cmocka_unit_test(test_train_adam_pools_exact),
       cmocka_unit_test(test_train_conv1d_exact),
+      cmocka_unit_test(test_train_pool_on_input_exact),
       cmocka_unit_test(test_train_float_close),
       cmocka_unit_test(test_train_float_dense_tail_close),
       cmocka_unit_test(test_train_dropout_exact),
