@@ -121,6 +121,7 @@ class Conversion:
         # For the fixed-point tolerance: the kernel layer's taps per output,
         # largest |weight| and an upper bound of its largest |output|.
         self.taps, self.weight_max, self.bound_max = 0, 0.0, 0.0
+        self.read_out = False  # readout() appended a Dense layer
 
     def name(self, base):
         n = self.counts.get(base, 0)
@@ -241,6 +242,7 @@ class Conversion:
         last = self.layers[-1]
         if last["class_name"] == "Dense":
             return
+        self.read_out = True
         act = "linear"
         if last["class_name"] == "Activation":
             act = last["config"]["activation"]

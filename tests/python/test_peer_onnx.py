@@ -143,8 +143,8 @@ def half_lsb(frac):
 
 
 def fixed_tolerance(c, act):
-    """The largest |fixed - exact| the formats allow for conversion @c with
-    a read-out activation @act (docs/numerics.md: input at frac
+    """The largest |fixed - exact| the formats allow for conversion @c
+    whose output layer has activation @act (docs/numerics.md: input at frac
     frac_for(max|x|, 1, 14), weights frac_for(max|w|, 4, 14), hidden and
     linear outputs frac_for(max, 4, 11), sigmoid/tanh/softmax at 14; one
     rounding to nearest of each, exact int64 sums). Maxima are upper bounds
@@ -160,6 +160,8 @@ def fixed_tolerance(c, act):
     else:
         err = 2 * ex  # max pooling: the quantised input; average: + its one rounding
         y_max = x_max
+    if not c.read_out:
+        return err  # the kernel layer is the output: its rounding is counted
     if act in ("linear", "relu"):
         return err + half_lsb(frac_for(y_max, 4, 11))
     lipschitz = {"sigmoid": 0.25, "tanh": 1.0, "softmax": 2.0}[act]
