@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -14,6 +15,7 @@
 #include "nn/fx_net_internal.h"
 #include "run/fit_fixed.h"
 #include "run/machine_dataspec.h"
+#include "run/machine_pace_report.h"
 #include "run/machine_progress.h"
 #include "run/machine_updates.h"
 #include "spindle/fixed.h"
@@ -55,6 +57,8 @@ typedef struct mrun {
   uint32_t *order;              /* epochs x n: the sample of each sequence number */
   uint32_t *update_addr, *result_addr, *order_addr; /* per vertex */
   uint64_t paced_cycles;        /* the slowest vertex's sends of a sample */
+  uint32_t *pace;               /* SPINDLE_PACE_REPORT: the loaded paces */
+  spd__ds_pace_why_t *why;      /* ... and what set them */
   const int32_t **master;
 } mrun_t;
 
@@ -456,14 +460,22 @@ static int load(mrun_t *r) {
   if (!pace)
     return spd_ctx_fail(r->ctx, SPD_ENOMEM, "paces of %u partitions", r->g->n_partitions);
   in.pace = pace;
-  err = spd__ds_paces(r->ctx, &in, r->machine, r->routing.trees, r->o.pace_percent, pace);
+  if (getenv("SPINDLE_PACE_REPORT") &&
+      !(r->why = spd_calloc(r->ctx, r->g->n_partitions + 1u, sizeof *r->why)))
+    err = spd_ctx_fail(r->ctx, SPD_ENOMEM, "pace report of %u partitions", r->g->n_partitions);
+  if (!err)
+    err = spd__ds_paces(r->ctx, &in, r->machine, r->routing.trees, r->o.pace_percent, pace,
+                        r->why);
   if (!err)
     r->paced_cycles = paced_cycles(r, pace);
   if (!err && r->cfg)
     err = write_update_tables(r);
   if (!err)
     err = load_vertices(r, &in);
-  spd_free(r->ctx, pace);
+  if (r->why)
+    r->pace = pace;
+  else
+    spd_free(r->ctx, pace);
   return err;
 }
 
@@ -587,6 +599,9 @@ static int run(mrun_t *r, spd_machine_stats_t *stats) {
     stats->packets_dropped = rc.packets_dropped;
     stats->simulated_seconds = (double)rc.sim_time_ps * 1e-12;
     stats->energy_joules = rc.energy_joules;
+    if (r->why && !err)
+      err = spd__pace_report(stderr, r->g, &r->place, r->tx, r->pace, r->why, run_samples(r),
+                             rc.sim_time_ps);
   }
   if (err)
     return err;
@@ -628,6 +643,8 @@ static void decode(const mrun_t *r, spd_machine_results_t *res) {
 
 static void mrun_free(mrun_t *r) {
   spd_free(r->ctx, r->records);
+  spd_free(r->ctx, r->pace);
+  spd_free(r->ctx, r->why);
   spd_transceiver_free(r->tx);
   if (r->routed)
     spd_map_routing_free(r->ctx, &r->routing);
