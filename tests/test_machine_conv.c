@@ -223,11 +223,12 @@ static void test_conv_float_close(void **state) {
   spd_model_free(m);
 }
 
-/* Fixed-point training on the machine: after a few batches (a short last
- * one) of two epochs every weight equals spd_fit_fixed's bit for bit. */
-static void train_case_numeric(spd_shape_t in, const spd_layer_config_t *layers, int n_layers,
-                               spd_optimizer_kind_t kind, float momentum, uint32_t slack,
-                               spd_numeric_t numeric) {
+/* Fixed-point training on the machine with @p slots samples in flight:
+ * after a few batches (a short last one) of two epochs every weight equals
+ * spd_fit_fixed's bit for bit. */
+static void train_case_slots(spd_shape_t in, const spd_layer_config_t *layers, int n_layers,
+                             spd_optimizer_kind_t kind, float momentum, uint32_t slack,
+                             spd_numeric_t numeric, uint32_t slots) {
   spd_ctx_t ctx;
   spd_ctx_init(&ctx);
   spd_model_t *on_machine = cnn(&ctx, in, layers, n_layers);
@@ -238,7 +239,7 @@ static void train_case_numeric(spd_shape_t in, const spd_layer_config_t *layers,
   spd_test_samples_make(&s, n, in, CLASSES, true);
   spd_fit_config_t cfg;
   spd_test_fit_config(&cfg, kind, momentum);
-  spd_machine_run_opts_t o = {.numeric = numeric, .slack_percent = slack};
+  spd_machine_run_opts_t o = {.numeric = numeric, .slack_percent = slack, .slots = slots};
   spd_machine_stats_t st;
   spd_test_expect_trains_as_reference(&ctx, on_host, on_machine, mc, &o, &cfg, &s, &st);
   expect_clean(&st, (uint64_t)cfg.epochs * n);
@@ -246,6 +247,12 @@ static void train_case_numeric(spd_shape_t in, const spd_layer_config_t *layers,
   spd_machine_free(mc);
   spd_model_free(on_machine);
   spd_model_free(on_host);
+}
+
+static void train_case_numeric(spd_shape_t in, const spd_layer_config_t *layers, int n_layers,
+                               spd_optimizer_kind_t kind, float momentum, uint32_t slack,
+                               spd_numeric_t numeric) {
+  train_case_slots(in, layers, n_layers, kind, momentum, slack, numeric, 0);
 }
 
 static void train_case(spd_shape_t in, const spd_layer_config_t *layers, int n_layers,
@@ -274,6 +281,26 @@ static void test_train_adam_pools_exact(void **state) {
                             conv("c1", 4, 2, 1, 1, SPD_PAD_SAME, SPD_ACT_RELU, true),
                             pool("p1", SPD_LAYER_MAXPOOL2D, 3, 3, SPD_PAD_SAME)};
   train_case((spd_shape_t){3, {23, 12, 1}}, l, 4, SPD_OPT_ADAM, 0.0f, 1);
+}
+
+/* Eight samples in flight, more than a tile stages dX partitions for
+ * (SPD_CONV_DX_STAGES): a backward waits for the staging two samples
+ * before it to be sent, and the weights stay bit-identical (fixed) or
+ * within 1e-4 (float). */
+static void test_train_eight_in_flight(void **state) {
+  (void)state;
+  spd_layer_config_t l[] = {conv("c", 4, 3, 1, 1, SPD_PAD_SAME, SPD_ACT_RELU, true),
+                            pool("p", SPD_LAYER_MAXPOOL2D, 2, 2, SPD_PAD_VALID),
+                            conv("c1", 3, 3, 1, 2, SPD_PAD_VALID, SPD_ACT_TANH, true)};
+  train_case_slots((spd_shape_t){3, {14, 10, 2}}, l, 3, SPD_OPT_SGD, 0.9f, 1, SPD_NUMERIC_FIXED,
+                   8);
+  spd_layer_config_t a[] = {conv("c", 3, 3, 2, 1, SPD_PAD_SAME, SPD_ACT_RELU, false),
+                            pool("p", SPD_LAYER_AVGPOOL2D, 3, 2, SPD_PAD_SAME),
+                            conv("c1", 4, 2, 1, 1, SPD_PAD_SAME, SPD_ACT_RELU, true)};
+  train_case_slots((spd_shape_t){3, {23, 12, 1}}, a, 3, SPD_OPT_ADAM, 0.0f, 1, SPD_NUMERIC_FIXED,
+                   8);
+  train_case_slots((spd_shape_t){3, {14, 10, 2}}, l, 3, SPD_OPT_SGD, 0.9f, 1, SPD_NUMERIC_FLOAT,
+                   8);
 }
 
 /* Conv1D (stride 2, same) and AveragePooling1D (3 / 2, same), SGD. */
@@ -433,6 +460,7 @@ int main(void) {
       cmocka_unit_test(test_train_adam_pools_exact),
       cmocka_unit_test(test_train_conv1d_exact),
       cmocka_unit_test(test_train_pool_on_input_exact),
+      cmocka_unit_test(test_train_eight_in_flight),
       cmocka_unit_test(test_train_float_close),
       cmocka_unit_test(test_train_float_dense_tail_close),
       cmocka_unit_test(test_train_dropout_exact),

@@ -37,9 +37,11 @@ static const char *numeric_name(spd_numeric_t numeric) {
 }
 
 /* Train @p m (described by @p what) for one epoch of a few samples, the
- * partitioner's slack @p slack (0: the session's default). */
+ * partitioner's slack @p slack and @p slots samples in flight (0: the
+ * session's defaults). */
 static void fit_model(spd_ctx_t *ctx, spd_model_t *m, const char *what, const char *machine,
-                      spd_numeric_t numeric, const opt_case_t *oc, uint32_t slack) {
+                      spd_numeric_t numeric, const opt_case_t *oc, uint32_t slack,
+                      uint32_t slots) {
   spd_machine_t *mc = spd_test_machine(ctx, machine, NULL);
   spd_test_samples_t s;
   size_t n = 6;
@@ -50,7 +52,7 @@ static void fit_model(spd_ctx_t *ctx, spd_model_t *m, const char *what, const ch
   cfg.batch_size = 4;
   cfg.optimizer.kind = oc->kind;
   cfg.optimizer.momentum = oc->momentum;
-  spd_machine_run_opts_t o = {.numeric = numeric, .slack_percent = slack};
+  spd_machine_run_opts_t o = {.numeric = numeric, .slack_percent = slack, .slots = slots};
   spd_machine_stats_t st;
   spd_history_t h = {0};
   int err = spd_machine_fit(ctx, m, mc, &o, &cfg, &s.d, &h, &st);
@@ -91,7 +93,7 @@ static void fit_case(const char *model, const char *machine, spd_numeric_t numer
   spd_ctx_t ctx;
   spd_ctx_init(&ctx);
   spd_model_t *m = load(&ctx, model);
-  fit_model(&ctx, m, model, machine, numeric, oc, 0);
+  fit_model(&ctx, m, model, machine, numeric, oc, 0, 0);
   spd_model_free(m);
 }
 
@@ -160,6 +162,21 @@ static void test_lenet5_fits(void **state) {
   every_case("examples/lenet5.json", false);
 }
 
+/* Training with 8 samples in flight, fixed and float, Adam, on spinn5: a
+ * conv tile stages the dX partitions of SPD_CONV_DX_STAGES samples, not
+ * of every sample in flight, so conv2d_1 fits. */
+static void test_lenet5_eight_in_flight_fits(void **state) {
+  (void)state;
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  for (int nu = 0; nu < 2; nu++) {
+    spd_model_t *m = load(&ctx, "examples/lenet5.json");
+    fit_model(&ctx, m, "examples/lenet5.json", "spinn5",
+              nu ? SPD_NUMERIC_FLOAT : SPD_NUMERIC_FIXED, &OPTS[2], 0, 8);
+    spd_model_free(m);
+  }
+}
+
 /* Forward only, fixed and float, 2 and 4 samples in flight: the conv tiles
  * keep no training state and one y. */
 static void test_lenet5_forward_fits(void **state) {
@@ -226,7 +243,7 @@ static void window_case(const char *what, spd_shape_t in, const spd_layer_config
     const opt_case_t *opts[] = {&OPTS[1], &OPTS[2]};
     for (int k = 0; k < 2; k++) {
       spd_model_t *m = windows(&ctx, in, layers, n);
-      fit_model(&ctx, m, what, "spinn5", numeric, opts[k], SLACK);
+      fit_model(&ctx, m, what, "spinn5", numeric, opts[k], SLACK, 0);
       spd_model_free(m);
     }
     spd_model_t *m = windows(&ctx, in, layers, n);
@@ -294,6 +311,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_mlp_fits),
       cmocka_unit_test(test_lenet5_fits),
+      cmocka_unit_test(test_lenet5_eight_in_flight_fits),
       cmocka_unit_test(test_lenet5_forward_fits),
       cmocka_unit_test(test_strided_pool_tiles_fit),
       cmocka_unit_test(test_dilated_chain_fits),

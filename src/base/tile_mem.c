@@ -99,8 +99,10 @@ static uint64_t params(uint32_t state, uint64_t n) {
 /* Training of a conv or pool tile (conv.c's train_init). */
 static uint64_t conv_train(const spd_conv_mem_t *t) {
   uint64_t s = t->slots, K = (uint64_t)t->n_w + (t->bias ? t->b : 0u);
-  /* dX words, their staging per slot, the forwards held for the update. */
-  uint64_t sum = kal((uint64_t)t->n_in * 8u) + kal(s * t->dxstage * 4u) + kal(s);
+  uint64_t stages = s < SPD_CONV_DX_STAGES ? s : SPD_CONV_DX_STAGES;
+  /* dX words, their staging (SPD_CONV_DX_STAGES samples), the forwards
+   * held for the update, the backwards waiting for a staging. */
+  uint64_t sum = kal((uint64_t)t->n_in * 8u) + kal(stages * t->dxstage * 4u) + 2u * kal(s);
   if (!t->fixed) {
     /* dY sums per slot, dY, dX; dZ, the pooling's dX, the dW staging. */
     sum += kal(s * t->n_out * 4u) + kal((uint64_t)t->n_out * 4u) + kal((uint64_t)t->n_in * 4u);

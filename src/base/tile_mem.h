@@ -87,9 +87,14 @@ typedef struct spd_conv_mem {
   uint32_t stage;    /* values of its outgoing y partitions per slot (the
                         rows some reader reads) */
   uint32_t dxstage;  /* training: words of its outgoing dX partitions per
-                        slot, 0 for a first layer */
+                        sample, 0 for a first layer */
   uint32_t state;    /* SPD_TM_STATE_* */
 } spd_conv_mem_t;
+
+/** Samples whose dX partitions a conv or pool tile stages at once (at most
+ *  the samples in flight): a sample's backward waits until the staging
+ *  of the sample this many before it has been sent. */
+#define SPD_CONV_DX_STAGES 2u
 
 /** DTCM bytes the conv or pool tile kernel allocates after spd_kc_init. */
 uint64_t spd_conv_mem_dtcm(const spd_conv_mem_t *t);

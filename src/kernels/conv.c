@@ -70,7 +70,10 @@ typedef struct ctile {
   int64_t *back;             /* n_conv (fused) or n_in: pooling dX */
   int64_t *dx;               /* n_in */
   uint32_t *dxown;           /* n_in x 2 words */
-  uint32_t *dxstage, dxstage_n; /* slots x every dX partition's words */
+  uint32_t *dxstage, dxstage_n; /* dX_stages x every dX partition's words */
+  uint32_t dx_stages, dx_parts; /* SPD_CONV_DX_STAGES or fewer; dX partitions */
+  uint32_t dx_jobs[SPD_CONV_DX_STAGES]; /* sends still queued from each staging */
+  uint8_t *bwd_ready;        /* per slot: its dY is in, its backward waits */
   uint32_t *bstage;          /* dW sums (2 words each) or updated weights */
   uint64_t *dwin;            /* owner: the other tiles' dW sums */
   spd_kc_params_t kernel, bias;
@@ -559,9 +562,12 @@ static void backward(ctile_t *t, uint32_t slot) {
 static void backward_done(ctile_t *t, uint32_t slot, uint32_t seq, bool below) {
   spd_kc_t *kc = &t->kc;
   int err = 0;
-  if (below)
+  if (below) {
+    uint32_t i = seq % t->dx_stages;
+    t->dx_jobs[i] = t->dx_parts;
     err = spd_kc_send_gathered(kc, SPD_DS_KIND_DXPSUM, slot, t->dxown,
-                               t->dxstage + slot * t->dxstage_n) == UINT32_MAX;
+                               t->dxstage + i * t->dxstage_n) == UINT32_MAX;
+  }
   else
     err = spd_kc_send_kind(kc, SPD_DS_KIND_CREDIT, slot, &t->zero);
   if (err) {
@@ -579,10 +585,32 @@ static void backward_done(ctile_t *t, uint32_t slot, uint32_t seq, bool below) {
   spd_kc_sample_done(kc);
 }
 
+/* The backwards whose dY is in, in sample order, while the staging of
+ * the next one's dX partitions is free (SPD_CONV_DX_STAGES). */
+static void backward_ready(ctile_t *t) {
+  uint32_t slot = t->next_bwd & (t->kc.h.slots - 1);
+  while (t->bwd_ready[slot] && !t->dx_jobs[t->next_bwd % t->dx_stages]) {
+    t->bwd_ready[slot] = 0;
+    backward(t, slot);
+    slot = t->next_bwd & (t->kc.h.slots - 1);
+  }
+}
+
+/* A dX partition of a staging has gone: the staging is free once all have. */
+static void sent(spd_kc_t *kc, const uint32_t *data) {
+  ctile_t *t = kc->role;
+  if (!t->dxstage_n || data < t->dxstage || data >= t->dxstage + t->dx_stages * t->dxstage_n)
+    return;
+  uint32_t i = (uint32_t)(data - t->dxstage) / t->dxstage_n;
+  if (t->dx_jobs[i] && !--t->dx_jobs[i])
+    backward_ready(t);
+}
+
 static void slot_done(spd_kc_t *kc, uint32_t slot, uint32_t phase) {
   ctile_t *t = kc->role;
   if (phase == SPD_KC_BACKWARD) {
-    backward(t, slot);
+    t->bwd_ready[slot] = 1;
+    backward_ready(t);
     return;
   }
   if (phase == SPD_KC_BATCH) {
@@ -724,18 +752,24 @@ static int train_init(ctile_t *t) {
   const spd_ds_config_t *c = &kc->cfg;
   uint32_t s = kc->h.slots;
   for (uint32_t p = 0; p < kc->h.n_out; p++)
-    t->dxstage_n += kc->out[p].kind == SPD_DS_KIND_DXPSUM ? kc->out[p].n * kc->out[p].words : 0u;
+    if (kc->out[p].kind == SPD_DS_KIND_DXPSUM && kc->out[p].n && kc->out[p].words) {
+      t->dxstage_n += kc->out[p].n * kc->out[p].words;
+      t->dx_parts++;
+    }
+  t->dx_stages = s < SPD_CONV_DX_STAGES ? s : SPD_CONV_DX_STAGES;
   t->dxown = spd_kc_alloc(kc, t->n_in * 8u);
-  t->dxstage = spd_kc_alloc(kc, s * t->dxstage_n * 4u);
+  t->dxstage = spd_kc_alloc(kc, t->dx_stages * t->dxstage_n * 4u);
   t->pending = spd_kc_alloc(kc, s);
-  if (!t->dxown || !t->dxstage || !t->pending)
+  t->bwd_ready = spd_kc_alloc(kc, s);
+  if (!t->dxown || !t->dxstage || !t->pending || !t->bwd_ready)
     return SPD_ENOMEM;
+  kc->sent = sent;
   if (!t->fixed)
     return train_init_float(t);
   t->dyacc = spd_kc_alloc(kc, s * t->n_out * 8u);
   t->dy = spd_kc_alloc(kc, t->n_out * 2u);
   t->dx = spd_kc_alloc(kc, t->n_in * 8u);
-  if (!t->dyacc || !t->dy || !t->dx || !t->dxown || !t->dxstage || !t->pending)
+  if (!t->dyacc || !t->dy || !t->dx)
     return SPD_ENOMEM;
   if (!t->conv)
     return 0;

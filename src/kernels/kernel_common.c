@@ -112,6 +112,8 @@ static void send_task(spd_core_t *core, uint32_t a0, uint32_t a1) {
   if (job->next == job->n) {
     kc->jobs_head = (kc->jobs_head + 1) % kc->jobs_cap;
     kc->jobs_count--;
+    if (kc->sent)
+      kc->sent(kc, job->data);
   }
   if (kc->jobs_count == 0) {
     kc->sending = false;

@@ -49,6 +49,9 @@ typedef void (*spd_kc_store_fn)(spd_kc_t *kc, uint32_t in, uint32_t slot, uint32
 /** Every packet of phase @p phase of slot @p slot has arrived (a queued
  *  task). */
 typedef void (*spd_kc_slot_fn)(spd_kc_t *kc, uint32_t slot, uint32_t phase);
+/** The last packet of a queued send of @p data has gone (a role that
+ *  reuses its staging buffers; optional). Runs in the send task. */
+typedef void (*spd_kc_sent_fn)(spd_kc_t *kc, const uint32_t *data);
 
 
 struct spd_kc {
@@ -66,6 +69,7 @@ struct spd_kc {
   bool sending;
   spd_kc_store_fn store;
   spd_kc_slot_fn slot_done;
+  spd_kc_sent_fn sent;     /* NULL: none */
   void *role;
 };
 
