@@ -57,7 +57,7 @@ def run_machine(args, numeric, weights_path, workdir, recipe_flags):
            "--machine", args.machine, "--numeric", numeric, "--data", args.data,
            "--epochs", str(args.epochs), "--batch-size", str(args.batch_size),
            "--seed", str(args.seed), "--weights", weights_path, "--limit", str(args.limit),
-           "--report", report_path] + recipe_flags
+           "--in-flight", str(args.in_flight), "--report", report_path] + recipe_flags
     print("+ " + " ".join(cmd), file=sys.stderr, flush=True)
     start = time.perf_counter()
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=sys.stderr, text=True)
@@ -83,7 +83,8 @@ def machine_figures(args, numeric, report, wall, macs, torch_rate):
             "train_seconds": seconds, "timing": source, "wall_seconds": wall,
             "host_samples_per_s": host_rate,
             "host_ratio_spindle_over_pytorch": host_rate / torch_rate,
-            "machine": report["machine"], "chips_used": report["chips_used"],
+            "machine": report["machine"], "samples_in_flight": report["samples_in_flight"],
+            "chips_used": report["chips_used"],
             "cores_used": cores, "packets_sent": report["packets_sent"],
             "packets_dropped": report["packets_dropped"],
             "simulated_seconds": report["simulated_seconds"],
@@ -104,6 +105,9 @@ def machine_parser(doc, model, limit, quick_limit):
     p.add_argument("--data", default=pytorch_mlp.FASHION_MNIST,
                    help="folder with the four IDX files")
     p.add_argument("--machine", default="spinn5")
+    p.add_argument("--in-flight", type=int, default=2,
+                   help="samples in the machine's pipeline at once (default %(default)s, "
+                        "spindle train's)")
     p.add_argument("--numerics", default="fixed",
                    help="comma-separated numeric modes to run on the machine "
                         "(fixed, float; default %(default)s)")
