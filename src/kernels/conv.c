@@ -713,9 +713,6 @@ static bool receives_dw(const ctile_t *t) {
   return false;
 }
 
-/* Training state: dY sums, scratch, dX, the exact dW and bias gradient;
- * the owner also the master slice (after the data region's 1/count
- * table), the optimizer slabs and the others' dW sums. */
 /* Float training state: the float weights are their own masters. */
 static int train_init_float(ctile_t *t) {
   spd_kc_t *kc = &t->kc;
@@ -747,6 +744,9 @@ static int train_init_float(ctile_t *t) {
   return t->fkernel.grad ? 0 : SPD_ENOMEM;
 }
 
+/* Training state: dY sums, scratch, dX, the exact dW and bias gradient;
+ * the owner also the master slice (after the data region's 1/count
+ * table), the optimizer slabs and the others' dW sums. */
 static int train_init(ctile_t *t) {
   spd_kc_t *kc = &t->kc;
   const spd_ds_config_t *c = &kc->cfg;
