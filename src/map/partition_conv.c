@@ -17,13 +17,15 @@
  * whose tiles fit DTCM and run within T; T is bisected with the Dense
  * layers' cores held, then the Dense layers are cut again for the cores
  * left with T as their floor (no point running faster than the
- * convolutions). */
+ * convolutions). This file holds the geometry, the cost and the search;
+ * partition_conv_build.c builds the machine graph of the chosen cuts. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "base/tile_mem.h"
 #include "map/machine_graph.h"
+#include "map/partition_conv.h"
 #include "map/partition_dense.h"
 #include "map/tile_cost.h"
 #include "nn/shape.h"
@@ -34,49 +36,14 @@
 /* Fixed-point unit of the dX fan-in of a tile. */
 #define FAN_ONE 1000u
 
-typedef struct wstage {
-  int layer;
-  const char *name;
-  spd_layer_kind_t kind;
-  bool pool, max, bias;
-  spd_activation_t act;
-  uint32_t in_h, in_w, in_c, out_h, out_w, out_c;
-  uint32_t k_h, k_w, s_h, s_w, d_h, d_w, pad_t, pad_l;
-  int fused;      /* conv: stage index of its fused pooling, or -1 */
-  int fused_into; /* pooling: stage index of its convolution, or -1 */
-} wstage_t;
-
-typedef struct wcut {
-  uint32_t R, C; /* row blocks (of the pooled rows when fused), channel blocks */
-  spd_tile_memory_t mem;
-  uint32_t cores, dtcm;
-  uint64_t period, sdram;
-  bool unread;   /* a tile sends nothing: no reader reads any of its rows */
-} wcut_t;
-
-typedef struct csearch {
-  spd_ctx_t *ctx;
-  const spd_partition_opts_t *o;
-  const spd_machine_t *m;
-  uint32_t budget, cores;
-  uint64_t chip_sdram;
-  int n;
-  wstage_t *st;
-  wcut_t *cut;
-  int tail;               /* model index of the Flatten: the Dense tail starts there */
-  uint32_t n_sources;
-  int missing;            /* stage with no cut, or -1 */
-  uint32_t dense_cols;    /* column blocks of the first Dense layer */
-} csearch_t;
-
 /* ------------------------------------------------------------ geometry */
 
-static spd_range_t block_of(uint32_t n, uint32_t parts, uint32_t i) {
+spd_range_t spd__pc_block_of(uint32_t n, uint32_t parts, uint32_t i) {
   uint32_t size = spd__ceil_div(n, parts), lo = i * size;
   return (spd_range_t){lo, lo >= n ? 0 : (n - lo < size ? n - lo : size)};
 }
 
-static spd_range_t intersect(spd_range_t x, spd_range_t y) {
+spd_range_t spd__pc_intersect(spd_range_t x, spd_range_t y) {
   uint32_t lo = x.lo > y.lo ? x.lo : y.lo;
   uint32_t hi = x.lo + x.n < y.lo + y.n ? x.lo + x.n : y.lo + y.n;
   return (spd_range_t){lo, hi > lo ? hi - lo : 0};
@@ -94,7 +61,7 @@ spd_range_t spd_conv_input_rows(spd_range_t out, uint32_t stride, uint32_t k, ui
 }
 
 /* Rows a tile of stage si is cut by: the pooled rows when a pooling is fused. */
-static uint32_t tile_rows_of(const csearch_t *S, int si) {
+uint32_t spd__pc_tile_rows_of(const csearch_t *S, int si) {
   const wstage_t *st = &S->st[si];
   return st->fused >= 0 ? S->st[st->fused].out_h : st->out_h;
 }
@@ -113,15 +80,21 @@ static spd_range_t fused_conv_rows(const wstage_t *conv, const wstage_t *pool, s
 }
 
 /* A tile's own output rows of its (convolution or pooling) layer. */
-static spd_range_t own_rows(const csearch_t *S, int si, spd_range_t rows) {
+spd_range_t spd__pc_own_rows(const csearch_t *S, int si, spd_range_t rows) {
   const wstage_t *st = &S->st[si];
   return st->fused >= 0 ? fused_conv_rows(st, &S->st[st->fused], rows) : rows;
 }
 
-static int consumer_of(const csearch_t *S, int si);
-
-static spd_range_t need_rows(const wstage_t *st, spd_range_t own) {
+spd_range_t spd__pc_need_rows(const wstage_t *st, spd_range_t own) {
   return spd_conv_input_rows(own, st->s_h, st->k_h, st->d_h, st->pad_t, st->in_h);
+}
+
+/* The stage that reads stage si's output (the next one not fused), or n. */
+int spd__pc_consumer_of(const csearch_t *S, int si) {
+  int c = si + 1;
+  while (c < S->n && S->st[c].fused_into >= 0)
+    c++;
+  return c;
 }
 
 /* ---------------------------------------------------------------- cost */
@@ -133,16 +106,16 @@ static uint32_t sat32(uint64_t v) { return v > UINT32_MAX ? UINT32_MAX : (uint32
  * when the Dense layers read them; rows no window of the next layer
  * touches (a stride longer than its window) are never sent. */
 static uint64_t rows_read(const csearch_t *S, int si, spd_range_t rows) {
-  int ci = consumer_of(S, si);
+  int ci = spd__pc_consumer_of(S, si);
   if (ci >= S->n)
     return rows.n;
   const wstage_t *c = &S->st[ci];
-  uint32_t R = S->cut[ci].R, n = tile_rows_of(S, ci);
+  uint32_t R = S->cut[ci].R, n = spd__pc_tile_rows_of(S, ci);
   uint64_t read = 0;
   for (uint32_t r = rows.lo; r < rows.lo + rows.n; r++) {
     bool seen = false;
     for (uint32_t i = 0; i < R && !seen; i++) {
-      spd_range_t in = need_rows(c, own_rows(S, ci, block_of(n, R, i)));
+      spd_range_t in = spd__pc_need_rows(c, spd__pc_own_rows(S, ci, spd__pc_block_of(n, R, i)));
       seen = r >= in.lo && r < in.lo + in.n;
     }
     read += seen;
@@ -152,7 +125,7 @@ static uint64_t rows_read(const csearch_t *S, int si, spd_range_t rows) {
 
 /* Weights of a convolution tile of @p b output channels (kernel slice and
  * biases). */
-static uint64_t tile_weights(const wstage_t *st, uint32_t b) {
+uint64_t spd__pc_tile_weights(const wstage_t *st, uint32_t b) {
   return st->pool ? 0 : (uint64_t)st->k_h * st->k_w * st->in_c * b + (st->bias ? b : 0);
 }
 
@@ -161,12 +134,12 @@ static uint64_t tile_weights(const wstage_t *st, uint32_t b) {
  * dX partial sums it receives per output value, in FAN_ONE units (every
  * reader of a value sends one: the next layer's channel blocks times its
  * halo overlap, or the first Dense layer's column blocks). */
-static void cost_tile(const csearch_t *S, int si, spd_range_t rows, uint32_t b, uint32_t R,
+void spd__pc_cost_tile(const csearch_t *S, int si, spd_range_t rows, uint32_t b, uint32_t R,
                       spd_tile_memory_t mem, uint64_t fan, spd__vertex_cost_t *c) {
   const spd_partition_opts_t *o = S->o;
   const wstage_t *st = &S->st[si];
   const wstage_t *pool = st->fused >= 0 ? &S->st[st->fused] : NULL;
-  spd_range_t own = own_rows(S, si, rows), in = need_rows(st, own);
+  spd_range_t own = spd__pc_own_rows(S, si, rows), in = spd__pc_need_rows(st, own);
   uint64_t words = spd__cost_psum_words(o->numeric), recv = spd__cost_recv_cycles();
   uint64_t send = spd__cost_send_cycles(), mac = spd__cost_mac_cycles(o->numeric);
   uint64_t add = spd__cost_add_cycles(o->numeric);
@@ -175,7 +148,7 @@ static void cost_tile(const csearch_t *S, int si, spd_range_t rows, uint32_t b, 
   uint64_t per_row = (uint64_t)(pool ? pool->out_w : st->out_w) * b; /* sent, per tile row */
   uint64_t sent = rows.n * per_row;
   uint64_t ops = outs * st->k_h * st->k_w * (st->pool ? 1 : st->in_c); /* MACs or pool ops */
-  uint64_t op = st->pool ? add : mac, K = tile_weights(st, b);
+  uint64_t op = st->pool ? add : mac, K = spd__pc_tile_weights(st, b);
   uint32_t wd = 0, ws = 0;
   spd__cost_weight_bytes(o, mem, &wd, &ws);
   bool first = si == 0;
@@ -223,30 +196,30 @@ static void cost_tile(const csearch_t *S, int si, spd_range_t rows, uint32_t b, 
 
 /* Average number of dX partial sums per output value of stage si, given
  * the cut of the stage that reads it (FAN_ONE units). */
-static uint64_t fan_of(const csearch_t *S, int si) {
-  int ci = consumer_of(S, si);
+uint64_t spd__pc_fan_of(const csearch_t *S, int si) {
+  int ci = spd__pc_consumer_of(S, si);
   if (ci >= S->n)
     return (uint64_t)FAN_ONE * (S->dense_cols ? S->dense_cols : 1);
   const wstage_t *c = &S->st[ci];
   const wcut_t *cut = &S->cut[ci];
-  uint32_t rows = tile_rows_of(S, ci);
+  uint32_t rows = spd__pc_tile_rows_of(S, ci);
   uint64_t read = 0;
   for (uint32_t i = 0; i < cut->R; i++)
-    read += need_rows(c, own_rows(S, ci, block_of(rows, cut->R, i))).n;
+    read += spd__pc_need_rows(c, spd__pc_own_rows(S, ci, spd__pc_block_of(rows, cut->R, i))).n;
   return read * FAN_ONE * (c->pool ? 1 : cut->C) / (c->in_h ? c->in_h : 1);
 }
 
 static void evaluate(const csearch_t *S, int si, uint32_t R, uint32_t C, spd_tile_memory_t mem,
                      wcut_t *out) {
   const wstage_t *st = &S->st[si];
-  uint32_t n = tile_rows_of(S, si);
+  uint32_t n = spd__pc_tile_rows_of(S, si);
   *out = (wcut_t){R, C, mem, R * C, 0, 0, 0, false};
   uint32_t b = spd__ceil_div(st->out_c, C);
-  uint64_t link = spd__cost_link_cycles(), fan = fan_of(S, si);
+  uint64_t link = spd__cost_link_cycles(), fan = spd__pc_fan_of(S, si);
   for (uint32_t i = 0; i < R; i++) {
     spd__vertex_cost_t c;
-    cost_tile(S, si, block_of(n, R, i), b, R, mem, fan, &c);
-    out->unread |= rows_read(S, si, block_of(n, R, i)) == 0;
+    spd__pc_cost_tile(S, si, spd__pc_block_of(n, R, i), b, R, mem, fan, &c);
+    out->unread |= rows_read(S, si, spd__pc_block_of(n, R, i)) == 0;
     uint64_t period = spd__max64(spd__max64(c.busy, c.dma), c.sends * link);
     out->period = spd__max64(out->period, period);
     out->dtcm = c.dtcm > out->dtcm ? c.dtcm : out->dtcm;
@@ -269,7 +242,7 @@ static int producer_of(const csearch_t *S, int si) {
  * tiles receive one dX partial sum per reader of each value. */
 static bool best_cut(csearch_t *S, int si, uint64_t T, bool look_back, wcut_t *out) {
   const wstage_t *st = &S->st[si];
-  uint32_t rows = tile_rows_of(S, si);
+  uint32_t rows = spd__pc_tile_rows_of(S, si);
   int pi = look_back ? producer_of(S, si) : -1;
   wcut_t saved = pi >= 0 ? S->cut[pi] : (wcut_t){0};
   bool have = false;
@@ -448,7 +421,7 @@ static int explain(csearch_t *S, uint64_t dense_cores) {
   if (S->missing >= 0) {
     const wstage_t *st = &S->st[S->missing];
     wcut_t c;
-    evaluate(S, S->missing, tile_rows_of(S, S->missing), st->out_c, SPD_TILE_RESIDENT, &c);
+    evaluate(S, S->missing, spd__pc_tile_rows_of(S, S->missing), st->out_c, SPD_TILE_RESIDENT, &c);
     if (c.dtcm <= S->budget && c.sdram <= S->chip_sdram) /* it fits, given more cores */
       return spd_ctx_fail(S->ctx, SPD_ENOFIT,
                           "machine '%s' offers %" PRIu32 " application cores, too few for the "
@@ -489,441 +462,6 @@ static int explain(csearch_t *S, uint64_t dense_cores) {
                       st->in_h, st->in_w, st->in_c, st->out_h, st->out_w, st->out_c,
                       S->cut[worst].cores, S->cut[worst].R, S->cut[worst].C, S->cut[worst].dtcm,
                       S->budget);
-}
-
-/* ------------------------------------------------------------- builder */
-
-typedef struct cbuild {
-  csearch_t *S;
-  const spd_machine_graph_t *d;  /* the Dense tail's graph */
-  spd_machine_graph_t *g;
-  uint32_t *first;               /* per stage: its first tile */
-  uint32_t *remap;               /* Dense tail vertex -> new index (UINT32_MAX: dropped) */
-  uint32_t *targets;
-  uint32_t n_targets_max;
-} cbuild_t;
-
-static uint32_t tile_at(const cbuild_t *B, int si, uint32_t i, uint32_t j) {
-  return B->first[si] + i * B->S->cut[si].C + j;
-}
-
-static int add_window_vertices(cbuild_t *B) {
-  csearch_t *S = B->S;
-  spd_machine_graph_t *g = B->g;
-  const wstage_t *s0 = &S->st[0];
-  int err = 0;
-  for (uint32_t s = 0; !err && s < S->n_sources; s++) {
-    spd_range_t r = block_of(s0->in_h, S->n_sources, s);
-    uint32_t per_row = s0->in_w * s0->in_c;
-    spd_vertex_t v = {.role = SPD_ROLE_SOURCE, .layer = 0, .n_layers = 1,
-                      .rows = {r.lo * per_row, r.n * per_row}, .in_rows = r};
-    spd__vertex_cost_t c;
-    spd__cost_source(S->o, v.rows.n, &c);
-    v.dtcm_bytes = c.dtcm;
-    v.sdram_bytes = c.sdram;
-    v.cycles_per_sample = c.busy;
-    v.dma_cycles = c.dma;
-    err = spd__graph_add_vertex(g, &v, NULL);
-  }
-  for (int si = 0; !err && si < S->n; si++) {
-    const wstage_t *st = &S->st[si];
-    B->first[si] = g->n_vertices;
-    if (st->fused_into >= 0)
-      continue;
-    const wcut_t *cut = &S->cut[si];
-    uint32_t rows = tile_rows_of(S, si);
-    for (uint32_t i = 0; !err && i < cut->R; i++)
-      for (uint32_t j = 0; !err && j < cut->C; j++) {
-        spd_range_t r = block_of(rows, cut->R, i), ch = block_of(st->out_c, cut->C, j);
-        spd_range_t own = own_rows(S, si, r);
-        spd_vertex_t v = {.role = st->pool ? SPD_ROLE_POOL : SPD_ROLE_CONV, .layer = st->layer,
-                          .n_layers = 1, .grid_row = (uint16_t)i, .grid_col = (uint16_t)j,
-                          .rows = r, .cols = ch, .memory = cut->mem,
-                          .in_rows = need_rows(st, own), .conv_rows = own,
-                          .fused_pool = st->fused >= 0 ? S->st[st->fused].layer : 0};
-        spd__vertex_cost_t c;
-        cost_tile(S, si, r, ch.n, cut->R, cut->mem, fan_of(S, si), &c);
-        v.dtcm_bytes = c.dtcm;
-        v.sdram_bytes = c.sdram;
-        v.cycles_per_sample = c.busy;
-        v.dma_cycles = c.dma;
-        err = spd__graph_add_vertex(g, &v, NULL);
-      }
-  }
-  return err;
-}
-
-/* The Dense tail's vertices except its sources. */
-static int add_dense_vertices(cbuild_t *B) {
-  int err = 0;
-  for (uint32_t v = 0; !err && v < B->d->n_vertices; v++) {
-    B->remap[v] = UINT32_MAX;
-    if (B->d->vertices[v].role == SPD_ROLE_SOURCE)
-      continue;
-    err = spd__graph_add_vertex(B->g, &B->d->vertices[v], &B->remap[v]);
-  }
-  return err;
-}
-
-static int add_fm(cbuild_t *B, uint32_t src, const char *name, int layer, spd_range_t rows,
-                  spd_range_t chans, uint32_t width, uint32_t channels, spd_range_t values,
-                  uint32_t words, const uint32_t *targets, uint32_t n) {
-  int err = spd__graph_add_partition(B->g, src, name, layer, values, words, targets, n);
-  if (err)
-    return err;
-  spd_partition_t *p = &B->g->partitions[B->g->n_partitions - 1];
-  p->fm_rows = rows;
-  p->fm_chans = chans;
-  p->fm_width = width;
-  p->fm_channels = channels;
-  return 0;
-}
-
-/* The stage that reads stage si's output (the next one not fused), or n. */
-static int consumer_of(const csearch_t *S, int si) {
-  int c = si + 1;
-  while (c < S->n && S->st[c].fused_into >= 0)
-    c++;
-  return c;
-}
-
-/* The layer, width and channels of the tensor stage si's tiles send. */
-static void out_tensor(const csearch_t *S, int si, int *layer, uint32_t *w, uint32_t *c) {
-  const wstage_t *st = S->st[si].fused >= 0 ? &S->st[S->st[si].fused] : &S->st[si];
-  *layer = st->layer;
-  *w = st->out_w;
-  *c = st->out_c;
-}
-
-static spd_range_t tile_chans(const csearch_t *S, int si, uint32_t j) {
-  return block_of(S->st[si].out_c, S->cut[si].C, j);
-}
-
-/* Channels of the producer's block @p have that tile (i, j) of stage ci
- * reads: every channel for a convolution, its own for a pooling. */
-static spd_range_t reads_chans(const csearch_t *S, int ci, uint32_t j, spd_range_t have) {
-  return S->st[ci].pool ? intersect(have, tile_chans(S, ci, j)) : have;
-}
-
-static spd_range_t tile_in_rows(const cbuild_t *B, int ci, uint32_t i, uint32_t j) {
-  return B->g->vertices[tile_at(B, ci, i, j)].in_rows;
-}
-
-/* Send a producer's block (rows x width x chans of a layer's output) to the
- * tiles of stage ci: cut its rows where any reader's halo starts or ends,
- * and send each piece once to every tile that reads it (halo rows go to
- * several tiles), merging neighbouring pieces with the same readers. */
-static int send_block(cbuild_t *B, uint32_t src, const char *name, int layer, spd_range_t rows,
-                      spd_range_t chans, uint32_t width, uint32_t channels, int ci) {
-  const csearch_t *S = B->S;
-  const wcut_t *cut = &S->cut[ci];
-  uint32_t hi = rows.lo + rows.n, at = rows.lo;
-  int err = 0;
-  while (!err && at < hi) {
-    /* The piece [at, end): no reader's range starts or ends inside it. */
-    uint32_t end = hi;
-    for (uint32_t i = 0; i < cut->R; i++) {
-      spd_range_t r = tile_in_rows(B, ci, i, 0);
-      if (r.lo > at && r.lo < end)
-        end = r.lo;
-      if (r.lo + r.n > at && r.lo + r.n < end)
-        end = r.lo + r.n;
-    }
-    /* One partition per distinct channel range among its readers. */
-    for (uint32_t j0 = 0; !err && j0 < cut->C; j0++) {
-      spd_range_t ch = reads_chans(S, ci, j0, chans);
-      if (!ch.n)
-        continue;
-      bool seen = false;
-      for (uint32_t j1 = 0; j1 < j0 && !seen; j1++) {
-        spd_range_t c1 = reads_chans(S, ci, j1, chans);
-        seen = c1.lo == ch.lo && c1.n == ch.n;
-      }
-      if (seen)
-        continue;
-      uint32_t n = 0;
-      for (uint32_t i = 0; i < cut->R; i++)
-        for (uint32_t j = 0; j < cut->C; j++) {
-          spd_range_t c = reads_chans(S, ci, j, chans);
-          spd_range_t r = tile_in_rows(B, ci, i, j);
-          if (c.lo == ch.lo && c.n == ch.n && r.lo <= at && r.lo + r.n >= end)
-            B->targets[n++] = tile_at(B, ci, i, j);
-        }
-      if (n)
-        err = add_fm(B, src, name, layer, (spd_range_t){at, end - at}, ch, width, channels,
-                     (spd_range_t){0, (end - at) * width * ch.n}, 1, B->targets, n);
-    }
-    at = end;
-  }
-  return err;
-}
-
-/* Positions (in the block's row, column, channel order) of a block's values
- * whose flattened index lies in @p flat: a contiguous range, because both
- * orders are lexicographic in (row, column, channel). */
-static spd_range_t flat_positions(spd_range_t rows, spd_range_t chans, uint32_t width,
-                                  uint32_t channels, spd_range_t flat) {
-  uint64_t n = (uint64_t)rows.n * width * chans.n, first = UINT64_MAX, last = 0;
-  for (uint64_t q = 0; q < n; q++) {
-    uint64_t r = rows.lo + q / ((uint64_t)width * chans.n), w = q / chans.n % width;
-    uint64_t f = (r * width + w) * channels + chans.lo + q % chans.n;
-    if (f >= flat.lo && f < (uint64_t)flat.lo + flat.n) {
-      first = first == UINT64_MAX ? q : first;
-      last = q;
-    }
-  }
-  return first == UINT64_MAX ? (spd_range_t){0, 0}
-                             : (spd_range_t){(uint32_t)first, (uint32_t)(last - first + 1)};
-}
-
-/* The last window stage's tiles feed the first Dense layer's row blocks
- * (the Flatten): y forward, and dX partial sums back when training. */
-static int add_flatten(cbuild_t *B, int si) {
-  const csearch_t *S = B->S;
-  const spd_layer_tiling_t *t0 = &B->d->dense[0];
-  uint32_t words = spd__cost_psum_words(S->o->numeric);
-  int layer;
-  uint32_t width, channels;
-  out_tensor(S, si, &layer, &width, &channels);
-  int err = 0;
-  for (uint32_t i = 0; !err && i < S->cut[si].R; i++)
-    for (uint32_t j = 0; !err && j < S->cut[si].C; j++) {
-      uint32_t src = tile_at(B, si, i, j);
-      const spd_vertex_t *v = &B->g->vertices[src];
-      for (uint32_t r = 0; !err && r < t0->grid_rows; r++) {
-        spd_range_t flat = block_of(t0->in, t0->grid_rows, r);
-        spd_range_t pos = flat_positions(v->rows, v->cols, width, channels, flat);
-        if (!pos.n)
-          continue;
-        uint32_t n = 0;
-        for (uint32_t c = 0; c < t0->grid_cols; c++)
-          B->targets[n++] = B->remap[t0->first_vertex + r * t0->grid_cols + c];
-        err = add_fm(B, src, "y", layer, v->rows, v->cols, width, channels, pos, 1, B->targets,
-                     n);
-        for (uint32_t c = 0; !err && S->o->training && c < t0->grid_cols; c++)
-          err = add_fm(B, B->targets[c], "dxpsum", layer, v->rows, v->cols, width, channels, pos,
-                       words, &src, 1);
-      }
-    }
-  return err;
-}
-
-/* Forward edges: sources to the first stage, stage to stage, the last
- * stage to the Dense tail. */
-static int add_forward(cbuild_t *B) {
-  csearch_t *S = B->S;
-  const wstage_t *s0 = &S->st[0];
-  int err = 0;
-  for (uint32_t s = 0; !err && s < S->n_sources; s++)
-    err = send_block(B, s, "x", 0, B->g->vertices[s].in_rows, (spd_range_t){0, s0->in_c},
-                     s0->in_w, s0->in_c, 0);
-  for (int si = 0; !err && si < S->n; si = consumer_of(S, si)) {
-    int ci = consumer_of(S, si), layer;
-    uint32_t width, channels;
-    if (ci >= S->n)
-      return add_flatten(B, si);
-    out_tensor(S, si, &layer, &width, &channels);
-    for (uint32_t i = 0; !err && i < S->cut[si].R; i++)
-      for (uint32_t j = 0; !err && j < S->cut[si].C; j++) {
-        const spd_vertex_t *v = &B->g->vertices[tile_at(B, si, i, j)];
-        err = send_block(B, tile_at(B, si, i, j), "y", layer, v->rows, v->cols, width, channels,
-                         ci);
-      }
-  }
-  return err;
-}
-
-/* Backward edges of stage ci: dX partial sums of its input rows (halo
- * included) to every producer they overlap, or credits to the sources; the
- * weight-sharing reduction of each channel block. */
-static int add_backward(cbuild_t *B, int ci, int pi) {
-  csearch_t *S = B->S;
-  const wcut_t *cut = &S->cut[ci];
-  uint32_t words = spd__cost_psum_words(S->o->numeric);
-  int err = 0;
-  for (uint32_t i = 0; !err && i < cut->R; i++)
-    for (uint32_t j = 0; !err && j < cut->C; j++) {
-      uint32_t t = tile_at(B, ci, i, j);
-      spd_range_t in = tile_in_rows(B, ci, i, j);
-      if (pi < 0) {
-        for (uint32_t s = 0; !err && s < S->n_sources; s++)
-          if (intersect(in, B->g->vertices[s].in_rows).n)
-            err = spd__graph_add_partition(B->g, t, "credit", 0, (spd_range_t){0, 1}, 1, &s, 1);
-        continue;
-      }
-      int layer;
-      uint32_t width, channels;
-      out_tensor(S, pi, &layer, &width, &channels);
-      for (uint32_t pr = 0; !err && pr < S->cut[pi].R; pr++)
-        for (uint32_t pc = 0; !err && pc < S->cut[pi].C; pc++) {
-          uint32_t p = tile_at(B, pi, pr, pc);
-          const spd_vertex_t *pv = &B->g->vertices[p];
-          spd_range_t r = intersect(in, pv->rows), ch = reads_chans(S, ci, j, pv->cols);
-          if (r.n && ch.n)
-            err = add_fm(B, t, "dxpsum", layer, r, ch, width, channels,
-                         (spd_range_t){0, r.n * width * ch.n}, words, &p, 1);
-        }
-    }
-  for (uint32_t j = 0; !err && cut->R > 1 && !S->st[ci].pool && j < cut->C; j++) {
-    uint32_t owner = tile_at(B, ci, 0, j), n = 0;
-    spd_range_t K = {0, (uint32_t)tile_weights(&S->st[ci], tile_chans(S, ci, j).n)};
-    for (uint32_t i = 1; !err && i < cut->R; i++) {
-      uint32_t t = tile_at(B, ci, i, j);
-      B->targets[n++] = t;
-      err = spd__graph_add_partition(B->g, t, "dwsum", S->st[ci].layer, K, words, &owner, 1);
-      if (!err)
-        B->g->partitions[B->g->n_partitions - 1].per_batch = true;
-    }
-    if (!err)
-      err = spd__graph_add_partition(B->g, owner, "wupd", S->st[ci].layer, K, 1, B->targets, n);
-    if (!err)
-      B->g->partitions[B->g->n_partitions - 1].per_batch = true;
-  }
-  return err;
-}
-
-/* The Dense tail's partitions, except those from or to its sources. */
-static int copy_dense_partitions(cbuild_t *B) {
-  int err = 0;
-  for (uint32_t i = 0; !err && i < B->d->n_partitions; i++) {
-    const spd_partition_t *p = &B->d->partitions[i];
-    bool keep = B->remap[p->source] != UINT32_MAX;
-    for (uint32_t t = 0; keep && t < p->n_targets; t++)
-      keep = B->remap[p->targets[t]] != UINT32_MAX;
-    if (!keep)
-      continue;
-    for (uint32_t t = 0; t < p->n_targets; t++)
-      B->targets[t] = B->remap[p->targets[t]];
-    err = spd__graph_add_partition(B->g, B->remap[p->source], p->name, p->layer, p->values,
-                                   p->words, B->targets, p->n_targets);
-  }
-  return err;
-}
-
-static int add_partitions(cbuild_t *B) {
-  csearch_t *S = B->S;
-  int err = add_forward(B);
-  if (!err)
-    err = copy_dense_partitions(B);
-  for (int ci = 0, pi = -1; !err && S->o->training && ci < S->n; pi = ci, ci = consumer_of(S, ci))
-    err = add_backward(B, ci, pi);
-  if (!err && !S->o->training) {
-    uint32_t loss = 0;
-    for (uint32_t v = 0; v < B->g->n_vertices; v++)
-      if (B->g->vertices[v].role == SPD_ROLE_LOSS)
-        loss = v;
-    for (uint32_t s = 0; !err && s < S->n_sources; s++)
-      err = spd__graph_add_partition(B->g, loss, "credit", B->d->dense[B->d->n_dense - 1].layer,
-                                     (spd_range_t){0, 1}, 1, &s, 1);
-  }
-  return err;
-}
-
-static int add_tilings(cbuild_t *B) {
-  csearch_t *S = B->S;
-  spd_machine_graph_t *g = B->g;
-  g->conv = spd_calloc(S->ctx, (size_t)S->n, sizeof *g->conv);
-  if (!g->conv)
-    return SPD_ENOMEM;
-  g->n_conv = S->n;
-  for (int si = 0; si < S->n; si++) {
-    const wstage_t *st = &S->st[si];
-    bool fused = st->fused_into >= 0;
-    const wcut_t *cut = &S->cut[fused ? st->fused_into : si];
-    spd_conv_tiling_t *t = &g->conv[si];
-    *t = (spd_conv_tiling_t){.layer = st->layer, .kind = st->kind, .in_h = st->in_h,
-                             .in_w = st->in_w, .in_c = st->in_c, .out_h = st->out_h,
-                             .out_w = st->out_w, .out_c = st->out_c, .k_h = st->k_h,
-                             .k_w = st->k_w, .stride_h = st->s_h, .stride_w = st->s_w,
-                             .dil_h = st->d_h, .dil_w = st->d_w, .pad_top = st->pad_t,
-                             .pad_left = st->pad_l, .grid_rows = (uint16_t)cut->R,
-                             .grid_cols = (uint16_t)cut->C, .memory = cut->mem,
-                             .first_vertex = B->first[fused ? st->fused_into : si],
-                             .n_vertices = fused ? 0 : cut->R * cut->C,
-                             .fused_into = fused ? S->st[st->fused_into].layer : 0};
-    snprintf(t->name, sizeof t->name, "%s", st->name);
-  }
-  for (int di = 0; di < g->n_dense; di++) {
-    g->dense[di] = B->d->dense[di];
-    g->dense[di].first_vertex = B->remap[g->dense[di].first_vertex];
-  }
-  return 0;
-}
-
-static void summarise(spd_machine_graph_t *g) {
-  for (int i = 0; i < g->n_conv; i++) {
-    spd_conv_tiling_t *t = &g->conv[i];
-    uint32_t n = t->n_vertices ? t->n_vertices : t->grid_rows * t->grid_cols;
-    for (uint32_t v = t->first_vertex; v < t->first_vertex + n; v++) {
-      t->period_cycles = spd__max64(t->period_cycles, g->vertices[v].period_cycles);
-      if (g->vertices[v].dtcm_bytes > t->max_tile_dtcm)
-        t->max_tile_dtcm = g->vertices[v].dtcm_bytes;
-    }
-  }
-  for (int i = 0; i < g->n_dense; i++) {
-    spd_layer_tiling_t *t = &g->dense[i];
-    t->period_cycles = 0;
-    uint32_t n = t->n_vertices ? t->n_vertices : 1;
-    for (uint32_t v = t->first_vertex; v < t->first_vertex + n; v++)
-      t->period_cycles = spd__max64(t->period_cycles, g->vertices[v].period_cycles);
-  }
-}
-
-static int check_sdram(const csearch_t *S, const spd_machine_graph_t *g) {
-  uint64_t total = 0;
-  for (uint32_t v = 0; v < g->n_vertices; v++)
-    total += g->vertices[v].sdram_bytes;
-  if (total <= spd_machine_sdram(S->m))
-    return 0;
-  return spd_ctx_fail(S->ctx, SPD_ENOFIT, "model needs %" PRIu64 " MiB of SDRAM but machine "
-                      "'%s' has %" PRIu64 " MiB", total >> 20, S->m->name,
-                      spd_machine_sdram(S->m) >> 20);
-}
-
-static int build(csearch_t *S, const spd_machine_graph_t *d, spd_machine_graph_t **out) {
-  spd_machine_graph_t *g = NULL;
-  int err = spd__graph_new(S->ctx, S->o, d->n_dense, &g);
-  if (err)
-    return err;
-  uint32_t max_v = d->n_vertices + S->n_sources;
-  for (int si = 0; si < S->n; si++)
-    max_v += S->st[si].fused_into >= 0 ? 0 : S->cut[si].cores;
-  cbuild_t B = {.S = S, .d = d, .g = g};
-  B.first = spd_calloc(S->ctx, (size_t)S->n, sizeof *B.first);
-  B.remap = spd_calloc(S->ctx, d->n_vertices, sizeof *B.remap);
-  B.targets = spd_calloc(S->ctx, max_v, sizeof *B.targets);
-  uint64_t *dma = NULL;
-  err = B.first && B.remap && B.targets ? 0 : SPD_ENOMEM;
-  if (!err)
-    err = add_window_vertices(&B);
-  if (!err)
-    err = add_dense_vertices(&B);
-  if (!err)
-    err = add_tilings(&B);
-  if (!err)
-    err = add_partitions(&B);
-  if (!err) {
-    dma = spd_calloc(S->ctx, g->n_vertices, sizeof *dma);
-    err = dma ? 0 : SPD_ENOMEM;
-    for (uint32_t v = 0; !err && v < g->n_vertices; v++)
-      dma[v] = g->vertices[v].dma_cycles;
-  }
-  if (!err)
-    err = spd__graph_pace(g, dma);
-  if (!err) {
-    summarise(g);
-    err = check_sdram(S, g);
-  }
-  spd_free(S->ctx, dma);
-  spd_free(S->ctx, B.first);
-  spd_free(S->ctx, B.remap);
-  spd_free(S->ctx, B.targets);
-  if (err) {
-    spd_machine_graph_free(g);
-    return err;
-  }
-  *out = g;
-  return 0;
 }
 
 /* ---------------------------------------------------------------- search */
@@ -1005,7 +543,7 @@ static int choose_and_build(csearch_t *S, const spd_model_t *model, spd_machine_
     spd_machine_graph_free(d);
     return explain(S, held);
   }
-  err = build(S, d, out);
+  err = spd__pc_build(S, d, out);
   spd_machine_graph_free(d);
   return err;
 }

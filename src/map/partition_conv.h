@@ -1,0 +1,72 @@
+/* The convolution partitioner's shared state (partition_conv.c: the search
+ * for each window layer's cut; partition_conv_build.c: the machine graph of
+ * the chosen cuts). Internal to map/. */
+#ifndef SPINDLE_MAP_PARTITION_CONV_H
+#define SPINDLE_MAP_PARTITION_CONV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/tile_mem.h"
+#include "map/machine_graph.h"
+#include "map/tile_cost.h"
+#include "spindle/partition.h"
+
+typedef struct wstage {
+  int layer;
+  const char *name;
+  spd_layer_kind_t kind;
+  bool pool, max, bias;
+  spd_activation_t act;
+  uint32_t in_h, in_w, in_c, out_h, out_w, out_c;
+  uint32_t k_h, k_w, s_h, s_w, d_h, d_w, pad_t, pad_l;
+  int fused;      /* conv: stage index of its fused pooling, or -1 */
+  int fused_into; /* pooling: stage index of its convolution, or -1 */
+} wstage_t;
+
+typedef struct wcut {
+  uint32_t R, C; /* row blocks (of the pooled rows when fused), channel blocks */
+  spd_tile_memory_t mem;
+  uint32_t cores, dtcm;
+  uint64_t period, sdram;
+  bool unread;   /* a tile sends nothing: no reader reads any of its rows */
+} wcut_t;
+
+typedef struct csearch {
+  spd_ctx_t *ctx;
+  const spd_partition_opts_t *o;
+  const spd_machine_t *m;
+  uint32_t budget, cores;
+  uint64_t chip_sdram;
+  int n;
+  wstage_t *st;
+  wcut_t *cut;
+  int tail;               /* model index of the Flatten: the Dense tail starts there */
+  uint32_t n_sources;
+  int missing;            /* stage with no cut, or -1 */
+  uint32_t dense_cols;    /* column blocks of the first Dense layer */
+} csearch_t;
+
+/* Block i of n items cut into parts blocks of ceil(n / parts). */
+spd_range_t spd__pc_block_of(uint32_t n, uint32_t parts, uint32_t i);
+spd_range_t spd__pc_intersect(spd_range_t x, spd_range_t y);
+/* Rows a tile of stage si is cut by: the pooled rows when a pooling is fused. */
+uint32_t spd__pc_tile_rows_of(const csearch_t *S, int si);
+/* A tile's own output rows of its (convolution or pooling) layer. */
+spd_range_t spd__pc_own_rows(const csearch_t *S, int si, spd_range_t rows);
+/* The input rows output rows @p own of stage @p st read (their halo included). */
+spd_range_t spd__pc_need_rows(const wstage_t *st, spd_range_t own);
+/* The stage that reads stage si's output (the next one not fused), or n. */
+int spd__pc_consumer_of(const csearch_t *S, int si);
+/* Weights of a convolution tile of @p b output channels (kernel slice and
+ * biases). */
+uint64_t spd__pc_tile_weights(const wstage_t *st, uint32_t b);
+/* One tile's cost (partition_conv.c, "cost"). */
+void spd__pc_cost_tile(const csearch_t *S, int si, spd_range_t rows, uint32_t b, uint32_t R,
+                       spd_tile_memory_t mem, uint64_t fan, spd__vertex_cost_t *c);
+/* Average number of dX partial sums per output value of stage si. */
+uint64_t spd__pc_fan_of(const csearch_t *S, int si);
+/* The machine graph of the cuts in @p S with the Dense tail @p d. */
+int spd__pc_build(csearch_t *S, const spd_machine_graph_t *d, spd_machine_graph_t **out);
+
+#endif
