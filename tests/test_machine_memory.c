@@ -295,15 +295,7 @@ static void test_unread_rows_fit(void **state) {
 static void test_conv1d_fits(void **state) {
   (void)state;
   spd_layer_config_t l[2];
-  spd_layer_config_defaults(&l[0], SPD_LAYER_CONV1D, "c");
-  l[0].filters = 5;
-  l[0].kernel_size[0] = 3;
-  l[0].strides[0] = 2;
-  l[0].padding = SPD_PAD_SAME;
-  l[0].activation = SPD_ACT_RELU;
-  spd_layer_config_defaults(&l[1], SPD_LAYER_MAXPOOL1D, "p");
-  l[1].pool_size[0] = 2;
-  l[1].strides[0] = 2;
+  spd_test_conv1d_maxpool(l);
   window_case("conv1d", (spd_shape_t){2, {17, 3}}, l, 2);
 }
 

@@ -11,8 +11,8 @@
 #include "nn/fx_net.h"
 #include "spindle/fit_fixed.h"
 #include "spindle/machine_run.h"
-#include "spindle/partition.h"
 #include "support/test_machine_data.h"
+#include "support/test_models.h"
 #include "support/test_support.h"
 
 static spd_model_t *chain(spd_ctx_t *ctx, int32_t in, const int32_t *units, int n) {
@@ -211,18 +211,7 @@ static void test_train_reduced_layers_exact(void **state) {
   spd_ctx_t ctx;
   spd_ctx_init(&ctx);
   spd_model_t *m = chain(&ctx, 300, units, 2);
-  spd_machine_t *mc = machine(&ctx, "spinn5", NULL);
-  spd_partition_opts_t po;
-  spd_partition_opts_default(&po);
-  po.optimizer = SPD_OPT_SGD;
-  po.batch_size = 8;
-  po.slots = 2;
-  po.dataset_samples = 37;
-  spd_machine_graph_t *g = NULL;
-  assert_int_equal(spd_partition_dense(&ctx, m, mc, &po, &g), 0);
-  assert_true(g->dense[0].grid_rows > 1);
-  spd_machine_graph_free(g);
-  spd_machine_free(mc);
+  spd_test_expect_dense_row_blocks(&ctx, m, SPD_OPT_SGD);
   spd_model_free(m);
   train_case(SPD_OPT_SGD, 0.0f, "spinn5", 300, units, 2);
 }

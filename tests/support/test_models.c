@@ -4,6 +4,8 @@
 
 #include <stdio.h>
 
+#include "spindle/partition.h"
+
 spd_model_t *spd_test_dense_chain_unbuilt(spd_ctx_t *ctx, const char *name, int32_t in,
                                           const int32_t *units, int n) {
   spd_model_t *m = NULL;
@@ -75,6 +77,18 @@ spd_layer_config_t spd_test_pool2d(const char *name, spd_layer_kind_t kind, int3
   return c;
 }
 
+void spd_test_conv1d_maxpool(spd_layer_config_t *l) {
+  spd_layer_config_defaults(&l[0], SPD_LAYER_CONV1D, "c");
+  l[0].filters = 5;
+  l[0].kernel_size[0] = 3;
+  l[0].strides[0] = 2;
+  l[0].padding = SPD_PAD_SAME;
+  l[0].activation = SPD_ACT_RELU;
+  spd_layer_config_defaults(&l[1], SPD_LAYER_MAXPOOL1D, "p");
+  l[1].pool_size[0] = 2;
+  l[1].strides[0] = 2;
+}
+
 spd_layer_config_t spd_test_dense(const char *name, int32_t units, spd_activation_t act) {
   spd_layer_config_t c;
   spd_layer_config_defaults(&c, SPD_LAYER_DENSE, name);
@@ -98,4 +112,20 @@ spd_machine_t *spd_test_machine(spd_ctx_t *ctx, const char *name, const char *fa
   if (faults && spd_machine_apply_faults(mc, faults) < 0)
     fail_msg("faults '%s': %s", faults, spd_ctx_message(ctx));
   return mc;
+}
+
+void spd_test_expect_dense_row_blocks(spd_ctx_t *ctx, const spd_model_t *m,
+                                      spd_optimizer_kind_t optimizer) {
+  spd_machine_t *mc = spd_test_machine(ctx, "spinn5", NULL);
+  spd_partition_opts_t po;
+  spd_partition_opts_default(&po);
+  po.optimizer = optimizer;
+  po.batch_size = 8;
+  po.slots = 2;
+  po.dataset_samples = 37;
+  spd_machine_graph_t *g = NULL;
+  assert_int_equal(spd_partition_dense(ctx, m, mc, &po, &g), 0);
+  assert_true(g->dense[0].grid_rows > 1);
+  spd_machine_graph_free(g);
+  spd_machine_free(mc);
 }

@@ -9,6 +9,7 @@
 
 #include "spindle/machine.h"
 #include "spindle/model.h"
+#include "spindle/optim.h"
 
 /** A model @p name: InputLayer "input" of @p in features, then Dense layers
  *  "dense_0".."dense_<n-1>" of @p units[i] units, relu hidden and softmax
@@ -38,11 +39,21 @@ spd_layer_config_t spd_test_conv2d(const char *name, int32_t filters, int32_t k,
 spd_layer_config_t spd_test_pool2d(const char *name, spd_layer_kind_t kind, int32_t k,
                                    int32_t stride, spd_padding_t pad);
 
+/** Conv1D "c" (5 filters of 3, stride 2, same, relu) and MaxPooling1D "p"
+ *  (2, stride 2) fused into it, into @p l[0..2). */
+void spd_test_conv1d_maxpool(spd_layer_config_t *l);
+
 /** A Dense layer @p name of @p units with activation @p act. */
 spd_layer_config_t spd_test_dense(const char *name, int32_t units, spd_activation_t act);
 
 /** A Dropout layer @p name dropping @p rate, its masks drawn from @p seed. */
 spd_layer_config_t spd_test_dropout(const char *name, double rate, uint64_t seed);
+
+/** Assert that @p m's first Dense layer is cut into several row blocks on
+ *  a SpiNN-5 (batch 8, 2 samples in flight, 37 samples, @p optimizer), so
+ *  a test training it goes through reducers. */
+void spd_test_expect_dense_row_blocks(spd_ctx_t *ctx, const spd_model_t *m,
+                                      spd_optimizer_kind_t optimizer);
 
 /** Machine @p name (spd_machine_new) with @p faults applied unless NULL.
  *  Owned by the caller (spd_machine_free). */
