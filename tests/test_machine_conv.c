@@ -73,14 +73,8 @@ static void fixed_case(spd_shape_t in, const spd_layer_config_t *layers, int n_l
     fail_msg("%s", spd_ctx_message(&ctx));
   expect_clean(&st, n);
   assert_memory_equal(got, want, n * CLASSES * sizeof *got);
-  double loss = 0, acc = 0, ref_loss = 0, ref_acc = 0;
-  if (spd_machine_evaluate(&ctx, m, mc, &o, &s.d, &loss, &acc, &st))
-    fail_msg("%s", spd_ctx_message(&ctx));
+  spd_test_expect_evaluates_as_reference(&ctx, m, mc, &o, &s, &st);
   expect_clean(&st, n);
-  assert_int_equal(spd_evaluate_fixed(m, NULL, SPD_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, false,
-                                      32, &s.d, NULL, &ref_loss, &ref_acc), 0);
-  assert_true(fabs(loss - ref_loss) < 1e-9);
-  assert_true(acc == ref_acc);
   if (st_out)
     *st_out = st;
   free(want);
@@ -127,6 +121,27 @@ static void test_conv1d_pool1d(void **state) {
   fixed_case((spd_shape_t){2, {17, 3}}, l, 2, "spinn3", 1, 5, NULL);
 }
 
+/* How the partitioner cuts layer @p layer of @p m for inference on machine
+ * @p machine with 1 % slack and 2 samples in flight (the fixed cases'
+ * settings). */
+static spd_conv_tiling_t inference_cut(spd_ctx_t *ctx, const spd_model_t *m, const char *machine,
+                                       int layer) {
+  spd_machine_t *mc = spd_test_machine(ctx, machine, NULL);
+  spd_partition_opts_t po;
+  spd_partition_opts_default(&po);
+  po.training = false;
+  po.slots = 2;
+  po.slack_percent = 1;
+  spd_machine_graph_t *g = NULL;
+  assert_int_equal(spd_partition_model(ctx, m, mc, &po, &g), 0);
+  const spd_conv_tiling_t *t = spd_machine_graph_conv_tiling(g, layer);
+  assert_non_null(t);
+  spd_conv_tiling_t cut = *t;
+  spd_machine_graph_free(g);
+  spd_machine_free(mc);
+  return cut;
+}
+
 /* A pooling layer reading the input itself, cut into channel blocks: each
  * pool tile receives its own channels of the sources' rows (the sources
  * send every partition its feature-map positions), then a convolution. */
@@ -138,19 +153,7 @@ static void test_pool_on_input(void **state) {
   spd_ctx_t ctx;
   spd_ctx_init(&ctx);
   spd_model_t *m = cnn(&ctx, in, l, 2);
-  spd_machine_t *mc = spd_test_machine(&ctx, "spinn3", NULL);
-  spd_partition_opts_t po;
-  spd_partition_opts_default(&po);
-  po.training = false;
-  po.slots = 2;
-  po.slack_percent = 1;
-  spd_machine_graph_t *g = NULL;
-  assert_int_equal(spd_partition_model(&ctx, m, mc, &po, &g), 0);
-  const spd_conv_tiling_t *t = spd_machine_graph_conv_tiling(g, 1);
-  assert_non_null(t);
-  assert_true(t->grid_cols > 1);
-  spd_machine_graph_free(g);
-  spd_machine_free(mc);
+  assert_true(inference_cut(&ctx, m, "spinn3", 1).grid_cols > 1);
   spd_model_free(m);
   fixed_case(in, l, 2, "spinn3", 1, 4, NULL);
 }
@@ -167,19 +170,8 @@ static void test_conv_split_over_chips(void **state) {
   spd_ctx_init(&ctx);
   spd_shape_t in = {3, {16, 16, 2}};
   spd_model_t *m = cnn(&ctx, in, l, 3);
-  spd_machine_t *mc = spd_test_machine(&ctx, "spinn5", NULL);
-  spd_partition_opts_t po;
-  spd_partition_opts_default(&po);
-  po.training = false;
-  po.slots = 2;
-  po.slack_percent = 1;
-  spd_machine_graph_t *g = NULL;
-  assert_int_equal(spd_partition_model(&ctx, m, mc, &po, &g), 0);
-  const spd_conv_tiling_t *t = spd_machine_graph_conv_tiling(g, 1);
-  assert_non_null(t);
-  assert_true(t->grid_rows * t->grid_cols >= 8);
-  spd_machine_graph_free(g);
-  spd_machine_free(mc);
+  spd_conv_tiling_t t = inference_cut(&ctx, m, "spinn5", 1);
+  assert_true(t.grid_rows * t.grid_cols >= 8);
   spd_model_free(m);
   spd_machine_stats_t st;
   fixed_case(in, l, 3, "spinn5", 1, 3, &st);
@@ -428,12 +420,7 @@ static void test_train_dropout_inside_fused_pool_refused(void **state) {
   assert_int_equal(spd_machine_fit(&ctx, m, mc, &o, &cfg, &s.d, &h, &st), SPD_EUNSUPPORTED);
   assert_non_null(strstr(spd_ctx_message(&ctx), "'inner'"));
   assert_non_null(strstr(spd_ctx_message(&ctx), "--backend reference"));
-  double loss = 0, acc = 0, ref_loss = 0, ref_acc = 0;
-  if (spd_machine_evaluate(&ctx, m, mc, &o, &s.d, &loss, &acc, &st))
-    fail_msg("%s", spd_ctx_message(&ctx));
-  assert_int_equal(spd_evaluate_fixed(m, NULL, SPD_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, false,
-                                      32, &s.d, NULL, &ref_loss, &ref_acc), 0);
-  assert_true(fabs(loss - ref_loss) < 1e-9);
+  spd_test_expect_evaluates_as_reference(&ctx, m, mc, &o, &s, NULL);
   spd_test_samples_free(&s);
   spd_machine_free(mc);
   spd_model_free(m);

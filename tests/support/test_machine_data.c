@@ -62,6 +62,22 @@ void spd_test_reference_fixed(spd_ctx_t *ctx, spd_model_t *m, const spd_test_sam
   spd__fx_net_free(net);
 }
 
+void spd_test_expect_evaluates_as_reference(spd_ctx_t *ctx, spd_model_t *m,
+                                            const spd_machine_t *mc,
+                                            const spd_machine_run_opts_t *o,
+                                            const spd_test_samples_t *s, spd_machine_stats_t *st) {
+  double loss = 0, acc = 0, ref_loss = 0, ref_acc = 0;
+  spd_machine_stats_t stats;
+  if (spd_machine_evaluate(ctx, m, mc, o, &s->d, &loss, &acc, &stats))
+    fail_msg("%s", spd_ctx_message(ctx));
+  assert_int_equal(spd_evaluate_fixed(m, NULL, SPD_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, false,
+                                      32, &s->d, NULL, &ref_loss, &ref_acc), 0);
+  assert_true(fabs(loss - ref_loss) < 1e-9);
+  assert_true(acc == ref_acc);
+  if (st)
+    *st = stats;
+}
+
 void spd_test_fit_config(spd_fit_config_t *cfg, spd_optimizer_kind_t kind, float momentum) {
   spd_fit_config_defaults(cfg);
   cfg->epochs = 2;

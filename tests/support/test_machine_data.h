@@ -29,6 +29,15 @@ void spd_test_samples_free(spd_test_samples_t *s);
 void spd_test_reference_fixed(spd_ctx_t *ctx, spd_model_t *m, const spd_test_samples_t *s,
                               float *out);
 
+/** Evaluate @p m on the machine @p mc with @p o (fixed point) over @p s and
+ *  check its loss and accuracy against spd_evaluate_fixed's (the plan
+ *  calibrated on the first 32 samples, as the session does). The
+ *  machine's figures go to @p st when not NULL. */
+void spd_test_expect_evaluates_as_reference(spd_ctx_t *ctx, spd_model_t *m,
+                                            const spd_machine_t *mc,
+                                            const spd_machine_run_opts_t *o,
+                                            const spd_test_samples_t *s, spd_machine_stats_t *st);
+
 /** The training set-up the machine-against-reference tests share: 2 epochs
  *  of batches of 8, seed 3, learning rate 0.01 (Adam) or 0.1 (else). */
 void spd_test_fit_config(spd_fit_config_t *cfg, spd_optimizer_kind_t kind, float momentum);
