@@ -14,7 +14,7 @@
 
 /** Which options a command accepts (bit set). */
 enum {
-  SPD_OPT_GROUP_COMMON = 1u << 0,   /* --data --limit --batch-size --seed --backend ... --report */
+  SPD_OPT_GROUP_COMMON = 1u << 0,   /* --data --limit --test-limit --batch-size --seed --backend ... --report */
   SPD_OPT_GROUP_TRAIN = 1u << 1,    /* --epochs --optimizer --lr --momentum --loss --save ... */
   SPD_OPT_GROUP_WEIGHTS = 1u << 2,  /* --weights */
   SPD_OPT_GROUP_OUTPUT = 1u << 3,   /* --output */
@@ -36,6 +36,7 @@ typedef struct spd_cli_options {
   int epochs;
   long batch_size;
   long limit;                 /* 0: every sample */
+  long test_limit;            /* --test-limit: test samples (0: every one) */
   uint64_t seed;
   int optimizer;              /* spd_optimizer_kind_t; -1: the model file's, else sgd */
   double lr;                  /* NAN: the file's, else the optimizer's Keras default */
