@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/reach.h"
 #include "spindle/compile.h"
 #include "spindle/keras.h"
 #include "spindle/machine.h"
@@ -387,6 +388,11 @@ int spd_cli_map(int argc, char **argv) {
   spd_machine_graph_t *g = NULL;
   spd_placement_t p = {0};
   int err = load(&ctx, &o, &m, &mc);
+  if (!err && spd_cli_check_reach("map", mc, true)) {
+    spd_machine_free(mc);
+    spd_model_free(m);
+    return 1;
+  }
   if (!err)
     err = spd_partition_model(&ctx, m, mc, &o.part, &g);
   if (!err)
