@@ -125,6 +125,18 @@ static bool parse_whole(const char *s, uint64_t *out) {
   return true;
 }
 
+int spd_cli_parse_whole(const char *cmd, const char *flag, const char *v, const char *what,
+                        uint64_t min, uint64_t max, uint64_t *out) {
+  uint64_t n;
+  if (parse_whole(v, &n) && n >= min && n <= max) {
+    *out = n;
+    return 0;
+  }
+  fprintf(stderr, "spindle %s: %s '%s': expected %s from %" PRIu64 " to %" PRIu64 "\n", cmd,
+          flag, v, what, min, max);
+  return 2;
+}
+
 static bool parse_real(const char *s, double *out) {
   char *end;
   errno = 0;

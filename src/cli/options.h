@@ -76,6 +76,13 @@ int spd_cli_parse(int argc, char **argv, unsigned groups, const char *usage,
     "  --in-flight K       machine: samples in the pipeline at once, a power of two\n" \
     "                      (default 2; more is faster on the board, see bench/)\n"
 
+/** Parse @p v as a decimal whole number in [@p min, @p max] for another
+ *  command's option table, with the message spd_cli_parse gives
+ *  ("spindle CMD: FLAG 'V': expected WHAT from MIN to MAX").
+ *  @return 0, or 2 after the message (out untouched). */
+int spd_cli_parse_whole(const char *cmd, const char *flag, const char *v, const char *what,
+                        uint64_t min, uint64_t max, uint64_t *out);
+
 /** Backend name for messages and reports ("reference", "machine"). */
 const char *spd_cli_backend_name(spd_cli_backend_t b);
 
