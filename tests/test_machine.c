@@ -567,6 +567,30 @@ static void reach_from_the_host(void **state) {
   expect_reach("2x2", "chip 0 0\n", 0, 1, 0, 0, 3);
 }
 
+/* Building a faulted SpiNN-5 and counting its reach under failing
+ * allocations: SPD_ENOMEM and the output untouched, or the whole answer. */
+static int reach_call(spd_ctx_t *ctx, void *arg) {
+  (void)arg;
+  spd_machine_t *m = NULL;
+  int err = spd_machine_new(ctx, "spinn5", &m);
+  if (!err)
+    err = spd_machine_apply_faults(m, "chip 0 0\n");
+  spd_machine_reach_t r = {.ethernet_alive = 99};
+  if (!err)
+    err = spd_machine_reach(m, &r);
+  if (err)
+    assert_int_equal(r.ethernet_alive, 99);
+  else
+    assert_int_equal(r.chips_unreachable, 47);
+  spd_machine_free(m);
+  return err;
+}
+
+static void reach_survives_allocation_failures(void **state) {
+  (void)state;
+  assert_true(spd_test_alloc_each(reach_call, NULL) > 3);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(spinn5_is_the_48_chip_board),
@@ -586,6 +610,7 @@ int main(void) {
       cmocka_unit_test(fault_files_are_read),
       cmocka_unit_test(allocation_failures_are_clean),
       cmocka_unit_test(reach_from_the_host),
+      cmocka_unit_test(reach_survives_allocation_failures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
