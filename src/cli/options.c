@@ -301,6 +301,12 @@ int spd_cli_parse(int argc, char **argv, unsigned groups, const char *usage,
     if (rc)
       return rc;
   }
+  /* The host executor has no pipeline, so the flag would do nothing. */
+  if (o->in_flight && o->backend == SPD_CLI_BACKEND_REFERENCE) {
+    fprintf(stderr, "spindle %s: --in-flight applies to --backend machine only (the "
+                    "reference backend has no pipeline)\n", argv[0]);
+    return 2;
+  }
   /* Outside train, --limit already counts test samples. */
   if (!(groups & SPD_OPT_GROUP_TRAIN) && o->limit && o->test_limit &&
       o->limit != o->test_limit) {

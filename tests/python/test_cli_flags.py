@@ -191,6 +191,13 @@ def test_bogus_machine_refused_on_the_machine_backend(tiny_data):
     assert r.stderr.startswith("spindle evaluate: --machine: machine '0x0'")
 
 
+def test_in_flight_refused_on_the_reference_backend(tiny_data):
+    r = run("train", MLP, "--data", tiny_data, "--backend", "reference", "--in-flight", "4")
+    assert r.returncode == 2
+    assert r.stderr == ("spindle train: --in-flight applies to --backend machine only (the "
+                        "reference backend has no pipeline)\n")
+
+
 def test_valid_machine_with_reference_backend_still_runs(tiny_data):
     r = run("evaluate", MLP, "--data", tiny_data, "--backend", "reference", "--machine", "spinn3",
             "--test-limit", "4")
