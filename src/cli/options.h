@@ -14,7 +14,7 @@
 
 /** Which options a command accepts (bit set). */
 enum {
-  SPD_OPT_GROUP_COMMON = 1u << 0,   /* --data --limit --test-limit --batch-size --seed --backend ... --report */
+  SPD_OPT_GROUP_COMMON = 1u << 0,   /* --data --limit --test-limit ... --report */
   SPD_OPT_GROUP_TRAIN = 1u << 1,    /* --epochs --optimizer --lr --momentum --loss --save ... */
   SPD_OPT_GROUP_WEIGHTS = 1u << 2,  /* --weights */
   SPD_OPT_GROUP_OUTPUT = 1u << 3,   /* --output */
