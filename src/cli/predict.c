@@ -20,7 +20,8 @@ static const char usage[] =
     "  --weights W         the weights (.h5, .weights.h5 or .keras)\n"
     "  --output P.npy      where the predictions go (required)\n"
     "  --batch-size B      samples per batch (default 32)\n"
-    "  --limit N           predict the first N test samples\n"
+    "  --limit N           predict the first N test samples (default: all)\n"
+    "  --test-limit N      the same as --limit here\n"
     "  --seed S            seed of freshly initialised weights (default 0)\n"
     "  --report R.json     write a JSON report\n"
     SPD_CLI_MACHINE_HELP;

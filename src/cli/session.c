@@ -98,10 +98,12 @@ static void split_data(const spd_dataset_split_t *split, const spd_shape_t *shap
 static int load_data(spd_cli_session_t *s) {
   const spd_cli_options_t *o = s->opt;
   /* evaluate and predict read one training sample only (the split is not
-   * used); --limit applies to the split the command works on. */
+   * used); --limit applies to the split the command works on, --test-limit
+   * to the test split. */
   bool train = !strcmp(s->command, "train");
+  long test_limit = o->test_limit ? o->test_limit : train ? 0 : o->limit;
   spd_dataset_options_t dopt = {.limit = train ? (uint32_t)o->limit : 1,
-                                .test_limit = train ? 0 : (uint32_t)o->limit};
+                                .test_limit = (uint32_t)test_limit};
   if (spd_dataset_open(&s->ctx, o->data, &dopt, &s->dataset))
     return spd_cli_session_fail(s);
   const spd_dataset_t *ds = s->dataset;
@@ -148,6 +150,24 @@ static int choose_loss(spd_cli_session_t *s) {
   return spd_cli_session_fail(s);
 }
 
+/* --machine is checked whatever the backend, so a misspelt machine never
+ * passes silently; the reference backend then lets it go. */
+static int open_machine(spd_cli_session_t *s) {
+  const spd_cli_options_t *o = s->opt;
+  int err = spd_machine_new(&s->ctx, o->machine, &s->machine);
+  if (err == SPD_EINVAL) {
+    fprintf(stderr, "spindle %s: --machine: %s\n", s->command, spd_ctx_message(&s->ctx));
+    return 2;
+  }
+  if (err)
+    return spd_cli_session_fail(s);
+  if (o->backend == SPD_CLI_BACKEND_REFERENCE) {
+    spd_machine_free(s->machine);
+    s->machine = NULL;
+  }
+  return 0;
+}
+
 int spd_cli_session_open(spd_cli_session_t *s, const char *command,
                          const spd_cli_options_t *opt) {
   memset(s, 0, sizeof *s);
@@ -157,14 +177,13 @@ int spd_cli_session_open(spd_cli_session_t *s, const char *command,
   s->start = spd_progress_now();
   int rc = check_outputs(command, opt);
   if (!rc)
+    rc = open_machine(s);
+  if (!rc)
     rc = load_model(s);
   if (!rc)
     rc = load_data(s);
   if (!rc)
     rc = choose_loss(s);
-  if (!rc && opt->backend == SPD_CLI_BACKEND_MACHINE &&
-      spd_machine_new(&s->ctx, opt->machine ? opt->machine : "spinn5", &s->machine))
-    rc = spd_cli_session_fail(s);
   if (rc)
     spd_cli_session_close(s);
   return rc;

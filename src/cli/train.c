@@ -45,6 +45,8 @@ static const char usage[] =
     "                      integer labels\n"
     "  --seed S            initial weights and shuffle order (default 0)\n"
     "  --limit N           train on the first N training samples\n"
+    "  --test-limit N      evaluate on the first N test samples (default: all; the\n"
+    "                      summary and the report's test_samples say how many)\n"
     "  --no-shuffle        keep the file order\n"
     "  --validation-split F  hold out the last fraction F of the training samples\n"
     "                      and report val_loss and val_accuracy after each epoch\n"
@@ -171,7 +173,8 @@ static int run(spd_cli_session_t *s) {
   double test_loss, test_acc;
   rc = spd_cli_session_evaluate(s, &test_loss, &test_acc);
   if (!rc) {
-    printf("test_loss: %.4f - test_accuracy: %.4f\n", test_loss, test_acc);
+    printf("test_loss: %.4f - test_accuracy: %.4f - test_samples: %zu\n", test_loss, test_acc,
+           s->test.n);
     fflush(stdout);
   }
   if (s->machine) /* the report's hardware figures are the training run's */

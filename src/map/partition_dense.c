@@ -195,8 +195,8 @@ static int explain(search_t *S) {
   const spd_machine_t *m = S->m;
   char has[160];
   if (S->cores < spd_machine_app_cores(m))
-    snprintf(has, sizeof has, "may use %" PRIu32 " (max_cores) of machine '%s''s %" PRIu32,
-             S->cores, m->name, spd_machine_app_cores(m));
+    snprintf(has, sizeof has, "may use %" PRIu32 " (max_cores) of the %" PRIu32
+             " of machine '%s'", S->cores, spd_machine_app_cores(m), m->name);
   else
     snprintf(has, sizeof has, "machine '%s' has %" PRIu32, m->name, S->cores);
   if (S->missing >= 0) {
@@ -206,7 +206,7 @@ static int explain(search_t *S) {
              S->cols[S->missing].count[S->cols[S->missing].n - 1], last_memory(S), 0, &c);
     if (fits(S, &c)) /* its tiles fit a core only when there are more cores */
       return spd_ctx_fail(S->ctx, SPD_ENOFIT,
-                          "model needs more application cores than it %s: layer '%s' (Dense "
+                          "model needs more application cores, but %s: layer '%s' (Dense "
                           "%" PRIu32 "x%" PRIu32 ") fits only in tiles of %" PRIu32 "x%" PRIu32
                           " (%" PRIu32 " cores, %s weights, %" PRIu32 " bytes of DTCM per core "
                           "of %" PRIu32 ")",
