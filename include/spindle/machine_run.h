@@ -34,6 +34,11 @@ typedef struct spd_machine_run_opts {
                                 spd_evaluate_fixed does with a run) instead
                                 of quantising the model and calibrating a
                                 plan on the first batch (NULL) */
+  double inject_drops;       /* fault injection: each router drops one copy
+                                of a packet it routes with this probability
+                                (0: none), seeded by fault_seed; the monitors'
+                                reinjection brings them back */
+  uint64_t fault_seed;
   const spd_fit_callbacks_t *progress; /* inference: on_batch_cb after every
                                 batch_size samples (0: 32) the sink has
                                 recorded, with the running mean loss and
@@ -49,6 +54,9 @@ typedef struct spd_machine_stats {
   uint32_t samples_in_flight;        /* the slots the pipeline ran with */
   uint64_t samples;
   uint64_t packets_sent, packets_dropped;
+  uint64_t packets_reinjected;       /* dropped and sent again by a monitor */
+  uint64_t packets_lost;             /* copies dropped and never sent again */
+  bool completed;                    /* every core finished its samples */
   double simulated_seconds;          /* from start to the last core's exit */
   double simulated_samples_per_second;
   double energy_joules;

@@ -13,6 +13,7 @@ typedef enum opt_id {
   OPT_REPORT, OPT_LOSS, OPT_EPOCHS, OPT_OPTIMIZER, OPT_LR, OPT_MOMENTUM,
   OPT_NESTEROV, OPT_NO_SHUFFLE, OPT_VALIDATION_SPLIT, OPT_SAVE, OPT_WEIGHTS,
   OPT_OUTPUT, OPT_LR_SCHEDULE, OPT_DECAY_STEPS, OPT_DECAY_RATE, OPT_ALPHA, OPT_TEST_LIMIT,
+  OPT_INJECT_DROPS,
 } opt_id_t;
 
 typedef struct opt_spec {
@@ -32,6 +33,7 @@ static const opt_spec_t specs[] = {
     {"--machine", OPT_MACHINE, SPD_OPT_GROUP_COMMON, true},
     {"--numeric", OPT_NUMERIC, SPD_OPT_GROUP_COMMON, true},
     {"--in-flight", OPT_IN_FLIGHT, SPD_OPT_GROUP_COMMON, true},
+    {"--inject-drops", OPT_INJECT_DROPS, SPD_OPT_GROUP_COMMON, true},
     {"--report", OPT_REPORT, SPD_OPT_GROUP_COMMON, true},
     {"--loss", OPT_LOSS, SPD_OPT_GROUP_COMMON, true},
     {"--epochs", OPT_EPOCHS, SPD_OPT_GROUP_TRAIN, true},
@@ -90,6 +92,7 @@ static const num_range_t ranges[] = {
     {OPT_DECAY_RATE, "a decay rate", .lo = 0, .hi = 1000, .lo_open = true},
     {OPT_ALPHA, "alpha (the final fraction of the rate)", .lo = 0, .hi = 1},
     {OPT_VALIDATION_SPLIT, "a validation fraction", .lo = 0, .hi = 1, .hi_open = true},
+    {OPT_INJECT_DROPS, "a drop probability", .lo = 0, .hi = 1},
 };
 
 static const num_range_t *range_of(opt_id_t id) {
@@ -170,6 +173,7 @@ static void store_real(opt_id_t id, double x, spd_cli_options_t *o) {
   case OPT_MOMENTUM: o->momentum = x; break;
   case OPT_DECAY_RATE: o->decay_rate = x; break;
   case OPT_ALPHA: o->alpha = x; break;
+  case OPT_INJECT_DROPS: o->inject_drops = x; break;
   default: o->validation_split = x; break;
   }
 }
@@ -306,6 +310,11 @@ int spd_cli_parse(int argc, char **argv, unsigned groups, const char *usage,
   if (o->in_flight && o->backend == SPD_CLI_BACKEND_REFERENCE) {
     fprintf(stderr, "spindle %s: --in-flight applies to --backend machine only (the "
                     "reference backend has no pipeline)\n", argv[0]);
+    return 2;
+  }
+  if (o->inject_drops > 0 && o->backend == SPD_CLI_BACKEND_REFERENCE) {
+    fprintf(stderr, "spindle %s: --inject-drops applies to --backend machine only (the "
+                    "reference backend sends no packets)\n", argv[0]);
     return 2;
   }
   /* Outside train, --limit already counts test samples. */

@@ -52,6 +52,7 @@ typedef struct spd_cli_options {
   const char *machine;        /* for the machine backend */
   const char *numeric;        /* "float" or "fixed" */
   uint32_t in_flight;         /* machine: samples in flight (0: the session's) */
+  double inject_drops;        /* machine: probability a router drops a copy (0: none) */
 } spd_cli_options_t;
 
 /** Parse argv (argv[0] is the command) into @p o with the defaults of
@@ -74,7 +75,10 @@ int spd_cli_parse(int argc, char **argv, unsigned groups, const char *usage,
     "                      spinn1m or <W>x<H> chips (see spindle info)\n" \
     "  --numeric N         float or fixed (default float)\n" \
     "  --in-flight K       machine: samples in the pipeline at once, a power of two\n" \
-    "                      (default 2; more is faster on the board, see bench/)\n"
+    "                      (default 2; more is faster on the board, see bench/)\n" \
+    "  --inject-drops P    machine: each router drops one copy of a packet it routes\n" \
+    "                      with probability P (seeded by --seed); the monitors'\n" \
+    "                      reinjection must bring every one back\n"
 
 /** Parse @p v as a decimal whole number in [@p min, @p max] for another
  *  command's option table, with the message spd_cli_parse gives

@@ -1,4 +1,5 @@
 #include "cli/session.h"
+#include "cli/report.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -249,6 +250,8 @@ spd_machine_run_opts_t spd_cli_session_machine_opts(const spd_cli_session_t *s) 
       .numeric = strcmp(s->opt->numeric, "fixed") == 0 ? SPD_NUMERIC_FIXED : SPD_NUMERIC_FLOAT,
       .batch_size = (size_t)s->opt->batch_size,
       .slots = s->opt->in_flight,
+      .inject_drops = s->opt->inject_drops,
+      .fault_seed = s->opt->seed,
       .fixed_run = s->fixed_run};
 }
 
@@ -256,7 +259,7 @@ int spd_cli_session_predict(spd_cli_session_t *s, const spd_fit_callbacks_t *cb,
   spd_machine_run_opts_t mo = spd_cli_session_machine_opts(s);
   mo.progress = cb;
   if (spd_machine_predict(&s->ctx, s->model, s->machine, &mo, &s->test, out, &s->hardware))
-    return spd_cli_session_fail(s);
+    return spd_cli_report_failed_run(s);
   s->has_hardware = true;
   return 0;
 }
@@ -273,7 +276,7 @@ int spd_cli_session_evaluate(spd_cli_session_t *s, double *loss, double *accurac
     mo.progress = &cb;
     if (spd_machine_evaluate(&s->ctx, s->model, s->machine, &mo, &s->test, loss, accuracy,
                              &s->hardware))
-      return spd_cli_session_fail(s);
+      return spd_cli_report_failed_run(s);
     s->has_hardware = true;
     return 0;
   }

@@ -131,7 +131,7 @@ static int machine_fit(spd_cli_session_t *s, spd_fit_config_t *cfg, spd_history_
   int rc = spd_machine_fit_run(&s->ctx, s->model, s->machine, &mo, cfg, &s->train, h,
                                &s->hardware, run);
   if (rc)
-    return rc;
+    return spd_cli_report_failed_run(s);
   s->has_hardware = true;
   spd_cli_print_hardware(s);
   return 0;
@@ -165,10 +165,13 @@ static int run(spd_cli_session_t *s) {
   cfg.callbacks = spd_cli_session_progress(s);
   spd_history_t h;
   bool fixed = strcmp(s->opt->numeric, "fixed") == 0;
-  if (s->machine ? machine_fit(s, &cfg, &h)
-      : fixed    ? spd_fit_fixed(s->model, &cfg, &s->train, &h, &s->fixed_run)
-                 : spd_fit(s->model, &cfg, &s->train, &h))
+  if (s->machine) {
+    if (machine_fit(s, &cfg, &h))
+      return 1;
+  } else if (fixed ? spd_fit_fixed(s->model, &cfg, &s->train, &h, &s->fixed_run)
+                   : spd_fit(s->model, &cfg, &s->train, &h)) {
     return spd_cli_session_fail(s);
+  }
   spd_machine_stats_t trained = s->hardware;
   double test_loss, test_acc;
   rc = spd_cli_session_evaluate(s, &test_loss, &test_acc);
