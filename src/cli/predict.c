@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/interrupt.h"
 #include "cli/report.h"
 #include "cli/session.h"
 
@@ -47,7 +48,7 @@ static int on_batch(void *ud, size_t step, size_t steps, double loss, double acc
   if (step == 1)
     spd_progress_begin(&s->bar, stdout, (long)steps);
   spd_progress_update(&s->bar, (long)step, NULL, 0);
-  return 0;
+  return spd_cli_interrupt_signal() != 0;
 }
 
 static int run(spd_cli_session_t *s) {
@@ -57,9 +58,9 @@ static int run(spd_cli_session_t *s) {
     return rc;
   spd_fit_callbacks_t cb = {.ud = s, .on_batch_cb = on_batch};
   size_t batch = (size_t)s->opt->batch_size;
-  if (s->machine && spd_cli_session_predict(s, &cb, a.data)) {
+  if (s->machine && (rc = spd_cli_session_predict(s, &cb, a.data))) {
     spd_array_free(&a);
-    return 1;
+    return rc;
   }
   int failed = s->machine ? 0
                : strcmp(s->opt->numeric, "fixed") == 0

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/interrupt.h"
 #include "spindle/keras.h"
 
 static int fail(const char *command, const char *fmt, const char *a, const char *b) {
@@ -19,6 +20,8 @@ static int fail(const char *command, const char *fmt, const char *a, const char 
  * the host executor, which runs every layer and loss. */
 int spd_cli_session_fail(spd_cli_session_t *s) {
   const char *message = spd_ctx_message(&s->ctx);
+  if (spd_cli_interrupt_signal())
+    return spd_cli_session_interrupted(s);
   bool unsupported = s->machine && s->ctx.last_error == SPD_EUNSUPPORTED &&
                      !strstr(message, "--backend reference");
   fprintf(stderr, "spindle %s: %s%s\n", s->command, message,
@@ -155,6 +158,7 @@ int spd_cli_session_open(spd_cli_session_t *s, const char *command,
   s->command = command;
   s->opt = opt;
   s->start = spd_progress_now();
+  spd_cli_interrupt_install();
   int rc = check_outputs(command, opt);
   if (!rc)
     rc = load_model(s);
@@ -165,9 +169,20 @@ int spd_cli_session_open(spd_cli_session_t *s, const char *command,
   if (!rc && opt->backend == SPD_CLI_BACKEND_MACHINE &&
       spd_machine_new(&s->ctx, opt->machine ? opt->machine : "spinn5", &s->machine))
     rc = spd_cli_session_fail(s);
+  if (!rc && spd_cli_interrupt_signal())
+    rc = spd_cli_session_interrupted(s);
   if (rc)
     spd_cli_session_close(s);
   return rc;
+}
+
+int spd_cli_session_interrupted(spd_cli_session_t *s) {
+  if (s->bar.dynamic && s->bar.drawn_width > 0) { /* end the bar's line */
+    putchar('\n');
+    fflush(stdout);
+  }
+  bool where = s->ctx.last_error == SPD_EINTERRUPTED;
+  return spd_cli_interrupted(s->command, where ? spd_ctx_message(&s->ctx) : NULL);
 }
 
 void spd_cli_session_close(spd_cli_session_t *s) {
@@ -199,7 +214,7 @@ static int on_batch(void *ud, size_t step, size_t steps, double loss, double acc
     spd_progress_value_t v[2] = {{"loss", loss}, {"accuracy", accuracy}};
     spd_progress_update(&s->bar, (long)step, v, 2);
   }
-  return 0;
+  return spd_cli_interrupt_signal() != 0;
 }
 
 static void on_epoch_end(void *ud, const spd_epoch_logs_t *logs) {
@@ -212,7 +227,8 @@ static void on_epoch_end(void *ud, const spd_epoch_logs_t *logs) {
 
 spd_fit_callbacks_t spd_cli_session_progress(spd_cli_session_t *s) {
   return (spd_fit_callbacks_t){.ud = s, .on_epoch_begin_cb = on_epoch_begin,
-                               .on_batch_cb = on_batch, .on_epoch_end_cb = on_epoch_end};
+                               .on_batch_cb = on_batch, .on_epoch_end_cb = on_epoch_end,
+                               .should_stop_cb = spd_cli_interrupt_requested};
 }
 
 /* Evaluation's bar draws every step, the last one included. */
@@ -222,7 +238,7 @@ static int on_eval_batch(void *ud, size_t step, size_t steps, double loss, doubl
     spd_progress_begin(&s->bar, stdout, (long)steps);
   spd_progress_value_t v[2] = {{"loss", loss}, {"accuracy", accuracy}};
   spd_progress_update(&s->bar, (long)step, v, 2);
-  return 0;
+  return spd_cli_interrupt_signal() != 0;
 }
 
 spd_machine_run_opts_t spd_cli_session_machine_opts(const spd_cli_session_t *s) {
