@@ -214,7 +214,9 @@ static int on_batch(void *ud, size_t step, size_t steps, double loss, double acc
     spd_progress_value_t v[2] = {{"loss", loss}, {"accuracy", accuracy}};
     spd_progress_update(&s->bar, (long)step, v, 2);
   }
-  return spd_cli_interrupt_signal() != 0;
+  /* The host trainers poll should_stop_cb and checkpoint where they stop;
+   * the machine stops when this returns non-zero. */
+  return s->machine && spd_cli_interrupt_signal() != 0;
 }
 
 static void on_epoch_end(void *ud, const spd_epoch_logs_t *logs) {

@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -428,18 +429,36 @@ void spd_checkpoint_info(const spd_checkpoint_t *ck, spd_checkpoint_info_t *info
   snprintf(info->weights, sizeof info->weights, "%s", ck->weights);
 }
 
+/* The path (a.b.c) of the first field where @p want and @p have differ,
+ * and those two values, or false when they are equal. */
+static bool first_difference(const cJSON *want, const cJSON *have, char *path, size_t size,
+                             const cJSON **w_out, const cJSON **h_out) {
+  if (have && cJSON_Compare(want, have, true))
+    return false;
+  if (cJSON_IsObject(want) && cJSON_IsObject(have)) {
+    size_t len = strlen(path);
+    for (const cJSON *w = want->child; w; w = w->next) {
+      snprintf(path + len, size - len, "%s%s", len ? "." : "", w->string);
+      if (first_difference(w, item(have, w->string), path, size, w_out, h_out))
+        return true;
+    }
+    path[len] = '\0';
+  }
+  *w_out = want;
+  *h_out = have;
+  return true;
+}
+
 /* The first field of this run's identity the checkpoint's differs in. */
 static int check_identity(const spd__ckpt_run_t *run, const spd_checkpoint_t *ck) {
   cJSON *want = identity_json(run);
-  const cJSON *have = item(ck->manifest, "run");
+  char path[256] = "";
+  const cJSON *w = NULL, *h = NULL;
   int err = 0;
-  for (const cJSON *w = want->child; w && !err; w = w->next) {
-    const cJSON *h = item(have, w->string);
-    if (h && cJSON_Compare(w, h, true))
-      continue;
+  if (first_difference(want, item(ck->manifest, "run"), path, sizeof path, &w, &h)) {
     char *ws = cJSON_PrintUnformatted(w), *hs = h ? cJSON_PrintUnformatted(h) : NULL;
     err = spd_ctx_fail(run->model->ctx, SPD_EFORMAT, "the checkpoint in '%s' is of another "
-                       "run: its %s is %s, this run's is %s", ck->dir, w->string,
+                       "run: its %s is %s, this run's is %s", ck->dir, path,
                        hs ? hs : "missing", ws ? ws : "?");
     cJSON_free(ws);
     cJSON_free(hs);
@@ -500,6 +519,9 @@ int spd__checkpoint_interrupted(const spd__ckpt_run_t *run) {
   if (c->checkpoint_dir)
     snprintf(saved, sizeof saved, "; the checkpoint in '%s' goes on from there",
              c->checkpoint_dir);
+  if (run->pos.batch == 0)
+    return spd_ctx_fail(run->model->ctx, SPD_EINTERRUPTED, "stopped before epoch %d/%d%s",
+                        run->pos.epoch + 1, c->epochs, saved);
   return spd_ctx_fail(run->model->ctx, SPD_EINTERRUPTED,
                       "stopped in epoch %d/%d after batch %zu/%zu%s", run->pos.epoch + 1,
                       c->epochs, run->pos.batch, steps, saved);
