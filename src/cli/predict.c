@@ -56,7 +56,8 @@ static int run(spd_cli_session_t *s) {
   int rc = alloc_output(s, &a);
   if (rc)
     return rc;
-  spd_fit_callbacks_t cb = {.ud = s, .on_batch_cb = on_batch};
+  spd_fit_callbacks_t cb = {.ud = s, .on_batch_cb = on_batch,
+                            .should_stop_cb = spd_cli_interrupt_requested};
   size_t batch = (size_t)s->opt->batch_size;
   if (s->machine && (rc = spd_cli_session_predict(s, &cb, a.data))) {
     spd_array_free(&a);

@@ -261,7 +261,8 @@ int spd_cli_session_predict(spd_cli_session_t *s, const spd_fit_callbacks_t *cb,
 }
 
 int spd_cli_session_evaluate(spd_cli_session_t *s, double *loss, double *accuracy) {
-  spd_fit_callbacks_t cb = {.ud = s, .on_batch_cb = on_eval_batch};
+  spd_fit_callbacks_t cb = {.ud = s, .on_batch_cb = on_eval_batch,
+                            .should_stop_cb = spd_cli_interrupt_requested};
   if (s->machine) {
     /* The loss core computes sparse cross-entropy of the softmax output. */
     if (s->loss != SPD_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY || s->from_logits)

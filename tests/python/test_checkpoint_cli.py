@@ -168,3 +168,23 @@ def test_signal_before_training_leaves_nothing(data, tmp_path):
     if proc.returncode == 130:
         assert "interrupted by SIGINT" in err
     assert not save.exists() and temp_files(tmp_path) == []
+
+
+def test_signal_stops_the_machine(data, tmp_path):
+    """The machine polls the stop flag after every slice of simulated time:
+    no checkpoint there yet, but the same prompt exit and clean folder."""
+    save = tmp_path / "w.h5"
+    proc = subprocess.Popen([SPINDLE, *train_args(data, 1000, "fixed", "--save", str(save),
+                                                  backend="machine")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2)
+    assert proc.poll() is None, proc.communicate()
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert time.monotonic() - sent < 3
+    assert proc.returncode == 143, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("spindle train: interrupted by SIGTERM"), err
+    assert "stopped after" in lines[0]
+    assert not save.exists() and temp_files(tmp_path) == []
