@@ -264,12 +264,33 @@ static void damaged_checkpoints_are_refused(void **state) {
   spd_test_rmtree(dir);
 }
 
+static int open_checkpoint(spd_ctx_t *c, void *dir) {
+  spd_checkpoint_t *ck = NULL;
+  int rc = spd_checkpoint_open(c, dir, &ck);
+  if (rc)
+    assert_null(ck);
+  spd_checkpoint_free(ck);
+  return rc;
+}
+
+static void open_survives_allocation_failures(void **state) {
+  (void)state;
+  spd_model_t *m = NULL;
+  const char *dir = one_epoch(&m);
+  char path[4096];
+  snprintf(path, sizeof path, "%s", dir);
+  assert_true(spd_test_alloc_each(open_checkpoint, path) > 3);
+  spd_model_free(m);
+  spd_test_rmtree(path);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(float_resume_is_bit_identical),
       cmocka_unit_test(fixed_resume_is_bit_identical),
       cmocka_unit_test(another_run_is_refused),
       cmocka_unit_test(damaged_checkpoints_are_refused),
+      cmocka_unit_test(open_survives_allocation_failures),
   };
   spd_ctx_init(&ctx);
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -67,7 +67,8 @@ int spd__blob_get(spd__blob_reader_t *r, const char *name, void *out, size_t ele
   if (strcmp(found, name))
     return spd_ctx_fail(r->ctx, SPD_EFORMAT, "'%s' holds '%s' where this run expects '%s' "
                         "(a checkpoint of another model or optimizer?)", r->file, found, name);
-  if ((err = take(r, &elem32, sizeof elem32, name)) || (err = take(r, &count64, sizeof count64, name)))
+  if ((err = take(r, &elem32, sizeof elem32, name)) ||
+      (err = take(r, &count64, sizeof count64, name)))
     return err;
   if (elem32 != elem || count64 != count)
     return spd_ctx_fail(r->ctx, SPD_EFORMAT, "'%s': '%s' has %llu values of %u bytes, this run "

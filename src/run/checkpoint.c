@@ -381,7 +381,7 @@ int spd_checkpoint_open(spd_ctx_t *ctx, const char *dir, spd_checkpoint_t **out)
   size_t len;
   join(path, sizeof path, dir, SPD_CHECKPOINT_MANIFEST);
   int err = spd__read_file(ctx, path, &text, &len);
-  if (err) {
+  if (err == SPD_EIO) {
     char why[SPD_DIAG_MAX];
     snprintf(why, sizeof why, "%s", spd_ctx_message(ctx));
     err = spd_ctx_fail(ctx, SPD_EIO, "no checkpoint in '%s': %s", dir, why);
