@@ -4,6 +4,7 @@
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/interrupt.h"
@@ -58,6 +59,11 @@ static int check_outputs(const char *command, const spd_cli_options_t *o) {
     rc = check_output(command, "--report", o->report);
   if (!rc)
     rc = check_output(command, "--output", o->output);
+  if (!rc)
+    rc = check_output(command, "--checkpoint", o->checkpoint);
+  struct stat st;
+  if (!rc && o->checkpoint && stat(o->checkpoint, &st) == 0 && !S_ISDIR(st.st_mode))
+    rc = fail(command, "--checkpoint '%s'%s is a file, not a folder", o->checkpoint, "");
   return rc;
 }
 

@@ -188,3 +188,13 @@ def test_signal_stops_the_machine(data, tmp_path):
     assert len(lines) == 1 and lines[0].startswith("spindle train: interrupted by SIGTERM"), err
     assert "stopped after" in lines[0]
     assert not save.exists() and temp_files(tmp_path) == []
+
+
+def test_checkpoint_folder_is_checked_before_training(data, tmp_path):
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    for folder, says in [(tmp_path / "no" / "ck", "cannot write into the folder"),
+                         (a_file, "is a file, not a folder")]:
+        r = run(*train_args(data, 1, "float", "--checkpoint", str(folder)))
+        assert r.returncode == 1 and says in r.stderr, r.stderr
+        assert "Epoch" not in r.stdout
