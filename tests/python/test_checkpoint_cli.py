@@ -198,3 +198,30 @@ def test_checkpoint_folder_is_checked_before_training(data, tmp_path):
         r = run(*train_args(data, 1, "float", "--checkpoint", str(folder)))
         assert r.returncode == 1 and says in r.stderr, r.stderr
         assert "Epoch" not in r.stdout
+
+
+@pytest.fixture(scope="module")
+def long_test_split(tmp_path_factory):
+    """A test split the machine takes many seconds to run through."""
+    return write_quadrant_dataset(tmp_path_factory.mktemp("ckpt_long"), 5, 16, 4000)
+
+
+@pytest.mark.parametrize("command, sig, status, output", [
+    ("evaluate", signal.SIGINT, 130, "--report"),
+    ("predict", signal.SIGTERM, 143, "--output"),
+])
+def test_signal_stops_evaluate_and_predict(long_test_split, tmp_path, command, sig, status,
+                                           output):
+    out = tmp_path / ("out.npy" if command == "predict" else "r.json")
+    proc = subprocess.Popen([SPINDLE, command, MLP, "--data", long_test_split, output, str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2)
+    assert proc.poll() is None, proc.communicate()
+    sent = time.monotonic()
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=30)
+    assert time.monotonic() - sent < 3
+    assert proc.returncode == status, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"spindle {command}: interrupted by SIG"), err
+    assert not out.exists() and temp_files(tmp_path) == []
