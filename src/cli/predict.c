@@ -48,7 +48,7 @@ static int on_batch(void *ud, size_t step, size_t steps, double loss, double acc
   if (step == 1)
     spd_progress_begin(&s->bar, stdout, (long)steps);
   spd_progress_update(&s->bar, (long)step, NULL, 0);
-  return spd_cli_interrupt_signal() != 0;
+  return spd_cli_stop_inference(s);
 }
 
 static int run(spd_cli_session_t *s) {

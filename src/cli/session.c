@@ -182,6 +182,10 @@ int spd_cli_session_open(spd_cli_session_t *s, const char *command,
   return rc;
 }
 
+int spd_cli_stop_inference(const spd_cli_session_t *s) {
+  return !s->machine && spd_cli_interrupt_signal() != 0;
+}
+
 int spd_cli_session_interrupted(spd_cli_session_t *s) {
   if (s->bar.dynamic && s->bar.drawn_width > 0) { /* end the bar's line */
     putchar('\n');
@@ -220,9 +224,9 @@ static int on_batch(void *ud, size_t step, size_t steps, double loss, double acc
     spd_progress_value_t v[2] = {{"loss", loss}, {"accuracy", accuracy}};
     spd_progress_update(&s->bar, (long)step, v, 2);
   }
-  /* The host trainers poll should_stop_cb and checkpoint where they stop;
-   * the machine stops when this returns non-zero. */
-  return s->machine && spd_cli_interrupt_signal() != 0;
+  /* The host trainers poll should_stop_cb at batch boundaries and the
+   * machine after every slice, so a signal never stops a run here. */
+  return 0;
 }
 
 static void on_epoch_end(void *ud, const spd_epoch_logs_t *logs) {
@@ -246,7 +250,7 @@ static int on_eval_batch(void *ud, size_t step, size_t steps, double loss, doubl
     spd_progress_begin(&s->bar, stdout, (long)steps);
   spd_progress_value_t v[2] = {{"loss", loss}, {"accuracy", accuracy}};
   spd_progress_update(&s->bar, (long)step, v, 2);
-  return spd_cli_interrupt_signal() != 0;
+  return spd_cli_stop_inference(s);
 }
 
 spd_machine_run_opts_t spd_cli_session_machine_opts(const spd_cli_session_t *s) {

@@ -53,6 +53,11 @@ int spd_cli_session_interrupted(spd_cli_session_t *s);
  *  the run at the next batch boundary after SIGINT or SIGTERM. */
 spd_fit_callbacks_t spd_cli_session_progress(spd_cli_session_t *s);
 
+/** What an inference batch callback returns: non-zero after a signal on
+ *  the host executor, which polls only that; the machine polls
+ *  should_stop_cb after every slice instead (and says where it stopped). */
+int spd_cli_stop_inference(const spd_cli_session_t *s);
+
 /** Evaluate on the test split with a bar (in fixed point with --numeric
  *  fixed, on the trained run if there is one; on the machine the bar
  *  follows the sink's records); prints nothing else. */
