@@ -24,7 +24,10 @@ static const char usage[] =
     "  --limit N           predict the first N test samples\n"
     "  --seed S            seed of freshly initialised weights (default 0)\n"
     "  --report R.json     write a JSON report\n"
-    SPD_CLI_MACHINE_HELP;
+    SPD_CLI_MACHINE_HELP
+    "\n"
+    "Ctrl-C or SIGTERM stops at the next batch, writes neither --output nor\n"
+    "--report and exits with 130 or 143.\n";
 
 /* The output array (n, output shape...) of float32, owned by @p s's ctx. */
 static int alloc_output(spd_cli_session_t *s, spd_array_t *a) {
