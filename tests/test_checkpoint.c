@@ -232,12 +232,33 @@ static void damaged_checkpoints_are_refused(void **state) {
   snprintf(manifest, sizeof manifest, "%s/" SPD_CHECKPOINT_MANIFEST, dir);
   char *good = spd_test_read_file(manifest, &len);
 
+  /* A manifest still valid JSON but edited: the position must add up. */
+  char *edited = strdup(good);
+  char *batch = strstr(edited, "\"batch\":");
+  assert_non_null(batch);
+  batch[strcspn(batch, "0123456789")] = '7';
+  FILE *f = fopen(manifest, "wb");
+  assert_non_null(f);
+  fputs(edited, f);
+  fclose(f);
+  spd_checkpoint_t *ck = NULL;
+  assert_int_equal(spd_checkpoint_open(NULL, dir, &ck), 0);
+  spd_fit_config_t cfg;
+  config(&cfg, 2);
+  cfg.resume = ck;
+  expect_refused(false, m, &cfg, SPD_EFORMAT, "is not one a run of 15 batches per epoch");
+  spd_checkpoint_free(ck);
+  free(edited);
+  f = fopen(manifest, "wb");
+  fwrite(good, 1, len, f);
+  fclose(f);
+
   payload_path(dir, "state-", path, sizeof path);
   assert_int_equal(truncate(path, 100), 0);
   expect_open_fails(dir, SPD_EFORMAT, "is truncated or damaged: 100 bytes");
 
   payload_path(dir, "weights-", path, sizeof path);
-  FILE *f = fopen(path, "r+b");
+  f = fopen(path, "r+b");
   assert_non_null(f);
   fseek(f, 4000, SEEK_SET);
   int c = fgetc(f);

@@ -499,6 +499,16 @@ int spd__checkpoint_resume(spd__ckpt_run_t *run, spd__blob_reader_t *state) {
                        .step = (int64_t)item(pos, "step")->valuedouble,
                        .loss = mean_of(item(pos, "loss")),
                        .accuracy = mean_of(item(pos, "accuracy"))};
+  /* The manifest has no checksum of its own: its position must at least be
+   * one the run can stand at (one optimizer step per batch). */
+  const spd_fit_config_t *c = run->cfg;
+  size_t steps = (run->train->n + c->batch_size - 1) / c->batch_size;
+  if (p.epoch < 0 || p.batch >= steps ||
+      p.step != (int64_t)((size_t)p.epoch * steps + p.batch))
+    return spd_ctx_fail(ctx, SPD_EFORMAT, "'%s/%s': position epoch %d, batch %zu, step %lld "
+                        "is not one a run of %zu batches per epoch stands at (damaged?)",
+                        ck->dir, SPD_CHECKPOINT_MANIFEST, p.epoch, p.batch, (long long)p.step,
+                        steps);
   if (p.epoch > run->cfg->epochs || (p.epoch == run->cfg->epochs && p.batch > 0))
     return spd_ctx_fail(ctx, SPD_EINVAL, "the checkpoint in '%s' is already %s epoch %d; "
                         "ask for more epochs than that to go on", ck->dir,
