@@ -43,7 +43,9 @@ typedef struct spd_machine_run_opts {
                                 batch_size samples (0: 32) the sink has
                                 recorded, with the running mean loss and
                                 accuracy (NULL: none); non-zero stops the
-                                run (SPD_ESTATE) */
+                                run (SPD_ESTATE); should_stop_cb is polled
+                                after every slice of simulated time (10 ms)
+                                and true stops it (SPD_EINTERRUPTED) */
 } spd_machine_run_opts_t;
 
 /** What the run cost on the machine (the report's hardware fields). */
@@ -116,7 +118,9 @@ int spd_machine_fit(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *machine
  *  sink's records through the transceiver: epoch begin, each batch with the
  *  epoch's running mean loss and accuracy, epoch end with the epoch's logs
  *  (host seconds included). A batch callback returning non-zero stops the
- *  machine: SPD_ESTATE. With cfg->validation, the validation samples run
+ *  machine: SPD_ESTATE; should_stop_cb returning true after any slice of
+ *  simulated time stops it too: SPD_EINTERRUPTED (no checkpoint: the
+ *  machine cannot write one yet). With cfg->validation, the validation samples run
  *  forward on the machine after each epoch with that epoch's weights (read
  *  from SDRAM), filling the logs' val_loss and val_accuracy as
  *  spd_fit_fixed / spd_fit do. */

@@ -24,7 +24,10 @@ static const char usage[] =
     "                      sparse_categorical_crossentropy for integer labels\n"
     "  --seed S            seed of freshly initialised weights (default 0)\n"
     "  --report R.json     write a JSON report (test_accuracy, loss, ...)\n"
-    SPD_CLI_MACHINE_HELP;
+    SPD_CLI_MACHINE_HELP
+    "\n"
+    "Ctrl-C or SIGTERM stops at the next batch, writes no --report and exits\n"
+    "with 130 or 143.\n";
 
 static int run(spd_cli_session_t *s) {
   double loss, acc;

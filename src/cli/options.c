@@ -13,7 +13,7 @@ typedef enum opt_id {
   OPT_REPORT, OPT_LOSS, OPT_EPOCHS, OPT_OPTIMIZER, OPT_LR, OPT_MOMENTUM,
   OPT_NESTEROV, OPT_NO_SHUFFLE, OPT_VALIDATION_SPLIT, OPT_SAVE, OPT_WEIGHTS,
   OPT_OUTPUT, OPT_LR_SCHEDULE, OPT_DECAY_STEPS, OPT_DECAY_RATE, OPT_ALPHA, OPT_TEST_LIMIT,
-  OPT_INJECT_DROPS,
+  OPT_INJECT_DROPS, OPT_CHECKPOINT, OPT_RESUME,
 } opt_id_t;
 
 typedef struct opt_spec {
@@ -51,6 +51,8 @@ static const opt_spec_t specs[] = {
     {"--decay-steps", OPT_DECAY_STEPS, SPD_OPT_GROUP_TRAIN, true},
     {"--decay-rate", OPT_DECAY_RATE, SPD_OPT_GROUP_TRAIN, true},
     {"--alpha", OPT_ALPHA, SPD_OPT_GROUP_TRAIN, true},
+    {"--checkpoint", OPT_CHECKPOINT, SPD_OPT_GROUP_TRAIN, true},
+    {"--resume", OPT_RESUME, SPD_OPT_GROUP_TRAIN, true},
 };
 
 const char *spd_cli_backend_name(spd_cli_backend_t b) {
@@ -236,6 +238,8 @@ static int set_value(const char *cmd, const opt_spec_t *spec, const char *v,
   case OPT_REPORT: o->report = v; return 0;
   case OPT_LOSS: o->loss = v; return 0;
   case OPT_SAVE: o->save = v; return 0;
+  case OPT_CHECKPOINT: o->checkpoint = v; return 0;
+  case OPT_RESUME: o->resume = v; return 0;
   case OPT_WEIGHTS: o->weights = v; return 0;
   case OPT_OUTPUT: o->output = v; return 0;
   case OPT_MACHINE: o->machine = v; return 0;

@@ -30,6 +30,8 @@ typedef struct spd_cli_options {
   const char *data;           /* "fashion-mnist" or a folder */
   const char *weights;        /* initial weights */
   const char *save;           /* trained weights out */
+  const char *checkpoint;     /* train: checkpoint folder written every epoch */
+  const char *resume;         /* train: checkpoint folder to go on from */
   const char *report;         /* report JSON out */
   const char *output;         /* predictions out (NPY) */
   const char *loss;           /* NULL: chosen from the model and labels */

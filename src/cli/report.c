@@ -175,7 +175,9 @@ void spd_cli_report_optimizer(cJSON *r, const spd_optimizer_config_t *o, int64_t
 }
 
 int spd_cli_report_failed_run(spd_cli_session_t *s) {
-  spd_cli_session_fail(s);
+  int rc = spd_cli_session_fail(s);
+  if (rc != 1) /* interrupted: no report, as no other output */
+    return rc;
   s->has_hardware = true;
   s->hardware.completed = false;
   spd_cli_print_hardware(s);

@@ -5,8 +5,10 @@
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/interrupt.h"
 #include "spindle/keras.h"
 
 static int fail(const char *command, const char *fmt, const char *a, const char *b) {
@@ -20,6 +22,8 @@ static int fail(const char *command, const char *fmt, const char *a, const char 
  * the host executor, which runs every layer and loss. */
 int spd_cli_session_fail(spd_cli_session_t *s) {
   const char *message = spd_ctx_message(&s->ctx);
+  if (spd_cli_interrupt_signal())
+    return spd_cli_session_interrupted(s);
   bool unsupported = s->machine && s->ctx.last_error == SPD_EUNSUPPORTED &&
                      !strstr(message, "--backend reference");
   fprintf(stderr, "spindle %s: %s%s\n", s->command, message,
@@ -56,6 +60,11 @@ static int check_outputs(const char *command, const spd_cli_options_t *o) {
     rc = check_output(command, "--report", o->report);
   if (!rc)
     rc = check_output(command, "--output", o->output);
+  if (!rc)
+    rc = check_output(command, "--checkpoint", o->checkpoint);
+  struct stat st;
+  if (!rc && o->checkpoint && stat(o->checkpoint, &st) == 0 && !S_ISDIR(st.st_mode))
+    rc = fail(command, "--checkpoint '%s'%s is a file, not a folder", o->checkpoint, "");
   return rc;
 }
 
@@ -176,6 +185,7 @@ int spd_cli_session_open(spd_cli_session_t *s, const char *command,
   s->command = command;
   s->opt = opt;
   s->start = spd_progress_now();
+  spd_cli_interrupt_install();
   int rc = check_outputs(command, opt);
   if (!rc)
     rc = open_machine(s);
@@ -185,9 +195,24 @@ int spd_cli_session_open(spd_cli_session_t *s, const char *command,
     rc = load_data(s);
   if (!rc)
     rc = choose_loss(s);
+  if (!rc && spd_cli_interrupt_signal())
+    rc = spd_cli_session_interrupted(s);
   if (rc)
     spd_cli_session_close(s);
   return rc;
+}
+
+int spd_cli_stop_inference(const spd_cli_session_t *s) {
+  return !s->machine && spd_cli_interrupt_signal() != 0;
+}
+
+int spd_cli_session_interrupted(spd_cli_session_t *s) {
+  if (s->bar.dynamic && s->bar.drawn_width > 0) { /* end the bar's line */
+    putchar('\n');
+    fflush(stdout);
+  }
+  bool where = s->ctx.last_error == SPD_EINTERRUPTED;
+  return spd_cli_interrupted(s->command, where ? spd_ctx_message(&s->ctx) : NULL);
 }
 
 void spd_cli_session_close(spd_cli_session_t *s) {
@@ -219,6 +244,8 @@ static int on_batch(void *ud, size_t step, size_t steps, double loss, double acc
     spd_progress_value_t v[2] = {{"loss", loss}, {"accuracy", accuracy}};
     spd_progress_update(&s->bar, (long)step, v, 2);
   }
+  /* The host trainers poll should_stop_cb at batch boundaries and the
+   * machine after every slice, so a signal never stops a run here. */
   return 0;
 }
 
@@ -232,7 +259,8 @@ static void on_epoch_end(void *ud, const spd_epoch_logs_t *logs) {
 
 spd_fit_callbacks_t spd_cli_session_progress(spd_cli_session_t *s) {
   return (spd_fit_callbacks_t){.ud = s, .on_epoch_begin_cb = on_epoch_begin,
-                               .on_batch_cb = on_batch, .on_epoch_end_cb = on_epoch_end};
+                               .on_batch_cb = on_batch, .on_epoch_end_cb = on_epoch_end,
+                               .should_stop_cb = spd_cli_interrupt_requested};
 }
 
 /* Evaluation's bar draws every step, the last one included. */
@@ -242,7 +270,7 @@ static int on_eval_batch(void *ud, size_t step, size_t steps, double loss, doubl
     spd_progress_begin(&s->bar, stdout, (long)steps);
   spd_progress_value_t v[2] = {{"loss", loss}, {"accuracy", accuracy}};
   spd_progress_update(&s->bar, (long)step, v, 2);
-  return 0;
+  return spd_cli_stop_inference(s);
 }
 
 spd_machine_run_opts_t spd_cli_session_machine_opts(const spd_cli_session_t *s) {
@@ -265,7 +293,8 @@ int spd_cli_session_predict(spd_cli_session_t *s, const spd_fit_callbacks_t *cb,
 }
 
 int spd_cli_session_evaluate(spd_cli_session_t *s, double *loss, double *accuracy) {
-  spd_fit_callbacks_t cb = {.ud = s, .on_batch_cb = on_eval_batch};
+  spd_fit_callbacks_t cb = {.ud = s, .on_batch_cb = on_eval_batch,
+                            .should_stop_cb = spd_cli_interrupt_requested};
   if (s->machine) {
     /* The loss core computes sparse cross-entropy of the softmax output. */
     if (s->loss != SPD_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY || s->from_logits)

@@ -229,6 +229,8 @@ static void apply_plan(spd_fx_net_t *net) {
   }
 }
 
+void spd__fx_net_apply_plan(spd_fx_net_t *net) { apply_plan(net); }
+
 int spd__fx_net_new(spd_ctx_t *ctx, const spd_model_t *m, const spd_numeric_plan_t *plan,
                     spd_fx_loss_t loss, bool from_logits, int max_batch, uint64_t seed,
                     spd_fx_net_t **out) {

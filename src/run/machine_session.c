@@ -612,6 +612,13 @@ static int stop_lost(mrun_t *r, const spd_run_counters_t *rc) {
                       rc->dropped_core_stopped);
 }
 
+/* The caller's should_stop_cb, polled after every slice so a signal stops
+ * the machine within a slice's wall time even inside a long batch. */
+static bool stop_requested(const mrun_t *r) {
+  const spd_fit_callbacks_t *cb = r->progress.cb;
+  return cb && cb->should_stop_cb && cb->should_stop_cb(cb->ud);
+}
+
 /* Start the cores and let the machine run in slices of simulated time,
  * looking at the sink's records and the lost packets after each, until
  * every core has exited or the run's time limit has passed. */
@@ -629,7 +636,10 @@ static int run_in_slices(mrun_t *r) {
     if (err != SPD_ETIMEOUT || left == 0)
       break;
     spd_ctx_clear(r->ctx); /* the slice's timeout is no failure */
-    if ((err = read_records(r, false)))
+    if (!(err = read_records(r, false)) && stop_requested(r))
+      err = spd_ctx_fail(r->ctx, SPD_EINTERRUPTED, "stopped after %u of %u samples",
+                         r->progress.done, run_samples(r));
+    if (err)
       spd_tx_stop(r->tx);
   }
   return err;
