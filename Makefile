@@ -4,6 +4,7 @@
 #   make demo    deps + build, then train the demo model on an emulated SpiNN-5
 #   make test    deps + build, then the whole suite, plain and under ASan+UBSan
 #   make bench   deps + build, then the benchmarks (JSON into build/bench/)
+#   make soak    deps + build, then the zero-drop seed matrix (build/bench/soak.json)
 
 BUILD      ?= build
 SAN_BUILD  ?= $(BUILD)/sanitize
@@ -17,7 +18,7 @@ BENCH_PACKAGES := python3-torch
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build deps bench-deps demo test test-plain test-sanitize bench clean
+.PHONY: all build deps bench-deps demo test test-plain test-sanitize bench soak clean
 
 all: build
 
@@ -48,6 +49,11 @@ test-sanitize:
 
 bench: bench-deps build
 	./scripts/bench $(BUILD)
+
+# The reliability matrix of issue 10: 20 seeds x {MLP, LeNet-5} x {float,
+# fixed} trained on the emulated SpiNN-5; fails when any run drops a packet.
+soak: deps build
+	/usr/bin/python3 bench/soak.py --spindle $(BUILD)/spindle --out $(BUILD)/bench/soak.json -j $(JOBS)
 
 clean:
 	rm -rf $(BUILD)
