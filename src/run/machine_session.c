@@ -910,6 +910,12 @@ int spd_machine_fit_run(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *mac
   if (opts && opts->numeric == SPD_NUMERIC_FLOAT && cfg->optimizer.kind == SPD_OPT_RMSPROP)
     return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
                         "machine training in float: SGD and Adam (RMSprop runs in fixed point)");
+  if ((!opts || opts->numeric != SPD_NUMERIC_FLOAT) &&
+      (err = spd_fx_optimizer_check(ctx, &cfg->optimizer,
+                                    (int64_t)cfg->epochs *
+                                        (int64_t)((train->n + cfg->batch_size - 1) /
+                                                  cfg->batch_size))))
+    return err;
   spd_epoch_logs_t *logs = spd_calloc(ctx, (size_t)cfg->epochs, sizeof *logs);
   if (!logs)
     return spd_ctx_fail(ctx, SPD_ENOMEM, "history of %d epochs", cfg->epochs);
