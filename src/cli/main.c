@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "spindle/keras.h"
 
 static const spd_cli_command_t commands[] = {
     {"info", "describe a SpiNNaker machine (chips, cores, links, SDRAM)", spd_cli_info},
@@ -25,6 +26,7 @@ static void usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+  spd_keras_h5_silence(); /* only spindle's one-line diagnostics reach stderr */
   if (argc < 2) {
     usage(stderr);
     return 2;

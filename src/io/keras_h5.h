@@ -19,6 +19,13 @@ typedef struct spd__h5_quiet {
 void spd__h5_quiet_begin(spd__h5_quiet_t *q);
 void spd__h5_quiet_end(const spd__h5_quiet_t *q);
 
+/** Refuse the file holding @p obj when one of its global heap collections
+ *  is corrupt (an object reaching past its collection, or the collection
+ *  past the file), which libhdf5 would follow out of bounds when it reads a
+ *  variable-length string. @p where starts the diagnostic.
+ *  @return 0, SPD_EFORMAT or SPD_ENOMEM. */
+int spd__h5_check_heaps(spd_ctx_t *ctx, hid_t obj, const char *where);
+
 /** Does @p loc have a link (group or dataset) at relative path @p path? */
 bool spd__h5_exists(hid_t loc, const char *path);
 bool spd__h5_has_attr(hid_t obj, const char *name);
