@@ -31,12 +31,8 @@ static int check_layer(spd_fx_net_t *net, const spd_layer_t *l, int i) {
                         "layer '%s' (%s): not supported by the fixed-point reference yet",
                         l->config.name,
                         k == SPD_LAYER_INPUT ? "a second model input" : spd_layer_kind_name(k));
-  /* Keras's Dense acts on the last axis of a rank > 1 input and a softmax
-   * on the last axis of its output; the fixed-point layers (and the
-   * machine's tiles) take a Dense input and a softmax as one vector. */
-  if (k == SPD_LAYER_DENSE && l->input_shape.rank > 1)
-    return fixed_shape_fail(net, l, &l->input_shape, "a Dense input of rank > 1 (Dense on "
-                            "the last axis); add a Flatten before it, or use --numeric float");
+  /* A softmax acts on the last axis of its output in Keras; the fixed-point
+   * softmax takes the whole output as one vector. */
   if ((k == SPD_LAYER_DENSE || k == SPD_LAYER_ACTIVATION) &&
       l->config.activation == SPD_ACT_SOFTMAX && l->output_shape.rank > 1)
     return fixed_shape_fail(net, l, &l->output_shape, "a softmax over an output of rank > 1; "

@@ -74,9 +74,12 @@ def test_dense_rank3_without_flatten_is_refused(data, numeric):
 
 
 def test_dense_rank3_then_flatten(data):
+    """Valid Keras (Dense on the last axis, then Flatten): both references
+    train it; the machine refuses it by name."""
     model = repro("dense_rank3_then_flatten.json")
-    r = run("train", model, "--data", data, "--backend", "reference", "--epochs", "1")
-    assert r.returncode == 0, r.stderr
-    for extra in (("--backend", "reference", "--numeric", "fixed"), ("--backend", "machine")):
-        r = run("train", model, "--data", data, "--epochs", "1", *extra)
-        one_line_error(r, 1, "'dense'", "Flatten")
+    for numeric in ("float", "fixed"):
+        r = run("train", model, "--data", data, "--backend", "reference", "--epochs", "1",
+                "--numeric", numeric)
+        assert r.returncode == 0, r.stderr
+    r = run("train", model, "--data", data, "--epochs", "1", "--backend", "machine")
+    one_line_error(r, 1, "'dense'", "Flatten")
