@@ -83,3 +83,4 @@ def test_dense_rank3_then_flatten(data):
         assert r.returncode == 0, r.stderr
     r = run("train", model, "--data", data, "--epochs", "1", "--backend", "machine")
     one_line_error(r, 1, "'dense'", "Flatten")
+    one_line_error(run("map", model), 1, "'dense'", "Flatten")
