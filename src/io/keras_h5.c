@@ -383,6 +383,9 @@ static void image_name(char *buf, size_t size, const void *tag) {
 }
 
 int spd__h5_open_image(spd_ctx_t *ctx, const void *data, size_t len, hid_t *file_out) {
+  int err = spd__h5_check_bytes(ctx, data, len, "the weights");
+  if (err)
+    return err;
   hid_t fapl = core_fapl();
   char name[64];
   image_name(name, sizeof name, data);
