@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "spindle/keras.h"
 
 static const spd_cli_command_t commands[] = {
     {"info", "describe a SpiNNaker machine (chips, cores, links, SDRAM)", spd_cli_info},
@@ -41,6 +42,7 @@ static int print_version(void) {
 }
 
 int main(int argc, char **argv) {
+  spd_keras_h5_silence(); /* only spindle's one-line diagnostics reach stderr */
   if (argc < 2) {
     usage(stderr);
     return 2;

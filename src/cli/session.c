@@ -151,6 +151,9 @@ static int choose_loss(spd_cli_session_t *s) {
   }
   /* from_logits says what the model outputs, so it stays with --loss. */
   s->from_logits = file && file->has_loss && file->from_logits && s->loss != SPD_LOSS_MSE;
+  /* predict computes no loss: any output shape goes, labels or not. */
+  if (!strcmp(s->command, "predict"))
+    return 0;
   if (!spd_loss_check(&s->ctx, s->loss, s->model, &s->test.y) &&
       !spd_loss_check(&s->ctx, s->loss, s->model, &s->train.y))
     return 0;

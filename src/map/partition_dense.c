@@ -35,6 +35,11 @@ static int collect_stages(spd_ctx_t *ctx, const spd_model_t *m, int first, stage
     spd_layer_kind_t k = l->config.kind;
     if (pass_through(k))
       continue;
+    if (k == SPD_LAYER_DENSE && l->input_shape.rank > 1)
+      return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
+                          "layer '%s' (Dense): the machine maps Dense on rank-1 inputs only, "
+                          "this one has rank %d (Dense on the last axis); add a Flatten "
+                          "before it", l->config.name, l->input_shape.rank);
     if (k == SPD_LAYER_DENSE) {
       st[n++] = (stage_t){i, l->config.name, (uint32_t)spd_shape_size(&l->input_shape),
                           (uint32_t)l->config.units, l->config.activation, l->config.use_bias};

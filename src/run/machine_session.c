@@ -732,6 +732,13 @@ static int check_args(spd_ctx_t *ctx, const spd_model_t *m, const spd_machine_t 
   if (spd_shape_size(&m->layers[0].output_shape) != spd_shape_size(&data->sample_shape))
     return spd_ctx_fail(ctx, SPD_ESHAPE, "machine run: the model's input and the samples "
                         "differ in size");
+  for (int i = 1; i < m->n_layers; i++)
+    if (m->layers[i].config.kind == SPD_LAYER_DENSE && m->layers[i].input_shape.rank > 1)
+      return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
+                          "layer '%s' (Dense): the machine runs Dense on rank-1 inputs only, "
+                          "this one has rank %d (Dense on the last axis); add a Flatten "
+                          "before it, or use --backend reference",
+                          m->layers[i].config.name, m->layers[i].input_shape.rank);
   return 0;
 }
 
@@ -969,6 +976,12 @@ int spd_machine_fit_run(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *mac
   if (opts && opts->numeric == SPD_NUMERIC_FLOAT && cfg->optimizer.kind == SPD_OPT_RMSPROP)
     return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
                         "machine training in float: SGD and Adam (RMSprop runs in fixed point)");
+  if ((!opts || opts->numeric != SPD_NUMERIC_FLOAT) &&
+      (err = spd_fx_optimizer_check(ctx, &cfg->optimizer,
+                                    (int64_t)cfg->epochs *
+                                        (int64_t)((train->n + cfg->batch_size - 1) /
+                                                  cfg->batch_size))))
+    return err;
   spd_epoch_logs_t *logs = spd_calloc(ctx, (size_t)cfg->epochs, sizeof *logs);
   if (!logs)
     return spd_ctx_fail(ctx, SPD_ENOMEM, "history of %d epochs", cfg->epochs);
