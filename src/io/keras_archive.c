@@ -57,27 +57,30 @@ static int read_member(spd_ctx_t *ctx, zip_t *za, const char *path, const char *
   return 0;
 }
 
-int spd__keras_archive_read_config(spd_ctx_t *ctx, const char *path, char **json_out,
-                                   size_t *len_out) {
-  zip_t *za = NULL;
-  int err = open_archive(ctx, path, &za);
-  if (err)
+int spd__keras_archive_open_memory(spd_ctx_t *ctx, const void *data, size_t len,
+                                   struct zip **out) {
+  zip_error_t ze;
+  zip_error_init(&ze);
+  zip_source_t *src = zip_source_buffer_create(data, len, 0, &ze);
+  zip_t *za = src ? zip_open_from_source(src, ZIP_RDONLY, &ze) : NULL;
+  if (!za) {
+    int err = spd_ctx_fail(ctx, src ? SPD_EFORMAT : SPD_ENOMEM,
+                           "not a readable .keras archive (%s)", zip_error_strerror(&ze));
+    if (src)
+      zip_source_free(src);
+    zip_error_fini(&ze);
     return err;
-  err = read_member(ctx, za, path, CONFIG_MEMBER, json_out, len_out);
-  zip_discard(za);
-  return err;
+  }
+  zip_error_fini(&ze);
+  *out = za;
+  return 0;
 }
 
-int spd__keras_archive_read_weights(spd__stage_t *st, const char *path) {
+int spd__keras_archive_weights(spd__stage_t *st, zip_t *za, const char *path) {
   spd_ctx_t *ctx = st->m->ctx;
-  zip_t *za = NULL;
   char *data = NULL;
   size_t len = 0;
-  int err = open_archive(ctx, path, &za);
-  if (err)
-    return err;
-  err = read_member(ctx, za, path, WEIGHTS_MEMBER, &data, &len);
-  zip_discard(za);
+  int err = read_member(ctx, za, path, WEIGHTS_MEMBER, &data, &len);
   hid_t f = -1;
   if (!err)
     err = spd__h5_open_image(ctx, data, len, &f);
@@ -88,6 +91,50 @@ int spd__keras_archive_read_weights(spd__stage_t *st, const char *path) {
     H5Fclose(f);
   }
   spd_free(ctx, data);
+  return err;
+}
+
+int spd__keras_archive_model(spd_ctx_t *ctx, zip_t *za, const char *path, uint64_t seed,
+                             spd_model_t **out) {
+  char *json = NULL;
+  size_t len = 0;
+  spd_model_t *m = NULL;
+  int err = read_member(ctx, za, path, CONFIG_MEMBER, &json, &len);
+  if (!err)
+    err = spd_keras_json_parse(ctx, json, len, seed, &m);
+  spd_free(ctx, json);
+  spd__stage_t st;
+  if (!err && !(err = spd__stage_init(&st, m))) {
+    err = spd__keras_archive_weights(&st, za, path);
+    if (!err)
+      spd__stage_commit(&st);
+    spd__stage_deinit(&st);
+  }
+  if (err) {
+    spd_model_free(m);
+    return err;
+  }
+  *out = m;
+  return 0;
+}
+
+int spd__keras_archive_read_weights(spd__stage_t *st, const char *path) {
+  zip_t *za = NULL;
+  int err = open_archive(st->m->ctx, path, &za);
+  if (err)
+    return err;
+  err = spd__keras_archive_weights(st, za, path);
+  zip_discard(za);
+  return err;
+}
+
+int spd__keras_archive_load(spd_ctx_t *ctx, const char *path, uint64_t seed, spd_model_t **out) {
+  zip_t *za = NULL;
+  int err = open_archive(ctx, path, &za);
+  if (err)
+    return err;
+  err = spd__keras_archive_model(ctx, za, path, seed, out);
+  zip_discard(za);
   return err;
 }
 
