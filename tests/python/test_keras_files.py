@@ -30,7 +30,8 @@ def mlp_weights(seed=0):
             for layer, ws in MLP_LAYERS for w, shape in ws}
 
 
-def write_legacy_weights(group, weights, drop=None, reshape=None, split_names=False):
+def write_legacy_weights(group, weights, drop=None, reshape=None, split_names=False,
+                         cast=None):
     """tf.keras 2 save_weights_to_hdf5_group for the MLP."""
     names = [layer.encode("utf8") for layer, _ in MLP_LAYERS]
     if split_names:
@@ -49,6 +50,8 @@ def write_legacy_weights(group, weights, drop=None, reshape=None, split_names=Fa
             value = weights[(layer, w)]
             if (layer, w) == reshape:
                 value = value[..., :-1]
+            if cast and (layer, w) == cast[0]:
+                value = value.astype(cast[1])
             g.create_dataset("%s/%s:0" % (layer, w), data=value)
 
 
@@ -176,6 +179,19 @@ def test_missing_weight_is_named(tmp):
 def test_wrong_shape_is_named(tmp):
     err = rejected(tmp, "shape.h5", reshape=("dense", "kernel"))
     assert "layer 'dense'" in err and "(784, 255)" in err and "(784, 256)" in err
+
+
+def test_weight_float_sizes(tmp):
+    """float64 weights are converted; a float of another size is refused
+    before libhdf5 allocates a conversion buffer for it (a fuzzed file's
+    type claimed 4 GB per element: tests/fuzz/regressions/keras_archive)."""
+    path = tmp / "f64.h5"
+    with h5py.File(path, "w") as f:
+        write_legacy_weights(f, mlp_weights(6), cast=(("dense", "kernel"), np.float64))
+    out = run("summary", MLP, "--weights", str(path))
+    assert out.returncode == 0, out.stderr
+    err = rejected(tmp, "f128.h5", cast=(("dense", "kernel"), np.longdouble))
+    assert "layer 'dense'" in err and "not a float16, float32 or float64 dataset" in err
 
 
 def test_truncated_file(tmp):
