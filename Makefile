@@ -63,7 +63,7 @@ fuzz-build:
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
 
 fuzz: deps fuzz-build
-	./scripts/fuzz $(FUZZ_BUILD) $(FUZZ_RUNS) $(FUZZ_TIME) $(JOBS)
+	FUZZ_KEEP_GOING=1 ./scripts/fuzz $(FUZZ_BUILD) $(FUZZ_RUNS) $(FUZZ_TIME) $(JOBS)
 
 bench: bench-deps build
 	./scripts/bench $(BUILD)
