@@ -179,6 +179,23 @@ def cli_seeds():
         put("cli_options", name, bytes([cmd]) + b"\0".join(a.encode() for a in args))
 
 
+MACHINE_FAULTS = {
+    "spinn5_text": (1, "chip 1 1\ncore 2 3 5\nlink 0 0 NE\n# a comment\n"),
+    "spinn5_json": (1, '{"dead_chips": [[1, 2]], "dead_cores": [[0, 0, 3]], '
+                       '"dead_links": [[4, 4, "E"], [2, 1, "SW"]]}'),
+    "spinn3_text": (0, "core 1 0 17\nlink 1 1 W\n"),
+    "3boards_text": (2, "chip 13 0\nlink 12 12 N\n"),
+    "named_8x8": (7, "8x8\nchip 7 7\n"),
+    "named_spinn1m": (7, "spinn1m\n"),
+    "named_12boards": (7, "12boards\nlink 0 0 S\n"),
+}
+
+
+def machine_seeds():
+    for name, (pick, text) in MACHINE_FAULTS.items():
+        put("machine_faults", name, bytes([pick]) + text.encode())
+
+
 def main():
     spindle = sys.argv[1] if len(sys.argv) > 1 else os.path.join(SOURCE, "build", "spindle")
     with tempfile.TemporaryDirectory() as tmp:
@@ -186,6 +203,7 @@ def main():
     idx_seeds()
     npy_seeds()
     cli_seeds()
+    machine_seeds()
 
 
 if __name__ == "__main__":
