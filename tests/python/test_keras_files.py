@@ -194,6 +194,34 @@ def test_weight_float_sizes(tmp):
     assert "layer 'dense'" in err and "not a float16, float32 or float64 dataset" in err
 
 
+def test_archive_member_size_is_not_trusted(tmp):
+    """A .keras whose directory records 4 GB for config.json is refused as
+    corrupt without allocating 4 GB (a fuzzer's find,
+    tests/fuzz/regressions/keras_archive): run with 1 GB of address space."""
+    import resource
+    import struct
+    import subprocess
+    assert run("convert", MLP, str(tmp / "m.keras")).returncode == 0
+    data = bytearray((tmp / "m.keras").read_bytes())
+    claimed = 0xFFFFFFF0
+    for sig, size_at in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        at = data.find(sig)
+        while at >= 0:
+            name_at = at + (30 if sig == b"PK\x03\x04" else 46)
+            if data[name_at:name_at + 11] == b"config.json":
+                struct.pack_into("<I", data, at + size_at, claimed)
+            at = data.find(sig, at + 4)
+    (tmp / "huge.keras").write_bytes(bytes(data))
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+    out = subprocess.run([spindle_cli.SPINDLE, "summary", str(tmp / "huge.keras")],
+                         capture_output=True, text=True, timeout=120, preexec_fn=limit)
+    assert out.returncode == 1, out.stderr
+    assert "member 'config.json' cannot be read" in out.stderr
+    assert "not the %d bytes its directory records" % claimed in out.stderr
+
+
 def test_truncated_file(tmp):
     path = tmp / "w.h5"
     with h5py.File(path, "w") as f:
