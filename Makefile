@@ -4,6 +4,7 @@
 #   make demo    deps + build, then train the demo model on an emulated SpiNN-5
 #   make test    deps + build, then the whole suite, plain and under ASan+UBSan
 #   make bench   deps + build, then the benchmarks (JSON into build/bench/)
+#   make soak    deps + build, then the zero-drop seed matrix (build/bench/soak.json)
 #   make fuzz    deps + the libFuzzer harnesses (clang, build/fuzz), each run to
 #                FUZZ_RUNS executions or FUZZ_TIME seconds (build/fuzz/<target>.json)
 
@@ -23,7 +24,7 @@ BENCH_PACKAGES := python3-torch
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all build deps bench-deps demo test test-plain test-sanitize test-fuzz fuzz fuzz-build \
-        bench clean
+        bench soak clean
 
 all: build
 
@@ -73,6 +74,11 @@ fuzz: deps fuzz-build
 
 bench: bench-deps build
 	./scripts/bench $(BUILD)
+
+# The reliability matrix of issue 10: 20 seeds x {MLP, LeNet-5} x {float,
+# fixed} trained on the emulated SpiNN-5; fails when any run drops a packet.
+soak: deps build
+	/usr/bin/python3 bench/soak.py --spindle $(BUILD)/spindle --out $(BUILD)/bench/soak.json -j $(JOBS)
 
 clean:
 	rm -rf $(BUILD)

@@ -535,6 +535,62 @@ static void allocation_failures_are_clean(void **state) {
   spd_test_rmtree(dir);
 }
 
+static void expect_reach(const char *name, const char *faults, uint32_t ethernet_alive,
+                         uint32_t boards_without, int dead_x, int dead_y, uint32_t unreachable) {
+  spd_ctx_t ctx;
+  spd_machine_t *m = make(&ctx, name);
+  if (faults)
+    assert_int_equal(spd_machine_apply_faults(m, faults), 0);
+  spd_machine_reach_t r;
+  assert_int_equal(spd_machine_reach(m, &r), 0);
+  assert_int_equal(r.ethernet_alive, ethernet_alive);
+  assert_int_equal(r.boards_without_ethernet, boards_without);
+  if (boards_without) {
+    assert_int_equal(r.dead_ethernet_x, dead_x);
+    assert_int_equal(r.dead_ethernet_y, dead_y);
+  }
+  assert_int_equal(r.chips_unreachable, unreachable);
+  spd_machine_free(m);
+}
+
+/* The host's way in: a board without its Ethernet chip is still reached
+ * through another board's; one without any, or a chip walled off by dead
+ * links, is not. */
+static void reach_from_the_host(void **state) {
+  (void)state;
+  expect_reach("spinn5", NULL, 1, 0, 0, 0, 0);
+  expect_reach("3boards", NULL, 3, 0, 0, 0, 0);
+  expect_reach("spinn5", "chip 0 0\n", 0, 1, 0, 0, 47);
+  expect_reach("3boards", "chip 4 8\n", 2, 1, 4, 8, 0);
+  expect_reach("spinn5", "link 0 0 E\nlink 0 0 N\nlink 0 0 NE\n", 1, 0, 0, 0, 47);
+  expect_reach("spinn5", "chip 1 0\nchip 1 1\nchip 0 1\n", 1, 0, 0, 0, 44);
+  expect_reach("2x2", "chip 0 0\n", 0, 1, 0, 0, 3);
+}
+
+/* Building a faulted SpiNN-5 and counting its reach under failing
+ * allocations: SPD_ENOMEM and the output untouched, or the whole answer. */
+static int reach_call(spd_ctx_t *ctx, void *arg) {
+  (void)arg;
+  spd_machine_t *m = NULL;
+  int err = spd_machine_new(ctx, "spinn5", &m);
+  if (!err)
+    err = spd_machine_apply_faults(m, "chip 0 0\n");
+  spd_machine_reach_t r = {.ethernet_alive = 99};
+  if (!err)
+    err = spd_machine_reach(m, &r);
+  if (err)
+    assert_int_equal(r.ethernet_alive, 99);
+  else
+    assert_int_equal(r.chips_unreachable, 47);
+  spd_machine_free(m);
+  return err;
+}
+
+static void reach_survives_allocation_failures(void **state) {
+  (void)state;
+  assert_true(spd_test_alloc_each(reach_call, NULL) > 3);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(spinn5_is_the_48_chip_board),
@@ -553,6 +609,8 @@ int main(void) {
       cmocka_unit_test(malformed_faults_are_rejected),
       cmocka_unit_test(fault_files_are_read),
       cmocka_unit_test(allocation_failures_are_clean),
+      cmocka_unit_test(reach_from_the_host),
+      cmocka_unit_test(reach_survives_allocation_failures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,7 @@
 #ifndef SPINDLE_EMU_H
 #define SPINDLE_EMU_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "spindle/context.h"
@@ -55,6 +56,22 @@ int spd_emu_load_kernel(spd_emu_t *emu, int x, int y, int core, const char *name
                         uint32_t params_addr);
 
 /** Start every loaded core: each runs its main() at the current time. */
+/**
+ * Whether each chip's monitor core reinjects dropped packets (off when
+ * created): the router latches one dropped packet at a time in its dump
+ * registers, the monitor queues it and sends it again; a packet dropped
+ * while the registers are full is lost (docs/emulator.md, "Reinjection").
+ */
+void spd_emu_set_reinjection(spd_emu_t *emu, bool on);
+
+/**
+ * Fault injection: a router drops one copy of each packet it hands to its
+ * outputs with probability @p probability (0 turns it off), drawn from a
+ * Philox stream per chip seeded by @p seed, so a run's drops repeat.
+ * @return 0, or SPD_EINVAL for a probability outside [0, 1].
+ */
+int spd_emu_inject_drops(spd_emu_t *emu, double probability, uint64_t seed);
+
 int spd_emu_start(spd_emu_t *emu);
 
 /** Stop every loaded or running core (as the host's "stop application"

@@ -21,7 +21,8 @@
   X(TIMEOUT, "timed out")                                                     \
   X(DROPPED, "packets were dropped")                                          \
   X(STATE, "operation not valid in this state")                               \
-  X(KERNEL, "kernel failed")
+  X(KERNEL, "kernel failed")                                                  \
+  X(INTERRUPTED, "stopped on request")
 
 /* Positions in the table; the public codes are their negatives minus one. */
 enum spd_errno_index_ {

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "spindle/checkpoint.h"
 #include "spindle/context.h"
 #include "spindle/metrics.h"
 #include "spindle/model.h"
@@ -69,6 +70,11 @@ typedef struct spd_fit_callbacks {
    *  mean loss and accuracy so far. */
   int (*on_batch_cb)(void *ud, size_t step, size_t steps, double loss, double accuracy);
   void (*on_epoch_end_cb)(void *ud, const spd_epoch_logs_t *logs);
+  /** Polled at every batch boundary of training; true stops the run there
+   *  with SPD_EINTERRUPTED, after writing the checkpoint if one is asked
+   *  for. The way to stop on a signal: the caller's handler sets a flag
+   *  this reads (the library installs no handlers). */
+  bool (*should_stop_cb)(void *ud);
 } spd_fit_callbacks_t;
 
 typedef struct spd_fit_config {
@@ -81,6 +87,14 @@ typedef struct spd_fit_config {
   spd_optimizer_config_t optimizer;
   const spd_fit_data_t *validation; /* optional, evaluated after each epoch */
   spd_fit_callbacks_t callbacks;
+  /** Write a checkpoint into this folder (created if missing) after every
+   *  epoch and when should_stop_cb stops the run (NULL: none). */
+  const char *checkpoint_dir;
+  /** Go on from this checkpoint (borrowed, NULL: start afresh): it must be
+   *  of this model, numeric, loss, optimizer, seed, batch size, shuffle and
+   *  training data, and the run trains from where it stands to epoch
+   *  @c epochs. */
+  const spd_checkpoint_t *resume;
 } spd_fit_config_t;
 
 /** Keras's fit defaults: 1 epoch, batch 32, shuffle, seed 0, SGD, sparse
@@ -100,7 +114,11 @@ void spd_fit_epoch_order(uint64_t seed, int epoch, uint32_t *order, uint32_t n);
  *  @param history  filled on success (may be NULL)
  *  @return 0; SPD_EINVAL (bad config: named), SPD_ESHAPE (data and model
  *          disagree: both shapes named), SPD_ENOMEM, SPD_ESTATE (stopped by
- *          a callback: the weights hold the last completed step). */
+ *          a callback: the weights hold the last completed step),
+ *          SPD_EINTERRUPTED (stopped by should_stop_cb: the diagnostic says
+ *          where, and the checkpoint is written), SPD_EIO (the checkpoint
+ *          could not be written), SPD_EFORMAT (cfg->resume is of another
+ *          run: names what differs). */
 int spd_fit(spd_model_t *m, const spd_fit_config_t *cfg, const spd_fit_data_t *train,
             spd_history_t *history);
 

@@ -26,6 +26,15 @@ typedef struct spd_fixed_run spd_fixed_run_t;
 int spd_fit_fixed(spd_model_t *m, const spd_fit_config_t *cfg, const spd_fit_data_t *train,
                   spd_history_t *history, spd_fixed_run_t **run_out);
 
+/** Check that @p o's hyperparameters over a run of @p steps optimizer steps
+ *  fit the fixed-point update: every learning rate the schedule reaches is
+ *  0 or in [2^-31, 2^7], a non-zero momentum is at least 2^-31, epsilon is
+ *  at most 2^7 (docs/numerics.md). spd_fit_fixed and machine training call
+ *  it before the first step.
+ *  @return 0 or SPD_EINVAL with a diagnostic naming the hyperparameter, its
+ *  value and the representable range. */
+int spd_fx_optimizer_check(spd_ctx_t *ctx, const spd_optimizer_config_t *o, int64_t steps);
+
 /** Mean loss and accuracy over @p data in fixed point. With @p run NULL a
  *  network is built from the model's float weights and a plan calibrated on
  *  the first batch of @p data. */

@@ -86,6 +86,32 @@ static inline int64_t spd_fx_shift_stochastic(int64_t v, int shift, uint32_t ran
   return (v + dither) >> shift;
 }
 
+/** Saturating 64-bit add, counting a saturation: optimizer steps can reach
+ *  the int64 limits when a learning rate is extreme. */
+static inline int64_t spd_fx_add64(int64_t a, int64_t b, uint32_t *saturations) {
+  if (b > 0 && a > INT64_MAX - b) {
+    spd_fx_count(saturations);
+    return INT64_MAX;
+  }
+  if (b < 0 && a < INT64_MIN - b) {
+    spd_fx_count(saturations);
+    return INT64_MIN;
+  }
+  return a + b;
+}
+
+/** Saturating 64-bit subtract (a - b), counting a saturation. */
+static inline int64_t spd_fx_sub64(int64_t a, int64_t b, uint32_t *saturations) {
+  if (b == INT64_MIN) {
+    if (a >= 0) {
+      spd_fx_count(saturations);
+      return INT64_MAX;
+    }
+    return a - INT64_MIN / 2 - INT64_MIN / 2; /* a < 0: exact, no overflow */
+  }
+  return spd_fx_add64(a, -b, saturations);
+}
+
 /** Saturating 32-bit add. */
 static inline int32_t spd_fx_add32(int32_t a, int32_t b, uint32_t *saturations) {
   return spd_fx_sat32((int64_t)a + b, saturations);
@@ -131,8 +157,10 @@ typedef struct spd_fx_const {
  *  toward +infinity: half an LSB is added before the floor. */
 #define SPD_FX_ROUND_NEAREST 0x80000000u
 
-/** floor((a * c + dither) / 2^shift) for int64 @p a, uint32 @p c and
- *  @p shift <= 94 (a negative shift multiplies by 2^-shift, saturating), where the dither is the 32-bit word @p random placed
+/** floor((a * c + dither) / 2^shift) for int64 @p a, uint32 @p c and any
+ *  @p shift (a negative shift multiplies by 2^-shift, saturating; a shift
+ *  past 94 leaves a product below one LSB, so the dither alone rounds it),
+ *  where the dither is the 32-bit word @p random placed
  *  just below the rounding point (random * 2^(shift-32), or its top @p shift
  *  bits when shift < 32). With random = SPD_FX_ROUND_NEAREST this is
  *  round-to-nearest, ties up; with a uniform random word it is stochastic
@@ -143,7 +171,7 @@ int64_t spd_fx_mul64x32(int64_t a, uint32_t c, int shift, uint32_t random,
                         uint32_t *saturations);
 
 /** a * k rescaled from frac @p from to frac @p to: spd_fx_mul64x32 with the
- *  constant's shift plus (from - to), which must land in [0, 94]. */
+ *  constant's shift plus (from - to). */
 static inline int64_t spd_fx_mul_const(int64_t a, spd_fx_const_t k, int from, int to,
                                        uint32_t random, uint32_t *saturations) {
   return spd_fx_mul64x32(a, k.mant, k.shift + from - to, random, saturations);

@@ -95,4 +95,13 @@ int spd_keras_save(const spd_model_t *m, const char *path, spd_keras_file_t file
 int spd_keras_model_load(spd_ctx_t *ctx, const char *path, uint64_t seed,
                          spd_model_t **out);
 
+/** Switch libhdf5's own error printing off for the rest of the process.
+ *  Every spindle call already silences it while it runs and restores the
+ *  host's setting afterwards; a program that reports errors only through
+ *  spindle's diagnostics (the CLI) calls this once at start, because
+ *  libhdf5 also prints when it shuts down at exit after it failed to open a
+ *  corrupt file ("infinite loop closing library": its own allocations from
+ *  the failed open, which no id reaches). */
+void spd_keras_h5_silence(void);
+
 #endif

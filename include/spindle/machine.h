@@ -104,6 +104,21 @@ int spd_machine_apply_faults(spd_machine_t *m, const char *description);
 /** Read a fault file and apply it. */
 int spd_machine_apply_fault_file(spd_machine_t *m, const char *path);
 
+/** How the host reaches a machine (after faults): through Ethernet chips,
+ *  then over working links. */
+typedef struct spd_machine_reach {
+  uint32_t ethernet_alive;            /* live Ethernet chips */
+  uint32_t boards_without_ethernet;   /* boards with live chips but a dead Ethernet chip */
+  uint16_t dead_ethernet_x, dead_ethernet_y; /* the first such Ethernet chip */
+  uint32_t chips_unreachable;         /* live chips no live Ethernet chip reaches */
+} spd_machine_reach_t;
+
+/** Count what faults cost the host's access to @p m: a board whose
+ *  Ethernet chip is dead is reached only through another board's, and
+ *  with no live Ethernet chip nothing is reached at all.
+ *  @return 0, or SPD_ENOMEM (out untouched). */
+int spd_machine_reach(const spd_machine_t *m, spd_machine_reach_t *out);
+
 /** The chip at (x, y), or NULL if absent or dead. */
 const spd_chip_t *spd_machine_chip(const spd_machine_t *m, int x, int y);
 /** Dense index of the chip at (x, y), or -1. */

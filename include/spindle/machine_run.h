@@ -34,11 +34,18 @@ typedef struct spd_machine_run_opts {
                                 spd_evaluate_fixed does with a run) instead
                                 of quantising the model and calibrating a
                                 plan on the first batch (NULL) */
+  double inject_drops;       /* fault injection: each router drops one copy
+                                of a packet it routes with this probability
+                                (0: none), seeded by fault_seed; the monitors'
+                                reinjection brings them back */
+  uint64_t fault_seed;
   const spd_fit_callbacks_t *progress; /* inference: on_batch_cb after every
                                 batch_size samples (0: 32) the sink has
                                 recorded, with the running mean loss and
                                 accuracy (NULL: none); non-zero stops the
-                                run (SPD_ESTATE) */
+                                run (SPD_ESTATE); should_stop_cb is polled
+                                after every slice of simulated time (10 ms)
+                                and true stops it (SPD_EINTERRUPTED) */
 } spd_machine_run_opts_t;
 
 /** What the run cost on the machine (the report's hardware fields). */
@@ -49,6 +56,9 @@ typedef struct spd_machine_stats {
   uint32_t samples_in_flight;        /* the slots the pipeline ran with */
   uint64_t samples;
   uint64_t packets_sent, packets_dropped;
+  uint64_t packets_reinjected;       /* dropped and sent again by a monitor */
+  uint64_t packets_lost;             /* copies dropped and never sent again */
+  bool completed;                    /* every core finished its samples */
   double simulated_seconds;          /* from start to the last core's exit */
   double simulated_samples_per_second;
   double energy_joules;
@@ -108,7 +118,9 @@ int spd_machine_fit(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *machine
  *  sink's records through the transceiver: epoch begin, each batch with the
  *  epoch's running mean loss and accuracy, epoch end with the epoch's logs
  *  (host seconds included). A batch callback returning non-zero stops the
- *  machine: SPD_ESTATE. With cfg->validation, the validation samples run
+ *  machine: SPD_ESTATE; should_stop_cb returning true after any slice of
+ *  simulated time stops it too: SPD_EINTERRUPTED (no checkpoint: the
+ *  machine cannot write one yet). With cfg->validation, the validation samples run
  *  forward on the machine after each epoch with that epoch's weights (read
  *  from SDRAM), filling the logs' val_loss and val_accuracy as
  *  spd_fit_fixed / spd_fit do. */

@@ -50,6 +50,10 @@ typedef struct spd_chip_counters {
   uint64_t link_packets[SPD_PROV_LINKS]; /* sent on each link (E NE N W SW S) */
   uint64_t link_dropped[SPD_PROV_LINKS]; /* dropped after wait1 on each link */
   uint64_t bits_routed;         /* for the router energy */
+  uint64_t dropped_injected;    /* copies dropped by fault injection (spd_emu_faults_t) */
+  uint64_t dumped;              /* dropped packets the monitor took from the dump register */
+  uint64_t reinjected;          /* ... and sent again */
+  uint64_t lost;                /* copies of dropped packets never sent again */
   uint32_t router_entries;      /* loaded application entries */
 } spd_chip_counters_t;
 
@@ -64,6 +68,9 @@ typedef struct spd_run_counters {
   uint64_t dropped_no_callback;
   uint64_t dropped_task_queue_full; /* packets lost to full callback queues */
   uint64_t dropped_core_stopped;
+  uint64_t dropped_injected;    /* by fault injection, counted in packets_dropped */
+  uint64_t packets_reinjected;  /* dropped packets the monitors sent again */
+  uint64_t packets_lost;        /* copies never delivered: dropped and not reinjected */
   uint64_t busy_cycles;         /* over all cores */
   uint32_t chips;
   uint32_t cores_loaded;

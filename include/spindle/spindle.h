@@ -38,6 +38,7 @@
 #include "spindle/map_route.h"
 
 /* run/: training and running on the host or the machine. */
+#include "spindle/checkpoint.h"
 #include "spindle/fit.h"
 #include "spindle/fit_fixed.h"
 #include "spindle/machine_run.h"

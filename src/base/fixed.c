@@ -52,8 +52,14 @@ int64_t spd_fx_mul64x32(int64_t a, uint32_t c, int shift, uint32_t random,
   uint64_t low = (uint64_t)a_lo * c;
   int64_t hi = a_hi * (int64_t)c + (int64_t)(low >> 32);
   uint32_t lo = (uint32_t)low;
-  if (shift >= 64)
-    return (hi + ((int64_t)random << (shift - 64))) >> (shift - 32);
+  if (shift >= 64) {
+    /* floor((hi / 2^(shift-64) + random) / 2^32), with the inner floor
+     * taken first: exact because random is a whole number at that scale,
+     * and free of oversized shifts for any shift (past 126 the product is
+     * below one part in 2^32 and only the dither decides). */
+    int down = shift - 64 > 63 ? 63 : shift - 64;
+    return ((hi >> down) + (int64_t)random) >> 32;
+  }
   if (shift >= 32) {
     uint64_t dither = (uint64_t)random << (shift - 32);
     uint32_t sum = lo + (uint32_t)dither;

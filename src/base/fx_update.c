@@ -47,20 +47,23 @@ void spd_fx_update_prepare(spd_fx_update_t *u, const spd_fx_hyper_t *h, int grad
  * moving averages of Adam and RMSprop. */
 static int64_t ema(int64_t s, int64_t target, spd_fx_const_t k, int frac, uint32_t r,
                    uint32_t *sat) {
-  return s + spd_fx_mul_const(target - s, k, frac, frac, r, sat);
+  return spd_fx_add64(s, spd_fx_mul_const(spd_fx_sub64(target, s, sat), k, frac, frac, r, sat),
+                      sat);
 }
 
 static int32_t sgd(const spd_fx_update_t *u, spd_fx_slot_ptrs_t s, int64_t g_sum,
                    const uint32_t r[4], uint32_t *sat) {
   int64_t step = spd_fx_mul_const(g_sum, u->lr_over_b, u->grad_frac, SF, r[0], sat);
-  int64_t delta = -step;
+  int64_t delta = spd_fx_sub64(0, step, sat);
   if (u->has_momentum) {
     /* Keras: v = m v - lr g; w += v, or w += m v - lr g with nesterov. */
-    int64_t v = spd_fx_mul_const(*s.a, u->momentum, SF, SF, r[1], sat) - step;
+    int64_t v = spd_fx_sub64(spd_fx_mul_const(*s.a, u->momentum, SF, SF, r[1], sat), step, sat);
     *s.a = spd_fx_sat32(v, sat);
-    delta = u->nesterov ? spd_fx_mul_const(*s.a, u->momentum, SF, SF, r[2], sat) - step : *s.a;
+    delta = u->nesterov
+                ? spd_fx_sub64(spd_fx_mul_const(*s.a, u->momentum, SF, SF, r[2], sat), step, sat)
+                : *s.a;
   }
-  return spd_fx_sat32((int64_t)*s.master + delta, sat);
+  return spd_fx_sat32(spd_fx_add64(*s.master, delta, sat), sat);
 }
 
 /* (num << SF) / den rounded to nearest; den > 0. */
@@ -78,7 +81,7 @@ static int32_t adam(const spd_fx_update_t *u, spd_fx_slot_ptrs_t s, int64_t g_su
   if (den <= 0)
     den = 1;
   int64_t step = spd_fx_mul_const(ratio(*s.a, den), u->lr, SF, SF, r[3], sat);
-  return spd_fx_sat32((int64_t)*s.master - step, sat);
+  return spd_fx_sat32(spd_fx_sub64(*s.master, step, sat), sat);
 }
 
 static int32_t rmsprop(const spd_fx_update_t *u, spd_fx_slot_ptrs_t s, int64_t g_sum,
@@ -97,11 +100,11 @@ static int32_t rmsprop(const spd_fx_update_t *u, spd_fx_slot_ptrs_t s, int64_t g
   if (u->has_momentum) {
     /* Word 2 also dithers the centered mean above: four words per weight
      * and step serve every rule, and each rounding stays unbiased. */
-    int64_t m = spd_fx_mul_const(*s.a, u->momentum, SF, SF, r[2], sat) + inc;
+    int64_t m = spd_fx_add64(spd_fx_mul_const(*s.a, u->momentum, SF, SF, r[2], sat), inc, sat);
     *s.a = spd_fx_sat32(m, sat);
     inc = *s.a;
   }
-  return spd_fx_sat32((int64_t)*s.master - inc, sat);
+  return spd_fx_sat32(spd_fx_sub64(*s.master, inc, sat), sat);
 }
 
 int32_t spd_fx_update_one(const spd_fx_update_t *u, spd_fx_slot_ptrs_t s, uint64_t element,

@@ -27,9 +27,18 @@ typedef struct spd_kc_job {
 } spd_kc_job_t;
 
 /** DTCM bytes spd_kc_init allocates for a core with @p n_in incoming and
- *  @p n_out outgoing partition table entries and @p slots samples in
- *  flight: the two tables, the slot counters and the send ring. */
-uint64_t spd_kc_init_dtcm(uint32_t n_in, uint32_t n_out, uint32_t slots);
+ *  @p n_out outgoing partition table entries, @p slots samples in flight
+ *  and @p packets_in packets received per slot over every phase: the two
+ *  tables, the slot counters, the send ring, and what ignores duplicates
+ *  (a bit per expected packet and slot, the round of each phase's slot
+ *  and each outgoing partition's slot). */
+uint64_t spd_kc_init_dtcm(uint32_t n_in, uint32_t n_out, uint32_t slots, uint64_t packets_in);
+
+/** Words of the duplicate bitmap of one slot for @p packets_in packets
+ *  over every phase: an upper bound on the sum of each phase's words. */
+static inline uint64_t spd_kc_seen_words(uint64_t packets_in) {
+  return packets_in / 32u + SPD_KC_PHASES;
+}
 
 /* Optimizer state bits (spd_ds_config_t.state). Fixed point: a int32 (SGD
  * velocity, Adam m, RMSprop momentum), b int64 (Adam v, RMSprop mean

@@ -19,7 +19,9 @@ static void usage(FILE *out) {
           "  IN                 a .keras archive or full-model .h5, or weights when\n"
           "                     --model gives the architecture\n"
           "  --model MODEL      architecture JSON for an IN that holds weights only\n"
-          "  --weights-only     write .h5 as weights only\n"
+          "  --weights-only     write weights only: OUT .h5 in save_weights layout\n"
+          "                     (.weights.h5 is weights only anyway; refused for\n"
+          "                     .keras and .json, which hold the architecture)\n"
           "  -h, --help         this help\n");
 }
 
@@ -64,6 +66,16 @@ int spd_cli_convert(int argc, char **argv) {
   if (out == SPD_KERAS_FILE_UNKNOWN) {
     fprintf(stderr, "spindle convert: cannot tell the layout of '%s' (use .keras, "
                     ".weights.h5, .h5 or .json)\n", a.out);
+    return 2;
+  }
+  /* --weights-only chooses between the two .h5 layouts; a .weights.h5 is
+   * weights only anyway, while .keras and .json always hold the
+   * architecture, so there it cannot do what it says. */
+  if (a.weights_only && (out == SPD_KERAS_FILE_ARCHIVE || out == SPD_KERAS_FILE_JSON)) {
+    fprintf(stderr, "spindle convert: --weights-only: '%s' is %s; write .h5 or .weights.h5 "
+                    "for weights only\n", a.out,
+            out == SPD_KERAS_FILE_JSON ? "architecture only (.json holds no weights)"
+                                       : "a whole-model archive (.keras)");
     return 2;
   }
   if (out == SPD_KERAS_FILE_H5_WEIGHTS && !a.weights_only)

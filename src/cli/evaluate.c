@@ -18,19 +18,23 @@ static const char usage[] =
     "  --weights W         the weights (.h5, .weights.h5 or .keras); without them the\n"
     "                      model's freshly initialised weights are evaluated\n"
     "  --batch-size B      samples per batch (default 32)\n"
-    "  --limit N           evaluate the first N test samples\n"
+    "  --limit N           evaluate the first N test samples (default: all)\n"
+    "  --test-limit N      the same as --limit here\n"
     "  --loss L            default: the model file's (compile_config), else\n"
     "                      sparse_categorical_crossentropy for integer labels\n"
     "  --seed S            seed of freshly initialised weights (default 0)\n"
     "  --report R.json     write a JSON report (test_accuracy, loss, ...)\n"
-    SPD_CLI_MACHINE_HELP;
+    SPD_CLI_MACHINE_HELP
+    "\n"
+    "Ctrl-C or SIGTERM stops at the next batch, writes no --report and exits\n"
+    "with 130 or 143.\n";
 
 static int run(spd_cli_session_t *s) {
   double loss, acc;
   int rc = spd_cli_session_evaluate(s, &loss, &acc);
   if (rc)
     return rc;
-  printf("test_loss: %.4f - test_accuracy: %.4f\n", loss, acc);
+  printf("test_loss: %.4f - test_accuracy: %.4f - test_samples: %zu\n", loss, acc, s->test.n);
   fflush(stdout);
   spd_cli_print_hardware(s);
   cJSON *r = spd_cli_report_new(s);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/reach.h"
 #include "spindle/machine.h"
 
 #define MAX_FAULT_ARGS 64
@@ -198,7 +199,9 @@ int spd_cli_info(int argc, char **argv) {
     fprintf(stderr, "spindle info: %s\n", spd_ctx_message(&ctx));
     return 1;
   }
-  if (o.json)
+  if (spd_cli_check_reach("info", m, false))
+    status = 1;
+  else if (o.json)
     status = print_json(m, &dead);
   else
     print_text(m, &dead);

@@ -1,9 +1,11 @@
 /* `spindle`: the command-line front end. Only the CLI talks to the user:
  * results on stdout, diagnostics on stderr, a non-zero exit on failure. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/commands.h"
+#include "spindle/keras.h"
 
 static const spd_cli_command_t commands[] = {
     {"info", "describe a SpiNNaker machine (chips, cores, links, SDRAM)", spd_cli_info},
@@ -21,21 +23,39 @@ static void usage(FILE *out) {
                "commands:\n");
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
     fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-  fprintf(out, "\n'spindle COMMAND --help' describes each command.\n");
+  fprintf(out, "\n'spindle COMMAND --help' describes each command; 'spindle --version'\n"
+               "prints the version.\n");
+}
+
+/* `spindle --version`, or --version anywhere after a command (as --help):
+ * the version and nothing else. */
+static bool asks_version(int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "--version"))
+      return true;
+  return false;
+}
+
+static int print_version(void) {
+  printf("spindle %s\n", SPINDLE_VERSION);
+  return 0;
 }
 
 int main(int argc, char **argv) {
+  spd_keras_h5_silence(); /* only spindle's one-line diagnostics reach stderr */
   if (argc < 2) {
     usage(stderr);
     return 2;
   }
+  if (!strcmp(argv[1], "--version"))
+    return print_version();
   if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
     usage(stdout);
     return 0;
   }
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
     if (!strcmp(argv[1], commands[i].name))
-      return commands[i].run(argc - 1, argv + 1);
+      return asks_version(argc, argv) ? print_version() : commands[i].run(argc - 1, argv + 1);
   fprintf(stderr, "spindle: unknown command '%s'\n\n", argv[1]);
   usage(stderr);
   return 2;

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
+#include "cli/reach.h"
 #include "spindle/compile.h"
 #include "spindle/keras.h"
 #include "spindle/machine.h"
@@ -58,16 +60,13 @@ static void usage(FILE *out) {
           "  -h, --help         show this help\n");
 }
 
-static int parse_count(const char *opt, const char *v, long lo, long hi, uint32_t *out) {
-  char *end;
-  long n = strtol(v, &end, 10);
-  if (*v == '\0' || *end != '\0' || n < lo || n > hi) {
-    fprintf(stderr, "spindle map: %s wants a whole number in %ld..%ld, not '%s'\n", opt, lo, hi,
-            v);
-    return 2;
-  }
-  *out = (uint32_t)n;
-  return 0;
+static int parse_count(const char *opt, const char *v, const char *what, uint32_t lo,
+                       uint32_t hi, uint32_t *out) {
+  uint64_t n;
+  int rc = spd_cli_parse_whole("map", opt, v, what, lo, hi, &n);
+  if (!rc)
+    *out = (uint32_t)n;
+  return rc;
 }
 
 /* One option with a value; 0, or 2 after a message. */
@@ -102,15 +101,16 @@ static int parse_value(map_options_t *o, const char *a, const char *v) {
     }
     o->placer = v;
   } else if (!strcmp(a, "--batch-size")) {
-    return parse_count(a, v, 1, 1 << 20, &o->part.batch_size);
+    return parse_count(a, v, "a batch size", 1, 1u << 24, &o->part.batch_size);
   } else if (!strcmp(a, "--in-flight")) {
-    return parse_count(a, v, 1, 64, &o->part.slots);
+    return parse_count(a, v, "a number of samples in flight, a power of two,", 1, 64,
+                       &o->part.slots);
   } else if (!strcmp(a, "--slack")) {
-    return parse_count(a, v, 0, 1000, &o->part.slack_percent);
+    return parse_count(a, v, "a percentage", 0, 1000, &o->part.slack_percent);
   } else if (!strcmp(a, "--max-cores")) {
-    return parse_count(a, v, 1, 1L << 30, &o->part.max_cores);
+    return parse_count(a, v, "a number of cores", 1, 1u << 30, &o->part.max_cores);
   } else if (!strcmp(a, "--samples")) {
-    return parse_count(a, v, 0, 1L << 30, &o->part.dataset_samples);
+    return parse_count(a, v, "a number of samples", 0, 1u << 30, &o->part.dataset_samples);
   } else {
     fprintf(stderr, "spindle map: unknown option '%s'\n", a);
     return 2;
@@ -169,8 +169,8 @@ static int parse_options(int argc, char **argv, map_options_t *o) {
     return 2;
   }
   if (o->part.slots & (o->part.slots - 1)) {
-    fprintf(stderr, "spindle map: --in-flight must be a power of two, not %" PRIu32 "\n",
-            o->part.slots);
+    fprintf(stderr, "spindle map: --in-flight '%" PRIu32 "': expected a number of samples in "
+                    "flight, a power of two, from 1 to 64\n", o->part.slots);
     return 2;
   }
   return 0;
@@ -387,6 +387,11 @@ int spd_cli_map(int argc, char **argv) {
   spd_machine_graph_t *g = NULL;
   spd_placement_t p = {0};
   int err = load(&ctx, &o, &m, &mc);
+  if (!err && spd_cli_check_reach("map", mc, true)) {
+    spd_machine_free(mc);
+    spd_model_free(m);
+    return 1;
+  }
   if (!err)
     err = spd_partition_model(&ctx, m, mc, &o.part, &g);
   if (!err)

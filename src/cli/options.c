@@ -1,6 +1,7 @@
 #include "cli/options.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +12,8 @@ typedef enum opt_id {
   OPT_IN_FLIGHT,
   OPT_REPORT, OPT_LOSS, OPT_EPOCHS, OPT_OPTIMIZER, OPT_LR, OPT_MOMENTUM,
   OPT_NESTEROV, OPT_NO_SHUFFLE, OPT_VALIDATION_SPLIT, OPT_SAVE, OPT_WEIGHTS,
-  OPT_OUTPUT, OPT_LR_SCHEDULE, OPT_DECAY_STEPS, OPT_DECAY_RATE, OPT_ALPHA,
+  OPT_OUTPUT, OPT_LR_SCHEDULE, OPT_DECAY_STEPS, OPT_DECAY_RATE, OPT_ALPHA, OPT_TEST_LIMIT,
+  OPT_INJECT_DROPS, OPT_CHECKPOINT, OPT_RESUME,
 } opt_id_t;
 
 typedef struct opt_spec {
@@ -24,12 +26,14 @@ typedef struct opt_spec {
 static const opt_spec_t specs[] = {
     {"--data", OPT_DATA, SPD_OPT_GROUP_COMMON, true},
     {"--limit", OPT_LIMIT, SPD_OPT_GROUP_COMMON, true},
+    {"--test-limit", OPT_TEST_LIMIT, SPD_OPT_GROUP_COMMON, true},
     {"--batch-size", OPT_BATCH, SPD_OPT_GROUP_COMMON, true},
     {"--seed", OPT_SEED, SPD_OPT_GROUP_COMMON, true},
     {"--backend", OPT_BACKEND, SPD_OPT_GROUP_COMMON, true},
     {"--machine", OPT_MACHINE, SPD_OPT_GROUP_COMMON, true},
     {"--numeric", OPT_NUMERIC, SPD_OPT_GROUP_COMMON, true},
     {"--in-flight", OPT_IN_FLIGHT, SPD_OPT_GROUP_COMMON, true},
+    {"--inject-drops", OPT_INJECT_DROPS, SPD_OPT_GROUP_COMMON, true},
     {"--report", OPT_REPORT, SPD_OPT_GROUP_COMMON, true},
     {"--loss", OPT_LOSS, SPD_OPT_GROUP_COMMON, true},
     {"--epochs", OPT_EPOCHS, SPD_OPT_GROUP_TRAIN, true},
@@ -47,6 +51,8 @@ static const opt_spec_t specs[] = {
     {"--decay-steps", OPT_DECAY_STEPS, SPD_OPT_GROUP_TRAIN, true},
     {"--decay-rate", OPT_DECAY_RATE, SPD_OPT_GROUP_TRAIN, true},
     {"--alpha", OPT_ALPHA, SPD_OPT_GROUP_TRAIN, true},
+    {"--checkpoint", OPT_CHECKPOINT, SPD_OPT_GROUP_TRAIN, true},
+    {"--resume", OPT_RESUME, SPD_OPT_GROUP_TRAIN, true},
 };
 
 const char *spd_cli_backend_name(spd_cli_backend_t b) {
@@ -58,17 +64,86 @@ static int bad(const char *cmd, const char *opt, const char *value, const char *
   return 2;
 }
 
-static bool parse_long(const char *s, long min, long max, long *out) {
+/* The range of every numeric option, stated once: the check and the
+ * message (which names the range with its maximum) come from this table. */
+typedef struct num_range {
+  opt_id_t id;
+  const char *what;   /* "a whole number of epochs", "a learning rate" */
+  bool whole;         /* an integer, written in decimal */
+  uint64_t min, max;  /* whole: inclusive bounds */
+  double lo, hi;      /* real: bounds, each open or closed */
+  bool lo_open, hi_open;
+} num_range_t;
+
+/* --limit and --test-limit are sample indices of a dataset (uint32_t);
+ * --in-flight is the low bits of a key (docs/dense-on-machine.md "Packets
+ * and keys"), a power of two, and 64 already costs most tiles their DTCM;
+ * a learning or decay rate above 1000 is a typo, not a setting. */
+static const num_range_t ranges[] = {
+    {OPT_EPOCHS, "a whole number of epochs", .whole = true, .min = 1, .max = 1000000},
+    {OPT_BATCH, "a batch size", .whole = true, .min = 1, .max = 1u << 24},
+    {OPT_LIMIT, "a number of samples", .whole = true, .min = 1, .max = UINT32_MAX},
+    {OPT_TEST_LIMIT, "a number of test samples", .whole = true, .min = 1, .max = UINT32_MAX},
+    {OPT_IN_FLIGHT, "a number of samples in flight, a power of two,", .whole = true, .min = 1,
+     .max = 64},
+    {OPT_DECAY_STEPS, "a whole number of steps", .whole = true, .min = 1,
+     .max = UINT64_C(1) << 40},
+    {OPT_SEED, "a seed", .whole = true, .min = 0, .max = UINT64_MAX},
+    {OPT_LR, "a learning rate", .lo = 0, .hi = 1000, .lo_open = true},
+    {OPT_MOMENTUM, "a momentum", .lo = 0, .hi = 1, .hi_open = true},
+    {OPT_DECAY_RATE, "a decay rate", .lo = 0, .hi = 1000, .lo_open = true},
+    {OPT_ALPHA, "alpha (the final fraction of the rate)", .lo = 0, .hi = 1},
+    {OPT_VALIDATION_SPLIT, "a validation fraction", .lo = 0, .hi = 1, .hi_open = true},
+    {OPT_INJECT_DROPS, "a drop probability", .lo = 0, .hi = 1},
+};
+
+static const num_range_t *range_of(opt_id_t id) {
+  for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
+    if (ranges[i].id == id)
+      return &ranges[i];
+  return NULL;
+}
+
+/* "expected a batch size from 1 to 16777216", "expected a momentum in [0, 1)". */
+static int bad_number(const char *cmd, const opt_spec_t *spec, const char *v,
+                      const num_range_t *r) {
+  char why[160];
+  if (r->whole)
+    snprintf(why, sizeof why, "expected %s from %" PRIu64 " to %" PRIu64, r->what, r->min,
+             r->max);
+  else
+    snprintf(why, sizeof why, "expected %s in %c%g, %g%c", r->what, r->lo_open ? '(' : '[',
+             r->lo, r->hi, r->hi_open ? ')' : ']');
+  return bad(cmd, spec->name, v, why);
+}
+
+/* A decimal whole number without sign tricks: digits only (a leading '-'
+ * fails rather than wrapping), and false when it does not fit 64 bits. */
+static bool parse_whole(const char *s, uint64_t *out) {
+  if (*s < '0' || *s > '9')
+    return false;
   char *end;
   errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v < min || v > max)
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || *end)
     return false;
   *out = v;
   return true;
 }
 
-static bool parse_double(const char *s, double *out) {
+int spd_cli_parse_whole(const char *cmd, const char *flag, const char *v, const char *what,
+                        uint64_t min, uint64_t max, uint64_t *out) {
+  uint64_t n;
+  if (parse_whole(v, &n) && n >= min && n <= max) {
+    *out = n;
+    return 0;
+  }
+  fprintf(stderr, "spindle %s: %s '%s': expected %s from %" PRIu64 " to %" PRIu64 "\n", cmd,
+          flag, v, what, min, max);
+  return 2;
+}
+
+static bool parse_real(const char *s, double *out) {
   char *end;
   errno = 0;
   double v = strtod(s, &end);
@@ -78,80 +153,50 @@ static bool parse_double(const char *s, double *out) {
   return true;
 }
 
-static bool parse_u64(const char *s, uint64_t *out) {
-  char *end;
-  errno = 0;
-  if (*s == '-')
-    return false;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || end == s || *end)
-    return false;
-  *out = v;
-  return true;
+static bool in_range(const num_range_t *r, double x) {
+  return (r->lo_open ? x > r->lo : x >= r->lo) && (r->hi_open ? x < r->hi : x <= r->hi);
 }
 
-static int set_integer(const char *cmd, const opt_spec_t *spec, const char *v,
-                       spd_cli_options_t *o) {
-  long n;
-  switch (spec->id) {
-  case OPT_EPOCHS:
-    if (!parse_long(v, 1, 1000000, &n))
-      return bad(cmd, spec->name, v, "expected a whole number of epochs >= 1");
-    o->epochs = (int)n;
-    return 0;
-  case OPT_BATCH:
-    if (!parse_long(v, 1, 1L << 24, &o->batch_size))
-      return bad(cmd, spec->name, v, "expected a batch size >= 1");
-    return 0;
-  case OPT_LIMIT:
-    if (!parse_long(v, 1, (long)UINT32_MAX, &o->limit))
-      return bad(cmd, spec->name, v, "expected a number of samples >= 1");
-    return 0;
-  case OPT_IN_FLIGHT:
-    /* A slot is the low bits of a key (docs/dense-on-machine.md "Packets and
-     * keys"), so the count is a power of two; 64 already costs most tiles
-     * their DTCM. */
-    if (!parse_long(v, 1, 64, &n) || (n & (n - 1)))
-      return bad(cmd, spec->name, v, "expected a power of two from 1 to 64 samples in flight");
-    o->in_flight = (uint32_t)n;
-    return 0;
-  case OPT_DECAY_STEPS:
-    if (!parse_long(v, 1, 1L << 40, &o->decay_steps))
-      return bad(cmd, spec->name, v, "expected a whole number of steps >= 1");
-    return 0;
-  default:
-    if (!parse_u64(v, &o->seed))
-      return bad(cmd, spec->name, v, "expected a seed, a whole number >= 0");
-    return 0;
+static void store_whole(opt_id_t id, uint64_t n, spd_cli_options_t *o) {
+  switch (id) {
+  case OPT_EPOCHS: o->epochs = (int)n; break;
+  case OPT_BATCH: o->batch_size = (long)n; break;
+  case OPT_LIMIT: o->limit = (long)n; break;
+  case OPT_TEST_LIMIT: o->test_limit = (long)n; break;
+  case OPT_IN_FLIGHT: o->in_flight = (uint32_t)n; break;
+  case OPT_DECAY_STEPS: o->decay_steps = (long)n; break;
+  default: o->seed = n; break;
   }
 }
 
-static int set_real(const char *cmd, const opt_spec_t *spec, const char *v,
-                    spd_cli_options_t *o) {
+static void store_real(opt_id_t id, double x, spd_cli_options_t *o) {
+  switch (id) {
+  case OPT_LR: o->lr = x; break;
+  case OPT_MOMENTUM: o->momentum = x; break;
+  case OPT_DECAY_RATE: o->decay_rate = x; break;
+  case OPT_ALPHA: o->alpha = x; break;
+  case OPT_INJECT_DROPS: o->inject_drops = x; break;
+  default: o->validation_split = x; break;
+  }
+}
+
+static int set_number(const char *cmd, const opt_spec_t *spec, const char *v,
+                      spd_cli_options_t *o) {
+  const num_range_t *r = range_of(spec->id);
+  if (r->whole) {
+    uint64_t n;
+    bool ok = parse_whole(v, &n) && n >= r->min && n <= r->max;
+    if (ok && spec->id == OPT_IN_FLIGHT && (n & (n - 1)))
+      ok = false;
+    if (!ok)
+      return bad_number(cmd, spec, v, r);
+    store_whole(spec->id, n, o);
+    return 0;
+  }
   double x;
-  if (!parse_double(v, &x))
-    return bad(cmd, spec->name, v, "expected a number");
-  if (spec->id == OPT_LR) {
-    if (!(x > 0))
-      return bad(cmd, spec->name, v, "the learning rate must be > 0");
-    o->lr = x;
-  } else if (spec->id == OPT_MOMENTUM) {
-    if (x < 0 || x >= 1)
-      return bad(cmd, spec->name, v, "momentum must be in [0, 1)");
-    o->momentum = x;
-  } else if (spec->id == OPT_DECAY_RATE) {
-    if (!(x > 0))
-      return bad(cmd, spec->name, v, "the decay rate must be > 0");
-    o->decay_rate = x;
-  } else if (spec->id == OPT_ALPHA) {
-    if (x < 0 || x > 1)
-      return bad(cmd, spec->name, v, "alpha (the final fraction of the rate) must be in [0, 1]");
-    o->alpha = x;
-  } else {
-    if (x < 0 || x >= 1)
-      return bad(cmd, spec->name, v, "the validation split must be in [0, 1)");
-    o->validation_split = x;
-  }
+  if (!parse_real(v, &x) || !in_range(r, x))
+    return bad_number(cmd, spec, v, r);
+  store_real(spec->id, x, o);
   return 0;
 }
 
@@ -193,16 +238,13 @@ static int set_value(const char *cmd, const opt_spec_t *spec, const char *v,
   case OPT_REPORT: o->report = v; return 0;
   case OPT_LOSS: o->loss = v; return 0;
   case OPT_SAVE: o->save = v; return 0;
+  case OPT_CHECKPOINT: o->checkpoint = v; return 0;
+  case OPT_RESUME: o->resume = v; return 0;
   case OPT_WEIGHTS: o->weights = v; return 0;
   case OPT_OUTPUT: o->output = v; return 0;
   case OPT_MACHINE: o->machine = v; return 0;
-  case OPT_EPOCHS: case OPT_BATCH: case OPT_LIMIT: case OPT_SEED: case OPT_DECAY_STEPS:
-  case OPT_IN_FLIGHT:
-    return set_integer(cmd, spec, v, o);
-  case OPT_LR: case OPT_MOMENTUM: case OPT_VALIDATION_SPLIT: case OPT_DECAY_RATE: case OPT_ALPHA:
-    return set_real(cmd, spec, v, o);
   default:
-    return set_choice(cmd, spec, v, o);
+    return range_of(spec->id) ? set_number(cmd, spec, v, o) : set_choice(cmd, spec, v, o);
   }
 }
 
@@ -267,6 +309,24 @@ int spd_cli_parse(int argc, char **argv, unsigned groups, const char *usage,
     int rc = parse_one(argc, argv, &i, groups, o);
     if (rc)
       return rc;
+  }
+  /* The host executor has no pipeline, so the flag would do nothing. */
+  if (o->in_flight && o->backend == SPD_CLI_BACKEND_REFERENCE) {
+    fprintf(stderr, "spindle %s: --in-flight applies to --backend machine only (the "
+                    "reference backend has no pipeline)\n", argv[0]);
+    return 2;
+  }
+  if (o->inject_drops > 0 && o->backend == SPD_CLI_BACKEND_REFERENCE) {
+    fprintf(stderr, "spindle %s: --inject-drops applies to --backend machine only (the "
+                    "reference backend sends no packets)\n", argv[0]);
+    return 2;
+  }
+  /* Outside train, --limit already counts test samples. */
+  if (!(groups & SPD_OPT_GROUP_TRAIN) && o->limit && o->test_limit &&
+      o->limit != o->test_limit) {
+    fprintf(stderr, "spindle %s: --limit %ld and --test-limit %ld both count the test "
+                    "samples here; give one\n", argv[0], o->limit, o->test_limit);
+    return 2;
   }
   if (!o->model) {
     fprintf(stderr, "spindle %s: missing MODEL file (see --help)\n", argv[0]);

@@ -14,7 +14,7 @@
 
 /** Which options a command accepts (bit set). */
 enum {
-  SPD_OPT_GROUP_COMMON = 1u << 0,   /* --data --limit --batch-size --seed --backend ... --report */
+  SPD_OPT_GROUP_COMMON = 1u << 0,   /* --data --limit --test-limit ... --report */
   SPD_OPT_GROUP_TRAIN = 1u << 1,    /* --epochs --optimizer --lr --momentum --loss --save ... */
   SPD_OPT_GROUP_WEIGHTS = 1u << 2,  /* --weights */
   SPD_OPT_GROUP_OUTPUT = 1u << 3,   /* --output */
@@ -30,12 +30,15 @@ typedef struct spd_cli_options {
   const char *data;           /* "fashion-mnist" or a folder */
   const char *weights;        /* initial weights */
   const char *save;           /* trained weights out */
+  const char *checkpoint;     /* train: checkpoint folder written every epoch */
+  const char *resume;         /* train: checkpoint folder to go on from */
   const char *report;         /* report JSON out */
   const char *output;         /* predictions out (NPY) */
   const char *loss;           /* NULL: chosen from the model and labels */
   int epochs;
   long batch_size;
   long limit;                 /* 0: every sample */
+  long test_limit;            /* --test-limit: test samples (0: every one) */
   uint64_t seed;
   int optimizer;              /* spd_optimizer_kind_t; -1: the model file's, else sgd */
   double lr;                  /* NAN: the file's, else the optimizer's Keras default */
@@ -51,6 +54,7 @@ typedef struct spd_cli_options {
   const char *machine;        /* for the machine backend */
   const char *numeric;        /* "float" or "fixed" */
   uint32_t in_flight;         /* machine: samples in flight (0: the session's) */
+  double inject_drops;        /* machine: probability a router drops a copy (0: none) */
 } spd_cli_options_t;
 
 /** Parse argv (argv[0] is the command) into @p o with the defaults of
@@ -73,7 +77,17 @@ int spd_cli_parse(int argc, char **argv, unsigned groups, const char *usage,
     "                      spinn1m or <W>x<H> chips (see spindle info)\n" \
     "  --numeric N         float or fixed (default float)\n" \
     "  --in-flight K       machine: samples in the pipeline at once, a power of two\n" \
-    "                      (default 2; more is faster on the board, see bench/)\n"
+    "                      (default 2; more is faster on the board, see bench/)\n" \
+    "  --inject-drops P    machine: each router drops one copy of a packet it routes\n" \
+    "                      with probability P (seeded by --seed); the monitors'\n" \
+    "                      reinjection must bring every one back\n"
+
+/** Parse @p v as a decimal whole number in [@p min, @p max] for another
+ *  command's option table, with the message spd_cli_parse gives
+ *  ("spindle CMD: FLAG 'V': expected WHAT from MIN to MAX").
+ *  @return 0, or 2 after the message (out untouched). */
+int spd_cli_parse_whole(const char *cmd, const char *flag, const char *v, const char *what,
+                        uint64_t min, uint64_t max, uint64_t *out);
 
 /** Backend name for messages and reports ("reference", "machine"). */
 const char *spd_cli_backend_name(spd_cli_backend_t b);

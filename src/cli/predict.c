@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/interrupt.h"
 #include "cli/report.h"
 #include "cli/session.h"
 
@@ -20,10 +21,14 @@ static const char usage[] =
     "  --weights W         the weights (.h5, .weights.h5 or .keras)\n"
     "  --output P.npy      where the predictions go (required)\n"
     "  --batch-size B      samples per batch (default 32)\n"
-    "  --limit N           predict the first N test samples\n"
+    "  --limit N           predict the first N test samples (default: all)\n"
+    "  --test-limit N      the same as --limit here\n"
     "  --seed S            seed of freshly initialised weights (default 0)\n"
     "  --report R.json     write a JSON report\n"
-    SPD_CLI_MACHINE_HELP;
+    SPD_CLI_MACHINE_HELP
+    "\n"
+    "Ctrl-C or SIGTERM stops at the next batch, writes neither --output nor\n"
+    "--report and exits with 130 or 143.\n";
 
 /* The output array (n, output shape...) of float32, owned by @p s's ctx. */
 static int alloc_output(spd_cli_session_t *s, spd_array_t *a) {
@@ -47,7 +52,7 @@ static int on_batch(void *ud, size_t step, size_t steps, double loss, double acc
   if (step == 1)
     spd_progress_begin(&s->bar, stdout, (long)steps);
   spd_progress_update(&s->bar, (long)step, NULL, 0);
-  return 0;
+  return spd_cli_stop_inference(s);
 }
 
 static int run(spd_cli_session_t *s) {
@@ -55,11 +60,12 @@ static int run(spd_cli_session_t *s) {
   int rc = alloc_output(s, &a);
   if (rc)
     return rc;
-  spd_fit_callbacks_t cb = {.ud = s, .on_batch_cb = on_batch};
+  spd_fit_callbacks_t cb = {.ud = s, .on_batch_cb = on_batch,
+                            .should_stop_cb = spd_cli_interrupt_requested};
   size_t batch = (size_t)s->opt->batch_size;
-  if (s->machine && spd_cli_session_predict(s, &cb, a.data)) {
+  if (s->machine && (rc = spd_cli_session_predict(s, &cb, a.data))) {
     spd_array_free(&a);
-    return 1;
+    return rc;
   }
   int failed = s->machine ? 0
                : strcmp(s->opt->numeric, "fixed") == 0

@@ -22,6 +22,7 @@ cJSON *spd_cli_report_new(const spd_cli_session_t *s) {
     return NULL;
   const spd_cli_options_t *o = s->opt;
   spd_cli_report_string(r, "command", s->command);
+  cJSON_AddBoolToObject(r, "completed", true);
   spd_cli_report_string(r, "model", o->model);
   spd_cli_report_string(r, "data", o->data);
   spd_cli_report_string(r, "backend", spd_cli_backend_name(o->backend));
@@ -50,6 +51,8 @@ void spd_cli_report_hardware(cJSON *r, const spd_cli_session_t *s) {
   spd_cli_report_number(r, "samples_in_flight", h->samples_in_flight);
   spd_cli_report_number(r, "packets_sent", (double)h->packets_sent);
   spd_cli_report_number(r, "packets_dropped", (double)h->packets_dropped);
+  spd_cli_report_number(r, "packets_reinjected", (double)h->packets_reinjected);
+  spd_cli_report_number(r, "packets_lost", (double)h->packets_lost);
   spd_cli_report_number(r, "simulated_seconds", h->simulated_seconds);
   spd_cli_report_number(r, "simulated_samples_per_second", h->simulated_samples_per_second);
   spd_cli_report_number(r, "energy_joules", h->energy_joules);
@@ -60,12 +63,15 @@ void spd_cli_print_hardware(const spd_cli_session_t *s) {
     return;
   const spd_machine_stats_t *h = &s->hardware;
   printf("machine: %s (%s) - chips_used: %u - cores_used: %u - max_router_entries: %u\n"
-         "packets_sent: %llu - packets_dropped: %llu - simulated_seconds: %.6f - "
-         "simulated_samples_per_second: %.1f - energy_joules: %.4f\n",
+         "packets_sent: %llu - packets_dropped: %llu - packets_reinjected: %llu - "
+         "packets_lost: %llu - completed: %s\n"
+         "simulated_seconds: %.6f - simulated_samples_per_second: %.1f - "
+         "energy_joules: %.4f\n",
          h->machine, spd_numeric_name(h->numeric), h->chips_used, h->cores_used,
          h->max_router_entries, (unsigned long long)h->packets_sent,
-         (unsigned long long)h->packets_dropped, h->simulated_seconds,
-         h->simulated_samples_per_second, h->energy_joules);
+         (unsigned long long)h->packets_dropped, (unsigned long long)h->packets_reinjected,
+         (unsigned long long)h->packets_lost, h->completed ? "true" : "false",
+         h->simulated_seconds, h->simulated_samples_per_second, h->energy_joules);
   fflush(stdout);
 }
 
@@ -166,4 +172,24 @@ void spd_cli_report_optimizer(cJSON *r, const spd_optimizer_config_t *o, int64_t
     spd_cli_report_number(c, "momentum", decimal(o->momentum));
     cJSON_AddBoolToObject(c, "centered", o->centered);
   }
+}
+
+int spd_cli_report_failed_run(spd_cli_session_t *s) {
+  int rc = spd_cli_session_fail(s);
+  if (rc != 1) /* interrupted: no report, as no other output */
+    return rc;
+  s->has_hardware = true;
+  s->hardware.completed = false;
+  spd_cli_print_hardware(s);
+  if (!s->opt->report)
+    return 1;
+  cJSON *r = spd_cli_report_new(s);
+  if (r) {
+    cJSON_ReplaceItemInObject(r, "completed", cJSON_CreateBool(false));
+    spd_cli_report_string(r, "error", spd_ctx_message(&s->ctx));
+    spd_cli_report_hardware(r, s);
+    spd_cli_report_number(r, "host_seconds", spd_cli_session_seconds(s));
+  }
+  spd_cli_report_write(s, r);
+  return 1;
 }

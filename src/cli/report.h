@@ -38,4 +38,10 @@ void spd_cli_report_string(cJSON *r, const char *key, const char *value);
  *  it. @return 0 or 1 after a message on stderr. */
 int spd_cli_report_write(spd_cli_session_t *s, cJSON *r);
 
+/** A machine run that did not finish: say why (the session's diagnostic),
+ *  print the hardware figures it reached and, with --report, write the
+ *  report with "completed": false, the error and those figures.
+ *  @return the exit status: 1, or 130/143 when a signal stopped it. */
+int spd_cli_report_failed_run(spd_cli_session_t *s);
+
 #endif

@@ -1,11 +1,14 @@
 #include "cli/session.h"
+#include "cli/report.h"
 
 #include <errno.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/interrupt.h"
 #include "spindle/keras.h"
 
 static int fail(const char *command, const char *fmt, const char *a, const char *b) {
@@ -19,6 +22,8 @@ static int fail(const char *command, const char *fmt, const char *a, const char 
  * the host executor, which runs every layer and loss. */
 int spd_cli_session_fail(spd_cli_session_t *s) {
   const char *message = spd_ctx_message(&s->ctx);
+  if (spd_cli_interrupt_signal())
+    return spd_cli_session_interrupted(s);
   bool unsupported = s->machine && s->ctx.last_error == SPD_EUNSUPPORTED &&
                      !strstr(message, "--backend reference");
   fprintf(stderr, "spindle %s: %s%s\n", s->command, message,
@@ -55,6 +60,11 @@ static int check_outputs(const char *command, const spd_cli_options_t *o) {
     rc = check_output(command, "--report", o->report);
   if (!rc)
     rc = check_output(command, "--output", o->output);
+  if (!rc)
+    rc = check_output(command, "--checkpoint", o->checkpoint);
+  struct stat st;
+  if (!rc && o->checkpoint && stat(o->checkpoint, &st) == 0 && !S_ISDIR(st.st_mode))
+    rc = fail(command, "--checkpoint '%s'%s is a file, not a folder", o->checkpoint, "");
   return rc;
 }
 
@@ -98,10 +108,12 @@ static void split_data(const spd_dataset_split_t *split, const spd_shape_t *shap
 static int load_data(spd_cli_session_t *s) {
   const spd_cli_options_t *o = s->opt;
   /* evaluate and predict read one training sample only (the split is not
-   * used); --limit applies to the split the command works on. */
+   * used); --limit applies to the split the command works on, --test-limit
+   * to the test split. */
   bool train = !strcmp(s->command, "train");
+  long test_limit = o->test_limit ? o->test_limit : train ? 0 : o->limit;
   spd_dataset_options_t dopt = {.limit = train ? (uint32_t)o->limit : 1,
-                                .test_limit = train ? 0 : (uint32_t)o->limit};
+                                .test_limit = (uint32_t)test_limit};
   if (spd_dataset_open(&s->ctx, o->data, &dopt, &s->dataset))
     return spd_cli_session_fail(s);
   const spd_dataset_t *ds = s->dataset;
@@ -139,6 +151,9 @@ static int choose_loss(spd_cli_session_t *s) {
   }
   /* from_logits says what the model outputs, so it stays with --loss. */
   s->from_logits = file && file->has_loss && file->from_logits && s->loss != SPD_LOSS_MSE;
+  /* predict computes no loss: any output shape goes, labels or not. */
+  if (!strcmp(s->command, "predict"))
+    return 0;
   if (!spd_loss_check(&s->ctx, s->loss, s->model, &s->test.y) &&
       !spd_loss_check(&s->ctx, s->loss, s->model, &s->train.y))
     return 0;
@@ -148,6 +163,24 @@ static int choose_loss(spd_cli_session_t *s) {
   return spd_cli_session_fail(s);
 }
 
+/* --machine is checked whatever the backend, so a misspelt machine never
+ * passes silently; the reference backend then lets it go. */
+static int open_machine(spd_cli_session_t *s) {
+  const spd_cli_options_t *o = s->opt;
+  int err = spd_machine_new(&s->ctx, o->machine, &s->machine);
+  if (err == SPD_EINVAL) {
+    fprintf(stderr, "spindle %s: --machine: %s\n", s->command, spd_ctx_message(&s->ctx));
+    return 2;
+  }
+  if (err)
+    return spd_cli_session_fail(s);
+  if (o->backend == SPD_CLI_BACKEND_REFERENCE) {
+    spd_machine_free(s->machine);
+    s->machine = NULL;
+  }
+  return 0;
+}
+
 int spd_cli_session_open(spd_cli_session_t *s, const char *command,
                          const spd_cli_options_t *opt) {
   memset(s, 0, sizeof *s);
@@ -155,19 +188,34 @@ int spd_cli_session_open(spd_cli_session_t *s, const char *command,
   s->command = command;
   s->opt = opt;
   s->start = spd_progress_now();
+  spd_cli_interrupt_install();
   int rc = check_outputs(command, opt);
+  if (!rc)
+    rc = open_machine(s);
   if (!rc)
     rc = load_model(s);
   if (!rc)
     rc = load_data(s);
   if (!rc)
     rc = choose_loss(s);
-  if (!rc && opt->backend == SPD_CLI_BACKEND_MACHINE &&
-      spd_machine_new(&s->ctx, opt->machine ? opt->machine : "spinn5", &s->machine))
-    rc = spd_cli_session_fail(s);
+  if (!rc && spd_cli_interrupt_signal())
+    rc = spd_cli_session_interrupted(s);
   if (rc)
     spd_cli_session_close(s);
   return rc;
+}
+
+int spd_cli_stop_inference(const spd_cli_session_t *s) {
+  return !s->machine && spd_cli_interrupt_signal() != 0;
+}
+
+int spd_cli_session_interrupted(spd_cli_session_t *s) {
+  if (s->bar.dynamic && s->bar.drawn_width > 0) { /* end the bar's line */
+    putchar('\n');
+    fflush(stdout);
+  }
+  bool where = s->ctx.last_error == SPD_EINTERRUPTED;
+  return spd_cli_interrupted(s->command, where ? spd_ctx_message(&s->ctx) : NULL);
 }
 
 void spd_cli_session_close(spd_cli_session_t *s) {
@@ -199,6 +247,8 @@ static int on_batch(void *ud, size_t step, size_t steps, double loss, double acc
     spd_progress_value_t v[2] = {{"loss", loss}, {"accuracy", accuracy}};
     spd_progress_update(&s->bar, (long)step, v, 2);
   }
+  /* The host trainers poll should_stop_cb at batch boundaries and the
+   * machine after every slice, so a signal never stops a run here. */
   return 0;
 }
 
@@ -212,7 +262,8 @@ static void on_epoch_end(void *ud, const spd_epoch_logs_t *logs) {
 
 spd_fit_callbacks_t spd_cli_session_progress(spd_cli_session_t *s) {
   return (spd_fit_callbacks_t){.ud = s, .on_epoch_begin_cb = on_epoch_begin,
-                               .on_batch_cb = on_batch, .on_epoch_end_cb = on_epoch_end};
+                               .on_batch_cb = on_batch, .on_epoch_end_cb = on_epoch_end,
+                               .should_stop_cb = spd_cli_interrupt_requested};
 }
 
 /* Evaluation's bar draws every step, the last one included. */
@@ -222,7 +273,7 @@ static int on_eval_batch(void *ud, size_t step, size_t steps, double loss, doubl
     spd_progress_begin(&s->bar, stdout, (long)steps);
   spd_progress_value_t v[2] = {{"loss", loss}, {"accuracy", accuracy}};
   spd_progress_update(&s->bar, (long)step, v, 2);
-  return 0;
+  return spd_cli_stop_inference(s);
 }
 
 spd_machine_run_opts_t spd_cli_session_machine_opts(const spd_cli_session_t *s) {
@@ -230,6 +281,8 @@ spd_machine_run_opts_t spd_cli_session_machine_opts(const spd_cli_session_t *s) 
       .numeric = strcmp(s->opt->numeric, "fixed") == 0 ? SPD_NUMERIC_FIXED : SPD_NUMERIC_FLOAT,
       .batch_size = (size_t)s->opt->batch_size,
       .slots = s->opt->in_flight,
+      .inject_drops = s->opt->inject_drops,
+      .fault_seed = s->opt->seed,
       .fixed_run = s->fixed_run};
 }
 
@@ -237,13 +290,14 @@ int spd_cli_session_predict(spd_cli_session_t *s, const spd_fit_callbacks_t *cb,
   spd_machine_run_opts_t mo = spd_cli_session_machine_opts(s);
   mo.progress = cb;
   if (spd_machine_predict(&s->ctx, s->model, s->machine, &mo, &s->test, out, &s->hardware))
-    return spd_cli_session_fail(s);
+    return spd_cli_report_failed_run(s);
   s->has_hardware = true;
   return 0;
 }
 
 int spd_cli_session_evaluate(spd_cli_session_t *s, double *loss, double *accuracy) {
-  spd_fit_callbacks_t cb = {.ud = s, .on_batch_cb = on_eval_batch};
+  spd_fit_callbacks_t cb = {.ud = s, .on_batch_cb = on_eval_batch,
+                            .should_stop_cb = spd_cli_interrupt_requested};
   if (s->machine) {
     /* The loss core computes sparse cross-entropy of the softmax output. */
     if (s->loss != SPD_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY || s->from_logits)
@@ -254,7 +308,7 @@ int spd_cli_session_evaluate(spd_cli_session_t *s, double *loss, double *accurac
     mo.progress = &cb;
     if (spd_machine_evaluate(&s->ctx, s->model, s->machine, &mo, &s->test, loss, accuracy,
                              &s->hardware))
-      return spd_cli_session_fail(s);
+      return spd_cli_report_failed_run(s);
     s->has_hardware = true;
     return 0;
   }

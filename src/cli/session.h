@@ -41,11 +41,22 @@ int spd_cli_session_open(spd_cli_session_t *s, const char *command,
                          const spd_cli_options_t *opt);
 void spd_cli_session_close(spd_cli_session_t *s);
 
-/** Print "spindle CMD: <diagnostic of the context>" and return 1. */
+/** Print "spindle CMD: <diagnostic of the context>" and return 1; after
+ *  SIGINT or SIGTERM, spd_cli_session_interrupted's line and status. */
 int spd_cli_session_fail(spd_cli_session_t *s);
 
-/** Progress callbacks drawing Keras's bar on stdout for @p s. */
+/** End a bar left mid-line, print that the command was interrupted (where
+ *  the training stopped, when the library said) and return 130 or 143. */
+int spd_cli_session_interrupted(spd_cli_session_t *s);
+
+/** Progress callbacks drawing Keras's bar on stdout for @p s; they stop
+ *  the run at the next batch boundary after SIGINT or SIGTERM. */
 spd_fit_callbacks_t spd_cli_session_progress(spd_cli_session_t *s);
+
+/** What an inference batch callback returns: non-zero after a signal on
+ *  the host executor, which polls only that; the machine polls
+ *  should_stop_cb after every slice instead (and says where it stopped). */
+int spd_cli_stop_inference(const spd_cli_session_t *s);
 
 /** Evaluate on the test split with a bar (in fixed point with --numeric
  *  fixed, on the trained run if there is one; on the machine the bar

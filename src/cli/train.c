@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/interrupt.h"
 #include "cli/report.h"
 #include "cli/session.h"
 #include "cli/train_config.h"
@@ -45,12 +46,25 @@ static const char usage[] =
     "                      integer labels\n"
     "  --seed S            initial weights and shuffle order (default 0)\n"
     "  --limit N           train on the first N training samples\n"
+    "  --test-limit N      evaluate on the first N test samples (default: all; the\n"
+    "                      summary and the report's test_samples say how many)\n"
     "  --no-shuffle        keep the file order\n"
     "  --validation-split F  hold out the last fraction F of the training samples\n"
     "                      and report val_loss and val_accuracy after each epoch\n"
     "  --weights W         initial weights (.h5, .weights.h5 or .keras)\n"
     "  --save W            write the trained weights (.h5, .weights.h5 or .keras)\n"
     "  --report R.json     write a JSON report (test_accuracy, loss, history, ...)\n"
+    "  --checkpoint DIR    write a checkpoint into folder DIR after every epoch and\n"
+    "                      when interrupted (weights, optimizer state, position;\n"
+    "                      docs/formats.md); --backend reference\n"
+    "  --resume DIR        go on from the checkpoint in DIR up to --epochs, with the\n"
+    "                      same model, data, numeric and training flags as the run\n"
+    "                      that wrote it (a different one is refused); the result\n"
+    "                      is bit-identical to a run that never stopped\n"
+    "\n"
+    "Ctrl-C or SIGTERM stops training at the next batch boundary, writes the\n"
+    "checkpoint if --checkpoint was given (neither --save nor --report is written)\n"
+    "and exits with 130 or 143.\n"
     SPD_CLI_MACHINE_HELP;
 
 /* docs/numerics.md: saturation is reported, never silent; per layer as
@@ -129,7 +143,7 @@ static int machine_fit(spd_cli_session_t *s, spd_fit_config_t *cfg, spd_history_
   int rc = spd_machine_fit_run(&s->ctx, s->model, s->machine, &mo, cfg, &s->train, h,
                                &s->hardware, run);
   if (rc)
-    return rc;
+    return spd_cli_report_failed_run(s);
   s->has_hardware = true;
   spd_cli_print_hardware(s);
   return 0;
@@ -150,9 +164,47 @@ static int record_compile(spd_cli_session_t *s, const spd_fit_config_t *cfg) {
   return spd_model_set_compile(s->model, &c);
 }
 
+/* --checkpoint and --resume: the folder to write, and the checkpoint to go
+ * on from, read and verified before any training. */
+static int use_checkpoints(spd_cli_session_t *s, spd_fit_config_t *cfg,
+                           spd_checkpoint_t **resume) {
+  const spd_cli_options_t *o = s->opt;
+  if (!o->checkpoint && !o->resume)
+    return 0;
+  if (s->machine) {
+    fprintf(stderr, "spindle train: --checkpoint and --resume need --backend reference "
+                    "(the machine cannot load optimizer state yet)\n");
+    return 2;
+  }
+  cfg->checkpoint_dir = o->checkpoint;
+  if (!o->resume)
+    return 0;
+  if (spd_checkpoint_open(&s->ctx, o->resume, resume))
+    return spd_cli_session_fail(s);
+  spd_checkpoint_info_t info;
+  spd_checkpoint_info(*resume, &info);
+  printf("Resuming from '%s': %d epoch%s and %zu batch%s done (step %lld)\n", o->resume,
+         info.epochs_done, info.epochs_done == 1 ? "" : "s", info.batches_done,
+         info.batches_done == 1 ? "" : "es", (long long)info.step);
+  fflush(stdout);
+  cfg->resume = *resume;
+  return 0;
+}
+
+static int fit(spd_cli_session_t *s, spd_fit_config_t *cfg, spd_history_t *h) {
+  bool fixed = strcmp(s->opt->numeric, "fixed") == 0;
+  if (s->machine)
+    return machine_fit(s, cfg, h);
+  if (fixed ? spd_fit_fixed(s->model, cfg, &s->train, h, &s->fixed_run)
+            : spd_fit(s->model, cfg, &s->train, h))
+    return spd_cli_session_fail(s);
+  return 0;
+}
+
 static int run(spd_cli_session_t *s) {
   spd_fit_config_t cfg;
   spd_fit_data_t val;
+  spd_checkpoint_t *resume = NULL;
   int rc = split_validation(s, &val);
   if (!rc)
     rc = spd_cli_train_config(s, &cfg);
@@ -162,20 +214,24 @@ static int run(spd_cli_session_t *s) {
     cfg.validation = &val;
   cfg.callbacks = spd_cli_session_progress(s);
   spd_history_t h;
-  bool fixed = strcmp(s->opt->numeric, "fixed") == 0;
-  if (s->machine ? machine_fit(s, &cfg, &h)
-      : fixed    ? spd_fit_fixed(s->model, &cfg, &s->train, &h, &s->fixed_run)
-                 : spd_fit(s->model, &cfg, &s->train, &h))
-    return spd_cli_session_fail(s);
+  rc = use_checkpoints(s, &cfg, &resume);
+  if (!rc)
+    rc = fit(s, &cfg, &h);
+  spd_checkpoint_free(resume);
+  if (rc)
+    return rc;
   spd_machine_stats_t trained = s->hardware;
   double test_loss, test_acc;
   rc = spd_cli_session_evaluate(s, &test_loss, &test_acc);
   if (!rc) {
-    printf("test_loss: %.4f - test_accuracy: %.4f\n", test_loss, test_acc);
+    printf("test_loss: %.4f - test_accuracy: %.4f - test_samples: %zu\n", test_loss, test_acc,
+           s->test.n);
     fflush(stdout);
   }
   if (s->machine) /* the report's hardware figures are the training run's */
     s->hardware = trained;
+  if (!rc && spd_cli_interrupt_signal()) /* no outputs of a run cut short */
+    rc = spd_cli_session_interrupted(s);
   if (!rc && s->opt->save &&
       (record_compile(s, &cfg) ||
        spd_keras_save(s->model, s->opt->save, spd_keras_file_from_path(s->opt->save))))

@@ -2,6 +2,9 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
+
+#include "spindle/fit_fixed.h"
 
 static int refuse(const char *why) {
   fprintf(stderr, "spindle train: %s\n", why);
@@ -78,7 +81,10 @@ int spd_cli_train_config(const spd_cli_session_t *s, spd_fit_config_t *cfg) {
     rc = choose_schedule(o, (double)steps * o->epochs, &cfg->optimizer.learning_rate);
   spd_ctx_t ctx;
   spd_ctx_init(&ctx);
-  if (!rc && spd_optimizer_config_check(&ctx, &cfg->optimizer)) {
+  bool fixed = strcmp(o->numeric, "fixed") == 0;
+  if (!rc && (spd_optimizer_config_check(&ctx, &cfg->optimizer) ||
+              (fixed && spd_fx_optimizer_check(&ctx, &cfg->optimizer,
+                                               (int64_t)steps * o->epochs)))) {
     fprintf(stderr, "spindle train: %s\n", spd_ctx_message(&ctx));
     rc = 2;
   }

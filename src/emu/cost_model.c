@@ -37,6 +37,17 @@ const spd_cost_model_t spd__cost_model = {
     .task_queue_slots = 16,
     .tx_queue_slots = 16,
     .dma_queue_slots = 16,
+    /* The reinjector: the router latches one dropped packet in its dump
+     * registers and raises the monitor's FIQ; a second drop before the
+     * monitor has read them only sets the overflow bit (that packet is
+     * lost). The handler copies the packet into a 4096-entry queue and
+     * re-sends it through the comms controller when the router's output
+     * stage is empty. Cycle counts are assumptions: an FIQ entry and five
+     * register reads, three register writes. */
+    .monitor_dump_cycles = 40,
+    .monitor_reinject_cycles = 20,
+    .monitor_retry_cycles = 200,
+    .monitor_queue_packets = 4096,
     /* §1: SVC 384 + IRQ 256 + FIQ 256 + SYS 1152 bytes of stacks. */
     .dtcm_stack_bytes = 384 + 256 + 256 + 1152,
     /* #13: 8 control + 32 key bits, + 32 payload bits. */

@@ -30,6 +30,12 @@ typedef struct spd_cost_model {
   uint32_t task_queue_slots;     /* per priority; one slot stays empty */
   uint32_t tx_queue_slots;
   uint32_t dma_queue_slots;
+  /* The monitor core's reinjector (SPINNAKER.md "Dump registers /
+   * reinjection"; SpiNNFrontEndCommon extra_monitor_support.c). */
+  uint32_t monitor_dump_cycles;     /* dump FIQ: read the registers, queue (assumption) */
+  uint32_t monitor_reinject_cycles; /* write the comms controller's TX registers (assumption) */
+  uint32_t monitor_retry_cycles;    /* router output stage busy: look again (assumption) */
+  uint32_t monitor_queue_packets;   /* FEC's PKT_QUEUE_SIZE 4096 (one slot stays empty) */
   /* DTCM reserved for the spin1 mode stacks (§1 Memories). */
   uint32_t dtcm_stack_bytes;
   /* Packet sizes in bits (#13). */

@@ -55,6 +55,7 @@ void spd_emu_free(spd_emu_t *emu) {
         spd_free(ctx, c->cores[p]);
       }
   }
+  spd__monitor_free(emu);
   spd_event_queue_deinit(&emu->queue);
   spd_free(ctx, emu->kernels);
   spd_free(ctx, emu->chips);
@@ -243,6 +244,10 @@ static void dispatch(spd_emu_t *emu, const spd_event_t *ev) {
   }
   case SPD_EV_ROUTER_SERVE:
     spd__router_serve(emu, ev->chip, ev->time);
+    break;
+  case SPD_EV_MONITOR_FIQ:
+  case SPD_EV_MONITOR_SEND:
+    spd__monitor_event(emu, ev);
     break;
   default: {
     spd_core_t *core = emu->chips[ev->chip].cores[ev->unit];

@@ -40,6 +40,9 @@ void spd_emu_run_counters(const spd_emu_t *emu, spd_run_counters_t *out) {
     r.dropped_wait1 += c->counters.dropped_wait1;
     r.dropped_unmatched += c->counters.dropped_unmatched;
     r.dropped_core_stopped += c->counters.dropped_core_stopped;
+    r.dropped_injected += c->counters.dropped_injected;
+    r.packets_reinjected += c->counters.reinjected;
+    r.packets_lost += c->counters.lost;
     bits += c->counters.bits_routed;
     if (c->counters.router_entries > r.max_router_entries)
       r.max_router_entries = c->counters.router_entries;
@@ -50,8 +53,12 @@ void spd_emu_run_counters(const spd_emu_t *emu, spd_run_counters_t *out) {
         add_core(&r, &c->cores[p]->counters);
       }
   }
-  r.packets_dropped = r.dropped_wait1 + r.dropped_unmatched + r.dropped_core_stopped +
-                      r.dropped_no_callback + r.dropped_task_queue_full;
+  /* Copies dropped anywhere; those the monitors did not take back are lost
+   * for good (the router's and the cores' own losses have no reinjector). */
+  uint64_t unrecoverable = r.dropped_unmatched + r.dropped_core_stopped +
+                           r.dropped_no_callback + r.dropped_task_queue_full;
+  r.packets_dropped = r.dropped_wait1 + r.dropped_injected + unrecoverable;
+  r.packets_lost += unrecoverable;
   r.sim_time_ps = emu->now;
   r.events = emu->events;
   r.chips = emu->n_chips;

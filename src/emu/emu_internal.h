@@ -14,6 +14,7 @@
 #include "emu/router_table.h"
 #include "emu/sdram.h"
 #include "spindle/emu.h"
+#include "spindle/rng.h"
 
 #define SPD_EMU_NEVER UINT64_MAX
 #define SPD_ROUTER_FIFO_MAX 16
@@ -29,6 +30,8 @@ enum spd_emu_event_type {
   SPD_EV_CORE_IRQ,      /* interrupt for event `flags` with (a, b) */
   SPD_EV_CORE_TIMER,    /* timer tick; a = timer epoch */
   SPD_EV_CORE_DMA,      /* the oldest DMA transfer completes */
+  SPD_EV_MONITOR_FIQ,   /* the monitor takes the packet in its router's dump registers */
+  SPD_EV_MONITOR_SEND,  /* the monitor re-sends the head of its queue */
 };
 
 typedef struct spd_emu_packet {
@@ -53,6 +56,18 @@ typedef struct spd_emu_router {
   uint64_t link_free[SPD_LINKS];
 } spd_emu_router_t;
 
+/* The monitor core's reinjector (emu_monitor.c): the router's dump
+ * registers hold one dropped packet until the monitor's FIQ reads them;
+ * the monitor queues it and sends it again. */
+typedef struct spd_emu_monitor {
+  bool dump_full;          /* the dump registers hold `dump` */
+  bool send_pending;       /* a MONITOR_SEND event is scheduled */
+  spd_emu_packet_t dump;
+  spd_emu_packet_t *queue; /* cost->monitor_queue_packets, allocated on first use */
+  uint32_t head, count;
+  spd_rng_t rng;           /* fault injection's draws for this router */
+} spd_emu_monitor_t;
+
 typedef struct spd_emu_chip {
   const spd_chip_t *chip;
   int32_t neighbour[SPD_LINKS]; /* dense index across each working link, or -1 */
@@ -62,6 +77,7 @@ typedef struct spd_emu_chip {
   spd_core_t *cores[SPD_CORES_PER_CHIP]; /* allocated when first loaded */
   spd_chip_counters_t counters;
   spd_core_counters_t retired;  /* counters of kernels since replaced */
+  spd_emu_monitor_t monitor;
 } spd_emu_chip_t;
 
 struct spd_emu {
@@ -79,10 +95,26 @@ struct spd_emu {
   spd_core_t *failed_core;      /* first core that failed in this run */
   const spd_kernel_t **kernels; /* registered by spd_emu_register_kernel */
   uint32_t n_kernels, cap_kernels;
+  bool reinject;                /* monitors reinject dropped packets */
+  uint32_t drop_threshold;      /* fault injection: a copy drops when a draw is below */
 };
 
 extern const spd_core_platform_t spd__emu_core_platform;
 extern const spd_kernel_t *const spd__builtin_kernels[];
+
+/* Set bits of a route word. Without -mpopcnt (the portable x86-64 baseline)
+ * __builtin_popcount is a library call on every routed packet; these few
+ * arithmetic steps are inlined. */
+static inline uint32_t bit_count(uint32_t v) {
+  v = v - ((v >> 1) & 0x55555555u);
+  v = (v & 0x33333333u) + ((v >> 2) & 0x33333333u);
+  v = (v + (v >> 4)) & 0x0f0f0f0fu;
+  return (v * 0x01010101u) >> 24;
+}
+
+/* Index of the lowest set bit of @p v (not 0): bsf/tzcnt, baseline x86-64.
+ * Loops over a route's set bits skip the clear ones (most of 18 cores). */
+static inline unsigned lowest_bit(uint32_t v) { return (unsigned)__builtin_ctz(v); }
 
 /** Schedule an event; a host allocation failure becomes the sticky error. */
 static inline void spd__emu_schedule(spd_emu_t *emu, uint64_t time, uint8_t type, uint32_t chip,
@@ -116,6 +148,17 @@ bool spd__router_inject(spd_emu_t *emu, uint32_t chip, uint8_t core, const spd_e
 void spd__router_core_freed(spd_emu_t *emu, uint32_t chip, uint8_t core);
 /** Hand a routed copy to a core's comms controller (slot known empty). */
 void spd__core_deliver(spd_emu_t *emu, spd_core_t *core, const spd_emu_packet_t *p);
+
+/* emu_monitor.c */
+/** A packet at chip @p chip's output stage lost the copies for @p outputs
+ *  (route bits); the dump registers take it if they are free. */
+void spd__monitor_dump(spd_emu_t *emu, uint32_t chip, const spd_emu_packet_t *p,
+                       uint32_t outputs);
+/** Fault injection: which one of @p route's outputs (route bits) to drop,
+ *  or 0. */
+uint32_t spd__monitor_inject_drop(spd_emu_t *emu, uint32_t chip, uint32_t route);
+void spd__monitor_event(spd_emu_t *emu, const spd_event_t *ev);
+void spd__monitor_free(spd_emu_t *emu);
 
 /* emu_core.c */
 void spd__core_event(spd_emu_t *emu, const spd_event_t *ev, spd_core_t *core);

@@ -8,20 +8,6 @@
  * (#16, #17: wait2 = 0, no emergency routing). */
 #include "emu/emu_internal.h"
 
-/* Set bits of a route word. Without -mpopcnt (the portable x86-64 baseline)
- * __builtin_popcount is a library call on every routed packet; these few
- * arithmetic steps are inlined. */
-static inline uint32_t bit_count(uint32_t v) {
-  v = v - ((v >> 1) & 0x55555555u);
-  v = (v & 0x33333333u) + ((v >> 2) & 0x33333333u);
-  v = (v + (v >> 4)) & 0x0f0f0f0fu;
-  return (v * 0x01010101u) >> 24;
-}
-
-/* Index of the lowest set bit of @p v (not 0): bsf/tzcnt, baseline x86-64.
- * Loops over a route's set bits skip the clear ones (most of 18 cores). */
-static inline unsigned lowest_bit(uint32_t v) { return (unsigned)__builtin_ctz(v); }
-
 static inline uint64_t link_time(const spd_emu_t *emu, bool with_payload) {
   return with_payload ? emu->cost->link_ps_72bit : emu->cost->link_ps_40bit;
 }
@@ -120,6 +106,15 @@ static void start_packet(spd_emu_t *emu, uint32_t ci, const spd_emu_packet_t *p)
   uint32_t copies = bit_count(route);
   emu->in_flight += copies;
   emu->in_flight--;
+  if (emu->drop_threshold) {
+    uint32_t dropped = spd__monitor_inject_drop(emu, ci, route);
+    if (dropped) {
+      route &= ~dropped;
+      c->counters.dropped_injected++;
+      emu->in_flight--;
+      spd__monitor_dump(emu, ci, p, dropped);
+    }
+  }
   for (uint32_t cores = spd_route_cores(route); cores; cores &= cores - 1) {
     unsigned k = lowest_bit(cores);
     spd_core_t *core = k < SPD_CORES_PER_CHIP ? c->cores[k] : NULL;
@@ -186,6 +181,7 @@ static void drop_blocked(spd_emu_t *emu, uint32_t ci) {
   c->counters.dropped_wait1 += n;
   emu->in_flight -= n;
   c->router.pending = 0;
+  spd__monitor_dump(emu, ci, &c->router.cur, pending);
 }
 
 /* The next moment a blocked router should look again: a pending link frees,

@@ -33,6 +33,9 @@ static int open_h5(spd_ctx_t *ctx, const char *path, hid_t *out) {
   fclose(f);
   if (H5Fis_hdf5(path) <= 0)
     return spd_ctx_fail(ctx, SPD_EFORMAT, "'%s' is not an HDF5 file", path);
+  int err = spd__h5_check_path(ctx, path);
+  if (err)
+    return err;
   hid_t file_id = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
   if (file_id < 0)
     return spd_ctx_fail(ctx, SPD_EFORMAT,

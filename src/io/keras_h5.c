@@ -17,6 +17,8 @@ void spd__h5_quiet_begin(spd__h5_quiet_t *q) {
 
 void spd__h5_quiet_end(const spd__h5_quiet_t *q) { H5Eset_auto2(H5E_DEFAULT, q->func, q->data); }
 
+void spd_keras_h5_silence(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
 bool spd__h5_exists(hid_t loc, const char *path) {
   /* H5Lexists needs every intermediate link to exist: check each prefix. */
   char buf[1024];
@@ -59,7 +61,19 @@ static char *copy_string(spd_ctx_t *ctx, const void *buf, size_t width, hssize_t
 static int read_string_attr(spd_ctx_t *ctx, hid_t attr, hid_t type, hssize_t count,
                             const char *name, const char *where, char ***strs, int *n) {
   bool variable = H5Tis_variable_str(type) > 0;
+  if (variable) {
+    int err = spd__h5_check_heaps(ctx, attr, where);
+    if (err)
+      return err;
+  }
   size_t width = variable ? 0 : H5Tget_size(type);
+  /* A corrupt header can claim any size: Keras's string lists stay far
+   * below 2^30 bytes (64 KB per attribute chunk). */
+  size_t item = variable ? sizeof(char *) : width;
+  if (item == 0 || (uint64_t)count > ((uint64_t)1 << 30) / item)
+    return spd_ctx_fail(ctx, SPD_EFORMAT,
+                        "%s: attribute '%s' claims %lld strings of %zu bytes (corrupt file)",
+                        where, name, (long long)count, width);
   hid_t mem = H5Tcopy(H5T_C_S1);
   H5Tset_size(mem, variable ? H5T_VARIABLE : width);
   H5Tset_strpad(mem, H5T_STR_NULLPAD);
@@ -374,6 +388,9 @@ static void image_name(char *buf, size_t size, const void *tag) {
 }
 
 int spd__h5_open_image(spd_ctx_t *ctx, const void *data, size_t len, hid_t *file_out) {
+  int err = spd__h5_check_bytes(ctx, data, len, "the weights");
+  if (err)
+    return err;
   hid_t fapl = core_fapl();
   char name[64];
   image_name(name, sizeof name, data);

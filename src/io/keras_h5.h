@@ -19,6 +19,22 @@ typedef struct spd__h5_quiet {
 void spd__h5_quiet_begin(spd__h5_quiet_t *q);
 void spd__h5_quiet_end(const spd__h5_quiet_t *q);
 
+/** Refuse the file holding @p obj when one of its global heap collections
+ *  is corrupt (an object reaching past its collection, or the collection
+ *  past the file), which libhdf5 would follow out of bounds when it reads a
+ *  variable-length string. @p where starts the diagnostic.
+ *  @return 0, SPD_EFORMAT or SPD_ENOMEM. */
+int spd__h5_check_heaps(spd_ctx_t *ctx, hid_t obj, const char *where);
+
+/** Refuse @p len bytes of an HDF5 file whose root group header (version
+ *  0/1 superblock) reaches past the end of the file, before H5Fopen: libhdf5
+ *  leaks memory of its own when that open fails. @p where starts the
+ *  diagnostic. @return 0 or SPD_EFORMAT. */
+int spd__h5_check_bytes(spd_ctx_t *ctx, const void *data, size_t len, const char *where);
+/** spd__h5_check_bytes on the file at @p path (0 when it cannot be read:
+ *  the open that follows reports that). */
+int spd__h5_check_path(spd_ctx_t *ctx, const char *path);
+
 /** Does @p loc have a link (group or dataset) at relative path @p path? */
 bool spd__h5_exists(hid_t loc, const char *path);
 bool spd__h5_has_attr(hid_t obj, const char *name);

@@ -740,10 +740,37 @@ static bool truncated(const char *text, size_t len) {
   return in_string || depth > 0;
 }
 
+/* Depth of [ and { open at byte @p off (strings skipped): cJSON refuses
+ * nesting past CJSON_NESTING_LIMIT, which deserves its own message. */
+static int depth_at(const char *text, size_t off) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < off; i++) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\')
+        i++;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      depth++;
+    } else if (c == ']' || c == '}') {
+      depth--;
+    }
+  }
+  return depth;
+}
+
 static int syntax_error(spd_ctx_t *ctx, const char *text, size_t len, const char *at) {
   size_t off = at && at >= text && at <= text + len ? (size_t)(at - text) : len;
   if (truncated(text, len))
     off = len;
+  if (off < len && depth_at(text, off) >= CJSON_NESTING_LIMIT)
+    return spd_ctx_fail(ctx, SPD_EFORMAT,
+                        "Keras JSON: arrays and objects nested more than %d levels deep",
+                        CJSON_NESTING_LIMIT);
   int line = 1, col = 1;
   for (size_t i = 0; i < off; i++) {
     if (text[i] == '\n') {

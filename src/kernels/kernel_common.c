@@ -1,6 +1,7 @@
 #include "kernels/kernel_common.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "spindle/error.h"
 #include "spindle/fixed_math.h"
@@ -46,6 +47,33 @@ static uint32_t phase_of(uint32_t kind) {
   return kind == SPD_DS_KIND_CREDIT ? SPD_KC_CREDIT : SPD_KC_FORWARD;
 }
 
+/* Each phase's expected packets and each incoming partition's first bit
+ * in its phase's bitmap; the bitmaps and rounds. */
+static int dedup_init(spd_kc_t *kc) {
+  uint32_t S = kc->h.slots, total = 0, at = 0;
+  while ((1u << kc->slot_bits) < S)
+    kc->slot_bits++;
+  kc->bit_of = spd_kc_alloc(kc, kc->h.n_in * 4u);
+  if (!kc->bit_of)
+    return SPD_ENOMEM;
+  for (uint32_t i = 0; i < kc->h.n_in; i++) {
+    uint32_t ph = phase_of(kc->in[i].kind);
+    kc->bit_of[i] = kc->expected[ph];
+    kc->expected[ph] += kc->in[i].n * kc->in[i].words;
+  }
+  for (uint32_t ph = 0; ph < SPD_KC_PHASES; ph++) {
+    total += kc->expected[ph];
+    kc->seen_words[ph] = (kc->expected[ph] + 31u) / 32u;
+    kc->seen_at[ph] = at;
+    at += kc->seen_words[ph] * S;
+  }
+  /* The same bound the partitioner counted (spd_kc_seen_words). */
+  kc->seen = spd_kc_alloc(kc, (uint32_t)spd_kc_seen_words(total) * S * 4u);
+  kc->round_in = spd_kc_alloc(kc, SPD_KC_PHASES * S);
+  kc->round_out = spd_kc_alloc(kc, kc->h.n_out * S);
+  return kc->seen && kc->round_in && kc->round_out ? 0 : SPD_ENOMEM;
+}
+
 static int read_tables(spd_kc_t *kc) {
   kc->in = spd_kc_alloc(kc, kc->h.n_in * (uint32_t)sizeof *kc->in);
   kc->out = spd_kc_alloc(kc, kc->h.n_out * (uint32_t)sizeof *kc->out);
@@ -63,9 +91,7 @@ static int read_tables(spd_kc_t *kc) {
   if (!err)
     err = spd_core_sdram_read(kc->core, kc->params + kc->h.config_offset, &kc->cfg,
                               sizeof kc->cfg);
-  for (uint32_t i = 0; i < kc->h.n_in; i++)
-    kc->expected[phase_of(kc->in[i].kind)] += kc->in[i].n * kc->in[i].words;
-  return err;
+  return err ? err : dedup_init(kc);
 }
 
 int spd_kc_init(spd_kc_t *kc, spd_core_t *core, uint32_t params, uint32_t role) {
@@ -82,7 +108,11 @@ int spd_kc_init(spd_kc_t *kc, spd_core_t *core, uint32_t params, uint32_t role) 
   if ((err = read_tables(kc)))
     return err;
   /* The partitioner counted these bytes with the same function. */
-  return free0 - spd_core_dtcm_free(core) == spd_kc_init_dtcm(kc->h.n_in, kc->h.n_out, kc->h.slots)
+  uint64_t packets_in = 0;
+  for (uint32_t ph = 0; ph < SPD_KC_PHASES; ph++)
+    packets_in += kc->expected[ph];
+  return free0 - spd_core_dtcm_free(core) ==
+                 spd_kc_init_dtcm(kc->h.n_in, kc->h.n_out, kc->h.slots, packets_in)
              ? 0
              : SPD_EINVAL;
 }
@@ -143,7 +173,12 @@ static int push_job(spd_kc_t *kc, uint32_t key0, const uint32_t *data, uint32_t 
 
 int spd_kc_send(spd_kc_t *kc, uint32_t out, uint32_t slot, const uint32_t *data, uint32_t n) {
   const spd_ds_out_t *o = &kc->out[out];
-  return push_job(kc, o->base + (slot << o->value_bits), data, n, o->pace, o->phase);
+  uint8_t *round = &kc->round_out[out * kc->h.slots + slot];
+  uint32_t tag = ((uint32_t)*round << kc->slot_bits) | slot;
+  int err = push_job(kc, o->base + (tag << o->value_bits), data, n, o->pace, o->phase);
+  if (!err && n)
+    *round ^= 1u;
+  return err;
 }
 
 int spd_kc_send_all(spd_kc_t *kc, uint32_t slot, const uint32_t *words) {
@@ -236,14 +271,31 @@ static void packet_cb(spd_core_t *core, uint32_t key, uint32_t payload) {
     return; /* not ours: the router never sends such a packet */
   }
   const spd_ds_in_t *in = &kc->in[i];
-  spd_core_charge(core, SPD_KC_RECV_HANDLER + 2 * steps + (in->fm.width ? SPD_KC_FM_DECODE : 0));
-  uint32_t off = key - in->base;
-  uint32_t slot = (off >> in->value_bits) & (kc->h.slots - 1);
+  spd_core_charge(core, SPD_KC_RECV_HANDLER + SPD_KC_DEDUP + 2 * steps);
+  uint32_t off = key - in->base, S = kc->h.slots;
+  uint32_t tag = (off >> in->value_bits) & (2u * S - 1u), slot = tag & (S - 1u);
   uint32_t j = off & ((1u << in->value_bits) - 1u);
+  uint32_t phase = phase_of(in->kind), ps = phase * S + slot;
+  if (tag >> kc->slot_bits != kc->round_in[ps] || j >= in->n * in->words) {
+    kc->duplicates++;
+    return;
+  }
+  uint32_t *seen = kc->seen + kc->seen_at[phase] + slot * kc->seen_words[phase];
+  uint32_t bit = kc->bit_of[i] + j;
+  if (seen[bit / 32u] & (1u << bit % 32u)) {
+    kc->duplicates++;
+    return;
+  }
+  seen[bit / 32u] |= 1u << bit % 32u;
+  if (in->fm.width)
+    spd_core_charge(core, SPD_KC_FM_DECODE);
   kc->store(kc, i, slot, spd_kc_value_of(&in->fm, in->lo, j / in->words), j % in->words, payload);
-  uint32_t phase = phase_of(in->kind), *count = &kc->count[phase * kc->h.slots + slot];
+  uint32_t *count = &kc->count[ps];
   if (++*count == kc->expected[phase]) {
     *count = 0;
+    kc->round_in[ps] ^= 1u;
+    memset(seen, 0, kc->seen_words[phase] * 4u);
+    spd_core_charge(core, kc->seen_words[phase] * SPD_KC_PER_VALUE);
     if (spd_core_schedule_callback(core, slot_task, slot, phase, SLOT_PRIORITY))
       spd_kc_fail(kc, SPD_EQUEUE);
   }

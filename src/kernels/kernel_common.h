@@ -26,6 +26,7 @@
 #define SPD_KC_SOFTMAX_FIXED 300u
 #define SPD_KC_SOFTMAX_FLOAT 500u
 #define SPD_KC_RECV_HANDLER 10u
+#define SPD_KC_DEDUP 6u      /* a packet's round compared, its bit tested and set */
 #define SPD_KC_PER_VALUE 2u /* a store or copy in a loop */
 #define SPD_KC_FM_DECODE 12u /* a feature-map position into (row, column, channel):
                                 two divisions by constants of the partition */
@@ -63,6 +64,17 @@ struct spd_kc {
   spd_ds_out_t *out;
   uint32_t expected[SPD_KC_PHASES]; /* packets per slot and phase */
   uint32_t *count;         /* per phase and slot */
+  /* Duplicates (a monitor re-sends a dropped packet to all its outputs,
+   * docs/emulator.md): a key carries the round of its slot (one bit, the
+   * slot's uses mod 2) next to the slot; a packet of the other round is a
+   * late copy of the last one, one whose bit is set a copy of this one. */
+  uint32_t slot_bits;      /* log2 slots */
+  uint32_t *bit_of;        /* per incoming partition: its first bit in its phase */
+  uint32_t seen_words[SPD_KC_PHASES], seen_at[SPD_KC_PHASES]; /* per slot; offsets */
+  uint32_t *seen;          /* per phase, slot: a bit per expected packet */
+  uint8_t *round_in;       /* per phase and slot */
+  uint8_t *round_out;      /* per outgoing partition and slot */
+  uint32_t duplicates;     /* copies ignored */
   uint32_t done;           /* samples finished by the role */
   spd_kc_job_t *jobs;      /* ring */
   uint32_t jobs_cap, jobs_head, jobs_count;

@@ -47,6 +47,7 @@ typedef struct reducer {
   spd_kc_fparams_t fbias;
   uint32_t next_fwd, next_bwd, batches_done;
   uint8_t *pending;  /* per slot: forward complete, waiting for an update */
+  uint32_t zero;     /* a credit's payload */
 } reducer_t;
 
 static void store(spd_kc_t *kc, uint32_t in, uint32_t slot, uint32_t v, uint32_t word,
@@ -55,6 +56,8 @@ static void store(spd_kc_t *kc, uint32_t in, uint32_t slot, uint32_t v, uint32_t
   if (v >= r->b)
     return;
   uint32_t kind = kc->in[in].kind, i = slot * r->b + v;
+  if (kind == SPD_DS_KIND_CREDIT)
+    return; /* only counted */
   if (kind == SPD_DS_KIND_DZ) {
     if (r->fixed)
       r->dz16[i] = (int16_t)(int32_t)payload;
@@ -151,6 +154,10 @@ static int save_bias(reducer_t *r, uint32_t seq, const void *bias) {
   return 0;
 }
 
+/* A first-layer reducer's sample is done when its tiles' credits are back:
+ * it sends one on to the sources. */
+static bool passes_credits(const spd_kc_t *kc) { return kc->expected[SPD_KC_CREDIT] != 0; }
+
 static void backward(reducer_t *r, uint32_t slot) {
   spd_kc_t *kc = &r->kc;
   const spd_ds_config_t *c = &kc->cfg;
@@ -170,7 +177,8 @@ static void backward(reducer_t *r, uint32_t slot) {
         return;
       spd_kc_release(&r->kc, r->pending, &r->next_fwd, r->batches_done);
     }
-    spd_kc_sample_done(kc);
+    if (!passes_credits(kc))
+      spd_kc_sample_done(kc);
     return;
   }
   int16_t *dz = r->dz16 + slot * r->b;
@@ -204,11 +212,19 @@ static void backward(reducer_t *r, uint32_t slot) {
       return;
     spd_kc_release(&r->kc, r->pending, &r->next_fwd, r->batches_done);
   }
-  spd_kc_sample_done(kc);
+  if (!passes_credits(kc))
+    spd_kc_sample_done(kc);
 }
 
 static void slot_done(spd_kc_t *kc, uint32_t slot, uint32_t phase) {
   reducer_t *r = kc->role;
+  if (phase == SPD_KC_CREDIT) {
+    if (spd_kc_send_kind(kc, SPD_DS_KIND_CREDIT, slot, &r->zero))
+      spd_kc_fail(kc, SPD_EQUEUE);
+    else
+      spd_kc_sample_done(kc);
+    return;
+  }
   if (phase == SPD_KC_BACKWARD) {
     backward(r, slot);
     return;

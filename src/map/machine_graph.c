@@ -167,7 +167,8 @@ int spd__graph_add_partition(spd_machine_graph_t *g, uint32_t source, const char
                          .n_targets = n_targets, .targets = t};
   snprintf(p->name, sizeof p->name, "%s", name);
   p->value_bits = bits_for((uint64_t)values.n * words);
-  p->n_keys = g->opts.slots << p->value_bits;
+  /* The slot and its round (kernels/kernel_common.h: duplicates). */
+  p->n_keys = 2u * g->opts.slots << p->value_bits;
   return 0;
 }
 
@@ -252,8 +253,13 @@ uint32_t spd__graph_add_tables(spd_machine_graph_t *g, uint32_t budget, uint32_t
   *over_tables = 0;
   for (uint32_t v = 0; v < g->n_vertices; v++) {
     uint32_t n_in = 0, n_out = 0;
+    uint64_t packets_in = 0;
     spd__graph_tables(g, v, &n_in, &n_out);
-    uint64_t t = spd_kc_init_dtcm(n_in, n_out, g->opts.slots);
+    for (uint32_t p = 0; p < g->n_partitions; p++)
+      for (uint32_t t = 0; t < g->partitions[p].n_targets; t++)
+        if (g->partitions[p].targets[t] == v)
+          packets_in += (uint64_t)g->partitions[p].values.n * g->partitions[p].words;
+    uint64_t t = spd_kc_init_dtcm(n_in, n_out, g->opts.slots, packets_in);
     uint64_t d = g->vertices[v].dtcm_bytes + t;
     g->vertices[v].dtcm_bytes = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
     worst = g->vertices[v].dtcm_bytes > worst ? g->vertices[v].dtcm_bytes : worst;

@@ -221,10 +221,27 @@ static int add_backward(builder_t *B, int si) {
       err = add_dz(B, si, j, B->loss);
     else if (c->R > 1)
       err = add_dz(B, si, j, producer(p, c, j));
+  /* A first-layer reducer passes its tiles' credits on, one packet to
+   * every source its rows (all of them) came from. */
+  for (uint32_t j = 0; !err && si == 0 && c->R > 1 && j < c->C; j++) {
+    for (uint32_t s = 0; s < S->n_sources; s++)
+      B->targets[s] = B->first_source + s;
+    err = spd__graph_add_partition(B->g, producer(p, c, j), "credit", S->st[0].layer,
+                                   (spd_range_t){0, 1}, 1, B->targets, S->n_sources);
+  }
   for (uint32_t i = 0; !err && i < c->R; i++)
     for (uint32_t j = 0; !err && j < c->C; j++) {
       spd_range_t rows = block(S->st[si].in, c->a, i);
       uint32_t tile = tile_index(p, c, i, j);
+      if (si == 0 && c->R > 1) {
+        /* Through the column's reducer: a source hears from C reducers
+         * rather than R x C tiles finishing together (that incast filled
+         * its router's inputs and dropped packets). */
+        B->targets[0] = producer(p, c, j);
+        err = spd__graph_add_partition(B->g, tile, "credit", S->st[0].layer,
+                                       (spd_range_t){0, 1}, 1, B->targets, 1);
+        continue;
+      }
       if (si == 0) {
         uint32_t size = spd__ceil_div(S->st[0].in, S->n_sources);
         for (uint32_t s = 0; !err && s < S->n_sources; s++) {

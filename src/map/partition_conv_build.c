@@ -294,12 +294,14 @@ static int add_backward(cbuild_t *B, int ci, int pi) {
   return err;
 }
 
-/* The Dense tail's partitions, except those from or to its sources. */
+/* The Dense tail's partitions, except those from or to its sources and
+ * its credits: its first layer's tiles send dX partial sums down to the
+ * windows, whose first layer credits the sources (add_backward). */
 static int copy_dense_partitions(cbuild_t *B) {
   int err = 0;
   for (uint32_t i = 0; !err && i < B->d->n_partitions; i++) {
     const spd_partition_t *p = &B->d->partitions[i];
-    bool keep = B->remap[p->source] != UINT32_MAX;
+    bool keep = B->remap[p->source] != UINT32_MAX && strcmp(p->name, "credit");
     for (uint32_t t = 0; keep && t < p->n_targets; t++)
       keep = B->remap[p->targets[t]] != UINT32_MAX;
     if (!keep)

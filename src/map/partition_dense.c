@@ -35,6 +35,11 @@ static int collect_stages(spd_ctx_t *ctx, const spd_model_t *m, int first, stage
     spd_layer_kind_t k = l->config.kind;
     if (pass_through(k))
       continue;
+    if (k == SPD_LAYER_DENSE && l->input_shape.rank > 1)
+      return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
+                          "layer '%s' (Dense): the machine maps Dense on rank-1 inputs only, "
+                          "this one has rank %d (Dense on the last axis); add a Flatten "
+                          "before it", l->config.name, l->input_shape.rank);
     if (k == SPD_LAYER_DENSE) {
       st[n++] = (stage_t){i, l->config.name, (uint32_t)spd_shape_size(&l->input_shape),
                           (uint32_t)l->config.units, l->config.activation, l->config.use_bias};
@@ -195,8 +200,8 @@ static int explain(search_t *S) {
   const spd_machine_t *m = S->m;
   char has[160];
   if (S->cores < spd_machine_app_cores(m))
-    snprintf(has, sizeof has, "may use %" PRIu32 " (max_cores) of machine '%s''s %" PRIu32,
-             S->cores, m->name, spd_machine_app_cores(m));
+    snprintf(has, sizeof has, "may use %" PRIu32 " (max_cores) of the %" PRIu32
+             " of machine '%s'", S->cores, spd_machine_app_cores(m), m->name);
   else
     snprintf(has, sizeof has, "machine '%s' has %" PRIu32, m->name, S->cores);
   if (S->missing >= 0) {
@@ -206,7 +211,7 @@ static int explain(search_t *S) {
              S->cols[S->missing].count[S->cols[S->missing].n - 1], last_memory(S), 0, &c);
     if (fits(S, &c)) /* its tiles fit a core only when there are more cores */
       return spd_ctx_fail(S->ctx, SPD_ENOFIT,
-                          "model needs more application cores than it %s: layer '%s' (Dense "
+                          "model needs more application cores, but %s: layer '%s' (Dense "
                           "%" PRIu32 "x%" PRIu32 ") fits only in tiles of %" PRIu32 "x%" PRIu32
                           " (%" PRIu32 " cores, %s weights, %" PRIu32 " bytes of DTCM per core "
                           "of %" PRIu32 ")",

@@ -7,8 +7,9 @@
 #include "emu/cost_model.h"
 
 /* Work of a receive callback beyond the event dispatch: index the key,
- * store the value, count arrivals of its slot (assumption). */
-#define RECV_HANDLER_CYCLES 10
+ * ignore a duplicate (6 of them, SPD_KC_DEDUP), store the value, count
+ * arrivals of its slot (assumption). */
+#define RECV_HANDLER_CYCLES 16
 /* Loop and bookkeeping around one spd_core_send_mc (assumption). */
 #define SEND_LOOP_CYCLES 5
 /* Fixed-point MAC, int16 x int16 into int64: two values per LDR and

@@ -158,7 +158,7 @@ void spd__fx_bn_forward(spd_fx_net_t *net, int i, int batch) {
     else
       moving_stats(net, fl, c, x_frac);
     int64_t g = gamma_of(fl, c);
-    int64_t b = fl->bias.master ? (int64_t)fl->bias.master[c] << XHAT_FRAC : 0;
+    int64_t b = fl->bias.master ? (int64_t)fl->bias.master[c] * ((int64_t)1 << XHAT_FRAC) : 0;
     for (size_t r = 0; r < rows; r++) {
       size_t at = r * C + (size_t)c;
       int64_t t = (int64_t)x[at] * ((int64_t)1 << XHAT_FRAC) - bn->mean[c];

@@ -11,6 +11,15 @@
 
 #include "nn/shape.h"
 
+static int fixed_shape_fail(spd_fx_net_t *net, const spd_layer_t *l, const spd_shape_t *s,
+                            const char *what) {
+  char shape[96];
+  spd_shape_format(s, shape, sizeof shape);
+  return spd_ctx_fail(net->ctx, SPD_EUNSUPPORTED,
+                      "layer '%s' (%s): shape %s: the fixed-point reference does not run %s",
+                      l->config.name, spd_layer_kind_name(l->config.kind), shape, what);
+}
+
 static int check_layer(spd_fx_net_t *net, const spd_layer_t *l, int i) {
   spd_layer_kind_t k = l->config.kind;
   bool known = k == SPD_LAYER_DENSE || k == SPD_LAYER_ACTIVATION || k == SPD_LAYER_ADD ||
@@ -22,6 +31,12 @@ static int check_layer(spd_fx_net_t *net, const spd_layer_t *l, int i) {
                         "layer '%s' (%s): not supported by the fixed-point reference yet",
                         l->config.name,
                         k == SPD_LAYER_INPUT ? "a second model input" : spd_layer_kind_name(k));
+  /* A softmax acts on the last axis of its output in Keras; the fixed-point
+   * softmax takes the whole output as one vector. */
+  if ((k == SPD_LAYER_DENSE || k == SPD_LAYER_ACTIVATION) &&
+      l->config.activation == SPD_ACT_SOFTMAX && l->output_shape.rank > 1)
+    return fixed_shape_fail(net, l, &l->output_shape, "a softmax over an output of rank > 1; "
+                            "add a Flatten before it, or use --numeric float");
   if (i > 0 && k != SPD_LAYER_ADD && l->n_inbound != 1)
     return spd_ctx_fail(net->ctx, SPD_EUNSUPPORTED,
                         "layer '%s' (%s): %d inputs, the fixed-point reference expects one",
@@ -228,6 +243,8 @@ static void apply_plan(spd_fx_net_t *net) {
       refresh_mac_copy(&fl->kernel, net->plan->layers[i].weight_frac, &net->sat);
   }
 }
+
+void spd__fx_net_apply_plan(spd_fx_net_t *net) { apply_plan(net); }
 
 int spd__fx_net_new(spd_ctx_t *ctx, const spd_model_t *m, const spd_numeric_plan_t *plan,
                     spd_fx_loss_t loss, bool from_logits, int max_batch, uint64_t seed,

@@ -140,6 +140,10 @@ int spd__fx_loss_check(spd_fx_net_t *net);
 void spd__fx_loss_sample(spd_fx_net_t *net, const spd_fx_batch_t *b, int s,
                          spd_fx_result_t *res);
 
+/** Re-derive what the plan sets (activation constants, the MAC-loop copies
+ *  of the masters) after the plan or the masters changed. */
+void spd__fx_net_apply_plan(spd_fx_net_t *net);
+
 /** Point every layer's sample views at sample @p s of the batch. */
 void spd__fx_net_select(spd_fx_net_t *net, int s);
 /** Forward @p batch samples of @p x, layer by layer. */

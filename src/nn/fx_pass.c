@@ -52,14 +52,32 @@ static int acc_frac_of(const spd_fx_net_t *net, int i) {
   return spd_numeric_input_frac(net->plan, net->model, i) + net->plan->layers[i].weight_frac;
 }
 
+/* Keras's Dense acts on the last axis: an input of P positions of n_in
+ * values each (P = 1 for a rank-1 input) shares one n_in x n_out kernel. */
+typedef struct dense_dims {
+  int positions, n_in, n_out;
+} dense_dims_t;
+
+static dense_dims_t dense_dims(const fx_layer_t *fl, const spd_fx_net_t *net, int i) {
+  const spd_shape_t *out = &net->model->layers[i].output_shape;
+  int n_out = (int)out->dims[out->rank - 1];
+  int positions = (int)(fl->out_size / (size_t)n_out);
+  return (dense_dims_t){positions, (int)(fl->in_size / (size_t)positions), n_out};
+}
+
 static void forward_dense(spd_fx_net_t *net, int i) {
   fx_layer_t *fl = &net->layers[i];
-  int n_in = (int)fl->in_size, n_out = (int)fl->out_size;
+  dense_dims_t d = dense_dims(fl, net, i);
   int acc_frac = acc_frac_of(net, i);
-  memset(fl->acc, 0, (size_t)n_out * sizeof *fl->acc);
-  spd_fx_dense_forward_block(fl->acc, input_y(net, i, 0), fl->kernel.w16, n_in, n_out, n_out);
-  spd_fx_dense_reduce(fl->z, fl->acc, fl->bias.master, n_out, acc_frac, SPD_FX_MASTER_FRAC,
-                      &net->sat);
+  const int16_t *x = input_y(net, i, 0);
+  memset(fl->acc, 0, fl->out_size * sizeof *fl->acc);
+  for (int p = 0; p < d.positions; p++) {
+    size_t o = (size_t)p * (size_t)d.n_out;
+    spd_fx_dense_forward_block(fl->acc + o, x + (size_t)p * (size_t)d.n_in, fl->kernel.w16,
+                               d.n_in, d.n_out, d.n_out);
+    spd_fx_dense_reduce(fl->z + o, fl->acc + o, fl->bias.master, d.n_out, acc_frac,
+                        SPD_FX_MASTER_FRAC, &net->sat);
+  }
   activate(net, fl);
 }
 
@@ -243,14 +261,23 @@ static void collect_dy(spd_fx_net_t *net, int i) {
 
 static void backward_dense(spd_fx_net_t *net, int i) {
   fx_layer_t *fl = &net->layers[i];
-  int n_in = (int)fl->in_size, n_out = (int)fl->out_size;
-  spd_fx_dense_grad_block(fl->kernel.grad, input_y(net, i, 0), fl->dz, n_in, n_out, n_out);
-  if (fl->bias.master)
-    spd_fx_bias_grad(fl->bias.grad, fl->dz, n_out);
+  dense_dims_t d = dense_dims(fl, net, i);
+  const int16_t *x = input_y(net, i, 0);
+  /* Every position adds to the one kernel's exact int64 sums. */
+  for (int p = 0; p < d.positions; p++) {
+    const int16_t *dz = fl->dz + (size_t)p * (size_t)d.n_out;
+    spd_fx_dense_grad_block(fl->kernel.grad, x + (size_t)p * (size_t)d.n_in, dz, d.n_in,
+                            d.n_out, d.n_out);
+    if (fl->bias.master)
+      spd_fx_bias_grad(fl->bias.grad, dz, d.n_out);
+  }
   if (spd__fx_owner(net, spd__fx_inbound(net, i, 0)) == 0)
     return; /* no gradient for the input: skip the dX product */
-  memset(fl->acc, 0, (size_t)n_in * sizeof *fl->acc);
-  spd_fx_dense_backward_input_block(fl->acc, fl->dz, fl->kernel.w16, n_in, n_out, n_out);
+  memset(fl->acc, 0, fl->in_size * sizeof *fl->acc);
+  for (int p = 0; p < d.positions; p++)
+    spd_fx_dense_backward_input_block(fl->acc + (size_t)p * (size_t)d.n_in,
+                                      fl->dz + (size_t)p * (size_t)d.n_out, fl->kernel.w16,
+                                      d.n_in, d.n_out, d.n_out);
   emit_dx(net, i, 0, fl->acc,
           net->plan->layers[i].weight_frac + net->plan->layers[i].grad_frac);
 }

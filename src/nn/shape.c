@@ -30,22 +30,25 @@ void spd_shape_format(const spd_shape_t *s, char *buf, size_t size) {
     snprintf(buf + used, size - used, s->rank == 0 ? ",)" : ")");
 }
 
+/* The window arithmetic runs in 64 bits: n + s - 1 and d * (k - 1) pass
+ * 2^31 for strides, kernels or dilations near INT32_MAX. Shape inference
+ * refuses spans that do not fit in 32 bits, so the results always fit. */
 int32_t spd__window_out(int32_t n, int32_t k, int32_t s, int32_t d, spd_padding_t padding) {
   if (padding == SPD_PAD_SAME)
-    return (n + s - 1) / s;
-  int32_t span = d * (k - 1) + 1;
+    return (int32_t)(((int64_t)n + s - 1) / s);
+  int64_t span = (int64_t)d * (k - 1) + 1;
   if (n < span)
     return 0;
-  return (n - span) / s + 1;
+  return (int32_t)((n - span) / s + 1);
 }
 
 int32_t spd__window_pad_before(int32_t n, int32_t k, int32_t s, int32_t d,
                                spd_padding_t padding) {
   if (padding != SPD_PAD_SAME)
     return 0;
-  int32_t out = spd__window_out(n, k, s, d, padding);
-  int32_t total = (out - 1) * s + d * (k - 1) + 1 - n;
-  return total > 0 ? total / 2 : 0;
+  int64_t out = spd__window_out(n, k, s, d, padding);
+  int64_t total = (out - 1) * s + (int64_t)d * (k - 1) + 1 - n;
+  return total > 0 ? (int32_t)(total / 2) : 0;
 }
 
 static int shape_fail(spd_ctx_t *ctx, const spd_layer_config_t *cfg,
@@ -61,10 +64,45 @@ static int config_fail(spd_ctx_t *ctx, const spd_layer_config_t *cfg, const char
                       spd_layer_kind_name(cfg->kind), why);
 }
 
+/* Every tensor, per sample, and every weight tensor holds at most
+ * SPD_MAX_ELEMENTS values: the executors index them with int and size_t
+ * products of int32 dimensions, which must not wrap. */
+#define SPD_MAX_ELEMENTS INT32_MAX
+
+/* The product of @p n factors, or -1 when it passes SPD_MAX_ELEMENTS. */
+static int64_t checked_product(const int32_t *dims, int n) {
+  int64_t p = 1;
+  for (int i = 0; i < n; i++) {
+    if (dims[i] < 0 || (dims[i] > 0 && p > SPD_MAX_ELEMENTS / dims[i]))
+      return -1;
+    p *= dims[i];
+  }
+  return p;
+}
+
+static int too_many(spd_ctx_t *ctx, const spd_layer_config_t *cfg, const char *field,
+                    const char *what, const int32_t *dims, int n) {
+  char prod[160];
+  size_t used = 0;
+  prod[0] = '\0';
+  for (int i = 0; i < n && used < sizeof prod; i++)
+    used += (size_t)snprintf(prod + used, sizeof prod - used, "%s%d", i ? " x " : "",
+                             (int)dims[i]);
+  return spd_ctx_fail(ctx, SPD_EINVAL,
+                      "layer '%s' (%s): %s: %s of %s elements is more than 2^31-1",
+                      cfg->name, spd_layer_kind_name(cfg->kind), field, what, prod);
+}
+
 static int check_activation(spd_ctx_t *ctx, const spd_layer_config_t *cfg) {
   if ((int)cfg->activation < 0 || cfg->activation >= SPD_ACT_COUNT)
     return config_fail(ctx, cfg, "unknown activation");
   return 0;
+}
+
+static int field_fail(spd_ctx_t *ctx, const spd_layer_config_t *cfg, const char *field,
+                      int32_t value, const char *why) {
+  return spd_ctx_fail(ctx, SPD_EINVAL, "layer '%s' (%s): %s %d %s", cfg->name,
+                      spd_layer_kind_name(cfg->kind), field, (int)value, why);
 }
 
 static int infer_dense(spd_ctx_t *ctx, const spd_layer_config_t *cfg,
@@ -73,6 +111,9 @@ static int infer_dense(spd_ctx_t *ctx, const spd_layer_config_t *cfg,
     return config_fail(ctx, cfg, "units must be positive");
   if (in->rank < 1)
     return shape_fail(ctx, cfg, in, "Dense needs an input of rank >= 1");
+  int32_t kernel[2] = {in->dims[in->rank - 1], cfg->units};
+  if (checked_product(kernel, 2) < 0)
+    return too_many(ctx, cfg, "units", "a kernel", kernel, 2);
   /* Keras's Dense acts on the last axis and keeps the others. */
   *out = *in;
   out->dims[out->rank - 1] = cfg->units;
@@ -87,12 +128,23 @@ static int infer_window(spd_ctx_t *ctx, const spd_layer_config_t *cfg,
   if (in->rank != nd + 1)
     return shape_fail(ctx, cfg, in, nd == 2 ? "expected rank 3 (rows, cols, channels)"
                                             : "expected rank 2 (steps, channels)");
+  const char *k_field = dil_apply ? "kernel_size" : "pool_size";
   for (int i = 0; i < nd; i++) {
-    if (k[i] <= 0 || cfg->strides[i] <= 0 || cfg->dilation_rate[i] <= 0)
-      return config_fail(ctx, cfg, "kernel/pool size, strides and dilation must be positive");
-    if (cfg->padding != SPD_PAD_VALID && cfg->padding != SPD_PAD_SAME)
-      return config_fail(ctx, cfg, "padding must be 'valid' or 'same'");
+    int rc = 0;
+    if (k[i] <= 0)
+      rc = field_fail(ctx, cfg, k_field, k[i], "must be positive");
+    else if (cfg->strides[i] <= 0)
+      rc = field_fail(ctx, cfg, "strides", cfg->strides[i], "must be positive");
+    else if (dil_apply && cfg->dilation_rate[i] <= 0)
+      rc = field_fail(ctx, cfg, "dilation_rate", cfg->dilation_rate[i], "must be positive");
+    else if (dil_apply && (int64_t)cfg->dilation_rate[i] * (k[i] - 1) + 1 > SPD_MAX_ELEMENTS)
+      rc = field_fail(ctx, cfg, k_field, k[i],
+                      "times dilation_rate spans more than 2^31-1 positions");
+    if (rc)
+      return rc;
   }
+  if (cfg->padding != SPD_PAD_VALID && cfg->padding != SPD_PAD_SAME)
+    return config_fail(ctx, cfg, "padding must be 'valid' or 'same'");
   out->rank = nd + 1;
   for (int i = 0; i < nd; i++) {
     int32_t d = dil_apply ? cfg->dilation_rate[i] : 1;
@@ -118,7 +170,13 @@ static int infer_conv(spd_ctx_t *ctx, const spd_layer_config_t *cfg,
       return config_fail(ctx, cfg,
                          "strides > 1 together with dilation_rate > 1 (Keras rejects it too)");
   int rc = infer_window(ctx, cfg, in, nd, cfg->kernel_size, 1, cfg->filters, out);
-  return rc ? rc : check_activation(ctx, cfg);
+  if (rc)
+    return rc;
+  int32_t kernel[4] = {cfg->kernel_size[0], nd == 2 ? cfg->kernel_size[1] : 1, in->dims[nd],
+                       cfg->filters};
+  if (checked_product(kernel, 4) < 0)
+    return too_many(ctx, cfg, "filters", "a kernel", kernel, 4);
+  return check_activation(ctx, cfg);
 }
 
 static int infer_reshape(spd_ctx_t *ctx, const spd_layer_config_t *cfg,
@@ -126,17 +184,19 @@ static int infer_reshape(spd_ctx_t *ctx, const spd_layer_config_t *cfg,
   const spd_shape_t *t = &cfg->target_shape;
   if (t->rank < 1 || t->rank > SPD_MAX_RANK)
     return config_fail(ctx, cfg, "target_shape must have 1 to 5 dimensions");
-  size_t known = 1;
+  int64_t known = 1;
   int unknown = -1;
   for (int i = 0; i < t->rank; i++) {
     if (t->dims[i] == -1 && unknown < 0)
       unknown = i;
     else if (t->dims[i] <= 0)
       return config_fail(ctx, cfg, "target_shape dimensions must be positive (one may be -1)");
+    else if (known > SPD_MAX_ELEMENTS / t->dims[i])
+      return too_many(ctx, cfg, "target_shape", "a shape", t->dims, t->rank);
     else
-      known *= (size_t)t->dims[i];
+      known *= t->dims[i];
   }
-  size_t total = spd_shape_size(in);
+  int64_t total = (int64_t)spd_shape_size(in);
   *out = *t;
   if (unknown >= 0) {
     if (total % known)
@@ -144,7 +204,8 @@ static int infer_reshape(spd_ctx_t *ctx, const spd_layer_config_t *cfg,
     out->dims[unknown] = (int32_t)(total / known);
   } else if (known != total) {
     char why[96];
-    snprintf(why, sizeof why, "cannot reshape %zu elements into %zu", total, known);
+    snprintf(why, sizeof why, "cannot reshape %lld elements into %lld", (long long)total,
+             (long long)known);
     return shape_fail(ctx, cfg, in, why);
   }
   return 0;
@@ -174,6 +235,8 @@ static int infer_input(spd_ctx_t *ctx, const spd_layer_config_t *cfg, spd_shape_
   for (int i = 0; i < s->rank; i++)
     if (s->dims[i] <= 0)
       return config_fail(ctx, cfg, "input shape dimensions must be positive");
+  if (checked_product(s->dims, s->rank) < 0)
+    return too_many(ctx, cfg, "batch_input_shape", "an input", s->dims, s->rank);
   *out = *s;
   return 0;
 }
@@ -199,10 +262,14 @@ static int infer_single(spd_ctx_t *ctx, const spd_layer_config_t *cfg,
     out->rank = 1;
     out->dims[0] = in->dims[2];
     return 0;
-  case SPD_LAYER_FLATTEN:
+  case SPD_LAYER_FLATTEN: {
+    int64_t n = checked_product(in->dims, in->rank);
+    if (n < 0)
+      return too_many(ctx, cfg, "output", "a flattened input", in->dims, in->rank);
     out->rank = 1;
-    out->dims[0] = (int32_t)spd_shape_size(in);
+    out->dims[0] = (int32_t)n;
     return 0;
+  }
   case SPD_LAYER_RESHAPE:
     return infer_reshape(ctx, cfg, in, out);
   case SPD_LAYER_ACTIVATION:
@@ -238,6 +305,8 @@ int spd__layer_infer_shape(spd_ctx_t *ctx, const spd_layer_config_t *cfg,
     rc = config_fail(ctx, cfg, "this layer takes exactly one input");
   else
     rc = infer_single(ctx, cfg, inputs[0], &result);
+  if (rc == 0 && checked_product(result.dims, result.rank) < 0)
+    rc = too_many(ctx, cfg, "output", "an output", result.dims, result.rank);
   if (rc == 0)
     *out = result;
   return rc;

@@ -7,11 +7,13 @@
 #include "spindle/fit.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "spindle/reference.h"
 #include "spindle/rng.h"
 
+#include "nn/ref_exec.h"
 #include "run/fit_epoch.h"
 
 void spd_fit_config_defaults(spd_fit_config_t *cfg) {
@@ -259,25 +261,65 @@ static int train_batch(void *trainer, size_t first, size_t count, spd_mean_t *lo
   return 0;
 }
 
-static int train_epoch(trainer_t *t, int epoch, spd_epoch_logs_t *logs) {
-  const spd_fit_config_t *c = t->cfg;
+static void draw_order(void *trainer, int epoch) {
+  trainer_t *t = trainer;
   size_t n = t->data->n;
-  if (c->shuffle)
-    spd_fit_epoch_order(c->seed, epoch, t->order, (uint32_t)n);
+  if (t->cfg->shuffle)
+    spd_fit_epoch_order(t->cfg->seed, epoch, t->order, (uint32_t)n);
   else
     for (size_t i = 0; i < n; i++)
       t->order[i] = (uint32_t)i;
-  return spd__fit_run_epoch(t->ctx, c, n, epoch, train_batch, t, logs);
 }
 
-static int validate_epoch(trainer_t *t, spd_epoch_logs_t *logs) {
+static int validate_epoch(void *trainer, spd_epoch_logs_t *logs) {
+  trainer_t *t = trainer;
   const spd_fit_config_t *c = t->cfg;
-  if (!c->validation)
-    return 0;
   logs->has_validation = true;
   return spd_evaluate(t->model, c->loss, c->from_logits, c->batch_size, c->validation, NULL,
                       &logs->val_loss, &logs->val_accuracy);
 }
+
+static int64_t optimizer_step(void *trainer) { return ((trainer_t *)trainer)->opt->iterations; }
+
+/* The float trainer's state beyond the model's weights: the optimizer's step
+ * and slots, and the Dropout layers' sample counters (their masks). */
+static int save_state(void *trainer, spd__blob_t *b) {
+  trainer_t *t = trainer;
+  spd_optimizer_t *opt = t->opt;
+  spd__blob_put(b, "optimizer.iterations", &opt->iterations, sizeof opt->iterations, 1);
+  for (int i = 0; i < opt->n_tensors; i++)
+    for (int k = 0; k < SPD_OPTIM_MAX_SLOTS; k++) {
+      char name[64];
+      snprintf(name, sizeof name, "optimizer.tensor%d.slot%d", i, k);
+      if (opt->tensors[i].slot[k])
+        spd__blob_put(b, name, opt->tensors[i].slot[k], sizeof(float), opt->tensors[i].size);
+    }
+  for (int l = 0; l < t->model->n_layers; l++)
+    spd__blob_put(b, "layer.samples_seen", &t->ref->layers[l].samples_seen, sizeof(uint64_t), 1);
+  return b->err;
+}
+
+static int load_state(void *trainer, spd__blob_reader_t *r) {
+  trainer_t *t = trainer;
+  spd_optimizer_t *opt = t->opt;
+  int rc = spd__blob_get(r, "optimizer.iterations", &opt->iterations, sizeof opt->iterations, 1);
+  for (int i = 0; i < opt->n_tensors && !rc; i++)
+    for (int k = 0; k < SPD_OPTIM_MAX_SLOTS && !rc; k++) {
+      char name[64];
+      snprintf(name, sizeof name, "optimizer.tensor%d.slot%d", i, k);
+      if (opt->tensors[i].slot[k])
+        rc = spd__blob_get(r, name, opt->tensors[i].slot[k], sizeof(float),
+                           opt->tensors[i].size);
+    }
+  for (int l = 0; l < t->model->n_layers && !rc; l++)
+    rc = spd__blob_get(r, "layer.samples_seen", &t->ref->layers[l].samples_seen,
+                       sizeof(uint64_t), 1);
+  return rc;
+}
+
+static const spd__fit_ops_t float_ops = {
+    .order_cb = draw_order, .train_batch = train_batch, .validate_cb = validate_epoch,
+    .step_cb = optimizer_step, .save_state_cb = save_state, .load_state_cb = load_state};
 
 int spd_fit(spd_model_t *m, const spd_fit_config_t *cfg, const spd_fit_data_t *train,
             spd_history_t *history) {
@@ -292,13 +334,9 @@ int spd_fit(spd_model_t *m, const spd_fit_config_t *cfg, const spd_fit_data_t *t
     spd_free(m->ctx, logs);
     return rc;
   }
-  for (int e = 0; e < cfg->epochs && !rc; e++) {
-    rc = train_epoch(&t, e, &logs[e]);
-    if (!rc)
-      rc = validate_epoch(&t, &logs[e]);
-    if (!rc && cfg->callbacks.on_epoch_end_cb)
-      cfg->callbacks.on_epoch_end_cb(cfg->callbacks.ud, &logs[e]);
-  }
+  spd__ckpt_run_t run = {.backend = "reference", .numeric = SPD_NUMERIC_FLOAT, .model = m,
+                         .cfg = cfg, .train = train, .history = logs};
+  rc = spd__fit_loop(&run, &float_ops, &t);
   trainer_free(&t);
   if (rc || !history) {
     spd_free(m->ctx, logs);

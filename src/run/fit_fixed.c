@@ -241,18 +241,37 @@ static int train_batch(void *trainer, size_t first, size_t count, spd_mean_t *lo
   return 0;
 }
 
-static int train_epoch(fx_trainer_t *t, int epoch, spd_epoch_logs_t *logs) {
+static void draw_order(void *trainer, int epoch) { epoch_order(trainer, epoch); }
+
+static int validate_epoch(void *trainer, spd_epoch_logs_t *logs) {
+  fx_trainer_t *t = trainer;
   const spd_fit_config_t *c = t->cfg;
-  epoch_order(t, epoch);
-  int rc = spd__fit_run_epoch(t->model->ctx, c, t->data->n, epoch, train_batch, t, logs);
-  if (rc)
-    return rc;
-  if (!c->validation)
-    return 0;
   logs->has_validation = true;
   return spd_evaluate_fixed(t->model, t->run, c->loss, c->from_logits, c->batch_size,
                             c->validation, NULL, &logs->val_loss, &logs->val_accuracy);
 }
+
+static int64_t fixed_step(void *trainer) { return ((fx_trainer_t *)trainer)->step; }
+
+/* The weights a checkpoint's .weights.h5 shows are the masters; the state
+ * holds the integers themselves (run/fit_fixed_state.c). */
+static int save_state(void *trainer, spd__blob_t *b) {
+  fx_trainer_t *t = trainer;
+  spd__fx_net_export(t->run->net, t->model);
+  spd__blob_put(b, "fixed.step", &t->step, sizeof t->step, 1);
+  spd__fx_net_put_state(t->run->net, b);
+  return b->err;
+}
+
+static int load_state(void *trainer, spd__blob_reader_t *r) {
+  fx_trainer_t *t = trainer;
+  int rc = spd__blob_get(r, "fixed.step", &t->step, sizeof t->step, 1);
+  return rc ? rc : spd__fx_net_get_state(t->run->net, r);
+}
+
+static const spd__fit_ops_t fixed_ops = {
+    .order_cb = draw_order, .train_batch = train_batch, .validate_cb = validate_epoch,
+    .step_cb = fixed_step, .save_state_cb = save_state, .load_state_cb = load_state};
 
 static int check(spd_model_t *m, const spd_fit_config_t *cfg, const spd_fit_data_t *d) {
   if (cfg->epochs < 1 || cfg->batch_size < 1)
@@ -263,7 +282,9 @@ static int check(spd_model_t *m, const spd_fit_config_t *cfg, const spd_fit_data
                         "1..2^32-1 samples, one of x and x_u8, and one target each");
   if (!spd_shape_equal(&m->layers[0].output_shape, &d->sample_shape))
     return spd_ctx_fail(m->ctx, SPD_ESHAPE, "the model's input and the samples differ in shape");
-  return spd_loss_check(m->ctx, cfg->loss, m, &d->y);
+  int64_t steps = (int64_t)cfg->epochs * (int64_t)((d->n + cfg->batch_size - 1) / cfg->batch_size);
+  int rc = spd_fx_optimizer_check(m->ctx, &cfg->optimizer, steps);
+  return rc ? rc : spd_loss_check(m->ctx, cfg->loss, m, &d->y);
 }
 
 int spd_fit_fixed(spd_model_t *m, const spd_fit_config_t *cfg, const spd_fit_data_t *train,
@@ -279,11 +300,9 @@ int spd_fit_fixed(spd_model_t *m, const spd_fit_config_t *cfg, const spd_fit_dat
     spd_free(m->ctx, logs);
     return rc;
   }
-  for (int e = 0; e < cfg->epochs && !rc; e++) {
-    rc = train_epoch(&t, e, &logs[e]);
-    if (!rc && cfg->callbacks.on_epoch_end_cb)
-      cfg->callbacks.on_epoch_end_cb(cfg->callbacks.ud, &logs[e]);
-  }
+  spd__ckpt_run_t run = {.backend = "reference", .numeric = SPD_NUMERIC_FIXED, .model = m,
+                         .cfg = cfg, .train = train, .history = logs};
+  rc = spd__fit_loop(&run, &fixed_ops, &t);
   trainer_free(&t);
   if (!rc)
     spd__fx_net_export(t.run->net, m);

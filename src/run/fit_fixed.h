@@ -4,6 +4,7 @@
 #ifndef SPINDLE_RUN_FIT_FIXED_H
 #define SPINDLE_RUN_FIT_FIXED_H
 
+#include "io/blob.h"
 #include "nn/fx_net.h"
 #include "spindle/fit_fixed.h"
 
@@ -22,5 +23,13 @@ const spd_fx_net_t *spd__fixed_run_net(const spd_fixed_run_t *run);
  *  batch left 0), shared by spd_fit_fixed and the machine's update tables
  *  so both form them alike. */
 spd_fx_hyper_t spd__fx_hyper_of(const spd_optimizer_config_t *o, int64_t step);
+
+/** A checkpoint's fixed-point state of @p net (run/fit_fixed_state.c): the
+ *  calibrated plan, every parameter's master weights and optimizer slots,
+ *  the BatchNormalization moving statistics, the Dropout sample counters and
+ *  the saturation counts. Get reads them back in the same order, refreshes
+ *  the MAC-loop copies, and fails (SPD_EFORMAT) on a state of another net. */
+void spd__fx_net_put_state(const spd_fx_net_t *net, spd__blob_t *b);
+int spd__fx_net_get_state(spd_fx_net_t *net, spd__blob_reader_t *r);
 
 #endif

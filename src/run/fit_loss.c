@@ -47,13 +47,33 @@ static int check_sparse(spd_ctx_t *ctx, spd_loss_kind_t loss, size_t units,
   return check_labels(ctx, y, units);
 }
 
+/* One integer label per sample fits an output of one vector per sample.
+ * Keras's Dense acts on the last axis, so a model without a Flatten can end
+ * in an output like (None, 28, 28, 10): a class vector per position, which
+ * Keras too refuses to pair with one label per sample. */
+static int check_one_vector(spd_ctx_t *ctx, const spd_model_t *m) {
+  const spd_shape_t *s = &output_layer(m)->output_shape;
+  if (s->rank <= 1)
+    return 0;
+  char shape[96];
+  spd_shape_format(s, shape, sizeof shape);
+  return spd_ctx_fail(ctx, SPD_ESHAPE,
+                      "the model's output %s (layer '%s') holds %zu vectors per sample but "
+                      "the data has one integer label per sample (Dense acts on the last "
+                      "axis: add a Flatten before it)",
+                      shape, output_layer(m)->config.name,
+                      output_units(m) / (size_t)s->dims[s->rank - 1]);
+}
+
 int spd_loss_check(spd_ctx_t *ctx, spd_loss_kind_t loss, const spd_model_t *m,
                    const spd_targets_t *y) {
   size_t units = output_units(m);
   if ((unsigned)loss >= SPD_LOSS_COUNT)
     return spd_ctx_fail(ctx, SPD_EINVAL, "unknown loss %d", (int)loss);
-  if (y->width == 0)
-    return check_sparse(ctx, loss, units, y);
+  if (y->width == 0) {
+    int rc = check_one_vector(ctx, m);
+    return rc ? rc : check_sparse(ctx, loss, units, y);
+  }
   if (loss == SPD_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY)
     return spd_ctx_fail(ctx, SPD_EINVAL,
                         "loss sparse_categorical_crossentropy needs integer labels, "

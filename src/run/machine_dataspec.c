@@ -463,7 +463,7 @@ static uint32_t recv_cost(const spd__ds_inputs_t *in, uint32_t vi) {
   uint32_t add = role != SPD_ROLE_REDUCER ? 0u : in->numeric == SPD_NUMERIC_FIXED ? 4u : 40u;
   if (role == SPD_ROLE_CONV || role == SPD_ROLE_POOL)
     add = 12u; /* a feature-map position decoded (SPD_KC_FM_DECODE) */
-  return 40u + 10u + 2u * steps + add;
+  return 40u + 10u + 6u /* dedup */ + 2u * steps + add;
 }
 
 /* A feature-map partition's positions as the core's own values
@@ -658,12 +658,21 @@ int spd__ds_paces(spd_ctx_t *ctx, const spd__ds_inputs_t *in, const spd_machine_
 }
 
 /* Senders of one kind into the same receiver start a sample's packets at
- * phases spread over the pace: k * pace / K for the k-th of K. */
+ * phases spread over the pace: k * pace / K for the k-th of K. Credits,
+ * sent once a sample by senders that finish together, are staggered by
+ * what the receiver takes per packet instead (or a link's time, if
+ * longer): K of them arrive no faster than it can take them, however the
+ * senders' finishing times line up, where a burst of them filled the
+ * router's inputs and dropped packets. */
 static uint32_t phase_of(const spd__ds_inputs_t *in, uint32_t p, uint32_t pace) {
   const spd_machine_graph_t *g = in->g;
   const spd_partition_t *part = &g->partitions[p];
   if (!part->n_targets)
     return 0;
+  if (!strcmp(part->name, "credit")) {
+    uint32_t step = recv_cost(in, part->targets[0]);
+    pace = step > LINK_CYCLES ? step : LINK_CYCLES;
+  }
   uint32_t k = 0, K = 0;
   for (uint32_t q = 0; q < g->n_partitions; q++) {
     const spd_partition_t *o = &g->partitions[q];
@@ -672,6 +681,8 @@ static uint32_t phase_of(const spd__ds_inputs_t *in, uint32_t p, uint32_t pace) 
       K++;
     }
   }
+  if (!strcmp(part->name, "credit"))
+    return (uint32_t)((uint64_t)k * pace);
   return (uint32_t)((uint64_t)k * pace / K);
 }
 

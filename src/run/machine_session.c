@@ -20,6 +20,7 @@
 #include "run/machine_updates.h"
 #include "spindle/fixed.h"
 #include "spindle/machine_run.h"
+#include "spindle/emu.h"
 #include "spindle/transceiver.h"
 
 /* Simulated time the machine runs between two looks at the sink's records
@@ -434,8 +435,19 @@ static uint64_t paced_cycles(const mrun_t *r, const uint32_t *pace) {
   return worst;
 }
 
-static int load(mrun_t *r) {
+/* The emulated board runs its monitors' reinjectors, as a board under
+ * SpiNNFrontEndCommon's extra monitors does, and the faults asked for. */
+static int emulated_board(mrun_t *r) {
   int err = spd_transceiver_new_emulated(r->ctx, r->machine, &r->tx);
+  spd_emu_t *emu = err ? NULL : spd_transceiver_emulator(r->tx);
+  if (!emu)
+    return err;
+  spd_emu_set_reinjection(emu, true);
+  return spd_emu_inject_drops(emu, r->o.inject_drops, r->o.fault_seed);
+}
+
+static int load(mrun_t *r) {
+  int err = emulated_board(r);
   if (!err)
     err = spd_map_tables_load(r->tx, &r->routing.tables);
   if (err)
@@ -569,19 +581,65 @@ static int read_records(mrun_t *r, bool all) {
   return 0;
 }
 
+/* A packet copy was lost for good (dropped while its router's dump
+ * registers were full, or by a core): the samples waiting for it can never
+ * finish, so the run stops now rather than at its time limit. Names the
+ * first chip that lost one and the counters that show why. */
+static int stop_lost(mrun_t *r, const spd_run_counters_t *rc) {
+  char where[160] = "a core";
+  for (uint32_t c = 0; c < r->machine->n_chips; c++) {
+    const spd_chip_t *chip = &r->machine->chips[c];
+    spd_chip_counters_t cc;
+    if (spd_tx_chip_counters(r->tx, chip->x, chip->y, &cc) || !cc.lost)
+      continue;
+    int n = snprintf(where, sizeof where, "chip (%d,%d): %" PRIu64 " copies", chip->x, chip->y,
+                     cc.lost);
+    for (int l = 0; l < SPD_PROV_LINKS && n > 0 && (size_t)n < sizeof where; l++)
+      if (cc.link_dropped[l])
+        n += snprintf(where + n, sizeof where - (size_t)n, ", link %s dropped %" PRIu64,
+                      spd_link_name((spd_link_t)l), cc.link_dropped[l]);
+    break;
+  }
+  spd_tx_stop(r->tx);
+  return spd_ctx_fail(r->ctx, SPD_EDROPPED,
+                      "the run cannot finish: %" PRIu64 " packet copies were lost (%s; %" PRIu64
+                      " of %" PRIu64 " dropped, %" PRIu64 " reinjected: wait1 %" PRIu64
+                      ", injected %" PRIu64 ", unmatched %" PRIu64 ", queue full %" PRIu64
+                      ", stopped core %" PRIu64 ")",
+                      rc->packets_lost, where, rc->packets_dropped, rc->packets_sent,
+                      rc->packets_reinjected, rc->dropped_wait1, rc->dropped_injected,
+                      rc->dropped_unmatched, rc->dropped_task_queue_full,
+                      rc->dropped_core_stopped);
+}
+
+/* The caller's should_stop_cb, polled after every slice so a signal stops
+ * the machine within a slice's wall time even inside a long batch. */
+static bool stop_requested(const mrun_t *r) {
+  const spd_fit_callbacks_t *cb = r->progress.cb;
+  return cb && cb->should_stop_cb && cb->should_stop_cb(cb->ud);
+}
+
 /* Start the cores and let the machine run in slices of simulated time,
- * looking at the sink's records after each, until every core has exited
- * or the run's time limit has passed. */
+ * looking at the sink's records and the lost packets after each, until
+ * every core has exited or the run's time limit has passed. */
 static int run_in_slices(mrun_t *r) {
   int err = spd_tx_start(r->tx);
   for (uint64_t left = timeout_ps(r); !err;) {
     uint64_t slice = left < SLICE_PS ? left : SLICE_PS;
     err = spd_tx_wait(r->tx, slice);
     left -= slice;
+    spd_run_counters_t rc;
+    if (spd_tx_run_counters(r->tx, &rc) == 0 && rc.packets_lost) {
+      spd_ctx_clear(r->ctx);
+      return stop_lost(r, &rc);
+    }
     if (err != SPD_ETIMEOUT || left == 0)
       break;
     spd_ctx_clear(r->ctx); /* the slice's timeout is no failure */
-    if ((err = read_records(r, false)))
+    if (!(err = read_records(r, false)) && stop_requested(r))
+      err = spd_ctx_fail(r->ctx, SPD_EINTERRUPTED, "stopped after %u of %u samples",
+                         r->progress.done, run_samples(r));
+    if (err)
       spd_tx_stop(r->tx);
   }
   return err;
@@ -597,6 +655,8 @@ static int run(mrun_t *r, spd_machine_stats_t *stats) {
   if (spd_tx_run_counters(r->tx, &rc) == 0) {
     stats->packets_sent = rc.packets_sent;
     stats->packets_dropped = rc.packets_dropped;
+    stats->packets_reinjected = rc.packets_reinjected;
+    stats->packets_lost = rc.packets_lost;
     stats->simulated_seconds = (double)rc.sim_time_ps * 1e-12;
     stats->energy_joules = rc.energy_joules;
     if (r->why && !err)
@@ -607,13 +667,12 @@ static int run(mrun_t *r, spd_machine_stats_t *stats) {
     return err;
   if ((err = check_cores(r, false)))
     return err;
-  if (rc.packets_dropped)
-    return spd_ctx_fail(r->ctx, SPD_EDROPPED,
-                        "%" PRIu64 " of %" PRIu64 " packets were dropped (wait1 %" PRIu64
-                        ", unmatched %" PRIu64 ", queue full %" PRIu64 ", stopped core %" PRIu64
-                        ")", rc.packets_dropped, rc.packets_sent, rc.dropped_wait1,
-                        rc.dropped_unmatched, rc.dropped_task_queue_full, rc.dropped_core_stopped);
-  return read_records(r, true);
+  if (rc.packets_lost)
+    return stop_lost(r, &rc);
+  if ((err = read_records(r, true)))
+    return err;
+  stats->completed = true;
+  return 0;
 }
 
 static float bits_float(uint32_t u) {
@@ -673,6 +732,13 @@ static int check_args(spd_ctx_t *ctx, const spd_model_t *m, const spd_machine_t 
   if (spd_shape_size(&m->layers[0].output_shape) != spd_shape_size(&data->sample_shape))
     return spd_ctx_fail(ctx, SPD_ESHAPE, "machine run: the model's input and the samples "
                         "differ in size");
+  for (int i = 1; i < m->n_layers; i++)
+    if (m->layers[i].config.kind == SPD_LAYER_DENSE && m->layers[i].input_shape.rank > 1)
+      return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
+                          "layer '%s' (Dense): the machine runs Dense on rank-1 inputs only, "
+                          "this one has rank %d (Dense on the last axis); add a Flatten "
+                          "before it, or use --backend reference",
+                          m->layers[i].config.name, m->layers[i].input_shape.rank);
   return 0;
 }
 
@@ -910,6 +976,12 @@ int spd_machine_fit_run(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *mac
   if (opts && opts->numeric == SPD_NUMERIC_FLOAT && cfg->optimizer.kind == SPD_OPT_RMSPROP)
     return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
                         "machine training in float: SGD and Adam (RMSprop runs in fixed point)");
+  if ((!opts || opts->numeric != SPD_NUMERIC_FLOAT) &&
+      (err = spd_fx_optimizer_check(ctx, &cfg->optimizer,
+                                    (int64_t)cfg->epochs *
+                                        (int64_t)((train->n + cfg->batch_size - 1) /
+                                                  cfg->batch_size))))
+    return err;
   spd_epoch_logs_t *logs = spd_calloc(ctx, (size_t)cfg->epochs, sizeof *logs);
   if (!logs)
     return spd_ctx_fail(ctx, SPD_ENOMEM, "history of %d epochs", cfg->epochs);

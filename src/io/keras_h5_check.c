@@ -1,0 +1,235 @@
+/* Checks of an HDF5 file's raw bytes before libhdf5 follows what they say.
+ * libhdf5 1.10 trusts some recorded sizes and addresses:
+ *
+ * - the object sizes in a global heap collection: a corrupt size makes
+ *   H5HG_read copy past the collection and crash (reached from H5Aread of a
+ *   variable-length string attribute). spindle walks every collection first
+ *   and refuses the file when an object reaches past its collection or a
+ *   collection past the file.
+ *   Layout (HDF5 file format spec, "Global Heap"): "GCOL", version 1, three
+ *   reserved zero bytes, the collection size (8 bytes, little-endian, header
+ *   included); then objects of a 2-byte index (0 = the free space, which
+ *   ends the list), a 2-byte reference count, 4 reserved bytes, an 8-byte
+ *   size and the data padded to 8 bytes.
+ * - the root group's object header continuation blocks: a length past the
+ *   end of the file makes H5Fopen fail and leak memory of its own, which
+ *   no id reaches (and prints at exit). spindle checks the root header of a
+ *   version 0/1 superblock, the layout h5py and tf.keras 2 write.
+ *
+ * The 8-byte offsets and lengths are libhdf5's default and h5py's; a file
+ * with other sizes does not match the patterns and is left to libhdf5. */
+#include "io/keras_h5.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "spindle/keras.h"
+
+#define GCOL_HEADER 16
+#define GOBJ_HEADER 16
+
+static uint64_t le64(const unsigned char *p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; i--)
+    v = v << 8 | p[i];
+  return v;
+}
+
+static unsigned le16(const unsigned char *p) { return (unsigned)p[0] | (unsigned)p[1] << 8; }
+
+/* Is the collection at @p c, with @p avail bytes of file from it, sound?
+ * Bytes that only look like a collection header (wrong version or reserved
+ * bytes) are not one and pass. */
+static bool collection_ok(const unsigned char *c, uint64_t avail) {
+  if (avail < GCOL_HEADER || c[4] != 1 || c[5] || c[6] || c[7])
+    return true;
+  uint64_t size = le64(c + 8);
+  if (size < GCOL_HEADER || size > avail)
+    return false;
+  for (uint64_t p = GCOL_HEADER; p + GOBJ_HEADER <= size;) {
+    unsigned index = le16(c + p);
+    uint64_t obj = le64(c + p + 8);
+    if (index == 0)
+      return obj <= size - p;
+    if (obj > size - p - GOBJ_HEADER)
+      return false;
+    p += GOBJ_HEADER + ((obj + 7) & ~(uint64_t)7);
+  }
+  return true;
+}
+
+/* Offset of the first unsound collection in @p len bytes, or -1. */
+static int64_t first_bad_collection(const unsigned char *data, size_t len) {
+  for (size_t at = 0; at + 4 <= len;) {
+    const unsigned char *hit = memchr(data + at, 'G', len - at - 3);
+    if (!hit)
+      return -1;
+    if (memcmp(hit, "GCOL", 4)) {
+      at = (size_t)(hit - data) + 1;
+      continue;
+    }
+    size_t off = (size_t)(hit - data);
+    if (!collection_ok(hit, len - off))
+      return (int64_t)off;
+    at = off + 4;
+  }
+  return -1;
+}
+
+/* @p path is the file's name, or "" for an image in memory. */
+static int heap_fail(spd_ctx_t *ctx, const char *where, const char *path, int64_t off) {
+  return spd_ctx_fail(ctx, SPD_EFORMAT,
+                      "%s: %s%s%scorrupt HDF5 global heap at byte %lld (an object reaches "
+                      "past its collection or the file): truncated or corrupt file",
+                      where, *path ? "'" : "", path, *path ? "' has a " : "", (long long)off);
+}
+
+/* The file behind @p file when it is on disk, mapped read-only. */
+static int check_on_disk(spd_ctx_t *ctx, hid_t file, const char *where, bool *done) {
+  char path[4096];
+  ssize_t n = H5Fget_name(file, path, sizeof path);
+  *done = false;
+  if (n <= 0 || (size_t)n >= sizeof path)
+    return 0;
+  int fd = open(path, O_RDONLY);
+  if (fd < 0)
+    return 0; /* an in-memory image: its name is not a path */
+  struct stat st;
+  int err = 0;
+  if (fstat(fd, &st) == 0 && st.st_size > 0) {
+    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map != MAP_FAILED) {
+      int64_t bad = first_bad_collection(map, (size_t)st.st_size);
+      if (bad >= 0)
+        err = heap_fail(ctx, where, path, bad);
+      munmap(map, (size_t)st.st_size);
+      *done = true;
+    }
+  }
+  close(fd);
+  return err;
+}
+
+static int check_image(spd_ctx_t *ctx, hid_t file, const char *where) {
+  ssize_t len = H5Fget_file_image(file, NULL, 0);
+  if (len <= 0)
+    return spd_ctx_fail(ctx, SPD_EFORMAT, "%s: the HDF5 file cannot be read back for a check",
+                        where);
+  unsigned char *image = spd_malloc(ctx, (size_t)len);
+  if (!image)
+    return spd_ctx_fail(ctx, SPD_ENOMEM, "%s: out of memory checking the HDF5 file", where);
+  int err = 0;
+  if (H5Fget_file_image(file, image, (size_t)len) != len) {
+    err = spd_ctx_fail(ctx, SPD_EFORMAT, "%s: the HDF5 file cannot be read back for a check",
+                       where);
+  } else {
+    int64_t bad = first_bad_collection(image, (size_t)len);
+    if (bad >= 0)
+      err = heap_fail(ctx, where, "", bad);
+  }
+  spd_free(ctx, image);
+  return err;
+}
+
+int spd__h5_check_heaps(spd_ctx_t *ctx, hid_t obj, const char *where) {
+  hid_t file = H5Iget_file_id(obj);
+  if (file < 0)
+    return spd_ctx_fail(ctx, SPD_EFORMAT, "%s: unreadable HDF5 object", where);
+  bool done;
+  int err = check_on_disk(ctx, file, where, &done);
+  if (!err && !done)
+    err = check_image(ctx, file, where);
+  H5Fclose(file);
+  return err;
+}
+
+/* Superblock version 0 or 1 at byte 0 with 8-byte offsets and lengths. */
+#define SB_ROOT_HEADER(version) ((version) == 0 ? 64 : 68)
+#define OH_CONTINUATION 0x0010
+#define OH_SYMBOL_TABLE 0x0011
+#define MAX_CHUNKS 64
+
+/* Walk the messages of one version 1 object header chunk [at, at + len),
+ * queueing continuation chunks; a message, continuation or symbol-table
+ * address past @p eof fails. */
+static bool chunk_ok(const unsigned char *d, uint64_t eof, uint64_t at, uint64_t len,
+                     uint64_t queue[][2], int *n_queue) {
+  if (at > eof || len > eof - at)
+    return false;
+  for (uint64_t p = at; p + 8 <= at + len;) {
+    unsigned type = le16(d + p), size = le16(d + p + 2);
+    if (p + 8 + size > at + len)
+      return false;
+    const unsigned char *m = d + p + 8;
+    if (type == OH_CONTINUATION && size >= 16) {
+      uint64_t off = le64(m), n = le64(m + 8);
+      if (off > eof || n > eof - off)
+        return false;
+      if (*n_queue < MAX_CHUNKS) {
+        queue[*n_queue][0] = off;
+        queue[*n_queue][1] = n;
+        (*n_queue)++;
+      }
+    } else if (type == OH_SYMBOL_TABLE && size >= 16) {
+      if (le64(m) >= eof || le64(m + 8) >= eof)
+        return false;
+    }
+    p += 8 + size;
+  }
+  return true;
+}
+
+/* Is the root group's object header within the file? Files that are not of
+ * the pattern pass (libhdf5 judges them). */
+static bool root_header_ok(const unsigned char *d, size_t len) {
+  static const unsigned char signature[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+  if (len < 96 || memcmp(d, signature, 8) || d[8] > 1 || d[13] != 8 || d[14] != 8)
+    return true;
+  size_t base_at = d[8] == 0 ? 24 : 28;
+  uint64_t base = le64(d + base_at), eof = le64(d + base_at + 16);
+  if (base != 0 || eof > len)
+    return true; /* a user block or a truncated file: libhdf5 reports it */
+  uint64_t header = le64(d + SB_ROOT_HEADER(d[8]));
+  if (header > eof || eof - header < 16)
+    return false;
+  const unsigned char *h = d + header;
+  if (h[0] != 1)
+    return true;
+  uint64_t queue[MAX_CHUNKS][2] = {{header + 16, le64(h + 8) & 0xffffffffu}};
+  int n_queue = 1;
+  for (int i = 0; i < n_queue; i++)
+    if (!chunk_ok(d, eof, queue[i][0], queue[i][1], queue, &n_queue))
+      return false;
+  return true;
+}
+
+int spd__h5_check_bytes(spd_ctx_t *ctx, const void *data, size_t len, const char *where) {
+  if (!root_header_ok(data, len))
+    return spd_ctx_fail(ctx, SPD_EFORMAT,
+                        "%s: the HDF5 root group's header reaches past the end of the file "
+                        "(truncated or corrupt file)", where);
+  return 0;
+}
+
+int spd__h5_check_path(spd_ctx_t *ctx, const char *path) {
+  int fd = open(path, O_RDONLY);
+  if (fd < 0)
+    return 0; /* the caller's open reports it */
+  struct stat st;
+  int err = 0;
+  if (fstat(fd, &st) == 0 && st.st_size > 0) {
+    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map != MAP_FAILED) {
+      char where[4200];
+      snprintf(where, sizeof where, "'%s'", path);
+      err = spd__h5_check_bytes(ctx, map, (size_t)st.st_size, where);
+      munmap(map, (size_t)st.st_size);
+    }
+  }
+  close(fd);
+  return err;
+}

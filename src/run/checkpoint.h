@@ -1,0 +1,48 @@
+/* Internal: how the trainers (run/fit.c, run/fit_fixed.c) write a
+ * checkpoint and go on from one (spindle/checkpoint.h). The manifest and the
+ * weights are common; each trainer adds its own state payload (io/blob.h). */
+#ifndef SPINDLE_RUN_CHECKPOINT_H
+#define SPINDLE_RUN_CHECKPOINT_H
+
+#include "io/blob.h"
+#include "spindle/checkpoint.h"
+#include "spindle/fit.h"
+#include "spindle/numerics.h"
+
+/** Where a run stands at a batch boundary. */
+typedef struct spd__ckpt_pos {
+  int epoch;                 /* the epoch in progress, or the next (0-based) */
+  size_t batch;              /* batches of it already trained */
+  int64_t step;              /* optimizer steps taken */
+  spd_mean_t loss, accuracy; /* that epoch's running means so far */
+} spd__ckpt_pos_t;
+
+/** The run a checkpoint is written from or resumed into. */
+typedef struct spd__ckpt_run {
+  const char *backend;             /* "reference" */
+  spd_numeric_t numeric;
+  spd_model_t *model;              /* weights saved from / loaded into it */
+  const spd_fit_config_t *cfg;
+  const spd_fit_data_t *train;
+  spd__ckpt_pos_t pos;
+  spd_epoch_logs_t *history;       /* cfg->epochs entries; pos.epoch whole */
+} spd__ckpt_run_t;
+
+/** Write the checkpoint of @p run with the trainer's @p state into
+ *  run->cfg->checkpoint_dir: the payloads, then the manifest naming them,
+ *  then the previous payloads are removed.
+ *  @return 0, SPD_EIO (names the file), SPD_ENOMEM. */
+int spd__checkpoint_save(const spd__ckpt_run_t *run, const spd__blob_t *state);
+
+/** Check that run->cfg->resume is of this run (model, numeric, loss,
+ *  optimizer, seed, batch size, shuffle, data; SPD_EFORMAT naming the first
+ *  difference) and that it stands before run->cfg->epochs (SPD_EINVAL); then
+ *  load its weights into run->model, its position into run->pos, its
+ *  history into run->history and point @p state at its state payload. */
+int spd__checkpoint_resume(spd__ckpt_run_t *run, spd__blob_reader_t *state);
+
+/** The diagnostic of a run stopped by should_stop_cb at run->pos (and the
+ *  checkpoint written, if any). @return SPD_EINTERRUPTED. */
+int spd__checkpoint_interrupted(const spd__ckpt_run_t *run);
+
+#endif

@@ -1,0 +1,227 @@
+"""`spindle train --checkpoint DIR` / `--resume DIR`, and Ctrl-C / SIGTERM:
+two epochs straight and one epoch plus a resume give bit-identical weights
+and test_loss on the reference backend in float and fixed point; a
+checkpoint of another run, or a damaged one, is refused in one line; a
+signal stops training at a batch boundary with exit 130 / 143, one line
+saying so, the checkpoint written (and loadable), and no temporary or
+partial output files."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+from spindle_cli import MLP, SPINDLE, run, write_quadrant_dataset
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return write_quadrant_dataset(tmp_path_factory.mktemp("ckpt_data"), 4, 96, 32)
+
+
+def train_args(data, epochs, numeric, *extra, model=MLP, **options):
+    """The training flags of these tests; options={"batch_size": "8"} replaces one."""
+    flags = {"--backend": "reference", "--data": data, "--epochs": str(epochs),
+             "--batch-size": "16", "--optimizer": "adam", "--seed": "5", "--numeric": numeric}
+    flags.update({"--" + k.replace("_", "-"): v for k, v in options.items()})
+    return ["train", model, *[x for kv in flags.items() for x in kv], *extra]
+
+
+def train(data, epochs, numeric, *extra):
+    r = run(*train_args(data, epochs, numeric, *extra))
+    assert r.returncode == 0, r.stderr
+    return r
+
+
+def weights(path):
+    out = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda name, obj: out.__setitem__(name, obj[()])
+                     if isinstance(obj, h5py.Dataset) else None)
+    return out
+
+
+def temp_files(folder):
+    return [os.path.join(d, f) for d, _, files in os.walk(folder) for f in files
+            if ".tmp-" in f]
+
+
+@pytest.mark.parametrize("numeric", ["float", "fixed"])
+def test_resume_is_bit_identical(data, tmp_path, numeric):
+    train(data, 2, numeric, "--save", str(tmp_path / "straight.h5"),
+          "--report", str(tmp_path / "straight.json"))
+    ck = tmp_path / "ck"
+    train(data, 1, numeric, "--checkpoint", str(ck))
+    r = train(data, 2, numeric, "--resume", str(ck), "--checkpoint", str(ck),
+              "--save", str(tmp_path / "resumed.h5"), "--report", str(tmp_path / "resumed.json"))
+    assert "Resuming from" in r.stdout and "Epoch 1/2" not in r.stdout
+    a, b = weights(tmp_path / "straight.h5"), weights(tmp_path / "resumed.h5")
+    assert a.keys() == b.keys() and a
+    for name in a:
+        assert np.array_equal(a[name], b[name]), name
+    sa = json.loads((tmp_path / "straight.json").read_text())
+    sb = json.loads((tmp_path / "resumed.json").read_text())
+    assert sa["test_loss"] == sb["test_loss"]
+    assert sa["train_loss"] == sb["train_loss"]
+    manifest = json.loads((ck / "manifest.json").read_text())
+    assert manifest["position"]["epoch"] == 2 and manifest["run"]["numeric"] == numeric
+    assert sorted(os.listdir(ck)) == sorted(["manifest.json", manifest["files"]["weights"]["path"],
+                                             manifest["files"]["state"]["path"]])
+
+
+@pytest.fixture(scope="module")
+def one_epoch(data, tmp_path_factory):
+    ck = tmp_path_factory.mktemp("one_epoch") / "ck"
+    train(data, 1, "float", "--checkpoint", str(ck))
+    return ck
+
+
+@pytest.mark.parametrize("change, says", [
+    ({"numeric": "fixed"}, "its numeric is \"float\", this run's is \"fixed\""),
+    ({"optimizer": "sgd"}, "its optimizer.kind is \"adam\", this run's is \"sgd\""),
+    ({"batch_size": "8"}, "its batch_size is 16, this run's is 8"),
+    ({"limit": "64"}, "its data.samples is 96, this run's is 64"),
+    ({"model": os.path.join(os.path.dirname(MLP), "lenet5.json")}, "its model."),
+])
+def test_another_run_is_refused(data, one_epoch, change, says):
+    options = dict(change)
+    numeric = options.pop("numeric", "float")
+    r = run(*train_args(data, 2, numeric, "--resume", str(one_epoch), **options))
+    assert r.returncode == 1
+    assert says in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_damaged_checkpoint_is_refused(data, one_epoch, tmp_path):
+    manifest = json.loads((one_epoch / "manifest.json").read_text())
+    for kind, damage, says in [("state", "truncate", "is truncated or damaged"),
+                               ("weights", "flip", "is corrupted: its CRC-32")]:
+        ck = tmp_path / kind
+        subprocess.run(["cp", "-r", str(one_epoch), str(ck)], check=True)
+        path = ck / manifest["files"][kind]["path"]
+        raw = bytearray(path.read_bytes())
+        if damage == "truncate":
+            raw = raw[:len(raw) // 2]
+        else:
+            raw[len(raw) // 2] ^= 0x01
+        path.write_bytes(bytes(raw))
+        r = run(*train_args(data, 2, "float", "--resume", str(ck)))
+        assert r.returncode == 1 and says in r.stderr, r.stderr
+    r = run(*train_args(data, 2, "float", "--resume", str(tmp_path / "none")))
+    assert r.returncode == 1 and "no checkpoint in" in r.stderr
+
+
+def test_machine_backend_says_it_cannot_checkpoint_yet(data, tmp_path):
+    r = run(*train_args(data, 1, "float", "--checkpoint", str(tmp_path / "ck"),
+                        backend="machine"))
+    assert r.returncode == 2 and "--backend reference" in r.stderr, r.stderr
+
+
+def wait_for(path, proc, seconds=120):
+    end = time.monotonic() + seconds
+    while not path.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < end, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("sig, status, name", [(signal.SIGINT, 130, "SIGINT"),
+                                               (signal.SIGTERM, 143, "SIGTERM")])
+def test_signal_stops_at_a_batch_boundary(data, tmp_path, sig, status, name):
+    ck, save, report = tmp_path / "ck", tmp_path / "w.h5", tmp_path / "r.json"
+    proc = subprocess.Popen([SPINDLE, *train_args(data, 1000, "float", "--checkpoint", str(ck),
+                                                  "--save", str(save), "--report", str(report),
+                                                  batch_size="4")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(ck / "manifest.json", proc)
+    time.sleep(0.3)
+    sent = time.monotonic()
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=30)
+    assert time.monotonic() - sent < 3
+    assert proc.returncode == status, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"spindle train: interrupted by {name}"), err
+    assert f"the checkpoint in '{ck}' goes on from there" in lines[0]
+    assert not save.exists() and not report.exists()
+    assert temp_files(tmp_path) == []
+    pos = json.loads((ck / "manifest.json").read_text())["position"]
+    more = pos["epoch"] + 1
+    r = run(*train_args(data, more, "float", "--resume", str(ck), batch_size="4"))
+    assert r.returncode == 0, r.stderr
+    assert f"Epoch {more}/{more}" in r.stdout
+
+
+def test_signal_before_training_leaves_nothing(data, tmp_path):
+    ck, save = tmp_path / "ck", tmp_path / "w.h5"
+    proc = subprocess.Popen([SPINDLE, *train_args(data, 3, "fixed", "--checkpoint", str(ck),
+                                                  "--save", str(save))],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode in (130, -signal.SIGINT), err
+    if proc.returncode == 130:
+        assert "interrupted by SIGINT" in err
+    assert not save.exists() and temp_files(tmp_path) == []
+
+
+def test_signal_stops_the_machine(data, tmp_path):
+    """The machine polls the stop flag after every slice of simulated time:
+    no checkpoint there yet, but the same prompt exit and clean folder."""
+    save = tmp_path / "w.h5"
+    proc = subprocess.Popen([SPINDLE, *train_args(data, 1000, "fixed", "--save", str(save),
+                                                  backend="machine")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2)
+    assert proc.poll() is None, proc.communicate()
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert time.monotonic() - sent < 3
+    assert proc.returncode == 143, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("spindle train: interrupted by SIGTERM"), err
+    assert "stopped after" in lines[0]
+    assert not save.exists() and temp_files(tmp_path) == []
+
+
+def test_checkpoint_folder_is_checked_before_training(data, tmp_path):
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    for folder, says in [(tmp_path / "no" / "ck", "cannot write into the folder"),
+                         (a_file, "is a file, not a folder")]:
+        r = run(*train_args(data, 1, "float", "--checkpoint", str(folder)))
+        assert r.returncode == 1 and says in r.stderr, r.stderr
+        assert "Epoch" not in r.stdout
+
+
+@pytest.fixture(scope="module")
+def long_test_split(tmp_path_factory):
+    """A test split the machine takes many seconds to run through."""
+    return write_quadrant_dataset(tmp_path_factory.mktemp("ckpt_long"), 5, 16, 4000)
+
+
+@pytest.mark.parametrize("command, sig, status, output", [
+    ("evaluate", signal.SIGINT, 130, "--report"),
+    ("predict", signal.SIGTERM, 143, "--output"),
+])
+def test_signal_stops_evaluate_and_predict(long_test_split, tmp_path, command, sig, status,
+                                           output):
+    out = tmp_path / ("out.npy" if command == "predict" else "r.json")
+    proc = subprocess.Popen([SPINDLE, command, MLP, "--data", long_test_split, output, str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2)
+    assert proc.poll() is None, proc.communicate()
+    sent = time.monotonic()
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=30)
+    assert time.monotonic() - sent < 3
+    assert proc.returncode == status, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"spindle {command}: interrupted by SIG"), err
+    assert not out.exists() and temp_files(tmp_path) == []

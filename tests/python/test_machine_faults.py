@@ -1,0 +1,88 @@
+"""Never lose a run (issue 10): the defaults drop nothing where they used to
+(examples/mlp.json at --limit 320, seeds 2 and 3, whose first-layer credits
+met at the sources and dropped); packets the routers drop come back through
+the monitors' reinjection and change no fixed-point result, on the MLP and
+on LeNet-5; a packet lost for good stops the run at once with a message
+naming the chip and the counters, and the report says "completed": false.
+The whole seed matrix is `make soak` (bench/soak.py)."""
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from spindle_cli import LENET, MLP, run
+
+
+def train(tmp_path, name, model, *flags):
+    report = tmp_path / f"{name}.json"
+    weights = tmp_path / f"{name}.weights.h5"
+    r = run("train", model, "--data", "fashion-mnist", "--epochs", "1", "--test-limit", "32",
+            "--report", str(report), "--save", str(weights), *flags)
+    return r, report, weights
+
+
+def weights_of(path):
+    out = []
+    with h5py.File(path, "r") as f:
+        f.visit(lambda name: out.append((name, np.array(f[name])))
+                if isinstance(f[name], h5py.Dataset) else None)
+    return out
+
+
+@pytest.mark.parametrize("numeric", ["float", "fixed"])
+@pytest.mark.parametrize("seed", ["2", "3"])
+def test_the_defaults_drop_nothing(tmp_path, numeric, seed):
+    r, report, _ = train(tmp_path, "clean", MLP, "--limit", "320", "--seed", seed,
+                         "--numeric", numeric)
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(report.read_text())
+    assert rep["completed"] is True
+    assert rep["packets_dropped"] == 0
+    assert rep["packets_lost"] == 0
+
+
+@pytest.mark.parametrize("model,limit,p", [(MLP, "320", "1e-4"), (LENET, "96", "2e-4")])
+def test_reinjected_drops_change_no_fixed_point_result(tmp_path, model, limit, p):
+    flags = ("--limit", limit, "--seed", "1", "--numeric", "fixed")
+    r, clean_report, clean_weights = train(tmp_path, "clean", model, *flags)
+    assert r.returncode == 0, r.stderr
+    r, report, weights = train(tmp_path, "drops", model, *flags, "--inject-drops", p)
+    assert r.returncode == 0, r.stderr
+    clean, faulty = json.loads(clean_report.read_text()), json.loads(report.read_text())
+    assert clean["packets_dropped"] == 0
+    assert faulty["packets_dropped"] >= 100
+    assert faulty["packets_reinjected"] == faulty["packets_dropped"]
+    assert faulty["packets_lost"] == 0 and faulty["completed"] is True
+    for key in ("test_loss", "test_accuracy", "train_loss", "train_accuracy"):
+        assert faulty[key] == clean[key], key
+    for (name, a), (name_b, b) in zip(weights_of(clean_weights), weights_of(weights)):
+        assert name == name_b
+        np.testing.assert_array_equal(a, b)
+    assert "packets_reinjected: " in r.stdout
+
+
+def test_a_lost_packet_stops_the_run_and_the_report_says_so(tmp_path):
+    r, report, weights = train(tmp_path, "lost", MLP, "--limit", "320", "--numeric", "fixed",
+                               "--inject-drops", "0.05")
+    assert r.returncode == 1
+    assert "the run cannot finish" in r.stderr
+    assert "packet copies were lost (chip (" in r.stderr
+    assert "reinjected" in r.stderr
+    rep = json.loads(report.read_text())
+    assert rep["completed"] is False
+    assert rep["packets_lost"] >= 1
+    assert "cannot finish" in rep["error"]
+    assert not weights.exists()
+    # Stopped at once: far fewer packets than the clean run's 3.6 million.
+    assert rep["packets_sent"] < 1000000
+
+
+def test_inject_drops_needs_the_machine(tmp_path):
+    r = run("train", MLP, "--data", "fashion-mnist", "--limit", "32", "--backend",
+            "reference", "--inject-drops", "0.01")
+    assert r.returncode == 2
+    assert "--inject-drops applies to --backend machine only" in r.stderr
+    r = run("evaluate", MLP, "--data", "fashion-mnist", "--limit", "32", "--inject-drops", "2")
+    assert r.returncode == 2
+    assert "--inject-drops '2': expected a drop probability in [0, 1]" in r.stderr
