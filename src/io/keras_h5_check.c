@@ -53,8 +53,15 @@ static bool collection_ok(const unsigned char *c, uint64_t avail) {
   for (uint64_t p = GCOL_HEADER; p + GOBJ_HEADER <= size;) {
     unsigned index = le16(c + p);
     uint64_t obj = le64(c + p + 8);
-    if (index == 0)
-      return obj <= size - p;
+    /* libhdf5 goes on after the free space (index 0), by its size, which
+     * counts its own header: a size of 0 never moves on (libhdf5 loops for
+     * ever), and objects after it are read as any other. */
+    if (index == 0) {
+      if (obj < GOBJ_HEADER || obj > size - p)
+        return false;
+      p += obj;
+      continue;
+    }
     if (obj > size - p - GOBJ_HEADER)
       return false;
     p += GOBJ_HEADER + ((obj + 7) & ~(uint64_t)7);
@@ -84,7 +91,8 @@ static int64_t first_bad_collection(const unsigned char *data, size_t len) {
 static int heap_fail(spd_ctx_t *ctx, const char *where, const char *path, int64_t off) {
   return spd_ctx_fail(ctx, SPD_EFORMAT,
                       "%s: %s%s%scorrupt HDF5 global heap at byte %lld (an object reaches "
-                      "past its collection or the file): truncated or corrupt file",
+                      "past its collection or the file, or free space of no size): "
+                      "truncated or corrupt file",
                       where, *path ? "'" : "", path, *path ? "' has a " : "", (long long)off);
 }
 
