@@ -617,6 +617,44 @@ static void grown_root_header_is_refused(void **state) {
   spd_test_rmtree(dir);
 }
 
+/* A root attribute whose dataspace is recorded larger than its message,
+ * which libhdf5 1.10 copies past its buffer (a fuzzer's find,
+ * tests/fuzz/regressions/keras_h5): refused before libhdf5 opens the file. */
+static void oversized_root_attribute_is_refused(void **state) {
+  (void)state;
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  spd_model_t *m = load(&ctx, REPRO("mlp_for_weights.json"));
+  const char *dir = spd_test_tmpdir();
+  char path[4200];
+  snprintf(path, sizeof path, "%s/model.h5", dir);
+  assert_int_equal(spd_keras_save(m, path, SPD_KERAS_FILE_H5_MODEL), 0);
+  spd_model_free(m);
+  size_t len = 0;
+  unsigned char *bytes = (unsigned char *)spd_test_read_file(path, &len);
+  /* Version 1 attribute message: version, reserved, name, datatype and
+   * dataspace sizes (2 bytes each), then the name. */
+  unsigned char *name = NULL;
+  for (size_t i = 8; i + 13 <= len && !name; i++)
+    if (!memcmp(bytes + i, "model_config\0", 13) && bytes[i - 8] == 1)
+      name = bytes + i;
+  assert_non_null(name);
+  name[-8 + 6] = 0x08;
+  name[-8 + 7] = 0x21; /* 8,456 bytes of dataspace */
+  FILE *f = fopen(path, "wb");
+  assert_non_null(f);
+  assert_int_equal(fwrite(bytes, 1, len, f), len);
+  fclose(f);
+  free(bytes);
+  m = NULL;
+  int64_t ids = open_hdf5_objects();
+  assert_int_equal(spd_keras_model_load(&ctx, path, 0, &m), SPD_EFORMAT);
+  assert_null(m);
+  EXPECT_MESSAGE(&ctx, "model.h5", "root group", "an attribute past its message");
+  assert_int_equal(open_hdf5_objects(), ids);
+  spd_test_rmtree(dir);
+}
+
 int main(void) {
   /* libhdf5 prints "infinite loop closing library" at exit after an open
    * it failed (spindle checks what it can first), unless its printing is
@@ -641,6 +679,7 @@ int main(void) {
       cmocka_unit_test(corrupt_weights_h5_is_refused_without_leaks),
       cmocka_unit_test(grown_heap_objects_are_refused),
       cmocka_unit_test(grown_root_header_is_refused),
+      cmocka_unit_test(oversized_root_attribute_is_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
