@@ -617,9 +617,10 @@ static void grown_root_header_is_refused(void **state) {
   spd_test_rmtree(dir);
 }
 
-/* A root attribute whose dataspace is recorded larger than its message,
- * which libhdf5 1.10 copies past its buffer (a fuzzer's find,
- * tests/fuzz/regressions/keras_h5): refused before libhdf5 opens the file. */
+/* A root attribute whose dataspace is recorded larger than its message, or
+ * whose name lacks its NUL, both of which libhdf5 1.10 reads past its
+ * buffer (a fuzzer's finds, tests/fuzz/regressions/keras_h5): refused
+ * before libhdf5 opens the file. */
 static void oversized_root_attribute_is_refused(void **state) {
   (void)state;
   spd_ctx_t ctx;
@@ -631,27 +632,37 @@ static void oversized_root_attribute_is_refused(void **state) {
   assert_int_equal(spd_keras_save(m, path, SPD_KERAS_FILE_H5_MODEL), 0);
   spd_model_free(m);
   size_t len = 0;
-  unsigned char *bytes = (unsigned char *)spd_test_read_file(path, &len);
+  unsigned char *clean = (unsigned char *)spd_test_read_file(path, &len);
   /* Version 1 attribute message: version, reserved, name, datatype and
    * dataspace sizes (2 bytes each), then the name. */
-  unsigned char *name = NULL;
-  for (size_t i = 8; i + 13 <= len && !name; i++)
-    if (!memcmp(bytes + i, "model_config\0", 13) && bytes[i - 8] == 1)
-      name = bytes + i;
-  assert_non_null(name);
-  name[-8 + 6] = 0x08;
-  name[-8 + 7] = 0x21; /* 8,456 bytes of dataspace */
-  FILE *f = fopen(path, "wb");
-  assert_non_null(f);
-  assert_int_equal(fwrite(bytes, 1, len, f), len);
-  fclose(f);
-  free(bytes);
-  m = NULL;
-  int64_t ids = open_hdf5_objects();
-  assert_int_equal(spd_keras_model_load(&ctx, path, 0, &m), SPD_EFORMAT);
-  assert_null(m);
-  EXPECT_MESSAGE(&ctx, "model.h5", "root group", "an attribute past its message");
-  assert_int_equal(open_hdf5_objects(), ids);
+  size_t name_at = 0;
+  for (size_t i = 8; i + 13 <= len && !name_at; i++)
+    if (!memcmp(clean + i, "model_config\0", 13) && clean[i - 8] == 1)
+      name_at = i;
+  assert_true(name_at > 0);
+  for (int variant = 0; variant < 2; variant++) {
+    unsigned char *bytes = malloc(len);
+    assert_non_null(bytes);
+    memcpy(bytes, clean, len);
+    if (variant == 0) {
+      bytes[name_at - 8 + 6] = 0x08;
+      bytes[name_at - 8 + 7] = 0x21; /* 8,456 bytes of dataspace */
+    } else {
+      bytes[name_at + 12] = 'X'; /* the name's NUL */
+    }
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(bytes, 1, len, f), len);
+    fclose(f);
+    free(bytes);
+    m = NULL;
+    int64_t ids = open_hdf5_objects();
+    assert_int_equal(spd_keras_model_load(&ctx, path, 0, &m), SPD_EFORMAT);
+    assert_null(m);
+    EXPECT_MESSAGE(&ctx, "model.h5", "root group", "an attribute past its message");
+    assert_int_equal(open_hdf5_objects(), ids);
+  }
+  free(clean);
   spd_test_rmtree(dir);
 }
 

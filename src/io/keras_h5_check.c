@@ -163,22 +163,26 @@ int spd__h5_check_heaps(spd_ctx_t *ctx, hid_t obj, const char *where) {
 #define MAX_CHUNKS 64
 
 /* Do the name, datatype and dataspace an attribute message of @p size
- * bytes at @p m records fit in it? libhdf5 1.10 copies them without
- * checking (a dataspace of 8,456 bytes in a 72-byte message read past its
- * buffer: a fuzzer's find). Version 1 pads each part to 8 bytes, version 3
+ * bytes at @p m records fit in it, and does the name end within its size?
+ * libhdf5 1.10 copies them without checking (a dataspace of 8,456 bytes in
+ * a 72-byte message, a name without its NUL: read past the buffer, a
+ * fuzzer's finds). Version 1 pads each part to 8 bytes, version 3
  * adds an encoding byte; other versions pass. */
 static bool attribute_ok(const unsigned char *m, unsigned size) {
   if (size < 8)
     return false; /* not even the sizes */
   if (m[0] < 1 || m[0] > 3)
     return true;
-  uint64_t name = le16(m + 2), type = le16(m + 4), space = le16(m + 6);
+  uint64_t name = le16(m + 2), type = le16(m + 4), space = le16(m + 6), raw_name = name;
   if (m[0] == 1) {
     name = (name + 7) & ~(uint64_t)7;
     type = (type + 7) & ~(uint64_t)7;
     space = (space + 7) & ~(uint64_t)7;
   }
-  return (m[0] == 3 ? 9u : 8u) + name + type + space <= size;
+  unsigned header = m[0] == 3 ? 9u : 8u;
+  /* The name is NUL-terminated within its size: libhdf5 strdup()s it. */
+  return header + name + type + space <= size &&
+         memchr(m + header, '\0', (size_t)raw_name) != NULL;
 }
 
 /* Walk the messages of one version 1 object header chunk [at, at + len),
