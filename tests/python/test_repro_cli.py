@@ -30,12 +30,15 @@ def one_line_error(r, code, *words):
     return lines[0]
 
 
+# Rates within the flags' own ranges (--lr and --decay-rate up to 1000, which
+# refuse 1e30 before training) but outside what fixed point holds (2^7).
 @pytest.mark.parametrize("args, words", [
-    (("--optimizer", "sgd", "--lr", "1e30"), ("learning rate 1e+30", "[2^-31, 2^7]")),
-    (("--optimizer", "adam", "--lr", "1e30"), ("learning rate 1e+30",)),
+    (("--optimizer", "sgd", "--lr", "500"), ("learning rate 500", "[2^-31, 2^7]")),
+    (("--optimizer", "adam", "--lr", "500"), ("learning rate 500",)),
     (("--lr", "1e-20"), ("learning rate 1e-20",)),
     (("--optimizer", "sgd", "--lr", "1e-18"), ("learning rate 1e-18", "representable")),
-    (("--lr-schedule", "exponential", "--decay-rate", "1e30", "--lr", "1"),
+    (("--lr-schedule", "exponential", "--decay-rate", "1000", "--decay-steps", "1",
+      "--lr", "1"),
      ("exponential", "representable")),
 ])
 def test_fixed_point_refuses_unrepresentable_rates(data, args, words):
