@@ -223,6 +223,10 @@ static void idx_malformed_files_are_rejected(void **state) {
   copy_prefix("good", "truncated", 4 + 8 + 50, -1);
   copy_prefix("good.gz", "truncated.gz", file_size("good.gz") - 6, -1);
   copy_prefix("good.gz", "corrupt.gz", file_size("good.gz"), 20);
+  /* 2000 x 2000 x 2000 bytes announced in a few bytes of gzip: refused before
+   * allocating 8 GB (a fuzzer's find, tests/fuzz/regressions/idx). */
+  unsigned char huge[] = {0, 0, 0x08, 0x03, 0, 0, 0x07, 0xd0, 0, 0, 0x07, 0xd0, 0, 0, 0x07, 0xd0};
+  write_bytes("huge.gz", huge, sizeof huge, true);
   static const struct {
     const char *name;
     int err;
@@ -238,6 +242,7 @@ static void idx_malformed_files_are_rejected(void **state) {
       {"truncated", SPD_EFORMAT, "truncated: the header announces 64 bytes"},
       {"truncated.gz", SPD_EFORMAT, "truncated"},
       {"corrupt.gz", SPD_EFORMAT, "corrupt.gz"},
+      {"huge.gz", SPD_EFORMAT, "announces 8000000000 bytes of data, more than"},
       {"absent", SPD_ENOTFOUND, "absent"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

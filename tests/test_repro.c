@@ -518,8 +518,27 @@ static void corrupt_weights_h5_is_refused_without_leaks(void **state) {
 }
 
 /* A heap object's size grown past its collection, in a file spindle wrote
- * itself (the corruption corrupt_model.h5 carries), and a collection grown
- * past the end of the file. */
+ * itself (the corruption corrupt_model.h5 carries), a collection grown past
+ * the end of the file, and the free space object's size set to 0, on which
+ * libhdf5 loops for ever (a fuzzer's find, tests/fuzz/regressions/keras_h5). */
+/* Walks the objects of the collection at @p gcol (8-byte lengths) to the
+ * free space, index 0, and sets its size to 0. */
+static void zero_free_space_size(char *gcol) {
+  unsigned char *p = (unsigned char *)gcol + 16;
+  for (;;) {
+    unsigned index = p[0] | p[1] << 8;
+    uint64_t size = 0;
+    for (int i = 7; i >= 0; i--)
+      size = size << 8 | p[8 + i];
+    if (index == 0) {
+      assert_true(size >= 16);
+      memset(p + 8, 0, 8);
+      return;
+    }
+    p += 16 + ((size + 7) & ~(uint64_t)7);
+  }
+}
+
 static void grown_heap_objects_are_refused(void **state) {
   (void)state;
   spd_ctx_t ctx;
@@ -537,15 +556,17 @@ static void grown_heap_objects_are_refused(void **state) {
     if (!memcmp(clean + i, "GCOL", 4))
       gcol = clean + i;
   assert_non_null(gcol);
-  for (int variant = 0; variant < 2; variant++) {
+  for (int variant = 0; variant < 3; variant++) {
     char *bytes = malloc(len);
     assert_non_null(bytes);
     memcpy(bytes, clean, len);
     char *at = bytes + (gcol - clean);
     if (variant == 0)
       at[16 + 8 + 1] = 0x40; /* the first object's size, bits 14.. */
-    else
+    else if (variant == 1)
       at[8 + 3] = 0x7f; /* the collection's size */
+    else
+      zero_free_space_size(at);
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
     assert_int_equal(fwrite(bytes, 1, len, f), len);
@@ -596,6 +617,55 @@ static void grown_root_header_is_refused(void **state) {
   spd_test_rmtree(dir);
 }
 
+/* A root attribute whose dataspace is recorded larger than its message, or
+ * whose name lacks its NUL, both of which libhdf5 1.10 reads past its
+ * buffer (a fuzzer's finds, tests/fuzz/regressions/keras_h5): refused
+ * before libhdf5 opens the file. */
+static void oversized_root_attribute_is_refused(void **state) {
+  (void)state;
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  spd_model_t *m = load(&ctx, REPRO("mlp_for_weights.json"));
+  const char *dir = spd_test_tmpdir();
+  char path[4200];
+  snprintf(path, sizeof path, "%s/model.h5", dir);
+  assert_int_equal(spd_keras_save(m, path, SPD_KERAS_FILE_H5_MODEL), 0);
+  spd_model_free(m);
+  size_t len = 0;
+  unsigned char *clean = (unsigned char *)spd_test_read_file(path, &len);
+  /* Version 1 attribute message: version, reserved, name, datatype and
+   * dataspace sizes (2 bytes each), then the name. */
+  size_t name_at = 0;
+  for (size_t i = 8; i + 13 <= len && !name_at; i++)
+    if (!memcmp(clean + i, "model_config\0", 13) && clean[i - 8] == 1)
+      name_at = i;
+  assert_true(name_at > 0);
+  for (int variant = 0; variant < 2; variant++) {
+    unsigned char *bytes = malloc(len);
+    assert_non_null(bytes);
+    memcpy(bytes, clean, len);
+    if (variant == 0) {
+      bytes[name_at - 8 + 6] = 0x08;
+      bytes[name_at - 8 + 7] = 0x21; /* 8,456 bytes of dataspace */
+    } else {
+      bytes[name_at + 12] = 'X'; /* the name's NUL */
+    }
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(bytes, 1, len, f), len);
+    fclose(f);
+    free(bytes);
+    m = NULL;
+    int64_t ids = open_hdf5_objects();
+    assert_int_equal(spd_keras_model_load(&ctx, path, 0, &m), SPD_EFORMAT);
+    assert_null(m);
+    EXPECT_MESSAGE(&ctx, "model.h5", "root group", "an attribute past its message");
+    assert_int_equal(open_hdf5_objects(), ids);
+  }
+  free(clean);
+  spd_test_rmtree(dir);
+}
+
 int main(void) {
   /* libhdf5 prints "infinite loop closing library" at exit after an open
    * it failed (spindle checks what it can first), unless its printing is
@@ -620,6 +690,7 @@ int main(void) {
       cmocka_unit_test(corrupt_weights_h5_is_refused_without_leaks),
       cmocka_unit_test(grown_heap_objects_are_refused),
       cmocka_unit_test(grown_root_header_is_refused),
+      cmocka_unit_test(oversized_root_attribute_is_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

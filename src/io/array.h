@@ -4,7 +4,12 @@
 
 #include <stdbool.h>
 
+#include "io/stream.h"
 #include "spindle/dataset.h"
+
+/** spd_idx_read and spd_npy_read on an open stream (not closed here). */
+int spd__idx_read_stream(spd__stream_t *s, uint64_t limit, spd_array_t *out);
+int spd__npy_read_stream(spd__stream_t *s, spd_array_t *out);
 
 /** Bytes of @p rank dims of @p elem bytes each, or false when the product
  *  overflows size_t. */

@@ -46,15 +46,19 @@ static int read_header(spd__stream_t *s, idx_header_t *h) {
   return 0;
 }
 
-/* For an uncompressed file, a header announcing more data than the file
- * holds is caught before allocating for it. */
-static int check_plain_size(spd__stream_t *s, const idx_header_t *h, size_t bytes) {
-  uint64_t header = 4 + 4 * (uint64_t)h->rank;
-  if (s->gzip || s->file_size < 0 || header + bytes <= (uint64_t)s->file_size)
+/* A header announcing more data than the file can hold (gzip or not) is
+ * caught before allocating for it. */
+static int check_size(spd__stream_t *s, const idx_header_t *h, size_t bytes) {
+  uint64_t header = 4 + 4 * (uint64_t)h->rank, max = spd__stream_max_bytes(s);
+  if (max == UINT64_MAX || (max >= header && bytes <= max - header))
     return 0;
+  if (s->gzip)
+    return spd_ctx_fail(s->ctx, SPD_EFORMAT,
+                        "'%s': truncated: the header announces %zu bytes of data, more than "
+                        "%ld bytes of gzip can hold", s->path, bytes, s->file_size);
   return spd_ctx_fail(s->ctx, SPD_EFORMAT,
                       "'%s': truncated: the header announces %zu bytes of data, the file "
-                      "holds %" PRIu64, s->path, bytes, (uint64_t)s->file_size - header);
+                      "holds %" PRIu64, s->path, bytes, max > header ? max - header : 0);
 }
 
 static int read_body(spd__stream_t *s, const idx_header_t *h, uint64_t limit,
@@ -66,7 +70,7 @@ static int read_body(spd__stream_t *s, const idx_header_t *h, uint64_t limit,
   size_t elem = spd_dtype_size(a.dtype), bytes;
   if (!spd__array_bytes(a.dims, a.rank, elem, &bytes))
     return spd_ctx_fail(s->ctx, SPD_EFORMAT, "'%s': dimensions too large", s->path);
-  int err = check_plain_size(s, h, bytes);
+  int err = check_size(s, h, bytes);
   if (err)
     return err;
   a.data = spd_malloc(s->ctx, bytes);
@@ -86,15 +90,18 @@ static int read_body(spd__stream_t *s, const idx_header_t *h, uint64_t limit,
   return 0;
 }
 
+int spd__idx_read_stream(spd__stream_t *s, uint64_t limit, spd_array_t *out) {
+  idx_header_t h = {0};
+  int err = read_header(s, &h);
+  return err ? err : read_body(s, &h, limit, out);
+}
+
 int spd_idx_read(spd_ctx_t *ctx, const char *path, uint64_t limit, spd_array_t *out) {
   spd__stream_t s;
   int err = spd__stream_open(ctx, path, &s);
   if (err)
     return err;
-  idx_header_t h = {0};
-  err = read_header(&s, &h);
-  if (!err)
-    err = read_body(&s, &h, limit, out);
+  err = spd__idx_read_stream(&s, limit, out);
   spd__stream_close(&s);
   return err;
 }

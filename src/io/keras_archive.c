@@ -3,6 +3,7 @@
  * architecture JSON) and model.weights.h5 (the Keras 3 weights layout), all
  * stored uncompressed as Python's zipfile writes them. The weights member is
  * opened from memory, never unpacked to disk. See docs/formats.md. */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -32,52 +33,95 @@ static int open_archive(spd_ctx_t *ctx, const char *path, zip_t **out) {
   return 0;
 }
 
+/* Reading a member starts with this much buffer and doubles it as data
+ * arrives. */
+#define MEMBER_CHUNK ((zip_uint64_t)1 << 20)
+
+/* The @p size bytes the archive's directory records for @p zf, in a buffer
+ * grown as the data arrives: a directory claiming gigabytes for a few bytes
+ * of archive costs no more memory than the data there is. 0, SPD_ENOMEM, or
+ * SPD_EFORMAT (more or less data than recorded, or unreadable). */
+static int read_all(spd_ctx_t *ctx, zip_file_t *zf, zip_uint64_t size, char **data_out) {
+  zip_uint64_t cap = size < MEMBER_CHUNK ? size : MEMBER_CHUNK, len = 0;
+  char *data = spd_malloc(ctx, (size_t)cap + 1);
+  if (!data)
+    return SPD_ENOMEM;
+  for (;;) {
+    if (len == cap && cap < size) {
+      zip_uint64_t next = cap > size / 2 ? size : cap * 2;
+      char *grown = spd_realloc(ctx, data, (size_t)next + 1);
+      if (!grown) {
+        spd_free(ctx, data);
+        return SPD_ENOMEM;
+      }
+      data = grown;
+      cap = next;
+    }
+    /* At the recorded size, one more byte asked for shows data beyond it. */
+    char extra;
+    zip_int64_t got = len < cap ? zip_fread(zf, data + len, cap - len) : zip_fread(zf, &extra, 1);
+    if (got <= 0 || len == size) {
+      if (got != 0 || len != size) {
+        spd_free(ctx, data);
+        return SPD_EFORMAT;
+      }
+      break;
+    }
+    len += (zip_uint64_t)got;
+  }
+  data[len] = '\0';
+  *data_out = data;
+  return 0;
+}
+
 /* The whole of member @p name in a new buffer (NUL-terminated, spd_free). */
 static int read_member(spd_ctx_t *ctx, zip_t *za, const char *path, const char *name,
                        char **data_out, size_t *len_out) {
   zip_stat_t st;
   if (zip_stat(za, name, 0, &st) != 0 || !(st.valid & ZIP_STAT_SIZE))
     return spd_ctx_fail(ctx, SPD_EFORMAT, "'%s': the .keras archive has no '%s'", path, name);
-  char *data = spd_malloc(ctx, (size_t)st.size + 1);
-  if (!data)
-    return spd_ctx_fail(ctx, SPD_ENOMEM, "'%s': out of memory for '%s' (%llu bytes)", path, name,
-                        (unsigned long long)st.size);
+  if (st.size >= SIZE_MAX)
+    return spd_ctx_fail(ctx, SPD_EFORMAT, "'%s': member '%s' is too large (%llu bytes)", path,
+                        name, (unsigned long long)st.size);
   zip_file_t *zf = zip_fopen(za, name, 0);
-  zip_int64_t got = zf ? zip_fread(zf, data, st.size) : -1;
+  int err = zf ? read_all(ctx, zf, st.size, data_out) : SPD_EFORMAT;
   if (zf)
     zip_fclose(zf);
-  if (got < 0 || (zip_uint64_t)got != st.size) {
-    spd_free(ctx, data);
-    return spd_ctx_fail(ctx, SPD_EFORMAT, "'%s': member '%s' cannot be read (corrupt archive)",
-                        path, name);
-  }
-  data[st.size] = '\0';
-  *data_out = data;
+  if (err == SPD_ENOMEM)
+    return spd_ctx_fail(ctx, SPD_ENOMEM, "'%s': out of memory for '%s' (%llu bytes)", path, name,
+                        (unsigned long long)st.size);
+  if (err)
+    return spd_ctx_fail(ctx, SPD_EFORMAT,
+                        "'%s': member '%s' cannot be read (corrupt archive: not the %llu bytes "
+                        "its directory records)", path, name, (unsigned long long)st.size);
   *len_out = (size_t)st.size;
   return 0;
 }
 
-int spd__keras_archive_read_config(spd_ctx_t *ctx, const char *path, char **json_out,
-                                   size_t *len_out) {
-  zip_t *za = NULL;
-  int err = open_archive(ctx, path, &za);
-  if (err)
+int spd__keras_archive_open_memory(spd_ctx_t *ctx, const void *data, size_t len,
+                                   struct zip **out) {
+  zip_error_t ze;
+  zip_error_init(&ze);
+  zip_source_t *src = zip_source_buffer_create(data, len, 0, &ze);
+  zip_t *za = src ? zip_open_from_source(src, ZIP_RDONLY, &ze) : NULL;
+  if (!za) {
+    int err = spd_ctx_fail(ctx, src ? SPD_EFORMAT : SPD_ENOMEM,
+                           "not a readable .keras archive (%s)", zip_error_strerror(&ze));
+    if (src)
+      zip_source_free(src);
+    zip_error_fini(&ze);
     return err;
-  err = read_member(ctx, za, path, CONFIG_MEMBER, json_out, len_out);
-  zip_discard(za);
-  return err;
+  }
+  zip_error_fini(&ze);
+  *out = za;
+  return 0;
 }
 
-int spd__keras_archive_read_weights(spd__stage_t *st, const char *path) {
+int spd__keras_archive_weights(spd__stage_t *st, zip_t *za, const char *path) {
   spd_ctx_t *ctx = st->m->ctx;
-  zip_t *za = NULL;
   char *data = NULL;
   size_t len = 0;
-  int err = open_archive(ctx, path, &za);
-  if (err)
-    return err;
-  err = read_member(ctx, za, path, WEIGHTS_MEMBER, &data, &len);
-  zip_discard(za);
+  int err = read_member(ctx, za, path, WEIGHTS_MEMBER, &data, &len);
   hid_t f = -1;
   if (!err)
     err = spd__h5_open_image(ctx, data, len, &f);
@@ -88,6 +132,50 @@ int spd__keras_archive_read_weights(spd__stage_t *st, const char *path) {
     H5Fclose(f);
   }
   spd_free(ctx, data);
+  return err;
+}
+
+int spd__keras_archive_model(spd_ctx_t *ctx, zip_t *za, const char *path, uint64_t seed,
+                             spd_model_t **out) {
+  char *json = NULL;
+  size_t len = 0;
+  spd_model_t *m = NULL;
+  int err = read_member(ctx, za, path, CONFIG_MEMBER, &json, &len);
+  if (!err)
+    err = spd_keras_json_parse(ctx, json, len, seed, &m);
+  spd_free(ctx, json);
+  spd__stage_t st;
+  if (!err && !(err = spd__stage_init(&st, m))) {
+    err = spd__keras_archive_weights(&st, za, path);
+    if (!err)
+      spd__stage_commit(&st);
+    spd__stage_deinit(&st);
+  }
+  if (err) {
+    spd_model_free(m);
+    return err;
+  }
+  *out = m;
+  return 0;
+}
+
+int spd__keras_archive_read_weights(spd__stage_t *st, const char *path) {
+  zip_t *za = NULL;
+  int err = open_archive(st->m->ctx, path, &za);
+  if (err)
+    return err;
+  err = spd__keras_archive_weights(st, za, path);
+  zip_discard(za);
+  return err;
+}
+
+int spd__keras_archive_load(spd_ctx_t *ctx, const char *path, uint64_t seed, spd_model_t **out) {
+  zip_t *za = NULL;
+  int err = open_archive(ctx, path, &za);
+  if (err)
+    return err;
+  err = spd__keras_archive_model(ctx, za, path, seed, out);
+  zip_discard(za);
   return err;
 }
 

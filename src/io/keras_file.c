@@ -117,11 +117,8 @@ int spd_keras_file_detect(spd_ctx_t *ctx, const char *path, spd_keras_file_t *ou
 
 /* ---- loading weights ---- */
 
-static int read_h5(spd__stage_t *st, const char *path) {
-  hid_t file_id;
-  int err = open_h5(st->m->ctx, path, &file_id);
-  if (err)
-    return err;
+int spd__keras_h5_weights(spd__stage_t *st, hid_t file_id, const char *path) {
+  int err;
   switch (h5_layout(file_id)) {
   case SPD_KERAS_FILE_H5_WEIGHTS:
     err = spd__keras_legacy_read(st, file_id, path);
@@ -142,6 +139,15 @@ static int read_h5(spd__stage_t *st, const char *path) {
                        "'%s': an HDF5 file but not Keras weights (no layer_names, model_weights "
                        "or layers)", path);
   }
+  return err;
+}
+
+static int read_h5(spd__stage_t *st, const char *path) {
+  hid_t file_id;
+  int err = open_h5(st->m->ctx, path, &file_id);
+  if (err)
+    return err;
+  err = spd__keras_h5_weights(st, file_id, path);
   H5Fclose(file_id);
   return err;
 }
@@ -256,19 +262,15 @@ int spd_keras_save(const spd_model_t *m, const char *path, spd_keras_file_t file
 
 /* The model_config attribute, and training_config when there is one
  * (*training stays NULL otherwise). */
-static int h5_model_config(spd_ctx_t *ctx, const char *path, char **json, char **training) {
-  hid_t file_id;
-  int err = open_h5(ctx, path, &file_id);
-  if (err)
-    return err;
-  err = spd__h5_read_string(ctx, file_id, "model_config", json);
+static int h5_model_config(spd_ctx_t *ctx, hid_t file_id, const char *path, char **json,
+                           char **training) {
+  int err = spd__h5_read_string(ctx, file_id, "model_config", json);
   if (err == SPD_ENOTFOUND)
     err = spd_ctx_fail(ctx, SPD_EFORMAT,
                        "'%s' holds weights only (no model_config attribute): give the "
                        "architecture JSON too", path);
   if (!err && spd__h5_has_attr(file_id, "training_config"))
     err = spd__h5_read_string(ctx, file_id, "training_config", training);
-  H5Fclose(file_id);
   return err;
 }
 
@@ -284,6 +286,32 @@ static int read_training_config(spd_model_t *m, const char *path, const char *te
   return err ? err : spd_model_set_compile(m, &c);
 }
 
+int spd__keras_h5_model(spd_ctx_t *ctx, hid_t file_id, const char *path, uint64_t seed,
+                        spd_model_t **out) {
+  char *json = NULL, *training = NULL;
+  spd_model_t *m = NULL;
+  int err = h5_model_config(ctx, file_id, path, &json, &training);
+  if (!err)
+    err = spd_keras_json_parse(ctx, json, strlen(json), seed, &m);
+  if (!err && training)
+    err = read_training_config(m, path, training);
+  spd_free(ctx, json);
+  spd_free(ctx, training);
+  spd__stage_t st;
+  if (!err && !(err = spd__stage_init(&st, m))) {
+    err = spd__keras_h5_weights(&st, file_id, path);
+    if (!err)
+      spd__stage_commit(&st);
+    spd__stage_deinit(&st);
+  }
+  if (err) {
+    spd_model_free(m);
+    return err;
+  }
+  *out = m;
+  return 0;
+}
+
 static int model_load(spd_ctx_t *ctx, const char *path, uint64_t seed, spd_model_t **out) {
   spd_keras_file_t file;
   int err = detect(ctx, path, &file);
@@ -291,29 +319,15 @@ static int model_load(spd_ctx_t *ctx, const char *path, uint64_t seed, spd_model
     return err;
   if (file == SPD_KERAS_FILE_JSON)
     return spd_keras_json_load(ctx, path, seed, out);
-  char *json = NULL, *training = NULL;
-  size_t len = 0;
-  if (file == SPD_KERAS_FILE_ARCHIVE) {
-    err = spd__keras_archive_read_config(ctx, path, &json, &len);
-  } else {
-    err = h5_model_config(ctx, path, &json, &training);
-    len = json ? strlen(json) : 0;
-  }
-  spd_model_t *m = NULL;
-  if (!err)
-    err = spd_keras_json_parse(ctx, json, len, seed, &m);
-  if (!err && training)
-    err = read_training_config(m, path, training);
-  spd_free(ctx, json);
-  spd_free(ctx, training);
-  if (!err)
-    err = load_weights(m, path);
-  if (err) {
-    spd_model_free(m);
+  if (file == SPD_KERAS_FILE_ARCHIVE)
+    return spd__keras_archive_load(ctx, path, seed, out);
+  hid_t file_id;
+  err = open_h5(ctx, path, &file_id);
+  if (err)
     return err;
-  }
-  *out = m;
-  return 0;
+  err = spd__keras_h5_model(ctx, file_id, path, seed, out);
+  H5Fclose(file_id);
+  return err;
 }
 
 int spd_keras_model_load(spd_ctx_t *ctx, const char *path, uint64_t seed, spd_model_t **out) {

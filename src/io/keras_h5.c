@@ -296,9 +296,14 @@ int spd__h5_read_tensor(spd_ctx_t *ctx, hid_t loc, const char *path, const char 
                         layer, weight, path);
   hid_t type = H5Dget_type(dset);
   int err = 0;
-  if (type < 0 || H5Tget_class(type) != H5T_FLOAT)
-    err = spd_ctx_fail(ctx, SPD_EFORMAT, "layer '%s': weight '%s' (%s) is not a float dataset",
-                       layer, weight, path);
+  /* Keras writes float16, 32 or 64; any other size (a corrupt type claiming
+   * gigabytes per element) would make H5Dread allocate that much per element
+   * for the conversion. */
+  size_t bytes = type < 0 ? 0 : H5Tget_size(type);
+  if (type < 0 || H5Tget_class(type) != H5T_FLOAT || (bytes != 2 && bytes != 4 && bytes != 8))
+    err = spd_ctx_fail(ctx, SPD_EFORMAT,
+                       "layer '%s': weight '%s' (%s) is not a float16, float32 or float64 "
+                       "dataset", layer, weight, path);
   if (type >= 0)
     H5Tclose(type);
   if (!err)

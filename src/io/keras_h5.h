@@ -90,10 +90,26 @@ int spd__keras_legacy_write(const spd_model_t *m, hid_t root);
 int spd__keras3_read(spd__stage_t *st, hid_t file_id, const char *file);
 int spd__keras3_write(const spd_model_t *m, hid_t file_id);
 
-/* The .keras archive (keras_archive.c). */
-int spd__keras_archive_read_config(spd_ctx_t *ctx, const char *path, char **json_out,
-                                   size_t *len_out);
+/* Whole files already open (keras_file.c): the weights of any HDF5 layout
+ * (detected from the groups and attributes), and a legacy full-model .h5's
+ * model (model_config, training_config and model_weights). @p name names the
+ * file in diagnostics. */
+int spd__keras_h5_weights(spd__stage_t *st, hid_t file_id, const char *name);
+int spd__keras_h5_model(spd_ctx_t *ctx, hid_t file_id, const char *name, uint64_t seed,
+                        spd_model_t **out);
+
+/* The .keras archive (keras_archive.c): by path, or open (a libzip zip_t),
+ * e.g. from memory. */
+struct zip;
 int spd__keras_archive_read_weights(spd__stage_t *st, const char *path);
+int spd__keras_archive_load(spd_ctx_t *ctx, const char *path, uint64_t seed, spd_model_t **out);
 int spd__keras_archive_write(const spd_model_t *m, const char *path);
+/** An archive of @p len bytes at @p data (borrowed until zip_discard). */
+int spd__keras_archive_open_memory(spd_ctx_t *ctx, const void *data, size_t len,
+                                   struct zip **out);
+int spd__keras_archive_weights(spd__stage_t *st, struct zip *za, const char *name);
+/** The model of config.json with the weights of model.weights.h5. */
+int spd__keras_archive_model(spd_ctx_t *ctx, struct zip *za, const char *name, uint64_t seed,
+                             spd_model_t **out);
 
 #endif

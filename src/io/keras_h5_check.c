@@ -53,8 +53,15 @@ static bool collection_ok(const unsigned char *c, uint64_t avail) {
   for (uint64_t p = GCOL_HEADER; p + GOBJ_HEADER <= size;) {
     unsigned index = le16(c + p);
     uint64_t obj = le64(c + p + 8);
-    if (index == 0)
-      return obj <= size - p;
+    /* libhdf5 goes on after the free space (index 0), by its size, which
+     * counts its own header: a size of 0 never moves on (libhdf5 loops for
+     * ever), and objects after it are read as any other. */
+    if (index == 0) {
+      if (obj < GOBJ_HEADER || obj > size - p)
+        return false;
+      p += obj;
+      continue;
+    }
     if (obj > size - p - GOBJ_HEADER)
       return false;
     p += GOBJ_HEADER + ((obj + 7) & ~(uint64_t)7);
@@ -84,7 +91,8 @@ static int64_t first_bad_collection(const unsigned char *data, size_t len) {
 static int heap_fail(spd_ctx_t *ctx, const char *where, const char *path, int64_t off) {
   return spd_ctx_fail(ctx, SPD_EFORMAT,
                       "%s: %s%s%scorrupt HDF5 global heap at byte %lld (an object reaches "
-                      "past its collection or the file): truncated or corrupt file",
+                      "past its collection or the file, or free space of no size): "
+                      "truncated or corrupt file",
                       where, *path ? "'" : "", path, *path ? "' has a " : "", (long long)off);
 }
 
@@ -151,11 +159,35 @@ int spd__h5_check_heaps(spd_ctx_t *ctx, hid_t obj, const char *where) {
 #define SB_ROOT_HEADER(version) ((version) == 0 ? 64 : 68)
 #define OH_CONTINUATION 0x0010
 #define OH_SYMBOL_TABLE 0x0011
+#define OH_ATTRIBUTE 0x000C
 #define MAX_CHUNKS 64
+
+/* Do the name, datatype and dataspace an attribute message of @p size
+ * bytes at @p m records fit in it, and does the name end within its size?
+ * libhdf5 1.10 copies them without checking (a dataspace of 8,456 bytes in
+ * a 72-byte message, a name without its NUL: read past the buffer, a
+ * fuzzer's finds). Version 1 pads each part to 8 bytes, version 3
+ * adds an encoding byte; other versions pass. */
+static bool attribute_ok(const unsigned char *m, unsigned size) {
+  if (size < 8)
+    return false; /* not even the sizes */
+  if (m[0] < 1 || m[0] > 3)
+    return true;
+  uint64_t name = le16(m + 2), type = le16(m + 4), space = le16(m + 6), raw_name = name;
+  if (m[0] == 1) {
+    name = (name + 7) & ~(uint64_t)7;
+    type = (type + 7) & ~(uint64_t)7;
+    space = (space + 7) & ~(uint64_t)7;
+  }
+  unsigned header = m[0] == 3 ? 9u : 8u;
+  /* The name is NUL-terminated within its size: libhdf5 strdup()s it. */
+  return header + name + type + space <= size &&
+         memchr(m + header, '\0', (size_t)raw_name) != NULL;
+}
 
 /* Walk the messages of one version 1 object header chunk [at, at + len),
  * queueing continuation chunks; a message, continuation or symbol-table
- * address past @p eof fails. */
+ * address past @p eof, or an attribute larger than its message, fails. */
 static bool chunk_ok(const unsigned char *d, uint64_t eof, uint64_t at, uint64_t len,
                      uint64_t queue[][2], int *n_queue) {
   if (at > eof || len > eof - at)
@@ -177,6 +209,8 @@ static bool chunk_ok(const unsigned char *d, uint64_t eof, uint64_t at, uint64_t
     } else if (type == OH_SYMBOL_TABLE && size >= 16) {
       if (le64(m) >= eof || le64(m + 8) >= eof)
         return false;
+    } else if (type == OH_ATTRIBUTE && !attribute_ok(m, size)) {
+      return false;
     }
     p += 8 + size;
   }
@@ -210,8 +244,8 @@ static bool root_header_ok(const unsigned char *d, size_t len) {
 int spd__h5_check_bytes(spd_ctx_t *ctx, const void *data, size_t len, const char *where) {
   if (!root_header_ok(data, len))
     return spd_ctx_fail(ctx, SPD_EFORMAT,
-                        "%s: the HDF5 root group's header reaches past the end of the file "
-                        "(truncated or corrupt file)", where);
+                        "%s: the HDF5 root group's header reaches past the end of the file, "
+                        "or an attribute past its message (truncated or corrupt file)", where);
   return 0;
 }
 

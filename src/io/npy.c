@@ -163,10 +163,10 @@ static int read_data(spd__stream_t *s, const npy_header_t *h, spd_array_t *out) 
   size_t elem = spd_dtype_size(a.dtype), bytes;
   if (!spd__array_bytes(a.dims, a.rank, elem, &bytes))
     return spd_ctx_fail(s->ctx, SPD_EFORMAT, "'%s': shape too large", s->path);
-  if (!s->gzip && s->file_size >= 0 && bytes > (uint64_t)s->file_size)
+  if (bytes > spd__stream_max_bytes(s))
     return spd_ctx_fail(s->ctx, SPD_EFORMAT,
-                        "'%s': truncated: the shape needs %zu bytes, the file has %ld", s->path,
-                        bytes, s->file_size);
+                        "'%s': truncated: the shape needs %zu bytes, the file %s %ld", s->path,
+                        bytes, s->gzip ? "is gzip of" : "has", s->file_size);
   a.data = spd_malloc(s->ctx, bytes);
   if (!a.data)
     return spd_ctx_fail(s->ctx, SPD_ENOMEM, "'%s': out of memory for %zu bytes", s->path, bytes);
@@ -183,15 +183,18 @@ static int read_data(spd__stream_t *s, const npy_header_t *h, spd_array_t *out) 
   return 0;
 }
 
+int spd__npy_read_stream(spd__stream_t *s, spd_array_t *out) {
+  npy_header_t h = {0};
+  int err = read_header(s, &h);
+  return err ? err : read_data(s, &h, out);
+}
+
 int spd_npy_read(spd_ctx_t *ctx, const char *path, spd_array_t *out) {
   spd__stream_t s;
   int err = spd__stream_open(ctx, path, &s);
   if (err)
     return err;
-  npy_header_t h = {0};
-  err = read_header(&s, &h);
-  if (!err)
-    err = read_data(&s, &h, out);
+  err = spd__npy_read_stream(&s, out);
   spd__stream_close(&s);
   return err;
 }

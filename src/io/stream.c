@@ -28,15 +28,13 @@ static int start_gzip(spd__stream_t *s) {
   return 0;
 }
 
-int spd__stream_open(spd_ctx_t *ctx, const char *path, spd__stream_t *s) {
+/* Takes @p f (closed by spd__stream_close, also on failure). */
+static int attach(spd_ctx_t *ctx, FILE *f, const char *path, spd__stream_t *s) {
   memset(s, 0, sizeof *s);
   s->ctx = ctx;
   s->path = path;
   s->file_size = -1;
-  s->file = fopen(path, "rb");
-  if (!s->file)
-    return spd_ctx_fail(ctx, errno == ENOENT ? SPD_ENOTFOUND : SPD_EIO, "cannot open '%s': %s",
-                        path, strerror(errno));
+  s->file = f;
   unsigned char magic[2] = {0, 0};
   size_t n = fread(magic, 1, 2, s->file);
   s->gzip = n == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
@@ -51,6 +49,28 @@ int spd__stream_open(spd_ctx_t *ctx, const char *path, spd__stream_t *s) {
   if (err)
     spd__stream_close(s);
   return err;
+}
+
+int spd__stream_open(spd_ctx_t *ctx, const char *path, spd__stream_t *s) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    memset(s, 0, sizeof *s);
+    return spd_ctx_fail(ctx, errno == ENOENT ? SPD_ENOTFOUND : SPD_EIO, "cannot open '%s': %s",
+                        path, strerror(errno));
+  }
+  return attach(ctx, f, path, s);
+}
+
+int spd__stream_open_memory(spd_ctx_t *ctx, const void *data, size_t len, const char *name,
+                            spd__stream_t *s) {
+  /* fmemopen in read mode never writes to the buffer. */
+  FILE *f = fmemopen((void *)data, len, "rb");
+  if (!f) {
+    memset(s, 0, sizeof *s);
+    return spd_ctx_fail(ctx, SPD_ENOMEM, "'%s': cannot open %zu bytes in memory: %s", name, len,
+                        strerror(errno));
+  }
+  return attach(ctx, f, name, s);
 }
 
 static int read_plain(spd__stream_t *s, void *buf, size_t n, size_t *got) {
@@ -162,6 +182,18 @@ void spd__stream_close(spd__stream_t *s) {
   if (s->file)
     fclose(s->file);
   memset(s, 0, sizeof *s);
+}
+
+/* deflate codes at most 258 bytes in one match of at least 2 bits. */
+#define DEFLATE_MAX_RATIO 1032u
+
+uint64_t spd__stream_max_bytes(const spd__stream_t *s) {
+  if (s->file_size < 0)
+    return UINT64_MAX;
+  uint64_t n = (uint64_t)s->file_size;
+  if (!s->gzip)
+    return n;
+  return n > UINT64_MAX / DEFLATE_MAX_RATIO ? UINT64_MAX : n * DEFLATE_MAX_RATIO;
 }
 
 bool spd__host_little_endian(void) {

@@ -30,7 +30,8 @@ def mlp_weights(seed=0):
             for layer, ws in MLP_LAYERS for w, shape in ws}
 
 
-def write_legacy_weights(group, weights, drop=None, reshape=None, split_names=False):
+def write_legacy_weights(group, weights, drop=None, reshape=None, split_names=False,
+                         cast=None):
     """tf.keras 2 save_weights_to_hdf5_group for the MLP."""
     names = [layer.encode("utf8") for layer, _ in MLP_LAYERS]
     if split_names:
@@ -49,6 +50,8 @@ def write_legacy_weights(group, weights, drop=None, reshape=None, split_names=Fa
             value = weights[(layer, w)]
             if (layer, w) == reshape:
                 value = value[..., :-1]
+            if cast and (layer, w) == cast[0]:
+                value = value.astype(cast[1])
             g.create_dataset("%s/%s:0" % (layer, w), data=value)
 
 
@@ -176,6 +179,47 @@ def test_missing_weight_is_named(tmp):
 def test_wrong_shape_is_named(tmp):
     err = rejected(tmp, "shape.h5", reshape=("dense", "kernel"))
     assert "layer 'dense'" in err and "(784, 255)" in err and "(784, 256)" in err
+
+
+def test_weight_float_sizes(tmp):
+    """float64 weights are converted; a float of another size is refused
+    before libhdf5 allocates a conversion buffer for it (a fuzzed file's
+    type claimed 4 GB per element: tests/fuzz/regressions/keras_archive)."""
+    path = tmp / "f64.h5"
+    with h5py.File(path, "w") as f:
+        write_legacy_weights(f, mlp_weights(6), cast=(("dense", "kernel"), np.float64))
+    out = run("summary", MLP, "--weights", str(path))
+    assert out.returncode == 0, out.stderr
+    err = rejected(tmp, "f128.h5", cast=(("dense", "kernel"), np.longdouble))
+    assert "layer 'dense'" in err and "not a float16, float32 or float64 dataset" in err
+
+
+def test_archive_member_size_is_not_trusted(tmp):
+    """A .keras whose directory records 4 GB for config.json is refused as
+    corrupt without allocating 4 GB (a fuzzer's find,
+    tests/fuzz/regressions/keras_archive): run with 1 GB of address space."""
+    import resource
+    import struct
+    import subprocess
+    assert run("convert", MLP, str(tmp / "m.keras")).returncode == 0
+    data = bytearray((tmp / "m.keras").read_bytes())
+    claimed = 0xFFFFFFF0
+    for sig, size_at in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        at = data.find(sig)
+        while at >= 0:
+            name_at = at + (30 if sig == b"PK\x03\x04" else 46)
+            if data[name_at:name_at + 11] == b"config.json":
+                struct.pack_into("<I", data, at + size_at, claimed)
+            at = data.find(sig, at + 4)
+    (tmp / "huge.keras").write_bytes(bytes(data))
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+    out = subprocess.run([spindle_cli.SPINDLE, "summary", str(tmp / "huge.keras")],
+                         capture_output=True, text=True, timeout=120, preexec_fn=limit)
+    assert out.returncode == 1, out.stderr
+    assert "member 'config.json' cannot be read" in out.stderr
+    assert "not the %d bytes its directory records" % claimed in out.stderr
 
 
 def test_truncated_file(tmp):

@@ -17,8 +17,8 @@ README). Each case spindle's Keras layers can express is converted
 Cases the converter cannot express are listed with the reason below; the
 test fails when the folder holds a case in neither list.
 
-The data is found at $SPINDLE_PEER_TESTS (ctest sets it to
-<source>/../shared/peer-tests, where CI clones shared/), never skipped."""
+The data is found at $SPINDLE_PEER_TESTS when set, else in the
+repository's copy tests/data/peer-tests (its README); never skipped."""
 import math
 import os
 
@@ -29,7 +29,7 @@ from onnx_keras import Unsupported, convert, load_case
 from spindle_cli import SOURCE, run
 
 PEER = os.environ.get("SPINDLE_PEER_TESTS",
-                      os.path.join(SOURCE, "..", "shared", "peer-tests"))
+                      os.path.join(SOURCE, "tests", "data", "peer-tests"))
 ONNX = os.path.join(PEER, "onnx")
 
 NOT_EXPRESSIBLE = {
@@ -93,8 +93,9 @@ EXPECTED_KINDS = {
 
 def onnx_dir():
     if not os.path.isdir(ONNX):
-        pytest.fail(f"peer test data not found: {ONNX} is not a folder (clone shared/ "
-                    "beside the repository or set SPINDLE_PEER_TESTS)")
+        pytest.fail(f"peer test data not found: {ONNX} is not a folder (the "
+                    "repository's copy is tests/data/peer-tests; SPINDLE_PEER_TESTS names "
+                    "another folder holding onnx/)")
     return ONNX
 
 
