@@ -55,6 +55,17 @@ def test_every_kernel_and_numeric_is_an_arm_image_within_itcm(built):
             assert e["soft_float"] == [] and e["libm"] == [], name
 
 
+def test_the_mappers_table_holds_the_sizes(built):
+    """OUT/kernel_itcm_table.h, what src/map/kernel_itcm.c reads (the copy
+    in src/map/ is rewritten by --update-table): each role's sizes."""
+    out, sizes = built
+    table = (out / "kernel_itcm_table.h").read_text()
+    for k in KERNELS:
+        fx = sizes["images"][k + "_fixed.elf"]["itcm_bytes"]
+        fl = sizes["images"][k + "_float.elf"]["itcm_bytes"]
+        assert "[SPD_ROLE_%s] = {%du, %du}," % (k.upper(), fx, fl) in table
+
+
 def test_one_numeric_per_image(built):
     """A fixed image carries no float code and a float one no fixed-point
     training code: the conv kernel fits only so (39.9 KB with both)."""
