@@ -68,7 +68,7 @@ static uint64_t outputs_fixed(loss_t *l, const int32_t *z, int32_t label, uint32
 /* Float: the loss words say which loss the host computes from the record
  * (SPD_DS_LOSS_*): the cross-entropy of softmax outputs is -log p[label]
  * in double, which the host works out from the record's outputs (the
- * core has no double, docs/dense-on-machine.md "Records"). */
+ * core has no double, docs/dense-on-machine.md "Packets and keys"). */
 static uint64_t outputs_float(loss_t *l, const uint32_t *zw, int32_t label, uint32_t *rec) {
   const spd_ds_config_t *c = &l->kc.cfg;
   uint64_t loss = SPD_DS_LOSS_NONE;
