@@ -234,6 +234,9 @@ def build(out, jobs, itcm_budget, variants, update_table):
             except ToolError as e:
                 # A fixed-point image links without libm: a call into it
                 # is an undefined reference.
+                for stale in (tmp, elf):
+                    if os.path.exists(stale):
+                        os.remove(stale)
                 lines = [l for l in str(e).splitlines() if "undefined reference" in l]
                 return os.path.basename(elf), {"error": str(e)}, [
                     "%s: does not build as %s %s: %s" % (
