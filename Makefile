@@ -7,6 +7,9 @@
 #   make soak    deps + build, then the zero-drop seed matrix (build/bench/soak.json)
 #   make fuzz    deps + the libFuzzer harnesses (clang, build/fuzz), each run to
 #                FUZZ_RUNS executions or FUZZ_TIME seconds (build/fuzz/<target>.json)
+#   make arm     every kernel for the ARM968E-S (build/arm/<kernel>_<numeric>.elf),
+#                sizes in build/arm/sizes.json; fails over 32 KB ITCM or on soft
+#                float in a fixed-point kernel (docs/calibration.md)
 
 BUILD      ?= build
 SAN_BUILD  ?= $(BUILD)/sanitize
@@ -18,13 +21,14 @@ CMAKE_GEN  := -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 DEB_PACKAGES := cmake make gcc pkg-config libcmocka-dev libhdf5-dev libcjson-dev \
                 zlib1g-dev libzip-dev dataset-fashion-mnist python3 python3-pytest \
-                python3-numpy python3-h5py python3-onnx clang
+                python3-numpy python3-h5py python3-onnx clang \
+                gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-user
 BENCH_PACKAGES := python3-torch
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all build deps bench-deps demo test test-plain test-sanitize test-fuzz fuzz fuzz-build \
-        bench soak clean
+        bench soak arm clean
 
 all: build
 
@@ -79,6 +83,11 @@ bench: bench-deps build
 # fixed} trained on the emulated SpiNN-5; fails when any run drops a packet.
 soak: deps build
 	/usr/bin/python3 bench/soak.py --spindle $(BUILD)/spindle --out $(BUILD)/bench/soak.json -j $(JOBS)
+
+# Issue 11: the kernels built freestanding for the ARM968E-S against the spin1
+# shim (src/arm/), checked for size and soft float (scripts/arm_build.py).
+arm: deps
+	/usr/bin/python3 scripts/arm_build.py --out $(BUILD)/arm --jobs $(JOBS)
 
 clean:
 	rm -rf $(BUILD)

@@ -11,6 +11,7 @@
 #include "spindle/model.h"
 #include "spindle/partition.h"
 #include "spindle/place.h"
+#include "map/kernel_itcm.h"
 
 typedef struct placer {
   const char *name;
@@ -305,6 +306,45 @@ static void allocation_failures(void **state) {
   spd_model_free(m);
 }
 
+/* The mapper knows every kernel's ARM968E-S size (make arm) and refuses a
+ * graph whose kernel is over a core's ITCM, naming the vertex, its role
+ * and the size; every kernel fits the 32 KB today. */
+static void kernels_over_the_itcm_are_refused(void **state) {
+  (void)state;
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  for (int r = 0; r < SPD_ROLE_COUNT; r++)
+    for (int fixed = 0; fixed < 2; fixed++) {
+      uint32_t b = spd__kernel_itcm_bytes((spd_vertex_role_t)r, fixed);
+      assert_true(b > 1024 && b <= SPD_ITCM_BYTES);
+    }
+  assert_true(spd__kernel_itcm_bytes(SPD_ROLE_CONV, true) >
+              spd__kernel_itcm_bytes(SPD_ROLE_SINK, true));
+  spd_model_t *m = mlp(&ctx, 256, 128);
+  spd_machine_t *mc = spd_test_machine(&ctx, "spinn3", NULL);
+  spd_machine_graph_t *g = partition(&ctx, m, mc);
+  assert_int_equal(spd__kernel_itcm_check(&ctx, g, SPD_ITCM_BYTES), 0);
+  uint32_t worst = 0;
+  spd_vertex_role_t worst_role = SPD_ROLE_SOURCE;
+  for (uint32_t v = 0; v < g->n_vertices; v++) {
+    uint32_t b = spd__kernel_itcm_bytes(g->vertices[v].role, true);
+    if (b > worst) {
+      worst = b;
+      worst_role = g->vertices[v].role;
+    }
+  }
+  assert_int_equal(spd__kernel_itcm_check(&ctx, g, worst - 1), SPD_ENOFIT);
+  char want[96];
+  snprintf(want, sizeof want, "(%s, fixed point): its kernel is %u bytes",
+           spd_vertex_role_name(worst_role), worst);
+  assert_non_null(strstr(spd_ctx_message(&ctx), want));
+  assert_non_null(strstr(spd_ctx_message(&ctx), "ITCM"));
+  assert_int_equal(spd__kernel_itcm_check(&ctx, g, worst), 0);
+  spd_machine_graph_free(g);
+  spd_machine_free(mc);
+  spd_model_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(contract_spinn3),
@@ -315,6 +355,7 @@ int main(void) {
       cmocka_unit_test(locality_is_local),
       cmocka_unit_test(too_many_vertices_fail),
       cmocka_unit_test(check_catches_violations),
+      cmocka_unit_test(kernels_over_the_itcm_are_refused),
       cmocka_unit_test(nets_route_within_the_tables),
       cmocka_unit_test(allocation_failures),
   };

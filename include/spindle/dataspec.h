@@ -111,6 +111,14 @@ typedef struct spd_ds_out {
 #define SPD_DS_DROPOUT (1u << 10) /* training: a Dropout (rate > 0) reads the
                                      values this core sends (spd_ds_dropout_t) */
 
+/* A record's loss words (docs/dense-on-machine.md, "Packets and
+ * keys"): fixed point, the int64 loss at SPD_FX_LOSS_FRAC; float, the
+ * loss the host computes in double from the record (the cores have no
+ * double): none, or the cross-entropy -log p[label] of the softmax outputs
+ * p, p[label] / sum(p) clamped to [1e-7, 1 - 1e-7]. */
+#define SPD_DS_LOSS_NONE 0u
+#define SPD_DS_LOSS_XENT 1u
+
 /** Geometry of a window layer on one sample (base/fx_conv.h's
  *  spd_fx_window_t); 1-D layers have in_h = out_h = 1. */
 typedef struct spd_ds_window {

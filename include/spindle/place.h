@@ -4,7 +4,9 @@
  * chosen in one place (spd_place). Every placer must pass the same contract
  * (spd_placement_check): each vertex on a working application core of a
  * live chip, never the monitor, no two vertices on one core, each chip's
- * SDRAM and each core's DTCM respected, and the same result every run. */
+ * SDRAM and each core's DTCM respected, every vertex's kernel within the
+ * ITCM (the sizes of make arm, docs/calibration.md), and the same result
+ * every run. */
 #ifndef SPINDLE_PLACE_H
 #define SPINDLE_PLACE_H
 
@@ -51,12 +53,14 @@ int spd_place_sequential(spd_ctx_t *ctx, const spd_machine_graph_t *g, const spd
 int spd_place_locality(spd_ctx_t *ctx, const spd_machine_graph_t *g, const spd_machine_t *m,
                        spd_placement_t *out);
 
-/** The default placer (locality). */
+/** The default placer (locality); SPD_ENOFIT, naming the vertex, its role
+ *  and its kernel's size, when a kernel does not fit a core's ITCM. */
 int spd_place(spd_ctx_t *ctx, const spd_machine_graph_t *g, const spd_machine_t *m,
               spd_placement_t *out);
 
 /** Check the placer contract; @return 0 or SPD_EINVAL naming the first
- *  violation (vertex, chip, core, bytes). */
+ *  violation (vertex, chip, core, bytes), SPD_ENOFIT for a kernel over the
+ *  ITCM. */
 int spd_placement_check(spd_ctx_t *ctx, const spd_machine_graph_t *g, const spd_machine_t *m,
                         const spd_placement_t *p);
 

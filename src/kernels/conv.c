@@ -94,25 +94,25 @@ static void store(spd_kc_t *kc, uint32_t in, uint32_t slot, uint32_t v, uint32_t
   uint64_t part = word ? (uint64_t)payload << 32 : (uint64_t)payload;
   bool bias = t->bias32 || t->biasf;
   if (kind == SPD_DS_KIND_DXPSUM) {
-    if (v < t->n_out && t->fixed)
+    if (v < t->n_out && SPD_KC_FIXED(t->fixed))
       t->dyacc[slot * t->n_out + v] += part;
     else if (v < t->n_out)
       t->dyaccf[slot * t->n_out + v] += spd_kc_u2f(payload);
     return;
   }
   if (kind == SPD_DS_KIND_DWSUM) {
-    if (v < t->n_w + (bias ? t->b : 0u) && t->fixed)
+    if (v < t->n_w + (bias ? t->b : 0u) && SPD_KC_FIXED(t->fixed))
       t->dwin[v] += part;
     else if (v < t->n_w + (bias ? t->b : 0u))
       t->dwinf[v] += spd_kc_u2f(payload);
     return;
   }
   if (kind == SPD_DS_KIND_WUPD) {
-    if (v < t->n_w && t->fixed)
+    if (v < t->n_w && SPD_KC_FIXED(t->fixed))
       t->w16[v] = (int16_t)(int32_t)payload;
     else if (v < t->n_w)
       t->wf[v] = spd_kc_u2f(payload);
-    else if (bias && v - t->n_w < t->b && t->fixed)
+    else if (bias && v - t->n_w < t->b && SPD_KC_FIXED(t->fixed))
       t->bias32[v - t->n_w] = (int32_t)payload;
     else if (bias && v - t->n_w < t->b)
       t->biasf[v - t->n_w] = spd_kc_u2f(payload);
@@ -120,7 +120,7 @@ static void store(spd_kc_t *kc, uint32_t in, uint32_t slot, uint32_t v, uint32_t
   }
   if (v >= t->n_in)
     return;
-  if (t->fixed)
+  if (SPD_KC_FIXED(t->fixed))
     t->x16[slot * t->n_in + v] = (int16_t)(int32_t)payload;
   else
     t->xf[slot * t->n_in + v] = spd_kc_u2f(payload);
@@ -274,12 +274,12 @@ static uint32_t forward_cycles(const ctile_t *t) {
   const spd_ds_config_t *cfg = &t->kc.cfg;
   if (t->conv)
     c += (uint64_t)t->n_conv * t->gc.k_h * t->gc.k_w * t->gc.in_c *
-             (t->fixed ? SPD_KC_MAC_FIXED : SPD_KC_MAC_FLOAT) +
-         (uint64_t)t->n_conv * (spd_kc_act_cycles(t->fixed, cfg->act_kind) +
-                                (t->fixed ? SPD_KC_ADD_FIXED : SPD_KC_ADD_FLOAT));
+             (SPD_KC_FIXED(t->fixed) ? SPD_KC_MAC_FIXED : SPD_KC_MAC_FLOAT) +
+         (uint64_t)t->n_conv * (spd_kc_act_cycles(SPD_KC_FIXED(t->fixed), cfg->act_kind) +
+                                (SPD_KC_FIXED(t->fixed) ? SPD_KC_ADD_FIXED : SPD_KC_ADD_FLOAT));
   if (cfg->pool_kind != SPD_DS_POOL_NONE)
     c += (uint64_t)t->n_out * t->gp.k_h * t->gp.k_w *
-         (t->fixed || cfg->pool_kind == SPD_DS_POOL_MAX ? SPD_KC_POOL_OP : SPD_KC_ADD_FLOAT);
+         (SPD_KC_FIXED(t->fixed) || cfg->pool_kind == SPD_DS_POOL_MAX ? SPD_KC_POOL_OP : SPD_KC_ADD_FLOAT);
   return c > UINT32_MAX ? UINT32_MAX : (uint32_t)c;
 }
 
@@ -304,7 +304,7 @@ static void forward(ctile_t *t, uint32_t slot) {
   bool pool = c->pool_kind != SPD_DS_POOL_NONE;
   uint32_t seq = t->next_fwd++;
   spd_core_charge(kc->core, t->n_in * SPD_KC_PER_VALUE + forward_cycles(t));
-  if (t->fixed) {
+  if (SPD_KC_FIXED(t->fixed)) {
     const int16_t *x = t->x16 + slot * t->n_in;
     if (t->conv) {
       memset(t->acc, 0, t->n_conv * sizeof *t->acc);
@@ -380,7 +380,7 @@ static void owner_update(ctile_t *t) {
   spd_kc_t *kc = &t->kc;
   uint32_t step = spd_kc_batch_of(kc, t->end_seq);
   uint32_t K = t->n_w + (t->bias32 || t->biasf ? t->b : 0u);
-  if (!t->fixed) {
+  if (!SPD_KC_FIXED(t->fixed)) {
     for (uint32_t e = 0; t->dwinf && e < K; e++) {
       *(e < t->n_w ? &t->fkernel.grad[e] : &t->fbias.grad[e - t->n_w]) += t->dwinf[e];
       t->dwinf[e] = 0.0f;
@@ -427,7 +427,7 @@ static void batch_end(ctile_t *t, uint32_t seq) {
   }
   uint32_t K = t->n_w + (t->bias32 || t->biasf ? t->b : 0u);
   uint32_t *w = t->bstage;
-  if (!t->fixed) {
+  if (!SPD_KC_FIXED(t->fixed)) {
     for (uint32_t e = 0; e < K; e++) {
       float *g = e < t->n_w ? &t->fkernel.grad[e] : &t->fbias.grad[e - t->n_w];
       w[e] = spd_kc_f2u(*g);
@@ -499,7 +499,7 @@ static void backward(ctile_t *t, uint32_t slot) {
   spd_kc_t *kc = &t->kc;
   const spd_ds_config_t *c = &kc->cfg;
   uint32_t seq = t->next_bwd++;
-  if (!t->fixed) {
+  if (!SPD_KC_FIXED(t->fixed)) {
     backward_float(t, slot, seq);
     return;
   }
@@ -639,14 +639,14 @@ static void slot_done(spd_kc_t *kc, uint32_t slot, uint32_t phase) {
 static int load_data(ctile_t *t) {
   spd_kc_t *kc = &t->kc;
   const spd_ds_config_t *c = &kc->cfg;
-  uint32_t off = 0, vb = t->fixed ? 2u : 4u;
+  uint32_t off = 0, vb = SPD_KC_FIXED(t->fixed) ? 2u : 4u;
   int err = 0;
   if (t->conv) {
     uint32_t n = (uint32_t)(t->gc.k_h * t->gc.k_w * t->gc.in_c) * t->b;
     void *w = spd_kc_alloc(kc, n * vb);
     if (!w)
       return SPD_ENOMEM;
-    if (t->fixed)
+    if (SPD_KC_FIXED(t->fixed))
       t->w16 = w;
     else
       t->wf = w;
@@ -657,7 +657,7 @@ static int load_data(ctile_t *t) {
       void *bias = spd_kc_alloc(kc, t->b * 4u);
       if (!bias)
         return SPD_ENOMEM;
-      if (t->fixed)
+      if (SPD_KC_FIXED(t->fixed))
         t->bias32 = bias;
       else
         t->biasf = bias;
@@ -666,7 +666,7 @@ static int load_data(ctile_t *t) {
       off += t->b * 4u;
     }
   }
-  if (c->pool_kind == SPD_DS_POOL_AVG && t->fixed) {
+  if (c->pool_kind == SPD_DS_POOL_AVG && SPD_KC_FIXED(t->fixed)) {
     uint32_t bytes = (uint32_t)(t->gp.k_h * t->gp.k_w + 1) * (uint32_t)sizeof *t->inv_count;
     if (!(t->inv_count = spd_kc_alloc(kc, bytes)))
       return SPD_ENOMEM;
@@ -764,7 +764,7 @@ static int train_init(ctile_t *t) {
   if (!t->dxown || !t->dxstage || !t->pending || !t->bwd_ready)
     return SPD_ENOMEM;
   kc->sent = sent;
-  if (!t->fixed)
+  if (!SPD_KC_FIXED(t->fixed))
     return train_init_float(t);
   t->dyacc = spd_kc_alloc(kc, s * t->n_out * 8u);
   t->dy = spd_kc_alloc(kc, t->n_out * 2u);
@@ -822,7 +822,7 @@ static int ctile_main(spd_core_t *core, uint32_t params, uint32_t role) {
   t->act = (spd_fx_act_params_t){(spd_fx_act_t)c->act_kind, c->act_out_frac, c->act_alpha};
   spd_kc_drop_init(&t->drop, kc);
   geometry(t);
-  uint32_t s = kc->h.slots, vb = t->fixed ? 2u : 4u, free0 = spd_core_dtcm_free(core);
+  uint32_t s = kc->h.slots, vb = SPD_KC_FIXED(t->fixed) ? 2u : 4u, free0 = spd_core_dtcm_free(core);
   bool pool = c->pool_kind != SPD_DS_POOL_NONE;
   for (uint32_t p = 0; p < kc->h.n_out; p++)
     t->stage_n += kc->out[p].kind == SPD_DS_KIND_Y ? kc->out[p].n : 0u;
@@ -831,7 +831,7 @@ static int ctile_main(spd_core_t *core, uint32_t params, uint32_t role) {
   t->stage = spd_kc_alloc(kc, s * t->stage_n * 4u);
   if (!x || !t->own || !t->stage)
     return SPD_ENOMEM;
-  if (t->fixed) {
+  if (SPD_KC_FIXED(t->fixed)) {
     t->x16 = x;
     uint32_t ks = t->train ? s : 1u; /* y and argmax kept per slot for the backward pass */
     if (t->conv && (!(t->acc = spd_kc_alloc(kc, t->n_conv * 8u)) ||
@@ -860,7 +860,7 @@ static int ctile_main(spd_core_t *core, uint32_t params, uint32_t role) {
   /* The partitioner planned this core with the same size function
    * (base/tile_mem.h) from its own view of the tile, and wrote down what it
    * planned with the tables: a difference is a bug in one of them. */
-  spd_conv_mem_t m = {.fixed = t->fixed, .train = t->train, .conv = t->conv,
+  spd_conv_mem_t m = {.fixed = SPD_KC_FIXED(t->fixed), .train = t->train, .conv = t->conv,
                       .pool = c->pool_kind,
                       .pool_taps = pool ? (uint32_t)(t->gp.k_h * t->gp.k_w) : 0u,
                       .bias = c->flags & SPD_DS_BIAS, .owner = t->owner,

@@ -102,6 +102,10 @@ int spd_kc_init(spd_kc_t *kc, spd_core_t *core, uint32_t params, uint32_t role) 
   if (kc->h.magic != SPD_DS_MAGIC || kc->h.version != SPD_DS_VERSION || kc->h.role != role ||
       kc->h.slots == 0 || (kc->h.slots & (kc->h.slots - 1)))
     return SPD_EINVAL;
+#ifdef SPD_KC_NUMERIC
+  if (kc->h.numeric != SPD_KC_NUMERIC)
+    return SPD_EINVAL; /* an image of the other numeric */
+#endif
   spd_core_set_state(core, kc);
   kc->jobs_cap = kc->h.n_out * kc->h.slots + 1u;
   uint32_t free0 = spd_core_dtcm_free(core);

@@ -32,6 +32,18 @@
                                 two divisions by constants of the partition */
 #define SPD_KC_POOL_OP 4u    /* a pooling compare or add per window tap */
 
+/* One numeric per image: the ARM builds (scripts/arm_build.py,
+ * docs/calibration.md) define SPD_KC_NUMERIC as SPD_DS_FIXED or
+ * SPD_DS_FLOAT, so SPD_KC_FIXED is a constant and the compiler drops the
+ * other numeric's code (spd_kc_init refuses a data specification of the
+ * other numeric). The host build carries both and reads each role's flag,
+ * set from the header. */
+#ifdef SPD_KC_NUMERIC
+#define SPD_KC_FIXED(flag) (SPD_KC_NUMERIC == SPD_DS_FIXED)
+#else
+#define SPD_KC_FIXED(flag) (flag)
+#endif
+
 typedef struct spd_kc spd_kc_t;
 
 /** Store word @p word of value @p value (the receiver's index) of slot

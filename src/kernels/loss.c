@@ -65,9 +65,13 @@ static uint64_t outputs_fixed(loss_t *l, const int32_t *z, int32_t label, uint32
   return (uint64_t)loss;
 }
 
+/* Float: the loss words say which loss the host computes from the record
+ * (SPD_DS_LOSS_*): the cross-entropy of softmax outputs is -log p[label]
+ * in double, which the host works out from the record's outputs (the
+ * core has no double, docs/dense-on-machine.md "Packets and keys"). */
 static uint64_t outputs_float(loss_t *l, const uint32_t *zw, int32_t label, uint32_t *rec) {
   const spd_ds_config_t *c = &l->kc.cfg;
-  double loss = 0;
+  uint64_t loss = SPD_DS_LOSS_NONE;
   if (c->flags & SPD_DS_SOFTMAX) {
     float max = spd_kc_u2f(zw[0]), sum = 0.0f;
     for (uint32_t j = 1; j < l->n; j++)
@@ -77,13 +81,8 @@ static uint64_t outputs_float(loss_t *l, const uint32_t *zw, int32_t label, uint
     for (uint32_t j = 0; j < l->n; j++)
       l->yf[j] /= sum;
     spd_core_charge(l->kc.core, l->n * SPD_KC_SOFTMAX_FLOAT);
-    if (label >= 0 && (uint32_t)label < l->n) {
-      double total = 0;
-      for (uint32_t j = 0; j < l->n; j++)
-        total += l->yf[j];
-      double p = l->yf[label] / total;
-      loss = -log(p < 1e-7 ? 1e-7 : p > 1.0 - 1e-7 ? 1.0 - 1e-7 : p);
-    }
+    if (label >= 0 && (uint32_t)label < l->n)
+      loss = SPD_DS_LOSS_XENT;
   } else {
     float alpha = spd_kc_u2f((uint32_t)c->act_alpha);
     for (uint32_t j = 0; j < l->n; j++)
@@ -97,9 +96,7 @@ static uint64_t outputs_float(loss_t *l, const uint32_t *zw, int32_t label, uint
       best = j;
   }
   rec[l->n + 2] = best;
-  uint64_t bits;
-  memcpy(&bits, &loss, sizeof bits);
-  return bits;
+  return loss;
 }
 
 /* Training: dZ = p - t of the fused softmax cross-entropy, rounded once to
@@ -134,7 +131,7 @@ static void slot_done(spd_kc_t *kc, uint32_t slot, uint32_t phase) {
   int32_t label = label_of(l, sample);
   uint32_t *rec = l->rec + slot * (l->n + RECORD_EXTRA);
   const uint32_t *z = l->z + slot * l->n;
-  uint64_t loss = l->fixed ? outputs_fixed(l, (const int32_t *)z, label, rec)
+  uint64_t loss = SPD_KC_FIXED(l->fixed) ? outputs_fixed(l, (const int32_t *)z, label, rec)
                            : outputs_float(l, z, label, rec);
   rec[l->n] = (uint32_t)loss;
   rec[l->n + 1] = (uint32_t)(loss >> 32);
@@ -142,7 +139,7 @@ static void slot_done(spd_kc_t *kc, uint32_t slot, uint32_t phase) {
   int err = 0;
   uint32_t *dz = l->dz + slot * l->n;
   if (kc->cfg.flags & SPD_DS_TRAIN) {
-    if (l->fixed)
+    if (SPD_KC_FIXED(l->fixed))
       output_gradient(l, label, dz);
     else
       output_gradient_float(l, sample, label, dz);
@@ -180,11 +177,11 @@ static int loss_main(spd_core_t *core, uint32_t params) {
   l->rec = spd_kc_alloc(kc, s * (l->n + RECORD_EXTRA) * 4u);
   l->seq = spd_kc_alloc(kc, s * 4u);
   l->dz = spd_kc_alloc(kc, s * l->n * 4u);
-  if (l->fixed)
+  if (SPD_KC_FIXED(l->fixed))
     l->y16 = spd_kc_alloc(kc, l->n * 2u);
   else
     l->yf = spd_kc_alloc(kc, l->n * 4u);
-  if (!l->z || !l->rec || !l->seq || !l->dz || (l->fixed ? !l->y16 : !l->yf))
+  if (!l->z || !l->rec || !l->seq || !l->dz || (SPD_KC_FIXED(l->fixed) ? !l->y16 : !l->yf))
     return SPD_ENOMEM;
   for (uint32_t i = 0; i < s; i++)
     l->seq[i] = i;

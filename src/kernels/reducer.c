@@ -59,29 +59,29 @@ static void store(spd_kc_t *kc, uint32_t in, uint32_t slot, uint32_t v, uint32_t
   if (kind == SPD_DS_KIND_CREDIT)
     return; /* only counted */
   if (kind == SPD_DS_KIND_DZ) {
-    if (r->fixed)
+    if (SPD_KC_FIXED(r->fixed))
       r->dz16[i] = (int16_t)(int32_t)payload;
     else
       r->dzf[i] = spd_kc_u2f(payload);
     return;
   }
   uint64_t part = word ? (uint64_t)payload << 32 : (uint64_t)payload;
-  if (kind == SPD_DS_KIND_DXPSUM && !r->fixed)
+  if (kind == SPD_DS_KIND_DXPSUM && !SPD_KC_FIXED(r->fixed))
     r->dyaccf[i] += spd_kc_u2f(payload);
   else if (kind == SPD_DS_KIND_DXPSUM)
     r->dyacc[i] += part;
-  else if (r->fixed)
+  else if (SPD_KC_FIXED(r->fixed))
     r->acc[i] += part;
   else
     r->accf[i] += spd_kc_u2f(payload);
-  spd_core_charge(kc->core, r->fixed ? SPD_KC_ADD_FIXED : SPD_KC_ADD_FLOAT);
+  spd_core_charge(kc->core, SPD_KC_FIXED(r->fixed) ? SPD_KC_ADD_FIXED : SPD_KC_ADD_FLOAT);
 }
 
 static void forward(reducer_t *r, uint32_t slot) {
   spd_kc_t *kc = &r->kc;
   const spd_ds_config_t *c = &kc->cfg;
   uint32_t *out = r->out + slot * r->b, seq = r->next_fwd++;
-  if (r->fixed) {
+  if (SPD_KC_FIXED(r->fixed)) {
     int64_t *acc = (int64_t *)(r->acc + slot * r->b);
     spd_fx_dense_reduce(r->z, acc, r->bias32, (int)r->b, c->acc_frac, c->bias_frac,
                         &r->saturations);
@@ -107,8 +107,8 @@ static void forward(reducer_t *r, uint32_t slot) {
     }
     memset(acc, 0, r->b * sizeof *acc);
   }
-  uint32_t per = r->last ? SPD_KC_PER_VALUE : spd_kc_act_cycles(r->fixed, c->act_kind);
-  spd_core_charge(kc->core, r->b * (per + (r->fixed ? SPD_KC_ADD_FIXED : SPD_KC_ADD_FLOAT)));
+  uint32_t per = r->last ? SPD_KC_PER_VALUE : spd_kc_act_cycles(SPD_KC_FIXED(r->fixed), c->act_kind);
+  spd_core_charge(kc->core, r->b * (per + (SPD_KC_FIXED(r->fixed) ? SPD_KC_ADD_FIXED : SPD_KC_ADD_FLOAT)));
   if (spd_kc_send_kind(kc, SPD_DS_KIND_Y, slot, out)) {
     spd_kc_fail(kc, SPD_EQUEUE);
     return;
@@ -162,7 +162,7 @@ static void backward(reducer_t *r, uint32_t slot) {
   spd_kc_t *kc = &r->kc;
   const spd_ds_config_t *c = &kc->cfg;
   uint32_t seq = r->next_bwd++;
-  if (!r->fixed) {
+  if (!SPD_KC_FIXED(r->fixed)) {
     if (backward_float(r, slot, seq)) {
       spd_kc_fail(kc, SPD_EQUEUE);
       return;
@@ -239,7 +239,7 @@ static void slot_done(spd_kc_t *kc, uint32_t slot, uint32_t phase) {
 static int train_init(reducer_t *r) {
   spd_kc_t *kc = &r->kc;
   uint32_t s = kc->h.slots;
-  if (!r->fixed) {
+  if (!SPD_KC_FIXED(r->fixed)) {
     r->yf = spd_kc_alloc(kc, s * r->b * 4u);
     r->dyaccf = spd_kc_alloc(kc, s * r->b * 4u);
     r->dzf = spd_kc_alloc(kc, s * r->b * 4u);
@@ -280,20 +280,20 @@ static int reducer_main(spd_core_t *core, uint32_t params) {
   r->act = (spd_fx_act_params_t){(spd_fx_act_t)c->act_kind, c->act_out_frac, c->act_alpha};
   spd_kc_drop_init(&r->drop, kc);
   uint32_t s = kc->h.slots;
-  if (r->fixed) {
+  if (SPD_KC_FIXED(r->fixed)) {
     r->acc = spd_kc_alloc(kc, s * r->b * 8u);
     r->z = spd_kc_alloc(kc, r->b * 4u);
   } else {
     r->accf = spd_kc_alloc(kc, s * r->b * 4u);
   }
   r->out = spd_kc_alloc(kc, s * r->b * 4u);
-  if ((r->fixed ? !r->acc || !r->z : !r->accf) || !r->out)
+  if ((SPD_KC_FIXED(r->fixed) ? !r->acc || !r->z : !r->accf) || !r->out)
     return SPD_ENOMEM;
   if (c->flags & SPD_DS_BIAS) {
     void *bias = spd_kc_alloc(kc, r->b * 4u);
     if (!bias)
       return SPD_ENOMEM;
-    if (r->fixed)
+    if (SPD_KC_FIXED(r->fixed))
       r->bias32 = bias;
     else
       r->biasf = bias;

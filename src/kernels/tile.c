@@ -66,11 +66,11 @@ static void store(spd_kc_t *kc, uint32_t in, uint32_t slot, uint32_t v, uint32_t
     if (v >= t->b)
       return;
     uint32_t i = slot * t->b + v;
-    if (kind == SPD_DS_KIND_DZ && t->fixed)
+    if (kind == SPD_DS_KIND_DZ && SPD_KC_FIXED(t->fixed))
       t->dz16[i] = (int16_t)(int32_t)payload;
     else if (kind == SPD_DS_KIND_DZ)
       t->dzf[i] = spd_kc_u2f(payload);
-    else if (t->fixed)
+    else if (SPD_KC_FIXED(t->fixed))
       t->dyacc[i] += word ? (uint64_t)payload << 32 : (uint64_t)payload;
     else
       t->dyaccf[i] += spd_kc_u2f(payload);
@@ -78,7 +78,7 @@ static void store(spd_kc_t *kc, uint32_t in, uint32_t slot, uint32_t v, uint32_t
   }
   if (v >= t->a)
     return;
-  if (t->fixed)
+  if (SPD_KC_FIXED(t->fixed))
     t->x16[slot * t->a + v] = (int16_t)(int32_t)payload;
   else
     t->xf[slot * t->a + v] = spd_kc_u2f(payload);
@@ -123,7 +123,7 @@ static void forward_float(tile_t *t, const float *x) {
 static uint32_t nonzero(const tile_t *t, uint32_t slot) {
   uint32_t n = 0;
   for (uint32_t r = 0; r < t->a; r++)
-    n += t->fixed ? t->x16[slot * t->a + r] != 0 : t->xf[slot * t->a + r] != 0.0f;
+    n += SPD_KC_FIXED(t->fixed) ? t->x16[slot * t->a + r] != 0 : t->xf[slot * t->a + r] != 0.0f;
   return n;
 }
 
@@ -132,7 +132,7 @@ static void finish_full(tile_t *t, uint32_t slot, uint32_t seq, uint32_t *out) {
   const spd_ds_config_t *c = &t->kc.cfg;
   spd_core_t *core = t->kc.core;
   bool last = c->flags & SPD_DS_LAST;
-  if (t->fixed) {
+  if (SPD_KC_FIXED(t->fixed)) {
     spd_fx_dense_reduce(t->z, t->acc, t->bias32, (int)t->b, c->acc_frac, c->bias_frac,
                         &t->saturations);
     for (uint32_t j = 0; j < t->b; j++) {
@@ -154,23 +154,23 @@ static void finish_full(tile_t *t, uint32_t slot, uint32_t seq, uint32_t *out) {
         t->yf[slot * t->b + j] = y;
     }
   }
-  uint32_t per = last ? SPD_KC_PER_VALUE : spd_kc_act_cycles(t->fixed, c->act_kind);
-  spd_core_charge(core, t->b * (per + (t->fixed ? SPD_KC_ADD_FIXED : SPD_KC_ADD_FLOAT)));
+  uint32_t per = last ? SPD_KC_PER_VALUE : spd_kc_act_cycles(SPD_KC_FIXED(t->fixed), c->act_kind);
+  spd_core_charge(core, t->b * (per + (SPD_KC_FIXED(t->fixed) ? SPD_KC_ADD_FIXED : SPD_KC_ADD_FLOAT)));
 }
 
 static void forward(tile_t *t, uint32_t slot) {
   spd_kc_t *kc = &t->kc;
   uint32_t seq = t->next_fwd++, rows = nonzero(t, slot);
   spd_core_charge(kc->core, t->a * SPD_KC_PER_VALUE +
-                                rows * t->b * (t->fixed ? SPD_KC_MAC_FIXED : SPD_KC_MAC_FLOAT));
-  if (t->fixed)
+                                rows * t->b * (SPD_KC_FIXED(t->fixed) ? SPD_KC_MAC_FIXED : SPD_KC_MAC_FLOAT));
+  if (SPD_KC_FIXED(t->fixed))
     forward_fixed(t, t->x16 + slot * t->a);
   else
     forward_float(t, t->xf + slot * t->a);
   uint32_t *out = t->out + slot * t->b * t->words;
   if (t->full) {
     finish_full(t, slot, seq, out);
-  } else if (t->fixed) {
+  } else if (SPD_KC_FIXED(t->fixed)) {
     for (uint32_t j = 0; j < t->b; j++) {
       uint64_t v = (uint64_t)t->acc[j];
       out[2 * j] = (uint32_t)v;
@@ -331,7 +331,7 @@ static void batch_update_float(tile_t *t, uint32_t seq) {
 static void backward(tile_t *t, uint32_t slot) {
   spd_kc_t *kc = &t->kc;
   uint32_t seq = t->next_bwd++;
-  if (!t->fixed) {
+  if (!SPD_KC_FIXED(t->fixed)) {
     if (backward_float(t, slot, seq)) {
       spd_kc_fail(kc, SPD_EQUEUE);
       return;
@@ -403,7 +403,7 @@ static int train_init(tile_t *t) {
   spd_kc_t *kc = &t->kc;
   uint32_t s = kc->h.slots, n = t->a * t->b;
   int err = 0;
-  if (!t->fixed)
+  if (!SPD_KC_FIXED(t->fixed))
     return train_init_float(t);
   if (!t->w16)
     return SPD_EINVAL; /* streamed weights do not train yet */
@@ -440,7 +440,7 @@ static int train_init(tile_t *t) {
 
 static int load_weights(tile_t *t) {
   const spd_ds_config_t *c = &t->kc.cfg;
-  uint32_t vb = t->fixed ? 2u : 4u, bytes = t->a * t->b * vb;
+  uint32_t vb = SPD_KC_FIXED(t->fixed) ? 2u : 4u, bytes = t->a * t->b * vb;
   int err = 0;
   if (c->flags & SPD_DS_STREAMED) {
     t->stream = spd_kc_alloc(&t->kc, STREAM_BYTES);
@@ -450,7 +450,7 @@ static int load_weights(tile_t *t) {
     void *w = spd_kc_alloc(&t->kc, bytes);
     if (!w)
       return SPD_ENOMEM;
-    if (t->fixed)
+    if (SPD_KC_FIXED(t->fixed))
       t->w16 = w;
     else
       t->wf = w;
@@ -462,7 +462,7 @@ static int load_weights(tile_t *t) {
   void *bias = spd_kc_alloc(&t->kc, t->b * 4u);
   if (!bias)
     return SPD_ENOMEM;
-  if (t->fixed)
+  if (SPD_KC_FIXED(t->fixed))
     t->bias32 = bias;
   else
     t->biasf = bias;
@@ -485,11 +485,11 @@ static int tile_main(spd_core_t *core, uint32_t params, uint32_t role) {
   t->full = role == SPD_DS_ROLE_TILE_FULL;
   t->a = c->rows;
   t->b = c->cols;
-  t->words = t->full || !t->fixed ? 1u : 2u;
+  t->words = t->full || !SPD_KC_FIXED(t->fixed) ? 1u : 2u;
   t->act = (spd_fx_act_params_t){(spd_fx_act_t)c->act_kind, c->act_out_frac, c->act_alpha};
   spd_kc_drop_init(&t->drop, kc);
-  uint32_t s = kc->h.slots, vb = t->fixed ? 2u : 4u, free0 = spd_core_dtcm_free(core);
-  if (t->fixed) {
+  uint32_t s = kc->h.slots, vb = SPD_KC_FIXED(t->fixed) ? 2u : 4u, free0 = spd_core_dtcm_free(core);
+  if (SPD_KC_FIXED(t->fixed)) {
     t->x16 = spd_kc_alloc(kc, s * t->a * vb);
     t->acc = spd_kc_alloc(kc, t->b * 8u);
     t->z = spd_kc_alloc(kc, t->b * 4u);
@@ -498,7 +498,7 @@ static int tile_main(spd_core_t *core, uint32_t params, uint32_t role) {
     t->accf = spd_kc_alloc(kc, t->b * 4u);
   }
   t->out = spd_kc_alloc(kc, s * t->b * t->words * 4u);
-  if ((t->fixed ? !t->x16 || !t->acc || !t->z : !t->xf || !t->accf) || !t->out)
+  if ((SPD_KC_FIXED(t->fixed) ? !t->x16 || !t->acc || !t->z : !t->xf || !t->accf) || !t->out)
     return SPD_ENOMEM;
   if ((err = load_weights(t)))
     return err;
@@ -508,7 +508,7 @@ static int tile_main(spd_core_t *core, uint32_t params, uint32_t role) {
     return err;
   /* The partitioner planned this core with the same size function: a
    * difference is a bug in one of them (base/tile_mem.h). */
-  spd_tile_mem_t m = {.rows = t->a, .cols = t->b, .slots = s, .fixed = t->fixed,
+  spd_tile_mem_t m = {.rows = t->a, .cols = t->b, .slots = s, .fixed = SPD_KC_FIXED(t->fixed),
                       .full = t->full, .last = t->last, .bias = c->flags & SPD_DS_BIAS,
                       .streamed = c->flags & SPD_DS_STREAMED, .train = t->train,
                       .split = c->flags & SPD_DS_SPLIT, .state = c->state,

@@ -3,9 +3,13 @@
 
 #include <inttypes.h>
 
+#include "map/kernel_itcm.h"
+
 int spd_place(spd_ctx_t *ctx, const spd_machine_graph_t *g, const spd_machine_t *m,
               spd_placement_t *out) {
-  return spd_place_locality(ctx, g, m, out);
+  /* A kernel that does not fit a core's ITCM fits nowhere (make arm). */
+  int err = spd__kernel_itcm_check(ctx, g, SPD_ITCM_BYTES);
+  return err ? err : spd_place_locality(ctx, g, m, out);
 }
 
 void spd_placement_free(spd_placement_t *p) {
@@ -35,6 +39,9 @@ int spd_placement_check(spd_ctx_t *ctx, const spd_machine_graph_t *g, const spd_
   if (p->n_vertices != g->n_vertices || !p->loc)
     return spd_ctx_fail(ctx, SPD_EINVAL, "placement holds %" PRIu32 " vertices, graph %" PRIu32,
                         p->n_vertices, g->n_vertices);
+  int itcm_err = spd__kernel_itcm_check(ctx, g, SPD_ITCM_BYTES);
+  if (itcm_err)
+    return itcm_err;
   uint32_t *owner = spd_malloc(ctx, sizeof *owner * (size_t)m->n_chips * SPD_CORES_PER_CHIP + 1);
   uint64_t *sdram = spd_calloc(ctx, m->n_chips ? m->n_chips : 1, sizeof *sdram);
   int err = owner && sdram ? 0 : SPD_ENOMEM;

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "spindle/dataspec.h"
 #include "spindle/fixed_math.h"
 
 static double seconds_now(void) {
@@ -12,13 +13,27 @@ static double seconds_now(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+static float record_float(uint32_t u) {
+  float f;
+  memcpy(&f, &u, sizeof f);
+  return f;
+}
+
 double spd__record_loss(const uint32_t *rec, uint32_t out_size, bool fixed) {
   uint64_t lw = (uint64_t)rec[out_size] | (uint64_t)rec[out_size + 1] << 32;
   if (fixed)
     return ldexp((double)(int64_t)lw, -SPD_FX_LOSS_FRAC);
-  double dl;
-  memcpy(&dl, &lw, sizeof dl);
-  return dl;
+  if (lw != SPD_DS_LOSS_XENT)
+    return 0.0;
+  /* The loss core's softmax outputs, summed in double in their order. */
+  uint32_t label = rec[out_size + 3];
+  if (label >= out_size)
+    return 0.0;
+  double total = 0;
+  for (uint32_t j = 0; j < out_size; j++)
+    total += (double)record_float(rec[j]);
+  double p = (double)record_float(rec[label]) / total;
+  return -log(p < 1e-7 ? 1e-7 : p > 1.0 - 1e-7 ? 1.0 - 1e-7 : p);
 }
 
 uint32_t spd__records_complete(const uint32_t *records, uint32_t count, uint32_t out_size) {

@@ -29,7 +29,7 @@ typedef struct spd__mprogress {
   uint32_t batch;              /* samples per reported step (0: 32) */
   uint32_t n;                  /* samples per epoch (inference: all) */
   uint32_t out_size;           /* outputs per record */
-  bool fixed;                  /* loss words are fixed point (else a double) */
+  bool fixed;                  /* loss words are fixed point (else SPD_DS_LOSS_*) */
   uint32_t done;               /* records taken so far, in sequence order */
   double loss_sum;             /* the current epoch's, in sample order */
   uint32_t hits;
@@ -40,7 +40,8 @@ typedef struct spd__mprogress {
   void *validate_ud;
 } spd__mprogress_t;
 
-/** The loss of one record (fixed: s.SPD_FX_LOSS_FRAC; float: a double). */
+/** The loss of one record (fixed: s.SPD_FX_LOSS_FRAC; float: worked out from
+ *  the record's outputs and label as the loss words say, SPD_DS_LOSS_*). */
 double spd__record_loss(const uint32_t *rec, uint32_t out_size, bool fixed);
 
 /** Records among @p count (consecutive, @p out_size outputs each) that are
