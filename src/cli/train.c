@@ -171,11 +171,6 @@ static int use_checkpoints(spd_cli_session_t *s, spd_fit_config_t *cfg,
   const spd_cli_options_t *o = s->opt;
   if (!o->checkpoint && !o->resume)
     return 0;
-  if (s->machine) {
-    fprintf(stderr, "spindle train: --checkpoint and --resume need --backend reference "
-                    "(the machine cannot load optimizer state yet)\n");
-    return 2;
-  }
   cfg->checkpoint_dir = o->checkpoint;
   if (!o->resume)
     return 0;
