@@ -791,6 +791,17 @@ static bool stop_requested(const mrun_t *r) {
   return cb && cb->should_stop_cb && cb->should_stop_cb(cb->ud);
 }
 
+/* Stopped by should_stop_cb: where, and the checkpoint that goes on. */
+static int stop_interrupted(mrun_t *r) {
+  char saved[4200] = "";
+  uint32_t done = r->progress.done, whole = r->n ? done / r->n : 0;
+  if (r->cfg && r->cfg->checkpoint_dir && whole)
+    snprintf(saved, sizeof saved, "; the checkpoint in '%s' goes on from epoch %u",
+             r->cfg->checkpoint_dir, r->first_epoch + whole + 1);
+  return spd_ctx_fail(r->ctx, SPD_EINTERRUPTED, "stopped after %u of %u samples%s", done,
+                      run_samples(r), saved);
+}
+
 /* Start the cores and let the machine run in slices of simulated time,
  * looking at the sink's records and the lost packets after each, until
  * every core has exited or the run's time limit has passed. */
@@ -809,8 +820,7 @@ static int run_in_slices(mrun_t *r) {
       break;
     spd_ctx_clear(r->ctx); /* the slice's timeout is no failure */
     if (!(err = read_records(r, false)) && stop_requested(r))
-      err = spd_ctx_fail(r->ctx, SPD_EINTERRUPTED, "stopped after %u of %u samples",
-                         r->progress.done, run_samples(r));
+      err = stop_interrupted(r);
     if (err)
       spd_tx_stop(r->tx);
   }

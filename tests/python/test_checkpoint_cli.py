@@ -287,6 +287,31 @@ def test_signal_stops_the_machine(data, tmp_path):
     assert not save.exists() and temp_files(tmp_path) == []
 
 
+def test_signal_stops_the_machine_with_its_last_checkpoint(data, tmp_path):
+    """A stopped machine keeps the checkpoint of its last whole epoch, says
+    so, and a run goes on from it. (Every epoch's weights and slabs stay in
+    SDRAM, as validation's do: 1000 epochs would not fit.)"""
+    ck = tmp_path / "ck"
+    proc = subprocess.Popen([SPINDLE, *train_args(data, 200, "fixed", "--checkpoint", str(ck),
+                                                  backend="machine", limit="64")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(ck / "manifest.json", proc)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("spindle train: interrupted by SIGINT"), err
+    pos = json.loads((ck / "manifest.json").read_text())["position"]
+    assert pos["batch"] == 0 and pos["epoch"] >= 1
+    assert f"the checkpoint in '{ck}' goes on from epoch" in lines[0], err
+    assert temp_files(tmp_path) == []
+    more = pos["epoch"] + 1
+    r = run(*train_args(data, more, "fixed", "--resume", str(ck), backend="machine",
+                        limit="64", test_limit="32"))
+    assert r.returncode == 0, r.stderr
+    assert f"Epoch {more}/{more}" in r.stdout and f"Epoch {pos['epoch']}/" not in r.stdout
+
+
 def test_checkpoint_folder_is_checked_before_training(data, tmp_path):
     a_file = tmp_path / "file"
     a_file.write_text("x")
