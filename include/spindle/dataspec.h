@@ -191,6 +191,10 @@ typedef struct spd_ds_config {
   uint32_t state_out[2];       /* where the slabs go with the results (0:
                                   nowhere), with SPD_DS_EPOCH_RESULTS every
                                   epoch's at state_out + e * their bytes */
+  uint32_t result_ring;        /* with SPD_DS_EPOCH_RESULTS: epoch e's
+                                  results and slabs go to block e % ring
+                                  (0: block e), the host reading each epoch's
+                                  before the next but one overwrites them */
 } spd_ds_config_t;
 
 /** Float training: one step's update constants (table [step], one per chip

@@ -59,13 +59,20 @@ static uint32_t slab_bytes(const spd_kc_t *kc, uint32_t n) {
   return ((st & 1u) ? n * 4u : 0u) + ((st & 2u) ? n * 8u : 0u) + ((st & 4u) ? n * 4u : 0u);
 }
 
+/* The results' block of the epoch of @p seq (SPD_DS_EPOCH_RESULTS). */
+static uint32_t epoch_block(const spd_ds_config_t *c, uint32_t seq) {
+  if (!(c->flags & SPD_DS_EPOCH_RESULTS))
+    return 0;
+  uint32_t epoch = seq / c->epoch_samples;
+  return c->result_ring ? epoch % c->result_ring : epoch;
+}
+
 /* Where block @p which's slabs go after the update of @p seq (0: none). */
 static uint32_t state_at(const spd_kc_t *kc, uint32_t which, uint32_t seq, uint32_t n) {
   const spd_ds_config_t *c = &kc->cfg;
   if (!c->state_out[which])
     return 0;
-  uint32_t epoch = (c->flags & SPD_DS_EPOCH_RESULTS) ? seq / c->epoch_samples : 0;
-  return c->state_out[which] + epoch * slab_bytes(kc, n);
+  return c->state_out[which] + epoch_block(c, seq) * slab_bytes(kc, n);
 }
 
 int spd_kc_state_save(spd_kc_t *kc, uint32_t seq, spd_kc_params_t *kernel,
@@ -192,7 +199,7 @@ uint32_t spd_kc_result_at(const spd_kc_t *kc, uint32_t seq, uint32_t bytes) {
     return seq + 1 == kc->h.n_samples ? c->result_addr : 0;
   if ((seq + 1) % c->epoch_samples)
     return 0;
-  return c->result_addr + seq / c->epoch_samples * (bytes + 4u);
+  return c->result_addr + epoch_block(c, seq) * (bytes + 4u);
 }
 
 int spd_kc_result_seal(spd_kc_t *kc, uint32_t seq, uint32_t at, uint32_t bytes) {

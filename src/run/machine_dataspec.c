@@ -94,6 +94,7 @@ static void train_config(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_config_
   c->result_addr = in->result_addr[vi];
   if (in->epoch_results)
     c->flags |= SPD_DS_EPOCH_RESULTS;
+  c->result_ring = in->result_ring;
   c->order_addr = in->order_addr[vi];
   for (int w = 0; w < 2; w++) { /* training checkpoints */
     c->state_in[w] = in->state_in ? in->state_in[vi][w] : 0;

@@ -39,6 +39,7 @@ typedef struct spd__ds_inputs {
   const uint32_t *update_addr;        /* per vertex: its layer's update table */
   const uint32_t *result_addr;        /* per vertex: final master weights */
   bool epoch_results;                 /* ... and every epoch's (validation) */
+  uint32_t result_ring;               /* ... in a ring of blocks (0: one each) */
   const uint32_t *order_addr;         /* per vertex: sources' sample order */
   uint64_t seed;                      /* the fit's seed (Dropout masks) */
   /* training checkpoints: per vertex, the optimizer state of its kernel

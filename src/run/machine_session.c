@@ -331,6 +331,17 @@ static bool epoch_results(const mrun_t *r) {
   return r->cfg && (r->cfg->validation || r->cfg->checkpoint_dir);
 }
 
+/* Every epoch's results and slabs go round a ring of four blocks: the host
+ * reads each epoch's once its records are in, within a slice of simulated
+ * time, long before the machine could finish three more epochs (a seal
+ * from a later epoch is reported, not read as this one's), so SDRAM holds
+ * four epochs' whatever the run's length. */
+#define RESULT_RING 4u
+
+static uint32_t result_blocks(const mrun_t *r) {
+  return r->epochs < RESULT_RING ? r->epochs : RESULT_RING;
+}
+
 /* Bytes from one epoch's results of a vertex to the next's: the results
  * and, with epoch results, their marker word. */
 static uint32_t result_stride(const mrun_t *r, const spd_vertex_t *vx) {
@@ -344,7 +355,7 @@ static int alloc_results(mrun_t *r, uint32_t v) {
   const spd_vertex_t *vx = &r->g->vertices[v];
   if (!epoch_results(r))
     return alloc_write(r, v, NULL, result_bytes(r, vx), &r->result_addr[v]);
-  size_t bytes = (size_t)result_stride(r, vx) * r->epochs;
+  size_t bytes = (size_t)result_stride(r, vx) * result_blocks(r);
   void *zero = spd_calloc(r->ctx, bytes, 1);
   if (!zero)
     return spd_ctx_fail(r->ctx, SPD_ENOMEM, "results of vertex %u: %zu bytes", v, bytes);
@@ -442,7 +453,7 @@ static int alloc_state(mrun_t *r, uint32_t v) {
       spd_free(r->ctx, buf);
     }
     if (!err && r->cfg->checkpoint_dir)
-      err = alloc_write(r, v, NULL, (size_t)bytes * r->epochs, &r->state_out[v][w]);
+      err = alloc_write(r, v, NULL, (size_t)bytes * result_blocks(r), &r->state_out[v][w]);
   }
   return err;
 }
@@ -461,7 +472,7 @@ static int read_state(mrun_t *r, uint32_t epoch) {
       if (!buf)
         return spd_ctx_fail(r->ctx, SPD_ENOMEM, "optimizer state of vertex %u", v);
       err = spd_tx_read_sdram(r->tx, r->place.loc[v].x, r->place.loc[v].y,
-                              r->state_out[v][w] + epoch * bytes, buf, bytes);
+                              r->state_out[v][w] + epoch % RESULT_RING * bytes, buf, bytes);
       if (!err)
         move_state(r, vx, w, buf, false);
       spd_free(r->ctx, buf);
@@ -635,7 +646,7 @@ static int load(mrun_t *r) {
                          .batch = r->cfg ? (uint32_t)r->cfg->batch_size : 0,
                          .state = optimizer_state(r), .master = r->master,
                          .update_addr = r->update_addr, .result_addr = r->result_addr,
-                         .epoch_results = epoch_results(r),
+                         .epoch_results = epoch_results(r), .result_ring = RESULT_RING,
                          .order_addr = r->order_addr, .seed = r->cfg ? r->cfg->seed : 0,
                          .state_in = (const uint32_t(*)[2])r->state_in,
                          .state_out = (const uint32_t(*)[2])r->state_out,
@@ -1025,7 +1036,8 @@ static int read_results(mrun_t *r, spd_model_t *m, uint32_t epoch) {
     if (!w)
       return spd_ctx_fail(r->ctx, SPD_ENOMEM, "results of vertex %u", v);
     err = spd_tx_read_sdram(r->tx, r->place.loc[v].x, r->place.loc[v].y,
-                            r->result_addr[v] + epoch * result_stride(r, vx), w, bytes);
+                            r->result_addr[v] + epoch % RESULT_RING * result_stride(r, vx), w,
+                            bytes);
     spd_layer_t *l = &m->layers[vx->layer];
     uint32_t out = (uint32_t)l->config.units, k = 0;
     const spd_conv_tiling_t *ct = spd_machine_graph_conv_tiling(r->g, vx->layer);
@@ -1054,10 +1066,14 @@ static int epoch_sealed(mrun_t *r, uint32_t epoch, bool *sealed) {
   for (uint32_t v = 0; *sealed && v < r->g->n_vertices; v++) {
     uint32_t stride = result_stride(r, &r->g->vertices[v]), mark = 0;
     int err = stride ? spd_tx_read_sdram(r->tx, r->place.loc[v].x, r->place.loc[v].y,
-                                         r->result_addr[v] + (epoch + 1) * stride - 4u, &mark, 4)
+                                         r->result_addr[v] + (epoch % RESULT_RING + 1) * stride -
+                                             4u, &mark, 4)
                      : 0;
     if (err)
       return err;
+    if (stride && mark > epoch + 1)
+      return spd_ctx_fail(r->ctx, SPD_ESTATE, "the results of epoch %u were overwritten by "
+                          "epoch %u's before the host read them", epoch + 1, mark);
     *sealed = !stride || mark == epoch + 1;
   }
   return 0;

@@ -289,10 +289,10 @@ def test_signal_stops_the_machine(data, tmp_path):
 
 def test_signal_stops_the_machine_with_its_last_checkpoint(data, tmp_path):
     """A stopped machine keeps the checkpoint of its last whole epoch, says
-    so, and a run goes on from it. (Every epoch's weights and slabs stay in
-    SDRAM, as validation's do: 1000 epochs would not fit.)"""
+    so, and a run goes on from it. The epochs' weights and slabs go round a
+    ring of SDRAM blocks, so a run of 1000 epochs fits."""
     ck = tmp_path / "ck"
-    proc = subprocess.Popen([SPINDLE, *train_args(data, 200, "fixed", "--checkpoint", str(ck),
+    proc = subprocess.Popen([SPINDLE, *train_args(data, 1000, "fixed", "--checkpoint", str(ck),
                                                   backend="machine", limit="64")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for(ck / "manifest.json", proc)
