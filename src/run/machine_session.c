@@ -510,14 +510,19 @@ static int write_vertex_data(mrun_t *r, uint32_t v) {
 
 /* Sources start injecting once the slowest core has read its blob with
  * charged SDRAM reads (sdram_word_cycles 20 per word, docs/cost-model.md)
- * and allocated its state: twice that, plus 20 us. */
+ * and allocated its state (a resumed core also reads its optimizer slabs):
+ * twice that, plus 20 us. */
 static uint32_t start_delay_us(mrun_t *r, spd__ds_inputs_t *in) {
   uint64_t worst = 0;
   for (uint32_t v = 0; v < r->g->n_vertices; v++) {
     uint8_t *blob = NULL;
     uint32_t size = 0;
-    if (spd__ds_build(r->ctx, in, v, &blob, &size) == 0 && size > worst)
-      worst = size;
+    if (spd__ds_build(r->ctx, in, v, &blob, &size) == 0) {
+      uint64_t bytes = size;
+      for (int w = 0; r->resume && w < 2; w++)
+        bytes += state_bytes(r, &r->g->vertices[v], w);
+      worst = bytes > worst ? bytes : worst;
+    }
     spd_free(r->ctx, blob);
   }
   return (uint32_t)(worst / 4u * 20u * 2u / 200u + 20u);
