@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "spindle/checkpoint.h"
 #include "spindle/fit_fixed.h"
 #include "spindle/machine_run.h"
 #include "support/test_machine_data.h"
@@ -91,6 +92,73 @@ static void test_train_float_close(void **state) {
   train_case(300, reduced_layers, SPD_NUMERIC_FLOAT, SPD_OPT_ADAM, 0.0f);
 }
 
+/* Checkpoints on the machine (docs/formats.md, "On the machine"): one
+ * epoch with a checkpoint, then a run resumed from it up to epoch 3, with
+ * validation, lands on spd_fit_fixed's three straight epochs bit for bit:
+ * the Adam slabs of the tiles and reducers, the update steps, the order
+ * and the Dropout counters all go on. The final checkpoint stands at
+ * epoch 3. */
+static void test_resume_exact(void **state) {
+  (void)state;
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  spd_model_t *on_host = stack(&ctx, 300, reduced_layers);
+  spd_model_t *first = stack(&ctx, 300, reduced_layers);
+  spd_model_t *resumed = stack(&ctx, 300, reduced_layers);
+  spd_machine_t *mc = spd_test_machine(&ctx, "spinn5", NULL);
+  spd_test_samples_t s, val;
+  spd_test_samples_make(&s, 37, (spd_shape_t){1, {300}}, classes_of(on_host), true);
+  spd_test_samples_make(&val, 9, (spd_shape_t){1, {300}}, classes_of(on_host), false);
+  spd_fit_config_t cfg;
+  spd_test_fit_config(&cfg, SPD_OPT_ADAM, 0.0f);
+  cfg.epochs = 3;
+  cfg.validation = &val.d;
+  spd_history_t want = {0}, got = {0};
+  assert_int_equal(spd_fit_fixed(on_host, &cfg, &s.d, &want, NULL), 0);
+
+  const char *dir = spd_test_tmpdir();
+  assert_non_null(dir);
+  spd_machine_run_opts_t o = {.numeric = SPD_NUMERIC_FIXED};
+  cfg.epochs = 1;
+  cfg.checkpoint_dir = dir;
+  if (spd_machine_fit(&ctx, first, mc, &o, &cfg, &s.d, NULL, NULL))
+    fail_msg("%s", spd_ctx_message(&ctx));
+  spd_checkpoint_t *ck = NULL;
+  assert_int_equal(spd_checkpoint_open(&ctx, dir, &ck), 0);
+  cfg.epochs = 3;
+  cfg.resume = ck;
+  spd_machine_stats_t st;
+  if (spd_machine_fit(&ctx, resumed, mc, &o, &cfg, &s.d, &got, &st))
+    fail_msg("%s", spd_ctx_message(&ctx));
+  assert_int_equal(st.samples, 2 * 37);
+  for (int i = 0; i < on_host->n_layers; i++)
+    for (int p = 0; p < on_host->layers[i].n_params; p++) {
+      const spd_tensor_t *a = &on_host->layers[i].params[p].value;
+      const spd_tensor_t *b = &resumed->layers[i].params[p].value;
+      assert_memory_equal(a->data, b->data, spd_shape_size(&a->shape) * sizeof(float));
+    }
+  for (int e = 0; e < 3; e++) {
+    assert_true(got.epochs[e].loss == want.epochs[e].loss);
+    assert_true(got.epochs[e].val_loss == want.epochs[e].val_loss);
+  }
+  spd_checkpoint_free(ck);
+  assert_int_equal(spd_checkpoint_open(&ctx, dir, &ck), 0);
+  spd_checkpoint_info_t info;
+  spd_checkpoint_info(ck, &info);
+  assert_int_equal(info.epochs_done, 3);
+  assert_string_equal(info.backend, "machine");
+  spd_checkpoint_free(ck);
+  spd_test_rmtree(dir);
+  spd_history_free(&want);
+  spd_history_free(&got);
+  spd_test_samples_free(&s);
+  spd_test_samples_free(&val);
+  spd_machine_free(mc);
+  spd_model_free(on_host);
+  spd_model_free(first);
+  spd_model_free(resumed);
+}
+
 /* Inference passes a Dropout through (Keras): predict and evaluate equal
  * the reference's fixed mode. */
 static void test_inference_passes_through(void **state) {
@@ -157,6 +225,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_train_full_tiles_exact),
       cmocka_unit_test(test_train_reducers_exact),
+      cmocka_unit_test(test_resume_exact),
       cmocka_unit_test(test_train_float_close),
       cmocka_unit_test(test_inference_passes_through),
       cmocka_unit_test(test_input_dropout_refused),

@@ -22,7 +22,7 @@ typedef struct spd_checkpoint spd_checkpoint_t;
 
 /** Where a checkpointed run stands. */
 typedef struct spd_checkpoint_info {
-  char backend[16];          /* "reference" (the host executor) */
+  char backend[16];          /* "reference" (the host executor) or "machine" */
   char numeric[8];           /* "float" or "fixed" */
   int epochs_done;           /* whole epochs trained */
   size_t batches_done;       /* batches of the next epoch already trained */

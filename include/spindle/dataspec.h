@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define SPD_DS_MAGIC 0x53504453u /* "SPDS" */
-#define SPD_DS_VERSION 4u
+#define SPD_DS_VERSION 5u
 
 /* What a blob is for and how it computes, as codes of the blob format
  * itself: kernels read these and include no mapping or model header. The
@@ -145,6 +145,8 @@ typedef struct spd_ds_dropout {
   uint32_t scale_mant;         /* spd_fx_const_t of 1 / (1 - rate) */
   int32_t scale_shift;
   uint32_t scale_f;
+  uint32_t seq_base;           /* n of the run's sequence number 0: the
+                                  samples trained before it (a resumed run) */
 } spd_ds_dropout_t;
 
 /** The role's configuration. act_kind is an spd_fx_act_t code
@@ -189,6 +191,18 @@ typedef struct spd_ds_config {
                                   tables and the tile's buffers (the state
                                   struct aside); 0: unchecked */
   spd_ds_dropout_t drop;       /* training with SPD_DS_DROPOUT */
+  /* training checkpoints (docs/dataspec.md, "Optimizer state"): per block
+   * [0] kernel, [1] bias, its optimizer slabs one after the other (fixed:
+   * a int32, b int64, c int32 per weight as .state says; float: m, v), each
+   * row-major as the block's master */
+  uint32_t state_in[2];        /* the slabs to start from (0: zeros) */
+  uint32_t state_out[2];       /* where the slabs go with the results (0:
+                                  nowhere), with SPD_DS_EPOCH_RESULTS every
+                                  epoch's at state_out + e * their bytes */
+  uint32_t result_ring;        /* with SPD_DS_EPOCH_RESULTS: epoch e's
+                                  results and slabs go to block e % ring
+                                  (0: block e), the host reading each epoch's
+                                  before the next but one overwrites them */
 } spd_ds_config_t;
 
 /** Float training: one step's update constants (table [step], one per chip

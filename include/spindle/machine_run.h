@@ -119,8 +119,15 @@ int spd_machine_fit(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *machine
  *  epoch's running mean loss and accuracy, epoch end with the epoch's logs
  *  (host seconds included). A batch callback returning non-zero stops the
  *  machine: SPD_ESTATE; should_stop_cb returning true after any slice of
- *  simulated time stops it too: SPD_EINTERRUPTED (no checkpoint: the
- *  machine cannot write one yet). With cfg->validation, the validation samples run
+ *  simulated time stops it too: SPD_EINTERRUPTED (the last epoch's
+ *  checkpoint stays).
+ *
+ *  cfg->checkpoint_dir: after every epoch the cores' weights and optimizer
+ *  slabs are read back and written as a checkpoint (docs/formats.md,
+ *  "Training checkpoints", backend "machine"). cfg->resume: the run goes on
+ *  from that checkpoint (whole epochs only: SPD_EUNSUPPORTED otherwise), its
+ *  cores starting from its weights and slabs; in fixed point bit for bit,
+ *  and from a fixed-point checkpoint of either backend. With cfg->validation, the validation samples run
  *  forward on the machine after each epoch with that epoch's weights (read
  *  from SDRAM), filling the logs' val_loss and val_accuracy as
  *  spd_fit_fixed / spd_fit do. */

@@ -56,11 +56,13 @@ static const char usage[] =
     "  --report R.json     write a JSON report (test_accuracy, loss, history, ...)\n"
     "  --checkpoint DIR    write a checkpoint into folder DIR after every epoch and\n"
     "                      when interrupted (weights, optimizer state, position;\n"
-    "                      docs/formats.md); --backend reference\n"
+    "                      docs/formats.md); the machine after every epoch only\n"
     "  --resume DIR        go on from the checkpoint in DIR up to --epochs, with the\n"
     "                      same model, data, numeric and training flags as the run\n"
     "                      that wrote it (a different one is refused); the result\n"
-    "                      is bit-identical to a run that never stopped\n"
+    "                      is bit-identical to a run that never stopped (the\n"
+    "                      machine in float: to rounding); fixed-point checkpoints\n"
+    "                      go on on either backend\n"
     "\n"
     "Ctrl-C or SIGTERM stops training at the next batch boundary, writes the\n"
     "checkpoint if --checkpoint was given (neither --save nor --report is written)\n"
@@ -171,11 +173,6 @@ static int use_checkpoints(spd_cli_session_t *s, spd_fit_config_t *cfg,
   const spd_cli_options_t *o = s->opt;
   if (!o->checkpoint && !o->resume)
     return 0;
-  if (s->machine) {
-    fprintf(stderr, "spindle train: --checkpoint and --resume need --backend reference "
-                    "(the machine cannot load optimizer state yet)\n");
-    return 2;
-  }
   cfg->checkpoint_dir = o->checkpoint;
   if (!o->resume)
     return 0;

@@ -361,6 +361,8 @@ static void owner_publish(ctile_t *t, const void *w, const void *bias, uint32_t 
   uint32_t at = spd_kc_result_at(kc, seq, bytes);
   if (at && (spd_core_sdram_write(kc->core, at, w, n) ||
              (bias && spd_core_sdram_write(kc->core, at + n, bias, t->b * 4u)) ||
+             (t->fixed ? spd_kc_state_save(kc, seq, &t->kernel, bias ? &t->bias : NULL)
+                       : spd_kc_fstate_save(kc, seq, &t->fkernel, bias ? &t->fbias : NULL)) ||
              spd_kc_result_seal(kc, seq, at, bytes))) {
     spd_kc_fail(kc, SPD_EINVAL);
     return;
@@ -733,9 +735,9 @@ static int train_init_float(ctile_t *t) {
   if (t->owner) {
     if (receives_dw(t) && !(t->dwinf = spd_kc_alloc(kc, K * 4u)))
       return SPD_ENOMEM;
-    int err = spd_kc_fparams_init(kc, &t->fkernel, t->n_w, t->wf);
+    int err = spd_kc_fparams_init(kc, &t->fkernel, t->n_w, t->wf, 0);
     if (!err && t->biasf)
-      err = spd_kc_fparams_init(kc, &t->fbias, t->b, t->biasf);
+      err = spd_kc_fparams_init(kc, &t->fbias, t->b, t->biasf, 1);
     return err;
   }
   t->fkernel = (spd_kc_fparams_t){.n = t->n_w, .w = t->wf, .grad = spd_kc_alloc(kc, K * 4u)};

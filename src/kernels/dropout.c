@@ -13,7 +13,7 @@ void spd_kc_drop_init(spd_kc_drop_t *d, const spd_kc_t *kc) {
 bool spd_kc_drop_keep(spd_kc_drop_t *d, spd_core_t *core, uint32_t seq, uint32_t e) {
   if (!d->on)
     return true;
-  uint64_t counter = (uint64_t)seq * d->p.blocks + e / 4u;
+  uint64_t counter = ((uint64_t)seq + d->p.seq_base) * d->p.blocks + e / 4u;
   if (d->block != counter + 1u) {
     uint32_t key[2] = {d->p.seed_lo, d->p.seed_hi};
     spd_philox4x32(key, counter, d->p.stream, d->words);

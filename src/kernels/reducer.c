@@ -147,6 +147,8 @@ static int save_bias(reducer_t *r, uint32_t seq, const void *bias) {
   spd_kc_t *kc = &r->kc;
   uint32_t bytes = r->b * 4u, at = bias ? spd_kc_result_at(kc, seq, bytes) : 0;
   if (at && (spd_core_sdram_write(kc->core, at, bias, bytes) ||
+             (r->fixed ? spd_kc_state_save(kc, seq, NULL, &r->bias)
+                       : spd_kc_fstate_save(kc, seq, NULL, &r->fbias)) ||
              spd_kc_result_seal(kc, seq, at, bytes))) {
     spd_kc_fail(kc, SPD_EINVAL);
     return SPD_EINVAL;
@@ -247,7 +249,7 @@ static int train_init(reducer_t *r) {
     r->pending = spd_kc_alloc(kc, s);
     if (!r->yf || !r->dyaccf || !r->dzf || !r->dzw || !r->pending)
       return SPD_ENOMEM;
-    return r->biasf ? spd_kc_fparams_init(kc, &r->fbias, r->b, r->biasf) : 0;
+    return r->biasf ? spd_kc_fparams_init(kc, &r->fbias, r->b, r->biasf, 1) : 0;
   }
   r->y16 = spd_kc_alloc(kc, s * r->b * 2u);
   r->dyacc = spd_kc_alloc(kc, s * r->b * 8u);

@@ -263,6 +263,7 @@ static void batch_update(tile_t *t, uint32_t seq) {
   uint32_t at = spd_kc_result_at(kc, seq, bytes);
   if (at && (spd_kc_params_save(kc, &t->kernel, at) ||
              (t->bias32 && spd_core_sdram_write(kc->core, at + n, t->bias32, t->b * 4u)) ||
+             spd_kc_state_save(kc, seq, &t->kernel, t->bias32 ? &t->bias : NULL) ||
              spd_kc_result_seal(kc, seq, at, bytes))) {
     spd_kc_fail(kc, SPD_EINVAL);
     return;
@@ -321,6 +322,7 @@ static void batch_update_float(tile_t *t, uint32_t seq) {
   uint32_t at = spd_kc_result_at(kc, seq, bytes);
   if (at && (spd_core_sdram_write(kc->core, at, t->wf, n) ||
              (t->biasf && spd_core_sdram_write(kc->core, at + n, t->biasf, t->b * 4u)) ||
+             spd_kc_fstate_save(kc, seq, &t->fkernel, t->biasf ? &t->fbias : NULL) ||
              spd_kc_result_seal(kc, seq, at, bytes))) {
     spd_kc_fail(kc, SPD_EINVAL);
     return;
@@ -393,9 +395,9 @@ static int train_init_float(tile_t *t) {
     if (!t->yf || !t->dyaccf)
       return SPD_ENOMEM;
   }
-  int err = spd_kc_fparams_init(kc, &t->fkernel, t->a * t->b, t->wf);
+  int err = spd_kc_fparams_init(kc, &t->fkernel, t->a * t->b, t->wf, 0);
   if (!err && t->biasf)
-    err = spd_kc_fparams_init(kc, &t->fbias, t->b, t->biasf);
+    err = spd_kc_fparams_init(kc, &t->fbias, t->b, t->biasf, 1);
   return err;
 }
 

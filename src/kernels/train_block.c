@@ -15,6 +15,95 @@ static uint32_t update_cycles(const spd_fx_update_t *u) {
   return u->has_momentum ? 220u : 150u;
 }
 
+/* ---- Optimizer state in and out (spd_ds_config_t.state_in, state_out) ---- */
+
+static int io(spd_kc_t *kc, bool in, uint32_t addr, void *buf, uint32_t bytes);
+
+/* Copy @p bytes between SDRAM @p from and @p to through the @p buf of
+ * @p row bytes. */
+static int sdram_copy(spd_kc_t *kc, uint32_t from, uint32_t to, void *buf, uint32_t row,
+                      uint32_t rows) {
+  for (uint32_t r = 0; r < rows; r++) {
+    int err = spd_core_sdram_read(kc->core, from + r * row, buf, row);
+    if (!err)
+      err = spd_core_sdram_write(kc->core, to + r * row, buf, row);
+    if (err)
+      return err;
+  }
+  return 0;
+}
+
+/* The block's slabs from (@p in) or to the region at @p addr: a, b, c one
+ * after the other, as the state bits have them. */
+static int slabs_io(spd_kc_t *kc, spd_kc_params_t *p, uint32_t addr, bool in) {
+  uint32_t n = p->rows * p->cols, at = addr;
+  void *slab[3] = {p->a, p->b, p->c};
+  uint32_t size[3] = {4u, 8u, 4u}, sd[3] = {p->a_addr, p->b_addr, p->c_addr};
+  for (int k = 0; k < 3; k++) {
+    if (!slab[k])
+      continue;
+    int err = !p->in_sdram ? io(kc, in, at, slab[k], n * size[k])
+              : in ? sdram_copy(kc, at, sd[k], slab[k], p->cols * size[k], p->rows)
+                   : sdram_copy(kc, sd[k], at, slab[k], p->cols * size[k], p->rows);
+    if (err)
+      return err;
+    at += n * size[k];
+  }
+  return 0;
+}
+
+static uint32_t slab_bytes(const spd_kc_t *kc, uint32_t n) {
+  uint32_t st = kc->cfg.state;
+  if (kc->h.numeric != SPD_DS_FIXED)
+    return ((st & 1u) ? n * 4u : 0u) + ((st & 2u) ? n * 4u : 0u);
+  return ((st & 1u) ? n * 4u : 0u) + ((st & 2u) ? n * 8u : 0u) + ((st & 4u) ? n * 4u : 0u);
+}
+
+/* The results' block of the epoch of @p seq (SPD_DS_EPOCH_RESULTS). */
+static uint32_t epoch_block(const spd_ds_config_t *c, uint32_t seq) {
+  if (!(c->flags & SPD_DS_EPOCH_RESULTS))
+    return 0;
+  uint32_t epoch = seq / c->epoch_samples;
+  return c->result_ring ? epoch % c->result_ring : epoch;
+}
+
+/* Where block @p which's slabs go after the update of @p seq (0: none). */
+static uint32_t state_at(const spd_kc_t *kc, uint32_t which, uint32_t seq, uint32_t n) {
+  const spd_ds_config_t *c = &kc->cfg;
+  if (!c->state_out[which])
+    return 0;
+  return c->state_out[which] + epoch_block(c, seq) * slab_bytes(kc, n);
+}
+
+int spd_kc_state_save(spd_kc_t *kc, uint32_t seq, spd_kc_params_t *kernel,
+                      spd_kc_params_t *bias) {
+  spd_kc_params_t *p[2] = {kernel, bias};
+  for (uint32_t w = 0; w < 2; w++) {
+    uint32_t at = p[w] ? state_at(kc, w, seq, p[w]->rows * p[w]->cols) : 0;
+    int err = at ? slabs_io(kc, p[w], at, false) : 0;
+    if (err)
+      return err;
+  }
+  return 0;
+}
+
+int spd_kc_fstate_save(spd_kc_t *kc, uint32_t seq, const spd_kc_fparams_t *kernel,
+                       const spd_kc_fparams_t *bias) {
+  const spd_kc_fparams_t *p[2] = {kernel, bias};
+  for (uint32_t w = 0; w < 2; w++) {
+    uint32_t at = p[w] ? state_at(kc, w, seq, p[w]->n) : 0;
+    int err = 0;
+    if (at && p[w]->m)
+      err = spd_core_sdram_write(kc->core, at, p[w]->m, p[w]->n * 4u);
+    if (!err && at && p[w]->v)
+      err = spd_core_sdram_write(kc->core, at + (p[w]->m ? p[w]->n * 4u : 0u), p[w]->v,
+                                 p[w]->n * 4u);
+    if (err)
+      return err;
+  }
+  return 0;
+}
+
 int spd_kc_params_init(spd_kc_t *kc, spd_kc_params_t *p, uint32_t rows, uint32_t cols,
                        int32_t *master, int16_t *w16, uint32_t which) {
   const spd_ds_config_t *c = &kc->cfg;
@@ -38,7 +127,7 @@ int spd_kc_params_init(spd_kc_t *kc, spd_kc_params_t *p, uint32_t rows, uint32_t
   if (!p->grad || ((c->state & 1u) && !p->a) || ((c->state & 2u) && !p->b) ||
       ((c->state & 4u) && !p->c))
     return SPD_ENOMEM;
-  return 0;
+  return c->state_in[which] ? slabs_io(kc, p, c->state_in[which], true) : 0;
 }
 
 int spd_kc_params_init_sdram(spd_kc_t *kc, spd_kc_params_t *p, uint32_t rows, uint32_t cols,
@@ -62,6 +151,8 @@ int spd_kc_params_init_sdram(spd_kc_t *kc, spd_kc_params_t *p, uint32_t rows, ui
   if (!err && (((c->state & 1u) && !p->a) || ((c->state & 2u) && !p->b) ||
                ((c->state & 4u) && !p->c)))
     err = SPD_ENOMEM;
+  if (!err && c->state_in[0])
+    err = slabs_io(kc, p, c->state_in[0], true);
   return err;
 }
 
@@ -108,7 +199,7 @@ uint32_t spd_kc_result_at(const spd_kc_t *kc, uint32_t seq, uint32_t bytes) {
     return seq + 1 == kc->h.n_samples ? c->result_addr : 0;
   if ((seq + 1) % c->epoch_samples)
     return 0;
-  return c->result_addr + seq / c->epoch_samples * (bytes + 4u);
+  return c->result_addr + epoch_block(c, seq) * (bytes + 4u);
 }
 
 int spd_kc_result_seal(spd_kc_t *kc, uint32_t seq, uint32_t at, uint32_t bytes) {
@@ -174,14 +265,20 @@ int spd_kc_params_update(spd_kc_t *kc, spd_kc_params_t *p, uint32_t step, uint32
   return 0;
 }
 
-int spd_kc_fparams_init(spd_kc_t *kc, spd_kc_fparams_t *p, uint32_t n, float *w) {
-  uint32_t st = kc->cfg.state;
+int spd_kc_fparams_init(spd_kc_t *kc, spd_kc_fparams_t *p, uint32_t n, float *w,
+                        uint32_t which) {
+  uint32_t st = kc->cfg.state, from = kc->cfg.state_in[which];
   *p = (spd_kc_fparams_t){.n = n, .w = w, .grad = spd_kc_alloc(kc, n * 4u)};
   if (st & 1u)
     p->m = spd_kc_alloc(kc, n * 4u);
   if (st & 2u)
     p->v = spd_kc_alloc(kc, n * 4u);
-  return !p->grad || ((st & 1u) && !p->m) || ((st & 2u) && !p->v) ? SPD_ENOMEM : 0;
+  if (!p->grad || ((st & 1u) && !p->m) || ((st & 2u) && !p->v))
+    return SPD_ENOMEM;
+  int err = from && p->m ? spd_core_sdram_read(kc->core, from, p->m, n * 4u) : 0;
+  if (!err && from && p->v)
+    err = spd_core_sdram_read(kc->core, from + (p->m ? n * 4u : 0u), p->v, n * 4u);
+  return err;
 }
 
 int spd_kc_fparams_update(spd_kc_t *kc, spd_kc_fparams_t *p, uint32_t step) {

@@ -29,7 +29,8 @@ typedef struct spd_kc_params {
 } spd_kc_params_t;
 
 /** Allocate the slabs and gradient of a rows x cols block (state bits of
- *  spd_ds_config_t.state), master from @p master (kept, not copied).
+ *  spd_ds_config_t.state), master from @p master (kept, not copied); the
+ *  slabs start from state_in[which] when set, else zero.
  *  @return 0 or SPD_ENOMEM. */
 int spd_kc_params_init(spd_kc_t *kc, spd_kc_params_t *p, uint32_t rows, uint32_t cols,
                        int32_t *master, int16_t *w16, uint32_t which);
@@ -69,8 +70,21 @@ typedef struct spd_kc_fparams {
   float *w, *grad, *m, *v;
 } spd_kc_fparams_t;
 
-int spd_kc_fparams_init(spd_kc_t *kc, spd_kc_fparams_t *p, uint32_t n, float *w);
+/** Allocate the gradient and slabs of @p n float weights @p w (block
+ *  @p which: 0 kernel, 1 bias); the slabs start from state_in[which] when
+ *  set, else zero. @return 0, SPD_ENOMEM or the SDRAM error. */
+int spd_kc_fparams_init(spd_kc_t *kc, spd_kc_fparams_t *p, uint32_t n, float *w,
+                        uint32_t which);
 /** Keras's update of step @p step (spd_ds_fupdate_t at update_addr). */
 int spd_kc_fparams_update(spd_kc_t *kc, spd_kc_fparams_t *p, uint32_t step);
+
+/** Training checkpoints: after the update of sequence number @p seq, when
+ *  the results are due, the optimizer slabs of the kernel and bias blocks
+ *  (either NULL when the core has none) to state_out[0] and [1] (nothing
+ *  where 0), before the results are sealed. @return 0 or the SDRAM error. */
+int spd_kc_state_save(spd_kc_t *kc, uint32_t seq, spd_kc_params_t *kernel,
+                      spd_kc_params_t *bias);
+int spd_kc_fstate_save(spd_kc_t *kc, uint32_t seq, const spd_kc_fparams_t *kernel,
+                       const spd_kc_fparams_t *bias);
 
 #endif

@@ -19,7 +19,7 @@ typedef struct spd__ckpt_pos {
 
 /** The run a checkpoint is written from or resumed into. */
 typedef struct spd__ckpt_run {
-  const char *backend;             /* "reference" */
+  const char *backend;             /* "reference" or "machine" */
   spd_numeric_t numeric;
   spd_model_t *model;              /* weights saved from / loaded into it */
   const spd_fit_config_t *cfg;

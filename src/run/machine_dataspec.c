@@ -94,7 +94,12 @@ static void train_config(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_config_
   c->result_addr = in->result_addr[vi];
   if (in->epoch_results)
     c->flags |= SPD_DS_EPOCH_RESULTS;
+  c->result_ring = in->result_ring;
   c->order_addr = in->order_addr[vi];
+  for (int w = 0; w < 2; w++) { /* training checkpoints */
+    c->state_in[w] = in->state_in ? in->state_in[vi][w] : 0;
+    c->state_out[w] = in->state_out ? in->state_out[vi][w] : 0;
+  }
   c->grad_frac = plan->layers[v->layer].grad_frac;
   c->weight_frac = plan->layers[v->layer].weight_frac;
   int above = next_dense(in->g, v->layer);
@@ -230,7 +235,7 @@ static void dropout_config(const spd__ds_inputs_t *in, const spd_vertex_t *v,
   float scale_f = 1.0f / (1.0f - (float)l->config.rate);
   c->flags |= SPD_DS_DROPOUT;
   c->drop = (spd_ds_dropout_t){.seed_lo = (uint32_t)seed, .seed_hi = (uint32_t)(seed >> 32),
-                               .stream = (uint32_t)d,
+                               .stream = (uint32_t)d, .seq_base = in->seq_base,
                                .blocks = (uint32_t)((spd_shape_size(&l->output_shape) + 3) / 4)};
   spd__fx_dropout_consts(l->config.rate, &c->drop.threshold, &scale);
   c->drop.scale_mant = scale.mant;

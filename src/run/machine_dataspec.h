@@ -39,8 +39,15 @@ typedef struct spd__ds_inputs {
   const uint32_t *update_addr;        /* per vertex: its layer's update table */
   const uint32_t *result_addr;        /* per vertex: final master weights */
   bool epoch_results;                 /* ... and every epoch's (validation) */
+  uint32_t result_ring;               /* ... in a ring of blocks (0: one each) */
   const uint32_t *order_addr;         /* per vertex: sources' sample order */
   uint64_t seed;                      /* the fit's seed (Dropout masks) */
+  /* training checkpoints: per vertex, the optimizer state of its kernel
+   * and bias blocks to start from and to leave with the results (0: none;
+   * NULL: none anywhere), and the samples trained before the run */
+  const uint32_t (*state_in)[2];
+  const uint32_t (*state_out)[2];
+  uint32_t seq_base;
 } spd__ds_inputs_t;
 
 /** The blob of vertex @p v into *bytes (spd_malloc'd) and *size.

@@ -57,7 +57,7 @@ void spd__mprogress_begin(spd__mprogress_t *p) {
     p->batch = 32;
   if (!p->epochs)
     p->epochs = 1;
-  begin_epoch(p, 0);
+  begin_epoch(p, p->first_epoch);
 }
 
 static int end_epoch(spd__mprogress_t *p, uint32_t epoch) {
@@ -73,6 +73,8 @@ static int end_epoch(spd__mprogress_t *p, uint32_t epoch) {
   logs->seconds = seconds_now() - p->epoch_start;
   if (cb && cb->on_epoch_end_cb)
     cb->on_epoch_end_cb(cb->ud, logs);
+  if (p->checkpoint_cb && (err = p->checkpoint_cb(p->validate_ud, epoch)))
+    return err;
   if (epoch + 1 < p->epochs)
     begin_epoch(p, epoch + 1);
   return 0;
@@ -99,7 +101,8 @@ int spd__mprogress_take(spd_ctx_t *ctx, spd__mprogress_t *p, const uint32_t *rec
                         uint32_t upto) {
   uint32_t w = p->out_size + SPD__RECORD_EXTRA;
   for (; p->done < upto; p->done++) {
-    int err = take_one(ctx, p, records + (size_t)p->done * w, p->done / p->n, p->done % p->n);
+    int err = take_one(ctx, p, records + (size_t)p->done * w, p->first_epoch + p->done / p->n,
+                       p->done % p->n);
     if (err) {
       p->done++;
       return err;

@@ -38,6 +38,10 @@ typedef struct spd__mprogress {
    * fill the logs' validation (NULL: no validation) */
   int (*validate_cb)(void *ud, uint32_t epoch, spd_epoch_logs_t *logs);
   void *validate_ud;
+  /* training: called after an epoch's end callback, its logs complete, to
+   * write a checkpoint (NULL: none; validate_ud is passed) */
+  int (*checkpoint_cb)(void *ud, uint32_t epoch);
+  uint32_t first_epoch;        /* epochs trained before the run (resumed) */
 } spd__mprogress_t;
 
 /** The loss of one record (fixed: s.SPD_FX_LOSS_FRAC; float: worked out from

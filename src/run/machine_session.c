@@ -13,6 +13,7 @@
 
 #include "base/tile_mem.h"
 #include "nn/fx_net_internal.h"
+#include "run/checkpoint.h"
 #include "run/fit_fixed.h"
 #include "run/machine_dataspec.h"
 #include "run/machine_pace_report.h"
@@ -61,6 +62,12 @@ typedef struct mrun {
   uint32_t *pace;               /* SPINDLE_PACE_REPORT: the loaded paces */
   spd__ds_pace_why_t *why;      /* ... and what set them */
   const int32_t **master;
+  /* training checkpoints (docs/training.md "Checkpoints on the machine") */
+  uint32_t first_epoch;         /* epochs trained before the run (resumed) */
+  spd__blob_reader_t *resume;   /* the checkpoint's state payload, or NULL */
+  float *(*fslab)[2];           /* float: per layer x {kernel, bias}, m and v */
+  uint32_t (*state_in)[2], (*state_out)[2]; /* per vertex x {kernel, bias} */
+  spd_epoch_logs_t *logs;       /* every epoch's, the checkpoint's history */
 } mrun_t;
 
 static double wall_seconds(void) {
@@ -101,6 +108,39 @@ static void first_batch(const mrun_t *r, size_t count, float *x, int32_t *labels
                                    : (float)d->x_u8[i * r->in_size + k] * d->x_scale;
     labels[s] = d->y.labels ? d->y.labels[i] : 0;
   }
+}
+
+static void refresh_mac_copies(mrun_t *r);
+
+/* A checkpoint's state payload must hold this run's state and no more. */
+static int state_read_whole(spd_ctx_t *ctx, const spd__blob_reader_t *s) {
+  if (s->pos == s->len)
+    return 0;
+  return spd_ctx_fail(ctx, SPD_EFORMAT, "'%s' holds %zu bytes more than this run's state (a "
+                      "checkpoint of another run?)", s->file, s->len - s->pos);
+}
+
+/* Steps per epoch of the training run. */
+static uint32_t epoch_steps(const mrun_t *r) {
+  return (uint32_t)((r->n + r->cfg->batch_size - 1) / r->cfg->batch_size);
+}
+
+/* A resumed fixed-point run: the net's plan, masters, optimizer slabs and
+ * counters as the checkpoint has them (the reference's own state payload,
+ * run/fit_fixed_state.c) instead of the calibration's. */
+static int fixed_resume(mrun_t *r) {
+  int64_t step = 0;
+  int err = spd__blob_get(r->resume, "fixed.step", &step, sizeof step, 1);
+  if (!err && step != (int64_t)r->first_epoch * epoch_steps(r))
+    err = spd_ctx_fail(r->ctx, SPD_EFORMAT, "'%s': its step %lld is not the checkpoint's "
+                       "(damaged?)", r->resume->file, (long long)step);
+  if (!err)
+    err = spd__fx_net_get_state(r->net, r->resume);
+  if (!err)
+    err = state_read_whole(r->ctx, r->resume);
+  if (!err)
+    refresh_mac_copies(r);
+  return err;
 }
 
 /* Fixed point: the reference's own net quantises the weights and
@@ -145,6 +185,8 @@ static int fixed_weights(mrun_t *r) {
     spd_free(r->ctx, x);
     spd_free(r->ctx, labels);
   }
+  if (!err && r->resume)
+    err = fixed_resume(r);
   for (int i = 0; !err && i < r->model->n_layers; i++) {
     r->w16[i] = r->net->layers[i].kernel.w16;
     r->bias32[i] = r->net->layers[i].bias.master;
@@ -283,8 +325,22 @@ static uint32_t result_bytes(const mrun_t *r, const spd_vertex_t *vx) {
   return 0;
 }
 
-/* Validation needs every epoch's results (SPD_DS_EPOCH_RESULTS). */
-static bool epoch_results(const mrun_t *r) { return r->cfg && r->cfg->validation; }
+/* Validation and checkpoints need every epoch's results
+ * (SPD_DS_EPOCH_RESULTS). */
+static bool epoch_results(const mrun_t *r) {
+  return r->cfg && (r->cfg->validation || r->cfg->checkpoint_dir);
+}
+
+/* Every epoch's results and slabs go round a ring of four blocks: the host
+ * reads each epoch's once its records are in, within a slice of simulated
+ * time, long before the machine could finish three more epochs (a seal
+ * from a later epoch is reported, not read as this one's), so SDRAM holds
+ * four epochs' whatever the run's length. */
+#define RESULT_RING 4u
+
+static uint32_t result_blocks(const mrun_t *r) {
+  return r->epochs < RESULT_RING ? r->epochs : RESULT_RING;
+}
 
 /* Bytes from one epoch's results of a vertex to the next's: the results
  * and, with epoch results, their marker word. */
@@ -299,7 +355,7 @@ static int alloc_results(mrun_t *r, uint32_t v) {
   const spd_vertex_t *vx = &r->g->vertices[v];
   if (!epoch_results(r))
     return alloc_write(r, v, NULL, result_bytes(r, vx), &r->result_addr[v]);
-  size_t bytes = (size_t)result_stride(r, vx) * r->epochs;
+  size_t bytes = (size_t)result_stride(r, vx) * result_blocks(r);
   void *zero = spd_calloc(r->ctx, bytes, 1);
   if (!zero)
     return spd_ctx_fail(r->ctx, SPD_ENOMEM, "results of vertex %u: %zu bytes", v, bytes);
@@ -308,11 +364,129 @@ static int alloc_results(mrun_t *r, uint32_t v) {
   return err;
 }
 
+/* ---- Optimizer state of the trained blocks (checkpoints) ---- */
+
+static uint32_t optimizer_state(const mrun_t *r);
+
+/* Elements of a vertex's kernel (@p which 0) or bias (1) block: the ones
+ * it trains and keeps the optimizer slabs of (0: none). */
+static uint32_t block_size(const mrun_t *r, const spd_vertex_t *vx, int which) {
+  bool owner = vx->role == SPD_ROLE_CONV && vx->grid_row == 0;
+  if (which == 0) {
+    if (vx->role == SPD_ROLE_TILE || vx->role == SPD_ROLE_TILE_FULL)
+      return vx->rows.n * vx->cols.n;
+    const spd_conv_tiling_t *t = owner ? spd_machine_graph_conv_tiling(r->g, vx->layer) : NULL;
+    return t ? (uint32_t)(t->k_h * t->k_w * t->in_c) * vx->cols.n : 0;
+  }
+  bool bias = r->bias32[vx->layer] != NULL || r->biasf[vx->layer] != NULL;
+  return bias && (vx->role == SPD_ROLE_TILE_FULL || vx->role == SPD_ROLE_REDUCER || owner)
+             ? vx->cols.n
+             : 0;
+}
+
+/* The layer's tensor element of element @p k of a vertex's block. */
+static size_t block_element(const mrun_t *r, const spd_vertex_t *vx, int which, uint32_t k) {
+  if (which == 1)
+    return vx->cols.lo + k;
+  uint32_t i = k / vx->cols.n, j = k % vx->cols.n;
+  if (vx->role == SPD_ROLE_CONV)
+    return (size_t)i * spd_machine_graph_conv_tiling(r->g, vx->layer)->out_c + vx->cols.lo + j;
+  return (size_t)(vx->rows.lo + i) * (uint32_t)r->model->layers[vx->layer].config.units +
+         vx->cols.lo + j;
+}
+
+/* Slab @p k of layer @p layer's kernel or bias on the host, the whole
+ * tensor (fixed: the net's a, b, c; float: m, v), and its element size;
+ * NULL when the optimizer has no such slab. */
+static void *host_slab(const mrun_t *r, int layer, int which, int k, uint32_t *size) {
+  uint32_t st = optimizer_state(r);
+  if (r->o.numeric == SPD_NUMERIC_FIXED) {
+    const fx_layer_t *fl = &r->net->layers[layer];
+    const fx_param_t *p = which ? &fl->bias : &fl->kernel;
+    *size = k == 1 ? 8u : 4u;
+    return (st & (1u << k)) ? (k == 0 ? (void *)p->a : k == 1 ? (void *)p->b : (void *)p->c)
+                            : NULL;
+  }
+  *size = 4u;
+  return k < 2 && (st & (1u << k)) ? r->fslab[layer * 2 + which][k] : NULL;
+}
+
+static uint32_t state_bytes(const mrun_t *r, const spd_vertex_t *vx, int which) {
+  uint32_t n = block_size(r, vx, which), bytes = 0, size;
+  for (int k = 0; n && k < 3; k++)
+    if (host_slab(r, vx->layer, which, k, &size))
+      bytes += n * size;
+  return bytes;
+}
+
+/* A block's slabs between the host's tensors and @p buf, the kernel's
+ * layout (spd_ds_config_t.state_in): into @p buf when @p to_block. */
+static void move_state(mrun_t *r, const spd_vertex_t *vx, int which, uint8_t *buf,
+                       bool to_block) {
+  uint32_t n = block_size(r, vx, which), size;
+  size_t at = 0;
+  for (int k = 0; n && k < 3; k++) {
+    uint8_t *t = host_slab(r, vx->layer, which, k, &size);
+    for (uint32_t e = 0; t && e < n; e++) {
+      uint8_t *h = t + block_element(r, vx, which, e) * size, *b = buf + at + (size_t)e * size;
+      memcpy(to_block ? b : h, to_block ? h : b, size);
+    }
+    at += t ? (size_t)n * size : 0;
+  }
+}
+
+/* Resumed: a vertex's slabs to start from; checkpointing: room for the
+ * ones it leaves with every epoch's results. */
+static int alloc_state(mrun_t *r, uint32_t v) {
+  const spd_vertex_t *vx = &r->g->vertices[v];
+  int err = 0;
+  for (int w = 0; !err && w < 2; w++) {
+    uint32_t bytes = state_bytes(r, vx, w);
+    if (!bytes)
+      continue;
+    if (r->resume) {
+      uint8_t *buf = spd_malloc(r->ctx, bytes);
+      if (!buf)
+        return spd_ctx_fail(r->ctx, SPD_ENOMEM, "optimizer state of vertex %u", v);
+      move_state(r, vx, w, buf, true);
+      err = alloc_write(r, v, buf, bytes, &r->state_in[v][w]);
+      spd_free(r->ctx, buf);
+    }
+    if (!err && r->cfg->checkpoint_dir)
+      err = alloc_write(r, v, NULL, (size_t)bytes * result_blocks(r), &r->state_out[v][w]);
+  }
+  return err;
+}
+
+/* The slabs every vertex left with the results of (local) epoch @p epoch
+ * into the host's tensors. */
+static int read_state(mrun_t *r, uint32_t epoch) {
+  int err = 0;
+  for (uint32_t v = 0; !err && v < r->g->n_vertices; v++)
+    for (int w = 0; !err && w < 2; w++) {
+      const spd_vertex_t *vx = &r->g->vertices[v];
+      uint32_t bytes = state_bytes(r, vx, w);
+      if (!bytes || !r->state_out[v][w])
+        continue;
+      uint8_t *buf = spd_malloc(r->ctx, bytes);
+      if (!buf)
+        return spd_ctx_fail(r->ctx, SPD_ENOMEM, "optimizer state of vertex %u", v);
+      err = spd_tx_read_sdram(r->tx, r->place.loc[v].x, r->place.loc[v].y,
+                              r->state_out[v][w] + epoch % RESULT_RING * bytes, buf, bytes);
+      if (!err)
+        move_state(r, vx, w, buf, false);
+      spd_free(r->ctx, buf);
+    }
+  return err;
+}
+
 static int write_vertex_data(mrun_t *r, uint32_t v) {
   const spd_vertex_t *vx = &r->g->vertices[v];
   int err = 0;
   if (r->cfg && result_bytes(r, vx))
     err = alloc_results(r, v);
+  if (!err && r->state_in && (r->resume || r->cfg->checkpoint_dir))
+    err = alloc_state(r, v);
   if (err)
     return err;
   if (vx->role == SPD_ROLE_SOURCE) {
@@ -336,14 +510,19 @@ static int write_vertex_data(mrun_t *r, uint32_t v) {
 
 /* Sources start injecting once the slowest core has read its blob with
  * charged SDRAM reads (sdram_word_cycles 20 per word, docs/cost-model.md)
- * and allocated its state: twice that, plus 20 us. */
+ * and allocated its state (a resumed core also reads its optimizer slabs):
+ * twice that, plus 20 us. */
 static uint32_t start_delay_us(mrun_t *r, spd__ds_inputs_t *in) {
   uint64_t worst = 0;
   for (uint32_t v = 0; v < r->g->n_vertices; v++) {
     uint8_t *blob = NULL;
     uint32_t size = 0;
-    if (spd__ds_build(r->ctx, in, v, &blob, &size) == 0 && size > worst)
-      worst = size;
+    if (spd__ds_build(r->ctx, in, v, &blob, &size) == 0) {
+      uint64_t bytes = size;
+      for (int w = 0; r->resume && w < 2; w++)
+        bytes += state_bytes(r, &r->g->vertices[v], w);
+      worst = bytes > worst ? bytes : worst;
+    }
     spd_free(r->ctx, blob);
   }
   return (uint32_t)(worst / 4u * 20u * 2u / 200u + 20u);
@@ -393,13 +572,19 @@ static int write_update_tables(mrun_t *r) {
     uint32_t count = dense ? r->g->dense[si].n_vertices : ct->n_vertices;
     void *table = NULL;
     size_t bytes = 0;
+    /* A resumed run's cores count steps from 0: the whole training's table
+     * from the checkpoint's step on. */
+    uint32_t epochs = r->first_epoch + r->epochs, steps = epochs * epoch_steps(r);
     if (r->o.numeric == SPD_NUMERIC_FLOAT)
-      err = spd__mupdate_float_table(r->ctx, &r->cfg->optimizer, r->steps, &table, &bytes);
+      err = spd__mupdate_float_table(r->ctx, &r->cfg->optimizer, steps, &table, &bytes);
     else
       err = spd__mupdate_fixed_table(r->ctx, r->cfg, plan_of(r), r->model, r->net, layer, r->n,
-                                     r->epochs, r->steps, &table, &bytes);
+                                     epochs, steps, &table, &bytes);
     if (err)
       break;
+    size_t skip = bytes / steps * (steps - r->steps);
+    memmove(table, (uint8_t *)table + skip, bytes - skip);
+    bytes -= skip;
     for (uint32_t v = first; !err && v < first + count; v++) {
       for (uint32_t u = first; u < v; u++)
         if (r->place.loc[u].x == r->place.loc[v].x && r->place.loc[u].y == r->place.loc[v].y) {
@@ -466,8 +651,11 @@ static int load(mrun_t *r) {
                          .batch = r->cfg ? (uint32_t)r->cfg->batch_size : 0,
                          .state = optimizer_state(r), .master = r->master,
                          .update_addr = r->update_addr, .result_addr = r->result_addr,
-                         .epoch_results = epoch_results(r),
-                         .order_addr = r->order_addr, .seed = r->cfg ? r->cfg->seed : 0};
+                         .epoch_results = epoch_results(r), .result_ring = RESULT_RING,
+                         .order_addr = r->order_addr, .seed = r->cfg ? r->cfg->seed : 0,
+                         .state_in = (const uint32_t(*)[2])r->state_in,
+                         .state_out = (const uint32_t(*)[2])r->state_out,
+                         .seq_base = r->first_epoch * r->n};
   uint32_t *pace = spd_calloc(r->ctx, r->g->n_partitions ? r->g->n_partitions : 1, sizeof *pace);
   if (!pace)
     return spd_ctx_fail(r->ctx, SPD_ENOMEM, "paces of %u partitions", r->g->n_partitions);
@@ -619,6 +807,17 @@ static bool stop_requested(const mrun_t *r) {
   return cb && cb->should_stop_cb && cb->should_stop_cb(cb->ud);
 }
 
+/* Stopped by should_stop_cb: where, and the checkpoint that goes on. */
+static int stop_interrupted(mrun_t *r) {
+  char saved[4200] = "";
+  uint32_t done = r->progress.done, whole = r->n ? done / r->n : 0;
+  if (r->cfg && r->cfg->checkpoint_dir && whole)
+    snprintf(saved, sizeof saved, "; the checkpoint in '%s' goes on from epoch %u",
+             r->cfg->checkpoint_dir, r->first_epoch + whole + 1);
+  return spd_ctx_fail(r->ctx, SPD_EINTERRUPTED, "stopped after %u of %u samples%s", done,
+                      run_samples(r), saved);
+}
+
 /* Start the cores and let the machine run in slices of simulated time,
  * looking at the sink's records and the lost packets after each, until
  * every core has exited or the run's time limit has passed. */
@@ -637,8 +836,7 @@ static int run_in_slices(mrun_t *r) {
       break;
     spd_ctx_clear(r->ctx); /* the slice's timeout is no failure */
     if (!(err = read_records(r, false)) && stop_requested(r))
-      err = spd_ctx_fail(r->ctx, SPD_EINTERRUPTED, "stopped after %u of %u samples",
-                         r->progress.done, run_samples(r));
+      err = stop_interrupted(r);
     if (err)
       spd_tx_stop(r->tx);
   }
@@ -715,6 +913,13 @@ static void mrun_free(mrun_t *r) {
   spd_free(r->ctx, r->update_addr);
   spd_free(r->ctx, r->result_addr);
   spd_free(r->ctx, r->order_addr);
+  spd_free(r->ctx, r->state_in);
+  spd_free(r->ctx, r->state_out);
+  for (int i = 0; r->fslab && i < r->model->n_layers * 2; i++) {
+    spd_free(r->ctx, r->fslab[i][0]);
+    spd_free(r->ctx, r->fslab[i][1]);
+  }
+  spd_free(r->ctx, r->fslab);
   spd_free(r->ctx, r->order);
   spd_free(r->ctx, (void *)r->master);
   spd_free(r->ctx, (void *)r->w16);
@@ -761,7 +966,12 @@ static int prepare(mrun_t *r) {
     r->update_addr = spd_calloc(r->ctx, r->g->n_vertices, sizeof *r->update_addr);
     r->result_addr = spd_calloc(r->ctx, r->g->n_vertices, sizeof *r->result_addr);
     r->order_addr = spd_calloc(r->ctx, r->g->n_vertices, sizeof *r->order_addr);
-    if (!r->addr || !r->update_addr || !r->result_addr || !r->order_addr)
+    if (r->cfg) {
+      r->state_in = spd_calloc(r->ctx, r->g->n_vertices, sizeof *r->state_in);
+      r->state_out = spd_calloc(r->ctx, r->g->n_vertices, sizeof *r->state_out);
+    }
+    if (!r->addr || !r->update_addr || !r->result_addr || !r->order_addr ||
+        (r->cfg && (!r->state_in || !r->state_out)))
       err = spd_ctx_fail(r->ctx, SPD_ENOMEM, "machine run: vertex addresses");
   }
   return err;
@@ -770,7 +980,7 @@ static int prepare(mrun_t *r) {
 /* Training: the sequence of samples (each epoch's order, docs/training.md). */
 static int make_order(mrun_t *r) {
   const spd_fit_config_t *c = r->cfg;
-  r->epochs = (uint32_t)c->epochs;
+  r->epochs = (uint32_t)c->epochs - r->first_epoch;
   r->steps = r->epochs * (uint32_t)((r->n + c->batch_size - 1) / c->batch_size);
   r->order = spd_malloc(r->ctx, (size_t)r->epochs * r->n * sizeof *r->order);
   if (!r->order)
@@ -778,7 +988,7 @@ static int make_order(mrun_t *r) {
   for (uint32_t e = 0; e < r->epochs; e++) {
     uint32_t *o = r->order + (size_t)e * r->n;
     if (c->shuffle)
-      spd_fit_epoch_order(c->seed, (int)e, o, r->n);
+      spd_fit_epoch_order(c->seed, (int)(r->first_epoch + e), o, r->n);
     else
       for (uint32_t i = 0; i < r->n; i++)
         o[i] = i;
@@ -831,7 +1041,8 @@ static int read_results(mrun_t *r, spd_model_t *m, uint32_t epoch) {
     if (!w)
       return spd_ctx_fail(r->ctx, SPD_ENOMEM, "results of vertex %u", v);
     err = spd_tx_read_sdram(r->tx, r->place.loc[v].x, r->place.loc[v].y,
-                            r->result_addr[v] + epoch * result_stride(r, vx), w, bytes);
+                            r->result_addr[v] + epoch % RESULT_RING * result_stride(r, vx), w,
+                            bytes);
     spd_layer_t *l = &m->layers[vx->layer];
     uint32_t out = (uint32_t)l->config.units, k = 0;
     const spd_conv_tiling_t *ct = spd_machine_graph_conv_tiling(r->g, vx->layer);
@@ -860,10 +1071,14 @@ static int epoch_sealed(mrun_t *r, uint32_t epoch, bool *sealed) {
   for (uint32_t v = 0; *sealed && v < r->g->n_vertices; v++) {
     uint32_t stride = result_stride(r, &r->g->vertices[v]), mark = 0;
     int err = stride ? spd_tx_read_sdram(r->tx, r->place.loc[v].x, r->place.loc[v].y,
-                                         r->result_addr[v] + (epoch + 1) * stride - 4u, &mark, 4)
+                                         r->result_addr[v] + (epoch % RESULT_RING + 1) * stride -
+                                             4u, &mark, 4)
                      : 0;
     if (err)
       return err;
+    if (stride && mark > epoch + 1)
+      return spd_ctx_fail(r->ctx, SPD_ESTATE, "the results of epoch %u were overwritten by "
+                          "epoch %u's before the host read them", epoch + 1, mark);
     *sealed = !stride || mark == epoch + 1;
   }
   return 0;
@@ -894,6 +1109,7 @@ static int wait_sealed(mrun_t *r, uint32_t epoch) {
  * loads and runs them on another emulated machine of the same kind. */
 static int validate_epoch(void *ud, uint32_t epoch, spd_epoch_logs_t *logs) {
   mrun_t *r = ud;
+  epoch -= r->first_epoch; /* the run's own */
   int err = wait_sealed(r, epoch);
   if (!err)
     err = read_results(r, r->target, epoch);
@@ -914,6 +1130,125 @@ static int validate_epoch(void *ud, uint32_t epoch, spd_epoch_logs_t *logs) {
   if (run)
     spd__fixed_run_release(run);
   return err;
+}
+
+/* ---- Checkpoints (docs/training.md "Checkpoints on the machine") ---- */
+
+/* Float: the optimizer's step, its m and v slabs of every trained tensor
+ * (tensor t: the t-th parameter in model order) and the Dropout layers'
+ * sample counters, as spd_fit's payload names them. */
+static void float_put_state(mrun_t *r, int64_t step, uint64_t samples, spd__blob_t *b) {
+  spd__blob_put(b, "optimizer.iterations", &step, sizeof step, 1);
+  int t = 0;
+  for (int l = 0; l < r->model->n_layers; l++)
+    for (int w = 0; w < r->model->layers[l].n_params && w < 2; w++, t++)
+      for (int k = 0; k < 2; k++) {
+        char name[64];
+        snprintf(name, sizeof name, "optimizer.tensor%d.slot%d", t, k);
+        if (r->fslab[l * 2 + w][k])
+          spd__blob_put(b, name, r->fslab[l * 2 + w][k], sizeof(float),
+                        spd_shape_size(&r->model->layers[l].params[w].value.shape));
+      }
+  for (int l = 0; l < r->model->n_layers; l++) {
+    uint64_t seen = r->model->layers[l].config.kind == SPD_LAYER_DROPOUT ? samples : 0;
+    spd__blob_put(b, "layer.samples_seen", &seen, sizeof seen, 1);
+  }
+}
+
+static int float_get_state(mrun_t *r, spd__blob_reader_t *in) {
+  int64_t step = 0;
+  int err = spd__blob_get(in, "optimizer.iterations", &step, sizeof step, 1);
+  int t = 0;
+  for (int l = 0; !err && l < r->model->n_layers; l++)
+    for (int w = 0; !err && w < r->model->layers[l].n_params && w < 2; w++, t++)
+      for (int k = 0; !err && k < 2; k++) {
+        char name[64];
+        snprintf(name, sizeof name, "optimizer.tensor%d.slot%d", t, k);
+        if (r->fslab[l * 2 + w][k])
+          err = spd__blob_get(in, name, r->fslab[l * 2 + w][k], sizeof(float),
+                              spd_shape_size(&r->model->layers[l].params[w].value.shape));
+      }
+  for (int l = 0; !err && l < r->model->n_layers; l++) {
+    uint64_t seen;
+    err = spd__blob_get(in, "layer.samples_seen", &seen, sizeof seen, 1);
+  }
+  return err ? err : state_read_whole(r->ctx, in);
+}
+
+/* Float: host room for every trained tensor's m and v (zero). */
+static int float_slabs(mrun_t *r) {
+  uint32_t st = optimizer_state(r);
+  r->fslab = spd_calloc(r->ctx, (size_t)r->model->n_layers * 2, sizeof *r->fslab);
+  if (!r->fslab)
+    return spd_ctx_fail(r->ctx, SPD_ENOMEM, "optimizer state");
+  for (int l = 0; l < r->model->n_layers; l++) {
+    const spd_layer_t *layer = &r->model->layers[l];
+    if (layer->config.kind != SPD_LAYER_DENSE && layer->config.kind != SPD_LAYER_CONV1D &&
+        layer->config.kind != SPD_LAYER_CONV2D)
+      continue;
+    for (int w = 0; w < layer->n_params && w < 2; w++)
+      for (int k = 0; k < 2; k++) {
+        size_t n = spd_shape_size(&layer->params[w].value.shape);
+        if ((st & (1u << k)) && !(r->fslab[l * 2 + w][k] = spd_calloc(r->ctx, n, sizeof(float))))
+          return spd_ctx_fail(r->ctx, SPD_ENOMEM, "optimizer state of %zu weights", n);
+      }
+  }
+  return 0;
+}
+
+/* After epoch @p epoch (the training's) with its logs complete: its
+ * weights and optimizer slabs read from the cores' results, written as a
+ * checkpoint in the reference's format with backend "machine". */
+static int checkpoint_epoch(void *ud, uint32_t epoch) {
+  mrun_t *r = ud;
+  uint32_t local = epoch - r->first_epoch;
+  int64_t step = (int64_t)(epoch + 1) * epoch_steps(r);
+  uint64_t samples = (uint64_t)(epoch + 1) * r->n;
+  int err = wait_sealed(r, local);
+  if (!err)
+    err = read_results(r, r->target, local);
+  if (!err)
+    err = read_state(r, local);
+  if (err)
+    return err;
+  spd__blob_t state;
+  spd__blob_init(&state, r->ctx);
+  if (r->net) {
+    for (int l = 0; l < r->model->n_layers; l++)
+      if (r->model->layers[l].config.kind == SPD_LAYER_DROPOUT)
+        r->net->layers[l].samples_seen = samples;
+    spd__blob_put(&state, "fixed.step", &step, sizeof step, 1);
+    spd__fx_net_put_state(r->net, &state);
+  } else {
+    float_put_state(r, step, samples, &state);
+  }
+  spd__ckpt_run_t run = {.backend = "machine", .numeric = r->o.numeric, .model = r->target,
+                         .cfg = r->cfg, .train = r->data, .history = r->logs,
+                         .pos = {.epoch = (int)epoch + 1, .step = step}};
+  err = spd__checkpoint_save(&run, &state);
+  spd__blob_free(&state);
+  return err;
+}
+
+/* --resume: the checkpoint's weights into the model, its history into
+ * @p logs and where it stands into the run; the machine goes on from
+ * epoch boundaries only. */
+static int machine_resume(mrun_t *r, spd_numeric_t numeric, spd__blob_reader_t *state) {
+  spd__ckpt_run_t run = {.backend = "machine", .numeric = numeric, .model = r->target,
+                         .cfg = r->cfg, .train = r->data, .history = r->logs};
+  int err = spd__checkpoint_resume(&run, state);
+  if (err)
+    return err;
+  if (run.pos.batch)
+    return spd_ctx_fail(r->ctx, SPD_EUNSUPPORTED, "the checkpoint stands inside epoch %d "
+                        "(after batch %zu): the machine goes on from whole epochs only; "
+                        "resume it with --backend reference", run.pos.epoch + 1, run.pos.batch);
+  if (run.pos.epoch >= r->cfg->epochs)
+    return spd_ctx_fail(r->ctx, SPD_EINVAL, "the checkpoint has all %d epochs already; ask "
+                        "for more epochs than that to go on", run.pos.epoch);
+  r->first_epoch = (uint32_t)run.pos.epoch;
+  r->resume = state;
+  return 0;
 }
 
 int spd_machine_forward(spd_ctx_t *ctx, const spd_model_t *m, const spd_machine_t *machine,
@@ -986,12 +1321,23 @@ int spd_machine_fit_run(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *mac
   if (!logs)
     return spd_ctx_fail(ctx, SPD_ENOMEM, "history of %d epochs", cfg->epochs);
   mrun_t r = {.ctx = ctx, .model = m, .machine = machine, .data = train,
-              .n = (uint32_t)train->n, .cfg = cfg, .target = m,
+              .n = (uint32_t)train->n, .cfg = cfg, .target = m, .logs = logs,
               .progress = {.cb = &cfg->callbacks, .logs = logs, .epochs = (uint32_t)cfg->epochs,
                            .batch = (uint32_t)cfg->batch_size},
               .in_size = (uint32_t)spd_shape_size(&m->layers[0].output_shape),
               .out_size = (uint32_t)spd_shape_size(&m->layers[m->n_layers - 1].output_shape)};
-  err = make_order(&r);
+  if (opts)
+    r.o.numeric = opts->numeric;
+  spd__blob_reader_t state;
+  if (cfg->resume)
+    err = machine_resume(&r, r.o.numeric, &state);
+  r.progress.first_epoch = r.first_epoch;
+  if (!err && r.o.numeric == SPD_NUMERIC_FLOAT && (cfg->resume || cfg->checkpoint_dir))
+    err = float_slabs(&r);
+  if (!err && r.resume && r.o.numeric == SPD_NUMERIC_FLOAT)
+    err = float_get_state(&r, r.resume);
+  if (!err)
+    err = make_order(&r);
   if (!err)
     err = run_machine(&r, opts, NULL, stats);
   if (!err)
@@ -1028,10 +1374,11 @@ static int run_machine(mrun_t *r0, const spd_machine_run_opts_t *opts,
     r.progress.cb = r.o.progress;
     r.progress.batch = (uint32_t)r.o.batch_size;
   }
-  if (epoch_results(&r)) {
+  if (r.cfg && r.cfg->validation)
     r.progress.validate_cb = validate_epoch;
-    r.progress.validate_ud = &r;
-  }
+  if (r.cfg && r.cfg->checkpoint_dir)
+    r.progress.checkpoint_cb = checkpoint_epoch;
+  r.progress.validate_ud = &r;
   spd__mprogress_begin(&r.progress);
   snprintf(st.machine, sizeof st.machine, "%s", r.machine->name);
   err = prepare(&r);

@@ -1,6 +1,8 @@
 """`spindle train --checkpoint DIR` / `--resume DIR`, and Ctrl-C / SIGTERM:
 two epochs straight and one epoch plus a resume give bit-identical weights
-and test_loss on the reference backend in float and fixed point; a
+and test_loss on the reference backend in float and fixed point, and on
+the machine in fixed point (float: to rounding), where fixed-point
+checkpoints also go on across the two backends; a
 checkpoint of another run, or a damaged one, is refused in one line; a
 signal stops training at a batch boundary with exit 130 / 143, one line
 saying so, the checkpoint written (and loadable), and no temporary or
@@ -115,10 +117,105 @@ def test_damaged_checkpoint_is_refused(data, one_epoch, tmp_path):
     assert r.returncode == 1 and "no checkpoint in" in r.stderr
 
 
-def test_machine_backend_says_it_cannot_checkpoint_yet(data, tmp_path):
-    r = run(*train_args(data, 1, "float", "--checkpoint", str(tmp_path / "ck"),
-                        backend="machine"))
-    assert r.returncode == 2 and "--backend reference" in r.stderr, r.stderr
+# ---- The machine backend (small runs: 64 samples, 4 batches an epoch) ----
+
+def machine(data, epochs, numeric, *extra, backend="machine"):
+    r = run(*train_args(data, epochs, numeric, *extra, backend=backend, limit="64",
+                        test_limit="32"))
+    assert r.returncode == 0, r.stderr
+    return r
+
+
+@pytest.fixture(scope="module")
+def machine_straight(data, tmp_path_factory):
+    """Two epochs straight on the machine, per numeric: weights and report."""
+    out = {}
+    for numeric in ("fixed", "float"):
+        folder = tmp_path_factory.mktemp("machine_" + numeric)
+        machine(data, 2, numeric, "--save", str(folder / "w.h5"),
+                "--report", str(folder / "r.json"))
+        out[numeric] = (weights(folder / "w.h5"), json.loads((folder / "r.json").read_text()))
+    return out
+
+
+def resumed(data, tmp_path, numeric, first="machine", then="machine"):
+    """One epoch on backend @first with a checkpoint, then epoch 2 on @then."""
+    ck = tmp_path / "ck"
+    machine(data, 1, numeric, "--checkpoint", str(ck), backend=first)
+    manifest = json.loads((ck / "manifest.json").read_text())
+    assert manifest["run"]["backend"] == first and manifest["position"]["epoch"] == 1
+    r = machine(data, 2, numeric, "--resume", str(ck), "--checkpoint", str(ck),
+                "--save", str(tmp_path / "w.h5"), "--report", str(tmp_path / "r.json"),
+                backend=then)
+    assert "Resuming from" in r.stdout and "Epoch 1/2" not in r.stdout and "Epoch 2/2" in r.stdout
+    manifest = json.loads((ck / "manifest.json").read_text())
+    assert manifest["run"]["backend"] == then and manifest["position"]["epoch"] == 2
+    assert len(manifest["history"]) == 2
+    assert sorted(os.listdir(ck)) == sorted(["manifest.json", manifest["files"]["weights"]["path"],
+                                             manifest["files"]["state"]["path"]])
+    return weights(tmp_path / "w.h5"), json.loads((tmp_path / "r.json").read_text())
+
+
+def test_machine_resume_is_bit_identical_in_fixed_point(data, tmp_path, machine_straight):
+    """Weights, optimizer slabs, plan, update steps, order and Dropout
+    counters all go on: the resumed machine run is the straight one's bits."""
+    a, sa = machine_straight["fixed"]
+    b, sb = resumed(data, tmp_path, "fixed")
+    assert a.keys() == b.keys() and a
+    for name in a:
+        assert np.array_equal(a[name], b[name]), name
+    assert sa["test_loss"] == sb["test_loss"] and sa["train_loss"] == sb["train_loss"]
+
+
+@pytest.mark.parametrize("first, then", [("reference", "machine"), ("machine", "reference")])
+def test_fixed_point_checkpoints_go_on_across_backends(data, tmp_path, machine_straight, first,
+                                                       then):
+    """The machine trains bit for bit as the reference in fixed point, with
+    the same state payload: either goes on from the other's checkpoint."""
+    a, sa = machine_straight["fixed"]
+    b, sb = resumed(data, tmp_path, "fixed", first, then)
+    for name in a:
+        assert np.array_equal(a[name], b[name]), name
+    assert sa["test_loss"] == sb["test_loss"]
+
+
+def test_machine_resume_in_float_goes_on_from_the_state(data, tmp_path, machine_straight):
+    """Float on the machine sums partial sums in packet arrival order, which
+    the schedule sets (as --in-flight does): the resumed run goes on from
+    the exact weights and Adam moments, equal to the straight one's to
+    float rounding rather than bit for bit. Without the moments (zeros) it
+    would be far off."""
+    a, sa = machine_straight["float"]
+    b, sb = resumed(data, tmp_path, "float")
+    for name in a:
+        assert np.allclose(a[name], b[name], rtol=0, atol=1e-6), name
+    assert abs(sa["test_loss"] - sb["test_loss"]) < 1e-5
+    assert sa["train_loss"][0] == sb["train_loss"][0]  # epoch 1: the checkpoint's history
+
+
+def test_machine_float_checkpoint_stays_on_the_machine(data, tmp_path):
+    ck = tmp_path / "ck"
+    machine(data, 1, "float", "--checkpoint", str(ck))
+    r = run(*train_args(data, 2, "float", "--resume", str(ck), limit="64", test_limit="32"))
+    assert r.returncode == 1, r.stderr
+    assert 'its backend is "machine", this run\'s is "reference"' in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_machine_goes_on_from_whole_epochs_only(data, tmp_path):
+    """A checkpoint inside an epoch (the reference's, after a signal) is
+    refused on the machine in one line that says where it can go on."""
+    ck = tmp_path / "ck"
+    machine(data, 1, "fixed", "--checkpoint", str(ck), backend="reference")
+    manifest = json.loads((ck / "manifest.json").read_text())
+    manifest["position"].update(epoch=0, batch=3, step=3)
+    manifest["history"] = []
+    (ck / "manifest.json").write_text(json.dumps(manifest))
+    r = run(*train_args(data, 2, "fixed", "--resume", str(ck), backend="machine", limit="64",
+                        test_limit="32"))
+    assert r.returncode == 1, r.stderr
+    assert "inside epoch 1 (after batch 3)" in r.stderr and "--backend reference" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
 
 
 def wait_for(path, proc, seconds=120):
@@ -188,6 +285,31 @@ def test_signal_stops_the_machine(data, tmp_path):
     assert len(lines) == 1 and lines[0].startswith("spindle train: interrupted by SIGTERM"), err
     assert "stopped after" in lines[0]
     assert not save.exists() and temp_files(tmp_path) == []
+
+
+def test_signal_stops_the_machine_with_its_last_checkpoint(data, tmp_path):
+    """A stopped machine keeps the checkpoint of its last whole epoch, says
+    so, and a run goes on from it. The epochs' weights and slabs go round a
+    ring of SDRAM blocks, so a run of 1000 epochs fits."""
+    ck = tmp_path / "ck"
+    proc = subprocess.Popen([SPINDLE, *train_args(data, 1000, "fixed", "--checkpoint", str(ck),
+                                                  backend="machine", limit="64")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(ck / "manifest.json", proc)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("spindle train: interrupted by SIGINT"), err
+    pos = json.loads((ck / "manifest.json").read_text())["position"]
+    assert pos["batch"] == 0 and pos["epoch"] >= 1
+    assert f"the checkpoint in '{ck}' goes on from epoch" in lines[0], err
+    assert temp_files(tmp_path) == []
+    more = pos["epoch"] + 1
+    r = run(*train_args(data, more, "fixed", "--resume", str(ck), backend="machine",
+                        limit="64", test_limit="32"))
+    assert r.returncode == 0, r.stderr
+    assert f"Epoch {more}/{more}" in r.stdout and f"Epoch {pos['epoch']}/" not in r.stdout
 
 
 def test_checkpoint_folder_is_checked_before_training(data, tmp_path):
