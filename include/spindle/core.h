@@ -116,6 +116,10 @@ int spd_core_sdram_alloc(spd_core_t *core, uint32_t bytes, uint32_t *addr);
 int spd_core_sdram_read(spd_core_t *core, uint32_t addr, void *dst, uint32_t bytes);
 int spd_core_sdram_write(spd_core_t *core, uint32_t addr, const void *src, uint32_t bytes);
 
+/** Count @p n packets the kernel sends again because a receiver asked
+ *  (the core's provenance; the host reads it as packets_resent). */
+void spd_core_count_resent(spd_core_t *core, uint32_t n);
+
 /** Charge @p cycles of CPU work to the running callback. */
 void spd_core_charge(spd_core_t *core, uint32_t cycles);
 

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define SPD_DS_MAGIC 0x53504453u /* "SPDS" */
-#define SPD_DS_VERSION 5u
+#define SPD_DS_VERSION 6u
 
 /* What a blob is for and how it computes, as codes of the blob format
  * itself: kernels read these and include no mapping or model header. The
@@ -93,6 +93,10 @@ typedef struct spd_ds_out {
                                  channel block's owner, once per batch */
 #define SPD_DS_KIND_WUPD 8u   /* conv: the owner's updated int16 weights and
                                  int32 bias masters to the block's tiles */
+#define SPD_DS_KIND_NACK 9u   /* a receiver to every vertex that sends to it:
+                                 the payload is the first key of a slot's
+                                 round of one of its partitions that is still
+                                 incomplete; its sender sends it again */
 
 /* Role flags. */
 #define SPD_DS_FULL (1u << 0)     /* tile holding every row: reduces itself */
@@ -203,6 +207,10 @@ typedef struct spd_ds_config {
                                   results and slabs go to block e % ring
                                   (0: block e), the host reading each epoch's
                                   before the next but one overwrites them */
+  uint32_t resend_tick_us;     /* the timer that looks for incomplete slots
+                                  (kernel_common.c: a slot's phase without
+                                  progress for two ticks asks for what is
+                                  missing); 0: never */
 } spd_ds_config_t;
 
 /** Float training: one step's update constants (table [step], one per chip

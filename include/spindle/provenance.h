@@ -37,6 +37,7 @@ typedef struct spd_core_counters {
   uint64_t dma_transfers;
   uint64_t dma_bytes;
   uint64_t timer_ticks;
+  uint64_t packets_resent;      /* sent again because a receiver asked */
 } spd_core_counters_t;
 
 typedef struct spd_chip_counters {
@@ -71,6 +72,7 @@ typedef struct spd_run_counters {
   uint64_t dropped_injected;    /* by fault injection, counted in packets_dropped */
   uint64_t packets_reinjected;  /* dropped packets the monitors sent again */
   uint64_t packets_lost;        /* copies never delivered: dropped and not reinjected */
+  uint64_t packets_resent;      /* sent again by their senders, asked by a receiver */
   uint64_t busy_cycles;         /* over all cores */
   uint32_t chips;
   uint32_t cores_loaded;

@@ -12,10 +12,16 @@ static uint64_t kal(uint64_t bytes) { return al(bytes ? bytes : 4u); }
 uint64_t spd_kc_init_dtcm(uint32_t n_in, uint32_t n_out, uint32_t slots, uint64_t packets_in) {
   return kal((uint64_t)n_in * sizeof(spd_ds_in_t)) + kal((uint64_t)n_out * sizeof(spd_ds_out_t)) +
          kal(SPD_KC_PHASES * (uint64_t)slots * sizeof(uint32_t)) +
-         kal(((uint64_t)n_out * slots + 1u) * sizeof(spd_kc_job_t)) +
+         kal(((uint64_t)n_out * slots + 1u + SPD_KC_RESEND_JOBS) * sizeof(spd_kc_job_t)) +
          kal((uint64_t)n_in * sizeof(uint32_t)) +
          kal(spd_kc_seen_words(packets_in) * slots * sizeof(uint32_t)) +
-         kal(SPD_KC_PHASES * (uint64_t)slots) + kal((uint64_t)n_out * slots);
+         kal(SPD_KC_PHASES * (uint64_t)slots) + kal((uint64_t)n_out * slots) +
+         kal(SPD_KC_PHASES * (uint64_t)slots) + /* slots waiting for their turn */
+         /* the end-to-end resend: records, progress per phase and slot,
+          * requests waiting to go */
+         kal((uint64_t)n_out * slots * sizeof(spd_kc_sent_rec_t)) +
+         kal(SPD_KC_PHASES * (uint64_t)slots * sizeof(uint32_t)) +
+         kal(SPD_KC_PHASES * (uint64_t)slots) + kal(SPD_KC_RESEND_JOBS * sizeof(uint32_t));
 }
 
 /* Bytes of the slabs of one element. */

@@ -24,7 +24,20 @@ typedef struct spd_kc_job {
   uint32_t key0;
   const uint32_t *data;
   uint32_t n, next, pace, phase;
+  uint32_t again;          /* a resend or a request: no role's sent hook */
 } spd_kc_job_t;
+
+/** Jobs of the send ring kept for resends and requests
+ *  (kernels/resend.c), beyond one per outgoing partition and slot. */
+#define SPD_KC_RESEND_JOBS 4u
+
+/** What the end-to-end resend keeps per outgoing partition and slot: the
+ *  last round's first key and data (kernels/resend.c). */
+typedef struct spd_kc_sent_rec {
+  uint32_t key0;
+  const uint32_t *data;
+  uint32_t n, valid;
+} spd_kc_sent_rec_t;
 
 /** DTCM bytes spd_kc_init allocates for a core with @p n_in incoming and
  *  @p n_out outgoing partition table entries, @p slots samples in flight

@@ -132,6 +132,8 @@ int spd_core_sdram_write(spd_core_t *core, uint32_t addr, const void *src, uint3
 
 void spd_core_charge(spd_core_t *core, uint32_t cycles) { core->exec_cycles += cycles; }
 
+void spd_core_count_resent(spd_core_t *core, uint32_t n) { core->counters.packets_resent += n; }
+
 void spd_core_set_timer_us(spd_core_t *core, uint32_t period_us) {
   core->ops->set_timer(core, period_us);
 }

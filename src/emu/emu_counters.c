@@ -21,12 +21,14 @@ void spd__counters_retire(spd_core_counters_t *into, const spd_core_counters_t *
   into->dma_transfers += c->dma_transfers;
   into->dma_bytes += c->dma_bytes;
   into->timer_ticks += c->timer_ticks;
+  into->packets_resent += c->packets_resent;
 }
 
 static void add_core(spd_run_counters_t *r, const spd_core_counters_t *c) {
   r->busy_cycles += c->busy_cycles;
   r->dropped_no_callback += c->discarded_no_callback;
   r->dropped_task_queue_full += c->packets_queue_full;
+  r->packets_resent += c->packets_resent;
 }
 
 void spd_emu_run_counters(const spd_emu_t *emu, spd_run_counters_t *out) {

@@ -766,6 +766,12 @@ static int train_init(ctile_t *t) {
   if (!t->dxown || !t->dxstage || !t->pending || !t->bwd_ready)
     return SPD_ENOMEM;
   kc->sent = sent;
+  /* Fewer stagings than slots: one is reused for a later sample as soon as
+   * it has gone, so what it sent cannot be sent again (kernels/resend.c). */
+  if (t->dx_stages < s) {
+    kc->reused_lo = t->dxstage;
+    kc->reused_hi = t->dxstage + t->dx_stages * t->dxstage_n;
+  }
   if (!SPD_KC_FIXED(t->fixed))
     return train_init_float(t);
   t->dyacc = spd_kc_alloc(kc, s * t->n_out * 8u);

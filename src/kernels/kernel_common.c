@@ -39,13 +39,6 @@ int spd_kc_read_data(spd_kc_t *kc, uint32_t offset, void *dst, uint32_t bytes) {
   return spd_core_sdram_read(kc->core, kc->params + kc->h.data_offset + offset, dst, bytes);
 }
 
-static uint32_t phase_of(uint32_t kind) {
-  if (kind == SPD_DS_KIND_DZ || kind == SPD_DS_KIND_DXPSUM)
-    return SPD_KC_BACKWARD;
-  if (kind == SPD_DS_KIND_DWSUM || kind == SPD_DS_KIND_WUPD)
-    return SPD_KC_BATCH;
-  return kind == SPD_DS_KIND_CREDIT ? SPD_KC_CREDIT : SPD_KC_FORWARD;
-}
 
 /* Each phase's expected packets and each incoming partition's first bit
  * in its phase's bitmap; the bitmaps and rounds. */
@@ -57,9 +50,10 @@ static int dedup_init(spd_kc_t *kc) {
   if (!kc->bit_of)
     return SPD_ENOMEM;
   for (uint32_t i = 0; i < kc->h.n_in; i++) {
-    uint32_t ph = phase_of(kc->in[i].kind);
+    uint32_t ph = spd_kc_phase_of(kc->in[i].kind);
     kc->bit_of[i] = kc->expected[ph];
-    kc->expected[ph] += kc->in[i].n * kc->in[i].words;
+    if (kc->in[i].kind != SPD_DS_KIND_NACK) /* requests are not counted */
+      kc->expected[ph] += kc->in[i].n * kc->in[i].words;
   }
   for (uint32_t ph = 0; ph < SPD_KC_PHASES; ph++) {
     total += kc->expected[ph];
@@ -71,7 +65,10 @@ static int dedup_init(spd_kc_t *kc) {
   kc->seen = spd_kc_alloc(kc, (uint32_t)spd_kc_seen_words(total) * S * 4u);
   kc->round_in = spd_kc_alloc(kc, SPD_KC_PHASES * S);
   kc->round_out = spd_kc_alloc(kc, kc->h.n_out * S);
-  return kc->seen && kc->round_in && kc->round_out ? 0 : SPD_ENOMEM;
+  kc->ready = spd_kc_alloc(kc, SPD_KC_PHASES * S);
+  if (!kc->seen || !kc->round_in || !kc->round_out || !kc->ready)
+    return SPD_ENOMEM;
+  return spd__kc_resend_init(kc);
 }
 
 static int read_tables(spd_kc_t *kc) {
@@ -107,7 +104,7 @@ int spd_kc_init(spd_kc_t *kc, spd_core_t *core, uint32_t params, uint32_t role) 
     return SPD_EINVAL; /* an image of the other numeric */
 #endif
   spd_core_set_state(core, kc);
-  kc->jobs_cap = kc->h.n_out * kc->h.slots + 1u;
+  kc->jobs_cap = kc->h.n_out * kc->h.slots + 1u + SPD_KC_RESEND_JOBS;
   uint32_t free0 = spd_core_dtcm_free(core);
   if ((err = read_tables(kc)))
     return err;
@@ -146,8 +143,12 @@ static void send_task(spd_core_t *core, uint32_t a0, uint32_t a1) {
   if (job->next == job->n) {
     kc->jobs_head = (kc->jobs_head + 1) % kc->jobs_cap;
     kc->jobs_count--;
-    if (kc->sent)
+    if (job->again)
+      kc->resends_queued--;
+    else if (kc->sent) {
+      spd__kc_resend_gone(kc, job);
       kc->sent(kc, job->data);
+    }
   }
   if (kc->jobs_count == 0) {
     kc->sending = false;
@@ -159,13 +160,17 @@ static void send_task(spd_core_t *core, uint32_t a0, uint32_t a1) {
 }
 
 static int push_job(spd_kc_t *kc, uint32_t key0, const uint32_t *data, uint32_t n,
-                    uint32_t pace, uint32_t phase) {
+                    uint32_t pace, uint32_t phase, uint32_t again) {
   if (!n)
     return 0;
-  if (kc->jobs_count == kc->jobs_cap)
+  /* The ring holds one job per partition and slot, and SPD_KC_RESEND_JOBS
+   * more for resends and requests, which never take the others' room. */
+  if (kc->jobs_count == kc->jobs_cap ||
+      (again && kc->resends_queued == SPD_KC_RESEND_JOBS))
     return SPD_EQUEUE;
+  kc->resends_queued += again != 0;
   kc->jobs[(kc->jobs_head + kc->jobs_count) % kc->jobs_cap] =
-      (spd_kc_job_t){key0, data, n, 0, pace, phase};
+      (spd_kc_job_t){key0, data, n, 0, pace, phase, again};
   kc->jobs_count++;
   spd_core_charge(kc->core, 10);
   if (!kc->sending) {
@@ -179,15 +184,25 @@ int spd_kc_send(spd_kc_t *kc, uint32_t out, uint32_t slot, const uint32_t *data,
   const spd_ds_out_t *o = &kc->out[out];
   uint8_t *round = &kc->round_out[out * kc->h.slots + slot];
   uint32_t tag = ((uint32_t)*round << kc->slot_bits) | slot;
-  int err = push_job(kc, o->base + (tag << o->value_bits), data, n, o->pace, o->phase);
-  if (!err && n)
+  uint32_t key0 = o->base + (tag << o->value_bits);
+  int err = push_job(kc, key0, data, n, o->pace, o->phase, 0);
+  if (!err && n) {
     *round ^= 1u;
+    spd__kc_resend_note(kc, out, slot, key0, data, n);
+  }
   return err;
+}
+
+int spd__kc_push_again(spd_kc_t *kc, uint32_t key0, const uint32_t *data, uint32_t n,
+                       uint32_t pace) {
+  return push_job(kc, key0, data, n, pace, 0, 1);
 }
 
 int spd_kc_send_all(spd_kc_t *kc, uint32_t slot, const uint32_t *words) {
   for (uint32_t p = 0; p < kc->h.n_out; p++) {
     const spd_ds_out_t *o = &kc->out[p];
+    if (o->kind == SPD_DS_KIND_NACK)
+      continue;
     int err = spd_kc_send(kc, p, slot, words + (uint64_t)o->lo * o->words, o->n * o->words);
     if (err)
       return err;
@@ -251,9 +266,25 @@ void spd_kc_sample_done(spd_kc_t *kc) {
 
 /* ----------------------------------------------------------- receiving */
 
+/* Slots complete in sample order (a role's sequence counters and the
+ * sources' injection assume it): a phase of a slot that completes before
+ * the one of the slot ahead of it (its packets came sooner, or those of
+ * the other were asked for again, kernels/resend.c) waits for it. The
+ * per-batch phase uses one slot and is not ordered. */
 static void slot_task(spd_core_t *core, uint32_t slot, uint32_t phase) {
   spd_kc_t *kc = spd_core_get_state(core);
-  kc->slot_done(kc, slot, phase);
+  if (phase == SPD_KC_BATCH) {
+    kc->slot_done(kc, slot, phase);
+    return;
+  }
+  uint32_t S = kc->h.slots;
+  kc->ready[phase * S + slot] = 1;
+  while (kc->ready[phase * S + kc->next_slot[phase]]) {
+    uint32_t s = kc->next_slot[phase];
+    kc->ready[phase * S + s] = 0;
+    kc->next_slot[phase] = (s + 1u) & (S - 1u);
+    kc->slot_done(kc, s, phase);
+  }
 }
 
 static void packet_cb(spd_core_t *core, uint32_t key, uint32_t payload) {
@@ -275,11 +306,17 @@ static void packet_cb(spd_core_t *core, uint32_t key, uint32_t payload) {
     return; /* not ours: the router never sends such a packet */
   }
   const spd_ds_in_t *in = &kc->in[i];
+  if (in->kind == SPD_DS_KIND_NACK) { /* a receiver asks again: answer as a task */
+    spd_core_charge(core, SPD_KC_RECV_HANDLER + 2 * steps);
+    if (spd_core_schedule_callback(core, spd__kc_resend_asked, payload, 0, SLOT_PRIORITY))
+      kc->duplicates++; /* the queue is full: it will ask again */
+    return;
+  }
   spd_core_charge(core, SPD_KC_RECV_HANDLER + SPD_KC_DEDUP + 2 * steps);
   uint32_t off = key - in->base, S = kc->h.slots;
   uint32_t tag = (off >> in->value_bits) & (2u * S - 1u), slot = tag & (S - 1u);
   uint32_t j = off & ((1u << in->value_bits) - 1u);
-  uint32_t phase = phase_of(in->kind), ps = phase * S + slot;
+  uint32_t phase = spd_kc_phase_of(in->kind), ps = phase * S + slot;
   if (tag >> kc->slot_bits != kc->round_in[ps] || j >= in->n * in->words) {
     kc->duplicates++;
     return;
@@ -306,8 +343,9 @@ static void packet_cb(spd_core_t *core, uint32_t key, uint32_t payload) {
 }
 
 int spd_kc_start(spd_kc_t *kc) {
-  return spd_core_callback_on(kc->core, SPD_EVENT_MCPL_PACKET, packet_cb,
-                              SPD_PRIORITY_PREEMINENT);
+  int err = spd_core_callback_on(kc->core, SPD_EVENT_MCPL_PACKET, packet_cb,
+                                 SPD_PRIORITY_PREEMINENT);
+  return err || kc->h.role == SPD_DS_ROLE_SOURCE ? err : spd_kc_watch(kc);
 }
 
 float spd_kc_act_float(int32_t kind, float alpha, float z) {

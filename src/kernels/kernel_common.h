@@ -59,6 +59,15 @@ typedef void (*spd_kc_store_fn)(spd_kc_t *kc, uint32_t in, uint32_t slot, uint32
 #define SPD_KC_CREDIT 2u
 #define SPD_KC_BATCH 3u /* once per batch: conv dW sums and weight updates */
 
+/** The phase a partition kind is counted in. */
+static inline uint32_t spd_kc_phase_of(uint32_t kind) {
+  if (kind == SPD_DS_KIND_DZ || kind == SPD_DS_KIND_DXPSUM)
+    return SPD_KC_BACKWARD;
+  if (kind == SPD_DS_KIND_DWSUM || kind == SPD_DS_KIND_WUPD)
+    return SPD_KC_BATCH;
+  return kind == SPD_DS_KIND_CREDIT ? SPD_KC_CREDIT : SPD_KC_FORWARD;
+}
+
 /** Every packet of phase @p phase of slot @p slot has arrived (a queued
  *  task). */
 typedef void (*spd_kc_slot_fn)(spd_kc_t *kc, uint32_t slot, uint32_t phase);
@@ -87,6 +96,16 @@ struct spd_kc {
   uint8_t *round_in;       /* per phase and slot */
   uint8_t *round_out;      /* per outgoing partition and slot */
   uint32_t duplicates;     /* copies ignored */
+  uint8_t *ready;          /* per phase and slot: complete, waiting for its turn */
+  uint32_t next_slot[SPD_KC_PHASES]; /* the slot whose turn it is */
+  /* The end-to-end resend (resend.c). */
+  spd_kc_sent_rec_t *sent_rec; /* per outgoing partition and slot */
+  uint32_t *last_count;    /* per phase and slot: the count at the last tick */
+  uint8_t *stale;          /* per phase and slot: ticks without progress */
+  uint32_t *asks;          /* requests' payloads while they wait to go */
+  uint32_t next_ask, resends_queued;
+  uint32_t nack_out;       /* the outgoing "nack" partition, or UINT32_MAX */
+  const uint32_t *reused_lo, *reused_hi; /* a role's staging reused once sent */
   uint32_t done;           /* samples finished by the role */
   spd_kc_job_t *jobs;      /* ring */
   uint32_t jobs_cap, jobs_head, jobs_count;
@@ -157,6 +176,23 @@ bool spd_kc_batch_end(const spd_kc_t *kc, uint32_t seq);
  *  forward advances *next_fwd. */
 void spd_kc_release(spd_kc_t *kc, uint8_t *pending, const uint32_t *next_fwd,
                     uint32_t batches_done);
+
+/** Start the timer of the end-to-end resend (spd_kc_start does, except for
+ *  a source, whose first tick starts the run and then calls this). */
+int spd_kc_watch(spd_kc_t *kc);
+
+/* resend.c, for kernel_common.c */
+int spd__kc_resend_init(spd_kc_t *kc);
+/** A send of outgoing partition @p out for slot @p slot was queued. */
+void spd__kc_resend_note(spd_kc_t *kc, uint32_t out, uint32_t slot, uint32_t key0,
+                         const uint32_t *data, uint32_t n);
+/** A job from a role's staging has gone. */
+void spd__kc_resend_gone(spd_kc_t *kc, const spd_kc_job_t *job);
+/** A receiver asked for the round whose first key is @p key0 (a task). */
+void spd__kc_resend_asked(spd_core_t *core, uint32_t key0, uint32_t unused);
+/** Queue @p n packets from @p data under @p key0 as a resend or request. */
+int spd__kc_push_again(spd_kc_t *kc, uint32_t key0, const uint32_t *data, uint32_t n,
+                       uint32_t pace);
 
 /** Fail the core with @p code. */
 int spd_kc_fail(spd_kc_t *kc, int code);

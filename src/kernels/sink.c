@@ -11,6 +11,7 @@ typedef struct sink {
   uint32_t words;      /* per record */
   uint32_t *rec;       /* slots x words */
   uint32_t *seq;       /* per slot: the sample it holds */
+  uint32_t zero;       /* a credit's payload */
 } sink_t;
 
 static void store(spd_kc_t *kc, uint32_t in, uint32_t slot, uint32_t v, uint32_t word,
@@ -28,7 +29,8 @@ static void slot_done(spd_kc_t *kc, uint32_t slot, uint32_t phase) {
   uint32_t n = s->seq[slot];
   s->seq[slot] += kc->h.slots;
   if (spd_core_sdram_write(kc->core, kc->cfg.sdram_addr + n * s->words * 4u,
-                           s->rec + slot * s->words, s->words * 4u)) {
+                           s->rec + slot * s->words, s->words * 4u) ||
+      spd_kc_send_kind(kc, SPD_DS_KIND_CREDIT, slot, &s->zero)) {
     spd_kc_fail(kc, SPD_EINVAL);
     return;
   }

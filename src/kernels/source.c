@@ -60,6 +60,8 @@ static void inject(source_t *s, uint32_t slot) {
   uint32_t used = 0, decoded = 0;
   for (uint32_t p = 0; p < kc->h.n_out; p++) {
     const spd_ds_out_t *o = &kc->out[p];
+    if (o->kind != SPD_DS_KIND_X)
+      continue;
     for (uint32_t i = 0; i < o->n; i++)
       x[used + i] = value(s, spd_kc_value_of(&o->fm, o->lo, i));
     decoded += o->fm.width ? o->n : 0;
@@ -68,6 +70,8 @@ static void inject(source_t *s, uint32_t slot) {
   spd_core_charge(kc->core, used * SPD_KC_PER_VALUE + decoded * SPD_KC_FM_DECODE);
   used = 0;
   for (uint32_t p = 0; p < kc->h.n_out; p++) {
+    if (kc->out[p].kind != SPD_DS_KIND_X)
+      continue;
     if (spd_kc_send(kc, p, slot, x + used, kc->out[p].n)) {
       spd_kc_fail(kc, SPD_EQUEUE);
       return;
@@ -94,6 +98,10 @@ static void first_tick(spd_core_t *core, uint32_t a0, uint32_t a1) {
   spd_kc_t *kc = spd_core_get_state(core);
   spd_core_set_timer_us(core, 0);
   spd_core_callback_off(core, SPD_EVENT_TIMER_TICK);
+  if (spd_kc_watch(kc)) {
+    spd_kc_fail(kc, SPD_EINVAL);
+    return;
+  }
   source_t *s = kc->role;
   for (uint32_t slot = 0; slot < kc->h.slots && s->next < kc->h.n_samples; slot++)
     inject(s, slot);
@@ -119,6 +127,8 @@ static int source_main(spd_core_t *core, uint32_t params) {
   s->stride = (s->n * c->bytes_per_value + 3u) & ~3u;
   for (uint32_t p = 0; p < kc->h.n_out; p++) {
     const spd_ds_out_t *o = &kc->out[p];
+    if (o->kind != SPD_DS_KIND_X) /* its requests (kernels/resend.c) */
+      continue;
     if (o->words != 1 || (!o->fm.width && o->lo + o->n > s->n))
       return SPD_EINVAL;
     s->sent += o->n;

@@ -257,7 +257,7 @@ uint32_t spd__graph_add_tables(spd_machine_graph_t *g, uint32_t budget, uint32_t
     spd__graph_tables(g, v, &n_in, &n_out);
     for (uint32_t p = 0; p < g->n_partitions; p++)
       for (uint32_t t = 0; t < g->partitions[p].n_targets; t++)
-        if (g->partitions[p].targets[t] == v)
+        if (g->partitions[p].targets[t] == v && strcmp(g->partitions[p].name, "nack"))
           packets_in += (uint64_t)g->partitions[p].values.n * g->partitions[p].words;
     uint64_t t = spd_kc_init_dtcm(n_in, n_out, g->opts.slots, packets_in);
     uint64_t d = g->vertices[v].dtcm_bytes + t;
@@ -269,6 +269,34 @@ uint32_t spd__graph_add_tables(spd_machine_graph_t *g, uint32_t budget, uint32_t
   return worst;
 }
 
+int spd__graph_add_nacks(spd_machine_graph_t *g) {
+  uint32_t V = g->n_vertices, P = g->n_partitions;
+  uint32_t *senders = spd_calloc(g->ctx, V ? V : 1, sizeof *senders);
+  uint8_t *seen = spd_calloc(g->ctx, V ? V : 1, 1);
+  int err = senders && seen ? 0 : SPD_ENOMEM;
+  for (uint32_t v = 0; !err && v < V; v++) {
+    uint32_t n = 0;
+    for (uint32_t p = 0; p < P; p++) {
+      const spd_partition_t *part = &g->partitions[p];
+      for (uint32_t t = 0; t < part->n_targets; t++)
+        if (part->targets[t] == v && part->source != v && !seen[part->source]) {
+          seen[part->source] = 1;
+          senders[n++] = part->source;
+        }
+    }
+    for (uint32_t i = 0; i < n; i++)
+      seen[senders[i]] = 0;
+    if (!n)
+      continue;
+    err = spd__graph_add_partition(g, v, "nack", 0, (spd_range_t){0, 1}, 1, senders, n);
+    if (!err)
+      g->partitions[g->n_partitions - 1].pace_cycles = (uint32_t)spd__cost_link_cycles();
+  }
+  spd_free(g->ctx, senders);
+  spd_free(g->ctx, seen);
+  return err;
+}
+
 int spd__partition_fit_tables(spd_ctx_t *ctx, const spd_model_t *model,
                               const spd_machine_t *machine, const spd_partition_opts_t *opts,
                               spd__partition_fn once, spd_machine_graph_t **out) {
@@ -277,6 +305,8 @@ int spd__partition_fit_tables(spd_ctx_t *ctx, const spd_model_t *model,
   for (int round = 0;; round++) {
     spd_machine_graph_t *g = NULL;
     int err = once(ctx, model, machine, &o, &g);
+    if (!err && (err = spd__graph_add_nacks(g)))
+      spd_machine_graph_free(g);
     if (err)
       return err;
     uint32_t tables, worst = spd__graph_add_tables(g, budget, &tables);

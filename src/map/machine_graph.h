@@ -28,6 +28,12 @@ void spd__graph_tables(const spd_machine_graph_t *g, uint32_t v, uint32_t *n_in,
  *  @p over_tables the largest tables of a vertex now above @p budget. */
 uint32_t spd__graph_add_tables(spd_machine_graph_t *g, uint32_t budget, uint32_t *over_tables);
 
+/* The end-to-end resend's requests (kernel_common.c): a "nack" partition
+ * from every vertex that receives to every vertex that sends to it, one
+ * packet when a receiver asks again. No traffic in a run that loses
+ * nothing; the pacing counts none. */
+int spd__graph_add_nacks(spd_machine_graph_t *g);
+
 /** Run @p once (a partitioner) and, while a vertex's DTCM with its
  *  partition tables exceeds the budget, again with those tables kept back
  *  from every vertex's budget (four rounds at most; the placer names a

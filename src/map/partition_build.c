@@ -278,17 +278,19 @@ static int add_partitions(builder_t *B) {
     err = add_forward(B, si);
   for (int si = S->n - 1; !err && S->o->training && si >= 0; si--)
     err = add_backward(B, si);
-  if (!err && !S->o->training)
-    for (uint32_t s = 0; !err && s < S->n_sources; s++) {
-      B->targets[0] = B->first_source + s;
-      err = spd__graph_add_partition(B->g, B->loss, "credit", S->st[S->n - 1].layer,
-                                     (spd_range_t){0, 1}, 1, B->targets, 1);
-    }
   B->targets[0] = B->sink;
   if (!err)
     err = spd__graph_add_partition(B->g, B->loss, "record", S->st[S->n - 1].layer,
                                    (spd_range_t){0, S->st[S->n - 1].out + SPD__RECORD_EXTRA}, 1,
                                    B->targets, 1);
+  /* The sink credits the sources when a sample's record is whole, so no
+   * slot is used again while the sink may still ask for a lost packet of
+   * its record (kernels/resend.c); in inference that is the only credit. */
+  for (uint32_t s = 0; s < S->n_sources; s++)
+    B->targets[s] = B->first_source + s;
+  if (!err)
+    err = spd__graph_add_partition(B->g, B->sink, "credit", S->st[S->n - 1].layer,
+                                   (spd_range_t){0, 1}, 1, B->targets, S->n_sources);
   return err;
 }
 

@@ -321,15 +321,16 @@ static int add_partitions(cbuild_t *B) {
     err = copy_dense_partitions(B);
   for (int ci = 0, pi = -1; !err && S->o->training && ci < S->n; pi = ci, ci = spd__pc_consumer_of(S, ci))
     err = add_backward(B, ci, pi);
-  if (!err && !S->o->training) {
-    uint32_t loss = 0;
-    for (uint32_t v = 0; v < B->g->n_vertices; v++)
-      if (B->g->vertices[v].role == SPD_ROLE_LOSS)
-        loss = v;
-    for (uint32_t s = 0; !err && s < S->n_sources; s++)
-      err = spd__graph_add_partition(B->g, loss, "credit", B->d->dense[B->d->n_dense - 1].layer,
-                                     (spd_range_t){0, 1}, 1, &s, 1);
-  }
+  /* The sink credits the sources (partition_build.c says why). */
+  uint32_t sink = 0;
+  for (uint32_t v = 0; v < B->g->n_vertices; v++)
+    if (B->g->vertices[v].role == SPD_ROLE_SINK)
+      sink = v;
+  for (uint32_t s = 0; s < S->n_sources; s++)
+    B->targets[s] = s;
+  if (!err)
+    err = spd__graph_add_partition(B->g, sink, "credit", B->d->dense[B->d->n_dense - 1].layer,
+                                   (spd_range_t){0, 1}, 1, B->targets, S->n_sources);
   return err;
 }
 

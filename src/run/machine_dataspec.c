@@ -26,7 +26,7 @@ const char *spd__ds_kernel_name(spd_vertex_role_t role) {
 
 static uint32_t kind_of(const char *name) {
   static const char *const kinds[] = {"x",      "psum",   "y",     "dz",  "dxpsum",
-                                      "record", "credit", "dwsum", "wupd"};
+                                      "record", "credit", "dwsum", "wupd", "nack"};
   for (uint32_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
     if (!strcmp(name, kinds[k]))
       return k;
@@ -246,6 +246,7 @@ static void dropout_config(const spd__ds_inputs_t *in, const spd_vertex_t *v,
 /* Role configuration and the size of the data region. */
 static uint32_t configure(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_config_t *c) {
   uint32_t bytes = configure_role(in, vi, c);
+  c->resend_tick_us = in->resend_tick_us;
   const spd_vertex_t *v = &in->g->vertices[vi];
   if (in->train) {
     train_config(in, vi, c);
@@ -519,6 +520,8 @@ static uint64_t packets_of(const spd_partition_t *p) {
 
 static uint64_t max64(uint64_t a, uint64_t b) { return a > b ? a : b; }
 
+static bool is_nack(const spd_partition_t *p) { return !strcmp(p->name, "nack"); }
+
 
 
 #define LINK_CYCLES 67u /* a 72-bit packet on a link (SPINNAKER.md #18) */
@@ -588,6 +591,10 @@ static void vertex_paces(const spd__ds_inputs_t *in, const spd_machine_t *m,
       const spd_partition_t *part = &g->partitions[p];
       if (part->per_batch != per_batch)
         continue;
+      if (is_nack(part)) { /* no traffic in a run that loses nothing */
+        pace[p] = part->pace_cycles;
+        continue;
+      }
       uint64_t n = packets_of(part);
       uint32_t k = uses_of(in, m, trees, p, w->u);
       if (pass != 1) { /* add, then clear what the vertex used */
@@ -641,7 +648,7 @@ int spd__ds_paces(spd_ctx_t *ctx, const spd__ds_inputs_t *in, const spd_machine_
    * in full: spread over the batch, the reduction's burst at a batch's
    * end dropped packets. */
   for (uint32_t p = 0; !err && p < g->n_partitions; p++) {
-    uint32_t k = uses_of(in, m, trees, p, w.u);
+    uint32_t k = is_nack(&g->partitions[p]) ? 0 : uses_of(in, m, trees, p, w.u);
     for (uint32_t j = 0; j < k; j++)
       w.load[w.u[j].r] += packets_of(&g->partitions[p]) * w.u[j].cost;
     w.first[g->partitions[p].source + 2u]++;
@@ -672,7 +679,7 @@ int spd__ds_paces(spd_ctx_t *ctx, const spd__ds_inputs_t *in, const spd_machine_
 static uint32_t phase_of(const spd__ds_inputs_t *in, uint32_t p, uint32_t pace) {
   const spd_machine_graph_t *g = in->g;
   const spd_partition_t *part = &g->partitions[p];
-  if (!part->n_targets)
+  if (!part->n_targets || is_nack(part))
     return 0;
   if (!strcmp(part->name, "credit")) {
     uint32_t step = recv_cost(in, part->targets[0]);

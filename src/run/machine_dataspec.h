@@ -30,6 +30,7 @@ typedef struct spd__ds_inputs {
   const uint32_t *sdram_addr;         /* per vertex: samples, labels, records */
   bool labels;
   uint32_t start_us;                  /* sources' first injection */
+  uint32_t resend_tick_us;            /* spd_ds_config_t.resend_tick_us */
   const uint32_t *pace;               /* per partition, from spd__ds_paces */
   /* training (fixed point) */
   bool train;

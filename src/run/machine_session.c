@@ -27,6 +27,9 @@
 /* Simulated time the machine runs between two looks at the sink's records
  * (a sample of the MLP takes about 10 ms on a SpiNN-5). */
 #define SLICE_PS 10000000000ull
+/* Slices without a new record, after a packet was lost for good, before
+ * the run is given up: the receivers ask again every two resend ticks. */
+#define STUCK_SLICES 200u
 /* Records read through the transceiver at a time while the run goes on. */
 #define RECORD_CHUNK 256u
 
@@ -631,6 +634,18 @@ static int emulated_board(mrun_t *r) {
   return spd_emu_inject_drops(emu, r->o.inject_drops, r->o.fault_seed);
 }
 
+/* The receivers' timer for the end-to-end resend (kernels/resend.c): a
+ * phase of a slot that made no progress for two ticks asks again. A tick
+ * is four times the longest a vertex takes to send one sample's packets at
+ * the loaded paces (or its period), and at least a millisecond, so a
+ * receiver waiting for packets that are on their way does not ask. */
+static uint32_t resend_tick_us(const mrun_t *r) {
+  uint64_t cycles = r->g->period_cycles > r->paced_cycles ? r->g->period_cycles
+                                                         : r->paced_cycles;
+  uint64_t us = cycles * 4u / 200u;
+  return us < 1000u ? 1000u : us > 1000000u ? 1000000u : (uint32_t)us;
+}
+
 static int load(mrun_t *r) {
   int err = emulated_board(r);
   if (!err)
@@ -668,6 +683,7 @@ static int load(mrun_t *r) {
                         r->why);
   if (!err)
     r->paced_cycles = paced_cycles(r, pace);
+  in.resend_tick_us = resend_tick_us(r);
   if (!err && r->cfg)
     err = write_update_tables(r);
   if (!err)
@@ -769,10 +785,10 @@ static int read_records(mrun_t *r, bool all) {
   return 0;
 }
 
-/* A packet copy was lost for good (dropped while its router's dump
- * registers were full, or by a core): the samples waiting for it can never
- * finish, so the run stops now rather than at its time limit. Names the
- * first chip that lost one and the counters that show why. */
+/* A packet copy was lost (dropped while its router's dump registers were
+ * full, or by a core) and asking for it again did not bring the run on:
+ * it stops now rather than at its time limit, naming the first chip that
+ * lost one and the counters that show why. */
 static int stop_lost(mrun_t *r, const spd_run_counters_t *rc) {
   char where[160] = "a core";
   for (uint32_t c = 0; c < r->machine->n_chips; c++) {
@@ -823,14 +839,23 @@ static int stop_interrupted(mrun_t *r) {
  * every core has exited or the run's time limit has passed. */
 static int run_in_slices(mrun_t *r) {
   int err = spd_tx_start(r->tx);
+  uint64_t lost = 0;
+  uint32_t stuck = 0, done = 0;
   for (uint64_t left = timeout_ps(r); !err;) {
     uint64_t slice = left < SLICE_PS ? left : SLICE_PS;
     err = spd_tx_wait(r->tx, slice);
     left -= slice;
+    /* A lost packet is asked for again (kernels/resend.c); a run that has
+     * lost one and then records no sample for STUCK_SLICES stops. */
     spd_run_counters_t rc;
     if (spd_tx_run_counters(r->tx, &rc) == 0 && rc.packets_lost) {
-      spd_ctx_clear(r->ctx);
-      return stop_lost(r, &rc);
+      stuck = rc.packets_lost != lost || r->progress.done != done ? 0 : stuck + 1;
+      lost = rc.packets_lost;
+      done = r->progress.done;
+      if (stuck >= STUCK_SLICES) {
+        spd_ctx_clear(r->ctx);
+        return stop_lost(r, &rc);
+      }
     }
     if (err != SPD_ETIMEOUT || left == 0)
       break;
@@ -865,8 +890,6 @@ static int run(mrun_t *r, spd_machine_stats_t *stats) {
     return err;
   if ((err = check_cores(r, false)))
     return err;
-  if (rc.packets_lost)
-    return stop_lost(r, &rc);
   if ((err = read_records(r, true)))
     return err;
   stats->completed = true;
