@@ -56,7 +56,7 @@ KERNELS = [
 ]
 NUMERICS = {"fixed": "SPD_DS_FIXED", "float": "SPD_DS_FLOAT"}
 COMMON = [
-    "src/kernels/kernel_common.c", "src/kernels/dropout.c", "src/kernels/train_block.c",
+    "src/kernels/kernel_common.c", "src/kernels/resend.c", "src/kernels/dropout.c", "src/kernels/train_block.c",
     "src/base/error.c", "src/base/fixed.c", "src/base/fixed_math.c", "src/base/fx_conv.c",
     "src/base/fx_dense.c", "src/base/fx_update.c", "src/base/rng.c", "src/base/tile_mem.c",
     "src/arm/spin1_stub.c",

@@ -59,7 +59,11 @@ static void fit_model(spd_ctx_t *ctx, spd_model_t *m, const char *what, const ch
   if (err)
     fail_msg("%s on %s, %s, %s: %s", what, machine, numeric_name(numeric), oc->name,
              spd_ctx_message(ctx));
-  assert_int_equal(st.packets_dropped, 0);
+  /* Every copy a router dropped came back through its monitor (a split
+   * tile's SDRAM-bound update on spinn3 can make one drop). */
+  assert_int_equal(st.packets_lost, 0);
+  assert_int_equal(st.packets_dropped, st.packets_reinjected);
+  assert_true(st.completed);
   assert_int_equal(st.samples, n);
   spd_history_free(&h);
   spd_test_samples_free(&s);

@@ -57,7 +57,8 @@ typedef struct spd_machine_stats {
   uint64_t samples;
   uint64_t packets_sent, packets_dropped;
   uint64_t packets_reinjected;       /* dropped and sent again by a monitor */
-  uint64_t packets_lost;             /* copies dropped and never sent again */
+  uint64_t packets_lost;             /* copies dropped and not reinjected */
+  uint64_t packets_resent;           /* sent again, end to end, as receivers asked */
   bool completed;                    /* every core finished its samples */
   double simulated_seconds;          /* from start to the last core's exit */
   double simulated_samples_per_second;

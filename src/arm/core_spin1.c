@@ -203,6 +203,15 @@ int spd_core_sdram_write(spd_core_t *core, uint32_t addr, const void *src, uint3
  * what the cycle calibration compares against (docs/calibration.md). */
 void spd_core_charge(spd_core_t *core, uint32_t cycles) { (void)core, (void)cycles; }
 
+/* The resend count is provenance the host reads back; a board keeps it in
+ * the core's state, where its provenance region would be written from. */
+static uint32_t packets_resent;
+
+void spd_core_count_resent(spd_core_t *core, uint32_t n) {
+  (void)core;
+  packets_resent += n;
+}
+
 void spd_core_set_timer_us(spd_core_t *core, uint32_t period_us) {
   core->timer_us = period_us;
   spin1_set_timer_tick(period_us);

@@ -266,14 +266,14 @@ void spd_kc_sample_done(spd_kc_t *kc) {
 
 /* ----------------------------------------------------------- receiving */
 
-/* Slots complete in sample order (a role's sequence counters and the
- * sources' injection assume it): a phase of a slot that completes before
- * the one of the slot ahead of it (its packets came sooner, or those of
- * the other were asked for again, kernels/resend.c) waits for it. The
- * per-batch phase uses one slot and is not ordered. */
+/* A source injects sample n into slot n mod slots, so its slots' credits
+ * complete in sample order: a slot whose credits are all back before those
+ * of the slot ahead of it (whose sample waited for a packet asked for
+ * again, kernels/resend.c) waits for it. Out of turn, the next sample
+ * lapped the late one and the pipeline stalled. */
 static void slot_task(spd_core_t *core, uint32_t slot, uint32_t phase) {
   spd_kc_t *kc = spd_core_get_state(core);
-  if (phase == SPD_KC_BATCH) {
+  if (phase != SPD_KC_CREDIT) {
     kc->slot_done(kc, slot, phase);
     return;
   }

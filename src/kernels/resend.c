@@ -24,6 +24,7 @@
 
 #define ASK_CYCLES 20u   /* a request's payload formed and queued */
 #define CHECK_CYCLES 4u  /* one phase of one slot looked at */
+#define PARTIAL_TICKS 3u /* before asking for the rest of a partition */
 #define PATIENT_TICKS 6u /* before asking for a partition none of which came */
 
 int spd__kc_resend_init(spd_kc_t *kc) {
@@ -54,6 +55,15 @@ void spd__kc_resend_gone(spd_kc_t *kc, const spd_kc_job_t *job) {
       kc->sent_rec[i].valid = 0;
 }
 
+/* Whether a job of the send ring sends (or will send) the round whose
+ * first key is @p key0. */
+static bool queued(const spd_kc_t *kc, uint32_t key0) {
+  for (uint32_t i = 0; i < kc->jobs_count; i++)
+    if (kc->jobs[(kc->jobs_head + i) % kc->jobs_cap].key0 == key0)
+      return true;
+  return false;
+}
+
 void spd__kc_resend_asked(spd_core_t *core, uint32_t key0, uint32_t unused) {
   (void)unused;
   spd_kc_t *kc = spd_core_get_state(core);
@@ -65,9 +75,11 @@ void spd__kc_resend_asked(spd_core_t *core, uint32_t key0, uint32_t unused) {
       continue;
     uint32_t slot = ((key0 - o->base) >> o->value_bits) & (S - 1u);
     const spd_kc_sent_rec_t *rec = &kc->sent_rec[p * S + slot];
-    /* Only the round asked for, and only while its data is in place. */
-    if (rec->valid && rec->key0 == key0 &&
-        spd__kc_push_again(kc, key0, rec->data, rec->n, o->pace) == 0)
+    /* Only the round asked for, only while its data is in place, and not
+     * while that round is still on its way out. */
+    if (!rec->valid || rec->key0 != key0 || queued(kc, key0))
+      return;
+    if (spd__kc_push_again(kc, key0, rec->data, rec->n, o->pace) == 0)
       spd_core_count_resent(core, rec->n);
     return;
   }
@@ -113,7 +125,7 @@ static void tick(spd_core_t *core, uint32_t t, uint32_t unused) {
        * credits: the sink's after the forward pass, the first layer's
        * after the backward one). */
       uint32_t stale = ++kc->stale[ps];
-      bool partial = stale % 2u == 0, all = stale >= PATIENT_TICKS;
+      bool partial = stale % PARTIAL_TICKS == 0, all = stale >= PATIENT_TICKS;
       if (all)
         kc->stale[ps] = 0;
       if (!partial && !all)

@@ -3,11 +3,11 @@
  * per role (spd_vertex_role_t) as {fixed point, float}. Read by
  * src/map/kernel_itcm.c (docs/calibration.md). */
 #define SPD__KERNEL_ITCM_TABLE \
-  [SPD_ROLE_SOURCE] = {6336u, 6336u}, \
-  [SPD_ROLE_SINK] = {4600u, 4600u}, \
-  [SPD_ROLE_LOSS] = {10256u, 11476u}, \
-  [SPD_ROLE_TILE] = {23368u, 17904u}, \
-  [SPD_ROLE_TILE_FULL] = {23368u, 17904u}, \
-  [SPD_ROLE_REDUCER] = {18688u, 14156u}, \
-  [SPD_ROLE_CONV] = {31548u, 25128u}, \
-  [SPD_ROLE_POOL] = {31548u, 25128u},
+  [SPD_ROLE_SOURCE] = {8760u, 8760u}, \
+  [SPD_ROLE_SINK] = {7876u, 7876u}, \
+  [SPD_ROLE_LOSS] = {12636u, 13856u}, \
+  [SPD_ROLE_TILE] = {26636u, 20908u}, \
+  [SPD_ROLE_TILE_FULL] = {26636u, 20908u}, \
+  [SPD_ROLE_REDUCER] = {22192u, 17788u}, \
+  [SPD_ROLE_CONV] = {27728u, 28836u}, \
+  [SPD_ROLE_POOL] = {27728u, 28836u},

@@ -637,13 +637,15 @@ static int emulated_board(mrun_t *r) {
 /* The receivers' timer for the end-to-end resend (kernels/resend.c): a
  * phase of a slot that made no progress for two ticks asks again. A tick
  * is four times the longest a vertex takes to send one sample's packets at
- * the loaded paces (or its period), and at least a millisecond, so a
- * receiver waiting for packets that are on their way does not ask. */
+ * the loaded paces (or its period), and at least 10 ms: a sender's batch
+ * update (milliseconds for a large block) can hold a partition half sent,
+ * and a receiver that asked then would only add traffic the pacing did
+ * not plan for. */
 static uint32_t resend_tick_us(const mrun_t *r) {
   uint64_t cycles = r->g->period_cycles > r->paced_cycles ? r->g->period_cycles
                                                          : r->paced_cycles;
   uint64_t us = cycles * 4u / 200u;
-  return us < 1000u ? 1000u : us > 1000000u ? 1000000u : (uint32_t)us;
+  return us < 10000u ? 10000u : us > 1000000u ? 1000000u : (uint32_t)us;
 }
 
 static int load(mrun_t *r) {
@@ -752,11 +754,13 @@ static void explain_timeout(mrun_t *r) {
     spd_ctx_fail(r->ctx, SPD_ETIMEOUT,
                  "the run did not finish: %s on core (%u,%u,%u) is still %s after receiving %"
                  PRIu64 " and sending %" PRIu64 " packets (%" PRIu64 " of %" PRIu64
-                 " packets dropped in the run: wait1 %" PRIu64 ", stopped core %" PRIu64
-                 ", queue full %" PRIu64 ", unmatched %" PRIu64 ")",
+                 " packets dropped in the run, %" PRIu64 " reinjected, %" PRIu64
+                 " copies lost, %" PRIu64 " sent again: wait1 %" PRIu64 ", injected %" PRIu64
+                 ", stopped core %" PRIu64 ", queue full %" PRIu64 ", unmatched %" PRIu64 ")",
                  who, at->x, at->y, at->core, spd_core_state_name(st.state),
                  cc.packets_received, cc.packets_sent, rc.packets_dropped, rc.packets_sent,
-                 rc.dropped_wait1, rc.dropped_core_stopped, rc.dropped_task_queue_full,
+                 rc.packets_reinjected, rc.packets_lost, rc.packets_resent, rc.dropped_wait1,
+                 rc.dropped_injected, rc.dropped_core_stopped, rc.dropped_task_queue_full,
                  rc.dropped_unmatched);
     break;
   }
@@ -807,11 +811,13 @@ static int stop_lost(mrun_t *r, const spd_run_counters_t *rc) {
   spd_tx_stop(r->tx);
   return spd_ctx_fail(r->ctx, SPD_EDROPPED,
                       "the run cannot finish: %" PRIu64 " packet copies were lost (%s; %" PRIu64
-                      " of %" PRIu64 " dropped, %" PRIu64 " reinjected: wait1 %" PRIu64
+                      " of %" PRIu64 " dropped, %" PRIu64 " reinjected, %" PRIu64
+                      " sent again: wait1 %" PRIu64
                       ", injected %" PRIu64 ", unmatched %" PRIu64 ", queue full %" PRIu64
                       ", stopped core %" PRIu64 ")",
                       rc->packets_lost, where, rc->packets_dropped, rc->packets_sent,
-                      rc->packets_reinjected, rc->dropped_wait1, rc->dropped_injected,
+                      rc->packets_reinjected, rc->packets_resent, rc->dropped_wait1,
+                      rc->dropped_injected,
                       rc->dropped_unmatched, rc->dropped_task_queue_full,
                       rc->dropped_core_stopped);
 }
@@ -880,6 +886,7 @@ static int run(mrun_t *r, spd_machine_stats_t *stats) {
     stats->packets_dropped = rc.packets_dropped;
     stats->packets_reinjected = rc.packets_reinjected;
     stats->packets_lost = rc.packets_lost;
+    stats->packets_resent = rc.packets_resent;
     stats->simulated_seconds = (double)rc.sim_time_ps * 1e-12;
     stats->energy_joules = rc.energy_joules;
     if (r->why && !err)
