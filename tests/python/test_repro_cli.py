@@ -30,6 +30,11 @@ def one_line_error(r, code, *words):
     return lines[0]
 
 
+def train_fixed(data, *args):
+    return run("train", MLP, "--data", data, "--backend", "reference", "--numeric", "fixed",
+               "--epochs", "1", "--batch-size", "8", *args)
+
+
 @pytest.mark.parametrize("args, words", [
     (("--optimizer", "sgd", "--lr", "500"), ("learning rate 500", "[2^-31, 2^7]")),
     (("--optimizer", "adam", "--lr", "500"), ("learning rate 500",)),
@@ -39,9 +44,7 @@ def one_line_error(r, code, *words):
      ("exponential", "representable")),
 ])
 def test_fixed_point_refuses_unrepresentable_rates(data, args, words):
-    r = run("train", MLP, "--data", data, "--backend", "reference", "--numeric", "fixed",
-            "--epochs", "1", "--batch-size", "8", *args)
-    one_line_error(r, 2, "spindle train: fixed point:", *words)
+    one_line_error(train_fixed(data, *args), 2, "spindle train: fixed point:", *words)
 
 
 @pytest.mark.parametrize("args, words", [
@@ -50,9 +53,7 @@ def test_fixed_point_refuses_unrepresentable_rates(data, args, words):
      ("--decay-rate '1e30'", "(0, 1000]")),
 ])
 def test_the_probe_rates_are_out_of_the_flags_range(data, args, words):
-    r = run("train", MLP, "--data", data, "--backend", "reference", "--numeric", "fixed",
-            "--epochs", "1", "--batch-size", "8", *args)
-    one_line_error(r, 2, *words)
+    one_line_error(train_fixed(data, *args), 2, *words)
 
 
 def test_float_still_accepts_a_tiny_rate(data):
