@@ -11,67 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "base/tile_mem.h"
-#include "nn/fx_net_internal.h"
-#include "run/checkpoint.h"
-#include "run/fit_fixed.h"
-#include "run/machine_dataspec.h"
-#include "run/machine_pace_report.h"
-#include "run/machine_progress.h"
-#include "run/machine_updates.h"
-#include "spindle/fixed.h"
-#include "spindle/machine_run.h"
-#include "spindle/emu.h"
-#include "spindle/transceiver.h"
-
-/* Simulated time the machine runs between two looks at the sink's records
- * (a sample of the MLP takes about 10 ms on a SpiNN-5). */
-#define SLICE_PS 10000000000ull
-/* Slices without a new record, after a packet was lost for good, before
- * the run is given up: the receivers ask again every two resend ticks. */
-#define STUCK_SLICES 200u
-/* Records read through the transceiver at a time while the run goes on. */
-#define RECORD_CHUNK 256u
-
-typedef struct mrun {
-  spd_ctx_t *ctx;
-  const spd_model_t *model;
-  const spd_machine_t *machine;
-  spd_machine_run_opts_t o;
-  const spd_fit_data_t *data;
-  uint32_t n, in_size, out_size;
-  spd_numeric_plan_t *plan;     /* owned when no fx net */
-  spd_fx_net_t *net;            /* fixed: quantised weights and the plan */
-  const spd_fx_net_t *trained;  /* fixed inference: opts.fixed_run's net */
-  const int16_t **w16;
-  const int32_t **bias32;
-  const float **wf, **biasf;
-  spd_machine_graph_t *g;
-  spd_placement_t place;
-  spd_map_routing_t routing;
-  bool routed;
-  spd_transceiver_t *tx;
-  uint32_t *addr;               /* per vertex: samples / labels / records */
-  uint32_t sink;
-  uint32_t *records;            /* the sink's records as read so far */
-  spd__mprogress_t progress;
-  /* training */
-  const spd_fit_config_t *cfg;  /* NULL: inference */
-  spd_model_t *target;          /* the model the results go into */
-  uint32_t epochs, steps;       /* steps of the whole run */
-  uint32_t *order;              /* epochs x n: the sample of each sequence number */
-  uint32_t *update_addr, *result_addr, *order_addr; /* per vertex */
-  uint64_t paced_cycles;        /* the slowest vertex's sends of a sample */
-  uint32_t *pace;               /* SPINDLE_PACE_REPORT: the loaded paces */
-  spd__ds_pace_why_t *why;      /* ... and what set them */
-  const int32_t **master;
-  /* training checkpoints (docs/training.md "Checkpoints on the machine") */
-  uint32_t first_epoch;         /* epochs trained before the run (resumed) */
-  spd__blob_reader_t *resume;   /* the checkpoint's state payload, or NULL */
-  float *(*fslab)[2];           /* float: per layer x {kernel, bias}, m and v */
-  uint32_t (*state_in)[2], (*state_out)[2]; /* per vertex x {kernel, bias} */
-  spd_epoch_logs_t *logs;       /* every epoch's, the checkpoint's history */
-} mrun_t;
+#include "run/machine_session.h"
 
 static double wall_seconds(void) {
   struct timespec ts;
@@ -116,7 +56,7 @@ static void first_batch(const mrun_t *r, size_t count, float *x, int32_t *labels
 static void refresh_mac_copies(mrun_t *r);
 
 /* A checkpoint's state payload must hold this run's state and no more. */
-static int state_read_whole(spd_ctx_t *ctx, const spd__blob_reader_t *s) {
+int spd__mrun_state_read_whole(spd_ctx_t *ctx, const spd__blob_reader_t *s) {
   if (s->pos == s->len)
     return 0;
   return spd_ctx_fail(ctx, SPD_EFORMAT, "'%s' holds %zu bytes more than this run's state (a "
@@ -124,7 +64,7 @@ static int state_read_whole(spd_ctx_t *ctx, const spd__blob_reader_t *s) {
 }
 
 /* Steps per epoch of the training run. */
-static uint32_t epoch_steps(const mrun_t *r) {
+uint32_t spd__mrun_epoch_steps(const mrun_t *r) {
   return (uint32_t)((r->n + r->cfg->batch_size - 1) / r->cfg->batch_size);
 }
 
@@ -134,13 +74,13 @@ static uint32_t epoch_steps(const mrun_t *r) {
 static int fixed_resume(mrun_t *r) {
   int64_t step = 0;
   int err = spd__blob_get(r->resume, "fixed.step", &step, sizeof step, 1);
-  if (!err && step != (int64_t)r->first_epoch * epoch_steps(r))
+  if (!err && step != (int64_t)r->first_epoch * spd__mrun_epoch_steps(r))
     err = spd_ctx_fail(r->ctx, SPD_EFORMAT, "'%s': its step %lld is not the checkpoint's "
                        "(damaged?)", r->resume->file, (long long)step);
   if (!err)
     err = spd__fx_net_get_state(r->net, r->resume);
   if (!err)
-    err = state_read_whole(r->ctx, r->resume);
+    err = spd__mrun_state_read_whole(r->ctx, r->resume);
   if (!err)
     refresh_mac_copies(r);
   return err;
@@ -211,9 +151,6 @@ static int float_weights(mrun_t *r) {
   return err;
 }
 
-static const spd_numeric_plan_t *plan_of(const mrun_t *r) {
-  return r->net ? spd__fx_net_plan(r->net) : r->trained ? spd__fx_net_plan(r->trained) : r->plan;
-}
 
 /* ------------------------------------------------------------- mapping */
 
@@ -253,7 +190,7 @@ static int map(mrun_t *r) {
 
 /* ------------------------------------------------------------- loading */
 
-static int alloc_write(mrun_t *r, uint32_t v, const void *data, size_t bytes, uint32_t *addr) {
+int spd__mrun_alloc_write(mrun_t *r, uint32_t v, const void *data, size_t bytes, uint32_t *addr) {
   const spd_place_loc_t *at = &r->place.loc[v];
   int err = spd_tx_sdram_alloc(r->tx, at->x, at->y, (uint32_t)(bytes ? bytes : 4), addr);
   if (!err && data && bytes)
@@ -267,7 +204,7 @@ static uint32_t input_word(const mrun_t *r, float x, uint32_t *sat) {
     memcpy(&u, &x, sizeof u);
     return u;
   }
-  return (uint32_t)(int32_t)spd_fx_from_float16(x, plan_of(r)->layers[0].act_frac, sat);
+  return (uint32_t)(int32_t)spd_fx_from_float16(x, spd__mrun_plan(r)->layers[0].act_frac, sat);
 }
 
 /* A source's slice of every sample: bytes as they are (the table converts
@@ -291,23 +228,22 @@ static int write_samples(mrun_t *r, uint32_t v) {
         memcpy(buf + (size_t)s * stride + i * 4u, &w, 4);
       }
     }
-  int err = alloc_write(r, v, buf, (size_t)r->n * stride, &r->addr[v]);
+  int err = spd__mrun_alloc_write(r, v, buf, (size_t)r->n * stride, &r->addr[v]);
   spd_free(r->ctx, buf);
   return err;
 }
 
 /* Samples the run processes: every epoch's (training) or each once. */
-static uint32_t run_samples(const mrun_t *r) { return r->cfg ? r->epochs * r->n : r->n; }
 
 /* Labels in the order the samples run. */
 static int write_labels(mrun_t *r, uint32_t v) {
-  uint32_t total = run_samples(r);
+  uint32_t total = spd__mrun_samples(r);
   int32_t *labels = spd_malloc(r->ctx, (size_t)total * 4u);
   if (!labels)
     return spd_ctx_fail(r->ctx, SPD_ENOMEM, "labels of %u samples", total);
   for (uint32_t k = 0; k < total; k++)
     labels[k] = r->data->y.labels[r->order ? r->order[k] : k];
-  int err = alloc_write(r, v, labels, (size_t)total * 4u, &r->addr[v]);
+  int err = spd__mrun_alloc_write(r, v, labels, (size_t)total * 4u, &r->addr[v]);
   spd_free(r->ctx, labels);
   return err;
 }
@@ -339,9 +275,8 @@ static bool epoch_results(const mrun_t *r) {
  * time, long before the machine could finish three more epochs (a seal
  * from a later epoch is reported, not read as this one's), so SDRAM holds
  * four epochs' whatever the run's length. */
-#define RESULT_RING 4u
 
-static uint32_t result_blocks(const mrun_t *r) {
+uint32_t spd__mrun_result_blocks(const mrun_t *r) {
   return r->epochs < RESULT_RING ? r->epochs : RESULT_RING;
 }
 
@@ -357,129 +292,13 @@ static uint32_t result_stride(const mrun_t *r, const spd_vertex_t *vx) {
 static int alloc_results(mrun_t *r, uint32_t v) {
   const spd_vertex_t *vx = &r->g->vertices[v];
   if (!epoch_results(r))
-    return alloc_write(r, v, NULL, result_bytes(r, vx), &r->result_addr[v]);
-  size_t bytes = (size_t)result_stride(r, vx) * result_blocks(r);
+    return spd__mrun_alloc_write(r, v, NULL, result_bytes(r, vx), &r->result_addr[v]);
+  size_t bytes = (size_t)result_stride(r, vx) * spd__mrun_result_blocks(r);
   void *zero = spd_calloc(r->ctx, bytes, 1);
   if (!zero)
     return spd_ctx_fail(r->ctx, SPD_ENOMEM, "results of vertex %u: %zu bytes", v, bytes);
-  int err = alloc_write(r, v, zero, bytes, &r->result_addr[v]);
+  int err = spd__mrun_alloc_write(r, v, zero, bytes, &r->result_addr[v]);
   spd_free(r->ctx, zero);
-  return err;
-}
-
-/* ---- Optimizer state of the trained blocks (checkpoints) ---- */
-
-static uint32_t optimizer_state(const mrun_t *r);
-
-/* Elements of a vertex's kernel (@p which 0) or bias (1) block: the ones
- * it trains and keeps the optimizer slabs of (0: none). */
-static uint32_t block_size(const mrun_t *r, const spd_vertex_t *vx, int which) {
-  bool owner = vx->role == SPD_ROLE_CONV && vx->grid_row == 0;
-  if (which == 0) {
-    if (vx->role == SPD_ROLE_TILE || vx->role == SPD_ROLE_TILE_FULL)
-      return vx->rows.n * vx->cols.n;
-    const spd_conv_tiling_t *t = owner ? spd_machine_graph_conv_tiling(r->g, vx->layer) : NULL;
-    return t ? (uint32_t)(t->k_h * t->k_w * t->in_c) * vx->cols.n : 0;
-  }
-  bool bias = r->bias32[vx->layer] != NULL || r->biasf[vx->layer] != NULL;
-  return bias && (vx->role == SPD_ROLE_TILE_FULL || vx->role == SPD_ROLE_REDUCER || owner)
-             ? vx->cols.n
-             : 0;
-}
-
-/* The layer's tensor element of element @p k of a vertex's block. */
-static size_t block_element(const mrun_t *r, const spd_vertex_t *vx, int which, uint32_t k) {
-  if (which == 1)
-    return vx->cols.lo + k;
-  uint32_t i = k / vx->cols.n, j = k % vx->cols.n;
-  if (vx->role == SPD_ROLE_CONV)
-    return (size_t)i * spd_machine_graph_conv_tiling(r->g, vx->layer)->out_c + vx->cols.lo + j;
-  return (size_t)(vx->rows.lo + i) * (uint32_t)r->model->layers[vx->layer].config.units +
-         vx->cols.lo + j;
-}
-
-/* Slab @p k of layer @p layer's kernel or bias on the host, the whole
- * tensor (fixed: the net's a, b, c; float: m, v), and its element size;
- * NULL when the optimizer has no such slab. */
-static void *host_slab(const mrun_t *r, int layer, int which, int k, uint32_t *size) {
-  uint32_t st = optimizer_state(r);
-  if (r->o.numeric == SPD_NUMERIC_FIXED) {
-    const fx_layer_t *fl = &r->net->layers[layer];
-    const fx_param_t *p = which ? &fl->bias : &fl->kernel;
-    *size = k == 1 ? 8u : 4u;
-    return (st & (1u << k)) ? (k == 0 ? (void *)p->a : k == 1 ? (void *)p->b : (void *)p->c)
-                            : NULL;
-  }
-  *size = 4u;
-  return k < 2 && (st & (1u << k)) ? r->fslab[layer * 2 + which][k] : NULL;
-}
-
-static uint32_t state_bytes(const mrun_t *r, const spd_vertex_t *vx, int which) {
-  uint32_t n = block_size(r, vx, which), bytes = 0, size;
-  for (int k = 0; n && k < 3; k++)
-    if (host_slab(r, vx->layer, which, k, &size))
-      bytes += n * size;
-  return bytes;
-}
-
-/* A block's slabs between the host's tensors and @p buf, the kernel's
- * layout (spd_ds_config_t.state_in): into @p buf when @p to_block. */
-static void move_state(mrun_t *r, const spd_vertex_t *vx, int which, uint8_t *buf,
-                       bool to_block) {
-  uint32_t n = block_size(r, vx, which), size;
-  size_t at = 0;
-  for (int k = 0; n && k < 3; k++) {
-    uint8_t *t = host_slab(r, vx->layer, which, k, &size);
-    for (uint32_t e = 0; t && e < n; e++) {
-      uint8_t *h = t + block_element(r, vx, which, e) * size, *b = buf + at + (size_t)e * size;
-      memcpy(to_block ? b : h, to_block ? h : b, size);
-    }
-    at += t ? (size_t)n * size : 0;
-  }
-}
-
-/* Resumed: a vertex's slabs to start from; checkpointing: room for the
- * ones it leaves with every epoch's results. */
-static int alloc_state(mrun_t *r, uint32_t v) {
-  const spd_vertex_t *vx = &r->g->vertices[v];
-  int err = 0;
-  for (int w = 0; !err && w < 2; w++) {
-    uint32_t bytes = state_bytes(r, vx, w);
-    if (!bytes)
-      continue;
-    if (r->resume) {
-      uint8_t *buf = spd_malloc(r->ctx, bytes);
-      if (!buf)
-        return spd_ctx_fail(r->ctx, SPD_ENOMEM, "optimizer state of vertex %u", v);
-      move_state(r, vx, w, buf, true);
-      err = alloc_write(r, v, buf, bytes, &r->state_in[v][w]);
-      spd_free(r->ctx, buf);
-    }
-    if (!err && r->cfg->checkpoint_dir)
-      err = alloc_write(r, v, NULL, (size_t)bytes * result_blocks(r), &r->state_out[v][w]);
-  }
-  return err;
-}
-
-/* The slabs every vertex left with the results of (local) epoch @p epoch
- * into the host's tensors. */
-static int read_state(mrun_t *r, uint32_t epoch) {
-  int err = 0;
-  for (uint32_t v = 0; !err && v < r->g->n_vertices; v++)
-    for (int w = 0; !err && w < 2; w++) {
-      const spd_vertex_t *vx = &r->g->vertices[v];
-      uint32_t bytes = state_bytes(r, vx, w);
-      if (!bytes || !r->state_out[v][w])
-        continue;
-      uint8_t *buf = spd_malloc(r->ctx, bytes);
-      if (!buf)
-        return spd_ctx_fail(r->ctx, SPD_ENOMEM, "optimizer state of vertex %u", v);
-      err = spd_tx_read_sdram(r->tx, r->place.loc[v].x, r->place.loc[v].y,
-                              r->state_out[v][w] + epoch % RESULT_RING * bytes, buf, bytes);
-      if (!err)
-        move_state(r, vx, w, buf, false);
-      spd_free(r->ctx, buf);
-    }
   return err;
 }
 
@@ -489,24 +308,24 @@ static int write_vertex_data(mrun_t *r, uint32_t v) {
   if (r->cfg && result_bytes(r, vx))
     err = alloc_results(r, v);
   if (!err && r->state_in && (r->resume || r->cfg->checkpoint_dir))
-    err = alloc_state(r, v);
+    err = spd__mrun_alloc_state(r, v);
   if (err)
     return err;
   if (vx->role == SPD_ROLE_SOURCE) {
     if (r->order)
-      err = alloc_write(r, v, r->order, (size_t)run_samples(r) * 4u, &r->order_addr[v]);
+      err = spd__mrun_alloc_write(r, v, r->order, (size_t)spd__mrun_samples(r) * 4u, &r->order_addr[v]);
     return err ? err : write_samples(r, v);
   }
   if (vx->role == SPD_ROLE_LOSS && r->data->y.labels)
     return write_labels(r, v);
   if (vx->role == SPD_ROLE_SINK) {
-    size_t bytes = (size_t)run_samples(r) * (r->out_size + SPD__RECORD_EXTRA) * 4u;
+    size_t bytes = (size_t)spd__mrun_samples(r) * (r->out_size + SPD__RECORD_EXTRA) * 4u;
     r->sink = v;
     r->records = spd_malloc(r->ctx, bytes);
     if (!r->records)
       return spd_ctx_fail(r->ctx, SPD_ENOMEM, "records: %zu bytes", bytes);
     memset(r->records, 0xFF, bytes); /* SPD__RECORD_EMPTY: nothing recorded yet */
-    return alloc_write(r, v, r->records, bytes, &r->addr[v]);
+    return spd__mrun_alloc_write(r, v, r->records, bytes, &r->addr[v]);
   }
   return 0;
 }
@@ -523,7 +342,7 @@ static uint32_t start_delay_us(mrun_t *r, spd__ds_inputs_t *in) {
     if (spd__ds_build(r->ctx, in, v, &blob, &size) == 0) {
       uint64_t bytes = size;
       for (int w = 0; r->resume && w < 2; w++)
-        bytes += state_bytes(r, &r->g->vertices[v], w);
+        bytes += spd__mrun_state_bytes(r, &r->g->vertices[v], w);
       worst = bytes > worst ? bytes : worst;
     }
     spd_free(r->ctx, blob);
@@ -541,7 +360,7 @@ static int load_vertices(mrun_t *r, spd__ds_inputs_t *in) {
     uint32_t size = 0, addr = 0;
     err = spd__ds_build(r->ctx, in, v, &blob, &size);
     if (!err)
-      err = alloc_write(r, v, blob, size, &addr);
+      err = spd__mrun_alloc_write(r, v, blob, size, &addr);
     spd_free(r->ctx, blob);
     const spd_place_loc_t *at = &r->place.loc[v];
     if (!err)
@@ -552,7 +371,7 @@ static int load_vertices(mrun_t *r, spd__ds_inputs_t *in) {
 }
 
 /* Optimizer slabs per weight (spd_ds_config_t.state, fx_update.h). */
-static uint32_t optimizer_state(const mrun_t *r) {
+uint32_t spd__mrun_optimizer_state(const mrun_t *r) {
   if (!r->cfg)
     return 0;
   const spd_optimizer_config_t *o = &r->cfg->optimizer;
@@ -577,11 +396,11 @@ static int write_update_tables(mrun_t *r) {
     size_t bytes = 0;
     /* A resumed run's cores count steps from 0: the whole training's table
      * from the checkpoint's step on. */
-    uint32_t epochs = r->first_epoch + r->epochs, steps = epochs * epoch_steps(r);
+    uint32_t epochs = r->first_epoch + r->epochs, steps = epochs * spd__mrun_epoch_steps(r);
     if (r->o.numeric == SPD_NUMERIC_FLOAT)
       err = spd__mupdate_float_table(r->ctx, &r->cfg->optimizer, steps, &table, &bytes);
     else
-      err = spd__mupdate_fixed_table(r->ctx, r->cfg, plan_of(r), r->model, r->net, layer, r->n,
+      err = spd__mupdate_fixed_table(r->ctx, r->cfg, spd__mrun_plan(r), r->model, r->net, layer, r->n,
                                      epochs, steps, &table, &bytes);
     if (err)
       break;
@@ -595,7 +414,7 @@ static int write_update_tables(mrun_t *r) {
           break;
         }
       if (!r->update_addr[v])
-        err = alloc_write(r, v, table, bytes, &r->update_addr[v]);
+        err = spd__mrun_alloc_write(r, v, table, bytes, &r->update_addr[v]);
     }
     spd_free(r->ctx, table);
   }
@@ -658,15 +477,15 @@ static int load(mrun_t *r) {
   if (r->data->x_u8)
     make_table(r, table);
   spd__ds_inputs_t in = {.g = r->g, .keys = r->routing.keys, .model = r->model,
-                         .plan = plan_of(r), .numeric = r->o.numeric,
-                         .n_samples = run_samples(r),
+                         .plan = spd__mrun_plan(r), .numeric = r->o.numeric,
+                         .n_samples = spd__mrun_samples(r),
                          .slots = r->o.slots, .w16 = r->w16, .bias32 = r->bias32, .wf = r->wf,
                          .biasf = r->biasf, .input_table = r->data->x_u8 ? table : NULL,
                          .bytes_per_value = r->data->x_u8 ? 1u : 4u, .sdram_addr = r->addr,
                          .labels = r->data->y.labels != NULL,
                          .train = r->cfg != NULL, .epoch_samples = r->n,
                          .batch = r->cfg ? (uint32_t)r->cfg->batch_size : 0,
-                         .state = optimizer_state(r), .master = r->master,
+                         .state = spd__mrun_optimizer_state(r), .master = r->master,
                          .update_addr = r->update_addr, .result_addr = r->result_addr,
                          .epoch_results = epoch_results(r), .result_ring = RESULT_RING,
                          .order_addr = r->order_addr, .seed = r->cfg ? r->cfg->seed : 0,
@@ -695,235 +514,6 @@ static int load(mrun_t *r) {
   else
     spd_free(r->ctx, pace);
   return err;
-}
-
-/* ------------------------------------------------------------- running */
-
-/* A generous limit of simulated time: per sample 20 ms or ten times the
- * graph's period or its slowest vertex's paced sends (5 ns a cycle at 200
- * MHz; float convolutions take about 25 ms, LeNet-5's training about 100),
- * 200 ms per optimizer step and a second. A step's update in a `split`
- * tile reads and writes the block's whole training state in SDRAM at
- * charged cost (about 110 ms for the MLP's tiles on a SpiNN-3), so at
- * batch size 1 the samples' share alone ran out before the run ended. */
-static uint64_t timeout_ps(const mrun_t *r) {
-  uint64_t period = r->g->period_cycles > r->paced_cycles ? r->g->period_cycles : r->paced_cycles;
-  uint64_t per = period * 5000ull * 10u;
-  per = per > 20000000000ull ? per : 20000000000ull;
-  return ((uint64_t)run_samples(r) + r->o.slots) * per + (uint64_t)r->steps * 200000000000ull +
-         1000000000000ull;
-}
-
-/* Every loaded core must have exited cleanly (@p failed_only: no core may
- * have failed); a failure names the core and its diagnostic. */
-static int check_cores(mrun_t *r, bool failed_only) {
-  for (uint32_t v = 0; v < r->g->n_vertices; v++) {
-    const spd_place_loc_t *at = &r->place.loc[v];
-    spd_core_status_t st;
-    int err = spd_tx_core_status(r->tx, at->x, at->y, at->core, &st);
-    if (err)
-      return err;
-    bool bad = failed_only ? st.state == SPD_CORE_ERROR
-                           : st.state != SPD_CORE_EXITED || st.exit_code != 0;
-    if (bad) {
-      char who[96];
-      spd_vertex_describe(r->g, v, who, sizeof who);
-      return spd_ctx_fail(r->ctx, SPD_EKERNEL, "%s on core (%u,%u,%u) ended %s with code %d: %s",
-                          who, at->x, at->y, at->core, spd_core_state_name(st.state),
-                          st.exit_code, st.message);
-    }
-  }
-  return 0;
-}
-
-/* A run that never ended: name the first core still waiting and what it
- * received, then stop every core. */
-static void explain_timeout(mrun_t *r) {
-  spd_run_counters_t rc = {0};
-  spd_tx_run_counters(r->tx, &rc);
-  for (uint32_t v = 0; v < r->g->n_vertices; v++) {
-    const spd_place_loc_t *at = &r->place.loc[v];
-    spd_core_status_t st;
-    spd_core_counters_t cc;
-    if (spd_tx_core_status(r->tx, at->x, at->y, at->core, &st) ||
-        spd_tx_core_counters(r->tx, at->x, at->y, at->core, &cc) ||
-        st.state == SPD_CORE_EXITED)
-      continue;
-    char who[96];
-    spd_vertex_describe(r->g, v, who, sizeof who);
-    spd_ctx_fail(r->ctx, SPD_ETIMEOUT,
-                 "the run did not finish: %s on core (%u,%u,%u) is still %s after receiving %"
-                 PRIu64 " and sending %" PRIu64 " packets (%" PRIu64 " of %" PRIu64
-                 " packets dropped in the run, %" PRIu64 " reinjected, %" PRIu64
-                 " copies lost, %" PRIu64 " sent again: wait1 %" PRIu64 ", injected %" PRIu64
-                 ", stopped core %" PRIu64 ", queue full %" PRIu64 ", unmatched %" PRIu64 ")",
-                 who, at->x, at->y, at->core, spd_core_state_name(st.state),
-                 cc.packets_received, cc.packets_sent, rc.packets_dropped, rc.packets_sent,
-                 rc.packets_reinjected, rc.packets_lost, rc.packets_resent, rc.dropped_wait1,
-                 rc.dropped_injected, rc.dropped_core_stopped, rc.dropped_task_queue_full,
-                 rc.dropped_unmatched);
-    break;
-  }
-  spd_tx_stop(r->tx);
-}
-
-/* The records the sink completed since the last look, read from its SDRAM
- * through the transceiver (@p all: every remaining one, the run is over)
- * and handed to the progress. */
-static int read_records(mrun_t *r, bool all) {
-  uint32_t total = run_samples(r), w = r->out_size + SPD__RECORD_EXTRA;
-  const spd_place_loc_t *at = &r->place.loc[r->sink];
-  while (r->progress.done < total) {
-    uint32_t done = r->progress.done, k = total - done;
-    if (!all && k > RECORD_CHUNK)
-      k = RECORD_CHUNK;
-    uint32_t *rec = r->records + (size_t)done * w;
-    int err = spd_tx_read_sdram(r->tx, at->x, at->y, r->addr[r->sink] + done * w * 4u, rec,
-                                (size_t)k * w * 4u);
-    uint32_t complete = all ? k : spd__records_complete(rec, k, r->out_size);
-    if (!err)
-      err = spd__mprogress_take(r->ctx, &r->progress, r->records, done + complete);
-    if (err || complete < k)
-      return err;
-  }
-  return 0;
-}
-
-/* A packet copy was lost (dropped while its router's dump registers were
- * full, or by a core) and asking for it again did not bring the run on:
- * it stops now rather than at its time limit, naming the first chip that
- * lost one and the counters that show why. */
-static int stop_lost(mrun_t *r, const spd_run_counters_t *rc) {
-  char where[160] = "a core";
-  for (uint32_t c = 0; c < r->machine->n_chips; c++) {
-    const spd_chip_t *chip = &r->machine->chips[c];
-    spd_chip_counters_t cc;
-    if (spd_tx_chip_counters(r->tx, chip->x, chip->y, &cc) || !cc.lost)
-      continue;
-    int n = snprintf(where, sizeof where, "chip (%d,%d): %" PRIu64 " copies", chip->x, chip->y,
-                     cc.lost);
-    for (int l = 0; l < SPD_PROV_LINKS && n > 0 && (size_t)n < sizeof where; l++)
-      if (cc.link_dropped[l])
-        n += snprintf(where + n, sizeof where - (size_t)n, ", link %s dropped %" PRIu64,
-                      spd_link_name((spd_link_t)l), cc.link_dropped[l]);
-    break;
-  }
-  spd_tx_stop(r->tx);
-  return spd_ctx_fail(r->ctx, SPD_EDROPPED,
-                      "the run cannot finish: %" PRIu64 " packet copies were lost (%s; %" PRIu64
-                      " of %" PRIu64 " dropped, %" PRIu64 " reinjected, %" PRIu64
-                      " sent again: wait1 %" PRIu64
-                      ", injected %" PRIu64 ", unmatched %" PRIu64 ", queue full %" PRIu64
-                      ", stopped core %" PRIu64 ")",
-                      rc->packets_lost, where, rc->packets_dropped, rc->packets_sent,
-                      rc->packets_reinjected, rc->packets_resent, rc->dropped_wait1,
-                      rc->dropped_injected,
-                      rc->dropped_unmatched, rc->dropped_task_queue_full,
-                      rc->dropped_core_stopped);
-}
-
-/* The caller's should_stop_cb, polled after every slice so a signal stops
- * the machine within a slice's wall time even inside a long batch. */
-static bool stop_requested(const mrun_t *r) {
-  const spd_fit_callbacks_t *cb = r->progress.cb;
-  return cb && cb->should_stop_cb && cb->should_stop_cb(cb->ud);
-}
-
-/* Stopped by should_stop_cb: where, and the checkpoint that goes on. */
-static int stop_interrupted(mrun_t *r) {
-  char saved[4200] = "";
-  uint32_t done = r->progress.done, whole = r->n ? done / r->n : 0;
-  if (r->cfg && r->cfg->checkpoint_dir && whole)
-    snprintf(saved, sizeof saved, "; the checkpoint in '%s' goes on from epoch %u",
-             r->cfg->checkpoint_dir, r->first_epoch + whole + 1);
-  return spd_ctx_fail(r->ctx, SPD_EINTERRUPTED, "stopped after %u of %u samples%s", done,
-                      run_samples(r), saved);
-}
-
-/* Start the cores and let the machine run in slices of simulated time,
- * looking at the sink's records and the lost packets after each, until
- * every core has exited or the run's time limit has passed. */
-static int run_in_slices(mrun_t *r) {
-  int err = spd_tx_start(r->tx);
-  uint64_t lost = 0;
-  uint32_t stuck = 0, done = 0;
-  for (uint64_t left = timeout_ps(r); !err;) {
-    uint64_t slice = left < SLICE_PS ? left : SLICE_PS;
-    err = spd_tx_wait(r->tx, slice);
-    left -= slice;
-    /* A lost packet is asked for again (kernels/resend.c); a run that has
-     * lost one and then records no sample for STUCK_SLICES stops. */
-    spd_run_counters_t rc;
-    if (spd_tx_run_counters(r->tx, &rc) == 0 && rc.packets_lost) {
-      stuck = rc.packets_lost != lost || r->progress.done != done ? 0 : stuck + 1;
-      lost = rc.packets_lost;
-      done = r->progress.done;
-      if (stuck >= STUCK_SLICES) {
-        spd_ctx_clear(r->ctx);
-        return stop_lost(r, &rc);
-      }
-    }
-    if (err != SPD_ETIMEOUT || left == 0)
-      break;
-    spd_ctx_clear(r->ctx); /* the slice's timeout is no failure */
-    if (!(err = read_records(r, false)) && stop_requested(r))
-      err = stop_interrupted(r);
-    if (err)
-      spd_tx_stop(r->tx);
-  }
-  return err;
-}
-
-static int run(mrun_t *r, spd_machine_stats_t *stats) {
-  int err = run_in_slices(r);
-  if (err == SPD_ETIMEOUT && check_cores(r, true) == 0)
-    explain_timeout(r);
-  else if (err == SPD_ETIMEOUT)
-    spd_tx_stop(r->tx);
-  spd_run_counters_t rc;
-  if (spd_tx_run_counters(r->tx, &rc) == 0) {
-    stats->packets_sent = rc.packets_sent;
-    stats->packets_dropped = rc.packets_dropped;
-    stats->packets_reinjected = rc.packets_reinjected;
-    stats->packets_lost = rc.packets_lost;
-    stats->packets_resent = rc.packets_resent;
-    stats->simulated_seconds = (double)rc.sim_time_ps * 1e-12;
-    stats->energy_joules = rc.energy_joules;
-    if (r->why && !err)
-      err = spd__pace_report(stderr, r->g, &r->place, r->tx, r->pace, r->why, run_samples(r),
-                             rc.sim_time_ps);
-  }
-  if (err)
-    return err;
-  if ((err = check_cores(r, false)))
-    return err;
-  if ((err = read_records(r, true)))
-    return err;
-  stats->completed = true;
-  return 0;
-}
-
-static float bits_float(uint32_t u) {
-  float f;
-  memcpy(&f, &u, sizeof f);
-  return f;
-}
-
-static void decode(const mrun_t *r, spd_machine_results_t *res) {
-  const spd_numeric_plan_t *plan = plan_of(r);
-  int frac = plan->layers[r->model->n_layers - 1].act_frac;
-  uint32_t w = r->out_size + SPD__RECORD_EXTRA;
-  for (uint32_t s = 0; s < r->n; s++) {
-    const uint32_t *rec = r->records + (size_t)s * w;
-    for (uint32_t c = 0; res->outputs && c < r->out_size; c++)
-      res->outputs[(size_t)s * r->out_size + c] =
-          r->o.numeric == SPD_NUMERIC_FIXED ? (float)spd_fx_to_float((int16_t)rec[c], frac)
-                                            : bits_float(rec[c]);
-    if (res->loss)
-      res->loss[s] = spd__record_loss(rec, r->out_size, r->o.numeric == SPD_NUMERIC_FIXED);
-    if (res->predicted)
-      res->predicted[s] = (int32_t)rec[r->out_size + 2];
-  }
 }
 
 /* ------------------------------------------------------------- entry */
@@ -1060,7 +650,7 @@ static void refresh_mac_copies(mrun_t *r) {
 
 /* The trained master weights back into the model's float parameters, as
  * the reference exports them (spd__fx_net_export). */
-static int read_results(mrun_t *r, spd_model_t *m, uint32_t epoch) {
+int spd__mrun_read_results(mrun_t *r, spd_model_t *m, uint32_t epoch) {
   int err = 0;
   for (uint32_t v = 0; !err && v < r->g->n_vertices; v++) {
     const spd_vertex_t *vx = &r->g->vertices[v];
@@ -1116,9 +706,9 @@ static int epoch_sealed(mrun_t *r, uint32_t epoch, bool *sealed) {
 
 /* The machine runs on, in slices, until the epoch's results are whole:
  * the last records of an epoch arrive before its last update is done. */
-static int wait_sealed(mrun_t *r, uint32_t epoch) {
+int spd__mrun_wait_sealed(mrun_t *r, uint32_t epoch) {
   bool sealed = false, over = false;
-  for (uint64_t waited = 0; waited <= timeout_ps(r); waited += SLICE_PS) {
+  for (uint64_t waited = 0; waited <= spd__mrun_timeout_ps(r); waited += SLICE_PS) {
     int err = epoch_sealed(r, epoch, &sealed);
     if (err || sealed || over)
       break;
@@ -1140,9 +730,9 @@ static int wait_sealed(mrun_t *r, uint32_t epoch) {
 static int validate_epoch(void *ud, uint32_t epoch, spd_epoch_logs_t *logs) {
   mrun_t *r = ud;
   epoch -= r->first_epoch; /* the run's own */
-  int err = wait_sealed(r, epoch);
+  int err = spd__mrun_wait_sealed(r, epoch);
   if (!err)
-    err = read_results(r, r->target, epoch);
+    err = spd__mrun_read_results(r, r->target, epoch);
   if (err)
     return err;
   spd_machine_run_opts_t vo = {.numeric = r->o.numeric, .batch_size = r->cfg->batch_size,
@@ -1160,125 +750,6 @@ static int validate_epoch(void *ud, uint32_t epoch, spd_epoch_logs_t *logs) {
   if (run)
     spd__fixed_run_release(run);
   return err;
-}
-
-/* ---- Checkpoints (docs/training.md "Checkpoints on the machine") ---- */
-
-/* Float: the optimizer's step, its m and v slabs of every trained tensor
- * (tensor t: the t-th parameter in model order) and the Dropout layers'
- * sample counters, as spd_fit's payload names them. */
-static void float_put_state(mrun_t *r, int64_t step, uint64_t samples, spd__blob_t *b) {
-  spd__blob_put(b, "optimizer.iterations", &step, sizeof step, 1);
-  int t = 0;
-  for (int l = 0; l < r->model->n_layers; l++)
-    for (int w = 0; w < r->model->layers[l].n_params && w < 2; w++, t++)
-      for (int k = 0; k < 2; k++) {
-        char name[64];
-        snprintf(name, sizeof name, "optimizer.tensor%d.slot%d", t, k);
-        if (r->fslab[l * 2 + w][k])
-          spd__blob_put(b, name, r->fslab[l * 2 + w][k], sizeof(float),
-                        spd_shape_size(&r->model->layers[l].params[w].value.shape));
-      }
-  for (int l = 0; l < r->model->n_layers; l++) {
-    uint64_t seen = r->model->layers[l].config.kind == SPD_LAYER_DROPOUT ? samples : 0;
-    spd__blob_put(b, "layer.samples_seen", &seen, sizeof seen, 1);
-  }
-}
-
-static int float_get_state(mrun_t *r, spd__blob_reader_t *in) {
-  int64_t step = 0;
-  int err = spd__blob_get(in, "optimizer.iterations", &step, sizeof step, 1);
-  int t = 0;
-  for (int l = 0; !err && l < r->model->n_layers; l++)
-    for (int w = 0; !err && w < r->model->layers[l].n_params && w < 2; w++, t++)
-      for (int k = 0; !err && k < 2; k++) {
-        char name[64];
-        snprintf(name, sizeof name, "optimizer.tensor%d.slot%d", t, k);
-        if (r->fslab[l * 2 + w][k])
-          err = spd__blob_get(in, name, r->fslab[l * 2 + w][k], sizeof(float),
-                              spd_shape_size(&r->model->layers[l].params[w].value.shape));
-      }
-  for (int l = 0; !err && l < r->model->n_layers; l++) {
-    uint64_t seen;
-    err = spd__blob_get(in, "layer.samples_seen", &seen, sizeof seen, 1);
-  }
-  return err ? err : state_read_whole(r->ctx, in);
-}
-
-/* Float: host room for every trained tensor's m and v (zero). */
-static int float_slabs(mrun_t *r) {
-  uint32_t st = optimizer_state(r);
-  r->fslab = spd_calloc(r->ctx, (size_t)r->model->n_layers * 2, sizeof *r->fslab);
-  if (!r->fslab)
-    return spd_ctx_fail(r->ctx, SPD_ENOMEM, "optimizer state");
-  for (int l = 0; l < r->model->n_layers; l++) {
-    const spd_layer_t *layer = &r->model->layers[l];
-    if (layer->config.kind != SPD_LAYER_DENSE && layer->config.kind != SPD_LAYER_CONV1D &&
-        layer->config.kind != SPD_LAYER_CONV2D)
-      continue;
-    for (int w = 0; w < layer->n_params && w < 2; w++)
-      for (int k = 0; k < 2; k++) {
-        size_t n = spd_shape_size(&layer->params[w].value.shape);
-        if ((st & (1u << k)) && !(r->fslab[l * 2 + w][k] = spd_calloc(r->ctx, n, sizeof(float))))
-          return spd_ctx_fail(r->ctx, SPD_ENOMEM, "optimizer state of %zu weights", n);
-      }
-  }
-  return 0;
-}
-
-/* After epoch @p epoch (the training's) with its logs complete: its
- * weights and optimizer slabs read from the cores' results, written as a
- * checkpoint in the reference's format with backend "machine". */
-static int checkpoint_epoch(void *ud, uint32_t epoch) {
-  mrun_t *r = ud;
-  uint32_t local = epoch - r->first_epoch;
-  int64_t step = (int64_t)(epoch + 1) * epoch_steps(r);
-  uint64_t samples = (uint64_t)(epoch + 1) * r->n;
-  int err = wait_sealed(r, local);
-  if (!err)
-    err = read_results(r, r->target, local);
-  if (!err)
-    err = read_state(r, local);
-  if (err)
-    return err;
-  spd__blob_t state;
-  spd__blob_init(&state, r->ctx);
-  if (r->net) {
-    for (int l = 0; l < r->model->n_layers; l++)
-      if (r->model->layers[l].config.kind == SPD_LAYER_DROPOUT)
-        r->net->layers[l].samples_seen = samples;
-    spd__blob_put(&state, "fixed.step", &step, sizeof step, 1);
-    spd__fx_net_put_state(r->net, &state);
-  } else {
-    float_put_state(r, step, samples, &state);
-  }
-  spd__ckpt_run_t run = {.backend = "machine", .numeric = r->o.numeric, .model = r->target,
-                         .cfg = r->cfg, .train = r->data, .history = r->logs,
-                         .pos = {.epoch = (int)epoch + 1, .step = step}};
-  err = spd__checkpoint_save(&run, &state);
-  spd__blob_free(&state);
-  return err;
-}
-
-/* --resume: the checkpoint's weights into the model, its history into
- * @p logs and where it stands into the run; the machine goes on from
- * epoch boundaries only. */
-static int machine_resume(mrun_t *r, spd_numeric_t numeric, spd__blob_reader_t *state) {
-  spd__ckpt_run_t run = {.backend = "machine", .numeric = numeric, .model = r->target,
-                         .cfg = r->cfg, .train = r->data, .history = r->logs};
-  int err = spd__checkpoint_resume(&run, state);
-  if (err)
-    return err;
-  if (run.pos.batch)
-    return spd_ctx_fail(r->ctx, SPD_EUNSUPPORTED, "the checkpoint stands inside epoch %d "
-                        "(after batch %zu): the machine goes on from whole epochs only; "
-                        "resume it with --backend reference", run.pos.epoch + 1, run.pos.batch);
-  if (run.pos.epoch >= r->cfg->epochs)
-    return spd_ctx_fail(r->ctx, SPD_EINVAL, "the checkpoint has all %d epochs already; ask "
-                        "for more epochs than that to go on", run.pos.epoch);
-  r->first_epoch = (uint32_t)run.pos.epoch;
-  r->resume = state;
-  return 0;
 }
 
 int spd_machine_forward(spd_ctx_t *ctx, const spd_model_t *m, const spd_machine_t *machine,
@@ -1360,18 +831,18 @@ int spd_machine_fit_run(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *mac
     r.o.numeric = opts->numeric;
   spd__blob_reader_t state;
   if (cfg->resume)
-    err = machine_resume(&r, r.o.numeric, &state);
+    err = spd__mrun_machine_resume(&r, r.o.numeric, &state);
   r.progress.first_epoch = r.first_epoch;
   if (!err && r.o.numeric == SPD_NUMERIC_FLOAT && (cfg->resume || cfg->checkpoint_dir))
-    err = float_slabs(&r);
+    err = spd__mrun_float_slabs(&r);
   if (!err && r.resume && r.o.numeric == SPD_NUMERIC_FLOAT)
-    err = float_get_state(&r, r.resume);
+    err = spd__mrun_float_get_state(&r, r.resume);
   if (!err)
     err = make_order(&r);
   if (!err)
     err = run_machine(&r, opts, NULL, stats);
   if (!err)
-    err = read_results(&r, m, epoch_results(&r) ? r.epochs - 1 : 0);
+    err = spd__mrun_read_results(&r, m, epoch_results(&r) ? r.epochs - 1 : 0);
   if (!err && run_out && r.net)
     err = keep_run(&r, run_out);
   mrun_free(&r);
@@ -1393,7 +864,7 @@ static int run_machine(mrun_t *r0, const spd_machine_run_opts_t *opts,
     r.o.slots = 2;
   if (!r.o.pace_percent)
     r.o.pace_percent = 125;
-  spd_machine_stats_t st = {.numeric = r.o.numeric, .samples = run_samples(&r)};
+  spd_machine_stats_t st = {.numeric = r.o.numeric, .samples = spd__mrun_samples(&r)};
   /* Training's first epoch begins before mapping, so its time (and the
    * bar's first step, as Keras's first step includes tracing) counts the
    * mapping and loading as well. */
@@ -1407,7 +878,7 @@ static int run_machine(mrun_t *r0, const spd_machine_run_opts_t *opts,
   if (r.cfg && r.cfg->validation)
     r.progress.validate_cb = validate_epoch;
   if (r.cfg && r.cfg->checkpoint_dir)
-    r.progress.checkpoint_cb = checkpoint_epoch;
+    r.progress.checkpoint_cb = spd__mrun_checkpoint_epoch;
   r.progress.validate_ud = &r;
   spd__mprogress_begin(&r.progress);
   snprintf(st.machine, sizeof st.machine, "%s", r.machine->name);
@@ -1419,10 +890,10 @@ static int run_machine(mrun_t *r0, const spd_machine_run_opts_t *opts,
     st.cores_used = r.place.cores_used;
     st.samples_in_flight = r.o.slots;
     st.max_router_entries = spd_map_tables_max_entries(&r.routing.tables);
-    err = run(&r, &st);
+    err = spd__mrun_run(&r, &st);
   }
   if (!err && res)
-    decode(&r, res);
+    spd__mrun_decode(&r, res);
   *r0 = r;
   st.simulated_samples_per_second =
       st.simulated_seconds > 0 ? (double)st.samples / st.simulated_seconds : 0;

@@ -1,0 +1,107 @@
+/* Inside a run on the machine (spindle/machine_run.h): the state shared by
+ * the session (machine_session.c: weights, mapping, loading, results and
+ * checkpoints) and the watch over the running machine (machine_watch.c).
+ * Not a public header. */
+#ifndef SPINDLE_RUN_MACHINE_SESSION_H
+#define SPINDLE_RUN_MACHINE_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/tile_mem.h"
+#include "nn/fx_net_internal.h"
+#include "run/checkpoint.h"
+#include "run/fit_fixed.h"
+#include "run/machine_dataspec.h"
+#include "run/machine_pace_report.h"
+#include "run/machine_progress.h"
+#include "run/machine_updates.h"
+#include "spindle/fixed.h"
+#include "spindle/machine_run.h"
+#include "spindle/emu.h"
+#include "spindle/transceiver.h"
+
+/* Simulated time the machine runs between two looks at the sink's records
+ * (a sample of the MLP takes about 10 ms on a SpiNN-5). */
+#define SLICE_PS 10000000000ull
+/* Epochs of results (and optimizer state) kept in SDRAM at once. */
+#define RESULT_RING 4u
+
+/* One run on the machine: the model and its data, what was mapped and
+ * loaded, the transceiver, and (training) the run's state. */
+typedef struct mrun {
+  spd_ctx_t *ctx;
+  const spd_model_t *model;
+  const spd_machine_t *machine;
+  spd_machine_run_opts_t o;
+  const spd_fit_data_t *data;
+  uint32_t n, in_size, out_size;
+  spd_numeric_plan_t *plan;     /* owned when no fx net */
+  spd_fx_net_t *net;            /* fixed: quantised weights and the plan */
+  const spd_fx_net_t *trained;  /* fixed inference: opts.fixed_run's net */
+  const int16_t **w16;
+  const int32_t **bias32;
+  const float **wf, **biasf;
+  spd_machine_graph_t *g;
+  spd_placement_t place;
+  spd_map_routing_t routing;
+  bool routed;
+  spd_transceiver_t *tx;
+  uint32_t *addr;               /* per vertex: samples / labels / records */
+  uint32_t sink;
+  uint32_t *records;            /* the sink's records as read so far */
+  spd__mprogress_t progress;
+  /* training */
+  const spd_fit_config_t *cfg;  /* NULL: inference */
+  spd_model_t *target;          /* the model the results go into */
+  uint32_t epochs, steps;       /* steps of the whole run */
+  uint32_t *order;              /* epochs x n: the sample of each sequence number */
+  uint32_t *update_addr, *result_addr, *order_addr; /* per vertex */
+  uint64_t paced_cycles;        /* the slowest vertex's sends of a sample */
+  uint32_t *pace;               /* SPINDLE_PACE_REPORT: the loaded paces */
+  spd__ds_pace_why_t *why;      /* ... and what set them */
+  const int32_t **master;
+  /* training checkpoints (docs/training.md "Checkpoints on the machine") */
+  uint32_t first_epoch;         /* epochs trained before the run (resumed) */
+  spd__blob_reader_t *resume;   /* the checkpoint's state payload, or NULL */
+  float *(*fslab)[2];           /* float: per layer x {kernel, bias}, m and v */
+  uint32_t (*state_in)[2], (*state_out)[2]; /* per vertex x {kernel, bias} */
+  spd_epoch_logs_t *logs;       /* every epoch's, the checkpoint's history */
+} mrun_t;
+
+/** Samples the run processes: every epoch's (training) or each once. */
+static inline uint32_t spd__mrun_samples(const mrun_t *r) {
+  return r->cfg ? r->epochs * r->n : r->n;
+}
+
+/** The numeric plan the run computes with (fixed point). */
+static inline const spd_numeric_plan_t *spd__mrun_plan(const mrun_t *r) {
+  return r->net ? spd__fx_net_plan(r->net) : r->trained ? spd__fx_net_plan(r->trained) : r->plan;
+}
+
+/* machine_session.c and machine_checkpoint.c, for each other */
+uint32_t spd__mrun_result_blocks(const mrun_t *r);
+uint32_t spd__mrun_optimizer_state(const mrun_t *r);
+int spd__mrun_state_read_whole(spd_ctx_t *ctx, const spd__blob_reader_t *s);
+uint32_t spd__mrun_epoch_steps(const mrun_t *r);
+int spd__mrun_wait_sealed(mrun_t *r, uint32_t epoch);
+int spd__mrun_read_results(mrun_t *r, spd_model_t *m, uint32_t epoch);
+int spd__mrun_alloc_write(mrun_t *r, uint32_t v, const void *data, size_t bytes, uint32_t *addr);
+int spd__mrun_alloc_state(mrun_t *r, uint32_t v);
+uint32_t spd__mrun_state_bytes(const mrun_t *r, const spd_vertex_t *vx, int which);
+int spd__mrun_machine_resume(mrun_t *r, spd_numeric_t numeric, spd__blob_reader_t *state);
+int spd__mrun_float_slabs(mrun_t *r);
+int spd__mrun_float_get_state(mrun_t *r, spd__blob_reader_t *in);
+int spd__mrun_checkpoint_epoch(void *ud, uint32_t epoch);
+
+/* machine_watch.c */
+/** The run's limit of simulated time. */
+uint64_t spd__mrun_timeout_ps(const mrun_t *r);
+/** Start the loaded machine and watch it to the end: records read as they
+ *  come, lost packets and interrupts acted on, the counters into
+ *  @p stats; every core must have finished its samples. */
+int spd__mrun_run(mrun_t *r, spd_machine_stats_t *stats);
+/** The sink's records as outputs, losses and predictions. */
+void spd__mrun_decode(const mrun_t *r, spd_machine_results_t *res);
+
+#endif

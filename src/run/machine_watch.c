@@ -1,0 +1,243 @@
+/* The watch over a loaded run on the machine: start it, let it run in
+ * slices of simulated time, read the sink's records as they come, stop it
+ * when a signal asks, when it lost a packet and makes no more progress, or
+ * at its time limit (naming the core that is still waiting and why), and
+ * decode the records at the end. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "run/machine_session.h"
+
+/* Slices without a new record, after a packet was lost for good, before
+ * the run is given up: the receivers ask again every two resend ticks. */
+#define STUCK_SLICES 200u
+/* Records read through the transceiver at a time while the run goes on. */
+#define RECORD_CHUNK 256u
+
+/* A generous limit of simulated time: per sample 20 ms or ten times the
+ * graph's period or its slowest vertex's paced sends (5 ns a cycle at 200
+ * MHz; float convolutions take about 25 ms, LeNet-5's training about 100),
+ * 200 ms per optimizer step and a second. A step's update in a `split`
+ * tile reads and writes the block's whole training state in SDRAM at
+ * charged cost (about 110 ms for the MLP's tiles on a SpiNN-3), so at
+ * batch size 1 the samples' share alone ran out before the run ended. */
+uint64_t spd__mrun_timeout_ps(const mrun_t *r) {
+  uint64_t period = r->g->period_cycles > r->paced_cycles ? r->g->period_cycles : r->paced_cycles;
+  uint64_t per = period * 5000ull * 10u;
+  per = per > 20000000000ull ? per : 20000000000ull;
+  return ((uint64_t)spd__mrun_samples(r) + r->o.slots) * per + (uint64_t)r->steps * 200000000000ull +
+         1000000000000ull;
+}
+
+/* Every loaded core must have exited cleanly (@p failed_only: no core may
+ * have failed); a failure names the core and its diagnostic. */
+static int check_cores(mrun_t *r, bool failed_only) {
+  for (uint32_t v = 0; v < r->g->n_vertices; v++) {
+    const spd_place_loc_t *at = &r->place.loc[v];
+    spd_core_status_t st;
+    int err = spd_tx_core_status(r->tx, at->x, at->y, at->core, &st);
+    if (err)
+      return err;
+    bool bad = failed_only ? st.state == SPD_CORE_ERROR
+                           : st.state != SPD_CORE_EXITED || st.exit_code != 0;
+    if (bad) {
+      char who[96];
+      spd_vertex_describe(r->g, v, who, sizeof who);
+      return spd_ctx_fail(r->ctx, SPD_EKERNEL, "%s on core (%u,%u,%u) ended %s with code %d: %s",
+                          who, at->x, at->y, at->core, spd_core_state_name(st.state),
+                          st.exit_code, st.message);
+    }
+  }
+  return 0;
+}
+
+/* A run that never ended: name the first core still waiting and what it
+ * received, then stop every core. */
+static void explain_timeout(mrun_t *r) {
+  spd_run_counters_t rc = {0};
+  spd_tx_run_counters(r->tx, &rc);
+  for (uint32_t v = 0; v < r->g->n_vertices; v++) {
+    const spd_place_loc_t *at = &r->place.loc[v];
+    spd_core_status_t st;
+    spd_core_counters_t cc;
+    if (spd_tx_core_status(r->tx, at->x, at->y, at->core, &st) ||
+        spd_tx_core_counters(r->tx, at->x, at->y, at->core, &cc) ||
+        st.state == SPD_CORE_EXITED)
+      continue;
+    char who[96];
+    spd_vertex_describe(r->g, v, who, sizeof who);
+    spd_ctx_fail(r->ctx, SPD_ETIMEOUT,
+                 "the run did not finish: %s on core (%u,%u,%u) is still %s after receiving %"
+                 PRIu64 " and sending %" PRIu64 " packets (%" PRIu64 " of %" PRIu64
+                 " packets dropped in the run, %" PRIu64 " reinjected, %" PRIu64
+                 " copies lost, %" PRIu64 " sent again: wait1 %" PRIu64 ", injected %" PRIu64
+                 ", stopped core %" PRIu64 ", queue full %" PRIu64 ", unmatched %" PRIu64 ")",
+                 who, at->x, at->y, at->core, spd_core_state_name(st.state),
+                 cc.packets_received, cc.packets_sent, rc.packets_dropped, rc.packets_sent,
+                 rc.packets_reinjected, rc.packets_lost, rc.packets_resent, rc.dropped_wait1,
+                 rc.dropped_injected, rc.dropped_core_stopped, rc.dropped_task_queue_full,
+                 rc.dropped_unmatched);
+    break;
+  }
+  spd_tx_stop(r->tx);
+}
+
+/* The records the sink completed since the last look, read from its SDRAM
+ * through the transceiver (@p all: every remaining one, the run is over)
+ * and handed to the progress. */
+static int read_records(mrun_t *r, bool all) {
+  uint32_t total = spd__mrun_samples(r), w = r->out_size + SPD__RECORD_EXTRA;
+  const spd_place_loc_t *at = &r->place.loc[r->sink];
+  while (r->progress.done < total) {
+    uint32_t done = r->progress.done, k = total - done;
+    if (!all && k > RECORD_CHUNK)
+      k = RECORD_CHUNK;
+    uint32_t *rec = r->records + (size_t)done * w;
+    int err = spd_tx_read_sdram(r->tx, at->x, at->y, r->addr[r->sink] + done * w * 4u, rec,
+                                (size_t)k * w * 4u);
+    uint32_t complete = all ? k : spd__records_complete(rec, k, r->out_size);
+    if (!err)
+      err = spd__mprogress_take(r->ctx, &r->progress, r->records, done + complete);
+    if (err || complete < k)
+      return err;
+  }
+  return 0;
+}
+
+/* A packet copy was lost (dropped while its router's dump registers were
+ * full, or by a core) and asking for it again did not bring the run on:
+ * it stops now rather than at its time limit, naming the first chip that
+ * lost one and the counters that show why. */
+static int stop_lost(mrun_t *r, const spd_run_counters_t *rc) {
+  char where[160] = "a core";
+  for (uint32_t c = 0; c < r->machine->n_chips; c++) {
+    const spd_chip_t *chip = &r->machine->chips[c];
+    spd_chip_counters_t cc;
+    if (spd_tx_chip_counters(r->tx, chip->x, chip->y, &cc) || !cc.lost)
+      continue;
+    int n = snprintf(where, sizeof where, "chip (%d,%d): %" PRIu64 " copies", chip->x, chip->y,
+                     cc.lost);
+    for (int l = 0; l < SPD_PROV_LINKS && n > 0 && (size_t)n < sizeof where; l++)
+      if (cc.link_dropped[l])
+        n += snprintf(where + n, sizeof where - (size_t)n, ", link %s dropped %" PRIu64,
+                      spd_link_name((spd_link_t)l), cc.link_dropped[l]);
+    break;
+  }
+  spd_tx_stop(r->tx);
+  return spd_ctx_fail(r->ctx, SPD_EDROPPED,
+                      "the run cannot finish: %" PRIu64 " packet copies were lost (%s; %" PRIu64
+                      " of %" PRIu64 " dropped, %" PRIu64 " reinjected, %" PRIu64
+                      " sent again: wait1 %" PRIu64
+                      ", injected %" PRIu64 ", unmatched %" PRIu64 ", queue full %" PRIu64
+                      ", stopped core %" PRIu64 ")",
+                      rc->packets_lost, where, rc->packets_dropped, rc->packets_sent,
+                      rc->packets_reinjected, rc->packets_resent, rc->dropped_wait1,
+                      rc->dropped_injected,
+                      rc->dropped_unmatched, rc->dropped_task_queue_full,
+                      rc->dropped_core_stopped);
+}
+
+/* The caller's should_stop_cb, polled after every slice so a signal stops
+ * the machine within a slice's wall time even inside a long batch. */
+static bool stop_requested(const mrun_t *r) {
+  const spd_fit_callbacks_t *cb = r->progress.cb;
+  return cb && cb->should_stop_cb && cb->should_stop_cb(cb->ud);
+}
+
+/* Stopped by should_stop_cb: where, and the checkpoint that goes on. */
+static int stop_interrupted(mrun_t *r) {
+  char saved[4200] = "";
+  uint32_t done = r->progress.done, whole = r->n ? done / r->n : 0;
+  if (r->cfg && r->cfg->checkpoint_dir && whole)
+    snprintf(saved, sizeof saved, "; the checkpoint in '%s' goes on from epoch %u",
+             r->cfg->checkpoint_dir, r->first_epoch + whole + 1);
+  return spd_ctx_fail(r->ctx, SPD_EINTERRUPTED, "stopped after %u of %u samples%s", done,
+                      spd__mrun_samples(r), saved);
+}
+
+/* Start the cores and let the machine run in slices of simulated time,
+ * looking at the sink's records and the lost packets after each, until
+ * every core has exited or the run's time limit has passed. */
+static int run_in_slices(mrun_t *r) {
+  int err = spd_tx_start(r->tx);
+  uint64_t lost = 0;
+  uint32_t stuck = 0, done = 0;
+  for (uint64_t left = spd__mrun_timeout_ps(r); !err;) {
+    uint64_t slice = left < SLICE_PS ? left : SLICE_PS;
+    err = spd_tx_wait(r->tx, slice);
+    left -= slice;
+    /* A lost packet is asked for again (kernels/resend.c); a run that has
+     * lost one and then records no sample for STUCK_SLICES stops. */
+    spd_run_counters_t rc;
+    if (spd_tx_run_counters(r->tx, &rc) == 0 && rc.packets_lost) {
+      stuck = rc.packets_lost != lost || r->progress.done != done ? 0 : stuck + 1;
+      lost = rc.packets_lost;
+      done = r->progress.done;
+      if (stuck >= STUCK_SLICES) {
+        spd_ctx_clear(r->ctx);
+        return stop_lost(r, &rc);
+      }
+    }
+    if (err != SPD_ETIMEOUT || left == 0)
+      break;
+    spd_ctx_clear(r->ctx); /* the slice's timeout is no failure */
+    if (!(err = read_records(r, false)) && stop_requested(r))
+      err = stop_interrupted(r);
+    if (err)
+      spd_tx_stop(r->tx);
+  }
+  return err;
+}
+
+int spd__mrun_run(mrun_t *r, spd_machine_stats_t *stats) {
+  int err = run_in_slices(r);
+  if (err == SPD_ETIMEOUT && check_cores(r, true) == 0)
+    explain_timeout(r);
+  else if (err == SPD_ETIMEOUT)
+    spd_tx_stop(r->tx);
+  spd_run_counters_t rc;
+  if (spd_tx_run_counters(r->tx, &rc) == 0) {
+    stats->packets_sent = rc.packets_sent;
+    stats->packets_dropped = rc.packets_dropped;
+    stats->packets_reinjected = rc.packets_reinjected;
+    stats->packets_lost = rc.packets_lost;
+    stats->packets_resent = rc.packets_resent;
+    stats->simulated_seconds = (double)rc.sim_time_ps * 1e-12;
+    stats->energy_joules = rc.energy_joules;
+    if (r->why && !err)
+      err = spd__pace_report(stderr, r->g, &r->place, r->tx, r->pace, r->why, spd__mrun_samples(r),
+                             rc.sim_time_ps);
+  }
+  if (err)
+    return err;
+  if ((err = check_cores(r, false)))
+    return err;
+  if ((err = read_records(r, true)))
+    return err;
+  stats->completed = true;
+  return 0;
+}
+
+static float bits_float(uint32_t u) {
+  float f;
+  memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+void spd__mrun_decode(const mrun_t *r, spd_machine_results_t *res) {
+  const spd_numeric_plan_t *plan = spd__mrun_plan(r);
+  int frac = plan->layers[r->model->n_layers - 1].act_frac;
+  uint32_t w = r->out_size + SPD__RECORD_EXTRA;
+  for (uint32_t s = 0; s < r->n; s++) {
+    const uint32_t *rec = r->records + (size_t)s * w;
+    for (uint32_t c = 0; res->outputs && c < r->out_size; c++)
+      res->outputs[(size_t)s * r->out_size + c] =
+          r->o.numeric == SPD_NUMERIC_FIXED ? (float)spd_fx_to_float((int16_t)rec[c], frac)
+                                            : bits_float(rec[c]);
+    if (res->loss)
+      res->loss[s] = spd__record_loss(rec, r->out_size, r->o.numeric == SPD_NUMERIC_FIXED);
+    if (res->predicted)
+      res->predicted[s] = (int32_t)rec[r->out_size + 2];
+  }
+}
