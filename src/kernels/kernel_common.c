@@ -39,9 +39,9 @@ int spd_kc_read_data(spd_kc_t *kc, uint32_t offset, void *dst, uint32_t bytes) {
   return spd_core_sdram_read(kc->core, kc->params + kc->h.data_offset + offset, dst, bytes);
 }
 
-
 /* Each phase's expected packets and each incoming partition's first bit
- * in its phase's bitmap; the bitmaps and rounds. */
+ * in its phase's bitmap; the bitmaps, the rounds, the slots waiting for
+ * their turn (slot_task) and the resend's state. */
 static int dedup_init(spd_kc_t *kc) {
   uint32_t S = kc->h.slots, total = 0, at = 0;
   while ((1u << kc->slot_bits) < S)
@@ -308,8 +308,8 @@ static void packet_cb(spd_core_t *core, uint32_t key, uint32_t payload) {
   const spd_ds_in_t *in = &kc->in[i];
   if (in->kind == SPD_DS_KIND_NACK) { /* a receiver asks again: answer as a task */
     spd_core_charge(core, SPD_KC_RECV_HANDLER + 2 * steps);
-    if (spd_core_schedule_callback(core, spd__kc_resend_asked, payload, 0, SLOT_PRIORITY))
-      kc->duplicates++; /* the queue is full: it will ask again */
+    /* A full task queue loses the request; the receiver asks again. */
+    (void)spd_core_schedule_callback(core, spd__kc_resend_asked, payload, 0, SLOT_PRIORITY);
     return;
   }
   spd_core_charge(core, SPD_KC_RECV_HANDLER + SPD_KC_DEDUP + 2 * steps);
