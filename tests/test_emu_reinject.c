@@ -1,7 +1,8 @@
 /* The monitors' reinjection and fault injection (emu/emu_monitor.c): a
  * dropped packet comes back through the dump registers, a second drop
  * while they are full is lost, every copy is accounted for, and the
- * injected drops repeat with their seed. */
+ * injected drops repeat with their seed; a killed core (spd_emu_kill_core)
+ * dies and stays dead. */
 #include "test_support.h"
 
 #include <string.h>
@@ -147,6 +148,57 @@ static void bad_probabilities_are_refused(void **state) {
   spd_machine_free(m);
 }
 
+/* A killed core dies after the samples it was given, takes no packet
+ * after (they drop and are lost, not reinjected), reports itself dead,
+ * stays dead through a stop and refuses kernels. */
+static void a_killed_core_dies_after_its_samples_and_stays_dead(void **state) {
+  (void)state;
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  spd_machine_t *m;
+  spd_emu_t *emu = NULL;
+  assert_int_equal(spd_machine_new(&ctx, "spinn5", &m), 0);
+  assert_int_equal(spd_emu_new(&ctx, m, &emu), 0);
+  assert_int_equal(spd_test_register_kernels(emu), 0);
+  spd_emu_set_reinjection(emu, true);
+  const uint32_t key = 0x40000;
+  spd_route_entry_t e = spd_route_entry(key, 0xFFFF0000, spd_route_core(2));
+  assert_int_equal(spd_emu_load_routes(emu, 0, 0, &e, 1), 0);
+  spd_test_kparams_t k = {.n_packets = 50, .key = key, .key_span = 1, .period_us = 20,
+                          .per_tick = 1};
+  assert_int_equal(spd_test_place(emu, 0, 0, 1, "test_sender", k, NULL), 0);
+  spd_test_kparams_t r = {.expected = 50, .deadline_us = 5000, .period_us = 50};
+  assert_int_equal(spd_test_place(emu, 0, 0, 2, "test_receiver", r, NULL), 0);
+  assert_int_equal(spd_emu_kill_core(emu, 0, 0, 2, 10), 0);
+  assert_int_equal(spd_emu_start(emu), 0);
+  spd_emu_run(emu, 20000000000ull); /* the dead receiver never exits */
+  spd_core_status_t st;
+  spd_core_counters_t cc;
+  assert_int_equal(spd_emu_core_status(emu, 0, 0, 2, &st), 0);
+  assert_int_equal(st.state, SPD_CORE_DEAD);
+  assert_string_equal(spd_core_state_name(st.state), "dead");
+  assert_int_equal(spd_emu_core_counters(emu, 0, 0, 2, &cc), 0);
+  assert_int_equal(cc.samples_done, 10);
+  assert_int_equal(cc.packets_received, 10);
+  spd_run_counters_t rc;
+  spd_emu_run_counters(emu, &rc);
+  assert_int_equal(rc.dropped_core_stopped, 40);
+  assert_int_equal(rc.packets_lost, 40);
+  assert_int_equal(rc.packets_reinjected, 0);
+  spd_emu_stop(emu);
+  assert_int_equal(spd_emu_core_status(emu, 0, 0, 2, &st), 0);
+  assert_int_equal(st.state, SPD_CORE_DEAD);
+  assert_int_equal(spd_test_place(emu, 0, 0, 2, "test_receiver", r, NULL), SPD_ESTATE);
+  assert_int_equal(spd_emu_core_status(emu, 0, 0, 1, &st), 0);
+  assert_int_equal(st.state, SPD_CORE_EXITED); /* the sender had finished */
+  /* Only application cores of the machine can be killed. */
+  assert_int_equal(spd_emu_kill_core(emu, 0, 0, 0, 1), SPD_EINVAL);
+  assert_int_equal(spd_emu_kill_core(emu, 0, 0, 18, 1), SPD_EINVAL);
+  assert_int_equal(spd_emu_kill_core(emu, 99, 0, 1, 1), SPD_EINVAL);
+  spd_emu_free(emu);
+  spd_machine_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(injected_drops_come_back_and_duplicate_the_other_output),
@@ -155,6 +207,7 @@ int main(void) {
       cmocka_unit_test(wait1_drops_come_back),
       cmocka_unit_test(drops_while_the_dump_registers_are_full_are_lost),
       cmocka_unit_test(bad_probabilities_are_refused),
+      cmocka_unit_test(a_killed_core_dies_after_its_samples_and_stays_dead),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -119,6 +119,8 @@ int spd_core_sdram_write(spd_core_t *core, uint32_t addr, const void *src, uint3
 /** Count @p n packets the kernel sends again because a receiver asked
  *  (the core's provenance; the host reads it as packets_resent). */
 void spd_core_count_resent(spd_core_t *core, uint32_t n);
+/** Provenance: the kernel finished one more sample. */
+void spd_core_count_sample(spd_core_t *core);
 
 /** Charge @p cycles of CPU work to the running callback. */
 void spd_core_charge(spd_core_t *core, uint32_t cycles);

@@ -72,6 +72,17 @@ void spd_emu_set_reinjection(spd_emu_t *emu, bool on);
  */
 int spd_emu_inject_drops(spd_emu_t *emu, double probability, uint64_t seed);
 
+/**
+ * Fault injection: application core @p p of chip (x, y) dies once its
+ * kernel has finished @p after_samples samples (spd_core_count_sample; 0:
+ * at its next event). A dead core stops where it is, as one whose watchdog
+ * fired: it takes no more packets (they drop, and cannot be reinjected),
+ * sends nothing, reports SPD_CORE_DEAD and refuses kernels from then on.
+ * One such fault at a time; a later call replaces it.
+ * @return 0, SPD_EINVAL (no such application core), SPD_ENOMEM.
+ */
+int spd_emu_kill_core(spd_emu_t *emu, int x, int y, int p, uint64_t after_samples);
+
 int spd_emu_start(spd_emu_t *emu);
 
 /** Stop every loaded or running core (as the host's "stop application"

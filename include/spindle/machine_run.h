@@ -7,6 +7,7 @@
 #ifndef SPINDLE_MACHINE_RUN_H
 #define SPINDLE_MACHINE_RUN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "spindle/context.h"
@@ -16,6 +17,14 @@
 #include "spindle/model.h"
 #include "spindle/numerics.h"
 #include "spindle/place.h"
+
+/** Fault injection: application core @c p of chip (x, y) dies once its
+ *  kernel has finished @c after samples (spd_emu_kill_core). */
+typedef struct spd_core_kill {
+  bool on;
+  int x, y, p;
+  uint64_t after;
+} spd_core_kill_t;
 
 typedef struct spd_machine_run_opts {
   spd_numeric_t numeric;     /* float (0) or fixed */
@@ -39,6 +48,9 @@ typedef struct spd_machine_run_opts {
                                 (0: none), seeded by fault_seed; the monitors'
                                 reinjection brings them back */
   uint64_t fault_seed;
+  spd_core_kill_t kill;      /* fault injection: a core that dies mid-run;
+                                the run finds it, moves its work to a
+                                spare core and goes on (docs/recovery.md) */
   const spd_fit_callbacks_t *progress; /* inference: on_batch_cb after every
                                 batch_size samples (0: 32) the sink has
                                 recorded, with the running mean loss and
@@ -59,6 +71,10 @@ typedef struct spd_machine_stats {
   uint64_t packets_reinjected;       /* dropped and sent again by a monitor */
   uint64_t packets_lost;             /* copies dropped and not reinjected */
   uint64_t packets_resent;           /* sent again, end to end, as receivers asked */
+  uint32_t cores_failed;             /* cores found dead while the run went on */
+  uint32_t recoveries;               /* times the run went on without one */
+  char failure[320];                 /* the last dead core: what ran there,
+                                        where its work went ("" if none) */
   bool completed;                    /* every core finished its samples */
   double simulated_seconds;          /* from start to the last core's exit */
   double simulated_samples_per_second;

@@ -178,6 +178,12 @@ void spd_map_tables_free(spd_ctx_t *ctx, spd_map_tables_t *t);
  *  @return 0 or the transceiver's failure (SPD_EROUTER above 1023 entries,
  *  naming the chip), SPD_ENOMEM. */
 int spd_map_tables_load(spd_transceiver_t *tx, const spd_map_tables_t *t);
+/** Load only the tables of @p t that differ from @p old, what the routers
+ *  hold (the same machine's chips; NULL: every table with entries, as
+ *  spd_map_tables_load); a chip whose table emptied gets an empty one.
+ *  @p loaded (or NULL) gets how many chips were written. */
+int spd_map_tables_load_changed(spd_transceiver_t *tx, const spd_map_tables_t *t,
+                                const spd_map_tables_t *old, uint32_t *loaded);
 
 /** Largest entry count over all chips. */
 uint32_t spd_map_tables_max_entries(const spd_map_tables_t *t);

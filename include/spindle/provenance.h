@@ -14,9 +14,12 @@ typedef enum spd_core_state {
   SPD_CORE_RUNNING,    /* main returned 0; events are being handled */
   SPD_CORE_EXITED,     /* spd_core_exit was called */
   SPD_CORE_ERROR,      /* main failed or the core misbehaved */
+  SPD_CORE_DEAD,       /* stopped answering (a hardware fault: spin1's
+                          watchdog or run-time-error state); it takes no
+                          packets and no kernel again */
 } spd_core_state_t;
 
-/** "idle", "loaded", "running", "exited", "error". */
+/** "idle", "loaded", "running", "exited", "error", "dead". */
 const char *spd_core_state_name(spd_core_state_t state);
 
 typedef struct spd_core_status {
@@ -38,6 +41,7 @@ typedef struct spd_core_counters {
   uint64_t dma_bytes;
   uint64_t timer_ticks;
   uint64_t packets_resent;      /* sent again because a receiver asked */
+  uint64_t samples_done;        /* samples the kernel finished */
 } spd_core_counters_t;
 
 typedef struct spd_chip_counters {

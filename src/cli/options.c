@@ -13,7 +13,7 @@ typedef enum opt_id {
   OPT_REPORT, OPT_LOSS, OPT_EPOCHS, OPT_OPTIMIZER, OPT_LR, OPT_MOMENTUM,
   OPT_NESTEROV, OPT_NO_SHUFFLE, OPT_VALIDATION_SPLIT, OPT_SAVE, OPT_WEIGHTS,
   OPT_OUTPUT, OPT_LR_SCHEDULE, OPT_DECAY_STEPS, OPT_DECAY_RATE, OPT_ALPHA, OPT_TEST_LIMIT,
-  OPT_INJECT_DROPS, OPT_CHECKPOINT, OPT_RESUME,
+  OPT_INJECT_DROPS, OPT_KILL_CORE, OPT_CHECKPOINT, OPT_RESUME,
 } opt_id_t;
 
 typedef struct opt_spec {
@@ -34,6 +34,7 @@ static const opt_spec_t specs[] = {
     {"--numeric", OPT_NUMERIC, SPD_OPT_GROUP_COMMON, true},
     {"--in-flight", OPT_IN_FLIGHT, SPD_OPT_GROUP_COMMON, true},
     {"--inject-drops", OPT_INJECT_DROPS, SPD_OPT_GROUP_COMMON, true},
+    {"--kill-core", OPT_KILL_CORE, SPD_OPT_GROUP_COMMON, true},
     {"--report", OPT_REPORT, SPD_OPT_GROUP_COMMON, true},
     {"--loss", OPT_LOSS, SPD_OPT_GROUP_COMMON, true},
     {"--epochs", OPT_EPOCHS, SPD_OPT_GROUP_TRAIN, true},
@@ -229,6 +230,35 @@ static int set_choice(const char *cmd, const opt_spec_t *spec, const char *v,
   return 0;
 }
 
+/* --kill-core X,Y,P@N: whole numbers, P an application core (1..17), N
+ * the samples the core finishes before it dies (at least one). */
+static int set_kill(const char *cmd, const opt_spec_t *spec, const char *v,
+                    spd_cli_options_t *o) {
+  char field[4][24];
+  const char *at = v;
+  uint64_t n[4];
+  for (int k = 0; k < 4; k++) {
+    size_t len = strcspn(at, k < 2 ? "," : k == 2 ? "@" : "");
+    char want = k < 2 ? ',' : k == 2 ? '@' : '\0';
+    if (len == 0 || len >= sizeof field[k] || at[len] != want)
+      return bad(cmd, spec->name, v, "expected X,Y,P@N: chip X,Y, application core P, and "
+                 "the samples N it finishes before it dies");
+    snprintf(field[k], sizeof field[k], "%.*s", (int)len, at);
+    if (!parse_whole(field[k], &n[k]))
+      return bad(cmd, spec->name, v, "X, Y, P and N must be whole numbers");
+    at += len + (k < 3);
+  }
+  if (n[0] > 255 || n[1] > 255)
+    return bad(cmd, spec->name, v, "chip coordinates run from 0 to 255");
+  if (n[2] < 1 || n[2] > 17)
+    return bad(cmd, spec->name, v, "P is an application core, 1 to 17 (core 0 is the monitor)");
+  if (n[3] < 1 || n[3] > UINT32_MAX)
+    return bad(cmd, spec->name, v, "N counts samples, from 1 to 4294967295");
+  o->kill = (spd_core_kill_t){.on = true, .x = (int)n[0], .y = (int)n[1], .p = (int)n[2],
+                              .after = n[3]};
+  return 0;
+}
+
 static int set_value(const char *cmd, const opt_spec_t *spec, const char *v,
                      spd_cli_options_t *o) {
   if (!*v)
@@ -243,6 +273,7 @@ static int set_value(const char *cmd, const opt_spec_t *spec, const char *v,
   case OPT_WEIGHTS: o->weights = v; return 0;
   case OPT_OUTPUT: o->output = v; return 0;
   case OPT_MACHINE: o->machine = v; return 0;
+  case OPT_KILL_CORE: return set_kill(cmd, spec, v, o);
   default:
     return range_of(spec->id) ? set_number(cmd, spec, v, o) : set_choice(cmd, spec, v, o);
   }
@@ -319,6 +350,11 @@ int spd_cli_parse(int argc, char **argv, unsigned groups, const char *usage,
   if (o->inject_drops > 0 && o->backend == SPD_CLI_BACKEND_REFERENCE) {
     fprintf(stderr, "spindle %s: --inject-drops applies to --backend machine only (the "
                     "reference backend sends no packets)\n", argv[0]);
+    return 2;
+  }
+  if (o->kill.on && o->backend == SPD_CLI_BACKEND_REFERENCE) {
+    fprintf(stderr, "spindle %s: --kill-core applies to --backend machine only (the "
+                    "reference backend has no cores)\n", argv[0]);
     return 2;
   }
   /* Outside train, --limit already counts test samples. */

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "spindle/machine_run.h"
 #include "spindle/optim.h"
 
 /** Which options a command accepts (bit set). */
@@ -55,6 +56,7 @@ typedef struct spd_cli_options {
   const char *numeric;        /* "float" or "fixed" */
   uint32_t in_flight;         /* machine: samples in flight (0: the session's) */
   double inject_drops;        /* machine: probability a router drops a copy (0: none) */
+  spd_core_kill_t kill;       /* machine: --kill-core X,Y,P@N */
 } spd_cli_options_t;
 
 /** Parse argv (argv[0] is the command) into @p o with the defaults of
@@ -80,7 +82,11 @@ int spd_cli_parse(int argc, char **argv, unsigned groups, const char *usage,
     "                      (default 2; more is faster on the board, see bench/)\n" \
     "  --inject-drops P    machine: each router drops one copy of a packet it routes\n" \
     "                      with probability P (seeded by --seed); the monitors'\n" \
-    "                      reinjection must bring every one back\n"
+    "                      reinjection must bring every one back\n" \
+    "  --kill-core X,Y,P@N machine: core P of chip (X,Y) dies once it has finished\n" \
+    "                      N samples; the run finds it, moves its work to a spare\n" \
+    "                      core and goes on from the last whole epoch (training)\n" \
+    "                      or from the start (inference)\n"
 
 /** Parse @p v as a decimal whole number in [@p min, @p max] for another
  *  command's option table, with the message spd_cli_parse gives

@@ -54,6 +54,10 @@ void spd_cli_report_hardware(cJSON *r, const spd_cli_session_t *s) {
   spd_cli_report_number(r, "packets_reinjected", (double)h->packets_reinjected);
   spd_cli_report_number(r, "packets_lost", (double)h->packets_lost);
   spd_cli_report_number(r, "packets_resent", (double)h->packets_resent);
+  spd_cli_report_number(r, "cores_failed", h->cores_failed);
+  spd_cli_report_number(r, "recoveries", h->recoveries);
+  if (h->failure[0])
+    spd_cli_report_string(r, "core_failure", h->failure);
   spd_cli_report_number(r, "simulated_seconds", h->simulated_seconds);
   spd_cli_report_number(r, "simulated_samples_per_second", h->simulated_samples_per_second);
   spd_cli_report_number(r, "energy_joules", h->energy_joules);
@@ -65,15 +69,18 @@ void spd_cli_print_hardware(const spd_cli_session_t *s) {
   const spd_machine_stats_t *h = &s->hardware;
   printf("machine: %s (%s) - chips_used: %u - cores_used: %u - max_router_entries: %u\n"
          "packets_sent: %llu - packets_dropped: %llu - packets_reinjected: %llu - "
-         "packets_lost: %llu - packets_resent: %llu - completed: %s\n"
+         "packets_lost: %llu - packets_resent: %llu - cores_failed: %u - recoveries: %u - "
+         "completed: %s\n"
          "simulated_seconds: %.6f - simulated_samples_per_second: %.1f - "
          "energy_joules: %.4f\n",
          h->machine, spd_numeric_name(h->numeric), h->chips_used, h->cores_used,
          h->max_router_entries, (unsigned long long)h->packets_sent,
          (unsigned long long)h->packets_dropped, (unsigned long long)h->packets_reinjected,
          (unsigned long long)h->packets_lost, (unsigned long long)h->packets_resent,
-         h->completed ? "true" : "false",
+         h->cores_failed, h->recoveries, h->completed ? "true" : "false",
          h->simulated_seconds, h->simulated_samples_per_second, h->energy_joules);
+  if (h->failure[0])
+    printf("core_failure: %s\n", h->failure);
   fflush(stdout);
 }
 

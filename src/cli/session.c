@@ -282,6 +282,7 @@ spd_machine_run_opts_t spd_cli_session_machine_opts(const spd_cli_session_t *s) 
       .batch_size = (size_t)s->opt->batch_size,
       .slots = s->opt->in_flight,
       .inject_drops = s->opt->inject_drops,
+      .kill = s->kill_spent ? (spd_core_kill_t){0} : s->opt->kill,
       .fault_seed = s->opt->seed,
       .fixed_run = s->fixed_run};
 }

@@ -30,6 +30,8 @@ typedef struct spd_cli_session {
   spd_fixed_run_t *fixed_run;    /* --numeric fixed: the trained fixed-point net */
   spd_machine_t *machine;        /* --backend machine: the emulated machine */
   bool has_hardware;             /* hardware holds the machine run's figures */
+  bool kill_spent;               /* --kill-core was the training run's (train
+                                    evaluates its test split on a new machine) */
   spd_machine_stats_t hardware;
 } spd_cli_session_t;
 

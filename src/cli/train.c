@@ -144,6 +144,7 @@ static int machine_fit(spd_cli_session_t *s, spd_fit_config_t *cfg, spd_history_
   spd_fixed_run_t **run = mo.numeric == SPD_NUMERIC_FIXED ? &s->fixed_run : NULL;
   int rc = spd_machine_fit_run(&s->ctx, s->model, s->machine, &mo, cfg, &s->train, h,
                                &s->hardware, run);
+  s->kill_spent = true;
   if (rc)
     return spd_cli_report_failed_run(s);
   s->has_hardware = true;

@@ -10,7 +10,7 @@
 #include "spindle/machine.h"
 
 const char *spd_core_state_name(spd_core_state_t state) {
-  static const char *const names[] = {"idle", "loaded", "running", "exited", "error"};
+  static const char *const names[] = {"idle", "loaded", "running", "exited", "error", "dead"};
   return (unsigned)state < sizeof names / sizeof names[0] ? names[state] : "unknown";
 }
 
@@ -133,6 +133,8 @@ int spd_core_sdram_write(spd_core_t *core, uint32_t addr, const void *src, uint3
 void spd_core_charge(spd_core_t *core, uint32_t cycles) { core->exec_cycles += cycles; }
 
 void spd_core_count_resent(spd_core_t *core, uint32_t n) { core->counters.packets_resent += n; }
+
+void spd_core_count_sample(spd_core_t *core) { core->counters.samples_done++; }
 
 void spd_core_set_timer_us(spd_core_t *core, uint32_t period_us) {
   core->ops->set_timer(core, period_us);

@@ -194,6 +194,8 @@ int spd_emu_load_kernel(spd_emu_t *emu, int x, int y, int p, const char *name,
   if (rc)
     return rc;
   spd_core_t *core = c->cores[p];
+  if (core->state == SPD_CORE_DEAD)
+    return spd_ctx_fail(emu->ctx, SPD_ESTATE, "emulator: core (%d,%d,%d) is dead", x, y, p);
   if (core->state == SPD_CORE_RUNNING || core->state == SPD_CORE_LOADED)
     return spd_ctx_fail(emu->ctx, SPD_ESTATE,
                         "emulator: core (%d,%d,%d) is busy with kernel %s", x, y, p,
@@ -210,6 +212,19 @@ int spd_emu_load_kernel(spd_emu_t *emu, int x, int y, int p, const char *name,
   core->params_addr = params_addr;
   core->state = SPD_CORE_LOADED;
   core->dtcm_limit = SPD_DTCM_BYTES - emu->cost->dtcm_stack_bytes;
+  return 0;
+}
+
+int spd_emu_kill_core(spd_emu_t *emu, int x, int y, int p, uint64_t after_samples) {
+  spd_emu_chip_t *c = chip_at(emu, x, y);
+  if (!c || p < 1 || p >= SPD_CORES_PER_CHIP || !(c->chip->core_mask & (1u << p)))
+    return spd_ctx_fail(emu->ctx, SPD_EINVAL, "emulator: no application core (%d,%d,%d) to "
+                        "kill", x, y, p);
+  int rc = core_slot(emu, c, p);
+  if (rc)
+    return rc;
+  emu->kill_core = c->cores[p];
+  emu->kill_after = after_samples;
   return 0;
 }
 

@@ -5,6 +5,7 @@
  * then ends later by the interrupt's time. A callback runs on the host at its
  * simulated start; the cycles it charges (plus the cost model's per-event
  * costs) keep its level busy. Packets it sends leave at its current time. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -221,6 +222,18 @@ static void on_dma(spd_emu_t *emu, spd_core_t *core) {
     interrupt(emu, core, SPD_EVENT_DMA_DONE, req.tid, req.tag);
 }
 
+/* Fault injection (spd_emu_kill_core): the core dies as the callback that
+ * finished its kill_after-th sample ends, mid-run, as a core whose
+ * watchdog fires stops with whatever it held. */
+static void maybe_kill(spd_emu_t *emu, spd_core_t *core) {
+  if (core != emu->kill_core || core->counters.samples_done < emu->kill_after)
+    return;
+  emu->kill_core = NULL;
+  spd__core_stop(emu, core, SPD_CORE_DEAD, 0);
+  snprintf(core->error, sizeof core->error, "core (%d,%d,%d) died (injected fault) after %" PRIu64
+           " samples", core->x, core->y, core->p, core->counters.samples_done);
+}
+
 void spd__core_event(spd_emu_t *emu, const spd_event_t *ev, spd_core_t *core) {
   switch (ev->type) {
   case SPD_EV_CORE_START:
@@ -259,6 +272,8 @@ void spd__core_event(spd_emu_t *emu, const spd_event_t *ev, spd_core_t *core) {
   default:
     break;
   }
+  if (core == emu->kill_core)
+    maybe_kill(emu, core);
 }
 
 void spd__core_stop(spd_emu_t *emu, spd_core_t *core, spd_core_state_t state, int code) {

@@ -97,6 +97,8 @@ struct spd_emu {
   uint32_t n_kernels, cap_kernels;
   bool reinject;                /* monitors reinject dropped packets */
   uint32_t drop_threshold;      /* fault injection: a copy drops when a draw is below */
+  spd_core_t *kill_core;        /* fault injection: dies once it has finished */
+  uint64_t kill_after;          /* ... this many samples (spd_emu_kill_core) */
 };
 
 extern const spd_core_platform_t spd__emu_core_platform;

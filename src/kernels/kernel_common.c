@@ -261,6 +261,7 @@ bool spd_kc_batch_end(const spd_kc_t *kc, uint32_t seq) {
 
 void spd_kc_sample_done(spd_kc_t *kc) {
   kc->done++;
+  spd_core_count_sample(kc->core);
   maybe_exit(kc);
 }
 

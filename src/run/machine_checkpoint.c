@@ -78,8 +78,8 @@ static void move_state(mrun_t *r, const spd_vertex_t *vx, int which, uint8_t *bu
   }
 }
 
-/* Resumed: a vertex's slabs to start from; checkpointing: room for the
- * ones it leaves with every epoch's results. */
+/* Resumed: a vertex's slabs to start from; and room for the ones it
+ * leaves with every epoch's results (checkpoints and recovery read them). */
 int spd__mrun_alloc_state(mrun_t *r, uint32_t v) {
   const spd_vertex_t *vx = &r->g->vertices[v];
   int err = 0;
@@ -95,7 +95,7 @@ int spd__mrun_alloc_state(mrun_t *r, uint32_t v) {
       err = spd__mrun_alloc_write(r, v, buf, bytes, &r->state_in[v][w]);
       spd_free(r->ctx, buf);
     }
-    if (!err && r->cfg->checkpoint_dir)
+    if (!err)
       err = spd__mrun_alloc_write(r, v, NULL, (size_t)bytes * spd__mrun_result_blocks(r), &r->state_out[v][w]);
   }
   return err;
@@ -187,36 +187,50 @@ int spd__mrun_float_slabs(mrun_t *r) {
   return 0;
 }
 
+/* The run's state after its (local) epoch @p epoch, whose results are
+ * sealed: the weights into the model (and the fixed net), the optimizer
+ * slabs into the host's tensors, and the state payload a checkpoint or a
+ * recovery goes on from into @p state (initialised here). */
+int spd__mrun_epoch_state(mrun_t *r, uint32_t epoch, spd__blob_t *state) {
+  uint32_t global = epoch + r->first_epoch;
+  int64_t step = (int64_t)(global + 1) * spd__mrun_epoch_steps(r);
+  uint64_t samples = (uint64_t)(global + 1) * r->n;
+  int err = spd__mrun_read_results(r, r->target, epoch);
+  if (!err)
+    err = read_state(r, epoch);
+  spd__blob_init(state, r->ctx);
+  if (err)
+    return err;
+  if (r->net) {
+    for (int l = 0; l < r->model->n_layers; l++)
+      if (r->model->layers[l].config.kind == SPD_LAYER_DROPOUT)
+        r->net->layers[l].samples_seen = samples;
+    spd__blob_put(state, "fixed.step", &step, sizeof step, 1);
+    spd__fx_net_put_state(r->net, state);
+  } else {
+    float_put_state(r, step, samples, state);
+  }
+  return state->err;
+}
+
 /* After epoch @p epoch (the training's) with its logs complete: its
  * weights and optimizer slabs read from the cores' results, written as a
  * checkpoint in the reference's format with backend "machine". */
 int spd__mrun_checkpoint_epoch(void *ud, uint32_t epoch) {
   mrun_t *r = ud;
   uint32_t local = epoch - r->first_epoch;
-  int64_t step = (int64_t)(epoch + 1) * spd__mrun_epoch_steps(r);
-  uint64_t samples = (uint64_t)(epoch + 1) * r->n;
   int err = spd__mrun_wait_sealed(r, local);
-  if (!err)
-    err = spd__mrun_read_results(r, r->target, local);
-  if (!err)
-    err = read_state(r, local);
   if (err)
     return err;
   spd__blob_t state;
-  spd__blob_init(&state, r->ctx);
-  if (r->net) {
-    for (int l = 0; l < r->model->n_layers; l++)
-      if (r->model->layers[l].config.kind == SPD_LAYER_DROPOUT)
-        r->net->layers[l].samples_seen = samples;
-    spd__blob_put(&state, "fixed.step", &step, sizeof step, 1);
-    spd__fx_net_put_state(r->net, &state);
-  } else {
-    float_put_state(r, step, samples, &state);
+  err = spd__mrun_epoch_state(r, local, &state);
+  if (!err) {
+    spd__ckpt_run_t run = {.backend = "machine", .numeric = r->o.numeric, .model = r->target,
+                           .cfg = r->cfg, .train = r->data, .history = r->logs,
+                           .pos = {.epoch = (int)epoch + 1,
+                                   .step = (int64_t)(epoch + 1) * spd__mrun_epoch_steps(r)}};
+    err = spd__checkpoint_save(&run, &state);
   }
-  spd__ckpt_run_t run = {.backend = "machine", .numeric = r->o.numeric, .model = r->target,
-                         .cfg = r->cfg, .train = r->data, .history = r->logs,
-                         .pos = {.epoch = (int)epoch + 1, .step = step}};
-  err = spd__checkpoint_save(&run, &state);
   spd__blob_free(&state);
   return err;
 }

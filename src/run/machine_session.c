@@ -174,8 +174,12 @@ static int map(mrun_t *r) {
   int err = spd_partition_model(r->ctx, r->model, r->machine, &po, &r->g);
   if (!err && r->cfg)
     err = spd__ds_check_dropouts(r->ctx, r->model, r->g);
-  if (!err)
+  if (!err && r->kept.loc) { /* a recovery keeps where everything was */
+    r->place = r->kept;
+    r->kept = (spd_placement_t){0};
+  } else if (!err) {
     err = (r->o.placer ? r->o.placer : spd_place)(r->ctx, r->g, r->machine, &r->place);
+  }
   spd_map_net_t *nets = NULL;
   spd_map_core_t *sinks = NULL;
   if (!err)
@@ -264,10 +268,11 @@ static uint32_t result_bytes(const mrun_t *r, const spd_vertex_t *vx) {
   return 0;
 }
 
-/* Validation and checkpoints need every epoch's results
- * (SPD_DS_EPOCH_RESULTS). */
+/* Training keeps every epoch's results (SPD_DS_EPOCH_RESULTS) with the
+ * optimizer slabs: validation and checkpoints read them, and a run that
+ * loses a core goes on from the last whole epoch's (machine_recover.c). */
 static bool epoch_results(const mrun_t *r) {
-  return r->cfg && (r->cfg->validation || r->cfg->checkpoint_dir);
+  return r->cfg != NULL;
 }
 
 /* Every epoch's results and slabs go round a ring of four blocks: the host
@@ -282,7 +287,7 @@ uint32_t spd__mrun_result_blocks(const mrun_t *r) {
 
 /* Bytes from one epoch's results of a vertex to the next's: the results
  * and, with epoch results, their marker word. */
-static uint32_t result_stride(const mrun_t *r, const spd_vertex_t *vx) {
+uint32_t spd__mrun_result_stride(const mrun_t *r, const spd_vertex_t *vx) {
   uint32_t bytes = result_bytes(r, vx);
   return bytes && epoch_results(r) ? bytes + 4u : bytes;
 }
@@ -293,7 +298,7 @@ static int alloc_results(mrun_t *r, uint32_t v) {
   const spd_vertex_t *vx = &r->g->vertices[v];
   if (!epoch_results(r))
     return spd__mrun_alloc_write(r, v, NULL, result_bytes(r, vx), &r->result_addr[v]);
-  size_t bytes = (size_t)result_stride(r, vx) * spd__mrun_result_blocks(r);
+  size_t bytes = (size_t)spd__mrun_result_stride(r, vx) * spd__mrun_result_blocks(r);
   void *zero = spd_calloc(r->ctx, bytes, 1);
   if (!zero)
     return spd_ctx_fail(r->ctx, SPD_ENOMEM, "results of vertex %u: %zu bytes", v, bytes);
@@ -307,7 +312,7 @@ static int write_vertex_data(mrun_t *r, uint32_t v) {
   int err = 0;
   if (r->cfg && result_bytes(r, vx))
     err = alloc_results(r, v);
-  if (!err && r->state_in && (r->resume || r->cfg->checkpoint_dir))
+  if (!err && r->state_in)
     err = spd__mrun_alloc_state(r, v);
   if (err)
     return err;
@@ -450,7 +455,19 @@ static int emulated_board(mrun_t *r) {
   if (!emu)
     return err;
   spd_emu_set_reinjection(emu, true);
-  return spd_emu_inject_drops(emu, r->o.inject_drops, r->o.fault_seed);
+  err = spd_emu_inject_drops(emu, r->o.inject_drops, r->o.fault_seed);
+  const spd_core_kill_t *k = &r->o.kill;
+  if (err || !k->on)
+    return err;
+  for (uint32_t v = 0; v < r->g->n_vertices; v++)
+    if (r->place.loc[v].x == k->x && r->place.loc[v].y == k->y && r->place.loc[v].core == k->p)
+      return spd_emu_kill_core(emu, k->x, k->y, k->p, k->after);
+  const spd_place_loc_t *last = &r->place.loc[r->g->n_vertices - 1];
+  return spd_ctx_fail(r->ctx, SPD_EINVAL, "--kill-core: core (%d,%d,%d) runs nothing of this "
+                      "model, which uses %u cores on %u chips (the first (%u,%u,%u), the last "
+                      "(%u,%u,%u); spindle map shows where each layer runs)", k->x, k->y, k->p,
+                      r->place.cores_used, r->place.chips_used, r->place.loc[0].x,
+                      r->place.loc[0].y, r->place.loc[0].core, last->x, last->y, last->core);
 }
 
 /* The receivers' timer for the end-to-end resend (kernels/resend.c): a
@@ -468,9 +485,12 @@ static uint32_t resend_tick_us(const mrun_t *r) {
 }
 
 static int load(mrun_t *r) {
-  int err = emulated_board(r);
+  /* A recovery goes on on the same machine (its dead core stays dead) and
+   * loads only the routing tables that changed. */
+  int err = r->tx ? 0 : emulated_board(r);
   if (!err)
-    err = spd_map_tables_load(r->tx, &r->routing.tables);
+    err = spd_map_tables_load_changed(r->tx, &r->routing.tables,
+                                      r->has_loaded ? &r->loaded : NULL, &r->tables_loaded);
   if (err)
     return err;
   uint32_t table[256];
@@ -518,7 +538,7 @@ static int load(mrun_t *r) {
 
 /* ------------------------------------------------------------- entry */
 
-static void mrun_free(mrun_t *r) {
+void spd__mrun_free(mrun_t *r) {
   spd_free(r->ctx, r->records);
   spd_free(r->ctx, r->pace);
   spd_free(r->ctx, r->why);
@@ -546,6 +566,12 @@ static void mrun_free(mrun_t *r) {
   spd_free(r->ctx, (void *)r->bias32);
   spd_free(r->ctx, (void *)r->wf);
   spd_free(r->ctx, (void *)r->biasf);
+  spd_placement_free(&r->kept);
+  if (r->has_loaded)
+    spd_map_tables_free(r->ctx, &r->loaded);
+  if (r->restart)
+    spd__blob_free(&r->restart->blob);
+  spd_free(r->ctx, r->restart);
 }
 
 static int check_args(spd_ctx_t *ctx, const spd_model_t *m, const spd_machine_t *machine,
@@ -598,7 +624,7 @@ static int prepare(mrun_t *r) {
 }
 
 /* Training: the sequence of samples (each epoch's order, docs/training.md). */
-static int make_order(mrun_t *r) {
+int spd__mrun_make_order(mrun_t *r) {
   const spd_fit_config_t *c = r->cfg;
   r->epochs = (uint32_t)c->epochs - r->first_epoch;
   r->steps = r->epochs * (uint32_t)((r->n + c->batch_size - 1) / c->batch_size);
@@ -661,7 +687,7 @@ int spd__mrun_read_results(mrun_t *r, spd_model_t *m, uint32_t epoch) {
     if (!w)
       return spd_ctx_fail(r->ctx, SPD_ENOMEM, "results of vertex %u", v);
     err = spd_tx_read_sdram(r->tx, r->place.loc[v].x, r->place.loc[v].y,
-                            r->result_addr[v] + epoch % RESULT_RING * result_stride(r, vx), w,
+                            r->result_addr[v] + epoch % RESULT_RING * spd__mrun_result_stride(r, vx), w,
                             bytes);
     spd_layer_t *l = &m->layers[vx->layer];
     uint32_t out = (uint32_t)l->config.units, k = 0;
@@ -689,7 +715,7 @@ static int run_machine(mrun_t *r, const spd_machine_run_opts_t *opts,
 static int epoch_sealed(mrun_t *r, uint32_t epoch, bool *sealed) {
   *sealed = true;
   for (uint32_t v = 0; *sealed && v < r->g->n_vertices; v++) {
-    uint32_t stride = result_stride(r, &r->g->vertices[v]), mark = 0;
+    uint32_t stride = spd__mrun_result_stride(r, &r->g->vertices[v]), mark = 0;
     int err = stride ? spd_tx_read_sdram(r->tx, r->place.loc[v].x, r->place.loc[v].y,
                                          r->result_addr[v] + (epoch % RESULT_RING + 1) * stride -
                                              4u, &mark, 4)
@@ -763,7 +789,7 @@ int spd_machine_forward(spd_ctx_t *ctx, const spd_model_t *m, const spd_machine_
               .in_size = (uint32_t)spd_shape_size(&m->layers[0].output_shape),
               .out_size = (uint32_t)spd_shape_size(&m->layers[m->n_layers - 1].output_shape)};
   err = run_machine(&r, opts, res, stats);
-  mrun_free(&r);
+  spd__mrun_free(&r);
   return err;
 }
 
@@ -833,23 +859,56 @@ int spd_machine_fit_run(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *mac
   if (cfg->resume)
     err = spd__mrun_machine_resume(&r, r.o.numeric, &state);
   r.progress.first_epoch = r.first_epoch;
-  if (!err && r.o.numeric == SPD_NUMERIC_FLOAT && (cfg->resume || cfg->checkpoint_dir))
+  if (!err && r.o.numeric == SPD_NUMERIC_FLOAT)
     err = spd__mrun_float_slabs(&r);
   if (!err && r.resume && r.o.numeric == SPD_NUMERIC_FLOAT)
     err = spd__mrun_float_get_state(&r, r.resume);
   if (!err)
-    err = make_order(&r);
+    err = spd__mrun_make_order(&r);
   if (!err)
     err = run_machine(&r, opts, NULL, stats);
   if (!err)
     err = spd__mrun_read_results(&r, m, epoch_results(&r) ? r.epochs - 1 : 0);
   if (!err && run_out && r.net)
     err = keep_run(&r, run_out);
-  mrun_free(&r);
+  spd__mrun_free(&r);
   if (!err && history)
     *history = (spd_history_t){.ctx = ctx, .n_epochs = cfg->epochs, .epochs = logs};
   else
     spd_free(ctx, logs);
+  return err;
+}
+
+/* One go of the run: map (a recovery keeps the placement), load, and
+ * watch it to the end. */
+static int attempt(mrun_t *r, spd_machine_stats_t *st) {
+  /* Training's first epoch begins before mapping, so its time (and the
+   * bar's first step, as Keras's first step includes tracing) counts the
+   * mapping and loading as well. */
+  r->progress.n = r->n;
+  r->progress.out_size = r->out_size;
+  r->progress.fixed = r->o.numeric == SPD_NUMERIC_FIXED;
+  r->progress.first_epoch = r->first_epoch;
+  if (!r->cfg) {
+    r->progress.cb = r->o.progress;
+    r->progress.batch = (uint32_t)r->o.batch_size;
+  }
+  if (r->cfg && r->cfg->validation)
+    r->progress.validate_cb = validate_epoch;
+  if (r->cfg && r->cfg->checkpoint_dir)
+    r->progress.checkpoint_cb = spd__mrun_checkpoint_epoch;
+  r->progress.validate_ud = r;
+  spd__mprogress_begin(&r->progress);
+  int err = prepare(r);
+  if (!err)
+    err = load(r);
+  if (!err) {
+    st->chips_used = r->place.chips_used;
+    st->cores_used = r->place.cores_used;
+    st->samples_in_flight = r->o.slots;
+    st->max_router_entries = spd_map_tables_max_entries(&r->routing.tables);
+    err = spd__mrun_run(r, st);
+  }
   return err;
 }
 
@@ -865,33 +924,25 @@ static int run_machine(mrun_t *r0, const spd_machine_run_opts_t *opts,
   if (!r.o.pace_percent)
     r.o.pace_percent = 125;
   spd_machine_stats_t st = {.numeric = r.o.numeric, .samples = spd__mrun_samples(&r)};
-  /* Training's first epoch begins before mapping, so its time (and the
-   * bar's first step, as Keras's first step includes tracing) counts the
-   * mapping and loading as well. */
-  r.progress.n = r.n;
-  r.progress.out_size = r.out_size;
-  r.progress.fixed = r.o.numeric == SPD_NUMERIC_FIXED;
-  if (!r.cfg) {
-    r.progress.cb = r.o.progress;
-    r.progress.batch = (uint32_t)r.o.batch_size;
-  }
-  if (r.cfg && r.cfg->validation)
-    r.progress.validate_cb = validate_epoch;
-  if (r.cfg && r.cfg->checkpoint_dir)
-    r.progress.checkpoint_cb = spd__mrun_checkpoint_epoch;
-  r.progress.validate_ud = &r;
-  spd__mprogress_begin(&r.progress);
   snprintf(st.machine, sizeof st.machine, "%s", r.machine->name);
-  err = prepare(&r);
-  if (!err)
-    err = load(&r);
-  if (!err) {
-    st.chips_used = r.place.chips_used;
-    st.cores_used = r.place.cores_used;
-    st.samples_in_flight = r.o.slots;
-    st.max_router_entries = spd_map_tables_max_entries(&r.routing.tables);
-    err = spd__mrun_run(&r, &st);
+  err = attempt(&r, &st);
+  /* A core died: the run goes on from its last whole epoch with the dead
+   * core's work on a spare one (machine_recover.c), as often as it takes. */
+  while (err && r.dead && st.recoveries < SPD__MAX_RECOVERIES) {
+    st.cores_failed++;
+    size_t at = (size_t)snprintf(st.failure, sizeof st.failure, "%s", spd_ctx_message(r.ctx));
+    spd_ctx_clear(r.ctx);
+    mrun_t next;
+    err = spd__mrun_recover(&r, &next, st.failure + (at < sizeof st.failure ? at : sizeof st.failure - 1),
+                            sizeof st.failure - (at < sizeof st.failure ? at : sizeof st.failure - 1));
+    r = next;
+    if (err)
+      break;
+    st.recoveries++;
+    err = attempt(&r, &st);
   }
+  if (err && r.dead)
+    st.cores_failed++;
   if (!err && res)
     spd__mrun_decode(&r, res);
   *r0 = r;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "base/tile_mem.h"
+#include "io/blob.h"
 #include "nn/fx_net_internal.h"
 #include "run/checkpoint.h"
 #include "run/fit_fixed.h"
@@ -26,6 +27,15 @@
 #define SLICE_PS 10000000000ull
 /* Epochs of results (and optimizer state) kept in SDRAM at once. */
 #define RESULT_RING 4u
+/* Dead cores a run replaces before it gives up (each needs a spare). */
+#define SPD__MAX_RECOVERIES 8u
+
+/* A recovery's state payload: the run goes on from it as from a
+ * checkpoint's (machine_recover.c). */
+typedef struct spd__mrun_restart {
+  spd__blob_t blob;
+  spd__blob_reader_t reader;
+} spd__mrun_restart_t;
 
 /* One run on the machine: the model and its data, what was mapped and
  * loaded, the transceiver, and (training) the run's state. */
@@ -67,6 +77,15 @@ typedef struct mrun {
   float *(*fslab)[2];           /* float: per layer x {kernel, bias}, m and v */
   uint32_t (*state_in)[2], (*state_out)[2]; /* per vertex x {kernel, bias} */
   spd_epoch_logs_t *logs;       /* every epoch's, the checkpoint's history */
+  /* recovery from a dead core (machine_recover.c, docs/recovery.md) */
+  bool dead;                    /* the watch found core dead_at dead */
+  spd_place_loc_t dead_at;
+  spd_placement_t kept;         /* a recovery: the placement to keep (loc
+                                   NULL: place afresh) */
+  spd_map_tables_t loaded;      /* a recovery: what the routers hold */
+  bool has_loaded;
+  uint32_t tables_loaded;       /* chips whose table the last load wrote */
+  spd__mrun_restart_t *restart; /* a recovery's state (r->resume reads it) */
 } mrun_t;
 
 /** Samples the run processes: every epoch's (training) or each once. */
@@ -81,6 +100,7 @@ static inline const spd_numeric_plan_t *spd__mrun_plan(const mrun_t *r) {
 
 /* machine_session.c and machine_checkpoint.c, for each other */
 uint32_t spd__mrun_result_blocks(const mrun_t *r);
+uint32_t spd__mrun_result_stride(const mrun_t *r, const spd_vertex_t *vx);
 uint32_t spd__mrun_optimizer_state(const mrun_t *r);
 int spd__mrun_state_read_whole(spd_ctx_t *ctx, const spd__blob_reader_t *s);
 uint32_t spd__mrun_epoch_steps(const mrun_t *r);
@@ -93,6 +113,19 @@ int spd__mrun_machine_resume(mrun_t *r, spd_numeric_t numeric, spd__blob_reader_
 int spd__mrun_float_slabs(mrun_t *r);
 int spd__mrun_float_get_state(mrun_t *r, spd__blob_reader_t *in);
 int spd__mrun_checkpoint_epoch(void *ud, uint32_t epoch);
+int spd__mrun_epoch_state(mrun_t *r, uint32_t epoch, spd__blob_t *state);
+int spd__mrun_make_order(mrun_t *r);
+void spd__mrun_free(mrun_t *r);
+
+/* machine_recover.c */
+/** The watch found core r->dead_at dead and stopped the machine: @p next
+ *  becomes the run that goes on from the last epoch whose results every
+ *  core sealed (from the start when none has), with the dead core's
+ *  vertices on a spare core and the rest where they were, on the same
+ *  machine; @p r is freed (its transceiver and tables go to @p next).
+ *  @p note gets where the work went and where the run goes on from.
+ *  @return 0; SPD_ENOFIT when no spare core is left; SPD_ENOMEM. */
+int spd__mrun_recover(mrun_t *r, mrun_t *next, char *note, size_t note_size);
 
 /* machine_watch.c */
 /** The run's limit of simulated time. */

@@ -12,6 +12,12 @@
 /* Slices without a new record, after a packet was lost for good, before
  * the run is given up: the receivers ask again every two resend ticks. */
 #define STUCK_SLICES 200u
+/* Slices without a new record before the host looks for a dead core (as
+ * SpiNNaker's tools read every core's state when a run stalls). */
+#define SWEEP_SLICES 5u
+/* Simulated time the stopped machine gets to drain: packets still on the
+ * links or in a monitor's reinjection queue of the stopped run. */
+#define DRAIN_PS 10000000000ull
 /* Records read through the transceiver at a time while the run goes on. */
 #define RECORD_CHUNK 256u
 
@@ -138,6 +144,34 @@ static int stop_lost(mrun_t *r, const spd_run_counters_t *rc) {
                       rc->dropped_core_stopped);
 }
 
+/* The run made no progress for a while: is one of its cores dead (its
+ * watchdog fired, or a fault)? If so, stop the machine, let the network
+ * drain, and say which core and what ran there; the session recovers. */
+static int find_dead(mrun_t *r) {
+  for (uint32_t v = 0; v < r->g->n_vertices; v++) {
+    const spd_place_loc_t *at = &r->place.loc[v];
+    spd_core_status_t st;
+    int err = spd_tx_core_status(r->tx, at->x, at->y, at->core, &st);
+    if (err)
+      return err;
+    if (st.state != SPD_CORE_DEAD)
+      continue;
+    r->dead = true;
+    r->dead_at = *at;
+    spd_tx_stop(r->tx);
+    for (int i = 0; i < 8 && spd_tx_wait(r->tx, DRAIN_PS) == SPD_ETIMEOUT; i++) {
+    }
+    char who[96];
+    spd_vertex_describe(r->g, v, who, sizeof who);
+    spd_ctx_clear(r->ctx);
+    return spd_ctx_fail(r->ctx, SPD_EKERNEL, "%s on core (%u,%u,%u) is dead after %u of %u "
+                        "samples were recorded%s%s", who, at->x, at->y, at->core,
+                        r->progress.done, spd__mrun_samples(r), st.message[0] ? ": " : "",
+                        st.message);
+  }
+  return 0;
+}
+
 /* The caller's should_stop_cb, polled after every slice so a signal stops
  * the machine within a slice's wall time even inside a long batch. */
 static bool stop_requested(const mrun_t *r) {
@@ -162,7 +196,7 @@ static int stop_interrupted(mrun_t *r) {
 static int run_in_slices(mrun_t *r) {
   int err = spd_tx_start(r->tx);
   uint64_t lost = 0;
-  uint32_t stuck = 0, done = 0;
+  uint32_t stuck = 0, done = 0, idle = 0, seen = 0;
   for (uint64_t left = spd__mrun_timeout_ps(r); !err;) {
     uint64_t slice = left < SLICE_PS ? left : SLICE_PS;
     err = spd_tx_wait(r->tx, slice);
@@ -184,6 +218,10 @@ static int run_in_slices(mrun_t *r) {
     spd_ctx_clear(r->ctx); /* the slice's timeout is no failure */
     if (!(err = read_records(r, false)) && stop_requested(r))
       err = stop_interrupted(r);
+    idle = r->progress.done != seen ? 0 : idle + 1;
+    seen = r->progress.done;
+    if (!err && idle && idle % SWEEP_SLICES == 0 && (err = find_dead(r)))
+      return err;
     if (err)
       spd_tx_stop(r->tx);
   }

@@ -52,6 +52,7 @@ static void receiver_packet(spd_core_t *core, uint32_t key, uint32_t payload) {
   kstate_t *s = spd_core_get_state(core);
   s->r.count++;
   s->r.checksum += key ^ payload;
+  spd_core_count_sample(core); /* each packet a "sample" (spd_emu_kill_core) */
   spd_core_charge(core, s->p.per_packet_cycles);
   if (s->r.count == s->p.expected)
     finish(core, s);
