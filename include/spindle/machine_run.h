@@ -72,9 +72,11 @@ typedef struct spd_machine_stats {
   uint64_t packets_lost;             /* copies dropped and not reinjected */
   uint64_t packets_resent;           /* sent again, end to end, as receivers asked */
   uint32_t cores_failed;             /* cores found dead while the run went on */
-  uint32_t recoveries;               /* times the run went on without one */
-  char failure[320];                 /* the last dead core: what ran there,
-                                        where its work went ("" if none) */
+  uint32_t recoveries;               /* times the run went on after one, or
+                                        after packets lost for good stalled it */
+  char failure[320];                 /* the last recovery's cause: a dead
+                                        core and where its work went, or a
+                                        stall ("" if none) */
   bool completed;                    /* every core finished its samples */
   double simulated_seconds;          /* from start to the last core's exit */
   double simulated_samples_per_second;

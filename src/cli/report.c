@@ -57,7 +57,7 @@ void spd_cli_report_hardware(cJSON *r, const spd_cli_session_t *s) {
   spd_cli_report_number(r, "cores_failed", h->cores_failed);
   spd_cli_report_number(r, "recoveries", h->recoveries);
   if (h->failure[0])
-    spd_cli_report_string(r, "core_failure", h->failure);
+    spd_cli_report_string(r, "last_failure", h->failure);
   spd_cli_report_number(r, "simulated_seconds", h->simulated_seconds);
   spd_cli_report_number(r, "simulated_samples_per_second", h->simulated_samples_per_second);
   spd_cli_report_number(r, "energy_joules", h->energy_joules);
@@ -80,7 +80,7 @@ void spd_cli_print_hardware(const spd_cli_session_t *s) {
          h->cores_failed, h->recoveries, h->completed ? "true" : "false",
          h->simulated_seconds, h->simulated_samples_per_second, h->energy_joules);
   if (h->failure[0])
-    printf("core_failure: %s\n", h->failure);
+    printf("last_failure: %s\n", h->failure);
   fflush(stdout);
 }
 

@@ -1,6 +1,7 @@
 /* Going on without a dead core (docs/recovery.md). The watch found a core
- * dead and stopped the machine; the run goes on on the same machine, whose
- * dead core stays dead:
+ * dead (or the run stalled on packets lost for good, which asking again
+ * could not bring back) and stopped the machine; the run goes on on the
+ * same machine, whose dead core stays dead:
  *  - from the last epoch whose results and optimizer slabs every trained
  *    core sealed in its SDRAM (SPD_DS_EPOCH_RESULTS, the ring the
  *    checkpoints read), as a run resumed from that epoch's checkpoint
@@ -150,15 +151,29 @@ int spd__mrun_recover(mrun_t *r, mrun_t *next, char *note, size_t note_size) {
   if (!err && next->resume)
     next->resume->pos = 0;
   spd_place_loc_t to = {0};
-  if (!err)
+  char moved[64] = "";
+  if (!err && r->dead) {
     err = move_off_dead(r, &next->kept, &to);
-  if (!err && r->cfg)
-    snprintf(note, note_size, "; its work moved to core (%u,%u,%u) and training went on from "
-             "%s %u", to.x, to.y, to.core, next->first_epoch > r->first_epoch ? "the end of epoch" : "its start, epoch",
-             next->first_epoch > r->first_epoch ? next->first_epoch : next->first_epoch + 1);
+    snprintf(moved, sizeof moved, "its work moved to core (%u,%u,%u) and ", to.x, to.y,
+             to.core);
+  } else if (!err) { /* a stall: everything stays where it is */
+    next->kept = (spd_placement_t){.ctx = r->place.ctx, .n_vertices = r->place.n_vertices,
+                                   .chips_used = r->place.chips_used,
+                                   .cores_used = r->place.cores_used};
+    next->kept.loc = spd_malloc(r->ctx, (size_t)r->place.n_vertices * sizeof *next->kept.loc);
+    if (next->kept.loc)
+      memcpy(next->kept.loc, r->place.loc, (size_t)r->place.n_vertices * sizeof *r->place.loc);
+    else
+      err = spd_ctx_fail(r->ctx, SPD_ENOMEM, "placement of %u vertices", r->place.n_vertices);
+    next->after_stall = true;
+  }
+  bool later = next->first_epoch > r->first_epoch;
+  if (!err && cfg)
+    snprintf(note, note_size, "; %straining went on from %s %u", moved,
+             later ? "the end of epoch" : "its start, epoch",
+             later ? next->first_epoch : next->first_epoch + 1);
   else if (!err)
-    snprintf(note, note_size, "; its work moved to core (%u,%u,%u) and the run started again",
-             to.x, to.y, to.core);
+    snprintf(note, note_size, "; %sthe run started again", moved);
   if (!err) {
     next->tx = r->tx;
     r->tx = NULL;

@@ -926,23 +926,25 @@ static int run_machine(mrun_t *r0, const spd_machine_run_opts_t *opts,
   spd_machine_stats_t st = {.numeric = r.o.numeric, .samples = spd__mrun_samples(&r)};
   snprintf(st.machine, sizeof st.machine, "%s", r.machine->name);
   err = attempt(&r, &st);
-  /* A core died: the run goes on from its last whole epoch with the dead
-   * core's work on a spare one (machine_recover.c), as often as it takes. */
-  while (err && r.dead && st.recoveries < SPD__MAX_RECOVERIES) {
-    st.cores_failed++;
+  /* A core died, or packets lost for good stalled the run: it goes on from
+   * its last whole epoch, a dead core's work on a spare one
+   * (machine_recover.c), as often as it takes; a stall again before a
+   * whole epoch more is done would only repeat itself, and ends the run. */
+  while (err && (r.dead || r.stalled) && st.recoveries < SPD__MAX_RECOVERIES &&
+         !(r.stalled && r.after_stall && r.progress.done < r.n)) {
+    st.cores_failed += r.dead;
     size_t at = (size_t)snprintf(st.failure, sizeof st.failure, "%s", spd_ctx_message(r.ctx));
+    at = at < sizeof st.failure ? at : sizeof st.failure - 1;
     spd_ctx_clear(r.ctx);
     mrun_t next;
-    err = spd__mrun_recover(&r, &next, st.failure + (at < sizeof st.failure ? at : sizeof st.failure - 1),
-                            sizeof st.failure - (at < sizeof st.failure ? at : sizeof st.failure - 1));
+    err = spd__mrun_recover(&r, &next, st.failure + at, sizeof st.failure - at);
     r = next;
     if (err)
       break;
     st.recoveries++;
     err = attempt(&r, &st);
   }
-  if (err && r.dead)
-    st.cores_failed++;
+  st.cores_failed += err && r.dead;
   if (!err && res)
     spd__mrun_decode(&r, res);
   *r0 = r;

@@ -79,6 +79,8 @@ typedef struct mrun {
   spd_epoch_logs_t *logs;       /* every epoch's, the checkpoint's history */
   /* recovery from a dead core (machine_recover.c, docs/recovery.md) */
   bool dead;                    /* the watch found core dead_at dead */
+  bool stalled;                 /* ... or the run lost packets for good and stalled */
+  bool after_stall;             /* this run went on after a stall */
   spd_place_loc_t dead_at;
   spd_placement_t kept;         /* a recovery: the placement to keep (loc
                                    NULL: place afresh) */
@@ -118,11 +120,11 @@ int spd__mrun_make_order(mrun_t *r);
 void spd__mrun_free(mrun_t *r);
 
 /* machine_recover.c */
-/** The watch found core r->dead_at dead and stopped the machine: @p next
- *  becomes the run that goes on from the last epoch whose results every
- *  core sealed (from the start when none has), with the dead core's
- *  vertices on a spare core and the rest where they were, on the same
- *  machine; @p r is freed (its transceiver and tables go to @p next).
+/** The watch found core r->dead_at dead (or the run stalled on packets
+ *  lost for good) and stopped the machine: @p next becomes the run that
+ *  goes on from the last epoch whose results every core sealed (from the
+ *  start when none has), with the dead core's vertices on a spare core and
+ *  the rest where they were, on the same machine; @p r is freed (its transceiver and tables go to @p next).
  *  @p note gets where the work went and where the run goes on from.
  *  @return 0; SPD_ENOFIT when no spare core is left; SPD_ENOMEM. */
 int spd__mrun_recover(mrun_t *r, mrun_t *next, char *note, size_t note_size);

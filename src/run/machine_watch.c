@@ -111,6 +111,15 @@ static int read_records(mrun_t *r, bool all) {
   return 0;
 }
 
+/* The stopped machine drains for up to 80 ms of simulated time: what is
+ * still on the links or in a monitor's queue must not reach the run that
+ * goes on after it. */
+static void drain(mrun_t *r) {
+  for (int i = 0; i < 8 && spd_tx_wait(r->tx, DRAIN_PS) == SPD_ETIMEOUT; i++) {
+  }
+  spd_ctx_clear(r->ctx);
+}
+
 /* A packet copy was lost (dropped while its router's dump registers were
  * full, or by a core) and asking for it again did not bring the run on:
  * it stops now rather than at its time limit, naming the first chip that
@@ -131,6 +140,8 @@ static int stop_lost(mrun_t *r, const spd_run_counters_t *rc) {
     break;
   }
   spd_tx_stop(r->tx);
+  drain(r);
+  r->stalled = true;
   return spd_ctx_fail(r->ctx, SPD_EDROPPED,
                       "the run cannot finish: %" PRIu64 " packet copies were lost (%s; %" PRIu64
                       " of %" PRIu64 " dropped, %" PRIu64 " reinjected, %" PRIu64
@@ -159,11 +170,9 @@ static int find_dead(mrun_t *r) {
     r->dead = true;
     r->dead_at = *at;
     spd_tx_stop(r->tx);
-    for (int i = 0; i < 8 && spd_tx_wait(r->tx, DRAIN_PS) == SPD_ETIMEOUT; i++) {
-    }
+    drain(r);
     char who[96];
     spd_vertex_describe(r->g, v, who, sizeof who);
-    spd_ctx_clear(r->ctx);
     return spd_ctx_fail(r->ctx, SPD_EKERNEL, "%s on core (%u,%u,%u) is dead after %u of %u "
                         "samples were recorded%s%s", who, at->x, at->y, at->core,
                         r->progress.done, spd__mrun_samples(r), st.message[0] ? ": " : "",

@@ -69,8 +69,9 @@ def test_reinjected_drops_change_no_fixed_point_result(tmp_path, model, limit, p
 
 
 def test_a_run_that_cannot_recover_stops_and_the_report_says_so(tmp_path):
-    # One copy in 20 dropped: losses outrun the asks, and the run ends at
-    # its time limit instead of hanging.
+    # One copy in 20 dropped: losses outrun the asks; the stalled run goes
+    # on once from its start (docs/recovery.md), stalls again before
+    # another epoch is done, and ends instead of hanging.
     r, report, weights = train(tmp_path, "lost", MLP, "--limit", "320", "--numeric", "fixed",
                                "--inject-drops", "0.05", timeout=300)
     assert r.returncode == 1
@@ -81,6 +82,9 @@ def test_a_run_that_cannot_recover_stops_and_the_report_says_so(tmp_path):
     assert rep["completed"] is False
     assert rep["packets_lost"] >= 1
     assert "finish" in rep["error"]
+    assert rep["recoveries"] == 1 and rep["cores_failed"] == 0
+    assert "the run cannot finish" in rep["last_failure"]
+    assert "went on from its start" in rep["last_failure"]
     assert not weights.exists()
 
 

@@ -57,15 +57,15 @@ def test_a_dead_core_changes_no_fixed_point_result(tmp_path, model, kind, limit,
     faulty, weights, r = train(tmp_path, "dead", model, *flags, "--kill-core",
                                f"{core}@{after}")
     assert clean["cores_failed"] == 0 and clean["recoveries"] == 0
-    assert "core_failure" not in clean
+    assert "last_failure" not in clean
     assert faulty["cores_failed"] == 1 and faulty["recoveries"] == 1
     assert faulty["completed"] is True
-    failure = faulty["core_failure"]
+    failure = faulty["last_failure"]
     assert f"vertex {vertex} ({kind}" in failure and f"core ({core})" in failure
     assert "moved to core" in failure
     went_on = "the end of epoch 1" if after > limit else "its start"
     assert went_on in failure
-    assert "core_failure: " in r.stdout
+    assert "last_failure: " in r.stdout
     assert_same_training(clean, faulty, clean_weights, weights)
     # Work done before the failure runs again: more time and packets.
     assert faulty["simulated_seconds"] > clean["simulated_seconds"]
@@ -102,7 +102,7 @@ def test_inference_starts_again_without_the_dead_core(tmp_path):
         assert r.returncode == 0, r.stderr
         out[name] = json.loads(report.read_text())
     assert out["dead"]["recoveries"] == 1
-    assert "started again" in out["dead"]["core_failure"]
+    assert "started again" in out["dead"]["last_failure"]
     for key in ("test_loss", "test_accuracy"):
         assert out["dead"][key] == out["clean"][key], key
 
