@@ -37,6 +37,17 @@ def train(tmp_path, name, model, *flags, timeout=900):
     return json.loads(report.read_text()), weights, r
 
 
+_clean = {}
+
+
+def clean_run(tmp_path_factory, model, *flags):
+    """The fault-free run of @model with @flags, trained once per module."""
+    key = (model, flags)
+    if key not in _clean:
+        _clean[key] = train(tmp_path_factory.mktemp("clean"), "clean", model, *flags)
+    return _clean[key]
+
+
 def assert_same_training(clean, faulty, clean_weights, weights):
     for key in ("test_loss", "test_accuracy", "train_loss", "train_accuracy"):
         assert faulty[key] == clean[key], key
@@ -50,10 +61,11 @@ def assert_same_training(clean, faulty, clean_weights, weights):
     (MLP, "reducer", 320, 100),  # in epoch 1: nothing sealed, starts again
     (LENET, "conv", 96, 130),    # a convolution tile in epoch 2
 ])
-def test_a_dead_core_changes_no_fixed_point_result(tmp_path, model, kind, limit, after):
+def test_a_dead_core_changes_no_fixed_point_result(tmp_path, tmp_path_factory, model, kind,
+                                                   limit, after):
     flags = ("--epochs", "2", "--limit", str(limit), "--seed", "1", "--numeric", "fixed")
     core, vertex = core_of(model, kind, limit)
-    clean, clean_weights, _ = train(tmp_path, "clean", model, *flags)
+    clean, clean_weights, _ = clean_run(tmp_path_factory, model, *flags)
     faulty, weights, r = train(tmp_path, "dead", model, *flags, "--kill-core",
                                f"{core}@{after}")
     assert clean["cores_failed"] == 0 and clean["recoveries"] == 0
@@ -72,10 +84,10 @@ def test_a_dead_core_changes_no_fixed_point_result(tmp_path, model, kind, limit,
     assert faulty["packets_sent"] > clean["packets_sent"]
 
 
-def test_a_dead_core_and_dropped_packets_together(tmp_path):
+def test_a_dead_core_and_dropped_packets_together(tmp_path, tmp_path_factory):
     flags = ("--epochs", "2", "--limit", "320", "--seed", "1", "--numeric", "fixed")
     core, _ = core_of(MLP, "tile", 320)
-    clean, clean_weights, _ = train(tmp_path, "clean", MLP, *flags)
+    clean, clean_weights, _ = clean_run(tmp_path_factory, MLP, *flags)
     faulty, weights, _ = train(tmp_path, "both", MLP, *flags, "--kill-core", f"{core}@500",
                                "--inject-drops", "1e-3")
     assert faulty["packets_dropped"] >= 100 and faulty["recoveries"] == 1
