@@ -36,13 +36,19 @@ uint64_t spd__mrun_timeout_ps(const mrun_t *r) {
          1000000000000ull;
 }
 
+/* The state of the core vertex @p v runs on, read through the transceiver. */
+static int vertex_status(mrun_t *r, uint32_t v, spd_core_status_t *st) {
+  const spd_place_loc_t *at = &r->place.loc[v];
+  return spd_tx_core_status(r->tx, at->x, at->y, at->core, st);
+}
+
 /* Every loaded core must have exited cleanly (@p failed_only: no core may
  * have failed); a failure names the core and its diagnostic. */
 static int check_cores(mrun_t *r, bool failed_only) {
   for (uint32_t v = 0; v < r->g->n_vertices; v++) {
     const spd_place_loc_t *at = &r->place.loc[v];
     spd_core_status_t st;
-    int err = spd_tx_core_status(r->tx, at->x, at->y, at->core, &st);
+    int err = vertex_status(r, v, &st);
     if (err)
       return err;
     bool bad = failed_only ? st.state == SPD_CORE_ERROR
@@ -160,13 +166,14 @@ static int stop_lost(mrun_t *r, const spd_run_counters_t *rc) {
  * drain, and say which core and what ran there; the session recovers. */
 static int find_dead(mrun_t *r) {
   for (uint32_t v = 0; v < r->g->n_vertices; v++) {
-    const spd_place_loc_t *at = &r->place.loc[v];
     spd_core_status_t st;
-    int err = spd_tx_core_status(r->tx, at->x, at->y, at->core, &st);
-    if (err)
-      return err;
-    if (st.state != SPD_CORE_DEAD)
+    int err = vertex_status(r, v, &st);
+    if (err || st.state != SPD_CORE_DEAD) {
+      if (err)
+        return err;
       continue;
+    }
+    const spd_place_loc_t *at = &r->place.loc[v];
     r->dead = true;
     r->dead_at = *at;
     spd_tx_stop(r->tx);
