@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define SPD_DS_MAGIC 0x53504453u /* "SPDS" */
-#define SPD_DS_VERSION 6u
+#define SPD_DS_VERSION 7u
 
 /* What a blob is for and how it computes, as codes of the blob format
  * itself: kernels read these and include no mapping or model header. The
@@ -207,6 +207,10 @@ typedef struct spd_ds_config {
                                   results and slabs go to block e % ring
                                   (0: block e), the host reading each epoch's
                                   before the next but one overwrites them */
+  uint32_t seq_offset;         /* training: samples of the first epoch
+                                  trained before the run (a batch boundary;
+                                  a run resumed mid-epoch): the batch and
+                                  epoch arithmetic counts from there */
   uint32_t resend_tick_us;     /* the timer that looks for incomplete slots
                                   (kernel_common.c: a slot's phase without
                                   progress for two ticks asks for what is

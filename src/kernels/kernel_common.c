@@ -248,14 +248,16 @@ uint32_t spd_kc_send_gathered(spd_kc_t *kc, uint32_t kind, uint32_t slot, const 
   return used;
 }
 
+/* A run resumed mid-epoch starts seq_offset samples into its first epoch
+ * (a batch boundary): its steps count from that batch. */
 uint32_t spd_kc_batch_of(const spd_kc_t *kc, uint32_t seq) {
-  uint32_t n = kc->cfg.epoch_samples, b = kc->cfg.batch;
-  uint32_t steps = (n + b - 1) / b;
-  return seq / n * steps + seq % n / b;
+  uint32_t n = kc->cfg.epoch_samples, b = kc->cfg.batch, off = kc->cfg.seq_offset;
+  uint32_t steps = (n + b - 1) / b, g = seq + off;
+  return g / n * steps + g % n / b - off / b;
 }
 
 bool spd_kc_batch_end(const spd_kc_t *kc, uint32_t seq) {
-  uint32_t i = seq % kc->cfg.epoch_samples + 1;
+  uint32_t i = (seq + kc->cfg.seq_offset) % kc->cfg.epoch_samples + 1;
   return i == kc->cfg.epoch_samples || i % kc->cfg.batch == 0;
 }
 

@@ -116,7 +116,7 @@ static void output_gradient(loss_t *l, int32_t label, uint32_t *dz) {
  * (Keras's reduction), B the size of the sample's batch. */
 static void output_gradient_float(loss_t *l, uint32_t seq, int32_t label, uint32_t *dz) {
   const spd_ds_config_t *c = &l->kc.cfg;
-  uint32_t i = seq % c->epoch_samples, first = i / c->batch * c->batch;
+  uint32_t i = (seq + c->seq_offset) % c->epoch_samples, first = i / c->batch * c->batch;
   uint32_t count = c->epoch_samples - first < c->batch ? c->epoch_samples - first : c->batch;
   for (uint32_t j = 0; j < l->n; j++)
     dz[j] = spd_kc_f2u((l->yf[j] - ((int32_t)j == label ? 1.0f : 0.0f)) / (float)count);

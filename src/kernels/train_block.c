@@ -63,7 +63,7 @@ static uint32_t slab_bytes(const spd_kc_t *kc, uint32_t n) {
 static uint32_t epoch_block(const spd_ds_config_t *c, uint32_t seq) {
   if (!(c->flags & SPD_DS_EPOCH_RESULTS))
     return 0;
-  uint32_t epoch = seq / c->epoch_samples;
+  uint32_t epoch = (seq + c->seq_offset) / c->epoch_samples;
   return c->result_ring ? epoch % c->result_ring : epoch;
 }
 
@@ -197,7 +197,7 @@ uint32_t spd_kc_result_at(const spd_kc_t *kc, uint32_t seq, uint32_t bytes) {
     return 0;
   if (!(c->flags & SPD_DS_EPOCH_RESULTS))
     return seq + 1 == kc->h.n_samples ? c->result_addr : 0;
-  if ((seq + 1) % c->epoch_samples)
+  if ((seq + c->seq_offset + 1) % c->epoch_samples)
     return 0;
   return c->result_addr + epoch_block(c, seq) * (bytes + 4u);
 }
@@ -205,7 +205,7 @@ uint32_t spd_kc_result_at(const spd_kc_t *kc, uint32_t seq, uint32_t bytes) {
 int spd_kc_result_seal(spd_kc_t *kc, uint32_t seq, uint32_t at, uint32_t bytes) {
   if (!(kc->cfg.flags & SPD_DS_EPOCH_RESULTS))
     return 0;
-  uint32_t mark = seq / kc->cfg.epoch_samples + 1;
+  uint32_t mark = (seq + kc->cfg.seq_offset) / kc->cfg.epoch_samples + 1;
   return spd_core_sdram_write(kc->core, at + bytes, &mark, 4u);
 }
 

@@ -244,14 +244,16 @@ int spd__mrun_machine_resume(mrun_t *r, spd_numeric_t numeric, spd__blob_reader_
   int err = spd__checkpoint_resume(&run, state);
   if (err)
     return err;
-  if (run.pos.batch)
-    return spd_ctx_fail(r->ctx, SPD_EUNSUPPORTED, "the checkpoint stands inside epoch %d "
-                        "(after batch %zu): the machine goes on from whole epochs only; "
-                        "resume it with --backend reference", run.pos.epoch + 1, run.pos.batch);
   if (run.pos.epoch >= r->cfg->epochs)
     return spd_ctx_fail(r->ctx, SPD_EINVAL, "the checkpoint has all %d epochs already; ask "
                         "for more epochs than that to go on", run.pos.epoch);
   r->first_epoch = (uint32_t)run.pos.epoch;
+  /* Inside an epoch (a checkpoint the reference wrote at a batch
+   * boundary): the run starts at that batch, and the epoch's running sums
+   * go on from the checkpoint's means. */
+  r->skip = (uint32_t)(run.pos.batch * r->cfg->batch_size);
+  r->progress.seed_loss = run.pos.loss.total;
+  r->progress.seed_hits = (uint32_t)(run.pos.accuracy.total + 0.5);
   r->resume = state;
   return 0;
 }

@@ -89,6 +89,7 @@ static void train_config(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_config_
   c->flags |= SPD_DS_TRAIN;
   c->epoch_samples = in->epoch_samples;
   c->batch = in->batch;
+  c->seq_offset = in->seq_offset;
   c->state = in->state;
   c->update_addr = in->update_addr[vi];
   c->result_addr = in->result_addr[vi];

@@ -49,6 +49,7 @@ typedef struct spd__ds_inputs {
   const uint32_t (*state_in)[2];
   const uint32_t (*state_out)[2];
   uint32_t seq_base;
+  uint32_t seq_offset;                /* spd_ds_config_t.seq_offset */
 } spd__ds_inputs_t;
 
 /** The blob of vertex @p v into *bytes (spd_malloc'd) and *size.

@@ -58,6 +58,8 @@ void spd__mprogress_begin(spd__mprogress_t *p) {
   if (!p->epochs)
     p->epochs = 1;
   begin_epoch(p, p->first_epoch);
+  p->loss_sum = p->seed_loss; /* a run resumed mid-epoch */
+  p->hits = p->seed_hits;
 }
 
 static int end_epoch(spd__mprogress_t *p, uint32_t epoch) {
@@ -101,8 +103,9 @@ int spd__mprogress_take(spd_ctx_t *ctx, spd__mprogress_t *p, const uint32_t *rec
                         uint32_t upto) {
   uint32_t w = p->out_size + SPD__RECORD_EXTRA;
   for (; p->done < upto; p->done++) {
-    int err = take_one(ctx, p, records + (size_t)p->done * w, p->first_epoch + p->done / p->n,
-                       p->done % p->n);
+    uint32_t at = p->done + p->skip; /* within the run's first epoch on */
+    int err = take_one(ctx, p, records + (size_t)p->done * w, p->first_epoch + at / p->n,
+                       at % p->n);
     if (err) {
       p->done++;
       return err;

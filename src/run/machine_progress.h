@@ -42,6 +42,9 @@ typedef struct spd__mprogress {
    * write a checkpoint (NULL: none; validate_ud is passed) */
   int (*checkpoint_cb)(void *ud, uint32_t epoch);
   uint32_t first_epoch;        /* epochs trained before the run (resumed) */
+  uint32_t skip;               /* samples of that epoch trained before it */
+  double seed_loss;            /* ... their summed loss and hits, the */
+  uint32_t seed_hits;          /* epoch's sums to go on from */
 } spd__mprogress_t;
 
 /** The loss of one record (fixed: s.SPD_FX_LOSS_FRAC; float: worked out from

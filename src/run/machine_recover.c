@@ -104,7 +104,7 @@ static int sealed_by_all(mrun_t *r, uint32_t epoch, bool *sealed) {
  * run must have an epoch left to go on with). */
 static int last_sealed(mrun_t *r, int64_t *epoch) {
   *epoch = -1;
-  int64_t top = (int64_t)(r->progress.done / r->n);
+  int64_t top = (int64_t)((r->progress.done + r->skip) / r->n);
   if (top > (int64_t)r->epochs - 2)
     top = (int64_t)r->epochs - 2;
   for (int64_t e = top; e >= 0 && e > top - (int64_t)RESULT_RING + 1; e--) {
@@ -144,8 +144,11 @@ int spd__mrun_recover(mrun_t *r, mrun_t *next, char *note, size_t note_size) {
       next->resume = &s->reader;
       next->first_epoch = r->first_epoch + (uint32_t)epoch + 1;
     }
-  } else if (!err && r->restart) { /* an earlier recovery's state, again */
-    next->restart = r->restart;
+  } else if (!err) { /* from where this run started, again */
+    next->skip = r->skip;
+    next->progress.seed_loss = r->progress.seed_loss;
+    next->progress.seed_hits = r->progress.seed_hits;
+    next->restart = r->restart; /* an earlier recovery's state, if any */
     r->restart = NULL;
   }
   if (!err && next->resume)

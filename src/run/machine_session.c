@@ -74,7 +74,9 @@ uint32_t spd__mrun_epoch_steps(const mrun_t *r) {
 static int fixed_resume(mrun_t *r) {
   int64_t step = 0;
   int err = spd__blob_get(r->resume, "fixed.step", &step, sizeof step, 1);
-  if (!err && step != (int64_t)r->first_epoch * spd__mrun_epoch_steps(r))
+  int64_t at = (int64_t)r->first_epoch * spd__mrun_epoch_steps(r) +
+               (int64_t)(r->skip / r->cfg->batch_size);
+  if (!err && step != at)
     err = spd_ctx_fail(r->ctx, SPD_EFORMAT, "'%s': its step %lld is not the checkpoint's "
                        "(damaged?)", r->resume->file, (long long)step);
   if (!err)
@@ -511,7 +513,8 @@ static int load(mrun_t *r) {
                          .order_addr = r->order_addr, .seed = r->cfg ? r->cfg->seed : 0,
                          .state_in = (const uint32_t(*)[2])r->state_in,
                          .state_out = (const uint32_t(*)[2])r->state_out,
-                         .seq_base = r->first_epoch * r->n};
+                         .seq_base = r->first_epoch * r->n + r->skip,
+                         .seq_offset = r->skip};
   uint32_t *pace = spd_calloc(r->ctx, r->g->n_partitions ? r->g->n_partitions : 1, sizeof *pace);
   if (!pace)
     return spd_ctx_fail(r->ctx, SPD_ENOMEM, "paces of %u partitions", r->g->n_partitions);
@@ -627,7 +630,8 @@ static int prepare(mrun_t *r) {
 int spd__mrun_make_order(mrun_t *r) {
   const spd_fit_config_t *c = r->cfg;
   r->epochs = (uint32_t)c->epochs - r->first_epoch;
-  r->steps = r->epochs * (uint32_t)((r->n + c->batch_size - 1) / c->batch_size);
+  r->steps = r->epochs * (uint32_t)((r->n + c->batch_size - 1) / c->batch_size) -
+             r->skip / (uint32_t)c->batch_size;
   r->order = spd_malloc(r->ctx, (size_t)r->epochs * r->n * sizeof *r->order);
   if (!r->order)
     return spd_ctx_fail(r->ctx, SPD_ENOMEM, "order of %u epochs", r->epochs);
@@ -639,6 +643,8 @@ int spd__mrun_make_order(mrun_t *r) {
       for (uint32_t i = 0; i < r->n; i++)
         o[i] = i;
   }
+  /* A run resumed mid-epoch starts at its first epoch's skip-th sample. */
+  memmove(r->order, r->order + r->skip, ((size_t)r->epochs * r->n - r->skip) * sizeof *r->order);
   return 0;
 }
 
@@ -859,6 +865,7 @@ int spd_machine_fit_run(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *mac
   if (cfg->resume)
     err = spd__mrun_machine_resume(&r, r.o.numeric, &state);
   r.progress.first_epoch = r.first_epoch;
+  r.progress.skip = r.skip;
   if (!err && r.o.numeric == SPD_NUMERIC_FLOAT)
     err = spd__mrun_float_slabs(&r);
   if (!err && r.resume && r.o.numeric == SPD_NUMERIC_FLOAT)
@@ -889,6 +896,7 @@ static int attempt(mrun_t *r, spd_machine_stats_t *st) {
   r->progress.out_size = r->out_size;
   r->progress.fixed = r->o.numeric == SPD_NUMERIC_FIXED;
   r->progress.first_epoch = r->first_epoch;
+  r->progress.skip = r->skip;
   if (!r->cfg) {
     r->progress.cb = r->o.progress;
     r->progress.batch = (uint32_t)r->o.batch_size;

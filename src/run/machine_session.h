@@ -73,6 +73,9 @@ typedef struct mrun {
   const int32_t **master;
   /* training checkpoints (docs/training.md "Checkpoints on the machine") */
   uint32_t first_epoch;         /* epochs trained before the run (resumed) */
+  uint32_t skip;                /* samples of epoch first_epoch trained before
+                                   the run (resumed mid-epoch: a batch
+                                   boundary); the run starts there */
   spd__blob_reader_t *resume;   /* the checkpoint's state payload, or NULL */
   float *(*fslab)[2];           /* float: per layer x {kernel, bias}, m and v */
   uint32_t (*state_in)[2], (*state_out)[2]; /* per vertex x {kernel, bias} */
@@ -92,7 +95,7 @@ typedef struct mrun {
 
 /** Samples the run processes: every epoch's (training) or each once. */
 static inline uint32_t spd__mrun_samples(const mrun_t *r) {
-  return r->cfg ? r->epochs * r->n : r->n;
+  return r->cfg ? r->epochs * r->n - r->skip : r->n;
 }
 
 /** The numeric plan the run computes with (fixed point). */

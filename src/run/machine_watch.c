@@ -198,7 +198,7 @@ static bool stop_requested(const mrun_t *r) {
 /* Stopped by should_stop_cb: where, and the checkpoint that goes on. */
 static int stop_interrupted(mrun_t *r) {
   char saved[4200] = "";
-  uint32_t done = r->progress.done, whole = r->n ? done / r->n : 0;
+  uint32_t done = r->progress.done, whole = r->n ? (done + r->skip) / r->n : 0;
   if (r->cfg && r->cfg->checkpoint_dir && whole)
     snprintf(saved, sizeof saved, "; the checkpoint in '%s' goes on from epoch %u",
              r->cfg->checkpoint_dir, r->first_epoch + whole + 1);

@@ -2,7 +2,7 @@
 two epochs straight and one epoch plus a resume give bit-identical weights
 and test_loss on the reference backend in float and fixed point, and on
 the machine in fixed point (float: to rounding), where fixed-point
-checkpoints also go on across the two backends; a
+checkpoints also go on across the two backends, from inside an epoch too; a
 checkpoint of another run, or a damaged one, is refused in one line; a
 signal stops training at a batch boundary with exit 130 / 143, one line
 saying so, the checkpoint written (and loadable), and no temporary or
@@ -202,20 +202,47 @@ def test_machine_float_checkpoint_stays_on_the_machine(data, tmp_path):
     assert len(r.stderr.strip().splitlines()) == 1
 
 
-def test_machine_goes_on_from_whole_epochs_only(data, tmp_path):
-    """A checkpoint inside an epoch (the reference's, after a signal) is
-    refused on the machine in one line that says where it can go on."""
-    ck = tmp_path / "ck"
-    machine(data, 1, "fixed", "--checkpoint", str(ck), backend="reference")
-    manifest = json.loads((ck / "manifest.json").read_text())
-    manifest["position"].update(epoch=0, batch=3, step=3)
-    manifest["history"] = []
-    (ck / "manifest.json").write_text(json.dumps(manifest))
-    r = run(*train_args(data, 2, "fixed", "--resume", str(ck), backend="machine", limit="64",
-                        test_limit="32"))
-    assert r.returncode == 1, r.stderr
-    assert "inside epoch 1 (after batch 3)" in r.stderr and "--backend reference" in r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1
+def interrupted_inside_an_epoch(data, tmp_path, numeric):
+    """A reference run stopped by SIGINT at a batch boundary inside an
+    epoch (tried again while the boundary it stops at is an epoch's end):
+    the checkpoint folder and its position."""
+    for attempt in range(5):
+        ck = tmp_path / f"ck{attempt}"
+        proc = subprocess.Popen([SPINDLE, *train_args(data, 1000, numeric, "--checkpoint",
+                                                      str(ck))],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_for(ck / "manifest.json", proc)
+        time.sleep(0.05 * (attempt + 1))
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+        assert proc.returncode == 130
+        pos = json.loads((ck / "manifest.json").read_text())["position"]
+        if pos["batch"]:
+            return ck, pos
+    pytest.fail("every signal stopped the reference at an epoch's end")
+
+
+def test_machine_goes_on_from_inside_an_epoch(data, tmp_path):
+    """A checkpoint the reference wrote inside an epoch (after a signal)
+    goes on on the machine from that batch: the order, the update step and
+    the epoch's running loss from there, and the result is bit for bit the
+    straight run's."""
+    ck, pos = interrupted_inside_an_epoch(data, tmp_path, "fixed")
+    epochs = pos["epoch"] + 2
+    train(data, epochs, "fixed", "--save", str(tmp_path / "straight.h5"), "--report",
+          str(tmp_path / "straight.json"))
+    r = run(*train_args(data, epochs, "fixed", "--resume", str(ck), "--save",
+                        str(tmp_path / "resumed.h5"), "--report",
+                        str(tmp_path / "resumed.json"), backend="machine", test_limit="32"))
+    assert r.returncode == 0, r.stderr
+    a, b = weights(tmp_path / "straight.h5"), weights(tmp_path / "resumed.h5")
+    assert a.keys() == b.keys() and a
+    for name in a:
+        assert np.array_equal(a[name], b[name]), name
+    sa = json.loads((tmp_path / "straight.json").read_text())
+    sb = json.loads((tmp_path / "resumed.json").read_text())
+    assert sa["test_loss"] == sb["test_loss"]
+    assert sb["train_loss"] == pytest.approx(sa["train_loss"], rel=1e-9)
 
 
 def wait_for(path, proc, seconds=120):
