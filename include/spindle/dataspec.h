@@ -211,6 +211,13 @@ typedef struct spd_ds_config {
                                   trained before the run (a batch boundary;
                                   a run resumed mid-epoch): the batch and
                                   epoch arithmetic counts from there */
+  uint32_t snap_addr;          /* training: every snap_every-th step's
+                                  masters and slabs (per block, kernel then
+                                  bias: masters then slabs as state_out has
+                                  them) and a seal word (steps done) go to
+                                  block (steps done / snap_every) % 2 of a
+                                  ring of two here (docs/recovery.md) */
+  uint32_t snap_every;         /* steps between snapshots (0: none) */
   uint32_t resend_tick_us;     /* the timer that looks for incomplete slots
                                   (kernel_common.c: a slot's phase without
                                   progress for two ticks asks for what is

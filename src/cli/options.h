@@ -85,8 +85,8 @@ int spd_cli_parse(int argc, char **argv, unsigned groups, const char *usage,
     "                      reinjection must bring every one back\n" \
     "  --kill-core X,Y,P@N machine: core P of chip (X,Y) dies once it has finished\n" \
     "                      N samples; the run finds it, moves its work to a spare\n" \
-    "                      core and goes on from the last whole epoch (training)\n" \
-    "                      or from the start (inference)\n"
+    "                      core and goes on from the last batch boundary it saved\n" \
+    "                      (training) or from the start (inference)\n"
 
 /** Parse @p v as a decimal whole number in [@p min, @p max] for another
  *  command's option table, with the message spd_cli_parse gives

@@ -367,6 +367,11 @@ static void owner_publish(ctile_t *t, const void *w, const void *bias, uint32_t 
     spd_kc_fail(kc, SPD_EINVAL);
     return;
   }
+  if (SPD_KC_FIXED(t->fixed) ? spd_kc_snapshot(kc, seq, &t->kernel, bias ? &t->bias : NULL)
+               : spd_kc_fsnapshot(kc, seq, &t->fkernel, bias ? &t->fbias : NULL)) {
+    spd_kc_fail(kc, SPD_EINVAL);
+    return;
+  }
   if (spd_kc_send_gathered(kc, SPD_DS_KIND_WUPD, 0, t->bstage, t->bstage + K) == UINT32_MAX) {
     spd_kc_fail(kc, SPD_EQUEUE);
     return;

@@ -146,10 +146,14 @@ static int backward_float(reducer_t *r, uint32_t slot, uint32_t seq) {
 static int save_bias(reducer_t *r, uint32_t seq, const void *bias) {
   spd_kc_t *kc = &r->kc;
   uint32_t bytes = r->b * 4u, at = bias ? spd_kc_result_at(kc, seq, bytes) : 0;
-  if (at && (spd_core_sdram_write(kc->core, at, bias, bytes) ||
-             (r->fixed ? spd_kc_state_save(kc, seq, NULL, &r->bias)
-                       : spd_kc_fstate_save(kc, seq, NULL, &r->fbias)) ||
-             spd_kc_result_seal(kc, seq, at, bytes))) {
+  int snap = !bias ? 0
+             : SPD_KC_FIXED(r->fixed) ? spd_kc_snapshot(kc, seq, NULL, &r->bias)
+                        : spd_kc_fsnapshot(kc, seq, NULL, &r->fbias);
+  if (snap ||
+      (at && (spd_core_sdram_write(kc->core, at, bias, bytes) ||
+              (r->fixed ? spd_kc_state_save(kc, seq, NULL, &r->bias)
+                        : spd_kc_fstate_save(kc, seq, NULL, &r->fbias)) ||
+              spd_kc_result_seal(kc, seq, at, bytes)))) {
     spd_kc_fail(kc, SPD_EINVAL);
     return SPD_EINVAL;
   }

@@ -268,6 +268,10 @@ static void batch_update(tile_t *t, uint32_t seq) {
     spd_kc_fail(kc, SPD_EINVAL);
     return;
   }
+  if (spd_kc_snapshot(kc, seq, &t->kernel, t->bias32 ? &t->bias : NULL)) {
+    spd_kc_fail(kc, SPD_EINVAL);
+    return;
+  }
   spd_kc_release(&t->kc, t->pending, &t->next_fwd, t->batches_done);
 }
 
@@ -324,6 +328,10 @@ static void batch_update_float(tile_t *t, uint32_t seq) {
              (t->biasf && spd_core_sdram_write(kc->core, at + n, t->biasf, t->b * 4u)) ||
              spd_kc_fstate_save(kc, seq, &t->fkernel, t->biasf ? &t->fbias : NULL) ||
              spd_kc_result_seal(kc, seq, at, bytes))) {
+    spd_kc_fail(kc, SPD_EINVAL);
+    return;
+  }
+  if (spd_kc_fsnapshot(kc, seq, &t->fkernel, t->biasf ? &t->fbias : NULL)) {
     spd_kc_fail(kc, SPD_EINVAL);
     return;
   }

@@ -104,6 +104,67 @@ int spd_kc_fstate_save(spd_kc_t *kc, uint32_t seq, const spd_kc_fparams_t *kerne
   return 0;
 }
 
+/* Where the snapshot after the update of @p seq goes (0: none due), each
+ * block taking @p bytes[w] (masters and slabs); *seal gets its word. */
+static uint32_t snap_at(const spd_kc_t *kc, uint32_t seq, const uint32_t bytes[2],
+                        uint32_t *seal) {
+  const spd_ds_config_t *c = &kc->cfg;
+  uint32_t done = spd_kc_batch_of(kc, seq) + 1;
+  if (!c->snap_addr || !c->snap_every || done % c->snap_every)
+    return 0;
+  *seal = done;
+  return c->snap_addr + done / c->snap_every % 2u * (bytes[0] + bytes[1] + 4u);
+}
+
+int spd_kc_snapshot(spd_kc_t *kc, uint32_t seq, spd_kc_params_t *kernel,
+                    spd_kc_params_t *bias) {
+  spd_kc_params_t *p[2] = {kernel, bias};
+  uint32_t bytes[2] = {0, 0}, seal = 0;
+  for (int w = 0; w < 2; w++)
+    if (p[w])
+      bytes[w] = p[w]->rows * p[w]->cols * 4u + slab_bytes(kc, p[w]->rows * p[w]->cols);
+  uint32_t at = snap_at(kc, seq, bytes, &seal);
+  if (!at)
+    return 0;
+  uint32_t start = at;
+  for (int w = 0; w < 2; w++) {
+    if (!p[w])
+      continue;
+    int err = spd_kc_params_save(kc, p[w], at);
+    if (!err)
+      err = slabs_io(kc, p[w], at + p[w]->rows * p[w]->cols * 4u, false);
+    if (err)
+      return err;
+    at += bytes[w];
+  }
+  return spd_core_sdram_write(kc->core, start + bytes[0] + bytes[1], &seal, 4u);
+}
+
+int spd_kc_fsnapshot(spd_kc_t *kc, uint32_t seq, const spd_kc_fparams_t *kernel,
+                     const spd_kc_fparams_t *bias) {
+  const spd_kc_fparams_t *p[2] = {kernel, bias};
+  uint32_t bytes[2] = {0, 0}, seal = 0;
+  for (int w = 0; w < 2; w++)
+    if (p[w])
+      bytes[w] = p[w]->n * 4u + slab_bytes(kc, p[w]->n);
+  uint32_t at = snap_at(kc, seq, bytes, &seal);
+  if (!at)
+    return 0;
+  uint32_t start = at;
+  for (int w = 0; w < 2; w++) {
+    if (!p[w])
+      continue;
+    const float *part[3] = {p[w]->w, p[w]->m, p[w]->v};
+    for (int k = 0; k < 3; k++) {
+      int err = part[k] ? spd_core_sdram_write(kc->core, at, part[k], p[w]->n * 4u) : 0;
+      if (err)
+        return err;
+      at += part[k] ? p[w]->n * 4u : 0u;
+    }
+  }
+  return spd_core_sdram_write(kc->core, start + bytes[0] + bytes[1], &seal, 4u);
+}
+
 int spd_kc_params_init(spd_kc_t *kc, spd_kc_params_t *p, uint32_t rows, uint32_t cols,
                        int32_t *master, int16_t *w16, uint32_t which) {
   const spd_ds_config_t *c = &kc->cfg;

@@ -87,4 +87,13 @@ int spd_kc_state_save(spd_kc_t *kc, uint32_t seq, spd_kc_params_t *kernel,
 int spd_kc_fstate_save(spd_kc_t *kc, uint32_t seq, const spd_kc_fparams_t *kernel,
                        const spd_kc_fparams_t *bias);
 
+/** Recovery snapshots (spd_ds_config_t.snap_addr, docs/recovery.md): after
+ *  the update of sequence number @p seq, when its step is due, the masters
+ *  and slabs of the kernel and bias blocks (either NULL) into the ring,
+ *  then the seal. @return 0 or the SDRAM error. */
+int spd_kc_snapshot(spd_kc_t *kc, uint32_t seq, spd_kc_params_t *kernel,
+                    spd_kc_params_t *bias);
+int spd_kc_fsnapshot(spd_kc_t *kc, uint32_t seq, const spd_kc_fparams_t *kernel,
+                     const spd_kc_fparams_t *bias);
+
 #endif

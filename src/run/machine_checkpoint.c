@@ -213,6 +213,71 @@ int spd__mrun_epoch_state(mrun_t *r, uint32_t epoch, spd__blob_t *state) {
   return state->err;
 }
 
+uint32_t spd__mrun_snap_bytes(const mrun_t *r, const spd_vertex_t *vx) {
+  uint32_t bytes = 0;
+  for (int w = 0; w < 2; w++) {
+    uint32_t n = block_size(r, vx, w);
+    bytes += n ? n * 4u + spd__mrun_state_bytes(r, vx, w) : 0u;
+  }
+  return bytes;
+}
+
+/* The state after @p steps local steps from vertex @p v's snapshot: its
+ * blocks' masters into the model and net, their slabs into the host's
+ * tensors. */
+static int read_snapshot(mrun_t *r, uint32_t v, uint32_t steps) {
+  const spd_vertex_t *vx = &r->g->vertices[v];
+  uint32_t bytes = spd__mrun_snap_bytes(r, vx);
+  uint8_t *buf = spd_malloc(r->ctx, bytes ? bytes : 1u);
+  if (!buf)
+    return spd_ctx_fail(r->ctx, SPD_ENOMEM, "snapshot of vertex %u", v);
+  int err = spd_tx_read_sdram(r->tx, r->place.loc[v].x, r->place.loc[v].y,
+                              r->snap_addr[v] + steps / r->snap_every % 2u * (bytes + 4u), buf,
+                              bytes);
+  size_t at = 0;
+  for (int w = 0; !err && w < 2; w++) {
+    uint32_t n = block_size(r, vx, w);
+    if (!n)
+      continue;
+    int32_t *master = spd_malloc(r->ctx, (size_t)n * 4u);
+    if (!master) {
+      err = spd_ctx_fail(r->ctx, SPD_ENOMEM, "snapshot of vertex %u", v);
+      break;
+    }
+    memcpy(master, buf + at, (size_t)n * 4u);
+    spd__mrun_keep_block(r, r->target, vx, w, master);
+    spd_free(r->ctx, master);
+    move_state(r, vx, w, buf + at + (size_t)n * 4u, false);
+    at += (size_t)n * 4u + spd__mrun_state_bytes(r, vx, w);
+  }
+  spd_free(r->ctx, buf);
+  return err;
+}
+
+int spd__mrun_snapshot_state(mrun_t *r, uint32_t steps, spd__blob_t *state) {
+  uint32_t spe = spd__mrun_epoch_steps(r);
+  uint64_t global = (uint64_t)r->first_epoch * spe + r->skip / r->cfg->batch_size + steps;
+  int64_t step = (int64_t)global;
+  uint64_t samples = global / spe * r->n + global % spe * r->cfg->batch_size;
+  int err = 0;
+  for (uint32_t v = 0; !err && v < r->g->n_vertices; v++)
+    if (r->snap_addr[v])
+      err = read_snapshot(r, v, steps);
+  spd__blob_init(state, r->ctx);
+  if (err)
+    return err;
+  if (r->net) {
+    for (int l = 0; l < r->model->n_layers; l++)
+      if (r->model->layers[l].config.kind == SPD_LAYER_DROPOUT)
+        r->net->layers[l].samples_seen = samples;
+    spd__blob_put(state, "fixed.step", &step, sizeof step, 1);
+    spd__fx_net_put_state(r->net, state);
+  } else {
+    float_put_state(r, step, samples, state);
+  }
+  return state->err;
+}
+
 /* After epoch @p epoch (the training's) with its logs complete: its
  * weights and optimizer slabs read from the cores' results, written as a
  * checkpoint in the reference's format with backend "machine". */

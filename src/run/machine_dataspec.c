@@ -90,6 +90,8 @@ static void train_config(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_config_
   c->epoch_samples = in->epoch_samples;
   c->batch = in->batch;
   c->seq_offset = in->seq_offset;
+  c->snap_addr = in->snap_addr ? in->snap_addr[vi] : 0;
+  c->snap_every = in->snap_every;
   c->state = in->state;
   c->update_addr = in->update_addr[vi];
   c->result_addr = in->result_addr[vi];

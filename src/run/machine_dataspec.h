@@ -50,6 +50,8 @@ typedef struct spd__ds_inputs {
   const uint32_t (*state_out)[2];
   uint32_t seq_base;
   uint32_t seq_offset;                /* spd_ds_config_t.seq_offset */
+  const uint32_t *snap_addr;          /* per vertex: spd_ds_config_t.snap_addr */
+  uint32_t snap_every;
 } spd__ds_inputs_t;
 
 /** The blob of vertex @p v into *bytes (spd_malloc'd) and *size.

@@ -10,6 +10,8 @@
  *  - with every vertex where it was except the dead core's, which move to
  *    the nearest spare core (on the same chip when it has one), so only the
  *    routing tables that change are loaded again.
+ * The restart point is the later of that epoch's end and the last batch
+ * boundary whose snapshot every trained core sealed (spd_kc_snapshot).
  * In fixed point the result is bit for bit the clean run's: the cores
  * start from exactly the state they sealed, and the samples after it run
  * again in the same order. */
@@ -120,6 +122,85 @@ static int last_sealed(mrun_t *r, int64_t *epoch) {
   return 0;
 }
 
+/* The steps done (local) after which every trained vertex's snapshot
+ * ring holds its state (0: none): the least of their newest seals, when
+ * every ring still has it; never the run's last step. */
+static int last_snapshot(mrun_t *r, uint32_t *steps) {
+  uint32_t common = UINT32_MAX, seals[2];
+  *steps = 0;
+  for (int pass = 0; pass < 2; pass++)
+    for (uint32_t v = 0; v < r->g->n_vertices; v++) {
+      uint32_t bytes = spd__mrun_snap_bytes(r, &r->g->vertices[v]);
+      if (!r->snap_addr[v])
+        continue;
+      for (uint32_t k = 0; k < 2; k++) {
+        int err = spd_tx_read_sdram(r->tx, r->place.loc[v].x, r->place.loc[v].y,
+                                    r->snap_addr[v] + k * (bytes + 4u) + bytes, &seals[k], 4);
+        if (err)
+          return err;
+      }
+      if (pass == 0) {
+        uint32_t newest = seals[0] > seals[1] ? seals[0] : seals[1];
+        common = newest < common ? newest : common;
+      } else if (seals[0] != common && seals[1] != common) {
+        return 0; /* a ring has moved past it */
+      }
+    }
+  if (common != UINT32_MAX && common < r->steps)
+    *steps = common;
+  return 0;
+}
+
+/* Summed loss and hits of the records of the run's samples [from, to), in
+ * order, read from the sink's SDRAM; false when one is not complete. */
+static int record_sums(mrun_t *r, uint32_t from, uint32_t to, double *loss, uint32_t *hits,
+                       bool *complete) {
+  uint32_t w = r->out_size + SPD__RECORD_EXTRA;
+  *complete = true;
+  if (to <= from)
+    return 0;
+  uint32_t *rec = spd_malloc(r->ctx, (size_t)(to - from) * w * 4u);
+  if (!rec)
+    return spd_ctx_fail(r->ctx, SPD_ENOMEM, "records of %u samples", to - from);
+  const spd_place_loc_t *at = &r->place.loc[r->sink];
+  int err = spd_tx_read_sdram(r->tx, at->x, at->y, r->addr[r->sink] + from * w * 4u, rec,
+                              (size_t)(to - from) * w * 4u);
+  *complete = !err && spd__records_complete(rec, to - from, r->out_size) == to - from;
+  for (uint32_t k = 0; *complete && k < to - from; k++) {
+    const uint32_t *one = rec + (size_t)k * w;
+    *loss += spd__record_loss(one, r->out_size, r->o.numeric == SPD_NUMERIC_FIXED);
+    *hits += one[r->out_size + 2] == one[r->out_size + 3];
+  }
+  spd_free(r->ctx, rec);
+  return err;
+}
+
+/* Going on from the snapshot after @p steps local steps: where in the
+ * epochs it stands (next's first epoch and skip) and the epoch's running
+ * sums up to there, from the records. False in *ok when a record is not
+ * in yet. */
+static int snapshot_point(mrun_t *r, uint32_t steps, mrun_t *next, bool *ok) {
+  uint32_t spe = spd__mrun_epoch_steps(r), b = (uint32_t)r->cfg->batch_size;
+  uint64_t global = (uint64_t)r->first_epoch * spe + r->skip / b + steps;
+  next->first_epoch = (uint32_t)(global / spe);
+  next->skip = (uint32_t)(global % spe) * b;
+  /* the run's own sample numbers: where it started, the epoch, the point */
+  uint64_t start = (uint64_t)r->first_epoch * r->n + r->skip;
+  uint64_t epoch_at = (uint64_t)next->first_epoch * r->n, point = epoch_at + next->skip;
+  double loss = 0;
+  uint32_t hits = 0;
+  if (epoch_at < start) { /* the epoch began before this run: its sums so far */
+    loss = r->progress.seed_loss;
+    hits = r->progress.seed_hits;
+    epoch_at = start;
+  }
+  int err = record_sums(r, (uint32_t)(epoch_at - start), (uint32_t)(point - start), &loss, &hits,
+                        ok);
+  next->progress.seed_loss = loss;
+  next->progress.seed_hits = hits;
+  return err;
+}
+
 int spd__mrun_recover(mrun_t *r, mrun_t *next, char *note, size_t note_size) {
   const spd_fit_config_t *cfg = r->cfg;
   *next = (mrun_t){.ctx = r->ctx, .model = r->model, .machine = r->machine, .o = r->o,
@@ -130,8 +211,34 @@ int spd__mrun_recover(mrun_t *r, mrun_t *next, char *note, size_t note_size) {
                                       .epochs = r->progress.epochs,
                                       .batch = r->progress.batch};
   int64_t epoch = -1;
+  uint32_t steps = 0;
+  bool snap_ok = false;
   int err = r->cfg ? last_sealed(r, &epoch) : 0;
-  if (!err && epoch >= 0) {
+  if (!err && r->cfg)
+    err = last_snapshot(r, &steps);
+  /* the snapshot when it is later than the sealed epoch's end */
+  uint32_t spe = r->cfg ? spd__mrun_epoch_steps(r) : 0;
+  int64_t epoch_steps = epoch >= 0 ? (epoch + 1) * (int64_t)spe -
+                                         (int64_t)(r->skip / r->cfg->batch_size)
+                                   : 0;
+  if (!err && steps && (int64_t)steps > epoch_steps)
+    err = snapshot_point(r, steps, next, &snap_ok);
+  if (!err && snap_ok) {
+    next->restart = spd_calloc(r->ctx, 1, sizeof *next->restart);
+    if (!next->restart)
+      err = spd_ctx_fail(r->ctx, SPD_ENOMEM, "the recovery's state");
+    if (!err)
+      err = spd__mrun_snapshot_state(r, steps, &next->restart->blob);
+    if (!err) {
+      spd__mrun_restart_t *s = next->restart;
+      s->reader = (spd__blob_reader_t){.ctx = r->ctx, .file = "the recovery's state",
+                                       .data = s->blob.data, .len = s->blob.len};
+      next->resume = &s->reader;
+    }
+  } else if (!err && epoch >= 0) {
+    next->skip = 0;
+    next->progress.seed_loss = 0;
+    next->progress.seed_hits = 0;
     next->restart = spd_calloc(r->ctx, 1, sizeof *next->restart);
     if (!next->restart)
       err = spd_ctx_fail(r->ctx, SPD_ENOMEM, "the recovery's state");
@@ -145,6 +252,7 @@ int spd__mrun_recover(mrun_t *r, mrun_t *next, char *note, size_t note_size) {
       next->first_epoch = r->first_epoch + (uint32_t)epoch + 1;
     }
   } else if (!err) { /* from where this run started, again */
+    next->first_epoch = r->first_epoch;
     next->skip = r->skip;
     next->progress.seed_loss = r->progress.seed_loss;
     next->progress.seed_hits = r->progress.seed_hits;
@@ -170,8 +278,11 @@ int spd__mrun_recover(mrun_t *r, mrun_t *next, char *note, size_t note_size) {
       err = spd_ctx_fail(r->ctx, SPD_ENOMEM, "placement of %u vertices", r->place.n_vertices);
     next->after_stall = true;
   }
-  bool later = next->first_epoch > r->first_epoch;
-  if (!err && cfg)
+  bool later = next->first_epoch > r->first_epoch || next->skip > r->skip;
+  if (!err && cfg && next->skip)
+    snprintf(note, note_size, "; %straining went on from batch %u of epoch %u", moved,
+             next->skip / (uint32_t)cfg->batch_size + 1, next->first_epoch + 1);
+  else if (!err && cfg)
     snprintf(note, note_size, "; %straining went on from %s %u", moved,
              later ? "the end of epoch" : "its start, epoch",
              later ? next->first_epoch : next->first_epoch + 1);

@@ -316,6 +316,13 @@ static int write_vertex_data(mrun_t *r, uint32_t v) {
     err = alloc_results(r, v);
   if (!err && r->state_in)
     err = spd__mrun_alloc_state(r, v);
+  uint32_t snap = r->cfg ? spd__mrun_snap_bytes(r, vx) : 0;
+  if (!err && snap) { /* two snapshots, their seals zero */
+    void *zero = spd_calloc(r->ctx, 2, snap + 4u);
+    err = zero ? spd__mrun_alloc_write(r, v, zero, 2u * (snap + 4u), &r->snap_addr[v])
+               : spd_ctx_fail(r->ctx, SPD_ENOMEM, "snapshots of vertex %u", v);
+    spd_free(r->ctx, zero);
+  }
   if (err)
     return err;
   if (vx->role == SPD_ROLE_SOURCE) {
@@ -486,6 +493,28 @@ static uint32_t resend_tick_us(const mrun_t *r) {
   return us < 10000u ? 10000u : us > 1000000u ? 1000000u : (uint32_t)us;
 }
 
+/* Recovery snapshots (docs/recovery.md): every trained core copies its
+ * masters and slabs to SDRAM after every K-th batch's update, K the least
+ * that keeps the copy within 15 % of any core's work over K batches (CPU
+ * SDRAM access at 20 cycles a word, docs/cost-model.md; a `split` block
+ * reads each word from SDRAM first). The copy is one burst a batch on a
+ * pipeline its latency paces, not its cores' load: at K = 1 the MLP
+ * trains 0.8 % slower (fixed; float 0.2 %), LeNet-5 0.5 %. */
+static uint32_t snap_period(const mrun_t *r) {
+  if (!r->cfg)
+    return 0;
+  uint64_t every = 1;
+  for (uint32_t v = 0; v < r->g->n_vertices; v++) {
+    const spd_vertex_t *vx = &r->g->vertices[v];
+    uint64_t copy = (uint64_t)spd__mrun_snap_bytes(r, vx) / 4u * 20u *
+                    (vx->memory == SPD_TILE_SPLIT ? 2u : 1u);
+    uint64_t batch = (uint64_t)r->cfg->batch_size * (vx->cycles_per_sample ? vx->cycles_per_sample : 1u);
+    uint64_t k = copy ? (copy * 100u + 15u * batch - 1u) / (15u * batch) : 1u;
+    every = k > every ? k : every;
+  }
+  return every > UINT32_MAX ? UINT32_MAX : (uint32_t)every;
+}
+
 static int load(mrun_t *r) {
   /* A recovery goes on on the same machine (its dead core stays dead) and
    * loads only the routing tables that changed. */
@@ -514,7 +543,8 @@ static int load(mrun_t *r) {
                          .state_in = (const uint32_t(*)[2])r->state_in,
                          .state_out = (const uint32_t(*)[2])r->state_out,
                          .seq_base = r->first_epoch * r->n + r->skip,
-                         .seq_offset = r->skip};
+                         .seq_offset = r->skip, .snap_addr = r->snap_addr,
+                         .snap_every = r->snap_every = snap_period(r)};
   uint32_t *pace = spd_calloc(r->ctx, r->g->n_partitions ? r->g->n_partitions : 1, sizeof *pace);
   if (!pace)
     return spd_ctx_fail(r->ctx, SPD_ENOMEM, "paces of %u partitions", r->g->n_partitions);
@@ -556,6 +586,7 @@ void spd__mrun_free(mrun_t *r) {
   spd_free(r->ctx, r->update_addr);
   spd_free(r->ctx, r->result_addr);
   spd_free(r->ctx, r->order_addr);
+  spd_free(r->ctx, r->snap_addr);
   spd_free(r->ctx, r->state_in);
   spd_free(r->ctx, r->state_out);
   for (int i = 0; r->fslab && i < r->model->n_layers * 2; i++) {
@@ -615,11 +646,12 @@ static int prepare(mrun_t *r) {
     r->update_addr = spd_calloc(r->ctx, r->g->n_vertices, sizeof *r->update_addr);
     r->result_addr = spd_calloc(r->ctx, r->g->n_vertices, sizeof *r->result_addr);
     r->order_addr = spd_calloc(r->ctx, r->g->n_vertices, sizeof *r->order_addr);
+    r->snap_addr = spd_calloc(r->ctx, r->g->n_vertices, sizeof *r->snap_addr);
     if (r->cfg) {
       r->state_in = spd_calloc(r->ctx, r->g->n_vertices, sizeof *r->state_in);
       r->state_out = spd_calloc(r->ctx, r->g->n_vertices, sizeof *r->state_out);
     }
-    if (!r->addr || !r->update_addr || !r->result_addr || !r->order_addr ||
+    if (!r->addr || !r->update_addr || !r->result_addr || !r->order_addr || !r->snap_addr ||
         (r->cfg && (!r->state_in || !r->state_out)))
       err = spd_ctx_fail(r->ctx, SPD_ENOMEM, "machine run: vertex addresses");
   }
@@ -680,6 +712,25 @@ static void refresh_mac_copies(mrun_t *r) {
   }
 }
 
+void spd__mrun_keep_block(mrun_t *r, spd_model_t *m, const spd_vertex_t *vx, int which,
+                          const int32_t *w) {
+  spd_layer_t *l = &m->layers[vx->layer];
+  uint32_t out = (uint32_t)l->config.units, k = 0;
+  const spd_conv_tiling_t *ct = spd_machine_graph_conv_tiling(r->g, vx->layer);
+  if (which == 1) {
+    for (uint32_t j = 0; j < vx->cols.n; j++)
+      keep_result(r, l, 1, vx->cols.lo + j, w[k++]);
+  } else if (vx->role == SPD_ROLE_CONV) { /* a channel block of k_h k_w C_in x out_c */
+    for (size_t e = 0; e < (size_t)ct->k_h * ct->k_w * ct->in_c; e++)
+      for (uint32_t j = 0; j < vx->cols.n; j++)
+        keep_result(r, l, 0, e * ct->out_c + vx->cols.lo + j, w[k++]);
+  } else {
+    for (uint32_t i = 0; i < vx->rows.n; i++)
+      for (uint32_t j = 0; j < vx->cols.n; j++)
+        keep_result(r, l, 0, (size_t)(vx->rows.lo + i) * out + vx->cols.lo + j, w[k++]);
+  }
+}
+
 /* The trained master weights back into the model's float parameters, as
  * the reference exports them (spd__fx_net_export). */
 int spd__mrun_read_results(mrun_t *r, spd_model_t *m, uint32_t epoch) {
@@ -695,20 +746,16 @@ int spd__mrun_read_results(mrun_t *r, spd_model_t *m, uint32_t epoch) {
     err = spd_tx_read_sdram(r->tx, r->place.loc[v].x, r->place.loc[v].y,
                             r->result_addr[v] + epoch % RESULT_RING * spd__mrun_result_stride(r, vx), w,
                             bytes);
-    spd_layer_t *l = &m->layers[vx->layer];
-    uint32_t out = (uint32_t)l->config.units, k = 0;
-    const spd_conv_tiling_t *ct = spd_machine_graph_conv_tiling(r->g, vx->layer);
-    if (!err && vx->role == SPD_ROLE_CONV) /* a channel block of k_h k_w C_in x out_c */
-      for (size_t e = 0; e < (size_t)ct->k_h * ct->k_w * ct->in_c; e++)
-        for (uint32_t j = 0; j < vx->cols.n; j++)
-          keep_result(r, l, 0, e * ct->out_c + vx->cols.lo + j, w[k++]);
-    else if (!err && vx->role != SPD_ROLE_REDUCER)
-      for (uint32_t i = 0; i < vx->rows.n; i++)
-        for (uint32_t j = 0; j < vx->cols.n; j++)
-          keep_result(r, l, 0, (size_t)(vx->rows.lo + i) * out + vx->cols.lo + j, w[k++]);
-    if (!err && vx->role != SPD_ROLE_TILE && l->n_params > 1)
-      for (uint32_t j = 0; j < vx->cols.n; j++)
-        keep_result(r, l, 1, vx->cols.lo + j, w[k++]);
+    uint32_t kernel = vx->role == SPD_ROLE_REDUCER ? 0u
+                      : vx->role == SPD_ROLE_CONV
+                          ? spd_machine_graph_conv_tiling(r->g, vx->layer)->k_h *
+                                spd_machine_graph_conv_tiling(r->g, vx->layer)->k_w *
+                                spd_machine_graph_conv_tiling(r->g, vx->layer)->in_c * vx->cols.n
+                          : vx->rows.n * vx->cols.n;
+    if (!err && vx->role != SPD_ROLE_REDUCER)
+      spd__mrun_keep_block(r, m, vx, 0, w);
+    if (!err && vx->role != SPD_ROLE_TILE && m->layers[vx->layer].n_params > 1)
+      spd__mrun_keep_block(r, m, vx, 1, w + kernel);
     spd_free(r->ctx, w);
   }
   return err;

@@ -67,6 +67,8 @@ typedef struct mrun {
   uint32_t epochs, steps;       /* steps of the whole run */
   uint32_t *order;              /* epochs x n: the sample of each sequence number */
   uint32_t *update_addr, *result_addr, *order_addr; /* per vertex */
+  uint32_t *snap_addr;          /* per vertex: its recovery snapshots */
+  uint32_t snap_every;          /* steps between snapshots */
   uint64_t paced_cycles;        /* the slowest vertex's sends of a sample */
   uint32_t *pace;               /* SPINDLE_PACE_REPORT: the loaded paces */
   spd__ds_pace_why_t *why;      /* ... and what set them */
@@ -119,6 +121,17 @@ int spd__mrun_float_slabs(mrun_t *r);
 int spd__mrun_float_get_state(mrun_t *r, spd__blob_reader_t *in);
 int spd__mrun_checkpoint_epoch(void *ud, uint32_t epoch);
 int spd__mrun_epoch_state(mrun_t *r, uint32_t epoch, spd__blob_t *state);
+/** Bytes of a vertex's snapshot (masters and slabs of its blocks, without
+ *  the seal; 0: it trains nothing). */
+uint32_t spd__mrun_snap_bytes(const mrun_t *r, const spd_vertex_t *vx);
+/** The state after @p steps local steps from the snapshots into the
+ *  model, the host's tensors and @p state (initialised here), as
+ *  spd__mrun_epoch_state does from an epoch's results. */
+int spd__mrun_snapshot_state(mrun_t *r, uint32_t steps, spd__blob_t *state);
+/** One block's trained masters (@p which 0 kernel, 1 bias) into the model
+ *  and, in fixed point, the net. */
+void spd__mrun_keep_block(mrun_t *r, spd_model_t *m, const spd_vertex_t *vx, int which,
+                          const int32_t *w);
 int spd__mrun_make_order(mrun_t *r);
 void spd__mrun_free(mrun_t *r);
 
