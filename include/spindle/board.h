@@ -22,10 +22,10 @@ typedef struct spd_udp_opts {
   double loss;               /* drop each datagram sent or received with this
                                 probability (testing the retries; 0: none) */
   uint64_t loss_seed;
-  uint32_t timeout_ms;       /* first wait for a reply (0: 100); doubles on
-                                every retry */
+  uint32_t timeout_ms;       /* first wait for a reply (0: 20); doubles on
+                                every retry, up to a second */
   uint32_t retries;          /* sends of one request before giving up (0: 8) */
-  uint32_t window;           /* requests in flight at once (0: 16) */
+  uint32_t window;           /* requests in flight at once (0: 64) */
 } spd_udp_opts_t;
 
 /** A transceiver onto the board at o->host:o->port, whose machine must be

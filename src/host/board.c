@@ -447,16 +447,23 @@ static uint16_t cmd_iptag(spd_board_t *b, req_t *q, reply_t *r) {
 }
 
 /* spindle's: run the emulated machine for arg1 | arg2 << 32 simulated
- * picoseconds; arg1 of the reply is 0, or the SPD_E* code negated with the
- * diagnostic after it. */
+ * picoseconds. The reply's arg1 is 0, or the SPD_E* code negated; then
+ * the run's counters (as CMD_SPD_PROV kind 2), then the diagnostic. The
+ * host looks at the counters after every slice, so they come along. */
 static uint16_t cmd_spd_run(spd_board_t *b, req_t *q, reply_t *r) {
   if (q->nargs < 2)
     return fail(b, r, SPD_RC_LEN, SPD_EINVAL, "CMD_SPD_RUN needs a time");
   int err = spd_tx_wait(b->tx, (uint64_t)q->arg[0] | (uint64_t)q->arg[1] << 32);
-  put_u32(r, (uint32_t)-err);
-  if (err)
-    put_bytes(r, spd_ctx_message(b->ctx), strlen(spd_ctx_message(b->ctx)) + 1);
+  char why[sizeof b->ctx->diag];
+  snprintf(why, sizeof why, "%s", err ? spd_ctx_message(b->ctx) : "");
   spd_ctx_clear(b->ctx);
+  put_u32(r, (uint32_t)-err);
+  spd_run_counters_t c;
+  int cerr = spd_tx_run_counters(b->tx, &c);
+  if (cerr)
+    return fail_tx(b, r, SPD_RC_ARG, cerr);
+  r->len += spd__prov_run_put(&c, r->out + r->len);
+  put_bytes(r, why, strlen(why) + 1);
   return SPD_RC_OK;
 }
 

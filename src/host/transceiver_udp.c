@@ -18,8 +18,12 @@
 #include "spindle/rng.h"
 
 #define APP_ID 16u               /* the first application id (SpiNNMan: 16..255) */
-#define BATCH 64u                /* requests handed to one exchange */
-#define RUN_TIMEOUT_MS 1000u     /* a slice of the emulated machine takes a while */
+#define BATCH 512u               /* requests handed to one exchange */
+#define MAX_WAIT_MS 1000u        /* the wait for one answer doubles up to this */
+/* A slice of the emulated machine can take the board long: its command is
+ * asked again (and answered from the board's cache once done) for up to
+ * ten minutes. */
+#define RUN_TRIES 600u
 #define IMAGE_OFFSET 0x8000u     /* kernel images in the system buffer, after the tables */
 
 typedef struct udp {
@@ -30,6 +34,8 @@ typedef struct udp {
   int fd;
   uint16_t seq;
   spd_rng_t loss_rng;
+  spd_run_counters_t run;        /* as the last run command's reply gave them */
+  bool run_fresh;                /* ... and nothing has changed them since */
 } udp_t;
 
 /* One request and, once answered, its reply. */
@@ -49,7 +55,7 @@ typedef struct request {
   uint16_t seq;
   uint32_t tries;
   uint64_t deadline_ns;
-  uint32_t wait_ms;
+  uint32_t wait_ms, max_tries;
   bool in_flight, done;
 } request_t;
 
@@ -106,13 +112,14 @@ static void take_reply(udp_t *u, request_t *qs, size_t n, const uint8_t *in, siz
 
 /* Send @p n requests, at most the window in flight, until every one is
  * answered or one ran out of tries (SPD_EIO). */
-static int exchange(udp_t *u, request_t *qs, size_t n, uint32_t wait_ms) {
+static int exchange(udp_t *u, request_t *qs, size_t n, uint32_t max_tries) {
   size_t next = 0, done = 0, flying = 0;
   for (size_t i = 0; i < n; i++)
     qs[i] = (request_t){.x = qs[i].x, .y = qs[i].y, .cmd = qs[i].cmd,
                         .arg = {qs[i].arg[0], qs[i].arg[1], qs[i].arg[2]},
                         .data = qs[i].data, .data_len = qs[i].data_len, .into = qs[i].into,
-                        .into_len = qs[i].into_len, .seq = u->seq++, .wait_ms = wait_ms};
+                        .into_len = qs[i].into_len, .seq = u->seq++,
+                        .wait_ms = u->o.timeout_ms, .max_tries = max_tries};
   while (done < n) {
     for (; flying < u->o.window && next < n; next++, flying++)
       send_request(u, &qs[next]);
@@ -122,10 +129,10 @@ static int exchange(udp_t *u, request_t *qs, size_t n, uint32_t wait_ms) {
       if (!q->in_flight)
         continue;
       if (q->deadline_ns <= now) {
-        if (q->tries >= u->o.retries)
+        if (q->tries >= q->max_tries)
           return spd_ctx_fail(u->ctx, SPD_EIO, "board %s: no answer to command %u for chip "
                               "(%u,%u) after %u tries", u->where, q->cmd, q->x, q->y, q->tries);
-        q->wait_ms *= 2;
+        q->wait_ms = q->wait_ms * 2 < MAX_WAIT_MS ? q->wait_ms * 2 : MAX_WAIT_MS;
         send_request(u, q);
       }
       first = q->deadline_ns < first ? q->deadline_ns : first;
@@ -164,8 +171,8 @@ static int check(udp_t *u, const request_t *q) {
                       "return code 0x%02x", u->where, q->cmd, q->x, q->y, q->rc);
 }
 
-static int one(udp_t *u, request_t *q, uint32_t wait_ms) {
-  int err = exchange(u, q, 1, wait_ms);
+static int one(udp_t *u, request_t *q, uint32_t max_tries) {
+  int err = exchange(u, q, 1, max_tries);
   return err ? err : check(u, q);
 }
 
@@ -200,7 +207,7 @@ static int transfer(udp_t *u, int x, int y, uint32_t addr, uint8_t *buf, size_t 
       }
       at += k;
     }
-    err = exchange(u, qs, n, u->o.timeout_ms);
+    err = exchange(u, qs, n, u->o.retries);
     for (size_t i = 0; !err && i < n; i++) {
       err = check(u, &qs[i]);
       if (!err && read && qs[i].body_len != qs[i].into_len)
@@ -215,6 +222,7 @@ static int transfer(udp_t *u, int x, int y, uint32_t addr, uint8_t *buf, size_t 
 }
 
 static int udp_write_sdram(void *s, int x, int y, uint32_t addr, const void *data, size_t len) {
+  ((udp_t *)s)->run_fresh = false;
   return transfer(s, x, y, addr, (uint8_t *)(uintptr_t)data, len, false);
 }
 
@@ -224,8 +232,9 @@ static int udp_read_sdram(void *s, int x, int y, uint32_t addr, void *data, size
 
 static int udp_sdram_alloc(void *s, int x, int y, uint32_t bytes, uint32_t *addr) {
   udp_t *u = s;
+  u->run_fresh = false;
   request_t q = req(x, y, SPD_CMD_ALLOC, APP_ID << 8 | SPD_ALLOC_SDRAM, bytes, 0);
-  int err = one(u, &q, u->o.timeout_ms);
+  int err = one(u, &q, u->o.retries);
   if (err)
     return err;
   uint32_t a = q.body_len >= 4 ? spd__le32(q.body) : 0;
@@ -240,13 +249,14 @@ static int udp_sdram_alloc(void *s, int x, int y, uint32_t bytes, uint32_t *addr
 
 static int udp_load_routes(void *s, int x, int y, const spd_route_entry_t *e, uint32_t n) {
   udp_t *u = s;
+  u->run_fresh = false;
   if (n > 1023)
     return spd_ctx_fail(u->ctx, SPD_EROUTER, "chip (%d,%d): %u routing entries, the router "
                         "holds 1023", x, y, n);
   uint32_t base = 1;
   if (n) {
     request_t q = req(x, y, SPD_CMD_ALLOC, APP_ID << 8 | SPD_ALLOC_RTR, n, 0);
-    int err = one(u, &q, u->o.timeout_ms);
+    int err = one(u, &q, u->o.retries);
     if (err)
       return err;
     base = q.body_len >= 4 ? spd__le32(q.body) : 0;
@@ -269,11 +279,12 @@ static int udp_load_routes(void *s, int x, int y, const spd_route_entry_t *e, ui
       return err;
   }
   request_t q = req(x, y, SPD_CMD_RTR, n << 16 | APP_ID << 8 | SPD_RTR_LOAD, SPD_SYS_SDRAM, base);
-  return one(u, &q, u->o.timeout_ms);
+  return one(u, &q, u->o.retries);
 }
 
 static int udp_load_kernel(void *s, int x, int y, int core, const char *kernel, uint32_t params) {
   udp_t *u = s;
+  u->run_fresh = false;
   size_t n = strlen(kernel);
   if (n >= SPD_IMAGE_NAME_MAX || core < 1 || core > 17)
     return spd_ctx_fail(u->ctx, SPD_EINVAL, "kernel '%s' on core %d: names of at most %u "
@@ -290,20 +301,21 @@ static int udp_load_kernel(void *s, int x, int y, int core, const char *kernel, 
   qs[0].data_len = sizeof image;
   qs[1].data = user0;
   qs[1].data_len = 4;
-  int err = exchange(u, qs, 2, u->o.timeout_ms);
+  int err = exchange(u, qs, 2, u->o.retries);
   for (int i = 0; !err && i < 2; i++)
     err = check(u, &qs[i]);
   if (err)
     return err;
   request_t q = req(x, y, SPD_CMD_AS, at, APP_ID << 24 | SPD_AS_WAIT | 1u << core, 0);
-  return one(u, &q, u->o.timeout_ms);
+  return one(u, &q, u->o.retries);
 }
 
 /* SpiNNMan send_signal.py: arg1 the type, arg2 signal << 16 | app mask
  * << 8 | app id, arg3 the cores (all). */
 static int signal_app(udp_t *u, uint32_t type, uint32_t sig) {
+  u->run_fresh = false;
   request_t q = req(0, 0, SPD_CMD_SIG, type, sig << 16 | 0xFFu << 8 | APP_ID, 0xFFFF);
-  return one(u, &q, u->o.timeout_ms);
+  return one(u, &q, u->o.retries);
 }
 
 static int udp_start(void *s) { return signal_app(s, SPD_SIG_MULTICAST, SPD_SIG_SYNC0); }
@@ -317,15 +329,22 @@ static void udp_stop(void *s) {
 static int udp_wait(void *s, uint64_t timeout_ps) {
   udp_t *u = s;
   request_t q = req(0, 0, SPD_CMD_SPD_RUN, (uint32_t)timeout_ps, (uint32_t)(timeout_ps >> 32), 0);
-  int err = one(u, &q, RUN_TIMEOUT_MS);
+  u->run_fresh = false;
+  int err = one(u, &q, RUN_TRIES);
   if (err)
     return err;
-  int code = q.body_len >= 4 ? -(int)spd__le32(q.body) : SPD_EIO;
+  size_t prov = 8u * 19u; /* the run counters after the code */
+  if (q.body_len < 4 + prov + 1 || q.body[q.body_len - 1] != '\0' ||
+      spd__prov_run_get(&u->run, q.body + 4, prov))
+    return spd_ctx_fail(u->ctx, SPD_EIO, "board %s: a run reply of %zu bytes", u->where,
+                        q.body_len);
+  u->run_fresh = true;
+  int code = -(int)spd__le32(q.body);
   if (!code)
     return 0;
-  const char *why = q.body_len > 4 && memchr(q.body + 4, 0, q.body_len - 4)
-                        ? (const char *)q.body + 4 : "the board's machine stopped";
-  return spd_ctx_fail(u->ctx, code < 0 && code > -1000 ? code : SPD_EIO, "%s", why);
+  const char *why = (const char *)q.body + 4 + prov;
+  return spd_ctx_fail(u->ctx, code < 0 && code > -1000 ? code : SPD_EIO, "%s",
+                      *why ? why : "the board's machine stopped");
 }
 
 static int udp_core_status(void *s, int x, int y, int core, spd_core_status_t *out) {
@@ -357,7 +376,7 @@ static int udp_core_status(void *s, int x, int y, int core, spd_core_status_t *o
 
 static int provenance(udp_t *u, int x, int y, uint32_t kind, int core, request_t *q) {
   *q = req(x, y, SPD_CMD_SPD_PROV, kind, (uint32_t)core, 0);
-  return one(u, q, u->o.timeout_ms);
+  return one(u, q, u->o.retries);
 }
 
 static int bad_provenance(udp_t *u) {
@@ -377,6 +396,11 @@ static int udp_chip_counters(void *s, int x, int y, spd_chip_counters_t *out) {
 }
 
 static int udp_run_counters(void *s, spd_run_counters_t *out) {
+  udp_t *u = s;
+  if (u->run_fresh) {
+    *out = u->run;
+    return 0;
+  }
   request_t q;
   int err = provenance(s, 0, 0, SPD_PROV_RUN, 0, &q);
   return err ? err : spd__prov_run_get(out, q.body, q.body_len) ? bad_provenance(s) : 0;
@@ -428,7 +452,7 @@ static int connect_to(udp_t *u) {
  * the one the run was mapped for. */
 static int check_version(udp_t *u) {
   request_t q = req(0, 0, SPD_CMD_VER, 0, 0, 0);
-  int err = one(u, &q, u->o.timeout_ms);
+  int err = one(u, &q, u->o.retries);
   if (err)
     return err;
   char text[SPD_SCP_MAX_DATA + 1] = {0};
@@ -458,11 +482,11 @@ int spd_transceiver_new_udp(spd_ctx_t *ctx, const spd_machine_t *machine,
   if (!u->o.port)
     u->o.port = SPD_BOARD_PORT;
   if (!u->o.timeout_ms)
-    u->o.timeout_ms = 100;
+    u->o.timeout_ms = 20;
   if (!u->o.retries)
     u->o.retries = 8;
   if (!u->o.window)
-    u->o.window = 16;
+    u->o.window = 64;
   snprintf(u->where, sizeof u->where, "%s:%u", u->o.host, u->o.port);
   spd_rng_init(&u->loss_rng, u->o.loss_seed, 0x55445043u);
   u->seq = (uint16_t)(now_ns() ^ (uint64_t)getpid() << 7);
