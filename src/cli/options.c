@@ -363,6 +363,11 @@ int spd_cli_parse(int argc, char **argv, unsigned groups, const char *usage,
                     "reference backend runs on the host)\n", argv[0]);
     return 2;
   }
+  if (o->inject_drops > 0 && o->board_host[0]) {
+    fprintf(stderr, "spindle %s: --inject-drops with --board: the board's routers drop "
+                    "packets (spindle board --inject-drops P)\n", argv[0]);
+    return 2;
+  }
   if (o->udp_loss > 0 && !o->board_host[0]) {
     fprintf(stderr, "spindle %s: --udp-loss applies to --board only (the in-process "
                     "machine has no wire)\n", argv[0]);

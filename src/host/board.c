@@ -145,6 +145,17 @@ static void put_bytes(reply_t *r, const void *p, size_t n) {
   r->len += n;
 }
 
+/* A diagnostic, cut to what the datagram holds, always NUL-terminated. */
+static void put_text(reply_t *r, const char *text) {
+  size_t room = SPD_BOARD_MAX_REPLY - r->len, n = strlen(text);
+  if (room == 0)
+    return;
+  n = n < room - 1 ? n : room - 1;
+  memcpy(r->out + r->len, text, n);
+  r->out[r->len + n] = '\0';
+  r->len += n + 1;
+}
+
 /* An error: the return code, then (spindle's addition, ignored by other
  * clients) the SPD_E* code as arg1 and the diagnostic, NUL-terminated. */
 static uint16_t fail(spd_board_t *b, reply_t *r, uint16_t rc, int spd_code, const char *fmt,
@@ -159,7 +170,7 @@ static uint16_t fail(spd_board_t *b, reply_t *r, uint16_t rc, int spd_code, cons
   va_end(ap);
   r->len = SPD_SCP_BODY;
   put_u32(r, (uint32_t)-spd_code);
-  put_bytes(r, text, strlen(text) + 1);
+  put_text(r, text);
   return rc;
 }
 
@@ -186,7 +197,7 @@ static uint16_t cmd_ver(spd_board_t *b, req_t *q, reply_t *r) {
   put_u32(r, 0);                           /* build date */
   char text[96];
   snprintf(text, sizeof text, "spindle/%s", b->machine->name);
-  put_bytes(r, text, strlen(text) + 1);
+  put_text(r, text);
   return SPD_RC_OK;
 }
 
@@ -326,7 +337,7 @@ static uint16_t cmd_alloc(spd_board_t *b, req_t *q, reply_t *r) {
   if (err) { /* SC&MP answers RC_OK with address 0; the reason follows */
     put_u32(r, 0);
     put_u32(r, (uint32_t)-err);
-    put_bytes(r, spd_ctx_message(b->ctx), strlen(spd_ctx_message(b->ctx)) + 1);
+    put_text(r, spd_ctx_message(b->ctx));
     return SPD_RC_OK;
   }
   if (addr + size > q->chip->alloc_top)
@@ -463,7 +474,7 @@ static uint16_t cmd_spd_run(spd_board_t *b, req_t *q, reply_t *r) {
   if (cerr)
     return fail_tx(b, r, SPD_RC_ARG, cerr);
   r->len += spd__prov_run_put(&c, r->out + r->len);
-  put_bytes(r, why, strlen(why) + 1);
+  put_text(r, why);
   return SPD_RC_OK;
 }
 
