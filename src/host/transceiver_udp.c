@@ -146,6 +146,9 @@ static int exchange(udp_t *u, request_t *qs, size_t n, uint32_t max_tries) {
     while (ready > 0) {
       uint8_t in[SPD_SCP_MAX_PACKET + 64];
       ssize_t got = recv(u->fd, in, sizeof in, MSG_DONTWAIT);
+      if (got < 0 && errno == ECONNREFUSED) /* ICMP: nothing listens there */
+        return spd_ctx_fail(u->ctx, SPD_EIO, "board %s: nothing answers on that port (is "
+                            "`spindle board` running there?)", u->where);
       if (got < 0)
         break;
       size_t before = done;
