@@ -368,6 +368,12 @@ int spd_cli_parse(int argc, char **argv, unsigned groups, const char *usage,
                     "packets (spindle board --inject-drops P)\n", argv[0]);
     return 2;
   }
+  if (o->validation_split > 0 && o->board_host[0]) {
+    fprintf(stderr, "spindle %s: --validation-split with --board: validation after each "
+                    "epoch runs on a second machine beside the training one, and a board "
+                    "serves one (train, then evaluate)\n", argv[0]);
+    return 2;
+  }
   if (o->udp_loss > 0 && !o->board_host[0]) {
     fprintf(stderr, "spindle %s: --udp-loss applies to --board only (the in-process "
                     "machine has no wire)\n", argv[0]);

@@ -118,6 +118,11 @@ def test_bad_board_options():
     assert r.returncode == 2 and "--udp-loss" in r.stderr
     r = run("train", MLP, "--data", "fashion-mnist", "--udp-loss", "0.1")
     assert r.returncode == 2 and "--board" in r.stderr
+    for flags in (["--validation-split", "0.2"], ["--inject-drops", "0.01"],
+                  ["--backend", "reference"]):
+        r = run("train", MLP, "--data", "fashion-mnist", "--board", "127.0.0.1:9", *flags)
+        assert r.returncode == 2 and "--board" in r.stderr, flags
+        assert len(r.stderr.splitlines()) == 1
 
 
 def test_another_machine_is_refused(board):
