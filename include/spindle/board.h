@@ -65,6 +65,9 @@ void spd_board_free(spd_board_t *b);
  *  accepted; a bad request gets its SCP return code. A request repeating
  *  the sequence number and bytes of one just answered gets that answer
  *  again without being executed twice. */
+/* The answers a board keeps for repeated requests (by sequence number): a
+ *  client keeps its requests in flight within that many of each other. */
+#define SPD_BOARD_ANSWERS 64u
 #define SPD_BOARD_MAX_REPLY 282u /* 2 + 8 + 4 + 12 + 256: an SDP packet's most */
 void spd_board_handle(spd_board_t *b, const uint8_t *in, size_t len, uint8_t *out,
                       size_t *out_len);

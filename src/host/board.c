@@ -13,7 +13,6 @@
 #include "spindle/emu.h"
 #include "spindle/rng.h"
 
-#define REPLY_CACHE 64u   /* answers kept for duplicate requests */
 #define MAX_CORES 18u
 
 typedef struct chip_state {
@@ -45,7 +44,7 @@ struct spd_board {
   iptag_t tags[SPD_IPTAG_COUNT];
   uint8_t app_id;
   spd_rng_t loss_rng;
-  cached_t cache[REPLY_CACHE];
+  cached_t cache[SPD_BOARD_ANSWERS];
   uint64_t received, duplicates, dropped;
 };
 
@@ -548,7 +547,7 @@ void spd_board_handle(spd_board_t *b, const uint8_t *in, size_t len, uint8_t *ou
   if (spd__scp_parse(in, len, &m) || len > SPD_SCP_MAX_PACKET + 64)
     return;
   b->received++;
-  cached_t *c = &b->cache[m.seq % REPLY_CACHE];
+  cached_t *c = &b->cache[m.seq % SPD_BOARD_ANSWERS];
   uint64_t hash = fnv1a(in, len);
   if (c->valid && c->seq == m.seq && c->hash == hash) {
     b->duplicates++;
@@ -574,10 +573,10 @@ void spd_board_handle(spd_board_t *b, const uint8_t *in, size_t len, uint8_t *ou
                         .src_port_cpu = m.dest_port_cpu, .dest_y = m.src_y, .dest_x = m.src_x,
                         .src_y = m.dest_y, .src_x = m.dest_x, .cmd_rc = rc, .seq = m.seq};
   spd__scp_head(&head, out);
-  if (m.cmd_rc == SPD_CMD_SIG && rc == SPD_RC_OK && ((q.arg[1] >> 16) & 0xF) == SPD_SIG_STOP)
-    c = &b->cache[m.seq % REPLY_CACHE]; /* the reset cleared the cache; remember this one */
   if (!(m.flags & 0x80)) /* no reply expected */
     return;
+  /* remembered even after a reset (STOP) emptied the cache, so its repeat
+   * does not reset the board again */
   *c = (cached_t){.seq = m.seq, .valid = 1, .hash = hash, .len = r.len};
   memcpy(c->reply, out, r.len);
   *out_len = r.len;

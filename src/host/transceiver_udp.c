@@ -113,7 +113,7 @@ static void take_reply(udp_t *u, request_t *qs, size_t n, const uint8_t *in, siz
 /* Send @p n requests, at most the window in flight, until every one is
  * answered or one ran out of tries (SPD_EIO). */
 static int exchange(udp_t *u, request_t *qs, size_t n, uint32_t max_tries) {
-  size_t next = 0, done = 0, flying = 0;
+  size_t next = 0, done = 0, flying = 0, oldest = 0;
   for (size_t i = 0; i < n; i++)
     qs[i] = (request_t){.x = qs[i].x, .y = qs[i].y, .cmd = qs[i].cmd,
                         .arg = {qs[i].arg[0], qs[i].arg[1], qs[i].arg[2]},
@@ -121,7 +121,13 @@ static int exchange(udp_t *u, request_t *qs, size_t n, uint32_t max_tries) {
                         .into_len = qs[i].into_len, .seq = u->seq++,
                         .wait_ms = u->o.timeout_ms, .max_tries = max_tries};
   while (done < n) {
-    for (; flying < u->o.window && next < n; next++, flying++)
+    /* The board remembers its last SPD_BOARD_ANSWERS answers: no request
+     * goes out that many after one still unanswered, whose repeat must
+     * find its answer there rather than run again. */
+    while (oldest < next && qs[oldest].done)
+      oldest++;
+    for (; flying < u->o.window && next < n && next - oldest < SPD_BOARD_ANSWERS;
+         next++, flying++)
       send_request(u, &qs[next]);
     uint64_t now = now_ns(), first = UINT64_MAX;
     for (size_t i = 0; i < next; i++) {
