@@ -278,8 +278,6 @@ static uint16_t cmd_read(spd_board_t *b, req_t *q, reply_t *r) {
     return fail(b, r, SPD_RC_ARG, SPD_EINVAL, "chip (%d,%d): read of %u bytes at 0x%08x is "
                 "outside the SDRAM allocated (0x%08x..0x%08x)", q->x, q->y, len, addr,
                 SPD_SDRAM_BASE, q->chip->alloc_top);
-  if (addr >= SPD_SYS_SDRAM && addr < SPD_SYS_END) /* the system buffer was never written */
-    return fail(b, r, SPD_RC_ARG, SPD_EINVAL, "read of unwritten system SDRAM");
   int err = spd_tx_read_sdram(b->tx, q->x, q->y, addr, r->out + r->len, len);
   if (err)
     return fail_tx(b, r, SPD_RC_ARG, err);

@@ -93,7 +93,6 @@ enum {
 #define SPD_SYS_BUFFER_BYTES 0x10000u   /* tables and kernel images */
 #define SPD_SYS_IOBUF (SPD_SYS_SDRAM + SPD_SYS_BUFFER_BYTES)
 #define SPD_SYS_IOBUF_BYTES 256u        /* per core */
-#define SPD_SYS_END (SPD_SYS_IOBUF + 18u * SPD_SYS_IOBUF_BYTES)
 
 /* A kernel image as the emulated board loads it (CMD_AS arg1): magic,
  * then the registered kernel's name, NUL-terminated. */

@@ -90,24 +90,23 @@ static void send_request(udp_t *u, request_t *q) {
 }
 
 /* A datagram from the board: the reply of the request in flight with its
- * sequence number (others are late answers to repeats: ignored). */
+ * sequence number (the requests' numbers run on from qs[0]'s; others are
+ * late answers to repeats: ignored). */
 static void take_reply(udp_t *u, request_t *qs, size_t n, const uint8_t *in, size_t len,
                        size_t *done) {
   spd_scp_msg_t m;
   if (lose(u) || spd__scp_parse(in, len, &m))
     return;
-  for (size_t i = 0; i < n; i++) {
-    request_t *q = &qs[i];
-    if (!q->in_flight || q->seq != m.seq)
-      continue;
-    q->rc = m.cmd_rc;
-    q->body_len = m.body_len < sizeof q->body ? m.body_len : sizeof q->body;
-    memcpy(q->body, m.body, q->body_len);
-    q->in_flight = false;
-    q->done = true;
-    (*done)++;
+  size_t i = (uint16_t)(m.seq - qs[0].seq);
+  if (i >= n || !qs[i].in_flight)
     return;
-  }
+  request_t *q = &qs[i];
+  q->rc = m.cmd_rc;
+  q->body_len = m.body_len < sizeof q->body ? m.body_len : sizeof q->body;
+  memcpy(q->body, m.body, q->body_len);
+  q->in_flight = false;
+  q->done = true;
+  (*done)++;
 }
 
 /* Send @p n requests, at most the window in flight, until every one is
