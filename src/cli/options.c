@@ -379,6 +379,11 @@ int spd_cli_parse(int argc, char **argv, unsigned groups, const char *usage,
                     "machine has no wire)\n", argv[0]);
     return 2;
   }
+  if (o->kill.on && o->board_host[0]) {
+    fprintf(stderr, "spindle %s: --kill-core with --board: only the in-process emulator "
+                    "kills cores on demand\n", argv[0]);
+    return 2;
+  }
   if (o->kill.on && o->backend == SPD_CLI_BACKEND_REFERENCE) {
     fprintf(stderr, "spindle %s: --kill-core applies to --backend machine only (the "
                     "reference backend has no cores)\n", argv[0]);

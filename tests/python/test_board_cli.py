@@ -119,6 +119,7 @@ def test_bad_board_options():
     r = run("train", MLP, "--data", "fashion-mnist", "--udp-loss", "0.1")
     assert r.returncode == 2 and "--board" in r.stderr
     for flags in (["--validation-split", "0.2"], ["--inject-drops", "0.01"],
+                  ["--kill-core", "0,0,3@10"],
                   ["--backend", "reference"]):
         r = run("train", MLP, "--data", "fashion-mnist", "--board", "127.0.0.1:9", *flags)
         assert r.returncode == 2 and "--board" in r.stderr, flags
