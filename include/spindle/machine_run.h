@@ -17,6 +17,7 @@
 #include "spindle/model.h"
 #include "spindle/numerics.h"
 #include "spindle/place.h"
+#include "spindle/transceiver.h"
 
 /** Fault injection: application core @c p of chip (x, y) dies once its
  *  kernel has finished @c after samples (spd_emu_kill_core). */
@@ -51,6 +52,12 @@ typedef struct spd_machine_run_opts {
   spd_core_kill_t kill;      /* fault injection: a core that dies mid-run;
                                 the run finds it, moves its work to a
                                 spare core and goes on (docs/recovery.md) */
+  spd_transceiver_open_fn open_transceiver; /* how the run reaches its
+                                machine (NULL: an in-process emulated board,
+                                spd_transceiver_open_emulated), called with
+                                open_ud (validation after each epoch
+                                needs a second machine: refused with one) */
+  void *open_ud;
   const spd_fit_callbacks_t *progress; /* inference: on_batch_cb after every
                                 batch_size samples (0: 32) the sink has
                                 recorded, with the running mean loss and

@@ -54,6 +54,21 @@ int spd_transceiver_new_emulated(spd_ctx_t *ctx, const spd_machine_t *machine,
                                  spd_transceiver_t **out);
 void spd_transceiver_free(spd_transceiver_t *tx);
 
+/** How a run opens the transceiver to its machine (injected by the caller:
+ *  spd_machine_run_opts_t.open_transceiver): a transceiver onto
+ *  @p machine (borrowed), with the routers dropping copies with
+ *  probability @p inject_drops seeded by @p fault_seed, into *out (the
+ *  caller's, spd_transceiver_free). */
+typedef int (*spd_transceiver_open_fn)(void *ud, spd_ctx_t *ctx, const spd_machine_t *machine,
+                                       double inject_drops, uint64_t fault_seed,
+                                       spd_transceiver_t **out);
+/** The default spd_transceiver_open_fn: an in-process emulated board whose
+ *  monitors reinject dropped packets (as under SpiNNFrontEndCommon's extra
+ *  monitors), with the faults asked for. @p ud is unused. */
+int spd_transceiver_open_emulated(void *ud, spd_ctx_t *ctx, const spd_machine_t *machine,
+                                  double inject_drops, uint64_t fault_seed,
+                                  spd_transceiver_t **out);
+
 /** Write / read @p len bytes of chip (x, y)'s SDRAM at @p addr. */
 int spd_tx_write_sdram(spd_transceiver_t *tx, int x, int y, uint32_t addr, const void *data,
                        size_t len);

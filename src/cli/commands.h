@@ -17,5 +17,6 @@ int spd_cli_map(int argc, char **argv);
 int spd_cli_train(int argc, char **argv);
 int spd_cli_evaluate(int argc, char **argv);
 int spd_cli_predict(int argc, char **argv);
+int spd_cli_board(int argc, char **argv);
 
 #endif

@@ -15,6 +15,7 @@ static const spd_cli_command_t commands[] = {
     {"train", "train a Keras model on a dataset (Keras-style fit, progress bar, report)", spd_cli_train},
     {"evaluate", "test loss and accuracy of a Keras model on a dataset", spd_cli_evaluate},
     {"predict", "write a Keras model's outputs for a dataset to a .npy file", spd_cli_predict},
+    {"board", "serve an emulated machine over UDP as a SpiNNaker board (SDP/SCP)", spd_cli_board},
 };
 
 static void usage(FILE *out) {

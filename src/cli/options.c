@@ -13,7 +13,7 @@ typedef enum opt_id {
   OPT_REPORT, OPT_LOSS, OPT_EPOCHS, OPT_OPTIMIZER, OPT_LR, OPT_MOMENTUM,
   OPT_NESTEROV, OPT_NO_SHUFFLE, OPT_VALIDATION_SPLIT, OPT_SAVE, OPT_WEIGHTS,
   OPT_OUTPUT, OPT_LR_SCHEDULE, OPT_DECAY_STEPS, OPT_DECAY_RATE, OPT_ALPHA, OPT_TEST_LIMIT,
-  OPT_INJECT_DROPS, OPT_KILL_CORE, OPT_CHECKPOINT, OPT_RESUME,
+  OPT_INJECT_DROPS, OPT_KILL_CORE, OPT_CHECKPOINT, OPT_RESUME, OPT_BOARD, OPT_UDP_LOSS,
 } opt_id_t;
 
 typedef struct opt_spec {
@@ -35,6 +35,8 @@ static const opt_spec_t specs[] = {
     {"--in-flight", OPT_IN_FLIGHT, SPD_OPT_GROUP_COMMON, true},
     {"--inject-drops", OPT_INJECT_DROPS, SPD_OPT_GROUP_COMMON, true},
     {"--kill-core", OPT_KILL_CORE, SPD_OPT_GROUP_COMMON, true},
+    {"--board", OPT_BOARD, SPD_OPT_GROUP_COMMON, true},
+    {"--udp-loss", OPT_UDP_LOSS, SPD_OPT_GROUP_COMMON, true},
     {"--report", OPT_REPORT, SPD_OPT_GROUP_COMMON, true},
     {"--loss", OPT_LOSS, SPD_OPT_GROUP_COMMON, true},
     {"--epochs", OPT_EPOCHS, SPD_OPT_GROUP_TRAIN, true},
@@ -96,6 +98,7 @@ static const num_range_t ranges[] = {
     {OPT_ALPHA, "alpha (the final fraction of the rate)", .lo = 0, .hi = 1},
     {OPT_VALIDATION_SPLIT, "a validation fraction", .lo = 0, .hi = 1, .hi_open = true},
     {OPT_INJECT_DROPS, "a drop probability", .lo = 0, .hi = 1},
+    {OPT_UDP_LOSS, "a loss probability", .lo = 0, .hi = 1, .hi_open = true},
 };
 
 static const num_range_t *range_of(opt_id_t id) {
@@ -177,6 +180,7 @@ static void store_real(opt_id_t id, double x, spd_cli_options_t *o) {
   case OPT_DECAY_RATE: o->decay_rate = x; break;
   case OPT_ALPHA: o->alpha = x; break;
   case OPT_INJECT_DROPS: o->inject_drops = x; break;
+  case OPT_UDP_LOSS: o->udp_loss = x; break;
   default: o->validation_split = x; break;
   }
 }
@@ -274,6 +278,8 @@ static int set_value(const char *cmd, const opt_spec_t *spec, const char *v,
   case OPT_OUTPUT: o->output = v; return 0;
   case OPT_MACHINE: o->machine = v; return 0;
   case OPT_KILL_CORE: return set_kill(cmd, spec, v, o);
+  case OPT_BOARD: return spd_cli_parse_endpoint(cmd, spec->name, v, o->board_host,
+                                                sizeof o->board_host, false, &o->board_port);
   default:
     return range_of(spec->id) ? set_number(cmd, spec, v, o) : set_choice(cmd, spec, v, o);
   }
@@ -352,6 +358,32 @@ int spd_cli_parse(int argc, char **argv, unsigned groups, const char *usage,
                     "reference backend sends no packets)\n", argv[0]);
     return 2;
   }
+  if (o->board_host[0] && o->backend == SPD_CLI_BACKEND_REFERENCE) {
+    fprintf(stderr, "spindle %s: --board applies to --backend machine only (the "
+                    "reference backend runs on the host)\n", argv[0]);
+    return 2;
+  }
+  if (o->inject_drops > 0 && o->board_host[0]) {
+    fprintf(stderr, "spindle %s: --inject-drops with --board: the board's routers drop "
+                    "packets (spindle board --inject-drops P)\n", argv[0]);
+    return 2;
+  }
+  if (o->validation_split > 0 && o->board_host[0]) {
+    fprintf(stderr, "spindle %s: --validation-split with --board: validation after each "
+                    "epoch runs on a second machine beside the training one, and a board "
+                    "serves one (train, then evaluate)\n", argv[0]);
+    return 2;
+  }
+  if (o->udp_loss > 0 && !o->board_host[0]) {
+    fprintf(stderr, "spindle %s: --udp-loss applies to --board only (the in-process "
+                    "machine has no wire)\n", argv[0]);
+    return 2;
+  }
+  if (o->kill.on && o->board_host[0]) {
+    fprintf(stderr, "spindle %s: --kill-core with --board: only the in-process emulator "
+                    "kills cores on demand\n", argv[0]);
+    return 2;
+  }
   if (o->kill.on && o->backend == SPD_CLI_BACKEND_REFERENCE) {
     fprintf(stderr, "spindle %s: --kill-core applies to --backend machine only (the "
                     "reference backend has no cores)\n", argv[0]);
@@ -372,5 +404,21 @@ int spd_cli_parse(int argc, char **argv, unsigned groups, const char *usage,
     fprintf(stderr, "spindle %s: missing --data (fashion-mnist or a folder)\n", argv[0]);
     return 2;
   }
+  return 0;
+}
+
+int spd_cli_parse_endpoint(const char *cmd, const char *flag, const char *v, char *host,
+                           size_t host_size, bool any_port, uint16_t *port) {
+  const char *colon = strrchr(v, ':');
+  size_t n = colon ? (size_t)(colon - v) : strlen(v);
+  if (n == 0 || n >= host_size)
+    return bad(cmd, flag, v, "expected HOST or HOST:PORT");
+  uint64_t p = 17893;
+  if (colon && (!parse_whole(colon + 1, &p) || p < (any_port ? 0u : 1u) || p > 65535))
+    return bad(cmd, flag, v, any_port ? "expected a port from 0 (any free one) to 65535 "
+               "after ':'" : "expected a port from 1 to 65535 after ':'");
+  memcpy(host, v, n);
+  host[n] = '\0';
+  *port = (uint16_t)p;
   return 0;
 }

@@ -57,6 +57,9 @@ typedef struct spd_cli_options {
   uint32_t in_flight;         /* machine: samples in flight (0: the session's) */
   double inject_drops;        /* machine: probability a router drops a copy (0: none) */
   spd_core_kill_t kill;       /* machine: --kill-core X,Y,P@N */
+  char board_host[256];       /* --board HOST[:PORT]: "" for the in-process machine */
+  uint16_t board_port;
+  double udp_loss;            /* --udp-loss: datagrams dropped on purpose (0: none) */
 } spd_cli_options_t;
 
 /** Parse argv (argv[0] is the command) into @p o with the defaults of
@@ -86,7 +89,13 @@ int spd_cli_parse(int argc, char **argv, unsigned groups, const char *usage,
     "  --kill-core X,Y,P@N machine: core P of chip (X,Y) dies once it has finished\n" \
     "                      N samples; the run finds it, moves its work to a spare\n" \
     "                      core and goes on from the last batch boundary it saved\n" \
-    "                      (training) or from the start (inference)\n"
+    "                      (training) or from the start (inference)\n" \
+    "  --board HOST[:PORT] machine: run on the board at HOST (UDP port 17893 unless\n" \
+    "                      given) through SDP/SCP, as on a real SpiNNaker board\n" \
+    "                      (spindle board serves an emulated one); the default is\n" \
+    "                      the in-process emulator\n" \
+    "  --udp-loss P        --board: drop each datagram sent or received with\n" \
+    "                      probability P (seeded by --seed) to exercise the retries\n"
 
 /** Parse @p v as a decimal whole number in [@p min, @p max] for another
  *  command's option table, with the message spd_cli_parse gives
@@ -94,6 +103,12 @@ int spd_cli_parse(int argc, char **argv, unsigned groups, const char *usage,
  *  @return 0, or 2 after the message (out untouched). */
 int spd_cli_parse_whole(const char *cmd, const char *flag, const char *v, const char *what,
                         uint64_t min, uint64_t max, uint64_t *out);
+
+/** Parse HOST or HOST:PORT (port 17893 when not given; 0 only with
+ *  @p any_port) into @p host and @p port, with "spindle CMD: FLAG 'V': ..."
+ *  on stderr when it is not one. @return 0 or 2. */
+int spd_cli_parse_endpoint(const char *cmd, const char *flag, const char *v, char *host,
+                           size_t host_size, bool any_port, uint16_t *port);
 
 /** Backend name for messages and reports ("reference", "machine"). */
 const char *spd_cli_backend_name(spd_cli_backend_t b);

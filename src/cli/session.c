@@ -188,6 +188,8 @@ int spd_cli_session_open(spd_cli_session_t *s, const char *command,
   s->command = command;
   s->opt = opt;
   s->start = spd_progress_now();
+  s->board = (spd_udp_opts_t){.host = opt->board_host, .port = opt->board_port,
+                              .loss = opt->udp_loss, .loss_seed = opt->seed};
   spd_cli_interrupt_install();
   int rc = check_outputs(command, opt);
   if (!rc)
@@ -284,7 +286,10 @@ spd_machine_run_opts_t spd_cli_session_machine_opts(const spd_cli_session_t *s) 
       .inject_drops = s->opt->inject_drops,
       .kill = s->kill_spent ? (spd_core_kill_t){0} : s->opt->kill,
       .fault_seed = s->opt->seed,
-      .fixed_run = s->fixed_run};
+      .fixed_run = s->fixed_run,
+      /* --board: the runs talk to the board over UDP; else in-process */
+      .open_transceiver = s->opt->board_host[0] ? spd_transceiver_open_udp : NULL,
+      .open_ud = s->opt->board_host[0] ? (void *)&s->board : NULL};
 }
 
 int spd_cli_session_predict(spd_cli_session_t *s, const spd_fit_callbacks_t *cb, float *out) {

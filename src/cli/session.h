@@ -9,6 +9,7 @@
 
 #include "cli/options.h"
 #include "cli/progress.h"
+#include "spindle/board.h"
 #include "spindle/compile.h"
 #include "spindle/dataset.h"
 #include "spindle/fit.h"
@@ -33,6 +34,7 @@ typedef struct spd_cli_session {
   bool kill_spent;               /* --kill-core was the training run's (train
                                     evaluates its test split on a new machine) */
   spd_machine_stats_t hardware;
+  spd_udp_opts_t board;          /* --board: how the runs reach the board */
 } spd_cli_session_t;
 
 /** Check the options, output paths and backend, load the model (weights)

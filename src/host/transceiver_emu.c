@@ -93,3 +93,21 @@ int spd_transceiver_new_emulated(spd_ctx_t *ctx, const spd_machine_t *machine,
 void *spd_transceiver_emulator(spd_transceiver_t *tx) {
   return tx->ops == &emulated_ops ? tx->state : NULL;
 }
+
+int spd_transceiver_open_emulated(void *ud, spd_ctx_t *ctx, const spd_machine_t *machine,
+                                  double inject_drops, uint64_t fault_seed,
+                                  spd_transceiver_t **out) {
+  (void)ud;
+  spd_transceiver_t *tx;
+  int err = spd_transceiver_new_emulated(ctx, machine, &tx);
+  if (err)
+    return err;
+  spd_emu_set_reinjection(tx->state, true);
+  err = spd_emu_inject_drops(tx->state, inject_drops, fault_seed);
+  if (err) {
+    spd_transceiver_free(tx);
+    return err;
+  }
+  *out = tx;
+  return 0;
+}

@@ -456,18 +456,20 @@ static uint64_t paced_cycles(const mrun_t *r, const uint32_t *pace) {
   return worst;
 }
 
-/* The emulated board runs its monitors' reinjectors, as a board under
- * SpiNNFrontEndCommon's extra monitors does, and the faults asked for. */
-static int emulated_board(mrun_t *r) {
-  int err = spd_transceiver_new_emulated(r->ctx, r->machine, &r->tx);
-  spd_emu_t *emu = err ? NULL : spd_transceiver_emulator(r->tx);
-  if (!emu)
-    return err;
-  spd_emu_set_reinjection(emu, true);
-  err = spd_emu_inject_drops(emu, r->o.inject_drops, r->o.fault_seed);
+/* The machine through the transceiver the caller injected, or an
+ * in-process emulated board (spd_transceiver_open_emulated), with the
+ * faults asked for. */
+static int open_board(mrun_t *r) {
+  spd_transceiver_open_fn open = r->o.open_transceiver ? r->o.open_transceiver
+                                                       : spd_transceiver_open_emulated;
+  int err = open(r->o.open_ud, r->ctx, r->machine, r->o.inject_drops, r->o.fault_seed, &r->tx);
   const spd_core_kill_t *k = &r->o.kill;
   if (err || !k->on)
     return err;
+  spd_emu_t *emu = spd_transceiver_emulator(r->tx);
+  if (!emu)
+    return spd_ctx_fail(r->ctx, SPD_EUNSUPPORTED, "--kill-core: only the in-process emulator "
+                        "kills cores on demand");
   for (uint32_t v = 0; v < r->g->n_vertices; v++)
     if (r->place.loc[v].x == k->x && r->place.loc[v].y == k->y && r->place.loc[v].core == k->p)
       return spd_emu_kill_core(emu, k->x, k->y, k->p, k->after);
@@ -518,7 +520,7 @@ static uint32_t snap_period(const mrun_t *r) {
 static int load(mrun_t *r) {
   /* A recovery goes on on the same machine (its dead core stays dead) and
    * loads only the routing tables that changed. */
-  int err = r->tx ? 0 : emulated_board(r);
+  int err = r->tx ? 0 : open_board(r);
   if (!err)
     err = spd_map_tables_load_changed(r->tx, &r->routing.tables,
                                       r->has_loaded ? &r->loaded : NULL, &r->tables_loaded);
@@ -814,6 +816,10 @@ static int validate_epoch(void *ud, uint32_t epoch, spd_epoch_logs_t *logs) {
     err = spd__mrun_read_results(r, r->target, epoch);
   if (err)
     return err;
+  if (r->o.open_transceiver)
+    return spd_ctx_fail(r->ctx, SPD_EUNSUPPORTED, "validation after each epoch runs on a "
+                        "second machine beside the training one, and a board serves one: "
+                        "train without validation data, then evaluate");
   spd_machine_run_opts_t vo = {.numeric = r->o.numeric, .batch_size = r->cfg->batch_size,
                                .placer = r->o.placer, .max_cores = r->o.max_cores};
   spd_fixed_run_t *run = NULL;

@@ -18,8 +18,9 @@
 /* Simulated time the stopped machine gets to drain: packets still on the
  * links or in a monitor's reinjection queue of the stopped run. */
 #define DRAIN_PS 10000000000ull
-/* Records read through the transceiver at a time while the run goes on. */
-#define RECORD_CHUNK 256u
+/* Records read through the transceiver at a time while the run goes on: a
+ * slice completes a few, and on a board every 256 bytes is a datagram. */
+#define RECORD_CHUNK 32u
 
 /* A generous limit of simulated time: per sample 20 ms or ten times the
  * graph's period or its slowest vertex's paced sends (5 ns a cycle at 200

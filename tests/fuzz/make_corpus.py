@@ -196,6 +196,43 @@ def machine_seeds():
         put("machine_faults", name, bytes([pick]) + text.encode())
 
 
+def scp(cmd, seq, args=(), data=b"", x=0, y=0, cpu=0):
+    """One SDP/SCP datagram as docs/board-protocol.md lays it out."""
+    head = bytes([0, 0, 0x87, 0xFF, cpu, 0xFF, y, x, 0, 0]) + struct.pack("<HH", cmd, seq)
+    return head + b"".join(struct.pack("<I", a) for a in args) + data
+
+
+def datagrams(*packets):
+    """fuzz_board's input: each datagram after its 16-bit length."""
+    return b"".join(struct.pack("<H", len(p)) + p for p in packets)
+
+
+def board_seeds():
+    sdram, sys_buf, vcpu = 0x60000000, 0x67800000, 0xE5007000
+    put("board", "ver.bin", datagrams(scp(0, 1)))
+    put("board", "alloc_write_read.bin", datagrams(
+        scp(28, 1, (16 << 8, 512, 0)), scp(3, 2, (sdram, 8, 2), bytes(range(8))),
+        scp(2, 3, (sdram, 8, 2)), scp(2, 3, (sdram, 8, 2))))
+    entry = struct.pack("<H2xIII", 0, 1 << 7, 0x10000, 0xFFFF0000)
+    put("board", "routes.bin", datagrams(
+        scp(28, 1, (16 << 8 | 3, 1, 0)), scp(3, 2, (sys_buf, 16, 2), entry),
+        scp(29, 3, (1 << 16 | 16 << 8 | 2, sys_buf, 1)), scp(2, 4, (vcpu + 128, 128, 2))))
+    image = struct.pack("<I", 0x4E4B5053) + b"sink".ljust(60, b"\0")
+    put("board", "load_start_run.bin", datagrams(
+        scp(3, 1, (sys_buf + 0x8000, 64, 2), image), scp(3, 2, (vcpu + 112 + 128, 4, 2),
+                                                          struct.pack("<I", sdram)),
+        scp(24, 3, (sys_buf + 0x8000, 16 << 24 | 1 << 18 | 1 << 1, 0)),
+        scp(22, 4, (0, 4 << 16 | 0xFF << 8 | 16, 0xFFFF)), scp(96, 5, (1000000, 0, 0)),
+        scp(2, 6, (vcpu + 128, 128, 2)), scp(97, 7, (2, 0, 0)), scp(97, 8, (1, 0, 0), x=1),
+        scp(22, 9, (0, 8 << 16 | 0xFF << 8 | 16, 0xFFFF)),
+        scp(22, 10, (2, 2 << 16 | 0xFF << 8 | 16, 0xFFFF))))
+    put("board", "iptag.bin", datagrams(
+        scp(26, 1, (1 << 16 | 1, 17894, 0x0100007F)), scp(26, 2, (2 << 16 | 1,)),
+        scp(26, 3, (3 << 16 | 1,))))
+    put("board", "bad.bin", datagrams(b"\0\0\x87", scp(77, 1), scp(0, 2, x=9, y=9),
+                                      scp(2, 3, (sdram,)), scp(3, 4, (sdram, 300, 0))))
+
+
 def main():
     spindle = sys.argv[1] if len(sys.argv) > 1 else os.path.join(SOURCE, "build", "spindle")
     with tempfile.TemporaryDirectory() as tmp:
@@ -204,6 +241,7 @@ def main():
     npy_seeds()
     cli_seeds()
     machine_seeds()
+    board_seeds()
 
 
 if __name__ == "__main__":
