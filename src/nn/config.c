@@ -30,6 +30,7 @@ void spd_layer_config_defaults(spd_layer_config_t *cfg, spd_layer_kind_t kind,
     cfg->strides[0] = cfg->strides[1] = 2;
   }
   cfg->padding = SPD_PAD_VALID;
+  cfg->groups = 1;
   cfg->rate = 0.0f;
   cfg->momentum = 0.99f;
   cfg->epsilon = 0.001f;
@@ -56,6 +57,7 @@ static const char *const snake_names[SPD_LAYER_KIND_COUNT] = {
     [SPD_LAYER_DROPOUT] = "dropout",
     [SPD_LAYER_BATCHNORM] = "batch_normalization",
     [SPD_LAYER_ADD] = "add",
+    [SPD_LAYER_CONCATENATE] = "concatenate",
 };
 
 static bool name_taken(const spd_model_t *m, const char *name) {
