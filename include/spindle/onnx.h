@@ -1,7 +1,7 @@
 /* ONNX import: a PyTorch (or any) model exported to ONNX becomes a spindle
  * model, read natively with protobuf-c against ONNX's own schema (compiled
  * at build time from Debian's python3-onnx). Opsets 9 to 17 of the default
- * domain; the operators and how each maps onto spindle's Keras layers are in
+ * domain (and 6 to 8, which ONNX's backend test cases use); the operators and how each maps onto spindle's Keras layers are in
  * docs/onnx.md. The graph's NCHW tensors become spindle's channels-last
  * layout with every weight permuted once at load time; the model remembers
  * that its file is channels first (spd_model_t.channels_first) so samples

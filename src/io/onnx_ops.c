@@ -648,6 +648,11 @@ static int op_batchnorm(onnx_conv_t *cv, const Onnx__NodeProto *n) {
     rc = spd__onnx_attr_int(cv, n, "training_mode", 0, &training);
   if (!rc && training)
     rc = fail_attr(cv, n, "training_mode", "1: spindle reads inference graphs");
+  int64_t spatial; /* opsets before 9: 0 normalises every value separately */
+  if (!rc)
+    rc = spd__onnx_attr_int(cv, n, "spatial", 1, &spatial);
+  if (!rc && !spatial)
+    rc = fail_attr(cv, n, "spatial", "0: spindle normalises per channel");
   if (rc)
     return rc;
   if (x->layout == ONNX_FLAT_HWC || x->padded)
@@ -860,15 +865,50 @@ static int op_pad(onnx_conv_t *cv, const Onnx__NodeProto *n) {
   return define_alias(cv, n, &padded);
 }
 
+/* Transpose of a constant (a weight stored transposed): computed now. */
+static int transpose_const(onnx_conv_t *cv, const Onnx__NodeProto *n, const onnx_value_t *x,
+                           const int64_t *perm, int count) {
+  int64_t p[8];
+  for (int i = 0; i < x->rank; i++) {
+    p[i] = count ? perm[i] : x->rank - 1 - i;
+    if (p[i] < 0 || p[i] >= x->rank)
+      return fail_attr(cv, n, "perm", "an axis out of range");
+  }
+  if (count && count != x->rank)
+    return fail_attr(cv, n, "perm", "one axis per dimension expected");
+  onnx_value_t t = {.kind = ONNX_V_CONST, .rank = x->rank, .count = x->count};
+  int64_t in_stride[8], idx[8] = {0};
+  for (int i = x->rank - 1, s = 1; i >= 0; s *= (int)x->dims[i], i--)
+    in_stride[i] = s;
+  for (int i = 0; i < x->rank; i++)
+    t.dims[i] = x->dims[p[i]];
+  t.f = spd_malloc(cv->ctx, (x->count ? x->count : 1) * sizeof *t.f);
+  if (!t.f)
+    return spd__onnx_fail(cv, n, SPD_ENOMEM, "a constant of %zu values", x->count);
+  for (size_t k = 0; k < x->count; k++) { /* idx walks the output in order */
+    int64_t src = 0;
+    for (int i = 0; i < x->rank; i++)
+      src += idx[i] * in_stride[p[i]];
+    t.f[k] = x->f[src];
+    for (int i = x->rank - 1; i >= 0 && ++idx[i] == t.dims[i]; i--)
+      idx[i] = 0;
+  }
+  int rc = define_alias(cv, n, &t);
+  spd_free(cv->ctx, t.f);
+  return rc;
+}
+
 static int op_transpose(onnx_conv_t *cv, const Onnx__NodeProto *n) {
   onnx_value_t *x;
-  int rc = spd__onnx_input(cv, n, 0, ONNX_V_LAYER, &x);
+  int rc = spd__onnx_input(cv, n, 0, -1, &x);
   if (rc)
     return rc;
   int64_t perm[8];
   int count;
   if ((rc = spd__onnx_attr_ints(cv, n, "perm", perm, 8, &count)))
     return rc;
+  if (x->kind == ONNX_V_CONST)
+    return transpose_const(cv, n, x, perm, count);
   int64_t dims[8];
   int rank = spd__onnx_value_dims(cv, x, dims);
   /* Axes of length 1 may move freely: what stays is a layout change only
@@ -890,6 +930,67 @@ static int op_transpose(onnx_conv_t *cv, const Onnx__NodeProto *n) {
                                     "values in place");
   return define_alias(cv, n, x);
 }
+
+/* Unsqueeze/Squeeze of axes of length 1 after the batch and channels: the
+ * same values in a new shape (a Reshape layer when the held shape
+ * changes). */
+static int squeeze(onnx_conv_t *cv, const Onnx__NodeProto *n, bool insert) {
+  onnx_value_t *x, *axes_in = NULL;
+  int rc = spd__onnx_input(cv, n, 0, ONNX_V_LAYER, &x);
+  int64_t axes[8];
+  int count = 0;
+  if (!rc && cv->opset < 13)
+    rc = spd__onnx_attr_ints(cv, n, "axes", axes, 8, &count);
+  else if (!rc)
+    rc = spd__onnx_input(cv, n, 1, insert ? ONNX_V_CONST : 0, &axes_in);
+  if (rc)
+    return rc;
+  if (axes_in) {
+    if (axes_in->kind != ONNX_V_CONST || !axes_in->i || axes_in->count > 8)
+      return spd__onnx_fail(cv, n, SPD_EUNSUPPORTED, "axes must be a short constant list");
+    count = (int)axes_in->count;
+    memcpy(axes, axes_in->i, (size_t)count * sizeof *axes);
+  }
+  if (x->layout == ONNX_FLAT_HWC || x->padded)
+    return spd__onnx_fail(cv, n, SPD_EUNSUPPORTED, "input flattened from a map, or padded");
+  int64_t dims[8], out[8];
+  int rank = spd__onnx_value_dims(cv, x, dims), out_rank = insert ? rank + count : 0;
+  bool marked[8] = {false};
+  for (int i = 0; i < count; i++) {
+    int64_t a = axes[i] < 0 ? axes[i] + (insert ? out_rank : rank) : axes[i];
+    if (a < 2 || a >= (insert ? out_rank : rank) || marked[a] || (!insert && dims[a] != 1))
+      return fail_attr(cv, n, "axes", "spindle moves only axes of length 1 after the batch "
+                                      "and the channels");
+    marked[a] = true;
+  }
+  if (insert) {
+    for (int i = 0, j = 0; i < out_rank; i++)
+      out[i] = marked[i] ? 1 : dims[j++];
+  } else {
+    for (int i = 0; i < rank; i++)
+      if (!(count ? marked[i] : i >= 2 && dims[i] == 1))
+        out[out_rank++] = dims[i];
+  }
+  if (out_rank < 2 || out_rank > 4)
+    return spd__onnx_fail(cv, n, SPD_EUNSUPPORTED, "a result of rank %d", out_rank);
+  spd_shape_t target = {.rank = out_rank - 1};
+  for (int i = 2; i < out_rank; i++)
+    target.dims[i - 2] = (int32_t)out[i];
+  target.dims[out_rank - 2] = (int32_t)out[1];
+  onnx_value_t moved = *x;
+  moved.layout = out_rank == 2 ? ONNX_FLAT : ONNX_CL;
+  if (spd_shape_equal(&target, spd__onnx_shape(cv, x->layer)))
+    return define_alias(cv, n, &moved);
+  spd_layer_config_t cfg;
+  spd_layer_config_defaults(&cfg, SPD_LAYER_RESHAPE, NULL);
+  cfg.target_shape = target;
+  int layer;
+  rc = spd__onnx_add_layer(cv, n, &cfg, &x->layer, 1, &layer);
+  return rc ? rc : define_layer_output(cv, n, layer, moved.layout, NULL);
+}
+
+static int op_unsqueeze(onnx_conv_t *cv, const Onnx__NodeProto *n) { return squeeze(cv, n, true); }
+static int op_squeeze(onnx_conv_t *cv, const Onnx__NodeProto *n) { return squeeze(cv, n, false); }
 
 typedef struct op_entry {
   const char *name;
@@ -921,6 +1022,8 @@ static const op_entry_t ops[] = {
     {"Identity", op_identity},
     {"Constant", op_constant},
     {"Transpose", op_transpose},
+    {"Unsqueeze", op_unsqueeze},
+    {"Squeeze", op_squeeze},
 };
 
 static const op_entry_t *find_op(const char *name) {

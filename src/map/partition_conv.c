@@ -376,6 +376,11 @@ static int collect(csearch_t *S, const spd_model_t *m) {
     if (l->n_inbound != 1 || l->inbound[0] != i - 1)
       return spd_ctx_fail(S->ctx, SPD_EUNSUPPORTED, "layer '%s': the partitioner maps chains of "
                           "layers; this one is not fed by the layer before it", l->config.name);
+    for (int a = 0; is_conv(k) && a < 2; a++)
+      if (l->config.strides[a] > 1 && l->config.dilation_rate[a] > 1)
+        return spd_ctx_fail(S->ctx, SPD_EUNSUPPORTED, "layer '%s' (%s): the machine's kernels "
+                            "take strides > 1 or dilation_rate > 1, not both", l->config.name,
+                            spd_layer_kind_name(k));
     if ((is_conv(k) && l->config.groups > 1) || l->config.activation == SPD_ACT_RELU6)
       return spd_ctx_fail(S->ctx, SPD_EUNSUPPORTED, "layer '%s' (%s): the machine's kernels "
                           "have no %s yet (--backend reference runs it)", l->config.name,
