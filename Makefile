@@ -3,6 +3,7 @@
 #   make deps    install missing Debian packages (apt-get, sudo when not root)
 #   make demo    deps + build, then train the demo model on an emulated SpiNN-5
 #   make test    deps + build, then the whole suite, plain and under ASan+UBSan
+#                (tests labelled slow run with `cd build && ctest -L slow`)
 #   make bench   deps + build, then the benchmarks (JSON into build/bench/)
 #   make soak    deps + build, then the zero-drop seed matrix (build/bench/soak.json)
 #   make fuzz    deps + the libFuzzer harnesses (clang, build/fuzz), each run to
@@ -49,7 +50,7 @@ demo: deps build
 test: deps build test-plain test-sanitize test-fuzz
 
 test-plain: build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE slow
 
 test-sanitize:
 	@cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSPINDLE_SANITIZE=ON >/dev/null

@@ -155,6 +155,14 @@ static int window_attrs(onnx_conv_t *cv, const Onnx__NodeProto *n, int nd, const
     p[i] += extra ? extra[i] : 0;
     p[i + 2] += extra ? extra[i + 2] : 0;
   }
+  /* ceil_mode that adds no window (the division is exact) is no ceil_mode. */
+  bool ceil_adds = false;
+  for (int i = 0; cfg->ceil_mode && i < nd; i++) {
+    int64_t room = (int64_t)in->dims[i] + p[i] + p[i + 2] - cfg->dilation_rate[i] * (k[i] - 1) - 1;
+    ceil_adds = ceil_adds || (room >= 0 && room % cfg->strides[i] != 0 &&
+                              (room / cfg->strides[i] + 1) * cfg->strides[i] < in->dims[i] + p[i]);
+  }
+  cfg->ceil_mode = ceil_adds;
   bool zero = true, same = !cfg->ceil_mode;
   for (int i = 0; i < nd; i++) {
     int32_t before = spd__window_pad_before(in->dims[i], (int32_t)k[i], cfg->strides[i],
