@@ -175,6 +175,10 @@ static int window_attrs(onnx_conv_t *cv, const Onnx__NodeProto *n, int nd, const
     zero = zero && !p[i] && !p[i + 2];
     same = same && p[i] == before && p[i + 2] == total - before;
   }
+  /* Keras's windows refuse strides with dilation; explicit ones take both. */
+  for (int i = 0; i < nd; i++)
+    if (cfg->strides[i] > 1 && cfg->dilation_rate[i] > 1)
+      zero = same = false;
   memcpy(cfg->pads, p, sizeof p);
   cfg->padding = zero && !cfg->ceil_mode ? SPD_PAD_VALID
                  : same                  ? SPD_PAD_SAME

@@ -201,12 +201,11 @@ static int infer_conv(spd_ctx_t *ctx, const spd_layer_config_t *cfg,
                       const spd_shape_t *in, int nd, spd_shape_t *out) {
   if (cfg->filters <= 0)
     return config_fail(ctx, cfg, "filters must be positive");
-  /* TensorFlow's SAME padding is not defined for both at once; valid and
-   * explicit windows are (ONNX's Conv takes both). */
+  /* Keras refuses both at once; ONNX's Conv (explicit windows) takes them. */
   for (int i = 0; i < nd; i++)
-    if (cfg->strides[i] > 1 && cfg->dilation_rate[i] > 1 && cfg->padding == SPD_PAD_SAME)
+    if (cfg->strides[i] > 1 && cfg->dilation_rate[i] > 1 && cfg->padding != SPD_PAD_EXPLICIT)
       return config_fail(ctx, cfg,
-                         "strides > 1 together with dilation_rate > 1 and padding 'same' (Keras rejects it too)");
+                         "strides > 1 together with dilation_rate > 1 (Keras rejects it too)");
   int rc = infer_window(ctx, cfg, in, nd, cfg->kernel_size, 1, cfg->filters, out);
   if (rc)
     return rc;
