@@ -504,7 +504,7 @@ int spd_onnx_parse(spd_ctx_t *ctx, const uint8_t *data, size_t len, const char *
   onnx_conv_t cv = {.ctx = ctx, .base_dir = base_dir};
   cv.proto = spd__onnx_unpack(ctx, data, len);
   if (!cv.proto)
-    return SPD_EFORMAT;
+    return ctx->last_error;
   const char *gname = cv.proto->graph && cv.proto->graph->name ? cv.proto->graph->name : NULL;
   int rc = spd_model_new(ctx, gname && gname[0] ? gname : "onnx_model", &cv.m);
   if (!rc)

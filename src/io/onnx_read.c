@@ -11,13 +11,29 @@
 
 #include "io/onnx_internal.h"
 
-static void *pb_alloc(void *ud, size_t size) { return spd_malloc(ud, size ? size : 1); }
-static void pb_free(void *ud, void *ptr) { spd_free(ud, ptr); }
+/* protobuf-c's allocator: the context's, remembering a refusal so that
+ * running out of memory is not reported as a malformed file. */
+typedef struct pb_heap {
+  spd_ctx_t *ctx;
+  bool refused;
+} pb_heap_t;
+
+static void *pb_alloc(void *ud, size_t size) {
+  pb_heap_t *h = ud;
+  void *p = spd_malloc(h->ctx, size ? size : 1);
+  h->refused = h->refused || !p;
+  return p;
+}
+
+static void pb_free(void *ud, void *ptr) { spd_free(((pb_heap_t *)ud)->ctx, ptr); }
 
 Onnx__ModelProto *spd__onnx_unpack(spd_ctx_t *ctx, const uint8_t *data, size_t len) {
-  ProtobufCAllocator a = {.alloc = pb_alloc, .free = pb_free, .allocator_data = ctx};
+  pb_heap_t heap = {.ctx = ctx};
+  ProtobufCAllocator a = {.alloc = pb_alloc, .free = pb_free, .allocator_data = &heap};
   Onnx__ModelProto *p = onnx__model_proto__unpack(&a, len, data);
-  if (!p)
+  if (!p && heap.refused)
+    spd_ctx_fail(ctx, SPD_ENOMEM, "out of memory decoding an ONNX model of %zu bytes", len);
+  else if (!p)
     spd_ctx_fail(ctx, SPD_EFORMAT,
                  "not an ONNX model: the %zu bytes do not decode as a ModelProto (truncated, "
                  "or a field of the wrong type)", len);
@@ -25,7 +41,8 @@ Onnx__ModelProto *spd__onnx_unpack(spd_ctx_t *ctx, const uint8_t *data, size_t l
 }
 
 void spd__onnx_free(spd_ctx_t *ctx, Onnx__ModelProto *proto) {
-  ProtobufCAllocator a = {.alloc = pb_alloc, .free = pb_free, .allocator_data = ctx};
+  pb_heap_t heap = {.ctx = ctx};
+  ProtobufCAllocator a = {.alloc = pb_alloc, .free = pb_free, .allocator_data = &heap};
   if (proto)
     onnx__model_proto__free_unpacked(proto, &a);
 }
