@@ -450,6 +450,25 @@ static void concatenate_channels(void **state) {
   gradcheck(&n, &k, 71);
 }
 
+/* LRN across channels, an even and an odd window (ONNX's clipping). */
+static void lrn_across_channels(void **state) {
+  (void)state;
+  for (int size = 2; size <= 3; size++) {
+    net_t n;
+    net_input(&n, 3, 3, 2, 5);
+    spd_layer_config_t c = cfg_of(SPD_LAYER_LRN);
+    c.lrn_size = size;
+    c.lrn_alpha = 0.5f; /* large enough that the cross term matters */
+    c.lrn_beta = 0.75f;
+    c.lrn_bias = 1.5f;
+    net_add(&n, c);
+    net_add(&n, cfg_of(SPD_LAYER_FLATTEN));
+    net_add(&n, dense(2, SPD_ACT_LINEAR));
+    check_t k = {SPD_LOSS_MSE, false, true, 2};
+    gradcheck(&n, &k, 80 + (uint64_t)size);
+  }
+}
+
 /* Dropout's backward must apply the forward's mask. */
 static void dropout_kernel(void **state) {
   (void)state;
@@ -481,6 +500,7 @@ int main(void) {
       cmocka_unit_test(dropout_kernel),
       cmocka_unit_test(grouped_conv_explicit_pads_relu6),
       cmocka_unit_test(concatenate_channels),
+      cmocka_unit_test(lrn_across_channels),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

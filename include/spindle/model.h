@@ -50,7 +50,8 @@ typedef struct spd_tensor {
   X(DROPOUT, "Dropout")                                                       \
   X(BATCHNORM, "BatchNormalization")                                          \
   X(ADD, "Add")                                                               \
-  X(CONCATENATE, "Concatenate")
+  X(CONCATENATE, "Concatenate")                                               \
+  X(LRN, "LRN")
 
 typedef enum spd_layer_kind {
 #define SPD_LAYER_KIND_ENUM_(id, keras) SPD_LAYER_##id,
@@ -139,6 +140,10 @@ typedef struct spd_layer_config {
   int32_t pool_size[2];
   /* Reshape target (without batch); one dim may be -1 */
   spd_shape_t target_shape;
+  /* LRN (ONNX's LocalResponseNormalization, across channels): size
+   * channels, y = x / (bias + alpha / size * sum x^2)^beta; no Keras layer */
+  int32_t lrn_size;
+  float lrn_alpha, lrn_beta, lrn_bias;
   /* Dropout */
   float rate;
   uint64_t dropout_seed;

@@ -162,6 +162,19 @@ void spd_batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float 
 void spd_add_forward(float *out, const float *const *inputs, int n_inputs, size_t n);
 /* Each din[i] (n) += dout (gradient fan-out); NULL entries are skipped. */
 void spd_add_backward(float *const *dins, const float *dout, int n_inputs, size_t n);
+/* LRN across the last axis (channels): @p rows positions of @p channels;
+ * window of channel c: [c - (size-1)/2, c + size/2] clipped, as ONNX. */
+typedef struct spd_lrn_params {
+  size_t rows;
+  int channels, size;
+  float alpha, beta, bias;
+} spd_lrn_params_t;
+
+/* out = in / (bias + alpha / size * sum over the window of in^2)^beta. */
+void spd_lrn_forward(float *out, const float *in, const spd_lrn_params_t *p);
+/* din += the gradient through the forward above (recomputed from @p in). */
+void spd_lrn_backward(float *din, const float *dout, const float *in, const spd_lrn_params_t *p);
+
 /* Concatenate on the last axis: @p rows positions (batch included), input k
  * holding channels[k] values at each. */
 typedef struct spd_concat_params {

@@ -300,6 +300,10 @@ static void kind_args(writer_t *w, const spd_layer_t *l) {
 static int check_keras_form(const spd_model_t *m) {
   for (int i = 0; i < m->n_layers; i++) {
     const spd_layer_config_t *c = &m->layers[i].config;
+    if (c->kind == SPD_LAYER_LRN)
+      return spd_ctx_fail(m->ctx, SPD_EUNSUPPORTED,
+                          "Keras JSON: layer '%s' (LRN): Keras has no local response "
+                          "normalization layer: the model has no Keras form", c->name);
     if (c->padding == SPD_PAD_EXPLICIT || c->ceil_mode)
       return spd_ctx_fail(m->ctx, SPD_EUNSUPPORTED,
                           "Keras JSON: layer '%s' (%s): padding (%d, %d, %d, %d)%s is neither "

@@ -760,6 +760,32 @@ static int op_reshape(onnx_conv_t *cv, const Onnx__NodeProto *n) {
   return flatten_value(cv, n, x);
 }
 
+static int op_lrn(onnx_conv_t *cv, const Onnx__NodeProto *n) {
+  onnx_value_t *x;
+  int64_t size;
+  spd_layer_config_t cfg;
+  spd_layer_config_defaults(&cfg, SPD_LAYER_LRN, NULL);
+  int rc = spd__onnx_input(cv, n, 0, ONNX_V_LAYER, &x);
+  if (!rc)
+    rc = spd__onnx_attr_int(cv, n, "size", 0, &size);
+  if (!rc)
+    rc = spd__onnx_attr_float(cv, n, "alpha", 1e-4f, &cfg.lrn_alpha);
+  if (!rc)
+    rc = spd__onnx_attr_float(cv, n, "beta", 0.75f, &cfg.lrn_beta);
+  if (!rc)
+    rc = spd__onnx_attr_float(cv, n, "bias", 1.0f, &cfg.lrn_bias);
+  if (rc)
+    return rc;
+  if (size < 1 || size > 1 << 20)
+    return fail_attr(cv, n, "size", "must be from 1 to 2^20");
+  if (x->layout == ONNX_FLAT_HWC || x->padded)
+    return spd__onnx_fail(cv, n, SPD_EUNSUPPORTED, "input flattened from a map, or padded");
+  cfg.lrn_size = (int32_t)size;
+  int layer;
+  rc = spd__onnx_add_layer(cv, n, &cfg, &x->layer, 1, &layer);
+  return rc ? rc : define_layer_output(cv, n, layer, x->layout, NULL);
+}
+
 static int op_dropout(onnx_conv_t *cv, const Onnx__NodeProto *n) {
   onnx_value_t *x, *ratio = NULL;
   float rate = 0.5f;
@@ -1031,6 +1057,7 @@ static const op_entry_t ops[] = {
     {"Reshape", op_reshape},
     {"Pad", op_pad},
     {"Dropout", op_dropout},
+    {"LRN", op_lrn},
     {"Identity", op_identity},
     {"Constant", op_constant},
     {"Transpose", op_transpose},

@@ -71,6 +71,14 @@ static spd_act_params_t act_params(const spd_layer_t *layer, int batch) {
   return p;
 }
 
+static spd_lrn_params_t lrn_params(const spd_layer_t *layer, int batch) {
+  const spd_layer_config_t *c = &layer->config;
+  spd_lrn_params_t p = {.channels = last_dim(&layer->output_shape), .size = c->lrn_size,
+                        .alpha = c->lrn_alpha, .beta = c->lrn_beta, .bias = c->lrn_bias};
+  p.rows = spd_shape_size(&layer->output_shape) / (size_t)p.channels * (size_t)batch;
+  return p;
+}
+
 static spd_batchnorm_params_t bn_params(const spd_layer_t *layer, int batch, bool training) {
   spd_batchnorm_params_t p = {0};
   p.channels = last_dim(&layer->output_shape);
@@ -212,6 +220,11 @@ void spd__ref_layer_forward(spd_ref_t *ref, int i, bool training) {
   case SPD_LAYER_CONCATENATE:
     concat_forward(ref, layer, st);
     break;
+  case SPD_LAYER_LRN: {
+    spd_lrn_params_t p = lrn_params(layer, ref->batch);
+    spd_lrn_forward(st->out, input_of(ref, layer, 0), &p);
+    break;
+  }
   default: /* the input layer's output is written by spd_ref_forward */
     break;
   }
@@ -292,6 +305,11 @@ static void plain_backward(spd_ref_t *ref, int i, float *din, const float *dz_re
   case SPD_LAYER_DROPOUT: {
     spd_dropout_params_t p = dropout_params(ref, i, ref->training);
     spd_dropout_backward(din, st->dout, st->mask, &p);
+    break;
+  }
+  case SPD_LAYER_LRN: {
+    spd_lrn_params_t p = lrn_params(layer, ref->batch);
+    spd_lrn_backward(din, st->dout, input_of(ref, layer, 0), &p);
     break;
   }
   default:

@@ -355,6 +355,14 @@ static int infer_single(spd_ctx_t *ctx, const spd_layer_config_t *cfg,
       return config_fail(ctx, cfg, "rate must be in [0, 1)");
     *out = *in;
     return 0;
+  case SPD_LAYER_LRN:
+    if (in->rank < 1)
+      return shape_fail(ctx, cfg, in, "LRN needs rank >= 1");
+    if (cfg->lrn_size < 1 || !(cfg->lrn_bias > 0.0f) || !(cfg->lrn_alpha >= 0.0f) ||
+        !(cfg->lrn_beta >= 0.0f))
+      return config_fail(ctx, cfg, "size must be >= 1, bias > 0, alpha and beta >= 0");
+    *out = *in;
+    return 0;
   case SPD_LAYER_BATCHNORM:
     if (in->rank < 1)
       return shape_fail(ctx, cfg, in, "BatchNormalization needs rank >= 1");

@@ -107,6 +107,17 @@ def test_matmul_and_add_become_one_dense_with_external_weights(tmp_path):
     assert summary.returncode == 0 and "Dense" in summary.stdout and "65" in summary.stdout
 
 
+def test_lrn_against_its_formula(tmp_path):
+    m = model([helper.make_node("LRN", ["x"], ["y"], size=4, alpha=0.3, beta=0.6, bias=2.0)],
+              [], in_shape=(1, 6, 3, 2))
+    x = RNG.standard_normal((2, 6, 3, 2)).astype(np.float32)
+    sq = np.pad(x.astype(np.float64) ** 2, ((0, 0), (1, 2), (0, 0), (0, 0)))
+    window = sum(sq[:, i:i + 6] for i in range(4))  # channels c-1 .. c+2, ONNX's window
+    want = x / (2.0 + 0.3 / 4 * window) ** 0.6
+    got = predict(tmp_path, m, x)
+    assert np.allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
 def test_external_data_outside_the_folder_is_refused(tmp_path):
     m = conv_model()
     onnx.save(m, str(tmp_path / "m.onnx"), save_as_external_data=True,
@@ -159,10 +170,10 @@ def test_value_nobody_produces(tmp_path):
 
 
 def test_every_unsupported_operator_named_at_once(tmp_path):
-    m = model([helper.make_node("LRN", ["x"], ["a"], size=3, name="norm"),
+    m = model([helper.make_node("LpNormalization", ["x"], ["a"], name="norm"),
                helper.make_node("Relu", ["a"], ["b"]),
                helper.make_node("HardSwish", ["b"], ["y"], name="swish")], [], opset=14)
-    line = refused(tmp_path, m, ["opset 14", "2 nodes", "LRN (node 'norm')",
+    line = refused(tmp_path, m, ["opset 14", "2 nodes", "LpNormalization (node 'norm')",
                                  "HardSwish (node 'swish')"])
     assert "Relu" not in line
 
