@@ -273,8 +273,8 @@ static int input_shape(onnx_conv_t *cv, const Onnx__ValueInfoProto *in, spd_shap
   const Onnx__TypeProto *t = in->type;
   if (!t || t->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !t->tensor_type ||
       !t->tensor_type->shape)
-    return spd_ctx_fail(cv->ctx, SPD_EFORMAT, "ONNX graph input '%s' is not a tensor of known shape",
-                        in->name);
+    return spd_ctx_fail(cv->ctx, SPD_EFORMAT,
+                        "ONNX graph input '%s' is not a tensor of known shape", in->name);
   const Onnx__TypeProto__Tensor *tt = t->tensor_type;
   if (tt->has_elem_type && tt->elem_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
     return spd_ctx_fail(cv->ctx, SPD_EUNSUPPORTED,

@@ -108,6 +108,36 @@ int spd__onnx_value_dims(const onnx_conv_t *cv, const onnx_value_t *v, int64_t *
 /** Keep @p data (owned from now on) for parameter @p param of @p layer. */
 int spd__onnx_weight(onnx_conv_t *cv, int layer, const char *param, float *data, size_t count);
 
+/* ---- onnx_ops.c: helpers the operator files share ---- */
+int spd__onnx_fail_attr(onnx_conv_t *cv, const Onnx__NodeProto *n, const char *attr,
+                        const char *why);
+/** Output 0 of @p n as the output of @p layer (*out may be NULL). */
+int spd__onnx_define_output(onnx_conv_t *cv, const Onnx__NodeProto *n, int layer,
+                            onnx_layout_t layout, onnx_value_t **out);
+/** Output 0 of @p n as the same values as @p from. */
+int spd__onnx_define_alias(onnx_conv_t *cv, const Onnx__NodeProto *n, const onnx_value_t *from);
+/** Fail when an output past the first is used. */
+int spd__onnx_only_first_output(onnx_conv_t *cv, const Onnx__NodeProto *n);
+float *spd__onnx_copy_floats(onnx_conv_t *cv, const float *src, size_t count, float scale);
+/** Free constant @p v's values once its only reader took them. */
+void spd__onnx_release(onnx_conv_t *cv, onnx_value_t *v);
+/** spd__onnx_weight, failing with SPD_ENOMEM when @p data is NULL. */
+int spd__onnx_keep_weight(onnx_conv_t *cv, const Onnx__NodeProto *n, int layer,
+                          const char *param, float *data, size_t count);
+
+/* ---- onnx_ops_window.c, onnx_ops_shape.c: operators of the table ---- */
+int spd__onnx_op_conv(onnx_conv_t *cv, const Onnx__NodeProto *n);
+int spd__onnx_op_maxpool(onnx_conv_t *cv, const Onnx__NodeProto *n);
+int spd__onnx_op_avgpool(onnx_conv_t *cv, const Onnx__NodeProto *n);
+int spd__onnx_op_global_avgpool(onnx_conv_t *cv, const Onnx__NodeProto *n);
+int spd__onnx_op_pad(onnx_conv_t *cv, const Onnx__NodeProto *n);
+int spd__onnx_op_flatten(onnx_conv_t *cv, const Onnx__NodeProto *n);
+int spd__onnx_op_reshape(onnx_conv_t *cv, const Onnx__NodeProto *n);
+int spd__onnx_op_transpose(onnx_conv_t *cv, const Onnx__NodeProto *n);
+int spd__onnx_op_unsqueeze(onnx_conv_t *cv, const Onnx__NodeProto *n);
+int spd__onnx_op_squeeze(onnx_conv_t *cv, const Onnx__NodeProto *n);
+int spd__onnx_op_concat(onnx_conv_t *cv, const Onnx__NodeProto *n);
+
 /* ---- onnx_ops.c ---- */
 /** Whether spindle reads operator @p op_type of the default domain. */
 bool spd__onnx_op_known(const char *op_type);
