@@ -36,6 +36,8 @@ int spd__onnx_fail(onnx_conv_t *cv, const Onnx__NodeProto *n, int err, const cha
   va_start(ap, fmt);
   vsnprintf(why, sizeof why, fmt, ap);
   va_end(ap);
+  if (!n) /* the graph's own inputs and initializers */
+    return spd_ctx_fail(cv->ctx, err, "ONNX graph (opset %lld): %s", (long long)cv->opset, why);
   return spd_ctx_fail(cv->ctx, err, "ONNX node '%s' (%s, opset %lld): %s", spd__onnx_node_name(n),
                       n->op_type ? n->op_type : "?", (long long)cv->opset, why);
 }

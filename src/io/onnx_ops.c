@@ -55,7 +55,8 @@ int spd__onnx_define_alias(onnx_conv_t *cv, const Onnx__NodeProto *n, const onnx
     v->i = copy.i ? spd_malloc(cv->ctx, (copy.count ? copy.count : 1) * sizeof *v->i) : NULL;
     if (!v->f || (copy.i && !v->i))
       return spd__onnx_fail(cv, n, SPD_ENOMEM, "copying a constant");
-    memcpy(v->f, copy.f, copy.count * sizeof *v->f);
+    if (copy.f) /* NULL once released to a weight (count 0) */
+      memcpy(v->f, copy.f, copy.count * sizeof *v->f);
     if (copy.i)
       memcpy(v->i, copy.i, copy.count * sizeof *v->i);
   }

@@ -83,16 +83,11 @@ int spd__onnx_op_reshape(onnx_conv_t *cv, const Onnx__NodeProto *n) {
 static int transpose_const(onnx_conv_t *cv, const Onnx__NodeProto *n, const onnx_value_t *x,
                            const int64_t *perm, int count) {
   int64_t p[8];
-  for (int i = 0; i < x->rank; i++) {
+  for (int i = 0; i < x->rank; i++) /* a permutation: checked by the caller */
     p[i] = count ? perm[i] : x->rank - 1 - i;
-    if (p[i] < 0 || p[i] >= x->rank)
-      return spd__onnx_fail_attr(cv, n, "perm", "an axis out of range");
-  }
-  if (count && count != x->rank)
-    return spd__onnx_fail_attr(cv, n, "perm", "one axis per dimension expected");
   onnx_value_t t = {.kind = ONNX_V_CONST, .rank = x->rank, .count = x->count};
-  int64_t in_stride[8], idx[8] = {0};
-  for (int i = x->rank - 1, s = 1; i >= 0; s *= (int)x->dims[i], i--)
+  int64_t in_stride[8], idx[8] = {0}, s = 1;
+  for (int i = x->rank - 1; i >= 0; s *= x->dims[i], i--)
     in_stride[i] = s;
   for (int i = 0; i < x->rank; i++)
     t.dims[i] = x->dims[p[i]];
@@ -121,17 +116,23 @@ int spd__onnx_op_transpose(onnx_conv_t *cv, const Onnx__NodeProto *n) {
   int count;
   if ((rc = spd__onnx_attr_ints(cv, n, "perm", perm, 8, &count)))
     return rc;
+  int64_t dims[8];
+  int rank = x->kind == ONNX_V_CONST ? x->rank : spd__onnx_value_dims(cv, x, dims);
+  bool seen[8] = {false};
+  if (count && count != rank)
+    return spd__onnx_fail_attr(cv, n, "perm", "one axis per dimension expected");
+  for (int i = 0; i < count; i++) {
+    if (perm[i] < 0 || perm[i] >= rank || seen[perm[i]])
+      return spd__onnx_fail_attr(cv, n, "perm", "not a permutation of the axes");
+    seen[perm[i]] = true;
+  }
   if (x->kind == ONNX_V_CONST)
     return transpose_const(cv, n, x, perm, count);
-  int64_t dims[8];
-  int rank = spd__onnx_value_dims(cv, x, dims);
   /* Axes of length 1 may move freely: what stays is a layout change only
    * when the other axes keep their order. */
   int64_t last = -1;
   bool order_kept = count == rank || count == 0;
   for (int i = 0; i < count && order_kept; i++) {
-    if (perm[i] < 0 || perm[i] >= rank)
-      return spd__onnx_fail_attr(cv, n, "perm", "an axis out of range");
     if (dims[perm[i]] != 1) {
       order_kept = perm[i] > last;
       last = perm[i];

@@ -288,10 +288,11 @@ int spd__onnx_op_pad(onnx_conv_t *cv, const Onnx__NodeProto *n) {
     if ((rc = spd__onnx_input(cv, n, 1, ONNX_V_CONST, &p)) ||
         (rc = spd__onnx_input(cv, n, 2, 0, &v)))
       return rc;
-    if (p->count > 8 || (v && (v->kind != ONNX_V_CONST || v->count != 1)))
+    if (p->count > 8 || (p->count && !p->i) || (v && (v->kind != ONNX_V_CONST || v->count != 1)))
       return spd__onnx_fail(cv, n, SPD_EUNSUPPORTED, "pads or value of an unexpected size");
     count = (int)p->count;
-    memcpy(pads, p->i, p->count * sizeof *pads);
+    if (p->count)
+      memcpy(pads, p->i, p->count * sizeof *pads);
     value = v ? v->f[0] : 0.0f;
   }
   if (n->n_input > 3)

@@ -317,7 +317,8 @@ int spd__onnx_attr_string(onnx_conv_t *cv, const Onnx__NodeProto *n, const char 
   if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING && (a->has_type || !a->has_s))
     return attr_type_fail(cv, n, name, "a string");
   size_t len = a->s.len < size - 1 ? a->s.len : size - 1;
-  memcpy(out, a->s.data, len);
+  if (len) /* an absent string has no data pointer */
+    memcpy(out, a->s.data, len);
   out[len] = '\0';
   return 0;
 }
