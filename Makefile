@@ -3,6 +3,7 @@
 #   make deps    install missing Debian packages (apt-get, sudo when not root)
 #   make demo    deps + build, then train the demo model on an emulated SpiNN-5
 #   make test    deps + build, then the whole suite, plain and under ASan+UBSan
+#                (tests labelled slow run with `cd build && ctest -L slow`)
 #   make bench   deps + build, then the benchmarks (JSON into build/bench/)
 #   make soak    deps + build, then the zero-drop seed matrix (build/bench/soak.json)
 #   make fuzz    deps + the libFuzzer harnesses (clang, build/fuzz), each run to
@@ -22,6 +23,7 @@ CMAKE_GEN  := -DCMAKE_BUILD_TYPE=RelWithDebInfo
 DEB_PACKAGES := cmake make gcc pkg-config libcmocka-dev libhdf5-dev libcjson-dev \
                 zlib1g-dev libzip-dev dataset-fashion-mnist python3 python3-pytest \
                 python3-numpy python3-h5py python3-onnx clang \
+                protobuf-c-compiler libprotobuf-c-dev python3-torchvision \
                 gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-user
 BENCH_PACKAGES := python3-torch
 
@@ -48,7 +50,7 @@ demo: deps build
 test: deps build test-plain test-sanitize test-fuzz
 
 test-plain: build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE slow
 
 test-sanitize:
 	@cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSPINDLE_SANITIZE=ON >/dev/null

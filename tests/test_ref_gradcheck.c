@@ -396,6 +396,79 @@ static void add_with_fan_out(void **state) {
   gradcheck(&n, &MSE_TRAIN, 60);
 }
 
+/* ONNX's windows: a grouped and a depthwise convolution with explicit,
+ * uneven pads, relu6, and pooling with explicit pads and ceil_mode. */
+static void grouped_conv_explicit_pads_relu6(void **state) {
+  (void)state;
+  net_t n;
+  net_input(&n, 3, 6, 5, 4);
+  spd_layer_config_t c = window(SPD_LAYER_CONV2D, 3, 2, 1, SPD_PAD_EXPLICIT);
+  c.groups = 2;
+  c.filters = 6;
+  c.pads[0] = 2, c.pads[1] = 0, c.pads[2] = 1, c.pads[3] = 1;
+  c.activation = SPD_ACT_TANH;
+  net_add(&n, c);
+  c = window(SPD_LAYER_CONV2D, 3, 1, 1, SPD_PAD_EXPLICIT);
+  c.groups = c.filters = 6; /* depthwise */
+  c.pads[0] = c.pads[1] = c.pads[2] = c.pads[3] = 1;
+  c.activation = SPD_ACT_RELU6;
+  net_add(&n, c);
+  spd_layer_config_t p = window(SPD_LAYER_MAXPOOL2D, 2, 2, 1, SPD_PAD_EXPLICIT);
+  p.pads[0] = 1;
+  p.ceil_mode = true;
+  net_add(&n, p);
+  net_add(&n, cfg_of(SPD_LAYER_FLATTEN));
+  net_add(&n, dense(2, SPD_ACT_LINEAR));
+  check_t k = {SPD_LOSS_MSE, false, true, 2};
+  assert_int_equal(spd_model_build(n.m, 70), 0);
+  assert_int_equal(n.m->layers[1].output_shape.dims[0], 4); /* (6 + 3 - 3) / 2 + 1 */
+  assert_int_equal(n.m->layers[1].output_shape.dims[1], 2); /* (5 + 1 - 3) / 2 + 1 */
+  assert_int_equal(n.m->layers[2].params[0].value.shape.dims[2], 1);
+  assert_int_equal(n.m->layers[3].output_shape.dims[0], 3); /* ceil((4 + 1 - 2) / 2) + 1 */
+  gradcheck(&n, &k, 70);
+}
+
+/* Concatenate splits its gradient back to each input's channels. */
+static void concatenate_channels(void **state) {
+  (void)state;
+  net_t n;
+  net_input(&n, 3, 4, 4, 2);
+  int a = net_add(&n, window(SPD_LAYER_CONV2D, 1, 1, 1, SPD_PAD_VALID));
+  n.last = 0;
+  spd_layer_config_t c = window(SPD_LAYER_CONV2D, 3, 1, 1, SPD_PAD_SAME);
+  c.filters = 2;
+  c.activation = SPD_ACT_TANH;
+  int b = net_add(&n, c);
+  spd_layer_config_t cat = cfg_of(SPD_LAYER_CONCATENATE);
+  int ins[3] = {a, b, a};
+  assert_int_equal(spd_model_add(n.m, &cat, ins, 3, &n.last), 0);
+  net_add(&n, cfg_of(SPD_LAYER_FLATTEN));
+  net_add(&n, dense(2, SPD_ACT_LINEAR));
+  check_t k = {SPD_LOSS_MSE, false, true, 2};
+  assert_int_equal(spd_model_build(n.m, 71), 0);
+  assert_int_equal(n.m->layers[3].output_shape.dims[2], 8);
+  gradcheck(&n, &k, 71);
+}
+
+/* LRN across channels, an even and an odd window (ONNX's clipping). */
+static void lrn_across_channels(void **state) {
+  (void)state;
+  for (int size = 2; size <= 3; size++) {
+    net_t n;
+    net_input(&n, 3, 3, 2, 5);
+    spd_layer_config_t c = cfg_of(SPD_LAYER_LRN);
+    c.lrn_size = size;
+    c.lrn_alpha = 0.5f; /* large enough that the cross term matters */
+    c.lrn_beta = 0.75f;
+    c.lrn_bias = 1.5f;
+    net_add(&n, c);
+    net_add(&n, cfg_of(SPD_LAYER_FLATTEN));
+    net_add(&n, dense(2, SPD_ACT_LINEAR));
+    check_t k = {SPD_LOSS_MSE, false, true, 2};
+    gradcheck(&n, &k, 80 + (uint64_t)size);
+  }
+}
+
 /* Dropout's backward must apply the forward's mask. */
 static void dropout_kernel(void **state) {
   (void)state;
@@ -425,6 +498,9 @@ int main(void) {
       cmocka_unit_test(conv1d_and_pool1d),    cmocka_unit_test(pooling2d),
       cmocka_unit_test(batchnorm_modes),      cmocka_unit_test(add_with_fan_out),
       cmocka_unit_test(dropout_kernel),
+      cmocka_unit_test(grouped_conv_explicit_pads_relu6),
+      cmocka_unit_test(concatenate_channels),
+      cmocka_unit_test(lrn_across_channels),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

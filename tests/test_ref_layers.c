@@ -80,12 +80,12 @@ static void fill_random(float *x, size_t n, spd_rng_t *rng) {
 static void conv_gemm_equals_direct(void **state) {
   (void)state;
   static const spd_window_params_t cases[] = {
-      /* B, ih, iw, ic, oh, ow, oc, kh, kw, sh, sw, dh, dw, pad_top, pad_left */
-      {2, 7, 6, 2, 4, 3, 3, 3, 3, 2, 2, 1, 1, 1, 0},   /* SAME, stride 2 */
-      {1, 9, 9, 3, 5, 5, 4, 3, 3, 1, 1, 2, 2, 0, 0},   /* dilation 2, valid */
-      {2, 6, 6, 2, 6, 6, 5, 2, 2, 1, 1, 1, 1, 0, 0},   /* even kernel SAME */
-      {3, 1, 11, 2, 1, 6, 3, 1, 3, 1, 2, 1, 1, 0, 1},  /* Conv1D SAME, stride 2 */
-      {2, 28, 28, 1, 28, 28, 6, 5, 5, 1, 1, 1, 1, 2, 2}, /* LeNet conv1 */
+      /* B, ih, iw, ic, oh, ow, oc, kh, kw, sh, sw, dh, dw, pad_top, pad_left, groups */
+      {2, 7, 6, 2, 4, 3, 3, 3, 3, 2, 2, 1, 1, 1, 0, 1},   /* SAME, stride 2 */
+      {1, 9, 9, 3, 5, 5, 4, 3, 3, 1, 1, 2, 2, 0, 0, 1},   /* dilation 2, valid */
+      {2, 6, 6, 2, 6, 6, 5, 2, 2, 1, 1, 1, 1, 0, 0, 1},   /* even kernel SAME */
+      {3, 1, 11, 2, 1, 6, 3, 1, 3, 1, 2, 1, 1, 0, 1, 1},  /* Conv1D SAME, stride 2 */
+      {2, 28, 28, 1, 28, 28, 6, 5, 5, 1, 1, 1, 1, 2, 2, 1}, /* LeNet conv1 */
   };
   spd_rng_t rng;
   spd_rng_init(&rng, 4, 0);

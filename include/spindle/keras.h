@@ -89,7 +89,8 @@ int spd_keras_save(const spd_model_t *m, const char *path, spd_keras_file_t file
 
 /** Load a whole model from a file holding an architecture: .json (fresh
  *  weights from @p seed), a legacy full-model .h5 or a .keras archive
- *  (architecture and weights), with the training configuration the file
+ *  (architecture and weights), or an .onnx model (spindle/onnx.h: graph and
+ *  weights), with the training configuration the file
  *  states (compile_config, or a .h5's training_config attribute). *out is
  *  a new model owned by the caller (spd_model_free). */
 int spd_keras_model_load(spd_ctx_t *ctx, const char *path, uint64_t seed,

@@ -49,7 +49,9 @@ typedef struct spd_tensor {
   X(ACTIVATION, "Activation")                                                 \
   X(DROPOUT, "Dropout")                                                       \
   X(BATCHNORM, "BatchNormalization")                                          \
-  X(ADD, "Add")
+  X(ADD, "Add")                                                               \
+  X(CONCATENATE, "Concatenate")                                               \
+  X(LRN, "LRN")
 
 typedef enum spd_layer_kind {
 #define SPD_LAYER_KIND_ENUM_(id, keras) SPD_LAYER_##id,
@@ -69,7 +71,8 @@ int spd_layer_kind_parse(const char *keras_class_name);
   X(TANH, "tanh")                                                             \
   X(SOFTMAX, "softmax")                                                       \
   X(LEAKY_RELU, "leaky_relu")                                                 \
-  X(ELU, "elu")
+  X(ELU, "elu")                                                               \
+  X(RELU6, "relu6")
 
 typedef enum spd_activation {
 #define SPD_ACTIVATION_ENUM_(id, keras) SPD_ACT_##id,
@@ -81,7 +84,13 @@ typedef enum spd_activation {
 const char *spd_activation_name(spd_activation_t a);
 int spd_activation_parse(const char *keras_name);
 
-typedef enum spd_padding { SPD_PAD_VALID = 0, SPD_PAD_SAME = 1 } spd_padding_t;
+/** VALID and SAME as Keras; EXPLICIT takes spd_layer_config_t.pads (ONNX's
+ *  pads, which neither Keras mode expresses: ResNet's 7x7 stride-2 pad 3). */
+typedef enum spd_padding {
+  SPD_PAD_VALID = 0,
+  SPD_PAD_SAME = 1,
+  SPD_PAD_EXPLICIT = 2
+} spd_padding_t;
 
 #define SPD_INITIALIZERS(X)                                                   \
   X(GLOROT_UNIFORM, "GlorotUniform", "glorot_uniform")                        \
@@ -121,10 +130,20 @@ typedef struct spd_layer_config {
   int32_t strides[2];            /* also pooling strides (default = pool_size) */
   int32_t dilation_rate[2];
   spd_padding_t padding;         /* convolutions and pooling */
+  /* SPD_PAD_EXPLICIT: zero positions before rows, before columns, after rows,
+   * after columns (1-D layers: index 0 and 2). Pooling never lets a padded
+   * position win a max or count in an average (ONNX's count_include_pad=0). */
+  int32_t pads[4];
+  bool ceil_mode;                /* pooling: output size rounded up (ONNX, PyTorch) */
+  int32_t groups;                /* Conv2D: channel groups (1; depthwise = channels) */
   /* Pooling */
   int32_t pool_size[2];
   /* Reshape target (without batch); one dim may be -1 */
   spd_shape_t target_shape;
+  /* LRN (ONNX's LocalResponseNormalization, across channels): size
+   * channels, y = x / (bias + alpha / size * sum x^2)^beta; no Keras layer */
+  int32_t lrn_size;
+  float lrn_alpha, lrn_beta, lrn_bias;
   /* Dropout */
   float rate;
   uint64_t dropout_seed;
@@ -145,7 +164,7 @@ void spd_layer_config_defaults(spd_layer_config_t *cfg, spd_layer_kind_t kind,
 
 /** A named parameter tensor of a layer, in Keras's layout and order:
  *  Dense kernel (in, units), bias (units); Conv2D kernel (kh, kw, cin, filters),
- *  bias (filters); Conv1D kernel (k, cin, filters); BatchNormalization gamma,
+ *  bias (filters), cin divided by groups; Conv1D kernel (k, cin, filters); BatchNormalization gamma,
  *  beta, moving_mean, moving_variance (channels). */
 typedef struct spd_param {
   char name[SPD_NAME_MAX];       /* "kernel", "bias", "gamma", ... */
@@ -175,6 +194,14 @@ typedef struct spd_model {
   spd_layer_t *layers;
   int output;                    /* index of the output layer (last by default) */
   bool built;                    /* shapes inferred and parameters allocated */
+  /* A file that declares its tensors channels first (ONNX's NCHW,
+   * spindle/onnx.h): its samples come as (channels, spatial...) and go to
+   * the layers as (spatial..., channels). When output_channels_last has a
+   * rank, the output layer's values are in that channels-last order and the
+   * file declares them channels first (flattened when the output layer is
+   * rank 1): spd_model_output_channels_first turns them back. */
+  bool channels_first;
+  spd_shape_t output_channels_last;
   /* The training configuration its file states (spindle/compile.h), owned;
    * NULL when the file has none. Set with spd_model_set_compile. */
   struct spd_compile_config *compile;
@@ -197,6 +224,15 @@ int spd_model_add(spd_model_t *m, const spd_layer_config_t *cfg,
  *  and allocate parameters, initialised from @p seed with the layers'
  *  initializers (deterministic: base/rng, one stream per layer). */
 int spd_model_build(spd_model_t *m, uint64_t seed);
+
+/** One sample of @p m's input as its file declares it (@p in) into the
+ *  layers' channels-last order (@p out, same size); a copy unless
+ *  m->channels_first. */
+void spd_model_input_channels_last(const spd_model_t *m, const float *in, float *out);
+/** One sample of @p m's output (@p in, channels last) into the order its
+ *  file declares (@p out, same size); a copy unless output_channels_last
+ *  has a rank. */
+void spd_model_output_channels_first(const spd_model_t *m, const float *in, float *out);
 
 /** Find a layer by name; -1 if none. */
 int spd_model_find(const spd_model_t *m, const char *name);

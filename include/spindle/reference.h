@@ -50,9 +50,12 @@ typedef struct spd_window_params {
   int stride_h, stride_w;
   int dil_h, dil_w;            /* 1 for pooling */
   int pad_top, pad_left;
+  int groups;                  /* convolutions: channel groups (0 or 1: one group) */
 } spd_window_params_t;
 
-/* out (B, oh, ow, oc) = conv(in (B, ih, iw, ic), w (kh, kw, ic, oc)) + b (oc); b may be NULL. */
+/* out (B, oh, ow, oc) = conv(in (B, ih, iw, ic), w (kh, kw, ic / groups, oc)) + b (oc); b may
+ * be NULL. Group g maps input channels [g*ic/groups, (g+1)*ic/groups) to outputs
+ * [g*oc/groups, (g+1)*oc/groups) (depthwise: groups = ic). */
 void spd_conv_forward(float *out, const float *in, const float *w, const float *b,
                       const spd_window_params_t *p);
 /* din (B, ih, iw, ic) += ...; dw (kh, kw, ic, oc) += ...; db (oc) += sum dout. */
@@ -159,6 +162,31 @@ void spd_batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float 
 void spd_add_forward(float *out, const float *const *inputs, int n_inputs, size_t n);
 /* Each din[i] (n) += dout (gradient fan-out); NULL entries are skipped. */
 void spd_add_backward(float *const *dins, const float *dout, int n_inputs, size_t n);
+/* LRN across the last axis (channels): @p rows positions of @p channels;
+ * window of channel c: [c - (size-1)/2, c + size/2] clipped, as ONNX. */
+typedef struct spd_lrn_params {
+  size_t rows;
+  int channels, size;
+  float alpha, beta, bias;
+} spd_lrn_params_t;
+
+/* out = in / (bias + alpha / size * sum over the window of in^2)^beta. */
+void spd_lrn_forward(float *out, const float *in, const spd_lrn_params_t *p);
+/* din += the gradient through the forward above (recomputed from @p in). */
+void spd_lrn_backward(float *din, const float *dout, const float *in, const spd_lrn_params_t *p);
+
+/* Concatenate on the last axis: @p rows positions (batch included), input k
+ * holding channels[k] values at each. */
+typedef struct spd_concat_params {
+  size_t rows;
+  int n_inputs;
+  int channels[SPD_MAX_INBOUND];
+} spd_concat_params_t;
+
+/* out (rows, sum channels) = the inputs (rows, channels[k]) side by side. */
+void spd_concat_forward(float *out, const float *const *inputs, const spd_concat_params_t *p);
+/* Each din[k] (rows, channels[k]) += its slice of dout; NULL entries are skipped. */
+void spd_concat_backward(float *const *dins, const float *dout, const spd_concat_params_t *p);
 /* Flatten and Reshape keep the row-major order: out (n) = in; din += dout. */
 void spd_reshape_forward(float *out, const float *in, size_t n);
 void spd_reshape_backward(float *din, const float *dout, size_t n);

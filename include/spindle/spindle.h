@@ -31,6 +31,7 @@
 #include "spindle/compile.h"
 #include "spindle/dataset.h"
 #include "spindle/keras.h"
+#include "spindle/onnx.h"
 
 /* map/: partition, place, route. */
 #include "spindle/partition.h"

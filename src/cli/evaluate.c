@@ -7,9 +7,9 @@
 #include "cli/session.h"
 
 static const char usage[] =
-    "usage: spindle evaluate MODEL.json --weights W.h5 --data fashion-mnist|FOLDER [OPTIONS]\n"
+    "usage: spindle evaluate MODEL --weights W.h5 --data fashion-mnist|FOLDER [OPTIONS]\n"
     "\n"
-    "Evaluate a Keras model on the test split of a dataset: Keras's progress bar,\n"
+    "Evaluate a Keras model (.json, .h5, .keras) or an ONNX model (.onnx) on the test split of a dataset: Keras's progress bar,\n"
     "then the mean loss and accuracy over the test samples on stdout. By default\n"
     "the samples run through the model on an emulated SpiNN-5 board.\n"
     "\n"

@@ -10,7 +10,7 @@
 static const spd_cli_command_t commands[] = {
     {"info", "describe a SpiNNaker machine (chips, cores, links, SDRAM)", spd_cli_info},
     {"summary", "Keras-style summary of a model file (layers, shapes, parameters)", spd_cli_summary},
-    {"convert", "convert a Keras model between .json, .h5, .weights.h5 and .keras", spd_cli_convert},
+    {"convert", "convert a model between .json, .h5, .weights.h5 and .keras (or from .onnx)", spd_cli_convert},
     {"map", "compile a model for a machine: tiles, placement and router use, without running", spd_cli_map},
     {"train", "train a Keras model on a dataset (Keras-style fit, progress bar, report)", spd_cli_train},
     {"evaluate", "test loss and accuracy of a Keras model on a dataset", spd_cli_evaluate},

@@ -31,7 +31,7 @@ typedef struct map_options {
 
 static void usage(FILE *out) {
   fprintf(out,
-          "usage: spindle map MODEL.json [--machine NAME] [--faults FILE] [--numeric fixed|float]\n"
+          "usage: spindle map MODEL [--machine NAME] [--faults FILE] [--numeric fixed|float]\n"
           "                  [--optimizer sgd|adam|rmsprop] [--momentum] [--batch-size N]\n"
           "                  [--in-flight N] [--samples N] [--inference] [--placer NAME]\n"
           "                  [--max-cores N] [--slack PERCENT] [--fuse] [--tiles]\n\n"

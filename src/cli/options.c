@@ -14,6 +14,7 @@ typedef enum opt_id {
   OPT_NESTEROV, OPT_NO_SHUFFLE, OPT_VALIDATION_SPLIT, OPT_SAVE, OPT_WEIGHTS,
   OPT_OUTPUT, OPT_LR_SCHEDULE, OPT_DECAY_STEPS, OPT_DECAY_RATE, OPT_ALPHA, OPT_TEST_LIMIT,
   OPT_INJECT_DROPS, OPT_KILL_CORE, OPT_CHECKPOINT, OPT_RESUME, OPT_BOARD, OPT_UDP_LOSS,
+  OPT_INPUT,
 } opt_id_t;
 
 typedef struct opt_spec {
@@ -50,6 +51,7 @@ static const opt_spec_t specs[] = {
     {"--save", OPT_SAVE, SPD_OPT_GROUP_TRAIN, true},
     {"--weights", OPT_WEIGHTS, SPD_OPT_GROUP_WEIGHTS, true},
     {"--output", OPT_OUTPUT, SPD_OPT_GROUP_OUTPUT, true},
+    {"--input", OPT_INPUT, SPD_OPT_GROUP_OUTPUT, true},
     {"--lr-schedule", OPT_LR_SCHEDULE, SPD_OPT_GROUP_TRAIN, true},
     {"--decay-steps", OPT_DECAY_STEPS, SPD_OPT_GROUP_TRAIN, true},
     {"--decay-rate", OPT_DECAY_RATE, SPD_OPT_GROUP_TRAIN, true},
@@ -276,6 +278,7 @@ static int set_value(const char *cmd, const opt_spec_t *spec, const char *v,
   case OPT_RESUME: o->resume = v; return 0;
   case OPT_WEIGHTS: o->weights = v; return 0;
   case OPT_OUTPUT: o->output = v; return 0;
+  case OPT_INPUT: o->input = v; return 0;
   case OPT_MACHINE: o->machine = v; return 0;
   case OPT_KILL_CORE: return set_kill(cmd, spec, v, o);
   case OPT_BOARD: return spd_cli_parse_endpoint(cmd, spec->name, v, o->board_host,
@@ -400,8 +403,14 @@ int spd_cli_parse(int argc, char **argv, unsigned groups, const char *usage,
     fprintf(stderr, "spindle %s: missing MODEL file (see --help)\n", argv[0]);
     return 2;
   }
-  if ((groups & SPD_OPT_GROUP_COMMON) && !o->data) {
-    fprintf(stderr, "spindle %s: missing --data (fashion-mnist or a folder)\n", argv[0]);
+  if (o->input && o->data) {
+    fprintf(stderr, "spindle %s: --input and --data both name the samples; give one\n",
+            argv[0]);
+    return 2;
+  }
+  if ((groups & SPD_OPT_GROUP_COMMON) && !o->data && !o->input) {
+    fprintf(stderr, "spindle %s: missing --data (fashion-mnist or a folder)%s\n", argv[0],
+            (groups & SPD_OPT_GROUP_OUTPUT) ? " or --input X.npy" : "");
     return 2;
   }
   return 0;

@@ -18,7 +18,7 @@ enum {
   SPD_OPT_GROUP_COMMON = 1u << 0,   /* --data --limit --test-limit ... --report */
   SPD_OPT_GROUP_TRAIN = 1u << 1,    /* --epochs --optimizer --lr --momentum --loss --save ... */
   SPD_OPT_GROUP_WEIGHTS = 1u << 2,  /* --weights */
-  SPD_OPT_GROUP_OUTPUT = 1u << 3,   /* --output */
+  SPD_OPT_GROUP_OUTPUT = 1u << 3,   /* --output --input */
 };
 
 typedef enum spd_cli_backend {
@@ -35,6 +35,7 @@ typedef struct spd_cli_options {
   const char *resume;         /* train: checkpoint folder to go on from */
   const char *report;         /* report JSON out */
   const char *output;         /* predictions out (NPY) */
+  const char *input;          /* predict: samples in (NPY), instead of --data */
   const char *loss;           /* NULL: chosen from the model and labels */
   int epochs;
   long batch_size;

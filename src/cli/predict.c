@@ -9,15 +9,21 @@
 #include "cli/session.h"
 
 static const char usage[] =
-    "usage: spindle predict MODEL.json --weights W.h5 --data fashion-mnist|FOLDER "
+    "usage: spindle predict MODEL --weights W.h5 --data fashion-mnist|FOLDER "
     "--output P.npy [OPTIONS]\n"
+    "       spindle predict MODEL --input X.npy --output P.npy [OPTIONS]\n"
     "\n"
-    "Run a Keras model over the test split of a dataset and write its outputs\n"
-    "(one row per sample, float32) to a NumPy .npy file. By default the samples\n"
-    "run through the model on an emulated SpiNN-5 board.\n"
+    "Run a model (Keras .json, .h5, .keras, or ONNX .onnx) over the test split of\n"
+    "a dataset, or over the samples of a NumPy array, and write its outputs (one\n"
+    "row per sample, float32) to a NumPy .npy file, atomically. By default the\n"
+    "samples run through the model on an emulated SpiNN-5 board.\n"
     "\n"
     "options:\n"
     "  --data D            fashion-mnist, mnist, or a folder with the four IDX files\n"
+    "  --input X.npy       the samples instead: float32 or float64, axis 0 the\n"
+    "                      samples, each shaped as the model declares its input\n"
+    "                      (channels first, NCHW, for an ONNX model); the outputs\n"
+    "                      keep the model's declared layout too\n"
     "  --weights W         the weights (.h5, .weights.h5 or .keras)\n"
     "  --output P.npy      where the predictions go (required)\n"
     "  --batch-size B      samples per batch (default 32)\n"
@@ -30,18 +36,38 @@ static const char usage[] =
     "Ctrl-C or SIGTERM stops at the next batch, writes neither --output nor\n"
     "--report and exits with 130 or 143.\n";
 
-/* The output array (n, output shape...) of float32, owned by @p s's ctx. */
+/* The output array (n, output shape...) of float32, owned by @p s's ctx;
+ * channels first when the model's file declares its output so (ONNX). */
 static int alloc_output(spd_cli_session_t *s, spd_array_t *a) {
   const spd_shape_t *shape = &s->model->layers[s->model->output].output_shape;
   *a = (spd_array_t){.dtype = SPD_DTYPE_F32, .rank = shape->rank + 1, .ctx = &s->ctx};
   a->dims[0] = s->test.n;
+  bool first = s->model->output_channels_last.rank >= 2 && shape->rank >= 2;
   for (int i = 0; i < shape->rank; i++)
-    a->dims[i + 1] = (uint64_t)shape->dims[i];
+    a->dims[i + 1] = (uint64_t)shape->dims[first ? (i + shape->rank - 1) % shape->rank : i];
   a->data = spd_calloc(&s->ctx, s->test.n * spd_shape_size(shape), sizeof(float));
   if (!a->data) {
     spd_ctx_fail(&s->ctx, SPD_ENOMEM, "predictions of %zu samples", s->test.n);
     return spd_cli_session_fail(s);
   }
+  return 0;
+}
+
+/* Each row from the layers' channels-last order into the one the model's
+ * file declares (a copy when they agree). */
+static int to_declared_layout(spd_cli_session_t *s, spd_array_t *a) {
+  if (s->model->output_channels_last.rank < 2 || !a->dims[0])
+    return 0;
+  size_t row = (size_t)(spd_array_count(a) / a->dims[0]);
+  float *tmp = spd_malloc(&s->ctx, row * sizeof *tmp);
+  if (!tmp)
+    return spd_ctx_fail(&s->ctx, SPD_ENOMEM, "an output row of %zu values", row);
+  float *data = a->data;
+  for (uint64_t k = 0; k < a->dims[0]; k++) {
+    spd_model_output_channels_first(s->model, data + k * row, tmp);
+    memcpy(data + k * row, tmp, row * sizeof *tmp);
+  }
+  spd_free(&s->ctx, tmp);
   return 0;
 }
 
@@ -71,6 +97,8 @@ static int run(spd_cli_session_t *s) {
                : strcmp(s->opt->numeric, "fixed") == 0
                    ? spd_predict_fixed(s->model, NULL, batch, &s->test, &cb, a.data)
                    : spd_predict(s->model, batch, &s->test, &cb, a.data);
+  if (!failed)
+    failed = to_declared_layout(s, &a);
   if (failed ||
       spd_npy_write(&s->ctx, s->opt->output, &a)) {
     spd_array_free(&a);

@@ -105,8 +105,72 @@ static void split_data(const spd_dataset_split_t *split, const spd_shape_t *shap
                         .y = {.n = split->count, .labels = split->labels}};
 }
 
+/* The shape a sample of @p m has in its file: channels first for ONNX. */
+static spd_shape_t declared_input(const spd_model_t *m) {
+  spd_shape_t in = m->layers[0].output_shape, d = in;
+  if (m->channels_first && in.rank >= 2) {
+    d.dims[0] = in.dims[in.rank - 1];
+    for (int i = 0; i + 1 < in.rank; i++)
+      d.dims[i + 1] = in.dims[i];
+  }
+  return d;
+}
+
+/* --input X.npy: float32 or float64 samples along axis 0, each shaped as
+ * the model's file declares its input (NCHW for ONNX); the layers get them
+ * channels last. */
+static int load_input(spd_cli_session_t *s) {
+  const spd_cli_options_t *o = s->opt;
+  spd_array_t a;
+  if (spd_npy_read(&s->ctx, o->input, &a))
+    return spd_cli_session_fail(s);
+  spd_shape_t want = declared_input(s->model), got = {.rank = a.rank - 1};
+  for (int i = 1; i < a.rank && i <= SPD_MAX_RANK; i++)
+    got.dims[i - 1] = a.dims[i] > INT32_MAX ? -1 : (int32_t)a.dims[i];
+  int rc = 0;
+  if (a.dtype != SPD_DTYPE_F32 && a.dtype != SPD_DTYPE_F64) {
+    rc = fail(s->command, "--input '%s' holds %s values: give float32 or float64", o->input,
+              spd_dtype_name(a.dtype));
+  } else if (a.rank < 2 || a.rank > SPD_MAX_RANK + 1 || !compatible(&want, &got)) {
+    char w[64], g[96];
+    spd_shape_format(&want, w, sizeof w);
+    if (a.rank >= 2 && a.rank <= SPD_MAX_RANK + 1)
+      spd_shape_format(&got, g, sizeof g);
+    else
+      snprintf(g, sizeof g, "an array of rank %d", a.rank);
+    fprintf(stderr, "spindle %s: --input '%s': the model takes samples %s but the array's are "
+                    "%s\n", s->command, o->input, w, g);
+    rc = 1;
+  }
+  size_t n = a.rank >= 1 ? (size_t)a.dims[0] : 0, size = spd_shape_size(&want);
+  if (!rc && o->limit && (size_t)o->limit < n)
+    n = (size_t)o->limit;
+  float *sample = rc ? NULL : spd_malloc(&s->ctx, size * sizeof *sample);
+  s->input_x = rc ? NULL : spd_malloc(&s->ctx, (n ? n : 1) * size * sizeof *s->input_x);
+  s->input_y = rc ? NULL : spd_calloc(&s->ctx, n ? n : 1, sizeof *s->input_y);
+  if (!rc && (!sample || !s->input_x || !s->input_y))
+    rc = fail(s->command, "--input '%s': out of memory for the samples%s", o->input, "");
+  for (size_t k = 0; !rc && k < n; k++) {
+    for (size_t i = 0; i < size; i++)
+      sample[i] = a.dtype == SPD_DTYPE_F32 ? ((const float *)a.data)[k * size + i]
+                                           : (float)((const double *)a.data)[k * size + i];
+    spd_model_input_channels_last(s->model, sample, s->input_x + k * size);
+  }
+  spd_free(&s->ctx, sample);
+  spd_array_free(&a);
+  if (rc)
+    return rc;
+  const spd_shape_t *in = &s->model->layers[0].output_shape;
+  s->test = (spd_fit_data_t){.n = n, .sample_shape = *in, .x = s->input_x,
+                               .y = {.n = n, .labels = s->input_y}};
+  s->train = s->test;
+  return 0;
+}
+
 static int load_data(spd_cli_session_t *s) {
   const spd_cli_options_t *o = s->opt;
+  if (o->input)
+    return load_input(s);
   /* evaluate and predict read one training sample only (the split is not
    * used); --limit applies to the split the command works on, --test-limit
    * to the test split. */
@@ -149,6 +213,9 @@ static int choose_loss(spd_cli_session_t *s) {
   } else {
     s->loss = spd_loss_default(s->model, &s->test.y);
   }
+  /* predict computes no loss (and --input has no labels). */
+  if (!strcmp(s->command, "predict") && o->input)
+    return 0;
   /* from_logits says what the model outputs, so it stays with --loss. */
   s->from_logits = file && file->has_loss && file->from_logits && s->loss != SPD_LOSS_MSE;
   /* predict computes no loss: any output shape goes, labels or not. */
@@ -227,6 +294,10 @@ void spd_cli_session_close(spd_cli_session_t *s) {
   s->machine = NULL;
   spd_model_free(s->model);
   spd_dataset_free(s->dataset);
+  spd_free(&s->ctx, s->input_x);
+  spd_free(&s->ctx, s->input_y);
+  s->input_x = NULL;
+  s->input_y = NULL;
   s->model = NULL;
   s->dataset = NULL;
 }

@@ -23,6 +23,8 @@ typedef struct spd_cli_session {
   spd_model_t *model;
   spd_dataset_t *dataset;
   spd_fit_data_t train, test;
+  float *input_x;                /* --input: the samples, channels last (owned) */
+  int32_t *input_y;              /* --input: placeholder labels, all 0 (owned) */
   spd_loss_kind_t loss;          /* --loss, the model file's, or Keras's choice */
   bool from_logits;              /* the model file's loss takes raw scores */
   double start;                  /* monotonic seconds when the command began */

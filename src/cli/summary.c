@@ -12,7 +12,8 @@ static void usage(FILE *out) {
           "Print the Keras-style summary of a model: each layer, its output shape and\n"
           "parameters, and the totals.\n\n"
           "  MODEL              architecture JSON (model.to_json(), tf.keras 2 or Keras 3),\n"
-          "                     a full-model .h5 (model.save('m.h5')) or a .keras archive\n"
+          "                     a full-model .h5 (model.save('m.h5')), a .keras archive\n"
+          "                     or an ONNX .onnx model (docs/onnx.md)\n"
           "  --weights WEIGHTS  also load weights (.h5, .weights.h5 or .keras) and check\n"
           "                     that every layer's weights are there with the right shapes\n"
           "  -h, --help         this help\n");

@@ -13,9 +13,10 @@
 #include "spindle/keras.h"
 
 static const char usage[] =
-    "usage: spindle train MODEL.json --data fashion-mnist|FOLDER [OPTIONS]\n"
+    "usage: spindle train MODEL --data fashion-mnist|FOLDER [OPTIONS]\n"
     "\n"
-    "Train a Keras model (architecture JSON, .h5 or .keras) as Keras's fit does:\n"
+    "Train a Keras model (architecture JSON, .h5 or .keras) or an ONNX model\n"
+    "(.onnx, docs/onnx.md) as Keras's fit does:\n"
     "a seeded shuffle per epoch, mini-batches (the last one smaller), the loss\n"
     "averaged over each batch, one optimizer step per batch. Then evaluate on\n"
     "the test split. By default the training runs on an emulated SpiNN-5 board\n"

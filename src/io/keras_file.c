@@ -8,6 +8,7 @@
 #include "io/file.h"
 #include "io/keras_h5.h"
 #include "io/keras_json.h"
+#include "spindle/onnx.h"
 
 static bool ends_with(const char *s, const char *suffix) {
   size_t n = strlen(s), k = strlen(suffix);
@@ -313,6 +314,8 @@ int spd__keras_h5_model(spd_ctx_t *ctx, hid_t file_id, const char *path, uint64_
 }
 
 static int model_load(spd_ctx_t *ctx, const char *path, uint64_t seed, spd_model_t **out) {
+  if (spd_onnx_path(path))
+    return spd_onnx_load(ctx, path, seed, out);
   spd_keras_file_t file;
   int err = detect(ctx, path, &file);
   if (err)

@@ -288,9 +288,11 @@ static int read_conv(reader_t *r, const cJSON *c, const char *n, spd_layer_confi
     err = get_padding(r, c, n, &o->padding);
   if (!err)
     err = get_int(r, c, n, "groups", false, &groups);
-  if (!err && groups != 1)
+  if (!err && (groups < 1 || (groups > 1 && d != 2)))
     err = spd_ctx_fail(r->ctx, SPD_EUNSUPPORTED,
-                       "Keras JSON: layer '%s': groups=%d is not supported (only 1)", n, groups);
+                       "Keras JSON: layer '%s': groups=%d is not supported (Conv2D takes 1 or "
+                       "more)", n, groups);
+  o->groups = groups;
   return err ? err : read_weighted_tail(r, c, n, o);
 }
 
@@ -459,6 +461,15 @@ static int read_layer_config(reader_t *r, const char *cls, const cJSON *c, const
     return read_dropout(r, c, name, o);
   case SPD_LAYER_BATCHNORM:
     return read_batchnorm(r, c, name, o, index);
+  case SPD_LAYER_CONCATENATE: {
+    int32_t axis = -1;
+    err = get_int(r, c, name, "axis", false, &axis);
+    if (!err && axis != -1)
+      err = spd_ctx_fail(r->ctx, SPD_EUNSUPPORTED,
+                         "Keras JSON: layer '%s': Concatenate axis=%d (spindle joins the last "
+                         "axis, -1)", name, (int)axis);
+    return err;
+  }
   default:
     return 0; /* InputLayer is read by read_input; Flatten and Add have no arguments */
   }
@@ -578,10 +589,10 @@ static int read_sequential(reader_t *r, const cJSON *model_cfg, const cJSON *lay
     spd_layer_config_t lc;
     if (!err)
       err = read_layer_config(r, cls, cfg, name, r->m->n_layers, &lc);
-    if (!err && lc.kind == SPD_LAYER_ADD)
+    if (!err && (lc.kind == SPD_LAYER_ADD || lc.kind == SPD_LAYER_CONCATENATE))
       err = spd_ctx_fail(r->ctx, SPD_EFORMAT,
-                         "Keras JSON: layer '%s': Add needs several inputs; it cannot be in "
-                         "a Sequential model", name);
+                         "Keras JSON: layer '%s': %s needs several inputs; it cannot be in "
+                         "a Sequential model", name, spd_layer_kind_name(lc.kind));
     int prev = r->m->n_layers - 1;
     if (!err)
       err = spd_model_add(r->m, &lc, &prev, 1, NULL);

@@ -201,7 +201,7 @@ static void conv_args(writer_t *w, const spd_layer_config_t *c) {
   kv_str(w, "padding", c->padding == SPD_PAD_SAME ? "same" : "valid");
   kv_str(w, "data_format", "channels_last");
   kv_ints(w, "dilation_rate", c->dilation_rate, d);
-  kv_int(w, "groups", 1);
+  kv_int(w, "groups", c->groups > 1 ? c->groups : 1);
   weighted_tail(w, c, true);
 }
 
@@ -287,9 +287,32 @@ static void kind_args(writer_t *w, const spd_layer_t *l) {
   case SPD_LAYER_BATCHNORM:
     batchnorm_args(w, l);
     break;
+  case SPD_LAYER_CONCATENATE:
+    kv_int(w, "axis", -1);
+    break;
   default:
     break;
   }
+}
+
+/* Explicit pads and ceil_mode (ONNX's windows) have no Keras argument: such
+ * a model has no Keras form, and saying so beats writing a different one. */
+static int check_keras_form(const spd_model_t *m) {
+  for (int i = 0; i < m->n_layers; i++) {
+    const spd_layer_config_t *c = &m->layers[i].config;
+    if (c->kind == SPD_LAYER_LRN)
+      return spd_ctx_fail(m->ctx, SPD_EUNSUPPORTED,
+                          "Keras JSON: layer '%s' (LRN): Keras has no local response "
+                          "normalization layer: the model has no Keras form", c->name);
+    if (c->padding == SPD_PAD_EXPLICIT || c->ceil_mode)
+      return spd_ctx_fail(m->ctx, SPD_EUNSUPPORTED,
+                          "Keras JSON: layer '%s' (%s): padding (%d, %d, %d, %d)%s is neither "
+                          "Keras's 'valid' nor 'same': the model has no Keras form",
+                          c->name, spd_layer_kind_name(c->kind), (int)c->pads[0],
+                          (int)c->pads[1], (int)c->pads[2], (int)c->pads[3],
+                          c->ceil_mode ? " with ceil_mode" : "");
+  }
+  return 0;
 }
 
 static bool has_build_config(const spd_layer_t *l) {
@@ -671,6 +694,9 @@ int spd__keras_json_format(const spd_model_t *m, spd_keras_json_form_t form, boo
   if (!m->built)
     return spd_ctx_fail(m->ctx, SPD_ESTATE,
                         "Keras JSON: model '%s' must be built before it is written", m->name);
+  int err = check_keras_form(m);
+  if (err)
+    return err;
   writer_t w = {.ctx = m->ctx, .m = m, .keras3 = form == SPD_KERAS_JSON_KERAS3};
   puts_(&w, "{");
   if (spd__model_is_chain(m))

@@ -359,10 +359,10 @@ static wstage_t stage_of_layer(const spd_layer_t *l, int index) {
   s.s_w = one_d ? 1 : (uint32_t)c->strides[1];
   s.d_h = pool ? 1 : (uint32_t)c->dilation_rate[0];
   s.d_w = pool || one_d ? 1 : (uint32_t)c->dilation_rate[1];
-  s.pad_t = (uint32_t)spd__window_pad_before((int32_t)s.in_h, (int32_t)s.k_h, (int32_t)s.s_h,
-                                             (int32_t)s.d_h, c->padding);
-  s.pad_l = (uint32_t)spd__window_pad_before((int32_t)s.in_w, (int32_t)s.k_w, (int32_t)s.s_w,
-                                             (int32_t)s.d_w, c->padding);
+  s.pad_t = (uint32_t)spd__layer_pad_before(c, 0, (int32_t)s.in_h, (int32_t)s.k_h,
+                                            (int32_t)s.s_h, (int32_t)s.d_h);
+  s.pad_l = one_d ? 0 : (uint32_t)spd__layer_pad_before(c, 1, (int32_t)s.in_w, (int32_t)s.k_w,
+                                                        (int32_t)s.s_w, (int32_t)s.d_w);
   return s;
 }
 
@@ -376,6 +376,16 @@ static int collect(csearch_t *S, const spd_model_t *m) {
     if (l->n_inbound != 1 || l->inbound[0] != i - 1)
       return spd_ctx_fail(S->ctx, SPD_EUNSUPPORTED, "layer '%s': the partitioner maps chains of "
                           "layers; this one is not fed by the layer before it", l->config.name);
+    for (int a = 0; is_conv(k) && a < 2; a++)
+      if (l->config.strides[a] > 1 && l->config.dilation_rate[a] > 1)
+        return spd_ctx_fail(S->ctx, SPD_EUNSUPPORTED, "layer '%s' (%s): the machine's kernels "
+                            "take strides > 1 or dilation_rate > 1, not both", l->config.name,
+                            spd_layer_kind_name(k));
+    if ((is_conv(k) && l->config.groups > 1) || l->config.activation == SPD_ACT_RELU6)
+      return spd_ctx_fail(S->ctx, SPD_EUNSUPPORTED, "layer '%s' (%s): the machine's kernels "
+                          "have no %s yet (--backend reference runs it)", l->config.name,
+                          spd_layer_kind_name(k), l->config.groups > 1 ? "grouped convolution"
+                                                                       : "relu6");
     if (is_conv(k) || is_pool(k)) {
       S->st[n++] = stage_of_layer(l, i);
       continue;

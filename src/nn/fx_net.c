@@ -31,6 +31,11 @@ static int check_layer(spd_fx_net_t *net, const spd_layer_t *l, int i) {
                         "layer '%s' (%s): not supported by the fixed-point reference yet",
                         l->config.name,
                         k == SPD_LAYER_INPUT ? "a second model input" : spd_layer_kind_name(k));
+  if ((is_conv(k) && l->config.groups > 1) || l->config.activation == SPD_ACT_RELU6)
+    return spd_ctx_fail(net->ctx, SPD_EUNSUPPORTED,
+                        "layer '%s' (%s): the fixed-point reference has no %s yet (--numeric "
+                        "float runs it)", l->config.name, spd_layer_kind_name(k),
+                        l->config.groups > 1 ? "grouped convolution" : "relu6");
   /* A softmax acts on the last axis of its output in Keras; the fixed-point
    * softmax takes the whole output as one vector. */
   if ((k == SPD_LAYER_DENSE || k == SPD_LAYER_ACTIVATION) &&
@@ -99,8 +104,8 @@ static spd_fx_window_t window_of(const spd_layer_t *l) {
   g.stride_w = c->strides[one_d ? 0 : 1];
   g.dil_h = pool || one_d ? 1 : c->dilation_rate[0];
   g.dil_w = pool ? 1 : c->dilation_rate[one_d ? 0 : 1];
-  g.pad_top = spd__window_pad_before(g.in_h, g.k_h, g.stride_h, g.dil_h, c->padding);
-  g.pad_left = spd__window_pad_before(g.in_w, g.k_w, g.stride_w, g.dil_w, c->padding);
+  g.pad_top = one_d ? 0 : spd__layer_pad_before(c, 0, g.in_h, g.k_h, g.stride_h, g.dil_h);
+  g.pad_left = spd__layer_pad_before(c, one_d ? 0 : 1, g.in_w, g.k_w, g.stride_w, g.dil_w);
   return g;
 }
 

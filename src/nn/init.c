@@ -27,7 +27,8 @@ static int weight_layer_specs(const spd_layer_config_t *cfg, const spd_shape_t *
     kernel = shape_of(3, cfg->kernel_size[0], cin, cfg->filters, 0);
     out_channels = cfg->filters;
   } else {
-    kernel = shape_of(4, cfg->kernel_size[0], cfg->kernel_size[1], cin, cfg->filters);
+    int32_t groups = cfg->groups > 1 ? cfg->groups : 1;
+    kernel = shape_of(4, cfg->kernel_size[0], cfg->kernel_size[1], cin / groups, cfg->filters);
     out_channels = cfg->filters;
   }
   specs[0] = (spd_param_spec_t){"kernel", kernel, true, cfg->kernel_initializer};

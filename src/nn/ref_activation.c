@@ -1,5 +1,5 @@
 /* Activations, forward from the input and backward from the output (as
- * TensorFlow's ReluGrad, SigmoidGrad, TanhGrad, EluGrad and the softmax
+ * TensorFlow's ReluGrad, Relu6Grad, SigmoidGrad, TanhGrad, EluGrad and the softmax
  * gradient), so a layer only keeps its output. */
 #include <math.h>
 
@@ -9,6 +9,8 @@ static float act_one(spd_activation_t kind, float x, const spd_act_params_t *p) 
   switch (kind) {
   case SPD_ACT_RELU:
     return x > 0.0f ? x : 0.0f;
+  case SPD_ACT_RELU6:
+    return x > 0.0f ? (x < 6.0f ? x : 6.0f) : 0.0f;
   case SPD_ACT_SIGMOID:
     return 1.0f / (1.0f + expf(-x));
   case SPD_ACT_TANH:
@@ -27,6 +29,8 @@ static float slope_from_output(spd_activation_t kind, float y, const spd_act_par
   switch (kind) {
   case SPD_ACT_RELU:
     return y > 0.0f ? 1.0f : 0.0f;
+  case SPD_ACT_RELU6:
+    return y > 0.0f && y < 6.0f ? 1.0f : 0.0f;
   case SPD_ACT_SIGMOID:
     return y * (1.0f - y);
   case SPD_ACT_TANH:

@@ -19,8 +19,13 @@ static int tap(int o, int k, int stride, int dil, int pad, int n) {
   return i >= 0 && i < n ? i : -1;
 }
 
+static int groups_of(const spd_window_params_t *p) { return p->groups > 1 ? p->groups : 1; }
+
+/* Group g reads input channels [g*cin_g, (g+1)*cin_g) and writes outputs
+ * [g*cout_g, (g+1)*cout_g); with one group this is the plain loop. */
 static void conv_pixel_forward(float *o, const float *in_b, const float *w,
                                const spd_window_params_t *p, int oh, int ow) {
+  const int groups = groups_of(p), cin_g = p->in_c / groups, cout_g = p->out_c / groups;
   for (int kh = 0; kh < p->k_h; kh++) {
     int ih = tap(oh, kh, p->stride_h, p->dil_h, p->pad_top, p->in_h);
     if (ih < 0)
@@ -30,13 +35,14 @@ static void conv_pixel_forward(float *o, const float *in_b, const float *w,
       if (iw < 0)
         continue;
       const float *x = in_b + ((size_t)ih * p->in_w + iw) * p->in_c;
-      const float *wk = w + ((size_t)kh * p->k_w + kw) * p->in_c * p->out_c;
-      for (int ic = 0; ic < p->in_c; ic++) {
-        const float xi = x[ic];
-        const float *wrow = wk + (size_t)ic * p->out_c;
-        for (int oc = 0; oc < p->out_c; oc++)
-          o[oc] += xi * wrow[oc];
-      }
+      const float *wk = w + ((size_t)kh * p->k_w + kw) * cin_g * p->out_c;
+      for (int g = 0; g < groups; g++)
+        for (int ic = 0; ic < cin_g; ic++) {
+          const float xi = x[g * cin_g + ic];
+          const float *wrow = wk + (size_t)ic * p->out_c;
+          for (int oc = g * cout_g; oc < (g + 1) * cout_g; oc++)
+            o[oc] += xi * wrow[oc];
+        }
     }
   }
 }
@@ -61,6 +67,7 @@ void spd_conv_forward(float *out, const float *in, const float *w, const float *
 
 static void conv_pixel_backward(float *din_b, float *dw, const float *d, const float *in_b,
                                 const float *w, const spd_window_params_t *p, int oh, int ow) {
+  const int groups = groups_of(p), cin_g = p->in_c / groups, cout_g = p->out_c / groups;
   for (int kh = 0; kh < p->k_h; kh++) {
     int ih = tap(oh, kh, p->stride_h, p->dil_h, p->pad_top, p->in_h);
     if (ih < 0)
@@ -70,22 +77,24 @@ static void conv_pixel_backward(float *din_b, float *dw, const float *d, const f
       if (iw < 0)
         continue;
       size_t at = ((size_t)ih * p->in_w + iw) * p->in_c;
-      size_t k_at = ((size_t)kh * p->k_w + kw) * p->in_c * p->out_c;
-      for (int ic = 0; ic < p->in_c; ic++) {
-        const float *wrow = w + k_at + (size_t)ic * p->out_c;
-        if (dw) {
-          float *dwrow = dw + k_at + (size_t)ic * p->out_c;
-          const float xi = in_b[at + ic];
-          for (int oc = 0; oc < p->out_c; oc++)
-            dwrow[oc] += xi * d[oc];
+      size_t k_at = ((size_t)kh * p->k_w + kw) * cin_g * p->out_c;
+      for (int g = 0; g < groups; g++)
+        for (int icg = 0; icg < cin_g; icg++) {
+          const int ic = g * cin_g + icg, oc0 = g * cout_g, oc1 = oc0 + cout_g;
+          const float *wrow = w + k_at + (size_t)icg * p->out_c;
+          if (dw) {
+            float *dwrow = dw + k_at + (size_t)icg * p->out_c;
+            const float xi = in_b[at + ic];
+            for (int oc = oc0; oc < oc1; oc++)
+              dwrow[oc] += xi * d[oc];
+          }
+          if (din_b) {
+            float sum = 0.0f;
+            for (int oc = oc0; oc < oc1; oc++)
+              sum += wrow[oc] * d[oc];
+            din_b[at + ic] += sum;
+          }
         }
-        if (din_b) {
-          float sum = 0.0f;
-          for (int oc = 0; oc < p->out_c; oc++)
-            sum += wrow[oc] * d[oc];
-          din_b[at + ic] += sum;
-        }
-      }
     }
   }
 }

@@ -47,16 +47,17 @@ spd_window_params_t spd__ref_window_params(const spd_layer_t *layer, int batch) 
     p.k_h = k[0];
     p.stride_h = c->strides[0];
     p.dil_h = conv ? c->dilation_rate[0] : 1;
-    p.pad_top = spd__window_pad_before(p.in_h, p.k_h, p.stride_h, p.dil_h, c->padding);
+    p.pad_top = spd__layer_pad_before(c, 0, p.in_h, p.k_h, p.stride_h, p.dil_h);
   }
   p.in_w = in->dims[w];
   p.out_w = out->dims[w];
   p.k_w = k[w];
   p.stride_w = c->strides[w];
   p.dil_w = conv ? c->dilation_rate[w] : 1;
-  p.pad_left = spd__window_pad_before(p.in_w, p.k_w, p.stride_w, p.dil_w, c->padding);
+  p.pad_left = spd__layer_pad_before(c, w, p.in_w, p.k_w, p.stride_w, p.dil_w);
   p.in_c = last_dim(in);
   p.out_c = last_dim(out);
+  p.groups = conv && c->groups > 1 ? c->groups : 1;
   return p;
 }
 
@@ -67,6 +68,14 @@ static spd_act_params_t act_params(const spd_layer_t *layer, int batch) {
   p.rows = spd_shape_size(&layer->output_shape) / p.cols * (size_t)batch;
   p.negative_slope = layer->config.negative_slope;
   p.elu_alpha = layer->config.elu_alpha;
+  return p;
+}
+
+static spd_lrn_params_t lrn_params(const spd_layer_t *layer, int batch) {
+  const spd_layer_config_t *c = &layer->config;
+  spd_lrn_params_t p = {.channels = last_dim(&layer->output_shape), .size = c->lrn_size,
+                        .alpha = c->lrn_alpha, .beta = c->lrn_beta, .bias = c->lrn_bias};
+  p.rows = spd_shape_size(&layer->output_shape) / (size_t)p.channels * (size_t)batch;
   return p;
 }
 
@@ -111,8 +120,11 @@ static void weights_forward(spd_ref_t *ref, const spd_layer_t *layer, ref_layer_
     spd_dense_forward(z, in, param(layer, "kernel"), param(layer, "bias"), &p);
   } else {
     spd_window_params_t p = spd__ref_window_params(layer, ref->batch);
-    spd__conv_gemm_forward(z, in, param(layer, "kernel"), param(layer, "bias"), &p,
-                           ref->conv_scratch);
+    if (p.groups > 1) /* grouped and depthwise: the direct loops */
+      spd_conv_forward(z, in, param(layer, "kernel"), param(layer, "bias"), &p);
+    else
+      spd__conv_gemm_forward(z, in, param(layer, "kernel"), param(layer, "bias"), &p,
+                             ref->conv_scratch);
   }
   if (st->pre) {
     spd_act_params_t a = act_params(layer, ref->batch);
@@ -125,6 +137,25 @@ static void add_forward(spd_ref_t *ref, const spd_layer_t *layer, ref_layer_stat
   for (int k = 0; k < layer->n_inbound; k++)
     inputs[k] = input_of(ref, layer, k);
   spd_add_forward(st->out, inputs, layer->n_inbound, st->out_size * (size_t)ref->batch);
+}
+
+/* The channel counts of a Concatenate's inputs and the number of positions
+ * (rows of channels) they share, for @p batch samples. */
+static spd_concat_params_t concat_params(const spd_ref_t *ref, const spd_layer_t *layer) {
+  spd_concat_params_t p = {.n_inputs = layer->n_inbound};
+  const spd_shape_t *out = &layer->output_shape;
+  p.rows = spd_shape_size(out) / (size_t)last_dim(out) * (size_t)ref->batch;
+  for (int k = 0; k < layer->n_inbound; k++)
+    p.channels[k] = last_dim(&ref->model->layers[layer->inbound[k]].output_shape);
+  return p;
+}
+
+static void concat_forward(spd_ref_t *ref, const spd_layer_t *layer, ref_layer_state_t *st) {
+  const float *inputs[SPD_MAX_INBOUND];
+  for (int k = 0; k < layer->n_inbound; k++)
+    inputs[k] = input_of(ref, layer, k);
+  spd_concat_params_t p = concat_params(ref, layer);
+  spd_concat_forward(st->out, inputs, &p);
 }
 
 static void batchnorm_forward(spd_ref_t *ref, const spd_layer_t *layer, ref_layer_state_t *st,
@@ -186,6 +217,14 @@ void spd__ref_layer_forward(spd_ref_t *ref, int i, bool training) {
   case SPD_LAYER_ADD:
     add_forward(ref, layer, st);
     break;
+  case SPD_LAYER_CONCATENATE:
+    concat_forward(ref, layer, st);
+    break;
+  case SPD_LAYER_LRN: {
+    spd_lrn_params_t p = lrn_params(layer, ref->batch);
+    spd_lrn_forward(st->out, input_of(ref, layer, 0), &p);
+    break;
+  }
   default: /* the input layer's output is written by spd_ref_forward */
     break;
   }
@@ -210,7 +249,10 @@ static void weights_backward(spd_ref_t *ref, const spd_layer_t *layer, ref_layer
     spd_dense_backward(din, dw, db, dz, in, w, &p);
   } else {
     spd_window_params_t p = spd__ref_window_params(layer, ref->batch);
-    spd__conv_gemm_backward(din, dw, db, dz, in, w, &p, ref->conv_scratch);
+    if (p.groups > 1)
+      spd_conv_backward(din, dw, db, dz, in, w, &p);
+    else
+      spd__conv_gemm_backward(din, dw, db, dz, in, w, &p, ref->conv_scratch);
   }
 }
 
@@ -265,6 +307,11 @@ static void plain_backward(spd_ref_t *ref, int i, float *din, const float *dz_re
     spd_dropout_backward(din, st->dout, st->mask, &p);
     break;
   }
+  case SPD_LAYER_LRN: {
+    spd_lrn_params_t p = lrn_params(layer, ref->batch);
+    spd_lrn_backward(din, st->dout, input_of(ref, layer, 0), &p);
+    break;
+  }
   default:
     break;
   }
@@ -289,6 +336,14 @@ void spd__ref_layer_backward(spd_ref_t *ref, int i, const float *dz_ready) {
     for (int k = 0; k < layer->n_inbound; k++)
       dins[k] = input_grad_of(ref, layer, k);
     spd_add_backward(dins, st->dout, layer->n_inbound, st->out_size * (size_t)ref->batch);
+    return;
+  }
+  case SPD_LAYER_CONCATENATE: {
+    float *dins[SPD_MAX_INBOUND];
+    for (int k = 0; k < layer->n_inbound; k++)
+      dins[k] = input_grad_of(ref, layer, k);
+    spd_concat_params_t p = concat_params(ref, layer);
+    spd_concat_backward(dins, st->dout, &p);
     return;
   }
   default: {

@@ -51,6 +51,27 @@ int32_t spd__window_pad_before(int32_t n, int32_t k, int32_t s, int32_t d,
   return total > 0 ? (int32_t)(total / 2) : 0;
 }
 
+int32_t spd__layer_pad_before(const spd_layer_config_t *c, int axis, int32_t n, int32_t k,
+                              int32_t s, int32_t d) {
+  if (c->padding == SPD_PAD_EXPLICIT)
+    return c->pads[axis];
+  return spd__window_pad_before(n, k, s, d, c->padding);
+}
+
+/* Output length with explicit pads: floor((n + pads - span) / s) + 1, or
+ * ceil as PyTorch's ceil_mode, whose last window must start inside the
+ * input or the leading padding. */
+static int32_t explicit_out(int64_t n, int64_t before, int64_t after, int64_t span, int64_t s,
+                            bool ceil_mode) {
+  int64_t room = n + before + after - span;
+  if (room < 0)
+    return 0;
+  int64_t out = (ceil_mode ? (room + s - 1) / s : room / s) + 1;
+  if (ceil_mode && (out - 1) * s >= n + before)
+    out--;
+  return out > INT32_MAX ? INT32_MAX : (int32_t)out;
+}
+
 static int shape_fail(spd_ctx_t *ctx, const spd_layer_config_t *cfg,
                       const spd_shape_t *in, const char *why) {
   char shape[96];
@@ -143,12 +164,27 @@ static int infer_window(spd_ctx_t *ctx, const spd_layer_config_t *cfg,
     if (rc)
       return rc;
   }
-  if (cfg->padding != SPD_PAD_VALID && cfg->padding != SPD_PAD_SAME)
+  if (cfg->padding != SPD_PAD_VALID && cfg->padding != SPD_PAD_SAME &&
+      cfg->padding != SPD_PAD_EXPLICIT)
     return config_fail(ctx, cfg, "padding must be 'valid' or 'same'");
+  bool explicit_pads = cfg->padding == SPD_PAD_EXPLICIT;
+  for (int i = 0; explicit_pads && i < nd; i++) {
+    int32_t d = dil_apply ? cfg->dilation_rate[i] : 1;
+    int64_t span = (int64_t)d * (k[i] - 1) + 1;
+    for (int side = 0; side < 2; side++) {
+      int32_t pad = cfg->pads[i + 2 * side];
+      /* A pad as long as the window would make a window of padding only. */
+      if (pad < 0 || pad >= span)
+        return field_fail(ctx, cfg, "pads", pad, "must be at least 0 and shorter than the window");
+    }
+  }
   out->rank = nd + 1;
   for (int i = 0; i < nd; i++) {
     int32_t d = dil_apply ? cfg->dilation_rate[i] : 1;
-    int32_t o = spd__window_out(in->dims[i], k[i], cfg->strides[i], d, cfg->padding);
+    int32_t o = explicit_pads
+                    ? explicit_out(in->dims[i], cfg->pads[i], cfg->pads[i + 2],
+                                   (int64_t)d * (k[i] - 1) + 1, cfg->strides[i], cfg->ceil_mode)
+                    : spd__window_out(in->dims[i], k[i], cfg->strides[i], d, cfg->padding);
     if (o <= 0) {
       char why[128];
       snprintf(why, sizeof why, "window of %d (dilation %d) longer than axis %d of length %d",
@@ -165,15 +201,22 @@ static int infer_conv(spd_ctx_t *ctx, const spd_layer_config_t *cfg,
                       const spd_shape_t *in, int nd, spd_shape_t *out) {
   if (cfg->filters <= 0)
     return config_fail(ctx, cfg, "filters must be positive");
+  /* Keras refuses both at once; ONNX's Conv (explicit windows) takes them. */
   for (int i = 0; i < nd; i++)
-    if (cfg->strides[i] > 1 && cfg->dilation_rate[i] > 1)
+    if (cfg->strides[i] > 1 && cfg->dilation_rate[i] > 1 && cfg->padding != SPD_PAD_EXPLICIT)
       return config_fail(ctx, cfg,
                          "strides > 1 together with dilation_rate > 1 (Keras rejects it too)");
   int rc = infer_window(ctx, cfg, in, nd, cfg->kernel_size, 1, cfg->filters, out);
   if (rc)
     return rc;
-  int32_t kernel[4] = {cfg->kernel_size[0], nd == 2 ? cfg->kernel_size[1] : 1, in->dims[nd],
-                       cfg->filters};
+  int32_t groups = cfg->groups > 0 ? cfg->groups : 1;
+  if (cfg->groups < 0 || (groups > 1 && nd != 2))
+    return field_fail(ctx, cfg, "groups", cfg->groups, "is not supported (Conv2D only, >= 1)");
+  if (in->dims[nd] % groups || cfg->filters % groups)
+    return field_fail(ctx, cfg, "groups", groups,
+                      "must divide both the input channels and the filters");
+  int32_t kernel[4] = {cfg->kernel_size[0], nd == 2 ? cfg->kernel_size[1] : 1,
+                       in->dims[nd] / groups, cfg->filters};
   if (checked_product(kernel, 4) < 0)
     return too_many(ctx, cfg, "filters", "a kernel", kernel, 4);
   return check_activation(ctx, cfg);
@@ -225,6 +268,38 @@ static int infer_add(spd_ctx_t *ctx, const spd_layer_config_t *cfg,
     }
   }
   *out = *inputs[0];
+  return 0;
+}
+
+/* Concatenate joins on the last axis (channels in channels_last); every
+ * other axis must agree. */
+static int infer_concat(spd_ctx_t *ctx, const spd_layer_config_t *cfg,
+                        const spd_shape_t *const *inputs, int n, spd_shape_t *out) {
+  if (n < 2)
+    return config_fail(ctx, cfg, "Concatenate needs at least 2 inputs");
+  const spd_shape_t *a = inputs[0];
+  if (a->rank < 1)
+    return shape_fail(ctx, cfg, a, "Concatenate needs rank >= 1");
+  int64_t total = 0;
+  for (int i = 0; i < n; i++) {
+    const spd_shape_t *b = inputs[i];
+    bool same = b->rank == a->rank;
+    for (int d = 0; same && d < a->rank - 1; d++)
+      same = a->dims[d] == b->dims[d];
+    if (!same) {
+      char sa[96], sb[96];
+      spd_shape_format(a, sa, sizeof sa);
+      spd_shape_format(b, sb, sizeof sb);
+      return spd_ctx_fail(ctx, SPD_ESHAPE,
+                          "layer '%s' (Concatenate): input 0 has shape %s but input %d has %s "
+                          "(all axes but the last must agree)", cfg->name, sa, i, sb);
+    }
+    total += b->dims[b->rank - 1];
+  }
+  if (total > INT32_MAX)
+    return config_fail(ctx, cfg, "the joined axis is longer than 2^31-1");
+  *out = *a;
+  out->dims[out->rank - 1] = (int32_t)total;
   return 0;
 }
 
@@ -280,6 +355,14 @@ static int infer_single(spd_ctx_t *ctx, const spd_layer_config_t *cfg,
       return config_fail(ctx, cfg, "rate must be in [0, 1)");
     *out = *in;
     return 0;
+  case SPD_LAYER_LRN:
+    if (in->rank < 1)
+      return shape_fail(ctx, cfg, in, "LRN needs rank >= 1");
+    if (cfg->lrn_size < 1 || !(cfg->lrn_bias > 0.0f) || !(cfg->lrn_alpha >= 0.0f) ||
+        !(cfg->lrn_beta >= 0.0f))
+      return config_fail(ctx, cfg, "size must be >= 1, bias > 0, alpha and beta >= 0");
+    *out = *in;
+    return 0;
   case SPD_LAYER_BATCHNORM:
     if (in->rank < 1)
       return shape_fail(ctx, cfg, in, "BatchNormalization needs rank >= 1");
@@ -301,6 +384,8 @@ int spd__layer_infer_shape(spd_ctx_t *ctx, const spd_layer_config_t *cfg,
     rc = infer_input(ctx, cfg, &result);
   else if (cfg->kind == SPD_LAYER_ADD)
     rc = infer_add(ctx, cfg, inputs, n_inputs, &result);
+  else if (cfg->kind == SPD_LAYER_CONCATENATE)
+    rc = infer_concat(ctx, cfg, inputs, n_inputs, &result);
   else if (n_inputs != 1)
     rc = config_fail(ctx, cfg, "this layer takes exactly one input");
   else

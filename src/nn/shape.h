@@ -18,6 +18,12 @@ int32_t spd__window_out(int32_t n, int32_t k, int32_t s, int32_t d, spd_padding_
 int32_t spd__window_pad_before(int32_t n, int32_t k, int32_t s, int32_t d,
                                spd_padding_t padding);
 
+/** The padding before axis @p axis (0 rows, 1 columns; 1-D layers pass 0)
+ *  of the window layer @p c over @p n positions: pads[axis] when explicit,
+ *  else spd__window_pad_before. Every executor and the compiler ask here. */
+int32_t spd__layer_pad_before(const spd_layer_config_t *c, int axis, int32_t n, int32_t k,
+                              int32_t s, int32_t d);
+
 /** Infer @p layer's output shape from its inputs' shapes (@p inputs[i] is the
  *  output shape of inbound layer i) and check its configuration.
  *  @return 0 or SPD_ESHAPE / SPD_EINVAL with a diagnostic naming the layer

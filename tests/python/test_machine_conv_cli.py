@@ -81,22 +81,30 @@ def test_lenet_train_fixed_equals_reference(tiny_data, tmp_path):
 
 def pool_first_model(tmp_path):
     """An AveragePooling2D reading 3 channels straight from the sources, then
-    Flatten and an identity Dense with a linear output (onnx_keras's
-    read-out): the pool tiles each read their own channel of the sources'
+    Flatten and an identity Dense with a linear output (an ONNX graph read
+    natively): the pool tiles each read their own channel of the sources'
     blocks."""
-    from onnx_keras import Conversion
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
     rng = np.random.default_rng(11)
-    c = Conversion(rng.normal(size=(3, 3, 6, 4)).astype(np.float32))
-    c.pool("AveragePool", [2, 2], [2, 2], [0, 0, 0, 0])
-    c.readout()
-    model, weights, data = c.write(str(tmp_path))
-    x = c.x.astype(np.float64)
-    want = x.reshape(3, 3, 2, 2, 2, 3).mean(axis=(2, 4)).reshape(3, -1)
-    return model, weights, data, want
+    x = rng.normal(size=(3, 3, 6, 4)).astype(np.float32)  # NCHW
+    eye = numpy_helper.from_array(np.eye(18, dtype=np.float32), "eye")
+    g = helper.make_graph(
+        [helper.make_node("AveragePool", ["x"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+         helper.make_node("Flatten", ["p"], ["f"]),
+         helper.make_node("MatMul", ["f", "eye"], ["y"])], "pool_first",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 6, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 18])], [eye])
+    model = str(tmp_path / "pool_first.onnx")
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), model)
+    data = str(tmp_path / "x.npy")
+    np.save(data, x)
+    want = x.astype(np.float64).reshape(3, 3, 3, 2, 2, 2).mean(axis=(3, 5)).reshape(3, -1)
+    return model, data, want
 
 
-def predict_model(model, weights, data, out, *options):
-    r = run("predict", model, "--weights", weights, "--data", data, "--output", str(out), *options)
+def predict_model(model, data, out, *options):
+    r = run("predict", model, "--input", data, "--output", str(out), *options)
     assert r.returncode == 0, r.stderr
     return np.load(out)
 
@@ -104,8 +112,8 @@ def predict_model(model, weights, data, out, *options):
 def test_pooling_on_the_input_reads_its_channels(tmp_path):
     """Regression: the sources sent a channel block's partition the first
     values of their rows, not that block's channels."""
-    model, weights, data, want = pool_first_model(tmp_path)
-    got = predict_model(model, weights, data, tmp_path / "m.npy", "--numeric", "float")
+    model, data, want = pool_first_model(tmp_path)
+    got = predict_model(model, data, tmp_path / "m.npy", "--numeric", "float")
     assert np.abs(got - want).max() < 1e-6
 
 
@@ -113,9 +121,9 @@ def test_fixed_predict_of_a_linear_output(tmp_path):
     """Regression: machine predict in fixed point refused a linear Dense
     output ("the fixed-point cross-entropy needs a softmax output") that the
     reference's fixed predict runs; now bit-identical to it."""
-    model, weights, data, want = pool_first_model(tmp_path)
-    got = predict_model(model, weights, data, tmp_path / "m.npy", "--numeric", "fixed")
-    ref = predict_model(model, weights, data, tmp_path / "r.npy", "--backend", "reference",
+    model, data, want = pool_first_model(tmp_path)
+    got = predict_model(model, data, tmp_path / "m.npy", "--numeric", "fixed")
+    ref = predict_model(model, data, tmp_path / "r.npy", "--backend", "reference",
                         "--numeric", "fixed")
     assert np.array_equal(got, ref)
     assert np.abs(got - want).max() < 2e-3

@@ -18,7 +18,7 @@ def layer_lines(out):
 def test_help():
     r = run("--help")
     assert r.returncode == 0
-    assert "usage: spindle map MODEL.json" in r.stdout
+    assert "usage: spindle map MODEL " in r.stdout
     assert "--machine" in r.stdout and "--numeric" in r.stdout and "--faults" in r.stdout
 
 
