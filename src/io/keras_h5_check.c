@@ -306,18 +306,20 @@ static bool chunk_ok(const unsigned char *d, uint64_t eof, uint64_t at, uint64_t
   return true;
 }
 
-/* The end of file of @p len bytes at @p d with a version 0/1 superblock
- * of 8-byte offsets and lengths at byte 0 and no user block, or 0 when the
- * file is not of that pattern (libhdf5 judges it). */
-static uint64_t pattern_eof(const unsigned char *d, size_t len) {
+/* Is @p len bytes at @p d a file with a version 0/1 superblock of 8-byte
+ * offsets and lengths at byte 0? Then *eof is the end of its addresses.
+ * libhdf5 counts addresses from the superblock's own place (byte 0), and
+ * when the recorded base address differs it moves the recorded end of file
+ * by the difference (H5F__super_read), as this does. A truncated file, or
+ * one of another pattern, is libhdf5's to judge. */
+static bool pattern(const unsigned char *d, size_t len, uint64_t *eof) {
   static const unsigned char signature[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
   if (len < 96 || memcmp(d, signature, 8) || d[8] > 1 || d[13] != 8 || d[14] != 8)
-    return 0;
+    return false;
   size_t base_at = d[8] == 0 ? 24 : 28;
-  uint64_t base = le64(d + base_at), eof = le64(d + base_at + 16);
-  if (base != 0 || eof > len)
-    return 0; /* a user block or a truncated file: libhdf5 reports it */
-  return eof;
+  uint64_t base = le64(d + base_at);
+  *eof = le64(d + base_at + 16) - base; /* libhdf5's arithmetic, modulo 2^64 */
+  return *eof <= len;
 }
 
 /* Is the object header at @p header within the file's @p eof bytes, its
@@ -341,8 +343,8 @@ static bool header_ok(const unsigned char *d, uint64_t eof, uint64_t header) {
 /* Is the root group's object header sound? Files that are not of the
  * pattern pass (libhdf5 judges them). */
 static bool root_header_ok(const unsigned char *d, size_t len) {
-  uint64_t eof = pattern_eof(d, len);
-  return !eof || header_ok(d, eof, le64(d + SB_ROOT_HEADER(d[8])));
+  uint64_t eof;
+  return !pattern(d, len, &eof) || header_ok(d, eof, le64(d + SB_ROOT_HEADER(d[8])));
 }
 
 int spd__h5_check_bytes(spd_ctx_t *ctx, const void *data, size_t len, const char *where) {
@@ -429,8 +431,8 @@ int spd__h5_check_object(spd_ctx_t *ctx, hid_t obj, const char *where) {
   int err = file_bytes(ctx, obj, where, &d, &len, &copied);
   if (err)
     return err;
-  uint64_t eof = pattern_eof(d, len);
-  if (eof && !header_ok(d, eof, info.addr))
+  uint64_t eof;
+  if (pattern(d, len, &eof) && !header_ok(d, eof, info.addr))
     err = spd_ctx_fail(ctx, SPD_EFORMAT,
                        "%s: an HDF5 object header (at byte %llu) reaches past the end of the "
                        "file, or one of its attributes past its message or into no heap "
