@@ -336,8 +336,8 @@ void spd_kc_sample_done(spd_kc_t *kc) {
 static void slot_task(spd_core_t *core, uint32_t slot, uint32_t phase) {
   spd_kc_t *kc = spd_core_get_state(core);
   if (phase != SPD_KC_CREDIT) {
-    if (kc->held) /* in the slot's task, not the packet callback */
-      held_flush(kc, slot, phase);
+    if (!SPD_KC_FIXED(kc->h.numeric == SPD_DS_FIXED) && kc->held)
+      held_flush(kc, slot, phase); /* in the slot's task, not the packet callback */
     kc->slot_done(kc, slot, phase);
     return;
   }
@@ -394,7 +394,8 @@ static void packet_cb(spd_core_t *core, uint32_t key, uint32_t payload) {
   seen[bit / 32u] |= 1u << bit % 32u;
   if (in->fm.width)
     spd_core_charge(core, SPD_KC_FM_DECODE);
-  bool held = kc->held && kc->held_at[i] != UINT32_MAX;
+  bool held = !SPD_KC_FIXED(kc->h.numeric == SPD_DS_FIXED) && kc->held &&
+              kc->held_at[i] != UINT32_MAX;
   if (held)
     *held_word(kc, i, slot, j) = payload;
   else
