@@ -742,6 +742,12 @@ static void corrupt_attributes_anywhere_are_refused(void **state) {
   refuse_patched(&ctx, path, clean, len, ref + 12, no_object, 4, "into no heap object");
   const unsigned char gigabytes[4] = {0x08, 0x00, 0x00, 0xa2};
   refuse_patched(&ctx, path, clean, len, ref, gigabytes, 4, "into no heap object");
+  /* A string's base type (after the name and the vlen type's 8 bytes) of
+   * 1,245,185 bytes a character: libhdf5 allocates length times that. */
+  size_t base_size = config + 8 + 16 + 8 + 4;
+  assert_int_equal(clean[base_size], 1);
+  const unsigned char megabyte[4] = {0x01, 0x00, 0x13, 0x00};
+  refuse_patched(&ctx, path, clean, len, base_size, megabyte, 4, "into no heap object");
   /* The same length in a file whose superblock records a base address of
    * 252 (and its end of file 252 further): libhdf5 counts addresses from
    * the superblock all the same (a fuzzer's find, which the check once let

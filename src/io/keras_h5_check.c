@@ -269,8 +269,9 @@ static bool attribute_ok(const unsigned char *d, uint64_t eof, const unsigned ch
     return false; /* more data than the message holds */
   if (!vlen || points == 0)
     return true;
-  /* A string's characters are bytes; a sequence's base type follows. */
-  uint32_t base = (t[1] & 0x0fu) == 1 ? 1u : raw_type >= 16 ? le32(t + 12) : 0u;
+  /* The base type follows (a string's too: libhdf5 sizes a value as its
+   * length times the base type's size, whatever it is). */
+  uint32_t base = raw_type >= 16 ? le32(t + 12) : 0u;
   return base && vlen_refs_ok(d, eof, m + data, points, base);
 }
 
