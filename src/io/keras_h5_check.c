@@ -170,11 +170,14 @@ static int space_points(const unsigned char *s, uint64_t len, uint64_t *points) 
   if (len < 4 || (s[0] != 1 && s[0] != 2))
     return 0;
   unsigned rank = s[1], at = s[0] == 1 ? 8u : 4u;
+  /* Maximum dims (flag 1), and in version 1 permutation indices (flag 2),
+   * follow the dims: libhdf5 reads them as well. */
+  unsigned arrays = 1u + (s[2] & 1u) + (s[0] == 1 ? (s[2] >> 1) & 1u : 0u);
   if (s[0] == 2 && s[3] > 1) {
     *points = 0; /* null */
     return s[3] == 2 ? 1 : 0;
   }
-  if (at + 8ull * rank > len)
+  if (at + 8ull * rank * arrays > len)
     return -1;
   uint64_t n = 1;
   for (unsigned i = 0; i < rank; i++) {
@@ -200,6 +203,8 @@ static uint64_t heap_object_size(const unsigned char *c, uint64_t size, unsigned
     uint64_t obj = le64(c + p + 8);
     if (i == index && index != 0)
       return obj;
+    if (i == 0 && (obj < GOBJ_HEADER || obj > size - p))
+      return UINT64_MAX; /* free space of no size: no end */
     p += i == 0 ? obj : GOBJ_HEADER + ((obj + 7) & ~(uint64_t)7);
   }
   return UINT64_MAX;
@@ -219,7 +224,8 @@ static bool vlen_refs_ok(const unsigned char *d, uint64_t eof, const unsigned ch
     if (addr == 0)
       continue;
     if (addr > eof || eof - addr < GCOL_HEADER || memcmp(d + addr, "GCOL", 4) ||
-        index > 0xffffu || !collection_ok(d + addr, eof - addr) || d[addr + 4] != 1)
+        index > 0xffffu || d[addr + 4] != 1 || d[addr + 5] || d[addr + 6] || d[addr + 7] ||
+        !collection_ok(d + addr, eof - addr))
       return false;
     uint64_t size = le64(d + addr + 8);
     if (size < GCOL_HEADER || heap_object_size(d + addr, size, index) != len * base)
@@ -264,7 +270,9 @@ static bool attribute_ok(const unsigned char *d, uint64_t eof, const unsigned ch
   if (known == 0)
     return true;
   bool vlen = (t[0] & 0x0fu) == DT_VLEN;
-  uint64_t elem = vlen ? VLEN_REF : le32(t + 4), data = header + name + type + space;
+  uint64_t elem = le32(t + 4), data = header + name + type + space;
+  if (vlen && elem != VLEN_REF)
+    return false; /* libhdf5 copies the recorded size a value, reads 16 */
   if (elem && points > (size - data) / elem)
     return false; /* more data than the message holds */
   if (!vlen || points == 0)
