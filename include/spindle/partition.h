@@ -77,6 +77,10 @@ typedef struct spd_vertex {
                              the model's outputs */
   spd_tile_memory_t memory; /* TILE*: where its weights live */
   uint32_t dtcm_bytes;    /* DTCM the kernel allocates (<= the core budget) */
+  uint32_t held_bytes;    /* float: the partition search's estimate, within
+                             dtcm_bytes, of the partial sums its kernel holds
+                             (base/tile_mem.h, spd_kc_held); the tables'
+                             count replaces it with the exact bytes */
   uint64_t sdram_bytes;   /* SDRAM on its chip */
   uint64_t cycles_per_sample; /* CPU cycles per training sample, the batch-end
                                  update amortised over the batch */

@@ -9,8 +9,13 @@ static uint64_t al(uint64_t bytes) { return (bytes + 7u) & ~(uint64_t)7u; }
 /* One spd_kc_alloc (which asks 4 bytes for 0). */
 static uint64_t kal(uint64_t bytes) { return al(bytes ? bytes : 4u); }
 
-uint64_t spd_kc_init_dtcm(uint32_t n_in, uint32_t n_out, uint32_t slots, uint64_t packets_in) {
-  return kal((uint64_t)n_in * sizeof(spd_ds_in_t)) + kal((uint64_t)n_out * sizeof(spd_ds_out_t)) +
+uint64_t spd_kc_init_dtcm(uint32_t n_in, uint32_t n_out, uint32_t slots, uint64_t packets_in,
+                          uint64_t held_in, uint64_t held_batch) {
+  uint64_t held = held_in || held_batch
+                      ? kal((uint64_t)n_in * sizeof(uint32_t)) +
+                            kal((held_in * slots + held_batch) * sizeof(uint32_t))
+                      : 0;
+  return held + kal((uint64_t)n_in * sizeof(spd_ds_in_t)) + kal((uint64_t)n_out * sizeof(spd_ds_out_t)) +
          kal(SPD_KC_PHASES * (uint64_t)slots * sizeof(uint32_t)) +
          kal(((uint64_t)n_out * slots + 1u + SPD_KC_RESEND_JOBS) * sizeof(spd_kc_job_t)) +
          kal((uint64_t)n_in * sizeof(uint32_t)) +

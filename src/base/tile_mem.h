@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "spindle/dataspec.h"
+
 /** Phases a kernel counts per slot (kernel_common.h: forward, backward,
  *  credit, batch). */
 #define SPD_KC_PHASES 4u
@@ -44,8 +46,27 @@ typedef struct spd_kc_sent_rec {
  *  and @p packets_in packets received per slot over every phase: the two
  *  tables, the slot counters, the send ring, and what ignores duplicates
  *  (a bit per expected packet and slot, the round of each phase's slot
- *  and each outgoing partition's slot). */
-uint64_t spd_kc_init_dtcm(uint32_t n_in, uint32_t n_out, uint32_t slots, uint64_t packets_in);
+ *  and each outgoing partition's slot); and the float partial sums held until
+ *  their slot's phase is complete (spd_kc_held): @p held_in words per slot
+ *  of the forward and backward phases, @p held_batch words of the batch
+ *  phase (which uses slot 0 only), with each partition's place in them. */
+uint64_t spd_kc_init_dtcm(uint32_t n_in, uint32_t n_out, uint32_t slots, uint64_t packets_in,
+                          uint64_t held_in, uint64_t held_batch);
+
+/** Does a float kernel hold the values of its @p partitions incoming
+ *  partitions of kind @p kind (SPD_DS_KIND_*) until its slot has them all?
+ *  Partial sums from several senders go into one accumulator, and float
+ *  addition is not associative: added as they arrive, the sum would
+ *  depend on the network's timing. Held, they are added in the order of
+ *  the partition table (by key) once all have arrived
+ *  (docs/dense-on-machine.md, "Float sums in a fixed order"). Two
+ *  contributions need no holding: 0 + a + b is b + a + 0 exactly, float
+ *  addition being commutative. Fixed point adds integers exactly and
+ *  holds nothing. */
+static inline bool spd_kc_held(uint32_t kind, uint32_t partitions) {
+  return partitions > 2 &&
+         (kind == SPD_DS_KIND_PSUM || kind == SPD_DS_KIND_DXPSUM || kind == SPD_DS_KIND_DWSUM);
+}
 
 /** Words of the duplicate bitmap of one slot for @p packets_in packets
  *  over every phase: an upper bound on the sum of each phase's words. */

@@ -142,7 +142,9 @@ static int append_named(spd_ctx_t *ctx, hid_t obj, const char *name, const char 
 int spd__h5_read_strings(spd_ctx_t *ctx, hid_t obj, const char *name, const char *where,
                          char ***strs_out, int *n_out) {
   char **strs = NULL;
-  int n = 0, err = 0;
+  int n = 0, err = spd__h5_check_object(ctx, obj, where);
+  if (err)
+    return err;
   if (spd__h5_has_attr(obj, name)) {
     err = append_named(ctx, obj, name, where, &strs, &n);
   } else {
@@ -221,10 +223,12 @@ int spd__h5_write_strings(spd_ctx_t *ctx, hid_t obj, const char *name, const cha
 
 int spd__h5_read_string(spd_ctx_t *ctx, hid_t obj, const char *name, char **out) {
   char **strs = NULL;
-  int n = 0;
+  int n = 0, err = spd__h5_check_object(ctx, obj, "HDF5 file");
+  if (err)
+    return err;
   if (!spd__h5_has_attr(obj, name))
     return SPD_ENOTFOUND;
-  int err = append_named(ctx, obj, name, "HDF5 file", &strs, &n);
+  err = append_named(ctx, obj, name, "HDF5 file", &strs, &n);
   if (!err && n != 1)
     err = spd_ctx_fail(ctx, SPD_EFORMAT, "HDF5 attribute '%s' is not one string", name);
   if (!err) {

@@ -35,6 +35,16 @@ int spd__h5_check_bytes(spd_ctx_t *ctx, const void *data, size_t len, const char
  *  the open that follows reports that). */
 int spd__h5_check_path(spd_ctx_t *ctx, const char *path);
 
+/** Refuse the file when the object header of @p obj (a group or dataset
+ *  whose attributes are about to be read), or an attribute in it, is
+ *  corrupt in a way libhdf5 1.10 would follow out of bounds before it
+ *  notices: a chunk past the file, an attribute's name, datatype,
+ *  dataspace or data larger than its message, a variable-length value
+ *  pointing at no heap object of its length (docs/formats.md, "Reading
+ *  untrusted HDF5"). Call it before the first H5Aexists/H5Aopen on
+ *  @p obj. @return 0, SPD_EFORMAT or SPD_ENOMEM. */
+int spd__h5_check_object(spd_ctx_t *ctx, hid_t obj, const char *where);
+
 /** Does @p loc have a link (group or dataset) at relative path @p path? */
 bool spd__h5_exists(hid_t loc, const char *path);
 bool spd__h5_has_attr(hid_t obj, const char *name);

@@ -162,18 +162,95 @@ int spd__h5_check_heaps(spd_ctx_t *ctx, hid_t obj, const char *where) {
 #define OH_ATTRIBUTE 0x000C
 #define MAX_CHUNKS 64
 
-/* Do the name, datatype and dataspace an attribute message of @p size
- * bytes at @p m records fit in it, and does the name end within its size?
- * libhdf5 1.10 copies them without checking (a dataspace of 8,456 bytes in
- * a 72-byte message, a name without its NUL: read past the buffer, a
- * fuzzer's finds). Version 1 pads each part to 8 bytes, version 3
- * adds an encoding byte; other versions pass. */
-static bool attribute_ok(const unsigned char *m, unsigned size) {
+/* The points of the dataspace message of @p len bytes at @p s: 1 with
+ * *points set, 0 for an encoding this check does not know (it passes), -1
+ * when the dims reach past the message. Version 1: rank 0 is a scalar;
+ * version 2: type 0 scalar, 1 simple, 2 null. */
+static int space_points(const unsigned char *s, uint64_t len, uint64_t *points) {
+  if (len < 4 || (s[0] != 1 && s[0] != 2))
+    return 0;
+  unsigned rank = s[1], at = s[0] == 1 ? 8u : 4u;
+  /* Maximum dims (flag 1), and in version 1 permutation indices (flag 2),
+   * follow the dims: libhdf5 reads them as well. */
+  unsigned arrays = 1u + (s[2] & 1u) + (s[0] == 1 ? (s[2] >> 1) & 1u : 0u);
+  if (s[0] == 2 && s[3] > 1) {
+    *points = 0; /* null */
+    return s[3] == 2 ? 1 : 0;
+  }
+  if (at + 8ull * rank * arrays > len)
+    return -1;
+  uint64_t n = 1;
+  for (unsigned i = 0; i < rank; i++) {
+    uint64_t d = le64(s + at + 8u * i);
+    n = d && n > UINT64_MAX / d ? UINT64_MAX : n * d;
+  }
+  *points = n;
+  return 1;
+}
+
+static uint32_t le32(const unsigned char *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+#define DT_VLEN 9u
+#define VLEN_REF 16u /* a sequence's length (4), collection address (8), index (4) */
+
+/* The size of object @p index of the sound collection at @p c (its
+ * @p size bytes), or UINT64_MAX when it holds no such object. */
+static uint64_t heap_object_size(const unsigned char *c, uint64_t size, unsigned index) {
+  for (uint64_t p = GCOL_HEADER; p + GOBJ_HEADER <= size;) {
+    unsigned i = le16(c + p);
+    uint64_t obj = le64(c + p + 8);
+    if (i == index && index != 0)
+      return obj;
+    if (i == 0 && (obj < GOBJ_HEADER || obj > size - p))
+      return UINT64_MAX; /* free space of no size: no end */
+    p += i == 0 ? obj : GOBJ_HEADER + ((obj + 7) & ~(uint64_t)7);
+  }
+  return UINT64_MAX;
+}
+
+/* Does every variable-length reference of @p n at @p refs name an object
+ * of a sound global heap collection in the file's @p eof bytes at @p d,
+ * of exactly the sequence's bytes (@p base bytes an element)? libhdf5 1.10
+ * indexes its object table with the index unchecked (a SEGV), allocates
+ * the length whatever it is (gigabytes) and copies the object's size into
+ * that allocation. A nil reference (address 0) is not read. */
+static bool vlen_refs_ok(const unsigned char *d, uint64_t eof, const unsigned char *refs,
+                         uint64_t n, uint32_t base) {
+  for (uint64_t i = 0; i < n; i++, refs += VLEN_REF) {
+    uint64_t len = le32(refs), addr = le64(refs + 4);
+    unsigned index = (unsigned)le32(refs + 12);
+    if (addr == 0)
+      continue;
+    if (addr > eof || eof - addr < GCOL_HEADER || memcmp(d + addr, "GCOL", 4) ||
+        index > 0xffffu || d[addr + 4] != 1 || d[addr + 5] || d[addr + 6] || d[addr + 7] ||
+        !collection_ok(d + addr, eof - addr))
+      return false;
+    uint64_t size = le64(d + addr + 8);
+    if (size < GCOL_HEADER || heap_object_size(d + addr, size, index) != len * base)
+      return false;
+  }
+  return true;
+}
+
+/* Do the name, datatype, dataspace and data an attribute message of
+ * @p size bytes at @p m records fit in it, does the name end within its
+ * size, and do variable-length values point at heap objects of their
+ * length? libhdf5 1.10 copies them without checking (a dataspace of 8,456
+ * bytes in a 72-byte message, a name without its NUL, data of more
+ * elements than the message holds: reads past the buffer, a fuzzer's
+ * finds; vlen_refs_ok). Version 1 pads each part to 8 bytes, version 3
+ * adds an encoding byte; other versions, and a shared datatype or
+ * dataspace (flags of versions 2 and 3), pass what they do not show. */
+static bool attribute_ok(const unsigned char *d, uint64_t eof, const unsigned char *m,
+                         unsigned size) {
   if (size < 8)
     return false; /* not even the sizes */
   if (m[0] < 1 || m[0] > 3)
     return true;
   uint64_t name = le16(m + 2), type = le16(m + 4), space = le16(m + 6), raw_name = name;
+  uint64_t raw_type = type, raw_space = space;
   if (m[0] == 1) {
     name = (name + 7) & ~(uint64_t)7;
     type = (type + 7) & ~(uint64_t)7;
@@ -181,8 +258,29 @@ static bool attribute_ok(const unsigned char *m, unsigned size) {
   }
   unsigned header = m[0] == 3 ? 9u : 8u;
   /* The name is NUL-terminated within its size: libhdf5 strdup()s it. */
-  return header + name + type + space <= size &&
-         memchr(m + header, '\0', (size_t)raw_name) != NULL;
+  if (header + name + type + space > size || !memchr(m + header, '\0', (size_t)raw_name))
+    return false;
+  if (m[0] > 1 && (m[1] & 3u))
+    return true; /* a shared datatype or dataspace: elsewhere */
+  const unsigned char *t = m + header + name, *sp = t + type;
+  uint64_t points;
+  int known = space_points(sp, raw_space, &points);
+  if (known < 0 || raw_type < 8)
+    return false; /* dims past the message, or not even a datatype's header */
+  if (known == 0)
+    return true;
+  bool vlen = (t[0] & 0x0fu) == DT_VLEN;
+  uint64_t elem = le32(t + 4), data = header + name + type + space;
+  if (vlen && elem != VLEN_REF)
+    return false; /* libhdf5 copies the recorded size a value, reads 16 */
+  if (elem && points > (size - data) / elem)
+    return false; /* more data than the message holds */
+  if (!vlen || points == 0)
+    return true;
+  /* The base type follows (a string's too: libhdf5 sizes a value as its
+   * length times the base type's size, whatever it is). */
+  uint32_t base = raw_type >= 16 ? le32(t + 12) : 0u;
+  return base && vlen_refs_ok(d, eof, m + data, points, base);
 }
 
 /* Walk the messages of one version 1 object header chunk [at, at + len),
@@ -209,7 +307,7 @@ static bool chunk_ok(const unsigned char *d, uint64_t eof, uint64_t at, uint64_t
     } else if (type == OH_SYMBOL_TABLE && size >= 16) {
       if (le64(m) >= eof || le64(m + 8) >= eof)
         return false;
-    } else if (type == OH_ATTRIBUTE && !attribute_ok(m, size)) {
+    } else if (type == OH_ATTRIBUTE && !attribute_ok(d, eof, m, size)) {
       return false;
     }
     p += 8 + size;
@@ -217,17 +315,27 @@ static bool chunk_ok(const unsigned char *d, uint64_t eof, uint64_t at, uint64_t
   return true;
 }
 
-/* Is the root group's object header within the file? Files that are not of
- * the pattern pass (libhdf5 judges them). */
-static bool root_header_ok(const unsigned char *d, size_t len) {
+/* Is @p len bytes at @p d a file with a version 0/1 superblock of 8-byte
+ * offsets and lengths at byte 0? Then *eof is the end of its addresses.
+ * libhdf5 counts addresses from the superblock's own place (byte 0), and
+ * when the recorded base address differs it moves the recorded end of file
+ * by the difference (H5F__super_read), as this does. A truncated file, or
+ * one of another pattern, is libhdf5's to judge. */
+static bool pattern(const unsigned char *d, size_t len, uint64_t *eof) {
   static const unsigned char signature[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
   if (len < 96 || memcmp(d, signature, 8) || d[8] > 1 || d[13] != 8 || d[14] != 8)
-    return true;
+    return false;
   size_t base_at = d[8] == 0 ? 24 : 28;
-  uint64_t base = le64(d + base_at), eof = le64(d + base_at + 16);
-  if (base != 0 || eof > len)
-    return true; /* a user block or a truncated file: libhdf5 reports it */
-  uint64_t header = le64(d + SB_ROOT_HEADER(d[8]));
+  uint64_t base = le64(d + base_at);
+  *eof = le64(d + base_at + 16) - base; /* libhdf5's arithmetic, modulo 2^64 */
+  return *eof <= len;
+}
+
+/* Is the object header at @p header within the file's @p eof bytes, its
+ * continuation chunks too, and every attribute message in it sound
+ * (attribute_ok)? Version 2 headers ("OHDR") pass: libhdf5 checks their
+ * checksums. */
+static bool header_ok(const unsigned char *d, uint64_t eof, uint64_t header) {
   if (header > eof || eof - header < 16)
     return false;
   const unsigned char *h = d + header;
@@ -241,11 +349,22 @@ static bool root_header_ok(const unsigned char *d, size_t len) {
   return true;
 }
 
+/* Is the root group's object header sound? Files that are not of the
+ * pattern pass (libhdf5 judges them). */
+static bool root_header_ok(const unsigned char *d, size_t len) {
+  uint64_t eof;
+  return !pattern(d, len, &eof) || header_ok(d, eof, le64(d + SB_ROOT_HEADER(d[8])));
+}
+
 int spd__h5_check_bytes(spd_ctx_t *ctx, const void *data, size_t len, const char *where) {
+  int64_t bad = first_bad_collection(data, len);
+  if (bad >= 0)
+    return heap_fail(ctx, where, "", bad);
   if (!root_header_ok(data, len))
     return spd_ctx_fail(ctx, SPD_EFORMAT,
                         "%s: the HDF5 root group's header reaches past the end of the file, "
-                        "or an attribute past its message (truncated or corrupt file)", where);
+                        "or an attribute past its message or into no heap object (truncated "
+                        "or corrupt file)", where);
   return 0;
 }
 
@@ -265,5 +384,72 @@ int spd__h5_check_path(spd_ctx_t *ctx, const char *path) {
     }
   }
   close(fd);
+  return err;
+}
+
+/* The bytes of the file holding @p obj: mapped when it is on disk, else a
+ * copy of its image (spd_free when *copied). */
+static int file_bytes(spd_ctx_t *ctx, hid_t obj, const char *where, const unsigned char **d,
+                      size_t *len, bool *copied) {
+  hid_t file = H5Iget_file_id(obj);
+  if (file < 0)
+    return spd_ctx_fail(ctx, SPD_EFORMAT, "%s: unreadable HDF5 object", where);
+  char path[4096];
+  ssize_t n = H5Fget_name(file, path, sizeof path);
+  int fd = n > 0 && (size_t)n < sizeof path ? open(path, O_RDONLY) : -1;
+  struct stat st;
+  *copied = false;
+  *d = NULL;
+  if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0) {
+    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map != MAP_FAILED) {
+      *d = map;
+      *len = (size_t)st.st_size;
+    }
+  }
+  if (fd >= 0)
+    close(fd);
+  int err = 0;
+  if (!*d) { /* an image in memory: its name is not a path */
+    ssize_t size = H5Fget_file_image(file, NULL, 0);
+    unsigned char *image = size > 0 ? spd_malloc(ctx, (size_t)size) : NULL;
+    if (size > 0 && !image)
+      err = spd_ctx_fail(ctx, SPD_ENOMEM, "%s: out of memory checking the HDF5 file", where);
+    else if (!image || H5Fget_file_image(file, image, (size_t)size) != size)
+      err = spd_ctx_fail(ctx, SPD_EFORMAT, "%s: the HDF5 file cannot be read back for a check",
+                         where);
+    if (err) {
+      spd_free(ctx, image);
+    } else {
+      *d = image;
+      *len = (size_t)size;
+      *copied = true;
+    }
+  }
+  H5Fclose(file);
+  return err;
+}
+
+int spd__h5_check_object(spd_ctx_t *ctx, hid_t obj, const char *where) {
+  H5O_info_t info;
+  if (H5Oget_info2(obj, &info, H5O_INFO_BASIC) < 0)
+    return spd_ctx_fail(ctx, SPD_EFORMAT, "%s: unreadable HDF5 object", where);
+  const unsigned char *d;
+  size_t len;
+  bool copied;
+  int err = file_bytes(ctx, obj, where, &d, &len, &copied);
+  if (err)
+    return err;
+  uint64_t eof;
+  if (pattern(d, len, &eof) && !header_ok(d, eof, info.addr))
+    err = spd_ctx_fail(ctx, SPD_EFORMAT,
+                       "%s: an HDF5 object header (at byte %llu) reaches past the end of the "
+                       "file, or one of its attributes past its message or into no heap "
+                       "object (truncated or corrupt file)",
+                       where, (unsigned long long)info.addr);
+  if (copied)
+    spd_free(ctx, (void *)d);
+  else
+    munmap((void *)d, len);
   return err;
 }

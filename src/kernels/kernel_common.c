@@ -39,6 +39,66 @@ int spd_kc_read_data(spd_kc_t *kc, uint32_t offset, void *dst, uint32_t bytes) {
   return spd_core_sdram_read(kc->core, kc->params + kc->h.data_offset + offset, dst, bytes);
 }
 
+/* Float partial sums from several senders (spd_kc_held) wait in
+ * kc->held until their phase of the slot is complete and are then stored
+ * in partition-table order, so every float sum is the same whatever order
+ * the network delivered them in. Fixed-point sums are exact and need it
+ * not; the fixed ARM images compile it out. */
+static int held_init(spd_kc_t *kc) {
+  if (SPD_KC_FIXED(kc->h.numeric == SPD_DS_FIXED))
+    return 0;
+  uint32_t senders[SPD_DS_KIND_NACK + 1] = {0}, words[2] = {0, 0};
+  for (uint32_t i = 0; i < kc->h.n_in; i++)
+    if (kc->in[i].kind <= SPD_DS_KIND_NACK)
+      senders[kc->in[i].kind]++;
+  for (uint32_t pass = 0; pass < 2; pass++) {
+    words[0] = words[1] = 0;
+    for (uint32_t i = 0; i < kc->h.n_in; i++) {
+      const spd_ds_in_t *in = &kc->in[i];
+      bool batch = spd_kc_phase_of(in->kind) == SPD_KC_BATCH;
+      bool held = in->kind <= SPD_DS_KIND_NACK && spd_kc_held(in->kind, senders[in->kind]);
+      if (pass)
+        kc->held_at[i] = !held ? UINT32_MAX
+                               : batch ? kc->h.slots * kc->held_words + words[1] : words[0];
+      if (held)
+        words[batch] += in->n * in->words;
+    }
+    if (pass || (!words[0] && !words[1]))
+      break;
+    kc->held_at = spd_kc_alloc(kc, kc->h.n_in * 4u);
+    kc->held = spd_kc_alloc(kc, (words[0] * kc->h.slots + words[1]) * 4u);
+    if (!kc->held_at || !kc->held)
+      return SPD_ENOMEM;
+    kc->held_words = words[0];
+    kc->held_batch = words[1];
+  }
+  return 0;
+}
+
+/* Where value @p j of incoming partition @p i of slot @p slot is held
+ * (the batch phase has one slot). */
+static uint32_t *held_word(spd_kc_t *kc, uint32_t i, uint32_t slot, uint32_t j) {
+  bool batch = spd_kc_phase_of(kc->in[i].kind) == SPD_KC_BATCH;
+  return kc->held + kc->held_at[i] + (batch ? 0 : slot * kc->held_words) + j;
+}
+
+/* Store the held sums of phase @p phase of slot @p slot, partition by
+ * partition in table order, each in value order. */
+static void held_flush(spd_kc_t *kc, uint32_t slot, uint32_t phase) {
+  uint32_t words = 0;
+  for (uint32_t i = 0; i < kc->h.n_in; i++) {
+    const spd_ds_in_t *in = &kc->in[i];
+    if (kc->held_at[i] == UINT32_MAX || spd_kc_phase_of(in->kind) != phase)
+      continue;
+    const uint32_t *held = held_word(kc, i, slot, 0);
+    for (uint32_t j = 0; j < in->n * in->words; j++)
+      kc->store(kc, i, slot, spd_kc_value_of(&in->fm, in->lo, j / in->words), j % in->words,
+                held[j]);
+    words += in->n * in->words;
+  }
+  spd_core_charge(kc->core, words * SPD_KC_PER_VALUE);
+}
+
 /* Each phase's expected packets and each incoming partition's first bit
  * in its phase's bitmap; the bitmaps, the rounds, the slots waiting for
  * their turn (slot_task) and the resend's state. */
@@ -68,7 +128,8 @@ static int dedup_init(spd_kc_t *kc) {
   kc->ready = spd_kc_alloc(kc, SPD_KC_PHASES * S);
   if (!kc->seen || !kc->round_in || !kc->round_out || !kc->ready)
     return SPD_ENOMEM;
-  return spd__kc_resend_init(kc);
+  int err = held_init(kc);
+  return err ? err : spd__kc_resend_init(kc);
 }
 
 static int read_tables(spd_kc_t *kc) {
@@ -113,7 +174,8 @@ int spd_kc_init(spd_kc_t *kc, spd_core_t *core, uint32_t params, uint32_t role) 
   for (uint32_t ph = 0; ph < SPD_KC_PHASES; ph++)
     packets_in += kc->expected[ph];
   return free0 - spd_core_dtcm_free(core) ==
-                 spd_kc_init_dtcm(kc->h.n_in, kc->h.n_out, kc->h.slots, packets_in)
+                 spd_kc_init_dtcm(kc->h.n_in, kc->h.n_out, kc->h.slots, packets_in,
+                                  kc->held_words, kc->held_batch)
              ? 0
              : SPD_EINVAL;
 }
@@ -277,6 +339,8 @@ void spd_kc_sample_done(spd_kc_t *kc) {
 static void slot_task(spd_core_t *core, uint32_t slot, uint32_t phase) {
   spd_kc_t *kc = spd_core_get_state(core);
   if (phase != SPD_KC_CREDIT) {
+    if (!SPD_KC_FIXED(kc->h.numeric == SPD_DS_FIXED) && kc->held)
+      held_flush(kc, slot, phase); /* in the slot's task, not the packet callback */
     kc->slot_done(kc, slot, phase);
     return;
   }
@@ -333,7 +397,13 @@ static void packet_cb(spd_core_t *core, uint32_t key, uint32_t payload) {
   seen[bit / 32u] |= 1u << bit % 32u;
   if (in->fm.width)
     spd_core_charge(core, SPD_KC_FM_DECODE);
-  kc->store(kc, i, slot, spd_kc_value_of(&in->fm, in->lo, j / in->words), j % in->words, payload);
+  bool held = !SPD_KC_FIXED(kc->h.numeric == SPD_DS_FIXED) && kc->held &&
+              kc->held_at[i] != UINT32_MAX;
+  if (held)
+    *held_word(kc, i, slot, j) = payload;
+  else
+    kc->store(kc, i, slot, spd_kc_value_of(&in->fm, in->lo, j / in->words), j % in->words,
+              payload);
   uint32_t *count = &kc->count[ps];
   if (++*count == kc->expected[phase]) {
     *count = 0;

@@ -98,6 +98,13 @@ struct spd_kc {
   uint32_t duplicates;     /* copies ignored */
   uint8_t *ready;          /* per phase and slot: complete, waiting for its turn */
   uint32_t next_slot[SPD_KC_PHASES]; /* the slot whose turn it is */
+  /* Float partial sums held until their phase of the slot is complete, then
+   * stored in partition-table order (spd_kc_held): NULL in fixed point
+   * and on cores that sum nothing. */
+  uint32_t *held_at;       /* per incoming partition: its first held word, or UINT32_MAX */
+  uint32_t held_words;     /* per slot, forward and backward */
+  uint32_t held_batch;     /* the batch phase's (slot 0 only) */
+  uint32_t *held;          /* slots x held_words, then held_batch */
   /* The end-to-end resend (resend.c). */
   spd_kc_sent_rec_t *sent_rec; /* per outgoing partition and slot */
   uint32_t *last_count;    /* per phase and slot: the count at the last tick */

@@ -253,18 +253,37 @@ uint32_t spd__graph_add_tables(spd_machine_graph_t *g, uint32_t budget, uint32_t
   *over_tables = 0;
   for (uint32_t v = 0; v < g->n_vertices; v++) {
     uint32_t n_in = 0, n_out = 0;
-    uint64_t packets_in = 0;
+    uint64_t packets_in = 0, held_in = 0, values[N_PACE_NAMES] = {0};
+    uint32_t parts[N_PACE_NAMES] = {0};
     spd__graph_tables(g, v, &n_in, &n_out);
     for (uint32_t p = 0; p < g->n_partitions; p++)
       for (uint32_t t = 0; t < g->partitions[p].n_targets; t++)
-        if (g->partitions[p].targets[t] == v && strcmp(g->partitions[p].name, "nack"))
-          packets_in += (uint64_t)g->partitions[p].values.n * g->partitions[p].words;
-    uint64_t t = spd_kc_init_dtcm(n_in, n_out, g->opts.slots, packets_in);
-    uint64_t d = g->vertices[v].dtcm_bytes + t;
-    g->vertices[v].dtcm_bytes = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
-    worst = g->vertices[v].dtcm_bytes > worst ? g->vertices[v].dtcm_bytes : worst;
+        if (g->partitions[p].targets[t] == v && strcmp(g->partitions[p].name, "nack")) {
+          uint64_t n = (uint64_t)g->partitions[p].values.n * g->partitions[p].words;
+          packets_in += n;
+          values[name_index(g->partitions[p].name)] += n;
+          parts[name_index(g->partitions[p].name)]++;
+        }
+    /* Float partial sums a kernel holds (spd_kc_held): the exact bytes
+     * replace the search's estimate. They are the vertex's own, not a
+     * table every core keeps, so they stay out of the reserve. */
+    uint64_t held_batch = 0;
+    for (uint32_t k = 0; g->opts.numeric == SPD_NUMERIC_FLOAT && k < N_PACE_NAMES; k++)
+      if (spd_kc_held(k, parts[k]) && k == SPD_DS_KIND_DWSUM)
+        held_batch += values[k];
+      else if (spd_kc_held(k, parts[k]))
+        held_in += values[k];
+    uint64_t t = spd_kc_init_dtcm(n_in, n_out, g->opts.slots, packets_in, 0, 0);
+    uint64_t held =
+        spd_kc_init_dtcm(n_in, n_out, g->opts.slots, packets_in, held_in, held_batch) - t;
+    spd_vertex_t *x = &g->vertices[v];
+    uint64_t d = (uint64_t)x->dtcm_bytes - (x->held_bytes < x->dtcm_bytes ? x->held_bytes : 0) +
+                 held + t;
+    x->dtcm_bytes = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+    x->held_bytes = (uint32_t)held;
     if (d > budget && t > *over_tables)
       *over_tables = (uint32_t)t;
+    worst = g->vertices[v].dtcm_bytes > worst ? g->vertices[v].dtcm_bytes : worst;
   }
   return worst;
 }

@@ -44,6 +44,7 @@ typedef struct builder {
 static int add_vertex(builder_t *B, const spd_vertex_t *v, const spd__vertex_cost_t *c) {
   spd_vertex_t x = *v;
   x.dtcm_bytes = c->dtcm;
+  x.held_bytes = c->held;
   x.sdram_bytes = c->sdram;
   x.cycles_per_sample = c->busy;
   x.dma_cycles = c->dma;
@@ -64,6 +65,7 @@ static int join_core(builder_t *B, int si, uint32_t c_next) {
   spd_vertex_t *x = &B->g->vertices[v];
   uint64_t dtcm = (uint64_t)x->dtcm_bytes + cost.dtcm;
   x->dtcm_bytes = dtcm > UINT32_MAX ? UINT32_MAX : (uint32_t)dtcm;
+  x->held_bytes += cost.held;
   x->sdram_bytes += cost.sdram;
   x->cycles_per_sample += cost.busy;
   x->cols = (spd_range_t){0, st->out};

@@ -129,6 +129,27 @@ uint64_t spd__pc_tile_weights(const wstage_t *st, uint32_t b) {
   return st->pool ? 0 : (uint64_t)st->k_h * st->k_w * st->in_c * b + (st->bias ? b : 0);
 }
 
+/* dY partial sums a tile of stage si whose sent rows are @p rows (@p per_row
+ * values each) receives per sample: every tile of the stage that reads
+ * them sends its overlap (a Dense consumer: every column block all of
+ * them). */
+static uint64_t dx_received(const csearch_t *S, int si, spd_range_t rows, uint64_t per_row) {
+  int ci = spd__pc_consumer_of(S, si);
+  if (ci >= S->n)
+    return (uint64_t)rows.n * per_row * (S->dense_cols ? S->dense_cols : 1);
+  const wstage_t *c = &S->st[ci];
+  const wcut_t *cut = &S->cut[ci];
+  uint32_t n = spd__pc_tile_rows_of(S, ci);
+  uint64_t sum = 0;
+  for (uint32_t i = 0; i < cut->R; i++) {
+    spd_range_t need = spd__pc_need_rows(c, spd__pc_own_rows(S, ci, spd__pc_block_of(n, cut->R, i)));
+    uint32_t lo = need.lo > rows.lo ? need.lo : rows.lo;
+    uint32_t hi = need.lo + need.n < rows.lo + rows.n ? need.lo + need.n : rows.lo + rows.n;
+    sum += hi > lo ? (uint64_t)(hi - lo) * per_row : 0;
+  }
+  return sum * (c->pool ? 1 : cut->C);
+}
+
 /* One tile of stage si: tile rows @p rows, @p b channels, @p R row blocks
  * (the owner of a channel block sums the others' dW and updates); @p fan:
  * dX partial sums it receives per output value, in FAN_ONE units (every
@@ -152,7 +173,6 @@ void spd__pc_cost_tile(const csearch_t *S, int si, spd_range_t rows, uint32_t b,
   uint32_t wd = 0, ws = 0;
   spd__cost_weight_bytes(o, mem, &wd, &ws);
   bool first = si == 0;
-  *c = (spd__vertex_cost_t){0};
   /* DTCM: what conv.c allocates, by the same function it checks itself
    * against (base/tile_mem.h). */
   const wstage_t *pw = st->pool ? st : pool;
@@ -166,7 +186,17 @@ void spd__pc_cost_tile(const csearch_t *S, int si, spd_range_t rows, uint32_t b,
       .stage = sat32(rows_read(S, si, rows) * per_row),
       .dxstage = o->training && !first ? sat32(in_vals * words) : 0,
       .state = spd__cost_state(o)};
-  c->dtcm = sat32(spd__cost_vertex_overhead() + spd_conv_mem_dtcm(&cm));
+  /* Float partial sums from more than two senders wait for their slot
+   * (spd_kc_held): the dY sums of the layer above, and the owner's dW sums
+   * of the other row blocks. */
+  *c = (spd__vertex_cost_t){0};
+  uint64_t held = 0;
+  if (o->numeric == SPD_NUMERIC_FLOAT && o->training) {
+    held += fan > FAN_ONE ? dx_received(S, si, rows, per_row) * words * o->slots : 0;
+    held += rows.lo == 0 && spd_kc_held(SPD_DS_KIND_DWSUM, R - 1) ? (uint64_t)(R - 1) * K * words : 0;
+  }
+  c->held = sat32(held * 4u);
+  c->dtcm = sat32(spd__cost_vertex_overhead() + spd_conv_mem_dtcm(&cm) + c->held);
   c->busy = in_vals * recv + ops * op + sent * send +
             (st->pool ? 0 : outs * (add + spd__cost_act_cycles(o, st->act))) +
             (pool ? outs * POOL_OP_CYCLES : 0);

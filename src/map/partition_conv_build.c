@@ -64,6 +64,7 @@ static int add_window_vertices(cbuild_t *B) {
         spd__vertex_cost_t c;
         spd__pc_cost_tile(S, si, r, ch.n, cut->R, cut->mem, spd__pc_fan_of(S, si), &c);
         v.dtcm_bytes = c.dtcm;
+        v.held_bytes = c.held;
         v.sdram_bytes = c.sdram;
         v.cycles_per_sample = c.busy;
         v.dma_cycles = c.dma;

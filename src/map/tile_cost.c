@@ -203,6 +203,19 @@ static void tile_part(const spd_partition_opts_t *o, const spd__tile_shape_t *s,
   }
 }
 
+/* Float partial sums a reducer's kernel holds until each slot has all of
+ * them (spd_kc_held): @p psums forward from the block's row tiles, and the
+ * dX sums backward from the next layer's tiles (whose number is not known
+ * here: counted as held when there are more dX sums than columns). */
+static uint64_t held_dtcm(const spd_partition_opts_t *o, const spd__tile_shape_t *s,
+                          uint64_t psums) {
+  if (o->numeric != SPD_NUMERIC_FLOAT)
+    return 0;
+  uint64_t dx = o->training && !s->last_layer && s->dx_values > 2u * s->cols ? s->dx_values : 0;
+  uint64_t fwd = spd_kc_held(SPD_DS_KIND_PSUM, s->row_blocks) ? psums : 0;
+  return (fwd + dx) * o->slots * 4u;
+}
+
 /* The reducer's part of a column block: sums, bias, activation forward; dX
  * sums, derivative and dZ backward; the bias update. @p psums: partial-sum
  * packets received forward per sample. */
@@ -210,7 +223,9 @@ static void reduce_part(const spd_partition_opts_t *o, const spd__tile_shape_t *
                         uint64_t psums, spd__vertex_cost_t *c) {
   uint64_t v = spd__cost_value_bytes(o->numeric), a = acc_bytes(o->numeric);
   uint32_t words = spd__cost_psum_words(o->numeric);
-  uint64_t dtcm = (uint64_t)o->slots * s->cols * (a + v) + bias_dtcm(o, s->cols);
+  uint64_t held = held_dtcm(o, s, psums);
+  uint64_t dtcm = (uint64_t)o->slots * s->cols * (a + v) + bias_dtcm(o, s->cols) + held;
+  c->held = sat32((uint64_t)c->held + held);
   c->busy += psums * (spd__cost_recv_cycles() + add_cycles(o->numeric)) +
              (uint64_t)s->cols * (act_cycles(o, s->activation) + spd__cost_send_cycles());
   c->sends += s->cols;
@@ -234,9 +249,11 @@ void spd__cost_tile(const spd_partition_opts_t *o, const spd__tile_shape_t *s, b
   *c = (spd__vertex_cost_t){0};
   tile_part(o, s, full, c);
   if (full) {
-    uint32_t dtcm = c->dtcm; /* the tile's memory holds its reduction's */
+    /* the tile's memory holds its reduction's, but for held dX sums */
+    uint32_t dtcm = sat32((uint64_t)c->dtcm + held_dtcm(o, s, 0));
     reduce_part(o, s, 0, c);
     c->dtcm = dtcm;
+    c->held = sat32(held_dtcm(o, s, 0));
   } else {
     uint32_t words = spd__cost_psum_words(o->numeric);
     c->busy += (uint64_t)s->cols * words * spd__cost_send_cycles();

@@ -14,6 +14,7 @@
 /** What one vertex costs. Time is in CPU cycles per sample. */
 typedef struct spd__vertex_cost {
   uint32_t dtcm;        /* bytes (saturates at UINT32_MAX) */
+  uint32_t held;        /* of which float partial sums held (spd_kc_held), estimated */
   uint64_t sdram;       /* bytes */
   uint64_t busy;        /* CPU cycles */
   uint64_t dma;         /* DMA engine cycles (overlaps the CPU) */
