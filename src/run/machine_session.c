@@ -509,6 +509,8 @@ static int load(mrun_t *r) {
     err = write_update_tables(r);
   if (!err)
     err = load_vertices(r, &in);
+  if (!err && r->o.on_loaded)
+    r->o.on_loaded(r->o.on_loaded_ud, r->tx);
   if (r->why)
     r->pace = pace;
   else
