@@ -6,9 +6,9 @@
 #include "spindle/error.h"
 #include "spindle/fixed_math.h"
 
-/* A queued callback costs task_dispatch_cycles (10) and a send 20
+/* A queued callback's dispatch and a send are charged apart
  * (docs/cost-model.md): the rest of a partition's pace is charged. */
-#define SEND_OVERHEAD 30u
+#define SEND_OVERHEAD (SPD_COST_TASK_DISPATCH + SPD_COST_SEND)
 #define SEND_PRIORITY 2
 #define SLOT_PRIORITY 1
 
@@ -172,7 +172,7 @@ static int push_job(spd_kc_t *kc, uint32_t key0, const uint32_t *data, uint32_t 
   kc->jobs[(kc->jobs_head + kc->jobs_count) % kc->jobs_cap] =
       (spd_kc_job_t){key0, data, n, 0, pace, phase, again};
   kc->jobs_count++;
-  spd_core_charge(kc->core, 10);
+  spd_core_charge(kc->core, SPD_COST_PUSH_JOB);
   if (!kc->sending) {
     kc->sending = true;
     return spd_core_schedule_callback(kc->core, send_task, 0, 0, SEND_PRIORITY);
@@ -229,8 +229,8 @@ void spd_kc_gather(spd_kc_t *kc, uint32_t out, const uint32_t *src, uint32_t *ds
     for (uint32_t w = 0; w < o->words; w++)
       dst[i * o->words + w] = src[v * o->words + w];
   }
-  spd_core_charge(kc->core, o->n * o->words * SPD_KC_PER_VALUE +
-                                (o->fm.width ? o->n * SPD_KC_FM_DECODE : 0));
+  spd_core_charge(kc->core, o->n * o->words * SPD_COST_PER_VALUE +
+                                (o->fm.width ? o->n * SPD_COST_FM_DECODE : 0));
 }
 
 uint32_t spd_kc_send_gathered(spd_kc_t *kc, uint32_t kind, uint32_t slot, const uint32_t *own,
@@ -302,17 +302,17 @@ static void packet_cb(spd_core_t *core, uint32_t key, uint32_t payload) {
   }
   uint32_t i = lo;
   if (i == kc->h.n_in || (key & kc->in[i].mask) != kc->in[i].base) {
-    spd_core_charge(core, SPD_KC_RECV_HANDLER + 2 * steps);
+    spd_core_charge(core, SPD_COST_RECV_HANDLER + SPD_COST_RECV_STEP * steps);
     return; /* not ours: the router never sends such a packet */
   }
   const spd_ds_in_t *in = &kc->in[i];
   if (in->kind == SPD_DS_KIND_NACK) { /* a receiver asks again: answer as a task */
-    spd_core_charge(core, SPD_KC_RECV_HANDLER + 2 * steps);
+    spd_core_charge(core, SPD_COST_RECV_HANDLER + SPD_COST_RECV_STEP * steps);
     /* A full task queue loses the request; the receiver asks again. */
     (void)spd_core_schedule_callback(core, spd__kc_resend_asked, payload, 0, SLOT_PRIORITY);
     return;
   }
-  spd_core_charge(core, SPD_KC_RECV_HANDLER + SPD_KC_DEDUP + 2 * steps);
+  spd_core_charge(core, SPD_COST_RECV_HANDLER + SPD_COST_DEDUP + SPD_COST_RECV_STEP * steps);
   uint32_t off = key - in->base, S = kc->h.slots;
   uint32_t tag = (off >> in->value_bits) & (2u * S - 1u), slot = tag & (S - 1u);
   uint32_t j = off & ((1u << in->value_bits) - 1u);
@@ -329,14 +329,14 @@ static void packet_cb(spd_core_t *core, uint32_t key, uint32_t payload) {
   }
   seen[bit / 32u] |= 1u << bit % 32u;
   if (in->fm.width)
-    spd_core_charge(core, SPD_KC_FM_DECODE);
+    spd_core_charge(core, SPD_COST_FM_DECODE);
   kc->store(kc, i, slot, spd_kc_value_of(&in->fm, in->lo, j / in->words), j % in->words, payload);
   uint32_t *count = &kc->count[ps];
   if (++*count == kc->expected[phase]) {
     *count = 0;
     kc->round_in[ps] ^= 1u;
     memset(seen, 0, kc->seen_words[phase] * 4u);
-    spd_core_charge(core, kc->seen_words[phase] * SPD_KC_PER_VALUE);
+    spd_core_charge(core, kc->seen_words[phase] * SPD_COST_PER_VALUE);
     if (spd_core_schedule_callback(core, slot_task, slot, phase, SLOT_PRIORITY))
       spd_kc_fail(kc, SPD_EQUEUE);
   }
@@ -384,6 +384,6 @@ float spd_kc_act_grad_float(int32_t kind, float alpha, float y, float dy) {
 
 uint32_t spd_kc_act_cycles(bool fixed, int32_t kind) {
   if (kind != SPD_FX_ACT_SIGMOID && kind != SPD_FX_ACT_TANH && kind != SPD_FX_ACT_ELU)
-    return SPD_KC_ACT_CHEAP;
-  return fixed ? SPD_KC_ACT_FIXED : SPD_KC_ACT_FLOAT;
+    return SPD_COST_ACT_CHEAP;
+  return fixed ? SPD_COST_ACT_FIXED : SPD_COST_ACT_FLOAT;
 }

@@ -11,26 +11,12 @@
 #include <stdint.h>
 
 #include "base/tile_mem.h"
+#include "machine/cost_table.h"
 #include "spindle/core.h"
 #include "spindle/dataspec.h"
 
-/* Per-operation cycle costs the kernels charge (docs/dense-on-machine.md,
- * "Cost model"; SPINNAKER.md §1 MAC-loop timings). */
-#define SPD_KC_MAC_FIXED 3u
-#define SPD_KC_MAC_FLOAT 80u
-#define SPD_KC_ADD_FIXED 4u
-#define SPD_KC_ADD_FLOAT 40u
-#define SPD_KC_ACT_CHEAP 8u
-#define SPD_KC_ACT_FIXED 250u
-#define SPD_KC_ACT_FLOAT 400u
-#define SPD_KC_SOFTMAX_FIXED 300u
-#define SPD_KC_SOFTMAX_FLOAT 500u
-#define SPD_KC_RECV_HANDLER 10u
-#define SPD_KC_DEDUP 6u      /* a packet's round compared, its bit tested and set */
-#define SPD_KC_PER_VALUE 2u /* a store or copy in a loop */
-#define SPD_KC_FM_DECODE 12u /* a feature-map position into (row, column, channel):
-                                two divisions by constants of the partition */
-#define SPD_KC_POOL_OP 4u    /* a pooling compare or add per window tap */
+/* The cycles the kernels charge: the one cost table, machine/cost_table.h
+ * (docs/cost-model.md, docs/calibration.md). */
 
 /* One numeric per image: the ARM builds (scripts/arm_build.py,
  * docs/calibration.md) define SPD_KC_NUMERIC as SPD_DS_FIXED or

@@ -27,12 +27,12 @@
 #include "map/machine_graph.h"
 #include "map/partition_conv.h"
 #include "map/partition_dense.h"
+#include "machine/cost_table.h"
 #include "map/tile_cost.h"
 #include "nn/shape.h"
 #include "spindle/dataspec.h"
 
 /* Fused max pooling: a compare and a store per convolution output. */
-#define POOL_OP_CYCLES 4
 /* Fixed-point unit of the dX fan-in of a tile. */
 #define FAN_ONE 1000u
 
@@ -169,7 +169,7 @@ void spd__pc_cost_tile(const csearch_t *S, int si, spd_range_t rows, uint32_t b,
   c->dtcm = sat32(spd__cost_vertex_overhead() + spd_conv_mem_dtcm(&cm));
   c->busy = in_vals * recv + ops * op + sent * send +
             (st->pool ? 0 : outs * (add + spd__cost_act_cycles(o, st->act))) +
-            (pool ? outs * POOL_OP_CYCLES : 0);
+            (pool ? outs * SPD_COST_POOL_OP : 0);
   c->sends = sent;
   if (o->training) {
     /* dY sums from the next layer, the derivative, dW and bias gradient

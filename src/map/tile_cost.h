@@ -1,8 +1,7 @@
 /* The partitioner's cost model: DTCM, SDRAM, CPU cycles and DMA time of
- * every kind of vertex, per training sample. The per-event constants come
- * from the emulator's table (emu/cost_model.h, docs/cost-model.md); the
- * per-operation ones (a MAC, an activation, an optimizer update) are the
- * map-time estimates of docs/dense-on-machine.md, "Cost model". */
+ * every kind of vertex, per training sample, from the one cost table that
+ * the kernels charge and the emulator keeps time by (machine/cost_table.h,
+ * docs/cost-model.md). */
 #ifndef SPINDLE_MAP_TILE_COST_H
 #define SPINDLE_MAP_TILE_COST_H
 
