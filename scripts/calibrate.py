@@ -42,6 +42,21 @@ import arm_build  # noqa: E402  (same flags and sources as make arm)
 MODELS = {"mlp": "examples/mlp.json", "lenet5": "examples/lenet5.json"}
 IMAGES = {k[0]: k for k in arm_build.KERNELS}
 LO, HI = 0.8, 1.25
+
+
+def cost_table():
+    """The SPD_COST_* integers of src/machine/cost_table.h."""
+    out = {}
+    for m in re.finditer(r"#define SPD_COST_(\w+) \(?([0-9u +]+)\)?\s",
+                         open(os.path.join(ROOT, "src/machine/cost_table.h")).read()):
+        out[m.group(1)] = sum(int(x.strip().rstrip("u")) for x in m.group(2).split("+") if x.strip())
+    return out
+
+
+COST = cost_table()
+# send_task charges a partition's pace less a dispatch and a send
+# (kernels/kernel_common.c): the rest is waiting.
+SEND_OVERHEAD = COST["TASK_DISPATCH"] + COST["SEND"]
 # Exception entry (3: the pipeline refills at the vector), the vector's
 # branch to the handler (3), saving and restoring the six registers a C
 # handler saves beyond a function (STMFD/LDMFD, 6 + 6) and the return
@@ -195,7 +210,7 @@ def disassemble(elf):
     return insns, syms
 
 
-def weigh(trace, insns, begin, end, owner=None):
+def weigh(trace, insns, begin, end, owner=None, skip=()):
     """Cycles per segment k (calib_begin(k) .. calib_end(k)) of a trace;
     with @owner (pc -> function name), also cycles per segment and function."""
     seg, prof = {}, collections.defaultdict(collections.Counter)
@@ -221,7 +236,7 @@ def weigh(trace, insns, begin, end, owner=None):
                 inside, prev = False, None
                 continue
             ins = insns.get(pc)
-            if ins is None:
+            if ins is None or any(a <= pc < b for a, b in skip):
                 continue
             if prev is not None:
                 c = prev.cycles
@@ -305,20 +320,29 @@ def run_kernel(work, capdir, elf, keep, profile=False):
         def owner(pc):
             i = bisect.bisect_right(keys, pc) - 1
             return starts[i][1] if i >= 0 else "?"
-    seg = weigh(trace, insns, syms["calib_begin"][0], syms["calib_end"][0], owner)
+    skip = [syms[n] for n in ("replay", "spin1_start") if n in syms]
+    seg = weigh(trace, insns, syms["calib_begin"][0], syms["calib_end"][0], owner, skip)
     if profile:
         seg, prof = seg
     if not keep:
         os.remove(trace)
     by_addr = {a: n for n, (a, _) in syms.items()}
-    rows, profs = collections.OrderedDict(), {}
+    rows, profs, jobs = collections.OrderedDict(), {}, {}
+    for line in p.stdout.splitlines():
+        f = line.split()
+        if len(f) == 5 and f[1] == "job":
+            jobs[int(f[0])] = (int(f[2]), int(f[3]))
     for line in p.stdout.splitlines():
         k, name = label(line, events, by_addr)
         if name is None or k not in seg:
             continue
         cyc = seg[k] + (IRQ_ENTRY_EXIT if name.startswith(("packet", "timer interrupt")) else 0)
+        model = events[k][4]
+        if name == "send":  # the pace it waits is the core's time, not its work
+            pace, phase = jobs.get(k, (0, 0))
+            model -= phase if phase else max(0, pace - SEND_OVERHEAD)
         r = rows.setdefault(name, [0, 0, 0])
-        r[0] += events[k][4]
+        r[0] += model
         r[1] += cyc
         r[2] += 1
         if profile:

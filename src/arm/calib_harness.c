@@ -181,8 +181,9 @@ uint spin1_send_mc_packet(uint key, uint data, uint load) {
 
 void spin1_set_timer_tick(uint time) { (void)time; }
 uint spin1_get_simulation_time(void) { return ticks; }
+static uint exit_code;
 void spin1_exit(uint error) {
-  (void)error;
+  exit_code = error;
   exited = 1;
 }
 void *spin1_malloc(uint bytes) { return bytes <= sizeof dtcm ? dtcm : 0; }
@@ -267,13 +268,21 @@ static void line(uint32_t k, const char *what, uint32_t a, uint32_t b, uint32_t 
   out("\n");
 }
 
-static void replay(uint32_t n) {
+__attribute__((noinline)) static void replay(uint32_t n) {
   for (uint32_t k = 1; k < n && !exited; k++) {
     const uint32_t *e = events[k];
     uint32_t kind = e[0], event = e[1];
     if (kind == RAN_MAIN)
       die("a second main in the capture");
     if (kind == RAN_TASK) {
+      /* The sender's head job: the pace (or phase) send_task waits for,
+       * which the emulator charges as the core's time (not work). */
+      const spd_kc_t *kc = spd_core_get_state(spd__arm_core());
+      uint32_t pace = 0, phase = 0;
+      if (kc && kc->jobs && kc->jobs_count) {
+        pace = kc->jobs[kc->jobs_head].pace;
+        phase = kc->jobs[kc->jobs_head].phase;
+      }
       task_t t;
       calib_begin(k);
       int ran = dispatch(&t);
@@ -281,6 +290,7 @@ static void replay(uint32_t n) {
       if (!ran)
         die("the emulator ran a task the harness does not have queued");
       line(k, "task", (uint32_t)(uintptr_t)t.cb, e[2], e[3]);
+      line(k, "job", pace, phase, 0);
       continue;
     }
     if (event == SPD_EVENT_MCPL_PACKET || event == SPD_EVENT_MC_PACKET) {
@@ -328,5 +338,8 @@ void _start(void) {
     die("events are short or do not start with main");
   calib_begin(0);
   c_main(); /* the kernel's main, then spin1_start: the replay */
-  die("main failed");
+  out("calib_harness: the kernel's main failed: ");
+  out_u(-exit_code);
+  out(" ");
+  die(spd_core_error(spd__arm_core()));
 }

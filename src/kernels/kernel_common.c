@@ -47,9 +47,13 @@ static int dedup_init(spd_kc_t *kc) {
   while ((1u << kc->slot_bits) < S)
     kc->slot_bits++;
   kc->bit_of = spd_kc_alloc(kc, kc->h.n_in * 4u);
-  if (!kc->bit_of)
+  kc->recip = spd_kc_alloc(kc, kc->h.n_in * (uint32_t)sizeof *kc->recip);
+  if (!kc->bit_of || !kc->recip)
     return SPD_ENOMEM;
   for (uint32_t i = 0; i < kc->h.n_in; i++) {
+    const spd_ds_fm_t *fm = &kc->in[i].fm;
+    kc->recip[i] = (spd_kc_recip_t){spd_kc_recip(kc->in[i].words),
+                                    spd_kc_recip(fm->width * fm->chans), spd_kc_recip(fm->chans)};
     uint32_t ph = spd_kc_phase_of(kc->in[i].kind);
     kc->bit_of[i] = kc->expected[ph];
     if (kc->in[i].kind != SPD_DS_KIND_NACK) /* requests are not counted */
@@ -328,9 +332,18 @@ static void packet_cb(spd_core_t *core, uint32_t key, uint32_t payload) {
     return;
   }
   seen[bit / 32u] |= 1u << bit % 32u;
-  if (in->fm.width)
+  const spd_kc_recip_t *rc = &kc->recip[i];
+  uint32_t v = spd_kc_div(j, rc->words), word = j - v * in->words;
+  if (in->fm.width) { /* spd_kc_value_of, by the reciprocals */
     spd_core_charge(core, SPD_COST_FM_DECODE);
-  kc->store(kc, i, slot, spd_kc_value_of(&in->fm, in->lo, j / in->words), j % in->words, payload);
+    const spd_ds_fm_t *fm = &in->fm;
+    uint32_t q = fm->first + v, r = spd_kc_div(q, rc->per_row);
+    uint32_t rem = q - r * fm->width * fm->chans, col = spd_kc_div(rem, rc->chans);
+    v = in->lo + r * fm->row_stride + col * fm->col_stride + (rem - col * fm->chans);
+  } else {
+    v += in->lo;
+  }
+  kc->store(kc, i, slot, v, word, payload);
   uint32_t *count = &kc->count[ps];
   if (++*count == kc->expected[phase]) {
     *count = 0;

@@ -26,11 +26,34 @@
  * set from the header. */
 #ifdef SPD_KC_NUMERIC
 #define SPD_KC_FIXED(flag) (SPD_KC_NUMERIC == SPD_DS_FIXED)
+/* On the chip work costs what it costs: the emulator's charges compile
+ * away instead of costing a call each (the shim's spd_core_charge does
+ * nothing). */
+#define spd_core_charge(core, cycles) ((void)(core), (void)(cycles))
 #else
 #define SPD_KC_FIXED(flag) (flag)
 #endif
 
 typedef struct spd_kc spd_kc_t;
+
+/** The divisions of a received key, made multiplications (no division in
+ *  the packet path): ceil(2^32 / d) of an incoming partition's words per
+ *  value and, for a feature map, of its values per row and channels, 0
+ *  for a divisor of 1 (spd_kc_div). */
+typedef struct spd_kc_recip {
+  uint32_t words, per_row, chans;
+} spd_kc_recip_t;
+
+/** ceil(2^32 / @p d), the reciprocal spd_kc_div multiplies by; 0 for 1. */
+static inline uint32_t spd_kc_recip(uint32_t d) { return d > 1u ? 0xFFFFFFFFu / d + 1u : 0u; }
+
+/** @p n / d by its reciprocal @p m = spd_kc_recip(d) (0: d = 1). Exact
+ *  when n < 2^32 / d: m * d = 2^32 + e with 0 <= e < d, so n * m / 2^32
+ *  exceeds n / d by n * e / (d 2^32) < 1 / d, too little to reach the next
+ *  integer. Keys address at most 2^16 words, far inside the bound. */
+static inline uint32_t spd_kc_div(uint32_t n, uint32_t m) {
+  return m ? (uint32_t)(((uint64_t)n * m) >> 32) : n;
+}
 
 /** Store word @p word of value @p value (the receiver's index) of slot
  *  @p slot, from incoming partition @p in. Runs inside the packet interrupt:
@@ -77,6 +100,7 @@ struct spd_kc {
    * late copy of the last one, one whose bit is set a copy of this one. */
   uint32_t slot_bits;      /* log2 slots */
   uint32_t *bit_of;        /* per incoming partition: its first bit in its phase */
+  spd_kc_recip_t *recip;   /* per incoming partition: its divisors' reciprocals */
   uint32_t seen_words[SPD_KC_PHASES], seen_at[SPD_KC_PHASES]; /* per slot; offsets */
   uint32_t *seen;          /* per phase, slot: a bit per expected packet */
   uint8_t *round_in;       /* per phase and slot */
