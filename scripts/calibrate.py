@@ -54,9 +54,9 @@ def cost_table():
 
 
 COST = cost_table()
-# send_task charges a partition's pace less a dispatch and a send
-# (kernels/kernel_common.c): the rest is waiting.
-SEND_OVERHEAD = COST["TASK_DISPATCH"] + COST["SEND"]
+# send_task charges a partition's pace less a dispatch, its own work and a
+# send (kernels/kernel_common.c): the rest is waiting.
+SEND_OVERHEAD = COST["TASK_DISPATCH"] + COST["SEND_TASK"] + COST["SEND"]
 # Exception entry (3: the pipeline refills at the vector), the vector's
 # branch to the handler (3), saving and restoring the six registers a C
 # handler saves beyond a function (STMFD/LDMFD, 6 + 6) and the return
@@ -272,6 +272,17 @@ def build_image(out, kernel, numeric, arm_cflags):
     return elf
 
 
+def variant(build, kernel, numeric):
+    """The mode and optimisation make arm chose for the image (sizes.json),
+    so that what is measured is what would be loaded; ARM -O2 without it."""
+    try:
+        with open(os.path.join(build, "arm", "sizes.json")) as f:
+            e = json.load(f)["images"]["%s_%s.elf" % (kernel, numeric)]
+        return ["-m" + e["mode"], e["opt"]]
+    except (OSError, KeyError, ValueError):
+        return ["-marm", "-O2"]
+
+
 def label(line, events, syms_by_addr):
     """The callback a harness line names."""
     p = line.split()
@@ -320,27 +331,30 @@ def run_kernel(work, capdir, elf, keep, profile=False):
         def owner(pc):
             i = bisect.bisect_right(keys, pc) - 1
             return starts[i][1] if i >= 0 else "?"
-    skip = [syms[n] for n in ("replay", "spin1_start") if n in syms]
+    skip = [syms[n] for n in ("replay", "spin1_start", "calib_sdram_bytes") if n in syms]
     seg = weigh(trace, insns, syms["calib_begin"][0], syms["calib_end"][0], owner, skip)
     if profile:
         seg, prof = seg
     if not keep:
         os.remove(trace)
     by_addr = {a: n for n, (a, _) in syms.items()}
-    rows, profs, jobs = collections.OrderedDict(), {}, {}
+    rows, profs, jobs, sdram = collections.OrderedDict(), {}, {}, {}
     for line in p.stdout.splitlines():
         f = line.split()
         if len(f) == 5 and f[1] == "job":
             jobs[int(f[0])] = (int(f[2]), int(f[3]))
+        if len(f) == 5 and f[1] == "sdram":
+            sdram[int(f[0])] = int(f[2])
     for line in p.stdout.splitlines():
         k, name = label(line, events, by_addr)
         if name is None or k not in seg:
             continue
         cyc = seg[k] + (IRQ_ENTRY_EXIT if name.startswith(("packet", "timer interrupt")) else 0)
+        cyc += sdram.get(k, 0) * COST["SDRAM_WORD_CYCLES"]
         model = events[k][4]
         if name == "send":  # the pace it waits is the core's time, not its work
             pace, phase = jobs.get(k, (0, 0))
-            model -= phase if phase else max(0, pace - SEND_OVERHEAD)
+            model -= phase + max(0, pace - SEND_OVERHEAD)
         r = rows.setdefault(name, [0, 0, 0])
         r[0] += model
         r[1] += cyc
@@ -406,7 +420,7 @@ def main():
                     kernel = d[len("spindle_"):-len("_" + numeric)]
                     if kernel not in IMAGES or (a.kernels and kernel not in a.kernels.split(",")):
                         continue
-                    elf = build_image(work, kernel, numeric, ["-marm", "-O2"])
+                    elf = build_image(work, kernel, numeric, variant(a.build, kernel, numeric))
                     got = run_kernel(work, os.path.join(cap, d), elf, a.keep, a.profile)
                     for name, (model_c, meas, calls) in got.items():
                         row = {"model": model, "kernel": "%s_%s" % (kernel, numeric),

@@ -128,6 +128,14 @@ typedef struct task {
 static task_t queue[5][QUEUE_SLOTS];
 static uint32_t q_head[5], q_tail[5];
 
+/* SDRAM words the CPU read or wrote directly (the shim's
+ * spd_core_sdram_read/write): their wait states are the hardware's, not
+ * an instruction's, and are added per word (scripts/calibrate.py). */
+static uint32_t sdram_words;
+__attribute__((noinline)) void calib_sdram_bytes(uint32_t bytes) {
+  sdram_words += (bytes + 3u) / 4u;
+}
+
 /* The trace's markers: everything between a call of calib_begin and the
  * next of calib_end is one callback's work. */
 __attribute__((noinline)) void calib_begin(uint32_t k) { __asm__ volatile("" ::"r"(k) : "memory"); }
@@ -255,6 +263,17 @@ static uint32_t packet_kind(uint32_t key) {
   return 99u;
 }
 
+static void line(uint32_t k, const char *what, uint32_t a, uint32_t b, uint32_t c);
+static void begin(uint32_t k) {
+  sdram_words = 0;
+  calib_begin(k);
+}
+static void end(uint32_t k) {
+  calib_end(k);
+  if (sdram_words)
+    line(k, "sdram", sdram_words, 0, 0);
+}
+
 static void line(uint32_t k, const char *what, uint32_t a, uint32_t b, uint32_t c) {
   out_u(k);
   out(" ");
@@ -284,9 +303,9 @@ __attribute__((noinline)) static void replay(uint32_t n) {
         phase = kc->jobs[kc->jobs_head].phase;
       }
       task_t t;
-      calib_begin(k);
+      begin(k);
       int ran = dispatch(&t);
-      calib_end(k);
+      end(k);
       if (!ran)
         die("the emulator ran a task the harness does not have queued");
       line(k, "task", (uint32_t)(uintptr_t)t.cb, e[2], e[3]);
@@ -297,15 +316,15 @@ __attribute__((noinline)) static void replay(uint32_t n) {
       cc[CC_RXKEY] = e[2];
       cc[CC_RXDATA] = e[3];
       cc[CC_RSR] = event == SPD_EVENT_MCPL_PACKET;
-      calib_begin(k);
+      begin(k);
       rx_isr(event);
-      calib_end(k);
+      end(k);
       line(k, kind == RAN_QUEUED ? "packet_queued" : "packet", packet_kind(e[2]), e[2],
            e[3]);
     } else if (event == SPD_EVENT_TIMER_TICK) {
-      calib_begin(k);
+      begin(k);
       timer_isr();
-      calib_end(k);
+      end(k);
       line(k, "timer", e[2], 0, 0);
     } else {
       line(k, "skipped", event, e[2], e[3]);

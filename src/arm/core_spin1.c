@@ -187,14 +187,22 @@ int spd_core_sdram_alloc(spd_core_t *core, uint32_t bytes, uint32_t *addr) {
 
 /* SDRAM is memory mapped on the chip: a direct access is a load or store
  * (what the emulator charges per word). */
+#ifdef SPD_ARM_CALIBRATE
+void calib_sdram_bytes(uint32_t bytes);
+#else
+#define calib_sdram_bytes(bytes) ((void)0)
+#endif
+
 int spd_core_sdram_read(spd_core_t *core, uint32_t addr, void *dst, uint32_t bytes) {
   (void)core;
+  calib_sdram_bytes(bytes);
   memcpy(dst, (const void *)(uintptr_t)addr, bytes);
   return 0;
 }
 
 int spd_core_sdram_write(spd_core_t *core, uint32_t addr, const void *src, uint32_t bytes) {
   (void)core;
+  calib_sdram_bytes(bytes);
   memcpy((void *)(uintptr_t)addr, src, bytes);
   return 0;
 }

@@ -6,9 +6,10 @@
 #include "spindle/error.h"
 #include "spindle/fixed_math.h"
 
-/* A queued callback's dispatch and a send are charged apart
- * (docs/cost-model.md): the rest of a partition's pace is charged. */
-#define SEND_OVERHEAD (SPD_COST_TASK_DISPATCH + SPD_COST_SEND)
+/* A packet's send costs the queued call's dispatch, the send task's own
+ * work and the send (docs/cost-model.md): a partition's pace longer than
+ * that is charged as the rest of its time. */
+#define SEND_OVERHEAD (SPD_COST_TASK_DISPATCH + SPD_COST_SEND_TASK + SPD_COST_SEND)
 #define SEND_PRIORITY 2
 #define SLOT_PRIORITY 1
 
@@ -79,7 +80,7 @@ static int read_tables(spd_kc_t *kc) {
   kc->in = spd_kc_alloc(kc, kc->h.n_in * (uint32_t)sizeof *kc->in);
   kc->out = spd_kc_alloc(kc, kc->h.n_out * (uint32_t)sizeof *kc->out);
   kc->count = spd_kc_alloc(kc, SPD_KC_PHASES * kc->h.slots * (uint32_t)sizeof *kc->count);
-  kc->jobs = spd_kc_alloc(kc, kc->jobs_cap * (uint32_t)sizeof *kc->jobs);
+  kc->jobs = spd_kc_alloc(kc, kc->jobs_cap * SPD_KC_JOB_BYTES);
   if (!kc->in || !kc->out || !kc->count || !kc->jobs)
     return SPD_ENOMEM;
   int err = 0;
@@ -143,7 +144,8 @@ static void send_task(spd_core_t *core, uint32_t a0, uint32_t a1) {
     spd_core_send_mc(core, job->key0 + job->next, job->data[job->next], true);
     job->next++;
   }
-  spd_core_charge(core, job->pace > SEND_OVERHEAD ? job->pace - SEND_OVERHEAD : 0);
+  spd_core_charge(core, SPD_COST_SEND_TASK +
+                            (job->pace > SEND_OVERHEAD ? job->pace - SEND_OVERHEAD : 0u));
   if (job->next == job->n) {
     kc->jobs_head = (kc->jobs_head + 1) % kc->jobs_cap;
     kc->jobs_count--;

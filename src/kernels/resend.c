@@ -27,7 +27,7 @@
 
 int spd__kc_resend_init(spd_kc_t *kc) {
   uint32_t S = kc->h.slots;
-  kc->sent_rec = spd_kc_alloc(kc, kc->h.n_out * S * (uint32_t)sizeof *kc->sent_rec);
+  kc->sent_rec = spd_kc_alloc(kc, kc->h.n_out * S * SPD_KC_SENT_REC_BYTES);
   kc->last_count = spd_kc_alloc(kc, SPD_KC_PHASES * S * 4u);
   kc->stale = spd_kc_alloc(kc, SPD_KC_PHASES * S);
   kc->asks = spd_kc_alloc(kc, SPD_KC_RESEND_JOBS * 4u);
@@ -108,6 +108,7 @@ static void tick(spd_core_t *core, uint32_t t, uint32_t unused) {
   (void)unused;
   spd_kc_t *kc = spd_core_get_state(core);
   uint32_t S = kc->h.slots;
+  spd_core_charge(core, SPD_COST_RESEND_TICK);
   for (uint32_t ph = 0; ph < SPD_KC_PHASES; ph++)
     for (uint32_t s = 0; kc->expected[ph] && s < S; s++) {
       uint32_t ps = ph * S + s, c = kc->count[ps];

@@ -9,7 +9,6 @@
  * and their binary search out of its per-sample model; the pacing
  * (run/machine_dataspec.c) counts them. */
 #define RECV_HANDLER_CYCLES SPD_COST_RECV_HANDLER
-#define SEND_LOOP_CYCLES SPD_COST_SEND_LOOP
 #define MAC_FIXED_CYCLES SPD_COST_MAC_FIXED
 #define MAC_FLOAT_CYCLES SPD_COST_MAC_FLOAT
 #define ADD_FIXED_CYCLES SPD_COST_ADD_FIXED
@@ -40,7 +39,10 @@ uint32_t spd__cost_recv_cycles(void) {
   return SPD_COST_EVENT_DISPATCH + RECV_HANDLER_CYCLES;
 }
 
-uint32_t spd__cost_send_cycles(void) { return SPD_COST_SEND + SEND_LOOP_CYCLES; }
+/* A packet sent: the queued send's dispatch, its own work and the send. */
+uint32_t spd__cost_send_cycles(void) {
+  return SPD_COST_TASK_DISPATCH + SPD_COST_SEND_TASK + SPD_COST_SEND;
+}
 
 uint32_t spd__cost_link_cycles(void) {
   return SPD_COST_LINK_CYCLES;
