@@ -39,7 +39,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 import arm_build  # noqa: E402  (same flags and sources as make arm)
 
-MODELS = {"mlp": "examples/mlp.json", "lenet5": "examples/lenet5.json"}
+MODELS = {"mlp": "examples/mlp.json", "lenet5": "examples/lenet5.json",
+          "pool": "bench/calibrate_pool.json"}  # a pooling of its own: overlapping windows
 IMAGES = {k[0]: k for k in arm_build.KERNELS}
 LO, HI = 0.8, 1.25
 
@@ -331,7 +332,8 @@ def run_kernel(work, capdir, elf, keep, profile=False):
         def owner(pc):
             i = bisect.bisect_right(keys, pc) - 1
             return starts[i][1] if i >= 0 else "?"
-    skip = [syms[n] for n in ("replay", "spin1_start", "calib_sdram_bytes") if n in syms]
+    skip = [syms[n] for n in ("replay", "spin1_start", "calib_sdram_bytes", "begin", "end")
+            if n in syms]
     seg = weigh(trace, insns, syms["calib_begin"][0], syms["calib_end"][0], owner, skip)
     if profile:
         seg, prof = seg
@@ -381,7 +383,7 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build"),
                     help="the host build directory (default build)")
     ap.add_argument("--out", default=None, help="default BUILD/bench/calibrate.json")
-    ap.add_argument("--models", default="mlp,lenet5", help="of %s" % ", ".join(MODELS))
+    ap.add_argument("--models", default="mlp,lenet5,pool", help="of %s" % ", ".join(MODELS))
     ap.add_argument("--numerics", default="fixed,float")
     ap.add_argument("--samples", type=int, default=8, help="samples trained (default 8)")
     ap.add_argument("--events", type=int, default=3000,

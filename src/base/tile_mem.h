@@ -34,6 +34,10 @@ typedef struct spd_kc_job {
 #define SPD_KC_JOB_BYTES 40u
 #define SPD_KC_SENT_REC_BYTES 24u
 
+/** Received packets queued between the packet interrupt and the receive
+ *  task (kernel_common.c), a power of two. */
+#define SPD_KC_RX_SLOTS 32u
+
 /** Jobs of the send ring kept for resends and requests
  *  (kernels/resend.c), beyond one per outgoing partition and slot. */
 #define SPD_KC_RESEND_JOBS 4u

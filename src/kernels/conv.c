@@ -274,7 +274,7 @@ static uint32_t forward_cycles(const ctile_t *t) {
   const spd_ds_config_t *cfg = &t->kc.cfg;
   if (t->conv)
     c += (uint64_t)t->n_conv * t->gc.k_h * t->gc.k_w * t->gc.in_c *
-             (SPD_KC_FIXED(t->fixed) ? SPD_COST_MAC_FIXED : SPD_COST_MAC_FLOAT) +
+             (SPD_KC_FIXED(t->fixed) ? SPD_COST_CONV_MAC_FIXED : SPD_COST_CONV_MAC_FLOAT) +
          (uint64_t)t->n_conv * (spd_kc_act_cycles(SPD_KC_FIXED(t->fixed), cfg->act_kind) +
                                 (SPD_KC_FIXED(t->fixed) ? SPD_COST_ADD_FIXED : SPD_COST_ADD_FLOAT));
   if (cfg->pool_kind != SPD_DS_POOL_NONE)
@@ -490,7 +490,7 @@ static void backward_float(ctile_t *t, uint32_t slot, uint32_t seq) {
       t->dzf[i] = spd_kc_act_grad_float(c->act_kind, alpha, y[i], dy[i]);
     conv_float_back(t, t->xf + slot * t->n_in, t->dzf, below ? dx : NULL);
     uint64_t macs = (uint64_t)t->n_conv * t->gc.k_h * t->gc.k_w * t->gc.in_c;
-    spd_core_charge(kc->core, (uint32_t)(macs * SPD_COST_MAC_FLOAT * (below ? 2u : 1u)));
+    spd_core_charge(kc->core, (uint32_t)(macs * SPD_COST_CONV_MAC_FLOAT * (below ? 2u : 1u)));
   }
   for (uint32_t i = 0; below && i < t->n_in; i++)
     t->dxown[i] = spd_kc_f2u(dx[i]);
@@ -544,7 +544,7 @@ static void backward(ctile_t *t, uint32_t slot) {
     if (t->bias32)
       spd_fx_conv_bias_grad(t->bias.grad, t->dz, &t->gc, &t->blk);
     uint64_t macs = (uint64_t)t->n_conv * t->gc.k_h * t->gc.k_w * t->gc.in_c;
-    spd_core_charge(kc->core, (uint32_t)(macs * SPD_COST_MAC_FIXED * (below ? 2u : 1u)) +
+    spd_core_charge(kc->core, (uint32_t)(macs * SPD_COST_CONV_MAC_FIXED * (below ? 2u : 1u)) +
                                   t->n_conv * spd_kc_act_cycles(true, c->act_kind));
     if (below) {
       memset(dx, 0, t->n_in * sizeof *dx);

@@ -81,7 +81,8 @@ static int read_tables(spd_kc_t *kc) {
   kc->out = spd_kc_alloc(kc, kc->h.n_out * (uint32_t)sizeof *kc->out);
   kc->count = spd_kc_alloc(kc, SPD_KC_PHASES * kc->h.slots * (uint32_t)sizeof *kc->count);
   kc->jobs = spd_kc_alloc(kc, kc->jobs_cap * SPD_KC_JOB_BYTES);
-  if (!kc->in || !kc->out || !kc->count || !kc->jobs)
+  kc->rx = spd_kc_alloc(kc, SPD_KC_RX_SLOTS * 8u);
+  if (!kc->in || !kc->out || !kc->count || !kc->jobs || !kc->rx)
     return SPD_ENOMEM;
   int err = 0;
   if (kc->h.n_in)
@@ -293,8 +294,9 @@ static void slot_task(spd_core_t *core, uint32_t slot, uint32_t phase) {
   }
 }
 
-static void packet_cb(spd_core_t *core, uint32_t key, uint32_t payload) {
-  spd_kc_t *kc = spd_core_get_state(core);
+/* A received packet's work, in the receive task: find its partition,
+ * drop duplicates, store its word and count its slot. */
+static void receive(spd_core_t *core, spd_kc_t *kc, uint32_t key, uint32_t payload) {
   /* The table is sorted by base and the blocks are disjoint and aligned:
    * the block holding the key is the last one starting at or below it. */
   uint32_t lo = 0, hi = kc->h.n_in, steps = 0;
@@ -353,6 +355,42 @@ static void packet_cb(spd_core_t *core, uint32_t key, uint32_t payload) {
     memset(seen, 0, kc->seen_words[phase] * 4u);
     spd_core_charge(core, kc->seen_words[phase] * SPD_COST_PER_VALUE);
     if (spd_core_schedule_callback(core, slot_task, slot, phase, SLOT_PRIORITY))
+      spd_kc_fail(kc, SPD_EQUEUE);
+  }
+}
+
+/* The receive task: every packet the interrupt queued, in order. */
+static void rx_task(spd_core_t *core, uint32_t a0, uint32_t a1) {
+  (void)a0;
+  (void)a1;
+  spd_kc_t *kc = spd_core_get_state(core);
+  while (kc->rx_count) {
+    uint32_t at = kc->rx_head;
+    kc->rx_head = (at + 1u) & (SPD_KC_RX_SLOTS - 1u);
+    kc->rx_count--;
+    receive(core, kc, kc->rx[2u * at], kc->rx[2u * at + 1u]);
+  }
+  kc->rx_draining = false;
+}
+
+/* The packet interrupt only queues the packet (as spin1 applications do):
+ * a packet's work takes longer than a router waits for a blocked output
+ * (docs/calibration.md), so the next packet must not wait for it. A full
+ * queue (which the pacing never lets happen) takes the packet at once. */
+static void packet_cb(spd_core_t *core, uint32_t key, uint32_t payload) {
+  spd_kc_t *kc = spd_core_get_state(core);
+  spd_core_charge(core, SPD_COST_RX_QUEUE);
+  if (kc->rx_count == SPD_KC_RX_SLOTS) {
+    receive(core, kc, key, payload);
+    return;
+  }
+  uint32_t at = (kc->rx_head + kc->rx_count) & (SPD_KC_RX_SLOTS - 1u);
+  kc->rx[2u * at] = key;
+  kc->rx[2u * at + 1u] = payload;
+  kc->rx_count++;
+  if (!kc->rx_draining) {
+    kc->rx_draining = true;
+    if (spd_core_schedule_callback(core, rx_task, 0, 0, SLOT_PRIORITY))
       spd_kc_fail(kc, SPD_EQUEUE);
   }
 }

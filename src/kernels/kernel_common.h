@@ -120,6 +120,11 @@ struct spd_kc {
   spd_kc_job_t *jobs;      /* ring */
   uint32_t jobs_cap, jobs_head, jobs_count;
   bool sending;
+  /* Packets the interrupt queued for the receive task: (key, payload)
+   * pairs, a ring of SPD_KC_RX_SLOTS. */
+  uint32_t *rx;
+  uint32_t rx_head, rx_count;
+  bool rx_draining;
   spd_kc_store_fn store;
   spd_kc_slot_fn slot_done;
   spd_kc_sent_fn sent;     /* NULL: none */

@@ -3,11 +3,11 @@
  * per role (spd_vertex_role_t) as {fixed point, float}. Read by
  * src/map/kernel_itcm.c (docs/calibration.md). */
 #define SPD__KERNEL_ITCM_TABLE \
-  [SPD_ROLE_SOURCE] = {8760u, 8760u}, \
-  [SPD_ROLE_SINK] = {7876u, 7876u}, \
-  [SPD_ROLE_LOSS] = {12636u, 13856u}, \
-  [SPD_ROLE_TILE] = {26636u, 20908u}, \
-  [SPD_ROLE_TILE_FULL] = {26636u, 20908u}, \
-  [SPD_ROLE_REDUCER] = {22192u, 17788u}, \
-  [SPD_ROLE_CONV] = {27728u, 28836u}, \
-  [SPD_ROLE_POOL] = {27728u, 28836u},
+  [SPD_ROLE_SOURCE] = {8916u, 8916u}, \
+  [SPD_ROLE_SINK] = {8096u, 8096u}, \
+  [SPD_ROLE_LOSS] = {12780u, 14012u}, \
+  [SPD_ROLE_TILE] = {26436u, 20656u}, \
+  [SPD_ROLE_TILE_FULL] = {26436u, 20656u}, \
+  [SPD_ROLE_REDUCER] = {22232u, 17828u}, \
+  [SPD_ROLE_CONV] = {27576u, 28528u}, \
+  [SPD_ROLE_POOL] = {27576u, 28528u},

@@ -141,7 +141,7 @@ void spd__pc_cost_tile(const csearch_t *S, int si, spd_range_t rows, uint32_t b,
   const wstage_t *pool = st->fused >= 0 ? &S->st[st->fused] : NULL;
   spd_range_t own = spd__pc_own_rows(S, si, rows), in = spd__pc_need_rows(st, own);
   uint64_t words = spd__cost_psum_words(o->numeric), recv = spd__cost_recv_cycles();
-  uint64_t send = spd__cost_send_cycles(), mac = spd__cost_mac_cycles(o->numeric);
+  uint64_t send = spd__cost_send_cycles(), mac = spd__cost_conv_mac_cycles(o->numeric);
   uint64_t add = spd__cost_add_cycles(o->numeric);
   uint64_t in_vals = (uint64_t)in.n * st->in_w * (st->pool ? b : st->in_c);
   uint64_t outs = (uint64_t)own.n * st->out_w * b;

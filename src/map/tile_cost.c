@@ -36,7 +36,7 @@ static uint32_t add_cycles(spd_numeric_t n) {
 }
 
 uint32_t spd__cost_recv_cycles(void) {
-  return SPD_COST_EVENT_DISPATCH + RECV_HANDLER_CYCLES;
+  return SPD_COST_EVENT_DISPATCH + SPD_COST_RX_QUEUE + RECV_HANDLER_CYCLES;
 }
 
 /* A packet sent: the queued send's dispatch, its own work and the send. */
@@ -277,6 +277,9 @@ void spd__cost_sink(const spd_partition_opts_t *o, uint32_t n_out, spd__vertex_c
 }
 
 uint32_t spd__cost_mac_cycles(spd_numeric_t n) { return mac_cycles(n); }
+uint32_t spd__cost_conv_mac_cycles(spd_numeric_t n) {
+  return n == SPD_NUMERIC_FIXED ? SPD_COST_CONV_MAC_FIXED : SPD_COST_CONV_MAC_FLOAT;
+}
 uint32_t spd__cost_add_cycles(spd_numeric_t n) { return add_cycles(n); }
 uint32_t spd__cost_act_cycles(const spd_partition_opts_t *o, spd_activation_t a) {
   return act_cycles(o, a);

@@ -47,6 +47,8 @@ uint32_t spd__cost_link_cycles(void);
 /* The per-operation estimates, for the convolution costs
  * (partition_conv.c, docs/conv-on-machine.md). */
 uint32_t spd__cost_mac_cycles(spd_numeric_t n);
+/** A window tile's MAC: its loops index by window taps (calibrated apart). */
+uint32_t spd__cost_conv_mac_cycles(spd_numeric_t n);
 uint32_t spd__cost_add_cycles(spd_numeric_t n);
 uint32_t spd__cost_act_cycles(const spd_partition_opts_t *o, spd_activation_t a);
 uint32_t spd__cost_act_bwd_cycles(const spd_partition_opts_t *o);

@@ -473,7 +473,7 @@ static uint32_t recv_cost(const spd__ds_inputs_t *in, uint32_t vi) {
                                                     : SPD_COST_ADD_FLOAT;
   if (role == SPD_ROLE_CONV || role == SPD_ROLE_POOL)
     add = SPD_COST_FM_DECODE;
-  return SPD_COST_EVENT_DISPATCH + SPD_COST_RECV_HANDLER + SPD_COST_DEDUP +
+  return SPD_COST_EVENT_DISPATCH + SPD_COST_RX_QUEUE + SPD_COST_RECV_HANDLER + SPD_COST_DEDUP +
          SPD_COST_RECV_STEP * steps + add;
 }
 
