@@ -36,7 +36,7 @@ typedef struct spd_kc_job {
 
 /** Received packets queued between the packet interrupt and the receive
  *  task (kernel_common.c), a power of two. */
-#define SPD_KC_RX_SLOTS 32u
+#define SPD_KC_RX_SLOTS 16u
 
 /** Jobs of the send ring kept for resends and requests
  *  (kernels/resend.c), beyond one per outgoing partition and slot. */
