@@ -108,7 +108,7 @@ def test_a_small_network_has_a_row_per_hot_callback(tmp_path):
     out = tmp_path / "calibrate.json"
     r = subprocess.run([sys.executable, os.path.join(SOURCE, "scripts", "calibrate.py"),
                         "--build", BUILD, "--out", str(out), "--models", "pool",
-                        "--numerics", "fixed", "--events", "400", "--no-check"],
+                        "--numerics", "fixed", "--events", "250", "--no-check"],
                        capture_output=True, text=True, timeout=1500)
     assert r.returncode == 0, r.stdout + r.stderr
     rows = json.loads(out.read_text())["rows"]
