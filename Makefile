@@ -11,6 +11,9 @@
 #   make arm     every kernel for the ARM968E-S (build/arm/<kernel>_<numeric>.elf),
 #                sizes in build/arm/sizes.json; fails over 32 KB ITCM or on soft
 #                float in a fixed-point kernel (docs/calibration.md)
+#   make bench-calibrate  deps + build + arm, then every kernel's hot callbacks
+#                under qemu-arm against what the emulator charges them
+#                (build/bench/calibrate.json; fails outside 0.8-1.25)
 
 BUILD      ?= build
 SAN_BUILD  ?= $(BUILD)/sanitize
@@ -30,7 +33,7 @@ BENCH_PACKAGES := python3-torch
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all build deps bench-deps demo test test-plain test-sanitize test-fuzz fuzz fuzz-build \
-        bench soak arm clean
+        bench soak arm bench-calibrate clean
 
 all: build
 
@@ -90,6 +93,11 @@ soak: deps build
 # shim (src/arm/), checked for size and soft float (scripts/arm_build.py).
 arm: deps
 	/usr/bin/python3 scripts/arm_build.py --out $(BUILD)/arm --jobs $(JOBS)
+
+# Issue 11: the emulator's cycle charges against the kernels' ARM968E-S
+# instruction traces under qemu-arm (scripts/calibrate.py, docs/calibration.md).
+bench-calibrate: build arm
+	/usr/bin/python3 scripts/calibrate.py --build $(BUILD) --out $(BUILD)/bench/calibrate.json
 
 clean:
 	rm -rf $(BUILD)

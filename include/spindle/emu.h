@@ -83,6 +83,31 @@ int spd_emu_inject_drops(spd_emu_t *emu, double probability, uint64_t seed);
  */
 int spd_emu_kill_core(spd_emu_t *emu, int x, int y, int p, uint64_t after_samples);
 
+/** What a core ran (spd_emu_set_observer): its kernel's main
+ *  (SPD_EMU_RAN_MAIN, a0 = the data specification's address), an event
+ *  through the interrupt level (SPD_EMU_RAN_IRQ: the callback ran there,
+ *  SPD_EMU_RAN_QUEUED: it was queued for the task level) or a queued
+ *  callback (SPD_EMU_RAN_TASK), with the cycles the emulator charged for it
+ *  (dispatch included; none for a queued event, whose dispatch the
+ *  interrupt level's own cycles hold). */
+typedef enum spd_emu_ran_kind {
+  SPD_EMU_RAN_MAIN, SPD_EMU_RAN_IRQ, SPD_EMU_RAN_QUEUED, SPD_EMU_RAN_TASK
+} spd_emu_ran_kind_t;
+typedef struct spd_emu_ran {
+  spd_emu_ran_kind_t kind;
+  int x, y, p;
+  const char *kernel;
+  int event;             /* spd_core_event_t (IRQ and QUEUED) */
+  uint32_t a0, a1;       /* the callback's arguments */
+  uint64_t cycles;       /* charged: dispatch, the kernel's charges, sends */
+} spd_emu_ran_t;
+typedef void (*spd_emu_observer_fn)(void *ud, const spd_emu_ran_t *ran);
+
+/** Call @p fn (NULL: none) with everything any core runs from now on, in
+ *  the order it runs: how make bench-calibrate records what the emulator
+ *  charges each callback (docs/calibration.md). @p ud is borrowed. */
+void spd_emu_set_observer(spd_emu_t *emu, spd_emu_observer_fn fn, void *ud);
+
 int spd_emu_start(spd_emu_t *emu);
 
 /** Stop every loaded or running core (as the host's "stop application"

@@ -65,6 +65,11 @@ typedef struct spd_machine_run_opts {
                                 run (SPD_ESTATE); should_stop_cb is polled
                                 after every slice of simulated time (10 ms)
                                 and true stops it (SPD_EINTERRUPTED) */
+  void (*on_loaded)(void *ud, spd_transceiver_t *tx); /* called once every
+                                kernel is loaded, before the machine starts
+                                (NULL: not); make bench-calibrate watches the
+                                emulator behind @p tx from there */
+  void *on_loaded_ud;
 } spd_machine_run_opts_t;
 
 /** What the run cost on the machine (the report's hardware fields). */

@@ -9,6 +9,9 @@ static uint64_t al(uint64_t bytes) { return (bytes + 7u) & ~(uint64_t)7u; }
 /* One spd_kc_alloc (which asks 4 bytes for 0). */
 static uint64_t kal(uint64_t bytes) { return al(bytes ? bytes : 4u); }
 
+_Static_assert(sizeof(spd_kc_job_t) <= SPD_KC_JOB_BYTES, "a job fits its planned bytes");
+_Static_assert(sizeof(spd_kc_sent_rec_t) <= SPD_KC_SENT_REC_BYTES, "a record fits its bytes");
+
 uint64_t spd_kc_init_dtcm(uint32_t n_in, uint32_t n_out, uint32_t slots, uint64_t packets_in,
                           uint64_t held_in, uint64_t held_batch) {
   uint64_t held = held_in || held_batch
@@ -17,14 +20,15 @@ uint64_t spd_kc_init_dtcm(uint32_t n_in, uint32_t n_out, uint32_t slots, uint64_
                       : 0;
   return held + kal((uint64_t)n_in * sizeof(spd_ds_in_t)) + kal((uint64_t)n_out * sizeof(spd_ds_out_t)) +
          kal(SPD_KC_PHASES * (uint64_t)slots * sizeof(uint32_t)) +
-         kal(((uint64_t)n_out * slots + 1u + SPD_KC_RESEND_JOBS) * sizeof(spd_kc_job_t)) +
-         kal((uint64_t)n_in * sizeof(uint32_t)) +
+         kal(((uint64_t)n_out * slots + 1u + SPD_KC_RESEND_JOBS) * SPD_KC_JOB_BYTES) +
+         kal((uint64_t)n_in * sizeof(uint32_t)) + kal(SPD_KC_RX_SLOTS * 8u) +
+         kal((uint64_t)n_in * 3u * sizeof(uint32_t)) + /* the keys' reciprocals */
          kal(spd_kc_seen_words(packets_in) * slots * sizeof(uint32_t)) +
          kal(SPD_KC_PHASES * (uint64_t)slots) + kal((uint64_t)n_out * slots) +
          kal(SPD_KC_PHASES * (uint64_t)slots) + /* slots waiting for their turn */
          /* the end-to-end resend: records, progress per phase and slot,
           * requests waiting to go */
-         kal((uint64_t)n_out * slots * sizeof(spd_kc_sent_rec_t)) +
+         kal((uint64_t)n_out * slots * SPD_KC_SENT_REC_BYTES) +
          kal(SPD_KC_PHASES * (uint64_t)slots * sizeof(uint32_t)) +
          kal(SPD_KC_PHASES * (uint64_t)slots) + kal(SPD_KC_RESEND_JOBS * sizeof(uint32_t));
 }

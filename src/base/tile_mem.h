@@ -29,6 +29,17 @@ typedef struct spd_kc_job {
   uint32_t again;          /* a resend or a request: no role's sent hook */
 } spd_kc_job_t;
 
+/** DTCM bytes of a job and of a resend record as the partitioner plans
+ *  them and the kernels allocate them: the 64-bit host's sizes, so that
+ *  the ARM968E-S image (4-byte pointers, smaller structs) allocates
+ *  exactly what the host planned (docs/calibration.md). */
+#define SPD_KC_JOB_BYTES 40u
+#define SPD_KC_SENT_REC_BYTES 24u
+
+/** Received packets queued between the packet interrupt and the receive
+ *  task (kernel_common.c), a power of two. */
+#define SPD_KC_RX_SLOTS 16u
+
 /** Jobs of the send ring kept for resends and requests
  *  (kernels/resend.c), beyond one per outgoing partition and slot. */
 #define SPD_KC_RESEND_JOBS 4u

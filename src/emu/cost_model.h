@@ -1,7 +1,6 @@
-/* The emulator's cost model: every timing and energy constant in one table.
- * Each field names its source row in ../shared/SPINNAKER.md; the same table,
- * with the arithmetic, is in docs/cost-model.md. Rows marked "assumption"
- * have no source number and are the emulator's documented choice. */
+/* The emulator's cost model: the timing and energy constants of the one
+ * cost table (machine/cost_table.h, which names each row's source; the
+ * arithmetic is in docs/cost-model.md) as the struct the emulator reads. */
 #ifndef SPINDLE_EMU_COST_MODEL_H
 #define SPINDLE_EMU_COST_MODEL_H
 

@@ -13,6 +13,19 @@
 
 static inline uint64_t core_now(const spd_core_t *core) { return spd_core_time_ps(core); }
 
+void spd_emu_set_observer(spd_emu_t *emu, spd_emu_observer_fn fn, void *ud) {
+  emu->observer = fn;
+  emu->observer_ud = ud;
+}
+
+static void observe(spd_emu_t *emu, const spd_core_t *core, spd_emu_ran_kind_t kind, int event,
+                    uint32_t a, uint32_t b, uint64_t cycles) {
+  if (emu->observer)
+    emu->observer(emu->observer_ud,
+                  &(spd_emu_ran_t){kind, core->x, core->y, core->p, core->kernel->name, event, a,
+                                   b, cycles});
+}
+
 static void occupy_irq(spd_core_t *core, uint64_t now, uint64_t cycles) {
   uint64_t span = cycles * core->cycle_ps;
   core->irq_free = now + span;
@@ -51,9 +64,12 @@ static void interrupt(spd_emu_t *emu, spd_core_t *core, int event, uint32_t a, u
     core->counters.discarded_no_callback++;
   } else if (cb->priority <= 0) {
     cycles = spd__core_exec(core, cb->cb, a, b, emu->now, cycles);
-  } else if (!spd__core_enqueue(core, cb->priority, cb->cb, a, b) &&
-             (event == SPD_EVENT_MC_PACKET || event == SPD_EVENT_MCPL_PACKET)) {
-    core->counters.packets_queue_full++;
+    observe(emu, core, SPD_EMU_RAN_IRQ, event, a, b, cycles);
+  } else if (!spd__core_enqueue(core, cb->priority, cb->cb, a, b)) {
+    if (event == SPD_EVENT_MC_PACKET || event == SPD_EVENT_MCPL_PACKET)
+      core->counters.packets_queue_full++;
+  } else {
+    observe(emu, core, SPD_EMU_RAN_QUEUED, event, a, b, cycles);
   }
   occupy_irq(core, emu->now, cycles);
   kick_tasks(emu, core);
@@ -126,6 +142,7 @@ static void on_task(spd_emu_t *emu, spd_core_t *core) {
     uint64_t cycles = spd__core_exec(core, task.cb, task.arg0, task.arg1, emu->now,
                                      emu->cost->task_dispatch_cycles);
     core->in_task = false;
+    observe(emu, core, SPD_EMU_RAN_TASK, -1, task.arg0, task.arg1, cycles);
     core->counters.busy_cycles += cycles;
     if (core->state != SPD_CORE_RUNNING)
       return;
@@ -158,6 +175,7 @@ static void on_start(spd_emu_t *emu, spd_core_t *core) {
   int rc = core->kernel->main(core, core->params_addr);
   uint64_t cycles = core->exec_cycles;
   core->counters.busy_cycles += cycles;
+  observe(emu, core, SPD_EMU_RAN_MAIN, -1, core->params_addr, 0, cycles);
   if (core->state != SPD_CORE_LOADED)
     return; /* exited inside main */
   if (rc) {

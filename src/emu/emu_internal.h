@@ -93,6 +93,8 @@ struct spd_emu {
   uint32_t cores_active;        /* started and neither exited nor failed */
   uint64_t in_flight;           /* packets (copies) not yet delivered or dropped */
   spd_core_t *failed_core;      /* first core that failed in this run */
+  spd_emu_observer_fn observer;  /* spd_emu_set_observer, or NULL */
+  void *observer_ud;
   const spd_kernel_t **kernels; /* registered by spd_emu_register_kernel */
   uint32_t n_kernels, cap_kernels;
   bool reinject;                /* monitors reinject dropped packets */

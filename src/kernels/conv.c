@@ -274,12 +274,12 @@ static uint32_t forward_cycles(const ctile_t *t) {
   const spd_ds_config_t *cfg = &t->kc.cfg;
   if (t->conv)
     c += (uint64_t)t->n_conv * t->gc.k_h * t->gc.k_w * t->gc.in_c *
-             (SPD_KC_FIXED(t->fixed) ? SPD_KC_MAC_FIXED : SPD_KC_MAC_FLOAT) +
+             (SPD_KC_FIXED(t->fixed) ? SPD_COST_CONV_MAC_FIXED : SPD_COST_CONV_MAC_FLOAT) +
          (uint64_t)t->n_conv * (spd_kc_act_cycles(SPD_KC_FIXED(t->fixed), cfg->act_kind) +
-                                (SPD_KC_FIXED(t->fixed) ? SPD_KC_ADD_FIXED : SPD_KC_ADD_FLOAT));
+                                (SPD_KC_FIXED(t->fixed) ? SPD_COST_ADD_FIXED : SPD_COST_ADD_FLOAT));
   if (cfg->pool_kind != SPD_DS_POOL_NONE)
     c += (uint64_t)t->n_out * t->gp.k_h * t->gp.k_w *
-         (SPD_KC_FIXED(t->fixed) || cfg->pool_kind == SPD_DS_POOL_MAX ? SPD_KC_POOL_OP : SPD_KC_ADD_FLOAT);
+         (SPD_KC_FIXED(t->fixed) || cfg->pool_kind == SPD_DS_POOL_MAX ? SPD_COST_POOL_OP : SPD_COST_ADD_FLOAT);
   return c > UINT32_MAX ? UINT32_MAX : (uint32_t)c;
 }
 
@@ -294,7 +294,7 @@ static bool keep(ctile_t *t, uint32_t seq, uint32_t i) {
   uint32_t width = (uint32_t)w->out_w, per_row = width * t->b;
   uint32_t r = i / per_row, rem = i - r * per_row, col = rem / t->b;
   uint32_t e = ((c->out_lo + r) * width + col) * (uint32_t)w->out_c + c->ch_lo + rem - col * t->b;
-  spd_core_charge(t->kc.core, SPD_KC_FM_DECODE);
+  spd_core_charge(t->kc.core, SPD_COST_FM_DECODE);
   return spd_kc_drop_keep(&t->drop, t->kc.core, seq, e);
 }
 
@@ -303,7 +303,7 @@ static void forward(ctile_t *t, uint32_t slot) {
   const spd_ds_config_t *c = &kc->cfg;
   bool pool = c->pool_kind != SPD_DS_POOL_NONE;
   uint32_t seq = t->next_fwd++;
-  spd_core_charge(kc->core, t->n_in * SPD_KC_PER_VALUE + forward_cycles(t));
+  spd_core_charge(kc->core, t->n_in * SPD_COST_PER_VALUE + forward_cycles(t));
   if (SPD_KC_FIXED(t->fixed)) {
     const int16_t *x = t->x16 + slot * t->n_in;
     if (t->conv) {
@@ -392,7 +392,7 @@ static void owner_update(ctile_t *t) {
       *(e < t->n_w ? &t->fkernel.grad[e] : &t->fbias.grad[e - t->n_w]) += t->dwinf[e];
       t->dwinf[e] = 0.0f;
     }
-    spd_core_charge(kc->core, K * SPD_KC_ADD_FLOAT);
+    spd_core_charge(kc->core, K * SPD_COST_ADD_FLOAT);
     if (spd_kc_fparams_update(kc, &t->fkernel, step) ||
         (t->biasf && spd_kc_fparams_update(kc, &t->fbias, step))) {
       spd_kc_fail(kc, SPD_EINVAL);
@@ -407,7 +407,7 @@ static void owner_update(ctile_t *t) {
     *(e < t->n_w ? &t->kernel.grad[e] : &t->bias.grad[e - t->n_w]) += (int64_t)t->dwin[e];
     t->dwin[e] = 0;
   }
-  spd_core_charge(kc->core, K * SPD_KC_ADD_FIXED);
+  spd_core_charge(kc->core, K * SPD_COST_ADD_FIXED);
   if (spd_kc_params_update(kc, &t->kernel, step, &t->saturations) ||
       (t->bias32 && spd_kc_params_update(kc, &t->bias, step, &t->saturations))) {
     spd_kc_fail(kc, SPD_EINVAL);
@@ -485,7 +485,7 @@ static void backward_float(ctile_t *t, uint32_t slot, uint32_t seq) {
   if (c->pool_kind != SPD_DS_POOL_NONE) {
     const int32_t *am = t->argmax ? t->argmax + slot * t->n_out : NULL;
     pool_float_back(t, t->dyf, am, t->conv ? t->backf : t->dxf, t->conv ? t->n_conv : t->n_in);
-    spd_core_charge(kc->core, t->n_out * t->gp.k_h * t->gp.k_w * SPD_KC_ADD_FLOAT);
+    spd_core_charge(kc->core, t->n_out * t->gp.k_h * t->gp.k_w * SPD_COST_ADD_FLOAT);
     dy = t->backf;
   }
   if (t->conv) {
@@ -495,7 +495,7 @@ static void backward_float(ctile_t *t, uint32_t slot, uint32_t seq) {
       t->dzf[i] = spd_kc_act_grad_float(c->act_kind, alpha, y[i], dy[i]);
     conv_float_back(t, t->xf + slot * t->n_in, t->dzf, below ? dx : NULL);
     uint64_t macs = (uint64_t)t->n_conv * t->gc.k_h * t->gc.k_w * t->gc.in_c;
-    spd_core_charge(kc->core, (uint32_t)(macs * SPD_KC_MAC_FLOAT * (below ? 2u : 1u)));
+    spd_core_charge(kc->core, (uint32_t)(macs * SPD_COST_CONV_MAC_FLOAT * (below ? 2u : 1u)));
   }
   for (uint32_t i = 0; below && i < t->n_in; i++)
     t->dxown[i] = spd_kc_f2u(dx[i]);
@@ -532,7 +532,7 @@ static void backward(ctile_t *t, uint32_t slot) {
       spd_fx_avgpool_backward(back, t->dy, &t->gp, t->inv_count);
       frac += 16;
     }
-    spd_core_charge(kc->core, t->n_out * t->gp.k_h * t->gp.k_w * SPD_KC_POOL_OP);
+    spd_core_charge(kc->core, t->n_out * t->gp.k_h * t->gp.k_w * SPD_COST_POOL_OP);
     dx_frac = frac;
     if (t->conv) {
       for (uint32_t i = 0; i < t->n_conv; i++)
@@ -549,7 +549,7 @@ static void backward(ctile_t *t, uint32_t slot) {
     if (t->bias32)
       spd_fx_conv_bias_grad(t->bias.grad, t->dz, &t->gc, &t->blk);
     uint64_t macs = (uint64_t)t->n_conv * t->gc.k_h * t->gc.k_w * t->gc.in_c;
-    spd_core_charge(kc->core, (uint32_t)(macs * SPD_KC_MAC_FIXED * (below ? 2u : 1u)) +
+    spd_core_charge(kc->core, (uint32_t)(macs * SPD_COST_CONV_MAC_FIXED * (below ? 2u : 1u)) +
                                   t->n_conv * spd_kc_act_cycles(true, c->act_kind));
     if (below) {
       memset(dx, 0, t->n_in * sizeof *dx);

@@ -18,9 +18,9 @@ bool spd_kc_drop_keep(spd_kc_drop_t *d, spd_core_t *core, uint32_t seq, uint32_t
     uint32_t key[2] = {d->p.seed_lo, d->p.seed_hi};
     spd_philox4x32(key, counter, d->p.stream, d->words);
     d->block = counter + 1u;
-    spd_core_charge(core, SPD_KC_PHILOX);
+    spd_core_charge(core, SPD_COST_PHILOX);
   }
-  spd_core_charge(core, SPD_KC_DROP_VALUE);
+  spd_core_charge(core, SPD_COST_DROP_VALUE);
   return (d->words[e % 4u] >> 8) >= d->p.threshold;
 }
 

@@ -15,8 +15,6 @@
 /* Cycles of one Philox4x32-10 block (ten rounds of two 32x32->64
  * multiplies and a few XORs, SPINNAKER.md §1: about 8 cycles a round) and
  * of one value through the mask (compare, scale, saturate). */
-#define SPD_KC_PHILOX 80u
-#define SPD_KC_DROP_VALUE 8u
 
 typedef struct spd_kc_drop {
   bool on;                  /* SPD_DS_DROPOUT: otherwise values pass unchanged */

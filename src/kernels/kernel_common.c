@@ -6,9 +6,10 @@
 #include "spindle/error.h"
 #include "spindle/fixed_math.h"
 
-/* A queued callback costs task_dispatch_cycles (10) and a send 20
- * (docs/cost-model.md): the rest of a partition's pace is charged. */
-#define SEND_OVERHEAD 30u
+/* A packet's send costs the queued call's dispatch, the send task's own
+ * work and the send (docs/cost-model.md): a partition's pace longer than
+ * that is charged as the rest of its time. */
+#define SEND_OVERHEAD (SPD_COST_TASK_DISPATCH + SPD_COST_SEND_TASK + SPD_COST_SEND)
 #define SEND_PRIORITY 2
 #define SLOT_PRIORITY 1
 
@@ -96,7 +97,7 @@ static void held_flush(spd_kc_t *kc, uint32_t slot, uint32_t phase) {
                 held[j]);
     words += in->n * in->words;
   }
-  spd_core_charge(kc->core, words * SPD_KC_PER_VALUE);
+  spd_core_charge(kc->core, words * SPD_COST_PER_VALUE);
 }
 
 /* Each phase's expected packets and each incoming partition's first bit
@@ -107,9 +108,13 @@ static int dedup_init(spd_kc_t *kc) {
   while ((1u << kc->slot_bits) < S)
     kc->slot_bits++;
   kc->bit_of = spd_kc_alloc(kc, kc->h.n_in * 4u);
-  if (!kc->bit_of)
+  kc->recip = spd_kc_alloc(kc, kc->h.n_in * (uint32_t)sizeof *kc->recip);
+  if (!kc->bit_of || !kc->recip)
     return SPD_ENOMEM;
   for (uint32_t i = 0; i < kc->h.n_in; i++) {
+    const spd_ds_fm_t *fm = &kc->in[i].fm;
+    kc->recip[i] = (spd_kc_recip_t){spd_kc_recip(kc->in[i].words),
+                                    spd_kc_recip(fm->width * fm->chans), spd_kc_recip(fm->chans)};
     uint32_t ph = spd_kc_phase_of(kc->in[i].kind);
     kc->bit_of[i] = kc->expected[ph];
     if (kc->in[i].kind != SPD_DS_KIND_NACK) /* requests are not counted */
@@ -136,8 +141,9 @@ static int read_tables(spd_kc_t *kc) {
   kc->in = spd_kc_alloc(kc, kc->h.n_in * (uint32_t)sizeof *kc->in);
   kc->out = spd_kc_alloc(kc, kc->h.n_out * (uint32_t)sizeof *kc->out);
   kc->count = spd_kc_alloc(kc, SPD_KC_PHASES * kc->h.slots * (uint32_t)sizeof *kc->count);
-  kc->jobs = spd_kc_alloc(kc, kc->jobs_cap * (uint32_t)sizeof *kc->jobs);
-  if (!kc->in || !kc->out || !kc->count || !kc->jobs)
+  kc->jobs = spd_kc_alloc(kc, kc->jobs_cap * SPD_KC_JOB_BYTES);
+  kc->rx = spd_kc_alloc(kc, SPD_KC_RX_SLOTS * 8u);
+  if (!kc->in || !kc->out || !kc->count || !kc->jobs || !kc->rx)
     return SPD_ENOMEM;
   int err = 0;
   if (kc->h.n_in)
@@ -201,7 +207,8 @@ static void send_task(spd_core_t *core, uint32_t a0, uint32_t a1) {
     spd_core_send_mc(core, job->key0 + job->next, job->data[job->next], true);
     job->next++;
   }
-  spd_core_charge(core, job->pace > SEND_OVERHEAD ? job->pace - SEND_OVERHEAD : 0);
+  spd_core_charge(core, SPD_COST_SEND_TASK +
+                            (job->pace > SEND_OVERHEAD ? job->pace - SEND_OVERHEAD : 0u));
   if (job->next == job->n) {
     kc->jobs_head = (kc->jobs_head + 1) % kc->jobs_cap;
     kc->jobs_count--;
@@ -234,7 +241,7 @@ static int push_job(spd_kc_t *kc, uint32_t key0, const uint32_t *data, uint32_t 
   kc->jobs[(kc->jobs_head + kc->jobs_count) % kc->jobs_cap] =
       (spd_kc_job_t){key0, data, n, 0, pace, phase, again};
   kc->jobs_count++;
-  spd_core_charge(kc->core, 10);
+  spd_core_charge(kc->core, SPD_COST_PUSH_JOB);
   if (!kc->sending) {
     kc->sending = true;
     return spd_core_schedule_callback(kc->core, send_task, 0, 0, SEND_PRIORITY);
@@ -291,8 +298,8 @@ void spd_kc_gather(spd_kc_t *kc, uint32_t out, const uint32_t *src, uint32_t *ds
     for (uint32_t w = 0; w < o->words; w++)
       dst[i * o->words + w] = src[v * o->words + w];
   }
-  spd_core_charge(kc->core, o->n * o->words * SPD_KC_PER_VALUE +
-                                (o->fm.width ? o->n * SPD_KC_FM_DECODE : 0));
+  spd_core_charge(kc->core, o->n * o->words * SPD_COST_PER_VALUE +
+                                (o->fm.width ? o->n * SPD_COST_FM_DECODE : 0));
 }
 
 uint32_t spd_kc_send_gathered(spd_kc_t *kc, uint32_t kind, uint32_t slot, const uint32_t *own,
@@ -354,8 +361,9 @@ static void slot_task(spd_core_t *core, uint32_t slot, uint32_t phase) {
   }
 }
 
-static void packet_cb(spd_core_t *core, uint32_t key, uint32_t payload) {
-  spd_kc_t *kc = spd_core_get_state(core);
+/* A received packet's work, in the receive task: find its partition,
+ * drop duplicates, store its word and count its slot. */
+static void receive(spd_core_t *core, spd_kc_t *kc, uint32_t key, uint32_t payload) {
   /* The table is sorted by base and the blocks are disjoint and aligned:
    * the block holding the key is the last one starting at or below it. */
   uint32_t lo = 0, hi = kc->h.n_in, steps = 0;
@@ -369,17 +377,17 @@ static void packet_cb(spd_core_t *core, uint32_t key, uint32_t payload) {
   }
   uint32_t i = lo;
   if (i == kc->h.n_in || (key & kc->in[i].mask) != kc->in[i].base) {
-    spd_core_charge(core, SPD_KC_RECV_HANDLER + 2 * steps);
+    spd_core_charge(core, SPD_COST_RECV_HANDLER + SPD_COST_RECV_STEP * steps);
     return; /* not ours: the router never sends such a packet */
   }
   const spd_ds_in_t *in = &kc->in[i];
   if (in->kind == SPD_DS_KIND_NACK) { /* a receiver asks again: answer as a task */
-    spd_core_charge(core, SPD_KC_RECV_HANDLER + 2 * steps);
+    spd_core_charge(core, SPD_COST_RECV_HANDLER + SPD_COST_RECV_STEP * steps);
     /* A full task queue loses the request; the receiver asks again. */
     (void)spd_core_schedule_callback(core, spd__kc_resend_asked, payload, 0, SLOT_PRIORITY);
     return;
   }
-  spd_core_charge(core, SPD_KC_RECV_HANDLER + SPD_KC_DEDUP + 2 * steps);
+  spd_core_charge(core, SPD_COST_RECV_HANDLER + SPD_COST_DEDUP + SPD_COST_RECV_STEP * steps);
   uint32_t off = key - in->base, S = kc->h.slots;
   uint32_t tag = (off >> in->value_bits) & (2u * S - 1u), slot = tag & (S - 1u);
   uint32_t j = off & ((1u << in->value_bits) - 1u);
@@ -395,22 +403,69 @@ static void packet_cb(spd_core_t *core, uint32_t key, uint32_t payload) {
     return;
   }
   seen[bit / 32u] |= 1u << bit % 32u;
-  if (in->fm.width)
-    spd_core_charge(core, SPD_KC_FM_DECODE);
   bool held = !SPD_KC_FIXED(kc->h.numeric == SPD_DS_FIXED) && kc->held &&
               kc->held_at[i] != UINT32_MAX;
-  if (held)
+  if (held) {
+    if (in->fm.width)
+      spd_core_charge(core, SPD_COST_FM_DECODE);
     *held_word(kc, i, slot, j) = payload;
-  else
-    kc->store(kc, i, slot, spd_kc_value_of(&in->fm, in->lo, j / in->words), j % in->words,
-              payload);
+  } else {
+    const spd_kc_recip_t *rc = &kc->recip[i];
+    uint32_t v = spd_kc_div(j, rc->words), word = j - v * in->words;
+    if (in->fm.width) { /* spd_kc_value_of, by the reciprocals */
+      spd_core_charge(core, SPD_COST_FM_DECODE);
+      const spd_ds_fm_t *fm = &in->fm;
+      uint32_t q = fm->first + v, r = spd_kc_div(q, rc->per_row);
+      uint32_t rem = q - r * fm->width * fm->chans, col = spd_kc_div(rem, rc->chans);
+      v = in->lo + r * fm->row_stride + col * fm->col_stride + (rem - col * fm->chans);
+    } else {
+      v += in->lo;
+    }
+    kc->store(kc, i, slot, v, word, payload);
+  }
   uint32_t *count = &kc->count[ps];
   if (++*count == kc->expected[phase]) {
     *count = 0;
     kc->round_in[ps] ^= 1u;
     memset(seen, 0, kc->seen_words[phase] * 4u);
-    spd_core_charge(core, kc->seen_words[phase] * SPD_KC_PER_VALUE);
+    spd_core_charge(core, kc->seen_words[phase] * SPD_COST_PER_VALUE);
     if (spd_core_schedule_callback(core, slot_task, slot, phase, SLOT_PRIORITY))
+      spd_kc_fail(kc, SPD_EQUEUE);
+  }
+}
+
+/* The receive task: every packet the interrupt queued, in order. */
+static void rx_task(spd_core_t *core, uint32_t a0, uint32_t a1) {
+  (void)a0;
+  (void)a1;
+  spd_kc_t *kc = spd_core_get_state(core);
+  while (kc->rx_count) {
+    uint32_t at = kc->rx_head;
+    kc->rx_head = (at + 1u) & (SPD_KC_RX_SLOTS - 1u);
+    kc->rx_count--;
+    receive(core, kc, kc->rx[2u * at], kc->rx[2u * at + 1u]);
+  }
+  kc->rx_draining = false;
+}
+
+/* The packet interrupt only queues the packet (as spin1 applications do):
+ * a packet's work takes longer than a router waits for a blocked output
+ * (docs/calibration.md), so the next packet must not wait for it. A full
+ * queue (which the pacing never lets happen) takes the packet at once. */
+static void packet_cb(spd_core_t *core, uint32_t key, uint32_t payload) {
+  spd_kc_t *kc = spd_core_get_state(core);
+  spd_core_charge(core, SPD_COST_RX_QUEUE);
+  if (kc->rx_count == SPD_KC_RX_SLOTS) {
+    receive(core, kc, key, payload);
+    return;
+  }
+  uint32_t at = (kc->rx_head + kc->rx_count) & (SPD_KC_RX_SLOTS - 1u);
+  kc->rx[2u * at] = key;
+  kc->rx[2u * at + 1u] = payload;
+  kc->rx_count++;
+  if (!kc->rx_draining) {
+    kc->rx_draining = true;
+    if (spd_core_schedule_callback(core, rx_task, 0, 0, SLOT_PRIORITY))
       spd_kc_fail(kc, SPD_EQUEUE);
   }
 }
@@ -457,6 +512,6 @@ float spd_kc_act_grad_float(int32_t kind, float alpha, float y, float dy) {
 
 uint32_t spd_kc_act_cycles(bool fixed, int32_t kind) {
   if (kind != SPD_FX_ACT_SIGMOID && kind != SPD_FX_ACT_TANH && kind != SPD_FX_ACT_ELU)
-    return SPD_KC_ACT_CHEAP;
-  return fixed ? SPD_KC_ACT_FIXED : SPD_KC_ACT_FLOAT;
+    return SPD_COST_ACT_CHEAP;
+  return fixed ? SPD_COST_ACT_FIXED : SPD_COST_ACT_FLOAT;
 }

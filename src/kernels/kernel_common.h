@@ -11,26 +11,12 @@
 #include <stdint.h>
 
 #include "base/tile_mem.h"
+#include "machine/cost_table.h"
 #include "spindle/core.h"
 #include "spindle/dataspec.h"
 
-/* Per-operation cycle costs the kernels charge (docs/dense-on-machine.md,
- * "Cost model"; SPINNAKER.md §1 MAC-loop timings). */
-#define SPD_KC_MAC_FIXED 3u
-#define SPD_KC_MAC_FLOAT 80u
-#define SPD_KC_ADD_FIXED 4u
-#define SPD_KC_ADD_FLOAT 40u
-#define SPD_KC_ACT_CHEAP 8u
-#define SPD_KC_ACT_FIXED 250u
-#define SPD_KC_ACT_FLOAT 400u
-#define SPD_KC_SOFTMAX_FIXED 300u
-#define SPD_KC_SOFTMAX_FLOAT 500u
-#define SPD_KC_RECV_HANDLER 10u
-#define SPD_KC_DEDUP 6u      /* a packet's round compared, its bit tested and set */
-#define SPD_KC_PER_VALUE 2u /* a store or copy in a loop */
-#define SPD_KC_FM_DECODE 12u /* a feature-map position into (row, column, channel):
-                                two divisions by constants of the partition */
-#define SPD_KC_POOL_OP 4u    /* a pooling compare or add per window tap */
+/* The cycles the kernels charge: the one cost table, machine/cost_table.h
+ * (docs/cost-model.md, docs/calibration.md). */
 
 /* One numeric per image: the ARM builds (scripts/arm_build.py,
  * docs/calibration.md) define SPD_KC_NUMERIC as SPD_DS_FIXED or
@@ -40,11 +26,34 @@
  * set from the header. */
 #ifdef SPD_KC_NUMERIC
 #define SPD_KC_FIXED(flag) (SPD_KC_NUMERIC == SPD_DS_FIXED)
+/* On the chip work costs what it costs: the emulator's charges compile
+ * away instead of costing a call each (the shim's spd_core_charge does
+ * nothing). */
+#define spd_core_charge(core, cycles) ((void)(core), (void)(cycles))
 #else
 #define SPD_KC_FIXED(flag) (flag)
 #endif
 
 typedef struct spd_kc spd_kc_t;
+
+/** The divisions of a received key, made multiplications (no division in
+ *  the packet path): ceil(2^32 / d) of an incoming partition's words per
+ *  value and, for a feature map, of its values per row and channels, 0
+ *  for a divisor of 1 (spd_kc_div). */
+typedef struct spd_kc_recip {
+  uint32_t words, per_row, chans;
+} spd_kc_recip_t;
+
+/** ceil(2^32 / @p d), the reciprocal spd_kc_div multiplies by; 0 for 1. */
+static inline uint32_t spd_kc_recip(uint32_t d) { return d > 1u ? 0xFFFFFFFFu / d + 1u : 0u; }
+
+/** @p n / d by its reciprocal @p m = spd_kc_recip(d) (0: d = 1). Exact
+ *  when n < 2^32 / d: m * d = 2^32 + e with 0 <= e < d, so n * m / 2^32
+ *  exceeds n / d by n * e / (d 2^32) < 1 / d, too little to reach the next
+ *  integer. Keys address at most 2^16 words, far inside the bound. */
+static inline uint32_t spd_kc_div(uint32_t n, uint32_t m) {
+  return m ? (uint32_t)(((uint64_t)n * m) >> 32) : n;
+}
 
 /** Store word @p word of value @p value (the receiver's index) of slot
  *  @p slot, from incoming partition @p in. Runs inside the packet interrupt:
@@ -91,6 +100,7 @@ struct spd_kc {
    * late copy of the last one, one whose bit is set a copy of this one. */
   uint32_t slot_bits;      /* log2 slots */
   uint32_t *bit_of;        /* per incoming partition: its first bit in its phase */
+  spd_kc_recip_t *recip;   /* per incoming partition: its divisors' reciprocals */
   uint32_t seen_words[SPD_KC_PHASES], seen_at[SPD_KC_PHASES]; /* per slot; offsets */
   uint32_t *seen;          /* per phase, slot: a bit per expected packet */
   uint8_t *round_in;       /* per phase and slot */
@@ -117,6 +127,11 @@ struct spd_kc {
   spd_kc_job_t *jobs;      /* ring */
   uint32_t jobs_cap, jobs_head, jobs_count;
   bool sending;
+  /* Packets the interrupt queued for the receive task: (key, payload)
+   * pairs, a ring of SPD_KC_RX_SLOTS. */
+  uint32_t *rx;
+  uint32_t rx_head, rx_count;
+  bool rx_draining;
   spd_kc_store_fn store;
   spd_kc_slot_fn slot_done;
   spd_kc_sent_fn sent;     /* NULL: none */

@@ -51,7 +51,7 @@ static uint64_t outputs_fixed(loss_t *l, const int32_t *z, int32_t label, uint32
   int64_t loss = 0;
   if (c->flags & SPD_DS_SOFTMAX) {
     spd_fx_softmax(l->y16, z, (int)l->n, c->act_out_frac, &l->saturations);
-    spd_core_charge(l->kc.core, l->n * SPD_KC_SOFTMAX_FIXED);
+    spd_core_charge(l->kc.core, l->n * SPD_COST_SOFTMAX_FIXED);
     if (label >= 0 && (uint32_t)label < l->n)
       loss = spd_fx_softmax_xent(z, (int)l->n, label);
   } else {
@@ -80,7 +80,7 @@ static uint64_t outputs_float(loss_t *l, const uint32_t *zw, int32_t label, uint
       sum += l->yf[j] = expf(spd_kc_u2f(zw[j]) - max);
     for (uint32_t j = 0; j < l->n; j++)
       l->yf[j] /= sum;
-    spd_core_charge(l->kc.core, l->n * SPD_KC_SOFTMAX_FLOAT);
+    spd_core_charge(l->kc.core, l->n * SPD_COST_SOFTMAX_FLOAT);
     if (label >= 0 && (uint32_t)label < l->n)
       loss = SPD_DS_LOSS_XENT;
   } else {
@@ -109,7 +109,7 @@ static void output_gradient(loss_t *l, int32_t label, uint32_t *dz) {
     int64_t diff = (int64_t)l->y16[j] - t;
     dz[j] = (uint32_t)(int32_t)spd_fx_to16(diff, pf, c->grad_frac, &l->saturations);
   }
-  spd_core_charge(l->kc.core, l->n * SPD_KC_ACT_CHEAP);
+  spd_core_charge(l->kc.core, l->n * SPD_COST_ACT_CHEAP);
 }
 
 /* Float: dL/dz = (p - t) / B of the batch mean of the cross-entropy
@@ -120,7 +120,7 @@ static void output_gradient_float(loss_t *l, uint32_t seq, int32_t label, uint32
   uint32_t count = c->epoch_samples - first < c->batch ? c->epoch_samples - first : c->batch;
   for (uint32_t j = 0; j < l->n; j++)
     dz[j] = spd_kc_f2u((l->yf[j] - ((int32_t)j == label ? 1.0f : 0.0f)) / (float)count);
-  spd_core_charge(l->kc.core, l->n * SPD_KC_ADD_FLOAT * 2u);
+  spd_core_charge(l->kc.core, l->n * SPD_COST_ADD_FLOAT * 2u);
 }
 
 static void slot_done(spd_kc_t *kc, uint32_t slot, uint32_t phase) {

@@ -74,7 +74,7 @@ static void store(spd_kc_t *kc, uint32_t in, uint32_t slot, uint32_t v, uint32_t
     r->acc[i] += part;
   else
     r->accf[i] += spd_kc_u2f(payload);
-  spd_core_charge(kc->core, SPD_KC_FIXED(r->fixed) ? SPD_KC_ADD_FIXED : SPD_KC_ADD_FLOAT);
+  spd_core_charge(kc->core, SPD_KC_FIXED(r->fixed) ? SPD_COST_ADD_FIXED : SPD_COST_ADD_FLOAT);
 }
 
 static void forward(reducer_t *r, uint32_t slot) {
@@ -107,8 +107,8 @@ static void forward(reducer_t *r, uint32_t slot) {
     }
     memset(acc, 0, r->b * sizeof *acc);
   }
-  uint32_t per = r->last ? SPD_KC_PER_VALUE : spd_kc_act_cycles(SPD_KC_FIXED(r->fixed), c->act_kind);
-  spd_core_charge(kc->core, r->b * (per + (SPD_KC_FIXED(r->fixed) ? SPD_KC_ADD_FIXED : SPD_KC_ADD_FLOAT)));
+  uint32_t per = r->last ? SPD_COST_PER_VALUE : spd_kc_act_cycles(SPD_KC_FIXED(r->fixed), c->act_kind);
+  spd_core_charge(kc->core, r->b * (per + (SPD_KC_FIXED(r->fixed) ? SPD_COST_ADD_FIXED : SPD_COST_ADD_FLOAT)));
   if (spd_kc_send_kind(kc, SPD_DS_KIND_Y, slot, out)) {
     spd_kc_fail(kc, SPD_EQUEUE);
     return;

@@ -22,14 +22,12 @@
 
 #include "spindle/error.h"
 
-#define ASK_CYCLES 20u   /* a request's payload formed and queued */
-#define CHECK_CYCLES 4u  /* one phase of one slot looked at */
 #define PARTIAL_TICKS 3u /* before asking for the rest of a partition */
 #define PATIENT_TICKS 6u /* before asking for a partition none of which came */
 
 int spd__kc_resend_init(spd_kc_t *kc) {
   uint32_t S = kc->h.slots;
-  kc->sent_rec = spd_kc_alloc(kc, kc->h.n_out * S * (uint32_t)sizeof *kc->sent_rec);
+  kc->sent_rec = spd_kc_alloc(kc, kc->h.n_out * S * SPD_KC_SENT_REC_BYTES);
   kc->last_count = spd_kc_alloc(kc, SPD_KC_PHASES * S * 4u);
   kc->stale = spd_kc_alloc(kc, SPD_KC_PHASES * S);
   kc->asks = spd_kc_alloc(kc, SPD_KC_RESEND_JOBS * 4u);
@@ -70,7 +68,7 @@ void spd__kc_resend_asked(spd_core_t *core, uint32_t key0, uint32_t unused) {
   uint32_t S = kc->h.slots;
   for (uint32_t p = 0; p < kc->h.n_out; p++) {
     const spd_ds_out_t *o = &kc->out[p];
-    spd_core_charge(core, CHECK_CYCLES);
+    spd_core_charge(core, SPD_COST_RESEND_CHECK);
     if (o->kind == SPD_DS_KIND_NACK || key0 - o->base >= (2u * S << o->value_bits))
       continue;
     uint32_t slot = ((key0 - o->base) >> o->value_bits) & (S - 1u);
@@ -102,7 +100,7 @@ static void ask(spd_kc_t *kc, uint32_t i, uint32_t phase, uint32_t slot) {
   const spd_ds_out_t *o = &kc->out[kc->nack_out];
   if (spd__kc_push_again(kc, o->base, at, 1, o->pace) == 0)
     kc->next_ask = (kc->next_ask + 1u) % SPD_KC_RESEND_JOBS;
-  spd_core_charge(kc->core, ASK_CYCLES);
+  spd_core_charge(kc->core, SPD_COST_RESEND_ASK);
 }
 
 static void tick(spd_core_t *core, uint32_t t, uint32_t unused) {
@@ -110,10 +108,11 @@ static void tick(spd_core_t *core, uint32_t t, uint32_t unused) {
   (void)unused;
   spd_kc_t *kc = spd_core_get_state(core);
   uint32_t S = kc->h.slots;
+  spd_core_charge(core, SPD_COST_RESEND_TICK);
   for (uint32_t ph = 0; ph < SPD_KC_PHASES; ph++)
     for (uint32_t s = 0; kc->expected[ph] && s < S; s++) {
       uint32_t ps = ph * S + s, c = kc->count[ps];
-      spd_core_charge(core, CHECK_CYCLES);
+      spd_core_charge(core, SPD_COST_RESEND_CHECK);
       if (c == 0 || c != kc->last_count[ps]) {
         kc->last_count[ps] = c;
         kc->stale[ps] = 0;
@@ -131,7 +130,7 @@ static void tick(spd_core_t *core, uint32_t t, uint32_t unused) {
       if (!partial && !all)
         continue;
       const uint32_t *seen = kc->seen + kc->seen_at[ph] + s * kc->seen_words[ph];
-      spd_core_charge(core, kc->seen_words[ph] * 2u);
+      spd_core_charge(core, kc->seen_words[ph] * SPD_COST_PER_VALUE);
       for (uint32_t i = 0; i < kc->h.n_in; i++) {
         if (kc->in[i].kind == SPD_DS_KIND_NACK || spd_kc_phase_of(kc->in[i].kind) != ph)
           continue;

@@ -67,7 +67,7 @@ static void inject(source_t *s, uint32_t slot) {
     decoded += o->fm.width ? o->n : 0;
     used += o->n;
   }
-  spd_core_charge(kc->core, used * SPD_KC_PER_VALUE + decoded * SPD_KC_FM_DECODE);
+  spd_core_charge(kc->core, used * SPD_COST_INPUT_CONVERT + decoded * SPD_COST_FM_DECODE);
   used = 0;
   for (uint32_t p = 0; p < kc->h.n_out; p++) {
     if (kc->out[p].kind != SPD_DS_KIND_X)

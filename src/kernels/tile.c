@@ -154,15 +154,15 @@ static void finish_full(tile_t *t, uint32_t slot, uint32_t seq, uint32_t *out) {
         t->yf[slot * t->b + j] = y;
     }
   }
-  uint32_t per = last ? SPD_KC_PER_VALUE : spd_kc_act_cycles(SPD_KC_FIXED(t->fixed), c->act_kind);
-  spd_core_charge(core, t->b * (per + (SPD_KC_FIXED(t->fixed) ? SPD_KC_ADD_FIXED : SPD_KC_ADD_FLOAT)));
+  uint32_t per = last ? SPD_COST_PER_VALUE : spd_kc_act_cycles(SPD_KC_FIXED(t->fixed), c->act_kind);
+  spd_core_charge(core, t->b * (per + (SPD_KC_FIXED(t->fixed) ? SPD_COST_ADD_FIXED : SPD_COST_ADD_FLOAT)));
 }
 
 static void forward(tile_t *t, uint32_t slot) {
   spd_kc_t *kc = &t->kc;
   uint32_t seq = t->next_fwd++, rows = nonzero(t, slot);
-  spd_core_charge(kc->core, t->a * SPD_KC_PER_VALUE +
-                                rows * t->b * (SPD_KC_FIXED(t->fixed) ? SPD_KC_MAC_FIXED : SPD_KC_MAC_FLOAT));
+  spd_core_charge(kc->core, t->a * SPD_COST_PER_VALUE +
+                                rows * t->b * (SPD_KC_FIXED(t->fixed) ? SPD_COST_MAC_FIXED : SPD_COST_MAC_FLOAT));
   if (SPD_KC_FIXED(t->fixed))
     forward_fixed(t, t->x16 + slot * t->a);
   else
@@ -241,7 +241,7 @@ static int send_dx(tile_t *t, uint32_t slot, const int16_t *dz) {
     return spd_kc_send_kind(kc, SPD_DS_KIND_CREDIT, slot, &t->zero);
   memset(t->dx, 0, t->a * sizeof *t->dx);
   spd_fx_dense_backward_input_block(t->dx, dz, t->w16, (int)t->a, (int)t->b, (int)t->b);
-  spd_core_charge(kc->core, t->a * t->b * SPD_KC_MAC_FIXED);
+  spd_core_charge(kc->core, t->a * t->b * SPD_COST_MAC_FIXED);
   uint32_t *w = t->dxw + slot * t->a * 2u;
   for (uint32_t r = 0; r < t->a; r++) {
     w[2 * r] = (uint32_t)(uint64_t)t->dx[r];
@@ -296,7 +296,7 @@ static int backward_float(tile_t *t, uint32_t slot, uint32_t seq) {
       t->fkernel.grad[r * t->b + j] += x[r] * dz[j];
   for (uint32_t j = 0; t->fbias.grad && j < t->b; j++)
     t->fbias.grad[j] += dz[j];
-  spd_core_charge(kc->core, nonzero(t, slot) * t->b * SPD_KC_MAC_FLOAT);
+  spd_core_charge(kc->core, nonzero(t, slot) * t->b * SPD_COST_MAC_FLOAT);
   bool below = false;
   for (uint32_t p = 0; p < kc->h.n_out; p++)
     below |= kc->out[p].kind == SPD_DS_KIND_DXPSUM;
@@ -309,7 +309,7 @@ static int backward_float(tile_t *t, uint32_t slot, uint32_t seq) {
       sum += t->wf[r * t->b + j] * dz[j];
     w[r] = spd_kc_f2u(sum);
   }
-  spd_core_charge(kc->core, t->a * t->b * SPD_KC_MAC_FLOAT);
+  spd_core_charge(kc->core, t->a * t->b * SPD_COST_MAC_FLOAT);
   return send_dxpsum(t, slot, w);
 }
 
@@ -358,7 +358,7 @@ static void backward(tile_t *t, uint32_t slot) {
     spd_kc_fail(kc, SPD_EINVAL);
     return;
   }
-  spd_core_charge(kc->core, nonzero(t, slot) * t->b * SPD_KC_MAC_FIXED);
+  spd_core_charge(kc->core, nonzero(t, slot) * t->b * SPD_COST_MAC_FIXED);
   if (t->bias.grad)
     spd_fx_bias_grad(t->bias.grad, dz, (int)t->b);
   if (send_dx(t, slot, dz)) {

@@ -6,13 +6,13 @@
 #include "base/fx_dense.h"
 #include "spindle/error.h"
 
-/* Cycles per weight per update (docs/dense-on-machine.md, "Cost model"). */
+/* Cycles per weight per update (machine/cost_table.h). */
 static uint32_t update_cycles(const spd_fx_update_t *u) {
   if (u->kind == SPD_FX_OPT_ADAM)
-    return 600u;
+    return SPD_COST_UPDATE_ADAM_FIXED;
   if (u->kind == SPD_FX_OPT_RMSPROP)
-    return 500u;
-  return u->has_momentum ? 220u : 150u;
+    return SPD_COST_UPDATE_RMSPROP_FIXED;
+  return u->has_momentum ? SPD_COST_UPDATE_MOMENTUM_FIXED : SPD_COST_UPDATE_SGD_FIXED;
 }
 
 /* ---- Optimizer state in and out (spd_ds_config_t.state_in, state_out) ---- */
@@ -362,6 +362,8 @@ int spd_kc_fparams_update(spd_kc_t *kc, spd_kc_fparams_t *p, uint32_t step) {
     }
     p->grad[i] = 0.0f;
   }
-  spd_core_charge(kc->core, p->n * (u.adam ? 700u : p->m ? 200u : 80u));
+  spd_core_charge(kc->core, p->n * (u.adam ? SPD_COST_UPDATE_ADAM_FLOAT
+                                    : p->m ? SPD_COST_UPDATE_MOMENTUM_FLOAT
+                                           : SPD_COST_UPDATE_SGD_FLOAT));
   return 0;
 }

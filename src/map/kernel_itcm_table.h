@@ -3,11 +3,11 @@
  * per role (spd_vertex_role_t) as {fixed point, float}. Read by
  * src/map/kernel_itcm.c (docs/calibration.md). */
 #define SPD__KERNEL_ITCM_TABLE \
-  [SPD_ROLE_SOURCE] = {8992u, 10040u}, \
-  [SPD_ROLE_SINK] = {8108u, 9156u}, \
-  [SPD_ROLE_LOSS] = {12868u, 15136u}, \
-  [SPD_ROLE_TILE] = {26868u, 22188u}, \
-  [SPD_ROLE_TILE_FULL] = {26868u, 22188u}, \
-  [SPD_ROLE_REDUCER] = {22424u, 19068u}, \
-  [SPD_ROLE_CONV] = {27892u, 30116u}, \
-  [SPD_ROLE_POOL] = {27892u, 30116u},
+  [SPD_ROLE_SOURCE] = {8916u, 8916u}, \
+  [SPD_ROLE_SINK] = {8096u, 8096u}, \
+  [SPD_ROLE_LOSS] = {12780u, 14012u}, \
+  [SPD_ROLE_TILE] = {26436u, 20656u}, \
+  [SPD_ROLE_TILE_FULL] = {26436u, 20656u}, \
+  [SPD_ROLE_REDUCER] = {22232u, 17828u}, \
+  [SPD_ROLE_CONV] = {27576u, 28528u}, \
+  [SPD_ROLE_POOL] = {27576u, 28528u},

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "base/tile_mem.h"
-#include "emu/cost_model.h"
+#include "machine/cost_table.h"
 #include "map/tile_cost.h"
 
 /* DTCM kept back from the kernels for the spin1 runtime beyond the stacks:
@@ -37,7 +37,7 @@ const char *spd_tile_memory_name(spd_tile_memory_t m) {
 }
 
 uint32_t spd_partition_dtcm_budget(void) {
-  return SPD_DTCM_BYTES - spd__cost_model.dtcm_stack_bytes - RUNTIME_DTCM_BYTES;
+  return SPD_DTCM_BYTES - SPD_COST_DTCM_STACK_BYTES - RUNTIME_DTCM_BYTES;
 }
 
 void spd_partition_opts_default(spd_partition_opts_t *o) {

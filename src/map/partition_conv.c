@@ -27,12 +27,12 @@
 #include "map/machine_graph.h"
 #include "map/partition_conv.h"
 #include "map/partition_dense.h"
+#include "machine/cost_table.h"
 #include "map/tile_cost.h"
 #include "nn/shape.h"
 #include "spindle/dataspec.h"
 
 /* Fused max pooling: a compare and a store per convolution output. */
-#define POOL_OP_CYCLES 4
 /* Fixed-point unit of the dX fan-in of a tile. */
 #define FAN_ONE 1000u
 
@@ -162,7 +162,7 @@ void spd__pc_cost_tile(const csearch_t *S, int si, spd_range_t rows, uint32_t b,
   const wstage_t *pool = st->fused >= 0 ? &S->st[st->fused] : NULL;
   spd_range_t own = spd__pc_own_rows(S, si, rows), in = spd__pc_need_rows(st, own);
   uint64_t words = spd__cost_psum_words(o->numeric), recv = spd__cost_recv_cycles();
-  uint64_t send = spd__cost_send_cycles(), mac = spd__cost_mac_cycles(o->numeric);
+  uint64_t send = spd__cost_send_cycles(), mac = spd__cost_conv_mac_cycles(o->numeric);
   uint64_t add = spd__cost_add_cycles(o->numeric);
   uint64_t in_vals = (uint64_t)in.n * st->in_w * (st->pool ? b : st->in_c);
   uint64_t outs = (uint64_t)own.n * st->out_w * b;
@@ -199,7 +199,7 @@ void spd__pc_cost_tile(const csearch_t *S, int si, spd_range_t rows, uint32_t b,
   c->dtcm = sat32(spd__cost_vertex_overhead() + spd_conv_mem_dtcm(&cm) + c->held);
   c->busy = in_vals * recv + ops * op + sent * send +
             (st->pool ? 0 : outs * (add + spd__cost_act_cycles(o, st->act))) +
-            (pool ? outs * POOL_OP_CYCLES : 0);
+            (pool ? outs * SPD_COST_POOL_OP : 0);
   c->sends = sent;
   if (o->training) {
     /* dY sums from the next layer, the derivative, dW and bias gradient

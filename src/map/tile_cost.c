@@ -1,45 +1,27 @@
-/* The partitioner's cost model (tile_cost.h). Every constant is in CPU
- * cycles at 200 MHz (SPINNAKER.md #2) and is explained, with its source, in
- * docs/dense-on-machine.md, "Cost model". */
+/* The partitioner's cost model (tile_cost.h), from the one cost table
+ * (machine/cost_table.h, docs/cost-model.md): CPU cycles at 200 MHz. */
 #include "map/tile_cost.h"
 
 #include "base/tile_mem.h"
-#include "emu/cost_model.h"
+#include "machine/cost_table.h"
 
-/* Work of a receive callback beyond the event dispatch: index the key,
- * store the value, count arrivals of its slot (assumption). The kernels
- * also charge 6 to ignore duplicates (SPD_KC_DEDUP) and the pacing counts
- * them (machine_dataspec.c); the grid search leaves them out: with them it
- * chose a grid of the fixed-point MLP 8 % slower on the board than the one
- * it chooses without (185 vs 202 samples/s, --limit 320), a sign of how
- * rough its per-sample model is, which the calibration issue replaces. */
-#define RECV_HANDLER_CYCLES 10
-/* Loop and bookkeeping around one spd_core_send_mc (assumption). */
-#define SEND_LOOP_CYCLES 5
-/* Fixed-point MAC, int16 x int16 into int64: two values per LDR and
- * SMLALxy (2 issue cycles) per MAC with the loads scheduled away from their
- * uses (SPINNAKER.md §1 MAC-loop timings, derived): 6 cycles per 2 MACs. */
-#define MAC_FIXED_CYCLES 3
-/* Soft-float multiply plus add (SPINNAKER.md §1: no FPU; soft-float cycle
- * counts unconfirmed): about 40 cycles each on an ARMv5 (assumption). */
-#define MAC_FLOAT_CYCLES 80
-/* Adding a partial sum into an accumulator: int64 add with load/store;
- * soft-float add. */
-#define ADD_FIXED_CYCLES 4
-#define ADD_FLOAT_CYCLES 40
-/* Activations per value: relu/linear/leaky are compares; sigmoid, tanh and
- * elu need exp and a division (docs/numerics.md: degree-9 polynomial, one
- * division); softmax per output: exp plus a multiply by the reciprocal. */
-#define ACT_CHEAP_CYCLES 8
-#define ACT_FIXED_CYCLES 250
-#define ACT_FLOAT_CYCLES 400
-#define ACT_BWD_FIXED_CYCLES 10
-#define ACT_BWD_FLOAT_CYCLES 80
-#define SOFTMAX_FIXED_CYCLES 300
-#define SOFTMAX_FLOAT_CYCLES 500
-#define LOSS_LOG_CYCLES 400
-/* Converting one input byte by a 256-entry table made at map time. */
-#define INPUT_CONVERT_CYCLES 5
+/* The grid search leaves the receivers' duplicate check (SPD_COST_DEDUP)
+ * and their binary search out of its per-sample model; the pacing
+ * (run/machine_dataspec.c) counts them. */
+#define RECV_HANDLER_CYCLES SPD_COST_RECV_HANDLER
+#define MAC_FIXED_CYCLES SPD_COST_MAC_FIXED
+#define MAC_FLOAT_CYCLES SPD_COST_MAC_FLOAT
+#define ADD_FIXED_CYCLES SPD_COST_ADD_FIXED
+#define ADD_FLOAT_CYCLES SPD_COST_ADD_FLOAT
+#define ACT_CHEAP_CYCLES SPD_COST_ACT_CHEAP
+#define ACT_FIXED_CYCLES SPD_COST_ACT_FIXED
+#define ACT_FLOAT_CYCLES SPD_COST_ACT_FLOAT
+#define ACT_BWD_FIXED_CYCLES SPD_COST_ACT_BWD_FIXED
+#define ACT_BWD_FLOAT_CYCLES SPD_COST_ACT_BWD_FLOAT
+#define SOFTMAX_FIXED_CYCLES SPD_COST_SOFTMAX_FIXED
+#define SOFTMAX_FLOAT_CYCLES SPD_COST_SOFTMAX_FLOAT
+#define LOSS_LOG_CYCLES SPD_COST_LOSS_LOG
+#define INPUT_CONVERT_CYCLES SPD_COST_INPUT_CONVERT
 /* Fixed per-vertex DTCM: state struct, slot counters, partition table. */
 #define VERTEX_OVERHEAD_BYTES 512
 
@@ -54,20 +36,22 @@ static uint32_t add_cycles(spd_numeric_t n) {
 }
 
 uint32_t spd__cost_recv_cycles(void) {
-  return spd__cost_model.event_dispatch_cycles + RECV_HANDLER_CYCLES;
+  return SPD_COST_EVENT_DISPATCH + SPD_COST_RX_QUEUE + RECV_HANDLER_CYCLES;
 }
 
-uint32_t spd__cost_send_cycles(void) { return spd__cost_model.send_cycles + SEND_LOOP_CYCLES; }
+/* A packet sent: the queued send's dispatch, its own work and the send. */
+uint32_t spd__cost_send_cycles(void) {
+  return SPD_COST_TASK_DISPATCH + SPD_COST_SEND_TASK + SPD_COST_SEND;
+}
 
 uint32_t spd__cost_link_cycles(void) {
-  uint64_t c = spd__cost_model.core_cycle_ps;
-  return (uint32_t)((spd__cost_model.link_ps_72bit + c - 1) / c);
+  return SPD_COST_LINK_CYCLES;
 }
 
 /* DMA engine cycles per 32-bit word for one core (SPINNAKER.md #8). */
 static uint64_t dma_words_cycles(uint64_t bytes) {
   uint64_t words = (bytes + 3) / 4;
-  return words * spd__cost_model.dma_ps_per_word / spd__cost_model.core_cycle_ps;
+  return words * SPD_COST_DMA_PS_PER_WORD / SPD_COST_CORE_CYCLE_PS;
 }
 
 /* Master copy bytes per weight: an int32 s7.24 master in fixed point; the
@@ -99,11 +83,12 @@ static uint32_t update_cycles(const spd_partition_opts_t *o) {
   bool fx = o->numeric == SPD_NUMERIC_FIXED;
   switch (o->optimizer) {
   case SPD_OPT_SGD:
-    return o->momentum ? (fx ? 220 : 200) : (fx ? 150 : 80);
+    return o->momentum ? (fx ? SPD_COST_UPDATE_MOMENTUM_FIXED : SPD_COST_UPDATE_MOMENTUM_FLOAT)
+                       : (fx ? SPD_COST_UPDATE_SGD_FIXED : SPD_COST_UPDATE_SGD_FLOAT);
   case SPD_OPT_ADAM:
-    return fx ? 600 : 700;
+    return fx ? SPD_COST_UPDATE_ADAM_FIXED : SPD_COST_UPDATE_ADAM_FLOAT;
   case SPD_OPT_RMSPROP:
-    return fx ? 500 : 600;
+    return fx ? SPD_COST_UPDATE_RMSPROP_FIXED : SPD_COST_UPDATE_RMSPROP_FLOAT;
   default:
     return 0;
   }
@@ -181,7 +166,7 @@ static void tile_part(const spd_partition_opts_t *o, const spd__tile_shape_t *s,
     /* dX MACs, the batch-end dW MACs (x and dZ recorded per sample), the
      * update amortised over the batch, two record DMAs per sample. */
     c->busy += (dx ? w * mac_cycles(o->numeric) : 0) + w * mac_cycles(o->numeric) +
-               w * update_cycles(o) / o->batch_size + 2 * spd__cost_model.dma_setup_cycles;
+               w * update_cycles(o) / o->batch_size + 2 * SPD_COST_DMA_SETUP;
     c->sdram += (uint64_t)o->batch_size * (s->rows + s->cols) * v;
     dma += dma_words_cycles((uint64_t)(s->rows + s->cols) * v);
     /* Split and streamed tiles read and write master and state once per batch. */
@@ -278,7 +263,7 @@ void spd__cost_source(const spd_partition_opts_t *o, uint32_t n, spd__vertex_cos
   /* The samples' slice and the epoch's sample order (uint32 per sample). */
   c->sdram = (uint64_t)o->dataset_samples * ((uint64_t)n * o->input_bytes + 4);
   c->busy = (uint64_t)n * (INPUT_CONVERT_CYCLES + spd__cost_send_cycles()) +
-            spd__cost_model.dma_setup_cycles + spd__cost_recv_cycles();
+            SPD_COST_DMA_SETUP + spd__cost_recv_cycles();
   c->dma = dma_words_cycles(raw);
   c->sends = n;
 }
@@ -290,7 +275,7 @@ void spd__cost_loss(const spd_partition_opts_t *o, uint32_t n_out, spd__vertex_c
   c->dtcm = sat32((uint64_t)o->slots * n_out * (v + a) + VERTEX_OVERHEAD_BYTES);
   c->sdram = (uint64_t)o->dataset_samples * 8; /* int32 labels and the sample order */
   c->busy = (uint64_t)n_out * (spd__cost_recv_cycles() + (fx ? SOFTMAX_FIXED_CYCLES : SOFTMAX_FLOAT_CYCLES)) +
-            LOSS_LOG_CYCLES + spd__cost_model.dma_setup_cycles;
+            LOSS_LOG_CYCLES + SPD_COST_DMA_SETUP;
   c->sends = n_out + SPD__RECORD_EXTRA;
   if (o->training)
     c->sends += n_out;
@@ -304,11 +289,14 @@ void spd__cost_sink(const spd_partition_opts_t *o, uint32_t n_out, spd__vertex_c
   c->dtcm = sat32((uint64_t)o->slots * rec * 2 + VERTEX_OVERHEAD_BYTES);
   c->sdram = (uint64_t)o->dataset_samples * rec;
   c->busy = (uint64_t)(n_out + SPD__RECORD_EXTRA) * spd__cost_recv_cycles() +
-            spd__cost_model.dma_setup_cycles;
+            SPD_COST_DMA_SETUP;
   c->dma = dma_words_cycles(rec);
 }
 
 uint32_t spd__cost_mac_cycles(spd_numeric_t n) { return mac_cycles(n); }
+uint32_t spd__cost_conv_mac_cycles(spd_numeric_t n) {
+  return n == SPD_NUMERIC_FIXED ? SPD_COST_CONV_MAC_FIXED : SPD_COST_CONV_MAC_FLOAT;
+}
 uint32_t spd__cost_add_cycles(spd_numeric_t n) { return add_cycles(n); }
 uint32_t spd__cost_act_cycles(const spd_partition_opts_t *o, spd_activation_t a) {
   return act_cycles(o, a);

@@ -1,8 +1,7 @@
 /* The partitioner's cost model: DTCM, SDRAM, CPU cycles and DMA time of
- * every kind of vertex, per training sample. The per-event constants come
- * from the emulator's table (emu/cost_model.h, docs/cost-model.md); the
- * per-operation ones (a MAC, an activation, an optimizer update) are the
- * map-time estimates of docs/dense-on-machine.md, "Cost model". */
+ * every kind of vertex, per training sample, from the one cost table that
+ * the kernels charge and the emulator keeps time by (machine/cost_table.h,
+ * docs/cost-model.md). */
 #ifndef SPINDLE_MAP_TILE_COST_H
 #define SPINDLE_MAP_TILE_COST_H
 
@@ -49,6 +48,8 @@ uint32_t spd__cost_link_cycles(void);
 /* The per-operation estimates, for the convolution costs
  * (partition_conv.c, docs/conv-on-machine.md). */
 uint32_t spd__cost_mac_cycles(spd_numeric_t n);
+/** A window tile's MAC: its loops index by window taps (calibrated apart). */
+uint32_t spd__cost_conv_mac_cycles(spd_numeric_t n);
 uint32_t spd__cost_add_cycles(spd_numeric_t n);
 uint32_t spd__cost_act_cycles(const spd_partition_opts_t *o, spd_activation_t a);
 uint32_t spd__cost_act_bwd_cycles(const spd_partition_opts_t *o);

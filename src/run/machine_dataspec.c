@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "map/machine_graph.h"
+#include "machine/cost_table.h"
 #include "map/tile_cost.h"
 #include "nn/fx_net.h"
 
@@ -460,19 +461,23 @@ static void fill_data(const spd__ds_inputs_t *in, uint32_t vi, uint8_t *d) {
   }
 }
 
-/* CPU cycles the kernel of vertex @p vi spends per received packet:
- * event_dispatch_cycles 40 (docs/cost-model.md), the handler's 10, its
- * binary search of the incoming table (2 per step) and a reducer's add. */
+/* CPU cycles the kernel of vertex @p vi spends per received packet, as
+ * the kernels charge it (machine/cost_table.h): the event's dispatch, the
+ * handler, its binary search of the incoming table, the duplicate check
+ * and a reducer's add or a window tile's feature-map decoding. */
 static uint32_t recv_cost(const spd__ds_inputs_t *in, uint32_t vi) {
   uint32_t n_in, n_out, steps = 0;
   spd__graph_tables(in->g, vi, &n_in, &n_out);
   while ((1u << steps) < n_in)
     steps++;
   spd_vertex_role_t role = in->g->vertices[vi].role;
-  uint32_t add = role != SPD_ROLE_REDUCER ? 0u : in->numeric == SPD_NUMERIC_FIXED ? 4u : 40u;
+  uint32_t add = role != SPD_ROLE_REDUCER                ? 0u
+                 : in->numeric == SPD_NUMERIC_FIXED ? SPD_COST_ADD_FIXED
+                                                    : SPD_COST_ADD_FLOAT;
   if (role == SPD_ROLE_CONV || role == SPD_ROLE_POOL)
-    add = 12u; /* a feature-map position decoded (SPD_KC_FM_DECODE) */
-  return 40u + 10u + 6u /* dedup */ + 2u * steps + add;
+    add = SPD_COST_FM_DECODE;
+  return SPD_COST_EVENT_DISPATCH + SPD_COST_RX_QUEUE + SPD_COST_RECV_HANDLER + SPD_COST_DEDUP +
+         SPD_COST_RECV_STEP * steps + add;
 }
 
 /* A feature-map partition's positions as the core's own values
@@ -527,14 +532,13 @@ static bool is_nack(const spd_partition_t *p) { return !strcmp(p->name, "nack");
 
 
 
-#define LINK_CYCLES 67u /* a 72-bit packet on a link (SPINNAKER.md #18) */
+#define LINK_CYCLES SPD_COST_LINK_CYCLES /* a 72-bit packet on a link */
 
 /* CPU cycles a chip's router is held per packet: a packet for local cores
  * waits until every one of them has taken the previous one (head-of-line,
- * docs/emulator.md), about a core's dispatch and handler; one passing
- * through takes a couple of router cycles. */
+ * docs/emulator.md); one passing through takes a few router cycles. */
 static uint64_t router_cycles(uint32_t route) {
-  return spd_route_cores(route) ? 60u : 3u;
+  return spd_route_cores(route) ? SPD_COST_ROUTER_LOCAL : SPD_COST_ROUTER_PASS;
 }
 
 /* A resource a partition's packets occupy: a target core (index < number

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "machine/cost_table.h"
 #include "run/machine_session.h"
 
 static double wall_seconds(void) {
@@ -361,7 +362,7 @@ static uint32_t start_delay_us(mrun_t *r, spd__ds_inputs_t *in) {
     }
     spd_free(r->ctx, blob);
   }
-  return (uint32_t)(worst / 4u * 20u * 2u / 200u + 20u);
+  return (uint32_t)(worst / 4u * SPD_COST_SDRAM_WORD_CYCLES * 2u / 200u + 20u);
 }
 
 static int load_vertices(mrun_t *r, spd__ds_inputs_t *in) {
@@ -498,7 +499,7 @@ static uint32_t resend_tick_us(const mrun_t *r) {
 /* Recovery snapshots (docs/recovery.md): every trained core copies its
  * masters and slabs to SDRAM after every K-th batch's update, K the least
  * that keeps the copy within 15 % of any core's work over K batches (CPU
- * SDRAM access at 20 cycles a word, docs/cost-model.md; a `split` block
+ * SDRAM access at SPD_COST_SDRAM_WORD_CYCLES a word; a `split` block
  * reads each word from SDRAM first). The copy is one burst a batch on a
  * pipeline its latency paces, not its cores' load: at K = 1 the MLP
  * trains 0.8 % slower (fixed; float 0.2 %), LeNet-5 0.5 %. */
@@ -508,7 +509,7 @@ static uint32_t snap_period(const mrun_t *r) {
   uint64_t every = 1;
   for (uint32_t v = 0; v < r->g->n_vertices; v++) {
     const spd_vertex_t *vx = &r->g->vertices[v];
-    uint64_t copy = (uint64_t)spd__mrun_snap_bytes(r, vx) / 4u * 20u *
+    uint64_t copy = (uint64_t)spd__mrun_snap_bytes(r, vx) / 4u * SPD_COST_SDRAM_WORD_CYCLES *
                     (vx->memory == SPD_TILE_SPLIT ? 2u : 1u);
     uint64_t batch = (uint64_t)r->cfg->batch_size * (vx->cycles_per_sample ? vx->cycles_per_sample : 1u);
     uint64_t k = copy ? (copy * 100u + 15u * batch - 1u) / (15u * batch) : 1u;
@@ -564,6 +565,8 @@ static int load(mrun_t *r) {
     err = write_update_tables(r);
   if (!err)
     err = load_vertices(r, &in);
+  if (!err && r->o.on_loaded)
+    r->o.on_loaded(r->o.on_loaded_ud, r->tx);
   if (r->why)
     r->pace = pace;
   else
