@@ -3,11 +3,11 @@
  * per role (spd_vertex_role_t) as {fixed point, float}. Read by
  * src/map/kernel_itcm.c (docs/calibration.md). */
 #define SPD__KERNEL_ITCM_TABLE \
-  [SPD_ROLE_SOURCE] = {8916u, 8916u}, \
-  [SPD_ROLE_SINK] = {8096u, 8096u}, \
-  [SPD_ROLE_LOSS] = {12780u, 14012u}, \
-  [SPD_ROLE_TILE] = {26436u, 20656u}, \
-  [SPD_ROLE_TILE_FULL] = {26436u, 20656u}, \
-  [SPD_ROLE_REDUCER] = {22232u, 17828u}, \
-  [SPD_ROLE_CONV] = {27576u, 28528u}, \
-  [SPD_ROLE_POOL] = {27576u, 28528u},
+  [SPD_ROLE_SOURCE] = {9248u, 10356u}, \
+  [SPD_ROLE_SINK] = {8428u, 9536u}, \
+  [SPD_ROLE_LOSS] = {13112u, 15476u}, \
+  [SPD_ROLE_TILE] = {27312u, 22612u}, \
+  [SPD_ROLE_TILE_FULL] = {27312u, 22612u}, \
+  [SPD_ROLE_REDUCER] = {23284u, 19792u}, \
+  [SPD_ROLE_CONV] = {28460u, 30496u}, \
+  [SPD_ROLE_POOL] = {28460u, 30496u},
