@@ -19,6 +19,7 @@
 #include "spindle/core.h"
 #include "spindle/emu.h"
 #include "spindle/transceiver.h"
+#include "spindle/board.h"
 #include "spindle/dataspec.h"
 
 /* nn/, io/: models, the reference executor, optimizers, datasets and Keras
