@@ -187,6 +187,21 @@ int spd__mrun_float_slabs(mrun_t *r) {
   return 0;
 }
 
+/* The state payload after optimizer step @p step, @p samples trained,
+ * from the net (fixed) or the host's slabs (float), into @p state. */
+static int put_state(mrun_t *r, int64_t step, uint64_t samples, spd__blob_t *state) {
+  if (r->net) {
+    for (int l = 0; l < r->model->n_layers; l++)
+      if (r->model->layers[l].config.kind == SPD_LAYER_DROPOUT)
+        r->net->layers[l].samples_seen = samples;
+    spd__blob_put(state, "fixed.step", &step, sizeof step, 1);
+    spd__fx_net_put_state(r->net, state);
+  } else {
+    float_put_state(r, step, samples, state);
+  }
+  return state->err;
+}
+
 /* The run's state after its (local) epoch @p epoch, whose results are
  * sealed: the weights into the model (and the fixed net), the optimizer
  * slabs into the host's tensors, and the state payload a checkpoint or a
@@ -201,16 +216,7 @@ int spd__mrun_epoch_state(mrun_t *r, uint32_t epoch, spd__blob_t *state) {
   spd__blob_init(state, r->ctx);
   if (err)
     return err;
-  if (r->net) {
-    for (int l = 0; l < r->model->n_layers; l++)
-      if (r->model->layers[l].config.kind == SPD_LAYER_DROPOUT)
-        r->net->layers[l].samples_seen = samples;
-    spd__blob_put(state, "fixed.step", &step, sizeof step, 1);
-    spd__fx_net_put_state(r->net, state);
-  } else {
-    float_put_state(r, step, samples, state);
-  }
-  return state->err;
+  return put_state(r, step, samples, state);
 }
 
 uint32_t spd__mrun_snap_bytes(const mrun_t *r, const spd_vertex_t *vx) {
@@ -266,16 +272,7 @@ int spd__mrun_snapshot_state(mrun_t *r, uint32_t steps, spd__blob_t *state) {
   spd__blob_init(state, r->ctx);
   if (err)
     return err;
-  if (r->net) {
-    for (int l = 0; l < r->model->n_layers; l++)
-      if (r->model->layers[l].config.kind == SPD_LAYER_DROPOUT)
-        r->net->layers[l].samples_seen = samples;
-    spd__blob_put(state, "fixed.step", &step, sizeof step, 1);
-    spd__fx_net_put_state(r->net, state);
-  } else {
-    float_put_state(r, step, samples, state);
-  }
-  return state->err;
+  return put_state(r, step, samples, state);
 }
 
 /* After epoch @p epoch (the training's) with its logs complete: its
