@@ -329,9 +329,20 @@ int spd__partition_fit_tables(spd_ctx_t *ctx, const spd_model_t *model,
     if (err)
       return err;
     uint32_t tables, worst = spd__graph_add_tables(g, budget, &tables);
-    if (worst <= budget || round == 3) {
+    if (worst <= budget) {
       *out = g;
       return 0;
+    }
+    if (round == 3) { /* a plan the kernels could not meet: refuse it here */
+      uint32_t v = 0;
+      while (v + 1 < g->n_vertices && g->vertices[v].dtcm_bytes != worst)
+        v++;
+      char who[96];
+      spd_vertex_describe(g, v, who, sizeof who);
+      spd_machine_graph_free(g);
+      return spd_ctx_fail(ctx, SPD_ENOFIT, "%s needs %u bytes of DTCM with its partition "
+                          "tables, a core has %u; fewer samples in flight (--in-flight) or "
+                          "more cores would make room", who, worst, budget);
     }
     /* The search did not count the tables of the cores that overflowed:
      * keep that much back (more if it was kept back already). */

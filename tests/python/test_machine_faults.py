@@ -70,7 +70,7 @@ def test_reinjected_drops_change_no_fixed_point_result(tmp_path, model, limit, p
 
 def test_a_run_that_cannot_recover_stops_and_the_report_says_so(tmp_path):
     # One copy in 20 dropped: losses outrun the asks; the stalled run goes
-    # on once from its start (docs/recovery.md), stalls again before
+    # on once from its last snapshot (docs/recovery.md), stalls again before
     # another epoch is done, and ends instead of hanging.
     r, report, weights = train(tmp_path, "lost", MLP, "--limit", "320", "--numeric", "fixed",
                                "--inject-drops", "0.05", timeout=300)
@@ -84,7 +84,7 @@ def test_a_run_that_cannot_recover_stops_and_the_report_says_so(tmp_path):
     assert "finish" in rep["error"]
     assert rep["recoveries"] == 1 and rep["cores_failed"] == 0
     assert "the run cannot finish" in rep["last_failure"]
-    assert "went on from its start" in rep["last_failure"]
+    assert "training went on from" in rep["last_failure"]
     assert not weights.exists()
 
 
