@@ -81,25 +81,6 @@ static int move_off_dead(const mrun_t *r, spd_placement_t *out, spd_place_loc_t 
   return 0;
 }
 
-/* Whether every trained vertex sealed (local) epoch @p epoch's results:
- * its block's marker reads epoch + 1 (a later epoch's marker means the
- * ring has moved on). */
-static int sealed_by_all(mrun_t *r, uint32_t epoch, bool *sealed) {
-  *sealed = true;
-  for (uint32_t v = 0; *sealed && v < r->g->n_vertices; v++) {
-    if (!r->result_addr[v])
-      continue;
-    uint32_t mark = 0, stride = spd__mrun_result_stride(r, &r->g->vertices[v]);
-    int err = spd_tx_read_sdram(r->tx, r->place.loc[v].x, r->place.loc[v].y,
-                                r->result_addr[v] + (epoch % RESULT_RING + 1) * stride - 4u,
-                                &mark, 4);
-    if (err)
-      return err;
-    *sealed = mark == epoch + 1;
-  }
-  return 0;
-}
-
 /* The last (local) epoch sealed by every vertex, or -1: those whose
  * records are in, and the one after, newest first within the ring; never
  * the run's last (the cores that sealed it may not have finished, and a
@@ -111,7 +92,8 @@ static int last_sealed(mrun_t *r, int64_t *epoch) {
     top = (int64_t)r->epochs - 2;
   for (int64_t e = top; e >= 0 && e > top - (int64_t)RESULT_RING + 1; e--) {
     bool sealed;
-    int err = sealed_by_all(r, (uint32_t)e, &sealed);
+    uint32_t later;
+    int err = spd__mrun_epoch_sealed(r, (uint32_t)e, &sealed, &later);
     if (err)
       return err;
     if (sealed) {

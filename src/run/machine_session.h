@@ -108,6 +108,13 @@ static inline const spd_numeric_plan_t *spd__mrun_plan(const mrun_t *r) {
 /* machine_session.c and machine_checkpoint.c, for each other */
 uint32_t spd__mrun_result_blocks(const mrun_t *r);
 uint32_t spd__mrun_result_stride(const mrun_t *r, const spd_vertex_t *vx);
+uint32_t spd__mrun_result_bytes(const mrun_t *r, const spd_vertex_t *vx);
+
+/* machine_results.c */
+/** Whether every vertex with results has sealed (local) epoch @p epoch's
+ *  block; *overwritten gets a later epoch's marker found there (0: none),
+ *  the ring having moved past it. */
+int spd__mrun_epoch_sealed(mrun_t *r, uint32_t epoch, bool *sealed, uint32_t *overwritten);
 uint32_t spd__mrun_optimizer_state(const mrun_t *r);
 int spd__mrun_state_read_whole(spd_ctx_t *ctx, const spd__blob_reader_t *s);
 uint32_t spd__mrun_epoch_steps(const mrun_t *r);
