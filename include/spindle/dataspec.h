@@ -114,14 +114,19 @@ typedef struct spd_ds_out {
                                      gradient in SDRAM, a row at a time */
 #define SPD_DS_DROPOUT (1u << 10) /* training: a Dropout (rate > 0) reads the
                                      values this core sends (spd_ds_dropout_t) */
+#define SPD_DS_FROM_LOGITS (1u << 11) /* loss: a linear output gives logits; the
+                                         cross-entropy and its gradient take
+                                         their softmax, the record the logits */
 
 /* A record's loss words (docs/dense-on-machine.md, "Packets and
  * keys"): fixed point, the int64 loss at SPD_FX_LOSS_FRAC; float, the
  * loss the host computes in double from the record (the cores have no
  * double): none, or the cross-entropy -log p[label] of the softmax outputs
- * p, p[label] / sum(p) clamped to [1e-7, 1 - 1e-7]. */
+ * p, p[label] / sum(p) clamped to [1e-7, 1 - 1e-7], or from logits z
+ * (SPD_DS_FROM_LOGITS), log(sum(exp(z))) - z[label]. */
 #define SPD_DS_LOSS_NONE 0u
 #define SPD_DS_LOSS_XENT 1u
+#define SPD_DS_LOSS_XENT_LOGITS 2u
 
 /** Geometry of a window layer on one sample (base/fx_conv.h's
  *  spd_fx_window_t); 1-D layers have in_h = out_h = 1. */

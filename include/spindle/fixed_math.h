@@ -25,6 +25,8 @@
 
 #define SPD_FX_Z_FRAC 16
 #define SPD_FX_LOSS_FRAC 30
+/* Probabilities a cross-entropy from logits computes for its gradient. */
+#define SPD_FX_LOGITS_PROB_FRAC 14
 #define SPD_FX_ONE30 ((int32_t)1 << 30)
 
 /** exp(x) for x <= 0 at frac 16 (positive x is treated as 0), as frac 30 in

@@ -70,6 +70,11 @@ typedef struct spd_machine_run_opts {
                                 (NULL: not); make bench-calibrate watches the
                                 emulator behind @p tx from there */
   void *on_loaded_ud;
+  bool from_logits;          /* evaluate: the linear output layer gives logits
+                                and the loss core takes their softmax for the
+                                cross-entropy (Keras's from_logits=True); the
+                                outputs recorded stay the logits. Training
+                                takes it from spd_fit_config_t */
 } spd_machine_run_opts_t;
 
 /** What the run cost on the machine (the report's hardware fields). */

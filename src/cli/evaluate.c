@@ -21,7 +21,8 @@ static const char usage[] =
     "  --limit N           evaluate the first N test samples (default: all)\n"
     "  --test-limit N      the same as --limit here\n"
     "  --loss L            default: the model file's (compile_config), else\n"
-    "                      sparse_categorical_crossentropy for integer labels\n"
+    "                      sparse_categorical_crossentropy for integer labels,\n"
+    "                      from the logits when the output layer is linear\n"
     "  --seed S            seed of freshly initialised weights (default 0)\n"
     "  --report R.json     write a JSON report (test_accuracy, loss, ...)\n"
     SPD_CLI_MACHINE_HELP

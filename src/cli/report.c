@@ -187,9 +187,11 @@ int spd_cli_report_failed_run(spd_cli_session_t *s) {
   int rc = spd_cli_session_fail(s);
   if (rc != 1) /* interrupted: no report, as no other output */
     return rc;
-  s->has_hardware = true;
+  /* A run refused before anything was loaded has no hardware figures. */
+  s->has_hardware = s->hardware.cores_used > 0;
   s->hardware.completed = false;
-  spd_cli_print_hardware(s);
+  if (s->has_hardware)
+    spd_cli_print_hardware(s);
   if (!s->opt->report)
     return 1;
   cJSON *r = spd_cli_report_new(s);

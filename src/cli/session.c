@@ -216,8 +216,14 @@ static int choose_loss(spd_cli_session_t *s) {
   /* predict computes no loss (and --input has no labels). */
   if (!strcmp(s->command, "predict") && o->input)
     return 0;
-  /* from_logits says what the model outputs, so it stays with --loss. */
-  s->from_logits = file && file->has_loss && file->from_logits && s->loss != SPD_LOSS_MSE;
+  /* from_logits says what the model outputs, so it stays with --loss. A
+   * model that states no loss (an ONNX export, a bare architecture) and
+   * ends in a linear layer gives logits, as PyTorch's classifiers do: a
+   * cross-entropy of such outputs taken as probabilities means nothing. */
+  bool stated = file && file->has_loss;
+  spd_activation_t out = s->model->layers[s->model->n_layers - 1].config.activation;
+  s->from_logits = s->loss != SPD_LOSS_MSE &&
+                   (stated ? file->from_logits : out == SPD_ACT_LINEAR);
   /* predict computes no loss: any output shape goes, labels or not. */
   if (!strcmp(s->command, "predict"))
     return 0;
@@ -376,13 +382,14 @@ int spd_cli_session_evaluate(spd_cli_session_t *s, double *loss, double *accurac
   spd_fit_callbacks_t cb = {.ud = s, .on_batch_cb = on_eval_batch,
                             .should_stop_cb = spd_cli_interrupt_requested};
   if (s->machine) {
-    /* The loss core computes sparse cross-entropy of the softmax output. */
-    if (s->loss != SPD_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY || s->from_logits)
-      return fail(s->command, "the machine computes sparse_categorical_crossentropy on "
-                  "probabilities, not %s%s (--backend reference runs it on the host)",
-                  spd_loss_name(s->loss), s->from_logits ? " from logits" : "");
+    /* The loss core computes sparse cross-entropy of the softmax output
+     * (its own softmax of the logits of a linear one, from_logits). */
+    if (s->loss != SPD_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY)
+      return fail(s->command, "the machine computes sparse_categorical_crossentropy, "
+                  "not %s (--backend reference runs it on the host)%s", spd_loss_name(s->loss), "");
     spd_machine_run_opts_t mo = spd_cli_session_machine_opts(s);
     mo.progress = &cb;
+    mo.from_logits = s->from_logits;
     if (spd_machine_evaluate(&s->ctx, s->model, s->machine, &mo, &s->test, loss, accuracy,
                              &s->hardware))
       return spd_cli_report_failed_run(s);

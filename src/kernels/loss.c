@@ -2,7 +2,9 @@
  * output layer's pre-activations z, applies the output activation (softmax
  * over the vector, spd_fx_softmax, or an elementwise one), the loss against
  * the sample's label (sparse cross-entropy from the logits,
- * spd_fx_softmax_xent, as the reference's fixed mode), the predicted class,
+ * spd_fx_softmax_xent, as the reference's fixed mode; with a linear output
+ * and from_logits, SPD_DS_FROM_LOGITS, the outputs are the logits and the
+ * softmax is the loss's own, at SPD_FX_LOGITS_PROB_FRAC), the predicted class,
  * and sends the record to the sink; then a credit per source frees the
  * sample's slot (inference). */
 #include <math.h>
@@ -22,6 +24,8 @@ typedef struct loss {
   uint32_t *z;         /* slots x n: int32 or float bits */
   int16_t *y16;
   float *yf;
+  int16_t *p16;        /* from logits: the softmax the gradient takes */
+  float *pf;
   uint32_t *rec;       /* slots x (n + RECORD_EXTRA) */
   uint32_t *seq;
   uint32_t *dz;        /* slots x n, training */
@@ -46,10 +50,19 @@ static int32_t label_of(loss_t *l, uint32_t sample) {
   return label;
 }
 
+static bool from_logits(const loss_t *l) { return (l->kc.cfg.flags & SPD_DS_FROM_LOGITS) != 0; }
+
 static uint64_t outputs_fixed(loss_t *l, const int32_t *z, int32_t label, uint32_t *rec) {
   const spd_ds_config_t *c = &l->kc.cfg;
   int64_t loss = 0;
-  if (c->flags & SPD_DS_SOFTMAX) {
+  if (from_logits(l)) { /* the record keeps the linear outputs */
+    for (uint32_t j = 0; j < l->n; j++)
+      l->y16[j] = spd_fx_act_forward(&l->act, z[j], &l->saturations);
+    spd_fx_softmax(l->p16, z, (int)l->n, SPD_FX_LOGITS_PROB_FRAC, &l->saturations);
+    spd_core_charge(l->kc.core, l->n * (SPD_COST_SOFTMAX_FIXED + SPD_COST_ACT_CHEAP));
+    if (label >= 0 && (uint32_t)label < l->n)
+      loss = spd_fx_softmax_xent(z, (int)l->n, label);
+  } else if (c->flags & SPD_DS_SOFTMAX) {
     spd_fx_softmax(l->y16, z, (int)l->n, c->act_out_frac, &l->saturations);
     spd_core_charge(l->kc.core, l->n * SPD_COST_SOFTMAX_FIXED);
     if (label >= 0 && (uint32_t)label < l->n)
@@ -72,18 +85,22 @@ static uint64_t outputs_fixed(loss_t *l, const int32_t *z, int32_t label, uint32
 static uint64_t outputs_float(loss_t *l, const uint32_t *zw, int32_t label, uint32_t *rec) {
   const spd_ds_config_t *c = &l->kc.cfg;
   uint64_t loss = SPD_DS_LOSS_NONE;
-  if (c->flags & SPD_DS_SOFTMAX) {
-    float max = spd_kc_u2f(zw[0]), sum = 0.0f;
+  if (c->flags & (SPD_DS_SOFTMAX | SPD_DS_FROM_LOGITS)) {
+    float *p = from_logits(l) ? l->pf : l->yf, max = spd_kc_u2f(zw[0]), sum = 0.0f;
     for (uint32_t j = 1; j < l->n; j++)
       max = fmaxf(max, spd_kc_u2f(zw[j]));
     for (uint32_t j = 0; j < l->n; j++)
-      sum += l->yf[j] = expf(spd_kc_u2f(zw[j]) - max);
+      sum += p[j] = expf(spd_kc_u2f(zw[j]) - max);
     for (uint32_t j = 0; j < l->n; j++)
-      l->yf[j] /= sum;
+      p[j] /= sum;
     spd_core_charge(l->kc.core, l->n * SPD_COST_SOFTMAX_FLOAT);
     if (label >= 0 && (uint32_t)label < l->n)
-      loss = SPD_DS_LOSS_XENT;
-  } else {
+      loss = from_logits(l) ? SPD_DS_LOSS_XENT_LOGITS : SPD_DS_LOSS_XENT;
+  }
+  if (from_logits(l)) {
+    for (uint32_t j = 0; j < l->n; j++)
+      l->yf[j] = spd_kc_u2f(zw[j]);
+  } else if (!(c->flags & SPD_DS_SOFTMAX)) {
     float alpha = spd_kc_u2f((uint32_t)c->act_alpha);
     for (uint32_t j = 0; j < l->n; j++)
       l->yf[j] = spd_kc_act_float(c->act_kind, alpha, spd_kc_u2f(zw[j]));
@@ -103,10 +120,11 @@ static uint64_t outputs_float(loss_t *l, const uint32_t *zw, int32_t label, uint
  * the output layer's gradient format (the reference's loss core). */
 static void output_gradient(loss_t *l, int32_t label, uint32_t *dz) {
   const spd_ds_config_t *c = &l->kc.cfg;
-  int pf = c->act_out_frac;
+  int pf = from_logits(l) ? SPD_FX_LOGITS_PROB_FRAC : c->act_out_frac;
+  const int16_t *p = from_logits(l) ? l->p16 : l->y16;
   for (uint32_t j = 0; j < l->n; j++) {
     int16_t t = (int32_t)j == label ? (int16_t)(1 << pf) : 0;
-    int64_t diff = (int64_t)l->y16[j] - t;
+    int64_t diff = (int64_t)p[j] - t;
     dz[j] = (uint32_t)(int32_t)spd_fx_to16(diff, pf, c->grad_frac, &l->saturations);
   }
   spd_core_charge(l->kc.core, l->n * SPD_COST_ACT_CHEAP);
@@ -118,8 +136,9 @@ static void output_gradient_float(loss_t *l, uint32_t seq, int32_t label, uint32
   const spd_ds_config_t *c = &l->kc.cfg;
   uint32_t i = (seq + c->seq_offset) % c->epoch_samples, first = i / c->batch * c->batch;
   uint32_t count = c->epoch_samples - first < c->batch ? c->epoch_samples - first : c->batch;
+  const float *p = from_logits(l) ? l->pf : l->yf;
   for (uint32_t j = 0; j < l->n; j++)
-    dz[j] = spd_kc_f2u((l->yf[j] - ((int32_t)j == label ? 1.0f : 0.0f)) / (float)count);
+    dz[j] = spd_kc_f2u((p[j] - ((int32_t)j == label ? 1.0f : 0.0f)) / (float)count);
   spd_core_charge(l->kc.core, l->n * SPD_COST_ADD_FLOAT * 2u);
 }
 
@@ -177,11 +196,16 @@ static int loss_main(spd_core_t *core, uint32_t params) {
   l->rec = spd_kc_alloc(kc, s * (l->n + RECORD_EXTRA) * 4u);
   l->seq = spd_kc_alloc(kc, s * 4u);
   l->dz = spd_kc_alloc(kc, s * l->n * 4u);
-  if (SPD_KC_FIXED(l->fixed))
+  bool logits = (c->flags & SPD_DS_FROM_LOGITS) != 0;
+  if (SPD_KC_FIXED(l->fixed)) {
     l->y16 = spd_kc_alloc(kc, l->n * 2u);
-  else
+    l->p16 = logits ? spd_kc_alloc(kc, l->n * 2u) : l->y16;
+  } else {
     l->yf = spd_kc_alloc(kc, l->n * 4u);
-  if (!l->z || !l->rec || !l->seq || !l->dz || (SPD_KC_FIXED(l->fixed) ? !l->y16 : !l->yf))
+    l->pf = logits ? spd_kc_alloc(kc, l->n * 4u) : l->yf;
+  }
+  if (!l->z || !l->rec || !l->seq || !l->dz ||
+      (SPD_KC_FIXED(l->fixed) ? !l->y16 || !l->p16 : !l->yf || !l->pf))
     return SPD_ENOMEM;
   for (uint32_t i = 0; i < s; i++)
     l->seq[i] = i;

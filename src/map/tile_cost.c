@@ -272,7 +272,8 @@ void spd__cost_loss(const spd_partition_opts_t *o, uint32_t n_out, spd__vertex_c
   uint64_t v = spd__cost_value_bytes(o->numeric), a = acc_bytes(o->numeric);
   bool fx = o->numeric == SPD_NUMERIC_FIXED;
   *c = (spd__vertex_cost_t){0};
-  c->dtcm = sat32((uint64_t)o->slots * n_out * (v + a) + VERTEX_OVERHEAD_BYTES);
+  /* + the probabilities of a cross-entropy from logits (kernels/loss.c) */
+  c->dtcm = sat32((uint64_t)o->slots * n_out * (v + a) + n_out * 4u + VERTEX_OVERHEAD_BYTES);
   c->sdram = (uint64_t)o->dataset_samples * 8; /* int32 labels and the sample order */
   c->busy = (uint64_t)n_out * (spd__cost_recv_cycles() + (fx ? SOFTMAX_FIXED_CYCLES : SOFTMAX_FLOAT_CYCLES)) +
             LOSS_LOG_CYCLES + SPD_COST_DMA_SETUP;

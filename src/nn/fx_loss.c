@@ -6,7 +6,7 @@
 
 #include "nn/fx_net_internal.h"
 
-#define PROB_FRAC 14 /* probabilities the loss computes itself (from logits) */
+#define PROB_FRAC SPD_FX_LOGITS_PROB_FRAC /* probabilities the loss computes itself */
 
 int spd__fx_loss_check(spd_fx_net_t *net) {
   const spd_model_t *m = net->model;

@@ -357,14 +357,16 @@ static uint32_t configure_role(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_c
     act_config(in, v->layer, c);
     return bias ? c->cols * 4u : 0u;
   }
-  case SPD_ROLE_LOSS:
+  case SPD_ROLE_LOSS: {
+    spd_activation_t a = in->model->layers[v->layer].config.activation;
     c->cols = v->cols.n;
     act_config(in, v->layer, c);
     c->grad_frac = in->plan->layers[v->layer].grad_frac;
-    c->flags = (in->model->layers[v->layer].config.activation == SPD_ACT_SOFTMAX ? SPD_DS_SOFTMAX
-                                                                                : 0) |
+    c->flags = (a == SPD_ACT_SOFTMAX ? SPD_DS_SOFTMAX : 0) |
+               (a == SPD_ACT_LINEAR && in->from_logits ? SPD_DS_FROM_LOGITS : 0) |
                (in->labels ? SPD_DS_LABELS : 0);
     return 0;
+  }
   case SPD_ROLE_SINK:
     c->cols = v->cols.n + 4u;
     return 0;

@@ -29,6 +29,7 @@ typedef struct spd__ds_inputs {
   uint32_t bytes_per_value;           /* source inputs: 1 or 4 */
   const uint32_t *sdram_addr;         /* per vertex: samples, labels, records */
   bool labels;
+  bool from_logits;                   /* SPD_DS_FROM_LOGITS for a linear output */
   uint32_t start_us;                  /* sources' first injection */
   uint32_t resend_tick_us;            /* spd_ds_config_t.resend_tick_us */
   const uint32_t *pace;               /* per partition, from spd__ds_paces */

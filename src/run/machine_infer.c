@@ -8,12 +8,15 @@ int spd_machine_evaluate(spd_ctx_t *ctx, const spd_model_t *m, const spd_machine
                          double *loss, double *accuracy, spd_machine_stats_t *stats) {
   if (!data || !data->y.labels || !m || !m->built)
     return spd_ctx_fail(ctx, SPD_EINVAL, "machine evaluate: integer labels are required");
-  if (m->layers[m->n_layers - 1].config.activation != SPD_ACT_SOFTMAX)
+  spd_activation_t a = m->layers[m->n_layers - 1].config.activation;
+  bool logits = opts && opts->from_logits;
+  if (a != (logits ? SPD_ACT_LINEAR : SPD_ACT_SOFTMAX))
     return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
                         "machine evaluate: the loss core computes sparse categorical "
-                        "cross-entropy after a softmax output layer; layer '%s' has %s",
-                        m->layers[m->n_layers - 1].config.name,
-                        spd_activation_name(m->layers[m->n_layers - 1].config.activation));
+                        "cross-entropy after a softmax output layer, or from the logits of "
+                        "a linear one (from_logits); layer '%s' has %s %s from_logits",
+                        m->layers[m->n_layers - 1].config.name, spd_activation_name(a),
+                        logits ? "with" : "without");
   spd_machine_results_t res = {.loss = spd_malloc(ctx, data->n * sizeof(double)),
                                .predicted = spd_malloc(ctx, data->n * sizeof(int32_t))};
   int err = res.loss && res.predicted ? 0 : spd_ctx_fail(ctx, SPD_ENOMEM, "evaluate results");

@@ -23,12 +23,18 @@ double spd__record_loss(const uint32_t *rec, uint32_t out_size, bool fixed) {
   uint64_t lw = (uint64_t)rec[out_size] | (uint64_t)rec[out_size + 1] << 32;
   if (fixed)
     return ldexp((double)(int64_t)lw, -SPD_FX_LOSS_FRAC);
-  if (lw != SPD_DS_LOSS_XENT)
-    return 0.0;
-  /* The loss core's softmax outputs, summed in double in their order. */
   uint32_t label = rec[out_size + 3];
-  if (label >= out_size)
+  if ((lw != SPD_DS_LOSS_XENT && lw != SPD_DS_LOSS_XENT_LOGITS) || label >= out_size)
     return 0.0;
+  if (lw == SPD_DS_LOSS_XENT_LOGITS) { /* log(sum(exp(z))) - z[label], as the reference */
+    double max = record_float(rec[0]), sum = 0;
+    for (uint32_t j = 1; j < out_size; j++)
+      max = fmax(max, (double)record_float(rec[j]));
+    for (uint32_t j = 0; j < out_size; j++)
+      sum += exp((double)record_float(rec[j]) - max);
+    return max + log(sum) - (double)record_float(rec[label]);
+  }
+  /* The loss core's softmax outputs, summed in double in their order. */
   double total = 0;
   for (uint32_t j = 0; j < out_size; j++)
     total += (double)record_float(rec[j]);

@@ -22,6 +22,11 @@ static double wall_seconds(void) {
 
 /* ------------------------------------------------------------- checks */
 
+/* The output layer gives logits and the loss core takes their softmax. */
+static bool from_logits(const mrun_t *r) {
+  return r->cfg ? r->cfg->from_logits : r->o.from_logits;
+}
+
 static int check_model(mrun_t *r) {
   const spd_model_t *m = r->model;
   for (int i = 1; i < m->n_layers; i++) {
@@ -110,11 +115,12 @@ static int fixed_weights(mrun_t *r) {
    * softmax; inference of any other output needs no loss, and takes any
    * Dense or Activation output as spd_predict_fixed does (MSE). */
   const spd_layer_t *out = &r->model->layers[r->model->n_layers - 1];
-  spd_fx_loss_t loss = r->cfg || out->config.activation == SPD_ACT_SOFTMAX
+  bool logits = from_logits(r);
+  spd_fx_loss_t loss = r->cfg || out->config.activation == SPD_ACT_SOFTMAX || logits
                            ? SPD_FX_LOSS_SPARSE_CE
                            : SPD_FX_LOSS_MSE;
   if (!err)
-    err = spd__fx_net_new(r->ctx, r->model, plan, loss, false, (int)batch,
+    err = spd__fx_net_new(r->ctx, r->model, plan, loss, logits, (int)batch,
                           r->cfg ? r->cfg->seed : 0, &r->net);
   spd_numeric_plan_free(plan);
   if (err)
@@ -536,7 +542,7 @@ static int load(mrun_t *r) {
                          .slots = r->o.slots, .w16 = r->w16, .bias32 = r->bias32, .wf = r->wf,
                          .biasf = r->biasf, .input_table = r->data->x_u8 ? table : NULL,
                          .bytes_per_value = r->data->x_u8 ? 1u : 4u, .sdram_addr = r->addr,
-                         .labels = r->data->y.labels != NULL,
+                         .labels = r->data->y.labels != NULL, .from_logits = from_logits(r),
                          .train = r->cfg != NULL, .epoch_samples = r->n,
                          .batch = r->cfg ? (uint32_t)r->cfg->batch_size : 0,
                          .state = spd__mrun_optimizer_state(r), .master = r->master,
@@ -718,7 +724,8 @@ static int validate_epoch(void *ud, uint32_t epoch, spd_epoch_logs_t *logs) {
                         "second machine beside the training one, and a board serves one: "
                         "train without validation data, then evaluate");
   spd_machine_run_opts_t vo = {.numeric = r->o.numeric, .batch_size = r->cfg->batch_size,
-                               .placer = r->o.placer, .max_cores = r->o.max_cores};
+                               .placer = r->o.placer, .max_cores = r->o.max_cores,
+                               .from_logits = r->cfg->from_logits};
   spd_fixed_run_t *run = NULL;
   if (r->net) {
     refresh_mac_copies(r);
@@ -773,11 +780,13 @@ int spd_machine_fit_run(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *mac
   if (err)
     return err;
   if (!cfg || cfg->epochs < 1 || cfg->batch_size < 1 || !train->y.labels ||
-      cfg->loss != SPD_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY || cfg->from_logits ||
-      m->layers[m->n_layers - 1].config.activation != SPD_ACT_SOFTMAX)
+      cfg->loss != SPD_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY ||
+      m->layers[m->n_layers - 1].config.activation !=
+          (cfg->from_logits ? SPD_ACT_LINEAR : SPD_ACT_SOFTMAX))
     return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
                         "machine training: sparse categorical cross-entropy after a softmax "
-                        "output layer, integer labels, epochs and batch size >= 1");
+                        "output layer (or from the logits of a linear one, from_logits), "
+                        "integer labels, epochs and batch size >= 1");
   for (int i = 1; i < m->n_layers; i++) {
     spd_layer_kind_t k = m->layers[i].config.kind;
     bool window = k == SPD_LAYER_CONV1D || k == SPD_LAYER_CONV2D || k == SPD_LAYER_MAXPOOL1D ||

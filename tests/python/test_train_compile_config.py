@@ -218,17 +218,80 @@ def test_example_lenet5_carries_its_recipe(tiny_data, tmp_path):
     assert rep["optimizer_config"]["decay_steps"] == 9375
 
 
-def test_machine_evaluate_refuses_logits(tiny_data, tmp_path):
-    """The machine's loss core computes sparse cross-entropy of probabilities:
-    a file whose loss takes logits is refused on the machine, by name, and
-    evaluated on the host."""
-    config = dict(COSINE_ADAM, loss={
-        "module": "keras.losses", "class_name": "SparseCategoricalCrossentropy",
-        "config": {"from_logits": True, "name": "scce", "reduction": "sum_over_batch_size",
-                   "ignore_class": None}, "registered_name": None})
-    model = model_with(tmp_path, config)
+LOGITS_LOSS = {
+    "module": "keras.losses", "class_name": "SparseCategoricalCrossentropy",
+    "config": {"from_logits": True, "name": "scce", "reduction": "sum_over_batch_size",
+               "ignore_class": None}, "registered_name": None}
+
+
+def logits_model(tmp_path, activation="linear", compile_config=None):
+    """examples/mlp.json with its output layer's activation replaced and a
+    SparseCategoricalCrossentropy(from_logits=True) loss (as TensorFlow's
+    beginner tutorial writes it)."""
+    with open(MLP) as f:
+        model = json.load(f)
+    model["config"]["layers"][-1]["config"]["activation"] = activation
+    model["compile_config"] = compile_config or dict(COSINE_ADAM, loss=LOGITS_LOSS)
+    path = tmp_path / f"logits_{activation}.json"
+    path.write_text(json.dumps(model))
+    return str(path)
+
+
+def test_machine_evaluate_refuses_logits_of_a_softmax(tiny_data, tmp_path):
+    """from_logits on a softmax output (Keras takes the softmax twice) is
+    refused on the machine, whose loss core takes one, by name; the host
+    evaluates it."""
+    model = logits_model(tmp_path, "softmax")
     r = run("evaluate", model, "--data", tiny_data, "--limit", "8")
     assert r.returncode == 1
-    assert "from logits" in r.stderr and "--backend reference" in r.stderr
+    assert "with from_logits" in r.stderr and "--backend reference" in r.stderr
+    assert "packets_sent" not in r.stdout  # refused before anything ran
     r = run("evaluate", model, "--data", tiny_data, "--limit", "8", "--backend", "reference")
     assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("numeric", ["fixed", "float"])
+def test_machine_trains_from_logits(tiny_data, tmp_path, numeric):
+    """A linear output with SparseCategoricalCrossentropy(from_logits=True):
+    the loss core takes the softmax itself, for the loss and its gradient,
+    and records the logits. Fixed point trains to exactly the reference's
+    test loss; float to rounding."""
+    model = logits_model(tmp_path)
+    reports = {}
+    for backend in ("reference", "machine"):
+        report = tmp_path / f"{backend}.json"
+        r = run("train", model, "--data", tiny_data, "--numeric", numeric, "--epochs", "2",
+                "--limit", "64", "--seed", "5", "--backend", backend, "--report", str(report))
+        assert r.returncode == 0, r.stderr
+        reports[backend] = json.loads(report.read_text())
+    ref, mach = reports["reference"], reports["machine"]
+    assert mach["from_logits"] is True and mach["packets_dropped"] == 0
+    assert ref["test_loss"] < 1.3  # learnt: four classes start at log(4) = 1.39
+    if numeric == "fixed":
+        assert mach["test_loss"] == ref["test_loss"]
+        assert mach["train_loss"] == ref["train_loss"]
+    else:
+        assert mach["test_loss"] == pytest.approx(ref["test_loss"], rel=1e-4)
+    assert mach["test_accuracy"] == ref["test_accuracy"]
+
+
+def test_model_without_a_loss_and_a_linear_output_gives_logits(tiny_data, tmp_path):
+    """A model that states no loss and ends in a linear layer (an ONNX
+    export, a bare architecture) is taken to output logits, as PyTorch's
+    classifiers do, on both backends."""
+    with open(MLP) as f:
+        model = json.load(f)
+    model.pop("compile_config")
+    model["config"]["layers"][-1]["config"]["activation"] = "linear"
+    path = tmp_path / "bare_linear.json"
+    path.write_text(json.dumps(model))
+    losses = []
+    for backend in ("reference", "machine"):
+        report = tmp_path / f"e_{backend}.json"
+        r = run("evaluate", str(path), "--data", tiny_data, "--numeric", "fixed", "--limit",
+                "16", "--backend", backend, "--report", str(report))
+        assert r.returncode == 0, r.stderr
+        rep = json.loads(report.read_text())
+        assert rep["from_logits"] is True
+        losses.append(rep["test_loss"])
+    assert losses[0] == losses[1]
