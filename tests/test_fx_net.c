@@ -7,6 +7,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nn/fx_net_internal.h"
@@ -341,21 +342,47 @@ static void calibration_follows_magnitudes(void **state) {
   spd_model_free(m);
 }
 
-static void unsupported_layer_is_named(void **state) {
+/* Batch statistics are exact up to 65535 rows: training refuses a bigger
+ * batch by the layer's name, while inference (the moving statistics) takes
+ * it and the calibration probe uses the batch's first samples that fit. */
+static void batchnorm_batch_limit_is_training_only(void **state) {
   (void)state;
+  enum { NB = 2000, POS = 64, FIT = 65535 / POS };
   spd_ctx_t ctx;
   spd_ctx_init(&ctx);
-  spd_layer_config_t bn;
-  spd_layer_config_defaults(&bn, SPD_LAYER_BATCHNORM, "bn");
-  spd_model_t *m = spd_test_stack(&ctx, "cnn", (spd_shape_t){3, {8, 8, 1}}, &bn, 1, 1);
+  spd_layer_config_t layers[3];
+  spd_layer_config_defaults(&layers[0], SPD_LAYER_BATCHNORM, "bn");
+  spd_layer_config_defaults(&layers[1], SPD_LAYER_FLATTEN, "flat");
+  layers[2] = spd_test_dense("out", CLASSES, SPD_ACT_LINEAR);
+  spd_model_t *m = spd_test_stack(&ctx, "cnn", (spd_shape_t){3, {8, 8, 1}}, layers, 3, 1);
   spd_numeric_plan_t *plan;
   assert_int_equal(spd_numeric_plan_new(&ctx, m, &plan), 0);
   spd_fx_net_t *net = NULL;
+  assert_int_equal(spd__fx_net_new(&ctx, m, plan, SPD_FX_LOSS_MSE, false, NB, 1, &net), 0);
+  float *x = malloc(NB * POS * sizeof *x), *t = malloc(NB * CLASSES * sizeof *t);
+  float *out = malloc(NB * CLASSES * sizeof *out);
+  assert_non_null(x);
+  assert_non_null(t);
+  assert_non_null(out);
+  for (int i = 0; i < NB * POS; i++)
+    x[i] = (float)ldexp((double)(i % 97), -6);
+  for (int i = 0; i < NB * CLASSES; i++)
+    t[i] = 0.0f;
+  spd_fx_batch_t b = {x, NULL, t, NB};
+  assert_int_equal(spd__fx_net_calibrate(net, &b, 2), 0);
+  assert_int_equal(spd__fx_net_evaluate(net, &b, out, NULL), 0);
+  spd_fx_hyper_t h = {.kind = SPD_FX_OPT_SGD, .lr = 0.0};
+  spd_fx_result_t res = {0};
   /* 8x8 positions x batch 2000 rows: beyond the exact statistics. */
-  assert_int_equal(spd__fx_net_new(&ctx, m, plan, SPD_FX_LOSS_MSE, false, 2000, 1, &net),
-                   SPD_EUNSUPPORTED);
-  assert_null(net);
+  assert_int_equal(spd__fx_net_train_batch(net, &b, &h, NULL, &res), SPD_EUNSUPPORTED);
   assert_non_null(strstr(spd_ctx_message(&ctx), "'bn'"));
+  assert_non_null(strstr(spd_ctx_message(&ctx), "at most 1023"));
+  b.batch = FIT;
+  assert_int_equal(spd__fx_net_train_batch(net, &b, &h, NULL, &res), 0);
+  free(x);
+  free(t);
+  free(out);
+  spd__fx_net_free(net);
   spd_numeric_plan_free(plan);
   spd_model_free(m);
 }
@@ -487,7 +514,7 @@ int main(void) {
       cmocka_unit_test(training_is_deterministic),
       cmocka_unit_test(every_activation_and_loss_trains),
       cmocka_unit_test(calibration_follows_magnitudes),
-      cmocka_unit_test(unsupported_layer_is_named),
+      cmocka_unit_test(batchnorm_batch_limit_is_training_only),
       cmocka_unit_test(allocation_failures_leak_nothing),
       cmocka_unit_test(dropout_masks_match_float_reference),
       cmocka_unit_test(batchnorm_moving_statistics),

@@ -13,6 +13,7 @@
  * Inference and the moving statistics use int64 at frac 32. For the layer,
  * kernel holds gamma and bias holds beta (both optional, Keras's scale and
  * center). */
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 
@@ -35,12 +36,6 @@ int spd__fx_bn_setup(spd_fx_net_t *net, fx_layer_t *fl, const spd_layer_t *l, in
   fx_batchnorm_t *bn = &fl->bn;
   bn->channels = l->output_shape.dims[l->output_shape.rank - 1];
   bn->positions = (int)(fl->out_size / (size_t)bn->channels);
-  if ((int64_t)bn->positions * net->max_batch > MAX_ROWS)
-    return spd_ctx_fail(net->ctx, SPD_EUNSUPPORTED,
-                        "layer '%s' (BatchNormalization): %d positions x batch %d = %lld rows; "
-                        "the fixed-point statistics are exact up to %d rows",
-                        l->config.name, bn->positions, net->max_batch,
-                        (long long)bn->positions * net->max_batch, MAX_ROWS);
   size_t c = (size_t)bn->channels;
   bn->mean = spd_calloc(net->ctx, c, sizeof *bn->mean);
   bn->inv_std = spd_calloc(net->ctx, c, sizeof *bn->inv_std);
@@ -68,6 +63,34 @@ int spd__fx_bn_setup(spd_fx_net_t *net, fx_layer_t *fl, const spd_layer_t *l, in
     rc = spd__fx_param_new(net, &fl->bias, &l->params[bn->beta_index], false,
                            (uint32_t)i * 16u + 1u);
   return rc;
+}
+
+/* Batch statistics (training, calibration) are exact while a batch's rows
+ * stay within MAX_ROWS; inference uses the moving statistics and takes any
+ * batch. */
+int spd__fx_bn_batch_limit(const spd_fx_net_t *net, int *layer) {
+  int limit = INT_MAX;
+  for (int i = 0; i < net->n_layers; i++) {
+    const fx_layer_t *fl = &net->layers[i];
+    if (fl->kind == SPD_LAYER_BATCHNORM && MAX_ROWS / fl->bn.positions < limit) {
+      limit = MAX_ROWS / fl->bn.positions;
+      *layer = i;
+    }
+  }
+  return limit;
+}
+
+int spd__fx_bn_check_batch(spd_fx_net_t *net, int batch) {
+  int layer = 0, limit = spd__fx_bn_batch_limit(net, &layer);
+  if (batch <= limit)
+    return 0;
+  const fx_batchnorm_t *bn = &net->layers[layer].bn;
+  return spd_ctx_fail(net->ctx, SPD_EUNSUPPORTED,
+                      "layer '%s' (BatchNormalization): %d positions x batch %d = %lld rows; "
+                      "the fixed-point batch statistics of training are exact up to %d rows "
+                      "(a batch of at most %d)",
+                      net->model->layers[layer].config.name, bn->positions, batch,
+                      (long long)bn->positions * batch, MAX_ROWS, limit);
 }
 
 void spd__fx_bn_free(spd_fx_net_t *net, fx_layer_t *fl) {

@@ -376,6 +376,8 @@ static int check_batch(spd_fx_net_t *net, const spd_fx_batch_t *b) {
 int spd__fx_net_train_batch(spd_fx_net_t *net, const spd_fx_batch_t *b, const spd_fx_hyper_t *h,
                             float *out, spd_fx_result_t *res) {
   int rc = check_batch(net, b);
+  if (!rc)
+    rc = spd__fx_bn_check_batch(net, b->batch);
   if (rc)
     return rc;
   net->training = true;
@@ -422,10 +424,19 @@ static int gather_stats(spd_fx_net_t *net, spd_layer_stats_t **out) {
   return 0;
 }
 
-int spd__fx_net_calibrate(spd_fx_net_t *net, const spd_fx_batch_t *b, int passes) {
-  int rc = check_batch(net, b);
+int spd__fx_net_calibrate(spd_fx_net_t *net, const spd_fx_batch_t *batch, int passes) {
+  int rc = check_batch(net, batch);
   if (rc)
     return rc;
+  /* The probe takes batch statistics: as many of the batch's first samples
+   * as keep them exact (an inference batch of large images may be bigger). */
+  int layer = 0, limit = spd__fx_bn_batch_limit(net, &layer);
+  if (limit < 1)
+    return spd__fx_bn_check_batch(net, 1);
+  spd_fx_batch_t probe = *batch;
+  if (probe.batch > limit)
+    probe.batch = limit;
+  const spd_fx_batch_t *b = &probe;
   for (int pass = 0; pass < passes; pass++) {
     reset_stats(net);
     net->calibrating = true;

@@ -129,6 +129,11 @@ int spd__fx_param_new(spd_fx_net_t *net, fx_param_t *p, const spd_param_t *src, 
  *  the model. */
 int spd__fx_bn_setup(spd_fx_net_t *net, fx_layer_t *fl, const spd_layer_t *l, int i);
 void spd__fx_bn_free(spd_fx_net_t *net, fx_layer_t *fl);
+/* The largest batch whose BatchNormalization rows keep the batch
+ * statistics exact (INT_MAX without one), its layer into *layer; and the
+ * refusal of a larger one (training). */
+int spd__fx_bn_batch_limit(const spd_fx_net_t *net, int *layer);
+int spd__fx_bn_check_batch(spd_fx_net_t *net, int batch);
 void spd__fx_bn_forward(spd_fx_net_t *net, int i, int batch);
 void spd__fx_bn_backward(spd_fx_net_t *net, int i, int batch, int64_t *dx);
 void spd__fx_bn_export(const spd_fx_net_t *net, int i, spd_model_t *m);
