@@ -16,6 +16,10 @@
  *   no id reaches (and prints at exit). spindle checks the root header of a
  *   version 0/1 superblock, the layout h5py and tf.keras 2 write.
  *
+ * - local heaps (a version 1 group's name table) past the superblock's
+ *   end of file: libhdf5 reads them from "temporary file space" and a name
+ *   lookup (H5Lexists) copies from a null pointer (first_bad_local_heap).
+ *
  * The 8-byte offsets and lengths are libhdf5's default and h5py's; a file
  * with other sizes does not match the patterns and is left to libhdf5. */
 #include "io/keras_h5.h"
@@ -356,10 +360,41 @@ static bool root_header_ok(const unsigned char *d, size_t len) {
   return !pattern(d, len, &eof) || header_ok(d, eof, le64(d + SB_ROOT_HEADER(d[8])));
 }
 
+/* Offset of the first local heap ("HEAP", the name table of a version 1
+ * group's symbol table) that reaches past the file's @p eof bytes, or -1.
+ * libhdf5 reads a heap's prefix and data block wherever they are recorded;
+ * past the superblock's end-of-file address it reads "temporary file
+ * space" and, looking a name up (H5Lexists), copies from nowhere. Layout
+ * (HDF5 file format spec, "Local Heap"): "HEAP", version 0, three reserved
+ * zero bytes, the data segment size, the offset of the free list's head,
+ * the data segment address (8 bytes each). Bytes that only look like a
+ * heap (another version, reserved bytes set) pass. */
+static int64_t first_bad_local_heap(const unsigned char *d, size_t len, uint64_t eof) {
+  for (size_t at = 0; at + 4 <= len;) {
+    const unsigned char *hit = memchr(d + at, 'H', len - at - 3);
+    if (!hit)
+      return -1;
+    size_t off = (size_t)(hit - d);
+    at = off + 1;
+    if (memcmp(hit, "HEAP", 4) || len - off < 32 || hit[4] || hit[5] || hit[6] || hit[7])
+      continue;
+    uint64_t size = le64(hit + 8), data = le64(hit + 24);
+    if (off + 32 > eof || data > eof || size > eof - data)
+      return (int64_t)off;
+  }
+  return -1;
+}
+
 int spd__h5_check_bytes(spd_ctx_t *ctx, const void *data, size_t len, const char *where) {
   int64_t bad = first_bad_collection(data, len);
   if (bad >= 0)
     return heap_fail(ctx, where, "", bad);
+  uint64_t eof;
+  if (pattern(data, len, &eof) && (bad = first_bad_local_heap(data, len, eof)) >= 0)
+    return spd_ctx_fail(ctx, SPD_EFORMAT,
+                        "%s: an HDF5 local heap (at byte %lld) reaches past the end of the "
+                        "file the superblock records (truncated or corrupt file)",
+                        where, (long long)bad);
   if (!root_header_ok(data, len))
     return spd_ctx_fail(ctx, SPD_EFORMAT,
                         "%s: the HDF5 root group's header reaches past the end of the file, "
