@@ -119,7 +119,11 @@ int spd_keras_file_detect(spd_ctx_t *ctx, const char *path, spd_keras_file_t *ou
 /* ---- loading weights ---- */
 
 int spd__keras_h5_weights(spd__stage_t *st, hid_t file_id, const char *path) {
-  int err;
+  char where[4200];
+  snprintf(where, sizeof where, "'%s'", path);
+  int err = spd__h5_check_tree(st->m->ctx, file_id, where);
+  if (err)
+    return err;
   switch (h5_layout(file_id)) {
   case SPD_KERAS_FILE_H5_WEIGHTS:
     err = spd__keras_legacy_read(st, file_id, path);

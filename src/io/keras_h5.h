@@ -45,6 +45,14 @@ int spd__h5_check_path(spd_ctx_t *ctx, const char *path);
  *  @p obj. @return 0, SPD_EFORMAT or SPD_ENOMEM. */
 int spd__h5_check_object(spd_ctx_t *ctx, hid_t obj, const char *where);
 
+/** Refuse the file when an object header below group @p group (every
+ *  group and dataset it holds, at any depth) reaches past the end of the
+ *  file, before anything opens one: libhdf5 allocates a header's recorded
+ *  size first (gigabytes in a corrupt file) and reads it after. Call it
+ *  before opening what @p group holds. @return 0, SPD_EFORMAT or
+ *  SPD_ENOMEM. */
+int spd__h5_check_tree(spd_ctx_t *ctx, hid_t group, const char *where);
+
 /** Does @p loc have a link (group or dataset) at relative path @p path? */
 bool spd__h5_exists(hid_t loc, const char *path);
 bool spd__h5_has_attr(hid_t obj, const char *name);

@@ -488,3 +488,43 @@ int spd__h5_check_object(spd_ctx_t *ctx, hid_t obj, const char *where) {
     munmap((void *)d, len);
   return err;
 }
+
+typedef struct {
+  const unsigned char *d;
+  uint64_t eof;
+  haddr_t bad;
+} tree_check_t;
+
+/* H5Lvisit calls this for a link before it opens what the link names. */
+static herr_t check_link(hid_t group, const char *name, const H5L_info_t *info, void *ud) {
+  (void)group;
+  (void)name;
+  tree_check_t *t = ud;
+  if (info->type != H5L_TYPE_HARD || header_ok(t->d, t->eof, info->u.address))
+    return 0;
+  t->bad = info->u.address;
+  return 1;
+}
+
+int spd__h5_check_tree(spd_ctx_t *ctx, hid_t group, const char *where) {
+  const unsigned char *d;
+  size_t len;
+  bool copied;
+  int err = file_bytes(ctx, group, where, &d, &len, &copied);
+  if (err)
+    return err;
+  tree_check_t t = {d, 0, HADDR_UNDEF};
+  /* A link that cannot be followed stops the walk: the read that follows
+   * reports it. */
+  if (pattern(d, len, &t.eof) && H5Lvisit(group, H5_INDEX_NAME, H5_ITER_NATIVE, check_link, &t) > 0)
+    err = spd_ctx_fail(ctx, SPD_EFORMAT,
+                       "%s: an HDF5 object header (at byte %llu) reaches past the end of the "
+                       "file, or one of its attributes past its message or into no heap "
+                       "object (truncated or corrupt file)",
+                       where, (unsigned long long)t.bad);
+  if (copied)
+    spd_free(ctx, (void *)d);
+  else
+    munmap((void *)d, len);
+  return err;
+}
