@@ -44,5 +44,6 @@
 #include "spindle/fit.h"
 #include "spindle/fit_fixed.h"
 #include "spindle/machine_run.h"
+#include "spindle/api.h"
 
 #endif
