@@ -8,7 +8,7 @@ _BACKENDS = ("machine", "reference")
 _NUMERICS = ("float", "fixed")
 
 _state = {"backend": "machine", "numeric": "float", "machine": "spinn5", "in_flight": 0,
-          "seed": 0}
+          "seed": 0, "builds": 0}
 
 
 def set_backend(name):
@@ -61,6 +61,13 @@ def set_seed(seed):
     if not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     _state["seed"] = seed
+    _state["builds"] = 0
+
+
+def next_seed():
+    """The seed of the next model built: the seed, then one more per model."""
+    _state["builds"] += 1
+    return _state["seed"] + _state["builds"] - 1
 
 
 def run_options():

@@ -1,6 +1,6 @@
 """spindle.keras: tf.keras's model API on spindle. A script written for
 tf.keras runs with `from spindle import keras` in place of its import."""
-from . import callbacks, layers, losses, metrics, models, optimizers
+from . import callbacks, datasets, layers, losses, metrics, models, optimizers
 from .layers import Input
 from .models import Model, Sequential
 from .schedules import LearningRateSchedule  # noqa: F401

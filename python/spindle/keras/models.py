@@ -16,12 +16,8 @@ from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from .layers import InputLayer, KerasTensor, Layer, _Loaded, _unique
 
-_builds = [0]
-
-
 def _next_seed():
-    _builds[0] += 1
-    return _config._state["seed"] + _builds[0] - 1
+    return _config.next_seed()
 
 
 def _positive(value, what, default):
