@@ -140,3 +140,22 @@ def test_progress_bar_prints_keras_lines(capsys):
     text = capsys.readouterr().out
     assert "dense" in text and "Total params: 804" in text
     assert spindle.__version__ == "1.0.0"
+
+
+def test_plot_history_draws_every_epoch(tmp_path):
+    pytest.importorskip("matplotlib")
+    from spindle import plot
+    x, y = data(64)
+    model = mlp()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    h = model.fit(x, y, epochs=3, validation_split=0.25, verbose=0)
+    fig = plot.history(h, tmp_path / "history.png", title="MLP on the emulated SpiNN-5")
+    loss_ax, acc_ax = fig.axes
+    assert [len(line.get_xdata()) for line in loss_ax.lines] == [3, 3]
+    assert list(loss_ax.lines[1].get_ydata()) == h.history["val_loss"]
+    assert acc_ax.get_ylabel() == "accuracy"
+    assert "spinn5" in fig.texts[0].get_text() and "dropped" in fig.texts[0].get_text()
+    assert (tmp_path / "history.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(TypeError, match="History"):
+        plot.history([1, 2])
