@@ -576,22 +576,24 @@ static int begin_run(handle_t *h) {
 }
 
 /* fit(handle, x, y, val_x, val_y, epochs, batch_size, shuffle, seed,
- *     backend=, numeric=, machine=, in_flight=, callbacks=)
+ *     backend=, numeric=, machine=, in_flight=, callbacks=, checkpoint_dir=)
  *   -> ([logs per epoch], stats or None)
  * The optimizer and loss are the model's compile_config. */
 static PyObject *fit(PyObject *self, PyObject *args, PyObject *kw) {
   (void)self;
   static char *names[] = {"model", "x", "y", "val_x", "val_y", "epochs", "batch_size",
                           "shuffle", "seed", "backend", "numeric", "machine", "in_flight",
-                          "callbacks", NULL};
+                          "callbacks", "checkpoint_dir", NULL};
   PyObject *cap, *x, *y, *vx, *vy;
   int epochs, shuffle;
   unsigned long long seed;
+  const char *checkpoint_dir = NULL;
   run_kw_t k = {.backend = "machine", .numeric = "float", .machine = "spinn5", .batch_size = 32,
                 .callbacks = Py_None};
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOinpK|sssIO", names, &cap, &x, &y, &vx, &vy,
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOinpK|sssIOz", names, &cap, &x, &y, &vx, &vy,
                                    &epochs, &k.batch_size, &shuffle, &seed, &k.backend,
-                                   &k.numeric, &k.machine, &k.in_flight, &k.callbacks))
+                                   &k.numeric, &k.machine, &k.in_flight, &k.callbacks,
+                                   &checkpoint_dir))
     return NULL;
   handle_t *h = arg_handle(cap);
   if (!h)
@@ -620,6 +622,7 @@ static PyObject *fit(PyObject *self, PyObject *args, PyObject *kw) {
   if (cc->has_optimizer)
     cfg.optimizer = cc->optimizer;
   cfg.validation = has_val ? &val.d : NULL;
+  cfg.checkpoint_dir = checkpoint_dir;
   pyrun_t r = {0};
   spd_run_options_t o;
   spd_machine_stats_t stats;

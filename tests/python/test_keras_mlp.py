@@ -159,3 +159,20 @@ def test_plot_history_draws_every_epoch(tmp_path):
     assert (tmp_path / "history.png").read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(TypeError, match="History"):
         plot.history([1, 2])
+
+
+def test_early_stopping_on_the_machine_keeps_the_last_epoch_weights():
+    x, y = data(128)
+    stopped, full = mlp(), mlp()
+    full.set_weights(stopped.get_weights())
+    for m in (stopped, full):
+        m.compile(optimizer=keras.optimizers.SGD(0.05), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    # no epoch after the first improves by 10: the run stops after epoch 2
+    stop = keras.callbacks.EarlyStopping(monitor="loss", min_delta=10.0, patience=0)
+    h = stopped.fit(x, y, epochs=50, batch_size=16, verbose=0, callbacks=[stop])
+    assert h.epoch == [0, 1] and stop.stopped_epoch == 1
+    g = full.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    assert g.history["loss"] == h.history["loss"]
+    for a, b in zip(stopped.get_weights(), full.get_weights()):
+        np.testing.assert_array_equal(a, b)

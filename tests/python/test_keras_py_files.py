@@ -111,3 +111,26 @@ def test_weights_round_trip(tmp_path):
     w, b = layer.get_weights()
     layer.set_weights([w * 0, b])
     assert not other.layers[-1].get_weights()[0].any()
+
+
+def test_functional_residual_block_saves_and_loads(tmp_path):
+    inp = keras.Input(shape=(8, 8, 3))
+    a = layers.Conv2D(4, 3, padding="same", activation="relu")(inp)
+    b = layers.Conv2D(4, 1, padding="same")(inp)
+    c = layers.Add()([a, b])
+    c = layers.GlobalAveragePooling2D()(c)
+    out = layers.Dense(2, activation="softmax")(c)
+    model = keras.Model(inputs=inp, outputs=out)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x = np.random.default_rng(2).random((16, 8, 8, 3), dtype=np.float32)
+    y = np.arange(16) % 2
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(tmp_path / "res.keras")
+    again = keras.models.load_model(tmp_path / "res.keras")
+    np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert [lay.class_name for lay in again.layers] == ["Conv2D", "Conv2D", "Add",
+                                                       "GlobalAveragePooling2D", "Dense"]
+    # a loaded model recompiles and trains on
+    again.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+                  loss="sparse_categorical_crossentropy")
+    assert len(again.fit(x, y, epochs=2, verbose=0).history["loss"]) == 2

@@ -2,7 +2,7 @@
 spd_fit (on the machine, one run of the machine), reporting every batch and
 epoch as it goes: callbacks see the batches and epochs live and can stop
 training at an epoch's end. Weights are the model's again once the run
-ends, so ModelCheckpoint writes its file then."""
+ends (or stops), so ModelCheckpoint writes its file then."""
 import math
 import os
 import sys
@@ -118,10 +118,10 @@ def _monitor_mode(monitor, mode):
 
 class EarlyStopping(Callback):
     """Stops training when @p monitor has not improved by @p min_delta for
-    @p patience epochs. The run stops at the epoch's end: on the reference
-    backend the model keeps the weights of the last epoch trained; the
-    machine cannot hand back weights mid-run, so there the model keeps the
-    weights it had before fit, and a warning says so."""
+    @p patience epochs. The run stops at the epoch's end and the model keeps
+    the weights of the last epoch trained (on the machine, read from the
+    checkpoint fit has it write after every epoch when a callback may stop
+    it)."""
 
     def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto",
                  baseline=None, restore_best_weights=False, start_from_epoch=0):

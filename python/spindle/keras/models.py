@@ -5,6 +5,8 @@ one that reads Keras files; fit, evaluate and predict are spd_fit,
 spd_evaluate and spd_predict on the backend of spindle.config."""
 import json
 import numbers
+import os
+import tempfile
 
 import numpy as np
 
@@ -15,6 +17,12 @@ from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from .layers import InputLayer, KerasTensor, Layer, _Loaded, _unique
+
+# Callbacks that never stop training.
+_PASSIVE_CALLBACKS = (callbacks_module.History, callbacks_module.ProgbarLogger,
+                      callbacks_module.CSVLogger, callbacks_module.LearningRateScheduler,
+                      callbacks_module.ModelCheckpoint)
+
 
 def _next_seed():
     return _config.next_seed()
@@ -28,6 +36,15 @@ def _positive(value, what, default):
     if value <= 0:
         raise ValueError(f"`{what}` must be a positive integer. Received: {what}={value}")
     return int(value)
+
+
+def _machine_hint(error):
+    """What the machine cannot run points to the host executor, as the CLI
+    says it."""
+    if _config.backend() == "machine" and "reference" not in str(error):
+        return NotImplementedError(f"{error} (spindle.config.set_backend('reference') runs it "
+                                   f"on the host)")
+    return error
 
 
 def _verbose(verbose):
@@ -105,6 +122,10 @@ class Model:
         if inputs is not None or outputs is not None:
             self._graph = self._trace(inputs, outputs)
             self._build()
+        elif type(self) is Model or not isinstance(self, (Sequential, _LoadedModel)):
+            raise NotImplementedError("spindle builds models from layers: keras.Sequential or "
+                                      "keras.Model(inputs, outputs); subclassed models (a "
+                                      "call() of their own) are not supported")
 
     # ---- architecture ----
     @staticmethod
@@ -424,29 +445,46 @@ class Model:
         cl.on_train_begin()
         seed = _config._state["seed"] + self._fits
         self._fits += 1
+        # A callback may stop the run early; the machine then hands back no
+        # weights, so each epoch's are kept in a checkpoint to load.
+        keep = _config.backend() == "machine" and any(
+            not isinstance(c, _PASSIVE_CALLBACKS) for c in cbs)
+        folder = tempfile.TemporaryDirectory(prefix="spindle-fit-") if keep else None
         try:
             _, stats = _native.fit(handle, x, y, vx, vy, epochs, batch_size, shuffle, seed,
                                    callbacks=_Bridge(self, cl, self._metric(), vx is not None),
+                                   checkpoint_dir=folder.name if folder else None,
                                    **_config.run_options())
+        except NotImplementedError as e:
+            raise _machine_hint(e) from None
         except KeyboardInterrupt:
-            if self.stop_training:  # stopped by a callback (EarlyStopping)
-                self._stopped_on_machine()
-                stats = None
-            else:
+            if not self.stop_training:
                 raise
+            stats = None  # stopped by a callback (EarlyStopping)
+            if folder:
+                self._load_checkpoint(handle, folder.name)
         finally:
             if handle is not self._handle:
                 self._set_handle(handle)
+            if folder:
+                folder.cleanup()
         history.spindle = stats
         cl.on_train_end()
         return history
 
-    def _stopped_on_machine(self):
-        if _config.backend() == "machine":
+    @staticmethod
+    def _load_checkpoint(handle, folder):
+        """The weights of the last epoch the machine finished, from the
+        checkpoint it wrote after it (docs/formats.md, "Checkpoints")."""
+        manifest = os.path.join(folder, "manifest.json")
+        if not os.path.exists(manifest):
             import warnings
-            warnings.warn("Training stopped early on the machine: the machine hands back "
-                          "weights only when its run completes, so the model keeps the "
-                          "weights it had before fit()")
+            warnings.warn("Training stopped before the machine finished an epoch: the model "
+                          "keeps the weights it had before fit()")
+            return
+        with open(manifest) as f:
+            path = json.load(f)["files"]["weights"]["path"]
+        _native.model_load_weights(handle, os.path.join(folder, os.path.basename(path)))
 
     def _schedule_rates(self, cbs, epochs, steps):
         """A LearningRateScheduler's rates as a piecewise-constant schedule
@@ -490,9 +528,12 @@ class Model:
         y = self._y(y, len(x))
         cl = callbacks_module.CallbackList(list(callbacks or []), self, {"verbose": verbose})
         cl.on_test_begin()
-        loss, acc, stats = _native.evaluate(self._handle, x, y, batch_size,
-                                            callbacks=_EvalBridge(cl, self._metric()),
-                                            **_config.run_options())
+        try:
+            loss, acc, stats = _native.evaluate(self._handle, x, y, batch_size,
+                                                callbacks=_EvalBridge(cl, self._metric()),
+                                                **_config.run_options())
+        except NotImplementedError as e:
+            raise _machine_hint(e) from None
         self.spindle = stats
         logs = {"loss": loss}
         if self._metric():
@@ -517,9 +558,12 @@ class Model:
         cl = callbacks_module.CallbackList(list(callbacks or []), self, {"verbose": verbose})
         cl.on_predict_begin()
         if len(x):
-            self.spindle = _native.predict(self._handle, x, out, batch_size,
-                                           callbacks=_EvalBridge(cl, None, True),
-                                           **_config.run_options())
+            try:
+                self.spindle = _native.predict(self._handle, x, out, batch_size,
+                                               callbacks=_EvalBridge(cl, None, True),
+                                               **_config.run_options())
+            except NotImplementedError as e:
+                raise _machine_hint(e) from None
         cl.on_predict_end()
         return out
 
