@@ -762,6 +762,46 @@ static PyObject *predict(PyObject *self, PyObject *args, PyObject *kw) {
   return result;
 }
 
+/* map_svg(handle, path, machine, numeric, training): the model mapped onto
+ * the machine as `spindle map` maps it, drawn to path (spd_map_svg). */
+static PyObject *map_svg(PyObject *self, PyObject *args) {
+  (void)self;
+  PyObject *cap;
+  const char *path, *machine, *numeric;
+  int training;
+  if (!PyArg_ParseTuple(args, "Osssp", &cap, &path, &machine, &numeric, &training))
+    return NULL;
+  handle_t *h = arg_handle(cap);
+  if (!h)
+    return NULL;
+  int n = spd_numeric_parse(numeric);
+  if (n < 0) {
+    PyErr_Format(PyExc_ValueError, "unknown numeric '%s' (float or fixed)", numeric);
+    return NULL;
+  }
+  spd_partition_opts_t po;
+  spd_partition_opts_default(&po);
+  po.numeric = (spd_numeric_t)n;
+  po.training = training;
+  const spd_compile_config_t *cc = h->model->compile;
+  if (cc && cc->has_optimizer) { /* the optimizer state the training keeps */
+    po.optimizer = cc->optimizer.kind;
+    po.momentum = cc->optimizer.momentum != 0.0f;
+    po.centered = cc->optimizer.centered;
+  }
+  spd_machine_t *mc = NULL;
+  int rc;
+  Py_BEGIN_ALLOW_THREADS
+  rc = spd_machine_new(&h->ctx, machine, &mc);
+  if (!rc)
+    rc = spd_map_svg(&h->ctx, h->model, mc, &po, path);
+  spd_machine_free(mc);
+  Py_END_ALLOW_THREADS
+  if (rc)
+    return raise(&h->ctx, rc);
+  Py_RETURN_NONE;
+}
+
 static PyObject *version(PyObject *self, PyObject *unused) {
   (void)self;
   (void)unused;
@@ -784,6 +824,7 @@ static PyMethodDef methods[] = {
      "spd_evaluate"},
     {"predict", (PyCFunction)(void (*)(void))predict, METH_VARARGS | METH_KEYWORDS,
      "spd_predict"},
+    {"map_svg", map_svg, METH_VARARGS, "model, path, machine, numeric, training"},
     {"version", version, METH_NOARGS, "libspindle's version"},
     {NULL, NULL, 0, NULL}};
 

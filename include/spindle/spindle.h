@@ -38,6 +38,7 @@
 #include "spindle/partition.h"
 #include "spindle/place.h"
 #include "spindle/map_route.h"
+#include "spindle/map_svg.h"
 
 /* run/: training and running on the host or the machine. */
 #include "spindle/checkpoint.h"

@@ -1,8 +1,9 @@
-"""Pictures of a run (matplotlib, Debian's python3-matplotlib):
-history(h) draws the loss and accuracy of every epoch, training and
-validation, with the machine's figures of the run beneath when it ran on
-one. The mapping of a model onto the machine is drawn by the command-line
-tool: `spindle map MODEL --svg board.svg`."""
+"""Pictures of a run. history(h) draws the loss and accuracy of every
+epoch, training and validation, with the machine's figures of the run
+beneath when it ran on one (matplotlib, Debian's python3-matplotlib).
+board(model) draws where the model runs on the machine: chips, cores
+coloured by layer, links by load (SVG, the picture `spindle map MODEL --svg
+FILE` draws)."""
 import os
 import tempfile
 
@@ -77,3 +78,31 @@ def history(history, path=None, title=None):
     if path is not None:
         _save(fig, path)
     return fig
+
+
+class BoardPicture:
+    """An SVG file of a mapping; shown inline by Jupyter."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def _repr_svg_(self):
+        with open(self.path) as f:
+            return f.read()
+
+    def __repr__(self):
+        return f"<spindle board picture {self.path}>"
+
+
+def board(model, path="board.svg", machine=None, numeric=None, training=True):
+    """Map @p model onto the machine (spindle.config's, unless named) as
+    `spindle map` does, for training (or inference) in @p numeric (the
+    config's), and draw it into the SVG file @p path, atomically. Returns a
+    BoardPicture of it."""
+    from . import _native
+    from . import config
+    model._require_built("plot.board")
+    path = os.fspath(path)
+    _native.map_svg(model._handle, path, machine or config.machine(),
+                    numeric or config.numeric(), bool(training))
+    return BoardPicture(path)

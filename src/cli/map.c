@@ -6,13 +6,13 @@
 #include <string.h>
 
 #include "cli/commands.h"
-#include "cli/map_svg.h"
 #include "cli/options.h"
 #include "cli/reach.h"
 #include "spindle/compile.h"
 #include "spindle/keras.h"
 #include "spindle/machine.h"
 #include "spindle/map_route.h"
+#include "spindle/map_svg.h"
 #include "spindle/partition.h"
 #include "spindle/place.h"
 
@@ -359,7 +359,7 @@ static int route(spd_ctx_t *ctx, const map_options_t *o, const spd_model_t *m,
   if (!err) {
     print_routing(&r);
     if (o->svg) {
-      err = spd_cli_map_svg(ctx, o->svg, m, mc, g, p, nets, &r);
+      err = spd_map_svg_write(ctx, o->svg, m, mc, g, p, nets, &r);
       if (!err)
         printf("picture: %s\n", o->svg);
     }

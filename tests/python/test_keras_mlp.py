@@ -176,3 +176,21 @@ def test_early_stopping_on_the_machine_keeps_the_last_epoch_weights():
     assert g.history["loss"] == h.history["loss"]
     for a, b in zip(stopped.get_weights(), full.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_plot_board_draws_the_mapping(tmp_path):
+    import xml.etree.ElementTree as ET
+    from spindle import plot
+    model = mlp()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    picture = plot.board(model, tmp_path / "board.svg", machine="spinn3")
+    root = ET.parse(picture.path).getroot()
+    ns = "{http://www.w3.org/2000/svg}"
+    names = [e.find(ns + "title").text for e in root.iter(ns + "rect")
+             if e.find(ns + "title") is not None]
+    assert len([t for t in names if t.startswith("chip ")]) == 4
+    first = model.layers[0].name
+    assert any(t.endswith(f") {first}") for t in names)
+    assert picture._repr_svg_().startswith("<?xml")
+    with pytest.raises(ValueError, match="spinn9"):
+        plot.board(model, tmp_path / "b.svg", machine="spinn9")

@@ -1,4 +1,5 @@
-#include "cli/map_svg.h"
+/* The mapping as a picture (spindle/map_svg.h). */
+#include "spindle/map_svg.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,10 +162,10 @@ static bool write_svg(FILE *f, void *arg) {
   return !ferror(f);
 }
 
-int spd_cli_map_svg(spd_ctx_t *ctx, const char *path, const spd_model_t *m,
-                    const spd_machine_t *mc, const spd_machine_graph_t *g,
-                    const spd_placement_t *p, const spd_map_net_t *nets,
-                    const spd_map_routing_t *r) {
+int spd_map_svg_write(spd_ctx_t *ctx, const char *path, const spd_model_t *m,
+                      const spd_machine_t *mc, const spd_machine_graph_t *g,
+                      const spd_placement_t *p, const spd_map_net_t *nets,
+                      const spd_map_routing_t *r) {
   svg_t s = {.m = m, .mc = mc, .g = g, .p = p};
   s.core_layer = spd_calloc(ctx, (size_t)mc->n_chips * 18, sizeof *s.core_layer);
   s.link_load = spd_calloc(ctx, (size_t)mc->n_chips * SPD_LINKS, sizeof *s.link_load);
@@ -197,5 +198,35 @@ int spd_cli_map_svg(spd_ctx_t *ctx, const char *path, const spd_model_t *m,
   int err = spd__write_file_with(ctx, path, write_svg, &s);
   spd_free(ctx, s.core_layer);
   spd_free(ctx, s.link_load);
+  return err;
+}
+
+int spd_map_svg(spd_ctx_t *ctx, const spd_model_t *m, const spd_machine_t *mc,
+                const spd_partition_opts_t *opts, const char *path) {
+  spd_partition_opts_t po;
+  if (opts)
+    po = *opts;
+  else
+    spd_partition_opts_default(&po);
+  spd_machine_graph_t *g = NULL;
+  spd_placement_t p = {0};
+  spd_map_net_t *nets = NULL;
+  spd_map_core_t *sinks = NULL;
+  spd_map_routing_t r;
+  int err = spd_partition_model(ctx, m, mc, &po, &g);
+  if (!err)
+    err = spd_place(ctx, g, mc, &p);
+  if (!err)
+    err = spd_placement_nets(ctx, g, &p, &nets, &sinks);
+  if (!err)
+    err = spd_map_routing_build(ctx, mc, nets, g->n_partitions, NULL, &r);
+  if (!err) {
+    err = spd_map_svg_write(ctx, path, m, mc, g, &p, nets, &r);
+    spd_map_routing_free(ctx, &r);
+  }
+  spd_free(ctx, nets);
+  spd_free(ctx, sinks);
+  spd_placement_free(&p);
+  spd_machine_graph_free(g);
   return err;
 }
