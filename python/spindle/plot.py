@@ -36,6 +36,9 @@ def _save(fig, path):
     ext = os.path.splitext(path)[1] or ".png"
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=ext)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # as open() would create it, not mkstemp's 0600
     try:
         fig.savefig(tmp, format=ext[1:], bbox_inches="tight")
         os.replace(tmp, path)
