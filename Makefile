@@ -1,5 +1,6 @@
 # spindle — top-level entry points. See README.md.
-#   make         build everything into build/ (the CLI is build/spindle)
+#   make         build everything into build/ (the CLI is build/spindle, the
+#                C library build/libspindle.so, the Python package build/python)
 #   make deps    install missing Debian packages (apt-get, sudo when not root)
 #   make demo    deps + build, then train the demo model on an emulated SpiNN-5
 #   make test    deps + build, then the whole suite, plain and under ASan+UBSan
