@@ -1,5 +1,6 @@
 # spindle — top-level entry points. See README.md.
-#   make         build everything into build/ (the CLI is build/spindle)
+#   make         build everything into build/ (the CLI is build/spindle, the
+#                C library build/libspindle.so, the Python package build/python)
 #   make deps    install missing Debian packages (apt-get, sudo when not root)
 #   make demo    deps + build, then train the demo model on an emulated SpiNN-5
 #   make test    deps + build, then the whole suite, plain and under ASan+UBSan
@@ -25,7 +26,7 @@ CMAKE_GEN  := -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 DEB_PACKAGES := cmake make gcc pkg-config libcmocka-dev libhdf5-dev libcjson-dev \
                 zlib1g-dev libzip-dev dataset-fashion-mnist python3 python3-pytest \
-                python3-numpy python3-h5py python3-onnx clang \
+                python3-numpy python3-h5py python3-onnx python3-dev python3-matplotlib clang \
                 protobuf-c-compiler libprotobuf-c-dev python3-torchvision \
                 gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-user
 BENCH_PACKAGES := python3-torch

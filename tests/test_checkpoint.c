@@ -65,7 +65,7 @@ static bool stop_after(void *ud) {
 
 static int fit(bool fixed, spd_model_t *m, const spd_fit_config_t *cfg,
                const spd_fit_data_t *d, spd_history_t *h) {
-  return fixed ? spd_fit_fixed(m, cfg, d, h, NULL) : spd_fit(m, cfg, d, h);
+  return fixed ? spd_fit_fixed(m, cfg, d, h, NULL) : spd_fit_float(m, cfg, d, h);
 }
 
 static void expect_same_weights(const spd_model_t *a, const spd_model_t *b) {
@@ -158,7 +158,7 @@ static const char *one_epoch(spd_model_t **m) {
   config(&cfg, 1);
   cfg.checkpoint_dir = dir;
   *m = net(12);
-  assert_int_equal(spd_fit(*m, &cfg, &d, NULL), 0);
+  assert_int_equal(spd_fit_float(*m, &cfg, &d, NULL), 0);
   return dir;
 }
 
@@ -192,10 +192,10 @@ static void another_run_is_refused(void **state) {
   config(&cfg, 1);
   cfg.resume = ck;
   spd_fit_data_t d = data();
-  assert_int_equal(spd_fit(m, &cfg, &d, NULL), 0); /* nothing left to train */
+  assert_int_equal(spd_fit_float(m, &cfg, &d, NULL), 0); /* nothing left to train */
   config(&cfg, 2);
   cfg.resume = ck;
-  assert_int_equal(spd_fit(m, &cfg, &d, NULL), 0);
+  assert_int_equal(spd_fit_float(m, &cfg, &d, NULL), 0);
   spd_checkpoint_free(ck);
   spd_model_free(wider);
   spd_model_free(m);

@@ -69,16 +69,16 @@ static void xor_learns(void **state) {
   xor_config(&cfg);
   assert_int_equal(spd_loss_default(m, &d.data.y), SPD_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY);
   spd_history_t h;
-  assert_int_equal(spd_fit(m, &cfg, &d.data, &h), 0);
+  assert_int_equal(spd_fit_float(m, &cfg, &d.data, &h), 0);
   assert_int_equal(h.n_epochs, 60);
   assert_true(h.epochs[59].loss < 0.1);
   assert_true(h.epochs[59].loss < h.epochs[0].loss);
   assert_true(h.epochs[59].accuracy == 1.0);
   double loss, acc;
-  assert_int_equal(spd_evaluate(m, cfg.loss, false, 5, &d.data, NULL, &loss, &acc), 0);
+  assert_int_equal(spd_evaluate_float(m, cfg.loss, false, 5, &d.data, NULL, &loss, &acc), 0);
   assert_true(acc == 1.0 && loss < 0.1);
   float pred[XOR_N * 2];
-  assert_int_equal(spd_predict(m, 7, &d.data, NULL, pred), 0);
+  assert_int_equal(spd_predict_float(m, 7, &d.data, NULL, pred), 0);
   for (int i = 0; i < XOR_N; i++)
     assert_int_equal(pred[2 * i + 1] > pred[2 * i], d.labels[i]);
   spd_history_free(&h);
@@ -96,7 +96,7 @@ static void trained_weights(uint64_t fit_seed, float *out, size_t *n) {
   cfg.epochs = 3;
   cfg.batch_size = 5; /* a shorter last batch every epoch */
   cfg.seed = fit_seed;
-  assert_int_equal(spd_fit(m, &cfg, &d.data, NULL), 0);
+  assert_int_equal(spd_fit_float(m, &cfg, &d.data, NULL), 0);
   *n = 0;
   for (int l = 0; l < m->n_layers; l++)
     for (int p = 0; p < m->layers[l].n_params; p++) {
@@ -188,14 +188,14 @@ static void byte_samples_equal_float_samples(void **state) {
   spd_fit_config_t cfg;
   xor_config(&cfg);
   cfg.epochs = 2;
-  assert_int_equal(spd_fit(a, &cfg, &d.data, NULL), 0);
-  assert_int_equal(spd_fit(b, &cfg, &as_bytes, NULL), 0);
+  assert_int_equal(spd_fit_float(a, &cfg, &d.data, NULL), 0);
+  assert_int_equal(spd_fit_float(b, &cfg, &as_bytes, NULL), 0);
   for (int l = 0; l < a->n_layers; l++)
     for (int p = 0; p < a->layers[l].n_params; p++)
       assert_memory_equal(a->layers[l].params[p].value.data, b->layers[l].params[p].value.data,
                           spd_shape_size(&a->layers[l].params[p].value.shape) * sizeof(float));
   as_bytes.x = d.x;
-  assert_int_equal(spd_fit(a, &cfg, &as_bytes, NULL), SPD_EINVAL);
+  assert_int_equal(spd_fit_float(a, &cfg, &as_bytes, NULL), SPD_EINVAL);
   spd_model_free(a);
   spd_model_free(b);
 }
@@ -239,12 +239,12 @@ static void callbacks_and_validation(void **state) {
   counts_t c = {0};
   cfg.callbacks = (spd_fit_callbacks_t){.ud = &c, .on_epoch_begin_cb = on_begin,
                                         .on_batch_cb = on_batch, .on_epoch_end_cb = on_end};
-  assert_int_equal(spd_fit(m, &cfg, &d.data, NULL), 0);
+  assert_int_equal(spd_fit_float(m, &cfg, &d.data, NULL), 0);
   assert_int_equal(c.batches, 26);
   assert_int_equal(c.epochs_ended, 2);
   counts_t stop = {.stop_at = 3};
   cfg.callbacks.ud = &stop;
-  assert_int_equal(spd_fit(m, &cfg, &d.data, NULL), SPD_ESTATE);
+  assert_int_equal(spd_fit_float(m, &cfg, &d.data, NULL), SPD_ESTATE);
   assert_int_equal(stop.batches, 3);
   spd_model_free(m);
 }
@@ -262,19 +262,19 @@ static void bad_inputs_are_named(void **state) {
   wrong.sample_shape = (spd_shape_t){.rank = 1, .dims = {3}};
   wrong.n = XOR_N * 2 / 3;
   wrong.y.n = wrong.n;
-  assert_int_equal(spd_fit(m, &cfg, &wrong, NULL), SPD_ESHAPE);
+  assert_int_equal(spd_fit_float(m, &cfg, &wrong, NULL), SPD_ESHAPE);
   assert_non_null(strstr(spd_ctx_message(&ctx), "(None, 2)"));
   assert_non_null(strstr(spd_ctx_message(&ctx), "(None, 3)"));
   cfg.epochs = 0;
-  assert_int_equal(spd_fit(m, &cfg, &d.data, NULL), SPD_EINVAL);
+  assert_int_equal(spd_fit_float(m, &cfg, &d.data, NULL), SPD_EINVAL);
   assert_non_null(strstr(spd_ctx_message(&ctx), "epochs"));
   xor_config(&cfg);
   d.labels[5] = 2;
-  assert_int_equal(spd_fit(m, &cfg, &d.data, NULL), SPD_ESHAPE);
+  assert_int_equal(spd_fit_float(m, &cfg, &d.data, NULL), SPD_ESHAPE);
   assert_non_null(strstr(spd_ctx_message(&ctx), "label 2 of sample 5"));
   d.labels[5] = 1;
   cfg.loss = SPD_LOSS_CATEGORICAL_CROSSENTROPY;
-  assert_int_equal(spd_fit(m, &cfg, &d.data, NULL), SPD_EINVAL);
+  assert_int_equal(spd_fit_float(m, &cfg, &d.data, NULL), SPD_EINVAL);
   assert_non_null(strstr(spd_ctx_message(&ctx), "integer labels"));
   spd_model_free(m);
 }
@@ -295,7 +295,7 @@ static void allocation_failures_leave_model_unchanged(void **state) {
     spd_test_alloc_t ta;
     spd_test_alloc_install(&ctx, &ta, n);
     spd_history_t h;
-    int rc = spd_fit(m, &cfg, &d.data, &h);
+    int rc = spd_fit_float(m, &cfg, &d.data, &h);
     if (rc == 0) {
       assert_int_equal(ta.failed, 0);
       assert_int_equal(ta.live, 1); /* only the history is left */

@@ -1,4 +1,4 @@
-/* run/fit_fixed: fixed-point fit and evaluate follow spd_fit's contract
+/* run/fit_fixed: fixed-point fit and evaluate follow spd_fit_float's contract
  * (history, callbacks, same data order) and land near float training;
  * evaluation without a run calibrates its own plan; allocation failures
  * leak nothing. */
@@ -62,7 +62,7 @@ static void fixed_fit_tracks_float_fit(void **state) {
   cfg.callbacks.on_batch_cb = count_batches;
   spd_model_t *mf = mlp(NULL), *mx = mlp(NULL);
   spd_history_t hf, hx;
-  assert_int_equal(spd_fit(mf, &cfg, &d, &hf), 0);
+  assert_int_equal(spd_fit_float(mf, &cfg, &d, &hf), 0);
   batches_seen = 0;
   spd_fixed_run_t *run = NULL;
   assert_int_equal(spd_fit_fixed(mx, &cfg, &d, &hx, &run), 0);

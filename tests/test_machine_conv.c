@@ -194,7 +194,7 @@ static void test_conv_float_close(void **state) {
   size_t n = 5;
   spd_test_samples_make(&s, n, in, CLASSES, false);
   float want[5 * CLASSES], got[5 * CLASSES];
-  assert_int_equal(spd_predict(m, 4, &s.d, NULL, want), 0);
+  assert_int_equal(spd_predict_float(m, 4, &s.d, NULL, want), 0);
   spd_machine_stats_t st;
   spd_machine_run_opts_t o = {.numeric = SPD_NUMERIC_FLOAT};
   if (spd_machine_predict(&ctx, m, mc, &o, &s.d, got, &st))
@@ -314,7 +314,7 @@ static void test_train_pool_on_input_exact(void **state) {
 }
 
 /* Float training (SGD with momentum, then Adam): every weight within 1e-4
- * of spd_fit's, on the fused and separate poolings of both fixed cases. */
+ * of spd_fit_float's, on the fused and separate poolings of both fixed cases. */
 static void test_train_float_close(void **state) {
   (void)state;
   spd_layer_config_t a[] = {conv("c", 4, 3, 1, 1, SPD_PAD_SAME, SPD_ACT_RELU, true),
@@ -333,7 +333,7 @@ static void test_train_float_close(void **state) {
 /* Float training of a convolution feeding a hidden Dense layer (its dX
  * gathered into the feature map's channel blocks, a full tile below the
  * output forming its own dZ) and the output layer, plain SGD and Adam:
- * every weight within 1e-4 of spd_fit's, nothing dropped (the float tiles
+ * every weight within 1e-4 of spd_fit_float's, nothing dropped (the float tiles
  * keep a float gradient per weight, docs/dense-on-machine.md, "Memory per
  * tile"). */
 static void test_train_float_dense_tail_close(void **state) {
@@ -352,7 +352,7 @@ static void test_train_float_dense_tail_close(void **state) {
 
 /* Dropout among convolutions (docs/conv-on-machine.md, "Dropout"): the
  * tiles sending the values a Dropout reads apply its mask, so training
- * stays bit-identical to spd_fit_fixed (float within 1e-4 of spd_fit). */
+ * stays bit-identical to spd_fit_fixed (float within 1e-4 of spd_fit_float). */
 /* Masks on a conv tile's fused pooling output and on a dilated
  * convolution's output read through the Flatten by the Dense tiles; both
  * layers cut into row and channel blocks. */

@@ -1,6 +1,6 @@
 /* Dropout on the emulated machine (docs/dense-on-machine.md, "Dropout"):
  * in training the cores sending the values a Dropout reads apply its mask,
- * so the trained weights equal spd_fit_fixed's bit for bit (and spd_fit's
+ * so the trained weights equal spd_fit_fixed's bit for bit (and spd_fit_float's
  * within 1e-4 in float) over several batches and two epochs, through full
  * tiles and through reducers; evaluate and predict pass the Dropout
  * through; a Dropout the kernels cannot mask is refused by name. */

@@ -129,7 +129,7 @@ static void test_float_close(void **state) {
   size_t n = 7;
   samples_make(&s, n, 40, 6, false);
   float want[7 * 6], got[7 * 6];
-  assert_int_equal(spd_predict(m, 4, &s.d, NULL, want), 0);
+  assert_int_equal(spd_predict_float(m, 4, &s.d, NULL, want), 0);
   spd_machine_stats_t st;
   spd_machine_run_opts_t o = {.numeric = SPD_NUMERIC_FLOAT};
   int rc = spd_machine_predict(&ctx, m, mc, &o, &s.d, got, &st);
@@ -140,7 +140,7 @@ static void test_float_close(void **state) {
     assert_true(fabsf(got[i] - want[i]) < 1e-4f);
   double loss, acc, ref_loss, ref_acc;
   assert_int_equal(spd_machine_evaluate(&ctx, m, mc, &o, &s.d, &loss, &acc, &st), 0);
-  assert_int_equal(spd_evaluate(m, SPD_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, false, 4, &s.d,
+  assert_int_equal(spd_evaluate_float(m, SPD_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, false, 4, &s.d,
                                 NULL, &ref_loss, &ref_acc), 0);
   assert_true(fabs(loss - ref_loss) < 1e-4);
   assert_true(acc == ref_acc);

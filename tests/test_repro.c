@@ -239,7 +239,7 @@ static void dense_rank3_output_is_refused_against_labels(void **state) {
     spd_ctx_init(&ctx);
     spd_model_t *m = load(&ctx, REPRO("min_dense_rank3_noflatten.json"));
     spd_history_t h;
-    int rc = fixed ? spd_fit_fixed(m, &cfg, &d, &h, NULL) : spd_fit(m, &cfg, &d, &h);
+    int rc = fixed ? spd_fit_fixed(m, &cfg, &d, &h, NULL) : spd_fit_float(m, &cfg, &d, &h);
     assert_int_equal(rc, SPD_ESHAPE);
     EXPECT_MESSAGE(&ctx, "(None, 28, 28, 10)", "dense_2", "Flatten");
     spd_model_free(m);
@@ -263,7 +263,7 @@ static void dense_rank3_then_flatten(void **state) {
   assert_int_equal(m->layers[1].params[0].value.shape.dims[0], 1);
   assert_int_equal(m->layers[1].params[0].value.shape.dims[1], 8);
   spd_history_t h;
-  assert_int_equal(spd_fit(m, &cfg, &d, &h), 0);
+  assert_int_equal(spd_fit_float(m, &cfg, &d, &h), 0);
   for (int e = 0; e < 3; e++) {
     assert_true(isfinite(h.epochs[e].loss));
     if (fabs(h.epochs[e].loss - hx.epochs[e].loss) > 0.05)
@@ -279,7 +279,7 @@ static void dense_rank3_then_flatten(void **state) {
   for (int p = 0; p < H * W; p++)
     sample[p] = 0.5f;
   spd_fit_data_t one = {.n = 1, .sample_shape = {3, {H, W, 1}}, .x = sample};
-  assert_int_equal(spd_predict(m, 1, &one, NULL, out), 0);
+  assert_int_equal(spd_predict_float(m, 1, &one, NULL, out), 0);
   float sum = 0;
   for (int c = 0; c < CLASSES; c++)
     sum += out[c];

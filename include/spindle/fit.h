@@ -110,7 +110,12 @@ void spd_fit_config_defaults(spd_fit_config_t *cfg);
  *  (seed, SPD_FIT_SHUFFLE_STREAM + epoch). */
 void spd_fit_epoch_order(uint64_t seed, int epoch, uint32_t *order, uint32_t n);
 
-/** Train the built model @p m in place on @p train.
+/* The engines below (float on the host here, fixed point in fit_fixed.h,
+ * the machine in machine_run.h) are internals behind spd_fit, spd_evaluate
+ * and spd_predict (spindle/api.h): the shared library does not export
+ * them, and the CLI and Python call only the three. */
+
+/** Train the built model @p m in place on @p train, in float on the host.
  *  @param history  filled on success (may be NULL)
  *  @return 0; SPD_EINVAL (bad config: named), SPD_ESHAPE (data and model
  *          disagree: both shapes named), SPD_ENOMEM, SPD_ESTATE (stopped by
@@ -119,19 +124,20 @@ void spd_fit_epoch_order(uint64_t seed, int epoch, uint32_t *order, uint32_t n);
  *          where, and the checkpoint is written), SPD_EIO (the checkpoint
  *          could not be written), SPD_EFORMAT (cfg->resume is of another
  *          run: names what differs). */
-int spd_fit(spd_model_t *m, const spd_fit_config_t *cfg, const spd_fit_data_t *train,
-            spd_history_t *history);
+int spd_fit_float(spd_model_t *m, const spd_fit_config_t *cfg, const spd_fit_data_t *train,
+                  spd_history_t *history);
 
 /** Mean loss and accuracy of @p m over @p data, in batches of @p batch_size
  *  (inference mode). @p on_batch (in @p callbacks) reports progress. */
-int spd_evaluate(spd_model_t *m, spd_loss_kind_t loss, bool from_logits, size_t batch_size,
-                 const spd_fit_data_t *data, const spd_fit_callbacks_t *callbacks,
-                 double *loss_out, double *accuracy_out);
+int spd_evaluate_float(spd_model_t *m, spd_loss_kind_t loss, bool from_logits,
+                       size_t batch_size, const spd_fit_data_t *data,
+                       const spd_fit_callbacks_t *callbacks, double *loss_out,
+                       double *accuracy_out);
 
 /** Outputs of @p m for every sample of @p data (inference mode) into
  *  @p out, data->n * size(output shape) floats owned by the caller (its
  *  contents are unspecified after a failure). */
-int spd_predict(spd_model_t *m, size_t batch_size, const spd_fit_data_t *data,
-                const spd_fit_callbacks_t *callbacks, float *out);
+int spd_predict_float(spd_model_t *m, size_t batch_size, const spd_fit_data_t *data,
+                      const spd_fit_callbacks_t *callbacks, float *out);
 
 #endif

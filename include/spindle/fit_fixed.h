@@ -1,6 +1,6 @@
 /* fit / evaluate in the fixed-point arithmetic of the SpiNNaker kernels, on
- * the host reference (docs/numerics.md). Same contract as spd_fit and
- * spd_evaluate (fit.h): the same data order, batches, loss and metric
+ * the host reference (docs/numerics.md). Same contract as spd_fit_float and
+ * spd_evaluate_float (fit.h): the same data order, batches, loss and metric
  * means, callbacks and History, so a float and a fixed run of one model
  * differ only by their arithmetic. */
 #ifndef SPINDLE_FIT_FIXED_H
@@ -21,7 +21,7 @@ typedef struct spd_fixed_run spd_fixed_run_t;
  *  rounding is seeded with cfg->seed. The trained master weights are written
  *  back into the model's float parameters (exact for |w| < 1), and if
  *  @p run_out is not NULL the run is kept there for spd_evaluate_fixed.
- *  @return as spd_fit, plus SPD_EUNSUPPORTED for layers, losses or
+ *  @return as spd_fit_float, plus SPD_EUNSUPPORTED for layers, losses or
  *  optimizers the fixed mode lacks (named in the diagnostic). */
 int spd_fit_fixed(spd_model_t *m, const spd_fit_config_t *cfg, const spd_fit_data_t *train,
                   spd_history_t *history, spd_fixed_run_t **run_out);

@@ -38,11 +38,13 @@
 #include "spindle/partition.h"
 #include "spindle/place.h"
 #include "spindle/map_route.h"
+#include "spindle/map_svg.h"
 
 /* run/: training and running on the host or the machine. */
 #include "spindle/checkpoint.h"
 #include "spindle/fit.h"
 #include "spindle/fit_fixed.h"
 #include "spindle/machine_run.h"
+#include "spindle/api.h"
 
 #endif

@@ -12,6 +12,7 @@
 #include "spindle/keras.h"
 #include "spindle/machine.h"
 #include "spindle/map_route.h"
+#include "spindle/map_svg.h"
 #include "spindle/partition.h"
 #include "spindle/place.h"
 
@@ -26,6 +27,7 @@ typedef struct map_options {
   const char *placer;
   spd_partition_opts_t part;
   bool tiles;
+  const char *svg;      /* --svg FILE: the picture of the mapping */
   bool optimizer_given; /* --optimizer or --momentum: the file's is not used */
 } map_options_t;
 
@@ -34,7 +36,7 @@ static void usage(FILE *out) {
           "usage: spindle map MODEL [--machine NAME] [--faults FILE] [--numeric fixed|float]\n"
           "                  [--optimizer sgd|adam|rmsprop] [--momentum] [--batch-size N]\n"
           "                  [--in-flight N] [--samples N] [--inference] [--placer NAME]\n"
-          "                  [--max-cores N] [--slack PERCENT] [--fuse] [--tiles]\n\n"
+          "                  [--max-cores N] [--slack PERCENT] [--fuse] [--tiles] [--svg FILE]\n\n"
           "Compile a model for a SpiNNaker machine without running it: cut every Dense,\n"
           "convolution and pooling layer into tiles, place them on cores, route their\n"
           "packets and minimise the routing tables; print per layer the tile grid with each tile's memory\n"
@@ -57,6 +59,9 @@ static void usage(FILE *out) {
           "                     for fewer cores and packets (default 10)\n"
           "  --fuse             consecutive single-tile layers share one core\n"
           "  --tiles            list every vertex with its core, memory and cycles\n"
+          "  --svg FILE         draw the machine into FILE (SVG, written atomically): chips\n"
+          "                     and cores coloured by the layer they hold, links by the\n"
+          "                     keys per sample they carry\n"
           "  -h, --help         show this help\n");
 }
 
@@ -73,6 +78,8 @@ static int parse_count(const char *opt, const char *v, const char *what, uint32_
 static int parse_value(map_options_t *o, const char *a, const char *v) {
   if (!strcmp(a, "--machine")) {
     o->machine = v;
+  } else if (!strcmp(a, "--svg")) {
+    o->svg = v;
   } else if (!strcmp(a, "--faults")) {
     if (o->n_faults == MAX_FAULT_FILES) {
       fprintf(stderr, "spindle map: more than %d --faults files\n", MAX_FAULT_FILES);
@@ -119,7 +126,7 @@ static int parse_value(map_options_t *o, const char *a, const char *v) {
 }
 
 static bool takes_value(const char *a) {
-  static const char *const with[] = {"--machine", "--faults", "--numeric", "--optimizer",
+  static const char *const with[] = {"--machine", "--svg", "--faults", "--numeric", "--optimizer",
                                      "--placer", "--batch-size", "--in-flight", "--samples",
                                      "--max-cores", "--slack"};
   for (size_t i = 0; i < sizeof with / sizeof with[0]; i++)
@@ -340,7 +347,8 @@ static void print_tiles(const spd_machine_graph_t *g, const spd_placement_t *p) 
   }
 }
 
-static int route(spd_ctx_t *ctx, const spd_machine_t *mc, const spd_machine_graph_t *g,
+static int route(spd_ctx_t *ctx, const map_options_t *o, const spd_model_t *m,
+                 const spd_machine_t *mc, const spd_machine_graph_t *g,
                  const spd_placement_t *p) {
   spd_map_net_t *nets = NULL;
   spd_map_core_t *sinks = NULL;
@@ -350,6 +358,11 @@ static int route(spd_ctx_t *ctx, const spd_machine_t *mc, const spd_machine_grap
     err = spd_map_routing_build(ctx, mc, nets, g->n_partitions, NULL, &r);
   if (!err) {
     print_routing(&r);
+    if (o->svg) {
+      err = spd_map_svg_write(ctx, o->svg, m, mc, g, p, nets, &r);
+      if (!err)
+        printf("picture: %s\n", o->svg);
+    }
     spd_map_routing_free(ctx, &r);
   }
   spd_free(ctx, nets);
@@ -407,7 +420,7 @@ int spd_cli_map(int argc, char **argv) {
     print_placement(mc, &p, o.placer);
     if (o.tiles)
       print_tiles(g, &p);
-    err = route(&ctx, mc, g, &p);
+    err = route(&ctx, &o, m, mc, g, &p);
   }
   if (err)
     fprintf(stderr, "spindle map: %s\n", spd_ctx_message(&ctx));

@@ -88,19 +88,11 @@ static int run(spd_cli_session_t *s) {
     return rc;
   spd_fit_callbacks_t cb = {.ud = s, .on_batch_cb = on_batch,
                             .should_stop_cb = spd_cli_interrupt_requested};
-  size_t batch = (size_t)s->opt->batch_size;
-  if (s->machine && (rc = spd_cli_session_predict(s, &cb, a.data))) {
+  if ((rc = spd_cli_session_predict(s, &cb, a.data))) {
     spd_array_free(&a);
     return rc;
   }
-  int failed = s->machine ? 0
-               : strcmp(s->opt->numeric, "fixed") == 0
-                   ? spd_predict_fixed(s->model, NULL, batch, &s->test, &cb, a.data)
-                   : spd_predict(s->model, batch, &s->test, &cb, a.data);
-  if (!failed)
-    failed = to_declared_layout(s, &a);
-  if (failed ||
-      spd_npy_write(&s->ctx, s->opt->output, &a)) {
+  if (to_declared_layout(s, &a) || spd_npy_write(&s->ctx, s->opt->output, &a)) {
     spd_array_free(&a);
     return spd_cli_session_fail(s);
   }

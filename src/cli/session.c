@@ -357,52 +357,52 @@ static int on_eval_batch(void *ud, size_t step, size_t steps, double loss, doubl
 
 spd_machine_run_opts_t spd_cli_session_machine_opts(const spd_cli_session_t *s) {
   return (spd_machine_run_opts_t){
-      .numeric = strcmp(s->opt->numeric, "fixed") == 0 ? SPD_NUMERIC_FIXED : SPD_NUMERIC_FLOAT,
-      .batch_size = (size_t)s->opt->batch_size,
-      .slots = s->opt->in_flight,
       .inject_drops = s->opt->inject_drops,
       .kill = s->kill_spent ? (spd_core_kill_t){0} : s->opt->kill,
       .fault_seed = s->opt->seed,
-      .fixed_run = s->fixed_run,
       /* --board: the runs talk to the board over UDP; else in-process */
       .open_transceiver = s->opt->board_host[0] ? spd_transceiver_open_udp : NULL,
       .open_ud = s->opt->board_host[0] ? (void *)&s->board : NULL};
 }
 
+spd_run_options_t spd_cli_session_run_options(spd_cli_session_t *s,
+                                              const spd_machine_run_opts_t *mo,
+                                              const spd_fit_callbacks_t *cb) {
+  spd_run_options_t o;
+  spd_run_options_defaults(&o);
+  o.backend = s->machine ? SPD_BACKEND_MACHINE : SPD_BACKEND_REFERENCE;
+  o.numeric = strcmp(s->opt->numeric, "fixed") == 0 ? SPD_NUMERIC_FIXED : SPD_NUMERIC_FLOAT;
+  o.machine = s->machine;
+  o.in_flight = s->opt->in_flight;
+  o.batch_size = (size_t)s->opt->batch_size;
+  o.loss = s->loss;
+  o.from_logits = s->from_logits;
+  if (cb)
+    o.callbacks = *cb;
+  o.fixed_run = &s->fixed_run;
+  o.machine_opts = mo;
+  o.stats = &s->hardware;
+  return o;
+}
+
 int spd_cli_session_predict(spd_cli_session_t *s, const spd_fit_callbacks_t *cb, float *out) {
   spd_machine_run_opts_t mo = spd_cli_session_machine_opts(s);
-  mo.progress = cb;
-  if (spd_machine_predict(&s->ctx, s->model, s->machine, &mo, &s->test, out, &s->hardware))
-    return spd_cli_report_failed_run(s);
-  s->has_hardware = true;
+  spd_run_options_t o = spd_cli_session_run_options(s, &mo, cb);
+  if (spd_predict(&s->ctx, s->model, &s->test, &o, out))
+    return s->machine ? spd_cli_report_failed_run(s) : spd_cli_session_fail(s);
+  s->has_hardware = s->machine != NULL;
   return 0;
 }
 
 int spd_cli_session_evaluate(spd_cli_session_t *s, double *loss, double *accuracy) {
   spd_fit_callbacks_t cb = {.ud = s, .on_batch_cb = on_eval_batch,
                             .should_stop_cb = spd_cli_interrupt_requested};
-  if (s->machine) {
-    /* The loss core computes sparse cross-entropy of the softmax output
-     * (its own softmax of the logits of a linear one, from_logits). */
-    if (s->loss != SPD_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY)
-      return fail(s->command, "the machine computes sparse_categorical_crossentropy, "
-                  "not %s (--backend reference runs it on the host)%s", spd_loss_name(s->loss), "");
-    spd_machine_run_opts_t mo = spd_cli_session_machine_opts(s);
-    mo.progress = &cb;
-    mo.from_logits = s->from_logits;
-    if (spd_machine_evaluate(&s->ctx, s->model, s->machine, &mo, &s->test, loss, accuracy,
-                             &s->hardware))
-      return spd_cli_report_failed_run(s);
-    s->has_hardware = true;
-    return 0;
-  }
-  size_t batch = (size_t)s->opt->batch_size;
-  int rc = strcmp(s->opt->numeric, "fixed") == 0
-               ? spd_evaluate_fixed(s->model, s->fixed_run, s->loss, s->from_logits, batch, &s->test,
-                                    &cb, loss, accuracy)
-               : spd_evaluate(s->model, s->loss, s->from_logits, batch, &s->test, &cb, loss,
-                              accuracy);
-  if (rc)
+  spd_machine_run_opts_t mo = spd_cli_session_machine_opts(s);
+  spd_run_options_t o = spd_cli_session_run_options(s, &mo, &cb);
+  if (spd_evaluate_check(&s->ctx, &o))
     return spd_cli_session_fail(s);
+  if (spd_evaluate(&s->ctx, s->model, &s->test, &o, loss, accuracy))
+    return s->machine ? spd_cli_report_failed_run(s) : spd_cli_session_fail(s);
+  s->has_hardware = s->machine != NULL;
   return 0;
 }

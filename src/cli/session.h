@@ -9,6 +9,7 @@
 
 #include "cli/options.h"
 #include "cli/progress.h"
+#include "spindle/api.h"
 #include "spindle/board.h"
 #include "spindle/compile.h"
 #include "spindle/dataset.h"
@@ -69,13 +70,22 @@ int spd_cli_stop_inference(const spd_cli_session_t *s);
  *  follows the sink's records); prints nothing else. */
 int spd_cli_session_evaluate(spd_cli_session_t *s, double *loss, double *accuracy);
 
-/** Outputs for the test split (test.n x outputs floats) on the machine,
- *  @p cb's batch callback drawing the progress; prints the diagnostic on
- *  failure. @return 0 or 1. */
+/** Outputs for the test split (test.n x outputs floats) on the session's
+ *  backend, @p cb's batch callback drawing the progress; prints the
+ *  diagnostic on failure. @return 0 or the exit status. */
 int spd_cli_session_predict(spd_cli_session_t *s, const spd_fit_callbacks_t *cb, float *out);
 
-/** Machine options of the session (numeric, calibration batch). */
+/** The machine's further options of the session: fault injection and how
+ *  the runs reach the machine (--board). */
 spd_machine_run_opts_t spd_cli_session_machine_opts(const spd_cli_session_t *s);
+
+/** The options of spd_fit / spd_evaluate / spd_predict for the session:
+ *  backend, numeric, machine, in flight, batch, loss, the trained fixed-point
+ *  run, @p mo (borrowed) and @p cb's callbacks (NULL: none); the machine's
+ *  figures go to s->hardware. */
+spd_run_options_t spd_cli_session_run_options(spd_cli_session_t *s,
+                                              const spd_machine_run_opts_t *mo,
+                                              const spd_fit_callbacks_t *cb);
 
 /** Seconds since the session began. */
 double spd_cli_session_seconds(const spd_cli_session_t *s);

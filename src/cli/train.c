@@ -136,24 +136,6 @@ static int split_validation(spd_cli_session_t *s, spd_fit_data_t *val) {
   return 0;
 }
 
-/* Training on the machine: one run through every epoch, drawing the bar
- * as the sink records the samples, with the validation split evaluated on
- * the machine after each epoch; the hardware summary follows it. */
-static int machine_fit(spd_cli_session_t *s, spd_fit_config_t *cfg, spd_history_t *h) {
-  spd_machine_run_opts_t mo = spd_cli_session_machine_opts(s);
-  /* Fixed point keeps the trained net, so the test split is evaluated on
-   * the trained integers with the training's plan, as the reference does. */
-  spd_fixed_run_t **run = mo.numeric == SPD_NUMERIC_FIXED ? &s->fixed_run : NULL;
-  int rc = spd_machine_fit_run(&s->ctx, s->model, s->machine, &mo, cfg, &s->train, h,
-                               &s->hardware, run);
-  s->kill_spent = true;
-  if (rc)
-    return spd_cli_report_failed_run(s);
-  s->has_hardware = true;
-  spd_cli_print_hardware(s);
-  return 0;
-}
-
 /* A saved model records the training configuration it was trained with,
  * as Keras saves a compiled model's compile_config; the file's metrics
  * stay, or "accuracy" (what spindle reports). */
@@ -191,13 +173,22 @@ static int use_checkpoints(spd_cli_session_t *s, spd_fit_config_t *cfg,
   return 0;
 }
 
+/* On the machine: one run through every epoch, drawing the bar as the sink
+ * records the samples, with the validation split evaluated on the machine
+ * after each epoch; the hardware summary follows it. In fixed point the
+ * trained net is kept (s->fixed_run), so the test split is evaluated on
+ * the trained integers with the training's plan, on either backend. */
 static int fit(spd_cli_session_t *s, spd_fit_config_t *cfg, spd_history_t *h) {
-  bool fixed = strcmp(s->opt->numeric, "fixed") == 0;
-  if (s->machine)
-    return machine_fit(s, cfg, h);
-  if (fixed ? spd_fit_fixed(s->model, cfg, &s->train, h, &s->fixed_run)
-            : spd_fit(s->model, cfg, &s->train, h))
-    return spd_cli_session_fail(s);
+  spd_machine_run_opts_t mo = spd_cli_session_machine_opts(s);
+  spd_run_options_t o = spd_cli_session_run_options(s, &mo, &cfg->callbacks);
+  int rc = spd_fit(&s->ctx, s->model, &s->train, cfg, &o, h);
+  if (!s->machine)
+    return rc ? spd_cli_session_fail(s) : 0;
+  s->kill_spent = true;
+  if (rc)
+    return spd_cli_report_failed_run(s);
+  s->has_hardware = true;
+  spd_cli_print_hardware(s);
   return 0;
 }
 

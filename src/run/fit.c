@@ -275,8 +275,8 @@ static int validate_epoch(void *trainer, spd_epoch_logs_t *logs) {
   trainer_t *t = trainer;
   const spd_fit_config_t *c = t->cfg;
   logs->has_validation = true;
-  return spd_evaluate(t->model, c->loss, c->from_logits, c->batch_size, c->validation, NULL,
-                      &logs->val_loss, &logs->val_accuracy);
+  return spd_evaluate_float(t->model, c->loss, c->from_logits, c->batch_size, c->validation,
+                            NULL, &logs->val_loss, &logs->val_accuracy);
 }
 
 static int64_t optimizer_step(void *trainer) { return ((trainer_t *)trainer)->opt->iterations; }
@@ -321,8 +321,8 @@ static const spd__fit_ops_t float_ops = {
     .order_cb = draw_order, .train_batch = train_batch, .validate_cb = validate_epoch,
     .step_cb = optimizer_step, .save_state_cb = save_state, .load_state_cb = load_state};
 
-int spd_fit(spd_model_t *m, const spd_fit_config_t *cfg, const spd_fit_data_t *train,
-            spd_history_t *history) {
+int spd_fit_float(spd_model_t *m, const spd_fit_config_t *cfg, const spd_fit_data_t *train,
+                  spd_history_t *history) {
   int rc = check_config(m->ctx, m, cfg, train);
   if (rc)
     return rc;
@@ -411,9 +411,10 @@ static int eval_progress(void *ud, size_t step, size_t steps, double loss, doubl
                             spd_mean_value(&s->acc_mean));
 }
 
-int spd_evaluate(spd_model_t *m, spd_loss_kind_t loss, bool from_logits, size_t batch_size,
-                 const spd_fit_data_t *data, const spd_fit_callbacks_t *callbacks,
-                 double *loss_out, double *accuracy_out) {
+int spd_evaluate_float(spd_model_t *m, spd_loss_kind_t loss, bool from_logits,
+                       size_t batch_size, const spd_fit_data_t *data,
+                       const spd_fit_callbacks_t *callbacks, double *loss_out,
+                       double *accuracy_out) {
   if (batch_size < 1)
     return spd_ctx_fail(m->ctx, SPD_EINVAL, "batch_size must be >= 1");
   int rc = check_data(m->ctx, m, data, "evaluation", true);
@@ -448,8 +449,8 @@ static int predict_batch(void *ud, spd_ref_t *ref, const batch_buffers_t *b, siz
   return 0;
 }
 
-int spd_predict(spd_model_t *m, size_t batch_size, const spd_fit_data_t *data,
-                const spd_fit_callbacks_t *callbacks, float *out) {
+int spd_predict_float(spd_model_t *m, size_t batch_size, const spd_fit_data_t *data,
+                      const spd_fit_callbacks_t *callbacks, float *out) {
   if (batch_size < 1)
     return spd_ctx_fail(m->ctx, SPD_EINVAL, "batch_size must be >= 1");
   int rc = check_data(m->ctx, m, data, "prediction", false);

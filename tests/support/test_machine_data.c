@@ -98,7 +98,7 @@ void spd_test_expect_trains_as_reference(spd_ctx_t *ctx, spd_model_t *on_host,
   if (fixed)
     assert_int_equal(spd_fit_fixed(on_host, cfg, &s->d, &want, NULL), 0);
   else
-    assert_int_equal(spd_fit(on_host, cfg, &s->d, &want), 0);
+    assert_int_equal(spd_fit_float(on_host, cfg, &s->d, &want), 0);
   spd_machine_stats_t stats;
   if (spd_machine_fit(ctx, on_machine, mc, o, cfg, &s->d, &got, &stats))
     fail_msg("%s", spd_ctx_message(ctx));

@@ -42,7 +42,7 @@ void spd_test_expect_evaluates_as_reference(spd_ctx_t *ctx, spd_model_t *m,
  *  of batches of 8, seed 3, learning rate 0.01 (Adam) or 0.1 (else). */
 void spd_test_fit_config(spd_fit_config_t *cfg, spd_optimizer_kind_t kind, float momentum);
 
-/** Train @p on_host on the host (fixed point: spd_fit_fixed, float: spd_fit)
+/** Train @p on_host on the host (fixed point: spd_fit_fixed, float: spd_fit_float)
  *  and @p on_machine (the same model, freshly built) on @p mc with @p o,
  *  both with @p cfg over @p s, and check the machine: no packet dropped,
  *  every sample of every epoch trained; fixed point: every weight bit for
