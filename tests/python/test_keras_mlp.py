@@ -194,3 +194,30 @@ def test_plot_board_draws_the_mapping(tmp_path):
     assert picture._repr_svg_().startswith("<?xml")
     with pytest.raises(ValueError, match="spinn9"):
         plot.board(model, tmp_path / "b.svg", machine="spinn9")
+
+
+def test_beginner_tutorial_logits_train_on_the_machine():
+    """TensorFlow's beginner tutorial ends its model in a linear Dense and
+    compiles SparseCategoricalCrossentropy(from_logits=True): the machine's
+    loss core takes the softmax itself, predict gives the logits, and in
+    fixed point the machine trains to the reference's losses exactly."""
+    x, y = data(64)
+    histories, weights = {}, None
+    config.set_numeric("fixed")
+    for backend in ("reference", "machine"):
+        config.set_backend(backend)
+        keras.utils.set_random_seed(7)
+        model = keras.Sequential([keras.Input(shape=(20,)), layers.Dense(32, activation="relu"),
+                                  layers.Dense(4)])
+        if weights is None:
+            weights = model.get_weights()
+        model.set_weights(weights)
+        model.compile(optimizer="adam",
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      metrics=["accuracy"])
+        histories[backend] = model.fit(x, y, epochs=2, batch_size=16, verbose=0,
+                                       shuffle=False).history
+        logits = model.predict(x[:8], verbose=0)
+        assert logits.shape == (8, 4) and (logits < 0).any()  # not probabilities
+    assert histories["machine"]["loss"] == histories["reference"]["loss"]
+    assert histories["machine"]["loss"][-1] < histories["machine"]["loss"][0]
