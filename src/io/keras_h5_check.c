@@ -514,14 +514,18 @@ int spd__h5_check_tree(spd_ctx_t *ctx, hid_t group, const char *where) {
   if (err)
     return err;
   tree_check_t t = {d, 0, HADDR_UNDEF};
-  /* A link that cannot be followed stops the walk: the read that follows
-   * reports it. */
-  if (pattern(d, len, &t.eof) && H5Lvisit(group, H5_INDEX_NAME, H5_ITER_NATIVE, check_link, &t) > 0)
+  herr_t visit = pattern(d, len, &t.eof)
+                     ? H5Lvisit(group, H5_INDEX_NAME, H5_ITER_NATIVE, check_link, &t)
+                     : 0;
+  if (visit > 0)
     err = spd_ctx_fail(ctx, SPD_EFORMAT,
                        "%s: an HDF5 object header (at byte %llu) reaches past the end of the "
                        "file, or one of its attributes past its message or into no heap "
                        "object (truncated or corrupt file)",
                        where, (unsigned long long)t.bad);
+  else if (visit < 0) /* a group the walk cannot read: the objects after it are unchecked */
+    err = spd_ctx_fail(ctx, SPD_EFORMAT,
+                       "%s: an HDF5 group cannot be listed (truncated or corrupt file)", where);
   if (copied)
     spd_free(ctx, (void *)d);
   else
