@@ -10,6 +10,8 @@
 void spd_router_table_init(spd_router_table_t *t) { memset(t, 0, sizeof *t); }
 
 void spd_router_table_deinit(spd_router_table_t *t, spd_ctx_t *ctx) {
+  spd_free(ctx, t->buckets);
+  spd_free(ctx, t->words);
   spd_free(ctx, t->entries);
   spd_free(ctx, t->cache);
   spd_free(ctx, t->index);
@@ -47,6 +49,92 @@ static void build_index(spd_router_table_t *t) {
   }
 }
 
+/* Zero bits of a prefix mask (ones, then zeros), or -1 for another mask
+ * (or 0, which no bucket can hold). */
+static int prefix_zeros(uint32_t mask) {
+  if (!mask)
+    return -1;
+  int z = __builtin_ctz(mask);
+  return mask == ~0u << z ? z : -1;
+}
+
+static inline uint32_t bucket_hash(uint32_t prefix) {
+  return (prefix * 2654435761u) >> (32 - 11); /* 2048 slots */
+}
+
+static spd_router_bucket_t *bucket_of(spd_router_bucket_t *b, uint32_t prefix, bool add) {
+  uint32_t h = bucket_hash(prefix);
+  while (b[h].used && b[h].prefix != prefix)
+    h = (h + 1) & (SPD_ROUTER_BUCKET_SLOTS - 1);
+  if (!b[h].used) {
+    if (!add)
+      return NULL;
+    b[h] = (spd_router_bucket_t){.prefix = prefix, .used = 1, .low = 32};
+  }
+  return &b[h];
+}
+
+/* The direct key -> route table of a table of prefix masks (see the
+ * header); false (nothing built) for another table or one whose buckets
+ * would take more than SPD_ROUTER_DIRECT_MAX_WORDS words, which then uses
+ * the index. Allocates on first use. */
+static bool build_direct(spd_router_table_t *t, spd_ctx_t *ctx) {
+  int shift = -1;
+  for (uint32_t i = 0; i < t->n; i++) {
+    const spd_route_entry_t *e = &t->entries[i];
+    if (spd_route_entry_dead(e))
+      continue;
+    int z = prefix_zeros(e->mask);
+    if (z < 0)
+      return false;
+    if (z > shift)
+      shift = z;
+  }
+  if (shift < 0)
+    return false;
+  if (!t->buckets && !(t->buckets = spd_calloc(ctx, SPD_ROUTER_BUCKET_SLOTS, sizeof *t->buckets)))
+    return false;
+  spd_router_bucket_t *b = t->buckets;
+  memset(b, 0, SPD_ROUTER_BUCKET_SLOTS * sizeof *b);
+  /* Each bucket's finest mask, then its words laid out one after another. */
+  for (uint32_t i = 0; i < t->n; i++) {
+    const spd_route_entry_t *e = &t->entries[i];
+    if (spd_route_entry_dead(e))
+      continue;
+    spd_router_bucket_t *k = bucket_of(b, e->key >> shift, true);
+    uint8_t z = (uint8_t)prefix_zeros(e->mask);
+    if (z < k->low)
+      k->low = z;
+  }
+  uint64_t words = 0;
+  for (uint32_t h = 0; h < SPD_ROUTER_BUCKET_SLOTS; h++)
+    if (b[h].used) {
+      b[h].at = (uint32_t)words;
+      words += 1ull << (shift - b[h].low);
+    }
+  if (words > SPD_ROUTER_DIRECT_MAX_WORDS)
+    return false;
+  spd_free(ctx, t->words);
+  if (!(t->words = spd_calloc(ctx, (size_t)words, sizeof *t->words)))
+    return false;
+  /* Lowest entry first: a word already filled keeps its entry. */
+  for (uint32_t i = 0; i < t->n; i++) {
+    const spd_route_entry_t *e = &t->entries[i];
+    if (spd_route_entry_dead(e))
+      continue;
+    const spd_router_bucket_t *k = bucket_of(b, e->key >> shift, false);
+    uint32_t z = (uint32_t)prefix_zeros(e->mask);
+    uint32_t span = (uint32_t)shift - k->low;
+    uint32_t first = span ? (e->key >> k->low) & ((1u << span) - 1u) : 0;
+    uint32_t *w = t->words + k->at + first;
+    for (uint32_t j = 0; j < 1u << (z - k->low); j++)
+      if (!w[j])
+        w[j] = SLOT_USED | (e->route & SPD_ROUTE_WORD_MASK);
+  }
+  t->shift = (uint32_t)shift;
+  return true;
+}
+
 int spd_router_table_load(spd_router_table_t *t, spd_ctx_t *ctx, int x, int y,
                           const spd_route_entry_t *entries, uint32_t n) {
   if (n > SPD_ROUTER_APP_ENTRIES)
@@ -74,6 +162,7 @@ int spd_router_table_load(spd_router_table_t *t, spd_ctx_t *ctx, int x, int y,
   t->n = n;
   memset(t->cache, 0, SPD_ROUTER_CACHE_SLOTS * sizeof *t->cache);
   build_index(t);
+  t->direct = build_direct(t, ctx);
   return 0;
 }
 
@@ -104,6 +193,19 @@ static long index_lookup(const spd_router_table_t *t, uint32_t key) {
 bool spd_router_table_lookup(spd_router_table_t *t, uint32_t key, uint32_t *route) {
   if (!t->n)
     return false;
+  if (t->direct) {
+    uint32_t prefix = key >> t->shift;
+    const spd_router_bucket_t *b = t->buckets;
+    for (uint32_t h = bucket_hash(prefix); b[h].used; h = (h + 1) & (SPD_ROUTER_BUCKET_SLOTS - 1))
+      if (b[h].prefix == prefix) {
+        uint32_t span = t->shift - b[h].low;
+        uint32_t w = t->words[b[h].at + (span ? (key >> b[h].low) & ((1u << span) - 1u) : 0)];
+        *route = w & SPD_ROUTE_WORD_MASK;
+        return w != 0;
+      }
+    *route = 0;
+    return false;
+  }
   spd_router_cache_slot_t *slot = &t->cache[cache_index(key)];
   if ((slot->word & SLOT_USED) && slot->key == key) {
     *route = slot->word & SPD_ROUTE_WORD_MASK;
