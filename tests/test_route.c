@@ -253,16 +253,59 @@ static void event_queue_growth_failure_leaves_queue_intact(void **state) {
   spd_ctx_t ctx;
   spd_ctx_init(&ctx);
   spd_test_alloc_t ta;
-  spd_test_alloc_install(&ctx, &ta, 3); /* after the heap and the ring */
+  /* A bucket's first 64 events take one allocation; the second (doubling
+   * it) fails: the push is refused and the queue keeps what it had. */
+  spd_test_alloc_install(&ctx, &ta, 2);
   spd_event_queue_t q;
   assert_int_equal(spd_event_queue_init(&q, &ctx, 16), 0);
   spd_event_t ev = {.time = 5};
-  for (int i = 0; i < 16; i++)
+  for (uint32_t i = 0; i < 64; i++) {
+    ev.a = i;
     assert_int_equal(spd_event_queue_push(&q, &ev), 0);
+  }
+  ev.a = 64;
   assert_int_equal(spd_event_queue_push(&q, &ev), SPD_ENOMEM);
-  assert_int_equal(q.count, 16);
+  assert_int_equal(q.count, 64);
   assert_int_equal(spd_event_queue_push(&q, &ev), 0);
-  assert_int_equal(q.count, 17);
+  assert_int_equal(q.count, 65);
+  for (uint32_t i = 0; i <= 64; i++) {
+    spd_event_t out;
+    assert_true(spd_event_queue_pop(&q, &out));
+    assert_int_equal(out.a, i);
+  }
+  spd_event_queue_deinit(&q);
+  assert_int_equal(ta.live, 0);
+}
+
+/* Taking an event moves the events of the lowest bucket down around its
+ * earliest time; when a lower bucket cannot get memory for them the pop
+ * fails with q.failed set, and the queue is as it was: the next pop (with
+ * memory again) takes the same event, and the rest follow in order. */
+static void event_queue_move_failure_leaves_queue_intact(void **state) {
+  (void)state;
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  spd_test_alloc_t ta;
+  spd_test_alloc_install(&ctx, &ta, 2); /* the first bucket a move fills */
+  spd_event_queue_t q;
+  assert_int_equal(spd_event_queue_init(&q, &ctx, 16), 0);
+  for (uint32_t i = 0; i < 40; i++) {
+    spd_event_t ev = {.time = 2000 + (i * 7) % 40, .a = i}; /* one bucket */
+    assert_int_equal(spd_event_queue_push(&q, &ev), 0);
+  }
+  spd_event_t out;
+  assert_false(spd_event_queue_pop(&q, &out));
+  assert_true(q.failed);
+  assert_int_equal(q.count, 40);
+  uint64_t prev = 0;
+  for (uint32_t n = 0; n < 40; n++) {
+    assert_true(spd_event_queue_pop(&q, &out));
+    assert_false(q.failed);
+    assert_true(out.time >= prev);
+    assert_int_equal(out.time, 2000 + (out.a * 7) % 40);
+    prev = out.time;
+  }
+  assert_false(spd_event_queue_pop(&q, &out));
   spd_event_queue_deinit(&q);
   assert_int_equal(ta.live, 0);
 }
@@ -279,6 +322,7 @@ int main(void) {
       cmocka_unit_test(event_queue_orders_by_time_then_sequence),
       cmocka_unit_test(event_queue_matches_naive_reference),
       cmocka_unit_test(event_queue_growth_failure_leaves_queue_intact),
+      cmocka_unit_test(event_queue_move_failure_leaves_queue_intact),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

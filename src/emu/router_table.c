@@ -74,35 +74,37 @@ static spd_router_bucket_t *bucket_of(spd_router_bucket_t *b, uint32_t prefix, b
   return &b[h];
 }
 
-/* The direct key -> route table of a table of prefix masks (see the
- * header); false (nothing built) for another table or one whose buckets
- * would take more than SPD_ROUTER_DIRECT_MAX_WORDS words, which then uses
- * the index. Allocates on first use. */
-static bool build_direct(spd_router_table_t *t, spd_ctx_t *ctx) {
+/* The direct key -> route table of @p e[0..n) into fresh storage
+ * (*buckets, *words, *shift; the caller's on success). Nothing is built
+ * (0, *buckets NULL) for a table with another mask or whose buckets would
+ * take more than SPD_ROUTER_DIRECT_MAX_WORDS words (the index serves it).
+ * @return 0 or SPD_ENOMEM (nothing allocated). */
+static int build_direct(spd_ctx_t *ctx, const spd_route_entry_t *e, uint32_t n,
+                        spd_router_bucket_t **buckets, uint32_t **words_out,
+                        uint32_t *shift_out) {
+  *buckets = NULL;
+  *words_out = NULL;
   int shift = -1;
-  for (uint32_t i = 0; i < t->n; i++) {
-    const spd_route_entry_t *e = &t->entries[i];
-    if (spd_route_entry_dead(e))
+  for (uint32_t i = 0; i < n; i++) {
+    if (spd_route_entry_dead(&e[i]))
       continue;
-    int z = prefix_zeros(e->mask);
+    int z = prefix_zeros(e[i].mask);
     if (z < 0)
-      return false;
+      return 0;
     if (z > shift)
       shift = z;
   }
   if (shift < 0)
-    return false;
-  if (!t->buckets && !(t->buckets = spd_calloc(ctx, SPD_ROUTER_BUCKET_SLOTS, sizeof *t->buckets)))
-    return false;
-  spd_router_bucket_t *b = t->buckets;
-  memset(b, 0, SPD_ROUTER_BUCKET_SLOTS * sizeof *b);
+    return 0;
+  spd_router_bucket_t *b = spd_calloc(ctx, SPD_ROUTER_BUCKET_SLOTS, sizeof *b);
+  if (!b)
+    return SPD_ENOMEM;
   /* Each bucket's finest mask, then its words laid out one after another. */
-  for (uint32_t i = 0; i < t->n; i++) {
-    const spd_route_entry_t *e = &t->entries[i];
-    if (spd_route_entry_dead(e))
+  for (uint32_t i = 0; i < n; i++) {
+    if (spd_route_entry_dead(&e[i]))
       continue;
-    spd_router_bucket_t *k = bucket_of(b, e->key >> shift, true);
-    uint8_t z = (uint8_t)prefix_zeros(e->mask);
+    spd_router_bucket_t *k = bucket_of(b, e[i].key >> shift, true);
+    uint8_t z = (uint8_t)prefix_zeros(e[i].mask);
     if (z < k->low)
       k->low = z;
   }
@@ -112,27 +114,32 @@ static bool build_direct(spd_router_table_t *t, spd_ctx_t *ctx) {
       b[h].at = (uint32_t)words;
       words += 1ull << (shift - b[h].low);
     }
-  if (words > SPD_ROUTER_DIRECT_MAX_WORDS)
-    return false;
-  spd_free(ctx, t->words);
-  if (!(t->words = spd_calloc(ctx, (size_t)words, sizeof *t->words)))
-    return false;
-  /* Lowest entry first: a word already filled keeps its entry. */
-  for (uint32_t i = 0; i < t->n; i++) {
-    const spd_route_entry_t *e = &t->entries[i];
-    if (spd_route_entry_dead(e))
-      continue;
-    const spd_router_bucket_t *k = bucket_of(b, e->key >> shift, false);
-    uint32_t z = (uint32_t)prefix_zeros(e->mask);
-    uint32_t span = (uint32_t)shift - k->low;
-    uint32_t first = span ? (e->key >> k->low) & ((1u << span) - 1u) : 0;
-    uint32_t *w = t->words + k->at + first;
-    for (uint32_t j = 0; j < 1u << (z - k->low); j++)
-      if (!w[j])
-        w[j] = SLOT_USED | (e->route & SPD_ROUTE_WORD_MASK);
+  if (words > SPD_ROUTER_DIRECT_MAX_WORDS) {
+    spd_free(ctx, b);
+    return 0;
   }
-  t->shift = (uint32_t)shift;
-  return true;
+  uint32_t *w = spd_calloc(ctx, (size_t)words, sizeof *w);
+  if (!w) {
+    spd_free(ctx, b);
+    return SPD_ENOMEM;
+  }
+  /* Lowest entry first: a word already filled keeps its entry. */
+  for (uint32_t i = 0; i < n; i++) {
+    if (spd_route_entry_dead(&e[i]))
+      continue;
+    const spd_router_bucket_t *k = bucket_of(b, e[i].key >> shift, false);
+    uint32_t z = (uint32_t)prefix_zeros(e[i].mask);
+    uint32_t span = (uint32_t)shift - k->low;
+    uint32_t first = span ? (e[i].key >> k->low) & ((1u << span) - 1u) : 0;
+    uint32_t *at = w + k->at + first;
+    for (uint32_t j = 0; j < 1u << (z - k->low); j++)
+      if (!at[j])
+        at[j] = SLOT_USED | (e[i].route & SPD_ROUTE_WORD_MASK);
+  }
+  *buckets = b;
+  *words_out = w;
+  *shift_out = (uint32_t)shift;
+  return 0;
 }
 
 int spd_router_table_load(spd_router_table_t *t, spd_ctx_t *ctx, int x, int y,
@@ -157,12 +164,22 @@ int spd_router_table_load(spd_router_table_t *t, spd_ctx_t *ctx, int x, int y,
     t->cache = c;
     t->index = ix;
   }
+  spd_router_bucket_t *buckets;
+  uint32_t *words, shift = 0;
+  if (build_direct(ctx, entries, n, &buckets, &words, &shift))
+    return spd_ctx_fail(ctx, SPD_ENOMEM, "router of chip (%d,%d): no memory for its table",
+                        x, y);
   if (n)
     memcpy(t->entries, entries, n * sizeof *entries);
   t->n = n;
   memset(t->cache, 0, SPD_ROUTER_CACHE_SLOTS * sizeof *t->cache);
   build_index(t);
-  t->direct = build_direct(t, ctx);
+  spd_free(ctx, t->buckets);
+  spd_free(ctx, t->words);
+  t->buckets = buckets;
+  t->words = words;
+  t->shift = shift;
+  t->direct = buckets != NULL;
   return 0;
 }
 
