@@ -131,6 +131,52 @@ static void router_index_agrees_with_scan(void **state) {
   spd_router_table_deinit(&t, &ctx);
 }
 
+/* Tables of prefix masks (the mapper's kind: ones, then zeros), with
+ * overlapping entries of coarse and fine masks and dead entries: the
+ * direct key -> route table is built and finds what the scan finds, for
+ * keys near every entry and random ones; one mask that is not a prefix
+ * mask leaves the index in charge, with the same answers. */
+static void router_direct_table_agrees_with_scan(void **state) {
+  (void)state;
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  spd_router_table_t t;
+  spd_router_table_init(&t);
+  static spd_route_entry_t e[SPD_ROUTER_APP_ENTRIES];
+  uint64_t x = 7;
+  for (int round = 0; round < 6; round++) {
+    uint32_t n = 100 + 180 * (uint32_t)round;
+    for (uint32_t i = 0; i < n; i++) {
+      x = x * 6364136223846793005ull + 1442695040888963407ull;
+      uint32_t zeros = (uint32_t)(x >> 59) % 13; /* 0..12 free bits */
+      uint32_t mask = ~0u << zeros;
+      /* Keys crowd a few prefixes so coarse and fine entries overlap. */
+      uint32_t key = ((uint32_t)(x >> 40) % 6u << 14 | (uint32_t)(x >> 20) % 0x4000u) & mask;
+      if ((x >> 33) % 12 == 0)
+        key |= ~mask & 1u ? 1u : 0u; /* dead when the mask frees bit 0 */
+      e[i] = spd_route_entry(key, mask, (uint32_t)(x >> 8) | 1u);
+    }
+    bool mixed = round == 5;
+    if (mixed)
+      e[n / 2].mask = 0x0000FF00u, e[n / 2].key &= 0x0000FF00u; /* not a prefix mask */
+    assert_int_equal(spd_router_table_load(&t, &ctx, 0, 0, e, n), 0);
+    assert_int_equal(t.direct, !mixed);
+    for (uint32_t i = 0; i < n + 2000; i++) {
+      x = x * 6364136223846793005ull + 1442695040888963407ull;
+      uint32_t k = i < n ? e[i].key ^ ((uint32_t)(x >> 40) & 0x3FFFu)
+                         : (uint32_t)(x >> 32) % (7u << 14);
+      if (i % 97 == 0)
+        k = (uint32_t)(x >> 32); /* anywhere */
+      uint32_t route = 0xDEAD;
+      long hit = spd_route_lookup(e, n, k);
+      assert_int_equal(spd_router_table_lookup(&t, k, &route), hit >= 0);
+      if (hit >= 0)
+        assert_int_equal(route, e[hit].route);
+    }
+  }
+  spd_router_table_deinit(&t, &ctx);
+}
+
 static void event_queue_orders_by_time_then_sequence(void **state) {
   (void)state;
   spd_ctx_t ctx;
@@ -207,16 +253,59 @@ static void event_queue_growth_failure_leaves_queue_intact(void **state) {
   spd_ctx_t ctx;
   spd_ctx_init(&ctx);
   spd_test_alloc_t ta;
-  spd_test_alloc_install(&ctx, &ta, 3); /* after the heap and the ring */
+  /* A bucket's first 64 events take one allocation; the second (doubling
+   * it) fails: the push is refused and the queue keeps what it had. */
+  spd_test_alloc_install(&ctx, &ta, 2);
   spd_event_queue_t q;
   assert_int_equal(spd_event_queue_init(&q, &ctx, 16), 0);
   spd_event_t ev = {.time = 5};
-  for (int i = 0; i < 16; i++)
+  for (uint32_t i = 0; i < 64; i++) {
+    ev.a = i;
     assert_int_equal(spd_event_queue_push(&q, &ev), 0);
+  }
+  ev.a = 64;
   assert_int_equal(spd_event_queue_push(&q, &ev), SPD_ENOMEM);
-  assert_int_equal(q.count, 16);
+  assert_int_equal(q.count, 64);
   assert_int_equal(spd_event_queue_push(&q, &ev), 0);
-  assert_int_equal(q.count, 17);
+  assert_int_equal(q.count, 65);
+  for (uint32_t i = 0; i <= 64; i++) {
+    spd_event_t out;
+    assert_true(spd_event_queue_pop(&q, &out));
+    assert_int_equal(out.a, i);
+  }
+  spd_event_queue_deinit(&q);
+  assert_int_equal(ta.live, 0);
+}
+
+/* Taking an event moves the events of the lowest bucket down around its
+ * earliest time; when a lower bucket cannot get memory for them the pop
+ * fails with q.failed set, and the queue is as it was: the next pop (with
+ * memory again) takes the same event, and the rest follow in order. */
+static void event_queue_move_failure_leaves_queue_intact(void **state) {
+  (void)state;
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  spd_test_alloc_t ta;
+  spd_test_alloc_install(&ctx, &ta, 2); /* the first bucket a move fills */
+  spd_event_queue_t q;
+  assert_int_equal(spd_event_queue_init(&q, &ctx, 16), 0);
+  for (uint32_t i = 0; i < 40; i++) {
+    spd_event_t ev = {.time = 2000 + (i * 7) % 40, .a = i}; /* one bucket */
+    assert_int_equal(spd_event_queue_push(&q, &ev), 0);
+  }
+  spd_event_t out;
+  assert_false(spd_event_queue_pop(&q, &out));
+  assert_true(q.failed);
+  assert_int_equal(q.count, 40);
+  uint64_t prev = 0;
+  for (uint32_t n = 0; n < 40; n++) {
+    assert_true(spd_event_queue_pop(&q, &out));
+    assert_false(q.failed);
+    assert_true(out.time >= prev);
+    assert_int_equal(out.time, 2000 + (out.a * 7) % 40);
+    prev = out.time;
+  }
+  assert_false(spd_event_queue_pop(&q, &out));
   spd_event_queue_deinit(&q);
   assert_int_equal(ta.live, 0);
 }
@@ -229,9 +318,11 @@ int main(void) {
       cmocka_unit_test(router_table_refuses_1024_entries),
       cmocka_unit_test(router_cache_agrees_with_scan),
       cmocka_unit_test(router_index_agrees_with_scan),
+      cmocka_unit_test(router_direct_table_agrees_with_scan),
       cmocka_unit_test(event_queue_orders_by_time_then_sequence),
       cmocka_unit_test(event_queue_matches_naive_reference),
       cmocka_unit_test(event_queue_growth_failure_leaves_queue_intact),
+      cmocka_unit_test(event_queue_move_failure_leaves_queue_intact),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -99,6 +99,18 @@ typedef struct spd_machine_stats {
   double simulated_samples_per_second;
   double energy_joules;
   double host_seconds;               /* wall time of the whole run */
+  /* The board's roofline for this mapping (docs/emulator.md "Roofline"):
+   * the least, over every core (compute and packet handling), router and
+   * link, of the samples per second it could serve from the mapped
+   * model's per-sample counts and the cost table's capacities, and the
+   * resource that sets it, e.g. "link (2,3)->(3,3) E" ("" if none). */
+  double roofline_samples_per_second;
+  char binding_resource[96];
+  double roofline_core_samples_per_second;   /* the busiest core's bound */
+  double roofline_router_samples_per_second; /* the busiest router's */
+  double roofline_link_samples_per_second;   /* the busiest link's */
+  double host_samples_per_second;    /* samples per wall second of the run */
+  double energy_per_sample_joules;
 } spd_machine_stats_t;
 
 /** Per-sample results read from the sink. */

@@ -61,6 +61,16 @@ void spd_cli_report_hardware(cJSON *r, const spd_cli_session_t *s) {
   spd_cli_report_number(r, "simulated_seconds", h->simulated_seconds);
   spd_cli_report_number(r, "simulated_samples_per_second", h->simulated_samples_per_second);
   spd_cli_report_number(r, "energy_joules", h->energy_joules);
+  spd_cli_report_number(r, "energy_per_sample_joules", h->energy_per_sample_joules);
+  spd_cli_report_number(r, "roofline_samples_per_second", h->roofline_samples_per_second);
+  spd_cli_report_string(r, "binding_resource", h->binding_resource);
+  cJSON *kinds = cJSON_AddObjectToObject(r, "roofline_by_resource");
+  if (kinds) {
+    cJSON_AddNumberToObject(kinds, "core", h->roofline_core_samples_per_second);
+    cJSON_AddNumberToObject(kinds, "router", h->roofline_router_samples_per_second);
+    cJSON_AddNumberToObject(kinds, "link", h->roofline_link_samples_per_second);
+  }
+  spd_cli_report_number(r, "host_samples_per_second", h->host_samples_per_second);
 }
 
 void spd_cli_print_hardware(const spd_cli_session_t *s) {
@@ -79,6 +89,10 @@ void spd_cli_print_hardware(const spd_cli_session_t *s) {
          (unsigned long long)h->packets_lost, (unsigned long long)h->packets_resent,
          h->cores_failed, h->recoveries, h->completed ? "true" : "false",
          h->simulated_seconds, h->simulated_samples_per_second, h->energy_joules);
+  printf("roofline_samples_per_second: %.1f - binding_resource: %s - "
+         "host_samples_per_second: %.2f - energy_per_sample_joules: %.6f\n",
+         h->roofline_samples_per_second, h->binding_resource[0] ? h->binding_resource : "-",
+         h->host_samples_per_second, h->energy_per_sample_joules);
   if (h->failure[0])
     printf("last_failure: %s\n", h->failure);
   fflush(stdout);

@@ -105,8 +105,12 @@ static cJSON *train_report(const spd_cli_session_t *s, const spd_fit_config_t *c
   for (int e = 0; e < h->n_epochs; e++)
     train_seconds += h->epochs[e].seconds;
   spd_cli_report_number(r, "train_seconds", train_seconds);
-  spd_cli_report_number(r, "host_samples_per_second",
-                        train_seconds > 0 ? (double)s->train.n * h->n_epochs / train_seconds : 0);
+  /* On the machine the hardware fields carry it (samples per wall second
+   * of the emulator's whole run). */
+  if (!s->has_hardware)
+    spd_cli_report_number(r, "host_samples_per_second",
+                          train_seconds > 0 ? (double)s->train.n * h->n_epochs / train_seconds
+                                            : 0);
   spd_cli_report_number(r, "host_seconds", spd_cli_session_seconds(s));
   if (s->fixed_run)
     report_saturations(r, s);

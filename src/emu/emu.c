@@ -277,8 +277,11 @@ static void dispatch(spd_emu_t *emu, const spd_event_t *ev) {
  * time jump to it and handle it; false when there is none. */
 static bool step(spd_emu_t *emu, uint64_t limit) {
   spd_event_t ev;
-  if (!spd_event_queue_pop_until(&emu->queue, limit, &ev))
+  if (!spd_event_queue_pop_until(&emu->queue, limit, &ev)) {
+    if (emu->queue.failed && !emu->error)
+      emu->error = SPD_ENOMEM;
     return false;
+  }
   emu->now = ev.time;
   emu->events++;
   dispatch(emu, &ev);
@@ -295,6 +298,8 @@ int spd_emu_run(spd_emu_t *emu, uint64_t limit_ps) {
     if (emu->error)
       return run_failed(emu);
     if (!step(emu, limit_ps)) {
+      if (emu->error)
+        return run_failed(emu);
       if (limit_ps > emu->now && limit_ps != UINT64_MAX)
         emu->now = limit_ps;
       return spd_ctx_fail(emu->ctx, SPD_ETIMEOUT,

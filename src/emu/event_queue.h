@@ -1,7 +1,16 @@
-/* The emulator's event queue: a (4-ary) min-heap ordered by (time, sequence
- * number), so events at the same simulated time run in the order they were
- * scheduled and every run is identical. Storage grows by doubling (never one
- * allocation per event); a caller-allocated object (_init/_deinit). */
+/* The emulator's event queue, ordered by (time, sequence number) so events
+ * at the same simulated time run in the order they were scheduled and every
+ * run is identical. A radix heap on the time: bucket b > 0 holds the events
+ * whose time first differs from `now` (the time of the last event taken)
+ * in bit b - 1, bucket 0 those at `now`, each bucket in scheduling order.
+ * Time never goes back, so an event's bucket only moves down: taking from
+ * an empty bucket 0 moves the lowest non-empty bucket's events down around
+ * its earliest time, in order (they land in empty buckets), and every
+ * event of one time is always in one bucket, so bucket 0 is a FIFO in
+ * (time, sequence) order. An event moves a few times at most (the bits
+ * between its time and now), against a heap's sift down and up.
+ * Storage grows by doubling (never one allocation per event); a
+ * caller-allocated object (_init/_deinit). */
 #ifndef SPINDLE_EMU_EVENT_QUEUE_H
 #define SPINDLE_EMU_EVENT_QUEUE_H
 
@@ -25,18 +34,22 @@ typedef struct spd_event {
   uint8_t gen;
 } spd_event_t;
 
-/* Events scheduled for the current time (the time of the last event taken)
- * skip the heap: they go to a FIFO ring, which keeps the (time, sequence)
- * order exactly, because every heap event of the current time was scheduled
- * before them and so has a smaller sequence number. */
+#define SPD_EVENT_QUEUE_BUCKETS 65
+
+typedef struct spd_event_bucket {
+  spd_event_t *ev;
+  uint32_t head, count, capacity; /* events ev[head .. count) */
+} spd_event_bucket_t;
+
 typedef struct spd_event_queue {
   spd_ctx_t *ctx;
-  spd_event_t *heap;
-  size_t count, capacity;
-  spd_event_t *ring;         /* events at time `now` */
-  size_t ring_head, ring_count, ring_capacity;
-  uint64_t now;              /* time of the last event popped */
+  spd_event_bucket_t bucket[SPD_EVENT_QUEUE_BUCKETS];
+  uint64_t nonempty;         /* bit b - 1: bucket b (1..64) holds events */
+  size_t count;              /* events queued */
+  uint64_t now;              /* time of the last event taken */
   uint64_t next_seq;
+  bool failed;               /* a pop found no memory to move events down
+                                (SPD_ENOMEM in the context; queue unchanged) */
 } spd_event_queue_t;
 
 /** Prepare an empty queue with room for @p capacity events.
@@ -44,48 +57,28 @@ typedef struct spd_event_queue {
 int spd_event_queue_init(spd_event_queue_t *q, spd_ctx_t *ctx, size_t capacity);
 void spd_event_queue_deinit(spd_event_queue_t *q);
 
-/* Out of line: double the ring (events at `now`) or the heap.
- * @return 0 or SPD_ENOMEM (queue unchanged). */
-int spd__event_queue_grow(spd_event_queue_t *q, bool ring);
+/* Out of line: double bucket @p b. @return 0 or SPD_ENOMEM (queue unchanged). */
+int spd__event_queue_grow(spd_event_queue_t *q, unsigned b);
 
-/* The queue's order: time, then scheduling order. */
-static inline bool spd__event_earlier(const spd_event_t *a, const spd_event_t *b) {
-  return a->time < b->time || (a->time == b->time && a->seq < b->seq);
+static inline unsigned spd__event_bucket_of(uint64_t time, uint64_t now) {
+  return time == now ? 0u : 64u - (unsigned)__builtin_clzll(time ^ now);
 }
 
-#define SPD_EVENT_QUEUE_ARITY 4
-
-/** Make room for an event at @p time and return its slot, with time and seq
- *  (assigned here) filled in; the caller writes the other fields. NULL when
- *  the queue cannot grow (SPD_ENOMEM; queue unchanged).
- *  Inline, and the caller writes the fields straight into the slot: an event
- *  built on the stack with narrow stores and copied with wide loads stalled
- *  store-to-load forwarding on every schedule (a third of its time, perf).
- *  A 4-ary heap: half the depth of a binary one, and the four children of a
- *  node share two cache lines. The new event has the largest sequence
- *  number so far, so it sorts before a parent only when its time is
- *  strictly earlier: sifting up compares times alone. */
+/** Make room for an event at @p time (not before the last event taken) and
+ *  return its slot, with time and seq (assigned here) filled in; the caller
+ *  writes the other fields. NULL when the queue cannot grow (SPD_ENOMEM;
+ *  queue unchanged). Inline, and the caller writes the fields straight into
+ *  the slot (an event built on the stack and copied stalled store-to-load
+ *  forwarding, perf). */
 static inline spd_event_t *spd_event_queue_place(spd_event_queue_t *q, uint64_t time) {
-  spd_event_t *slot;
-  if (time == q->now) {
-    if (q->ring_count == q->ring_capacity && spd__event_queue_grow(q, true))
-      return NULL;
-    /* The ring's capacity is a power of two, so wrapping is a mask. */
-    slot = &q->ring[(q->ring_head + q->ring_count) & (q->ring_capacity - 1)];
-    q->ring_count++;
-  } else {
-    if (q->count == q->capacity && spd__event_queue_grow(q, false))
-      return NULL;
-    size_t i = q->count++;
-    while (i > 0) {
-      size_t parent = (i - 1) / SPD_EVENT_QUEUE_ARITY;
-      if (time >= q->heap[parent].time)
-        break;
-      q->heap[i] = q->heap[parent];
-      i = parent;
-    }
-    slot = &q->heap[i];
-  }
+  unsigned b = spd__event_bucket_of(time, q->now);
+  spd_event_bucket_t *k = &q->bucket[b];
+  if (k->count == k->capacity && spd__event_queue_grow(q, b))
+    return NULL;
+  spd_event_t *slot = &k->ev[k->count++];
+  if (b)
+    q->nonempty |= 1ull << (b - 1);
+  q->count++;
   slot->time = time;
   slot->seq = q->next_seq++;
   return slot;
@@ -105,21 +98,17 @@ static inline int spd_event_queue_push(spd_event_queue_t *q, const spd_event_t *
 /** Nothing is pending at the current time (the time of the last event
  *  taken): an event scheduled now would be the next one taken. */
 static inline bool spd_event_queue_nothing_now(const spd_event_queue_t *q) {
-  return !q->ring_count && !(q->count && q->heap[0].time == q->now);
+  return q->bucket[0].head == q->bucket[0].count;
 }
 
-/** Remove the earliest event into @p out; false when empty. */
+/** Remove the earliest event into @p out; false when empty (or, with
+ *  q->failed set, when no memory was left to move events down). */
 bool spd_event_queue_pop(spd_event_queue_t *q, spd_event_t *out);
 /** The same, but only an event at or before @p limit: false (queue
- *  unchanged) when none is. One look at the queue per event, not a peek and
- *  then a pop. */
+ *  unchanged) when none is. */
 bool spd_event_queue_pop_until(spd_event_queue_t *q, uint64_t limit, spd_event_t *out);
 
 /** The earliest event, or NULL when empty (valid until the next push/pop). */
-static inline const spd_event_t *spd_event_queue_peek(const spd_event_queue_t *q) {
-  if (q->ring_count && !(q->count && q->heap[0].time == q->now))
-    return &q->ring[q->ring_head];
-  return q->count ? &q->heap[0] : NULL;
-}
+const spd_event_t *spd_event_queue_peek(spd_event_queue_t *q);
 
 #endif

@@ -1,11 +1,16 @@
 /* One chip's multicast routing table as the emulated router holds it:
  * at most 1023 application entries (SPINNAKER.md #10), exact key/mask
- * matching with the lowest index winning (spindle/route.h), and a small
- * direct-mapped cache of recent look-ups so packet trains with repeating keys
- * cost one probe. A key the cache misses is looked up in an index built at
- * load: one hash probe per distinct mask of the table (tables hold few), each
- * giving the lowest entry with that mask and key, instead of a scan of the
- * table; a table with more masks than the index holds is scanned.
+ * matching with the lowest index winning (spindle/route.h).
+ * A table whose masks are all prefix masks (ones then zeros, as every
+ * table the mapper makes) gets a direct key -> route table at load: the
+ * key's bits above the coarsest mask pick a bucket by one hash probe, and
+ * the bits between that and the bucket's finest mask index the bucket's
+ * array of route words, filled lowest entry first, so a look-up is two
+ * memory reads whatever the key (docs/emulator.md "Host speed").
+ * Another table is looked up in an index: one hash probe per distinct mask
+ * (tables hold few), each giving the lowest entry with that mask and key,
+ * behind a small direct-mapped cache of recent look-ups; a table with more
+ * masks than the index holds is scanned.
  * Caller-allocated (_init/_deinit); the storage is allocated when a table is
  * first loaded, so chips without a table cost nothing. */
 #ifndef SPINDLE_EMU_ROUTER_TABLE_H
@@ -33,8 +38,24 @@ typedef struct spd_router_index_slot {
   uint16_t entry; /* lowest entry with this mask and key */
 } spd_router_index_slot_t;
 
+/* The direct table: a bucket per distinct key >> shift of the entries
+ * (shift: the most zero bits of any mask), found by open addressing. */
+#define SPD_ROUTER_BUCKET_SLOTS 2048 /* twice the entries: probes stay short */
+#define SPD_ROUTER_DIRECT_MAX_WORDS (1u << 18) /* more: the index instead */
+
+typedef struct spd_router_bucket {
+  uint32_t prefix; /* key >> shift */
+  uint8_t used;
+  uint8_t low;     /* the bucket's finest mask's zero bits: words index key >> low */
+  uint32_t at;     /* its first word in words[] */
+} spd_router_bucket_t;
+
 typedef struct spd_router_table {
   spd_route_entry_t *entries; /* SPD_ROUTER_ENTRIES slots once loaded */
+  spd_router_bucket_t *buckets; /* the direct table, or NULL */
+  uint32_t *words;            /* route | SPD_ROUTER_HIT per key, or 0 */
+  uint32_t shift;
+  bool direct;                /* the direct table is built */
   spd_router_cache_slot_t *cache;
   spd_router_index_slot_t *index;
   uint32_t n;

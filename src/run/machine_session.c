@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "machine/cost_table.h"
+#include "run/machine_roofline.h"
 #include "run/machine_session.h"
 
 static double wall_seconds(void) {
@@ -918,6 +919,10 @@ static int run_machine(mrun_t *r0, const spd_machine_run_opts_t *opts,
   st.simulated_samples_per_second =
       st.simulated_seconds > 0 ? (double)st.samples / st.simulated_seconds : 0;
   st.host_seconds = wall_seconds() - t0;
+  st.host_samples_per_second = st.host_seconds > 0 ? (double)st.samples / st.host_seconds : 0;
+  st.energy_per_sample_joules = st.samples ? st.energy_joules / (double)st.samples : 0;
+  if (!err && r.g && r.routing.trees)
+    err = spd__mrun_roofline(&r, &st);
   if (stats)
     *stats = st;
   return err;
