@@ -3,6 +3,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "nn/layer_op.h"
+
 #define DEFAULT_FRAC 11  /* s4.11: unbounded activations and gradients */
 #define HEADROOM_ACT 4.0
 #define HEADROOM_GRAD 4.0
@@ -26,17 +28,7 @@ int spd_numeric_frac_for(double max_abs, double headroom, int lo, int hi) {
 }
 
 /* The activation a layer applies, or linear. */
-static spd_activation_t layer_activation(const spd_layer_t *l) {
-  switch (l->config.kind) {
-  case SPD_LAYER_DENSE:
-  case SPD_LAYER_CONV1D:
-  case SPD_LAYER_CONV2D:
-  case SPD_LAYER_ACTIVATION:
-    return l->config.activation;
-  default:
-    return SPD_ACT_LINEAR;
-  }
-}
+static spd_activation_t layer_activation(const spd_layer_t *l) { return spd__op_activation(l); }
 
 static bool bounded_activation(spd_activation_t a) {
   return a == SPD_ACT_SIGMOID || a == SPD_ACT_SOFTMAX || a == SPD_ACT_TANH;
@@ -46,25 +38,9 @@ static bool bounded_activation(spd_activation_t a) {
  * movers (Flatten, Reshape, Dropout, max pooling) pass values unchanged and
  * average pooling stays within its input's range, so they inherit the fracs
  * of what feeds them. */
-static bool computes_values(const spd_layer_t *l) {
-  switch (l->config.kind) {
-  case SPD_LAYER_DENSE:
-  case SPD_LAYER_CONV1D:
-  case SPD_LAYER_CONV2D:
-  case SPD_LAYER_ACTIVATION:
-  case SPD_LAYER_BATCHNORM:
-  case SPD_LAYER_ADD:
-  case SPD_LAYER_INPUT:
-    return true;
-  default:
-    return false;
-  }
-}
+static bool computes_values(const spd_layer_t *l) { return spd__op_has(l, SPD_OP_COMPUTES); }
 
-static bool has_kernel(const spd_layer_t *l) {
-  return l->config.kind == SPD_LAYER_DENSE || l->config.kind == SPD_LAYER_CONV1D ||
-         l->config.kind == SPD_LAYER_CONV2D;
-}
+static bool has_kernel(const spd_layer_t *l) { return spd__op_has(l, SPD_OP_WEIGHTS); }
 
 /* Data movers copy the fracs of their first input, in topological order. */
 static void inherit_data_movers(spd_numeric_plan_t *plan, const spd_model_t *m) {
