@@ -410,11 +410,11 @@ static int collect(csearch_t *S, const spd_model_t *m) {
         return spd_ctx_fail(S->ctx, SPD_EUNSUPPORTED, "layer '%s' (%s): the machine's kernels "
                             "take strides > 1 or dilation_rate > 1, not both", l->config.name,
                             spd_layer_kind_name(k));
-    if ((is_conv(k) && l->config.groups > 1) || l->config.activation == SPD_ACT_RELU6)
+    if ((is_conv(k) && l->config.groups > 1) || !spd__act_has_fixed_form(l->config.activation))
       return spd_ctx_fail(S->ctx, SPD_EUNSUPPORTED, "layer '%s' (%s): the machine's kernels "
                           "have no %s yet (--backend reference runs it)", l->config.name,
                           spd_layer_kind_name(k), l->config.groups > 1 ? "grouped convolution"
-                                                                       : "relu6");
+                                                                       : spd__act_display_name(l->config.activation));
     if (is_conv(k) || is_pool(k)) {
       S->st[n++] = stage_of_layer(l, i);
       continue;

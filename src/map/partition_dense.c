@@ -38,11 +38,11 @@ static int collect_stages(spd_ctx_t *ctx, const spd_model_t *m, int first, stage
     spd_layer_kind_t k = l->config.kind;
     if (pass_through(k))
       continue;
-    if (l->config.activation == SPD_ACT_RELU6 &&
+    if (!spd__act_has_fixed_form(l->config.activation) &&
         (role_of(k) == SPD_OPM_DENSE || role_of(k) == SPD_OPM_FOLD_ACT))
       return spd_ctx_fail(ctx, SPD_EUNSUPPORTED, "layer '%s' (%s): the machine's kernels have "
-                          "no relu6 yet (--backend reference runs it)", l->config.name,
-                          spd_layer_kind_name(k));
+                          "no %s yet (--backend reference runs it)", l->config.name,
+                          spd_layer_kind_name(k), spd__act_display_name(l->config.activation));
     if (role_of(k) == SPD_OPM_DENSE && l->input_shape.rank > 1)
       return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
                           "layer '%s' (Dense): the machine maps Dense on rank-1 inputs only, "

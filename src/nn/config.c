@@ -1,4 +1,5 @@
 /* Keras's layer defaults and generated layer names. */
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +19,7 @@ void spd_layer_config_defaults(spd_layer_config_t *cfg, spd_layer_kind_t kind,
    * defaults to alpha 0.3: a loader mapping that layer sets this field. */
   cfg->negative_slope = 0.2f;
   cfg->elu_alpha = 1.0f;
+  cfg->relu_max_value = INFINITY;
   cfg->use_bias = true;
   for (int i = 0; i < 2; i++) {
     cfg->kernel_size[i] = 1;

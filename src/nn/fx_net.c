@@ -30,11 +30,12 @@ static int check_layer(spd_fx_net_t *net, const spd_layer_t *l, int i) {
                         "layer '%s' (%s): not supported by the fixed-point reference yet",
                         l->config.name,
                         k == SPD_LAYER_INPUT ? "a second model input" : spd_layer_kind_name(k));
-  if ((is_conv(k) && l->config.groups > 1) || l->config.activation == SPD_ACT_RELU6)
+  spd_activation_t a = spd__op_activation(l);
+  if ((is_conv(k) && l->config.groups > 1) || !spd__act_has_fixed_form(a))
     return spd_ctx_fail(net->ctx, SPD_EUNSUPPORTED,
                         "layer '%s' (%s): the fixed-point reference has no %s yet (--numeric "
                         "float runs it)", l->config.name, spd_layer_kind_name(k),
-                        l->config.groups > 1 ? "grouped convolution" : "relu6");
+                        l->config.groups > 1 ? "grouped convolution" : spd__act_display_name(a));
   /* A softmax acts on the last axis of its output in Keras; the fixed-point
    * softmax takes the whole output as one vector. */
   if (spd__op_activation(l) == SPD_ACT_SOFTMAX && l->output_shape.rank > 1)
@@ -168,8 +169,11 @@ static int setup_layer(spd_fx_net_t *net, int i) {
   fl->out_size = spd_shape_size(&l->output_shape);
   int in = i > 0 ? l->inbound[0] : 0;
   fl->in_size = net->layers[in].out_size;
-  fl->softmax = spd__op_activation(l) == SPD_ACT_SOFTMAX;
-  if (is_mover(fl->kind)) /* values pass unchanged: views alias the input's */
+  int folded = spd__layer_folded_into(net->model, i);
+  fl->softmax = spd__op_activation(folded >= 0 ? &net->model->layers[folded] : l) ==
+                SPD_ACT_SOFTMAX;
+  fl->folded = spd__layer_fold_target(net->model, i) >= 0;
+  if (fx_aliased(fl)) /* values pass unchanged: views alias the input's */
     return 0;
   size_t n = fl->out_size, wide = n > fl->in_size ? n : fl->in_size;
   size_t nb = n * (size_t)net->max_batch;
@@ -205,7 +209,7 @@ int spd__fx_setup_weights(spd_fx_net_t *net, int i) {
 static void free_layers(spd_fx_net_t *net) {
   for (int i = 0; net->layers && i < net->n_layers; i++) {
     fx_layer_t *fl = &net->layers[i];
-    if (is_mover(fl->kind))
+    if (fx_aliased(fl))
       continue;
     spd_free(net->ctx, fl->all.y);
     spd_free(net->ctx, fl->all.z);

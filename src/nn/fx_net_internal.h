@@ -51,6 +51,7 @@ typedef struct fx_batch_tensors {
  * sample-at-a-time arithmetic of a tile. */
 typedef struct fx_layer {
   spd_layer_kind_t kind;
+  bool folded;          /* an activation its producer applies (nn/layer_op.h) */
   size_t in_size, out_size;
   spd_fx_act_params_t act;
   bool softmax;
@@ -104,6 +105,9 @@ static inline bool is_conv(spd_layer_kind_t k) { return op_traits_(k, SPD_OP_WEI
 static inline bool is_maxpool(spd_layer_kind_t k) { return op_traits_(k, SPD_OP_MAXPOOL | SPD_OP_WINDOW); }
 static inline bool is_avgpool(spd_layer_kind_t k) { return op_traits_(k, SPD_OP_AVGPOOL | SPD_OP_WINDOW); }
 static inline bool has_weights(spd_layer_kind_t k) { return op_traits_(k, SPD_OP_WEIGHTS); }
+/* A layer whose tensors are views of its input's: a data mover, or an
+ * activation folded into its producer. */
+static inline bool fx_aliased(const fx_layer_t *fl) { return fl->folded || is_mover(fl->kind); }
 
 /** Frac of the exact sums of the gradients a layer receives (every dX
  *  frac the layers produce, w + g <= 28 or g + 16 <= 30, shifts up to it

@@ -16,7 +16,7 @@ int spd__fx_inbound(const spd_fx_net_t *net, int i, int k) {
 
 /* The layer whose int16 output format a (possibly data-moving) layer uses. */
 int spd__fx_owner(const spd_fx_net_t *net, int i) {
-  while (i > 0 && is_mover(net->layers[i].kind))
+  while (i > 0 && fx_aliased(&net->layers[i]))
     i = spd__fx_inbound(net, i, 0);
   return i;
 }
@@ -161,11 +161,15 @@ void spd__fx_forward_add(spd_fx_net_t *net, int i) {
 void spd__fx_net_select(spd_fx_net_t *net, int s) {
   for (int i = 0; i < net->n_layers; i++) {
     fx_layer_t *fl = &net->layers[i];
-    if (is_mover(fl->kind)) { /* same values, same order: the input's views */
+    if (fx_aliased(fl)) { /* same values, same order: the input's views */
       const fx_layer_t *in = &net->layers[spd__fx_inbound(net, i, 0)];
       fl->y = in->y;
       fl->dy = in->dy;
       fl->dy_acc = in->dy_acc;
+      if (fl->folded) { /* the producer's z and dz are the activation's */
+        fl->z = in->z;
+        fl->dz = in->dz;
+      }
       continue;
     }
     size_t at = (size_t)s * fl->out_size;
@@ -193,7 +197,7 @@ static void forward_layer(spd_fx_net_t *net, int i, const float *x) {
   const spd_layer_op_t *op = spd__op_of(&net->model->layers[i]);
   if (i == 0)
     forward_input(net, x);
-  else if (op->fx_forward)
+  else if (op->fx_forward && !net->layers[i].folded)
     op->fx_forward(net, i);
 }
 
@@ -202,7 +206,7 @@ void spd__fx_net_forward(spd_fx_net_t *net, const float *x, int batch) {
   for (int i = 0; i < net->n_layers; i++) {
     uint32_t before = net->sat;
     const spd_layer_op_t *op = spd__op_of(&net->model->layers[i]);
-    if (i > 0 && op->fx_forward_batch) /* needs the whole batch */
+    if (i > 0 && op->fx_forward_batch && !net->layers[i].folded) /* needs the whole batch */
       op->fx_forward_batch(net, i, batch);
     else
       for (int s = 0; s < batch; s++) {
@@ -332,6 +336,8 @@ void spd__fx_backward_pass_on(spd_fx_net_t *net, int i) {
 /* dY and dZ of layer @p i for the selected sample. */
 static void backward_entry(spd_fx_net_t *net, int i) {
   int last = net->n_layers - 1;
+  if (net->layers[last].folded) /* the loss's gradient is its producer's */
+    last = spd__fx_inbound(net, last, 0);
   if (i != last)
     collect_dy(net, i);
   if (i != last || !net->loss_fused)
@@ -360,7 +366,7 @@ static void backward_layer(spd_fx_net_t *net, int i) {
 
 void spd__fx_net_backward(spd_fx_net_t *net, int batch) {
   for (int i = net->n_layers - 1; i > 0; i--) {
-    if (is_mover(net->layers[i].kind))
+    if (fx_aliased(&net->layers[i]))
       continue;
     uint32_t before = net->sat;
     const spd_layer_op_t *op = spd__op_of(&net->model->layers[i]);

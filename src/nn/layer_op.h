@@ -106,6 +106,31 @@ static inline spd_activation_t spd__op_activation(const spd_layer_t *l) {
   return spd__op_has(l, SPD_OP_ACTIVATION) ? l->config.activation : SPD_ACT_LINEAR;
 }
 
+/** Folding (docs/layers.md, "Folded activations"): an activation layer
+ *  (role SPD_OPM_FOLD_ACT) that is the only reader of a weighted layer with
+ *  a linear activation is applied by that layer, as if it were the layer's
+ *  own activation: one rounding of z into the activation's output, in the
+ *  fixed-point reference and on the machine alike. fold_target gives the
+ *  weighted layer layer @p i folds into, folded_into the activation layer
+ *  folded into weighted layer @p j; -1 when there is none. */
+int spd__layer_fold_target(const spd_model_t *m, int i);
+int spd__layer_folded_into(const spd_model_t *m, int j);
+
+/** Does activation @p a have a fixed-point form (fixed_math.h) and a
+ *  kernel form? relu6, selu, swish, gelu and ReLU with arguments run in the
+ *  float reference only. */
+static inline bool spd__act_has_fixed_form(spd_activation_t a) {
+  return a == SPD_ACT_LINEAR || a == SPD_ACT_RELU || a == SPD_ACT_SIGMOID ||
+         a == SPD_ACT_TANH || a == SPD_ACT_SOFTMAX || a == SPD_ACT_LEAKY_RELU ||
+         a == SPD_ACT_ELU;
+}
+
+/** The name of activation @p a in a diagnostic ("ReLU with arguments" for
+ *  relu_args). */
+static inline const char *spd__act_display_name(spd_activation_t a) {
+  return a == SPD_ACT_RELU_ARGS ? "ReLU with max_value or threshold" : spd_activation_name(a);
+}
+
 /** The kind whose Keras class (or one of its also names) is @p cls; -1. */
 int spd__layer_op_find(const char *cls);
 

@@ -44,6 +44,8 @@ const float *spd__ref_param(const spd_layer_t *layer, const char *name);
 float *spd__ref_param_grad(const spd_layer_t *layer, const ref_layer_state_t *st,
                            const char *name);
 spd_act_params_t spd__ref_act_params(const spd_layer_t *layer, int batch);
+/** The ReLU arguments of @p layer and the activation's input @p x. */
+spd_act_extra_t spd__ref_act_extra(const spd_layer_t *layer, const float *x);
 /** The output of inbound @p k; its gradient buffer, or NULL when nothing
  *  upstream needs it. */
 const float *spd__ref_input_of(const spd_ref_t *ref, const spd_layer_t *layer, int k);

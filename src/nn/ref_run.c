@@ -62,6 +62,11 @@ spd_window_params_t spd__ref_window_params(const spd_layer_t *layer, int batch) 
   return p;
 }
 
+spd_act_extra_t spd__ref_act_extra(const spd_layer_t *layer, const float *x) {
+  spd_act_extra_t e = {layer->config.relu_max_value, layer->config.relu_threshold, x};
+  return e;
+}
+
 spd_act_params_t spd__ref_act_params(const spd_layer_t *layer, int batch) {
   spd_act_params_t p;
   p.kind = layer->config.activation;
@@ -100,7 +105,8 @@ void spd__ref_weights_forward(spd_ref_t *ref, int i, bool training) {
   }
   if (st->pre) {
     spd_act_params_t a = spd__ref_act_params(layer, ref->batch);
-    spd_activation_forward(st->out, st->pre, &a);
+    spd_act_extra_t e = spd__ref_act_extra(layer, st->pre);
+    spd_activation_forward_extra(st->out, st->pre, &a, &e);
   }
 }
 
@@ -112,8 +118,9 @@ void spd__ref_weights_backward(spd_ref_t *ref, int i, const float *dz_ready) {
     dz = dz_ready;
   } else if (st->pre) {
     spd_act_params_t a = spd__ref_act_params(layer, ref->batch);
+    spd_act_extra_t e = spd__ref_act_extra(layer, st->pre);
     memset(ref->scratch, 0, st->out_size * (size_t)ref->batch * sizeof(float));
-    spd_activation_backward(ref->scratch, st->dout, st->out, &a);
+    spd_activation_backward_extra(ref->scratch, st->dout, st->out, &a, &e);
     dz = ref->scratch;
   }
   const float *in = spd__ref_input_of(ref, layer, 0), *w = spd__ref_param(layer, "kernel");

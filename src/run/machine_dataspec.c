@@ -56,6 +56,13 @@ static uint32_t own_lo(const spd_vertex_t *v, uint32_t kind, bool receiving) {
   }
 }
 
+/* The activation model layer @p layer applies: its own, or that of an
+ * activation layer folded into it (nn/layer_op.h). */
+static spd_activation_t output_activation(const spd_model_t *m, int layer) {
+  int f = spd__layer_folded_into(m, layer);
+  return m->layers[f >= 0 ? f : layer].config.activation;
+}
+
 static bool is_last_dense(const spd_machine_graph_t *g, int layer) {
   return g->n_dense > 0 && g->dense[g->n_dense - 1].layer == layer;
 }
@@ -124,7 +131,8 @@ static int32_t dx_frac_of_reader(const spd__ds_inputs_t *in, int sent) {
   const spd_model_t *m = in->model;
   int r = sent + 1;
   while (r < m->n_layers && (spd__op_of(&m->layers[r])->machine == SPD_OPM_PASS ||
-                             spd__op_of(&m->layers[r])->machine == SPD_OPM_MASK))
+                             spd__op_of(&m->layers[r])->machine == SPD_OPM_MASK ||
+                             spd__layer_fold_target(m, r) >= 0))
     r++;
   if (r >= m->n_layers)
     return 0;
@@ -158,10 +166,13 @@ static uint32_t train_window(const spd__ds_inputs_t *in, const spd_vertex_t *v,
 
 /* Layers that pass every value on unchanged and in order: Flatten,
  * Reshape and a Dropout of rate 0 (the reference neither masks nor
- * scales). */
-static bool passes_values(const spd_layer_t *l) {
+ * scales); and an activation folded into its producer, which the
+ * producer's tiles apply before any mask. */
+static bool passes_values(const spd_model_t *m, int i) {
+  const spd_layer_t *l = &m->layers[i];
   spd_op_machine_t role = spd__op_of(l)->machine;
-  return role == SPD_OPM_PASS || (role == SPD_OPM_MASK && !(l->config.rate > 0));
+  return role == SPD_OPM_PASS || (role == SPD_OPM_MASK && !(l->config.rate > 0)) ||
+         spd__layer_fold_target(m, i) >= 0;
 }
 
 /* The Dropout (rate > 0) that reads model layer @p layer's output, directly
@@ -171,7 +182,7 @@ int spd__ds_dropout_reading(const spd_model_t *m, int layer) {
     const spd_layer_t *l = &m->layers[i];
     if (l->n_inbound < 1 || l->inbound[0] != layer)
       continue;
-    if (passes_values(l)) {
+    if (passes_values(m, i)) {
       layer = i;
       continue;
     }
@@ -208,7 +219,7 @@ int spd__ds_check_dropouts(spd_ctx_t *ctx, const spd_model_t *m, const spd_machi
     if (masked)
       continue;
     int p = l->inbound[0];
-    while (p > 0 && passes_values(&m->layers[p]))
+    while (p > 0 && passes_values(m, p))
       p = m->layers[p].inbound[0];
     return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
                         "layer '%s' (Dropout, rate %g): machine training applies a Dropout's "
@@ -360,8 +371,7 @@ static uint32_t configure_role(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_c
     c->cols = v->cols.n;
     act_config(in, v->layer, c);
     c->grad_frac = in->plan->layers[v->layer].grad_frac;
-    c->flags = (in->model->layers[v->layer].config.activation == SPD_ACT_SOFTMAX ? SPD_DS_SOFTMAX
-                                                                                : 0) |
+    c->flags = (output_activation(in->model, v->layer) == SPD_ACT_SOFTMAX ? SPD_DS_SOFTMAX : 0) |
                (in->labels ? SPD_DS_LABELS : 0);
     return 0;
   case SPD_ROLE_SINK:

@@ -26,13 +26,16 @@ static int check_model(mrun_t *r) {
   const spd_model_t *m = r->model;
   for (int i = 1; i < m->n_layers; i++) {
     const spd_layer_t *l = &m->layers[i];
-    if (spd__op_of(l)->machine == SPD_OPM_FOLD_ACT)
+    int folds = spd__layer_fold_target(m, i);
+    if (spd__op_of(l)->machine == SPD_OPM_FOLD_ACT && folds < 0)
       return spd_ctx_fail(r->ctx, SPD_EUNSUPPORTED,
-                          "layer '%s': the machine runs Dense layers with their own "
-                          "activation; fold the Activation layer into the Dense before it",
-                          l->config.name);
+                          "layer '%s' (%s): the machine applies an activation layer in the "
+                          "tiles of the Dense or convolution it follows, which must have a "
+                          "linear activation and no other reader",
+                          l->config.name, spd_layer_kind_name(l->config.kind));
     spd_activation_t a = l->config.activation;
-    if (l->config.kind == SPD_LAYER_DENSE && r->o.numeric == SPD_NUMERIC_FLOAT &&
+    bool applies = l->config.kind == SPD_LAYER_DENSE || folds >= 0;
+    if (applies && r->o.numeric == SPD_NUMERIC_FLOAT &&
         a == SPD_ACT_SOFTMAX && i != m->n_layers - 1)
       return spd_ctx_fail(r->ctx, SPD_EUNSUPPORTED,
                           "layer '%s': softmax runs on the loss core, after the last layer only",
@@ -780,10 +783,16 @@ int spd_machine_fit_run(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *mac
   for (int i = 1; i < m->n_layers; i++) {
     spd_layer_kind_t k = m->layers[i].config.kind;
     spd_op_machine_t role = spd__layer_op(k)->machine;
-    if (role == SPD_OPM_NONE || role == SPD_OPM_INPUT || role == SPD_OPM_FOLD_ACT)
+    if (role == SPD_OPM_FOLD_ACT && spd__layer_fold_target(m, i) < 0)
+      return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
+                          "layer '%s' (%s): machine training applies an activation layer in "
+                          "the tiles of the Dense or convolution before it, which must have a "
+                          "linear activation and no other reader; train it with --backend "
+                          "reference", m->layers[i].config.name, spd_layer_kind_name(k));
+    if (role == SPD_OPM_NONE || role == SPD_OPM_INPUT)
       return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
                           "layer '%s' (%s): machine training runs Dense layers, "
-                          "convolutions, pooling and Dropout; "
+                          "convolutions, pooling, Dropout and activation layers after them; "
                           "train it with --backend reference",
                           m->layers[i].config.name, spd_layer_kind_name(k));
   }
