@@ -415,6 +415,11 @@ static int collect(csearch_t *S, const spd_model_t *m) {
                           "have no %s yet (--backend reference runs it)", l->config.name,
                           spd_layer_kind_name(k), l->config.groups > 1 ? "grouped convolution"
                                                                        : spd__act_display_name(l->config.activation));
+    if (!spd__act_alpha_fits(&l->config))
+      return spd_ctx_fail(S->ctx, SPD_EUNSUPPORTED, "layer '%s' (%s): the machine's kernels "
+                          "take a %s slope or alpha from 0 to below 2 (--backend reference "
+                          "runs it)", l->config.name, spd_layer_kind_name(k),
+                          spd_activation_name(l->config.activation));
     if (is_conv(k) || is_pool(k)) {
       S->st[n++] = stage_of_layer(l, i);
       continue;

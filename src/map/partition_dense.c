@@ -43,6 +43,12 @@ static int collect_stages(spd_ctx_t *ctx, const spd_model_t *m, int first, stage
       return spd_ctx_fail(ctx, SPD_EUNSUPPORTED, "layer '%s' (%s): the machine's kernels have "
                           "no %s yet (--backend reference runs it)", l->config.name,
                           spd_layer_kind_name(k), spd__act_display_name(l->config.activation));
+    if ((role_of(k) == SPD_OPM_DENSE || role_of(k) == SPD_OPM_FOLD_ACT) &&
+        !spd__act_alpha_fits(&l->config))
+      return spd_ctx_fail(ctx, SPD_EUNSUPPORTED, "layer '%s' (%s): the machine's kernels take "
+                          "a %s slope or alpha from 0 to below 2 (--backend reference runs it)",
+                          l->config.name, spd_layer_kind_name(k),
+                          spd_activation_name(l->config.activation));
     if (role_of(k) == SPD_OPM_DENSE && l->input_shape.rank > 1)
       return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
                           "layer '%s' (Dense): the machine maps Dense on rank-1 inputs only, "

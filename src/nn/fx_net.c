@@ -36,6 +36,14 @@ static int check_layer(spd_fx_net_t *net, const spd_layer_t *l, int i) {
                         "layer '%s' (%s): the fixed-point reference has no %s yet (--numeric "
                         "float runs it)", l->config.name, spd_layer_kind_name(k),
                         l->config.groups > 1 ? "grouped convolution" : spd__act_display_name(a));
+  if (spd__op_has(l, SPD_OP_ACTIVATION) && !spd__act_alpha_fits(&l->config))
+    return spd_ctx_fail(net->ctx, SPD_EUNSUPPORTED,
+                        "layer '%s' (%s): %s %s %g does not fit the fixed-point multiplier "
+                        "(0 to below 2; --numeric float runs it)", l->config.name,
+                        spd_layer_kind_name(k), spd_activation_name(l->config.activation),
+                        l->config.activation == SPD_ACT_ELU ? "alpha" : "slope",
+                        (double)(l->config.activation == SPD_ACT_ELU ? l->config.elu_alpha
+                                                                     : l->config.negative_slope));
   /* A softmax acts on the last axis of its output in Keras; the fixed-point
    * softmax takes the whole output as one vector. */
   if (spd__op_activation(l) == SPD_ACT_SOFTMAX && l->output_shape.rank > 1)

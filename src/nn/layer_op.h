@@ -125,6 +125,16 @@ static inline bool spd__act_has_fixed_form(spd_activation_t a) {
          a == SPD_ACT_ELU;
 }
 
+/** Does the slope of a leaky_relu or the alpha of an elu of config @p c fit
+ *  the fixed-point multiplier (Q1.30: 0 <= alpha < 2) that the fixed-point
+ *  reference and the kernels (float ones too) apply? Other activations: true. */
+static inline bool spd__act_alpha_fits(const spd_layer_config_t *c) {
+  float a = c->activation == SPD_ACT_ELU          ? c->elu_alpha
+            : c->activation == SPD_ACT_LEAKY_RELU ? c->negative_slope
+                                                  : 0.0f;
+  return a >= 0.0f && a < 2.0f;
+}
+
 /** The name of activation @p a in a diagnostic ("ReLU with arguments" for
  *  relu_args). */
 static inline const char *spd__act_display_name(spd_activation_t a) {

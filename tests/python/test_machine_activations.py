@@ -152,3 +152,19 @@ def test_float_only_activations(act, tiny_data, tmp_path):
                 "--seed", "3", "--limit", "6", "--epochs", "1", "--batch-size", "3")
         assert r.returncode != 0
         assert "act0" in r.stderr and act in r.stderr, r.stderr
+
+
+def test_slopes_beyond_the_fixed_multiplier_are_refused(tiny_data, tmp_path):
+    """A LeakyReLU slope of 2 or more does not fit the Q1.30 multiplier of
+    the fixed-point activations: fixed point and the machine refuse it
+    (instead of clamping it), the float reference trains it."""
+    path = model(tmp_path, "steep", [dense("d0", 16), layer("LeakyReLU", "steep0",
+                                                            negative_slope=2.5)])
+    r = run("train", path, "--data", tiny_data, "--backend", "reference", "--numeric", "float",
+            "--seed", "3", "--limit", "6", "--epochs", "1", "--batch-size", "3")
+    assert r.returncode == 0, r.stderr
+    for backend, numeric in (("reference", "fixed"), ("machine", "fixed"), ("machine", "float")):
+        r = run("train", path, "--data", tiny_data, "--backend", backend, "--numeric", numeric,
+                "--seed", "3", "--limit", "6", "--epochs", "1", "--batch-size", "3")
+        assert r.returncode != 0, (backend, numeric)
+        assert "steep0" in r.stderr and "below 2" in r.stderr, r.stderr
