@@ -240,6 +240,54 @@ static void conv_and_pooling(void **state) {
   compare(&in, avgpool, 5, SPD_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, 0.01);
 }
 
+/* Activation layers after linear Dense layers (folded into them in fixed
+ * point, docs/layers.md), the softmax output one fused with the loss. */
+static void folded_activation_layers(void **state) {
+  (void)state;
+  spd_shape_t in = {1, {12}};
+  spec_t layers[] = {{SPD_LAYER_DENSE, 16, SPD_ACT_LINEAR},
+                     {SPD_LAYER_ACTIVATION, 0, SPD_ACT_LEAKY_RELU},
+                     {SPD_LAYER_DENSE, 12, SPD_ACT_LINEAR},
+                     {SPD_LAYER_ACTIVATION, 0, SPD_ACT_ELU},
+                     {SPD_LAYER_DENSE, 4, SPD_ACT_LINEAR},
+                     {SPD_LAYER_ACTIVATION, 0, SPD_ACT_SOFTMAX}};
+  compare(&in, layers, 6, SPD_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, 0.005);
+}
+
+/* ZeroPadding2D and GlobalMaxPooling2D, the layers added as descriptors
+ * only (src/nn/layers/): values and gradients pass exactly in both modes. */
+static void padding_and_global_max(void **state) {
+  (void)state;
+  spd_model_t *m;
+  assert_int_equal(spd_model_new(NULL, "pad", &m), 0);
+  spd_layer_config_t cfg;
+  int at;
+  spd_layer_config_defaults(&cfg, SPD_LAYER_INPUT, "in");
+  cfg.input_shape = (spd_shape_t){3, {6, 6, 2}};
+  assert_int_equal(spd_model_add(m, &cfg, NULL, 0, &at), 0);
+  spd_layer_config_defaults(&cfg, SPD_LAYER_ZEROPAD2D, "pad");
+  cfg.pads[0] = 1;
+  cfg.pads[1] = 2;
+  cfg.pads[3] = 1;
+  assert_int_equal(spd_model_add(m, &cfg, &at, 1, &at), 0);
+  spd_layer_config_defaults(&cfg, SPD_LAYER_CONV2D, "conv");
+  cfg.filters = 4;
+  cfg.kernel_size[0] = cfg.kernel_size[1] = 3;
+  cfg.activation = SPD_ACT_TANH;
+  assert_int_equal(spd_model_add(m, &cfg, &at, 1, &at), 0);
+  spd_layer_config_defaults(&cfg, SPD_LAYER_GLOBALMAXPOOL2D, "gmp");
+  assert_int_equal(spd_model_add(m, &cfg, &at, 1, &at), 0);
+  spd_layer_config_defaults(&cfg, SPD_LAYER_DENSE, "out");
+  cfg.units = 3;
+  cfg.activation = SPD_ACT_SOFTMAX;
+  assert_int_equal(spd_model_add(m, &cfg, &at, 1, &at), 0);
+  assert_int_equal(spd_model_build(m, 12), 0);
+  assert_int_equal(m->layers[1].output_shape.dims[0], 7);
+  assert_int_equal(m->layers[1].output_shape.dims[1], 9);
+  assert_int_equal(m->layers[3].output_shape.rank, 1);
+  compare_model(m, SPD_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, 0.01);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(dense_every_activation),
@@ -247,6 +295,8 @@ int main(void) {
       cmocka_unit_test(conv_and_pooling),
       cmocka_unit_test(residual_add),
       cmocka_unit_test(batch_normalization),
+      cmocka_unit_test(folded_activation_layers),
+      cmocka_unit_test(padding_and_global_max),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -106,7 +106,9 @@ static void names_round_trip(void **state) {
   assert_int_equal(spd_layer_kind_parse("LSTM"), -1);
   assert_int_equal(spd_activation_parse("leaky_relu"), SPD_ACT_LEAKY_RELU);
   assert_string_equal(spd_activation_name(SPD_ACT_SOFTMAX), "softmax");
-  assert_int_equal(spd_activation_parse("swish"), -1);
+  assert_int_equal(spd_activation_parse("swish"), SPD_ACT_SWISH);
+  assert_int_equal(spd_activation_parse("silu"), SPD_ACT_SWISH);
+  assert_int_equal(spd_activation_parse("mish"), -1);
   assert_int_equal(spd_initializer_parse("HeNormal"), SPD_INIT_HE_NORMAL);
   assert_int_equal(spd_initializer_parse("he_uniform"), SPD_INIT_HE_UNIFORM);
   assert_string_equal(spd_initializer_name(SPD_INIT_GLOROT_NORMAL), "glorot_normal");

@@ -282,6 +282,57 @@ static void activation_layers(void **state) {
   gradcheck(&n, &c, 5);
 }
 
+/* selu, swish, gelu and Keras's ReLU with a cap, a slope and a threshold,
+ * fused into a Dense and as Activation layers (whose backward reads the
+ * input for swish, gelu and relu_args). */
+static void more_activations(void **state) {
+  (void)state;
+  const spd_activation_t acts[] = {SPD_ACT_SELU, SPD_ACT_SWISH, SPD_ACT_GELU,
+                                   SPD_ACT_RELU_ARGS};
+  for (size_t k = 0; k < sizeof acts / sizeof acts[0]; k++) {
+    for (int layer = 0; layer < 2; layer++) {
+      net_t n;
+      net_input(&n, 1, 4, 0, 0);
+      spd_layer_config_t d = dense(5, layer ? SPD_ACT_LINEAR : acts[k]);
+      spd_layer_config_t a = cfg_of(SPD_LAYER_ACTIVATION);
+      a.activation = acts[k];
+      for (spd_layer_config_t *c = &d; c; c = c == &d ? &a : NULL) {
+        c->negative_slope = 0.25f;
+        c->relu_threshold = 0.05f;
+        c->relu_max_value = 0.4f;
+      }
+      net_add(&n, d);
+      if (layer)
+        net_add(&n, a);
+      net_add(&n, dense(3, SPD_ACT_LINEAR));
+      check_t c = {SPD_LOSS_MSE, false, true, 3};
+      print_message("activation %s%s, %s\n", spd_activation_name(acts[k]),
+                    acts[k] == SPD_ACT_RELU_ARGS ? " (with arguments)" : "", layer ? "layer" : "fused");
+      gradcheck(&n, &c, 70 + 2 * k + (size_t)layer);
+    }
+  }
+}
+
+/* ZeroPadding2D (uneven pads) and GlobalMaxPooling2D. */
+static void zero_padding_and_global_max(void **state) {
+  (void)state;
+  net_t n;
+  net_input(&n, 3, 4, 3, 2);
+  spd_layer_config_t p = cfg_of(SPD_LAYER_ZEROPAD2D);
+  p.pads[0] = 1;
+  p.pads[1] = 2;
+  p.pads[2] = 0;
+  p.pads[3] = 1;
+  net_add(&n, p);
+  spd_layer_config_t c = window(SPD_LAYER_CONV2D, 2, 1, 1, SPD_PAD_VALID);
+  c.activation = SPD_ACT_TANH;
+  net_add(&n, c);
+  net_add(&n, cfg_of(SPD_LAYER_GLOBALMAXPOOL2D));
+  net_add(&n, dense(2, SPD_ACT_LINEAR));
+  check_t k = {SPD_LOSS_MSE, false, true, 2};
+  gradcheck(&n, &k, 41);
+}
+
 static void conv2d_strided_same(void **state) {
   (void)state;
   net_t n;
@@ -501,6 +552,8 @@ int main(void) {
       cmocka_unit_test(grouped_conv_explicit_pads_relu6),
       cmocka_unit_test(concatenate_channels),
       cmocka_unit_test(lrn_across_channels),
+      cmocka_unit_test(more_activations),
+      cmocka_unit_test(zero_padding_and_global_max),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

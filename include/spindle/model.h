@@ -51,7 +51,9 @@ typedef struct spd_tensor {
   X(BATCHNORM, "BatchNormalization")                                          \
   X(ADD, "Add")                                                               \
   X(CONCATENATE, "Concatenate")                                               \
-  X(LRN, "LRN")
+  X(LRN, "LRN")                                                               \
+  X(GLOBALMAXPOOL2D, "GlobalMaxPooling2D")                                    \
+  X(ZEROPAD2D, "ZeroPadding2D")
 
 typedef enum spd_layer_kind {
 #define SPD_LAYER_KIND_ENUM_(id, keras) SPD_LAYER_##id,
@@ -72,7 +74,11 @@ int spd_layer_kind_parse(const char *keras_class_name);
   X(SOFTMAX, "softmax")                                                       \
   X(LEAKY_RELU, "leaky_relu")                                                 \
   X(ELU, "elu")                                                               \
-  X(RELU6, "relu6")
+  X(RELU6, "relu6")                                                           \
+  X(SELU, "selu")                                                             \
+  X(SWISH, "swish")                                                           \
+  X(GELU, "gelu")                                                             \
+  X(RELU_ARGS, "relu")
 
 typedef enum spd_activation {
 #define SPD_ACTIVATION_ENUM_(id, keras) SPD_ACT_##id,
@@ -81,6 +87,10 @@ typedef enum spd_activation {
   SPD_ACT_COUNT
 } spd_activation_t;
 
+/* SWISH is also read as Keras 3's "silu"; GELU is the exact form (erf,
+ * Keras's approximate=False). RELU_ARGS is Keras's ReLU layer with a
+ * max_value, negative_slope or threshold (spd_layer_config_t): "relu" by
+ * name, and spd_activation_parse("relu") gives RELU. */
 const char *spd_activation_name(spd_activation_t a);
 int spd_activation_parse(const char *keras_name);
 
@@ -119,8 +129,10 @@ typedef struct spd_layer_config {
   spd_layer_kind_t kind;
   char name[SPD_NAME_MAX];
   spd_activation_t activation;   /* activation= argument; Activation layer */
-  float negative_slope;          /* leaky_relu alpha (Keras 3 default 0.2) */
+  float negative_slope;          /* leaky_relu alpha (Keras 3 default 0.2); relu_args slope */
   float elu_alpha;               /* elu alpha (1.0) */
+  float relu_max_value;          /* relu_args: the cap (INFINITY: none) */
+  float relu_threshold;          /* relu_args: x below it takes the negative slope */
   /* Dense */
   int32_t units;
   bool use_bias;
@@ -130,8 +142,8 @@ typedef struct spd_layer_config {
   int32_t strides[2];            /* also pooling strides (default = pool_size) */
   int32_t dilation_rate[2];
   spd_padding_t padding;         /* convolutions and pooling */
-  /* SPD_PAD_EXPLICIT: zero positions before rows, before columns, after rows,
-   * after columns (1-D layers: index 0 and 2). Pooling never lets a padded
+  /* SPD_PAD_EXPLICIT (and ZeroPadding2D): zero positions before rows, before
+   * columns, after rows, after columns (1-D layers: index 0 and 2). Pooling never lets a padded
    * position win a max or count in an average (ONNX's count_include_pad=0). */
   int32_t pads[4];
   bool ceil_mode;                /* pooling: output size rounded up (ONNX, PyTorch) */

@@ -90,17 +90,33 @@ void spd_gap_backward(float *din, const float *dout, const spd_gap_params_t *p);
 typedef struct spd_act_params {
   spd_activation_t kind;
   size_t rows, cols;
-  float negative_slope;        /* leaky_relu */
+  float negative_slope;        /* leaky_relu, relu_args */
   float elu_alpha;             /* elu */
 } spd_act_params_t;
+
+/** What relu_args (Keras's ReLU layer with arguments) and the backward of
+ *  swish, gelu and relu_args need beyond spd_act_params_t. */
+typedef struct spd_act_extra {
+  float max_value, threshold;  /* relu_args */
+  const float *x;              /* the input (rows, cols) */
+} spd_act_extra_t;
 
 /* y (rows, cols) = f(x (rows, cols)); y may alias x. */
 void spd_activation_forward(float *y, const float *x, const spd_act_params_t *p);
 /* dx (rows, cols) += dy * f'(x), computed from the output y (relu y > 0,
  * sigmoid y(1-y), tanh 1-y^2, leaky_relu slope where y <= 0, elu y+alpha where
- * y <= 0, softmax y (dy - sum y dy)), as TensorFlow's *Grad ops do. */
+ * y <= 0, selu lambda or y + lambda alpha, softmax y (dy - sum y dy)), as
+ * TensorFlow's *Grad ops do; swish, gelu and relu_args from p->x. */
 void spd_activation_backward(float *dx, const float *dy, const float *y,
                              const spd_act_params_t *p);
+/* The same with @p e, which relu_args (forward and backward) and swish and
+ * gelu (backward) require; the functions above pass NULL, which those
+ * activations do not take (relu_args then acts as relu, and the backward of
+ * swish, gelu and relu_args adds nothing). */
+void spd_activation_forward_extra(float *y, const float *x, const spd_act_params_t *p,
+                                  const spd_act_extra_t *e);
+void spd_activation_backward_extra(float *dx, const float *dy, const float *y,
+                                   const spd_act_params_t *p, const spd_act_extra_t *e);
 
 /* ---- Dropout ------------------------------------------------------------ */
 

@@ -9,6 +9,7 @@
 
 #include "io/file.h"
 #include "io/keras_json.h"
+#include "nn/layer_op.h"
 
 /* A BatchNormalization axis, checked once shapes are known (the rank of its
  * input is only known after the model is built). */
@@ -17,13 +18,14 @@ typedef struct bn_axis {
   int axis;
 } bn_axis_t;
 
-typedef struct reader {
+struct spd__kjr {
   spd_ctx_t *ctx;
   spd_model_t *m;
   bool keras3;
   bn_axis_t *axes;
   int n_axes;
-} reader_t;
+};
+typedef spd__kjr_t reader_t;
 
 /* ---- small typed accessors; every failure names the layer and field ---- */
 
@@ -246,15 +248,49 @@ static int get_padding(reader_t *r, const cJSON *cfg, const char *layer, spd_pad
   return 0;
 }
 
-/* ---- per-kind arguments ---- */
+/* ---- the accessors the layer descriptors (nn/layers/) read with ---- */
 
-static int dims_of(spd_layer_kind_t kind) {
-  return kind == SPD_LAYER_CONV1D || kind == SPD_LAYER_MAXPOOL1D || kind == SPD_LAYER_AVGPOOL1D
-             ? 1 : 2;
+spd_ctx_t *spd__kjr_ctx(spd__kjr_t *r) { return r->ctx; }
+
+bool spd__kjr_present(const cJSON *item) { return present(item); }
+
+bool spd__kjr_is_int(const cJSON *item) { return is_int(item); }
+
+int spd__kjr_bad_field(spd__kjr_t *r, const char *layer, const char *field, const char *want) {
+  return bad_field(r, layer, field, want);
+}
+
+int spd__kjr_int(spd__kjr_t *r, const cJSON *cfg, const char *layer, const char *key,
+                 bool required, int32_t *out) {
+  return get_int(r, cfg, layer, key, required, out);
+}
+
+int spd__kjr_ints(spd__kjr_t *r, const cJSON *cfg, const char *layer, const char *key, int n,
+                  bool required, int32_t out[2]) {
+  return get_ints(r, cfg, layer, key, n, required, out);
+}
+
+int spd__kjr_bool(spd__kjr_t *r, const cJSON *cfg, const char *layer, const char *key,
+                  bool *out) {
+  return get_bool(r, cfg, layer, key, out);
+}
+
+int spd__kjr_float(spd__kjr_t *r, const cJSON *cfg, const char *layer, const char *key,
+                   bool required, float *out) {
+  return get_float(r, cfg, layer, key, required, out);
+}
+
+int spd__kjr_activation(spd__kjr_t *r, const cJSON *cfg, const char *layer, bool required,
+                        spd_layer_config_t *out) {
+  return get_activation(r, cfg, layer, required, out);
+}
+
+int spd__kjr_padding(spd__kjr_t *r, const cJSON *cfg, const char *layer, spd_padding_t *out) {
+  return get_padding(r, cfg, layer, out);
 }
 
 /* activation, use_bias and the two initializers of Dense and convolutions. */
-static int read_weighted_tail(reader_t *r, const cJSON *c, const char *n, spd_layer_config_t *o) {
+int spd__kjr_weighted_tail(spd__kjr_t *r, const cJSON *c, const char *n, spd_layer_config_t *o) {
   int err = get_activation(r, c, n, false, o);
   if (!err)
     err = get_bool(r, c, n, "use_bias", &o->use_bias);
@@ -265,151 +301,20 @@ static int read_weighted_tail(reader_t *r, const cJSON *c, const char *n, spd_la
   return err;
 }
 
-static int read_dense(reader_t *r, const cJSON *c, const char *n, spd_layer_config_t *o) {
-  int err = get_int(r, c, n, "units", true, &o->units);
-  if (!err && o->units < 1)
-    err = bad_field(r, n, "units", "a positive integer");
-  return err ? err : read_weighted_tail(r, c, n, o);
-}
-
-static int read_conv(reader_t *r, const cJSON *c, const char *n, spd_layer_config_t *o) {
-  int d = dims_of(o->kind);
-  int32_t groups = 1;
-  int err = get_int(r, c, n, "filters", true, &o->filters);
-  if (!err && o->filters < 1)
-    err = bad_field(r, n, "filters", "a positive integer");
-  if (!err)
-    err = get_ints(r, c, n, "kernel_size", d, true, o->kernel_size);
-  if (!err)
-    err = get_ints(r, c, n, "strides", d, false, o->strides);
-  if (!err)
-    err = get_ints(r, c, n, "dilation_rate", d, false, o->dilation_rate);
-  if (!err)
-    err = get_padding(r, c, n, &o->padding);
-  if (!err)
-    err = get_int(r, c, n, "groups", false, &groups);
-  if (!err && (groups < 1 || (groups > 1 && d != 2)))
-    err = spd_ctx_fail(r->ctx, SPD_EUNSUPPORTED,
-                       "Keras JSON: layer '%s': groups=%d is not supported (Conv2D takes 1 or "
-                       "more)", n, groups);
-  o->groups = groups;
-  return err ? err : read_weighted_tail(r, c, n, o);
-}
-
-static int read_pool(reader_t *r, const cJSON *c, const char *n, spd_layer_config_t *o) {
-  int d = dims_of(o->kind);
-  int err = get_ints(r, c, n, "pool_size", d, false, o->pool_size);
-  /* Keras: strides=None means strides=pool_size. */
-  memcpy(o->strides, o->pool_size, sizeof o->strides);
-  if (!err)
-    err = get_ints(r, c, n, "strides", d, false, o->strides);
-  if (!err)
-    err = get_padding(r, c, n, &o->padding);
-  return err;
-}
-
-static int read_reshape(reader_t *r, const cJSON *c, const char *n, spd_layer_config_t *o) {
-  const cJSON *t = cJSON_GetObjectItemCaseSensitive(c, "target_shape");
-  int k = cJSON_GetArraySize(t);
-  if (!present(t))
-    return spd_ctx_fail(r->ctx, SPD_EFORMAT,
-                        "Keras JSON: layer '%s': missing required field 'target_shape'", n);
-  if (!cJSON_IsArray(t) || k < 1 || k > SPD_MAX_RANK)
-    return bad_field(r, n, "target_shape", "a list of 1 to 5 integers");
-  o->target_shape.rank = k;
-  for (int i = 0; i < k; i++) {
-    const cJSON *v = cJSON_GetArrayItem(t, i);
-    if (!is_int(v) || (v->valuedouble < 1 && v->valuedouble != -1))
-      return bad_field(r, n, "target_shape", "a list of positive integers (one may be -1)");
-    o->target_shape.dims[i] = (int32_t)v->valuedouble;
-  }
-  return 0;
-}
-
-static int read_dropout(reader_t *r, const cJSON *c, const char *n, spd_layer_config_t *o) {
-  int err = get_float(r, c, n, "rate", true, &o->rate);
-  if (!err && !(o->rate >= 0.0f && o->rate < 1.0f))
-    err = bad_field(r, n, "rate", "a number in [0, 1)");
-  const cJSON *seed = cJSON_GetObjectItemCaseSensitive(c, "seed");
-  if (!err && present(seed)) {
-    if (!cJSON_IsNumber(seed) || seed->valuedouble < 0)
-      err = bad_field(r, n, "seed", "null or a non-negative integer");
-    else
-      o->dropout_seed = (uint64_t)seed->valuedouble;
-  }
-  if (!err && present(cJSON_GetObjectItemCaseSensitive(c, "noise_shape")))
-    err = spd_ctx_fail(r->ctx, SPD_EUNSUPPORTED,
-                       "Keras JSON: layer '%s': noise_shape is not supported (must be null)", n);
-  return err;
-}
-
-/* axis: -1 or [k] (tf.keras 2 writes a list); it must name the last axis,
- * which is checked after the build when the input rank is known. */
-static int read_batchnorm(reader_t *r, const cJSON *c, const char *n, spd_layer_config_t *o,
-                          int index) {
-  const cJSON *axis = cJSON_GetObjectItemCaseSensitive(c, "axis");
-  int value = -1;
-  if (cJSON_IsArray(axis) && cJSON_GetArraySize(axis) == 1)
-    axis = cJSON_GetArrayItem(axis, 0);
-  if (present(axis)) {
-    if (!is_int(axis))
-      return spd_ctx_fail(r->ctx, SPD_EUNSUPPORTED,
-                          "Keras JSON: layer '%s': axis must be one integer (the last axis)", n);
-    value = (int)axis->valuedouble;
-  }
+/* A BatchNormalization axis of the layer being read, checked once shapes
+ * are known (the rank of its input is only known after the model is
+ * built). */
+int spd__kjr_last_axis(spd__kjr_t *r, int axis) {
   bn_axis_t *grown = spd_realloc(r->ctx, r->axes, (size_t)(r->n_axes + 1) * sizeof *grown);
   if (!grown)
     return spd_ctx_fail(r->ctx, SPD_ENOMEM, "Keras JSON: out of memory");
   r->axes = grown;
-  r->axes[r->n_axes++] = (bn_axis_t){index, value};
-  int err = get_float(r, c, n, "momentum", false, &o->momentum);
-  if (!err)
-    err = get_float(r, c, n, "epsilon", false, &o->epsilon);
-  if (!err)
-    err = get_bool(r, c, n, "center", &o->center);
-  if (!err)
-    err = get_bool(r, c, n, "scale", &o->scale);
-  return err;
-}
-
-/* LeakyReLU, ELU, ReLU and Softmax layers are Activation layers to spindle. */
-static int read_activation_layer(reader_t *r, const char *cls, const cJSON *c, const char *n,
-                                 spd_layer_config_t *o) {
-  if (!strcmp(cls, "Activation"))
-    return get_activation(r, c, n, true, o);
-  if (!strcmp(cls, "LeakyReLU")) {
-    o->activation = SPD_ACT_LEAKY_RELU;
-    o->negative_slope = 0.3f; /* the LeakyReLU layer's default in both Keras */
-    int err = get_float(r, c, n, "alpha", false, &o->negative_slope);
-    return err ? err : get_float(r, c, n, "negative_slope", false, &o->negative_slope);
-  }
-  if (!strcmp(cls, "ELU")) {
-    o->activation = SPD_ACT_ELU;
-    return get_float(r, c, n, "alpha", false, &o->elu_alpha);
-  }
-  if (!strcmp(cls, "Softmax")) {
-    o->activation = SPD_ACT_SOFTMAX;
-    return 0;
-  }
-  float slope = 0.0f, threshold = 0.0f;
-  int err = get_float(r, c, n, "negative_slope", false, &slope);
-  if (!err)
-    err = get_float(r, c, n, "threshold", false, &threshold);
-  if (!err && (slope != 0.0f || threshold != 0.0f ||
-               present(cJSON_GetObjectItemCaseSensitive(c, "max_value"))))
-    err = spd_ctx_fail(r->ctx, SPD_EUNSUPPORTED,
-                       "Keras JSON: layer '%s': ReLU with max_value, negative_slope or "
-                       "threshold is not supported", n);
-  o->activation = SPD_ACT_RELU;
-  return err;
+  r->axes[r->n_axes++] = (bn_axis_t){r->m->n_layers, axis};
+  return 0;
 }
 
 static int kind_of(reader_t *r, const char *cls, const char *name) {
-  static const char *const activation_layers[] = {"LeakyReLU", "ELU", "ReLU", "Softmax"};
-  for (size_t i = 0; i < sizeof activation_layers / sizeof *activation_layers; i++)
-    if (!strcmp(cls, activation_layers[i]))
-      return SPD_LAYER_ACTIVATION;
-  int kind = spd_layer_kind_parse(cls);
+  int kind = spd__layer_op_find(cls);
   if (kind < 0)
     return spd_ctx_fail(r->ctx, SPD_EUNSUPPORTED,
                         "Keras JSON: layer '%s': unsupported layer class '%s'", name, cls);
@@ -418,7 +323,7 @@ static int kind_of(reader_t *r, const char *cls, const char *name) {
 
 /* Fill @p o from one layer's class and config (everything but the input). */
 static int read_layer_config(reader_t *r, const char *cls, const cJSON *c, const char *name,
-                             int index, spd_layer_config_t *o) {
+                             spd_layer_config_t *o) {
   int kind = kind_of(r, cls, name);
   if (kind < 0)
     return kind;
@@ -434,45 +339,9 @@ static int read_layer_config(reader_t *r, const char *cls, const cJSON *c, const
     err = check_no_extras(r, c, name);
   if (err)
     return err;
-  switch ((spd_layer_kind_t)kind) {
-  case SPD_LAYER_DENSE:
-    return read_dense(r, c, name, o);
-  case SPD_LAYER_CONV1D:
-  case SPD_LAYER_CONV2D:
-    return read_conv(r, c, name, o);
-  case SPD_LAYER_MAXPOOL1D:
-  case SPD_LAYER_MAXPOOL2D:
-  case SPD_LAYER_AVGPOOL1D:
-  case SPD_LAYER_AVGPOOL2D:
-    return read_pool(r, c, name, o);
-  case SPD_LAYER_GLOBALAVGPOOL2D: {
-    bool keepdims = false;
-    err = get_bool(r, c, name, "keepdims", &keepdims);
-    if (!err && keepdims)
-      err = spd_ctx_fail(r->ctx, SPD_EUNSUPPORTED,
-                         "Keras JSON: layer '%s': keepdims=true is not supported", name);
-    return err;
-  }
-  case SPD_LAYER_RESHAPE:
-    return read_reshape(r, c, name, o);
-  case SPD_LAYER_ACTIVATION:
-    return read_activation_layer(r, cls, c, name, o);
-  case SPD_LAYER_DROPOUT:
-    return read_dropout(r, c, name, o);
-  case SPD_LAYER_BATCHNORM:
-    return read_batchnorm(r, c, name, o, index);
-  case SPD_LAYER_CONCATENATE: {
-    int32_t axis = -1;
-    err = get_int(r, c, name, "axis", false, &axis);
-    if (!err && axis != -1)
-      err = spd_ctx_fail(r->ctx, SPD_EUNSUPPORTED,
-                         "Keras JSON: layer '%s': Concatenate axis=%d (spindle joins the last "
-                         "axis, -1)", name, (int)axis);
-    return err;
-  }
-  default:
-    return 0; /* InputLayer is read by read_input; Flatten and Add have no arguments */
-  }
+  const spd_layer_op_t *op = spd__layer_op((spd_layer_kind_t)kind);
+  /* InputLayer is read by read_input; Flatten and Add have no arguments */
+  return op->keras_read ? op->keras_read(r, cls, c, name, o) : 0;
 }
 
 /* ---- the input ---- */
@@ -588,8 +457,8 @@ static int read_sequential(reader_t *r, const cJSON *model_cfg, const cJSON *lay
       err = implicit_input(r, model_cfg, cfg, name);
     spd_layer_config_t lc;
     if (!err)
-      err = read_layer_config(r, cls, cfg, name, r->m->n_layers, &lc);
-    if (!err && (lc.kind == SPD_LAYER_ADD || lc.kind == SPD_LAYER_CONCATENATE))
+      err = read_layer_config(r, cls, cfg, name, &lc);
+    if (!err && spd__layer_op(lc.kind)->min_inputs > 1)
       err = spd_ctx_fail(r->ctx, SPD_EFORMAT,
                          "Keras JSON: layer '%s': %s needs several inputs; it cannot be in "
                          "a Sequential model", name, spd_layer_kind_name(lc.kind));
@@ -713,7 +582,7 @@ static int read_functional(reader_t *r, const cJSON *model_cfg, const cJSON *lay
     int inbound[SPD_MAX_INBOUND], n = 0;
     spd_layer_config_t lc;
     if (!err)
-      err = read_layer_config(r, cls, cfg, name, r->m->n_layers, &lc);
+      err = read_layer_config(r, cls, cfg, name, &lc);
     if (!err)
       err = read_inbound(r, entry, name, inbound, &n);
     if (!err)

@@ -9,18 +9,20 @@
 
 #include "io/file.h"
 #include "io/keras_json.h"
+#include "nn/layer_op.h"
 #include "spindle/keras.h"
 
 #define TF2_KERAS_VERSION "2.11.0"
 
-typedef struct writer {
+struct spd__kjw {
   spd_ctx_t *ctx;
   const spd_model_t *m;
   bool keras3;
   char *buf;
   size_t len, cap;
   int err;
-} writer_t;
+};
+typedef spd__kjw_t writer_t;
 
 /* ---- text building: the first failure sticks and later calls do nothing ---- */
 
@@ -174,11 +176,6 @@ static void nulls(writer_t *w, const char *const *keys, size_t n) {
     kv_raw(w, keys[i], "null");
 }
 
-static int dims_of(spd_layer_kind_t kind) {
-  return kind == SPD_LAYER_CONV1D || kind == SPD_LAYER_MAXPOOL1D || kind == SPD_LAYER_AVGPOOL1D
-             ? 1 : 2;
-}
-
 static void weighted_tail(writer_t *w, const spd_layer_config_t *c, bool activity) {
   static const char *const extras[] = {"kernel_regularizer", "bias_regularizer",
                                        "activity_regularizer", "kernel_constraint",
@@ -193,106 +190,35 @@ static void weighted_tail(writer_t *w, const spd_layer_config_t *c, bool activit
   nulls(w, extras + 3, 2);
 }
 
-static void conv_args(writer_t *w, const spd_layer_config_t *c) {
-  int d = dims_of(c->kind);
-  kv_int(w, "filters", c->filters);
-  kv_ints(w, "kernel_size", c->kernel_size, d);
-  kv_ints(w, "strides", c->strides, d);
-  kv_str(w, "padding", c->padding == SPD_PAD_SAME ? "same" : "valid");
-  kv_str(w, "data_format", "channels_last");
-  kv_ints(w, "dilation_rate", c->dilation_rate, d);
-  kv_int(w, "groups", c->groups > 1 ? c->groups : 1);
-  weighted_tail(w, c, true);
+/* ---- the members the layer descriptors (nn/layers/) write with ---- */
+
+bool spd__kjw_keras3(const spd__kjw_t *w) { return w->keras3; }
+void spd__kjw_str(spd__kjw_t *w, const char *k, const char *v) { kv_str(w, k, v); }
+void spd__kjw_raw(spd__kjw_t *w, const char *k, const char *raw) { kv_raw(w, k, raw); }
+void spd__kjw_int(spd__kjw_t *w, const char *k, long v) { kv_int(w, k, v); }
+void spd__kjw_bool(spd__kjw_t *w, const char *k, bool v) { kv_bool(w, k, v); }
+void spd__kjw_float(spd__kjw_t *w, const char *k, float v) { kv_float(w, k, v); }
+void spd__kjw_ints(spd__kjw_t *w, const char *k, const int32_t *v, int n) {
+  kv_ints(w, k, v, n);
+}
+void spd__kjw_initializer(spd__kjw_t *w, const char *k, spd_initializer_t init) {
+  initializer(w, k, init);
+}
+void spd__kjw_nulls(spd__kjw_t *w, const char *const *keys, size_t n) { nulls(w, keys, n); }
+void spd__kjw_weighted_tail(spd__kjw_t *w, const spd_layer_config_t *c, bool activity) {
+  weighted_tail(w, c, activity);
 }
 
-static void batchnorm_args(writer_t *w, const spd_layer_t *l) {
-  static const char *const extras[] = {"beta_regularizer", "gamma_regularizer",
-                                       "beta_constraint", "gamma_constraint"};
-  const spd_layer_config_t *c = &l->config;
-  if (w->keras3) {
-    kv_int(w, "axis", -1);
-  } else {
-    int32_t axis = l->input_shape.rank; /* tf.keras 2 writes the positive axis as a list */
-    kv_ints(w, "axis", &axis, 1);
-  }
-  kv_float(w, "momentum", c->momentum);
-  kv_float(w, "epsilon", c->epsilon);
-  kv_bool(w, "center", c->center);
-  kv_bool(w, "scale", c->scale);
-  initializer(w, "beta_initializer", SPD_INIT_ZEROS);
-  initializer(w, "gamma_initializer", SPD_INIT_ONES);
-  initializer(w, "moving_mean_initializer", SPD_INIT_ZEROS);
-  initializer(w, "moving_variance_initializer", SPD_INIT_ONES);
-  nulls(w, extras, 4);
-  if (w->keras3)
-    kv_bool(w, "synchronized", false);
-}
-
-/* The Keras class a layer is written as: an Activation layer with a
- * non-default leaky_relu slope becomes a LeakyReLU layer so the slope is kept. */
+/* The Keras class a layer is written as. */
 static const char *class_of(const spd_layer_config_t *c) {
-  if (c->kind == SPD_LAYER_ACTIVATION && c->activation == SPD_ACT_LEAKY_RELU &&
-      c->negative_slope != 0.2f)
-    return "LeakyReLU";
-  return spd_layer_kind_name(c->kind);
+  const spd_layer_op_t *op = spd__layer_op(c->kind);
+  return op->keras_class ? op->keras_class(c) : op->keras;
 }
 
 static void kind_args(writer_t *w, const spd_layer_t *l) {
-  const spd_layer_config_t *c = &l->config;
-  switch (c->kind) {
-  case SPD_LAYER_DENSE:
-    kv_int(w, "units", c->units);
-    weighted_tail(w, c, !w->keras3);
-    break;
-  case SPD_LAYER_CONV1D:
-  case SPD_LAYER_CONV2D:
-    conv_args(w, c);
-    break;
-  case SPD_LAYER_MAXPOOL1D:
-  case SPD_LAYER_MAXPOOL2D:
-  case SPD_LAYER_AVGPOOL1D:
-  case SPD_LAYER_AVGPOOL2D:
-    kv_ints(w, "pool_size", c->pool_size, dims_of(c->kind));
-    kv_str(w, "padding", c->padding == SPD_PAD_SAME ? "same" : "valid");
-    kv_ints(w, "strides", c->strides, dims_of(c->kind));
-    kv_str(w, "data_format", "channels_last");
-    break;
-  case SPD_LAYER_GLOBALAVGPOOL2D:
-    kv_str(w, "data_format", "channels_last");
-    kv_bool(w, "keepdims", false);
-    break;
-  case SPD_LAYER_FLATTEN:
-    kv_str(w, "data_format", "channels_last");
-    break;
-  case SPD_LAYER_RESHAPE:
-    kv_ints(w, "target_shape", c->target_shape.dims, c->target_shape.rank);
-    break;
-  case SPD_LAYER_ACTIVATION:
-    if (!strcmp(class_of(c), "LeakyReLU"))
-      kv_float(w, w->keras3 ? "negative_slope" : "alpha", c->negative_slope);
-    else
-      kv_str(w, "activation", spd_activation_name(c->activation));
-    break;
-  case SPD_LAYER_DROPOUT:
-    kv_float(w, "rate", c->rate);
-    if (!w->keras3)
-      kv_raw(w, "noise_shape", "null");
-    if (c->dropout_seed)
-      kv_int(w, "seed", (long)c->dropout_seed);
-    else
-      kv_raw(w, "seed", "null");
-    if (w->keras3)
-      kv_raw(w, "noise_shape", "null");
-    break;
-  case SPD_LAYER_BATCHNORM:
-    batchnorm_args(w, l);
-    break;
-  case SPD_LAYER_CONCATENATE:
-    kv_int(w, "axis", -1);
-    break;
-  default:
-    break;
-  }
+  const spd_layer_op_t *op = spd__op_of(l);
+  if (op->keras_write)
+    op->keras_write(w, l);
 }
 
 /* Explicit pads and ceil_mode (ONNX's windows) have no Keras argument: such
@@ -300,10 +226,10 @@ static void kind_args(writer_t *w, const spd_layer_t *l) {
 static int check_keras_form(const spd_model_t *m) {
   for (int i = 0; i < m->n_layers; i++) {
     const spd_layer_config_t *c = &m->layers[i].config;
-    if (c->kind == SPD_LAYER_LRN)
+    if (spd__op_has(&m->layers[i], SPD_OP_NOT_KERAS))
       return spd_ctx_fail(m->ctx, SPD_EUNSUPPORTED,
-                          "Keras JSON: layer '%s' (LRN): Keras has no local response "
-                          "normalization layer: the model has no Keras form", c->name);
+                          "Keras JSON: layer '%s' (%s): Keras has no such layer: the model "
+                          "has no Keras form", c->name, spd_layer_kind_name(c->kind));
     if (c->padding == SPD_PAD_EXPLICIT || c->ceil_mode)
       return spd_ctx_fail(m->ctx, SPD_EUNSUPPORTED,
                           "Keras JSON: layer '%s' (%s): padding (%d, %d, %d, %d)%s is neither "
@@ -316,7 +242,7 @@ static int check_keras_form(const spd_model_t *m) {
 }
 
 static bool has_build_config(const spd_layer_t *l) {
-  return l->n_params > 0 || l->config.kind == SPD_LAYER_FLATTEN;
+  return l->n_params > 0 || spd__op_has(l, SPD_OP_KERAS_BUILD);
 }
 
 static void input_layer(writer_t *w, const spd_layer_t *l) {

@@ -29,6 +29,7 @@
 #include "map/partition_dense.h"
 #include "machine/cost_table.h"
 #include "map/tile_cost.h"
+#include "nn/layer_op.h"
 #include "nn/shape.h"
 #include "spindle/dataspec.h"
 
@@ -354,11 +355,9 @@ static uint64_t window_cores(csearch_t *S, uint64_t T) {
 
 /* ------------------------------------------------------------ the model */
 
-static bool is_conv(spd_layer_kind_t k) { return k == SPD_LAYER_CONV1D || k == SPD_LAYER_CONV2D; }
-static bool is_pool(spd_layer_kind_t k) {
-  return k == SPD_LAYER_MAXPOOL1D || k == SPD_LAYER_MAXPOOL2D || k == SPD_LAYER_AVGPOOL1D ||
-         k == SPD_LAYER_AVGPOOL2D;
-}
+static spd_op_machine_t role_of(spd_layer_kind_t k) { return spd__layer_op(k)->machine; }
+static bool is_conv(spd_layer_kind_t k) { return role_of(k) == SPD_OPM_CONV; }
+static bool is_pool(spd_layer_kind_t k) { return role_of(k) == SPD_OPM_POOL; }
 
 static bool model_has_windows(const spd_model_t *m) {
   for (int i = 1; i < m->n_layers; i++)
@@ -373,7 +372,7 @@ static wstage_t stage_of_layer(const spd_layer_t *l, int index) {
   bool one_d = in->rank == 2, pool = is_pool(c->kind);
   const int32_t *k = pool ? c->pool_size : c->kernel_size;
   wstage_t s = {.layer = index, .name = c->name, .kind = c->kind, .pool = pool,
-                .max = c->kind == SPD_LAYER_MAXPOOL1D || c->kind == SPD_LAYER_MAXPOOL2D,
+                .max = spd__op_has(l, SPD_OP_MAXPOOL),
                 .bias = !pool && c->use_bias, .act = pool ? SPD_ACT_LINEAR : c->activation,
                 .fused = -1, .fused_into = -1};
   /* A 1-D layer is cut along its steps: h = steps, w = 1. */
@@ -411,18 +410,23 @@ static int collect(csearch_t *S, const spd_model_t *m) {
         return spd_ctx_fail(S->ctx, SPD_EUNSUPPORTED, "layer '%s' (%s): the machine's kernels "
                             "take strides > 1 or dilation_rate > 1, not both", l->config.name,
                             spd_layer_kind_name(k));
-    if ((is_conv(k) && l->config.groups > 1) || l->config.activation == SPD_ACT_RELU6)
+    if ((is_conv(k) && l->config.groups > 1) || !spd__act_has_fixed_form(l->config.activation))
       return spd_ctx_fail(S->ctx, SPD_EUNSUPPORTED, "layer '%s' (%s): the machine's kernels "
                           "have no %s yet (--backend reference runs it)", l->config.name,
                           spd_layer_kind_name(k), l->config.groups > 1 ? "grouped convolution"
-                                                                       : "relu6");
+                                                                       : spd__act_display_name(l->config.activation));
+    if (!spd__act_alpha_fits(&l->config))
+      return spd_ctx_fail(S->ctx, SPD_EUNSUPPORTED, "layer '%s' (%s): the machine's kernels "
+                          "take a %s slope or alpha from 0 to below 2 (--backend reference "
+                          "runs it)", l->config.name, spd_layer_kind_name(k),
+                          spd_activation_name(l->config.activation));
     if (is_conv(k) || is_pool(k)) {
       S->st[n++] = stage_of_layer(l, i);
       continue;
     }
-    if (k == SPD_LAYER_DROPOUT)
+    if (role_of(k) == SPD_OPM_MASK)
       continue;
-    if (k == SPD_LAYER_ACTIVATION && n > 0 && !S->st[n - 1].pool &&
+    if (role_of(k) == SPD_OPM_FOLD_ACT && n > 0 && !S->st[n - 1].pool &&
         S->st[n - 1].act == SPD_ACT_LINEAR && S->st[n - 1].layer == i - 1) {
       S->st[n - 1].act = l->config.activation;
       continue;

@@ -15,11 +15,14 @@
 #include "map/machine_graph.h"
 #include "map/partition_dense.h"
 #include "map/tile_cost.h"
+#include "nn/layer_op.h"
 
 /* ------------------------------------------------------------ the model */
 
+static spd_op_machine_t role_of(spd_layer_kind_t k) { return spd__layer_op(k)->machine; }
+
 static bool pass_through(spd_layer_kind_t k) {
-  return k == SPD_LAYER_FLATTEN || k == SPD_LAYER_RESHAPE || k == SPD_LAYER_DROPOUT;
+  return role_of(k) == SPD_OPM_PASS || role_of(k) == SPD_OPM_MASK;
 }
 
 /* Walk the chain input -> ... -> output, collecting Dense stages. */
@@ -35,22 +38,28 @@ static int collect_stages(spd_ctx_t *ctx, const spd_model_t *m, int first, stage
     spd_layer_kind_t k = l->config.kind;
     if (pass_through(k))
       continue;
-    if (l->config.activation == SPD_ACT_RELU6 &&
-        (k == SPD_LAYER_DENSE || k == SPD_LAYER_ACTIVATION))
+    if (!spd__act_has_fixed_form(l->config.activation) &&
+        (role_of(k) == SPD_OPM_DENSE || role_of(k) == SPD_OPM_FOLD_ACT))
       return spd_ctx_fail(ctx, SPD_EUNSUPPORTED, "layer '%s' (%s): the machine's kernels have "
-                          "no relu6 yet (--backend reference runs it)", l->config.name,
-                          spd_layer_kind_name(k));
-    if (k == SPD_LAYER_DENSE && l->input_shape.rank > 1)
+                          "no %s yet (--backend reference runs it)", l->config.name,
+                          spd_layer_kind_name(k), spd__act_display_name(l->config.activation));
+    if ((role_of(k) == SPD_OPM_DENSE || role_of(k) == SPD_OPM_FOLD_ACT) &&
+        !spd__act_alpha_fits(&l->config))
+      return spd_ctx_fail(ctx, SPD_EUNSUPPORTED, "layer '%s' (%s): the machine's kernels take "
+                          "a %s slope or alpha from 0 to below 2 (--backend reference runs it)",
+                          l->config.name, spd_layer_kind_name(k),
+                          spd_activation_name(l->config.activation));
+    if (role_of(k) == SPD_OPM_DENSE && l->input_shape.rank > 1)
       return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
                           "layer '%s' (Dense): the machine maps Dense on rank-1 inputs only, "
                           "this one has rank %d (Dense on the last axis); add a Flatten "
                           "before it", l->config.name, l->input_shape.rank);
-    if (k == SPD_LAYER_DENSE) {
+    if (role_of(k) == SPD_OPM_DENSE) {
       st[n++] = (stage_t){i, l->config.name, (uint32_t)spd_shape_size(&l->input_shape),
                           (uint32_t)l->config.units, l->config.activation, l->config.use_bias};
       continue;
     }
-    if (k == SPD_LAYER_ACTIVATION && n > 0 && st[n - 1].activation == SPD_ACT_LINEAR &&
+    if (role_of(k) == SPD_OPM_FOLD_ACT && n > 0 && st[n - 1].activation == SPD_ACT_LINEAR &&
         st[n - 1].layer == i - 1) {
       st[n - 1].activation = l->config.activation;
       continue;

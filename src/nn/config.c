@@ -1,9 +1,11 @@
 /* Keras's layer defaults and generated layer names. */
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "nn/config.h"
+#include "nn/layer_op.h"
 
 void spd_layer_config_defaults(spd_layer_config_t *cfg, spd_layer_kind_t kind,
                                const char *name) {
@@ -17,17 +19,13 @@ void spd_layer_config_defaults(spd_layer_config_t *cfg, spd_layer_kind_t kind,
    * defaults to alpha 0.3: a loader mapping that layer sets this field. */
   cfg->negative_slope = 0.2f;
   cfg->elu_alpha = 1.0f;
+  cfg->relu_max_value = INFINITY;
   cfg->use_bias = true;
   for (int i = 0; i < 2; i++) {
     cfg->kernel_size[i] = 1;
     cfg->strides[i] = 1;
     cfg->dilation_rate[i] = 1;
     cfg->pool_size[i] = 2;
-  }
-  if (kind == SPD_LAYER_MAXPOOL1D || kind == SPD_LAYER_MAXPOOL2D ||
-      kind == SPD_LAYER_AVGPOOL1D || kind == SPD_LAYER_AVGPOOL2D) {
-    /* Keras: strides=None means strides = pool_size. */
-    cfg->strides[0] = cfg->strides[1] = 2;
   }
   cfg->padding = SPD_PAD_VALID;
   cfg->groups = 1;
@@ -42,28 +40,10 @@ void spd_layer_config_defaults(spd_layer_config_t *cfg, spd_layer_kind_t kind,
   cfg->scale = true;
   cfg->kernel_initializer = SPD_INIT_GLOROT_UNIFORM;
   cfg->bias_initializer = SPD_INIT_ZEROS;
+  const spd_layer_op_t *op = spd__layer_op(kind);
+  if (op && op->defaults)
+    op->defaults(cfg);
 }
-
-/* Keras's to_snake_case of each class name: the prefix of generated names. */
-static const char *const snake_names[SPD_LAYER_KIND_COUNT] = {
-    [SPD_LAYER_INPUT] = "input",
-    [SPD_LAYER_DENSE] = "dense",
-    [SPD_LAYER_CONV1D] = "conv1d",
-    [SPD_LAYER_CONV2D] = "conv2d",
-    [SPD_LAYER_MAXPOOL1D] = "max_pooling1d",
-    [SPD_LAYER_MAXPOOL2D] = "max_pooling2d",
-    [SPD_LAYER_AVGPOOL1D] = "average_pooling1d",
-    [SPD_LAYER_AVGPOOL2D] = "average_pooling2d",
-    [SPD_LAYER_GLOBALAVGPOOL2D] = "global_average_pooling2d",
-    [SPD_LAYER_FLATTEN] = "flatten",
-    [SPD_LAYER_RESHAPE] = "reshape",
-    [SPD_LAYER_ACTIVATION] = "activation",
-    [SPD_LAYER_DROPOUT] = "dropout",
-    [SPD_LAYER_BATCHNORM] = "batch_normalization",
-    [SPD_LAYER_ADD] = "add",
-    [SPD_LAYER_CONCATENATE] = "concatenate",
-    [SPD_LAYER_LRN] = "lrn",
-};
 
 static bool name_taken(const spd_model_t *m, const char *name) {
   for (int i = 0; i < m->n_layers; i++)
@@ -84,9 +64,9 @@ void spd__layer_default_name(const spd_model_t *m, spd_layer_kind_t kind,
     if (kind == SPD_LAYER_INPUT)
       snprintf(name, SPD_NAME_MAX, "input_%d", n + 1);
     else if (n == 0)
-      snprintf(name, SPD_NAME_MAX, "%s", snake_names[kind]);
+      snprintf(name, SPD_NAME_MAX, "%s", spd__layer_op(kind)->snake);
     else
-      snprintf(name, SPD_NAME_MAX, "%s_%d", snake_names[kind], n);
+      snprintf(name, SPD_NAME_MAX, "%s_%d", spd__layer_op(kind)->snake, n);
     if (!name_taken(m, name))
       return;
   }

@@ -22,27 +22,34 @@ static int fixed_shape_fail(spd_fx_net_t *net, const spd_layer_t *l, const spd_s
 
 static int check_layer(spd_fx_net_t *net, const spd_layer_t *l, int i) {
   spd_layer_kind_t k = l->config.kind;
-  bool known = k == SPD_LAYER_DENSE || k == SPD_LAYER_ACTIVATION || k == SPD_LAYER_ADD ||
-               k == SPD_LAYER_BATCHNORM ||
-               k == SPD_LAYER_DROPOUT || is_mover(k) || is_conv(k) || is_maxpool(k) ||
-               is_avgpool(k) || k == SPD_LAYER_GLOBALAVGPOOL2D || (k == SPD_LAYER_INPUT && i == 0);
+  const spd_layer_op_t *op = spd__op_of(l);
+  bool known = i == 0 ? k == SPD_LAYER_INPUT
+                      : op->fx_forward || op->fx_forward_batch || (op->traits & SPD_OP_MOVER);
   if (!known)
     return spd_ctx_fail(net->ctx, SPD_EUNSUPPORTED,
                         "layer '%s' (%s): not supported by the fixed-point reference yet",
                         l->config.name,
                         k == SPD_LAYER_INPUT ? "a second model input" : spd_layer_kind_name(k));
-  if ((is_conv(k) && l->config.groups > 1) || l->config.activation == SPD_ACT_RELU6)
+  spd_activation_t a = spd__op_activation(l);
+  if ((is_conv(k) && l->config.groups > 1) || !spd__act_has_fixed_form(a))
     return spd_ctx_fail(net->ctx, SPD_EUNSUPPORTED,
                         "layer '%s' (%s): the fixed-point reference has no %s yet (--numeric "
                         "float runs it)", l->config.name, spd_layer_kind_name(k),
-                        l->config.groups > 1 ? "grouped convolution" : "relu6");
+                        l->config.groups > 1 ? "grouped convolution" : spd__act_display_name(a));
+  if (spd__op_has(l, SPD_OP_ACTIVATION) && !spd__act_alpha_fits(&l->config))
+    return spd_ctx_fail(net->ctx, SPD_EUNSUPPORTED,
+                        "layer '%s' (%s): %s %s %g does not fit the fixed-point multiplier "
+                        "(0 to below 2; --numeric float runs it)", l->config.name,
+                        spd_layer_kind_name(k), spd_activation_name(l->config.activation),
+                        l->config.activation == SPD_ACT_ELU ? "alpha" : "slope",
+                        (double)(l->config.activation == SPD_ACT_ELU ? l->config.elu_alpha
+                                                                     : l->config.negative_slope));
   /* A softmax acts on the last axis of its output in Keras; the fixed-point
    * softmax takes the whole output as one vector. */
-  if ((k == SPD_LAYER_DENSE || k == SPD_LAYER_ACTIVATION) &&
-      l->config.activation == SPD_ACT_SOFTMAX && l->output_shape.rank > 1)
+  if (spd__op_activation(l) == SPD_ACT_SOFTMAX && l->output_shape.rank > 1)
     return fixed_shape_fail(net, l, &l->output_shape, "a softmax over an output of rank > 1; "
                             "add a Flatten before it, or use --numeric float");
-  if (i > 0 && k != SPD_LAYER_ADD && l->n_inbound != 1)
+  if (i > 0 && op->min_inputs < 2 && l->n_inbound != 1)
     return spd_ctx_fail(net->ctx, SPD_EUNSUPPORTED,
                         "layer '%s' (%s): %d inputs, the fixed-point reference expects one",
                         l->config.name, spd_layer_kind_name(k), l->n_inbound);
@@ -111,8 +118,10 @@ static spd_fx_window_t window_of(const spd_layer_t *l) {
 
 /* Map-time constants of a pooling layer: 1/count per window size, or
  * argmax slots. */
-static int setup_pooling(spd_fx_net_t *net, fx_layer_t *fl, const spd_layer_t *l) {
-  if (fl->kind == SPD_LAYER_GLOBALAVGPOOL2D) {
+int spd__fx_setup_pooling(spd_fx_net_t *net, int i) {
+  fx_layer_t *fl = &net->layers[i];
+  const spd_layer_t *l = &net->model->layers[i];
+  if (!(spd__op_of(l)->traits & SPD_OP_WINDOW)) { /* global average pooling */
     const spd_shape_t *in = &l->input_shape;
     fl->window = (spd_fx_window_t){.in_h = in->dims[0], .in_w = in->dims[1],
                                    .in_c = in->dims[2], .out_c = in->dims[2]};
@@ -147,7 +156,9 @@ void spd__fx_dropout_consts(double rate, uint32_t *threshold, spd_fx_const_t *sc
   *scale = spd_fx_const_from_double(rate < 1 ? 1.0 / (1.0 - (float)rate) : 0.0);
 }
 
-static int setup_dropout(spd_fx_net_t *net, fx_layer_t *fl, const spd_layer_t *l) {
+int spd__fx_setup_dropout(spd_fx_net_t *net, int i) {
+  fx_layer_t *fl = &net->layers[i];
+  const spd_layer_t *l = &net->model->layers[i];
   double rate = l->config.rate;
   fl->all.keep = spd_calloc(net->ctx, fl->out_size * (size_t)net->max_batch,
                             sizeof *fl->all.keep);
@@ -166,9 +177,11 @@ static int setup_layer(spd_fx_net_t *net, int i) {
   fl->out_size = spd_shape_size(&l->output_shape);
   int in = i > 0 ? l->inbound[0] : 0;
   fl->in_size = net->layers[in].out_size;
-  fl->softmax = (fl->kind == SPD_LAYER_DENSE || fl->kind == SPD_LAYER_ACTIVATION) &&
-                l->config.activation == SPD_ACT_SOFTMAX;
-  if (is_mover(fl->kind)) /* values pass unchanged: views alias the input's */
+  int folded = spd__layer_folded_into(net->model, i);
+  fl->softmax = spd__op_activation(folded >= 0 ? &net->model->layers[folded] : l) ==
+                SPD_ACT_SOFTMAX;
+  fl->folded = spd__layer_fold_target(net->model, i) >= 0;
+  if (fx_aliased(fl)) /* values pass unchanged: views alias the input's */
     return 0;
   size_t n = fl->out_size, wide = n > fl->in_size ? n : fl->in_size;
   size_t nb = n * (size_t)net->max_batch;
@@ -182,14 +195,17 @@ static int setup_layer(spd_fx_net_t *net, int i) {
   if (!t->y || !t->z || !t->dy || !t->dz || !t->dy_acc || !fl->acc)
     return spd_ctx_fail(ctx, SPD_ENOMEM, "layer '%s': out of memory for fixed-point buffers "
                         "(%zu values x %d samples)", l->config.name, n, net->max_batch);
-  if (is_maxpool(fl->kind) || is_avgpool(fl->kind) || fl->kind == SPD_LAYER_GLOBALAVGPOOL2D)
-    return setup_pooling(net, fl, l);
-  if (fl->kind == SPD_LAYER_DROPOUT)
-    return setup_dropout(net, fl, l);
-  if (fl->kind == SPD_LAYER_BATCHNORM)
-    return spd__fx_bn_setup(net, fl, l, i);
-  if (!has_weights(fl->kind))
-    return 0;
+  const spd_layer_op_t *op = spd__op_of(l);
+  return op->fx_setup ? op->fx_setup(net, i) : 0;
+}
+
+int spd__fx_setup_batchnorm(spd_fx_net_t *net, int i) {
+  return spd__fx_bn_setup(net, &net->layers[i], &net->model->layers[i], i);
+}
+
+int spd__fx_setup_weights(spd_fx_net_t *net, int i) {
+  const spd_layer_t *l = &net->model->layers[i];
+  fx_layer_t *fl = &net->layers[i];
   if (is_conv(fl->kind))
     fl->window = window_of(l);
   int rc = spd__fx_param_new(net, &fl->kernel, &l->params[0], true, (uint32_t)i * 16u);
@@ -201,7 +217,7 @@ static int setup_layer(spd_fx_net_t *net, int i) {
 static void free_layers(spd_fx_net_t *net) {
   for (int i = 0; net->layers && i < net->n_layers; i++) {
     fx_layer_t *fl = &net->layers[i];
-    if (is_mover(fl->kind))
+    if (fx_aliased(fl))
       continue;
     spd_free(net->ctx, fl->all.y);
     spd_free(net->ctx, fl->all.z);

@@ -5,6 +5,7 @@
 
 #include "base/fx_conv.h"
 #include "nn/fx_net.h"
+#include "nn/layer_op.h"
 
 /* One parameter tensor: master weights (int32, frac 24), the int16 MAC copy
  * (kernels only), the exact batch gradient sum and the optimizer slots. */
@@ -50,6 +51,7 @@ typedef struct fx_batch_tensors {
  * sample-at-a-time arithmetic of a tile. */
 typedef struct fx_layer {
   spd_layer_kind_t kind;
+  bool folded;          /* an activation its producer applies (nn/layer_op.h) */
   size_t in_size, out_size;
   spd_fx_act_params_t act;
   bool softmax;
@@ -94,18 +96,18 @@ struct spd_fx_net {
   uint64_t sat_total;
 };
 
-static inline bool is_mover(spd_layer_kind_t k) {
-  return k == SPD_LAYER_FLATTEN || k == SPD_LAYER_RESHAPE;
+static inline bool op_traits_(spd_layer_kind_t k, unsigned all) {
+  const spd_layer_op_t *op = spd__layer_op(k);
+  return op && (op->traits & all) == all;
 }
-
-static inline bool is_conv(spd_layer_kind_t k) { return k == SPD_LAYER_CONV1D || k == SPD_LAYER_CONV2D; }
-static inline bool is_maxpool(spd_layer_kind_t k) {
-  return k == SPD_LAYER_MAXPOOL1D || k == SPD_LAYER_MAXPOOL2D;
-}
-static inline bool is_avgpool(spd_layer_kind_t k) {
-  return k == SPD_LAYER_AVGPOOL1D || k == SPD_LAYER_AVGPOOL2D;
-}
-static inline bool has_weights(spd_layer_kind_t k) { return k == SPD_LAYER_DENSE || is_conv(k); }
+static inline bool is_mover(spd_layer_kind_t k) { return op_traits_(k, SPD_OP_MOVER); }
+static inline bool is_conv(spd_layer_kind_t k) { return op_traits_(k, SPD_OP_WEIGHTS | SPD_OP_WINDOW); }
+static inline bool is_maxpool(spd_layer_kind_t k) { return op_traits_(k, SPD_OP_MAXPOOL | SPD_OP_WINDOW); }
+static inline bool is_avgpool(spd_layer_kind_t k) { return op_traits_(k, SPD_OP_AVGPOOL | SPD_OP_WINDOW); }
+static inline bool has_weights(spd_layer_kind_t k) { return op_traits_(k, SPD_OP_WEIGHTS); }
+/* A layer whose tensors are views of its input's: a data mover, or an
+ * activation folded into its producer. */
+static inline bool fx_aliased(const fx_layer_t *fl) { return fl->folded || is_mover(fl->kind); }
 
 /** Frac of the exact sums of the gradients a layer receives (every dX
  *  frac the layers produce, w + g <= 28 or g + 16 <= 30, shifts up to it
@@ -144,6 +146,32 @@ int spd__fx_loss_check(spd_fx_net_t *net);
  *  pass: writes dz (fused losses) or dy of the output layer. */
 void spd__fx_loss_sample(spd_fx_net_t *net, const spd_fx_batch_t *b, int s,
                          spd_fx_result_t *res);
+
+/* The per-kind passes the layer descriptors (nn/layer_op.h) point at
+ * (fx_pass.c), and what a new kind's passes use: the output of the layer
+ * feeding input k, the activation of a layer's z into y, and the exact
+ * hand-over of a dX sum (frac @p from) to the layer feeding input k. */
+const int16_t *spd__fx_input_y(const spd_fx_net_t *net, int i, int k);
+void spd__fx_activate(spd_fx_net_t *net, fx_layer_t *fl);
+void spd__fx_emit_dx(spd_fx_net_t *net, int i, int k, const int64_t *dx, int from);
+void spd__fx_forward_dense(spd_fx_net_t *net, int i);
+void spd__fx_forward_conv(spd_fx_net_t *net, int i);
+void spd__fx_forward_pool(spd_fx_net_t *net, int i);
+void spd__fx_forward_dropout(spd_fx_net_t *net, int i);
+void spd__fx_forward_activation(spd_fx_net_t *net, int i);
+void spd__fx_forward_add(spd_fx_net_t *net, int i);
+void spd__fx_backward_dense(spd_fx_net_t *net, int i);
+void spd__fx_backward_conv(spd_fx_net_t *net, int i);
+void spd__fx_backward_pool(spd_fx_net_t *net, int i);
+void spd__fx_backward_dropout(spd_fx_net_t *net, int i);
+void spd__fx_backward_pass_on(spd_fx_net_t *net, int i);
+void spd__fx_backward_batchnorm(spd_fx_net_t *net, int i, int batch);
+/* Set-ups (fx_net.c): a weighted layer's parameters, pooling's constants,
+ * Dropout's mask. */
+int spd__fx_setup_weights(spd_fx_net_t *net, int i);
+int spd__fx_setup_pooling(spd_fx_net_t *net, int i);
+int spd__fx_setup_dropout(spd_fx_net_t *net, int i);
+int spd__fx_setup_batchnorm(spd_fx_net_t *net, int i);
 
 /** Re-derive what the plan sets (activation constants, the MAC-loop copies
  *  of the masters) after the plan or the masters changed. */

@@ -7,6 +7,7 @@
 
 #include "base/fx_dense.h"
 #include "nn/fx_net_internal.h"
+#include "nn/layer_op.h"
 #include "spindle/rng.h"
 
 int spd__fx_inbound(const spd_fx_net_t *net, int i, int k) {
@@ -15,13 +16,13 @@ int spd__fx_inbound(const spd_fx_net_t *net, int i, int k) {
 
 /* The layer whose int16 output format a (possibly data-moving) layer uses. */
 int spd__fx_owner(const spd_fx_net_t *net, int i) {
-  while (i > 0 && is_mover(net->layers[i].kind))
+  while (i > 0 && fx_aliased(&net->layers[i]))
     i = spd__fx_inbound(net, i, 0);
   return i;
 }
 
 /* The output of the layer feeding input @p k of layer @p i. */
-static const int16_t *input_y(const spd_fx_net_t *net, int i, int k) {
+const int16_t *spd__fx_input_y(const spd_fx_net_t *net, int i, int k) {
   return net->layers[spd__fx_inbound(net, i, k)].y;
 }
 
@@ -36,7 +37,7 @@ static void note_z(fx_layer_t *fl, int32_t z) {
   fl->max_z = fmax_abs(fl->max_z, v);
 }
 
-static void activate(spd_fx_net_t *net, fx_layer_t *fl) {
+void spd__fx_activate(spd_fx_net_t *net, fx_layer_t *fl) {
   if (fl->softmax) {
     spd_fx_softmax(fl->y, fl->z, (int)fl->out_size, fl->act.out_frac, &net->sat);
     return;
@@ -65,11 +66,11 @@ static dense_dims_t dense_dims(const fx_layer_t *fl, const spd_fx_net_t *net, in
   return (dense_dims_t){positions, (int)(fl->in_size / (size_t)positions), n_out};
 }
 
-static void forward_dense(spd_fx_net_t *net, int i) {
+void spd__fx_forward_dense(spd_fx_net_t *net, int i) {
   fx_layer_t *fl = &net->layers[i];
   dense_dims_t d = dense_dims(fl, net, i);
   int acc_frac = acc_frac_of(net, i);
-  const int16_t *x = input_y(net, i, 0);
+  const int16_t *x = spd__fx_input_y(net, i, 0);
   memset(fl->acc, 0, fl->out_size * sizeof *fl->acc);
   for (int p = 0; p < d.positions; p++) {
     size_t o = (size_t)p * (size_t)d.n_out;
@@ -78,23 +79,23 @@ static void forward_dense(spd_fx_net_t *net, int i) {
     spd_fx_dense_reduce(fl->z + o, fl->acc + o, fl->bias.master, d.n_out, acc_frac,
                         SPD_FX_MASTER_FRAC, &net->sat);
   }
-  activate(net, fl);
+  spd__fx_activate(net, fl);
 }
 
-static void forward_conv(spd_fx_net_t *net, int i) {
+void spd__fx_forward_conv(spd_fx_net_t *net, int i) {
   fx_layer_t *fl = &net->layers[i];
   const spd_fx_window_t *g = &fl->window;
   spd_fx_conv_block_t whole = spd_fx_conv_whole(g);
   memset(fl->acc, 0, fl->out_size * sizeof *fl->acc);
-  spd_fx_conv_forward_block(fl->acc, input_y(net, i, 0), fl->kernel.w16, g, &whole);
+  spd_fx_conv_forward_block(fl->acc, spd__fx_input_y(net, i, 0), fl->kernel.w16, g, &whole);
   spd_fx_conv_reduce(fl->z, fl->acc, fl->bias.master, g->out_h * g->out_w, g->out_c,
                      acc_frac_of(net, i), SPD_FX_MASTER_FRAC, &net->sat);
-  activate(net, fl);
+  spd__fx_activate(net, fl);
 }
 
-static void forward_pool(spd_fx_net_t *net, int i) {
+void spd__fx_forward_pool(spd_fx_net_t *net, int i) {
   fx_layer_t *fl = &net->layers[i];
-  const int16_t *x = input_y(net, i, 0);
+  const int16_t *x = spd__fx_input_y(net, i, 0);
   const spd_fx_window_t *g = &fl->window;
   if (is_maxpool(fl->kind))
     spd_fx_maxpool_forward(fl->y, fl->argmax, x, g);
@@ -104,9 +105,9 @@ static void forward_pool(spd_fx_net_t *net, int i) {
     spd_fx_gap_forward(fl->y, x, g->in_h * g->in_w, g->in_c, fl->inv_count[0], &net->sat);
 }
 
-static void forward_dropout(spd_fx_net_t *net, int i) {
+void spd__fx_forward_dropout(spd_fx_net_t *net, int i) {
   fx_layer_t *fl = &net->layers[i];
-  const int16_t *x = input_y(net, i, 0);
+  const int16_t *x = spd__fx_input_y(net, i, 0);
   bool drop = net->training && fl->drop_threshold > 0;
   uint32_t words[4];
   uint64_t counter = fl->samples_seen * ((fl->out_size + 3) / 4);
@@ -124,18 +125,18 @@ static void forward_dropout(spd_fx_net_t *net, int i) {
     fl->samples_seen++;
 }
 
-static void forward_activation(spd_fx_net_t *net, int i) {
+void spd__fx_forward_activation(spd_fx_net_t *net, int i) {
   fx_layer_t *fl = &net->layers[i];
-  const int16_t *x = input_y(net, i, 0);
+  const int16_t *x = spd__fx_input_y(net, i, 0);
   int in_frac = spd_numeric_input_frac(net->plan, net->model, i);
   for (size_t c = 0; c < fl->out_size; c++)
     fl->z[c] = spd_fx_to32(x[c], in_frac, SPD_FX_Z_FRAC, &net->sat);
-  activate(net, fl);
+  spd__fx_activate(net, fl);
 }
 
 /* Add: the inputs (each at its own frac) summed exactly at the finest of
  * their fracs, then rounded once into the output format. */
-static void forward_add(spd_fx_net_t *net, int i) {
+void spd__fx_forward_add(spd_fx_net_t *net, int i) {
   fx_layer_t *fl = &net->layers[i];
   const spd_layer_t *l = &net->model->layers[i];
   int finest = 0;
@@ -146,7 +147,7 @@ static void forward_add(spd_fx_net_t *net, int i) {
   memset(fl->acc, 0, fl->out_size * sizeof *fl->acc);
   for (int k = 0; k < l->n_inbound; k++) {
     int up = finest - net->plan->layers[spd__fx_owner(net, l->inbound[k])].act_frac;
-    const int16_t *x = input_y(net, i, k);
+    const int16_t *x = spd__fx_input_y(net, i, k);
     for (size_t c = 0; c < fl->out_size; c++)
       fl->acc[c] += (int64_t)x[c] * ((int64_t)1 << up);
   }
@@ -160,11 +161,15 @@ static void forward_add(spd_fx_net_t *net, int i) {
 void spd__fx_net_select(spd_fx_net_t *net, int s) {
   for (int i = 0; i < net->n_layers; i++) {
     fx_layer_t *fl = &net->layers[i];
-    if (is_mover(fl->kind)) { /* same values, same order: the input's views */
+    if (fx_aliased(fl)) { /* same values, same order: the input's views */
       const fx_layer_t *in = &net->layers[spd__fx_inbound(net, i, 0)];
       fl->y = in->y;
       fl->dy = in->dy;
       fl->dy_acc = in->dy_acc;
+      if (fl->folded) { /* the producer's z and dz are the activation's */
+        fl->z = in->z;
+        fl->dz = in->dz;
+      }
       continue;
     }
     size_t at = (size_t)s * fl->out_size;
@@ -189,29 +194,20 @@ static void forward_input(spd_fx_net_t *net, const float *x) {
 }
 
 static void forward_layer(spd_fx_net_t *net, int i, const float *x) {
-  spd_layer_kind_t k = net->layers[i].kind;
+  const spd_layer_op_t *op = spd__op_of(&net->model->layers[i]);
   if (i == 0)
     forward_input(net, x);
-  else if (k == SPD_LAYER_DENSE)
-    forward_dense(net, i);
-  else if (is_conv(k))
-    forward_conv(net, i);
-  else if (k == SPD_LAYER_ACTIVATION)
-    forward_activation(net, i);
-  else if (k == SPD_LAYER_DROPOUT)
-    forward_dropout(net, i);
-  else if (k == SPD_LAYER_ADD)
-    forward_add(net, i);
-  else if (!is_mover(k))
-    forward_pool(net, i);
+  else if (op->fx_forward && !net->layers[i].folded)
+    op->fx_forward(net, i);
 }
 
 void spd__fx_net_forward(spd_fx_net_t *net, const float *x, int batch) {
   size_t in_size = net->layers[0].out_size;
   for (int i = 0; i < net->n_layers; i++) {
     uint32_t before = net->sat;
-    if (net->layers[i].kind == SPD_LAYER_BATCHNORM) /* needs the whole batch */
-      spd__fx_bn_forward(net, i, batch);
+    const spd_layer_op_t *op = spd__op_of(&net->model->layers[i]);
+    if (i > 0 && op->fx_forward_batch && !net->layers[i].folded) /* needs the whole batch */
+      op->fx_forward_batch(net, i, batch);
     else
       for (int s = 0; s < batch; s++) {
         spd__fx_net_select(net, s);
@@ -236,7 +232,7 @@ static void activation_backward(spd_fx_net_t *net, fx_layer_t *fl) {
  * layer feeding input @p k of layer @p i, exactly (a left shift to
  * SPD_FX_GRAD_SUM_FRAC): a tensor feeding several layers receives the sum of
  * their gradients, rounded once when its own backward starts. */
-static void emit_dx(spd_fx_net_t *net, int i, int k, const int64_t *dx, int from) {
+void spd__fx_emit_dx(spd_fx_net_t *net, int i, int k, const int64_t *dx, int from) {
   int target = spd__fx_inbound(net, i, k);
   if (spd__fx_owner(net, target) == 0)
     return; /* no gradient for the model input */
@@ -259,10 +255,10 @@ static void collect_dy(spd_fx_net_t *net, int i) {
   memset(fl->dy_acc, 0, fl->out_size * sizeof *fl->dy_acc);
 }
 
-static void backward_dense(spd_fx_net_t *net, int i) {
+void spd__fx_backward_dense(spd_fx_net_t *net, int i) {
   fx_layer_t *fl = &net->layers[i];
   dense_dims_t d = dense_dims(fl, net, i);
-  const int16_t *x = input_y(net, i, 0);
+  const int16_t *x = spd__fx_input_y(net, i, 0);
   /* Every position adds to the one kernel's exact int64 sums. */
   for (int p = 0; p < d.positions; p++) {
     const int16_t *dz = fl->dz + (size_t)p * (size_t)d.n_out;
@@ -278,28 +274,28 @@ static void backward_dense(spd_fx_net_t *net, int i) {
     spd_fx_dense_backward_input_block(fl->acc + (size_t)p * (size_t)d.n_in,
                                       fl->dz + (size_t)p * (size_t)d.n_out, fl->kernel.w16,
                                       d.n_in, d.n_out, d.n_out);
-  emit_dx(net, i, 0, fl->acc,
+  spd__fx_emit_dx(net, i, 0, fl->acc,
           net->plan->layers[i].weight_frac + net->plan->layers[i].grad_frac);
 }
 
-static void backward_conv(spd_fx_net_t *net, int i) {
+void spd__fx_backward_conv(spd_fx_net_t *net, int i) {
   fx_layer_t *fl = &net->layers[i];
   const spd_fx_window_t *g = &fl->window;
   spd_fx_conv_block_t whole = spd_fx_conv_whole(g);
-  spd_fx_conv_grad_block(fl->kernel.grad, input_y(net, i, 0), fl->dz, g, &whole);
+  spd_fx_conv_grad_block(fl->kernel.grad, spd__fx_input_y(net, i, 0), fl->dz, g, &whole);
   if (fl->bias.master)
     spd_fx_conv_bias_grad(fl->bias.grad, fl->dz, g, &whole);
   if (spd__fx_owner(net, spd__fx_inbound(net, i, 0)) == 0)
     return;
   memset(fl->acc, 0, fl->in_size * sizeof *fl->acc);
   spd_fx_conv_backward_input_block(fl->acc, fl->dz, fl->kernel.w16, g, &whole);
-  emit_dx(net, i, 0, fl->acc,
+  spd__fx_emit_dx(net, i, 0, fl->acc,
           net->plan->layers[i].weight_frac + net->plan->layers[i].grad_frac);
 }
 
 /* Pooling passes gradients exactly (max) or at 16 extra fraction bits
  * (averages), then rounds once into the gradient of the layer below. */
-static void backward_pool(spd_fx_net_t *net, int i) {
+void spd__fx_backward_pool(spd_fx_net_t *net, int i) {
   fx_layer_t *fl = &net->layers[i];
   const spd_fx_window_t *g = &fl->window;
   int frac = net->plan->layers[i].grad_frac;
@@ -313,11 +309,11 @@ static void backward_pool(spd_fx_net_t *net, int i) {
     spd_fx_gap_backward(fl->acc, fl->dz, g->in_h * g->in_w, g->in_c, fl->inv_count[0]);
     frac += 16;
   }
-  emit_dx(net, i, 0, fl->acc, frac);
+  spd__fx_emit_dx(net, i, 0, fl->acc, frac);
 }
 
 /* dX = dY * mask: the kept elements scaled by 1/(1-rate), rounded once. */
-static void backward_dropout(spd_fx_net_t *net, int i) {
+void spd__fx_backward_dropout(spd_fx_net_t *net, int i) {
   fx_layer_t *fl = &net->layers[i];
   bool scaled = net->training && fl->drop_threshold > 0;
   for (size_t c = 0; c < fl->out_size; c++)
@@ -325,21 +321,23 @@ static void backward_dropout(spd_fx_net_t *net, int i) {
                  : scaled     ? spd_fx_mul_const(fl->dz[c], fl->drop_scale, 0, 0,
                                                  SPD_FX_ROUND_NEAREST, &net->sat)
                               : fl->dz[c];
-  emit_dx(net, i, 0, fl->acc, net->plan->layers[i].grad_frac);
+  spd__fx_emit_dx(net, i, 0, fl->acc, net->plan->layers[i].grad_frac);
 }
 
 /* Activation and Add pass dZ on unchanged (Add to every input). */
-static void backward_pass_on(spd_fx_net_t *net, int i) {
+void spd__fx_backward_pass_on(spd_fx_net_t *net, int i) {
   fx_layer_t *fl = &net->layers[i];
   for (size_t c = 0; c < fl->in_size; c++)
     fl->acc[c] = fl->dz[c];
   for (int k = 0; k < net->model->layers[i].n_inbound; k++)
-    emit_dx(net, i, k, fl->acc, net->plan->layers[i].grad_frac);
+    spd__fx_emit_dx(net, i, k, fl->acc, net->plan->layers[i].grad_frac);
 }
 
 /* dY and dZ of layer @p i for the selected sample. */
 static void backward_entry(spd_fx_net_t *net, int i) {
   int last = net->n_layers - 1;
+  if (net->layers[last].folded) /* the loss's gradient is its producer's */
+    last = spd__fx_inbound(net, last, 0);
   if (i != last)
     collect_dy(net, i);
   if (i != last || !net->loss_fused)
@@ -347,7 +345,7 @@ static void backward_entry(spd_fx_net_t *net, int i) {
 }
 
 /* BatchNormalization's dX needs sums over the whole batch first. */
-static void backward_batchnorm(spd_fx_net_t *net, int i, int batch) {
+void spd__fx_backward_batchnorm(spd_fx_net_t *net, int i, int batch) {
   fx_layer_t *fl = &net->layers[i];
   for (int s = 0; s < batch; s++) {
     spd__fx_net_select(net, s);
@@ -357,32 +355,23 @@ static void backward_batchnorm(spd_fx_net_t *net, int i, int batch) {
   spd__fx_bn_backward(net, i, batch, need_dx ? fl->bn.dx : NULL);
   for (int s = 0; need_dx && s < batch; s++) {
     spd__fx_net_select(net, s);
-    emit_dx(net, i, 0, fl->bn.dx + (size_t)s * fl->out_size, SPD_FX_GRAD_SUM_FRAC);
+    spd__fx_emit_dx(net, i, 0, fl->bn.dx + (size_t)s * fl->out_size, SPD_FX_GRAD_SUM_FRAC);
   }
 }
 
 static void backward_layer(spd_fx_net_t *net, int i) {
-  fx_layer_t *fl = &net->layers[i];
   backward_entry(net, i);
-  if (fl->kind == SPD_LAYER_DENSE)
-    backward_dense(net, i);
-  else if (is_conv(fl->kind))
-    backward_conv(net, i);
-  else if (fl->kind == SPD_LAYER_ACTIVATION || fl->kind == SPD_LAYER_ADD)
-    backward_pass_on(net, i);
-  else if (fl->kind == SPD_LAYER_DROPOUT)
-    backward_dropout(net, i);
-  else
-    backward_pool(net, i);
+  spd__op_of(&net->model->layers[i])->fx_backward(net, i);
 }
 
 void spd__fx_net_backward(spd_fx_net_t *net, int batch) {
   for (int i = net->n_layers - 1; i > 0; i--) {
-    if (is_mover(net->layers[i].kind))
+    if (fx_aliased(&net->layers[i]))
       continue;
     uint32_t before = net->sat;
-    if (net->layers[i].kind == SPD_LAYER_BATCHNORM)
-      backward_batchnorm(net, i, batch);
+    const spd_layer_op_t *op = spd__op_of(&net->model->layers[i]);
+    if (op->fx_backward_batch)
+      op->fx_backward_batch(net, i, batch);
     else
       for (int s = 0; s < batch; s++) {
         spd__fx_net_select(net, s);

@@ -4,6 +4,7 @@
 
 #include <math.h>
 
+#include "nn/layer_op.h"
 #include "spindle/rng.h"
 
 /* Standard deviation of a unit normal truncated to [-2, 2]: Keras divides by
@@ -15,7 +16,7 @@ static spd_shape_t shape_of(int rank, int32_t d0, int32_t d1, int32_t d2, int32_
   return s;
 }
 
-static int weight_layer_specs(const spd_layer_config_t *cfg, const spd_shape_t *in,
+int spd__weight_layer_specs(const spd_layer_config_t *cfg, const spd_shape_t *in,
                               spd_param_spec_t *specs) {
   int32_t cin = in->dims[in->rank - 1];
   spd_shape_t kernel;
@@ -39,7 +40,7 @@ static int weight_layer_specs(const spd_layer_config_t *cfg, const spd_shape_t *
   return 2;
 }
 
-static int batchnorm_specs(const spd_layer_config_t *cfg, const spd_shape_t *in,
+int spd__batchnorm_specs(const spd_layer_config_t *cfg, const spd_shape_t *in,
                            spd_param_spec_t *specs) {
   spd_shape_t ch = shape_of(1, in->dims[in->rank - 1], 0, 0, 0);
   int n = 0;
@@ -54,16 +55,8 @@ static int batchnorm_specs(const spd_layer_config_t *cfg, const spd_shape_t *in,
 
 int spd__layer_param_specs(const spd_layer_config_t *cfg, const spd_shape_t *input_shape,
                            spd_param_spec_t specs[SPD_MAX_PARAMS]) {
-  switch (cfg->kind) {
-  case SPD_LAYER_DENSE:
-  case SPD_LAYER_CONV1D:
-  case SPD_LAYER_CONV2D:
-    return weight_layer_specs(cfg, input_shape, specs);
-  case SPD_LAYER_BATCHNORM:
-    return batchnorm_specs(cfg, input_shape, specs);
-  default:
-    return 0;
-  }
+  const spd_layer_op_t *op = spd__layer_op(cfg->kind);
+  return op && op->params ? op->params(cfg, input_shape, specs) : 0;
 }
 
 void spd__fans(const spd_shape_t *s, double *fan_in, double *fan_out) {

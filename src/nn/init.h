@@ -19,6 +19,13 @@ typedef struct spd_param_spec {
 int spd__layer_param_specs(const spd_layer_config_t *cfg, const spd_shape_t *input_shape,
                            spd_param_spec_t specs[SPD_MAX_PARAMS]);
 
+/** The parameters of Dense and the convolutions (kernel, bias) and of
+ *  BatchNormalization (gamma, beta, moving statistics). */
+int spd__weight_layer_specs(const spd_layer_config_t *cfg, const spd_shape_t *in,
+                            spd_param_spec_t *specs);
+int spd__batchnorm_specs(const spd_layer_config_t *cfg, const spd_shape_t *in,
+                         spd_param_spec_t *specs);
+
 /** Keras's fans of a weight of shape @p s (keras.initializers _compute_fans). */
 void spd__fans(const spd_shape_t *s, double *fan_in, double *fan_out);
 

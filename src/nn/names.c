@@ -48,6 +48,8 @@ const char *spd_activation_name(spd_activation_t a) {
 }
 
 int spd_activation_parse(const char *keras_name) {
+  if (!strcmp(keras_name, "silu")) /* Keras 3's name of swish */
+    return SPD_ACT_SWISH;
   for (int i = 0; i < SPD_ACT_COUNT; i++)
     if (!strcmp(keras_name, activation_names[i]))
       return i;

@@ -3,6 +3,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "nn/layer_op.h"
+
 #define DEFAULT_FRAC 11  /* s4.11: unbounded activations and gradients */
 #define HEADROOM_ACT 4.0
 #define HEADROOM_GRAD 4.0
@@ -25,17 +27,22 @@ int spd_numeric_frac_for(double max_abs, double headroom, int lo, int hi) {
   return frac < lo ? lo : frac > hi ? hi : frac;
 }
 
-/* The activation a layer applies, or linear. */
-static spd_activation_t layer_activation(const spd_layer_t *l) {
-  switch (l->config.kind) {
-  case SPD_LAYER_DENSE:
-  case SPD_LAYER_CONV1D:
-  case SPD_LAYER_CONV2D:
-  case SPD_LAYER_ACTIVATION:
-    return l->config.activation;
-  default:
-    return SPD_ACT_LINEAR;
-  }
+/* The layer whose config holds the activation layer @p i applies: an
+ * activation layer folded into it (nn/layer_op.h), or itself. */
+static const spd_layer_t *act_source(const spd_model_t *m, int i) {
+  int f = spd__layer_folded_into(m, i);
+  return &m->layers[f >= 0 ? f : i];
+}
+
+/* The activation layer @p i applies, or linear. */
+static spd_activation_t layer_activation(const spd_model_t *m, int i) {
+  return spd__op_activation(act_source(m, i));
+}
+
+/* The layer whose gradient the loss gives: the output, or the layer the
+ * output activation is folded into. */
+static bool is_output(const spd_model_t *m, int i) {
+  return i == m->output || spd__layer_fold_target(m, m->output) == i;
 }
 
 static bool bounded_activation(spd_activation_t a) {
@@ -46,31 +53,18 @@ static bool bounded_activation(spd_activation_t a) {
  * movers (Flatten, Reshape, Dropout, max pooling) pass values unchanged and
  * average pooling stays within its input's range, so they inherit the fracs
  * of what feeds them. */
-static bool computes_values(const spd_layer_t *l) {
-  switch (l->config.kind) {
-  case SPD_LAYER_DENSE:
-  case SPD_LAYER_CONV1D:
-  case SPD_LAYER_CONV2D:
-  case SPD_LAYER_ACTIVATION:
-  case SPD_LAYER_BATCHNORM:
-  case SPD_LAYER_ADD:
-  case SPD_LAYER_INPUT:
-    return true;
-  default:
-    return false;
-  }
+static bool computes_values(const spd_model_t *m, int i) {
+  return spd__op_has(&m->layers[i], SPD_OP_COMPUTES) && spd__layer_fold_target(m, i) < 0;
 }
 
-static bool has_kernel(const spd_layer_t *l) {
-  return l->config.kind == SPD_LAYER_DENSE || l->config.kind == SPD_LAYER_CONV1D ||
-         l->config.kind == SPD_LAYER_CONV2D;
-}
+static bool has_kernel(const spd_layer_t *l) { return spd__op_has(l, SPD_OP_WEIGHTS); }
 
-/* Data movers copy the fracs of their first input, in topological order. */
+/* Data movers (and folded activations, whose values their producer
+ * computes) copy the fracs of their first input, in topological order. */
 static void inherit_data_movers(spd_numeric_plan_t *plan, const spd_model_t *m) {
   for (int i = 1; i < m->n_layers; i++) {
     const spd_layer_t *l = &m->layers[i];
-    if (computes_values(l) || l->n_inbound < 1)
+    if (computes_values(m, i) || l->n_inbound < 1)
       continue;
     const spd_layer_numerics_t *in = &plan->layers[l->inbound[0]];
     plan->layers[i].act_frac = in->act_frac;
@@ -80,11 +74,11 @@ static void inherit_data_movers(spd_numeric_plan_t *plan, const spd_model_t *m) 
 
 static void default_layer(spd_layer_numerics_t *ln, const spd_model_t *m, int i) {
   const spd_layer_t *l = &m->layers[i];
-  bool bounded = bounded_activation(layer_activation(l));
+  bool bounded = bounded_activation(layer_activation(m, i));
   ln->act_frac = (l->config.kind == SPD_LAYER_INPUT || bounded) ? SPD_NUM_MAX_FRAC : DEFAULT_FRAC;
   /* The output layer's gradient is p - y (softmax or sigmoid with a
    * cross-entropy) or the activation's slope times a bounded error. */
-  ln->grad_frac = (i == m->output && bounded) ? SPD_NUM_MAX_FRAC : DEFAULT_FRAC;
+  ln->grad_frac = (is_output(m, i) && bounded) ? SPD_NUM_MAX_FRAC : DEFAULT_FRAC;
   ln->weight_frac = has_kernel(l) ? SPD_NUM_MAX_FRAC : 0;
 }
 
@@ -122,16 +116,16 @@ void spd_numeric_plan_calibrate(spd_numeric_plan_t *plan, const spd_model_t *m,
   for (int i = 0; i < m->n_layers; i++) {
     const spd_layer_t *l = &m->layers[i];
     spd_layer_numerics_t *ln = &plan->layers[i];
-    bool bounded = bounded_activation(layer_activation(l));
+    bool bounded = bounded_activation(layer_activation(m, i));
     /* Inputs do not grow during training; activations do. */
     double headroom = l->config.kind == SPD_LAYER_INPUT ? 1.0 : HEADROOM_ACT;
     /* Hidden activations grow far beyond their first-batch size as the
      * weights train (LeNet's conv outputs by 4x and more), so calibration may
      * widen their range below s4.11 but never narrow it. */
     int act_max = l->config.kind == SPD_LAYER_INPUT ? SPD_NUM_MAX_FRAC : DEFAULT_FRAC;
-    if (computes_values(l) && !bounded)
+    if (computes_values(m, i) && !bounded)
       ln->act_frac = spd_numeric_frac_for(stats[i].max_act, headroom, SPD_NUM_MIN_FRAC, act_max);
-    if (!(i == m->output && bounded))
+    if (!(is_output(m, i) && bounded))
       ln->grad_frac = spd_numeric_frac_for(stats[i].max_grad, HEADROOM_GRAD,
                                            SPD_NUM_MIN_FRAC, SPD_NUM_MAX_FRAC);
     if (has_kernel(l))
@@ -160,8 +154,8 @@ static spd_fx_act_t fx_activation(spd_activation_t a) {
 
 spd_fx_act_params_t spd_numeric_act_params(const spd_numeric_plan_t *plan,
                                            const spd_model_t *m, int layer) {
-  const spd_layer_t *l = &m->layers[layer];
-  spd_activation_t a = layer_activation(l);
+  const spd_layer_t *l = act_source(m, layer);
+  spd_activation_t a = spd__op_activation(l);
   spd_fx_act_params_t p = {fx_activation(a), plan->layers[layer].act_frac, 0};
   double alpha = a == SPD_ACT_ELU ? l->config.elu_alpha : l->config.negative_slope;
   /* Slopes of 2 or more do not fit Q1.30 and are clamped just below 2. */

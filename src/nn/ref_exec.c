@@ -3,16 +3,15 @@
 #include <string.h>
 
 #include "nn/conv_gemm.h"
+#include "nn/layer_op.h"
 #include "nn/ref_exec.h"
 
 void spd_ref_options_default(spd_ref_options_t *o) {
   memset(o, 0, sizeof *o);
 }
 
-static bool has_fused_activation(const spd_layer_config_t *cfg) {
-  return (cfg->kind == SPD_LAYER_DENSE || cfg->kind == SPD_LAYER_CONV1D ||
-          cfg->kind == SPD_LAYER_CONV2D) &&
-         cfg->activation != SPD_ACT_LINEAR;
+static bool has_fused_activation(const spd_layer_t *layer) {
+  return spd__op_has(layer, SPD_OP_WEIGHTS) && layer->config.activation != SPD_ACT_LINEAR;
 }
 
 /* Floats of activation memory layer @p layer needs; assigns views from
@@ -29,12 +28,13 @@ static size_t carve_activations(const spd_layer_t *layer, size_t capacity,
   } while (0)
   CARVE_(out, per);
   CARVE_(dout, per);
-  if (has_fused_activation(&layer->config))
+  if (has_fused_activation(layer))
     CARVE_(pre, per);
-  if (layer->config.kind == SPD_LAYER_DROPOUT)
-    CARVE_(mask, per);
-  if (layer->config.kind == SPD_LAYER_BATCHNORM)
-    CARVE_(stats, 2 * (size_t)layer->output_shape.dims[layer->output_shape.rank - 1]);
+  const spd_layer_op_t *op = spd__op_of(layer);
+  if (op->ref_state) {
+    CARVE_(mask, op->ref_state(layer, capacity));
+    st->stats = st->mask;
+  }
 #undef CARVE_
   return used;
 }
@@ -79,8 +79,7 @@ void spd_ref_free(spd_ref_t *ref) {
 static size_t conv_scratch_floats(const spd_model_t *m) {
   size_t most = 0;
   for (int i = 0; i < m->n_layers; i++) {
-    spd_layer_kind_t kind = m->layers[i].config.kind;
-    if (kind != SPD_LAYER_CONV1D && kind != SPD_LAYER_CONV2D)
+    if (!spd__op_has(&m->layers[i], SPD_OP_WEIGHTS) || !spd__op_has(&m->layers[i], SPD_OP_WINDOW))
       continue;
     spd_window_params_t p = spd__ref_window_params(&m->layers[i], 1);
     size_t n = spd__conv_gemm_scratch(&p);

@@ -13,6 +13,7 @@ typedef struct ref_layer_state {
   float *pre;                      /* pre-activation of a fused non-linear activation */
   float *mask;                     /* Dropout mask */
   float *stats;                    /* BatchNormalization mean (C) then inv_std (C) */
+                                   /* (both views of the descriptor's ref_state) */
   float *grads[SPD_MAX_PARAMS];    /* trainable parameters only */
   uint64_t samples_seen;           /* Dropout: training samples so far */
   bool needs_grad;                 /* something at or before it takes a gradient */
@@ -37,6 +38,21 @@ struct spd_ref {
 /** Geometry of a Conv or pooling layer for @p batch samples; 1-D layers are
  *  one row high. */
 spd_window_params_t spd__ref_window_params(const spd_layer_t *layer, int batch);
+
+/* What the layer descriptors' reference passes (nn/layer_op.h) share. */
+const float *spd__ref_param(const spd_layer_t *layer, const char *name);
+float *spd__ref_param_grad(const spd_layer_t *layer, const ref_layer_state_t *st,
+                           const char *name);
+spd_act_params_t spd__ref_act_params(const spd_layer_t *layer, int batch);
+/** The ReLU arguments of @p layer and the activation's input @p x. */
+spd_act_extra_t spd__ref_act_extra(const spd_layer_t *layer, const float *x);
+/** The output of inbound @p k; its gradient buffer, or NULL when nothing
+ *  upstream needs it. */
+const float *spd__ref_input_of(const spd_ref_t *ref, const spd_layer_t *layer, int k);
+float *spd__ref_input_grad_of(const spd_ref_t *ref, const spd_layer_t *layer, int k);
+/** Dense and convolutions with their fused activation. */
+void spd__ref_weights_forward(spd_ref_t *ref, int i, bool training);
+void spd__ref_weights_backward(spd_ref_t *ref, int i, const float *dz_ready);
 
 /** Forward/backward of layer @p i on ref->batch samples; @p dz_ready, when
  *  non-NULL, is the gradient w.r.t. the layer's pre-activation (a fused

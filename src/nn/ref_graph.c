@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "nn/layer_op.h"
 #include "nn/ref_exec.h"
 
 int spd_ref_forward(spd_ref_t *ref, const float *x, int batch, bool training) {
@@ -38,15 +39,7 @@ int spd_ref_layer_backward(spd_ref_t *ref, int layer) {
 
 /* The activation applied last by the output layer, if any. */
 static spd_activation_t output_activation(const spd_layer_t *layer) {
-  switch (layer->config.kind) {
-  case SPD_LAYER_DENSE:
-  case SPD_LAYER_CONV1D:
-  case SPD_LAYER_CONV2D:
-  case SPD_LAYER_ACTIVATION:
-    return layer->config.activation;
-  default:
-    return SPD_ACT_LINEAR;
-  }
+  return spd__op_activation(layer);
 }
 
 /* How the loss is taken: on the output, or on the logits before a softmax
@@ -72,8 +65,7 @@ static int plan_loss(spd_ref_t *ref, spd_loss_kind_t kind, bool from_logits, con
                                  (kind == SPD_LOSS_BINARY_CROSSENTROPY && act == SPD_ACT_SIGMOID));
   plan->pred = st->out;
   if (plan->fused)
-    plan->pred = out->config.kind == SPD_LAYER_ACTIVATION ? ref->layers[out->inbound[0]].out
-                                                          : st->pre;
+    plan->pred = spd__op_has(out, SPD_OP_WEIGHTS) ? st->pre : ref->layers[out->inbound[0]].out;
   plan->params.kind = kind;
   plan->params.from_logits = from_logits || plan->fused;
   plan->params.cols = (size_t)out->output_shape.dims[out->output_shape.rank - 1];

@@ -141,7 +141,7 @@ static void float_put_state(mrun_t *r, int64_t step, uint64_t samples, spd__blob
                         spd_shape_size(&r->model->layers[l].params[w].value.shape));
       }
   for (int l = 0; l < r->model->n_layers; l++) {
-    uint64_t seen = r->model->layers[l].config.kind == SPD_LAYER_DROPOUT ? samples : 0;
+    uint64_t seen = spd__op_of(&r->model->layers[l])->machine == SPD_OPM_MASK ? samples : 0;
     spd__blob_put(b, "layer.samples_seen", &seen, sizeof seen, 1);
   }
 }
@@ -174,8 +174,7 @@ int spd__mrun_float_slabs(mrun_t *r) {
     return spd_ctx_fail(r->ctx, SPD_ENOMEM, "optimizer state");
   for (int l = 0; l < r->model->n_layers; l++) {
     const spd_layer_t *layer = &r->model->layers[l];
-    if (layer->config.kind != SPD_LAYER_DENSE && layer->config.kind != SPD_LAYER_CONV1D &&
-        layer->config.kind != SPD_LAYER_CONV2D)
+    if (!spd__op_has(layer, SPD_OP_WEIGHTS))
       continue;
     for (int w = 0; w < layer->n_params && w < 2; w++)
       for (int k = 0; k < 2; k++) {
@@ -192,7 +191,7 @@ int spd__mrun_float_slabs(mrun_t *r) {
 static int put_state(mrun_t *r, int64_t step, uint64_t samples, spd__blob_t *state) {
   if (r->net) {
     for (int l = 0; l < r->model->n_layers; l++)
-      if (r->model->layers[l].config.kind == SPD_LAYER_DROPOUT)
+      if (spd__op_of(&r->model->layers[l])->machine == SPD_OPM_MASK)
         r->net->layers[l].samples_seen = samples;
     spd__blob_put(state, "fixed.step", &step, sizeof step, 1);
     spd__fx_net_put_state(r->net, state);

@@ -12,6 +12,7 @@
 #include "machine/cost_table.h"
 #include "map/tile_cost.h"
 #include "nn/fx_net.h"
+#include "nn/layer_op.h"
 
 #include "spindle/fixed.h"
 #include "spindle/route.h"
@@ -53,6 +54,13 @@ static uint32_t own_lo(const spd_vertex_t *v, uint32_t kind, bool receiving) {
   default:
     return 0;
   }
+}
+
+/* The activation model layer @p layer applies: its own, or that of an
+ * activation layer folded into it (nn/layer_op.h). */
+static spd_activation_t output_activation(const spd_model_t *m, int layer) {
+  int f = spd__layer_folded_into(m, layer);
+  return m->layers[f >= 0 ? f : layer].config.activation;
 }
 
 static bool is_last_dense(const spd_machine_graph_t *g, int layer) {
@@ -122,15 +130,15 @@ static bool is_maxpool(spd_layer_kind_t k);
 static int32_t dx_frac_of_reader(const spd__ds_inputs_t *in, int sent) {
   const spd_model_t *m = in->model;
   int r = sent + 1;
-  while (r < m->n_layers && (m->layers[r].config.kind == SPD_LAYER_FLATTEN ||
-                             m->layers[r].config.kind == SPD_LAYER_RESHAPE ||
-                             m->layers[r].config.kind == SPD_LAYER_DROPOUT))
+  while (r < m->n_layers && (spd__op_of(&m->layers[r])->machine == SPD_OPM_PASS ||
+                             spd__op_of(&m->layers[r])->machine == SPD_OPM_MASK ||
+                             spd__layer_fold_target(m, r) >= 0))
     r++;
   if (r >= m->n_layers)
     return 0;
   const spd_layer_numerics_t *pl = &in->plan->layers[r];
   spd_layer_kind_t k = m->layers[r].config.kind;
-  if (k == SPD_LAYER_DENSE || k == SPD_LAYER_CONV1D || k == SPD_LAYER_CONV2D)
+  if (spd__op_has(&m->layers[r], SPD_OP_WEIGHTS))
     return pl->weight_frac + pl->grad_frac;
   return is_maxpool(k) ? pl->grad_frac : pl->grad_frac + 16;
 }
@@ -158,11 +166,13 @@ static uint32_t train_window(const spd__ds_inputs_t *in, const spd_vertex_t *v,
 
 /* Layers that pass every value on unchanged and in order: Flatten,
  * Reshape and a Dropout of rate 0 (the reference neither masks nor
- * scales). */
-static bool passes_values(const spd_layer_t *l) {
-  spd_layer_kind_t k = l->config.kind;
-  return k == SPD_LAYER_FLATTEN || k == SPD_LAYER_RESHAPE ||
-         (k == SPD_LAYER_DROPOUT && !(l->config.rate > 0));
+ * scales); and an activation folded into its producer, which the
+ * producer's tiles apply before any mask. */
+static bool passes_values(const spd_model_t *m, int i) {
+  const spd_layer_t *l = &m->layers[i];
+  spd_op_machine_t role = spd__op_of(l)->machine;
+  return role == SPD_OPM_PASS || (role == SPD_OPM_MASK && !(l->config.rate > 0)) ||
+         spd__layer_fold_target(m, i) >= 0;
 }
 
 /* The Dropout (rate > 0) that reads model layer @p layer's output, directly
@@ -172,11 +182,11 @@ int spd__ds_dropout_reading(const spd_model_t *m, int layer) {
     const spd_layer_t *l = &m->layers[i];
     if (l->n_inbound < 1 || l->inbound[0] != layer)
       continue;
-    if (passes_values(l)) {
+    if (passes_values(m, i)) {
       layer = i;
       continue;
     }
-    return l->config.kind == SPD_LAYER_DROPOUT ? i : -1;
+    return spd__op_of(l)->machine == SPD_OPM_MASK ? i : -1;
   }
   return -1;
 }
@@ -198,7 +208,7 @@ static bool masks_dropout(const spd_vertex_t *v) {
 int spd__ds_check_dropouts(spd_ctx_t *ctx, const spd_model_t *m, const spd_machine_graph_t *g) {
   for (int i = 1; i < m->n_layers; i++) {
     const spd_layer_t *l = &m->layers[i];
-    if (l->config.kind != SPD_LAYER_DROPOUT || !(l->config.rate > 0))
+    if (spd__op_of(l)->machine != SPD_OPM_MASK || !(l->config.rate > 0))
       continue;
     bool masked = false;
     for (uint32_t v = 0; v < g->n_vertices && !masked; v++) {
@@ -209,7 +219,7 @@ int spd__ds_check_dropouts(spd_ctx_t *ctx, const spd_model_t *m, const spd_machi
     if (masked)
       continue;
     int p = l->inbound[0];
-    while (p > 0 && passes_values(&m->layers[p]))
+    while (p > 0 && passes_values(m, p))
       p = m->layers[p].inbound[0];
     return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
                         "layer '%s' (Dropout, rate %g): machine training applies a Dropout's "
@@ -279,7 +289,7 @@ static spd_ds_window_t ds_window(const spd_conv_tiling_t *t) {
 }
 
 static bool is_maxpool(spd_layer_kind_t k) {
-  return k == SPD_LAYER_MAXPOOL1D || k == SPD_LAYER_MAXPOOL2D;
+  return (spd__layer_op(k)->traits & SPD_OP_MAXPOOL) != 0;
 }
 
 /* The pooling a conv or pool tile computes (its own layer or the fused
@@ -358,7 +368,7 @@ static uint32_t configure_role(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_c
     return bias ? c->cols * 4u : 0u;
   }
   case SPD_ROLE_LOSS: {
-    spd_activation_t a = in->model->layers[v->layer].config.activation;
+    spd_activation_t a = output_activation(in->model, v->layer);
     c->cols = v->cols.n;
     act_config(in, v->layer, c);
     c->grad_frac = in->plan->layers[v->layer].grad_frac;

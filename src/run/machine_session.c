@@ -32,13 +32,16 @@ static int check_model(mrun_t *r) {
   const spd_model_t *m = r->model;
   for (int i = 1; i < m->n_layers; i++) {
     const spd_layer_t *l = &m->layers[i];
-    if (l->config.kind == SPD_LAYER_ACTIVATION)
+    int folds = spd__layer_fold_target(m, i);
+    if (spd__op_of(l)->machine == SPD_OPM_FOLD_ACT && folds < 0)
       return spd_ctx_fail(r->ctx, SPD_EUNSUPPORTED,
-                          "layer '%s': the machine runs Dense layers with their own "
-                          "activation; fold the Activation layer into the Dense before it",
-                          l->config.name);
+                          "layer '%s' (%s): the machine applies an activation layer in the "
+                          "tiles of the Dense or convolution it follows, which must have a "
+                          "linear activation and no other reader",
+                          l->config.name, spd_layer_kind_name(l->config.kind));
     spd_activation_t a = l->config.activation;
-    if (l->config.kind == SPD_LAYER_DENSE && r->o.numeric == SPD_NUMERIC_FLOAT &&
+    bool applies = l->config.kind == SPD_LAYER_DENSE || folds >= 0;
+    if (applies && r->o.numeric == SPD_NUMERIC_FLOAT &&
         a == SPD_ACT_SOFTMAX && i != m->n_layers - 1)
       return spd_ctx_fail(r->ctx, SPD_EUNSUPPORTED,
                           "layer '%s': softmax runs on the loss core, after the last layer only",
@@ -152,8 +155,7 @@ static int float_weights(mrun_t *r) {
   int err = spd_numeric_plan_new(r->ctx, r->model, &r->plan);
   for (int i = 0; !err && i < r->model->n_layers; i++) {
     const spd_layer_t *l = &r->model->layers[i];
-    if (l->config.kind != SPD_LAYER_DENSE && l->config.kind != SPD_LAYER_CONV1D &&
-        l->config.kind != SPD_LAYER_CONV2D)
+    if (!spd__op_has(l, SPD_OP_WEIGHTS))
       continue;
     r->wf[i] = l->params[0].value.data;
     r->biasf[i] = l->n_params > 1 ? l->params[1].value.data : NULL;
@@ -409,7 +411,7 @@ static int write_update_tables(mrun_t *r) {
     bool dense = si < r->g->n_dense;
     const spd_conv_tiling_t *ct = dense ? NULL : &r->g->conv[si - r->g->n_dense];
     if (ct && (!ct->n_vertices ||
-               (ct->kind != SPD_LAYER_CONV1D && ct->kind != SPD_LAYER_CONV2D)))
+               !(spd__layer_op(ct->kind)->traits & SPD_OP_WEIGHTS)))
       continue; /* poolings have nothing to update */
     int layer = dense ? r->g->dense[si].layer : ct->layer;
     uint32_t first = dense ? r->g->dense[si].first_vertex : ct->first_vertex;
@@ -630,7 +632,7 @@ static int check_args(spd_ctx_t *ctx, const spd_model_t *m, const spd_machine_t 
     return spd_ctx_fail(ctx, SPD_ESHAPE, "machine run: the model's input and the samples "
                         "differ in size");
   for (int i = 1; i < m->n_layers; i++)
-    if (m->layers[i].config.kind == SPD_LAYER_DENSE && m->layers[i].input_shape.rank > 1)
+    if (spd__op_of(&m->layers[i])->machine == SPD_OPM_DENSE && m->layers[i].input_shape.rank > 1)
       return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
                           "layer '%s' (Dense): the machine runs Dense on rank-1 inputs only, "
                           "this one has rank %d (Dense on the last axis); add a Flatten "
@@ -790,14 +792,17 @@ int spd_machine_fit_run(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *mac
                         "integer labels, epochs and batch size >= 1");
   for (int i = 1; i < m->n_layers; i++) {
     spd_layer_kind_t k = m->layers[i].config.kind;
-    bool window = k == SPD_LAYER_CONV1D || k == SPD_LAYER_CONV2D || k == SPD_LAYER_MAXPOOL1D ||
-                  k == SPD_LAYER_MAXPOOL2D || k == SPD_LAYER_AVGPOOL1D ||
-                  k == SPD_LAYER_AVGPOOL2D;
-    if (!window && k != SPD_LAYER_DENSE && k != SPD_LAYER_FLATTEN &&
-        k != SPD_LAYER_RESHAPE && k != SPD_LAYER_DROPOUT)
+    spd_op_machine_t role = spd__layer_op(k)->machine;
+    if (role == SPD_OPM_FOLD_ACT && spd__layer_fold_target(m, i) < 0)
+      return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
+                          "layer '%s' (%s): machine training applies an activation layer in "
+                          "the tiles of the Dense or convolution before it, which must have a "
+                          "linear activation and no other reader; train it with --backend "
+                          "reference", m->layers[i].config.name, spd_layer_kind_name(k));
+    if (role == SPD_OPM_NONE || role == SPD_OPM_INPUT)
       return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
                           "layer '%s' (%s): machine training runs Dense layers, "
-                          "convolutions, pooling and Dropout; "
+                          "convolutions, pooling, Dropout and activation layers after them; "
                           "train it with --backend reference",
                           m->layers[i].config.name, spd_layer_kind_name(k));
   }
