@@ -197,6 +197,9 @@ static uint32_t le32(const unsigned char *p) {
 }
 
 #define DT_VLEN 9u
+#define DT_COMPOUND 6u
+#define DT_ENUM 8u
+#define DT_ARRAY 10u
 #define VLEN_REF 16u /* a sequence's length (4), collection address (8), index (4) */
 
 /* The size of object @p index of the sound collection at @p c (its
@@ -247,6 +250,31 @@ static bool vlen_refs_ok(const unsigned char *d, uint64_t eof, const unsigned ch
  * finds; vlen_refs_ok). Version 1 pads each part to 8 bytes, version 3
  * adds an encoding byte; other versions, and a shared datatype or
  * dataspace (flags of versions 2 and 3), pass what they do not show. */
+/* Are the member names of the datatype of @p len bytes at @p t inside it?
+ * libhdf5 strdup()s each name of an enumeration (h5py's bool is one) as it
+ * decodes the type, stepping by the name's length plus its NUL, padded to 8
+ * bytes in versions 1 and 2; the names follow the 8-byte header and the
+ * base type (an integer: 8 + 4 bytes). Compound and array types, which
+ * Keras never writes in an attribute, are not followed: they fail. */
+static bool datatype_names_ok(const unsigned char *t, uint64_t len) {
+  unsigned cls = t[0] & 0x0fu, version = t[0] >> 4;
+  if (cls == DT_COMPOUND || cls == DT_ARRAY)
+    return false;
+  if (cls != DT_ENUM)
+    return true;
+  uint64_t members = le16(t + 1), at = 8 + 12;
+  if (len < at || (t[8] & 0x0fu) != 0) /* the base type must be an integer */
+    return false;
+  for (uint64_t i = 0; i < members; i++) {
+    const unsigned char *nul = at < len ? memchr(t + at, '\0', (size_t)(len - at)) : NULL;
+    if (!nul)
+      return false;
+    uint64_t n = (uint64_t)(nul - (t + at)) + 1;
+    at += version >= 3 ? n : (n + 7) & ~(uint64_t)7;
+  }
+  return true;
+}
+
 static bool attribute_ok(const unsigned char *d, uint64_t eof, const unsigned char *m,
                          unsigned size) {
   if (size < 8)
@@ -267,10 +295,11 @@ static bool attribute_ok(const unsigned char *d, uint64_t eof, const unsigned ch
   if (m[0] > 1 && (m[1] & 3u))
     return true; /* a shared datatype or dataspace: elsewhere */
   const unsigned char *t = m + header + name, *sp = t + type;
-  uint64_t points;
+  uint64_t points = 0;
   int known = space_points(sp, raw_space, &points);
-  if (known < 0 || raw_type < 8)
-    return false; /* dims past the message, or not even a datatype's header */
+  if (known < 0 || raw_type < 8 || !datatype_names_ok(t, raw_type))
+    return false; /* dims past the message, not even a datatype's header, or
+                     names past the datatype */
   if (known == 0)
     return true;
   bool vlen = (t[0] & 0x0fu) == DT_VLEN;
