@@ -70,6 +70,14 @@ typedef struct spd_machine_run_opts {
                                 (NULL: not); make bench-calibrate watches the
                                 emulator behind @p tx from there */
   void *on_loaded_ud;
+  void (*on_provenance)(void *ud, spd_transceiver_t *tx, uint32_t attempt,
+                        const spd_core_provenance_t *cores, uint32_t n); /* called
+                                at the end of every attempt (0, then 1 after
+                                a recovery, ...) with every loaded core's
+                                provenance as read back from its region
+                                (docs/provenance.md; NULL: not), the
+                                transceiver still open */
+  void *on_provenance_ud;
 } spd_machine_run_opts_t;
 
 /** What the run cost on the machine (the report's hardware fields). */
@@ -94,6 +102,8 @@ typedef struct spd_machine_stats {
   double simulated_samples_per_second;
   double energy_joules;
   double host_seconds;               /* wall time of the whole run */
+  spd_provenance_summary_t provenance; /* the kernels' counters, read back
+                                        from their regions, summed */
 } spd_machine_stats_t;
 
 /** Per-sample results read from the sink. */

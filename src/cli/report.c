@@ -61,6 +61,7 @@ void spd_cli_report_hardware(cJSON *r, const spd_cli_session_t *s) {
   spd_cli_report_number(r, "simulated_seconds", h->simulated_seconds);
   spd_cli_report_number(r, "simulated_samples_per_second", h->simulated_samples_per_second);
   spd_cli_report_number(r, "energy_joules", h->energy_joules);
+  spd_cli_report_provenance(r, s);
 }
 
 void spd_cli_print_hardware(const spd_cli_session_t *s) {
@@ -82,6 +83,7 @@ void spd_cli_print_hardware(const spd_cli_session_t *s) {
   if (h->failure[0])
     printf("last_failure: %s\n", h->failure);
   fflush(stdout);
+  spd_cli_print_provenance(s);
 }
 
 static void add_series(cJSON *r, const char *key, const spd_history_t *h, size_t offset) {

@@ -288,6 +288,7 @@ int spd_cli_session_interrupted(spd_cli_session_t *s) {
 }
 
 void spd_cli_session_close(spd_cli_session_t *s) {
+  spd_cli_provenance_free(&s->prov);
   spd_fixed_run_free(s->fixed_run);
   s->fixed_run = NULL;
   spd_machine_free(s->machine);
@@ -360,7 +361,9 @@ spd_machine_run_opts_t spd_cli_session_machine_opts(const spd_cli_session_t *s) 
       .fixed_run = s->fixed_run,
       /* --board: the runs talk to the board over UDP; else in-process */
       .open_transceiver = s->opt->board_host[0] ? spd_transceiver_open_udp : NULL,
-      .open_ud = s->opt->board_host[0] ? (void *)&s->board : NULL};
+      .open_ud = s->opt->board_host[0] ? (void *)&s->board : NULL,
+      .on_provenance = spd_cli_keep_provenance,
+      .on_provenance_ud = (void *)s};
 }
 
 int spd_cli_session_predict(spd_cli_session_t *s, const spd_fit_callbacks_t *cb, float *out) {
