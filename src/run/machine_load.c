@@ -56,8 +56,6 @@ static int write_samples(mrun_t *r, uint32_t v) {
   return err;
 }
 
-/* Samples the run processes: every epoch's (training) or each once. */
-
 /* Labels in the order the samples run. */
 static int write_labels(mrun_t *r, uint32_t v) {
   uint32_t total = spd__mrun_samples(r);
@@ -86,10 +84,6 @@ uint32_t spd__mrun_result_bytes(const mrun_t *r, const spd_vertex_t *vx) {
   }
   return 0;
 }
-
-/* Training keeps every epoch's results (SPD_DS_EPOCH_RESULTS) with the
- * optimizer slabs: validation and checkpoints read them, and a run that
- * loses a core goes on from the last whole epoch's (machine_recover.c). */
 
 /* Every epoch's results and slabs go round a ring of four blocks: the host
  * reads each epoch's once its records are in, within a slice of simulated

@@ -158,7 +158,6 @@ static int float_weights(mrun_t *r) {
   return err;
 }
 
-
 /* ------------------------------------------------------------- mapping */
 
 static int map(mrun_t *r) {

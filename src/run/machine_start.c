@@ -4,7 +4,6 @@
  * board). */
 #include "run/machine_session.h"
 
-
 /* The machine through the transceiver the caller injected, or an
  * in-process emulated board (spd_transceiver_open_emulated), with the
  * faults asked for. */
