@@ -160,18 +160,19 @@ static int stop_interrupted(mrun_t *r) {
  * has exited or the run's time limit has passed. */
 int spd__mrun_stream(mrun_t *r) {
   int err = 0;
-  uint64_t lost = 0;
   uint32_t stuck = 0, done = 0, idle = 0, seen = 0;
   for (uint64_t left = spd__mrun_timeout_ps(r); !err;) {
     uint64_t slice = left < SLICE_PS ? left : SLICE_PS;
     err = spd_tx_wait(r->tx, slice);
     left -= slice;
     /* A lost packet is asked for again (kernels/resend.c); a run that has
-     * lost one and then records no sample for STUCK_SLICES stops. */
+     * lost one and then records no sample for STUCK_SLICES stops. New
+     * losses do not start the count again: the requests and resends of a
+     * stalled run under heavy loss lose copies of their own, and a core
+     * that failed loses every copy still sent to it. */
     spd_run_counters_t rc;
     if (spd_tx_run_counters(r->tx, &rc) == 0 && rc.packets_lost) {
-      stuck = rc.packets_lost != lost || r->progress.done != done ? 0 : stuck + 1;
-      lost = rc.packets_lost;
+      stuck = r->progress.done != done ? 0 : stuck + 1;
       done = r->progress.done;
       if (stuck >= STUCK_SLICES) {
         spd_ctx_clear(r->ctx);
