@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define SPD_DS_MAGIC 0x53504453u /* "SPDS" */
-#define SPD_DS_VERSION 7u
+#define SPD_DS_VERSION 8u
 
 /* What a blob is for and how it computes, as codes of the blob format
  * itself: kernels read these and include no mapping or model header. The
@@ -227,7 +227,36 @@ typedef struct spd_ds_config {
                                   (kernel_common.c: a slot's phase without
                                   progress for two ticks asks for what is
                                   missing); 0: never */
+  uint32_t prov_addr;          /* the core's provenance region (an
+                                  spd_ds_prov_t the kernel writes, the host
+                                  reads back; 0: none), docs/provenance.md */
 } spd_ds_config_t;
+
+/** A core's provenance region in SDRAM (docs/provenance.md), as
+ *  SpiNNFrontEndCommon's: the kernel writes its counters there and the
+ *  host reads them back over the transceiver (SCP CMD_READ on a board).
+ *  Written when the kernel starts, at every tick of its resend timer and
+ *  when it exits, so a run stopped mid-way still finds every core's
+ *  counters as of its last tick. */
+#define SPD_DS_PROV_MAGIC 0x56525053u /* "SPRV" */
+typedef struct spd_ds_prov {
+  uint32_t magic;              /* SPD_DS_PROV_MAGIC once written */
+  uint32_t writes;             /* times the kernel wrote the region */
+  uint32_t final;              /* 1: written as the kernel exited */
+  uint32_t max_rx_queue;       /* the deepest its receive ring got */
+  uint64_t packets_in;         /* taken by its packet callback */
+  uint64_t packets_out;        /* sent (resends and requests included) */
+  uint64_t callbacks;          /* callbacks run (interrupt and queued) */
+  uint32_t duplicates;         /* copies received and ignored */
+  uint32_t requests;           /* rounds found incomplete and asked for again */
+  uint32_t missing;            /* packets those requests were missing */
+  uint32_t resent;             /* packets sent again because a receiver asked */
+  uint32_t timer_ticks;
+  uint32_t timer_overruns;     /* ticks that came later than half a period
+                                  past their time (spin1's timer overruns) */
+  uint32_t samples_done;
+  uint32_t pad;
+} spd_ds_prov_t;
 
 /** Float training: one step's update constants (table [step], one per chip
  *  and layer), Keras's rules: SGD v = m v - lr g, w += v (nesterov: w +=

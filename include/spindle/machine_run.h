@@ -75,6 +75,14 @@ typedef struct spd_machine_run_opts {
                                 cross-entropy (Keras's from_logits=True); the
                                 outputs recorded stay the logits. Training
                                 takes it from spd_fit_config_t */
+  void (*on_provenance)(void *ud, spd_transceiver_t *tx, uint32_t attempt,
+                        const spd_core_provenance_t *cores, uint32_t n); /* called
+                                at the end of every attempt (0, then 1 after
+                                a recovery, ...) with every loaded core's
+                                provenance as read back from its region
+                                (docs/provenance.md; NULL: not), the
+                                transceiver still open */
+  void *on_provenance_ud;
 } spd_machine_run_opts_t;
 
 /** What the run cost on the machine (the report's hardware fields). */
@@ -111,6 +119,8 @@ typedef struct spd_machine_stats {
   double roofline_link_samples_per_second;   /* the busiest link's */
   double host_samples_per_second;    /* samples per wall second of the run */
   double energy_per_sample_joules;
+  spd_provenance_summary_t provenance; /* the kernels' counters, read back
+                                        from their regions, summed */
 } spd_machine_stats_t;
 
 /** Per-sample results read from the sink. */

@@ -4,6 +4,7 @@
 #ifndef SPINDLE_PROVENANCE_H
 #define SPINDLE_PROVENANCE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define SPD_PROV_LINKS 6
@@ -83,5 +84,41 @@ typedef struct spd_run_counters {
   uint32_t max_router_entries;
   double energy_joules;         /* idle chips + busy cores + routed bits */
 } spd_run_counters_t;
+
+/** A core's provenance as its kernel wrote it into its SDRAM region
+ *  (spindle/dataspec.h spd_ds_prov_t) and the host read it back over the
+ *  transceiver at the end of a run (docs/provenance.md). */
+typedef struct spd_core_provenance {
+  int x, y, p;
+  uint32_t vertex;              /* the machine graph's vertex */
+  char what[96];                /* the vertex described ("tile 2 of dense_1") */
+  spd_core_state_t state;       /* the core's state when read */
+  bool written;                 /* the region held a record */
+  bool final;                   /* ... written as the kernel exited */
+  uint32_t writes;              /* times the kernel wrote it */
+  uint32_t max_rx_queue;        /* the deepest its receive ring got */
+  uint64_t packets_in, packets_out, callbacks;
+  uint64_t duplicates;          /* copies received and ignored */
+  uint64_t requests;            /* rounds found incomplete, asked for again */
+  uint64_t missing;             /* packets those requests were missing */
+  uint64_t resent;              /* packets sent again on request */
+  uint64_t timer_ticks, timer_overruns, samples_done;
+} spd_core_provenance_t;
+
+/** Every core's provenance summed (over every attempt of a run that
+ *  recovered), and the core with the deepest receive ring. */
+typedef struct spd_provenance_summary {
+  uint32_t cores;               /* regions read */
+  uint32_t cores_written;       /* ... holding a record */
+  uint32_t cores_final;         /* ... written at the kernel's exit */
+  uint32_t cores_dead;
+  uint64_t packets_in, packets_out, callbacks, duplicates, requests, missing, resent;
+  uint64_t timer_ticks, timer_overruns, samples_done;
+  uint32_t max_rx_queue;
+  int max_rx_x, max_rx_y, max_rx_p; /* its core (-1: no core read) */
+} spd_provenance_summary_t;
+
+/** Add core @p c into @p s (zero it first with max_rx_x = -1). */
+void spd_provenance_add(spd_provenance_summary_t *s, const spd_core_provenance_t *c);
 
 #endif

@@ -71,6 +71,7 @@ void spd_cli_report_hardware(cJSON *r, const spd_cli_session_t *s) {
     cJSON_AddNumberToObject(kinds, "link", h->roofline_link_samples_per_second);
   }
   spd_cli_report_number(r, "host_samples_per_second", h->host_samples_per_second);
+  spd_cli_report_provenance(r, s);
 }
 
 void spd_cli_print_hardware(const spd_cli_session_t *s) {
@@ -96,6 +97,7 @@ void spd_cli_print_hardware(const spd_cli_session_t *s) {
   if (h->failure[0])
     printf("last_failure: %s\n", h->failure);
   fflush(stdout);
+  spd_cli_print_provenance(s);
 }
 
 static void add_series(cJSON *r, const char *key, const spd_history_t *h, size_t offset) {

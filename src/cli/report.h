@@ -31,6 +31,12 @@ void spd_cli_print_hardware(const spd_cli_session_t *s);
  *  hyperparameter of its kind and the schedule's arguments. */
 void spd_cli_report_optimizer(cJSON *r, const spd_optimizer_config_t *o, int64_t steps);
 
+/** The kernels' provenance (docs/provenance.md): "provenance" with the
+ *  totals, the core with the deepest receive queue, each attempt's sums
+ *  and every core; printed, the totals and that core (cli/provenance.c). */
+void spd_cli_report_provenance(cJSON *r, const spd_cli_session_t *s);
+void spd_cli_print_provenance(const spd_cli_session_t *s);
+
 void spd_cli_report_number(cJSON *r, const char *key, double value);
 void spd_cli_report_string(cJSON *r, const char *key, const char *value);
 

@@ -294,6 +294,7 @@ int spd_cli_session_interrupted(spd_cli_session_t *s) {
 }
 
 void spd_cli_session_close(spd_cli_session_t *s) {
+  spd_cli_provenance_free(&s->prov);
   spd_fixed_run_free(s->fixed_run);
   s->fixed_run = NULL;
   spd_machine_free(s->machine);
@@ -362,7 +363,9 @@ spd_machine_run_opts_t spd_cli_session_machine_opts(const spd_cli_session_t *s) 
       .fault_seed = s->opt->seed,
       /* --board: the runs talk to the board over UDP; else in-process */
       .open_transceiver = s->opt->board_host[0] ? spd_transceiver_open_udp : NULL,
-      .open_ud = s->opt->board_host[0] ? (void *)&s->board : NULL};
+      .open_ud = s->opt->board_host[0] ? (void *)&s->board : NULL,
+      .on_provenance = spd_cli_keep_provenance,
+      .on_provenance_ud = (void *)s};
 }
 
 spd_run_options_t spd_cli_session_run_options(spd_cli_session_t *s,

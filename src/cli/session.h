@@ -17,6 +17,17 @@
 #include "spindle/fit_fixed.h"
 #include "spindle/machine_run.h"
 
+/* The kernels' provenance of the machine run the report describes
+ * (docs/provenance.md): every core of its last attempt, and each
+ * attempt's sums (a run that recovered had several). */
+#define SPD_CLI_PROV_ATTEMPTS 16u
+typedef struct spd_cli_provenance {
+  spd_core_provenance_t *cores;
+  uint32_t n;
+  uint32_t attempts;
+  spd_provenance_summary_t attempt[SPD_CLI_PROV_ATTEMPTS];
+} spd_cli_provenance_t;
+
 typedef struct spd_cli_session {
   spd_ctx_t ctx;
   const char *command;
@@ -38,6 +49,7 @@ typedef struct spd_cli_session {
                                     evaluates its test split on a new machine) */
   spd_machine_stats_t hardware;
   spd_udp_opts_t board;          /* --board: how the runs reach the board */
+  spd_cli_provenance_t prov;     /* the machine run's provenance (cli/provenance.c) */
 } spd_cli_session_t;
 
 /** Check the options, output paths and backend, load the model (weights)
@@ -86,6 +98,12 @@ spd_machine_run_opts_t spd_cli_session_machine_opts(const spd_cli_session_t *s);
 spd_run_options_t spd_cli_session_run_options(spd_cli_session_t *s,
                                               const spd_machine_run_opts_t *mo,
                                               const spd_fit_callbacks_t *cb);
+/* cli/provenance.c */
+/** spd_machine_run_opts_t.on_provenance: keep the run's provenance in the
+ *  session (@p ud). */
+void spd_cli_keep_provenance(void *ud, spd_transceiver_t *tx, uint32_t attempt,
+                             const spd_core_provenance_t *cores, uint32_t n);
+void spd_cli_provenance_free(spd_cli_provenance_t *p);
 
 /** Seconds since the session began. */
 double spd_cli_session_seconds(const spd_cli_session_t *s);

@@ -216,6 +216,8 @@ static int run(spd_cli_session_t *s) {
   if (rc)
     return rc;
   spd_machine_stats_t trained = s->hardware;
+  spd_cli_provenance_t trained_prov = s->prov; /* the test split's run keeps its own */
+  s->prov = (spd_cli_provenance_t){0};
   double test_loss, test_acc;
   rc = spd_cli_session_evaluate(s, &test_loss, &test_acc);
   if (!rc) {
@@ -223,6 +225,8 @@ static int run(spd_cli_session_t *s) {
            s->test.n);
     fflush(stdout);
   }
+  spd_cli_provenance_free(&s->prov);
+  s->prov = trained_prov;
   if (s->machine) /* the report's hardware figures are the training run's */
     s->hardware = trained;
   if (!rc && spd_cli_interrupt_signal()) /* no outputs of a run cut short */

@@ -28,8 +28,24 @@ void spd_kc_release(spd_kc_t *kc, uint8_t *pending, const uint32_t *next_fwd,
 }
 
 int spd_kc_fail(spd_kc_t *kc, int code) {
+  spd_kc_provenance(kc, true);
   spd_core_exit(kc->core, code);
   return code;
+}
+
+/* The region is written whole, the magic set: the host reads it at the
+ * end of the run (or when it stopped the run), as SpiNNFrontEndCommon's
+ * host reads each core's provenance region. Not inlined: it is rare, and
+ * the images' ITCM is tight. */
+__attribute__((noinline)) void spd_kc_provenance(spd_kc_t *kc, bool final) {
+  if (!kc->cfg.prov_addr)
+    return;
+  kc->prov.magic = SPD_DS_PROV_MAGIC;
+  kc->prov.writes++;
+  kc->prov.final = final;
+  kc->prov.samples_done = kc->done;
+  kc->prov.duplicates = kc->duplicates;
+  (void)spd_core_sdram_write(kc->core, kc->cfg.prov_addr, &kc->prov, sizeof kc->prov);
 }
 
 int spd_kc_read_data(spd_kc_t *kc, uint32_t offset, void *dst, uint32_t bytes) {
@@ -189,8 +205,10 @@ int spd_kc_init(spd_kc_t *kc, spd_core_t *core, uint32_t params, uint32_t role) 
 /* ------------------------------------------------------------- sending */
 
 static void maybe_exit(spd_kc_t *kc) {
-  if (kc->done >= kc->h.n_samples && kc->jobs_count == 0)
+  if (kc->done >= kc->h.n_samples && kc->jobs_count == 0) {
+    spd_kc_provenance(kc, true);
     spd_core_exit(kc->core, 0);
+  }
 }
 
 /* One packet per call at the head job's pace; reschedules itself while
@@ -199,12 +217,14 @@ static void send_task(spd_core_t *core, uint32_t a0, uint32_t a1) {
   (void)a0;
   (void)a1;
   spd_kc_t *kc = spd_core_get_state(core);
+  spd_kc_count_callback(kc);
   spd_kc_job_t *job = &kc->jobs[kc->jobs_head];
   if (job->phase) {
     spd_core_charge(core, job->phase);
     job->phase = 0;
   } else if (spd_core_tx_free(core) > 0) {
-    spd_core_send_mc(core, job->key0 + job->next, job->data[job->next], true);
+    if (spd_core_send_mc(core, job->key0 + job->next, job->data[job->next], true) == 0)
+      kc->prov.packets_out++;
     job->next++;
   }
   spd_core_charge(core, SPD_COST_SEND_TASK +
@@ -345,6 +365,7 @@ void spd_kc_sample_done(spd_kc_t *kc) {
  * lapped the late one and the pipeline stalled. */
 static void slot_task(spd_core_t *core, uint32_t slot, uint32_t phase) {
   spd_kc_t *kc = spd_core_get_state(core);
+  spd_kc_count_callback(kc);
   if (phase != SPD_KC_CREDIT) {
     if (!SPD_KC_FIXED(kc->h.numeric == SPD_DS_FIXED) && kc->held)
       held_flush(kc, slot, phase); /* in the slot's task, not the packet callback */
@@ -439,6 +460,7 @@ static void rx_task(spd_core_t *core, uint32_t a0, uint32_t a1) {
   (void)a0;
   (void)a1;
   spd_kc_t *kc = spd_core_get_state(core);
+  spd_kc_count_callback(kc);
   while (kc->rx_count) {
     uint32_t at = kc->rx_head;
     kc->rx_head = (at + 1u) & (SPD_KC_RX_SLOTS - 1u);
@@ -454,6 +476,8 @@ static void rx_task(spd_core_t *core, uint32_t a0, uint32_t a1) {
  * queue (which the pacing never lets happen) takes the packet at once. */
 static void packet_cb(spd_core_t *core, uint32_t key, uint32_t payload) {
   spd_kc_t *kc = spd_core_get_state(core);
+  spd_kc_count_callback(kc);
+  kc->prov.packets_in++;
   spd_core_charge(core, SPD_COST_RX_QUEUE);
   if (kc->rx_count == SPD_KC_RX_SLOTS) {
     receive(core, kc, key, payload);
@@ -463,6 +487,8 @@ static void packet_cb(spd_core_t *core, uint32_t key, uint32_t payload) {
   kc->rx[2u * at] = key;
   kc->rx[2u * at + 1u] = payload;
   kc->rx_count++;
+  if (kc->rx_count > kc->prov.max_rx_queue)
+    kc->prov.max_rx_queue = kc->rx_count;
   if (!kc->rx_draining) {
     kc->rx_draining = true;
     if (spd_core_schedule_callback(core, rx_task, 0, 0, SLOT_PRIORITY))
@@ -471,6 +497,7 @@ static void packet_cb(spd_core_t *core, uint32_t key, uint32_t payload) {
 }
 
 int spd_kc_start(spd_kc_t *kc) {
+  spd_kc_provenance(kc, false); /* started: the region holds a record */
   int err = spd_core_callback_on(kc->core, SPD_EVENT_MCPL_PACKET, packet_cb,
                                  SPD_PRIORITY_PREEMINENT);
   return err || kc->h.role == SPD_DS_ROLE_SOURCE ? err : spd_kc_watch(kc);

@@ -132,6 +132,11 @@ struct spd_kc {
   uint32_t *rx;
   uint32_t rx_head, rx_count;
   bool rx_draining;
+  /* Provenance (docs/provenance.md): the counters the kernel keeps and
+   * writes into its region (spd_kc_provenance), and when its resend timer
+   * last ticked (timer overruns). */
+  spd_ds_prov_t prov;
+  uint32_t last_tick_us;
   spd_kc_store_fn store;
   spd_kc_slot_fn slot_done;
   spd_kc_sent_fn sent;     /* NULL: none */
@@ -216,8 +221,15 @@ void spd__kc_resend_asked(spd_core_t *core, uint32_t key0, uint32_t unused);
 int spd__kc_push_again(spd_kc_t *kc, uint32_t key0, const uint32_t *data, uint32_t n,
                        uint32_t pace);
 
-/** Fail the core with @p code. */
+/** Fail the core with @p code (its provenance written first). */
 int spd_kc_fail(spd_kc_t *kc, int code);
+
+/** Write the kernel's counters into its provenance region
+ *  (spd_ds_config_t.prov_addr; none: nothing), @p final when it exits:
+ *  the one place a kernel writes its provenance (charged SDRAM writes). */
+void spd_kc_provenance(spd_kc_t *kc, bool final);
+/** Count a callback of the kernel's (every one counts itself on entry). */
+static inline void spd_kc_count_callback(spd_kc_t *kc) { kc->prov.callbacks++; }
 
 
 /** y = f(z) in float for spd_fx_act_t @p kind (the dataspec's code in both

@@ -65,6 +65,7 @@ static bool queued(const spd_kc_t *kc, uint32_t key0) {
 void spd__kc_resend_asked(spd_core_t *core, uint32_t key0, uint32_t unused) {
   (void)unused;
   spd_kc_t *kc = spd_core_get_state(core);
+  spd_kc_count_callback(kc);
   uint32_t S = kc->h.slots;
   for (uint32_t p = 0; p < kc->h.n_out; p++) {
     const spd_ds_out_t *o = &kc->out[p];
@@ -77,8 +78,10 @@ void spd__kc_resend_asked(spd_core_t *core, uint32_t key0, uint32_t unused) {
      * while that round is still on its way out. */
     if (!rec->valid || rec->key0 != key0 || queued(kc, key0))
       return;
-    if (spd__kc_push_again(kc, key0, rec->data, rec->n, o->pace) == 0)
+    if (spd__kc_push_again(kc, key0, rec->data, rec->n, o->pace) == 0) {
       spd_core_count_resent(core, rec->n);
+      kc->prov.resent += rec->n;
+    }
     return;
   }
 }
@@ -92,14 +95,17 @@ static uint32_t arrived(const spd_kc_t *kc, uint32_t i, const uint32_t *seen) {
   return got;
 }
 
-static void ask(spd_kc_t *kc, uint32_t i, uint32_t phase, uint32_t slot) {
+static void ask(spd_kc_t *kc, uint32_t i, uint32_t phase, uint32_t slot, uint32_t missing) {
   const spd_ds_in_t *in = &kc->in[i];
   uint32_t tag = ((uint32_t)kc->round_in[phase * kc->h.slots + slot] << kc->slot_bits) | slot;
   uint32_t *at = &kc->asks[kc->next_ask];
   *at = in->base + (tag << in->value_bits);
   const spd_ds_out_t *o = &kc->out[kc->nack_out];
-  if (spd__kc_push_again(kc, o->base, at, 1, o->pace) == 0)
+  if (spd__kc_push_again(kc, o->base, at, 1, o->pace) == 0) {
     kc->next_ask = (kc->next_ask + 1u) % SPD_KC_RESEND_JOBS;
+    kc->prov.requests++;
+    kc->prov.missing += missing;
+  }
   spd_core_charge(kc->core, SPD_COST_RESEND_ASK);
 }
 
@@ -108,6 +114,14 @@ static void tick(spd_core_t *core, uint32_t t, uint32_t unused) {
   (void)unused;
   spd_kc_t *kc = spd_core_get_state(core);
   uint32_t S = kc->h.slots;
+  spd_kc_count_callback(kc);
+  /* A tick later than half a period past its time overran (the core was
+   * busy); so did every one it stood for. */
+  uint32_t now = (uint32_t)spd_core_time_us(core), period = kc->cfg.resend_tick_us;
+  uint32_t since = now - kc->last_tick_us; /* 32-bit: no long division on the core */
+  if (kc->prov.timer_ticks++ && since > period + period / 2u)
+    kc->prov.timer_overruns += (since - period / 2u) / period;
+  kc->last_tick_us = now;
   spd_core_charge(core, SPD_COST_RESEND_TICK);
   for (uint32_t ph = 0; ph < SPD_KC_PHASES; ph++)
     for (uint32_t s = 0; kc->expected[ph] && s < S; s++) {
@@ -136,9 +150,10 @@ static void tick(spd_core_t *core, uint32_t t, uint32_t unused) {
           continue;
         uint32_t got = arrived(kc, i, seen);
         if (got < kc->in[i].n * kc->in[i].words && (got || all))
-          ask(kc, i, ph, s);
+          ask(kc, i, ph, s, kc->in[i].n * kc->in[i].words - got);
       }
     }
+  spd_kc_provenance(kc, false);
 }
 
 int spd_kc_watch(spd_kc_t *kc) {

@@ -96,6 +96,7 @@ static void first_tick(spd_core_t *core, uint32_t a0, uint32_t a1) {
   (void)a0;
   (void)a1;
   spd_kc_t *kc = spd_core_get_state(core);
+  spd_kc_count_callback(kc);
   spd_core_set_timer_us(core, 0);
   spd_core_callback_off(core, SPD_EVENT_TIMER_TICK);
   if (spd_kc_watch(kc)) {
@@ -105,8 +106,10 @@ static void first_tick(spd_core_t *core, uint32_t a0, uint32_t a1) {
   source_t *s = kc->role;
   for (uint32_t slot = 0; slot < kc->h.slots && s->next < kc->h.n_samples; slot++)
     inject(s, slot);
-  if (kc->h.n_samples == 0)
+  if (kc->h.n_samples == 0) {
+    spd_kc_provenance(kc, true);
     spd_core_exit(core, 0);
+  }
 }
 
 static int source_main(spd_core_t *core, uint32_t params) {

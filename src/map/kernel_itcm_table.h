@@ -3,11 +3,11 @@
  * per role (spd_vertex_role_t) as {fixed point, float}. Read by
  * src/map/kernel_itcm.c (docs/calibration.md). */
 #define SPD__KERNEL_ITCM_TABLE \
-  [SPD_ROLE_SOURCE] = {9248u, 10356u}, \
-  [SPD_ROLE_SINK] = {8428u, 9536u}, \
-  [SPD_ROLE_LOSS] = {13320u, 15744u}, \
-  [SPD_ROLE_TILE] = {27312u, 22612u}, \
-  [SPD_ROLE_TILE_FULL] = {27312u, 22612u}, \
-  [SPD_ROLE_REDUCER] = {23284u, 19792u}, \
-  [SPD_ROLE_CONV] = {28460u, 30496u}, \
-  [SPD_ROLE_POOL] = {28460u, 30496u},
+  [SPD_ROLE_SOURCE] = {9900u, 11008u}, \
+  [SPD_ROLE_SINK] = {9012u, 10120u}, \
+  [SPD_ROLE_LOSS] = {13724u, 16088u}, \
+  [SPD_ROLE_TILE] = {27904u, 23220u}, \
+  [SPD_ROLE_TILE_FULL] = {27904u, 23220u}, \
+  [SPD_ROLE_REDUCER] = {23868u, 20376u}, \
+  [SPD_ROLE_CONV] = {28984u, 31092u}, \
+  [SPD_ROLE_POOL] = {28984u, 31092u},

@@ -188,7 +188,8 @@ int spd__mrun_recover(mrun_t *r, mrun_t *next, char *note, size_t note_size) {
   *next = (mrun_t){.ctx = r->ctx, .model = r->model, .machine = r->machine, .o = r->o,
                    .data = r->data, .n = r->n, .in_size = r->in_size,
                    .out_size = r->out_size, .cfg = r->cfg, .target = r->target,
-                   .logs = r->logs, .first_epoch = r->first_epoch, .resume = r->resume};
+                   .logs = r->logs, .first_epoch = r->first_epoch, .resume = r->resume,
+                   .attempt = r->attempt + 1};
   next->progress = (spd__mprogress_t){.cb = r->progress.cb, .logs = r->progress.logs,
                                       .epochs = r->progress.epochs,
                                       .batch = r->progress.batch};

@@ -1,7 +1,9 @@
 /* Inside a run on the machine (spindle/machine_run.h): the state shared by
- * the session (machine_session.c: weights, mapping, loading, results and
- * checkpoints) and the watch over the running machine (machine_watch.c).
- * Not a public header. */
+ * the session (machine_session.c: weights, mapping, the phases in order)
+ * and its phases, each one file and the same for every transceiver: load
+ * (machine_load.c), start (machine_start.c), stream (machine_stream.c)
+ * and read back (machine_readback.c); with recovery (machine_recover.c)
+ * and checkpoints (machine_checkpoint.c). Not a public header. */
 #ifndef SPINDLE_RUN_MACHINE_SESSION_H
 #define SPINDLE_RUN_MACHINE_SESSION_H
 
@@ -68,6 +70,8 @@ typedef struct mrun {
   uint32_t *order;              /* epochs x n: the sample of each sequence number */
   uint32_t *update_addr, *result_addr, *order_addr; /* per vertex */
   uint32_t *snap_addr;          /* per vertex: its recovery snapshots */
+  uint32_t *prov_addr;          /* per vertex: its provenance region */
+  uint32_t attempt;             /* 0, then one more after each recovery */
   uint32_t snap_every;          /* steps between snapshots */
   uint64_t paced_cycles;        /* the slowest vertex's sends of a sample */
   uint32_t *pace;               /* SPINDLE_PACE_REPORT: the loaded paces */
@@ -95,6 +99,15 @@ typedef struct mrun {
   spd__mrun_restart_t *restart; /* a recovery's state (r->resume reads it) */
 } mrun_t;
 
+/** Training keeps every epoch's results (SPD_DS_EPOCH_RESULTS) with the
+ *  optimizer slabs: validation and checkpoints read them, and a run that
+ *  loses a core goes on from the last whole epoch's (machine_recover.c). */
+static inline bool spd__mrun_epoch_results(const mrun_t *r) { return r->cfg != NULL; }
+
+/** The linear output layer gives logits and the loss core takes their
+ *  softmax (training: the fit's from_logits; inference: the options'). */
+bool spd__mrun_from_logits(const mrun_t *r);
+
 /** Samples the run processes: every epoch's (training) or each once. */
 static inline uint32_t spd__mrun_samples(const mrun_t *r) {
   return r->cfg ? r->epochs * r->n - r->skip : r->n;
@@ -105,22 +118,62 @@ static inline const spd_numeric_plan_t *spd__mrun_plan(const mrun_t *r) {
   return r->net ? spd__fx_net_plan(r->net) : r->trained ? spd__fx_net_plan(r->trained) : r->plan;
 }
 
-/* machine_session.c and machine_checkpoint.c, for each other */
+/* machine_session.c */
+int spd__mrun_state_read_whole(spd_ctx_t *ctx, const spd__blob_reader_t *s);
+uint32_t spd__mrun_epoch_steps(const mrun_t *r);
+int spd__mrun_make_order(mrun_t *r);
+void spd__mrun_free(mrun_t *r);
+
+/* machine_load.c: phase 1 */
+/** Open the transceiver (a recovery keeps its own), load the routing
+ *  tables that changed, every vertex's data, data specification and
+ *  kernel. */
+int spd__mrun_load(mrun_t *r);
 uint32_t spd__mrun_result_blocks(const mrun_t *r);
 uint32_t spd__mrun_result_stride(const mrun_t *r, const spd_vertex_t *vx);
 uint32_t spd__mrun_result_bytes(const mrun_t *r, const spd_vertex_t *vx);
+uint32_t spd__mrun_optimizer_state(const mrun_t *r);
+int spd__mrun_alloc_write(mrun_t *r, uint32_t v, const void *data, size_t bytes, uint32_t *addr);
 
-/* machine_results.c */
+/* machine_start.c: phase 2 */
+/** The transceiver through the caller's open function (NULL: the
+ *  in-process emulated board), with the core kill asked for. */
+int spd__mrun_open(mrun_t *r);
+/** Start every loaded core. */
+int spd__mrun_start(mrun_t *r);
+
+/* machine_stream.c: phase 3 */
+/** The run's limit of simulated time. */
+uint64_t spd__mrun_timeout_ps(const mrun_t *r);
+/** Let the started machine run to the end: records read as they come,
+ *  lost packets, dead cores and interrupts acted on. */
+int spd__mrun_stream(mrun_t *r);
+/** The sink's records completed since the last look into the progress
+ *  (@p all: every remaining one, the run is over). */
+int spd__mrun_read_records(mrun_t *r, bool all);
+
+/* machine_readback.c: phase 4 */
+/** After the stream ended with @p err: a timeout explained, the counters
+ *  into @p stats; on success every core must have finished its samples
+ *  and the last records are read. @return @p err or the first failure. */
+int spd__mrun_read_back(mrun_t *r, int err, spd_machine_stats_t *stats);
+/** Every loaded core's provenance region read back into @p stats' summary
+ *  and handed to opts.on_provenance. */
+int spd__mrun_read_provenance(mrun_t *r, spd_machine_stats_t *stats);
+/** The sink's records as outputs, losses and predictions. */
+void spd__mrun_decode(const mrun_t *r, spd_machine_results_t *res);
 /** Whether every vertex with results has sealed (local) epoch @p epoch's
  *  block; *overwritten gets a later epoch's marker found there (0: none),
  *  the ring having moved past it. */
 int spd__mrun_epoch_sealed(mrun_t *r, uint32_t epoch, bool *sealed, uint32_t *overwritten);
-uint32_t spd__mrun_optimizer_state(const mrun_t *r);
-int spd__mrun_state_read_whole(spd_ctx_t *ctx, const spd__blob_reader_t *s);
-uint32_t spd__mrun_epoch_steps(const mrun_t *r);
 int spd__mrun_wait_sealed(mrun_t *r, uint32_t epoch);
 int spd__mrun_read_results(mrun_t *r, spd_model_t *m, uint32_t epoch);
-int spd__mrun_alloc_write(mrun_t *r, uint32_t v, const void *data, size_t bytes, uint32_t *addr);
+/** One block's trained masters (@p which 0 kernel, 1 bias) into the model
+ *  and, in fixed point, the net. */
+void spd__mrun_keep_block(mrun_t *r, spd_model_t *m, const spd_vertex_t *vx, int which,
+                          const int32_t *w);
+
+/* machine_checkpoint.c */
 int spd__mrun_alloc_state(mrun_t *r, uint32_t v);
 uint32_t spd__mrun_state_bytes(const mrun_t *r, const spd_vertex_t *vx, int which);
 int spd__mrun_machine_resume(mrun_t *r, spd_numeric_t numeric, spd__blob_reader_t *state);
@@ -135,12 +188,6 @@ uint32_t spd__mrun_snap_bytes(const mrun_t *r, const spd_vertex_t *vx);
  *  model, the host's tensors and @p state (initialised here), as
  *  spd__mrun_epoch_state does from an epoch's results. */
 int spd__mrun_snapshot_state(mrun_t *r, uint32_t steps, spd__blob_t *state);
-/** One block's trained masters (@p which 0 kernel, 1 bias) into the model
- *  and, in fixed point, the net. */
-void spd__mrun_keep_block(mrun_t *r, spd_model_t *m, const spd_vertex_t *vx, int which,
-                          const int32_t *w);
-int spd__mrun_make_order(mrun_t *r);
-void spd__mrun_free(mrun_t *r);
 
 /* machine_recover.c */
 /** The watch found core r->dead_at dead (or the run stalled on packets
@@ -151,15 +198,5 @@ void spd__mrun_free(mrun_t *r);
  *  @p note gets where the work went and where the run goes on from.
  *  @return 0; SPD_ENOFIT when no spare core is left; SPD_ENOMEM. */
 int spd__mrun_recover(mrun_t *r, mrun_t *next, char *note, size_t note_size);
-
-/* machine_watch.c */
-/** The run's limit of simulated time. */
-uint64_t spd__mrun_timeout_ps(const mrun_t *r);
-/** Start the loaded machine and watch it to the end: records read as they
- *  come, lost packets and interrupts acted on, the counters into
- *  @p stats; every core must have finished its samples. */
-int spd__mrun_run(mrun_t *r, spd_machine_stats_t *stats);
-/** The sink's records as outputs, losses and predictions. */
-void spd__mrun_decode(const mrun_t *r, spd_machine_results_t *res);
 
 #endif

@@ -4,7 +4,8 @@ client, building the bytes from the protocol document with struct and a
 socket, gets a correct CMD_VER reply and the right return codes for bad
 requests; a repeated request is answered, not executed, again; training
 through the board equals the in-process run, with and without 1% of the
-datagrams lost on both ends."""
+datagrams lost on both ends, down to every kernel's provenance read back
+from its SDRAM region."""
 import json
 import select
 import socket
@@ -157,6 +158,14 @@ def check_same(rep, ref):
         assert rep[key] == ref[key], key
     for key in PACKETS:
         assert rep[key] == ref[key], key
+    # The kernels' provenance, read back from their SDRAM regions with
+    # CMD_READ over UDP, is the in-process run's core for core; and what
+    # the kernels counted sending is what the machine counted sent.
+    assert rep["provenance"] == ref["provenance"]
+    totals = rep["provenance"]["totals"]
+    assert totals["packets_out"] == rep["packets_sent"]
+    assert totals["cores"] == totals["cores_final"] == rep["cores_used"]
+    assert len(rep["provenance"]["cores"]) == rep["cores_used"]
 
 
 def test_train_over_udp_equals_in_process(in_process, board, tmp_path):

@@ -1,8 +1,9 @@
-/* The watch over a loaded run on the machine: start it, let it run in
- * slices of simulated time, read the sink's records as they come, stop it
- * when a signal asks, when it lost a packet and makes no more progress, or
- * at its time limit (naming the core that is still waiting and why), and
- * decode the records at the end. */
+/* Phase 3 of a run on the machine, the stream: the started machine runs
+ * in slices of simulated time while the host reads the sink's records as
+ * they come (and so the samples' results go out as the samples go in);
+ * it stops when a signal asks, when it lost a packet and makes no more
+ * progress, or when a core is found dead. The same code for every
+ * transceiver. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,63 +44,10 @@ static int vertex_status(mrun_t *r, uint32_t v, spd_core_status_t *st) {
   return spd_tx_core_status(r->tx, at->x, at->y, at->core, st);
 }
 
-/* Every loaded core must have exited cleanly (@p failed_only: no core may
- * have failed); a failure names the core and its diagnostic. */
-static int check_cores(mrun_t *r, bool failed_only) {
-  for (uint32_t v = 0; v < r->g->n_vertices; v++) {
-    const spd_place_loc_t *at = &r->place.loc[v];
-    spd_core_status_t st;
-    int err = vertex_status(r, v, &st);
-    if (err)
-      return err;
-    bool bad = failed_only ? st.state == SPD_CORE_ERROR
-                           : st.state != SPD_CORE_EXITED || st.exit_code != 0;
-    if (bad) {
-      char who[96];
-      spd_vertex_describe(r->g, v, who, sizeof who);
-      return spd_ctx_fail(r->ctx, SPD_EKERNEL, "%s on core (%u,%u,%u) ended %s with code %d: %s",
-                          who, at->x, at->y, at->core, spd_core_state_name(st.state),
-                          st.exit_code, st.message);
-    }
-  }
-  return 0;
-}
-
-/* A run that never ended: name the first core still waiting and what it
- * received, then stop every core. */
-static void explain_timeout(mrun_t *r) {
-  spd_run_counters_t rc = {0};
-  spd_tx_run_counters(r->tx, &rc);
-  for (uint32_t v = 0; v < r->g->n_vertices; v++) {
-    const spd_place_loc_t *at = &r->place.loc[v];
-    spd_core_status_t st;
-    spd_core_counters_t cc;
-    if (spd_tx_core_status(r->tx, at->x, at->y, at->core, &st) ||
-        spd_tx_core_counters(r->tx, at->x, at->y, at->core, &cc) ||
-        st.state == SPD_CORE_EXITED)
-      continue;
-    char who[96];
-    spd_vertex_describe(r->g, v, who, sizeof who);
-    spd_ctx_fail(r->ctx, SPD_ETIMEOUT,
-                 "the run did not finish: %s on core (%u,%u,%u) is still %s after receiving %"
-                 PRIu64 " and sending %" PRIu64 " packets (%" PRIu64 " of %" PRIu64
-                 " packets dropped in the run, %" PRIu64 " reinjected, %" PRIu64
-                 " copies lost, %" PRIu64 " sent again: wait1 %" PRIu64 ", injected %" PRIu64
-                 ", stopped core %" PRIu64 ", queue full %" PRIu64 ", unmatched %" PRIu64 ")",
-                 who, at->x, at->y, at->core, spd_core_state_name(st.state),
-                 cc.packets_received, cc.packets_sent, rc.packets_dropped, rc.packets_sent,
-                 rc.packets_reinjected, rc.packets_lost, rc.packets_resent, rc.dropped_wait1,
-                 rc.dropped_injected, rc.dropped_core_stopped, rc.dropped_task_queue_full,
-                 rc.dropped_unmatched);
-    break;
-  }
-  spd_tx_stop(r->tx);
-}
-
 /* The records the sink completed since the last look, read from its SDRAM
  * through the transceiver (@p all: every remaining one, the run is over)
  * and handed to the progress. */
-static int read_records(mrun_t *r, bool all) {
+int spd__mrun_read_records(mrun_t *r, bool all) {
   uint32_t total = spd__mrun_samples(r), w = r->out_size + SPD__RECORD_EXTRA;
   const spd_place_loc_t *at = &r->place.loc[r->sink];
   while (r->progress.done < total) {
@@ -207,23 +155,24 @@ static int stop_interrupted(mrun_t *r) {
                       spd__mrun_samples(r), saved);
 }
 
-/* Start the cores and let the machine run in slices of simulated time,
- * looking at the sink's records and the lost packets after each, until
- * every core has exited or the run's time limit has passed. */
-static int run_in_slices(mrun_t *r) {
-  int err = spd_tx_start(r->tx);
-  uint64_t lost = 0;
+/* Let the started machine run in slices of simulated time, looking at
+ * the sink's records and the lost packets after each, until every core
+ * has exited or the run's time limit has passed. */
+int spd__mrun_stream(mrun_t *r) {
+  int err = 0;
   uint32_t stuck = 0, done = 0, idle = 0, seen = 0;
   for (uint64_t left = spd__mrun_timeout_ps(r); !err;) {
     uint64_t slice = left < SLICE_PS ? left : SLICE_PS;
     err = spd_tx_wait(r->tx, slice);
     left -= slice;
     /* A lost packet is asked for again (kernels/resend.c); a run that has
-     * lost one and then records no sample for STUCK_SLICES stops. */
+     * lost one and then records no sample for STUCK_SLICES stops. New
+     * losses do not start the count again: the requests and resends of a
+     * stalled run under heavy loss lose copies of their own, and a core
+     * that failed loses every copy still sent to it. */
     spd_run_counters_t rc;
     if (spd_tx_run_counters(r->tx, &rc) == 0 && rc.packets_lost) {
-      stuck = rc.packets_lost != lost || r->progress.done != done ? 0 : stuck + 1;
-      lost = rc.packets_lost;
+      stuck = r->progress.done != done ? 0 : stuck + 1;
       done = r->progress.done;
       if (stuck >= STUCK_SLICES) {
         spd_ctx_clear(r->ctx);
@@ -233,7 +182,7 @@ static int run_in_slices(mrun_t *r) {
     if (err != SPD_ETIMEOUT || left == 0)
       break;
     spd_ctx_clear(r->ctx); /* the slice's timeout is no failure */
-    if (!(err = read_records(r, false)) && stop_requested(r))
+    if (!(err = spd__mrun_read_records(r, false)) && stop_requested(r))
       err = stop_interrupted(r);
     idle = r->progress.done != seen ? 0 : idle + 1;
     seen = r->progress.done;
@@ -243,56 +192,4 @@ static int run_in_slices(mrun_t *r) {
       spd_tx_stop(r->tx);
   }
   return err;
-}
-
-int spd__mrun_run(mrun_t *r, spd_machine_stats_t *stats) {
-  int err = run_in_slices(r);
-  if (err == SPD_ETIMEOUT && check_cores(r, true) == 0)
-    explain_timeout(r);
-  else if (err == SPD_ETIMEOUT)
-    spd_tx_stop(r->tx);
-  spd_run_counters_t rc;
-  if (spd_tx_run_counters(r->tx, &rc) == 0) {
-    stats->packets_sent = rc.packets_sent;
-    stats->packets_dropped = rc.packets_dropped;
-    stats->packets_reinjected = rc.packets_reinjected;
-    stats->packets_lost = rc.packets_lost;
-    stats->packets_resent = rc.packets_resent;
-    stats->simulated_seconds = (double)rc.sim_time_ps * 1e-12;
-    stats->energy_joules = rc.energy_joules;
-    if (r->why && !err)
-      err = spd__pace_report(stderr, r->g, &r->place, r->tx, r->pace, r->why, spd__mrun_samples(r),
-                             rc.sim_time_ps);
-  }
-  if (err)
-    return err;
-  if ((err = check_cores(r, false)))
-    return err;
-  if ((err = read_records(r, true)))
-    return err;
-  stats->completed = true;
-  return 0;
-}
-
-static float bits_float(uint32_t u) {
-  float f;
-  memcpy(&f, &u, sizeof f);
-  return f;
-}
-
-void spd__mrun_decode(const mrun_t *r, spd_machine_results_t *res) {
-  const spd_numeric_plan_t *plan = spd__mrun_plan(r);
-  int frac = plan->layers[r->model->n_layers - 1].act_frac;
-  uint32_t w = r->out_size + SPD__RECORD_EXTRA;
-  for (uint32_t s = 0; s < r->n; s++) {
-    const uint32_t *rec = r->records + (size_t)s * w;
-    for (uint32_t c = 0; res->outputs && c < r->out_size; c++)
-      res->outputs[(size_t)s * r->out_size + c] =
-          r->o.numeric == SPD_NUMERIC_FIXED ? (float)spd_fx_to_float((int16_t)rec[c], frac)
-                                            : bits_float(rec[c]);
-    if (res->loss)
-      res->loss[s] = spd__record_loss(rec, r->out_size, r->o.numeric == SPD_NUMERIC_FIXED);
-    if (res->predicted)
-      res->predicted[s] = (int32_t)rec[r->out_size + 2];
-  }
 }
