@@ -21,7 +21,7 @@ uint64_t spd_kc_init_dtcm(uint32_t n_in, uint32_t n_out, uint32_t slots, uint64_
   return held + kal((uint64_t)n_in * sizeof(spd_ds_in_t)) + kal((uint64_t)n_out * sizeof(spd_ds_out_t)) +
          kal(SPD_KC_PHASES * (uint64_t)slots * sizeof(uint32_t)) +
          kal(((uint64_t)n_out * slots + 1u + SPD_KC_RESEND_JOBS) * SPD_KC_JOB_BYTES) +
-         kal((uint64_t)n_in * sizeof(uint32_t)) + kal(SPD_KC_RX_SLOTS * 8u) +
+         kal((uint64_t)n_in * sizeof(uint32_t)) + kal((uint64_t)spd_kc_rx_slots(n_in) * 8u) +
          kal((uint64_t)n_in * 3u * sizeof(uint32_t)) + /* the keys' reciprocals */
          kal(spd_kc_seen_words(packets_in) * slots * sizeof(uint32_t)) +
          kal(SPD_KC_PHASES * (uint64_t)slots) + kal((uint64_t)n_out * slots) +

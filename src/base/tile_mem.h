@@ -36,9 +36,25 @@ typedef struct spd_kc_job {
 #define SPD_KC_JOB_BYTES 40u
 #define SPD_KC_SENT_REC_BYTES 24u
 
-/** Received packets queued between the packet interrupt and the receive
- *  task (kernel_common.c), a power of two. */
+/** Received packets queued between the packet interrupt (the FIQ) and
+ *  the receive drain (kernel_common.c): at least this many, a power of
+ *  two. */
 #define SPD_KC_RX_SLOTS 16u
+
+/** The receive ring of a core with @p n_in incoming partitions: room for
+ *  one packet of every incoming partition at once, and two more. The
+ *  pacing (map/pacing.c) sends a core packets no faster than its drain
+ *  takes them, and a sender core sends one partition at a time, so
+ *  packets back up only when senders line up: at most one per incoming
+ *  partition, plus the one the drain is taking and the one the FIQ is
+ *  queueing. The ring never fills, and no packet waits at a router for
+ *  longer than the FIQ takes (docs/calibration.md). */
+static inline uint32_t spd_kc_rx_slots(uint32_t n_in) {
+  uint32_t n = SPD_KC_RX_SLOTS;
+  while (n < n_in + 2u && n < (1u << 30))
+    n <<= 1;
+  return n;
+}
 
 /** Jobs of the send ring kept for resends and requests
  *  (kernels/resend.c), beyond one per outgoing partition and slot. */

@@ -86,9 +86,10 @@
 #define SPD_COST_RESEND_TICK 95u /* measured: the watch's timer callback */
 #define SPD_COST_RESEND_CHECK 30u /* measured: one phase of one slot looked at */
 /* A chip's router per packet in the pacing (CPU cycles): one for local
- * cores waits until each has taken the one before (about a dispatch and a
- * handler); one passing through takes a few router cycles. */
-#define SPD_COST_ROUTER_LOCAL 60u
+ * cores waits at worst until each has taken the one before, which is the
+ * packet FIQ (its dispatch and queueing); one passing through takes a few
+ * router cycles. */
+#define SPD_COST_ROUTER_LOCAL (SPD_COST_EVENT_DISPATCH + SPD_COST_RX_QUEUE)
 #define SPD_COST_ROUTER_PASS 3u
 
 #endif
