@@ -137,19 +137,29 @@ static int dedup_init(spd_kc_t *kc) {
   return err ? err : spd__kc_resend_init(kc);
 }
 
+/* Incoming partitions of values: every kind but credits and requests. */
+static uint32_t data_partitions_in(const spd_kc_t *kc) {
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < kc->h.n_in; i++)
+    n += kc->in[i].kind != SPD_DS_KIND_CREDIT && kc->in[i].kind != SPD_DS_KIND_NACK;
+  return n;
+}
+
 static int read_tables(spd_kc_t *kc) {
   kc->in = spd_kc_alloc(kc, kc->h.n_in * (uint32_t)sizeof *kc->in);
   kc->out = spd_kc_alloc(kc, kc->h.n_out * (uint32_t)sizeof *kc->out);
   kc->count = spd_kc_alloc(kc, SPD_KC_PHASES * kc->h.slots * (uint32_t)sizeof *kc->count);
   kc->jobs = spd_kc_alloc(kc, kc->jobs_cap * SPD_KC_JOB_BYTES);
-  kc->rx_slots = spd_kc_rx_slots(kc->h.n_in);
-  kc->rx = spd_kc_alloc(kc, kc->rx_slots * 8u);
-  if (!kc->in || !kc->out || !kc->count || !kc->jobs || !kc->rx)
+  if (!kc->in || !kc->out || !kc->count || !kc->jobs)
     return SPD_ENOMEM;
   int err = 0;
   if (kc->h.n_in)
     err = spd_core_sdram_read(kc->core, kc->params + kc->h.in_offset, kc->in,
                               kc->h.n_in * (uint32_t)sizeof *kc->in);
+  kc->rx_slots = spd_kc_rx_slots(data_partitions_in(kc));
+  kc->rx = spd_kc_alloc(kc, kc->rx_slots * 8u);
+  if (!err && !kc->rx)
+    return SPD_ENOMEM;
   if (!err && kc->h.n_out)
     err = spd_core_sdram_read(kc->core, kc->params + kc->h.out_offset, kc->out,
                               kc->h.n_out * (uint32_t)sizeof *kc->out);
@@ -181,7 +191,8 @@ int spd_kc_init(spd_kc_t *kc, spd_core_t *core, uint32_t params, uint32_t role) 
   for (uint32_t ph = 0; ph < SPD_KC_PHASES; ph++)
     packets_in += kc->expected[ph];
   return free0 - spd_core_dtcm_free(core) ==
-                 spd_kc_init_dtcm(kc->h.n_in, kc->h.n_out, kc->h.slots, packets_in,
+                 spd_kc_init_dtcm(kc->h.n_in, data_partitions_in(kc), kc->h.n_out, kc->h.slots,
+                                  packets_in,
                                   kc->held_words, kc->held_batch)
              ? 0
              : SPD_EINVAL;
