@@ -43,7 +43,7 @@
 #define SPD_COST_MONITOR_QUEUE 4096u  /* FEC's PKT_QUEUE_SIZE */
 
 /* ---- The kernels' work (CPU cycles) ---- */
-#define SPD_COST_RX_QUEUE 25u /* measured: the packet interrupt queueing a packet */
+#define SPD_COST_RX_QUEUE 60u /* measured: the packet FIQ queueing a packet, raising the drain */
 #define SPD_COST_RECV_HANDLER 210u /* measured: a packet's partition, word, store and count */
 #define SPD_COST_RECV_STEP 10u /* measured: a step of the binary search of the incoming table */
 #define SPD_COST_DEDUP 6u          /* a packet's round compared, its bit tested and set */
