@@ -3,11 +3,11 @@
  * per role (spd_vertex_role_t) as {fixed point, float}. Read by
  * src/map/kernel_itcm.c (docs/calibration.md). */
 #define SPD__KERNEL_ITCM_TABLE \
-  [SPD_ROLE_SOURCE] = {9248u, 10356u}, \
-  [SPD_ROLE_SINK] = {8428u, 9536u}, \
-  [SPD_ROLE_LOSS] = {13112u, 15476u}, \
-  [SPD_ROLE_TILE] = {27312u, 22612u}, \
-  [SPD_ROLE_TILE_FULL] = {27312u, 22612u}, \
-  [SPD_ROLE_REDUCER] = {23284u, 19792u}, \
-  [SPD_ROLE_CONV] = {28460u, 30496u}, \
-  [SPD_ROLE_POOL] = {28460u, 30496u},
+  [SPD_ROLE_SOURCE] = {9524u, 10632u}, \
+  [SPD_ROLE_SINK] = {8704u, 9812u}, \
+  [SPD_ROLE_LOSS] = {13388u, 15752u}, \
+  [SPD_ROLE_TILE] = {27588u, 22888u}, \
+  [SPD_ROLE_TILE_FULL] = {27588u, 22888u}, \
+  [SPD_ROLE_REDUCER] = {23560u, 20068u}, \
+  [SPD_ROLE_CONV] = {28704u, 30768u}, \
+  [SPD_ROLE_POOL] = {28704u, 30768u},
