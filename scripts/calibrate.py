@@ -295,6 +295,8 @@ def label(line, events, syms_by_addr):
         return k, "packet(%s)" % (KINDS[kind] if kind < len(KINDS) else "?")
     if what == "timer":
         return k, "timer interrupt"
+    if what == "user":
+        return k, "receive"
     if what == "task":
         name = syms_by_addr.get(int(p[2]), "?")
         if name == "slot_task":
@@ -351,7 +353,7 @@ def run_kernel(work, capdir, elf, keep, profile=False):
         k, name = label(line, events, by_addr)
         if name is None or k not in seg:
             continue
-        cyc = seg[k] + (IRQ_ENTRY_EXIT if name.startswith(("packet", "timer interrupt")) else 0)
+        cyc = seg[k] + (IRQ_ENTRY_EXIT if name.startswith(("packet", "timer interrupt", "receive")) else 0)
         cyc += sdram.get(k, 0) * COST["SDRAM_WORD_CYCLES"]
         model = events[k][4]
         if name == "send":  # the pace it waits is the core's time, not its work

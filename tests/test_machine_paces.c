@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "run/machine_dataspec.h"
+#include "map/dataspec.h"
+#include "map/pacing.h"
 #include "spindle/keras.h"
 #include "spindle/partition.h"
 #include "spindle/place.h"

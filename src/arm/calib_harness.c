@@ -235,6 +235,17 @@ __attribute__((noinline)) static void timer_isr(void) {
     spin1_schedule_callback(cb[TIMER_TICK], ticks, 0, (uint)prio[TIMER_TICK]);
 }
 
+/* A user event (spin1's software interrupt): its callback in the IRQ
+ * (priority 0) or queued. */
+__attribute__((noinline)) static void user_isr(uint32_t a0, uint32_t a1) {
+  if (!cb[USER_EVENT])
+    return;
+  if (prio[USER_EVENT] <= 0)
+    cb[USER_EVENT](a0, a1);
+  else
+    spin1_schedule_callback(cb[USER_EVENT], a0, a1, (uint)prio[USER_EVENT]);
+}
+
 /* spin1's dispatcher: the first non-empty priority's oldest task. */
 __attribute__((noinline)) static int dispatch(task_t *ran) {
   for (uint32_t p = 1; p < 5u; p++) {
@@ -326,6 +337,11 @@ __attribute__((noinline)) static void replay(uint32_t n) {
       timer_isr();
       end(k);
       line(k, "timer", e[2], 0, 0);
+    } else if (event == SPD_EVENT_USER) {
+      begin(k);
+      user_isr(e[2], e[3]);
+      end(k);
+      line(k, "user", e[2], e[3], 0);
     } else {
       line(k, "skipped", event, e[2], e[3]);
     }

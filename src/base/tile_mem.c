@@ -12,8 +12,8 @@ static uint64_t kal(uint64_t bytes) { return al(bytes ? bytes : 4u); }
 _Static_assert(sizeof(spd_kc_job_t) <= SPD_KC_JOB_BYTES, "a job fits its planned bytes");
 _Static_assert(sizeof(spd_kc_sent_rec_t) <= SPD_KC_SENT_REC_BYTES, "a record fits its bytes");
 
-uint64_t spd_kc_init_dtcm(uint32_t n_in, uint32_t n_out, uint32_t slots, uint64_t packets_in,
-                          uint64_t held_in, uint64_t held_batch) {
+uint64_t spd_kc_init_dtcm(uint32_t n_in, uint32_t n_data, uint32_t n_out, uint32_t slots,
+                          uint64_t packets_in, uint64_t held_in, uint64_t held_batch) {
   uint64_t held = held_in || held_batch
                       ? kal((uint64_t)n_in * sizeof(uint32_t)) +
                             kal((held_in * slots + held_batch) * sizeof(uint32_t))
@@ -21,7 +21,7 @@ uint64_t spd_kc_init_dtcm(uint32_t n_in, uint32_t n_out, uint32_t slots, uint64_
   return held + kal((uint64_t)n_in * sizeof(spd_ds_in_t)) + kal((uint64_t)n_out * sizeof(spd_ds_out_t)) +
          kal(SPD_KC_PHASES * (uint64_t)slots * sizeof(uint32_t)) +
          kal(((uint64_t)n_out * slots + 1u + SPD_KC_RESEND_JOBS) * SPD_KC_JOB_BYTES) +
-         kal((uint64_t)n_in * sizeof(uint32_t)) + kal(SPD_KC_RX_SLOTS * 8u) +
+         kal((uint64_t)n_in * sizeof(uint32_t)) + kal((uint64_t)spd_kc_rx_slots(n_data) * 8u) +
          kal((uint64_t)n_in * 3u * sizeof(uint32_t)) + /* the keys' reciprocals */
          kal(spd_kc_seen_words(packets_in) * slots * sizeof(uint32_t)) +
          kal(SPD_KC_PHASES * (uint64_t)slots) + kal((uint64_t)n_out * slots) +

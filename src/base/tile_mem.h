@@ -36,9 +36,27 @@ typedef struct spd_kc_job {
 #define SPD_KC_JOB_BYTES 40u
 #define SPD_KC_SENT_REC_BYTES 24u
 
-/** Received packets queued between the packet interrupt and the receive
- *  task (kernel_common.c), a power of two. */
+/** Received packets queued between the packet interrupt (the FIQ) and
+ *  the receive drain (kernel_common.c): at least this many, a power of
+ *  two. */
 #define SPD_KC_RX_SLOTS 16u
+
+/** The receive ring of a core with @p n_data incoming partitions of
+ *  values (every kind but credits and requests): room for one packet of
+ *  each at once, and two more. The pacing (map/pacing.c) sends a core
+ *  packets no faster than its drain takes them, and a sender core sends
+ *  one partition at a time, so packets back up only when senders line
+ *  up: at most one per partition, plus the one the drain is taking and
+ *  the one the FIQ is queueing. Credits are staggered by the receive cost
+ *  itself (spd__ds_phase_of) and requests only follow a loss. The ring
+ *  never fills, and no packet waits at a router for longer than the FIQ
+ *  takes (docs/calibration.md). */
+static inline uint32_t spd_kc_rx_slots(uint32_t n_data) {
+  uint32_t n = SPD_KC_RX_SLOTS;
+  while (n < n_data + 2u && n < (1u << 30))
+    n <<= 1;
+  return n;
+}
 
 /** Jobs of the send ring kept for resends and requests
  *  (kernels/resend.c), beyond one per outgoing partition and slot. */
@@ -53,7 +71,8 @@ typedef struct spd_kc_sent_rec {
 } spd_kc_sent_rec_t;
 
 /** DTCM bytes spd_kc_init allocates for a core with @p n_in incoming and
- *  @p n_out outgoing partition table entries, @p slots samples in flight
+ *  @p n_out outgoing partition table entries (@p n_data of the incoming
+ *  carry values: spd_kc_rx_slots), @p slots samples in flight
  *  and @p packets_in packets received per slot over every phase: the two
  *  tables, the slot counters, the send ring, and what ignores duplicates
  *  (a bit per expected packet and slot, the round of each phase's slot
@@ -61,8 +80,8 @@ typedef struct spd_kc_sent_rec {
  *  their slot's phase is complete (spd_kc_held): @p held_in words per slot
  *  of the forward and backward phases, @p held_batch words of the batch
  *  phase (which uses slot 0 only), with each partition's place in them. */
-uint64_t spd_kc_init_dtcm(uint32_t n_in, uint32_t n_out, uint32_t slots, uint64_t packets_in,
-                          uint64_t held_in, uint64_t held_batch);
+uint64_t spd_kc_init_dtcm(uint32_t n_in, uint32_t n_data, uint32_t n_out, uint32_t slots,
+                          uint64_t packets_in, uint64_t held_in, uint64_t held_batch);
 
 /** Does a float kernel hold the values of its @p partitions incoming
  *  partitions of kind @p kind (SPD_DS_KIND_*) until its slot has them all?

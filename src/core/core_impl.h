@@ -80,6 +80,7 @@ struct spd_core {
   uint64_t exec_cycles;
   uint64_t cycle_ps;
   uint64_t irq_free;
+  uint64_t fiq_free;              /* the preeminent (FIQ) level: pre-empts IRQ and tasks */
   uint64_t task_end;
   bool task_running, task_event_pending;
   bool in_task, task_kicked;      /* a queued callback runs; it queued more work */

@@ -2,7 +2,9 @@
  * (taking a packet, timer, DMA done, user event, and callbacks of priority
  * -1/0 that run inside the interrupt) and the task level (queued callbacks of
  * priority 1..4, lowest first). Interrupts pre-empt a running task, which
- * then ends later by the interrupt's time. A callback runs on the host at its
+ * then ends later by the interrupt's time. The preeminent callback (priority
+ * -1) runs as spin1 runs it, in the FIQ: it pre-empts a priority-0 callback
+ * running in the IRQ as well, which then ends later by its time. A callback runs on the host at its
  * simulated start; the cycles it charges (plus the cost model's per-event
  * costs) keep its level busy. Packets it sends leave at its current time. */
 #include <inttypes.h>
@@ -34,6 +36,29 @@ static void occupy_irq(spd_core_t *core, uint64_t now, uint64_t cycles) {
   core->counters.busy_cycles += cycles;
 }
 
+/* The FIQ pre-empts whatever runs in the IRQ and the task level. */
+static void occupy_fiq(spd_core_t *core, uint64_t now, uint64_t cycles) {
+  uint64_t span = cycles * core->cycle_ps;
+  core->fiq_free = now + span;
+  if (core->irq_free > now)
+    core->irq_free += span;
+  if (core->task_running && core->task_end > now)
+    core->task_end += span;
+  core->counters.busy_cycles += cycles;
+}
+
+/* When the interrupt levels are free for an event: the FIQ's own callback
+ * waits for the FIQ only, any other for both. */
+static uint64_t level_free(const spd_core_t *core, bool fiq) {
+  if (fiq)
+    return core->fiq_free;
+  return core->irq_free > core->fiq_free ? core->irq_free : core->fiq_free;
+}
+
+static bool is_fiq(const spd_core_t *core, int event) {
+  return core->callbacks[event].cb && core->callbacks[event].priority < 0;
+}
+
 /* Make sure a TASK event is due when queued work exists: at once, or when
  * the interrupt level and the running task are done. A task that ends with
  * nothing queued schedules nothing, so idle cores cost no events. */
@@ -46,7 +71,8 @@ static void kick_tasks(spd_emu_t *emu, spd_core_t *core) {
   }
   if (!core->queued)
     return;
-  uint64_t t = core->irq_free > emu->now ? core->irq_free : emu->now;
+  uint64_t t = level_free(core, false);
+  t = t > emu->now ? t : emu->now;
   if (core->task_running && core->task_end > t)
     t = core->task_end;
   core->task_event_pending = true;
@@ -58,11 +84,13 @@ static void kick_tasks(spd_emu_t *emu, spd_core_t *core) {
 static void interrupt(spd_emu_t *emu, spd_core_t *core, int event, uint32_t a, uint32_t b) {
   const spd_core_callback_t *cb = &core->callbacks[event];
   uint64_t cycles = emu->cost->event_dispatch_cycles;
+  bool fiq = false;
   if (!cb->cb) {
     if (event != SPD_EVENT_MC_PACKET && event != SPD_EVENT_MCPL_PACKET)
       return;
     core->counters.discarded_no_callback++;
   } else if (cb->priority <= 0) {
+    fiq = cb->priority < 0;
     cycles = spd__core_exec(core, cb->cb, a, b, emu->now, cycles);
     observe(emu, core, SPD_EMU_RAN_IRQ, event, a, b, cycles);
   } else if (!spd__core_enqueue(core, cb->priority, cb->cb, a, b)) {
@@ -71,14 +99,18 @@ static void interrupt(spd_emu_t *emu, spd_core_t *core, int event, uint32_t a, u
   } else {
     observe(emu, core, SPD_EMU_RAN_QUEUED, event, a, b, cycles);
   }
-  occupy_irq(core, emu->now, cycles);
+  if (fiq)
+    occupy_fiq(core, emu->now, cycles);
+  else
+    occupy_irq(core, emu->now, cycles);
   kick_tasks(emu, core);
 }
 
-static bool irq_busy(spd_emu_t *emu, spd_core_t *core, const spd_event_t *ev) {
-  if (core->irq_free <= emu->now)
+static bool irq_busy(spd_emu_t *emu, spd_core_t *core, const spd_event_t *ev, bool fiq) {
+  uint64_t t = level_free(core, fiq);
+  if (t <= emu->now)
     return false;
-  spd__emu_schedule(emu, core->irq_free, ev->type, ev->chip, ev->unit, ev->a, ev->b, ev->flags,
+  spd__emu_schedule(emu, t, ev->type, ev->chip, ev->unit, ev->a, ev->b, ev->flags,
                     ev->gen);
   return true;
 }
@@ -91,7 +123,9 @@ void spd__core_deliver(spd_emu_t *emu, spd_core_t *core, const spd_emu_packet_t 
   if (core->rx_event_pending)
     return;
   core->rx_event_pending = true;
-  uint64_t t = core->irq_free > emu->now ? core->irq_free : emu->now;
+  uint64_t t = level_free(core, is_fiq(core, p->with_payload ? SPD_EVENT_MCPL_PACKET
+                                                              : SPD_EVENT_MC_PACKET));
+  t = t > emu->now ? t : emu->now;
   spd__emu_schedule(emu, t, SPD_EV_CORE_RX, core->chip, core->p, 0, 0, 0, core->gen);
 }
 
@@ -99,7 +133,8 @@ static void on_rx(spd_emu_t *emu, const spd_event_t *ev, spd_core_t *core) {
   core->rx_event_pending = false;
   if (core->state != SPD_CORE_RUNNING || !core->rx_full)
     return;
-  if (irq_busy(emu, core, ev)) {
+  if (irq_busy(emu, core, ev,
+               is_fiq(core, core->rx_with_payload ? SPD_EVENT_MCPL_PACKET : SPD_EVENT_MC_PACKET))) {
     core->rx_event_pending = true;
     return;
   }
@@ -126,8 +161,8 @@ static void on_task(spd_emu_t *emu, spd_core_t *core) {
     if (core->state != SPD_CORE_RUNNING)
       return;
     uint64_t wait = core->task_running && core->task_end > emu->now ? core->task_end : 0;
-    if (!wait && core->irq_free > emu->now)
-      wait = core->irq_free;
+    if (!wait && level_free(core, false) > emu->now)
+      wait = level_free(core, false);
     if (wait) {
       core->task_event_pending = true;
       spd__emu_schedule(emu, wait, SPD_EV_CORE_TASK, core->chip, core->p, 0, 0, 0, core->gen);
@@ -189,6 +224,7 @@ static void on_start(spd_emu_t *emu, spd_core_t *core) {
   /* spin1_start enables interrupts only once main is done. */
   uint64_t end = emu->now + cycles * core->cycle_ps;
   core->irq_free = end;
+  core->fiq_free = end;
   core->task_running = true;
   core->task_end = end;
   core->task_event_pending = true;
@@ -277,11 +313,12 @@ void spd__core_event(spd_emu_t *emu, const spd_event_t *ev, spd_core_t *core) {
     schedule_tick(emu, core, ev->time);
     if (!irq_busy(emu, core, &(spd_event_t){.type = SPD_EV_CORE_IRQ, .chip = ev->chip,
                                              .unit = ev->unit, .a = core->ticks,
-                                             .flags = SPD_EVENT_TIMER_TICK, .gen = ev->gen}))
+                                             .flags = SPD_EVENT_TIMER_TICK, .gen = ev->gen},
+                  is_fiq(core, SPD_EVENT_TIMER_TICK)))
       interrupt(emu, core, SPD_EVENT_TIMER_TICK, core->ticks, 0);
     break;
   case SPD_EV_CORE_IRQ:
-    if (core->state != SPD_CORE_RUNNING || irq_busy(emu, core, ev))
+    if (core->state != SPD_CORE_RUNNING || irq_busy(emu, core, ev, is_fiq(core, ev->flags)))
       break;
     if (ev->flags == SPD_EVENT_USER && core->user_pending)
       core->user_pending--;

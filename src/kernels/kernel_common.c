@@ -153,18 +153,29 @@ static int dedup_init(spd_kc_t *kc) {
   return err ? err : spd__kc_resend_init(kc);
 }
 
+/* Incoming partitions of values: every kind but credits and requests. */
+static uint32_t data_partitions_in(const spd_kc_t *kc) {
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < kc->h.n_in; i++)
+    n += kc->in[i].kind != SPD_DS_KIND_CREDIT && kc->in[i].kind != SPD_DS_KIND_NACK;
+  return n;
+}
+
 static int read_tables(spd_kc_t *kc) {
   kc->in = spd_kc_alloc(kc, kc->h.n_in * (uint32_t)sizeof *kc->in);
   kc->out = spd_kc_alloc(kc, kc->h.n_out * (uint32_t)sizeof *kc->out);
   kc->count = spd_kc_alloc(kc, SPD_KC_PHASES * kc->h.slots * (uint32_t)sizeof *kc->count);
   kc->jobs = spd_kc_alloc(kc, kc->jobs_cap * SPD_KC_JOB_BYTES);
-  kc->rx = spd_kc_alloc(kc, SPD_KC_RX_SLOTS * 8u);
-  if (!kc->in || !kc->out || !kc->count || !kc->jobs || !kc->rx)
+  if (!kc->in || !kc->out || !kc->count || !kc->jobs)
     return SPD_ENOMEM;
   int err = 0;
   if (kc->h.n_in)
     err = spd_core_sdram_read(kc->core, kc->params + kc->h.in_offset, kc->in,
                               kc->h.n_in * (uint32_t)sizeof *kc->in);
+  kc->rx_slots = spd_kc_rx_slots(data_partitions_in(kc));
+  kc->rx = spd_kc_alloc(kc, kc->rx_slots * 8u);
+  if (!err && !kc->rx)
+    return SPD_ENOMEM;
   if (!err && kc->h.n_out)
     err = spd_core_sdram_read(kc->core, kc->params + kc->h.out_offset, kc->out,
                               kc->h.n_out * (uint32_t)sizeof *kc->out);
@@ -196,7 +207,8 @@ int spd_kc_init(spd_kc_t *kc, spd_core_t *core, uint32_t params, uint32_t role) 
   for (uint32_t ph = 0; ph < SPD_KC_PHASES; ph++)
     packets_in += kc->expected[ph];
   return free0 - spd_core_dtcm_free(core) ==
-                 spd_kc_init_dtcm(kc->h.n_in, kc->h.n_out, kc->h.slots, packets_in,
+                 spd_kc_init_dtcm(kc->h.n_in, data_partitions_in(kc), kc->h.n_out, kc->h.slots,
+                                  packets_in,
                                   kc->held_words, kc->held_batch)
              ? 0
              : SPD_EINVAL;
@@ -455,7 +467,11 @@ static void receive(spd_core_t *core, spd_kc_t *kc, uint32_t key, uint32_t paylo
   }
 }
 
-/* The receive task: every packet the interrupt queued, in order. */
+/* The receive drain, a user event (priority 0, in the IRQ as spin1 runs
+ * it): every packet the FIQ queued, in order. It pre-empts the task level,
+ * so a long slot task or a paced send never holds the packets back: the
+ * ring only absorbs packets that arrive together, and the pacing keeps the
+ * packets a core is sent within what this drain takes (map/pacing). */
 static void rx_task(spd_core_t *core, uint32_t a0, uint32_t a1) {
   (void)a0;
   (void)a1;
@@ -463,27 +479,28 @@ static void rx_task(spd_core_t *core, uint32_t a0, uint32_t a1) {
   spd_kc_count_callback(kc);
   while (kc->rx_count) {
     uint32_t at = kc->rx_head;
-    kc->rx_head = (at + 1u) & (SPD_KC_RX_SLOTS - 1u);
+    kc->rx_head = (at + 1u) & (kc->rx_slots - 1u);
     kc->rx_count--;
     receive(core, kc, kc->rx[2u * at], kc->rx[2u * at + 1u]);
   }
   kc->rx_draining = false;
 }
 
-/* The packet interrupt only queues the packet (as spin1 applications do):
- * a packet's work takes longer than a router waits for a blocked output
- * (docs/calibration.md), so the next packet must not wait for it. A full
- * queue (which the pacing never lets happen) takes the packet at once. */
+/* The packet interrupt (the FIQ) only queues the packet and raises the
+ * drain (as spin1 applications do): a packet's work takes longer than a
+ * router waits for a blocked output (docs/calibration.md), so the next
+ * packet must not wait for it. A full queue (which the pacing never lets
+ * happen) takes the packet at once. */
 static void packet_cb(spd_core_t *core, uint32_t key, uint32_t payload) {
   spd_kc_t *kc = spd_core_get_state(core);
   spd_kc_count_callback(kc);
   kc->prov.packets_in++;
   spd_core_charge(core, SPD_COST_RX_QUEUE);
-  if (kc->rx_count == SPD_KC_RX_SLOTS) {
+  if (kc->rx_count == kc->rx_slots) {
     receive(core, kc, key, payload);
     return;
   }
-  uint32_t at = (kc->rx_head + kc->rx_count) & (SPD_KC_RX_SLOTS - 1u);
+  uint32_t at = (kc->rx_head + kc->rx_count) & (kc->rx_slots - 1u);
   kc->rx[2u * at] = key;
   kc->rx[2u * at + 1u] = payload;
   kc->rx_count++;
@@ -491,7 +508,7 @@ static void packet_cb(spd_core_t *core, uint32_t key, uint32_t payload) {
     kc->prov.max_rx_queue = kc->rx_count;
   if (!kc->rx_draining) {
     kc->rx_draining = true;
-    if (spd_core_schedule_callback(core, rx_task, 0, 0, SLOT_PRIORITY))
+    if (spd_core_trigger_user_event(core, 0, 0))
       spd_kc_fail(kc, SPD_EQUEUE);
   }
 }
@@ -500,6 +517,8 @@ int spd_kc_start(spd_kc_t *kc) {
   spd_kc_provenance(kc, false); /* started: the region holds a record */
   int err = spd_core_callback_on(kc->core, SPD_EVENT_MCPL_PACKET, packet_cb,
                                  SPD_PRIORITY_PREEMINENT);
+  if (!err)
+    err = spd_core_callback_on(kc->core, SPD_EVENT_USER, rx_task, 0);
   return err || kc->h.role == SPD_DS_ROLE_SOURCE ? err : spd_kc_watch(kc);
 }
 

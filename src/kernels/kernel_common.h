@@ -128,9 +128,9 @@ struct spd_kc {
   uint32_t jobs_cap, jobs_head, jobs_count;
   bool sending;
   /* Packets the interrupt queued for the receive task: (key, payload)
-   * pairs, a ring of SPD_KC_RX_SLOTS. */
+   * pairs, a ring of rx_slots (spd_kc_rx_slots). */
   uint32_t *rx;
-  uint32_t rx_head, rx_count;
+  uint32_t rx_slots, rx_head, rx_count;
   bool rx_draining;
   /* Provenance (docs/provenance.md): the counters the kernel keeps and
    * writes into its region (spd_kc_provenance), and when its resend timer

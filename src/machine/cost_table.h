@@ -33,9 +33,9 @@
   ((SPD_COST_LINK_PS_72BIT + SPD_COST_CORE_CYCLE_PS - 1u) / SPD_COST_CORE_CYCLE_PS)
 
 /* ---- spin1 and the monitor (CPU cycles) ---- */
-#define SPD_COST_EVENT_DISPATCH 40u   /* interrupt entry, handler, return (§7) */
-#define SPD_COST_TASK_DISPATCH 10u    /* spin1's scheduler calling a queued callback */
-#define SPD_COST_SEND 20u             /* spd_core_send_mc: the comms controller's registers */
+#define SPD_COST_EVENT_DISPATCH 75u /* measured: interrupt entry, handler, return */
+#define SPD_COST_TASK_DISPATCH 80u /* measured: spin1's dispatcher and the shim's trampoline */
+#define SPD_COST_SEND 30u /* measured: spd_core_send_mc, the controller's registers */
 #define SPD_COST_DMA_SETUP 30u        /* three DMA registers and spin1's queue (assumption) */
 #define SPD_COST_MONITOR_DUMP 40u     /* reinjector: dump FIQ (assumption) */
 #define SPD_COST_MONITOR_REINJECT 20u /* reinjector: TX registers (assumption) */
@@ -43,50 +43,53 @@
 #define SPD_COST_MONITOR_QUEUE 4096u  /* FEC's PKT_QUEUE_SIZE */
 
 /* ---- The kernels' work (CPU cycles) ---- */
-#define SPD_COST_RX_QUEUE 10u      /* the packet interrupt queueing a packet */
-#define SPD_COST_RECV_HANDLER 10u /* a packet's key looked up and its slot counted */
-#define SPD_COST_RECV_STEP 2u      /* one step of the binary search of the incoming table */
+#define SPD_COST_RX_QUEUE 60u /* measured: the packet FIQ queueing a packet, raising the drain */
+#define SPD_COST_RECV_HANDLER 210u /* measured: a packet's partition, word, store and count */
+#define SPD_COST_RECV_STEP 10u /* measured: a step of the binary search of the incoming table */
 #define SPD_COST_DEDUP 6u          /* a packet's round compared, its bit tested and set */
-#define SPD_COST_PUSH_JOB 10u      /* a partition's send queued */
-#define SPD_COST_SEND_TASK 5u      /* the sender's own work per packet: its job, the next call */
-#define SPD_COST_MAC_FIXED 3u      /* int16 x int16 into int64 */
-#define SPD_COST_MAC_FLOAT 80u     /* soft-float multiply and add */
-#define SPD_COST_CONV_MAC_FIXED 3u /* a window tile's MAC: a tap's bounds, 64-bit indices */
-#define SPD_COST_CONV_MAC_FLOAT 80u
-#define SPD_COST_ADD_FIXED 4u      /* a partial sum into an int64 accumulator */
+#define SPD_COST_PUSH_JOB 450u /* measured: a partition's send queued, the sender scheduled */
+#define SPD_COST_SEND_TASK 190u /* measured: the send task's job, resend note, next call */
+#define SPD_COST_MAC_FIXED 14u /* measured: int16 x int16 into an int64 in memory */
+#define SPD_COST_MAC_FLOAT 100u /* measured: soft-float multiply and add */
+#define SPD_COST_CONV_MAC_FIXED 100u /* measured: a window MAC (a call per tap, 64-bit indices) */
+#define SPD_COST_CONV_MAC_FLOAT 215u
+#define SPD_COST_ADD_FIXED 30u /* measured: a partial sum into an int64 accumulator */
 #define SPD_COST_ADD_FLOAT 40u     /* a soft-float add */
-#define SPD_COST_ACT_CHEAP 8u      /* relu, linear, leaky relu per value */
+/* measured: an output value's stage (requantize, relu/linear/leaky, dropout, stage) */
+#define SPD_COST_ACT_CHEAP 200u
 #define SPD_COST_ACT_FIXED 250u    /* sigmoid, tanh, elu per value, fixed point */
 #define SPD_COST_ACT_FLOAT 400u    /* ... in float */
 #define SPD_COST_ACT_BWD_FIXED 10u /* an activation's derivative per value (the mapper) */
 #define SPD_COST_ACT_BWD_FLOAT 80u
-#define SPD_COST_SOFTMAX_FIXED 300u /* per output */
-#define SPD_COST_SOFTMAX_FLOAT 500u
+#define SPD_COST_SOFTMAX_FIXED 1000u /* measured: per output */
+#define SPD_COST_SOFTMAX_FLOAT 1450u
 #define SPD_COST_LOSS_LOG 400u      /* a sample's log (the mapper) */
 #define SPD_COST_PER_VALUE 2u       /* a store or copy in a loop */
 #define SPD_COST_FM_DECODE 12u      /* a feature-map position into (row, column, channel) */
 #define SPD_COST_POOL_OP 4u         /* a pooling compare or add per window tap */
-#define SPD_COST_INPUT_CONVERT 5u   /* an input byte through the source's table */
+#define SPD_COST_INPUT_CONVERT 29u /* measured: an input byte through the source's table */
 #define SPD_COST_PHILOX 80u         /* one Philox block (Dropout masks) */
 #define SPD_COST_DROP_VALUE 8u      /* a value kept or dropped */
 /* Optimizer steps per parameter at a batch boundary (with one Philox block
- * for the stochastic rounding in fixed point). */
-#define SPD_COST_UPDATE_SGD_FIXED 150u
-#define SPD_COST_UPDATE_MOMENTUM_FIXED 220u
-#define SPD_COST_UPDATE_ADAM_FIXED 600u
-#define SPD_COST_UPDATE_RMSPROP_FIXED 500u
-#define SPD_COST_UPDATE_SGD_FLOAT 80u
-#define SPD_COST_UPDATE_MOMENTUM_FLOAT 200u
-#define SPD_COST_UPDATE_ADAM_FLOAT 700u
-#define SPD_COST_UPDATE_RMSPROP_FLOAT 600u
+ * for the stochastic rounding in fixed point); momentum measured, the other
+ * rules scaled from it. */
+#define SPD_COST_UPDATE_SGD_FIXED 420u
+#define SPD_COST_UPDATE_MOMENTUM_FIXED 620u
+#define SPD_COST_UPDATE_ADAM_FIXED 1700u
+#define SPD_COST_UPDATE_RMSPROP_FIXED 1400u
+#define SPD_COST_UPDATE_SGD_FLOAT 300u
+#define SPD_COST_UPDATE_MOMENTUM_FLOAT 700u
+#define SPD_COST_UPDATE_ADAM_FLOAT 1700u
+#define SPD_COST_UPDATE_RMSPROP_FLOAT 1400u
 /* The end-to-end resend's watch (kernels/resend.c). */
 #define SPD_COST_RESEND_ASK 20u    /* a request's payload formed and queued */
-#define SPD_COST_RESEND_TICK 0u   /* the watch's timer callback */
-#define SPD_COST_RESEND_CHECK 4u  /* one phase of one slot looked at */
+#define SPD_COST_RESEND_TICK 95u /* measured: the watch's timer callback */
+#define SPD_COST_RESEND_CHECK 30u /* measured: one phase of one slot looked at */
 /* A chip's router per packet in the pacing (CPU cycles): one for local
- * cores waits until each has taken the one before (about a dispatch and a
- * handler); one passing through takes a few router cycles. */
-#define SPD_COST_ROUTER_LOCAL 60u
+ * cores waits at worst until each has taken the one before, which is the
+ * packet FIQ (its dispatch and queueing); one passing through takes a few
+ * router cycles. */
+#define SPD_COST_ROUTER_LOCAL (SPD_COST_EVENT_DISPATCH + SPD_COST_RX_QUEUE)
 #define SPD_COST_ROUTER_PASS 3u
 
 #endif

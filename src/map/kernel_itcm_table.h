@@ -3,11 +3,11 @@
  * per role (spd_vertex_role_t) as {fixed point, float}. Read by
  * src/map/kernel_itcm.c (docs/calibration.md). */
 #define SPD__KERNEL_ITCM_TABLE \
-  [SPD_ROLE_SOURCE] = {9900u, 11008u}, \
-  [SPD_ROLE_SINK] = {9012u, 10120u}, \
-  [SPD_ROLE_LOSS] = {13724u, 16088u}, \
-  [SPD_ROLE_TILE] = {27904u, 23220u}, \
-  [SPD_ROLE_TILE_FULL] = {27904u, 23220u}, \
-  [SPD_ROLE_REDUCER] = {23868u, 20376u}, \
-  [SPD_ROLE_CONV] = {28984u, 31092u}, \
-  [SPD_ROLE_POOL] = {28984u, 31092u},
+  [SPD_ROLE_SOURCE] = {10180u, 11288u}, \
+  [SPD_ROLE_SINK] = {9292u, 10400u}, \
+  [SPD_ROLE_LOSS] = {14212u, 16636u}, \
+  [SPD_ROLE_TILE] = {28176u, 23500u}, \
+  [SPD_ROLE_TILE_FULL] = {28176u, 23500u}, \
+  [SPD_ROLE_REDUCER] = {24148u, 20656u}, \
+  [SPD_ROLE_CONV] = {29300u, 31388u}, \
+  [SPD_ROLE_POOL] = {29300u, 31388u},

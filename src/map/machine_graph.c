@@ -252,7 +252,7 @@ uint32_t spd__graph_add_tables(spd_machine_graph_t *g, uint32_t budget, uint32_t
   uint32_t worst = 0;
   *over_tables = 0;
   for (uint32_t v = 0; v < g->n_vertices; v++) {
-    uint32_t n_in = 0, n_out = 0;
+    uint32_t n_in = 0, n_out = 0, n_data = 0;
     uint64_t packets_in = 0, held_in = 0, values[N_PACE_NAMES] = {0};
     uint32_t parts[N_PACE_NAMES] = {0};
     spd__graph_tables(g, v, &n_in, &n_out);
@@ -263,6 +263,7 @@ uint32_t spd__graph_add_tables(spd_machine_graph_t *g, uint32_t budget, uint32_t
           packets_in += n;
           values[name_index(g->partitions[p].name)] += n;
           parts[name_index(g->partitions[p].name)]++;
+          n_data += strcmp(g->partitions[p].name, "credit") != 0;
         }
     /* Float partial sums a kernel holds (spd_kc_held): the exact bytes
      * replace the search's estimate. They are the vertex's own, not a
@@ -273,9 +274,9 @@ uint32_t spd__graph_add_tables(spd_machine_graph_t *g, uint32_t budget, uint32_t
         held_batch += values[k];
       else if (spd_kc_held(k, parts[k]))
         held_in += values[k];
-    uint64_t t = spd_kc_init_dtcm(n_in, n_out, g->opts.slots, packets_in, 0, 0);
+    uint64_t t = spd_kc_init_dtcm(n_in, n_data, n_out, g->opts.slots, packets_in, 0, 0);
     uint64_t held =
-        spd_kc_init_dtcm(n_in, n_out, g->opts.slots, packets_in, held_in, held_batch) - t;
+        spd_kc_init_dtcm(n_in, n_data, n_out, g->opts.slots, packets_in, held_in, held_batch) - t;
     spd_vertex_t *x = &g->vertices[v];
     uint64_t d = (uint64_t)x->dtcm_bytes - (x->held_bytes < x->dtcm_bytes ? x->held_bytes : 0) +
                  held + t;

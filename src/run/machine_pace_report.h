@@ -5,7 +5,8 @@
 
 #include <stdio.h>
 
-#include "run/machine_dataspec.h"
+#include "map/dataspec.h"
+#include "map/pacing.h"
 #include "spindle/place.h"
 #include "spindle/transceiver.h"
 

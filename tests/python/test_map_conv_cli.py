@@ -12,7 +12,11 @@ def run(*args):
 
 
 def test_lenet5_on_spinn5_prints_conv_tiles():
-    r = run(LENET, "--machine", "spinn5", "--tiles")
+    # Two in flight: at the calibrated costs (docs/calibration.md) the
+    # fixed-point Adam plan with four in flight keeps back so much DTCM for
+    # the fan-in tables of its first round that conv2d_1 no longer fits
+    # (the partitioner's reserve applies to every core; noted there).
+    r = run(LENET, "--machine", "spinn5", "--tiles", "--in-flight", "2")
     assert r.returncode == 0, r.stderr
     conv = [l for l in r.stdout.splitlines() if l.startswith("layer 'conv2d")]
     assert len(conv) == 2

@@ -1,7 +1,8 @@
 /* The host half of the data specification (docs/dataspec.md): one
- * parameter blob per vertex of a placed, routed machine graph. */
-#ifndef SPINDLE_RUN_MACHINE_DATASPEC_H
-#define SPINDLE_RUN_MACHINE_DATASPEC_H
+ * parameter blob per vertex of a placed, routed machine graph. Map-time
+ * work: run/ only loads the blobs (map/pacing.h gives their paces). */
+#ifndef SPINDLE_MAP_DATASPEC_H
+#define SPINDLE_MAP_DATASPEC_H
 
 #include <stdint.h>
 
@@ -32,7 +33,7 @@ typedef struct spd__ds_inputs {
   bool from_logits;                   /* SPD_DS_FROM_LOGITS for a linear output */
   uint32_t start_us;                  /* sources' first injection */
   uint32_t resend_tick_us;            /* spd_ds_config_t.resend_tick_us */
-  const uint32_t *pace;               /* per partition, from spd__ds_paces */
+  const uint32_t *pace;               /* per partition, from spd__ds_paces, map/pacing.h */
   /* training (fixed point) */
   bool train;
   uint32_t epoch_samples, batch;
@@ -59,24 +60,6 @@ typedef struct spd__ds_inputs {
  *  @return 0, SPD_ENOMEM. */
 int spd__ds_build(spd_ctx_t *ctx, const spd__ds_inputs_t *in, uint32_t v, uint8_t **bytes,
                   uint32_t *size);
-
-/** What set a partition's pace (spd__ds_paces): its own pace from the
- *  partitioner, or the per-sample load of a target core (vertex @p at), a
- *  chip's router (chip index) or a link (chip index * 7 + link). */
-typedef enum { SPD__PACE_OWN, SPD__PACE_CORE, SPD__PACE_ROUTER, SPD__PACE_LINK } spd__pace_by_t;
-typedef struct spd__ds_pace_why {
-  uint64_t load;       /* the resource's cycles per sample */
-  spd__pace_by_t by;
-  uint32_t at;
-} spd__ds_pace_why_t;
-
-/** Every partition's pace (CPU cycles between sends) into @p pace:
- *  spread over the busiest target core, tree link and router it shares,
- *  times @p percent / 100; what set each into @p why unless NULL.
- *  @return 0 or SPD_ENOMEM. */
-int spd__ds_paces(spd_ctx_t *ctx, const spd__ds_inputs_t *in, const spd_machine_t *m,
-                  const spd_map_tree_t *trees, uint32_t percent, uint32_t *pace,
-                  spd__ds_pace_why_t *why);
 
 /** The Dropout layer (rate > 0) reading model layer @p layer's output,
  *  directly or through Flatten, Reshape and Dropouts of rate 0, or -1: the
