@@ -113,8 +113,12 @@ def test_a_small_network_has_a_row_per_hot_callback(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     rows = json.loads(out.read_text())["rows"]
     kernels = {row["kernel"] for row in rows}
-    for k in ("conv", "pool", "source", "sink", "loss", "tile", "reducer"):
+    for k in ("conv", "pool", "source", "sink", "loss"):
         assert k + "_fixed" in kernels, (k, sorted(kernels))
+    # At the calibrated costs the model's 64 x 10 Dense trains on one core
+    # (a full tile); with more room it is tiles and a reducer.
+    assert "tile_full_fixed" in kernels or {"tile_fixed", "reducer_fixed"} <= kernels, \
+        sorted(kernels)
     for row in rows:
         assert row["model_cycles"] > 0 and row["measured_cycles"] > 0, row
         assert row["ratio"] == round(row["measured_cycles"] / row["model_cycles"], 3), row
