@@ -518,21 +518,66 @@ int spd__h5_check_object(spd_ctx_t *ctx, hid_t obj, const char *where) {
   return err;
 }
 
+#define TREE_DEPTH 32        /* groups within groups; Keras nests 4 */
+#define TREE_OBJECTS 65536u  /* groups and datasets in all */
+
 typedef struct {
   const unsigned char *d;
   uint64_t eof;
+  haddr_t *seen; /* the objects checked, so a cycle of links ends */
+  uint32_t n_seen;
+  int depth;
   haddr_t bad;
+  bool too_many;
 } tree_check_t;
 
-/* H5Lvisit calls this for a link before it opens what the link names. */
+static herr_t check_link(hid_t group, const char *name, const H5L_info_t *info, void *ud);
+
+/* Check every object group @p g holds, and the groups among them in turn. */
+static herr_t check_group(hid_t g, tree_check_t *t) {
+  if (t->depth >= TREE_DEPTH) {
+    t->too_many = true;
+    return 1;
+  }
+  t->depth++;
+  herr_t r = H5Literate(g, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, check_link, t);
+  t->depth--;
+  return r;
+}
+
+/* Called for a link before anything opens what it names: its object's
+ * header is checked (header_ok) once, and a group is walked in turn. A
+ * corrupt file can link a group into itself with a reference count of 1,
+ * which libhdf5's own H5Lvisit follows for ever, so this walk keeps its
+ * own list of the objects it has seen. */
 static herr_t check_link(hid_t group, const char *name, const H5L_info_t *info, void *ud) {
-  (void)group;
-  (void)name;
   tree_check_t *t = ud;
-  if (info->type != H5L_TYPE_HARD || header_ok(t->d, t->eof, info->u.address))
+  if (info->type != H5L_TYPE_HARD)
     return 0;
-  t->bad = info->u.address;
-  return 1;
+  haddr_t at = info->u.address;
+  for (uint32_t i = 0; i < t->n_seen; i++)
+    if (t->seen[i] == at)
+      return 0;
+  if (!header_ok(t->d, t->eof, at)) {
+    t->bad = at;
+    return 1;
+  }
+  if (t->n_seen == TREE_OBJECTS) {
+    t->too_many = true;
+    return 1;
+  }
+  t->seen[t->n_seen++] = at;
+  H5O_info_t oi;
+  if (H5Oget_info_by_name2(group, name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0)
+    return -1;
+  if (oi.type != H5O_TYPE_GROUP)
+    return 0;
+  hid_t sub = H5Gopen2(group, name, H5P_DEFAULT);
+  if (sub < 0)
+    return -1;
+  herr_t r = check_group(sub, t);
+  H5Gclose(sub);
+  return r;
 }
 
 int spd__h5_check_tree(spd_ctx_t *ctx, hid_t group, const char *where) {
@@ -542,11 +587,22 @@ int spd__h5_check_tree(spd_ctx_t *ctx, hid_t group, const char *where) {
   int err = file_bytes(ctx, group, where, &d, &len, &copied);
   if (err)
     return err;
-  tree_check_t t = {d, 0, HADDR_UNDEF};
-  herr_t visit = pattern(d, len, &t.eof)
-                     ? H5Lvisit(group, H5_INDEX_NAME, H5_ITER_NATIVE, check_link, &t)
-                     : 0;
-  if (visit > 0)
+  tree_check_t t = {d, 0, NULL, 0, 0, HADDR_UNDEF, false};
+  herr_t visit = 0;
+  if (pattern(d, len, &t.eof)) {
+    t.seen = spd_malloc(ctx, TREE_OBJECTS * sizeof *t.seen);
+    visit = t.seen ? check_group(group, &t) : 1;
+    if (!t.seen)
+      err = spd_ctx_fail(ctx, SPD_ENOMEM, "%s: out of memory checking the HDF5 file", where);
+    spd_free(ctx, t.seen);
+  }
+  if (err) {
+    /* reported */
+  } else if (t.too_many) {
+    err = spd_ctx_fail(ctx, SPD_EFORMAT,
+                       "%s: the HDF5 groups nest deeper than %d or hold more than %u objects "
+                       "(a corrupt file, or not a Keras one)", where, TREE_DEPTH, TREE_OBJECTS);
+  } else if (visit > 0)
     err = spd_ctx_fail(ctx, SPD_EFORMAT,
                        "%s: an HDF5 object header (at byte %llu) reaches past the end of the "
                        "file, or one of its attributes past its message or into no heap "
