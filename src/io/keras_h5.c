@@ -312,6 +312,21 @@ int spd__h5_read_tensor(spd_ctx_t *ctx, hid_t loc, const char *path, const char 
     H5Tclose(type);
   if (!err)
     err = check_shape(ctx, dset, path, layer, weight, expect);
+  /* A contiguous or compact dataset holds every element: libhdf5 1.10 reads
+   * a selection past a smaller recorded storage (out of its buffer). */
+  hid_t dcpl = err ? H5I_INVALID_HID : H5Dget_create_plist(dset);
+  if (dcpl >= 0) {
+    H5D_layout_t layout = H5Pget_layout(dcpl);
+    H5Pclose(dcpl);
+    size_t count = 1;
+    for (int i = 0; i < expect->rank; i++)
+      count *= (size_t)expect->dims[i];
+    if ((layout == H5D_CONTIGUOUS || layout == H5D_COMPACT) &&
+        H5Dget_storage_size(dset) < (hsize_t)count * bytes)
+      err = spd_ctx_fail(ctx, SPD_EFORMAT,
+                         "layer '%s': weight '%s' (%s) stores fewer bytes than its %zu "
+                         "elements (truncated or corrupt file)", layer, weight, path, count);
+  }
   if (!err && H5Dread(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0)
     err = spd_ctx_fail(ctx, SPD_EFORMAT,
                        "layer '%s': weight '%s' (%s) cannot be read (truncated or corrupt file)",
