@@ -1,8 +1,8 @@
 /* GlobalAveragePooling2D: the average of every channel over the map. */
 #include "nn/layers/layers.h"
 
-static int infer(spd_ctx_t *ctx, const spd_layer_config_t *cfg, const spd_shape_t *const *inputs,
-                 int n, spd_shape_t *out) {
+int spd__global_pool_infer(spd_ctx_t *ctx, const spd_layer_config_t *cfg,
+                           const spd_shape_t *const *inputs, int n, spd_shape_t *out) {
   (void)n;
   const spd_shape_t *in = inputs[0];
   if (in->rank != 3)
@@ -12,8 +12,8 @@ static int infer(spd_ctx_t *ctx, const spd_layer_config_t *cfg, const spd_shape_
   return 0;
 }
 
-static int keras_read(spd__kjr_t *r, const char *cls, const cJSON *c, const char *name,
-                      spd_layer_config_t *o) {
+int spd__global_pool_keras_read(spd__kjr_t *r, const char *cls, const cJSON *c,
+                                const char *name, spd_layer_config_t *o) {
   (void)cls;
   (void)o;
   bool keepdims = false;
@@ -24,7 +24,7 @@ static int keras_read(spd__kjr_t *r, const char *cls, const cJSON *c, const char
   return err;
 }
 
-static void keras_write(spd__kjw_t *w, const spd_layer_t *l) {
+void spd__global_pool_keras_write(spd__kjw_t *w, const spd_layer_t *l) {
   (void)l;
   spd__kjw_str(w, "data_format", "channels_last");
   spd__kjw_bool(w, "keepdims", false);
@@ -58,9 +58,9 @@ const spd_layer_op_t spd__op_GLOBALAVGPOOL2D = {
     .snake = "global_average_pooling2d",
     .traits = SPD_OP_AVGPOOL,
     .min_inputs = 1,
-    .infer = infer,
-    .keras_read = keras_read,
-    .keras_write = keras_write,
+    .infer = spd__global_pool_infer,
+    .keras_read = spd__global_pool_keras_read,
+    .keras_write = spd__global_pool_keras_write,
     .ref_forward = forward,
     .ref_backward = backward,
     .fx_setup = spd__fx_setup_pooling,

@@ -3,35 +3,6 @@
  * maximum, as the windowed max pooling's does). */
 #include "nn/layers/layers.h"
 
-static int infer(spd_ctx_t *ctx, const spd_layer_config_t *cfg, const spd_shape_t *const *inputs,
-                 int n, spd_shape_t *out) {
-  (void)n;
-  const spd_shape_t *in = inputs[0];
-  if (in->rank != 3)
-    return spd__shape_fail(ctx, cfg, in, "expected rank 3 (rows, cols, channels)");
-  out->rank = 1;
-  out->dims[0] = in->dims[2];
-  return 0;
-}
-
-static int keras_read(spd__kjr_t *r, const char *cls, const cJSON *c, const char *name,
-                      spd_layer_config_t *o) {
-  (void)cls;
-  (void)o;
-  bool keepdims = false;
-  int err = spd__kjr_bool(r, c, name, "keepdims", &keepdims);
-  if (!err && keepdims)
-    err = spd_ctx_fail(spd__kjr_ctx(r), SPD_EUNSUPPORTED,
-                       "Keras JSON: layer '%s': keepdims=true is not supported", name);
-  return err;
-}
-
-static void keras_write(spd__kjw_t *w, const spd_layer_t *l) {
-  (void)l;
-  spd__kjw_str(w, "data_format", "channels_last");
-  spd__kjw_bool(w, "keepdims", false);
-}
-
 /* The whole map as one window. */
 static spd_window_params_t whole_map(const spd_layer_t *layer, int batch) {
   const spd_shape_t *in = &layer->input_shape;
@@ -78,9 +49,9 @@ const spd_layer_op_t spd__op_GLOBALMAXPOOL2D = {
     .snake = "global_max_pooling2d",
     .traits = SPD_OP_WINDOW | SPD_OP_MAXPOOL,
     .min_inputs = 1,
-    .infer = infer,
-    .keras_read = keras_read,
-    .keras_write = keras_write,
+    .infer = spd__global_pool_infer,
+    .keras_read = spd__global_pool_keras_read,
+    .keras_write = spd__global_pool_keras_write,
     .ref_forward = forward,
     .ref_backward = backward,
     .fx_setup = fx_setup,

@@ -22,4 +22,13 @@ static inline const char *spd__padding_name(spd_padding_t p) {
   return p == SPD_PAD_SAME ? "same" : "valid";
 }
 
+/* What the global poolings (GlobalAveragePooling2D, GlobalMaxPooling2D)
+ * share, in layers/gap.c: a rank-3 map to one value per channel, and
+ * Keras's channels_last without keepdims. */
+int spd__global_pool_infer(spd_ctx_t *ctx, const spd_layer_config_t *cfg,
+                           const spd_shape_t *const *inputs, int n, spd_shape_t *out);
+int spd__global_pool_keras_read(spd__kjr_t *r, const char *cls, const cJSON *c,
+                                const char *name, spd_layer_config_t *o);
+void spd__global_pool_keras_write(spd__kjw_t *w, const spd_layer_t *l);
+
 #endif
