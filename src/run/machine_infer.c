@@ -1,7 +1,13 @@
 /* Evaluate and predict on the machine (spindle/machine_run.h): a forward
  * run of spd_machine_forward, its per-sample records read as a loss and
  * an accuracy, or as the outputs. */
+#include "run/machine_session.h"
 #include "spindle/machine_run.h"
+
+bool spd__mrun_loss_output_ok(const spd_model_t *m, bool from_logits) {
+  return m->layers[m->n_layers - 1].config.activation ==
+         (from_logits ? SPD_ACT_LINEAR : SPD_ACT_SOFTMAX);
+}
 
 int spd_machine_evaluate(spd_ctx_t *ctx, const spd_model_t *m, const spd_machine_t *machine,
                          const spd_machine_run_opts_t *opts, const spd_fit_data_t *data,
@@ -10,7 +16,7 @@ int spd_machine_evaluate(spd_ctx_t *ctx, const spd_model_t *m, const spd_machine
     return spd_ctx_fail(ctx, SPD_EINVAL, "machine evaluate: integer labels are required");
   spd_activation_t a = m->layers[m->n_layers - 1].config.activation;
   bool logits = opts && opts->from_logits;
-  if (a != (logits ? SPD_ACT_LINEAR : SPD_ACT_SOFTMAX))
+  if (!spd__mrun_loss_output_ok(m, logits))
     return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
                         "machine evaluate: the loss core computes sparse categorical "
                         "cross-entropy after a softmax output layer, or from the logits of "

@@ -410,8 +410,7 @@ int spd_machine_fit_run(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *mac
     return err;
   if (!cfg || cfg->epochs < 1 || cfg->batch_size < 1 || !train->y.labels ||
       cfg->loss != SPD_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY ||
-      m->layers[m->n_layers - 1].config.activation !=
-          (cfg->from_logits ? SPD_ACT_LINEAR : SPD_ACT_SOFTMAX))
+      !spd__mrun_loss_output_ok(m, cfg->from_logits))
     return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
                         "machine training: sparse categorical cross-entropy after a softmax "
                         "output layer (or from the logits of a linear one, from_logits), "

@@ -105,6 +105,11 @@ typedef struct mrun {
  *  loses a core goes on from the last whole epoch's (machine_recover.c). */
 static inline bool spd__mrun_epoch_results(const mrun_t *r) { return r->cfg != NULL; }
 
+/** Does @p m end in the output the loss core's cross-entropy takes: a
+ *  softmax, or a linear layer whose logits it takes the softmax of
+ *  (@p from_logits)? Training and evaluation ask the same. */
+bool spd__mrun_loss_output_ok(const spd_model_t *m, bool from_logits);
+
 /** The linear output layer gives logits and the loss core takes their
  *  softmax (training: the fit's from_logits; inference: the options'). */
 bool spd__mrun_from_logits(const mrun_t *r);
