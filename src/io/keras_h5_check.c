@@ -494,6 +494,14 @@ static int file_bytes(spd_ctx_t *ctx, hid_t obj, const char *where, const unsign
   return err;
 }
 
+/* Gives back what file_bytes took. */
+static void file_bytes_release(spd_ctx_t *ctx, const unsigned char *d, size_t len, bool copied) {
+  if (copied)
+    spd_free(ctx, (void *)d);
+  else
+    munmap((void *)d, len);
+}
+
 int spd__h5_check_object(spd_ctx_t *ctx, hid_t obj, const char *where) {
   H5O_info_t info;
   if (H5Oget_info2(obj, &info, H5O_INFO_BASIC) < 0)
@@ -511,10 +519,7 @@ int spd__h5_check_object(spd_ctx_t *ctx, hid_t obj, const char *where) {
                        "file, or one of its attributes past its message or into no heap "
                        "object (truncated or corrupt file)",
                        where, (unsigned long long)info.addr);
-  if (copied)
-    spd_free(ctx, (void *)d);
-  else
-    munmap((void *)d, len);
+  file_bytes_release(ctx, d, len, copied);
   return err;
 }
 
@@ -591,29 +596,25 @@ int spd__h5_check_tree(spd_ctx_t *ctx, hid_t group, const char *where) {
   herr_t visit = 0;
   if (pattern(d, len, &t.eof)) {
     t.seen = spd_malloc(ctx, TREE_OBJECTS * sizeof *t.seen);
-    visit = t.seen ? check_group(group, &t) : 1;
-    if (!t.seen)
+    if (t.seen)
+      visit = check_group(group, &t);
+    else
       err = spd_ctx_fail(ctx, SPD_ENOMEM, "%s: out of memory checking the HDF5 file", where);
     spd_free(ctx, t.seen);
   }
-  if (err) {
-    /* reported */
-  } else if (t.too_many) {
+  if (!err && t.too_many)
     err = spd_ctx_fail(ctx, SPD_EFORMAT,
                        "%s: the HDF5 groups nest deeper than %d or hold more than %u objects "
                        "(a corrupt file, or not a Keras one)", where, TREE_DEPTH, TREE_OBJECTS);
-  } else if (visit > 0)
+  else if (!err && visit > 0)
     err = spd_ctx_fail(ctx, SPD_EFORMAT,
                        "%s: an HDF5 object header (at byte %llu) reaches past the end of the "
                        "file, or one of its attributes past its message or into no heap "
                        "object (truncated or corrupt file)",
                        where, (unsigned long long)t.bad);
-  else if (visit < 0) /* a group the walk cannot read: the objects after it are unchecked */
+  else if (!err && visit < 0) /* a group the walk cannot read: what follows it is unchecked */
     err = spd_ctx_fail(ctx, SPD_EFORMAT,
                        "%s: an HDF5 group cannot be listed (truncated or corrupt file)", where);
-  if (copied)
-    spd_free(ctx, (void *)d);
-  else
-    munmap((void *)d, len);
+  file_bytes_release(ctx, d, len, copied);
   return err;
 }
