@@ -551,6 +551,23 @@ static PyObject *stats_dict(const spd_machine_stats_t *s) {
       s->host_seconds);
 }
 
+/* The machine's figures of a run (a new reference): its stats, or None
+ * when the reference backend ran. */
+static PyObject *run_figures(const spd_run_options_t *o, const spd_machine_stats_t *s) {
+  if (o->backend == SPD_BACKEND_MACHINE)
+    return stats_dict(s);
+  Py_RETURN_NONE;
+}
+
+/* The model's compile configuration, or NULL with Keras's RuntimeError. */
+static const spd_compile_config_t *compiled(const handle_t *h) {
+  const spd_compile_config_t *cc = h->model->compile;
+  if (cc && cc->has_loss)
+    return cc;
+  PyErr_SetString(PyExc_RuntimeError, "You must call `compile()` before using the model.");
+  return NULL;
+}
+
 /* After a run: the callbacks' exception (a signal's KeyboardInterrupt
  * included) first, then the library's failure. */
 static PyObject *finish(handle_t *h, pyrun_t *r, int rc) {
@@ -598,11 +615,9 @@ static PyObject *fit(PyObject *self, PyObject *args, PyObject *kw) {
   handle_t *h = arg_handle(cap);
   if (!h)
     return NULL;
-  const spd_compile_config_t *cc = h->model->compile;
-  if (!cc || !cc->has_loss) {
-    PyErr_SetString(PyExc_RuntimeError, "You must call `compile()` before using the model.");
+  const spd_compile_config_t *cc = compiled(h);
+  if (!cc)
     return NULL;
-  }
   data_views_t train, val;
   if (data_from(h->model, x, y, &train, "x"))
     return NULL;
@@ -650,8 +665,7 @@ static PyObject *fit(PyObject *self, PyObject *args, PyObject *kw) {
       }
       spd_history_free(&hist);
       if (logs)
-        result = o.backend == SPD_BACKEND_MACHINE ? Py_BuildValue("(NN)", logs, stats_dict(&stats))
-                                                  : Py_BuildValue("(NO)", logs, Py_None);
+        result = Py_BuildValue("(NN)", logs, run_figures(&o, &stats));
     }
   }
   release_views(&train);
@@ -676,11 +690,9 @@ static PyObject *evaluate(PyObject *self, PyObject *args, PyObject *kw) {
   handle_t *h = arg_handle(cap);
   if (!h)
     return NULL;
-  const spd_compile_config_t *cc = h->model->compile;
-  if (!cc || !cc->has_loss) {
-    PyErr_SetString(PyExc_RuntimeError, "You must call `compile()` before using the model.");
+  const spd_compile_config_t *cc = compiled(h);
+  if (!cc)
     return NULL;
-  }
   data_views_t d;
   if (data_from(h->model, x, y, &d, "x"))
     return NULL;
@@ -703,9 +715,7 @@ static PyObject *evaluate(PyObject *self, PyObject *args, PyObject *kw) {
       Py_END_ALLOW_THREADS
       h->busy = 0;
       if (finish(h, &r, rc))
-        result = o.backend == SPD_BACKEND_MACHINE
-                     ? Py_BuildValue("(ddN)", loss, acc, stats_dict(&stats))
-                     : Py_BuildValue("(ddO)", loss, acc, Py_None);
+        result = Py_BuildValue("(ddN)", loss, acc, run_figures(&o, &stats));
     }
   }
   release_views(&d);
@@ -751,11 +761,8 @@ static PyObject *predict(PyObject *self, PyObject *args, PyObject *kw) {
     rc = spd_predict(&h->ctx, h->model, &d.d, &o, ov.buf);
     Py_END_ALLOW_THREADS
     h->busy = 0;
-    if (finish(h, &r, rc)) {
-      result = o.backend == SPD_BACKEND_MACHINE ? stats_dict(&stats) : Py_None;
-      if (result == Py_None)
-        Py_INCREF(result);
-    }
+    if (finish(h, &r, rc))
+      result = run_figures(&o, &stats);
   }
   PyBuffer_Release(&ov);
   release_views(&d);
