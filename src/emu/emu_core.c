@@ -161,8 +161,9 @@ static void on_task(spd_emu_t *emu, spd_core_t *core) {
     if (core->state != SPD_CORE_RUNNING)
       return;
     uint64_t wait = core->task_running && core->task_end > emu->now ? core->task_end : 0;
-    if (!wait && level_free(core, false) > emu->now)
-      wait = level_free(core, false);
+    uint64_t irq = level_free(core, false);
+    if (!wait && irq > emu->now)
+      wait = irq;
     if (wait) {
       core->task_event_pending = true;
       spd__emu_schedule(emu, wait, SPD_EV_CORE_TASK, core->chip, core->p, 0, 0, 0, core->gen);
