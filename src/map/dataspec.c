@@ -342,6 +342,7 @@ static uint32_t configure_role(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_c
   uint32_t vb = fixed ? 2u : 4u;
   *c = (spd_ds_config_t){0};
   c->sdram_addr = in->sdram_addr[vi];
+  c->prov_addr = in->prov_addr ? in->prov_addr[vi] : 0;
   switch (v->role) {
   case SPD_ROLE_SOURCE:
     c->rows = v->rows.n;

@@ -53,6 +53,7 @@ typedef struct spd__ds_inputs {
   uint32_t seq_base;
   uint32_t seq_offset;                /* spd_ds_config_t.seq_offset */
   const uint32_t *snap_addr;          /* per vertex: spd_ds_config_t.snap_addr */
+  const uint32_t *prov_addr;          /* per vertex: its provenance region (0: none) */
   uint32_t snap_every;
 } spd__ds_inputs_t;
 

@@ -173,22 +173,11 @@ static uint32_t start_delay_us(mrun_t *r, spd__ds_inputs_t *in) {
   return (uint32_t)(worst / 4u * SPD_COST_SDRAM_WORD_CYCLES * 2u / 200u + 20u);
 }
 
-/* The core's provenance region (docs/provenance.md), zeroed (no record
- * until its kernel writes one), and its address into the blob's
- * configuration: the one field the data specification leaves to the
- * session, which owns the run's SDRAM. */
-static int alloc_provenance(mrun_t *r, uint32_t v, uint8_t *blob, uint32_t size) {
+/* The core's provenance region (docs/provenance.md), zeroed: no record
+ * until its kernel writes one. */
+static int alloc_provenance(mrun_t *r, uint32_t v) {
   spd_ds_prov_t zero = {0};
-  spd_ds_header_t h;
-  memcpy(&h, blob, sizeof h);
-  size_t at = (size_t)h.config_offset + offsetof(spd_ds_config_t, prov_addr);
-  if (at + sizeof r->prov_addr[v] > size)
-    return spd_ctx_fail(r->ctx, SPD_EINVAL, "vertex %u: its data specification of %u bytes "
-                        "has no configuration at %u", v, size, h.config_offset);
-  int err = spd__mrun_alloc_write(r, v, &zero, sizeof zero, &r->prov_addr[v]);
-  if (!err)
-    memcpy(blob + at, &r->prov_addr[v], sizeof r->prov_addr[v]);
-  return err;
+  return spd__mrun_alloc_write(r, v, &zero, sizeof zero, &r->prov_addr[v]);
 }
 
 static int load_vertices(mrun_t *r, spd__ds_inputs_t *in) {
@@ -196,12 +185,13 @@ static int load_vertices(mrun_t *r, spd__ds_inputs_t *in) {
   for (uint32_t v = 0; !err && v < r->g->n_vertices; v++)
     err = write_vertex_data(r, v);
   in->start_us = start_delay_us(r, in);
+  in->prov_addr = r->prov_addr;
   for (uint32_t v = 0; !err && v < r->g->n_vertices; v++) {
     uint8_t *blob = NULL;
     uint32_t size = 0, addr = 0;
-    err = spd__ds_build(r->ctx, in, v, &blob, &size);
+    err = alloc_provenance(r, v);
     if (!err)
-      err = alloc_provenance(r, v, blob, size);
+      err = spd__ds_build(r->ctx, in, v, &blob, &size);
     if (!err)
       err = spd__mrun_alloc_write(r, v, blob, size, &addr);
     spd_free(r->ctx, blob);
