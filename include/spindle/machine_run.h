@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "spindle/context.h"
 #include "spindle/fit.h"
@@ -70,6 +71,9 @@ typedef struct spd_machine_run_opts {
                                 (NULL: not); make bench-calibrate watches the
                                 emulator behind @p tx from there */
   void *on_loaded_ud;
+  FILE *pace_report;         /* where each partition's pace and what set it
+                                go after the run (docs/conv-on-machine.md,
+                                "Where the time goes"; NULL: nowhere) */
   bool from_logits;          /* evaluate: the linear output layer gives logits
                                 and the loss core takes their softmax for the
                                 cross-entropy (Keras's from_logits=True); the

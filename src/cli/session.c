@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <libgen.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -365,7 +366,9 @@ spd_machine_run_opts_t spd_cli_session_machine_opts(const spd_cli_session_t *s) 
       .open_transceiver = s->opt->board_host[0] ? spd_transceiver_open_udp : NULL,
       .open_ud = s->opt->board_host[0] ? (void *)&s->board : NULL,
       .on_provenance = spd_cli_keep_provenance,
-      .on_provenance_ud = (void *)s};
+      .on_provenance_ud = (void *)s,
+      /* a debugging aid the library leaves to its caller */
+      .pace_report = getenv("SPINDLE_PACE_REPORT") ? stderr : NULL};
 }
 
 spd_run_options_t spd_cli_session_run_options(spd_cli_session_t *s,

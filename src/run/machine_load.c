@@ -345,7 +345,7 @@ int spd__mrun_load(mrun_t *r) {
   if (!pace)
     return spd_ctx_fail(r->ctx, SPD_ENOMEM, "paces of %u partitions", r->g->n_partitions);
   in.pace = pace;
-  if (getenv("SPINDLE_PACE_REPORT") &&
+  if (r->o.pace_report &&
       !(r->why = spd_calloc(r->ctx, r->g->n_partitions + 1u, sizeof *r->why)))
     err = spd_ctx_fail(r->ctx, SPD_ENOMEM, "pace report of %u partitions", r->g->n_partitions);
   if (!err)

@@ -1,5 +1,5 @@
 /* A diagnostic of where a machine run's simulated time went
- * (SPINDLE_PACE_REPORT, docs/conv-on-machine.md "Where the time goes"):
+ * (spd_machine_run_opts_t.pace_report, docs/conv-on-machine.md "Where the time goes"):
  * per vertex its busy cycles, the cycles its paced sends take, and the
  * partition whose sends take longest with what set its pace. */
 #include "run/machine_pace_report.h"

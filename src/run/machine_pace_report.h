@@ -1,5 +1,6 @@
-/* Where a machine run's simulated time went: a diagnostic printed when
- * the environment sets SPINDLE_PACE_REPORT (docs/conv-on-machine.md). */
+/* Where a machine run's simulated time went: a diagnostic written when
+ * spd_machine_run_opts_t.pace_report names a stream (the CLI passes stderr
+ * when SPINDLE_PACE_REPORT is set; docs/conv-on-machine.md). */
 #ifndef SPINDLE_RUN_MACHINE_PACE_REPORT_H
 #define SPINDLE_RUN_MACHINE_PACE_REPORT_H
 

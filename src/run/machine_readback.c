@@ -166,7 +166,7 @@ int spd__mrun_read_back(mrun_t *r, int err, spd_machine_stats_t *stats) {
     stats->simulated_seconds = (double)rc.sim_time_ps * 1e-12;
     stats->energy_joules = rc.energy_joules;
     if (r->why && !err)
-      err = spd__pace_report(stderr, r->g, &r->place, r->tx, r->pace, r->why, spd__mrun_samples(r),
+      err = spd__pace_report(r->o.pace_report, r->g, &r->place, r->tx, r->pace, r->why, spd__mrun_samples(r),
                              rc.sim_time_ps);
   }
   err = read_provenance_too(r, err, stats);

@@ -354,7 +354,8 @@ static int validate_epoch(void *ud, uint32_t epoch, spd_epoch_logs_t *logs) {
                         "train without validation data, then evaluate");
   spd_machine_run_opts_t vo = {.numeric = r->o.numeric, .batch_size = r->cfg->batch_size,
                                .placer = r->o.placer, .max_cores = r->o.max_cores,
-                               .from_logits = r->cfg->from_logits};
+                               .from_logits = r->cfg->from_logits,
+                               .pace_report = r->o.pace_report};
   spd_fixed_run_t *run = NULL;
   if (r->net) {
     refresh_mac_copies(r);

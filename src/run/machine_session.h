@@ -75,7 +75,7 @@ typedef struct mrun {
   uint32_t attempt;             /* 0, then one more after each recovery */
   uint32_t snap_every;          /* steps between snapshots */
   uint64_t paced_cycles;        /* the slowest vertex's sends of a sample */
-  uint32_t *pace;               /* SPINDLE_PACE_REPORT: the loaded paces */
+  uint32_t *pace;               /* o.pace_report: the loaded paces */
   spd__ds_pace_why_t *why;      /* ... and what set them */
   const int32_t **master;
   /* training checkpoints (docs/training.md "Checkpoints on the machine") */
