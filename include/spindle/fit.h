@@ -69,6 +69,8 @@ typedef struct spd_fit_callbacks {
   /** After batch @p step (1-based) of @p steps, with the epoch's running
    *  mean loss and accuracy so far. */
   int (*on_batch_cb)(void *ud, size_t step, size_t steps, double loss, double accuracy);
+  /** After an epoch (and its validation); where checkpoint_dir is set,
+   *  after that epoch's checkpoint is written there. */
   void (*on_epoch_end_cb)(void *ud, const spd_epoch_logs_t *logs);
   /** Polled at every batch boundary of training; true stops the run there
    *  with SPD_EINTERRUPTED, after writing the checkpoint if one is asked

@@ -1,9 +1,9 @@
 """Pictures of a run. history(h) draws the loss and accuracy of every
 epoch, training and validation, with the machine's figures of the run
 beneath when it ran on one (matplotlib, Debian's python3-matplotlib).
-board(model) draws where the model runs on the machine: chips, cores
-coloured by layer, links by load (SVG, the picture `spindle map MODEL --svg
-FILE` draws)."""
+board(history) draws where the model of a machine run ran (or
+board(model), where it would run): chips, cores coloured by layer, links by
+load (SVG, the picture `spindle map MODEL --svg FILE` draws)."""
 import os
 import tempfile
 
@@ -97,15 +97,29 @@ class BoardPicture:
         return f"<spindle board picture {self.path}>"
 
 
-def board(model, path="board.svg", machine=None, numeric=None, training=True):
-    """Map @p model onto the machine (spindle.config's, unless named) as
-    `spindle map` does, for training (or inference) in @p numeric (the
-    config's), and draw it into the SVG file @p path, atomically. Returns a
-    BoardPicture of it."""
+def board(run, path="board.svg", machine=None, numeric=None, training=True):
+    """Draw where a model runs on the machine into the SVG file @p path,
+    atomically: chips, cores coloured by layer, links by load, as `spindle
+    map MODEL --svg FILE` does. @p run is the History a machine fit()
+    returned (its model, on the machine and in the numeric it ran with) or
+    a model (on spindle.config's machine and numeric, unless named).
+    Returns a BoardPicture of it."""
     from . import _native
     from . import config
+    model, ran = run, None
+    if hasattr(run, "history") and hasattr(run, "spindle"):  # a History
+        model, ran = run.model, run.spindle
+        if model is None:
+            raise ValueError("plot.board: this History has no model (was it returned by "
+                             "fit()?)")
+        if ran is None:
+            raise ValueError("plot.board: this History is of a run on the reference backend; "
+                             "pass the model to draw where it would run on the machine")
+    if not hasattr(model, "_require_built"):
+        raise TypeError("plot.board takes the History of a machine fit() or a spindle.keras "
+                        f"model; got {type(run).__name__}")
     model._require_built("plot.board")
     path = os.fspath(path)
-    _native.map_svg(model._handle, path, machine or config.machine(),
-                    numeric or config.numeric(), bool(training))
+    _native.map_svg(model._handle, path, machine or (ran or {}).get("machine") or config.machine(),
+                    numeric or (ran or {}).get("numeric") or config.numeric(), bool(training))
     return BoardPicture(path)

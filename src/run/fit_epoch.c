@@ -75,11 +75,13 @@ int spd__fit_loop(spd__ckpt_run_t *run, const spd__fit_ops_t *ops, void *trainer
       rc = ops->validate_cb(trainer, logs);
     if (rc)
       break;
+    *p = (spd__ckpt_pos_t){.epoch = p->epoch + 1, .step = p->step};
+    /* The epoch's checkpoint first, so on_epoch_end finds it on disk (a
+     * caller's ModelCheckpoint copies it). */
+    if (cfg->checkpoint_dir && (rc = save_checkpoint(run, ops, trainer)))
+      break;
     if (cfg->callbacks.on_epoch_end_cb)
       cfg->callbacks.on_epoch_end_cb(cfg->callbacks.ud, logs);
-    *p = (spd__ckpt_pos_t){.epoch = p->epoch + 1, .step = p->step};
-    if (cfg->checkpoint_dir)
-      rc = save_checkpoint(run, ops, trainer);
   }
   if (rc != SPD_EINTERRUPTED)
     return rc;

@@ -79,10 +79,10 @@ static int end_epoch(spd__mprogress_t *p, uint32_t epoch) {
   if (err)
     return err;
   logs->seconds = seconds_now() - p->epoch_start;
-  if (cb && cb->on_epoch_end_cb)
-    cb->on_epoch_end_cb(cb->ud, logs);
   if (p->checkpoint_cb && (err = p->checkpoint_cb(p->validate_ud, epoch)))
     return err;
+  if (cb && cb->on_epoch_end_cb) /* after the checkpoint, as spd__fit_loop */
+    cb->on_epoch_end_cb(cb->ud, logs);
   if (epoch + 1 < p->epochs)
     begin_epoch(p, epoch + 1);
   return 0;

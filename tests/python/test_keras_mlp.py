@@ -221,3 +221,65 @@ def test_beginner_tutorial_logits_train_on_the_machine():
         assert logits.shape == (8, 4) and (logits < 0).any()  # not probabilities
     assert histories["machine"]["loss"] == histories["reference"]["loss"]
     assert histories["machine"]["loss"][-1] < histories["machine"]["loss"][0]
+
+
+@pytest.mark.parametrize("backend", ["machine", "reference"])
+def test_model_checkpoint_writes_every_epoch_with_that_epochs_weights(tmp_path, backend):
+    """ModelCheckpoint's file of epoch e holds the weights after epoch e: a
+    fit of e epochs from the same start gives the same weights."""
+    config.set_backend(backend)
+    config.set_numeric("fixed")
+    x, y = data(64)
+    start = mlp()
+    start.compile(optimizer=keras.optimizers.SGD(0.05), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    weights0 = start.get_weights()
+    ck = keras.callbacks.ModelCheckpoint(str(tmp_path / "m-{epoch:02d}.keras"), monitor="loss")
+    best = keras.callbacks.ModelCheckpoint(str(tmp_path / "best.weights.h5"), monitor="loss",
+                                           save_best_only=True, save_weights_only=True)
+    h = start.fit(x, y, epochs=3, batch_size=16, shuffle=False, verbose=0, callbacks=[ck, best])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "best.weights.h5", "m-01.keras", "m-02.keras", "m-03.keras"]
+    for epochs in (1, 2):
+        ref = mlp()
+        ref.compile(optimizer=keras.optimizers.SGD(0.05),
+                    loss="sparse_categorical_crossentropy")
+        ref.set_weights(weights0)
+        ref.fit(x, y, epochs=epochs, batch_size=16, shuffle=False, verbose=0)
+        saved = keras.models.load_model(str(tmp_path / f"m-{epochs:02d}.keras"))
+        for a, b in zip(saved.get_weights(), ref.get_weights()):
+            np.testing.assert_array_equal(a, b)
+    for a, b in zip(keras.models.load_model(str(tmp_path / "m-03.keras")).get_weights(),
+                    start.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    # save_best_only: the weights of the epoch with the least loss
+    best_epoch = int(np.argmin(h.history["loss"])) + 1
+    probe = mlp()
+    probe.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    probe.load_weights(str(tmp_path / "best.weights.h5"))
+    expect = keras.models.load_model(str(tmp_path / f"m-{best_epoch:02d}.keras"))
+    for a, b in zip(probe.get_weights(), expect.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_plot_board_of_a_fit_draws_the_machine_it_ran_on(tmp_path):
+    import xml.etree.ElementTree as ET
+    from spindle import plot
+    config.set_machine("spinn3")
+    x, y = data(32)
+    model = mlp()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    h = model.fit(x, y, epochs=1, verbose=0)
+    config.set_machine("spinn5")  # the History knows where it ran
+    picture = plot.board(h, tmp_path / "ran.svg")
+    root = ET.parse(picture.path).getroot()
+    ns = "{http://www.w3.org/2000/svg}"
+    chips = [e for e in root.iter(ns + "rect") if e.find(ns + "title") is not None
+             and e.find(ns + "title").text.startswith("chip ")]
+    assert len(chips) == 4
+    config.set_backend("reference")
+    r = model.fit(x, y, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="reference backend"):
+        plot.board(r, tmp_path / "no.svg")
+    with pytest.raises(TypeError, match="History"):
+        plot.board([1], tmp_path / "no.svg")

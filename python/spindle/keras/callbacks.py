@@ -2,7 +2,8 @@
 spd_fit (on the machine, one run of the machine), reporting every batch and
 epoch as it goes: callbacks see the batches and epochs live and can stop
 training at an epoch's end. Weights are the model's again once the run
-ends (or stops), so ModelCheckpoint writes its file then."""
+ends (or stops); until then ModelCheckpoint writes its files from the
+checkpoint the library leaves after every epoch."""
 import math
 import os
 import sys
@@ -240,9 +241,11 @@ class LearningRateScheduler(Callback):
 
 class ModelCheckpoint(Callback):
     """Saves the model (or its weights) to @p filepath (formatted with the
-    epoch and logs). spindle's weights are the model's once the run ends, so
-    the file is written then, for the last epoch; with save_best_only only if
-    that epoch is the best of @p monitor (a warning says when it was not)."""
+    epoch and logs) at the end of every epoch, or with save_best_only of
+    every epoch that improves @p monitor. While spindle trains, the weights
+    are the library's (on the machine, the cores'), so fit() asks it for a
+    checkpoint after every epoch (docs/formats.md "Checkpoints") and this
+    callback writes the file from that epoch's checkpoint."""
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
                  save_weights_only=False, mode="auto", save_freq="epoch",
@@ -263,33 +266,29 @@ class ModelCheckpoint(Callback):
             raise ValueError("The filepath provided must end in `.keras` (Keras model format) "
                              "or `.h5`. Received: filepath=" + self.filepath)
 
-    def on_train_begin(self, logs=None):
-        self.last = None
-        self.best_epoch = None
+    def _improved(self, value):
+        return self.best is None or (value < self.best if self.mode == "min" else
+                                     value > self.best)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
-        self.last = (epoch, logs)
-        value = logs.get(self.monitor)
-        if value is not None and (self.best is None or
-                                  (value < self.best if self.mode == "min" else
-                                   value > self.best)):
-            self.best, self.best_epoch = value, epoch
-
-    def on_train_end(self, logs=None):
-        if self.last is None:
-            return
-        epoch, logs = self.last
-        if self.save_best_only and self.best_epoch != epoch:
-            warnings.warn(f"ModelCheckpoint: epoch {epoch + 1} is not the best of "
-                          f"{self.monitor} (epoch {(self.best_epoch or 0) + 1} was) and its "
-                          f"weights are the only ones spindle has: nothing written")
-            return
+        if self.save_best_only:
+            value = logs.get(self.monitor)
+            if value is None:
+                warnings.warn(f"Can save best model only with {self.monitor} available, "
+                              "skipping.")
+                return
+            if not self._improved(value):
+                if self.verbose:
+                    print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from "
+                          f"{self.best:.5f}")
+                return
+            if self.verbose:
+                print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {self.best} to "
+                      f"{value:.5f}, saving model")
+            self.best = value
         path = self.filepath.format(epoch=epoch + 1, **logs)
-        if self.save_weights_only:
-            self.model.save_weights(path)
-        else:
-            self.model.save(path)
+        self.model._save_epoch_checkpoint(path)
         if self.verbose:
             print(f"\nEpoch {epoch + 1}: saving model to {path}")
 

@@ -20,8 +20,7 @@ from .layers import InputLayer, KerasTensor, Layer, _Loaded, _unique
 
 # Callbacks that never stop training.
 _PASSIVE_CALLBACKS = (callbacks_module.History, callbacks_module.ProgbarLogger,
-                      callbacks_module.CSVLogger, callbacks_module.LearningRateScheduler,
-                      callbacks_module.ModelCheckpoint)
+                      callbacks_module.CSVLogger, callbacks_module.LearningRateScheduler)
 
 
 def _next_seed():
@@ -446,10 +445,15 @@ class Model:
         seed = _config._state["seed"] + self._fits
         self._fits += 1
         # A callback may stop the run early; the machine then hands back no
-        # weights, so each epoch's are kept in a checkpoint to load.
-        keep = _config.backend() == "machine" and any(
-            not isinstance(c, _PASSIVE_CALLBACKS) for c in cbs)
+        # weights, so each epoch's are kept in a checkpoint to load. A
+        # ModelCheckpoint writes its files from these checkpoints on either
+        # backend: while the library trains, the weights are its own.
+        keep = any(isinstance(c, callbacks_module.ModelCheckpoint) for c in cbs) or (
+            _config.backend() == "machine" and any(
+                not isinstance(c, _PASSIVE_CALLBACKS) for c in cbs))
         folder = tempfile.TemporaryDirectory(prefix="spindle-fit-") if keep else None
+        # (the model is busy while the library trains: its JSON is read now)
+        self._fit_run = (_native.model_to_json(handle), folder.name) if folder else None
         try:
             _, stats = _native.fit(handle, x, y, vx, vy, epochs, batch_size, shuffle, seed,
                                    callbacks=_Bridge(self, cl, self._metric(), vx is not None),
@@ -464,6 +468,7 @@ class Model:
             if folder:
                 self._load_checkpoint(handle, folder.name)
         finally:
+            self._fit_run = None
             if handle is not self._handle:
                 self._set_handle(handle)
             if folder:
@@ -473,18 +478,44 @@ class Model:
         return history
 
     @staticmethod
-    def _load_checkpoint(handle, folder):
-        """The weights of the last epoch the machine finished, from the
-        checkpoint it wrote after it (docs/formats.md, "Checkpoints")."""
+    def _checkpoint_weights(folder):
+        """The weights file of the checkpoint the library wrote last into
+        @p folder (docs/formats.md, "Checkpoints"), None before the first."""
         manifest = os.path.join(folder, "manifest.json")
         if not os.path.exists(manifest):
+            return None
+        with open(manifest) as f:
+            path = json.load(f)["files"]["weights"]["path"]
+        return os.path.join(folder, os.path.basename(path))
+
+    @classmethod
+    def _load_checkpoint(cls, handle, folder):
+        """The weights of the last epoch the machine finished, from the
+        checkpoint it wrote after it."""
+        weights = cls._checkpoint_weights(folder)
+        if weights is None:
             import warnings
             warnings.warn("Training stopped before the machine finished an epoch: the model "
                           "keeps the weights it had before fit()")
             return
-        with open(manifest) as f:
-            path = json.load(f)["files"]["weights"]["path"]
-        _native.model_load_weights(handle, os.path.join(folder, os.path.basename(path)))
+        _native.model_load_weights(handle, weights)
+
+    def _save_epoch_checkpoint(self, path):
+        """ModelCheckpoint's file, in fit(): the model with the weights of the
+        epoch that just ended (its checkpoint, written before the epoch's
+        end is reported); outside fit(), the model as it is."""
+        run = getattr(self, "_fit_run", None)
+        if not run:
+            self._require_built("save")
+            _native.model_save(self._handle, os.fspath(path))
+            return
+        text, folder = run
+        weights = self._checkpoint_weights(folder)
+        if weights is None:
+            raise RuntimeError("ModelCheckpoint: the library left no checkpoint of the epoch")
+        copy = _native.model_from_json(text, 0)
+        _native.model_load_weights(copy, weights)
+        _native.model_save(copy, os.fspath(path))
 
     def _schedule_rates(self, cbs, epochs, steps):
         """A LearningRateScheduler's rates as a piecewise-constant schedule
