@@ -134,3 +134,30 @@ def test_functional_residual_block_saves_and_loads(tmp_path):
     again.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
                   loss="sparse_categorical_crossentropy")
     assert len(again.fit(x, y, epochs=2, verbose=0).history["loss"]) == 2
+
+
+def test_zero_padding_and_global_max_pooling_compute_what_keras_does(tmp_path):
+    """ZeroPadding2D's three padding forms and GlobalMaxPooling2D, read out
+    through identity Dense layers and compared with NumPy, and kept by a
+    save and load."""
+    x = np.random.default_rng(3).random((5, 3, 4, 2), dtype=np.float32)
+    inp = keras.Input(shape=(3, 4, 2))
+    pad = layers.ZeroPadding2D(((1, 0), (0, 2)))(inp)
+    flat = layers.Dense(6 * 4 * 2, use_bias=False)(layers.Flatten()(pad))
+    top = layers.Dense(2, use_bias=False)(layers.GlobalMaxPooling2D()(inp))
+    model = keras.Model(inputs=inp, outputs=flat)
+    model.layers[-1].set_weights([np.eye(48, dtype=np.float32)])
+    want = np.pad(x, ((0, 0), (1, 0), (0, 2), (0, 0))).reshape(5, -1)
+    np.testing.assert_array_equal(model.predict(x, verbose=0), want)
+    pooled = keras.Model(inputs=inp, outputs=top)
+    pooled.layers[-1].set_weights([np.eye(2, dtype=np.float32)])
+    np.testing.assert_array_equal(pooled.predict(x, verbose=0), x.max(axis=(1, 2)))
+    assert layers.ZeroPadding2D(2).padding == ((2, 2), (2, 2))
+    assert layers.ZeroPadding2D((1, 3)).padding == ((1, 1), (3, 3))
+    model.compile(optimizer="sgd", loss="mse")
+    model.save(tmp_path / "pad.keras")
+    again = keras.models.load_model(tmp_path / "pad.keras")
+    np.testing.assert_array_equal(again.predict(x, verbose=0), want)
+    for bad in (-1, (1, 2, 3), ((1, 2), 3), 1.5):
+        with pytest.raises(ValueError, match="padding"):
+            layers.ZeroPadding2D(bad)

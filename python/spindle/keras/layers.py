@@ -335,11 +335,53 @@ class GlobalAveragePooling2D(Layer):
         super().__init__(**kwargs)
         self.data_format = _data_format(data_format, self.class_name)
         if keepdims:
-            raise NotImplementedError("GlobalAveragePooling2D: keepdims=True is not supported "
+            raise NotImplementedError(f"{self.class_name}: keepdims=True is not supported "
                                       "by spindle")
 
     def _config(self):
         return {"data_format": self.data_format, "keepdims": False}
+
+
+class GlobalMaxPooling2D(GlobalAveragePooling2D):
+    class_name = "GlobalMaxPooling2D"
+
+
+GlobalAvgPool2D, GlobalMaxPool2D = GlobalAveragePooling2D, GlobalMaxPooling2D
+
+
+def _zero_padding(value, layer):
+    """Keras's ZeroPadding2D padding: an int (all four sides), a pair
+    (symmetric rows, columns) or a pair of pairs ((top, bottom), (left,
+    right)); returned as the pair of pairs."""
+    def count(v):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0:
+            raise ValueError(f"{layer}: `padding` must be non-negative integers. Received: "
+                             f"padding={value!r}")
+        return int(v)
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        n = count(value)
+        return ((n, n), (n, n))
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        if all(isinstance(v, (tuple, list)) for v in value):
+            if all(len(v) == 2 for v in value):
+                return tuple((count(v[0]), count(v[1])) for v in value)
+        elif not any(isinstance(v, (tuple, list)) for v in value):
+            r, c = count(value[0]), count(value[1])
+            return ((r, r), (c, c))
+    raise ValueError(f"{layer}: `padding` should have two elements, or be an integer. "
+                     f"Received: padding={value!r}")
+
+
+class ZeroPadding2D(Layer):
+    class_name = "ZeroPadding2D"
+
+    def __init__(self, padding=(1, 1), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.padding = _zero_padding(padding, self.class_name)
+        self.data_format = _data_format(data_format, self.class_name)
+
+    def _config(self):
+        return {"padding": [list(p) for p in self.padding], "data_format": self.data_format}
 
 
 class Flatten(Layer):
