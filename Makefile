@@ -26,7 +26,7 @@ CMAKE_GEN  := -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 DEB_PACKAGES := cmake make gcc pkg-config libcmocka-dev libhdf5-dev libcjson-dev \
                 zlib1g-dev libzip-dev dataset-fashion-mnist python3 python3-pytest \
-                python3-numpy python3-h5py python3-onnx python3-dev python3-matplotlib clang \
+                python3-numpy python3-h5py python3-onnx python3-dev python3-matplotlib python3-pip clang \
                 protobuf-c-compiler libprotobuf-c-dev python3-torchvision \
                 gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-user
 BENCH_PACKAGES := python3-torch

@@ -11,7 +11,20 @@ import sysconfig
 import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NAME, VERSION = "spindle", "1.0.0"
+NAME = "spindle"
+
+
+def _version():
+    """The one version: include/spindle/api.h's (pyproject.toml repeats it;
+    a test checks they agree)."""
+    with open(os.path.join(ROOT, "include", "spindle", "api.h")) as f:
+        for line in f:
+            if line.startswith("#define SPINDLE_VERSION_STRING"):
+                return line.split('"')[1]
+    raise RuntimeError("include/spindle/api.h has no SPINDLE_VERSION_STRING")
+
+
+VERSION = _version()
 
 
 def _tag():

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "spindle/api.h"
 #include "spindle/keras.h"
 
 static const spd_cli_command_t commands[] = {
@@ -38,7 +39,7 @@ static bool asks_version(int argc, char **argv) {
 }
 
 static int print_version(void) {
-  printf("spindle %s\n", SPINDLE_VERSION);
+  printf("spindle %s\n", spd_version()); /* the library's: one version */
   return 0;
 }
 

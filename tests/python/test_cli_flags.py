@@ -120,9 +120,16 @@ def test_map_numeric_flag_out_of_range(flag, value, why):
     assert r.stderr == f"spindle map: {flag} '{value}': {why}\n"
 
 
-def cmake_version():
-    text = open(f"{SOURCE}/CMakeLists.txt").read()
-    return re.search(r"project\(spindle VERSION ([0-9.]+)", text).group(1)
+def api_version():
+    """The one version: the public header's, which is also the shared
+    library's and pyproject.toml's."""
+    text = open(f"{SOURCE}/include/spindle/api.h").read()
+    return re.search(r'#define SPINDLE_VERSION_STRING "([0-9.]+)"', text).group(1)
+
+
+def test_versions_agree():
+    pyproject = open(f"{SOURCE}/pyproject.toml").read()
+    assert re.search(r'^version = "([0-9.]+)"', pyproject, re.M).group(1) == api_version()
 
 
 @pytest.mark.parametrize("args", [["--version"], ["train", "--version"],
@@ -130,7 +137,7 @@ def cmake_version():
 def test_version(args):
     r = run(*args)
     assert r.returncode == 0 and r.stderr == ""
-    assert r.stdout == f"spindle {cmake_version()}\n"
+    assert r.stdout == f"spindle {api_version()}\n"
 
 
 def test_version_is_listed_in_help():
