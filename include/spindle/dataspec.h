@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define SPD_DS_MAGIC 0x53504453u /* "SPDS" */
-#define SPD_DS_VERSION 8u
+#define SPD_DS_VERSION 9u
 
 /* What a blob is for and how it computes, as codes of the blob format
  * itself: kernels read these and include no mapping or model header. The
@@ -230,7 +230,21 @@ typedef struct spd_ds_config {
   uint32_t prov_addr;          /* the core's provenance region (an
                                   spd_ds_prov_t the kernel writes, the host
                                   reads back; 0: none), docs/provenance.md */
+  /* sink: its records (docs/dataspec.md, "Records") */
+  uint32_t record_ring;        /* records the SDRAM ring at sdram_addr holds:
+                                  record n goes to slot n % record_ring */
+  uint32_t record_read_addr;   /* a word the host writes: records it has
+                                  read; the sink writes record n only once
+                                  n - that < record_ring */
 } spd_ds_config_t;
+
+/** Words of a record the loss core sends the sink after its outputs: the
+ *  loss (low, high), the predicted class, the label. */
+#define SPD_DS_RECORD_EXTRA 4u
+/** A record in the sink's SDRAM: what the loss core sent, then its tag,
+ *  the sample's sequence number + 1 (a slot of the ring holds record n
+ *  when its tag is n + 1). */
+#define SPD_DS_RECORD_WORDS(outputs) ((outputs) + SPD_DS_RECORD_EXTRA + 1u)
 
 /** A core's provenance region in SDRAM (docs/provenance.md), as
  *  SpiNNFrontEndCommon's: the kernel writes its counters there and the

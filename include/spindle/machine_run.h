@@ -87,6 +87,10 @@ typedef struct spd_machine_run_opts {
                                 (docs/provenance.md; NULL: not), the
                                 transceiver still open */
   void *on_provenance_ud;
+  uint64_t slice_ps;         /* simulated time between two looks of the host
+                                at the sink's records (0: 10 ms); the sink
+                                waits when its ring of records is full of
+                                ones the host has not read */
 } spd_machine_run_opts_t;
 
 /** What the run cost on the machine (the report's hardware fields). */

@@ -83,6 +83,9 @@ typedef void (*spd_kc_slot_fn)(spd_kc_t *kc, uint32_t slot, uint32_t phase);
 /** The last packet of a queued send of @p data has gone (a role that
  *  reuses its staging buffers; optional). Runs in the send task. */
 typedef void (*spd_kc_sent_fn)(spd_kc_t *kc, const uint32_t *data);
+/** The resend timer ticked (a role that waits on something only the host
+ *  changes, as the sink on its record ring; optional). */
+typedef void (*spd_kc_tick_fn)(spd_kc_t *kc);
 
 
 struct spd_kc {
@@ -140,6 +143,7 @@ struct spd_kc {
   spd_kc_store_fn store;
   spd_kc_slot_fn slot_done;
   spd_kc_sent_fn sent;     /* NULL: none */
+  spd_kc_tick_fn tick;     /* NULL: none */
   void *role;
 };
 

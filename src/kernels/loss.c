@@ -15,7 +15,6 @@
 #include "spindle/error.h"
 #include "spindle/fixed_math.h"
 
-#define RECORD_EXTRA 4u /* loss (two words), predicted class, label */
 
 typedef struct loss {
   spd_kc_t kc;
@@ -26,7 +25,7 @@ typedef struct loss {
   float *yf;
   int16_t *p16;        /* from logits: the softmax the gradient takes */
   float *pf;
-  uint32_t *rec;       /* slots x (n + RECORD_EXTRA) */
+  uint32_t *rec;       /* slots x (n + SPD_DS_RECORD_EXTRA) */
   uint32_t *seq;
   uint32_t *dz;        /* slots x n, training */
   uint32_t zero;
@@ -148,7 +147,7 @@ static void slot_done(spd_kc_t *kc, uint32_t slot, uint32_t phase) {
   uint32_t sample = l->seq[slot];
   l->seq[slot] += kc->h.slots;
   int32_t label = label_of(l, sample);
-  uint32_t *rec = l->rec + slot * (l->n + RECORD_EXTRA);
+  uint32_t *rec = l->rec + slot * (l->n + SPD_DS_RECORD_EXTRA);
   const uint32_t *z = l->z + slot * l->n;
   uint64_t loss = SPD_KC_FIXED(l->fixed) ? outputs_fixed(l, (const int32_t *)z, label, rec)
                            : outputs_float(l, z, label, rec);
@@ -166,7 +165,7 @@ static void slot_done(spd_kc_t *kc, uint32_t slot, uint32_t phase) {
   }
   for (uint32_t p = 0; p < kc->h.n_out && !err; p++)
     if (kc->out[p].kind == SPD_DS_KIND_RECORD)
-      err = spd_kc_send(kc, p, slot, rec, l->n + RECORD_EXTRA);
+      err = spd_kc_send(kc, p, slot, rec, l->n + SPD_DS_RECORD_EXTRA);
     else if (kc->out[p].kind == SPD_DS_KIND_CREDIT)
       err = spd_kc_send(kc, p, slot, &l->zero, 1);
   if (err) {
@@ -193,7 +192,7 @@ static int loss_main(spd_core_t *core, uint32_t params) {
   l->act = (spd_fx_act_params_t){(spd_fx_act_t)c->act_kind, c->act_out_frac, c->act_alpha};
   uint32_t s = kc->h.slots;
   l->z = spd_kc_alloc(kc, s * l->n * 4u);
-  l->rec = spd_kc_alloc(kc, s * (l->n + RECORD_EXTRA) * 4u);
+  l->rec = spd_kc_alloc(kc, s * (l->n + SPD_DS_RECORD_EXTRA) * 4u);
   l->seq = spd_kc_alloc(kc, s * 4u);
   l->dz = spd_kc_alloc(kc, s * l->n * 4u);
   bool logits = (c->flags & SPD_DS_FROM_LOGITS) != 0;

@@ -153,6 +153,8 @@ static void tick(spd_core_t *core, uint32_t t, uint32_t unused) {
           ask(kc, i, ph, s, kc->in[i].n * kc->in[i].words - got);
       }
     }
+  if (kc->tick)
+    kc->tick(kc);
   spd_kc_provenance(kc, false);
 }
 

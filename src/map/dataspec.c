@@ -380,7 +380,9 @@ static uint32_t configure_role(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_c
     return 0;
   }
   case SPD_ROLE_SINK:
-    c->cols = v->cols.n + 4u;
+    c->cols = v->cols.n + SPD_DS_RECORD_EXTRA;
+    c->record_ring = spd__sink_ring(in->n_samples, v->cols.n);
+    c->record_read_addr = c->sdram_addr + c->record_ring * SPD_DS_RECORD_WORDS(v->cols.n) * 4u;
     return 0;
   case SPD_ROLE_CONV:
   case SPD_ROLE_POOL:

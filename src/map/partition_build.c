@@ -283,7 +283,7 @@ static int add_partitions(builder_t *B) {
   B->targets[0] = B->sink;
   if (!err)
     err = spd__graph_add_partition(B->g, B->loss, "record", S->st[S->n - 1].layer,
-                                   (spd_range_t){0, S->st[S->n - 1].out + SPD__RECORD_EXTRA}, 1,
+                                   (spd_range_t){0, S->st[S->n - 1].out + SPD_DS_RECORD_EXTRA}, 1,
                                    B->targets, 1);
   /* The sink credits the sources when a sample's record is whole, so no
    * slot is used again while the sink may still ask for a lost packet of

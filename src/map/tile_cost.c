@@ -277,19 +277,30 @@ void spd__cost_loss(const spd_partition_opts_t *o, uint32_t n_out, spd__vertex_c
   c->sdram = (uint64_t)o->dataset_samples * 8; /* int32 labels and the sample order */
   c->busy = (uint64_t)n_out * (spd__cost_recv_cycles() + (fx ? SOFTMAX_FIXED_CYCLES : SOFTMAX_FLOAT_CYCLES)) +
             LOSS_LOG_CYCLES + SPD_COST_DMA_SETUP;
-  c->sends = n_out + SPD__RECORD_EXTRA;
+  c->sends = n_out + SPD_DS_RECORD_EXTRA;
   if (o->training)
     c->sends += n_out;
   c->busy += c->sends * spd__cost_send_cycles();
   c->dma = dma_words_cycles(4);
 }
 
+uint32_t spd__sink_ring(uint32_t samples, uint32_t n_out) {
+  uint64_t fit = SPD__SINK_RING_BYTES / ((uint64_t)SPD_DS_RECORD_WORDS(n_out) * 4u);
+  if (fit < 64)
+    fit = 64;
+  return samples < fit ? samples : (uint32_t)fit;
+}
+
+uint64_t spd__sink_bytes(uint32_t samples, uint32_t n_out) {
+  return (uint64_t)spd__sink_ring(samples, n_out) * SPD_DS_RECORD_WORDS(n_out) * 4u + 4u;
+}
+
 void spd__cost_sink(const spd_partition_opts_t *o, uint32_t n_out, spd__vertex_cost_t *c) {
-  uint64_t rec = (uint64_t)(n_out + SPD__RECORD_EXTRA) * 4;
+  uint64_t rec = (uint64_t)SPD_DS_RECORD_WORDS(n_out) * 4;
   *c = (spd__vertex_cost_t){0};
   c->dtcm = sat32((uint64_t)o->slots * rec * 2 + VERTEX_OVERHEAD_BYTES);
-  c->sdram = (uint64_t)o->dataset_samples * rec;
-  c->busy = (uint64_t)(n_out + SPD__RECORD_EXTRA) * spd__cost_recv_cycles() +
+  c->sdram = spd__sink_bytes(o->dataset_samples, n_out);
+  c->busy = (uint64_t)(n_out + SPD_DS_RECORD_EXTRA) * spd__cost_recv_cycles() +
             SPD_COST_DMA_SETUP;
   c->dma = dma_words_cycles(rec);
 }

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "spindle/dataspec.h"
 #include "spindle/partition.h"
 
 /** What one vertex costs. Time is in CPU cycles per sample. */
@@ -78,8 +79,15 @@ void spd__cost_loss(const spd_partition_opts_t *o, uint32_t n_out, spd__vertex_c
 /** The sink recording @p n_out outputs and the metrics per sample. */
 void spd__cost_sink(const spd_partition_opts_t *o, uint32_t n_out, spd__vertex_cost_t *c);
 
-/** Values the loss core sends the sink per sample besides the outputs:
- *  loss (two words), predicted class, label. */
-#define SPD__RECORD_EXTRA 4
+/** The SDRAM the sink's ring of records may take (docs/dataspec.md,
+ *  "Records"): about what SpiNNaker's tools give a core's recording
+ *  buffer, so a head of thousands of outputs still fits a chip. */
+#define SPD__SINK_RING_BYTES (1u << 20)
+/** Records the sink's ring holds in a run of @p samples with @p n_out
+ *  outputs: all of them when they fit SPD__SINK_RING_BYTES, else as many
+ *  as fit (at least 64: the host reads them as the machine runs). */
+uint32_t spd__sink_ring(uint32_t samples, uint32_t n_out);
+/** The bytes of that ring and the host's read count after it. */
+uint64_t spd__sink_bytes(uint32_t samples, uint32_t n_out);
 
 #endif

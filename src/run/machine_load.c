@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "machine/cost_table.h"
+#include "map/tile_cost.h"
 #include "nn/layer_op.h"
 #include "run/machine_session.h"
 
@@ -142,13 +143,21 @@ static int write_vertex_data(mrun_t *r, uint32_t v) {
   if (vx->role == SPD_ROLE_LOSS && r->data->y.labels)
     return write_labels(r, v);
   if (vx->role == SPD_ROLE_SINK) {
-    size_t bytes = (size_t)spd__mrun_samples(r) * (r->out_size + SPD__RECORD_EXTRA) * 4u;
+    /* every record on the host; on the machine, the sink's ring of them
+     * and the host's read count after it (docs/dataspec.md, "Records") */
+    uint32_t total = spd__mrun_samples(r);
+    size_t bytes = (size_t)total * SPD_DS_RECORD_WORDS(r->out_size) * 4u + 4u;
     r->sink = v;
+    r->ring = spd__sink_ring(total, r->out_size);
     r->records = spd_malloc(r->ctx, bytes);
     if (!r->records)
       return spd_ctx_fail(r->ctx, SPD_ENOMEM, "records: %zu bytes", bytes);
     memset(r->records, 0xFF, bytes); /* SPD__RECORD_EMPTY: nothing recorded yet */
-    return spd__mrun_alloc_write(r, v, r->records, bytes, &r->addr[v]);
+    size_t ring = (size_t)spd__sink_bytes(total, r->out_size);
+    r->records[ring / 4u - 1u] = 0; /* the host's count: none read (a ring of all fits) */
+    err = spd__mrun_alloc_write(r, v, r->records, ring, &r->addr[v]);
+    r->records[ring / 4u - 1u] = SPD__RECORD_EMPTY;
+    return err;
   }
   return 0;
 }

@@ -42,9 +42,10 @@ double spd__record_loss(const uint32_t *rec, uint32_t out_size, bool fixed) {
   return -log(p < 1e-7 ? 1e-7 : p > 1.0 - 1e-7 ? 1.0 - 1e-7 : p);
 }
 
-uint32_t spd__records_complete(const uint32_t *records, uint32_t count, uint32_t out_size) {
-  uint32_t w = out_size + SPD__RECORD_EXTRA, k = 0;
-  while (k < count && records[(size_t)k * w + out_size + 2] != SPD__RECORD_EMPTY)
+uint32_t spd__records_complete(const uint32_t *records, uint32_t first, uint32_t count,
+                               uint32_t out_size) {
+  uint32_t w = SPD_DS_RECORD_WORDS(out_size), k = 0;
+  while (k < count && records[(size_t)k * w + w - 1] == first + k + 1u)
     k++;
   return k;
 }
@@ -107,7 +108,7 @@ static int take_one(spd_ctx_t *ctx, spd__mprogress_t *p, const uint32_t *rec, ui
 
 int spd__mprogress_take(spd_ctx_t *ctx, spd__mprogress_t *p, const uint32_t *records,
                         uint32_t upto) {
-  uint32_t w = p->out_size + SPD__RECORD_EXTRA;
+  uint32_t w = SPD_DS_RECORD_WORDS(p->out_size);
   for (; p->done < upto; p->done++) {
     uint32_t at = p->done + p->skip; /* within the run's first epoch on */
     int err = take_one(ctx, p, records + (size_t)p->done * w, p->first_epoch + at / p->n,

@@ -16,9 +16,8 @@
 
 #include "spindle/fit.h"
 
-/** Words after a record's outputs: loss (low, high), predicted class, label. */
-#define SPD__RECORD_EXTRA 4u
-/** The host's fill of the records before the run; no class index equals it. */
+/** The host's fill of the records before the run: no record's tag (its
+ *  sequence number + 1, spindle/dataspec.h) equals it. */
 #define SPD__RECORD_EMPTY 0xFFFFFFFFu
 
 typedef struct spd__mprogress {
@@ -51,9 +50,12 @@ typedef struct spd__mprogress {
  *  the record's outputs and label as the loss words say, SPD_DS_LOSS_*). */
 double spd__record_loss(const uint32_t *rec, uint32_t out_size, bool fixed);
 
-/** Records among @p count (consecutive, @p out_size outputs each) that are
- *  complete before the first one still holding SPD__RECORD_EMPTY. */
-uint32_t spd__records_complete(const uint32_t *records, uint32_t count, uint32_t out_size);
+/** Records among @p count (consecutive, of the samples from sequence
+ *  number @p first on, @p out_size outputs each) that are complete before
+ *  the first whose tag is not its own (not written yet, or an older
+ *  record of the sink's ring). */
+uint32_t spd__records_complete(const uint32_t *records, uint32_t first, uint32_t count,
+                               uint32_t out_size);
 
 /** The run starts: training's first epoch begins (its callback). */
 void spd__mprogress_begin(spd__mprogress_t *p);

@@ -189,7 +189,7 @@ static float bits_float(uint32_t u) {
 void spd__mrun_decode(const mrun_t *r, spd_machine_results_t *res) {
   const spd_numeric_plan_t *plan = spd__mrun_plan(r);
   int frac = plan->layers[r->model->n_layers - 1].act_frac;
-  uint32_t w = r->out_size + SPD__RECORD_EXTRA;
+  uint32_t w = SPD_DS_RECORD_WORDS(r->out_size);
   for (uint32_t s = 0; s < r->n; s++) {
     const uint32_t *rec = r->records + (size_t)s * w;
     for (uint32_t c = 0; res->outputs && c < r->out_size; c++)

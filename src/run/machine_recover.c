@@ -137,17 +137,23 @@ static int last_snapshot(mrun_t *r, uint32_t *steps) {
  * order, read from the sink's SDRAM; false when one is not complete. */
 static int record_sums(mrun_t *r, uint32_t from, uint32_t to, double *loss, uint32_t *hits,
                        bool *complete) {
-  uint32_t w = r->out_size + SPD__RECORD_EXTRA;
+  uint32_t w = SPD_DS_RECORD_WORDS(r->out_size);
   *complete = true;
   if (to <= from)
     return 0;
+  /* those the host read already, then the rest from the sink's ring */
+  uint32_t have = r->progress.done < from ? from : r->progress.done < to ? r->progress.done : to;
+  uint32_t rest = to - have;
+  if (rest > r->ring) {
+    *complete = false; /* written over in the ring before the host read them */
+    return 0;
+  }
   uint32_t *rec = spd_malloc(r->ctx, (size_t)(to - from) * w * 4u);
   if (!rec)
     return spd_ctx_fail(r->ctx, SPD_ENOMEM, "records of %u samples", to - from);
-  const spd_place_loc_t *at = &r->place.loc[r->sink];
-  int err = spd_tx_read_sdram(r->tx, at->x, at->y, r->addr[r->sink] + from * w * 4u, rec,
-                              (size_t)(to - from) * w * 4u);
-  *complete = !err && spd__records_complete(rec, to - from, r->out_size) == to - from;
+  memcpy(rec, r->records + (size_t)from * w, (size_t)(have - from) * w * 4u);
+  int err = spd__mrun_sink_read(r, have, rest, rec + (size_t)(have - from) * w);
+  *complete = !err && spd__records_complete(rec, from, to - from, r->out_size) == to - from;
   for (uint32_t k = 0; *complete && k < to - from; k++) {
     const uint32_t *one = rec + (size_t)k * w;
     *loss += spd__record_loss(one, r->out_size, r->o.numeric == SPD_NUMERIC_FIXED);

@@ -62,6 +62,7 @@ typedef struct mrun {
   spd_transceiver_t *tx;
   uint32_t *addr;               /* per vertex: samples / labels / records */
   uint32_t sink;
+  uint32_t ring;                /* records the sink's SDRAM ring holds */
   uint32_t *records;            /* the sink's records as read so far */
   spd__mprogress_t progress;
   /* training */
@@ -157,6 +158,9 @@ int spd__mrun_stream(mrun_t *r);
 /** The sink's records completed since the last look into the progress
  *  (@p all: every remaining one, the run is over). */
 int spd__mrun_read_records(mrun_t *r, bool all);
+/** Records [@p first, @p first + @p count) of the sink's ring into @p out
+ *  (count at most the ring's; a slot holds the record its tag names). */
+int spd__mrun_sink_read(mrun_t *r, uint32_t first, uint32_t count, uint32_t *out);
 
 /* machine_readback.c: phase 4 */
 /** After the stream ended with @p err: a timeout explained, the counters

@@ -44,26 +44,52 @@ static int vertex_status(mrun_t *r, uint32_t v, spd_core_status_t *st) {
   return spd_tx_core_status(r->tx, at->x, at->y, at->core, st);
 }
 
-/* The records the sink completed since the last look, read from its SDRAM
- * through the transceiver (@p all: every remaining one, the run is over)
- * and handed to the progress. */
-int spd__mrun_read_records(mrun_t *r, bool all) {
-  uint32_t total = spd__mrun_samples(r), w = r->out_size + SPD__RECORD_EXTRA;
+int spd__mrun_sink_read(mrun_t *r, uint32_t first, uint32_t count, uint32_t *out) {
+  uint32_t w = SPD_DS_RECORD_WORDS(r->out_size);
   const spd_place_loc_t *at = &r->place.loc[r->sink];
-  while (r->progress.done < total) {
+  int err = 0;
+  while (!err && count) {
+    uint32_t slot = first % r->ring, k = r->ring - slot < count ? r->ring - slot : count;
+    err = spd_tx_read_sdram(r->tx, at->x, at->y, r->addr[r->sink] + slot * w * 4u, out,
+                            (size_t)k * w * 4u);
+    first += k;
+    count -= k;
+    out += (size_t)k * w;
+  }
+  return err;
+}
+
+/* The records the sink completed since the last look, read from its SDRAM
+ * ring through the transceiver (@p all: every remaining one, the run is
+ * over) and handed to the progress; then the sink is told how many the
+ * host has, so it may write over them. */
+int spd__mrun_read_records(mrun_t *r, bool all) {
+  uint32_t total = spd__mrun_samples(r), w = SPD_DS_RECORD_WORDS(r->out_size);
+  uint32_t before = r->progress.done;
+  int err = 0;
+  while (!err && r->progress.done < total) {
     uint32_t done = r->progress.done, k = total - done;
+    if (k > r->ring)
+      k = r->ring;
     if (!all && k > RECORD_CHUNK)
       k = RECORD_CHUNK;
     uint32_t *rec = r->records + (size_t)done * w;
-    int err = spd_tx_read_sdram(r->tx, at->x, at->y, r->addr[r->sink] + done * w * 4u, rec,
-                                (size_t)k * w * 4u);
-    uint32_t complete = all ? k : spd__records_complete(rec, k, r->out_size);
+    err = spd__mrun_sink_read(r, done, k, rec);
+    uint32_t complete = spd__records_complete(rec, done, k, r->out_size);
+    if (!err && all && complete < k)
+      err = spd_ctx_fail(r->ctx, SPD_EKERNEL, "the sink's record of sample %u of the run is "
+                         "missing at its end", done + complete);
     if (!err)
       err = spd__mprogress_take(r->ctx, &r->progress, r->records, done + complete);
-    if (err || complete < k)
-      return err;
+    if (complete < k)
+      break;
   }
-  return 0;
+  if (!err && r->progress.done != before && r->ring < total) {
+    const spd_place_loc_t *at = &r->place.loc[r->sink];
+    err = spd_tx_write_sdram(r->tx, at->x, at->y,
+                             r->addr[r->sink] + r->ring * w * 4u, &r->progress.done, 4);
+  }
+  return err;
 }
 
 /* The stopped machine drains for up to 80 ms of simulated time: what is
@@ -162,7 +188,8 @@ int spd__mrun_stream(mrun_t *r) {
   int err = 0;
   uint32_t stuck = 0, done = 0, idle = 0, seen = 0;
   for (uint64_t left = spd__mrun_timeout_ps(r); !err;) {
-    uint64_t slice = left < SLICE_PS ? left : SLICE_PS;
+    uint64_t every = r->o.slice_ps ? r->o.slice_ps : SLICE_PS;
+    uint64_t slice = left < every ? left : every;
     err = spd_tx_wait(r->tx, slice);
     left -= slice;
     /* A lost packet is asked for again (kernels/resend.c); a run that has
