@@ -3,11 +3,11 @@
  * per role (spd_vertex_role_t) as {fixed point, float}. Read by
  * src/map/kernel_itcm.c (docs/calibration.md). */
 #define SPD__KERNEL_ITCM_TABLE \
-  [SPD_ROLE_SOURCE] = {10180u, 11288u}, \
-  [SPD_ROLE_SINK] = {9292u, 10400u}, \
-  [SPD_ROLE_LOSS] = {14212u, 16636u}, \
-  [SPD_ROLE_TILE] = {28176u, 23500u}, \
-  [SPD_ROLE_TILE_FULL] = {28176u, 23500u}, \
-  [SPD_ROLE_REDUCER] = {24148u, 20656u}, \
-  [SPD_ROLE_CONV] = {29300u, 31388u}, \
-  [SPD_ROLE_POOL] = {29300u, 31388u},
+  [SPD_ROLE_SOURCE] = {10204u, 11312u}, \
+  [SPD_ROLE_SINK] = {9860u, 10968u}, \
+  [SPD_ROLE_LOSS] = {14236u, 16660u}, \
+  [SPD_ROLE_TILE] = {28208u, 23524u}, \
+  [SPD_ROLE_TILE_FULL] = {28208u, 23524u}, \
+  [SPD_ROLE_REDUCER] = {24172u, 20680u}, \
+  [SPD_ROLE_CONV] = {29272u, 31396u}, \
+  [SPD_ROLE_POOL] = {29272u, 31396u},
