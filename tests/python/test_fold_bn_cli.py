@@ -97,3 +97,13 @@ def test_help_documents_fold_bn():
     for cmd in ("evaluate", "predict"):
         r = run(cmd, "--help")
         assert r.returncode == 0 and "--fold-bn" in r.stdout
+
+
+def test_map_folds_for_inference_only():
+    r = run("map", CONV_BN, "--inference", "--fold-bn")
+    assert r.returncode == 0, r.stderr
+    assert "layer 'conv' Conv2D" in r.stdout and "conv_bn" not in r.stdout.split("\n", 1)[1]
+    r = run("map", CONV_BN, "--inference")
+    assert r.returncode == 1 and "'conv_bn' (BatchNormalization)" in r.stderr
+    r = run("map", CONV_BN, "--fold-bn")
+    assert r.returncode == 2 and "--inference" in r.stderr
