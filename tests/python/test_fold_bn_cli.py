@@ -60,6 +60,41 @@ def test_folded_model_runs_on_the_machine(trained, tmp_path):
     got, _ = predict(trained, tmp_path / "m.npy", "--backend", "machine", "--numeric", "float",
                      "--machine", "spinn3", "--fold-bn")
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-4)
+    fx_ref, _ = predict(trained, tmp_path / "fr.npy", "--backend", "reference", "--numeric",
+                        "fixed", "--fold-bn")
+    fx_m, _ = predict(trained, tmp_path / "fm.npy", "--numeric", "fixed", "--fold-bn")
+    np.testing.assert_array_equal(fx_m, fx_ref)
+
+
+def test_dense_bn_mlp_folds_onto_the_machine(trained, tmp_path):
+    """Flatten -> Dense(24) -> BN -> ReLU -> Dense(10, softmax), BN without
+    center (no beta): fixed point on the machine equals the reference fixed
+    backend of the folded model, float the unfolded float reference."""
+    _, _, data = trained
+    model = json.loads(open(CONV_BN).read())
+    layers = model["config"]["layers"]
+    by_name = {l["config"]["name"]: l for l in layers}
+    hidden = json.loads(json.dumps(by_name["hidden"]))
+    hidden["config"]["units"] = 24
+    bn = json.loads(json.dumps(by_name["hidden_bn"]))
+    bn["config"].update(momentum=0.5, center=False)
+    model["config"]["layers"] = [layers[0], by_name["flatten"], hidden, bn,
+                                 by_name["hidden_relu"], by_name["logits"]]
+    path = tmp_path / "mlp_bn.json"
+    path.write_text(json.dumps(model))
+    weights = tmp_path / "w.h5"
+    r = run("train", str(path), "--data", data, "--backend", "reference", "--seed", "4",
+            "--epochs", "2", "--batch-size", "8", "--save", str(weights))
+    assert r.returncode == 0, r.stderr
+    mlp = (str(path), str(weights), data)
+    want, _ = predict(mlp, tmp_path / "ref.npy", "--backend", "reference")
+    got, err = predict(mlp, tmp_path / "m.npy", "--numeric", "float", "--fold-bn")
+    assert "1 BatchNormalization layer folded" in err
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-4)
+    fx_ref, _ = predict(mlp, tmp_path / "fr.npy", "--backend", "reference", "--numeric", "fixed",
+                        "--fold-bn")
+    fx_m, _ = predict(mlp, tmp_path / "fm.npy", "--numeric", "fixed", "--fold-bn")
+    np.testing.assert_array_equal(fx_m, fx_ref)
 
 
 def test_evaluate_folded_loss_matches(trained, tmp_path):
