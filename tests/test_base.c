@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/fx_bn.h"
 #include "spindle/spindle.h"
 
 static void error_table_round_trips(void **state) {
@@ -139,6 +140,72 @@ static void null_context_is_the_default(void **state) {
   assert_int_equal(d->last_error, 0);
 }
 
+/* BatchNormalization's per-channel arithmetic from exact sums (base/fx_bn.c,
+ * what the reference and a machine vertex share): x = 1, 2, 3, 4 (frac 4)
+ * has mean 2.5 and variance 1.25; the dX of a channel sums to about 0 (the
+ * direction the batch mean removes). */
+static void batchnorm_channel_arithmetic(void **state) {
+  (void)state;
+  uint32_t sat = 0;
+  const int frac = 4, n = 4;
+  int16_t x[4];
+  int64_t s1 = 0, s2 = 0;
+  for (int i = 0; i < n; i++) {
+    x[i] = (int16_t)((i + 1) << frac);
+    s1 += x[i];
+    s2 += (int64_t)x[i] * x[i];
+  }
+  spd_fx_const_t eps = spd_fx_const_from_double(1e-3), inv_std;
+  int64_t mean, var32;
+  spd_fx_bn_batch_stats(s1, s2, n, frac, eps, &mean, &inv_std, &var32, &sat);
+  assert_int_equal(mean, (int64_t)(2.5 * (1 << (frac + SPD_FX_BN_XHAT_FRAC))));
+  assert_int_equal(var32, (int64_t)(1.25 * 4294967296.0));
+  assert_int_equal(spd_fx_bn_mean32(mean, frac), (int64_t)(2.5 * 4294967296.0));
+  /* epsilon is added on D's grid, N^2 2^(2 frac) = 4096 here: 4/4096 */
+  const double eq = 4.0 / 4096.0;
+  assert_true(fabs(spd_fx_const_value(inv_std) - 1.0 / sqrt(1.25 + eq)) < 1e-8);
+  int32_t xhat[4];
+  for (int i = 0; i < n; i++) {
+    xhat[i] = spd_fx_bn_xhat(x[i], mean, inv_std, frac, &sat);
+    double want = ((i + 1) - 2.5) / sqrt(1.25 + eq);
+    assert_true(fabs(xhat[i] / 65536.0 - want) < 1e-4);
+  }
+  /* y = 2 x̂ + 0.5 at frac 24 + 16 */
+  int64_t y = spd_fx_bn_scale(xhat[3], 2 << SPD_FX_MASTER_FRAC, 1 << (SPD_FX_MASTER_FRAC - 1));
+  assert_true(fabs(ldexp((double)y, -40) - (2.0 * xhat[3] / 65536.0 + 0.5)) < 1e-9);
+  /* moving average, momentum 0.99 */
+  int64_t mv = spd_fx_bn_moving_update((int64_t)1 << 32, var32, spd_fx_const_from_double(0.99),
+                                       spd_fx_const_from_double(0.01), &sat);
+  assert_true(fabs(ldexp((double)mv, -32) - (0.99 + 0.01 * 1.25)) < 1e-8);
+  /* backward: dy (frac 8), gamma 1 */
+  const int g_frac = 8;
+  int16_t dy[4] = {300, -50, 20, 90};
+  int64_t sum_dy = 0, sum_dy_xhat = 0;
+  for (int i = 0; i < n; i++) {
+    sum_dy += dy[i];
+    sum_dy_xhat += (int64_t)dy[i] * xhat[i];
+  }
+  spd_fx_bn_back_t b = spd_fx_bn_back_init(n, sum_dy, sum_dy_xhat, 1 << SPD_FX_MASTER_FRAC,
+                                           inv_std, g_frac, 32);
+  double sum = 0, scale = ldexp(1.0, -32);
+  for (int i = 0; i < n; i++) {
+    double dx = (double)spd_fx_bn_dx(&b, dy[i], xhat[i], &sat) * scale;
+    double inv = 1.0 / sqrt(1.25 + eq), xh = ((i + 1) - 2.5) * inv;
+    double want = inv / n * (n * dy[i] / 256.0 - sum_dy / 256.0 -
+                             xh * (sum_dy_xhat / 256.0 / 65536.0));
+    assert_true(fabs(dx - want) < 1e-4);
+    sum += dx;
+  }
+  assert_true(fabs(sum) < 1e-4);
+  /* inference from the moving statistics: mean 2.5, variance 1.25 */
+  int64_t m2;
+  spd_fx_const_t inv2;
+  spd_fx_bn_moving_stats((int64_t)(2.5 * 4294967296.0), var32, frac, eps, &m2, &inv2, &sat);
+  assert_int_equal(m2, mean);
+  assert_true(fabs(spd_fx_const_value(inv2) - 1.0 / sqrt(1.25 + 1e-3)) < 1e-6);
+  assert_int_equal(sat, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(error_table_round_trips),
@@ -148,6 +215,7 @@ int main(void) {
       cmocka_unit_test(philox_known_answer),
       cmocka_unit_test(rng_streams_are_reproducible),
       cmocka_unit_test(fixed_point_rounds_and_saturates),
+      cmocka_unit_test(batchnorm_channel_arithmetic),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -347,6 +347,89 @@ static void initializers_follow_keras(void **state) {
   spd_model_free(m);
 }
 
+/* --fold-bn: a copy with each BatchNormalization after a linear Dense or
+ * convolution folded into it gives the same inference outputs; one after a
+ * ReLU convolution stays. */
+static float *param(spd_layer_t *l, const char *name) {
+  for (int p = 0; p < l->n_params; p++)
+    if (!strcmp(l->params[p].name, name))
+      return l->params[p].value.data;
+  return NULL;
+}
+
+static void fold_bn_keeps_inference(void **state) {
+  (void)state;
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  spd_model_t *m;
+  assert_int_equal(spd_model_new(&ctx, "bn", &m), 0);
+  spd_layer_config_t conv = conv2d(3, 3, SPD_PAD_VALID), relu_conv = conv2d(2, 1, SPD_PAD_VALID);
+  conv.activation = SPD_ACT_LINEAR;
+  conv.use_bias = false;
+  spd_layer_config_t act = layer(SPD_LAYER_ACTIVATION, "");
+  act.activation = SPD_ACT_RELU;
+  assert_int_equal(add_seq(m, input(3, 6, 6, 2)), 0);
+  assert_int_equal(add_seq(m, conv), 0);
+  assert_int_equal(add_seq(m, layer(SPD_LAYER_BATCHNORM, "bn_conv")), 0);
+  assert_int_equal(add_seq(m, act), 0);
+  assert_int_equal(add_seq(m, relu_conv), 0);
+  assert_int_equal(add_seq(m, layer(SPD_LAYER_BATCHNORM, "bn_kept")), 0);
+  assert_int_equal(add_seq(m, layer(SPD_LAYER_FLATTEN, "")), 0);
+  assert_int_equal(add_seq(m, dense(4, SPD_ACT_LINEAR)), 0);
+  assert_int_equal(add_seq(m, layer(SPD_LAYER_BATCHNORM, "bn_dense")), 0);
+  assert_int_equal(add_seq(m, dense(3, SPD_ACT_SOFTMAX)), 0);
+  assert_int_equal(spd_model_build(m, 3), 0);
+  spd_rng_t rng;
+  spd_rng_init(&rng, 9, 0);
+  for (int i = 0; i < m->n_layers; i++) {
+    spd_layer_t *l = &m->layers[i];
+    if (l->config.kind != SPD_LAYER_BATCHNORM)
+      continue;
+    int c = l->output_shape.dims[l->output_shape.rank - 1];
+    for (int k = 0; k < c; k++) {
+      param(l, "gamma")[k] = 0.5f + spd_rng_uniform(&rng);
+      param(l, "beta")[k] = spd_rng_uniform(&rng) - 0.5f;
+      param(l, "moving_mean")[k] = 2.0f * spd_rng_uniform(&rng) - 1.0f;
+      param(l, "moving_variance")[k] = 0.1f + 3.0f * spd_rng_uniform(&rng);
+    }
+  }
+  spd_model_t *f;
+  int n = 0;
+  assert_int_equal(spd_model_fold_bn(m, &f, &n), 0);
+  assert_int_equal(n, 2);
+  assert_int_equal(f->n_layers, m->n_layers - 2);
+  assert_int_equal(f->layers[1].config.kind, SPD_LAYER_CONV2D);
+  assert_true(f->layers[1].config.use_bias);
+  assert_int_equal(f->layers[2].config.kind, SPD_LAYER_ACTIVATION);
+  assert_int_equal(f->layers[4].config.kind, SPD_LAYER_BATCHNORM); /* after a ReLU conv */
+  assert_int_equal(f->output, f->n_layers - 1);
+  float x[2 * 72];
+  for (int i = 0; i < 2 * 72; i++)
+    x[i] = spd_rng_uniform(&rng);
+  spd_ref_t *a, *b;
+  assert_int_equal(spd_ref_new(m, 2, NULL, &a), 0);
+  assert_int_equal(spd_ref_new(f, 2, NULL, &b), 0);
+  assert_int_equal(spd_ref_forward(a, x, 2, false), 0);
+  assert_int_equal(spd_ref_forward(b, x, 2, false), 0);
+  const float *ya = spd_ref_output(a, m->output), *yb = spd_ref_output(b, f->output);
+  for (int i = 0; i < 6; i++)
+    assert_float_equal(ya[i], yb[i], 1e-5);
+  /* a folded conv's pre-activation equals the unfolded BatchNormalization's */
+  const float *za = spd_ref_output(a, 2), *zb = spd_ref_output(b, 1);
+  for (int i = 0; i < 2 * 4 * 4 * 3; i++)
+    assert_float_equal(za[i], zb[i], 1e-5);
+  spd_ref_free(a);
+  spd_ref_free(b);
+  spd_model_free(f);
+  /* a model that is not built is refused */
+  spd_model_t *empty;
+  assert_int_equal(spd_model_new(&ctx, "e", &empty), 0);
+  assert_int_equal(spd_model_fold_bn(empty, &f, NULL), SPD_ESTATE);
+  assert_null(f);
+  spd_model_free(empty);
+  spd_model_free(m);
+}
+
 static void allocation_failures_leak_nothing(void **state) {
   (void)state;
   int succeeded = 0;
@@ -384,6 +467,7 @@ int main(void) {
       cmocka_unit_test(graph_shapes_and_errors),
       cmocka_unit_test(functional_summary_has_connections),
       cmocka_unit_test(initializers_follow_keras),
+      cmocka_unit_test(fold_bn_keeps_inference),
       cmocka_unit_test(allocation_failures_leak_nothing),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

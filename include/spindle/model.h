@@ -246,6 +246,15 @@ void spd_model_input_channels_last(const spd_model_t *m, const float *in, float 
  *  has a rank. */
 void spd_model_output_channels_first(const spd_model_t *m, const float *in, float *out);
 
+/** A copy of built model @p m for inference with every BatchNormalization
+ *  that follows a Dense, Conv1D or Conv2D (linear activation, read by the
+ *  BatchNormalization alone) folded into that layer's kernel and bias with
+ *  the moving statistics (the layer gains a bias). Other BatchNormalization
+ *  layers stay. The copy shares @p m's ctx; *out is the caller's
+ *  (spd_model_free); @p n_folded (may be NULL) gets the number folded.
+ *  @return 0, SPD_ESTATE (not built), SPD_ENOMEM. */
+int spd_model_fold_bn(const spd_model_t *m, spd_model_t **out, int *n_folded);
+
 /** Find a layer by name; -1 if none. */
 int spd_model_find(const spd_model_t *m, const char *name);
 /** Total, trainable and non-trainable parameter counts (as Keras's summary). */

@@ -25,6 +25,7 @@ static const char usage[] =
     "                      from the logits when the output layer is linear\n"
     "  --seed S            seed of freshly initialised weights (default 0)\n"
     "  --report R.json     write a JSON report (test_accuracy, loss, ...)\n"
+    SPD_CLI_FOLD_BN_HELP
     SPD_CLI_MACHINE_HELP
     "\n"
     "Ctrl-C or SIGTERM stops at the next batch, writes no --report and exits\n"
@@ -52,7 +53,7 @@ static int run(spd_cli_session_t *s) {
 
 int spd_cli_evaluate(int argc, char **argv) {
   spd_cli_options_t o;
-  int rc = spd_cli_parse(argc, argv, SPD_OPT_GROUP_COMMON | SPD_OPT_GROUP_WEIGHTS, usage, &o);
+  int rc = spd_cli_parse(argc, argv, SPD_OPT_GROUP_COMMON | SPD_OPT_GROUP_WEIGHTS | SPD_OPT_GROUP_INFER, usage, &o);
   if (rc)
     return rc < 0 ? 0 : rc;
   spd_cli_session_t s;

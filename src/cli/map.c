@@ -29,13 +29,14 @@ typedef struct map_options {
   bool tiles;
   const char *svg;      /* --svg FILE: the picture of the mapping */
   bool optimizer_given; /* --optimizer or --momentum: the file's is not used */
+  bool fold_bn;         /* --fold-bn: BatchNormalization folded first (inference) */
 } map_options_t;
 
 static void usage(FILE *out) {
   fprintf(out,
           "usage: spindle map MODEL [--machine NAME] [--faults FILE] [--numeric fixed|float]\n"
           "                  [--optimizer sgd|adam|rmsprop] [--momentum] [--batch-size N]\n"
-          "                  [--in-flight N] [--samples N] [--inference] [--placer NAME]\n"
+          "                  [--in-flight N] [--samples N] [--inference [--fold-bn]] [--placer NAME]\n"
           "                  [--max-cores N] [--slack PERCENT] [--fuse] [--tiles] [--svg FILE]\n\n"
           "Compile a model for a SpiNNaker machine without running it: cut every Dense,\n"
           "convolution and pooling layer into tiles, place them on cores, route their\n"
@@ -53,6 +54,9 @@ static void usage(FILE *out) {
           "  --in-flight N      samples in the pipeline at once, a power of two (default 4)\n"
           "  --samples N        training samples the sources hold in SDRAM (default 60000)\n"
           "  --inference        forward only: no gradients or optimizer state\n"
+          "  --fold-bn          with --inference: fold each BatchNormalization after a\n"
+          "                     linear Dense or convolution into it first, as evaluate\n"
+          "                     and predict --fold-bn do\n"
           "  --placer NAME      locality (default) or sequential\n"
           "  --max-cores N      use at most N application cores (default: all)\n"
           "  --slack PERCENT    accept a period this much above the fastest mapping\n"
@@ -147,8 +151,9 @@ static int parse_options(int argc, char **argv, map_options_t *o) {
       return -1;
     }
     if (!strcmp(a, "--tiles") || !strcmp(a, "--inference") || !strcmp(a, "--momentum") ||
-        !strcmp(a, "--fuse")) {
+        !strcmp(a, "--fuse") || !strcmp(a, "--fold-bn")) {
       o->tiles |= !strcmp(a, "--tiles");
+      o->fold_bn |= !strcmp(a, "--fold-bn");
       o->part.fuse_small |= !strcmp(a, "--fuse");
       o->part.training &= strcmp(a, "--inference") != 0;
       o->part.momentum |= !strcmp(a, "--momentum");
@@ -173,6 +178,11 @@ static int parse_options(int argc, char **argv, map_options_t *o) {
   }
   if (!o->model) {
     fprintf(stderr, "spindle map: which model? (spindle map MODEL.json)\n");
+    return 2;
+  }
+  if (o->fold_bn && o->part.training) {
+    fprintf(stderr, "spindle map: --fold-bn maps the inference graph (training uses the batch "
+                    "statistics): give --inference too\n");
     return 2;
   }
   if (o->part.slots & (o->part.slots - 1)) {
@@ -376,6 +386,13 @@ static int load(spd_ctx_t *ctx, map_options_t *o, spd_model_t **m, spd_machine_t
   int err = spd_keras_model_load(ctx, o->model, 0, m);
   if (err)
     return err;
+  if (o->fold_bn) {
+    spd_model_t *folded;
+    if ((err = spd_model_fold_bn(*m, &folded, NULL)))
+      return err;
+    spd_model_free(*m);
+    *m = folded;
+  }
   const spd_compile_config_t *file = (*m)->compile;
   if (!o->optimizer_given && file && file->has_optimizer) {
     o->part.optimizer = file->optimizer.kind;

@@ -14,7 +14,7 @@ typedef enum opt_id {
   OPT_NESTEROV, OPT_NO_SHUFFLE, OPT_VALIDATION_SPLIT, OPT_SAVE, OPT_WEIGHTS,
   OPT_OUTPUT, OPT_LR_SCHEDULE, OPT_DECAY_STEPS, OPT_DECAY_RATE, OPT_ALPHA, OPT_TEST_LIMIT,
   OPT_INJECT_DROPS, OPT_KILL_CORE, OPT_CHECKPOINT, OPT_RESUME, OPT_BOARD, OPT_UDP_LOSS,
-  OPT_INPUT,
+  OPT_INPUT, OPT_FOLD_BN,
 } opt_id_t;
 
 typedef struct opt_spec {
@@ -52,6 +52,7 @@ static const opt_spec_t specs[] = {
     {"--weights", OPT_WEIGHTS, SPD_OPT_GROUP_WEIGHTS, true},
     {"--output", OPT_OUTPUT, SPD_OPT_GROUP_OUTPUT, true},
     {"--input", OPT_INPUT, SPD_OPT_GROUP_OUTPUT, true},
+    {"--fold-bn", OPT_FOLD_BN, SPD_OPT_GROUP_INFER, false},
     {"--lr-schedule", OPT_LR_SCHEDULE, SPD_OPT_GROUP_TRAIN, true},
     {"--decay-steps", OPT_DECAY_STEPS, SPD_OPT_GROUP_TRAIN, true},
     {"--decay-rate", OPT_DECAY_RATE, SPD_OPT_GROUP_TRAIN, true},
@@ -325,6 +326,8 @@ static int parse_one(int argc, char **argv, int *i, unsigned groups, spd_cli_opt
       return bad(cmd, spec->name, eq + 1, "this option takes no value");
     if (spec->id == OPT_NESTEROV)
       o->nesterov = true;
+    else if (spec->id == OPT_FOLD_BN)
+      o->fold_bn = true;
     else
       o->shuffle = false;
     return 0;

@@ -19,6 +19,7 @@ enum {
   SPD_OPT_GROUP_TRAIN = 1u << 1,    /* --epochs --optimizer --lr --momentum --loss --save ... */
   SPD_OPT_GROUP_WEIGHTS = 1u << 2,  /* --weights */
   SPD_OPT_GROUP_OUTPUT = 1u << 3,   /* --output --input */
+  SPD_OPT_GROUP_INFER = 1u << 4,    /* --fold-bn (evaluate, predict) */
 };
 
 typedef enum spd_cli_backend {
@@ -46,6 +47,7 @@ typedef struct spd_cli_options {
   double lr;                  /* NAN: the file's, else the optimizer's Keras default */
   double momentum;            /* NAN: the file's, else 0 */
   bool nesterov;
+  bool fold_bn;               /* evaluate/predict: BatchNormalization folded first */
   int lr_schedule;            /* spd_lr_schedule_kind_t; -1: not given */
   long decay_steps;           /* 0: the whole run's steps */
   double decay_rate;          /* NAN: not given */
@@ -97,6 +99,15 @@ int spd_cli_parse(int argc, char **argv, unsigned groups, const char *usage,
     "                      the in-process emulator\n" \
     "  --udp-loss P        --board: drop each datagram sent or received with\n" \
     "                      probability P (seeded by --seed) to exercise the retries\n"
+
+/** The --help lines of --fold-bn (evaluate, predict). */
+#define SPD_CLI_FOLD_BN_HELP \
+    "  --fold-bn           fold each BatchNormalization that follows a Dense or\n" \
+    "                      convolution (linear activation) into that layer's\n" \
+    "                      kernel and bias with its moving statistics before the\n" \
+    "                      run: one layer fewer, the same outputs up to float\n" \
+    "                      rounding, and a model the machine maps (inference only;\n" \
+    "                      training uses the batch statistics)\n"
 
 /** Parse @p v as a decimal whole number in [@p min, @p max] for another
  *  command's option table, with the message spd_cli_parse gives

@@ -31,6 +31,7 @@ static const char usage[] =
     "  --test-limit N      the same as --limit here\n"
     "  --seed S            seed of freshly initialised weights (default 0)\n"
     "  --report R.json     write a JSON report\n"
+    SPD_CLI_FOLD_BN_HELP
     SPD_CLI_MACHINE_HELP
     "\n"
     "Ctrl-C or SIGTERM stops at the next batch, writes neither --output nor\n"
@@ -111,7 +112,7 @@ static int run(spd_cli_session_t *s) {
 
 int spd_cli_predict(int argc, char **argv) {
   spd_cli_options_t o;
-  int rc = spd_cli_parse(argc, argv, SPD_OPT_GROUP_COMMON | SPD_OPT_GROUP_WEIGHTS |
+  int rc = spd_cli_parse(argc, argv, SPD_OPT_GROUP_COMMON | SPD_OPT_GROUP_WEIGHTS | SPD_OPT_GROUP_INFER |
                                      SPD_OPT_GROUP_OUTPUT, usage, &o);
   if (rc)
     return rc < 0 ? 0 : rc;

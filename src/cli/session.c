@@ -77,6 +77,16 @@ static int load_model(spd_cli_session_t *s) {
     return spd_cli_session_fail(s);
   if (o->weights && spd_keras_weights_load(s->model, o->weights))
     return spd_cli_session_fail(s);
+  if (o->fold_bn) {
+    spd_model_t *folded;
+    int n;
+    if (spd_model_fold_bn(s->model, &folded, &n))
+      return spd_cli_session_fail(s);
+    spd_model_free(s->model);
+    s->model = folded;
+    fprintf(stderr, "spindle %s: --fold-bn: %d BatchNormalization layer%s folded\n",
+            s->command, n, n == 1 ? "" : "s");
+  }
   return 0;
 }
 

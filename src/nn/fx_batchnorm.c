@@ -1,27 +1,19 @@
-/* BatchNormalization (last axis) in fixed point. Per channel, over the
- * N = batch x positions rows of a batch:
- *   S1 = sum x, S2 = sum x^2                 exact int64
- *   mean = S1 / N                            one division, frac(x) + 16
- *   D = N S2 - S1^2 (= N^2 var 2^(2 frac))   exact while N < 2^16
- *   inv_std = N 2^frac / sqrt(D + eps N^2 2^(2 frac))
- *                                            exact isqrt, one division, a
- *                                            32-bit multiplier
- *   xhat = (x - mean) inv_std                frac 16, rounded once
- *   y = gamma xhat + beta                    frac 40, rounded once to y
- * and backward dx = gamma inv_std / N (N dy - sum dy - xhat sum dy xhat)
- * with the sums exact and two 32-bit multipliers (docs/numerics.md).
- * Inference and the moving statistics use int64 at frac 32. For the layer,
- * kernel holds gamma and bias holds beta (both optional, Keras's scale and
- * center). */
+/* BatchNormalization (last axis) in fixed point over the batch: per
+ * channel, the exact sums over the N = batch x positions rows, then the
+ * per-channel arithmetic of base/fx_bn.c (shared with a machine vertex,
+ * docs/bn-on-machine.md). Inference and the moving statistics use int64 at
+ * frac 32. For the layer, kernel holds gamma and bias holds beta (both
+ * optional, Keras's scale and center). */
 #include <limits.h>
 #include <math.h>
 #include <string.h>
 
+#include "base/fx_bn.h"
 #include "nn/fx_net_internal.h"
 
-#define STAT_FRAC 32
-#define XHAT_FRAC 16
-#define MAX_ROWS 65535 /* N S2 and S1^2 stay below 2^62 */
+#define STAT_FRAC SPD_FX_BN_STAT_FRAC
+#define XHAT_FRAC SPD_FX_BN_XHAT_FRAC
+#define MAX_ROWS SPD_FX_BN_MAX_ROWS
 
 static int find_param(const spd_layer_t *l, const char *name) {
   for (int p = 0; p < l->n_params; p++)
@@ -101,20 +93,6 @@ void spd__fx_bn_free(spd_fx_net_t *net, fx_layer_t *fl) {
   spd_free(net->ctx, fl->bn.dx);
 }
 
-/* 1/sqrt(d 2^-dfrac) as a multiplier, for 0 < d < 2^63: d is scaled by 4^k
- * toward 2^62 so the exact integer root keeps 31 bits. */
-static spd_fx_const_t inv_sqrt(uint64_t d, int dfrac) {
-  int k = 0;
-  while (d < ((uint64_t)1 << 60)) {
-    d <<= 2;
-    k++;
-  }
-  uint64_t r = spd_fx_isqrt64(d); /* sqrt(d_orig) 2^k, >= 2^30 */
-  /* 1/sqrt(value) = 2^(dfrac/2 + k) / r; dfrac is even. */
-  uint64_t q = ((uint64_t)1 << 62) / r; /* 2^62 / r, about 31 bits */
-  return spd_fx_const_from_u64(q, 62 - dfrac / 2 - k);
-}
-
 /* Batch statistics of channel c: mean at frac x_frac + 16, the multiplier
  * inv_std, and (training) the moving averages updated. */
 static void batch_stats(spd_fx_net_t *net, fx_layer_t *fl, const int16_t *x, size_t rows, int c,
@@ -126,41 +104,23 @@ static void batch_stats(spd_fx_net_t *net, fx_layer_t *fl, const int16_t *x, siz
     s1 += v;
     s2 += v * v;
   }
-  int64_t n = (int64_t)rows;
-  int64_t d = n * s2 - s1 * s1; /* N^2 var at frac 2 x_frac, exact */
-  int64_t scaled = s1 * ((int64_t)1 << XHAT_FRAC);
-  bn->mean[c] = scaled >= 0 ? (scaled + n / 2) / n : -((-scaled + n / 2) / n);
-  uint64_t n2 = (uint64_t)(n * n) << (2 * x_frac);
-  int64_t eps = spd_fx_mul64x32((int64_t)n2, bn->epsilon.mant, bn->epsilon.shift,
-                                SPD_FX_ROUND_NEAREST, &net->sat);
-  /* inv_std = N 2^x_frac / sqrt(d + eps): the N and 2^x_frac are the
-   * 1/sqrt of 1/(N^2 2^(2 x_frac)), folded in as a product below. */
-  spd_fx_const_t root = inv_sqrt((uint64_t)(d + eps) + (d + eps == 0), 0);
-  bn->inv_std[c] = spd_fx_const_from_u64((uint64_t)root.mant * (uint64_t)n, root.shift - x_frac);
+  int64_t var32;
+  spd_fx_bn_batch_stats(s1, s2, (int64_t)rows, x_frac, bn->epsilon, &bn->mean[c],
+                        &bn->inv_std[c], net->training ? &var32 : NULL, &net->sat);
   if (!net->training)
     return;
-  int64_t mean32 = spd_fx_shift_round(bn->mean[c], x_frac + XHAT_FRAC - STAT_FRAC);
-  spd_fx_const_t inv_n2 = spd_fx_const_from_u64(((uint64_t)1 << 62) / (uint64_t)(n * n), 62);
-  int64_t var32 = spd_fx_mul_const(d, inv_n2, 2 * x_frac, STAT_FRAC, SPD_FX_ROUND_NEAREST,
-                                   &net->sat);
-  bn->moving_mean[c] = spd_fx_mul_const(bn->moving_mean[c], bn->momentum, 0, 0,
-                                        SPD_FX_ROUND_NEAREST, &net->sat) +
-                       spd_fx_mul_const(mean32, bn->one_minus_momentum, 0, 0,
-                                        SPD_FX_ROUND_NEAREST, &net->sat);
-  bn->moving_var[c] = spd_fx_mul_const(bn->moving_var[c], bn->momentum, 0, 0,
-                                       SPD_FX_ROUND_NEAREST, &net->sat) +
-                      spd_fx_mul_const(var32, bn->one_minus_momentum, 0, 0,
-                                       SPD_FX_ROUND_NEAREST, &net->sat);
+  int64_t mean32 = spd_fx_bn_mean32(bn->mean[c], x_frac);
+  bn->moving_mean[c] = spd_fx_bn_moving_update(bn->moving_mean[c], mean32, bn->momentum,
+                                               bn->one_minus_momentum, &net->sat);
+  bn->moving_var[c] = spd_fx_bn_moving_update(bn->moving_var[c], var32, bn->momentum,
+                                              bn->one_minus_momentum, &net->sat);
 }
 
 /* Inference: the moving statistics. */
 static void moving_stats(spd_fx_net_t *net, fx_layer_t *fl, int c, int x_frac) {
   fx_batchnorm_t *bn = &fl->bn;
-  int64_t eps = spd_fx_mul64x32((int64_t)1 << STAT_FRAC, bn->epsilon.mant, bn->epsilon.shift,
-                                SPD_FX_ROUND_NEAREST, &net->sat);
-  int64_t var = bn->moving_var[c] + eps;
-  bn->mean[c] = spd_fx_shift_round(bn->moving_mean[c], STAT_FRAC - x_frac - XHAT_FRAC);
-  bn->inv_std[c] = inv_sqrt(var > 0 ? (uint64_t)var : 1, STAT_FRAC);
+  spd_fx_bn_moving_stats(bn->moving_mean[c], bn->moving_var[c], x_frac, bn->epsilon,
+                         &bn->mean[c], &bn->inv_std[c], &net->sat);
 }
 
 static int32_t gamma_of(const fx_layer_t *fl, int c) {
@@ -180,15 +140,11 @@ void spd__fx_bn_forward(spd_fx_net_t *net, int i, int batch) {
       batch_stats(net, fl, x, rows, c, x_frac);
     else
       moving_stats(net, fl, c, x_frac);
-    int64_t g = gamma_of(fl, c);
-    int64_t b = fl->bias.master ? (int64_t)fl->bias.master[c] * ((int64_t)1 << XHAT_FRAC) : 0;
+    int32_t g = gamma_of(fl, c), b = fl->bias.master ? fl->bias.master[c] : 0;
     for (size_t r = 0; r < rows; r++) {
       size_t at = r * C + (size_t)c;
-      int64_t t = (int64_t)x[at] * ((int64_t)1 << XHAT_FRAC) - bn->mean[c];
-      int64_t xhat = spd_fx_mul_const(t, bn->inv_std[c], x_frac + XHAT_FRAC, XHAT_FRAC,
-                                      SPD_FX_ROUND_NEAREST, &net->sat);
-      fl->all.z[at] = spd_fx_sat32(xhat, &net->sat);
-      int64_t out = g * fl->all.z[at] + b; /* frac 24 + 16, below 2^56 */
+      fl->all.z[at] = spd_fx_bn_xhat(x[at], bn->mean[c], bn->inv_std[c], x_frac, &net->sat);
+      int64_t out = spd_fx_bn_scale(fl->all.z[at], g, b); /* frac 24 + 16, below 2^56 */
       if (net->calibrating)
         fl->max_z = fmax(fl->max_z, fabs(ldexp((double)out, -40)));
       fl->all.y[at] = spd_fx_to16(out, SPD_FX_MASTER_FRAC + XHAT_FRAC, fl->act.out_frac,
@@ -197,37 +153,16 @@ void spd__fx_bn_forward(spd_fx_net_t *net, int i, int batch) {
   }
 }
 
-/* The sign and magnitude of v as a multiplier of value |v| 2^-frac. */
-static spd_fx_const_t magnitude(int64_t v, int frac, bool *negative) {
-  *negative = v < 0;
-  return spd_fx_const_from_u64(v < 0 ? (uint64_t)(-v) : (uint64_t)v, frac);
-}
-
-static int64_t signed_mul(int64_t a, spd_fx_const_t k, bool negative, int from, int to,
-                          uint32_t *sat) {
-  int64_t p = spd_fx_mul_const(a, k, from, to, SPD_FX_ROUND_NEAREST, sat);
-  return negative ? -p : p;
-}
-
 /* One channel's dX at SPD_FX_GRAD_SUM_FRAC into dx (rows x C). */
 static void channel_dx(spd_fx_net_t *net, fx_layer_t *fl, int c, size_t rows, int g_frac,
                        int64_t sum_dy, int64_t sum_dy_xhat, int64_t *dx) {
   fx_batchnorm_t *bn = &fl->bn;
   size_t C = (size_t)bn->channels;
-  int64_t n = (int64_t)rows;
-  bool neg_s, neg_g;
-  spd_fx_const_t s = magnitude(sum_dy_xhat, 0, &neg_s); /* frac g + 16 */
-  int64_t g = gamma_of(fl, c);
-  /* gamma inv_std / N as one multiplier. */
-  uint64_t prod = (uint64_t)(g < 0 ? -g : g) * bn->inv_std[c].mant;
-  neg_g = g < 0;
-  spd_fx_const_t coef = spd_fx_const_from_u64((prod + (uint64_t)n / 2) / (uint64_t)n,
-                                              SPD_FX_MASTER_FRAC + bn->inv_std[c].shift);
+  spd_fx_bn_back_t b = spd_fx_bn_back_init((int64_t)rows, sum_dy, sum_dy_xhat, gamma_of(fl, c),
+                                           bn->inv_std[c], g_frac, SPD_FX_GRAD_SUM_FRAC);
   for (size_t r = 0; r < rows; r++) {
     size_t at = r * C + (size_t)c;
-    int64_t inner = (n * fl->all.dz[at] - sum_dy) * ((int64_t)1 << XHAT_FRAC) -
-                    signed_mul(fl->all.z[at], s, neg_s, XHAT_FRAC, 0, &net->sat);
-    dx[at] = signed_mul(inner, coef, neg_g, g_frac + XHAT_FRAC, SPD_FX_GRAD_SUM_FRAC, &net->sat);
+    dx[at] = spd_fx_bn_dx(&b, fl->all.dz[at], fl->all.z[at], &net->sat);
   }
 }
 

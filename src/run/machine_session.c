@@ -256,6 +256,13 @@ static int check_args(spd_ctx_t *ctx, const spd_model_t *m, const spd_machine_t 
     return spd_ctx_fail(ctx, SPD_ESHAPE, "machine run: the model's input and the samples "
                         "differ in size");
   for (int i = 1; i < m->n_layers; i++)
+    if (m->layers[i].config.kind == SPD_LAYER_BATCHNORM)
+      return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
+                          "layer '%s' (BatchNormalization): the machine does not run "
+                          "BatchNormalization yet (docs/bn-on-machine.md); evaluate or predict "
+                          "with --fold-bn to fold it into the Dense or convolution before it, "
+                          "train with --backend reference", m->layers[i].config.name);
+  for (int i = 1; i < m->n_layers; i++)
     if (spd__op_of(&m->layers[i])->machine == SPD_OPM_DENSE && m->layers[i].input_shape.rank > 1)
       return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
                           "layer '%s' (Dense): the machine runs Dense on rank-1 inputs only, "
