@@ -133,6 +133,7 @@ static int32_t dx_frac_of_reader(const spd__ds_inputs_t *in, int sent) {
   int r = sent + 1;
   while (r < m->n_layers && (spd__op_of(&m->layers[r])->machine == SPD_OPM_PASS ||
                              spd__op_of(&m->layers[r])->machine == SPD_OPM_MASK ||
+                             spd__op_of(&m->layers[r])->machine == SPD_OPM_PAD ||
                              spd__layer_fold_target(m, r) >= 0))
     r++;
   if (r >= m->n_layers)

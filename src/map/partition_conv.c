@@ -366,6 +366,12 @@ static bool model_has_windows(const spd_model_t *m) {
   return false;
 }
 
+/* A pooling over the whole map (no window of its own): its output is
+ * rank 1, the channels, and the Dense tail reads it without a Flatten. */
+static bool is_global_pool(const spd_layer_t *l) {
+  return is_pool(l->config.kind) && l->output_shape.rank == 1;
+}
+
 static wstage_t stage_of_layer(const spd_layer_t *l, int index) {
   const spd_layer_config_t *c = &l->config;
   const spd_shape_t *in = &l->input_shape, *out = &l->output_shape;
@@ -392,13 +398,42 @@ static wstage_t stage_of_layer(const spd_layer_t *l, int index) {
                                             (int32_t)s.s_h, (int32_t)s.d_h);
   s.pad_l = one_d ? 0 : (uint32_t)spd__layer_pad_before(c, 1, (int32_t)s.in_w, (int32_t)s.k_w,
                                                         (int32_t)s.s_w, (int32_t)s.d_w);
+  if (is_global_pool(l)) {
+    /* GlobalAveragePooling2D / GlobalMaxPooling2D: one valid window as
+     * large as the map, one output row and column. The average of all
+     * h*w taps times the constant 1/(h*w), and the first maximum, are the
+     * fixed-point reference's global pooling bit for bit (base/fx_conv.c). */
+    s.out_h = s.out_w = 1;
+    s.out_c = s.in_c;
+    s.k_h = s.s_h = s.in_h;
+    s.k_w = s.s_w = s.in_w;
+    s.d_h = s.d_w = 1;
+    s.pad_t = s.pad_l = 0;
+  }
   return s;
+}
+
+/* A ZeroPadding2D before a convolution: the convolution reads the
+ * unpadded map and pads it virtually by the padding's rows and columns
+ * more before (after: the taps beyond the map are skipped anyway). Its
+ * output size and window positions are unchanged, and a skipped tap is a
+ * zero's: nothing in the forward sum or the weight gradient, and the dX
+ * the padding would drop is never formed. The reference rounds the
+ * convolution's dX sums into the padding's gradient format and passes it
+ * on; that format is its producer's (a data mover's), so the producer's
+ * one rounding of the same sums is the same bits. */
+static void pad_stage(wstage_t *st, const spd_layer_t *zp) {
+  const int32_t *p = zp->config.pads; /* top, left, bottom, right */
+  st->in_h -= (uint32_t)(p[0] + p[2]);
+  st->in_w -= (uint32_t)(p[1] + p[3]);
+  st->pad_t += (uint32_t)p[0];
+  st->pad_l += (uint32_t)p[1];
 }
 
 /* Input, window layers (Activation after a linear convolution folded in,
  * Dropout passed through), then Flatten: the Dense tail starts there. */
 static int collect(csearch_t *S, const spd_model_t *m) {
-  int n = 0;
+  int n = 0, padding = -1; /* a ZeroPadding2D waiting for its convolution */
   for (int i = 1; i < m->n_layers; i++) {
     const spd_layer_t *l = &m->layers[i];
     spd_layer_kind_t k = l->config.kind;
@@ -420,8 +455,36 @@ static int collect(csearch_t *S, const spd_model_t *m) {
                           "take a %s slope or alpha from 0 to below 2 (--backend reference "
                           "runs it)", l->config.name, spd_layer_kind_name(k),
                           spd_activation_name(l->config.activation));
+    if (is_pool(k) && is_global_pool(l)) {
+      if (l->input_shape.rank != 3)
+        return spd_ctx_fail(S->ctx, SPD_EUNSUPPORTED, "layer '%s' (%s): the machine pools "
+                            "(rows, columns, channels) maps; this input has rank %d",
+                            l->config.name, spd_layer_kind_name(k), l->input_shape.rank);
+      /* Its channels are the Dense tail's input: the tail starts after it. */
+      S->st[n++] = stage_of_layer(l, i);
+      if (i + 1 >= m->n_layers)
+        break;
+      S->tail = i + 1;
+      S->n = n;
+      return 0;
+    }
+    if (role_of(k) == SPD_OPM_PAD) {
+      const spd_layer_t *r = i + 1 < m->n_layers ? &m->layers[i + 1] : NULL;
+      if (!r || !is_conv(r->config.kind) || r->n_inbound != 1 || r->inbound[0] != i ||
+          r->input_shape.rank != 3)
+        return spd_ctx_fail(S->ctx, SPD_EUNSUPPORTED, "layer '%s' (%s): the machine applies a "
+                            "zero padding as extra padding of the Conv2D that reads it, and "
+                            "'%s' (%s) reads this one (--backend reference runs it)",
+                            l->config.name, spd_layer_kind_name(k),
+                            r ? r->config.name : "(none)",
+                            r ? spd_layer_kind_name(r->config.kind) : "the loss");
+      padding = i;
+      continue;
+    }
     if (is_conv(k) || is_pool(k)) {
       S->st[n++] = stage_of_layer(l, i);
+      if (padding == i - 1 && padding >= 0)
+        pad_stage(&S->st[n - 1], &m->layers[padding]);
       continue;
     }
     if (role_of(k) == SPD_OPM_MASK)
@@ -443,16 +506,24 @@ static int collect(csearch_t *S, const spd_model_t *m) {
                         l->config.name, spd_layer_kind_name(k));
   }
   return spd_ctx_fail(S->ctx, SPD_EUNSUPPORTED, "model '%s': the convolutions must end in a "
-                      "Flatten and Dense layers", m->name);
+                      "Flatten or a global pooling and Dense layers", m->name);
 }
 
 /* A pooling right after a convolution whose windows do not overlap in rows
  * is computed by the convolution's tiles (docs/conv-on-machine.md,
  * "Fused pooling"). */
+static bool global_stage(const csearch_t *S, int si) {
+  return S->st[si].pool && S->st[si].out_h == 1 && S->st[si].out_w == 1 &&
+         S->st[si].k_h == S->st[si].in_h && S->st[si].k_w == S->st[si].in_w && S->st[si].in_h > 1;
+}
+
 static void fuse_pools(csearch_t *S) {
   for (int si = 1; si < S->n; si++) {
     wstage_t *p = &S->st[si], *c = &S->st[si - 1];
-    if (p->pool && !c->pool && c->fused < 0 && p->k_h <= p->s_h) {
+    /* A global pooling is not fused: its one window row would make the
+     * convolution's tile hold every row of the map (and its dX buffers);
+     * on its own tiles it is cut by channels, the convolution by rows. */
+    if (p->pool && !c->pool && c->fused < 0 && p->k_h <= p->s_h && !global_stage(S, si)) {
       c->fused = si;
       p->fused_into = si - 1;
     }
