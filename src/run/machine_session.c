@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "map/partition_chain.h"
 #include "run/machine_roofline.h"
 #include "run/machine_session.h"
 
@@ -416,6 +417,8 @@ int spd_machine_fit_run(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *mac
                         "machine training: sparse categorical cross-entropy after a softmax "
                         "output layer (or from the logits of a linear one, from_logits), "
                         "integer labels, epochs and batch size >= 1");
+  if ((err = spd__partition_chain_check(ctx, m)))
+    return err;
   for (int i = 1; i < m->n_layers; i++) {
     spd_layer_kind_t k = m->layers[i].config.kind;
     spd_op_machine_t role = spd__layer_op(k)->machine;

@@ -54,6 +54,11 @@ NETS = {
                   data_format="channels_last"),
             conv("c2", 6, 3, activation="relu"),
             layer("GlobalMaxPooling2D", "gmp", data_format="channels_last", keepdims=False)],
+    # a global average of an average pooling's tiles, a Dropout reading it
+    "pooled_dropout": [conv("c1", 3, 3, activation="relu"),
+                       layer("AveragePooling2D", "ap", pool_size=[2, 2], strides=[2, 2],
+                             padding="valid", data_format="channels_last"),
+                       GAP, layer("Dropout", "drop", rate=0.3)],
     # asymmetric padding before a valid 3x3 and before a stride-2 valid 3x3
     "zero_padding": [layer("ZeroPadding2D", "zp0", padding=[[1, 0], [2, 1]],
                            data_format="channels_last"),
@@ -118,3 +123,43 @@ def test_zero_padding_before_a_pooling_is_refused_naming_it(tmp_path, tiny_data)
     assert r.returncode != 0
     assert "layer 'zp' (ZeroPadding2D)" in r.stderr
     assert "'mp' (MaxPooling2D) reads this one" in r.stderr
+
+
+def functional_resblock(tmp_path):
+    """Conv -> (Conv -> Conv) + shortcut -> Add -> ReLU -> GAP -> Dense."""
+    def node(*names):
+        tensors = [{"class_name": "__keras_tensor__", "config": {"keras_history": [n, 0, 0]}}
+                   for n in names]
+        return [{"args": [tensors if len(tensors) > 1 else tensors[0]], "kwargs": {}}]
+
+    def at(spec, *inputs):
+        return {**spec, "name": spec["config"]["name"], "inbound_nodes": node(*inputs)}
+
+    layers = [{"class_name": "InputLayer", "name": "input", "inbound_nodes": [],
+               "config": {"batch_input_shape": [None, 28, 28, 1], "dtype": "float32",
+                          "name": "input"}},
+              at(conv("stem", 4, 3, activation="relu"), "input"),
+              at(conv("c1", 4, 3, activation="relu"), "stem"), at(conv("c2", 4, 3), "c1"),
+              at(layer("Add", "add"), "stem", "c2"), at(layer("ReLU", "relu"), "add"),
+              at(GAP, "relu"), at(head(), "gap")]
+    path = tmp_path / "resblock.json"
+    path.write_text(json.dumps({"class_name": "Functional", "keras_version": "3.3.3",
+                                "config": {"name": "resblock", "layers": layers,
+                                           "input_layers": [["input", 0, 0]],
+                                           "output_layers": [["out", 0, 0]]}}))
+    return str(path)
+
+
+@pytest.mark.parametrize("command", ["map", "train"])
+def test_residual_block_refusal_names_the_shortcut(command, tmp_path, tiny_data):
+    """DAG partitioning is not done: the message names the first layer that
+    makes the model a graph and why, not a layer kind or a missing core."""
+    path = functional_resblock(tmp_path)
+    extra = ["--data", tiny_data, "--epochs", "1"] if command == "train" else []
+    r = run(command, path, "--machine", "spinn5", *extra)
+    assert r.returncode != 0
+    assert ("layer 'stem' (Conv2D): its output is read by 2 layers ('c1', 'add'): the machine "
+            "maps chains of layers") in r.stderr
+    ok = run("train", path, "--data", tiny_data, "--epochs", "1", "--backend", "reference",
+             "--numeric", "fixed") if command == "train" else None
+    assert ok is None or ok.returncode == 0, ok.stderr
