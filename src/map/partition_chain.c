@@ -1,9 +1,9 @@
-/* What the partitioners map is a chain: every layer fed by the layer
- * before it, and read by at most one layer. A residual network's join (Add,
- * Concatenate) or a tensor read by several layers (its shortcut) is not
- * partitioned on the machine yet (docs/dag-on-machine.md); this check names
- * the first layer in model order that makes the model a graph rather than a
- * chain, and why, before any layer's own check would blame something else. */
+/* The Dense partitioner maps chains: every layer fed by the layer before
+ * it and read by at most one layer. The convolution partitioner maps a
+ * graph of window layers joined by Add (docs/dag-on-machine.md) and checks
+ * it itself (partition_conv.c, collect). This check names the first layer
+ * in model order that the machine cannot map as a join or a fan-out, and
+ * why, before any layer's own check would blame something else. */
 #include <stdio.h>
 #include <string.h>
 
@@ -22,12 +22,27 @@ static void name_list(const spd_model_t *m, const int *idx, int n, char *buf, si
 }
 
 int spd__partition_chain_check(spd_ctx_t *ctx, const spd_model_t *m) {
-  static const char why[] = "the machine maps chains of layers; joins (Add, Concatenate) and "
-                            "outputs read by several layers are not partitioned yet (issue 12: "
-                            "DAG partitioning); --backend reference runs it";
+  static const char why[] = "the machine maps chains of Dense layers, and graphs of "
+                            "convolutions and poolings joined by Add; --backend reference runs it";
+  bool windows = false;
+  for (int i = 1; i < m->n_layers; i++) {
+    spd_op_machine_t r = spd__op_of(&m->layers[i])->machine;
+    windows |= r == SPD_OPM_CONV || r == SPD_OPM_POOL;
+  }
   for (int i = 0; i < m->n_layers; i++) {
     const spd_layer_t *l = &m->layers[i];
     char names[200];
+    bool add = spd__op_of(l)->machine == SPD_OPM_ADD;
+    if (l->n_inbound > 1 && windows && !add) {
+      name_list(m, l->inbound, l->n_inbound, names, sizeof names);
+      return spd_ctx_fail(ctx, SPD_EUNSUPPORTED, "layer '%s' (%s) joins %d inputs (%s): the "
+                          "machine joins window layers with Add only (Concatenate is not "
+                          "mapped yet, docs/dag-on-machine.md); --backend reference runs it",
+                          l->config.name, spd_layer_kind_name(l->config.kind), l->n_inbound,
+                          names);
+    }
+    if (windows)
+      continue; /* the convolution partitioner checks the graph */
     if (l->n_inbound > 1) {
       name_list(m, l->inbound, l->n_inbound, names, sizeof names);
       return spd_ctx_fail(ctx, SPD_EUNSUPPORTED, "layer '%s' (%s) joins %d inputs (%s): %s",
