@@ -676,14 +676,15 @@ static int collect(csearch_t *S, const spd_model_t *m) {
 /* Every stage but the last is read by a stage; the last by the Dense tail
  * only (its values go to the Flatten or are the global pooling's). */
 static int check_graph(csearch_t *S, const spd_model_t *m) {
+  int last = spd__pc_owner(S, S->n - 1); /* a convolution with the last pooling fused */
   for (int si = 0; si < S->n; si++) {
     int rd[SPD_PC_MAX_READERS], nr = spd__pc_readers(S, si, rd);
-    if (S->st[si].fused_into >= 0 || (si == S->n - 1) == (nr == 0))
+    if (S->st[si].fused_into >= 0 || (si == last) == (nr == 0))
       continue;
     return graph_fail(S, &m->layers[S->st[si].layer],
-                      si == S->n - 1 ? "the last window layer is read by the Dense layers only"
-                                     : "its output reaches the Dense layers only through the "
-                                       "last window layer");
+                      si == last ? "the last window layer is read by the Dense layers only"
+                                 : "its output reaches the Dense layers only through the "
+                                   "last window layer");
   }
   return 0;
 }
