@@ -487,9 +487,8 @@ static void pad_stage(wstage_t *st, const spd_layer_t *zp) {
 /* The stage whose output model layer @p i holds: a stage layer's own,
  * else (a Dropout, a folded activation, a padding, Flatten) its input's;
  * -1 the model input, -2 none. */
-static int source_stage(const int *stage_of, const spd_model_t *m, int i) {
-  return i <= 0 ? -1 : stage_of[i] != -2 ? stage_of[i] : -2;
-  (void)m;
+static int source_stage(const int *stage_of, int i) {
+  return i <= 0 ? -1 : stage_of[i];
 }
 
 static int graph_fail(csearch_t *S, const spd_layer_t *l, const char *why) {
@@ -498,7 +497,7 @@ static int graph_fail(csearch_t *S, const spd_layer_t *l, const char *why) {
                       spd_layer_kind_name(l->config.kind), why);
 }
 
-/* Layers with one reader only: how many layers read model layer @p i. */
+/* How many layers read model layer @p i. */
 static int n_readers(const spd_model_t *m, int i) {
   int n = 0;
   for (int j = i + 1; j < m->n_layers; j++)
@@ -522,7 +521,7 @@ static int collect(csearch_t *S, const spd_model_t *m) {
     const spd_layer_t *l = &m->layers[i];
     spd_layer_kind_t k = l->config.kind;
     int in0 = l->n_inbound > 0 ? l->inbound[0] : -1;
-    int src0 = in0 >= 0 ? source_stage(stage_of, m, in0) : -2;
+    int src0 = in0 >= 0 ? source_stage(stage_of, in0) : -2;
     if (l->n_inbound < 1 || src0 == -2) {
       err = spd_ctx_fail(S->ctx, SPD_EUNSUPPORTED, "layer '%s': the convolution partitioner "
                          "maps window layers fed by window layers or the input; this one is "
@@ -551,7 +550,7 @@ static int collect(csearch_t *S, const spd_model_t *m) {
     /* Only the first stage reads the model input (its sources credit it). */
     if ((is_conv(k) || is_pool(k) || role_of(k) == SPD_OPM_ADD) && n > 0)
       for (int q = 0; q < l->n_inbound && !err; q++)
-        if (source_stage(stage_of, m, l->inbound[q]) == -1)
+        if (source_stage(stage_of, l->inbound[q]) == -1)
           err = graph_fail(S, l, "only the first window layer may read the model input");
     if (err)
       break;
@@ -564,7 +563,7 @@ static int collect(csearch_t *S, const spd_model_t *m) {
       st.add = true;
       st.n_src = l->n_inbound;
       for (int q = 0; q < l->n_inbound && !err; q++) {
-        st.src[q] = source_stage(stage_of, m, l->inbound[q]);
+        st.src[q] = source_stage(stage_of, l->inbound[q]);
         if (st.src[q] < 0)
           err = graph_fail(S, l, "the machine adds the outputs of window layers");
         for (int r = 0; r < q && !err; r++)
@@ -630,6 +629,12 @@ static int collect(csearch_t *S, const spd_model_t *m) {
       continue;
     }
     if (role_of(k) == SPD_OPM_MASK) {
+      /* the producer's tiles mask what they send, to every reader */
+      if (l->config.rate > 0 && n_readers(m, in0) > 1) {
+        err = graph_fail(S, l, "the machine masks a Dropout's values in the tiles that send "
+                               "them, and other layers read the same values unmasked");
+        break;
+      }
       stage_of[i] = src0;
       continue;
     }

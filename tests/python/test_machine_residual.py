@@ -122,3 +122,15 @@ def test_shortcut_from_the_input_is_refused_naming_it(tmp_path, tiny_data):
             "--epochs", "1")
     assert r.returncode != 0
     assert "layer 'add' (Add): only the first window layer may read the model input" in r.stderr
+
+
+def test_dropout_on_a_shared_output_is_refused_naming_it(tmp_path, tiny_data):
+    """The producer's tiles would mask what they send to the Add as well."""
+    body = [at(conv("stem", 4, 3, activation="relu"), "input"),
+            at(layer("Dropout", "drop", rate=0.5), "stem"), at(conv("c1", 4, 3), "drop"),
+            at(layer("Add", "add"), "stem", "c1"), at(GAP, "add"), at(head(), "gap")]
+    r = run("train", functional(tmp_path, "shared_dropout", body), "--data", tiny_data,
+            "--epochs", "1")
+    assert r.returncode != 0
+    assert ("layer 'drop' (Dropout): the machine masks a Dropout's values in the tiles that "
+            "send them, and other layers read the same values unmasked") in r.stderr
