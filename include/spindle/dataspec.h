@@ -138,6 +138,7 @@ typedef struct spd_ds_window {
 #define SPD_DS_POOL_NONE 0u
 #define SPD_DS_POOL_MAX 1u
 #define SPD_DS_POOL_AVG 2u
+#define SPD_DS_POOL_ADD 3u /* an Add's tile: its inputs' blocks summed (docs/dag-on-machine.md) */
 
 /** Training: the mask of a Dropout layer that reads what a core sends,
  *  as the reference draws it (src/nn/fx_pass.c forward_dropout): element e
@@ -236,6 +237,17 @@ typedef struct spd_ds_config {
   uint32_t record_read_addr;   /* a word the host writes: records it has
                                   read; the sink writes record n only once
                                   n - that < record_ring */
+  /* graphs (docs/dag-on-machine.md): an Add tile (pool_kind
+   * SPD_DS_POOL_ADD) sums add_inputs blocks of its values, input k's
+   * shifted left by add_up[k] to frac acc_frac, rounds once into add_frac,
+   * then applies act_* (a folded activation, or linear at add_frac); its
+   * dZ goes back at add_grad_frac. dx_shift[k]: the left shift of the dX
+   * sums sent to input k's producers (a conv tile: k = 0), so that a
+   * producer read by several layers sums them at one frac. */
+  uint32_t add_inputs;
+  int32_t add_up[8];
+  int32_t add_frac, add_grad_frac;
+  int32_t dx_shift[8];
 } spd_ds_config_t;
 
 /** Words of a record the loss core sends the sink after its outputs: the

@@ -219,7 +219,9 @@ int spd_partition_dense(spd_ctx_t *ctx, const spd_model_t *model, const spd_mach
 /** Cut any supported model: Dense chains as spd_partition_dense (the same
  *  graph), and chains of Conv1D/Conv2D, MaxPooling/AveragePooling 1D/2D
  *  (an Activation after a linear convolution folded in, Dropout passed
- *  through) ending in Flatten and Dense layers (docs/conv-on-machine.md).
+ *  through, ZeroPadding2D folded into its Conv2D) ending in Flatten or a
+ *  global pooling and Dense layers (docs/conv-on-machine.md), or graphs of
+ *  those window layers joined by Add (docs/dag-on-machine.md).
  *  Errors as spd_partition_dense; a convolution needing input-channel
  *  splitting (its one-row tile does not fit a core) fails naming the layer. */
 int spd_partition_model(spd_ctx_t *ctx, const spd_model_t *model, const spd_machine_t *machine,

@@ -155,11 +155,14 @@ uint64_t spd_conv_mem_dtcm(const spd_conv_mem_t *t) {
       sum += kal((uint64_t)t->n_conv * 8u) + kal((uint64_t)t->n_conv * 4u) +
              kal(ks * t->n_conv * 2u);
     sum += (pool ? kal((uint64_t)t->n_out * 2u) : 0) + (max ? kal(ks * t->n_out * 4u) : 0);
+    /* an Add tile keeps its y (per slot when training) */
+    sum += t->pool == SPD_DS_POOL_ADD ? kal(ks * t->n_out * 2u) : 0;
   } else {
     if (t->conv)
       sum += kal(ks * t->n_conv * 4u);
     sum += (pool ? kal((uint64_t)t->n_out * 4u) : 0) +
            (max && t->train ? kal(s * t->n_out * 4u) : 0);
+    sum += t->pool == SPD_DS_POOL_ADD ? kal(ks * t->n_out * 4u) : 0;
   }
   /* the data region: kernel slice, bias, an average pooling's 1/count */
   if (t->conv)

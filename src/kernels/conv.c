@@ -298,6 +298,35 @@ static bool keep(ctile_t *t, uint32_t seq, uint32_t i) {
   return spd_kc_drop_keep(&t->drop, t->kc.core, seq, e);
 }
 
+/* An Add tile (docs/dag-on-machine.md): input k's block of x shifted to
+ * the finest frac and summed exactly, rounded once into the Add's format,
+ * then the folded activation re-reads it (z exact at frac 16) and rounds
+ * once more into its own, as the reference's two layers do; @p y keeps
+ * the result. */
+static void add_fixed(ctile_t *t, const int16_t *x, int16_t *y) {
+  const spd_ds_config_t *c = &t->kc.cfg;
+  for (uint32_t i = 0; i < t->n_out; i++) {
+    int64_t acc = 0;
+    for (uint32_t k = 0; k < c->add_inputs; k++)
+      acc += (int64_t)x[k * t->n_out + i] * ((int64_t)1 << c->add_up[k]);
+    int16_t sum = spd_fx_to16(acc, c->acc_frac, c->add_frac, &t->saturations);
+    y[i] = spd_fx_act_forward(&t->act, spd_fx_to32(sum, c->add_frac, SPD_FX_Z_FRAC,
+                                                   &t->saturations),
+                              &t->saturations);
+  }
+}
+
+static void add_float(ctile_t *t, const float *x, float *y) {
+  const spd_ds_config_t *c = &t->kc.cfg;
+  float alpha = spd_kc_u2f((uint32_t)c->act_alpha);
+  for (uint32_t i = 0; i < t->n_out; i++) {
+    float sum = x[i];
+    for (uint32_t k = 1; k < c->add_inputs; k++)
+      sum += x[k * t->n_out + i];
+    y[i] = spd_kc_act_float(c->act_kind, alpha, sum);
+  }
+}
+
 static void forward(ctile_t *t, uint32_t slot) {
   spd_kc_t *kc = &t->kc;
   const spd_ds_config_t *c = &kc->cfg;
@@ -317,7 +346,11 @@ static void forward(ctile_t *t, uint32_t slot) {
       x = yc;
     }
     const int16_t *y = x;
-    if (pool) {
+    if (c->pool_kind == SPD_DS_POOL_ADD) {
+      int16_t *ya = t->y16 + (t->train ? slot * t->n_out : 0u);
+      add_fixed(t, x, ya);
+      y = ya;
+    } else if (pool) {
       pool_fixed(t, x, t->p16, t->argmax ? t->argmax + (t->train ? slot * t->n_out : 0u) : NULL);
       y = t->p16;
     }
@@ -332,7 +365,11 @@ static void forward(ctile_t *t, uint32_t slot) {
       x = yc;
     }
     const float *y = x;
-    if (pool) {
+    if (c->pool_kind == SPD_DS_POOL_ADD) {
+      float *ya = t->yf + (t->train ? slot * t->n_out : 0u);
+      add_float(t, x, ya);
+      y = ya;
+    } else if (pool) {
       pool_float(t, x, t->pf, t->argmax ? t->argmax + (t->train ? slot * t->n_out : 0u) : NULL);
       y = t->pf;
     }
@@ -482,7 +519,16 @@ static void backward_float(ctile_t *t, uint32_t slot, uint32_t seq) {
   const float *dy = t->dyf;
   float *dx = t->dxf;
   bool below = sends_dx(t);
-  if (c->pool_kind != SPD_DS_POOL_NONE) {
+  if (c->pool_kind == SPD_DS_POOL_ADD) { /* the same dZ to every input */
+    float alpha = spd_kc_u2f((uint32_t)c->act_alpha);
+    const float *y = t->yf + slot * t->n_out;
+    for (uint32_t i = 0; i < t->n_out; i++) {
+      float dz = spd_kc_act_grad_float(c->act_kind, alpha, y[i], dy[i]);
+      for (uint32_t k = 0; k < c->add_inputs; k++)
+        dx[k * t->n_out + i] = dz;
+    }
+    spd_core_charge(kc->core, t->n_out * (c->add_inputs + 1u) * SPD_COST_ADD_FLOAT);
+  } else if (c->pool_kind != SPD_DS_POOL_NONE) {
     const int32_t *am = t->argmax ? t->argmax + slot * t->n_out : NULL;
     pool_float_back(t, t->dyf, am, t->conv ? t->backf : t->dxf, t->conv ? t->n_conv : t->n_in);
     spd_core_charge(kc->core, t->n_out * t->gp.k_h * t->gp.k_w * SPD_COST_ADD_FLOAT);
@@ -510,7 +556,8 @@ static void backward(ctile_t *t, uint32_t slot) {
     backward_float(t, slot, seq);
     return;
   }
-  bool pool = c->pool_kind != SPD_DS_POOL_NONE;
+  bool add = c->pool_kind == SPD_DS_POOL_ADD;
+  bool pool = c->pool_kind != SPD_DS_POOL_NONE && !add;
   int32_t sent_frac = pool ? c->pool_grad_frac : c->grad_frac;
   int64_t *acc = (int64_t *)(t->dyacc + slot * t->n_out);
   for (uint32_t i = 0; i < t->n_out; i++) {
@@ -521,7 +568,20 @@ static void backward(ctile_t *t, uint32_t slot) {
   const int16_t *dy = t->dy;
   int64_t *dx = t->dx; /* a pool tile's dX is its pooling's */
   int32_t dx_frac = c->weight_frac + c->grad_frac;
-  if (pool) {
+  if (add) {
+    /* dZ through the folded activation, rounded once into the Add's dZ
+     * format (the reference's second layer), the same to every input,
+     * shifted to each producer's dY frac (exact) */
+    const int16_t *y = t->y16 + slot * t->n_out;
+    for (uint32_t i = 0; i < t->n_out; i++) {
+      int16_t dz = spd_fx_act_backward(&t->act, y[i], t->dy[i], &t->saturations);
+      int64_t dza = spd_fx_to16(dz, c->grad_frac, c->add_grad_frac, &t->saturations);
+      for (uint32_t k = 0; k < c->add_inputs; k++)
+        dx[k * t->n_out + i] = dza * ((int64_t)1 << c->dx_shift[k]);
+    }
+    spd_core_charge(kc->core, t->n_out * (c->add_inputs + 1u) * SPD_COST_ADD_FIXED +
+                                  t->n_out * spd_kc_act_cycles(true, c->act_kind));
+  } else if (pool) {
     int64_t *back = t->conv ? t->back : t->dx;
     uint32_t n = t->conv ? t->n_conv : t->n_in;
     memset(back, 0, n * sizeof *back);
@@ -557,9 +617,13 @@ static void backward(ctile_t *t, uint32_t slot) {
     }
   }
   (void)dx_frac; /* the receiver knows it (its dy_from_frac) */
+  /* a producer several layers read sums their dX at the largest of their
+   * fracs: this layer's sums go up to it, exactly (an Add's are already) */
+  int64_t up = add ? 1 : (int64_t)1 << c->dx_shift[0];
   for (uint32_t i = 0; below && i < t->n_in; i++) {
-    t->dxown[2 * i] = (uint32_t)(uint64_t)dx[i];
-    t->dxown[2 * i + 1] = (uint32_t)((uint64_t)dx[i] >> 32);
+    uint64_t d = (uint64_t)(dx[i] * up);
+    t->dxown[2 * i] = (uint32_t)d;
+    t->dxown[2 * i + 1] = (uint32_t)(d >> 32);
   }
   backward_done(t, slot, seq, below);
 }
@@ -707,7 +771,8 @@ static void geometry(ctile_t *t) {
   g.pad_top = g.pad_top + (int)row0 - (int)c->out_lo * g.stride_h;
   t->gp = g;
   if (!t->conv)
-    t->n_in = rows * (uint32_t)g.in_w * t->b;
+    t->n_in = rows * (uint32_t)g.in_w * t->b *
+              (c->pool_kind == SPD_DS_POOL_ADD ? c->add_inputs : 1u); /* every input's block */
   t->n_out = c->out_n * (uint32_t)g.out_w * t->b;
 }
 
@@ -830,7 +895,8 @@ static int ctile_main(spd_core_t *core, uint32_t params, uint32_t role) {
   t->train = c->flags & SPD_DS_TRAIN;
   t->owner = c->flags & SPD_DS_OWNER;
   t->conv = role == SPD_DS_ROLE_CONV;
-  if ((!t->conv && c->pool_kind == SPD_DS_POOL_NONE) || c->cols == 0)
+  if ((!t->conv && c->pool_kind == SPD_DS_POOL_NONE) || c->cols == 0 ||
+      (c->pool_kind == SPD_DS_POOL_ADD && (t->conv || c->add_inputs < 1 || c->add_inputs > 8)))
     return SPD_EINVAL;
   t->act = (spd_fx_act_params_t){(spd_fx_act_t)c->act_kind, c->act_out_frac, c->act_alpha};
   spd_kc_drop_init(&t->drop, kc);
@@ -855,6 +921,8 @@ static int ctile_main(spd_core_t *core, uint32_t params, uint32_t role) {
       return SPD_ENOMEM;
     if (c->pool_kind == SPD_DS_POOL_MAX && !(t->argmax = spd_kc_alloc(kc, ks * t->n_out * 4u)))
       return SPD_ENOMEM;
+    if (c->pool_kind == SPD_DS_POOL_ADD && !(t->y16 = spd_kc_alloc(kc, ks * t->n_out * 2u)))
+      return SPD_ENOMEM;
   } else {
     t->xf = x;
     uint32_t ks = t->train ? s : 1u;
@@ -864,6 +932,8 @@ static int ctile_main(spd_core_t *core, uint32_t params, uint32_t role) {
       return SPD_ENOMEM;
     if (t->train && c->pool_kind == SPD_DS_POOL_MAX &&
         !(t->argmax = spd_kc_alloc(kc, s * t->n_out * 4u)))
+      return SPD_ENOMEM;
+    if (c->pool_kind == SPD_DS_POOL_ADD && !(t->yf = spd_kc_alloc(kc, ks * t->n_out * 4u)))
       return SPD_ENOMEM;
   }
   if ((err = load_data(t)))

@@ -125,23 +125,125 @@ static void train_config(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_config_
 
 static bool is_maxpool(spd_layer_kind_t k);
 
-/* Frac of the dX sums the layer reading model layer @p sent's output
- * sends back: w + g of a convolution or Dense layer, g of a max pooling,
- * g + 16 of an average pooling (base/fx_conv.h). */
-static int32_t dx_frac_of_reader(const spd__ds_inputs_t *in, int sent) {
-  const spd_model_t *m = in->model;
-  int r = sent + 1;
-  while (r < m->n_layers && (spd__op_of(&m->layers[r])->machine == SPD_OPM_PASS ||
-                             spd__op_of(&m->layers[r])->machine == SPD_OPM_MASK ||
-                             spd__layer_fold_target(m, r) >= 0))
-    r++;
-  if (r >= m->n_layers)
-    return 0;
+static bool is_add(const spd_model_t *m, int l) {
+  return l > 0 && spd__op_of(&m->layers[l])->machine == SPD_OPM_ADD;
+}
+
+/* How many layers read model layer @p i. */
+static int readers_of(const spd_model_t *m, int i, int *first) {
+  int n = 0;
+  for (int j = i + 1; j < m->n_layers; j++)
+    for (int k = 0; k < m->layers[j].n_inbound; k++)
+      if (m->layers[j].inbound[k] == i) {
+        if (!n && first)
+          *first = j;
+        n++;
+        break;
+      }
+  return n;
+}
+
+/* The activation layer folded into Add layer @p add (its only reader, an
+ * activation: the Add's tiles apply it, docs/dag-on-machine.md), or -1. */
+static int add_folded_act(const spd_model_t *m, int add) {
+  int r = -1;
+  if (!is_add(m, add) || readers_of(m, add, &r) != 1)
+    return -1;
+  return spd__op_of(&m->layers[r])->machine == SPD_OPM_FOLD_ACT ? r : -1;
+}
+
+/* Layers between a producer's tiles and its readers' that carry its
+ * values on: Flatten, Reshape, Dropout, a padding folded into its Conv2D,
+ * an activation folded into its producer (a convolution's or an Add's). */
+static bool carries_values(const spd_model_t *m, int r) {
+  spd_op_machine_t role = spd__op_of(&m->layers[r])->machine;
+  return role == SPD_OPM_PASS || role == SPD_OPM_MASK || role == SPD_OPM_PAD ||
+         spd__layer_fold_target(m, r) >= 0 ||
+         (m->layers[r].n_inbound == 1 && add_folded_act(m, m->layers[r].inbound[0]) == r);
+}
+
+/* The layer whose tiles send the values model layer @p l holds. */
+static int sent_by(const spd_model_t *m, int l) {
+  while (l > 0 && carries_values(m, l))
+    l = m->layers[l].inbound[0];
+  return l;
+}
+
+/* Frac of the dX one reader @p r sends back: w + g of a convolution or
+ * Dense layer, an Add's g, g of a max pooling, g + 16 of an average
+ * pooling (base/fx_conv.h). */
+static int32_t dx_frac_of(const spd__ds_inputs_t *in, int r) {
   const spd_layer_numerics_t *pl = &in->plan->layers[r];
-  spd_layer_kind_t k = m->layers[r].config.kind;
-  if (spd__op_has(&m->layers[r], SPD_OP_WEIGHTS))
+  if (spd__op_has(&in->model->layers[r], SPD_OP_WEIGHTS))
     return pl->weight_frac + pl->grad_frac;
-  return is_maxpool(k) ? pl->grad_frac : pl->grad_frac + 16;
+  if (is_add(in->model, r))
+    return pl->grad_frac;
+  return is_maxpool(in->model->layers[r].config.kind) ? pl->grad_frac : pl->grad_frac + 16;
+}
+
+static int32_t max_reader_frac(const spd__ds_inputs_t *in, int sent, int32_t best) {
+  const spd_model_t *m = in->model;
+  for (int j = sent + 1; j < m->n_layers; j++)
+    for (int k = 0; k < m->layers[j].n_inbound; k++)
+      if (m->layers[j].inbound[k] == sent) {
+        int32_t f = carries_values(m, j) ? max_reader_frac(in, j, best) : dx_frac_of(in, j);
+        best = f > best ? f : best;
+        break;
+      }
+  return best;
+}
+
+/* Frac of the dX sums the layers reading model layer @p sent's output
+ * send back, the largest when several read it (each shifts its sums up to
+ * it: dx_shift); 0 when nothing reads it. */
+static int32_t dx_frac_of_reader(const spd__ds_inputs_t *in, int sent) {
+  int32_t f = max_reader_frac(in, sent, INT32_MIN);
+  return f == INT32_MIN ? 0 : f;
+}
+
+/* Input k (in the inbound order of window layer @p l) whose values model
+ * layer @p sent's tiles send; 0 when none matches. */
+static int input_index(const spd_model_t *m, int l, int sent) {
+  for (int k = 0; k < m->layers[l].n_inbound; k++)
+    if (sent_by(m, m->layers[l].inbound[k]) == sent_by(m, sent))
+      return k;
+  return 0;
+}
+
+/* An Add tile: the exact sum's frac (the finest input's), each input's
+ * shift to it, the Add's own format, and the activation folded into it (or
+ * the identity at the Add's format); training: its dY frac is the sent
+ * layer's, its dZ goes back at the Add's gradient frac, shifted to each
+ * producer's dY frac. */
+static void configure_add(const spd__ds_inputs_t *in, const spd_vertex_t *v,
+                          spd_ds_config_t *c) {
+  const spd_model_t *m = in->model;
+  const spd_layer_t *l = &m->layers[v->layer];
+  int a = add_folded_act(m, v->layer);
+  act_config(in, a >= 0 ? a : v->layer, c);
+  int32_t finest = 0;
+  for (int k = 0; k < l->n_inbound; k++) {
+    int32_t f = in->plan->layers[l->inbound[k]].act_frac;
+    finest = f > finest ? f : finest;
+  }
+  c->add_inputs = (uint32_t)l->n_inbound;
+  for (int k = 0; k < l->n_inbound; k++)
+    c->add_up[k] = finest - in->plan->layers[l->inbound[k]].act_frac;
+  c->acc_frac = finest;
+  c->add_frac = in->plan->layers[v->layer].act_frac;
+}
+
+/* Training: the left shift of the dX sums window tile @p v sends to each
+ * input's producer (the producer's dY frac less this layer's dX frac). */
+static void dx_shifts(const spd__ds_inputs_t *in, const spd_vertex_t *v, spd_ds_config_t *c) {
+  const spd_model_t *m = in->model;
+  const spd_layer_t *l = &m->layers[v->layer];
+  int32_t own = dx_frac_of(in, v->layer);
+  for (int k = 0; k < l->n_inbound && k < 8; k++) {
+    int p = sent_by(m, l->inbound[k]);
+    int32_t s = p > 0 ? dx_frac_of_reader(in, p) - own : 0;
+    c->dx_shift[k] = s > 0 ? s : 0;
+  }
 }
 
 /* Training of a conv or pool tile: the block's place in the kernel (its
@@ -153,6 +255,13 @@ static uint32_t train_window(const spd__ds_inputs_t *in, const spd_vertex_t *v,
                              spd_ds_config_t *c) {
   const spd_conv_tiling_t *t = spd_machine_graph_conv_tiling(in->g, v->layer);
   int sent = v->fused_pool ? v->fused_pool : v->layer;
+  if (is_add(in->model, v->layer)) { /* the values sent are the folded activation's */
+    int a = add_folded_act(in->model, v->layer);
+    sent = a >= 0 ? a : v->layer;
+    c->grad_frac = in->plan->layers[sent].grad_frac;
+    c->add_grad_frac = in->plan->layers[v->layer].grad_frac;
+  }
+  dx_shifts(in, v, c);
   c->row_lo = 0;
   c->col_lo = v->cols.lo;
   c->ld = t->out_c;
@@ -303,7 +412,10 @@ static const spd_conv_tiling_t *pool_of(const spd_machine_graph_t *g, const spd_
 
 /* Bytes of an average pooling's 1/count table (count 0 .. k_h k_w). */
 static uint32_t inv_count_bytes(const spd_conv_tiling_t *pool) {
-  return pool && !is_maxpool(pool->kind) ? (pool->k_h * pool->k_w + 1u) * 8u : 0u;
+  return pool && !is_maxpool(pool->kind) &&
+                 spd__layer_op(pool->kind)->machine != SPD_OPM_ADD
+             ? (pool->k_h * pool->k_w + 1u) * 8u
+             : 0u;
 }
 
 /* A conv or pool tile: geometry of its layer(s), its rows and channels;
@@ -322,8 +434,12 @@ static uint32_t configure_window(const spd__ds_inputs_t *in, const spd_vertex_t 
   c->conv_n = v->conv_rows.n;
   if (pool) {
     c->pool = ds_window(pool);
-    c->pool_kind = is_maxpool(pool->kind) ? SPD_DS_POOL_MAX : SPD_DS_POOL_AVG;
+    c->pool_kind = is_add(in->model, pool->layer) ? SPD_DS_POOL_ADD
+                   : is_maxpool(pool->kind)        ? SPD_DS_POOL_MAX
+                                                   : SPD_DS_POOL_AVG;
   }
+  if (v->role == SPD_ROLE_POOL && c->pool_kind == SPD_DS_POOL_ADD)
+    configure_add(in, v, c);
   if (v->role == SPD_ROLE_POOL)
     return inv_count_bytes(pool);
   bool fixed = in->numeric == SPD_NUMERIC_FIXED;
@@ -495,8 +611,8 @@ static void fm_map(const spd_partition_t *p, uint32_t r0, uint32_t Cl, uint32_t 
 
 /* How vertex @p v addresses the values of feature-map partition @p p it
  * sends or receives. */
-static void fm_own(const spd_vertex_t *v, const spd_partition_t *p, bool receiving, uint32_t *lo,
-                   spd_ds_fm_t *fm) {
+static void fm_own(const spd_model_t *m, const spd_vertex_t *v, const spd_partition_t *p,
+                   bool receiving, uint32_t *lo, spd_ds_fm_t *fm) {
   /* A window tile's input rows travel in (x, y) and out (dX sums); its
    * output rows the other way round. */
   bool dx = !strcmp(p->name, "dxpsum"), input = receiving != dx;
@@ -510,9 +626,14 @@ static void fm_own(const spd_vertex_t *v, const spd_partition_t *p, bool receivi
     else
       fm_map(p, v->rows.lo, v->cols.n, v->cols.lo, 0, lo, fm);
     return;
-  case SPD_ROLE_POOL:
-    fm_map(p, input ? v->in_rows.lo : v->rows.lo, v->cols.n, v->cols.lo, 0, lo, fm);
+  case SPD_ROLE_POOL: {
+    /* an Add tile holds each input's block one after the other */
+    uint32_t off = 0, block = v->in_rows.n * p->fm_width * v->cols.n;
+    if (input && is_add(m, v->layer))
+      off = (uint32_t)input_index(m, v->layer, p->layer) * block;
+    fm_map(p, input ? v->in_rows.lo : v->rows.lo, v->cols.n, v->cols.lo, off, lo, fm);
     return;
+  }
   default: /* the first Dense layer's tiles: flat index minus their first row */
     fm_map(p, 0, p->fm_channels, 0, 0u - v->rows.lo, lo, fm);
     return;
@@ -541,7 +662,7 @@ static void fill_tables(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_in_t *in
                           part->values.n, part->words, pace, kind, spd__ds_phase_of(in, p, pace),
                           {0}};
       if (part->fm_width)
-        fm_own(v, part, false, &o->lo, &o->fm);
+        fm_own(in->model, v, part, false, &o->lo, &o->fm);
     }
     for (uint32_t t = 0; t < part->n_targets; t++)
       if (part->targets[t] == vi) {
@@ -550,7 +671,7 @@ static void fill_tables(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_in_t *in
                            part->values.lo - own_lo(v, kind, true), part->values.n, part->words,
                            kind, {0}};
         if (part->fm_width)
-          fm_own(v, part, true, &e->lo, &e->fm);
+          fm_own(in->model, v, part, true, &e->lo, &e->fm);
       }
   }
   qsort(ins, ni, sizeof *ins, by_base);

@@ -90,12 +90,28 @@ spd_range_t spd__pc_need_rows(const wstage_t *st, spd_range_t own) {
   return spd_conv_input_rows(own, st->s_h, st->k_h, st->d_h, st->pad_t, st->in_h);
 }
 
-/* The stage that reads stage si's output (the next one not fused), or n. */
+int spd__pc_owner(const csearch_t *S, int si) {
+  return si >= 0 && S->st[si].fused_into >= 0 ? S->st[si].fused_into : si;
+}
+
+int spd__pc_readers(const csearch_t *S, int si, int *out) {
+  int o = S->st[si].fused >= 0 ? S->st[si].fused : si, n = 0;
+  for (int c = si + 1; c < S->n && n < SPD_PC_MAX_READERS; c++) {
+    if (S->st[c].fused_into >= 0)
+      continue;
+    for (int k = 0; k < S->st[c].n_src; k++)
+      if (S->st[c].src[k] == o) {
+        out[n++] = c;
+        break;
+      }
+  }
+  return n;
+}
+
+/* The first stage that reads stage si's output, or n (the Dense tail). */
 int spd__pc_consumer_of(const csearch_t *S, int si) {
-  int c = si + 1;
-  while (c < S->n && S->st[c].fused_into >= 0)
-    c++;
-  return c;
+  int r[SPD_PC_MAX_READERS];
+  return spd__pc_readers(S, si, r) ? r[0] : S->n;
 }
 
 /* ---------------------------------------------------------------- cost */
@@ -106,10 +122,7 @@ static uint32_t sat32(uint64_t v) { return v > UINT32_MAX ? UINT32_MAX : (uint32
  * the stage reading them reads (send_block sends only those): every one
  * when the Dense layers read them; rows no window of the next layer
  * touches (a stride longer than its window) are never sent. */
-static uint64_t rows_read(const csearch_t *S, int si, spd_range_t rows) {
-  int ci = spd__pc_consumer_of(S, si);
-  if (ci >= S->n)
-    return rows.n;
+static uint64_t rows_read_by(const csearch_t *S, int ci, spd_range_t rows) {
   const wstage_t *c = &S->st[ci];
   uint32_t R = S->cut[ci].R, n = spd__pc_tile_rows_of(S, ci);
   uint64_t read = 0;
@@ -124,6 +137,22 @@ static uint64_t rows_read(const csearch_t *S, int si, spd_range_t rows) {
   return read;
 }
 
+/* With several readers (a fan-out) each gets its own partitions: @p sum
+ * counts the rows once per reader (what the tile stages), else the rows
+ * any reader reads. */
+static uint64_t rows_read(const csearch_t *S, int si, spd_range_t rows, bool sum) {
+  int rd[SPD_PC_MAX_READERS], nr = spd__pc_readers(S, si, rd);
+  if (!nr)
+    return rows.n;
+  uint64_t total = 0, most = 0;
+  for (int k = 0; k < nr; k++) {
+    uint64_t r = rows_read_by(S, rd[k], rows);
+    total += r;
+    most = r > most ? r : most;
+  }
+  return sum ? total : most;
+}
+
 /* Weights of a convolution tile of @p b output channels (kernel slice and
  * biases). */
 uint64_t spd__pc_tile_weights(const wstage_t *st, uint32_t b) {
@@ -135,20 +164,25 @@ uint64_t spd__pc_tile_weights(const wstage_t *st, uint32_t b) {
  * them sends its overlap (a Dense consumer: every column block all of
  * them). */
 static uint64_t dx_received(const csearch_t *S, int si, spd_range_t rows, uint64_t per_row) {
-  int ci = spd__pc_consumer_of(S, si);
-  if (ci >= S->n)
+  int rd[SPD_PC_MAX_READERS], nr = spd__pc_readers(S, si, rd);
+  if (!nr)
     return (uint64_t)rows.n * per_row * (S->dense_cols ? S->dense_cols : 1);
-  const wstage_t *c = &S->st[ci];
-  const wcut_t *cut = &S->cut[ci];
-  uint32_t n = spd__pc_tile_rows_of(S, ci);
-  uint64_t sum = 0;
-  for (uint32_t i = 0; i < cut->R; i++) {
-    spd_range_t need = spd__pc_need_rows(c, spd__pc_own_rows(S, ci, spd__pc_block_of(n, cut->R, i)));
-    uint32_t lo = need.lo > rows.lo ? need.lo : rows.lo;
-    uint32_t hi = need.lo + need.n < rows.lo + rows.n ? need.lo + need.n : rows.lo + rows.n;
-    sum += hi > lo ? (uint64_t)(hi - lo) * per_row : 0;
+  uint64_t total = 0;
+  for (int k = 0; k < nr; k++) {
+    int ci = rd[k];
+    const wstage_t *c = &S->st[ci];
+    const wcut_t *cut = &S->cut[ci];
+    uint32_t n = spd__pc_tile_rows_of(S, ci);
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < cut->R; i++) {
+      spd_range_t need = spd__pc_need_rows(c, spd__pc_own_rows(S, ci, spd__pc_block_of(n, cut->R, i)));
+      uint32_t lo = need.lo > rows.lo ? need.lo : rows.lo;
+      uint32_t hi = need.lo + need.n < rows.lo + rows.n ? need.lo + need.n : rows.lo + rows.n;
+      sum += hi > lo ? (uint64_t)(hi - lo) * per_row : 0;
+    }
+    total += sum * (c->pool ? 1 : cut->C);
   }
-  return sum * (c->pool ? 1 : cut->C);
+  return total;
 }
 
 /* One tile of stage si: tile rows @p rows, @p b channels, @p R row blocks
@@ -165,11 +199,13 @@ void spd__pc_cost_tile(const csearch_t *S, int si, spd_range_t rows, uint32_t b,
   uint64_t words = spd__cost_psum_words(o->numeric), recv = spd__cost_recv_cycles();
   uint64_t send = spd__cost_send_cycles(), mac = spd__cost_conv_mac_cycles(o->numeric);
   uint64_t add = spd__cost_add_cycles(o->numeric);
-  uint64_t in_vals = (uint64_t)in.n * st->in_w * (st->pool ? b : st->in_c);
+  uint64_t in_vals = (uint64_t)in.n * st->in_w * (st->pool ? b : st->in_c) *
+                     (st->add ? (uint64_t)st->n_src : 1u); /* an Add: every input's block */
   uint64_t outs = (uint64_t)own.n * st->out_w * b;
   uint64_t per_row = (uint64_t)(pool ? pool->out_w : st->out_w) * b; /* sent, per tile row */
   uint64_t sent = rows.n * per_row;
-  uint64_t ops = outs * st->k_h * st->k_w * (st->pool ? 1 : st->in_c); /* MACs or pool ops */
+  uint64_t ops = outs * st->k_h * st->k_w * (st->pool ? 1 : st->in_c) *
+                 (st->add ? (uint64_t)st->n_src : 1u); /* MACs, pool ops or sums */
   uint64_t op = st->pool ? add : mac, K = spd__pc_tile_weights(st, b);
   uint32_t wd = 0, ws = 0;
   spd__cost_weight_bytes(o, mem, &wd, &ws);
@@ -179,12 +215,12 @@ void spd__pc_cost_tile(const csearch_t *S, int si, spd_range_t rows, uint32_t b,
   const wstage_t *pw = st->pool ? st : pool;
   spd_conv_mem_t cm = {
       .fixed = o->numeric == SPD_NUMERIC_FIXED, .train = o->training, .conv = !st->pool,
-      .pool = !pw ? SPD_DS_POOL_NONE : pw->max ? SPD_DS_POOL_MAX : SPD_DS_POOL_AVG,
+      .pool = !pw ? SPD_DS_POOL_NONE : pw->add ? SPD_DS_POOL_ADD : pw->max ? SPD_DS_POOL_MAX : SPD_DS_POOL_AVG,
       .pool_taps = pw ? pw->k_h * pw->k_w : 0, .bias = st->bias, .owner = rows.lo == 0,
       .others = R > 1, .slots = o->slots, .b = b, .n_in = sat32(in_vals),
       .n_conv = st->pool ? 0 : sat32(outs), .n_out = sat32(sent),
       .n_w = sat32(st->pool ? 0 : K - (st->bias ? b : 0)),
-      .stage = sat32(rows_read(S, si, rows) * per_row),
+      .stage = sat32(rows_read(S, si, rows, true) * per_row),
       .dxstage = o->training && !first ? sat32(in_vals * words) : 0,
       .state = spd__cost_state(o)};
   /* Float partial sums from more than two senders wait for their slot
@@ -201,7 +237,10 @@ void spd__pc_cost_tile(const csearch_t *S, int si, spd_range_t rows, uint32_t b,
   c->busy = in_vals * recv + ops * op + sent * send +
             (st->pool ? 0 : outs * (add + spd__cost_act_cycles(o, st->act))) +
             (pool ? outs * SPD_COST_POOL_OP : 0);
-  c->sends = sent;
+  /* a fan-out sends its values to each reader in partitions of its own */
+  uint64_t staged = rows_read(S, si, rows, true) * per_row;
+  c->sends = staged > sent ? staged : sent;
+  c->busy += staged > sent ? (staged - sent) * send : 0;
   if (o->training) {
     /* dY sums from the next layer, the derivative, dW and bias gradient
      * accumulated exactly per sample, dX to the layer below. */
@@ -228,16 +267,21 @@ void spd__pc_cost_tile(const csearch_t *S, int si, spd_range_t rows, uint32_t b,
 /* Average number of dX partial sums per output value of stage si, given
  * the cut of the stage that reads it (FAN_ONE units). */
 uint64_t spd__pc_fan_of(const csearch_t *S, int si) {
-  int ci = spd__pc_consumer_of(S, si);
-  if (ci >= S->n)
+  int rd[SPD_PC_MAX_READERS], nr = spd__pc_readers(S, si, rd);
+  if (!nr)
     return (uint64_t)FAN_ONE * (S->dense_cols ? S->dense_cols : 1);
-  const wstage_t *c = &S->st[ci];
-  const wcut_t *cut = &S->cut[ci];
-  uint32_t rows = spd__pc_tile_rows_of(S, ci);
-  uint64_t read = 0;
-  for (uint32_t i = 0; i < cut->R; i++)
-    read += spd__pc_need_rows(c, spd__pc_own_rows(S, ci, spd__pc_block_of(rows, cut->R, i))).n;
-  return read * FAN_ONE * (c->pool ? 1 : cut->C) / (c->in_h ? c->in_h : 1);
+  uint64_t fan = 0;
+  for (int k = 0; k < nr; k++) { /* every reader sends its own partial sums */
+    int ci = rd[k];
+    const wstage_t *c = &S->st[ci];
+    const wcut_t *cut = &S->cut[ci];
+    uint32_t rows = spd__pc_tile_rows_of(S, ci);
+    uint64_t read = 0;
+    for (uint32_t i = 0; i < cut->R; i++)
+      read += spd__pc_need_rows(c, spd__pc_own_rows(S, ci, spd__pc_block_of(rows, cut->R, i))).n;
+    fan += read * FAN_ONE * (c->pool ? 1 : cut->C) / (c->in_h ? c->in_h : 1);
+  }
+  return fan;
 }
 
 static void evaluate(const csearch_t *S, int si, uint32_t R, uint32_t C, spd_tile_memory_t mem,
@@ -250,7 +294,7 @@ static void evaluate(const csearch_t *S, int si, uint32_t R, uint32_t C, spd_til
   for (uint32_t i = 0; i < R; i++) {
     spd__vertex_cost_t c;
     spd__pc_cost_tile(S, si, spd__pc_block_of(n, R, i), b, R, mem, fan, &c);
-    out->unread |= rows_read(S, si, spd__pc_block_of(n, R, i)) == 0;
+    out->unread |= rows_read(S, si, spd__pc_block_of(n, R, i), false) == 0;
     uint64_t period = spd__max64(spd__max64(c.busy, c.dma), c.sends * link);
     out->period = spd__max64(out->period, period);
     out->dtcm = c.dtcm > out->dtcm ? c.dtcm : out->dtcm;
@@ -261,11 +305,13 @@ static void evaluate(const csearch_t *S, int si, uint32_t R, uint32_t C, spd_til
 /* Distinct block counts of n: every block size once. */
 static bool canonical(uint32_t n, uint32_t k) { return spd__ceil_div(n, spd__ceil_div(n, k)) == k; }
 
+/* The one producer stage (owning tiles) of stage si whose only reader it
+ * is, for the look-back; -1 otherwise (the input, a join, a fan-out). */
 static int producer_of(const csearch_t *S, int si) {
-  int p = si - 1;
-  while (p >= 0 && S->st[p].fused_into >= 0)
-    p--;
-  return p;
+  if (S->st[si].n_src != 1 || S->st[si].src[0] < 0)
+    return -1;
+  int p = spd__pc_owner(S, S->st[si].src[0]), rd[SPD_PC_MAX_READERS];
+  return spd__pc_readers(S, p, rd) == 1 ? p : -1;
 }
 
 /* The cheapest cut of stage si within T: fewest cores, counting (when
@@ -366,6 +412,12 @@ static bool model_has_windows(const spd_model_t *m) {
   return false;
 }
 
+/* A pooling over the whole map (no window of its own): its output is
+ * rank 1, the channels, and the Dense tail reads it without a Flatten. */
+static bool is_global_pool(const spd_layer_t *l) {
+  return is_pool(l->config.kind) && l->output_shape.rank == 1;
+}
+
 static wstage_t stage_of_layer(const spd_layer_t *l, int index) {
   const spd_layer_config_t *c = &l->config;
   const spd_shape_t *in = &l->input_shape, *out = &l->output_shape;
@@ -374,7 +426,7 @@ static wstage_t stage_of_layer(const spd_layer_t *l, int index) {
   wstage_t s = {.layer = index, .name = c->name, .kind = c->kind, .pool = pool,
                 .max = spd__op_has(l, SPD_OP_MAXPOOL),
                 .bias = !pool && c->use_bias, .act = pool ? SPD_ACT_LINEAR : c->activation,
-                .fused = -1, .fused_into = -1};
+                .fused = -1, .fused_into = -1, .act_layer = -1};
   /* A 1-D layer is cut along its steps: h = steps, w = 1. */
   s.in_h = (uint32_t)in->dims[0];
   s.in_w = one_d ? 1 : (uint32_t)in->dims[1];
@@ -392,67 +444,274 @@ static wstage_t stage_of_layer(const spd_layer_t *l, int index) {
                                             (int32_t)s.s_h, (int32_t)s.d_h);
   s.pad_l = one_d ? 0 : (uint32_t)spd__layer_pad_before(c, 1, (int32_t)s.in_w, (int32_t)s.k_w,
                                                         (int32_t)s.s_w, (int32_t)s.d_w);
+  if (role_of(c->kind) == SPD_OPM_ADD) { /* rows x channels of the sum: a 1x1 window */
+    s.pool = true;
+    s.act = SPD_ACT_LINEAR;
+    s.k_h = s.k_w = s.s_h = s.s_w = s.d_h = s.d_w = 1;
+    s.pad_t = s.pad_l = 0;
+  }
+  if (is_global_pool(l)) {
+    /* GlobalAveragePooling2D / GlobalMaxPooling2D: one valid window as
+     * large as the map, one output row and column. The average of all
+     * h*w taps times the constant 1/(h*w), and the first maximum, are the
+     * fixed-point reference's global pooling bit for bit (base/fx_conv.c). */
+    s.out_h = s.out_w = 1;
+    s.out_c = s.in_c;
+    s.k_h = s.s_h = s.in_h;
+    s.k_w = s.s_w = s.in_w;
+    s.d_h = s.d_w = 1;
+    s.pad_t = s.pad_l = 0;
+  }
   return s;
+}
+
+/* A ZeroPadding2D before a convolution: the convolution reads the
+ * unpadded map and pads it virtually by the padding's rows and columns
+ * more before (after: the taps beyond the map are skipped anyway). Its
+ * output size and window positions are unchanged, and a skipped tap is a
+ * zero's: nothing in the forward sum or the weight gradient, and the dX
+ * the padding would drop is never formed. The reference rounds the
+ * convolution's dX sums into the padding's gradient format and passes it
+ * on; that format is its producer's (a data mover's), so the producer's
+ * one rounding of the same sums is the same bits. */
+static void pad_stage(wstage_t *st, const spd_layer_t *zp) {
+  const int32_t *p = zp->config.pads; /* top, left, bottom, right */
+  st->in_h -= (uint32_t)(p[0] + p[2]);
+  st->in_w -= (uint32_t)(p[1] + p[3]);
+  st->pad_t += (uint32_t)p[0];
+  st->pad_l += (uint32_t)p[1];
 }
 
 /* Input, window layers (Activation after a linear convolution folded in,
  * Dropout passed through), then Flatten: the Dense tail starts there. */
+/* The stage whose output model layer @p i holds: a stage layer's own,
+ * else (a Dropout, a folded activation, a padding, Flatten) its input's;
+ * -1 the model input, -2 none. */
+static int source_stage(const int *stage_of, int i) {
+  return i <= 0 ? -1 : stage_of[i];
+}
+
+static int graph_fail(csearch_t *S, const spd_layer_t *l, const char *why) {
+  return spd_ctx_fail(S->ctx, SPD_EUNSUPPORTED, "layer '%s' (%s): %s (--backend reference runs "
+                      "it; docs/dag-on-machine.md)", l->config.name,
+                      spd_layer_kind_name(l->config.kind), why);
+}
+
+/* How many layers read model layer @p i. */
+static int n_readers(const spd_model_t *m, int i) {
+  int n = 0;
+  for (int j = i + 1; j < m->n_layers; j++)
+    for (int k = 0; k < m->layers[j].n_inbound; k++)
+      if (m->layers[j].inbound[k] == i) {
+        n++;
+        break;
+      }
+  return n;
+}
+
 static int collect(csearch_t *S, const spd_model_t *m) {
   int n = 0;
-  for (int i = 1; i < m->n_layers; i++) {
+  int *stage_of = spd_malloc(S->ctx, sizeof *stage_of * (size_t)m->n_layers);
+  if (!stage_of)
+    return SPD_ENOMEM;
+  for (int i = 0; i < m->n_layers; i++)
+    stage_of[i] = i == 0 ? -1 : -2;
+  int err = 0;
+  for (int i = 1; i < m->n_layers && !err; i++) {
     const spd_layer_t *l = &m->layers[i];
     spd_layer_kind_t k = l->config.kind;
-    if (l->n_inbound != 1 || l->inbound[0] != i - 1)
-      return spd_ctx_fail(S->ctx, SPD_EUNSUPPORTED, "layer '%s': the partitioner maps chains of "
-                          "layers; this one is not fed by the layer before it", l->config.name);
+    int in0 = l->n_inbound > 0 ? l->inbound[0] : -1;
+    int src0 = in0 >= 0 ? source_stage(stage_of, in0) : -2;
+    if (l->n_inbound < 1 || src0 == -2) {
+      err = spd_ctx_fail(S->ctx, SPD_EUNSUPPORTED, "layer '%s': the convolution partitioner "
+                         "maps window layers fed by window layers or the input; this one is "
+                         "fed by '%s'", l->config.name,
+                         in0 >= 0 ? m->layers[in0].config.name : "nothing");
+      break;
+    }
     for (int a = 0; is_conv(k) && a < 2; a++)
       if (l->config.strides[a] > 1 && l->config.dilation_rate[a] > 1)
-        return spd_ctx_fail(S->ctx, SPD_EUNSUPPORTED, "layer '%s' (%s): the machine's kernels "
-                            "take strides > 1 or dilation_rate > 1, not both", l->config.name,
-                            spd_layer_kind_name(k));
-    if ((is_conv(k) && l->config.groups > 1) || !spd__act_has_fixed_form(l->config.activation))
-      return spd_ctx_fail(S->ctx, SPD_EUNSUPPORTED, "layer '%s' (%s): the machine's kernels "
-                          "have no %s yet (--backend reference runs it)", l->config.name,
-                          spd_layer_kind_name(k), l->config.groups > 1 ? "grouped convolution"
-                                                                       : spd__act_display_name(l->config.activation));
-    if (!spd__act_alpha_fits(&l->config))
-      return spd_ctx_fail(S->ctx, SPD_EUNSUPPORTED, "layer '%s' (%s): the machine's kernels "
-                          "take a %s slope or alpha from 0 to below 2 (--backend reference "
-                          "runs it)", l->config.name, spd_layer_kind_name(k),
-                          spd_activation_name(l->config.activation));
-    if (is_conv(k) || is_pool(k)) {
-      S->st[n++] = stage_of_layer(l, i);
+        err = spd_ctx_fail(S->ctx, SPD_EUNSUPPORTED, "layer '%s' (%s): the machine's kernels "
+                           "take strides > 1 or dilation_rate > 1, not both", l->config.name,
+                           spd_layer_kind_name(k));
+    if (!err && ((is_conv(k) && l->config.groups > 1) ||
+                 !spd__act_has_fixed_form(l->config.activation)))
+      err = spd_ctx_fail(S->ctx, SPD_EUNSUPPORTED, "layer '%s' (%s): the machine's kernels "
+                         "have no %s yet (--backend reference runs it)", l->config.name,
+                         spd_layer_kind_name(k), l->config.groups > 1 ? "grouped convolution"
+                                                                      : spd__act_display_name(l->config.activation));
+    if (!err && !spd__act_alpha_fits(&l->config))
+      err = spd_ctx_fail(S->ctx, SPD_EUNSUPPORTED, "layer '%s' (%s): the machine's kernels "
+                         "take a %s slope or alpha from 0 to below 2 (--backend reference "
+                         "runs it)", l->config.name, spd_layer_kind_name(k),
+                         spd_activation_name(l->config.activation));
+    if (err)
+      break;
+    /* Only the first stage reads the model input (its sources credit it). */
+    if ((is_conv(k) || is_pool(k) || role_of(k) == SPD_OPM_ADD) && n > 0)
+      for (int q = 0; q < l->n_inbound && !err; q++)
+        if (source_stage(stage_of, l->inbound[q]) == -1)
+          err = graph_fail(S, l, "only the first window layer may read the model input");
+    if (err)
+      break;
+    if (role_of(k) == SPD_OPM_ADD) {
+      if (l->input_shape.rank != 3) {
+        err = graph_fail(S, l, "the machine adds (rows, columns, channels) maps only");
+        break;
+      }
+      wstage_t st = stage_of_layer(l, i);
+      st.add = true;
+      st.n_src = l->n_inbound;
+      for (int q = 0; q < l->n_inbound && !err; q++) {
+        st.src[q] = source_stage(stage_of, l->inbound[q]);
+        if (st.src[q] < 0)
+          err = graph_fail(S, l, "the machine adds the outputs of window layers");
+        for (int r = 0; r < q && !err; r++)
+          if (st.src[r] == st.src[q])
+            err = graph_fail(S, l, "the machine adds distinct tensors (this Add reads one "
+                                   "twice)");
+      }
+      if (!err) {
+        stage_of[i] = n;
+        S->st[n++] = st;
+      }
       continue;
     }
-    if (role_of(k) == SPD_OPM_MASK)
+    if (l->n_inbound != 1) {
+      err = graph_fail(S, l, "the machine joins inputs with Add only");
+      break;
+    }
+    if (is_pool(k) && is_global_pool(l)) {
+      if (l->input_shape.rank != 3) {
+        err = spd_ctx_fail(S->ctx, SPD_EUNSUPPORTED, "layer '%s' (%s): the machine pools "
+                           "(rows, columns, channels) maps; this input has rank %d",
+                           l->config.name, spd_layer_kind_name(k), l->input_shape.rank);
+        break;
+      }
+      /* Its channels are the Dense tail's input: the tail starts after it. */
+      S->st[n] = stage_of_layer(l, i);
+      S->st[n].n_src = 1;
+      S->st[n].src[0] = src0;
+      stage_of[i] = n++;
+      if (i + 1 >= m->n_layers)
+        break;
+      S->tail = i + 1;
+      S->n = n;
+      spd_free(S->ctx, stage_of);
+      return 0;
+    }
+    if (role_of(k) == SPD_OPM_PAD) {
+      int rd = -1;
+      for (int j = i + 1; j < m->n_layers && rd < 0; j++)
+        for (int q = 0; q < m->layers[j].n_inbound; q++)
+          rd = m->layers[j].inbound[q] == i ? j : rd;
+      const spd_layer_t *r = rd >= 0 ? &m->layers[rd] : NULL;
+      if (!r || !is_conv(r->config.kind) || r->n_inbound != 1 || n_readers(m, i) != 1 ||
+          r->input_shape.rank != 3) {
+        err = spd_ctx_fail(S->ctx, SPD_EUNSUPPORTED, "layer '%s' (%s): the machine applies a "
+                           "zero padding as extra padding of the Conv2D that reads it, and "
+                           "'%s' (%s) reads this one (--backend reference runs it)",
+                           l->config.name, spd_layer_kind_name(k),
+                           r ? r->config.name : "(none)",
+                           r ? spd_layer_kind_name(r->config.kind) : "the loss");
+        break;
+      }
+      stage_of[i] = src0;
       continue;
-    if (role_of(k) == SPD_OPM_FOLD_ACT && n > 0 && !S->st[n - 1].pool &&
-        S->st[n - 1].act == SPD_ACT_LINEAR && S->st[n - 1].layer == i - 1) {
-      S->st[n - 1].act = l->config.activation;
+    }
+    if (is_conv(k) || is_pool(k)) {
+      S->st[n] = stage_of_layer(l, i);
+      S->st[n].n_src = 1;
+      S->st[n].src[0] = src0;
+      if (role_of(m->layers[in0].config.kind) == SPD_OPM_PAD)
+        pad_stage(&S->st[n], &m->layers[in0]);
+      stage_of[i] = n++;
       continue;
+    }
+    if (role_of(k) == SPD_OPM_MASK) {
+      /* the producer's tiles mask what they send, to every reader */
+      if (l->config.rate > 0 && n_readers(m, in0) > 1) {
+        err = graph_fail(S, l, "the machine masks a Dropout's values in the tiles that send "
+                               "them, and other layers read the same values unmasked");
+        break;
+      }
+      stage_of[i] = src0;
+      continue;
+    }
+    if (role_of(k) == SPD_OPM_FOLD_ACT && src0 >= 0) {
+      wstage_t *st = &S->st[src0];
+      int t = spd__layer_fold_target(m, i);
+      /* into a linear convolution (nn/layer_op.h), or into an Add it is the
+       * only reader of (the Add's tiles round twice, as the reference) */
+      bool conv_fold = t >= 0 && st->layer == t && !st->pool && st->act == SPD_ACT_LINEAR;
+      bool add_fold = st->add && st->layer == in0 && st->act == SPD_ACT_LINEAR &&
+                      n_readers(m, in0) == 1;
+      if (conv_fold || add_fold) {
+        st->act = l->config.activation;
+        if (add_fold)
+          st->act_layer = i;
+        stage_of[i] = src0;
+        continue;
+      }
+    }
+    if (k == SPD_LAYER_FLATTEN && n > 0 && src0 != n - 1) {
+      err = graph_fail(S, l, "the Dense layers read the last window layer only");
+      break;
     }
     if (k == SPD_LAYER_FLATTEN && n > 0) {
       S->tail = i;
       S->n = n;
+      spd_free(S->ctx, stage_of);
       return 0;
     }
-    return spd_ctx_fail(S->ctx, SPD_EUNSUPPORTED,
-                        "layer '%s' (%s): the convolution partitioner maps Conv1D/Conv2D, "
-                        "MaxPooling/AveragePooling 1D/2D, an Activation after a linear "
-                        "convolution and Dropout, then Flatten and Dense layers",
-                        l->config.name, spd_layer_kind_name(k));
+    err = spd_ctx_fail(S->ctx, SPD_EUNSUPPORTED,
+                       "layer '%s' (%s): the convolution partitioner maps Conv1D/Conv2D, "
+                       "MaxPooling/AveragePooling 1D/2D, ZeroPadding2D, Add, an Activation "
+                       "after a linear convolution or an Add, and Dropout, then Flatten or a "
+                       "global pooling and Dense layers",
+                       l->config.name, spd_layer_kind_name(k));
   }
+  spd_free(S->ctx, stage_of);
+  if (err)
+    return err;
   return spd_ctx_fail(S->ctx, SPD_EUNSUPPORTED, "model '%s': the convolutions must end in a "
-                      "Flatten and Dense layers", m->name);
+                      "Flatten or a global pooling and Dense layers", m->name);
+}
+
+/* Every stage but the last is read by a stage; the last by the Dense tail
+ * only (its values go to the Flatten or are the global pooling's). */
+static int check_graph(csearch_t *S, const spd_model_t *m) {
+  int last = spd__pc_owner(S, S->n - 1); /* a convolution with the last pooling fused */
+  for (int si = 0; si < S->n; si++) {
+    int rd[SPD_PC_MAX_READERS], nr = spd__pc_readers(S, si, rd);
+    if (S->st[si].fused_into >= 0 || (si == last) == (nr == 0))
+      continue;
+    return graph_fail(S, &m->layers[S->st[si].layer],
+                      si == last ? "the last window layer is read by the Dense layers only"
+                                 : "its output reaches the Dense layers only through the "
+                                   "last window layer");
+  }
+  return 0;
 }
 
 /* A pooling right after a convolution whose windows do not overlap in rows
  * is computed by the convolution's tiles (docs/conv-on-machine.md,
  * "Fused pooling"). */
+static bool global_stage(const csearch_t *S, int si) {
+  return S->st[si].pool && S->st[si].out_h == 1 && S->st[si].out_w == 1 &&
+         S->st[si].k_h == S->st[si].in_h && S->st[si].k_w == S->st[si].in_w && S->st[si].in_h > 1;
+}
+
 static void fuse_pools(csearch_t *S) {
   for (int si = 1; si < S->n; si++) {
     wstage_t *p = &S->st[si], *c = &S->st[si - 1];
-    if (p->pool && !c->pool && c->fused < 0 && p->k_h <= p->s_h) {
+    /* A global pooling is not fused: its one window row would make the
+     * convolution's tile hold every row of the map (and its dX buffers);
+     * on its own tiles it is cut by channels, the convolution by rows. */
+    int rd[SPD_PC_MAX_READERS];
+    if (p->pool && !p->add && !c->pool && c->fused < 0 && p->k_h <= p->s_h &&
+        !global_stage(S, si) && p->n_src == 1 && p->src[0] == si - 1 &&
+        spd__pc_readers(S, si - 1, rd) == 1) {
       c->fused = si;
       p->fused_into = si - 1;
     }
@@ -615,8 +874,10 @@ static int conv_once(spd_ctx_t *ctx, const spd_model_t *model, const spd_machine
     err = collect(&S, model);
   if (!err) {
     fuse_pools(&S);
-    err = choose_and_build(&S, model, out);
+    err = check_graph(&S, model);
   }
+  if (!err)
+    err = choose_and_build(&S, model, out);
   spd_free(ctx, S.st);
   spd_free(ctx, S.cut);
   return err;

@@ -22,6 +22,12 @@ typedef struct wstage {
   uint32_t k_h, k_w, s_h, s_w, d_h, d_w, pad_t, pad_l;
   int fused;      /* conv: stage index of its fused pooling, or -1 */
   int fused_into; /* pooling: stage index of its convolution, or -1 */
+  /* graphs (docs/dag-on-machine.md): the stages whose output it reads
+   * (-1: the model input), in its inbound order; an Add sums them. */
+  bool add;
+  int act_layer;  /* an Add: the activation layer folded into it, or -1 */
+  int n_src;
+  int src[SPD_MAX_INBOUND];
 } wstage_t;
 
 typedef struct wcut {
@@ -58,6 +64,14 @@ spd_range_t spd__pc_own_rows(const csearch_t *S, int si, spd_range_t rows);
 spd_range_t spd__pc_need_rows(const wstage_t *st, spd_range_t own);
 /* The stage that reads stage si's output (the next one not fused), or n. */
 int spd__pc_consumer_of(const csearch_t *S, int si);
+/* The stages (owning tiles) that read stage si's output (the output of
+ * its fused pooling), into @p out (SPD_MAX_LAYERS_READ at most); 0: the
+ * Dense tail reads it. */
+#define SPD_PC_MAX_READERS 16
+int spd__pc_readers(const csearch_t *S, int si, int *out);
+/* The stage owning the tiles that compute stage si (its convolution when
+ * si is a fused pooling). */
+int spd__pc_owner(const csearch_t *S, int si);
 /* Weights of a convolution tile of @p b output channels (kernel slice and
  * biases). */
 uint64_t spd__pc_tile_weights(const wstage_t *st, uint32_t b);

@@ -230,18 +230,23 @@ static int add_forward(cbuild_t *B) {
   for (uint32_t s = 0; !err && s < S->n_sources; s++)
     err = send_block(B, s, "x", 0, B->g->vertices[s].in_rows, (spd_range_t){0, s0->in_c},
                      s0->in_w, s0->in_c, 0);
-  for (int si = 0; !err && si < S->n; si = spd__pc_consumer_of(S, si)) {
-    int ci = spd__pc_consumer_of(S, si), layer;
+  for (int si = 0; !err && si < S->n; si++) {
+    if (S->st[si].fused_into >= 0)
+      continue;
+    int rd[SPD_PC_MAX_READERS], nr = spd__pc_readers(S, si, rd), layer;
     uint32_t width, channels;
-    if (ci >= S->n)
-      return add_flatten(B, si);
+    if (!nr) { /* the last stage (check_graph) */
+      err = add_flatten(B, si);
+      continue;
+    }
     out_tensor(S, si, &layer, &width, &channels);
-    for (uint32_t i = 0; !err && i < S->cut[si].R; i++)
-      for (uint32_t j = 0; !err && j < S->cut[si].C; j++) {
-        const spd_vertex_t *v = &B->g->vertices[tile_at(B, si, i, j)];
-        err = send_block(B, tile_at(B, si, i, j), "y", layer, v->rows, v->cols, width, channels,
-                         ci);
-      }
+    for (int k = 0; !err && k < nr; k++) /* every reader: a fan-out sends to each */
+      for (uint32_t i = 0; !err && i < S->cut[si].R; i++)
+        for (uint32_t j = 0; !err && j < S->cut[si].C; j++) {
+          const spd_vertex_t *v = &B->g->vertices[tile_at(B, si, i, j)];
+          err = send_block(B, tile_at(B, si, i, j), "y", layer, v->rows, v->cols, width,
+                           channels, rd[k]);
+        }
   }
   return err;
 }
@@ -320,8 +325,11 @@ static int add_partitions(cbuild_t *B) {
   int err = add_forward(B);
   if (!err)
     err = copy_dense_partitions(B);
-  for (int ci = 0, pi = -1; !err && S->o->training && ci < S->n; pi = ci, ci = spd__pc_consumer_of(S, ci))
-    err = add_backward(B, ci, pi);
+  /* Every stage's dX to each of its producers (an Add: to every input's),
+   * the first stage's credits to the sources. */
+  for (int ci = 0; !err && S->o->training && ci < S->n; ci++)
+    for (int q = 0; !err && S->st[ci].fused_into < 0 && q < S->st[ci].n_src; q++)
+      err = add_backward(B, ci, spd__pc_owner(S, S->st[ci].src[q]));
   /* The sink credits the sources (partition_build.c says why). */
   uint32_t sink = 0;
   for (uint32_t v = 0; v < B->g->n_vertices; v++)

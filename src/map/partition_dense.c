@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "map/machine_graph.h"
+#include "map/partition_chain.h"
 #include "map/partition_dense.h"
 #include "map/tile_cost.h"
 #include "nn/layer_op.h"
@@ -422,7 +423,7 @@ int spd__partition_args(spd_ctx_t *ctx, const spd_model_t *model, const spd_mach
     return spd_ctx_fail(ctx, SPD_EINVAL, "partition: model, machine and output are required");
   if (!model->built)
     return spd_ctx_fail(ctx, SPD_EINVAL, "model '%s' is not built", model->name);
-  return 0;
+  return spd__partition_chain_check(ctx, model);
 }
 
 static int dense_once(spd_ctx_t *ctx, const spd_model_t *model, const spd_machine_t *machine,

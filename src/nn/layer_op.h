@@ -43,6 +43,8 @@ typedef enum spd_op_machine {
   SPD_OPM_CONV,       /* conv tiles */
   SPD_OPM_POOL,       /* pool tiles, or fused into the conv before */
   SPD_OPM_FOLD_ACT,   /* folded into its producer's tile as a second activation */
+  SPD_OPM_PAD,        /* folded into the convolution reading it as extra padding */
+  SPD_OPM_ADD,        /* add tiles: rows x channels of the sum (pool kernel) */
 } spd_op_machine_t;
 
 typedef struct spd_layer_op {

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "map/partition_chain.h"
 #include "run/machine_roofline.h"
 #include "run/machine_session.h"
 
@@ -31,12 +32,25 @@ bool spd__mrun_from_logits(const mrun_t *r) {
   return r->cfg ? r->cfg->from_logits : r->o.from_logits;
 }
 
+/* An activation layer that is the only reader of an Add: the Add's tiles
+ * apply it (docs/dag-on-machine.md). */
+static bool folds_into_add(const spd_model_t *m, int i) {
+  const spd_layer_t *l = &m->layers[i];
+  if (l->n_inbound != 1 || spd__op_of(&m->layers[l->inbound[0]])->machine != SPD_OPM_ADD)
+    return false;
+  for (int j = 0; j < m->n_layers; j++)
+    for (int k = 0; j != i && k < m->layers[j].n_inbound; k++)
+      if (m->layers[j].inbound[k] == l->inbound[0])
+        return false;
+  return true;
+}
+
 static int check_model(mrun_t *r) {
   const spd_model_t *m = r->model;
   for (int i = 1; i < m->n_layers; i++) {
     const spd_layer_t *l = &m->layers[i];
     int folds = spd__layer_fold_target(m, i);
-    if (spd__op_of(l)->machine == SPD_OPM_FOLD_ACT && folds < 0)
+    if (spd__op_of(l)->machine == SPD_OPM_FOLD_ACT && folds < 0 && !folds_into_add(m, i))
       return spd_ctx_fail(r->ctx, SPD_EUNSUPPORTED,
                           "layer '%s' (%s): the machine applies an activation layer in the "
                           "tiles of the Dense or convolution it follows, which must have a "
@@ -423,10 +437,12 @@ int spd_machine_fit_run(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *mac
                         "machine training: sparse categorical cross-entropy after a softmax "
                         "output layer (or from the logits of a linear one, from_logits), "
                         "integer labels, epochs and batch size >= 1");
+  if ((err = spd__partition_chain_check(ctx, m)))
+    return err;
   for (int i = 1; i < m->n_layers; i++) {
     spd_layer_kind_t k = m->layers[i].config.kind;
     spd_op_machine_t role = spd__layer_op(k)->machine;
-    if (role == SPD_OPM_FOLD_ACT && spd__layer_fold_target(m, i) < 0)
+    if (role == SPD_OPM_FOLD_ACT && spd__layer_fold_target(m, i) < 0 && !folds_into_add(m, i))
       return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
                           "layer '%s' (%s): machine training applies an activation layer in "
                           "the tiles of the Dense or convolution before it, which must have a "

@@ -43,6 +43,7 @@ const spd_layer_op_t spd__op_ADD = {
     .snake = "add",
     .traits = SPD_OP_COMPUTES,
     .min_inputs = 2,
+    .machine = SPD_OPM_ADD, /* docs/dag-on-machine.md */
     .infer = infer,
     .ref_forward = forward,
     .ref_backward = backward,

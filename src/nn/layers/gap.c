@@ -58,6 +58,7 @@ const spd_layer_op_t spd__op_GLOBALAVGPOOL2D = {
     .snake = "global_average_pooling2d",
     .traits = SPD_OP_AVGPOOL,
     .min_inputs = 1,
+    .machine = SPD_OPM_POOL, /* a pool tile with one window as large as the map */
     .infer = spd__global_pool_infer,
     .keras_read = spd__global_pool_keras_read,
     .keras_write = spd__global_pool_keras_write,

@@ -49,6 +49,7 @@ const spd_layer_op_t spd__op_GLOBALMAXPOOL2D = {
     .snake = "global_max_pooling2d",
     .traits = SPD_OP_WINDOW | SPD_OP_MAXPOOL,
     .min_inputs = 1,
+    .machine = SPD_OPM_POOL, /* a pool tile with one window as large as the map */
     .infer = spd__global_pool_infer,
     .keras_read = spd__global_pool_keras_read,
     .keras_write = spd__global_pool_keras_write,

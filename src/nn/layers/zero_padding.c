@@ -146,6 +146,10 @@ const spd_layer_op_t spd__op_ZEROPAD2D = {
     .keras = "ZeroPadding2D",
     .snake = "zero_padding2d",
     .min_inputs = 1,
+    /* On the machine the convolution reading it pads virtually by as much
+     * more (its taps there are skipped: x = 0 adds nothing, and the
+     * padding's dX is dropped), docs/conv-on-machine.md. */
+    .machine = SPD_OPM_PAD,
     .infer = infer,
     .keras_read = keras_read,
     .keras_write = keras_write,
