@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "base/recovery_switch.h"
 #include "map/machine_graph.h"
 #include "map/partition_dense.h"
 #include "map/tile_cost.h"
@@ -290,7 +291,7 @@ static int add_partitions(builder_t *B) {
    * its record (kernels/resend.c); in inference that is the only credit. */
   for (uint32_t s = 0; s < S->n_sources; s++)
     B->targets[s] = B->first_source + s;
-  if (!err)
+  if (!err && (SPD_RECOVERY || !S->o->training))
     err = spd__graph_add_partition(B->g, B->sink, "credit", S->st[S->n - 1].layer,
                                    (spd_range_t){0, 1}, 1, B->targets, S->n_sources);
   return err;
