@@ -3,11 +3,11 @@
  * per role (spd_vertex_role_t) as {fixed point, float}. Read by
  * src/map/kernel_itcm.c (docs/calibration.md). */
 #define SPD__KERNEL_ITCM_TABLE \
-  [SPD_ROLE_SOURCE] = {10180u, 11288u}, \
-  [SPD_ROLE_SINK] = {9292u, 10400u}, \
-  [SPD_ROLE_LOSS] = {14212u, 16636u}, \
-  [SPD_ROLE_TILE] = {28176u, 23500u}, \
-  [SPD_ROLE_TILE_FULL] = {28176u, 23500u}, \
-  [SPD_ROLE_REDUCER] = {24148u, 20656u}, \
-  [SPD_ROLE_CONV] = {29300u, 31388u}, \
-  [SPD_ROLE_POOL] = {29300u, 31388u},
+  [SPD_ROLE_SOURCE] = {10424u, 11528u}, \
+  [SPD_ROLE_SINK] = {9536u, 10640u}, \
+  [SPD_ROLE_LOSS] = {14456u, 16876u}, \
+  [SPD_ROLE_TILE] = {28420u, 24040u}, \
+  [SPD_ROLE_TILE_FULL] = {28420u, 24040u}, \
+  [SPD_ROLE_REDUCER] = {24392u, 20896u}, \
+  [SPD_ROLE_CONV] = {29536u, 31628u}, \
+  [SPD_ROLE_POOL] = {29536u, 31628u},
