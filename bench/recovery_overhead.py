@@ -20,7 +20,8 @@ binary; fixed-point configurations are also run on the reference backend.
 The JSON gives per configuration each binary's simulated samples per second
 (deterministic: the emulator's time, not the host's), the overhead
 1 - on / off in percent, the packets dropped, and whether the test loss and
-accuracy of every fixed-point run are the reference's exactly. The exit
+accuracy of every fixed-point run are the reference's exactly (and whether
+the binaries' runs agree, float included: its sums keep a fixed order). The exit
 status is 1 when a run fails, drops a packet, or a fixed-point run's
 results differ from the reference."""
 import argparse
@@ -95,6 +96,8 @@ def main():
                 100.0 * (1.0 - rate["before"] / rate["off"]), 2)
         if rate.get("before") and rate["on"]:
             row["on_over_before"] = round(rate["on"] / rate["before"], 4)
+        runs = {(row[k].get("test_loss"), row[k].get("test_accuracy")) for k in bins}
+        row["machine_runs_identical"] = len(runs) == 1
         if numeric == "fixed":
             row["reference"] = run(a.spindle, model, numeric, a, backend="reference")
             ref = (row["reference"].get("test_loss"), row["reference"].get("test_accuracy"))
