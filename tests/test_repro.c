@@ -697,8 +697,8 @@ static size_t attribute_at(const unsigned char *bytes, size_t len, const char *n
   return 0;
 }
 
-/* A local heap (a version 1 group's name table) whose data segment does
- * not end in a zero byte: a name running to its end has no terminator,
+/* A local heap (a version 1 group's name table) whose free list loops, or
+ * whose data segment does not end in a zero byte: a name running to its end has no terminator,
  * and listing the group strdup()ed past the segment (a fuzzer's find,
  * tests/fuzz/regressions/keras_h5/local-heap-name-without-terminator).
  * Every heap of a file spindle wrote ends in one, and the file loads. */
@@ -716,7 +716,7 @@ static void unterminated_local_heap_names_are_refused(void **state) {
   spd_model_free(m);
   size_t len = 0;
   unsigned char *clean = (unsigned char *)spd_test_read_file(path, &len);
-  int heaps = 0;
+  int heaps = 0, loops = 0;
   for (size_t at = 0; at + 32 <= len; at++) {
     if (memcmp(clean + at, "HEAP", 4) || clean[at + 4] || clean[at + 5] || clean[at + 6] ||
         clean[at + 7])
@@ -730,9 +730,24 @@ static void unterminated_local_heap_names_are_refused(void **state) {
     assert_int_equal(clean[data + size - 1], 0);
     refuse_patched(&ctx, path, clean, len, (size_t)(data + size - 1), "x", 1,
                    "names are not terminated");
+    /* A free list whose block names itself as the next: libhdf5 followed
+     * it for ever, allocating a record a block (a fuzzer's find,
+     * regressions/keras_h5/local-heap-free-list-loop-oom). */
+    uint64_t head = 0;
+    for (int i = 7; i >= 0; i--)
+      head = head << 8 | clean[at + 16 + i];
+    if (head != 1) {
+      unsigned char self[8];
+      for (int i = 0; i < 8; i++)
+        self[i] = (unsigned char)(head >> (8 * i));
+      refuse_patched(&ctx, path, clean, len, (size_t)(data + head), self, 8,
+                     "free list is corrupt");
+      loops++;
+    }
     heaps++;
   }
   assert_true(heaps > 0);
+  assert_true(loops > 0);
   free(clean);
 }
 
