@@ -67,6 +67,8 @@ static void store(spd_kc_t *kc, uint32_t in, uint32_t slot, uint32_t v, uint32_t
                   uint32_t payload) {
   tile_t *t = kc->role;
   uint32_t kind = kc->in[in].kind;
+  if (kind == SPD_DS_KIND_CREDIT)
+    return; /* a column tile's credit (a leader's): counted, nothing to store */
   if (kind == SPD_DS_KIND_DZ || kind == SPD_DS_KIND_DXPSUM) {
     if (v >= t->b)
       return;
