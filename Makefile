@@ -33,7 +33,7 @@ BENCH_PACKAGES := python3-torch
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build deps bench-deps demo test test-plain test-sanitize test-fuzz fuzz fuzz-build \
+.PHONY: all build deps bench-deps bench-recovery demo test test-plain test-sanitize test-fuzz fuzz fuzz-build \
         bench soak arm bench-calibrate clean
 
 all: build
@@ -89,6 +89,14 @@ bench: bench-deps build
 # fixed} trained on the emulated SpiNN-5; fails when any run drops a packet.
 soak: deps build
 	/usr/bin/python3 bench/soak.py --spindle $(BUILD)/spindle --out $(BUILD)/bench/soak.json -j $(JOBS)
+
+# Issue 10: what the recovery machinery costs a clean run, against spindle
+# built without it in $(BUILD)/norec (bench/recovery_overhead.py).
+bench-recovery: deps build
+	@cmake -S . -B $(BUILD)/norec -DSPINDLE_BENCH_NO_RECOVERY=ON >/dev/null
+	@cmake --build $(BUILD)/norec -j $(JOBS) --target spindle
+	/usr/bin/python3 bench/recovery_overhead.py --spindle $(BUILD)/spindle \
+	  --spindle-off $(BUILD)/norec/spindle --out $(BUILD)/bench/recovery_overhead.json
 
 # Issue 11: the kernels built freestanding for the ARM968E-S against the spin1
 # shim (src/arm/), checked for size and soft float (scripts/arm_build.py).

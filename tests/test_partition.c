@@ -251,9 +251,31 @@ static void partitions_follow_the_grid(void **state) {
   spd_machine_t *mc = spd_test_machine(&ctx, "spinn5", NULL);
   spd_machine_graph_t *g = NULL;
   assert_int_equal(spd_partition_dense(&ctx, m, mc, NULL, &g), 0);
+  uint32_t to_leader = 0, from_leader = 0;
   for (uint32_t i = 0; i < g->n_partitions; i++) {
     const spd_partition_t *p = &g->partitions[i];
     const spd_vertex_t *src = &g->vertices[p->source];
+    if (!strcmp(p->name, "credit") && src->role == SPD_ROLE_TILE) {
+      /* The first layer's tiles credit their column's leader, tile (0, j),
+       * which credits every source: the reducers, whose partial sums set
+       * the layer's pace, take no credits. */
+      const spd_vertex_t *d = &g->vertices[p->targets[0]];
+      if (d->role == SPD_ROLE_TILE) {
+        assert_int_equal(p->n_targets, 1);
+        assert_int_equal(d->rows.lo, 0);
+        assert_true(src->rows.lo > 0);
+        assert_int_equal(d->cols.lo, src->cols.lo);
+        assert_int_equal(d->layer, src->layer);
+        to_leader++;
+      } else {
+        assert_int_equal(src->rows.lo, 0);
+        for (uint32_t t = 0; t < p->n_targets; t++)
+          assert_int_equal(g->vertices[p->targets[t]].role, SPD_ROLE_SOURCE);
+        from_leader++;
+      }
+    }
+    for (uint32_t t = 0; !strcmp(p->name, "credit") && t < p->n_targets; t++)
+      assert_int_not_equal(g->vertices[p->targets[t]].role, SPD_ROLE_REDUCER);
     if (!strcmp(p->name, "psum")) {
       assert_int_equal(src->role, SPD_ROLE_TILE);
       assert_int_equal(p->words, 2); /* int64 partial sums in fixed point */
@@ -275,6 +297,9 @@ static void partitions_follow_the_grid(void **state) {
       assert_true(d->layer < src->layer);
     }
   }
+  assert_true(to_leader > 0);
+  assert_true(from_leader > 0);
+  assert_int_equal(to_leader % from_leader, 0); /* R - 1 tiles a column */
   spd_machine_graph_free(g);
   spd_machine_free(mc);
   spd_model_free(m);

@@ -697,6 +697,60 @@ static size_t attribute_at(const unsigned char *bytes, size_t len, const char *n
   return 0;
 }
 
+/* A local heap (a version 1 group's name table) whose free list loops, or
+ * whose data segment does not end in a zero byte: a name running to its end has no terminator,
+ * and listing the group strdup()ed past the segment (a fuzzer's find,
+ * tests/fuzz/regressions/keras_h5/local-heap-name-without-terminator).
+ * Every heap of a file spindle wrote ends in one, and the file loads. */
+static void unterminated_local_heap_names_are_refused(void **state) {
+  (void)state;
+  spd_ctx_t ctx;
+  spd_ctx_init(&ctx);
+  spd_model_t *m = load(&ctx, REPRO("mlp_for_weights.json"));
+  char path[4200];
+  snprintf(path, sizeof path, "%s/model.h5", spd_test_tmpdir());
+  assert_int_equal(spd_keras_save(m, path, SPD_KERAS_FILE_H5_MODEL), 0);
+  spd_model_free(m);
+  m = NULL;
+  assert_int_equal(spd_keras_model_load(&ctx, path, 0, &m), 0);
+  spd_model_free(m);
+  size_t len = 0;
+  unsigned char *clean = (unsigned char *)spd_test_read_file(path, &len);
+  int heaps = 0, loops = 0;
+  for (size_t at = 0; at + 32 <= len; at++) {
+    if (memcmp(clean + at, "HEAP", 4) || clean[at + 4] || clean[at + 5] || clean[at + 6] ||
+        clean[at + 7])
+      continue;
+    uint64_t size = 0, data = 0;
+    for (int i = 7; i >= 0; i--) {
+      size = size << 8 | clean[at + 8 + i];
+      data = data << 8 | clean[at + 24 + i];
+    }
+    assert_true(size > 0 && data + size <= len);
+    assert_int_equal(clean[data + size - 1], 0);
+    refuse_patched(&ctx, path, clean, len, (size_t)(data + size - 1), "x", 1,
+                   "names are not terminated");
+    /* A free list whose block names itself as the next: libhdf5 followed
+     * it for ever, allocating a record a block (a fuzzer's find,
+     * regressions/keras_h5/local-heap-free-list-loop-oom). */
+    uint64_t head = 0;
+    for (int i = 7; i >= 0; i--)
+      head = head << 8 | clean[at + 16 + i];
+    if (head != 1) {
+      unsigned char self[8];
+      for (int i = 0; i < 8; i++)
+        self[i] = (unsigned char)(head >> (8 * i));
+      refuse_patched(&ctx, path, clean, len, (size_t)(data + head), self, 8,
+                     "free list is corrupt");
+      loops++;
+    }
+    heaps++;
+  }
+  assert_true(heaps > 0);
+  assert_true(loops > 0);
+  free(clean);
+}
+
 /* The fuzzer's other keras_h5 finds (tests/fuzz/regressions/keras_h5), in
  * a file spindle wrote: libhdf5 1.10 reads past its buffers decoding an
  * attribute whose dataspace, or whose data (more elements than the message
@@ -792,6 +846,7 @@ int main(void) {
       cmocka_unit_test(grown_root_header_is_refused),
       cmocka_unit_test(oversized_root_attribute_is_refused),
       cmocka_unit_test(corrupt_attributes_anywhere_are_refused),
+      cmocka_unit_test(unterminated_local_heap_names_are_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -41,6 +41,14 @@ typedef struct spd_kc_job {
  *  two. */
 #define SPD_KC_RX_SLOTS 16u
 
+/** Does an incoming partition of kind @p kind (SPD_DS_KIND_*) carry
+ *  values? Every kind but credits and requests does; the incoming table
+ *  lists those first (map/dataspec.c), so a value's packet searches only
+ *  them. */
+static inline bool spd_kc_data_kind(uint32_t kind) {
+  return kind != SPD_DS_KIND_CREDIT && kind != SPD_DS_KIND_NACK;
+}
+
 /** The receive ring of a core with @p n_data incoming partitions of
  *  values (every kind but credits and requests): room for one packet of
  *  each at once, and two more. The pacing (map/pacing.c) sends a core

@@ -18,7 +18,12 @@
  *
  * - local heaps (a version 1 group's name table) past the superblock's
  *   end of file: libhdf5 reads them from "temporary file space" and a name
- *   lookup (H5Lexists) copies from a null pointer (first_bad_local_heap).
+ *   lookup (H5Lexists) copies from a null pointer (first_bad_local_heap);
+ *   a heap whose data segment does not end in a zero byte: a name
+ *   running to its end has no terminator, and listing the group
+ *   (H5Literate, H5G__ent_to_link) strdup()s past the segment; and a heap
+ *   whose free list loops or leaves the segment (libhdf5 allocates a
+ *   record a block, for ever).
  *
  * The 8-byte offsets and lengths are libhdf5's default and h5py's; a file
  * with other sizes does not match the patterns and is left to libhdf5. */
@@ -396,8 +401,13 @@ static bool root_header_ok(const unsigned char *d, size_t len) {
  * space" and, looking a name up (H5Lexists), copies from nowhere. Layout
  * (HDF5 file format spec, "Local Heap"): "HEAP", version 0, three reserved
  * zero bytes, the data segment size, the offset of the free list's head,
- * the data segment address (8 bytes each). Bytes that only look like a
- * heap (another version, reserved bytes set) pass. */
+ * the data segment address (8 bytes each). The segment holds the names,
+ * each ended by a zero byte and padded with zeros to 8 bytes, then the
+ * free list (an 8-byte offset and an 8-byte size a block, the size's last
+ * byte zero in any file under 2^56 bytes): a sound segment's last byte is
+ * zero. One whose last byte is not (or of no bytes) is refused too, as a
+ * name reaching its end runs past it. Bytes that only look like a heap
+ * (another version, reserved bytes set) pass. */
 static int64_t first_bad_local_heap(const unsigned char *d, size_t len, uint64_t eof) {
   for (size_t at = 0; at + 4 <= len;) {
     const unsigned char *hit = memchr(d + at, 'H', len - at - 3);
@@ -408,8 +418,18 @@ static int64_t first_bad_local_heap(const unsigned char *d, size_t len, uint64_t
     if (memcmp(hit, "HEAP", 4) || len - off < 32 || hit[4] || hit[5] || hit[6] || hit[7])
       continue;
     uint64_t size = le64(hit + 8), data = le64(hit + 24);
-    if (off + 32 > eof || data > eof || size > eof - data)
+    if (off + 32 > eof || data > eof || size > eof - data || !size || d[data + size - 1])
       return (int64_t)off;
+    /* The free list, from the head's offset to H5HL_FREE_NULL (1): each
+     * block's 16 bytes inside the segment, and no more blocks than fit
+     * (libhdf5 follows a list that loops for ever, allocating a record a
+     * block until memory runs out). */
+    uint64_t free_at = le64(hit + 16), blocks = 0;
+    while (free_at != 1) {
+      if (free_at > size || size - free_at < 16 || ++blocks > size / 16)
+        return (int64_t)off;
+      free_at = le64(d + data + free_at);
+    }
   }
   return -1;
 }
@@ -422,7 +442,8 @@ int spd__h5_check_bytes(spd_ctx_t *ctx, const void *data, size_t len, const char
   if (pattern(data, len, &eof) && (bad = first_bad_local_heap(data, len, eof)) >= 0)
     return spd_ctx_fail(ctx, SPD_EFORMAT,
                         "%s: an HDF5 local heap (at byte %lld) reaches past the end of the "
-                        "file the superblock records (truncated or corrupt file)",
+                        "file the superblock records, its names are not terminated or its "
+                        "free list is corrupt (truncated or corrupt file)",
                         where, (long long)bad);
   if (!root_header_ok(data, len))
     return spd_ctx_fail(ctx, SPD_EFORMAT,

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/recovery_switch.h"
 #include "spindle/error.h"
 #include "spindle/fixed_math.h"
 
@@ -157,7 +158,7 @@ static int dedup_init(spd_kc_t *kc) {
 static uint32_t data_partitions_in(const spd_kc_t *kc) {
   uint32_t n = 0;
   for (uint32_t i = 0; i < kc->h.n_in; i++)
-    n += kc->in[i].kind != SPD_DS_KIND_CREDIT && kc->in[i].kind != SPD_DS_KIND_NACK;
+    n += spd_kc_data_kind(kc->in[i].kind);
   return n;
 }
 
@@ -172,7 +173,11 @@ static int read_tables(spd_kc_t *kc) {
   if (kc->h.n_in)
     err = spd_core_sdram_read(kc->core, kc->params + kc->h.in_offset, kc->in,
                               kc->h.n_in * (uint32_t)sizeof *kc->in);
-  kc->rx_slots = spd_kc_rx_slots(data_partitions_in(kc));
+  kc->n_data = data_partitions_in(kc);
+  for (uint32_t i = 0; !err && i < kc->h.n_in; i++)
+    if (spd_kc_data_kind(kc->in[i].kind) != (i < kc->n_data))
+      return SPD_EINVAL; /* the values' partitions first (map/dataspec.c) */
+  kc->rx_slots = spd_kc_rx_slots(kc->n_data);
   kc->rx = spd_kc_alloc(kc, kc->rx_slots * 8u);
   if (!err && !kc->rx)
     return SPD_ENOMEM;
@@ -394,22 +399,37 @@ static void slot_task(spd_core_t *core, uint32_t slot, uint32_t phase) {
   }
 }
 
-/* A received packet's work, in the receive task: find its partition,
- * drop duplicates, store its word and count its slot. */
-static void receive(spd_core_t *core, spd_kc_t *kc, uint32_t key, uint32_t payload) {
-  /* The table is sorted by base and the blocks are disjoint and aligned:
-   * the block holding the key is the last one starting at or below it. */
-  uint32_t lo = 0, hi = kc->h.n_in, steps = 0;
+/* The entry of [lo, hi) of the incoming table whose block holds @p key,
+ * or UINT32_MAX, counting the search's steps into @p steps. The part is
+ * sorted by base and its blocks are disjoint and aligned: the block
+ * holding the key is the last one starting at or below it. */
+static uint32_t find_in(const spd_kc_t *kc, uint32_t key, uint32_t lo, uint32_t hi,
+                        uint32_t *steps) {
+  if (lo == hi)
+    return UINT32_MAX;
   while (hi - lo > 1) {
     uint32_t mid = lo + (hi - lo) / 2;
     if (kc->in[mid].base <= key)
       lo = mid;
     else
       hi = mid;
-    steps++;
+    ++*steps;
   }
-  uint32_t i = lo;
-  if (i == kc->h.n_in || (key & kc->in[i].mask) != kc->in[i].base) {
+  return (key & kc->in[lo].mask) == kc->in[lo].base ? lo : UINT32_MAX;
+}
+
+/* A received packet's work, in the receive task: find its partition,
+ * drop duplicates, store its word and count its slot. */
+static void receive(spd_core_t *core, spd_kc_t *kc, uint32_t key, uint32_t payload) {
+  /* The partitions of values first (they are nearly every packet), then
+   * the credits and requests (map/dataspec.c orders the table so), one
+   * step more for the first part's miss. */
+  uint32_t steps = 0, i = find_in(kc, key, 0, kc->n_data, &steps);
+  if (i == UINT32_MAX && kc->n_data < kc->h.n_in) {
+    steps++;
+    i = find_in(kc, key, kc->n_data, kc->h.n_in, &steps);
+  }
+  if (i == UINT32_MAX) {
     spd_core_charge(core, SPD_COST_RECV_HANDLER + SPD_COST_RECV_STEP * steps);
     return; /* not ours: the router never sends such a packet */
   }
@@ -420,22 +440,25 @@ static void receive(spd_core_t *core, spd_kc_t *kc, uint32_t key, uint32_t paylo
     (void)spd_core_schedule_callback(core, spd__kc_resend_asked, payload, 0, SLOT_PRIORITY);
     return;
   }
-  spd_core_charge(core, SPD_COST_RECV_HANDLER + SPD_COST_DEDUP + SPD_COST_RECV_STEP * steps);
+  spd_core_charge(core, SPD_COST_RECV_HANDLER + SPD_COST_DEDUP * SPD_RECOVERY +
+                            SPD_COST_RECV_STEP * steps);
   uint32_t off = key - in->base, S = kc->h.slots;
   uint32_t tag = (off >> in->value_bits) & (2u * S - 1u), slot = tag & (S - 1u);
   uint32_t j = off & ((1u << in->value_bits) - 1u);
   uint32_t phase = spd_kc_phase_of(in->kind), ps = phase * S + slot;
-  if (tag >> kc->slot_bits != kc->round_in[ps] || j >= in->n * in->words) {
-    kc->duplicates++;
-    return;
-  }
   uint32_t *seen = kc->seen + kc->seen_at[phase] + slot * kc->seen_words[phase];
-  uint32_t bit = kc->bit_of[i] + j;
-  if (seen[bit / 32u] & (1u << bit % 32u)) {
-    kc->duplicates++;
-    return;
+  if (SPD_RECOVERY) {
+    if (tag >> kc->slot_bits != kc->round_in[ps] || j >= in->n * in->words) {
+      kc->duplicates++;
+      return;
+    }
+    uint32_t bit = kc->bit_of[i] + j;
+    if (seen[bit / 32u] & (1u << bit % 32u)) {
+      kc->duplicates++;
+      return;
+    }
+    seen[bit / 32u] |= 1u << bit % 32u;
   }
-  seen[bit / 32u] |= 1u << bit % 32u;
   bool held = !SPD_KC_FIXED(kc->h.numeric == SPD_DS_FIXED) && kc->held &&
               kc->held_at[i] != UINT32_MAX;
   if (held) {
@@ -460,8 +483,10 @@ static void receive(spd_core_t *core, spd_kc_t *kc, uint32_t key, uint32_t paylo
   if (++*count == kc->expected[phase]) {
     *count = 0;
     kc->round_in[ps] ^= 1u;
-    memset(seen, 0, kc->seen_words[phase] * 4u);
-    spd_core_charge(core, kc->seen_words[phase] * SPD_COST_PER_VALUE);
+    if (SPD_RECOVERY) {
+      memset(seen, 0, kc->seen_words[phase] * 4u);
+      spd_core_charge(core, kc->seen_words[phase] * SPD_COST_PER_VALUE);
+    }
     if (spd_core_schedule_callback(core, slot_task, slot, phase, SLOT_PRIORITY))
       spd_kc_fail(kc, SPD_EQUEUE);
   }

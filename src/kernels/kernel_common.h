@@ -93,8 +93,9 @@ struct spd_kc {
   uint32_t params;
   spd_ds_header_t h;
   spd_ds_config_t cfg;
-  spd_ds_in_t *in;
+  spd_ds_in_t *in;         /* the n_data partitions of values, then credits and requests */
   spd_ds_out_t *out;
+  uint32_t n_data;
   uint32_t expected[SPD_KC_PHASES]; /* packets per slot and phase */
   uint32_t *count;         /* per phase and slot */
   /* Duplicates (a monitor re-sends a dropped packet to all its outputs,

@@ -56,12 +56,19 @@ typedef struct tile {
   spd_kc_fparams_t fkernel, fbias;
   uint32_t next_fwd, next_bwd, batches_done;
   uint8_t *pending;
+  /* A first layer's column leader (it receives credits: tile (0, j) of a
+   * grid with R > 1 row blocks, map/partition_build.c) credits the
+   * sources once its own backward and the column's other tiles' credits
+   * of a slot are in: bit s of each mask (slots <= 64). */
+  uint64_t own_done, column_done;
 } tile_t;
 
 static void store(spd_kc_t *kc, uint32_t in, uint32_t slot, uint32_t v, uint32_t word,
                   uint32_t payload) {
   tile_t *t = kc->role;
   uint32_t kind = kc->in[in].kind;
+  if (kind == SPD_DS_KIND_CREDIT)
+    return; /* a column tile's credit (a leader's): counted, nothing to store */
   if (kind == SPD_DS_KIND_DZ || kind == SPD_DS_KIND_DXPSUM) {
     if (v >= t->b)
       return;
@@ -231,6 +238,30 @@ static int alloc_dxstage(tile_t *t) {
   return 0;
 }
 
+static bool leads_column(const tile_t *t) { return t->kc.expected[SPD_KC_CREDIT] != 0; }
+
+/* A first-layer tile's credit: to its column's leader, or from the leader
+ * to the sources (with the sample counted done) once the slot is done
+ * here and at the column's other tiles, in whichever order. */
+static int credit(tile_t *t, uint32_t slot, uint32_t phase) {
+  spd_kc_t *kc = &t->kc;
+  if (!leads_column(t))
+    return spd_kc_send_kind(kc, SPD_DS_KIND_CREDIT, slot, &t->zero);
+  uint64_t bit = 1ull << slot;
+  if (phase == SPD_KC_CREDIT)
+    t->column_done |= bit;
+  else
+    t->own_done |= bit;
+  if (!(t->own_done & t->column_done & bit))
+    return 0;
+  t->own_done &= ~bit;
+  t->column_done &= ~bit;
+  int err = spd_kc_send_kind(kc, SPD_DS_KIND_CREDIT, slot, &t->zero);
+  if (!err)
+    spd_kc_sample_done(kc);
+  return err;
+}
+
 /* dX partial sums to the layer below, or a credit to the sources. */
 static int send_dx(tile_t *t, uint32_t slot, const int16_t *dz) {
   spd_kc_t *kc = &t->kc;
@@ -238,7 +269,7 @@ static int send_dx(tile_t *t, uint32_t slot, const int16_t *dz) {
   for (uint32_t p = 0; p < kc->h.n_out; p++)
     below |= kc->out[p].kind == SPD_DS_KIND_DXPSUM;
   if (!below)
-    return spd_kc_send_kind(kc, SPD_DS_KIND_CREDIT, slot, &t->zero);
+    return credit(t, slot, SPD_KC_BACKWARD);
   memset(t->dx, 0, t->a * sizeof *t->dx);
   spd_fx_dense_backward_input_block(t->dx, dz, t->w16, (int)t->a, (int)t->b, (int)t->b);
   spd_core_charge(kc->core, t->a * t->b * SPD_COST_MAC_FIXED);
@@ -301,7 +332,7 @@ static int backward_float(tile_t *t, uint32_t slot, uint32_t seq) {
   for (uint32_t p = 0; p < kc->h.n_out; p++)
     below |= kc->out[p].kind == SPD_DS_KIND_DXPSUM;
   if (!below)
-    return spd_kc_send_kind(kc, SPD_DS_KIND_CREDIT, slot, &t->zero);
+    return credit(t, slot, SPD_KC_BACKWARD);
   uint32_t *w = t->dxw + slot * t->a;
   for (uint32_t r = 0; r < t->a; r++) {
     float sum = 0.0f;
@@ -348,7 +379,8 @@ static void backward(tile_t *t, uint32_t slot) {
     }
     if (spd_kc_batch_end(kc, seq))
       batch_update_float(t, seq);
-    spd_kc_sample_done(kc);
+    if (!leads_column(t)) /* a leader's sample is done when it credits */
+      spd_kc_sample_done(kc);
     return;
   }
   if (t->full && !t->last)
@@ -367,11 +399,17 @@ static void backward(tile_t *t, uint32_t slot) {
   }
   if (spd_kc_batch_end(kc, seq))
     batch_update(t, seq);
-  spd_kc_sample_done(kc);
+  if (!leads_column(t))
+    spd_kc_sample_done(kc);
 }
 
 static void slot_done(spd_kc_t *kc, uint32_t slot, uint32_t phase) {
   tile_t *t = kc->role;
+  if (phase == SPD_KC_CREDIT) {
+    if (credit(t, slot, phase))
+      spd_kc_fail(kc, SPD_EQUEUE);
+    return;
+  }
   if (phase == SPD_KC_BACKWARD) {
     backward(t, slot);
     return;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/tile_mem.h"
 #include "map/machine_graph.h"
 #include "map/pacing.h"
 #include "machine/cost_table.h"
@@ -640,10 +641,16 @@ static void fm_own(const spd_model_t *m, const spd_vertex_t *v, const spd_partit
   }
 }
 
-/* Receivers search their table by key (binary search on the bases). */
+/* Receivers search their table by key (binary search on the bases): the
+ * partitions of values first, then the credits and requests, each part
+ * sorted by base, so a value's packet searches only the first part
+ * (kernel_common.c, receive). */
 static int by_base(const void *a, const void *b) {
-  uint32_t x = ((const spd_ds_in_t *)a)->base, y = ((const spd_ds_in_t *)b)->base;
-  return (x > y) - (x < y);
+  const spd_ds_in_t *p = a, *q = b;
+  uint32_t x = spd_kc_data_kind(p->kind) ? 0u : 1u, y = spd_kc_data_kind(q->kind) ? 0u : 1u;
+  if (x != y)
+    return x < y ? -1 : 1;
+  return (p->base > q->base) - (p->base < q->base);
 }
 
 static void fill_tables(const spd__ds_inputs_t *in, uint32_t vi, spd_ds_in_t *ins,

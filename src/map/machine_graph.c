@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/recovery_switch.h"
 #include "base/tile_mem.h"
 #include "machine/cost_table.h"
 #include "map/tile_cost.h"
@@ -290,6 +291,8 @@ uint32_t spd__graph_add_tables(spd_machine_graph_t *g, uint32_t budget, uint32_t
 }
 
 int spd__graph_add_nacks(spd_machine_graph_t *g) {
+  if (!SPD_RECOVERY)
+    return 0;
   uint32_t V = g->n_vertices, P = g->n_partitions;
   uint32_t *senders = spd_calloc(g->ctx, V ? V : 1, sizeof *senders);
   uint8_t *seen = spd_calloc(g->ctx, V ? V : 1, 1);

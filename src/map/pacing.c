@@ -6,27 +6,50 @@
 
 #include <string.h>
 
+#include "base/recovery_switch.h"
 #include "machine/cost_table.h"
 #include "map/machine_graph.h"
 #include "spindle/route.h"
 
-/* CPU cycles the kernel of vertex @p vi spends per received packet, as
- * the kernels charge it (machine/cost_table.h): the event's dispatch, the
- * handler, its binary search of the incoming table, the duplicate check
- * and a reducer's add or a window tile's feature-map decoding. */
-uint32_t spd__ds_recv_cost(const spd__ds_inputs_t *in, uint32_t vi) {
-  uint32_t n_in, n_out, steps = 0;
-  spd__graph_tables(in->g, vi, &n_in, &n_out);
-  while ((1u << steps) < n_in)
+static bool is_nack(const spd_partition_t *p) { return !strcmp(p->name, "nack"); }
+
+/* Steps of the kernels' binary search over @p n table entries, at most. */
+static uint32_t search_steps(uint32_t n) {
+  uint32_t steps = 0;
+  while ((1u << steps) < n)
     steps++;
-  spd_vertex_role_t role = in->g->vertices[vi].role;
+  return steps;
+}
+
+/* CPU cycles the kernel of vertex @p vi spends per received packet of a
+ * partition named @p kind, as the kernels charge it (machine/cost_table.h):
+ * the event's dispatch, the handler, its binary search of the incoming
+ * table (the partitions of values; a credit's or request's, a step more
+ * and the rest of the table: kernel_common.c, receive), the duplicate
+ * check and a reducer's add or a window tile's feature-map decoding. */
+uint32_t spd__ds_recv_cost(const spd__ds_inputs_t *in, uint32_t vi, const char *kind) {
+  const spd_machine_graph_t *g = in->g;
+  uint32_t n_data = 0, n_other = 0;
+  for (uint32_t p = 0; p < g->n_partitions; p++) {
+    const spd_partition_t *part = &g->partitions[p];
+    for (uint32_t t = 0; t < part->n_targets; t++)
+      if (part->targets[t] == vi) {
+        bool data = strcmp(part->name, "credit") && !is_nack(part);
+        n_data += data;
+        n_other += !data;
+      }
+  }
+  uint32_t steps = search_steps(n_data);
+  if (!strcmp(kind, "credit") || !strcmp(kind, "nack"))
+    steps += 1u + search_steps(n_other);
+  spd_vertex_role_t role = g->vertices[vi].role;
   uint32_t add = role != SPD_ROLE_REDUCER                ? 0u
                  : in->numeric == SPD_NUMERIC_FIXED ? SPD_COST_ADD_FIXED
                                                     : SPD_COST_ADD_FLOAT;
   if (role == SPD_ROLE_CONV || role == SPD_ROLE_POOL)
     add = SPD_COST_FM_DECODE;
-  return SPD_COST_EVENT_DISPATCH + SPD_COST_RX_QUEUE + SPD_COST_RECV_HANDLER + SPD_COST_DEDUP +
-         SPD_COST_RECV_STEP * steps + add;
+  return SPD_COST_EVENT_DISPATCH + SPD_COST_RX_QUEUE + SPD_COST_RECV_HANDLER +
+         SPD_COST_DEDUP * SPD_RECOVERY + SPD_COST_RECV_STEP * steps + add;
 }
 
 static uint64_t packets_of(const spd_partition_t *p) {
@@ -34,8 +57,6 @@ static uint64_t packets_of(const spd_partition_t *p) {
 }
 
 static uint64_t max64(uint64_t a, uint64_t b) { return a > b ? a : b; }
-
-static bool is_nack(const spd_partition_t *p) { return !strcmp(p->name, "nack"); }
 
 
 
@@ -62,7 +83,7 @@ static uint32_t uses_of(const spd__ds_inputs_t *in, const spd_machine_t *m,
   const spd_partition_t *part = &in->g->partitions[p];
   uint32_t k = 0, V = in->g->n_vertices;
   for (uint32_t t = 0; t < part->n_targets; t++)
-    u[k++] = (use_t){part->targets[t], spd__ds_recv_cost(in, part->targets[t])};
+    u[k++] = (use_t){part->targets[t], spd__ds_recv_cost(in, part->targets[t], part->name)};
   for (uint32_t n = 0; n < trees[p].n_nodes; n++) {
     const spd_map_node_t *node = &trees[p].nodes[n];
     int32_t c = spd_machine_chip_index(m, node->x, node->y);
@@ -196,7 +217,7 @@ uint32_t spd__ds_phase_of(const spd__ds_inputs_t *in, uint32_t p, uint32_t pace)
   if (!part->n_targets || is_nack(part))
     return 0;
   if (!strcmp(part->name, "credit")) {
-    uint32_t step = spd__ds_recv_cost(in, part->targets[0]);
+    uint32_t step = spd__ds_recv_cost(in, part->targets[0], part->name);
     pace = step > LINK_CYCLES ? step : LINK_CYCLES;
   }
   uint32_t k = 0, K = 0;

@@ -27,9 +27,11 @@ int spd__ds_paces(spd_ctx_t *ctx, const spd__ds_inputs_t *in, const spd_machine_
                   const spd_map_tree_t *trees, uint32_t percent, uint32_t *pace,
                   spd__ds_pace_why_t *why);
 
-/** CPU cycles the kernel of vertex @p vi takes per received packet, as the
- *  kernels charge it: the FIQ, the drain's work, its table search. */
-uint32_t spd__ds_recv_cost(const spd__ds_inputs_t *in, uint32_t vi);
+/** CPU cycles the kernel of vertex @p vi takes per received packet of a
+ *  partition named @p kind, as the kernels charge it: the FIQ, the drain's
+ *  work, its table search (values' partitions first, then credits and
+ *  requests). */
+uint32_t spd__ds_recv_cost(const spd__ds_inputs_t *in, uint32_t vi, const char *kind);
 
 /** The cycles partition @p p's sender waits before a sample's first packet,
  *  given its pace @p pace. */

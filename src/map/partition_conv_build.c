@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/recovery_switch.h"
 #include "map/partition_conv.h"
 #include "map/partition_dense.h"
 #include "nn/shape.h"
@@ -337,7 +338,7 @@ static int add_partitions(cbuild_t *B) {
       sink = v;
   for (uint32_t s = 0; s < S->n_sources; s++)
     B->targets[s] = s;
-  if (!err)
+  if (!err && (SPD_RECOVERY || !S->o->training))
     err = spd__graph_add_partition(B->g, sink, "credit", B->d->dense[B->d->n_dense - 1].layer,
                                    (spd_range_t){0, 1}, 1, B->targets, S->n_sources);
   return err;

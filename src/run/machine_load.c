@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/recovery_switch.h"
 #include "machine/cost_table.h"
 #include "map/tile_cost.h"
 #include "nn/layer_op.h"
@@ -306,7 +307,7 @@ static uint32_t resend_tick_us(const mrun_t *r) {
  * pipeline its latency paces, not its cores' load: at K = 1 the MLP
  * trains 0.8 % slower (fixed; float 0.2 %), LeNet-5 0.5 %. */
 static uint32_t snap_period(const mrun_t *r) {
-  if (!r->cfg)
+  if (!r->cfg || !SPD_RECOVERY)
     return 0;
   uint64_t every = 1;
   for (uint32_t v = 0; v < r->g->n_vertices; v++) {

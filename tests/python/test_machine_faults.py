@@ -44,9 +44,14 @@ def test_the_defaults_drop_nothing(tmp_path, numeric, seed):
     assert rep["packets_lost"] == 0
 
 
-@pytest.mark.parametrize("model,limit,p", [(MLP, "640", "1e-3"), (LENET, "96", "1e-3")])
-def test_reinjected_drops_change_no_fixed_point_result(tmp_path, model, limit, p):
-    flags = ("--limit", limit, "--seed", "1", "--numeric", "fixed")
+# The MLP's seed is one whose drops include copies lost at full dump
+# registers, so the end-to-end resend is exercised too (which seeds do
+# depends on the run's timing: seed 1 did before the first layer's credits
+# went to column leaders, seed 3 does now).
+@pytest.mark.parametrize("model,limit,p,seed", [(MLP, "640", "1e-3", "3"),
+                                                (LENET, "96", "1e-3", "1")])
+def test_reinjected_drops_change_no_fixed_point_result(tmp_path, model, limit, p, seed):
+    flags = ("--limit", limit, "--seed", seed, "--numeric", "fixed")
     r, clean_report, clean_weights = train(tmp_path, "clean", model, *flags)
     assert r.returncode == 0, r.stderr
     r, report, weights = train(tmp_path, "drops", model, *flags, "--inject-drops", p)
@@ -69,11 +74,14 @@ def test_reinjected_drops_change_no_fixed_point_result(tmp_path, model, limit, p
 
 
 def test_a_run_that_cannot_recover_stops_and_the_report_says_so(tmp_path):
-    # One copy in 20 dropped: losses outrun the asks; the stalled run goes
+    # One copy in 12.5 dropped: losses outrun the asks; the stalled run goes
     # on once from its last snapshot (docs/recovery.md), stalls again before
-    # another epoch is done, and ends instead of hanging.
+    # another epoch is done, and ends instead of hanging. (At one in 20,
+    # since the first layer's credits go to column leaders, the run no
+    # longer stalls for 200 slices before its time runs out: it ends, as
+    # it should, but without the recovery this test is for.)
     r, report, weights = train(tmp_path, "lost", MLP, "--limit", "320", "--numeric", "fixed",
-                               "--inject-drops", "0.05", timeout=300)
+                               "--inject-drops", "0.08", timeout=300)
     assert r.returncode == 1
     assert "the run did not finish" in r.stderr or "the run cannot finish" in r.stderr
     assert "copies lost" in r.stderr or "copies were lost" in r.stderr
