@@ -202,6 +202,92 @@ static void another_run_is_refused(void **state) {
   spd_test_rmtree(dir);
 }
 
+/* A fit that carries on a checkpoint's optimizer (spd_checkpoint_set_carry),
+ * and one that carries on that one's, train as one fit of all their epochs:
+ * 1 + 1 + 1 epochs as 3, shuffled, with Adam, BatchNormalization and
+ * Dropout; the second fit's history counts its epochs from 0. */
+static void carry_is_bit_identical(bool fixed) {
+  spd_fit_data_t d = data();
+  const char *dirs[2] = {spd_test_tmpdir(), spd_test_tmpdir()};
+  assert_non_null(dirs[0]);
+  assert_non_null(dirs[1]);
+  spd_fit_config_t cfg;
+  config(&cfg, 3);
+  spd_model_t *straight = net(12), *carried = net(12);
+  spd_history_t hs, hc;
+  assert_int_equal(fit(fixed, straight, &cfg, &d, &hs), 0);
+  config(&cfg, 1);
+  cfg.checkpoint_dir = dirs[0];
+  assert_int_equal(fit(fixed, carried, &cfg, &d, NULL), 0);
+  for (int k = 0; k < 2; k++) {
+    spd_checkpoint_t *ck = NULL;
+    assert_int_equal(spd_checkpoint_open(NULL, dirs[k], &ck), 0);
+    spd_checkpoint_set_carry(ck);
+    cfg.resume = ck;
+    cfg.checkpoint_dir = k == 0 ? dirs[1] : NULL;
+    assert_int_equal(fit(fixed, carried, &cfg, &d, &hc), 0);
+    assert_int_equal(hc.n_epochs, 1);
+    assert_true(hc.epochs[0].epoch == 0);
+    assert_true(hc.epochs[0].loss == hs.epochs[k + 1].loss);
+    assert_true(hc.epochs[0].accuracy == hs.epochs[k + 1].accuracy);
+    spd_history_free(&hc);
+    spd_checkpoint_free(ck);
+  }
+  expect_same_weights(straight, carried);
+  /* The carried fit's checkpoint stands at the optimizer's step. */
+  spd_checkpoint_t *ck = NULL;
+  assert_int_equal(spd_checkpoint_open(NULL, dirs[1], &ck), 0);
+  spd_checkpoint_info_t info;
+  spd_checkpoint_info(ck, &info);
+  assert_int_equal(info.epochs_done, 1);
+  assert_int_equal(info.step, 2 * STEPS);
+  spd_checkpoint_free(ck);
+  spd_history_free(&hs);
+  spd_model_free(straight);
+  spd_model_free(carried);
+  spd_test_rmtree(dirs[0]);
+  spd_test_rmtree(dirs[1]);
+}
+
+static void float_carry_is_bit_identical(void **state) {
+  (void)state;
+  carry_is_bit_identical(false);
+}
+
+static void fixed_carry_is_bit_identical(void **state) {
+  (void)state;
+  carry_is_bit_identical(true);
+}
+
+/* A carried optimizer takes other data, seed and batch size, not another
+ * optimizer kind or numeric. */
+static void carry_checks_the_optimizer_only(void **state) {
+  (void)state;
+  spd_model_t *m = NULL;
+  const char *dir = one_epoch(&m);
+  spd_checkpoint_t *ck = NULL;
+  assert_int_equal(spd_checkpoint_open(NULL, dir, &ck), 0);
+  spd_checkpoint_set_carry(ck);
+  spd_fit_config_t cfg;
+  config(&cfg, 1);
+  cfg.resume = ck;
+  expect_refused(true, m, &cfg, SPD_EFORMAT, "cannot carry on into this fit: its numeric");
+  spd_optimizer_config_defaults(&cfg.optimizer, SPD_OPT_SGD);
+  expect_refused(false, m, &cfg, SPD_EFORMAT,
+                 "its optimizer.kind is \"adam\", this fit's is \"sgd\"");
+  config(&cfg, 1);
+  cfg.resume = ck;
+  cfg.seed = 10;
+  cfg.batch_size = 7;
+  spd_fit_data_t d = data();
+  d.n = 100;
+  d.y.n = 100;
+  assert_int_equal(spd_fit_float(m, &cfg, &d, NULL), 0);
+  spd_checkpoint_free(ck);
+  spd_model_free(m);
+  spd_test_rmtree(dir);
+}
+
 static void expect_open_fails(const char *dir, int code, const char *says) {
   spd_ctx_t ctx;
   spd_ctx_init(&ctx);
@@ -310,6 +396,9 @@ int main(void) {
       cmocka_unit_test(float_resume_is_bit_identical),
       cmocka_unit_test(fixed_resume_is_bit_identical),
       cmocka_unit_test(another_run_is_refused),
+      cmocka_unit_test(float_carry_is_bit_identical),
+      cmocka_unit_test(fixed_carry_is_bit_identical),
+      cmocka_unit_test(carry_checks_the_optimizer_only),
       cmocka_unit_test(damaged_checkpoints_are_refused),
       cmocka_unit_test(open_survives_allocation_failures),
   };
