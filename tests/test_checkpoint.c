@@ -259,6 +259,64 @@ static void fixed_carry_is_bit_identical(void **state) {
   carry_is_bit_identical(true);
 }
 
+/* A carried fit stopped inside an epoch and resumed from its checkpoint
+ * ends as the carried fit that never stopped: 1 epoch, then 2 carried on
+ * (stopped in the second) resumed, train as 3 straight. */
+static void carried_fit_resumes(bool fixed) {
+  spd_fit_data_t d = data();
+  const char *dirs[2] = {spd_test_tmpdir(), spd_test_tmpdir()};
+  assert_non_null(dirs[0]);
+  assert_non_null(dirs[1]);
+  spd_fit_config_t cfg;
+  config(&cfg, 3);
+  spd_model_t *straight = net(12), *carried = net(12);
+  spd_history_t hs, hc;
+  assert_int_equal(fit(fixed, straight, &cfg, &d, &hs), 0);
+  config(&cfg, 1);
+  cfg.checkpoint_dir = dirs[0];
+  assert_int_equal(fit(fixed, carried, &cfg, &d, NULL), 0);
+  spd_checkpoint_t *first = NULL, *stopped = NULL;
+  assert_int_equal(spd_checkpoint_open(NULL, dirs[0], &first), 0);
+  spd_checkpoint_set_carry(first);
+  config(&cfg, 2);
+  cfg.resume = first;
+  cfg.checkpoint_dir = dirs[1];
+  cfg.callbacks.should_stop_cb = stop_after;
+  polls = 0;
+  stop_at = STEPS + 5;
+  assert_int_equal(fit(fixed, carried, &cfg, &d, NULL), SPD_EINTERRUPTED);
+  assert_int_equal(spd_checkpoint_open(NULL, dirs[1], &stopped), 0);
+  spd_checkpoint_info_t info;
+  spd_checkpoint_info(stopped, &info);
+  assert_int_equal(info.epochs_done, 1);
+  assert_int_equal(info.step, 2 * STEPS + 5);
+  cfg.resume = stopped;
+  cfg.callbacks.should_stop_cb = NULL;
+  assert_int_equal(fit(fixed, carried, &cfg, &d, &hc), 0);
+  expect_same_weights(straight, carried);
+  assert_int_equal(hc.n_epochs, 2);
+  for (int e = 0; e < 2; e++)
+    assert_true(hc.epochs[e].loss == hs.epochs[e + 1].loss);
+  spd_checkpoint_free(first);
+  spd_checkpoint_free(stopped);
+  spd_history_free(&hs);
+  spd_history_free(&hc);
+  spd_model_free(straight);
+  spd_model_free(carried);
+  spd_test_rmtree(dirs[0]);
+  spd_test_rmtree(dirs[1]);
+}
+
+static void float_carried_fit_resumes(void **state) {
+  (void)state;
+  carried_fit_resumes(false);
+}
+
+static void fixed_carried_fit_resumes(void **state) {
+  (void)state;
+  carried_fit_resumes(true);
+}
+
 /* A carried optimizer takes other data, seed and batch size, not another
  * optimizer kind or numeric. */
 static void carry_checks_the_optimizer_only(void **state) {
@@ -399,6 +457,8 @@ int main(void) {
       cmocka_unit_test(float_carry_is_bit_identical),
       cmocka_unit_test(fixed_carry_is_bit_identical),
       cmocka_unit_test(carry_checks_the_optimizer_only),
+      cmocka_unit_test(float_carried_fit_resumes),
+      cmocka_unit_test(fixed_carried_fit_resumes),
       cmocka_unit_test(damaged_checkpoints_are_refused),
       cmocka_unit_test(open_survives_allocation_failures),
   };
