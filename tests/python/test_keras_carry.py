@@ -86,6 +86,22 @@ def test_two_fits_of_one_epoch_train_as_one_fit_of_two(backend, numeric, optimiz
     assert fit(fresh, 1, x, y)["loss"] != second["loss"]
 
 
+def test_fixed_point_backends_carry_each_others_optimizer():
+    """The machine trains bit for bit as the reference in fixed point, so a
+    fit on one goes on with the optimizer a fit on the other left."""
+    x, y = data()
+    use("reference", "fixed")
+    once = model(adam)
+    twice = model(adam, once.get_weights())
+    h = fit(once, 2, x, y)
+    first = fit(twice, 1, x, y)
+    use("machine", "fixed")
+    second = fit(twice, 1, x, y)
+    assert twice.optimizer.iterations == 6
+    assert first["loss"] + second["loss"] == h["loss"]
+    assert same_weights(once, twice)
+
+
 @pytest.mark.parametrize("backend,numeric", [("reference", "float"), ("reference", "fixed"),
                                              ("machine", "fixed")])
 def test_compile_again_starts_a_new_optimizer(backend, numeric):
@@ -142,10 +158,11 @@ def test_new_data_and_batch_size_carry_the_optimizer_on():
     x, y = data()
     m = model(adam)
     fit(m, 1, x, y)
-    step = m._carry["step"]
-    assert step == 3  # 40 samples in batches of 16
+    assert m.optimizer.iterations == 3  # 40 samples in batches of 16
     m.fit(x[:20], y[:20], batch_size=5, epochs=1, shuffle=False, verbose=0)
-    assert m._carry["step"] == 3 + 4
+    assert m.optimizer.iterations == m._carry["step"] == 3 + 4
+    m.compile(optimizer=m.optimizer, loss="sparse_categorical_crossentropy")
+    assert m.optimizer.iterations == 0 and m._carry is None
 
 
 def test_fixed_point_weights_set_between_fits_start_the_optimizer_afresh():

@@ -254,6 +254,8 @@ class Model:
         carry, self._carry = getattr(self, "_carry", None), None
         if carry:
             carry["folder"].cleanup()
+        if isinstance(getattr(self, "optimizer", None), optimizers_module.Optimizer):
+            self.optimizer.iterations = 0
 
     def _weights_changed(self):
         """Weights set by hand between fits: a float fit's optimizer goes on
@@ -344,6 +346,7 @@ class Model:
             raise NotImplementedError("spindle reports one accuracy metric; got "
                                       f"{names}")
         self.optimizer = opt
+        opt.iterations = 0
         self.loss = loss
         cc = {"optimizer": opt._serialize(), "loss": loss_ser, "loss_weights": None,
               "metrics": names or None, "weighted_metrics": None, "run_eagerly": False,
@@ -509,6 +512,8 @@ class Model:
                 self._carry = {"folder": folder, "seed": seed, "step": step,
                                "backend": opts["backend"], "numeric": opts["numeric"],
                                "weights_set": False}
+                if isinstance(getattr(self, "optimizer", None), optimizers_module.Optimizer):
+                    self.optimizer.iterations = step
             else:  # failed or interrupted: the next fit starts its optimizer afresh
                 folder.cleanup()
         history.spindle = stats
