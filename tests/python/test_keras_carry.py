@@ -38,9 +38,10 @@ def sgd_decay():
     return keras.optimizers.SGD(sched, momentum=0.9)
 
 
-def model(optimizer, weights=None):
-    m = keras.Sequential([keras.Input(shape=(8,)), layers.Dense(12, activation="relu"),
-                          layers.Dense(3, activation="softmax")])
+def model(optimizer, weights=None, dropout=False):
+    m = keras.Sequential([keras.Input(shape=(8,)), layers.Dense(12, activation="relu")] +
+                         ([layers.Dropout(0.25)] if dropout else []) +
+                         [layers.Dense(3, activation="softmax")])
     m.compile(optimizer=optimizer(), loss="sparse_categorical_crossentropy",
               metrics=["accuracy"])
     if weights is not None:
@@ -84,6 +85,19 @@ def test_two_fits_of_one_epoch_train_as_one_fit_of_two(backend, numeric, optimiz
     config.set_seed(0)
     fresh._fits = 0  # the same seed as `twice` had, so only the optimizer differs
     assert fit(fresh, 1, x, y)["loss"] != second["loss"]
+
+
+@pytest.mark.parametrize("backend,numeric", COMBOS)
+def test_dropout_masks_go_on_from_the_carried_samples(backend, numeric):
+    use(backend, numeric)
+    x, y = data()
+    once = model(adam, dropout=True)
+    twice = model(adam, once.get_weights(), dropout=True)
+    h = fit(once, 2, x, y)
+    first = fit(twice, 1, x, y)
+    second = fit(twice, 1, x, y)
+    assert first["loss"] + second["loss"] == h["loss"]
+    assert same_weights(once, twice)
 
 
 def test_fixed_point_backends_carry_each_others_optimizer():
