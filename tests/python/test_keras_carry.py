@@ -155,8 +155,9 @@ def test_learning_rate_scheduler_counts_from_the_carried_step():
     assert same_weights(once, twice)
 
 
-def test_shuffled_fits_go_on_with_the_shuffle_streams():
-    use("reference", "fixed")
+@pytest.mark.parametrize("backend,numeric", [("reference", "fixed"), ("machine", "float")])
+def test_shuffled_fits_go_on_with_the_shuffle_streams(backend, numeric):
+    use(backend, numeric)
     x, y = data()
     once = model(adam)
     twice = model(adam, once.get_weights())
