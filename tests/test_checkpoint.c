@@ -341,6 +341,26 @@ static void carry_checks_the_optimizer_only(void **state) {
   d.n = 100;
   d.y.n = 100;
   assert_int_equal(spd_fit_float(m, &cfg, &d, NULL), 0);
+  /* In fixed point the schedule is checked from the carried step on: one
+   * whose rate decays below 2^-31 by then is refused, not run. */
+  config(&cfg, 1);
+  cfg.resume = NULL;
+  cfg.checkpoint_dir = dir;
+  cfg.optimizer.learning_rate = (spd_lr_schedule_t){.kind = SPD_LR_EXPONENTIAL_DECAY,
+                                                    .initial_learning_rate = 0.01,
+                                                    .decay_steps = STEPS, .decay_rate = 1e-4};
+  spd_model_t *fx = net(12);
+  d = data();
+  assert_int_equal(spd_fit_fixed(fx, &cfg, &d, NULL, NULL), 0); /* 1e-6 at its last step */
+  spd_checkpoint_t *fck = NULL;
+  assert_int_equal(spd_checkpoint_open(NULL, dir, &fck), 0);
+  spd_checkpoint_set_carry(fck);
+  cfg.resume = fck;
+  cfg.checkpoint_dir = NULL;
+  /* its one epoch would end at 2e-10 (without the carried steps, 1.8e-6) */
+  expect_refused(true, fx, &cfg, SPD_EINVAL, "learning rate");
+  spd_checkpoint_free(fck);
+  spd_model_free(fx);
   spd_checkpoint_free(ck);
   spd_model_free(m);
   spd_test_rmtree(dir);

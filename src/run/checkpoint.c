@@ -627,6 +627,12 @@ int spd__checkpoint_resume(spd__ckpt_run_t *run, spd__blob_reader_t *state) {
   return 0;
 }
 
+int64_t spd__checkpoint_carried_step(const spd_checkpoint_t *ck) {
+  if (!ck || !ck->carry)
+    return 0;
+  return (int64_t)cJSON_GetNumberValue(item(item(ck->manifest, "position"), "step"));
+}
+
 int spd__checkpoint_interrupted(const spd__ckpt_run_t *run) {
   const spd_fit_config_t *c = run->cfg;
   size_t steps = (run->train->n + c->batch_size - 1) / c->batch_size;

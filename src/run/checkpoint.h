@@ -56,6 +56,10 @@ int spd__checkpoint_save(const spd__ckpt_run_t *run, const spd__blob_t *state);
  *  that step, and in fixed point its weights go into run->model. */
 int spd__checkpoint_resume(spd__ckpt_run_t *run, spd__blob_reader_t *state);
 
+/** The optimizer steps a fit given @p ck as its resume goes on from when
+ *  @p ck is carried (spd_checkpoint_set_carry), else 0 (NULL: 0). */
+int64_t spd__checkpoint_carried_step(const spd_checkpoint_t *ck);
+
 /** The diagnostic of a run stopped by should_stop_cb at run->pos (and the
  *  checkpoint written, if any). @return SPD_EINTERRUPTED. */
 int spd__checkpoint_interrupted(const spd__ckpt_run_t *run);
