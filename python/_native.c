@@ -593,24 +593,27 @@ static int begin_run(handle_t *h) {
 }
 
 /* fit(handle, x, y, val_x, val_y, epochs, batch_size, shuffle, seed,
- *     backend=, numeric=, machine=, in_flight=, callbacks=, checkpoint_dir=)
+ *     backend=, numeric=, machine=, in_flight=, callbacks=, checkpoint_dir=,
+ *     carry=)
  *   -> ([logs per epoch], stats or None)
- * The optimizer and loss are the model's compile_config. */
+ * The optimizer and loss are the model's compile_config; carry names a
+ * checkpoint folder whose optimizer state the fit carries on
+ * (spd_checkpoint_set_carry). */
 static PyObject *fit(PyObject *self, PyObject *args, PyObject *kw) {
   (void)self;
   static char *names[] = {"model", "x", "y", "val_x", "val_y", "epochs", "batch_size",
                           "shuffle", "seed", "backend", "numeric", "machine", "in_flight",
-                          "callbacks", "checkpoint_dir", NULL};
+                          "callbacks", "checkpoint_dir", "carry", NULL};
   PyObject *cap, *x, *y, *vx, *vy;
   int epochs, shuffle;
   unsigned long long seed;
-  const char *checkpoint_dir = NULL;
+  const char *checkpoint_dir = NULL, *carry = NULL;
   run_kw_t k = {.backend = "machine", .numeric = "float", .machine = "spinn5", .batch_size = 32,
                 .callbacks = Py_None};
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOinpK|sssIOz", names, &cap, &x, &y, &vx, &vy,
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOinpK|sssIOzz", names, &cap, &x, &y, &vx, &vy,
                                    &epochs, &k.batch_size, &shuffle, &seed, &k.backend,
                                    &k.numeric, &k.machine, &k.in_flight, &k.callbacks,
-                                   &checkpoint_dir))
+                                   &checkpoint_dir, &carry))
     return NULL;
   handle_t *h = arg_handle(cap);
   if (!h)
@@ -638,6 +641,21 @@ static PyObject *fit(PyObject *self, PyObject *args, PyObject *kw) {
     cfg.optimizer = cc->optimizer;
   cfg.validation = has_val ? &val.d : NULL;
   cfg.checkpoint_dir = checkpoint_dir;
+  spd_checkpoint_t *carried = NULL;
+  if (carry) {
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = spd_checkpoint_open(&h->ctx, carry, &carried);
+    Py_END_ALLOW_THREADS
+    if (rc) {
+      release_views(&train);
+      if (has_val)
+        release_views(&val);
+      return raise(&h->ctx, rc);
+    }
+    spd_checkpoint_set_carry(carried);
+    cfg.resume = carried;
+  }
   pyrun_t r = {0};
   spd_run_options_t o;
   spd_machine_stats_t stats;
@@ -668,6 +686,7 @@ static PyObject *fit(PyObject *self, PyObject *args, PyObject *kw) {
         result = Py_BuildValue("(NN)", logs, run_figures(&o, &stats));
     }
   }
+  spd_checkpoint_free(carried);
   release_views(&train);
   if (has_val)
     release_views(&val);

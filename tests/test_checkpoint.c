@@ -202,6 +202,170 @@ static void another_run_is_refused(void **state) {
   spd_test_rmtree(dir);
 }
 
+/* A fit that carries on a checkpoint's optimizer (spd_checkpoint_set_carry),
+ * and one that carries on that one's, train as one fit of all their epochs:
+ * 1 + 1 + 1 epochs as 3, shuffled, with Adam, BatchNormalization and
+ * Dropout; the second fit's history counts its epochs from 0. */
+static void carry_is_bit_identical(bool fixed) {
+  spd_fit_data_t d = data();
+  const char *dirs[2] = {spd_test_tmpdir(), spd_test_tmpdir()};
+  assert_non_null(dirs[0]);
+  assert_non_null(dirs[1]);
+  spd_fit_config_t cfg;
+  config(&cfg, 3);
+  spd_model_t *straight = net(12), *carried = net(12);
+  spd_history_t hs, hc;
+  assert_int_equal(fit(fixed, straight, &cfg, &d, &hs), 0);
+  config(&cfg, 1);
+  cfg.checkpoint_dir = dirs[0];
+  assert_int_equal(fit(fixed, carried, &cfg, &d, NULL), 0);
+  for (int k = 0; k < 2; k++) {
+    spd_checkpoint_t *ck = NULL;
+    assert_int_equal(spd_checkpoint_open(NULL, dirs[k], &ck), 0);
+    spd_checkpoint_set_carry(ck);
+    cfg.resume = ck;
+    cfg.checkpoint_dir = k == 0 ? dirs[1] : NULL;
+    assert_int_equal(fit(fixed, carried, &cfg, &d, &hc), 0);
+    assert_int_equal(hc.n_epochs, 1);
+    assert_true(hc.epochs[0].epoch == 0);
+    assert_true(hc.epochs[0].loss == hs.epochs[k + 1].loss);
+    assert_true(hc.epochs[0].accuracy == hs.epochs[k + 1].accuracy);
+    spd_history_free(&hc);
+    spd_checkpoint_free(ck);
+  }
+  expect_same_weights(straight, carried);
+  /* The carried fit's checkpoint stands at the optimizer's step. */
+  spd_checkpoint_t *ck = NULL;
+  assert_int_equal(spd_checkpoint_open(NULL, dirs[1], &ck), 0);
+  spd_checkpoint_info_t info;
+  spd_checkpoint_info(ck, &info);
+  assert_int_equal(info.epochs_done, 1);
+  assert_int_equal(info.step, 2 * STEPS);
+  spd_checkpoint_free(ck);
+  spd_history_free(&hs);
+  spd_model_free(straight);
+  spd_model_free(carried);
+  spd_test_rmtree(dirs[0]);
+  spd_test_rmtree(dirs[1]);
+}
+
+static void float_carry_is_bit_identical(void **state) {
+  (void)state;
+  carry_is_bit_identical(false);
+}
+
+static void fixed_carry_is_bit_identical(void **state) {
+  (void)state;
+  carry_is_bit_identical(true);
+}
+
+/* A carried fit stopped inside an epoch and resumed from its checkpoint
+ * ends as the carried fit that never stopped: 1 epoch, then 2 carried on
+ * (stopped in the second) resumed, train as 3 straight. */
+static void carried_fit_resumes(bool fixed) {
+  spd_fit_data_t d = data();
+  const char *dirs[2] = {spd_test_tmpdir(), spd_test_tmpdir()};
+  assert_non_null(dirs[0]);
+  assert_non_null(dirs[1]);
+  spd_fit_config_t cfg;
+  config(&cfg, 3);
+  spd_model_t *straight = net(12), *carried = net(12);
+  spd_history_t hs, hc;
+  assert_int_equal(fit(fixed, straight, &cfg, &d, &hs), 0);
+  config(&cfg, 1);
+  cfg.checkpoint_dir = dirs[0];
+  assert_int_equal(fit(fixed, carried, &cfg, &d, NULL), 0);
+  spd_checkpoint_t *first = NULL, *stopped = NULL;
+  assert_int_equal(spd_checkpoint_open(NULL, dirs[0], &first), 0);
+  spd_checkpoint_set_carry(first);
+  config(&cfg, 2);
+  cfg.resume = first;
+  cfg.checkpoint_dir = dirs[1];
+  cfg.callbacks.should_stop_cb = stop_after;
+  polls = 0;
+  stop_at = STEPS + 5;
+  assert_int_equal(fit(fixed, carried, &cfg, &d, NULL), SPD_EINTERRUPTED);
+  assert_int_equal(spd_checkpoint_open(NULL, dirs[1], &stopped), 0);
+  spd_checkpoint_info_t info;
+  spd_checkpoint_info(stopped, &info);
+  assert_int_equal(info.epochs_done, 1);
+  assert_int_equal(info.step, 2 * STEPS + 5);
+  cfg.resume = stopped;
+  cfg.callbacks.should_stop_cb = NULL;
+  assert_int_equal(fit(fixed, carried, &cfg, &d, &hc), 0);
+  expect_same_weights(straight, carried);
+  assert_int_equal(hc.n_epochs, 2);
+  for (int e = 0; e < 2; e++)
+    assert_true(hc.epochs[e].loss == hs.epochs[e + 1].loss);
+  spd_checkpoint_free(first);
+  spd_checkpoint_free(stopped);
+  spd_history_free(&hs);
+  spd_history_free(&hc);
+  spd_model_free(straight);
+  spd_model_free(carried);
+  spd_test_rmtree(dirs[0]);
+  spd_test_rmtree(dirs[1]);
+}
+
+static void float_carried_fit_resumes(void **state) {
+  (void)state;
+  carried_fit_resumes(false);
+}
+
+static void fixed_carried_fit_resumes(void **state) {
+  (void)state;
+  carried_fit_resumes(true);
+}
+
+/* A carried optimizer takes other data, seed and batch size, not another
+ * optimizer kind or numeric. */
+static void carry_checks_the_optimizer_only(void **state) {
+  (void)state;
+  spd_model_t *m = NULL;
+  const char *dir = one_epoch(&m);
+  spd_checkpoint_t *ck = NULL;
+  assert_int_equal(spd_checkpoint_open(NULL, dir, &ck), 0);
+  spd_checkpoint_set_carry(ck);
+  spd_fit_config_t cfg;
+  config(&cfg, 1);
+  cfg.resume = ck;
+  expect_refused(true, m, &cfg, SPD_EFORMAT, "cannot carry on into this fit: its numeric");
+  spd_optimizer_config_defaults(&cfg.optimizer, SPD_OPT_SGD);
+  expect_refused(false, m, &cfg, SPD_EFORMAT,
+                 "its optimizer.kind is \"adam\", this fit's is \"sgd\"");
+  config(&cfg, 1);
+  cfg.resume = ck;
+  cfg.seed = 10;
+  cfg.batch_size = 7;
+  spd_fit_data_t d = data();
+  d.n = 100;
+  d.y.n = 100;
+  assert_int_equal(spd_fit_float(m, &cfg, &d, NULL), 0);
+  /* In fixed point the schedule is checked from the carried step on: one
+   * whose rate decays below 2^-31 by then is refused, not run. */
+  config(&cfg, 1);
+  cfg.resume = NULL;
+  cfg.checkpoint_dir = dir;
+  cfg.optimizer.learning_rate = (spd_lr_schedule_t){.kind = SPD_LR_EXPONENTIAL_DECAY,
+                                                    .initial_learning_rate = 0.01,
+                                                    .decay_steps = STEPS, .decay_rate = 1e-4};
+  spd_model_t *fx = net(12);
+  d = data();
+  assert_int_equal(spd_fit_fixed(fx, &cfg, &d, NULL, NULL), 0); /* 1e-6 at its last step */
+  spd_checkpoint_t *fck = NULL;
+  assert_int_equal(spd_checkpoint_open(NULL, dir, &fck), 0);
+  spd_checkpoint_set_carry(fck);
+  cfg.resume = fck;
+  cfg.checkpoint_dir = NULL;
+  /* its one epoch would end at 2e-10 (without the carried steps, 1.8e-6) */
+  expect_refused(true, fx, &cfg, SPD_EINVAL, "learning rate");
+  spd_checkpoint_free(fck);
+  spd_model_free(fx);
+  spd_checkpoint_free(ck);
+  spd_model_free(m);
+  spd_test_rmtree(dir);
+}
+
 static void expect_open_fails(const char *dir, int code, const char *says) {
   spd_ctx_t ctx;
   spd_ctx_init(&ctx);
@@ -310,6 +474,11 @@ int main(void) {
       cmocka_unit_test(float_resume_is_bit_identical),
       cmocka_unit_test(fixed_resume_is_bit_identical),
       cmocka_unit_test(another_run_is_refused),
+      cmocka_unit_test(float_carry_is_bit_identical),
+      cmocka_unit_test(fixed_carry_is_bit_identical),
+      cmocka_unit_test(carry_checks_the_optimizer_only),
+      cmocka_unit_test(float_carried_fit_resumes),
+      cmocka_unit_test(fixed_carried_fit_resumes),
       cmocka_unit_test(damaged_checkpoints_are_refused),
       cmocka_unit_test(open_survives_allocation_failures),
   };

@@ -26,9 +26,9 @@
  * which is the shared library's soname (libspindle.so.MAJOR) and its symbol
  * version (SPINDLE_MAJOR); an addition raises the minor. */
 #define SPINDLE_VERSION_MAJOR 1
-#define SPINDLE_VERSION_MINOR 0
+#define SPINDLE_VERSION_MINOR 1
 #define SPINDLE_VERSION_PATCH 0
-#define SPINDLE_VERSION_STRING "1.0.0"
+#define SPINDLE_VERSION_STRING "1.1.0"
 
 /** The version of the library that is running (it may differ from the
  *  header's SPINDLE_VERSION_STRING in its minor and patch). */

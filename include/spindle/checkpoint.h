@@ -44,4 +44,19 @@ void spd_checkpoint_free(spd_checkpoint_t *ck);
 /** Where @p ck stands and where its weights are. */
 void spd_checkpoint_info(const spd_checkpoint_t *ck, spd_checkpoint_info_t *info);
 
+/** (Since 1.1.) Mark @p ck as the optimizer state a new fit carries on
+ *  (Keras's second Model.fit with the same optimizer) rather than a run to
+ *  resume. Given as spd_fit_config_t.resume, it must then be of the same
+ *  model, numeric, loss, from_logits and optimizer kind (and, in float, the
+ *  same backend), while the fit takes its own data, epochs (counted from
+ *  0), batch size, shuffle, seed and learning rate or schedule. The fit
+ *  starts from the checkpoint's optimizer step (which drives the schedule
+ *  and Adam's bias correction), moments and Dropout counters; in fixed
+ *  point also from its int32 master weights and numeric plan (the model
+ *  takes the checkpoint's weights), in float from the model's weights as
+ *  they stand. Its shuffle continues the carried run's epoch streams, so
+ *  with the same seed and data, a fit of E epochs carried on by one of F
+ *  trains exactly as one fit of E + F epochs does (docs/api.md). */
+void spd_checkpoint_set_carry(spd_checkpoint_t *ck);
+
 #endif

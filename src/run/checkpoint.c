@@ -32,6 +32,7 @@ struct spd_checkpoint {
   uint8_t *state;
   size_t state_len;
   char state_path[PATH_MAX_];
+  bool carry; /* spd_checkpoint_set_carry */
 };
 
 static uint32_t crc32_of(const void *data, size_t len) {
@@ -179,6 +180,14 @@ static cJSON *position_json(const spd__ckpt_pos_t *p) {
   return o;
 }
 
+static cJSON *base_json(const spd__ckpt_base_t *b) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddNumberToObject(o, "step", (double)b->step);
+  cJSON_AddNumberToObject(o, "epochs", (double)b->epochs);
+  cJSON_AddNumberToObject(o, "samples", (double)b->samples);
+  return o;
+}
+
 static cJSON *history_json(const spd_epoch_logs_t *logs, int n) {
   cJSON *a = cJSON_CreateArray();
   for (int e = 0; e < n; e++) {
@@ -265,6 +274,7 @@ static int write_manifest(const spd__ckpt_run_t *run, const char *dir, cJSON *fi
   cJSON_AddNumberToObject(m, "version", FORMAT_VERSION);
   cJSON_AddItemToObject(m, "run", identity_json(run));
   cJSON_AddItemToObject(m, "position", position_json(&run->pos));
+  cJSON_AddItemToObject(m, "carried", base_json(&run->base));
   cJSON_AddItemToObject(m, "history", history_json(run->history, run->pos.epoch));
   cJSON_AddItemToObject(m, "files", files);
   char *text = cJSON_Print(m);
@@ -416,6 +426,11 @@ void spd_checkpoint_free(spd_checkpoint_t *ck) {
   spd_free(ck->ctx, ck);
 }
 
+void spd_checkpoint_set_carry(spd_checkpoint_t *ck) {
+  if (ck)
+    ck->carry = true;
+}
+
 void spd_checkpoint_info(const spd_checkpoint_t *ck, spd_checkpoint_info_t *info) {
   const cJSON *run = item(ck->manifest, "run"), *pos = item(ck->manifest, "position");
   memset(info, 0, sizeof *info);
@@ -493,9 +508,90 @@ static void read_history(const cJSON *a, spd_epoch_logs_t *logs) {
   }
 }
 
+/* What the checkpoint's run had carried before it began ("carried"; none
+ * in a checkpoint of a fresh run). */
+static spd__ckpt_base_t base_of(const spd_checkpoint_t *ck) {
+  const cJSON *b = item(ck->manifest, "carried");
+  return (spd__ckpt_base_t){.step = (int64_t)cJSON_GetNumberValue(item(b, "step")),
+                            .epochs = (int64_t)cJSON_GetNumberValue(item(b, "epochs")),
+                            .samples = (uint64_t)cJSON_GetNumberValue(item(b, "samples"))};
+}
+
+/* The part of a run's identity a carried checkpoint must share: the model,
+ * numeric, loss and the optimizer's kind and slots (in fixed point either
+ * backend's; in float the backend's too, whose payloads differ). */
+static cJSON *carry_identity(const cJSON *run, bool fixed) {
+  cJSON *o = cJSON_CreateObject();
+  const char *keys[] = {"backend", "numeric", "model", "loss", "from_logits"};
+  for (size_t i = fixed ? 1 : 0; i < sizeof keys / sizeof *keys; i++) {
+    const cJSON *v = item(run, keys[i]);
+    if (v)
+      cJSON_AddItemToObject(o, keys[i], cJSON_Duplicate(v, true));
+  }
+  const cJSON *opt = item(run, "optimizer");
+  cJSON *so = cJSON_AddObjectToObject(o, "optimizer");
+  const cJSON *kind = item(opt, "kind");
+  if (kind)
+    cJSON_AddItemToObject(so, "kind", cJSON_Duplicate(kind, true));
+  cJSON_AddBoolToObject(so, "momentum", cJSON_GetNumberValue(item(opt, "momentum")) != 0.0);
+  const cJSON *centered = item(opt, "centered");
+  if (centered)
+    cJSON_AddItemToObject(so, "centered", cJSON_Duplicate(centered, true));
+  return o;
+}
+
+/* A carried checkpoint: its identity's shared part, then where the new
+ * fit's optimizer starts. */
+static int carry(spd__ckpt_run_t *run, const spd_checkpoint_t *ck, spd__blob_reader_t *state) {
+  spd_ctx_t *ctx = run->model->ctx;
+  bool fixed = run->numeric == SPD_NUMERIC_FIXED;
+  cJSON *mine = identity_json(run);
+  cJSON *want = carry_identity(mine, fixed), *have = carry_identity(item(ck->manifest, "run"), fixed);
+  cJSON_Delete(mine);
+  char path[256] = "";
+  const cJSON *w = NULL, *h = NULL;
+  int err = 0;
+  if (first_difference(want, have, path, sizeof path, &w, &h)) {
+    char *ws = cJSON_PrintUnformatted(w), *hs = h ? cJSON_PrintUnformatted(h) : NULL;
+    err = spd_ctx_fail(ctx, SPD_EFORMAT, "the optimizer state in '%s' cannot carry on into "
+                       "this fit: its %s is %s, this fit's is %s", ck->dir, path,
+                       hs ? hs : "missing", ws ? ws : "?");
+    cJSON_free(ws);
+    cJSON_free(hs);
+  }
+  cJSON_Delete(want);
+  cJSON_Delete(have);
+  if (err)
+    return err;
+  const cJSON *pos = item(ck->manifest, "position"), *data = item(item(ck->manifest, "run"), "data");
+  spd__ckpt_base_t b = base_of(ck);
+  int epoch = item(pos, "epoch")->valueint;
+  size_t batch = (size_t)item(pos, "batch")->valuedouble;
+  double n = cJSON_GetNumberValue(item(data, "samples"));
+  double bs = cJSON_GetNumberValue(item(item(ck->manifest, "run"), "batch_size"));
+  double in_epoch = (double)batch * bs < n ? (double)batch * bs : n;
+  if (!(n >= 1) || !(bs >= 1) || epoch < 0)
+    return spd_ctx_fail(ctx, SPD_EFORMAT, "'%s/%s': no run.data.samples, run.batch_size or "
+                        "position (damaged?)", ck->dir, SPD_CHECKPOINT_MANIFEST);
+  /* A partly trained epoch counts as one: the next fit shuffles afresh. */
+  run->base = (spd__ckpt_base_t){.step = (int64_t)item(pos, "step")->valuedouble,
+                                 .epochs = b.epochs + epoch + (batch > 0),
+                                 .samples = b.samples + (uint64_t)((double)epoch * n + in_epoch)};
+  if (fixed && (err = spd_keras_weights_load(run->model, ck->weights)))
+    return err;
+  run->pos = (spd__ckpt_pos_t){.step = run->base.step};
+  spd_mean_reset(&run->pos.loss);
+  spd_mean_reset(&run->pos.accuracy);
+  *state = (spd__blob_reader_t){.ctx = ctx, .file = ck->state_path, .data = ck->state,
+                                .len = ck->state_len};
+  return 0;
+}
+
 int spd__checkpoint_resume(spd__ckpt_run_t *run, spd__blob_reader_t *state) {
   const spd_checkpoint_t *ck = run->cfg->resume;
   spd_ctx_t *ctx = run->model->ctx;
+  if (ck->carry)
+    return carry(run, ck, state);
   int err = check_identity(run, ck);
   if (err)
     return err;
@@ -505,12 +601,14 @@ int spd__checkpoint_resume(spd__ckpt_run_t *run, spd__blob_reader_t *state) {
                        .step = (int64_t)item(pos, "step")->valuedouble,
                        .loss = mean_of(item(pos, "loss")),
                        .accuracy = mean_of(item(pos, "accuracy"))};
+  spd__ckpt_base_t base = base_of(ck);
   /* The manifest has no checksum of its own: its position must at least be
-   * one the run can stand at (one optimizer step per batch). */
+   * one the run can stand at (one optimizer step per batch, after the
+   * steps it carried on from). */
   const spd_fit_config_t *c = run->cfg;
   size_t steps = (run->train->n + c->batch_size - 1) / c->batch_size;
-  if (p.epoch < 0 || p.batch >= steps ||
-      p.step != (int64_t)((size_t)p.epoch * steps + p.batch))
+  if (p.epoch < 0 || p.batch >= steps || base.step < 0 ||
+      p.step != base.step + (int64_t)((size_t)p.epoch * steps + p.batch))
     return spd_ctx_fail(ctx, SPD_EFORMAT, "'%s/%s': position epoch %d, batch %zu, step %lld "
                         "is not one a run of %zu batches per epoch stands at (damaged?)",
                         ck->dir, SPD_CHECKPOINT_MANIFEST, p.epoch, p.batch, (long long)p.step,
@@ -522,10 +620,17 @@ int spd__checkpoint_resume(spd__ckpt_run_t *run, spd__blob_reader_t *state) {
   if ((err = spd_keras_weights_load(run->model, ck->weights)))
     return err;
   run->pos = p;
+  run->base = base;
   read_history(item(ck->manifest, "history"), run->history);
   *state = (spd__blob_reader_t){.ctx = ctx, .file = ck->state_path, .data = ck->state,
                                 .len = ck->state_len};
   return 0;
+}
+
+int64_t spd__checkpoint_carried_step(const spd_checkpoint_t *ck) {
+  if (!ck || !ck->carry)
+    return 0;
+  return (int64_t)cJSON_GetNumberValue(item(item(ck->manifest, "position"), "step"));
 }
 
 int spd__checkpoint_interrupted(const spd__ckpt_run_t *run) {

@@ -17,6 +17,16 @@ typedef struct spd__ckpt_pos {
   spd_mean_t loss, accuracy; /* that epoch's running means so far */
 } spd__ckpt_pos_t;
 
+/** What the optimizer had trained before this fit: zero, or a carried
+ *  checkpoint's run up to where it stood (spd_checkpoint_set_carry). Its
+ *  steps go on from @c step, its shuffle from stream @c epochs and its
+ *  Dropout counters from @c samples. */
+typedef struct spd__ckpt_base {
+  int64_t step;
+  int64_t epochs;
+  uint64_t samples;
+} spd__ckpt_base_t;
+
 /** The run a checkpoint is written from or resumed into. */
 typedef struct spd__ckpt_run {
   const char *backend;             /* "reference" or "machine" */
@@ -24,7 +34,8 @@ typedef struct spd__ckpt_run {
   spd_model_t *model;              /* weights saved from / loaded into it */
   const spd_fit_config_t *cfg;
   const spd_fit_data_t *train;
-  spd__ckpt_pos_t pos;
+  spd__ckpt_pos_t pos;             /* pos.step counts the base's steps too */
+  spd__ckpt_base_t base;           /* set by spd__checkpoint_resume */
   spd_epoch_logs_t *history;       /* cfg->epochs entries; pos.epoch whole */
 } spd__ckpt_run_t;
 
@@ -37,9 +48,17 @@ int spd__checkpoint_save(const spd__ckpt_run_t *run, const spd__blob_t *state);
 /** Check that run->cfg->resume is of this run (model, numeric, loss,
  *  optimizer, seed, batch size, shuffle, data; SPD_EFORMAT naming the first
  *  difference) and that it stands before run->cfg->epochs (SPD_EINVAL); then
- *  load its weights into run->model, its position into run->pos, its
- *  history into run->history and point @p state at its state payload. */
+ *  load its weights into run->model, its position into run->pos, its base
+ *  into run->base, its history into run->history and point @p state at its
+ *  state payload. A carried checkpoint (spd_checkpoint_set_carry) need only
+ *  be of this model, numeric, loss and optimizer kind (and in float, of
+ *  this backend): run->base is where it stood, run->pos the fit's start at
+ *  that step, and in fixed point its weights go into run->model. */
 int spd__checkpoint_resume(spd__ckpt_run_t *run, spd__blob_reader_t *state);
+
+/** The optimizer steps a fit given @p ck as its resume goes on from when
+ *  @p ck is carried (spd_checkpoint_set_carry), else 0 (NULL: 0). */
+int64_t spd__checkpoint_carried_step(const spd_checkpoint_t *ck);
 
 /** The diagnostic of a run stopped by should_stop_cb at run->pos (and the
  *  checkpoint written, if any). @return SPD_EINTERRUPTED. */

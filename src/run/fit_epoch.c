@@ -67,7 +67,8 @@ int spd__fit_loop(spd__ckpt_run_t *run, const spd__fit_ops_t *ops, void *trainer
   while (!rc && run->pos.epoch < cfg->epochs) {
     spd__ckpt_pos_t *p = &run->pos;
     spd_epoch_logs_t *logs = &run->history[p->epoch];
-    ops->order_cb(trainer, p->epoch);
+    /* a carried optimizer's fit goes on with the shuffle streams after its */
+    ops->order_cb(trainer, (int)(p->epoch + run->base.epochs));
     rc = spd__fit_run_epoch(ctx, cfg, run->train->n, p->epoch, ops->train_batch, trainer,
                             &p->batch, &p->loss, &p->accuracy, logs);
     p->step = ops->step_cb(trainer);

@@ -30,7 +30,8 @@ int spd__fit_run_epoch(spd_ctx_t *ctx, const spd_fit_config_t *cfg, size_t n, in
 
 /** What a trainer gives the shared epoch loop. */
 typedef struct spd__fit_ops {
-  /** Draw epoch @p epoch's order of the samples. */
+  /** Draw the order of the samples with shuffle stream @p epoch (the
+   *  fit's epoch after run->base.epochs carried ones). */
   void (*order_cb)(void *trainer, int epoch);
   spd__fit_batch_fn train_batch;
   /** Fill the validation fields of @p logs (when cfg->validation is set). */

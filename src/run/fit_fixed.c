@@ -282,7 +282,9 @@ static int check(spd_model_t *m, const spd_fit_config_t *cfg, const spd_fit_data
                         "1..2^32-1 samples, one of x and x_u8, and one target each");
   if (!spd_shape_equal(&m->layers[0].output_shape, &d->sample_shape))
     return spd_ctx_fail(m->ctx, SPD_ESHAPE, "the model's input and the samples differ in shape");
-  int64_t steps = (int64_t)cfg->epochs * (int64_t)((d->n + cfg->batch_size - 1) / cfg->batch_size);
+  /* a carried optimizer's schedule goes on from its step */
+  int64_t steps = spd__checkpoint_carried_step(cfg->resume) +
+                  (int64_t)cfg->epochs * (int64_t)((d->n + cfg->batch_size - 1) / cfg->batch_size);
   int rc = spd_fx_optimizer_check(m->ctx, &cfg->optimizer, steps);
   return rc ? rc : spd_loss_check(m->ctx, cfg->loss, m, &d->y);
 }

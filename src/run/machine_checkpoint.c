@@ -207,8 +207,8 @@ static int put_state(mrun_t *r, int64_t step, uint64_t samples, spd__blob_t *sta
  * recovery goes on from into @p state (initialised here). */
 int spd__mrun_epoch_state(mrun_t *r, uint32_t epoch, spd__blob_t *state) {
   uint32_t global = epoch + r->first_epoch;
-  int64_t step = (int64_t)(global + 1) * spd__mrun_epoch_steps(r);
-  uint64_t samples = (uint64_t)(global + 1) * r->n;
+  int64_t step = r->base.step + (int64_t)(global + 1) * spd__mrun_epoch_steps(r);
+  uint64_t samples = r->base.samples + (uint64_t)(global + 1) * r->n;
   int err = spd__mrun_read_results(r, r->target, epoch);
   if (!err)
     err = read_state(r, epoch);
@@ -262,8 +262,8 @@ static int read_snapshot(mrun_t *r, uint32_t v, uint32_t steps) {
 int spd__mrun_snapshot_state(mrun_t *r, uint32_t steps, spd__blob_t *state) {
   uint32_t spe = spd__mrun_epoch_steps(r);
   uint64_t global = (uint64_t)r->first_epoch * spe + r->skip / r->cfg->batch_size + steps;
-  int64_t step = (int64_t)global;
-  uint64_t samples = global / spe * r->n + global % spe * r->cfg->batch_size;
+  int64_t step = r->base.step + (int64_t)global;
+  uint64_t samples = r->base.samples + global / spe * r->n + global % spe * r->cfg->batch_size;
   int err = 0;
   for (uint32_t v = 0; !err && v < r->g->n_vertices; v++)
     if (r->snap_addr[v])
@@ -288,8 +288,10 @@ int spd__mrun_checkpoint_epoch(void *ud, uint32_t epoch) {
   if (!err) {
     spd__ckpt_run_t run = {.backend = "machine", .numeric = r->o.numeric, .model = r->target,
                            .cfg = r->cfg, .train = r->data, .history = r->logs,
+                           .base = r->base,
                            .pos = {.epoch = (int)epoch + 1,
-                                   .step = (int64_t)(epoch + 1) * spd__mrun_epoch_steps(r)}};
+                                   .step = r->base.step +
+                                           (int64_t)(epoch + 1) * spd__mrun_epoch_steps(r)}};
     err = spd__checkpoint_save(&run, &state);
   }
   spd__blob_free(&state);
@@ -309,6 +311,7 @@ int spd__mrun_machine_resume(mrun_t *r, spd_numeric_t numeric, spd__blob_reader_
     return spd_ctx_fail(r->ctx, SPD_EINVAL, "the checkpoint has all %d epochs already; ask "
                         "for more epochs than that to go on", run.pos.epoch);
   r->first_epoch = (uint32_t)run.pos.epoch;
+  r->base = run.base;
   /* Inside an epoch (a checkpoint the reference wrote at a batch
    * boundary): the run starts at that batch, and the epoch's running sums
    * go on from the checkpoint's means. */

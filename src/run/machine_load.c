@@ -241,10 +241,11 @@ static int write_update_tables(mrun_t *r) {
      * from the checkpoint's step on. */
     uint32_t epochs = r->first_epoch + r->epochs, steps = epochs * spd__mrun_epoch_steps(r);
     if (r->o.numeric == SPD_NUMERIC_FLOAT)
-      err = spd__mupdate_float_table(r->ctx, &r->cfg->optimizer, steps, &table, &bytes);
+      err = spd__mupdate_float_table(r->ctx, &r->cfg->optimizer, steps, r->base.step, &table,
+                                     &bytes);
     else
       err = spd__mupdate_fixed_table(r->ctx, r->cfg, spd__mrun_plan(r), r->model, r->net, layer, r->n,
-                                     epochs, steps, &table, &bytes);
+                                     epochs, steps, r->base.step, &table, &bytes);
     if (err)
       break;
     size_t skip = bytes / steps * (steps - r->steps);
@@ -348,7 +349,8 @@ int spd__mrun_load(mrun_t *r) {
                          .order_addr = r->order_addr, .seed = r->cfg ? r->cfg->seed : 0,
                          .state_in = (const uint32_t(*)[2])r->state_in,
                          .state_out = (const uint32_t(*)[2])r->state_out,
-                         .seq_base = r->first_epoch * r->n + r->skip,
+                         .seq_base = (uint32_t)(r->base.samples + (uint64_t)r->first_epoch * r->n +
+                                                r->skip),
                          .seq_offset = r->skip, .snap_addr = r->snap_addr,
                          .snap_every = r->snap_every = snap_period(r)};
   uint32_t *pace = spd_calloc(r->ctx, r->g->n_partitions ? r->g->n_partitions : 1, sizeof *pace);

@@ -195,6 +195,7 @@ int spd__mrun_recover(mrun_t *r, mrun_t *next, char *note, size_t note_size) {
                    .data = r->data, .n = r->n, .in_size = r->in_size,
                    .out_size = r->out_size, .cfg = r->cfg, .target = r->target,
                    .logs = r->logs, .first_epoch = r->first_epoch, .resume = r->resume,
+                   .base = r->base,
                    .attempt = r->attempt + 1};
   next->progress = (spd__mprogress_t){.cb = r->progress.cb, .logs = r->progress.logs,
                                       .epochs = r->progress.epochs,

@@ -101,7 +101,7 @@ uint32_t spd__mrun_epoch_steps(const mrun_t *r) {
 static int fixed_resume(mrun_t *r) {
   int64_t step = 0;
   int err = spd__blob_get(r->resume, "fixed.step", &step, sizeof step, 1);
-  int64_t at = (int64_t)r->first_epoch * spd__mrun_epoch_steps(r) +
+  int64_t at = r->base.step + (int64_t)r->first_epoch * spd__mrun_epoch_steps(r) +
                (int64_t)(r->skip / r->cfg->batch_size);
   if (!err && step != at)
     err = spd_ctx_fail(r->ctx, SPD_EFORMAT, "'%s': its step %lld is not the checkpoint's "
@@ -331,7 +331,7 @@ int spd__mrun_make_order(mrun_t *r) {
   for (uint32_t e = 0; e < r->epochs; e++) {
     uint32_t *o = r->order + (size_t)e * r->n;
     if (c->shuffle)
-      spd_fit_epoch_order(c->seed, (int)(r->first_epoch + e), o, r->n);
+      spd_fit_epoch_order(c->seed, (int)(r->base.epochs + r->first_epoch + e), o, r->n);
     else
       for (uint32_t i = 0; i < r->n; i++)
         o[i] = i;
@@ -460,6 +460,7 @@ int spd_machine_fit_run(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *mac
                         "machine training in float: SGD and Adam (RMSprop runs in fixed point)");
   if ((!opts || opts->numeric != SPD_NUMERIC_FLOAT) &&
       (err = spd_fx_optimizer_check(ctx, &cfg->optimizer,
+                                    spd__checkpoint_carried_step(cfg->resume) +
                                     (int64_t)cfg->epochs *
                                         (int64_t)((train->n + cfg->batch_size - 1) /
                                                   cfg->batch_size))))

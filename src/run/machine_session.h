@@ -85,6 +85,8 @@ typedef struct mrun {
                                    the run (resumed mid-epoch: a batch
                                    boundary); the run starts there */
   spd__blob_reader_t *resume;   /* the checkpoint's state payload, or NULL */
+  spd__ckpt_base_t base;        /* a carried optimizer's steps, shuffle
+                                   epochs and samples before this fit */
   float *(*fslab)[2];           /* float: per layer x {kernel, bias}, m and v */
   uint32_t (*state_in)[2], (*state_out)[2]; /* per vertex x {kernel, bias} */
   spd_epoch_logs_t *logs;       /* every epoch's, the checkpoint's history */

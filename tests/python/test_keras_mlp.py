@@ -139,7 +139,7 @@ def test_progress_bar_prints_keras_lines(capsys):
     model.summary()
     text = capsys.readouterr().out
     assert "dense" in text and "Total params: 804" in text
-    assert spindle.__version__ == "1.0.0"
+    assert spindle.__version__ == "1.1.0"
 
 
 def test_plot_history_draws_every_epoch(tmp_path):

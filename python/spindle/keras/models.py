@@ -18,10 +18,6 @@ from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from .layers import InputLayer, KerasTensor, Layer, _Loaded, _unique
 
-# Callbacks that never stop training.
-_PASSIVE_CALLBACKS = (callbacks_module.History, callbacks_module.ProgbarLogger,
-                      callbacks_module.CSVLogger, callbacks_module.LearningRateScheduler)
-
 
 def _next_seed():
     return _config.next_seed()
@@ -117,6 +113,7 @@ class Model:
         self.stop_training = False
         self.history = None
         self._fits = 0
+        self._carry = None          # what the next fit's optimizer goes on from
         self._graph = None
         if inputs is not None or outputs is not None:
             self._graph = self._trace(inputs, outputs)
@@ -252,6 +249,35 @@ class Model:
             out.append(a)
         return out
 
+    def _drop_carry(self):
+        """The next fit starts its optimizer afresh."""
+        carry, self._carry = getattr(self, "_carry", None), None
+        if carry:
+            carry["folder"].cleanup()
+        if isinstance(getattr(self, "optimizer", None), optimizers_module.Optimizer):
+            self.optimizer.iterations = 0
+
+    def _weights_changed(self):
+        """Weights set by hand between fits: a float fit's optimizer goes on
+        from them; a fixed-point one goes on from its own int32 masters, so
+        it starts afresh instead (docs/api.md)."""
+        if getattr(self, "_carry", None):
+            self._carry["weights_set"] = True
+
+    def _carry_for(self, run_options):
+        """The carried optimizer state this fit goes on from, or None:
+        kept by the last fit of this compile, on a backend and numeric whose
+        state this one takes."""
+        c = self._carry
+        if not c:
+            return None
+        same = c["numeric"] == run_options["numeric"] and (
+            c["numeric"] == "fixed" or c["backend"] == run_options["backend"])
+        if not same or (c["numeric"] == "fixed" and c["weights_set"]):
+            self._drop_carry()
+            return None
+        return c
+
     def _set_layer_weights(self, index, weights, name):
         params = self._info[2][index][3]
         weights = list(weights)
@@ -268,6 +294,7 @@ class Model:
             arrays.append(a)
         for p, a in enumerate(arrays):
             _native.set_param(self._handle, index, p, a)
+        self._weights_changed()
 
     def get_weights(self):
         self._require_built("get_weights")
@@ -319,11 +346,13 @@ class Model:
             raise NotImplementedError("spindle reports one accuracy metric; got "
                                       f"{names}")
         self.optimizer = opt
+        opt.iterations = 0
         self.loss = loss
         cc = {"optimizer": opt._serialize(), "loss": loss_ser, "loss_weights": None,
               "metrics": names or None, "weighted_metrics": None, "run_eagerly": False,
               "steps_per_execution": 1, "jit_compile": False}
         self._compile = (cc, names[0] if names else None, loss_name)
+        self._drop_carry()  # a new optimizer, as Keras's compile() makes
         if self._handle is not None:
             self._build()
         self.compiled = True
@@ -438,40 +467,54 @@ class Model:
         params = {"verbose": verbose, "epochs": epochs, "steps": steps}
         chain = [history] + cbs + ([callbacks_module.ProgbarLogger(verbose)] if verbose else [])
         cl = callbacks_module.CallbackList(chain, self, params)
-        handle = self._schedule_rates(cbs, epochs, steps)
+        opts = _config.run_options()
+        carry = self._carry_for(opts)
+        handle = self._schedule_rates(cbs, epochs, steps, carry["step"] if carry else 0)
         self.stop_training = False
         self.history = history
         cl.on_train_begin()
-        seed = _config._state["seed"] + self._fits
+        # A fit after another of the same compile goes on with its optimizer
+        # (Keras's): from the state the last one ended with (its last
+        # checkpoint, kept in a folder the model owns), with its seed, so
+        # that fit(epochs=1) twice trains as fit(epochs=2) does.
+        seed = carry["seed"] if carry else _config._state["seed"] + self._fits
         self._fits += 1
-        # A callback may stop the run early; the machine then hands back no
-        # weights, so each epoch's are kept in a checkpoint to load. A
-        # ModelCheckpoint writes its files from these checkpoints on either
-        # backend: while the library trains, the weights are its own.
-        keep = any(isinstance(c, callbacks_module.ModelCheckpoint) for c in cbs) or (
-            _config.backend() == "machine" and any(
-                not isinstance(c, _PASSIVE_CALLBACKS) for c in cbs))
-        folder = tempfile.TemporaryDirectory(prefix="spindle-fit-") if keep else None
+        # Every epoch's checkpoint is written into a folder: the last one is
+        # what the next fit carries on; a callback may stop the run early,
+        # and the machine then hands back no weights, so they come from it;
+        # a ModelCheckpoint writes its files from these checkpoints on
+        # either backend: while the library trains, the weights are its own.
+        folder = tempfile.TemporaryDirectory(prefix="spindle-fit-")
         # (the model is busy while the library trains: its JSON is read now)
-        self._fit_run = (_native.model_to_json(handle), folder.name) if folder else None
+        self._fit_run = (_native.model_to_json(handle), folder.name)
+        done = False
         try:
             _, stats = _native.fit(handle, x, y, vx, vy, epochs, batch_size, shuffle, seed,
                                    callbacks=_Bridge(self, cl, self._metric(), vx is not None),
-                                   checkpoint_dir=folder.name if folder else None,
-                                   **_config.run_options())
+                                   checkpoint_dir=folder.name,
+                                   carry=carry["folder"].name if carry else None, **opts)
+            done = True
         except NotImplementedError as e:
             raise _machine_hint(e) from None
         except KeyboardInterrupt:
             if not self.stop_training:
                 raise
             stats = None  # stopped by a callback (EarlyStopping)
-            if folder:
-                self._load_checkpoint(handle, folder.name)
+            done = self._load_checkpoint(handle, folder.name, opts["backend"] == "machine")
         finally:
             self._fit_run = None
             if handle is not self._handle:
                 self._set_handle(handle)
-            if folder:
+            self._drop_carry()
+            if done and self._checkpoint_weights(folder.name):
+                with open(os.path.join(folder.name, "manifest.json")) as f:
+                    step = int(json.load(f)["position"]["step"])
+                self._carry = {"folder": folder, "seed": seed, "step": step,
+                               "backend": opts["backend"], "numeric": opts["numeric"],
+                               "weights_set": False}
+                if isinstance(getattr(self, "optimizer", None), optimizers_module.Optimizer):
+                    self.optimizer.iterations = step
+            else:  # failed or interrupted: the next fit starts its optimizer afresh
                 folder.cleanup()
         history.spindle = stats
         cl.on_train_end()
@@ -489,16 +532,19 @@ class Model:
         return os.path.join(folder, os.path.basename(path))
 
     @classmethod
-    def _load_checkpoint(cls, handle, folder):
-        """The weights of the last epoch the machine finished, from the
-        checkpoint it wrote after it."""
+    def _load_checkpoint(cls, handle, folder, machine):
+        """A callback stopped the run: the weights of the last epoch it
+        finished, from the checkpoint written after it (the machine hands
+        back none). Whether there is one (the model's state then)."""
         weights = cls._checkpoint_weights(folder)
         if weights is None:
-            import warnings
-            warnings.warn("Training stopped before the machine finished an epoch: the model "
-                          "keeps the weights it had before fit()")
-            return
+            if machine:
+                import warnings
+                warnings.warn("Training stopped before the machine finished an epoch: the "
+                              "model keeps the weights it had before fit()")
+            return False
         _native.model_load_weights(handle, weights)
+        return True
 
     def _save_epoch_checkpoint(self, path):
         """ModelCheckpoint's file, in fit(): the model with the weights of the
@@ -517,9 +563,11 @@ class Model:
         _native.model_load_weights(copy, weights)
         _native.model_save(copy, os.fspath(path))
 
-    def _schedule_rates(self, cbs, epochs, steps):
+    def _schedule_rates(self, cbs, epochs, steps, first_step=0):
         """A LearningRateScheduler's rates as a piecewise-constant schedule
-        of the compiled optimizer: a model built with it (weights copied)."""
+        of the compiled optimizer (of the optimizer's steps from
+        @p first_step, where a carried optimizer stands): a model built with
+        it (weights copied)."""
         scheds = [c for c in cbs if isinstance(c, callbacks_module.LearningRateScheduler)]
         if not scheds:
             return self._handle
@@ -534,7 +582,7 @@ class Model:
         rates = scheds[-1].rates(epochs, lr)
         scheds[-1]._rates = rates
         sched = optimizers_module.schedules.PiecewiseConstantDecay(
-            [steps * e - 1 for e in range(1, epochs)], rates)
+            [first_step + steps * e - 1 for e in range(1, epochs)], rates)
         cc["optimizer"]["config"]["learning_rate"] = sched._serialize()
         saved = self._compile
         self._compile = (cc,) + saved[1:]
@@ -634,6 +682,7 @@ class Model:
         import os
         self._require_built("load_weights")
         _native.model_load_weights(self._handle, os.fspath(filepath))
+        self._weights_changed()
 
 
 class Sequential(Model):
@@ -671,6 +720,7 @@ class Sequential(Model):
             self._input = InputLayer(shape=layer._input_shape)
         self._stack.append(layer)
         layer._model = self
+        self._drop_carry()
         if self._handle is not None:  # rebuilt at its next use, weights kept where they fit
             self._handle = None
 
@@ -679,6 +729,7 @@ class Sequential(Model):
             raise TypeError("There are no layers in the model.")
         layer = self._stack.pop()
         layer._model = None
+        self._drop_carry()
         self._handle = None
         return layer
 

@@ -34,6 +34,9 @@ class Optimizer:
                             f"keras.optimizers.schedules.LearningRateSchedule. Received: "
                             f"learning_rate={learning_rate!r}")
         self.name = name or cls.lower()
+        # Keras's step count: the optimizer steps the model's fits since its
+        # compile() have taken (the next fit goes on from them)
+        self.iterations = 0
 
     def _hyper(self):
         return {}
