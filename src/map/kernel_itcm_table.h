@@ -3,11 +3,11 @@
  * per role (spd_vertex_role_t) as {fixed point, float}. Read by
  * src/map/kernel_itcm.c (docs/calibration.md). */
 #define SPD__KERNEL_ITCM_TABLE \
-  [SPD_ROLE_SOURCE] = {10180u, 11288u}, \
-  [SPD_ROLE_SINK] = {9292u, 10400u}, \
-  [SPD_ROLE_LOSS] = {14212u, 16636u}, \
-  [SPD_ROLE_TILE] = {28176u, 23500u}, \
-  [SPD_ROLE_TILE_FULL] = {28176u, 23500u}, \
-  [SPD_ROLE_REDUCER] = {24148u, 20656u}, \
-  [SPD_ROLE_CONV] = {29300u, 31388u}, \
-  [SPD_ROLE_POOL] = {29300u, 31388u},
+  [SPD_ROLE_SOURCE] = {10180u, 11376u}, \
+  [SPD_ROLE_SINK] = {9292u, 10488u}, \
+  [SPD_ROLE_LOSS] = {14212u, 16724u}, \
+  [SPD_ROLE_TILE] = {28380u, 23588u}, \
+  [SPD_ROLE_TILE_FULL] = {28380u, 23588u}, \
+  [SPD_ROLE_REDUCER] = {24148u, 20744u}, \
+  [SPD_ROLE_CONV] = {30660u, 31476u}, \
+  [SPD_ROLE_POOL] = {30660u, 31476u},
