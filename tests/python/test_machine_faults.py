@@ -69,11 +69,14 @@ def test_reinjected_drops_change_no_fixed_point_result(tmp_path, model, limit, p
 
 
 def test_a_run_that_cannot_recover_stops_and_the_report_says_so(tmp_path):
-    # One copy in 20 dropped: losses outrun the asks; the stalled run goes
+    # One copy in 12.5 dropped: losses outrun the asks; the stalled run goes
     # on once from its last snapshot (docs/recovery.md), stalls again before
-    # another epoch is done, and ends instead of hanging.
+    # another epoch is done, and ends instead of hanging. (One in 20 was
+    # enough before issue 11's cheaper dense MACs: with them the training
+    # outruns those losses and only the evaluation stalls, which has no
+    # snapshot to go on from.)
     r, report, weights = train(tmp_path, "lost", MLP, "--limit", "320", "--numeric", "fixed",
-                               "--inject-drops", "0.05", timeout=300)
+                               "--inject-drops", "0.08", timeout=300)
     assert r.returncode == 1
     assert "the run did not finish" in r.stderr or "the run cannot finish" in r.stderr
     assert "copies lost" in r.stderr or "copies were lost" in r.stderr
