@@ -239,9 +239,7 @@ static void workload_exercises_every_loss(void **state) {
  * speed work; docs/emulator.md "Speed"); re-recorded for the calibrated cost
  * table (docs/calibration.md: event dispatch 40 -> 75, task dispatch 10 ->
  * 80, send 20 -> 30 cycles) and the preeminent callback in a FIQ of its
- * own: cores take longer per event, so more packets wait out wait1. The
- * energy re-recorded when idle power became the measured board's 26.84 W
- * (SPINNAKER.md #29) instead of its 48 chips' 16.8 W; nothing else moved. */
+ * own: cores take longer per event, so more packets wait out wait1. */
 static void workload_figures_are_pinned(void **state) {
   (void)state;
   outcome_t o;
@@ -267,7 +265,7 @@ static void workload_figures_are_pinned(void **state) {
   assert_int_equal(o.run.dropped_core_stopped, 94);
   assert_int_equal(o.run.busy_cycles, 1138120);
   assert_int_equal(o.run.sim_time_ps, 2500575000ull);
-  assert_true(o.run.energy_joules == 0x1.13bd5c0a7aa9ep-4);
+  assert_true(o.run.energy_joules == 0x1.59d018d5bb932p-5);
   assert_int_equal(o.digest, 0xc310a7ce526c5ee1ull);
 }
 

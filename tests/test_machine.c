@@ -81,32 +81,6 @@ static void assert_hops_match_bfs(const spd_machine_t *m) {
   test_free(dist);
 }
 
-/* spinn5-real: the board with a real board's typical dead cores (eight
- * chips of 17 cores, SpiNNMachine's version_5) and usable SDRAM. */
-static void spinn5_real_has_the_typical_dead_cores(void **state) {
-  (void)state;
-  spd_ctx_t ctx;
-  spd_machine_t *m = make(&ctx, "spinn5-real");
-  assert_int_equal(m->n_chips, 48);
-  assert_int_equal(m->board_chips, 48);
-  assert_int_equal(spd_machine_app_cores(m), 816 - 8);
-  int short_chips = 0;
-  for (uint32_t i = 0; i < m->n_chips; i++) {
-    const spd_chip_t *c = &m->chips[i];
-    short_chips += spd_chip_app_cores(c) == 16;
-    assert_int_equal(c->sdram_bytes, SPD_SDRAM_USABLE_BYTES);
-  }
-  assert_int_equal(short_chips, 8);
-  assert_int_equal(spd_chip_app_cores(spd_machine_chip(m, 3, 3)), 16);
-  assert_int_equal(spd_chip_app_cores(spd_machine_chip(m, 0, 0)), 17);
-  spd_machine_free(m);
-  /* It is spinn5 with the shipped description applied. */
-  m = make(&ctx, "spinn5");
-  assert_int_equal(spd_machine_apply_faults(m, spd_spinn5_real_faults), 0);
-  assert_int_equal(spd_machine_app_cores(m), 816 - 8);
-  spd_machine_free(m);
-}
-
 static void spinn5_is_the_48_chip_board(void **state) {
   (void)state;
   spd_ctx_t ctx;
@@ -129,7 +103,7 @@ static void spinn5_is_the_48_chip_board(void **state) {
       assert_int_equal(c->eth_y, 0);
       assert_int_equal(c->ethernet, x == 0 && y == 0);
       assert_int_equal(spd_chip_app_cores(c), 17);
-      assert_int_equal(c->sdram_bytes, SPD_SDRAM_USABLE_BYTES);
+      assert_int_equal(c->sdram_bytes, SPD_SDRAM_BYTES);
     }
   assert_null(spd_machine_chip(m, -1, 0));
   assert_null(spd_machine_chip(m, 8, 8));
@@ -137,7 +111,7 @@ static void spinn5_is_the_48_chip_board(void **state) {
   assert_int_equal(spd_machine_chip(m, 0, 0)->link_mask, 0x07);
   /* (7,7) only W, SW and S. */
   assert_int_equal(spd_machine_chip(m, 7, 7)->link_mask, 0x38);
-  assert_int_equal(spd_machine_sdram(m), 48ull * SPD_SDRAM_USABLE_BYTES);
+  assert_int_equal(spd_machine_sdram(m), 48ull * SPD_SDRAM_BYTES);
   assert_links_symmetric(m);
   spd_machine_free(m);
 }
@@ -408,7 +382,7 @@ static void assert_fault_effects(const spd_machine_t *m) {
   /* 240 directed links minus 12 for each of the two dead (interior) chips
    * and 2 for the dead link. */
   assert_int_equal(spd_machine_links(m), 240 - 12 - 12 - 2);
-  assert_int_equal(spd_machine_sdram(m), 46ull * SPD_SDRAM_USABLE_BYTES);
+  assert_int_equal(spd_machine_sdram(m), 46ull * SPD_SDRAM_BYTES);
   /* The dense array stays in x-major order and chip_at agrees with it. */
   for (uint32_t i = 0; i < m->n_chips; i++) {
     assert_int_equal(spd_machine_chip_index(m, m->chips[i].x, m->chips[i].y), (int32_t)i);
@@ -620,7 +594,6 @@ static void reach_survives_allocation_failures(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(spinn5_is_the_48_chip_board),
-      cmocka_unit_test(spinn5_real_has_the_typical_dead_cores),
       cmocka_unit_test(spinn3_is_a_wrapped_2x2),
       cmocka_unit_test(triad_boards_tile_the_torus),
       cmocka_unit_test(multi_board_tori_are_near_square),

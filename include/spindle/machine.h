@@ -14,12 +14,8 @@
 /* SPINNAKER.md #3: ITCM 32 KB, DTCM 64 KB per core. */
 #define SPD_ITCM_BYTES (32u * 1024u)
 #define SPD_DTCM_BYTES (64u * 1024u)
-/* SPINNAKER.md #4: 128 MB SDRAM per chip, of which a real board leaves
- * 123,469,792 bytes (117.75 MiB) to applications: SpiNNMachine's
- * max_sdram_per_chip, what SC&MP and SARK's own regions do not take. Every
- * chip of every machine offers the usable part (spd_chip_t.sdram_bytes). */
+/* SPINNAKER.md #4: 128 MB SDRAM per chip. */
 #define SPD_SDRAM_BYTES (128u * 1024u * 1024u)
-#define SPD_SDRAM_USABLE_BYTES 123469792u
 /* SPINNAKER.md #10: 1024 router entries, one reserved by the system. */
 #define SPD_ROUTER_ENTRIES 1024
 #define SPD_ROUTER_APP_ENTRIES 1023
@@ -75,8 +71,6 @@ typedef struct spd_machine {
   uint16_t width, height;
   bool wrap_x, wrap_y;        /* links wrap around the torus */
   uint32_t n_boards;
-  uint8_t board_chips;        /* chips per board: 48 (SpiNN-5), 4 (SpiNN-3), 0 for a
-                                 bare <W>x<H> torus (the idle power, cost_table.h) */
   uint32_t n_chips;           /* chips present and alive */
   spd_chip_t *chips;          /* dense array of the n_chips alive chips */
   int32_t *chip_at;           /* width*height, row-major (y * width + x):
@@ -86,8 +80,6 @@ typedef struct spd_machine {
 /** Build a machine by name:
  *   "spinn3"        SpiNN-3, 2x2 chips with wrap-around (SPINNAKER.md #20)
  *   "spinn5"        one SpiNN-5 board, 48 chips in an 8x8 box (#21)
- *   "spinn5-real"   the same with a real board's typical dead cores
- *                   (spd_spinn5_real_faults)
  *   "<N>boards"     N SpiNN-5 boards (N a multiple of 3) as a torus of
  *                   triads, 12x12 chips each (#22), arranged near-square
  *   "spinn1m"       SpiNNaker1M, 1,200 boards, 240x240 chips (#23)
@@ -109,9 +101,6 @@ void spd_machine_free(spd_machine_t *m);
  *  whole before anything is applied: on failure the machine is unchanged.
  *  @return 0 or SPD_EINVAL / SPD_EFORMAT with a diagnostic naming the line. */
 int spd_machine_apply_faults(spd_machine_t *m, const char *description);
-/** The fault description the machine `spinn5-real` applies to a SpiNN-5
- *  board: a real board's typical dead cores (docs/machine.md). */
-extern const char spd_spinn5_real_faults[];
 /** Read a fault file and apply it. */
 int spd_machine_apply_fault_file(spd_machine_t *m, const char *path);
 

@@ -1,16 +1,5 @@
 #include "base/fx_conv.h"
 
-/* The window loops a conv tile runs per sample are built at -O2 even in a
- * kernel image built at -Os to fit the ITCM (scripts/arm_build.py): at -Os
- * they spill their indices and cost several times more per MAC
- * (docs/calibration.md). GCC on the ARM only; elsewhere nothing. */
-#if defined(__arm__) && defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE_SIZE__)
-#define SPD_FX_HOT __attribute__((optimize("O2")))
-#else
-#define SPD_FX_HOT
-#endif
-
-#include <stdbool.h>
 #include <stddef.h>
 
 spd_fx_conv_block_t spd_fx_conv_whole(const spd_fx_window_t *g) {
@@ -43,50 +32,27 @@ static int64_t out_at(const spd_fx_window_t *g, const spd_fx_conv_block_t *b, in
   return ((int64_t)(oh - b->oh0) * g->out_w + ow) * g->out_c;
 }
 
-/* Per output position, per tap inside the input: two input channels per
- * pass over the output channels, so each accumulator is loaded and stored
- * once per two products (SMLALs into a register pair), with native-width
- * offsets (32-bit on the ARM968E-S, no 64-bit index arithmetic). Integer
- * sums: the order does not change the result. */
-SPD_FX_HOT void spd_fx_conv_forward_block(int64_t *acc, const int16_t *x, const int16_t *w,
+void spd_fx_conv_forward_block(int64_t *acc, const int16_t *x, const int16_t *w,
                                const spd_fx_window_t *g, const spd_fx_conv_block_t *b) {
-  const ptrdiff_t tap_w = (ptrdiff_t)g->in_c * g->out_c;
   for (int oh = b->oh0; oh < b->oh1; oh++)
     for (int ow = 0; ow < g->out_w; ow++) {
-      int64_t *o = acc + ((ptrdiff_t)(oh - b->oh0) * g->out_w + ow) * g->out_c;
-      for (int kh = 0; kh < g->k_h; kh++) {
-        int ih = tap(oh, kh, g->stride_h, g->dil_h, g->pad_top, g->in_h);
-        if (ih < 0)
-          continue;
+      int64_t *o = acc + out_at(g, b, oh, ow);
+      for (int kh = 0; kh < g->k_h; kh++)
         for (int kw = 0; kw < g->k_w; kw++) {
-          int iw = tap(ow, kw, g->stride_w, g->dil_w, g->pad_left, g->in_w);
-          if (iw < 0)
+          int64_t at = tap_pixel(g, b, oh, ow, kh, kw);
+          if (at < 0)
             continue;
-          const int16_t *xp = x + ((ptrdiff_t)(ih - b->in_row0) * g->in_w + iw) * g->in_c;
-          const int16_t *wk = w + ((ptrdiff_t)kh * g->k_w + kw) * tap_w;
-          int ic = b->ic0;
-          for (; ic + 1 < b->ic1; ic += 2) {
-            int32_t x0 = xp[ic], x1 = xp[ic + 1];
-            const int16_t *w0 = wk + (ptrdiff_t)ic * g->out_c, *w1 = w0 + g->out_c;
-            for (int oc = b->oc0; oc < b->oc1; oc++) {
-              int64_t a = o[oc];
-              a += x0 * w0[oc];
-              a += x1 * w1[oc];
-              o[oc] = a;
-            }
-          }
-          if (ic < b->ic1) {
-            int32_t x0 = xp[ic];
-            const int16_t *w0 = wk + (ptrdiff_t)ic * g->out_c;
+          for (int ic = b->ic0; ic < b->ic1; ic++) {
+            int32_t xi = x[at + ic];
+            const int16_t *wr = w + kernel_at(g, kh, kw) + (int64_t)ic * g->out_c;
             for (int oc = b->oc0; oc < b->oc1; oc++)
-              o[oc] += x0 * w0[oc];
+              o[oc] += xi * wr[oc];
           }
         }
-      }
     }
 }
 
-SPD_FX_HOT void spd_fx_conv_backward_input_block(int64_t *dx, const int16_t *dz, const int16_t *w,
+void spd_fx_conv_backward_input_block(int64_t *dx, const int16_t *dz, const int16_t *w,
                                       const spd_fx_window_t *g, const spd_fx_conv_block_t *b) {
   for (int oh = b->oh0; oh < b->oh1; oh++)
     for (int ow = 0; ow < g->out_w; ow++) {
@@ -107,7 +73,7 @@ SPD_FX_HOT void spd_fx_conv_backward_input_block(int64_t *dx, const int16_t *dz,
     }
 }
 
-SPD_FX_HOT void spd_fx_conv_grad_block(int64_t *gw, const int16_t *x, const int16_t *dz,
+void spd_fx_conv_grad_block(int64_t *gw, const int16_t *x, const int16_t *dz,
                             const spd_fx_window_t *g, const spd_fx_conv_block_t *b) {
   for (int oh = b->oh0; oh < b->oh1; oh++)
     for (int ow = 0; ow < g->out_w; ow++) {
@@ -150,49 +116,23 @@ void spd_fx_conv_reduce(int32_t *z, const int64_t *acc, const int32_t *bias, int
     }
 }
 
-/* Per window, each tap's input offset once (not once per channel), then
- * a pass over the channels: the first tap inside the input sets y and
- * argmax, a later one replaces them only when strictly greater (the first
- * maximum wins, in (kh, kw) order). */
-SPD_FX_HOT void spd_fx_maxpool_forward(int16_t *y, int32_t *argmax, const int16_t *x,
+void spd_fx_maxpool_forward(int16_t *y, int32_t *argmax, const int16_t *x,
                             const spd_fx_window_t *g) {
-  const int C = g->in_c;
+  spd_fx_conv_block_t whole = spd_fx_conv_whole(g);
   for (int oh = 0; oh < g->out_h; oh++)
-    for (int ow = 0; ow < g->out_w; ow++) {
-      ptrdiff_t o = ((ptrdiff_t)oh * g->out_w + ow) * g->out_c;
-      int16_t *yo = y + o;
-      int32_t *ao = argmax + o;
-      bool any = false;
-      for (int kh = 0; kh < g->k_h; kh++) {
-        int ih = tap(oh, kh, g->stride_h, g->dil_h, g->pad_top, g->in_h);
-        if (ih < 0)
-          continue;
-        for (int kw = 0; kw < g->k_w; kw++) {
-          int iw = tap(ow, kw, g->stride_w, g->dil_w, g->pad_left, g->in_w);
-          if (iw < 0)
-            continue;
-          int32_t at = (int32_t)(((ptrdiff_t)ih * g->in_w + iw) * C);
-          const int16_t *xp = x + at;
-          if (!any) {
-            for (int c = 0; c < C; c++) {
-              yo[c] = xp[c];
-              ao[c] = at + c;
-            }
-            any = true;
-            continue;
+    for (int ow = 0; ow < g->out_w; ow++)
+      for (int c = 0; c < g->in_c; c++) {
+        int64_t best = -1;
+        for (int kh = 0; kh < g->k_h; kh++)
+          for (int kw = 0; kw < g->k_w; kw++) {
+            int64_t at = tap_pixel(g, &whole, oh, ow, kh, kw);
+            if (at >= 0 && (best < 0 || x[at + c] > x[best]))
+              best = at + c;
           }
-          for (int c = 0; c < C; c++)
-            if (xp[c] > yo[c]) {
-              yo[c] = xp[c];
-              ao[c] = at + c;
-            }
-        }
+        int64_t o = ((int64_t)oh * g->out_w + ow) * g->out_c + c;
+        y[o] = best >= 0 ? x[best] : 0;
+        argmax[o] = (int32_t)best;
       }
-      for (int c = 0; !any && c < C; c++) {
-        yo[c] = 0;
-        ao[c] = -1;
-      }
-    }
 }
 
 void spd_fx_maxpool_backward(int64_t *dx, const int16_t *dy, const int32_t *argmax, int n_out) {

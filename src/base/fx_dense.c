@@ -2,37 +2,15 @@
 
 #include "spindle/fixed.h"
 
-/* Two non-zero rows per pass over the columns: each accumulator is loaded
- * and stored once per two products (a register pair takes both SMLALs), and
- * zero rows (relu outputs often are) are skipped. Integer sums: the order
- * does not change the result. */
 void spd_fx_dense_forward_block(int64_t *acc, const int16_t *x, const int16_t *w, int rows,
                                 int cols, int ld) {
-  int r = 0;
-  for (;;) {
-    while (r < rows && x[r] == 0)
-      r++;
-    if (r >= rows)
-      return;
-    int r0 = r++;
-    while (r < rows && x[r] == 0)
-      r++;
-    int32_t x0 = x[r0];
-    const int16_t *w0 = w + (int64_t)r0 * ld;
-    if (r >= rows) {
-      for (int c = 0; c < cols; c++)
-        acc[c] += x0 * w0[c];
-      return;
-    }
-    int32_t x1 = x[r];
-    const int16_t *w1 = w + (int64_t)r * ld;
-    r++;
-    for (int c = 0; c < cols; c++) {
-      int64_t a = acc[c];
-      a += x0 * w0[c];
-      a += x1 * w1[c];
-      acc[c] = a;
-    }
+  for (int r = 0; r < rows; r++) {
+    int32_t xr = x[r];
+    if (xr == 0) /* relu outputs are often zero: skip the row */
+      continue;
+    const int16_t *wr = w + (int64_t)r * ld;
+    for (int c = 0; c < cols; c++)
+      acc[c] += xr * wr[c];
   }
 }
 

@@ -104,8 +104,8 @@ static void print_text(const spd_machine_t *m, const dead_counts_t *dead) {
   printf("application     %" PRIu32 " cores\n", app);
   printf("links           %" PRIu32 " (working, each direction counted)\n",
          spd_machine_links(m));
-  printf("SDRAM           %" PRIu64 " MiB (%u bytes per chip usable of %u MiB)\n",
-         spd_machine_sdram(m) >> 20, SPD_SDRAM_USABLE_BYTES, SPD_SDRAM_BYTES >> 20);
+  printf("SDRAM           %" PRIu64 " MiB (%u MiB per chip)\n",
+         spd_machine_sdram(m) >> 20, SPD_SDRAM_BYTES >> 20);
   printf("Ethernet chips  %" PRIu32 ":", ethernet_chips(m));
   uint32_t shown = 0;
   for (uint32_t i = 0; i < m->n_chips && shown < ETH_LIST_MAX; i++)
@@ -145,7 +145,7 @@ static int print_json(const spd_machine_t *m, const dead_counts_t *dead) {
   cJSON_AddNumberToObject(o, "application_cores", app);
   cJSON_AddNumberToObject(o, "links", spd_machine_links(m));
   cJSON_AddNumberToObject(o, "sdram_bytes", (double)spd_machine_sdram(m));
-  cJSON_AddNumberToObject(o, "sdram_bytes_per_chip", SPD_SDRAM_USABLE_BYTES);
+  cJSON_AddNumberToObject(o, "sdram_bytes_per_chip", SPD_SDRAM_BYTES);
   cJSON_AddNumberToObject(o, "ethernet_chips", ethernet_chips(m));
   cJSON_AddItemToObject(o, "ethernet", ethernet_list(m));
   cJSON_AddNumberToObject(o, "dead_chips", dead->chips);

@@ -11,8 +11,6 @@ const spd_cost_model_t spd__cost_model = {
     .router_input_slots = SPD_COST_ROUTER_INPUT_SLOTS,
     .link_ps_40bit = SPD_COST_LINK_PS_40BIT,
     .link_ps_72bit = SPD_COST_LINK_PS_72BIT,
-    .link_ps_40bit_fpga = SPD_COST_LINK_PS_40BIT_FPGA,
-    .link_ps_72bit_fpga = SPD_COST_LINK_PS_72BIT_FPGA,
     .event_dispatch_cycles = SPD_COST_EVENT_DISPATCH,
     .task_dispatch_cycles = SPD_COST_TASK_DISPATCH,
     .send_cycles = SPD_COST_SEND,
@@ -31,8 +29,6 @@ const spd_cost_model_t spd__cost_model = {
     .packet_bits_40 = SPD_COST_PACKET_BITS_40,
     .packet_bits_72 = SPD_COST_PACKET_BITS_72,
     .chip_idle_watts = SPD_COST_CHIP_IDLE_WATTS,
-    .board_idle_watts = SPD_COST_BOARD_IDLE_WATTS,
-    .spinn3_idle_watts = SPD_COST_SPINN3_IDLE_WATTS,
     .core_busy_watts = SPD_COST_CORE_BUSY_WATTS,
     .joules_per_bit = SPD_COST_JOULES_PER_BIT,
 };

@@ -16,8 +16,6 @@ typedef struct spd_cost_model {
   /* Links: time one packet occupies a link direction (#18). */
   uint64_t link_ps_40bit;        /* 5 M packets/s */
   uint64_t link_ps_72bit;        /* 3 M packets/s */
-  uint64_t link_ps_40bit_fpga;   /* between boards, through the FPGAs: half the rate */
-  uint64_t link_ps_72bit_fpga;
   /* Core event costs, in CPU cycles. */
   uint32_t event_dispatch_cycles; /* interrupt + dispatch per event (§7) */
   uint32_t task_dispatch_cycles; /* taking a queued callback off its queue (assumption) */
@@ -43,9 +41,7 @@ typedef struct spd_cost_model {
   uint32_t packet_bits_40;
   uint32_t packet_bits_72;
   /* Energy (#28, #30). */
-  double chip_idle_watts;        /* a chip of a bare torus */
-  double board_idle_watts;       /* a SpiNN-5 board (#29) */
-  double spinn3_idle_watts;      /* a SpiNN-3 board */
+  double chip_idle_watts;
   double core_busy_watts;
   double joules_per_bit;
 } spd_cost_model_t;

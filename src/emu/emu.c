@@ -18,12 +18,6 @@ static void chip_init(spd_emu_t *emu, uint32_t i) {
     if ((c->chip->link_mask & (1u << l)) &&
         spd_machine_neighbour(m, c->chip->x, c->chip->y, (spd_link_t)l, &nx, &ny))
       c->neighbour[l] = spd_machine_chip_index(m, nx, ny);
-    /* A link to a chip of another board crosses the boards' FPGAs (#18). */
-    if (c->neighbour[l] >= 0) {
-      const spd_chip_t *n = &m->chips[c->neighbour[l]];
-      if (n->eth_x != c->chip->eth_x || n->eth_y != c->chip->eth_y)
-        c->fpga_links |= (uint8_t)(1u << l);
-    }
   }
 }
 

@@ -67,12 +67,7 @@ void spd_emu_run_counters(const spd_emu_t *emu, spd_run_counters_t *out) {
   const spd_cost_model_t *cm = emu->cost;
   double seconds = (double)emu->now * 1e-12;
   double busy_seconds = (double)r.busy_cycles * (double)cm->core_cycle_ps * 1e-12;
-  /* Idle power per board as measured (#29; a bare torus: per chip, #28). */
-  const spd_machine_t *m = emu->machine;
-  double idle = m->board_chips == 48  ? cm->board_idle_watts * m->n_boards
-                : m->board_chips == 4 ? cm->spinn3_idle_watts
-                                      : cm->chip_idle_watts * emu->n_chips;
-  r.energy_joules = idle * seconds +
+  r.energy_joules = cm->chip_idle_watts * emu->n_chips * seconds +
                     cm->core_busy_watts * busy_seconds + cm->joules_per_bit * (double)bits;
   *out = r;
 }

@@ -71,7 +71,6 @@ typedef struct spd_emu_monitor {
 typedef struct spd_emu_chip {
   const spd_chip_t *chip;
   int32_t neighbour[SPD_LINKS]; /* dense index across each working link, or -1 */
-  uint8_t fpga_links;           /* bit l: link l leads to another board (through FPGAs) */
   spd_emu_router_t router;
   spd_sdram_t sdram;
   uint64_t sdram_free_at;       /* the chip's SDRAM bandwidth is reserved until */

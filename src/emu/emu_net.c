@@ -8,14 +8,8 @@
  * (#16, #17: wait2 = 0, no emergency routing). */
 #include "emu/emu_internal.h"
 
-/* A packet's time on link @p l of chip @p c: between boards the link goes
- * through the boards' FPGAs at half the rate (SPINNAKER.md #18). */
-static inline uint64_t link_time(const spd_emu_t *emu, const spd_emu_chip_t *c, int l,
-                                 bool with_payload) {
-  const spd_cost_model_t *cm = emu->cost;
-  if (c->fpga_links & (1u << l))
-    return with_payload ? cm->link_ps_72bit_fpga : cm->link_ps_40bit_fpga;
-  return with_payload ? cm->link_ps_72bit : cm->link_ps_40bit;
+static inline uint64_t link_time(const spd_emu_t *emu, bool with_payload) {
+  return with_payload ? emu->cost->link_ps_72bit : emu->cost->link_ps_40bit;
 }
 
 static void router_wake(spd_emu_t *emu, uint32_t ci, uint64_t time) {
@@ -145,7 +139,7 @@ static bool try_link(spd_emu_t *emu, uint32_t ci, int l) {
   if (n < 0 || r->link_free[l] > emu->now ||
       emu->chips[n].router.fill >= emu->cost->router_input_slots)
     return false;
-  uint64_t t = link_time(emu, c, l, r->cur.with_payload);
+  uint64_t t = link_time(emu, r->cur.with_payload);
   r->link_free[l] = emu->now + t;
   emu->chips[n].router.fill++;
   c->counters.link_packets[l]++;

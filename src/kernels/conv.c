@@ -267,31 +267,19 @@ static void pool_fixed(ctile_t *t, const int16_t *x, int16_t *y, int32_t *argmax
     spd_fx_avgpool_forward(y, x, &t->gp, t->inv_count, &t->saturations);
 }
 
-/* Cycles of the forward pass as its loops run (an upper bound: every tap
- * inside the input): per window tap its offsets, per tap and input channel
- * the pass over the output channels, per MAC the multiply-accumulate; the
- * bias and activation per output; the pooling's taps, and per tap and
- * channel its compare (or add). */
+/* Cycles of the forward pass: MACs over the taps inside the input (an
+ * upper bound: every tap), the bias and activation, the pooling's taps. */
 static uint32_t forward_cycles(const ctile_t *t) {
   uint64_t c = 0;
   const spd_ds_config_t *cfg = &t->kc.cfg;
-  bool fixed = SPD_KC_FIXED(t->fixed);
-  if (t->conv) {
-    uint64_t taps = (uint64_t)(t->n_conv / t->b) * t->gc.k_h * t->gc.k_w;
-    c += taps * (SPD_COST_CONV_TAP + (uint64_t)t->gc.in_c *
-                                         (SPD_COST_CONV_CHAN + (uint64_t)t->b *
-                                              (fixed ? SPD_COST_CONV_MAC_FIXED
-                                                     : SPD_COST_CONV_MAC_FLOAT))) +
-         (uint64_t)t->n_conv * (spd_kc_act_cycles(fixed, cfg->act_kind) +
-                                (fixed ? SPD_COST_ADD_FIXED : SPD_COST_ADD_FLOAT));
-  }
-  if (cfg->pool_kind != SPD_DS_POOL_NONE) {
-    uint64_t taps = (uint64_t)t->gp.out_h * t->gp.out_w * t->gp.k_h * t->gp.k_w;
-    /* float pools each channel's window anew: its taps, a soft compare or
-     * add per tap and channel */
-    c += fixed ? taps * (SPD_COST_POOL_TAP + (uint64_t)t->gp.in_c * SPD_COST_POOL_OP)
-               : taps * t->gp.in_c * (SPD_COST_POOL_TAP + SPD_COST_ADD_FLOAT + SPD_COST_POOL_OP);
-  }
+  if (t->conv)
+    c += (uint64_t)t->n_conv * t->gc.k_h * t->gc.k_w * t->gc.in_c *
+             (SPD_KC_FIXED(t->fixed) ? SPD_COST_CONV_MAC_FIXED : SPD_COST_CONV_MAC_FLOAT) +
+         (uint64_t)t->n_conv * (spd_kc_act_cycles(SPD_KC_FIXED(t->fixed), cfg->act_kind) +
+                                (SPD_KC_FIXED(t->fixed) ? SPD_COST_ADD_FIXED : SPD_COST_ADD_FLOAT));
+  if (cfg->pool_kind != SPD_DS_POOL_NONE)
+    c += (uint64_t)t->n_out * t->gp.k_h * t->gp.k_w *
+         (SPD_KC_FIXED(t->fixed) || cfg->pool_kind == SPD_DS_POOL_MAX ? SPD_COST_POOL_OP : SPD_COST_ADD_FLOAT);
   return c > UINT32_MAX ? UINT32_MAX : (uint32_t)c;
 }
 
@@ -553,7 +541,7 @@ static void backward_float(ctile_t *t, uint32_t slot, uint32_t seq) {
       t->dzf[i] = spd_kc_act_grad_float(c->act_kind, alpha, y[i], dy[i]);
     conv_float_back(t, t->xf + slot * t->n_in, t->dzf, below ? dx : NULL);
     uint64_t macs = (uint64_t)t->n_conv * t->gc.k_h * t->gc.k_w * t->gc.in_c;
-    spd_core_charge(kc->core, (uint32_t)(macs * SPD_COST_CONV_MAC_BWD_FLOAT * (below ? 2u : 1u)));
+    spd_core_charge(kc->core, (uint32_t)(macs * SPD_COST_CONV_MAC_FLOAT * (below ? 2u : 1u)));
   }
   for (uint32_t i = 0; below && i < t->n_in; i++)
     t->dxown[i] = spd_kc_f2u(dx[i]);
@@ -577,7 +565,6 @@ static void backward(ctile_t *t, uint32_t slot) {
     t->dy[i] = spd_kc_drop_fixed(&t->drop, keep(t, seq, i), t->dy[i], &t->saturations);
   }
   memset(acc, 0, t->n_out * sizeof *acc);
-  spd_core_charge(kc->core, t->n_out * SPD_COST_DY_VALUE);
   const int16_t *dy = t->dy;
   int64_t *dx = t->dx; /* a pool tile's dX is its pooling's */
   int32_t dx_frac = c->weight_frac + c->grad_frac;
@@ -605,7 +592,7 @@ static void backward(ctile_t *t, uint32_t slot) {
       spd_fx_avgpool_backward(back, t->dy, &t->gp, t->inv_count);
       frac += 16;
     }
-    spd_core_charge(kc->core, t->n_out * t->gp.k_h * t->gp.k_w * SPD_COST_POOL_BWD_OP);
+    spd_core_charge(kc->core, t->n_out * t->gp.k_h * t->gp.k_w * SPD_COST_POOL_OP);
     dx_frac = frac;
     if (t->conv) {
       for (uint32_t i = 0; i < t->n_conv; i++)
@@ -622,7 +609,7 @@ static void backward(ctile_t *t, uint32_t slot) {
     if (t->bias32)
       spd_fx_conv_bias_grad(t->bias.grad, t->dz, &t->gc, &t->blk);
     uint64_t macs = (uint64_t)t->n_conv * t->gc.k_h * t->gc.k_w * t->gc.in_c;
-    spd_core_charge(kc->core, (uint32_t)(macs * SPD_COST_CONV_MAC_BWD_FIXED * (below ? 2u : 1u)) +
+    spd_core_charge(kc->core, (uint32_t)(macs * SPD_COST_CONV_MAC_FIXED * (below ? 2u : 1u)) +
                                   t->n_conv * spd_kc_act_cycles(true, c->act_kind));
     if (below) {
       memset(dx, 0, t->n_in * sizeof *dx);

@@ -46,7 +46,6 @@ __attribute__((noinline)) void spd_kc_provenance(spd_kc_t *kc, bool final) {
   kc->prov.final = final;
   kc->prov.samples_done = kc->done;
   kc->prov.duplicates = kc->duplicates;
-  spd_core_charge(kc->core, SPD_COST_PROVENANCE);
   (void)spd_core_sdram_write(kc->core, kc->cfg.prov_addr, &kc->prov, sizeof kc->prov);
 }
 
@@ -101,37 +100,21 @@ static uint32_t *held_word(spd_kc_t *kc, uint32_t i, uint32_t slot, uint32_t j) 
   return kc->held + kc->held_at[i] + (batch ? 0 : slot * kc->held_words) + j;
 }
 
-/* Value @p v of incoming partition @p i as the receiver's index: its place
- * in the feature map by the partition's reciprocals (no division). */
-static uint32_t held_value(const spd_kc_t *kc, uint32_t i, uint32_t v) {
-  const spd_ds_in_t *in = &kc->in[i];
-  const spd_ds_fm_t *fm = &in->fm;
-  if (!fm->width)
-    return in->lo + v;
-  const spd_kc_recip_t *rc = &kc->recip[i];
-  uint32_t q = fm->first + v, r = spd_kc_div(q, rc->per_row);
-  uint32_t rem = q - r * fm->width * fm->chans, col = spd_kc_div(rem, rc->chans);
-  return in->lo + r * fm->row_stride + col * fm->col_stride + (rem - col * fm->chans);
-}
-
 /* Store the held sums of phase @p phase of slot @p slot, partition by
- * partition in table order, each in value order: the value's index once
- * per value, its words in turn (no division per word). */
+ * partition in table order, each in value order. */
 static void held_flush(spd_kc_t *kc, uint32_t slot, uint32_t phase) {
-  uint32_t values = 0;
+  uint32_t words = 0;
   for (uint32_t i = 0; i < kc->h.n_in; i++) {
     const spd_ds_in_t *in = &kc->in[i];
     if (kc->held_at[i] == UINT32_MAX || spd_kc_phase_of(in->kind) != phase)
       continue;
     const uint32_t *held = held_word(kc, i, slot, 0);
-    for (uint32_t v = 0; v < in->n; v++) {
-      uint32_t at = held_value(kc, i, v);
-      for (uint32_t w = 0; w < in->words; w++)
-        kc->store(kc, i, slot, at, w, *held++);
-    }
-    values += in->n;
+    for (uint32_t j = 0; j < in->n * in->words; j++)
+      kc->store(kc, i, slot, spd_kc_value_of(&in->fm, in->lo, j / in->words), j % in->words,
+                held[j]);
+    words += in->n * in->words;
   }
-  spd_core_charge(kc->core, values * SPD_COST_HELD_VALUE);
+  spd_core_charge(kc->core, words * SPD_COST_PER_VALUE);
 }
 
 /* Each phase's expected packets and each incoming partition's first bit

@@ -169,8 +169,7 @@ static void forward(tile_t *t, uint32_t slot) {
   spd_kc_t *kc = &t->kc;
   uint32_t seq = t->next_fwd++, rows = nonzero(t, slot);
   spd_core_charge(kc->core, t->a * SPD_COST_PER_VALUE +
-                                rows * (SPD_KC_FIXED(t->fixed) ? SPD_COST_MAC_ROW_FIXED + t->b * SPD_COST_MAC_FIXED
-                                                               : t->b * SPD_COST_MAC_FLOAT));
+                                rows * t->b * (SPD_KC_FIXED(t->fixed) ? SPD_COST_MAC_FIXED : SPD_COST_MAC_FLOAT));
   if (SPD_KC_FIXED(t->fixed))
     forward_fixed(t, t->x16 + slot * t->a);
   else
@@ -273,7 +272,7 @@ static int send_dx(tile_t *t, uint32_t slot, const int16_t *dz) {
     return credit(t, slot, SPD_KC_BACKWARD);
   memset(t->dx, 0, t->a * sizeof *t->dx);
   spd_fx_dense_backward_input_block(t->dx, dz, t->w16, (int)t->a, (int)t->b, (int)t->b);
-  spd_core_charge(kc->core, t->a * t->b * SPD_COST_MAC_BWD_FIXED);
+  spd_core_charge(kc->core, t->a * t->b * SPD_COST_MAC_FIXED);
   uint32_t *w = t->dxw + slot * t->a * 2u;
   for (uint32_t r = 0; r < t->a; r++) {
     w[2 * r] = (uint32_t)(uint64_t)t->dx[r];
@@ -323,14 +322,9 @@ static int backward_float(tile_t *t, uint32_t slot, uint32_t seq) {
       dy[j] = 0.0f;
     }
   }
-  for (uint32_t r = 0; r < t->a; r++) {
-    float xr = x[r]; /* compared once per row, not per product */
-    if (xr == 0.0f)
-      continue;
-    float *g = t->fkernel.grad + r * t->b;
-    for (uint32_t j = 0; j < t->b; j++)
-      g[j] += xr * dz[j];
-  }
+  for (uint32_t r = 0; r < t->a; r++)
+    for (uint32_t j = 0; x[r] != 0.0f && j < t->b; j++)
+      t->fkernel.grad[r * t->b + j] += x[r] * dz[j];
   for (uint32_t j = 0; t->fbias.grad && j < t->b; j++)
     t->fbias.grad[j] += dz[j];
   spd_core_charge(kc->core, nonzero(t, slot) * t->b * SPD_COST_MAC_FLOAT);
@@ -396,7 +390,7 @@ static void backward(tile_t *t, uint32_t slot) {
     spd_kc_fail(kc, SPD_EINVAL);
     return;
   }
-  spd_core_charge(kc->core, nonzero(t, slot) * t->b * SPD_COST_MAC_BWD_FIXED);
+  spd_core_charge(kc->core, nonzero(t, slot) * t->b * SPD_COST_MAC_FIXED);
   if (t->bias.grad)
     spd_fx_bias_grad(t->bias.grad, dz, (int)t->b);
   if (send_dx(t, slot, dz)) {

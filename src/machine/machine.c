@@ -26,8 +26,6 @@ typedef struct layout {
   bool wrap;
   uint32_t n_boards;
   int triads_w, triads_h;
-  uint8_t board_chips;
-  bool real; /* spinn5-real: a board's typical dead cores (spd_spinn5_real_faults) */
 } layout_t;
 
 /* SPINNAKER.md §5 [SM version_5]: the 48 chips of a SpiNN-5 board relative to
@@ -36,15 +34,6 @@ static const int board_first_y[8] = {0, 0, 0, 0, 0, 1, 2, 3};
 static const int board_last_y[8] = {3, 4, 5, 6, 7, 7, 7, 7};
 /* SPINNAKER.md #22: Ethernet chips of a triad, relative to its corner. */
 static const int triad_eth[BOARDS_PER_TRIAD][2] = {{0, 0}, {4, 8}, {8, 4}};
-
-/* A SpiNN-5 board as real boards come: eight of its 48 chips have 17
- * working cores, not 18 (SpiNNMachine's version_5.py CHIPS_PER_BOARD,
- * SPINNAKER.md #1: "the 18th may be faulty"; chips with at least 17 good
- * cores were used). 856 cores, 808 of them application cores. */
-const char spd_spinn5_real_faults[] =
-    "# spinn5-real: the typical dead cores of a SpiNN-5 board\n"
-    "core 1 1 17\ncore 1 3 17\ncore 3 1 17\ncore 3 3 17\n"
-    "core 3 5 17\ncore 5 2 17\ncore 5 4 17\ncore 5 6 17\n";
 
 /* A whole decimal number made only of digits, at most 6 of them. */
 static bool parse_count(const char *s, size_t len, int *out) {
@@ -67,7 +56,7 @@ static void layout_full(layout_t *lo, int width, int height) {
 
 static void layout_board(layout_t *lo) {
   *lo = (layout_t){.kind = LAYOUT_BOARD, .width = 8, .height = 8, .wrap = false,
-                   .n_boards = 1, .board_chips = 48};
+                   .n_boards = 1};
 }
 
 /* Rig's standard_system_dimensions (SPINNAKER.md §5): T = N/3 triads as
@@ -93,7 +82,7 @@ static int layout_triads(spd_ctx_t *ctx, layout_t *lo, int boards) {
                         h * TRIAD_SIDE, MAX_SIDE, MAX_SIDE);
   *lo = (layout_t){.kind = LAYOUT_TRIADS, .width = w * TRIAD_SIDE,
                    .height = h * TRIAD_SIDE, .wrap = true, .n_boards = (uint32_t)boards,
-                   .triads_w = w, .triads_h = h, .board_chips = 48};
+                   .triads_w = w, .triads_h = h};
   return 0;
 }
 
@@ -115,12 +104,10 @@ static int parse_layout(spd_ctx_t *ctx, const char *name, layout_t *lo) {
   size_t len = strlen(name), slen = sizeof suffix - 1;
   if (!strcasecmp(name, "spinn3")) {
     layout_full(lo, 2, 2); /* SPINNAKER.md #20 */
-    lo->board_chips = 4;
     return 0;
   }
-  if (!strcasecmp(name, "spinn5") || !strcasecmp(name, "spinn5-real")) {
+  if (!strcasecmp(name, "spinn5")) {
     layout_board(lo);
-    lo->real = strcasecmp(name, "spinn5") != 0;
     return 0;
   }
   if (!strcasecmp(name, "spinn1m"))
@@ -134,7 +121,7 @@ static int parse_layout(spd_ctx_t *ctx, const char *name, layout_t *lo) {
   if (strchr(name, 'x'))
     return parse_torus(ctx, name, lo);
   return spd_ctx_fail(ctx, SPD_EINVAL,
-                      "unknown machine '%s' (known: spinn3, spinn5, spinn5-real, <N>boards, "
+                      "unknown machine '%s' (known: spinn3, spinn5, <N>boards, "
                       "spinn1m, <W>x<H>)", name);
 }
 
@@ -177,7 +164,7 @@ static void fill_chips(spd_machine_t *m) {
       spd_chip_t *c = &m->chips[n];
       *c = (spd_chip_t){.x = (uint16_t)x, .y = (uint16_t)y, .ethernet = eth == cell,
                         .core_mask = (1u << SPD_CORES_PER_CHIP) - 1u,
-                        .sdram_bytes = SPD_SDRAM_USABLE_BYTES, /* SPINNAKER.md #4 */
+                        .sdram_bytes = SPD_SDRAM_BYTES, /* SPINNAKER.md #4 */
                         .eth_x = (uint16_t)(eth % m->width),
                         .eth_y = (uint16_t)(eth / m->width)};
       m->chip_at[cell] = (int32_t)n++;
@@ -232,13 +219,8 @@ int spd_machine_new(spd_ctx_t *ctx, const char *name, spd_machine_t **out) {
   m->height = (uint16_t)lo.height;
   m->wrap_x = m->wrap_y = lo.wrap;
   m->n_boards = lo.n_boards;
-  m->board_chips = lo.board_chips;
   fill_chips(m);
   connect_links(m);
-  if (lo.real && (err = spd_machine_apply_faults(m, spd_spinn5_real_faults))) {
-    spd_machine_free(m);
-    return err;
-  }
   *out = m;
   return 0;
 }

@@ -3,11 +3,11 @@
  * per role (spd_vertex_role_t) as {fixed point, float}. Read by
  * src/map/kernel_itcm.c (docs/calibration.md). */
 #define SPD__KERNEL_ITCM_TABLE \
-  [SPD_ROLE_SOURCE] = {10448u, 11640u}, \
-  [SPD_ROLE_SINK] = {10104u, 11296u}, \
-  [SPD_ROLE_LOSS] = {14480u, 16988u}, \
-  [SPD_ROLE_TILE] = {28984u, 24148u}, \
-  [SPD_ROLE_TILE_FULL] = {28984u, 24148u}, \
-  [SPD_ROLE_REDUCER] = {24424u, 21016u}, \
-  [SPD_ROLE_CONV] = {31884u, 32392u}, \
-  [SPD_ROLE_POOL] = {31884u, 32392u},
+  [SPD_ROLE_SOURCE] = {10448u, 11552u}, \
+  [SPD_ROLE_SINK] = {10104u, 11208u}, \
+  [SPD_ROLE_LOSS] = {14480u, 16900u}, \
+  [SPD_ROLE_TILE] = {28780u, 24072u}, \
+  [SPD_ROLE_TILE_FULL] = {28780u, 24072u}, \
+  [SPD_ROLE_REDUCER] = {24424u, 20928u}, \
+  [SPD_ROLE_CONV] = {30524u, 32308u}, \
+  [SPD_ROLE_POOL] = {30524u, 32308u},

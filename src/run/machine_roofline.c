@@ -64,12 +64,8 @@ int spd__roofline(spd_ctx_t *ctx, const spd_machine_graph_t *g, const spd_placem
       const spd_map_node_t *from = &tree->nodes[node->parent];
       int32_t pc = spd_machine_chip_index(m, from->x, from->y);
       spd_link_t dir = spd_link_opposite((spd_link_t)node->in_link);
-      /* Between boards the link goes through the FPGAs (SPINNAKER.md #18). */
-      bool fpga = pc >= 0 && (m->chips[pc].eth_x != m->chips[c].eth_x ||
-                              m->chips[pc].eth_y != m->chips[c].eth_y);
       if (pc >= 0)
-        link[(size_t)pc * SPD_LINKS + dir] +=
-            packets * (fpga ? SPD_COST_LINK_PS_72BIT_FPGA : SPD_COST_LINK_PS_72BIT);
+        link[(size_t)pc * SPD_LINKS + dir] += packets * SPD_COST_LINK_PS_72BIT;
     }
   }
   busiest_t bc = {0, -1}, br = {0, -1}, bl = {0, -1};

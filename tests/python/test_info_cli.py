@@ -17,7 +17,7 @@ def test_spinn5_json_counts():
     assert info["application_cores"] == 816
     assert info["boards"] == 1
     assert (info["width"], info["height"]) == (8, 8)
-    assert info["sdram_bytes"] == 48 * 123469792
+    assert info["sdram_bytes"] == 48 * 128 * 1024 * 1024
     assert info["ethernet_chips"] == 1
     assert info["links"] > 0
 

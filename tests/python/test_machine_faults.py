@@ -76,10 +76,10 @@ def test_reinjected_drops_change_no_fixed_point_result(tmp_path, model, limit, p
 def test_a_run_that_cannot_recover_stops_and_the_report_says_so(tmp_path):
     # One copy in 12.5 dropped: losses outrun the asks; the stalled run goes
     # on once from its last snapshot (docs/recovery.md), stalls again before
-    # another epoch is done, and ends instead of hanging. (One in 20 was
-    # enough before the first layer's credits went to column leaders and
-    # issue 11's cheaper dense MACs: with them the training outruns those
-    # losses and only the evaluation stalls, which has no snapshot.)
+    # another epoch is done, and ends instead of hanging. (At one in 20,
+    # since the first layer's credits go to column leaders, the run no
+    # longer stalls for 200 slices before its time runs out: it ends, as
+    # it should, but without the recovery this test is for.)
     r, report, weights = train(tmp_path, "lost", MLP, "--limit", "320", "--numeric", "fixed",
                                "--inject-drops", "0.08", timeout=300)
     assert r.returncode == 1
