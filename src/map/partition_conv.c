@@ -833,7 +833,9 @@ static int explain(csearch_t *S, uint64_t dense_cores) {
                           " -> %" PRIu32 "x%" PRIu32 "x%" PRIu32 ") fits only in %" PRIu32
                           " cores of %" PRIu32 " bytes of DTCM (a core has %" PRIu32 "): its "
                           "tiles hold every input channel and their kernel slices; what "
-                          "would help: a bigger machine (--machine), fewer channels",
+                          "would help: a bigger machine (--machine NBoards) if the tables of "
+                          "that many tiles fit, fewer channels (input channels are not split "
+                          "across cores yet: docs/conv-on-machine.md)",
                           S->m->name, S->cores, st->name, spd_layer_kind_name(st->kind),
                           st->in_h, st->in_w, st->in_c, st->out_h, st->out_w, st->out_c,
                           c.cores, c.dtcm, S->budget);
