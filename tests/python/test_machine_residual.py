@@ -57,9 +57,22 @@ NETS = {
                    at(conv("c2", 6, 3), "c1"), at(conv("sc", 6, 1, stride=2), "stem"),
                    at(layer("Add", "add"), "c2", "sc"), at(layer("ReLU", "relu"), "add"),
                    at(GAP, "relu"), at(head(), "gap")],
+    # a max pooling fused into the stem, read by the block and the Add; a
+    # LeakyReLU on the Add's tiles; an average pooling of the Add's output,
+    # Flatten, a Dropout and Dense
+    "pooled": [at(conv("stem", 4, 3, activation="relu"), "input"),
+               at(layer("MaxPooling2D", "mp", pool_size=[2, 2], strides=[2, 2],
+                        padding="valid", data_format="channels_last"), "stem"),
+               at(conv("c1", 4, 3, activation="relu"), "mp"), at(conv("c2", 4, 3), "c1"),
+               at(layer("Add", "add"), "mp", "c2"),
+               at(layer("LeakyReLU", "lrelu", negative_slope=0.1), "add"),
+               at(layer("AveragePooling2D", "ap", pool_size=[2, 2], strides=[2, 2],
+                        padding="valid", data_format="channels_last"), "lrelu"),
+               at(layer("Flatten", "flat", data_format="channels_last"), "ap"),
+               at(layer("Dropout", "drop", rate=0.2), "flat"), at(head(), "drop")],
     # two blocks; the second Add has three inputs, one of them the stem's
     # output four layers back (paths of depth 1, 2 and 4 meet)
-    "two_blocks": [at(conv("stem", 3, 3, activation="relu"), "input"),
+    "two_blocks": [at(conv("stem", 3, 3, stride=2, activation="relu"), "input"),
                    at(conv("a1", 3, 3, activation="relu"), "stem"), at(conv("a2", 3, 3), "a1"),
                    at(layer("Add", "add1"), "stem", "a2"), at(layer("ReLU", "r1"), "add1"),
                    at(conv("b1", 3, 3, activation="relu"), "r1"), at(conv("b2", 3, 3), "b1"),
