@@ -850,14 +850,29 @@ static int explain(csearch_t *S, uint64_t dense_cores) {
                           st->name, spd_layer_kind_name(st->kind), st->in_h, st->in_w,
                           st->in_c, st->out_h, st->out_w, st->out_c, S->m->name, c.sdram,
                           S->chip_sdram);
+    if (S->o->dtcm_reserve && c.dtcm <= S->budget + S->o->dtcm_reserve)
+      return spd_ctx_fail(S->ctx, SPD_ENOFIT,
+                          "model does not fit machine '%s': the cut tried first overflowed a "
+                          "core's DTCM with its partition tables (too many partitions meet "
+                          "there), and with %" PRIu32 " bytes kept back on every core for "
+                          "tables layer '%s' (%s "
+                          "%" PRIu32 "x%" PRIu32 "x%" PRIu32 " -> %" PRIu32 "x%" PRIu32 "x%"
+                          PRIu32 ") no longer fits: its smallest tile needs %" PRIu32 " bytes of "
+                          "DTCM, %" PRIu32 " are left; what would help: fewer samples in flight "
+                          "(--in-flight), fewer channels or a narrower input (the partitioner does "
+                          "not yet count the tables of a layer's fan-in: docs/conv-on-machine.md)",
+                          S->m->name, S->o->dtcm_reserve, st->name, spd_layer_kind_name(st->kind),
+                          st->in_h, st->in_w, st->in_c, st->out_h, st->out_w, st->out_c, c.dtcm,
+                          S->budget);
     return spd_ctx_fail(S->ctx, SPD_ENOFIT,
                         "layer '%s' (%s %" PRIu32 "x%" PRIu32 "x%" PRIu32 " -> %" PRIu32 "x%" PRIu32
                         "x%" PRIu32 ") does not fit a core of machine '%s': its smallest tile "
-                        "(one output row, %s, one channel, every input channel) needs %" PRIu32
+                        "(one output row, %s, one channel%s) needs %" PRIu32
                         " bytes of DTCM and a core has %" PRIu32 " for it%s; %s",
                         st->name, spd_layer_kind_name(st->kind), st->in_h, st->in_w, st->in_c,
                         st->out_h, st->out_w, st->out_c, S->m->name,
-                        cols ? "one output column" : "every column", c.dtcm, S->budget,
+                        cols ? "one output column" : "every column",
+                        st->pool ? "" : ", every input channel", c.dtcm, S->budget,
                         S->o->dtcm_reserve ? " (the rest of its DTCM kept for the partition "
                                              "tables of the cut tried before)" : "",
                         hints);

@@ -81,3 +81,27 @@ def test_vgg_small_maps_for_inference():
     r = run("map", VGG, "--machine", "spinn5", "--inference")
     assert r.returncode == 0, r.stderr
     assert "layer 'conv2d_3' Conv2D 14x14x64 -> 14x14x64" in r.stdout
+
+
+def test_table_overflow_is_named_as_such(tmp_path):
+    """Conv2D 16 then 24 channels on 28x28 and a global average: the fastest
+    cut overflows a core with partition tables; the message says that, and
+    not that the layer needs more cores."""
+    first = {"class_name": "InputLayer",
+             "config": {"batch_input_shape": [None, 28, 28, 1], "dtype": "float32",
+                        "name": "input"}}
+    layers = [first, conv("c1", 16, 3), conv("c2", 24, 3),
+              layer("GlobalAveragePooling2D", "gap", data_format="channels_last",
+                    keepdims=False),
+              layer("Dense", "out", units=10, activation="softmax", use_bias=True,
+                    kernel_initializer={"class_name": "GlorotUniform", "config": {"seed": None}},
+                    bias_initializer={"class_name": "Zeros", "config": {}})]
+    path = tmp_path / "gap.json"
+    path.write_text(json.dumps({"class_name": "Sequential",
+                                "config": {"name": "gap", "layers": layers},
+                                "keras_version": "2.11.0", "backend": "tensorflow"}))
+    r = run("map", str(path), "--machine", "spinn5")
+    assert r.returncode != 0
+    assert "partition tables" in r.stderr and "too few" not in r.stderr, r.stderr
+    assert re.search(r"layer '\w+' \(\w+ [0-9x]+ -> [0-9x]+\) no longer fits: its smallest "
+                     r"tile needs \d+ bytes of DTCM, \d+ are left", r.stderr), r.stderr
