@@ -248,6 +248,10 @@ typedef struct spd_ds_config {
   int32_t add_up[8];
   int32_t add_frac, add_grad_frac;
   int32_t dx_shift[8];
+  /* conv and pool tiles cut by columns (docs/conv-on-machine.md): the
+   * columns of its input (halo included), of its convolution and of the
+   * tensor it sends, as in_lo/conv_lo/out_lo are its rows */
+  uint32_t in_col_lo, in_col_n, conv_col_lo, conv_col_n, out_col_lo, out_col_n;
 } spd_ds_config_t;
 
 /** Words of a record the loss core sends the sink after its outputs: the

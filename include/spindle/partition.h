@@ -94,6 +94,11 @@ typedef struct spd_vertex {
   spd_range_t in_rows;
   int fused_pool;
   spd_range_t conv_rows;      /* CONV: the convolution's own output rows */
+  /* CONV, POOL: the columns of the same (docs/conv-on-machine.md, "Tiles"):
+   * out_cols of the tensor it sends, conv_cols of its convolution, in_cols
+   * of its input with the halo; grid_row is then its position block
+   * (row block i x column blocks + column block q), 0 the owner. */
+  spd_range_t out_cols, conv_cols, in_cols;
 } spd_vertex_t;
 
 /** An outgoing partition (a multicast net). Value v of sample slot s, word
@@ -119,6 +124,8 @@ typedef struct spd_partition {
    * block, or the part inside a Dense row block). */
   spd_range_t fm_rows, fm_chans;
   uint32_t fm_width, fm_channels;
+  spd_range_t fm_cols;    /* the block's columns when it is cut by columns
+                             (n = 0: every column, [0, fm_width)) */
   bool per_batch;         /* sent once per batch, not per sample ("dwsum",
                              "wupd": the weight-sharing gradient reduction) */
 } spd_partition_t;
@@ -151,6 +158,9 @@ typedef struct spd_conv_tiling {
   uint16_t grid_rows, grid_cols;
   spd_tile_memory_t memory;
   uint32_t first_vertex, n_vertices;
+  uint16_t grid_wcols;          /* blocks of output columns (1: uncut); the
+                                   vertices are row block x column block x
+                                   channel block, row-major */
   int fused_into;               /* 0 or the convolution holding this pooling */
   uint64_t period_cycles;
   uint32_t max_tile_dtcm;

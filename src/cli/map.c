@@ -244,9 +244,14 @@ static void print_windows(const spd_machine_graph_t *g) {
       printf("fused into the tiles of layer '%s'\n", host ? host->name : "?");
       continue;
     }
-    printf("grid %u rows x %u channels, weights %s, %" PRIu32 " cores, period %" PRIu64
-           " cycles (%.1f us)\n", t->grid_rows, t->grid_cols, spd_tile_memory_name(t->memory),
-           t->n_vertices, t->period_cycles, cycles_us(t->period_cycles));
+    if (t->grid_wcols > 1)
+      printf("grid %u rows x %u columns x %u channels, ", t->grid_rows, t->grid_wcols,
+             t->grid_cols);
+    else
+      printf("grid %u rows x %u channels, ", t->grid_rows, t->grid_cols);
+    printf("weights %s, %" PRIu32 " cores, period %" PRIu64 " cycles (%.1f us)\n",
+           spd_tile_memory_name(t->memory), t->n_vertices, t->period_cycles,
+           cycles_us(t->period_cycles));
     spd_vertex_t big = {0};
     for (uint32_t v = t->first_vertex; v < t->first_vertex + t->n_vertices; v++) {
       const spd_vertex_t *x = &g->vertices[v];
@@ -257,9 +262,12 @@ static void print_windows(const spd_machine_graph_t *g) {
         big.cycles_per_sample = x->cycles_per_sample;
     }
     printf("    %-9s x%-4" PRIu32 " rows %3" PRIu32 " (reads %3" PRIu32 " input rows) x %-4" PRIu32
-           " channels  DTCM %6" PRIu32 " B  %9" PRIu64 " cycles/sample\n",
-           spd_vertex_role_name(big.role), t->n_vertices, big.conv_rows.n, big.in_rows.n,
-           big.cols.n, big.dtcm_bytes, big.cycles_per_sample);
+           " channels", spd_vertex_role_name(big.role), t->n_vertices, big.conv_rows.n,
+           big.in_rows.n, big.cols.n);
+    if (t->grid_wcols > 1)
+      printf(" x %" PRIu32 " columns (reads %" PRIu32 ")", big.conv_cols.n, big.in_cols.n);
+    printf("  DTCM %6" PRIu32 " B  %9" PRIu64 " cycles/sample\n", big.dtcm_bytes,
+           big.cycles_per_sample);
   }
 }
 

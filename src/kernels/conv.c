@@ -291,9 +291,10 @@ static bool keep(ctile_t *t, uint32_t seq, uint32_t i) {
     return true;
   const spd_ds_config_t *c = &t->kc.cfg;
   const spd_ds_window_t *w = c->pool_kind != SPD_DS_POOL_NONE ? &c->pool : &c->conv;
-  uint32_t width = (uint32_t)w->out_w, per_row = width * t->b;
+  uint32_t width = (uint32_t)w->out_w, per_row = c->out_col_n * t->b;
   uint32_t r = i / per_row, rem = i - r * per_row, col = rem / t->b;
-  uint32_t e = ((c->out_lo + r) * width + col) * (uint32_t)w->out_c + c->ch_lo + rem - col * t->b;
+  uint32_t e = ((c->out_lo + r) * width + c->out_col_lo + col) * (uint32_t)w->out_c + c->ch_lo +
+               rem - col * t->b;
   spd_core_charge(t->kc.core, SPD_COST_FM_DECODE);
   return spd_kc_drop_keep(&t->drop, t->kc.core, seq, e);
 }
@@ -752,8 +753,12 @@ static void geometry(ctile_t *t) {
   const spd_ds_config_t *c = &t->kc.cfg;
   t->b = c->cols;
   if (t->conv) {
+    /* its columns: the window shifted to them, as the pooling's rows */
     t->gc = window_of(&c->conv);
     t->gc.out_c = (int)t->b;
+    t->gc.pad_left += (int)c->in_col_lo - (int)c->conv_col_lo * t->gc.stride_w;
+    t->gc.in_w = (int)c->in_col_n;
+    t->gc.out_w = (int)c->conv_col_n;
     t->blk = (spd_fx_conv_block_t){(int)c->conv_lo, (int)(c->conv_lo + c->conv_n), 0, (int)t->b,
                                    0, t->gc.in_c, (int)c->in_lo};
     t->n_in = c->in_n * (uint32_t)t->gc.in_w * (uint32_t)t->gc.in_c;
@@ -765,10 +770,15 @@ static void geometry(ctile_t *t) {
     return;
   spd_fx_window_t g = window_of(&c->pool);
   uint32_t rows = t->conv ? c->conv_n : c->in_n, row0 = t->conv ? c->conv_lo : c->in_lo;
+  uint32_t cols = t->conv ? c->conv_col_n : c->in_col_n;
+  uint32_t col0 = t->conv ? c->conv_col_lo : c->in_col_lo;
   g.in_h = (int)rows;
   g.in_c = g.out_c = (int)t->b;
   g.out_h = (int)c->out_n;
   g.pad_top = g.pad_top + (int)row0 - (int)c->out_lo * g.stride_h;
+  g.in_w = (int)cols;
+  g.out_w = (int)c->out_col_n;
+  g.pad_left = g.pad_left + (int)col0 - (int)c->out_col_lo * g.stride_w;
   t->gp = g;
   if (!t->conv)
     t->n_in = rows * (uint32_t)g.in_w * t->b *

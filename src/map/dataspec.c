@@ -433,6 +433,12 @@ static uint32_t configure_window(const spd__ds_inputs_t *in, const spd_vertex_t 
   c->out_n = v->rows.n;
   c->conv_lo = v->conv_rows.lo;
   c->conv_n = v->conv_rows.n;
+  c->in_col_lo = v->in_cols.lo;
+  c->in_col_n = v->in_cols.n;
+  c->conv_col_lo = v->conv_cols.lo;
+  c->conv_col_n = v->conv_cols.n;
+  c->out_col_lo = v->out_cols.lo;
+  c->out_col_n = v->out_cols.n;
   if (pool) {
     c->pool = ds_window(pool);
     c->pool_kind = is_add(in->model, pool->layer) ? SPD_DS_POOL_ADD
@@ -595,19 +601,25 @@ static void fill_data(const spd__ds_inputs_t *in, uint32_t vi, uint8_t *d) {
 }
 
 /* A feature-map partition's positions as the core's own values
- * (docs/dataspec.md): the core holds rows from r0 on, every column, Cl
- * channels from c0 on, its first value at flat index @p off of that
- * layout (a Dense tile after the Flatten: minus its first row of W). A
- * partition covering all of the core's channels is a contiguous run. */
-static void fm_map(const spd_partition_t *p, uint32_t r0, uint32_t Cl, uint32_t c0, uint32_t off,
-                   uint32_t *lo, spd_ds_fm_t *fm) {
-  uint32_t W = p->fm_width;
-  *fm = (spd_ds_fm_t){p->values.lo, W, p->fm_chans.n, W * Cl, Cl};
-  *lo = off + (p->fm_rows.lo - r0) * W * Cl + (p->fm_chans.lo - c0);
-  if (p->fm_chans.n == Cl) { /* linear: position q is lo + q */
+ * (docs/dataspec.md): the core holds rows from r0 on, @p ow columns from
+ * col0 on (a row is ow * Cl values), Cl channels from c0 on, its first
+ * value at flat index @p off of that layout (a Dense tile after the
+ * Flatten: minus its first row of W, every column). A partition covering
+ * all of the core's columns and channels is a contiguous run. */
+static void fm_map(const spd_partition_t *p, uint32_t r0, uint32_t col0, uint32_t ow, uint32_t Cl,
+                   uint32_t c0, uint32_t off, uint32_t *lo, spd_ds_fm_t *fm) {
+  spd_range_t pc = p->fm_cols.n ? p->fm_cols : (spd_range_t){0, p->fm_width};
+  *fm = (spd_ds_fm_t){p->values.lo, pc.n, p->fm_chans.n, ow * Cl, Cl};
+  *lo = off + (p->fm_rows.lo - r0) * ow * Cl + (pc.lo - col0) * Cl + (p->fm_chans.lo - c0);
+  if (p->fm_chans.n == Cl && pc.n == ow) { /* linear: position q is lo + q */
     *lo += p->values.lo;
     *fm = (spd_ds_fm_t){0};
   }
+}
+
+/* A window tile's columns (every column when it is not cut by them). */
+static spd_range_t cols_or_all(spd_range_t c, uint32_t width) {
+  return c.n ? c : (spd_range_t){0, width};
 }
 
 /* How vertex @p v addresses the values of feature-map partition @p p it
@@ -617,26 +629,31 @@ static void fm_own(const spd_model_t *m, const spd_vertex_t *v, const spd_partit
   /* A window tile's input rows travel in (x, y) and out (dX sums); its
    * output rows the other way round. */
   bool dx = !strcmp(p->name, "dxpsum"), input = receiving != dx;
+  uint32_t W = p->fm_width;
+  spd_range_t ic = cols_or_all(v->in_cols, W), oc = cols_or_all(v->out_cols, W);
   switch (v->role) {
   case SPD_ROLE_SOURCE:
-    fm_map(p, v->in_rows.lo, p->fm_channels, 0, 0, lo, fm);
+    fm_map(p, v->in_rows.lo, 0, W, p->fm_channels, 0, 0, lo, fm);
     return;
   case SPD_ROLE_CONV:
     if (input)
-      fm_map(p, v->in_rows.lo, p->fm_channels, 0, 0, lo, fm);
+      fm_map(p, v->in_rows.lo, ic.lo, ic.n, p->fm_channels, 0, 0, lo, fm);
     else
-      fm_map(p, v->rows.lo, v->cols.n, v->cols.lo, 0, lo, fm);
+      fm_map(p, v->rows.lo, oc.lo, oc.n, v->cols.n, v->cols.lo, 0, lo, fm);
     return;
   case SPD_ROLE_POOL: {
     /* an Add tile holds each input's block one after the other */
-    uint32_t off = 0, block = v->in_rows.n * p->fm_width * v->cols.n;
+    uint32_t off = 0, block = v->in_rows.n * ic.n * v->cols.n;
     if (input && is_add(m, v->layer))
       off = (uint32_t)input_index(m, v->layer, p->layer) * block;
-    fm_map(p, input ? v->in_rows.lo : v->rows.lo, v->cols.n, v->cols.lo, off, lo, fm);
+    if (input)
+      fm_map(p, v->in_rows.lo, ic.lo, ic.n, v->cols.n, v->cols.lo, off, lo, fm);
+    else
+      fm_map(p, v->rows.lo, oc.lo, oc.n, v->cols.n, v->cols.lo, off, lo, fm);
     return;
   }
   default: /* the first Dense layer's tiles: flat index minus their first row */
-    fm_map(p, 0, p->fm_channels, 0, 0u - v->rows.lo, lo, fm);
+    fm_map(p, 0, 0, W, p->fm_channels, 0, 0u - v->rows.lo, lo, fm);
     return;
   }
 }

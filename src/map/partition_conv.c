@@ -90,6 +90,38 @@ spd_range_t spd__pc_need_rows(const wstage_t *st, spd_range_t own) {
   return spd_conv_input_rows(own, st->s_h, st->k_h, st->d_h, st->pad_t, st->in_h);
 }
 
+/* Columns, as rows: a fused pooling's windows do not overlap in columns
+ * either when the tile is cut by columns (best_cut). */
+uint32_t spd__pc_tile_cols_of(const csearch_t *S, int si) {
+  const wstage_t *st = &S->st[si];
+  return st->fused >= 0 ? S->st[st->fused].out_w : st->out_w;
+}
+
+spd_range_t spd__pc_own_cols(const csearch_t *S, int si, spd_range_t p) {
+  const wstage_t *conv = &S->st[si];
+  if (conv->fused < 0)
+    return p;
+  const wstage_t *pool = &S->st[conv->fused];
+  int64_t lo = p.lo == 0 ? 0 : (int64_t)p.lo * pool->s_w - pool->pad_l;
+  int64_t hi = p.lo + p.n >= pool->out_w ? conv->out_w
+                                         : (int64_t)(p.lo + p.n) * pool->s_w - pool->pad_l;
+  lo = lo < 0 ? 0 : lo > conv->out_w ? conv->out_w : lo;
+  hi = hi > conv->out_w ? conv->out_w : hi;
+  return (spd_range_t){(uint32_t)lo, hi > lo ? (uint32_t)(hi - lo) : 0};
+}
+
+spd_range_t spd__pc_need_cols(const wstage_t *st, spd_range_t own) {
+  return spd_conv_input_rows(own, st->s_w, st->k_w, st->d_w, st->pad_l, st->in_w);
+}
+
+spd_range_t spd__pc_block_rows(const csearch_t *S, int si, const wcut_t *cut, uint32_t p) {
+  return spd__pc_block_of(spd__pc_tile_rows_of(S, si), cut->R, p / cut->Q);
+}
+
+spd_range_t spd__pc_block_cols(const csearch_t *S, int si, const wcut_t *cut, uint32_t p) {
+  return spd__pc_block_of(spd__pc_tile_cols_of(S, si), cut->Q, p % cut->Q);
+}
+
 int spd__pc_owner(const csearch_t *S, int si) {
   return si >= 0 && S->st[si].fused_into >= 0 ? S->st[si].fused_into : si;
 }
@@ -122,10 +154,11 @@ static uint32_t sat32(uint64_t v) { return v > UINT32_MAX ? UINT32_MAX : (uint32
  * the stage reading them reads (send_block sends only those): every one
  * when the Dense layers read them; rows no window of the next layer
  * touches (a stride longer than its window) are never sent. */
-static uint64_t rows_read_by(const csearch_t *S, int ci, spd_range_t rows) {
+static uint64_t rows_read_by(const csearch_t *S, int ci, spd_range_t rows, spd_range_t cols) {
   const wstage_t *c = &S->st[ci];
   uint32_t R = S->cut[ci].R, n = spd__pc_tile_rows_of(S, ci);
-  uint64_t read = 0;
+  uint32_t Q = S->cut[ci].Q ? S->cut[ci].Q : 1, w = spd__pc_tile_cols_of(S, ci);
+  uint64_t read = 0, read_c = 0;
   for (uint32_t r = rows.lo; r < rows.lo + rows.n; r++) {
     bool seen = false;
     for (uint32_t i = 0; i < R && !seen; i++) {
@@ -134,19 +167,30 @@ static uint64_t rows_read_by(const csearch_t *S, int ci, spd_range_t rows) {
     }
     read += seen;
   }
-  return read;
+  /* the reader's tiles are a grid: a value is read when its row and its
+   * column are */
+  for (uint32_t x = cols.lo; x < cols.lo + cols.n; x++) {
+    bool seen = false;
+    for (uint32_t q = 0; q < Q && !seen; q++) {
+      spd_range_t in = spd__pc_need_cols(c, spd__pc_own_cols(S, ci, spd__pc_block_of(w, Q, q)));
+      seen = x >= in.lo && x < in.lo + in.n;
+    }
+    read_c += seen;
+  }
+  return read * read_c;
 }
 
 /* With several readers (a fan-out) each gets its own partitions: @p sum
  * counts the rows once per reader (what the tile stages), else the rows
  * any reader reads. */
-static uint64_t rows_read(const csearch_t *S, int si, spd_range_t rows, bool sum) {
+static uint64_t rows_read(const csearch_t *S, int si, spd_range_t rows, spd_range_t cols,
+                          bool sum) {
   int rd[SPD_PC_MAX_READERS], nr = spd__pc_readers(S, si, rd);
   if (!nr)
-    return rows.n;
+    return (uint64_t)rows.n * cols.n;
   uint64_t total = 0, most = 0;
   for (int k = 0; k < nr; k++) {
-    uint64_t r = rows_read_by(S, rd[k], rows);
+    uint64_t r = rows_read_by(S, rd[k], rows, cols);
     total += r;
     most = r > most ? r : most;
   }
@@ -159,28 +203,30 @@ uint64_t spd__pc_tile_weights(const wstage_t *st, uint32_t b) {
   return st->pool ? 0 : (uint64_t)st->k_h * st->k_w * st->in_c * b + (st->bias ? b : 0);
 }
 
-/* dY partial sums a tile of stage si whose sent rows are @p rows (@p per_row
- * values each) receives per sample: every tile of the stage that reads
- * them sends its overlap (a Dense consumer: every column block all of
- * them). */
-static uint64_t dx_received(const csearch_t *S, int si, spd_range_t rows, uint64_t per_row) {
+/* dY partial sums a tile of stage si whose sent rows and columns are
+ * @p rows x @p cols (@p b channels) receives per sample: every tile of the
+ * stage that reads them sends its overlap (a Dense consumer: every column
+ * block all of them). */
+static uint64_t dx_received(const csearch_t *S, int si, spd_range_t rows, spd_range_t cols,
+                            uint64_t b) {
   int rd[SPD_PC_MAX_READERS], nr = spd__pc_readers(S, si, rd);
   if (!nr)
-    return (uint64_t)rows.n * per_row * (S->dense_cols ? S->dense_cols : 1);
+    return (uint64_t)rows.n * cols.n * b * (S->dense_cols ? S->dense_cols : 1);
   uint64_t total = 0;
   for (int k = 0; k < nr; k++) {
     int ci = rd[k];
     const wstage_t *c = &S->st[ci];
     const wcut_t *cut = &S->cut[ci];
-    uint32_t n = spd__pc_tile_rows_of(S, ci);
-    uint64_t sum = 0;
-    for (uint32_t i = 0; i < cut->R; i++) {
-      spd_range_t need = spd__pc_need_rows(c, spd__pc_own_rows(S, ci, spd__pc_block_of(n, cut->R, i)));
-      uint32_t lo = need.lo > rows.lo ? need.lo : rows.lo;
-      uint32_t hi = need.lo + need.n < rows.lo + rows.n ? need.lo + need.n : rows.lo + rows.n;
-      sum += hi > lo ? (uint64_t)(hi - lo) * per_row : 0;
-    }
-    total += sum * (c->pool ? 1 : cut->C);
+    uint32_t n = spd__pc_tile_rows_of(S, ci), w = spd__pc_tile_cols_of(S, ci);
+    uint32_t Q = cut->Q ? cut->Q : 1;
+    uint64_t sum = 0, sum_c = 0;
+    for (uint32_t i = 0; i < cut->R; i++)
+      sum += spd__pc_intersect(rows, spd__pc_need_rows(c, spd__pc_own_rows(
+                                         S, ci, spd__pc_block_of(n, cut->R, i)))).n;
+    for (uint32_t q = 0; q < Q; q++)
+      sum_c += spd__pc_intersect(cols, spd__pc_need_cols(c, spd__pc_own_cols(
+                                           S, ci, spd__pc_block_of(w, Q, q)))).n;
+    total += sum * sum_c * b * (c->pool ? 1 : cut->C);
   }
   return total;
 }
@@ -190,20 +236,20 @@ static uint64_t dx_received(const csearch_t *S, int si, spd_range_t rows, uint64
  * dX partial sums it receives per output value, in FAN_ONE units (every
  * reader of a value sends one: the next layer's channel blocks times its
  * halo overlap, or the first Dense layer's column blocks). */
-void spd__pc_cost_tile(const csearch_t *S, int si, spd_range_t rows, uint32_t b, uint32_t R,
-                      spd_tile_memory_t mem, uint64_t fan, spd__vertex_cost_t *c) {
+void spd__pc_cost_tile(const csearch_t *S, int si, spd_range_t rows, spd_range_t cols, uint32_t b,
+                       uint32_t R, spd_tile_memory_t mem, uint64_t fan, spd__vertex_cost_t *c) {
   const spd_partition_opts_t *o = S->o;
   const wstage_t *st = &S->st[si];
   const wstage_t *pool = st->fused >= 0 ? &S->st[st->fused] : NULL;
   spd_range_t own = spd__pc_own_rows(S, si, rows), in = spd__pc_need_rows(st, own);
+  spd_range_t own_c = spd__pc_own_cols(S, si, cols), in_c = spd__pc_need_cols(st, own_c);
   uint64_t words = spd__cost_psum_words(o->numeric), recv = spd__cost_recv_cycles();
   uint64_t send = spd__cost_send_cycles(), mac = spd__cost_conv_mac_cycles(o->numeric);
   uint64_t add = spd__cost_add_cycles(o->numeric);
-  uint64_t in_vals = (uint64_t)in.n * st->in_w * (st->pool ? b : st->in_c) *
+  uint64_t in_vals = (uint64_t)in.n * in_c.n * (st->pool ? b : st->in_c) *
                      (st->add ? (uint64_t)st->n_src : 1u); /* an Add: every input's block */
-  uint64_t outs = (uint64_t)own.n * st->out_w * b;
-  uint64_t per_row = (uint64_t)(pool ? pool->out_w : st->out_w) * b; /* sent, per tile row */
-  uint64_t sent = rows.n * per_row;
+  uint64_t outs = (uint64_t)own.n * own_c.n * b;
+  uint64_t sent = (uint64_t)rows.n * cols.n * b;
   uint64_t ops = outs * st->k_h * st->k_w * (st->pool ? 1 : st->in_c) *
                  (st->add ? (uint64_t)st->n_src : 1u); /* MACs, pool ops or sums */
   uint64_t op = st->pool ? add : mac, K = spd__pc_tile_weights(st, b);
@@ -216,11 +262,12 @@ void spd__pc_cost_tile(const csearch_t *S, int si, spd_range_t rows, uint32_t b,
   spd_conv_mem_t cm = {
       .fixed = o->numeric == SPD_NUMERIC_FIXED, .train = o->training, .conv = !st->pool,
       .pool = !pw ? SPD_DS_POOL_NONE : pw->add ? SPD_DS_POOL_ADD : pw->max ? SPD_DS_POOL_MAX : SPD_DS_POOL_AVG,
-      .pool_taps = pw ? pw->k_h * pw->k_w : 0, .bias = st->bias, .owner = rows.lo == 0,
+      .pool_taps = pw ? pw->k_h * pw->k_w : 0, .bias = st->bias,
+      .owner = rows.lo == 0 && cols.lo == 0,
       .others = R > 1, .slots = o->slots, .b = b, .n_in = sat32(in_vals),
       .n_conv = st->pool ? 0 : sat32(outs), .n_out = sat32(sent),
       .n_w = sat32(st->pool ? 0 : K - (st->bias ? b : 0)),
-      .stage = sat32(rows_read(S, si, rows, true) * per_row),
+      .stage = sat32(rows_read(S, si, rows, cols, true) * b),
       .dxstage = o->training && !first ? sat32(in_vals * words) : 0,
       .state = spd__cost_state(o)};
   /* Float partial sums from more than two senders wait for their slot
@@ -229,8 +276,8 @@ void spd__pc_cost_tile(const csearch_t *S, int si, spd_range_t rows, uint32_t b,
   *c = (spd__vertex_cost_t){0};
   uint64_t held = 0;
   if (o->numeric == SPD_NUMERIC_FLOAT && o->training) {
-    held += fan > FAN_ONE ? dx_received(S, si, rows, per_row) * words * o->slots : 0;
-    held += rows.lo == 0 && spd_kc_held(SPD_DS_KIND_DWSUM, R - 1) ? (uint64_t)(R - 1) * K * words : 0;
+    held += fan > FAN_ONE ? dx_received(S, si, rows, cols, b) * words * o->slots : 0;
+    held += rows.lo == 0 && cols.lo == 0 && spd_kc_held(SPD_DS_KIND_DWSUM, R - 1) ? (uint64_t)(R - 1) * K * words : 0;
   }
   c->held = sat32(held * 4u);
   c->dtcm = sat32(spd__cost_vertex_overhead() + spd_conv_mem_dtcm(&cm) + c->held);
@@ -238,7 +285,7 @@ void spd__pc_cost_tile(const csearch_t *S, int si, spd_range_t rows, uint32_t b,
             (st->pool ? 0 : outs * (add + spd__cost_act_cycles(o, st->act))) +
             (pool ? outs * SPD_COST_POOL_OP : 0);
   /* a fan-out sends its values to each reader in partitions of its own */
-  uint64_t staged = rows_read(S, si, rows, true) * per_row;
+  uint64_t staged = rows_read(S, si, rows, cols, true) * b;
   c->sends = staged > sent ? staged : sent;
   c->busy += staged > sent ? (staged - sent) * send : 0;
   if (o->training) {
@@ -275,26 +322,30 @@ uint64_t spd__pc_fan_of(const csearch_t *S, int si) {
     int ci = rd[k];
     const wstage_t *c = &S->st[ci];
     const wcut_t *cut = &S->cut[ci];
-    uint32_t rows = spd__pc_tile_rows_of(S, ci);
-    uint64_t read = 0;
+    uint32_t rows = spd__pc_tile_rows_of(S, ci), w = spd__pc_tile_cols_of(S, ci);
+    uint32_t Q = cut->Q ? cut->Q : 1;
+    uint64_t read = 0, read_c = 0;
     for (uint32_t i = 0; i < cut->R; i++)
       read += spd__pc_need_rows(c, spd__pc_own_rows(S, ci, spd__pc_block_of(rows, cut->R, i))).n;
-    fan += read * FAN_ONE * (c->pool ? 1 : cut->C) / (c->in_h ? c->in_h : 1);
+    for (uint32_t q = 0; q < Q; q++)
+      read_c += spd__pc_need_cols(c, spd__pc_own_cols(S, ci, spd__pc_block_of(w, Q, q))).n;
+    fan += read * read_c * FAN_ONE * (c->pool ? 1 : cut->C) /
+           ((uint64_t)(c->in_h ? c->in_h : 1) * (c->in_w ? c->in_w : 1));
   }
   return fan;
 }
 
-static void evaluate(const csearch_t *S, int si, uint32_t R, uint32_t C, spd_tile_memory_t mem,
-                     wcut_t *out) {
+static void evaluate(const csearch_t *S, int si, uint32_t R, uint32_t Q, uint32_t C,
+                     spd_tile_memory_t mem, wcut_t *out) {
   const wstage_t *st = &S->st[si];
-  uint32_t n = spd__pc_tile_rows_of(S, si);
-  *out = (wcut_t){R, C, mem, R * C, 0, 0, 0, false};
+  *out = (wcut_t){.R = R, .C = C, .Q = Q, .mem = mem, .cores = R * Q * C};
   uint32_t b = spd__ceil_div(st->out_c, C);
   uint64_t link = spd__cost_link_cycles(), fan = spd__pc_fan_of(S, si);
-  for (uint32_t i = 0; i < R; i++) {
+  for (uint32_t p = 0; p < R * Q; p++) {
     spd__vertex_cost_t c;
-    spd__pc_cost_tile(S, si, spd__pc_block_of(n, R, i), b, R, mem, fan, &c);
-    out->unread |= rows_read(S, si, spd__pc_block_of(n, R, i), false) == 0;
+    spd_range_t rows = spd__pc_block_rows(S, si, out, p), cols = spd__pc_block_cols(S, si, out, p);
+    spd__pc_cost_tile(S, si, rows, cols, b, R * Q, mem, fan, &c);
+    out->unread |= rows_read(S, si, rows, cols, false) == 0;
     uint64_t period = spd__max64(spd__max64(c.busy, c.dma), c.sends * link);
     out->period = spd__max64(out->period, period);
     out->dtcm = c.dtcm > out->dtcm ? c.dtcm : out->dtcm;
@@ -326,6 +377,16 @@ static bool best_cut(csearch_t *S, int si, uint64_t T, bool look_back, wcut_t *o
   uint64_t best_score = UINT64_MAX;
   /* conv.c keeps its weights, master, state and gradient in DTCM: a split
    * tile would be planned smaller than it runs. */
+  /* Columns are cut only when every row block alone is too big, and a
+   * fused pooling's windows do not overlap in columns (its tile computes
+   * its own columns' windows, as its rows'). */
+  uint32_t width = spd__pc_tile_cols_of(S, si);
+  bool col_cut = width > 1 && (st->fused < 0 || S->st[st->fused].k_w <= S->st[st->fused].s_w);
+  if (col_cut) { /* only when its smallest tile of every column does not fit */
+    wcut_t whole;
+    evaluate(S, si, rows, 1, st->out_c, SPD_TILE_RESIDENT, &whole);
+    col_cut = whole.dtcm > S->budget;
+  }
   for (int mem = SPD_TILE_RESIDENT; mem <= SPD_TILE_RESIDENT; mem++)
     for (uint32_t R = 1; R <= rows; R++) {
       if (!canonical(rows, R))
@@ -335,11 +396,22 @@ static bool best_cut(csearch_t *S, int si, uint64_t T, bool look_back, wcut_t *o
           continue;
         if ((uint64_t)R * C > S->cores || (uint64_t)R * C >= best_score)
           break;
-        wcut_t c;
-        evaluate(S, si, R, C, (spd_tile_memory_t)mem, &c);
+        /* the fewest column blocks whose tiles fit: more would only add
+         * halo traffic and partitions (rows and channels cut for speed) */
+        wcut_t c = {0};
+        for (uint32_t Q = 1; Q <= (col_cut ? width : 1u); Q++) {
+          if (!canonical(width, Q))
+            continue;
+          if ((uint64_t)R * Q * C > S->cores || (uint64_t)R * Q * C >= best_score)
+            break;
+          evaluate(S, si, R, Q, C, (spd_tile_memory_t)mem, &c);
+          if (c.dtcm <= S->budget)
+            break;
+        }
         /* A training tile that sends nothing would wait for dY sums that
          * never come (one row block always has rows to send). */
-        if (c.dtcm > S->budget || c.sdram > S->chip_sdram || c.period > T ||
+        if (!c.cores || (uint64_t)c.cores > S->cores || c.cores >= best_score ||
+            c.dtcm > S->budget || c.sdram > S->chip_sdram || c.period > T ||
             (c.unread && S->o->training))
           continue;
         uint64_t score = c.cores;
@@ -720,27 +792,90 @@ static void fuse_pools(csearch_t *S) {
 
 /* ------------------------------------------------------------ diagnostics */
 
+/* What would shrink a tile that does not fit a core's DTCM (the tile's
+ * inputs, their dX and the samples in flight dominate): one line of
+ * hints for the messages below. */
+static void tile_hints(const csearch_t *S, char *buf, size_t size) {
+  int n = snprintf(buf, size, "what would help:");
+  const char *sep = " ";
+  if (S->o->numeric == SPD_NUMERIC_FLOAT) {
+    n += snprintf(buf + n, size - (size_t)n, "%s--numeric fixed (2-byte values)", sep);
+    sep = ", ";
+  }
+  if (S->o->slots > 1) {
+    n += snprintf(buf + n, size - (size_t)n, "%sfewer samples in flight (--in-flight %" PRIu32
+                  ")", sep, S->o->slots / 2);
+    sep = ", ";
+  }
+  snprintf(buf + n, size - (size_t)n, "%sfewer input channels or a narrower input (input "
+           "channels are not split across cores yet: docs/conv-on-machine.md); more cores "
+           "do not help", sep);
+}
+
 static int explain(csearch_t *S, uint64_t dense_cores) {
   if (S->missing >= 0) {
     const wstage_t *st = &S->st[S->missing];
     wcut_t c;
-    evaluate(S, S->missing, spd__pc_tile_rows_of(S, S->missing), st->out_c, SPD_TILE_RESIDENT, &c);
-    if (c.dtcm <= S->budget && c.sdram <= S->chip_sdram) /* it fits, given more cores */
+    uint32_t width = spd__pc_tile_cols_of(S, S->missing);
+    bool cols = width > 1 && (st->fused < 0 || S->st[st->fused].k_w <= S->st[st->fused].s_w);
+    evaluate(S, S->missing, spd__pc_tile_rows_of(S, S->missing), cols ? width : 1, st->out_c,
+             SPD_TILE_RESIDENT, &c);
+    if (c.dtcm <= S->budget && c.sdram <= S->chip_sdram) { /* it fits, given more cores */
+      uint32_t cores = S->cores; /* its fewest cores on a machine without limit */
+      S->cores = UINT32_MAX;
+      wcut_t fewest;
+      if (best_cut(S, S->missing, UINT64_MAX, false, &fewest))
+        c = fewest;
+      S->cores = cores;
       return spd_ctx_fail(S->ctx, SPD_ENOFIT,
                           "machine '%s' offers %" PRIu32 " application cores, too few for the "
                           "model: layer '%s' (%s %" PRIu32 "x%" PRIu32 "x%" PRIu32
                           " -> %" PRIu32 "x%" PRIu32 "x%" PRIu32 ") fits only in %" PRIu32
-                          " cores of %" PRIu32 " bytes of DTCM (a core has %" PRIu32 ")",
+                          " cores of %" PRIu32 " bytes of DTCM (a core has %" PRIu32 "): its "
+                          "tiles hold every input channel and their kernel slices; what "
+                          "would help: a bigger machine (--machine NBoards) if the tables of "
+                          "that many tiles fit, fewer channels (input channels are not split "
+                          "across cores yet: docs/conv-on-machine.md)",
                           S->m->name, S->cores, st->name, spd_layer_kind_name(st->kind),
                           st->in_h, st->in_w, st->in_c, st->out_h, st->out_w, st->out_c,
                           c.cores, c.dtcm, S->budget);
+    }
+    char hints[320];
+    tile_hints(S, hints, sizeof hints);
+    if (c.dtcm <= S->budget)
+      return spd_ctx_fail(S->ctx, SPD_ENOFIT,
+                          "layer '%s' (%s %" PRIu32 "x%" PRIu32 "x%" PRIu32 " -> %" PRIu32
+                          "x%" PRIu32 "x%" PRIu32 ") does not fit machine '%s': its smallest "
+                          "tile needs %" PRIu64 " bytes of SDRAM, a chip has %" PRIu64,
+                          st->name, spd_layer_kind_name(st->kind), st->in_h, st->in_w,
+                          st->in_c, st->out_h, st->out_w, st->out_c, S->m->name, c.sdram,
+                          S->chip_sdram);
+    if (S->o->dtcm_reserve && c.dtcm <= S->budget + S->o->dtcm_reserve)
+      return spd_ctx_fail(S->ctx, SPD_ENOFIT,
+                          "model does not fit machine '%s': the cut tried first overflowed a "
+                          "core's DTCM with its partition tables (too many partitions meet "
+                          "there), and with %" PRIu32 " bytes kept back on every core for "
+                          "tables layer '%s' (%s "
+                          "%" PRIu32 "x%" PRIu32 "x%" PRIu32 " -> %" PRIu32 "x%" PRIu32 "x%"
+                          PRIu32 ") no longer fits: its smallest tile needs %" PRIu32 " bytes of "
+                          "DTCM, %" PRIu32 " are left; what would help: fewer samples in flight "
+                          "(--in-flight), fewer channels or a narrower input (the partitioner does "
+                          "not yet count the tables of a layer's fan-in: docs/conv-on-machine.md)",
+                          S->m->name, S->o->dtcm_reserve, st->name, spd_layer_kind_name(st->kind),
+                          st->in_h, st->in_w, st->in_c, st->out_h, st->out_w, st->out_c, c.dtcm,
+                          S->budget);
     return spd_ctx_fail(S->ctx, SPD_ENOFIT,
                         "layer '%s' (%s %" PRIu32 "x%" PRIu32 "x%" PRIu32 " -> %" PRIu32 "x%" PRIu32
-                        "x%" PRIu32 ") does not fit machine '%s': its smallest tile (one output "
-                        "row, one channel, every input channel) needs %" PRIu32 " bytes of DTCM "
-                        "(a core has %" PRIu32 "); input channels would have to be split",
+                        "x%" PRIu32 ") does not fit a core of machine '%s': its smallest tile "
+                        "(one output row, %s, one channel%s) needs %" PRIu32
+                        " bytes of DTCM and a core has %" PRIu32 " for it%s; %s",
                         st->name, spd_layer_kind_name(st->kind), st->in_h, st->in_w, st->in_c,
-                        st->out_h, st->out_w, st->out_c, S->m->name, c.dtcm, S->budget);
+                        st->out_h, st->out_w, st->out_c, S->m->name,
+                        cols ? "one output column" : "every column",
+                        st->pool ? "" : ", every input channel", c.dtcm, S->budget,
+                        S->o->dtcm_reserve ? " (the rest of its DTCM kept for the partition "
+                                             "tables of the cut tried before)" : "",
+                        hints);
   }
   if (!S->n_sources)
     return spd_ctx_fail(S->ctx, SPD_ENOFIT, "the input of layer '%s' cannot be held by the "
@@ -759,11 +894,13 @@ static int explain(csearch_t *S, uint64_t dense_cores) {
                       "model needs at least %" PRIu64 " application cores but machine '%s' "
                       "offers %" PRIu32 "; layer '%s' (%s %" PRIu32 "x%" PRIu32 "x%" PRIu32
                       " -> %" PRIu32 "x%" PRIu32 "x%" PRIu32 ") alone needs %" PRIu32
-                      " cores (grid %" PRIu32 " rows x %" PRIu32 " channels, %" PRIu32
-                      " bytes of DTCM per core of %" PRIu32 ")",
+                      " cores (grid %" PRIu32 " rows x %" PRIu32 " columns x %" PRIu32 " channels, %"
+                      PRIu32 " bytes of DTCM per core of %" PRIu32 "); what would help: a "
+                      "bigger machine (--machine)",
                       total, S->m->name, S->cores, st->name, spd_layer_kind_name(st->kind),
                       st->in_h, st->in_w, st->in_c, st->out_h, st->out_w, st->out_c,
-                      S->cut[worst].cores, S->cut[worst].R, S->cut[worst].C, S->cut[worst].dtcm,
+                      S->cut[worst].cores, S->cut[worst].R, S->cut[worst].Q, S->cut[worst].C,
+                      S->cut[worst].dtcm,
                       S->budget);
 }
 

@@ -32,6 +32,7 @@ typedef struct wstage {
 
 typedef struct wcut {
   uint32_t R, C; /* row blocks (of the pooled rows when fused), channel blocks */
+  uint32_t Q;    /* column blocks (of the pooled columns when fused) */
   spd_tile_memory_t mem;
   uint32_t cores, dtcm;
   uint64_t period, sdram;
@@ -62,6 +63,14 @@ uint32_t spd__pc_tile_rows_of(const csearch_t *S, int si);
 spd_range_t spd__pc_own_rows(const csearch_t *S, int si, spd_range_t rows);
 /* The input rows output rows @p own of stage @p st read (their halo included). */
 spd_range_t spd__pc_need_rows(const wstage_t *st, spd_range_t own);
+/* The same for columns: the columns a tile is cut by (pooled when fused),
+ * its own columns of its layer, the input columns they read. */
+uint32_t spd__pc_tile_cols_of(const csearch_t *S, int si);
+spd_range_t spd__pc_own_cols(const csearch_t *S, int si, spd_range_t cols);
+spd_range_t spd__pc_need_cols(const wstage_t *st, spd_range_t own);
+/* Row block i and column block q of position block p = i * Q + q of a cut. */
+spd_range_t spd__pc_block_rows(const csearch_t *S, int si, const wcut_t *cut, uint32_t p);
+spd_range_t spd__pc_block_cols(const csearch_t *S, int si, const wcut_t *cut, uint32_t p);
 /* The stage that reads stage si's output (the next one not fused), or n. */
 int spd__pc_consumer_of(const csearch_t *S, int si);
 /* The stages (owning tiles) that read stage si's output (the output of
@@ -75,9 +84,12 @@ int spd__pc_owner(const csearch_t *S, int si);
 /* Weights of a convolution tile of @p b output channels (kernel slice and
  * biases). */
 uint64_t spd__pc_tile_weights(const wstage_t *st, uint32_t b);
-/* One tile's cost (partition_conv.c, "cost"). */
-void spd__pc_cost_tile(const csearch_t *S, int si, spd_range_t rows, uint32_t b, uint32_t R,
-                       spd_tile_memory_t mem, uint64_t fan, spd__vertex_cost_t *c);
+/* One tile's cost (partition_conv.c, "cost"): tile rows and columns, b
+ * channels, of @p blocks position blocks (R x Q: the owner sums the
+ * others' dW). */
+void spd__pc_cost_tile(const csearch_t *S, int si, spd_range_t rows, spd_range_t cols, uint32_t b,
+                       uint32_t blocks, spd_tile_memory_t mem, uint64_t fan,
+                       spd__vertex_cost_t *c);
 /* Average number of dX partial sums per output value of stage si. */
 uint64_t spd__pc_fan_of(const csearch_t *S, int si);
 /* The machine graph of the cuts in @p S with the Dense tail @p d. */

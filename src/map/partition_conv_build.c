@@ -24,9 +24,13 @@ typedef struct cbuild {
   uint32_t n_targets_max;
 } cbuild_t;
 
-static uint32_t tile_at(const cbuild_t *B, int si, uint32_t i, uint32_t j) {
-  return B->first[si] + i * B->S->cut[si].C + j;
+/* Tile (position block p = row block x Q + column block, channel block j). */
+static uint32_t tile_at(const cbuild_t *B, int si, uint32_t p, uint32_t j) {
+  return B->first[si] + p * B->S->cut[si].C + j;
 }
+
+/* Position blocks of stage si's cut (row blocks x column blocks). */
+static uint32_t blocks_of(const csearch_t *S, int si) { return S->cut[si].R * S->cut[si].Q; }
 
 static int add_window_vertices(cbuild_t *B) {
   csearch_t *S = B->S;
@@ -37,7 +41,8 @@ static int add_window_vertices(cbuild_t *B) {
     spd_range_t r = spd__pc_block_of(s0->in_h, S->n_sources, s);
     uint32_t per_row = s0->in_w * s0->in_c;
     spd_vertex_t v = {.role = SPD_ROLE_SOURCE, .layer = 0, .n_layers = 1,
-                      .rows = {r.lo * per_row, r.n * per_row}, .in_rows = r};
+                      .rows = {r.lo * per_row, r.n * per_row}, .in_rows = r,
+                      .in_cols = {0, s0->in_w}};
     spd__vertex_cost_t c;
     spd__cost_source(S->o, v.rows.n, &c);
     v.dtcm_bytes = c.dtcm;
@@ -52,18 +57,21 @@ static int add_window_vertices(cbuild_t *B) {
     if (st->fused_into >= 0)
       continue;
     const wcut_t *cut = &S->cut[si];
-    uint32_t rows = spd__pc_tile_rows_of(S, si);
-    for (uint32_t i = 0; !err && i < cut->R; i++)
+    for (uint32_t i = 0; !err && i < blocks_of(S, si); i++)
       for (uint32_t j = 0; !err && j < cut->C; j++) {
-        spd_range_t r = spd__pc_block_of(rows, cut->R, i), ch = spd__pc_block_of(st->out_c, cut->C, j);
-        spd_range_t own = spd__pc_own_rows(S, si, r);
+        spd_range_t r = spd__pc_block_rows(S, si, cut, i), ch = spd__pc_block_of(st->out_c, cut->C, j);
+        spd_range_t cl = spd__pc_block_cols(S, si, cut, i);
+        spd_range_t own = spd__pc_own_rows(S, si, r), own_c = spd__pc_own_cols(S, si, cl);
         spd_vertex_t v = {.role = st->pool ? SPD_ROLE_POOL : SPD_ROLE_CONV, .layer = st->layer,
                           .n_layers = 1, .grid_row = (uint16_t)i, .grid_col = (uint16_t)j,
                           .rows = r, .cols = ch, .memory = cut->mem,
                           .in_rows = spd__pc_need_rows(st, own), .conv_rows = own,
-                          .fused_pool = st->fused >= 0 ? S->st[st->fused].layer : 0};
+                          .fused_pool = st->fused >= 0 ? S->st[st->fused].layer : 0,
+                          .out_cols = cl, .conv_cols = own_c,
+                          .in_cols = spd__pc_need_cols(st, own_c)};
         spd__vertex_cost_t c;
-        spd__pc_cost_tile(S, si, r, ch.n, cut->R, cut->mem, spd__pc_fan_of(S, si), &c);
+        spd__pc_cost_tile(S, si, r, cl, ch.n, blocks_of(S, si), cut->mem, spd__pc_fan_of(S, si),
+                          &c);
         v.dtcm_bytes = c.dtcm;
         v.held_bytes = c.held;
         v.sdram_bytes = c.sdram;
@@ -88,13 +96,14 @@ static int add_dense_vertices(cbuild_t *B) {
 }
 
 static int add_fm(cbuild_t *B, uint32_t src, const char *name, int layer, spd_range_t rows,
-                  spd_range_t chans, uint32_t width, uint32_t channels, spd_range_t values,
-                  uint32_t words, const uint32_t *targets, uint32_t n) {
+                  spd_range_t cols, spd_range_t chans, uint32_t width, uint32_t channels,
+                  spd_range_t values, uint32_t words, const uint32_t *targets, uint32_t n) {
   int err = spd__graph_add_partition(B->g, src, name, layer, values, words, targets, n);
   if (err)
     return err;
   spd_partition_t *p = &B->g->partitions[B->g->n_partitions - 1];
   p->fm_rows = rows;
+  p->fm_cols = cols.lo == 0 && cols.n == width ? (spd_range_t){0, 0} : cols;
   p->fm_chans = chans;
   p->fm_width = width;
   p->fm_channels = channels;
@@ -123,49 +132,65 @@ static spd_range_t tile_in_rows(const cbuild_t *B, int ci, uint32_t i, uint32_t 
   return B->g->vertices[tile_at(B, ci, i, j)].in_rows;
 }
 
-/* Send a producer's block (rows x width x chans of a layer's output) to the
- * tiles of stage ci: cut its rows where any reader's halo starts or ends,
- * and send each piece once to every tile that reads it (halo rows go to
- * several tiles), merging neighbouring pieces with the same readers. */
+static spd_range_t tile_in_cols(const cbuild_t *B, int ci, uint32_t i, uint32_t j) {
+  return B->g->vertices[tile_at(B, ci, i, j)].in_cols;
+}
+
+/* The end of the piece of @p r starting at @p at: the next place in
+ * (at, end) where one of stage ci's tiles' input range starts or ends. */
+static uint32_t piece_end(const cbuild_t *B, int ci, bool cols, uint32_t at, uint32_t end) {
+  for (uint32_t p = 0; p < blocks_of(B->S, ci); p++) {
+    spd_range_t r = cols ? tile_in_cols(B, ci, p, 0) : tile_in_rows(B, ci, p, 0);
+    if (r.lo > at && r.lo < end)
+      end = r.lo;
+    if (r.lo + r.n > at && r.lo + r.n < end)
+      end = r.lo + r.n;
+  }
+  return end;
+}
+
+/* Send a producer's block (rows x cols x chans of a layer's output, of
+ * width columns) to the tiles of stage ci: cut its rows and columns where
+ * any reader's halo starts or ends, and send each piece once to every tile
+ * that reads it (halo rows and columns go to several tiles). */
 static int send_block(cbuild_t *B, uint32_t src, const char *name, int layer, spd_range_t rows,
-                      spd_range_t chans, uint32_t width, uint32_t channels, int ci) {
+                      spd_range_t cols, spd_range_t chans, uint32_t width, uint32_t channels,
+                      int ci) {
   const csearch_t *S = B->S;
   const wcut_t *cut = &S->cut[ci];
   uint32_t hi = rows.lo + rows.n, at = rows.lo;
   int err = 0;
   while (!err && at < hi) {
-    /* The piece [at, end): no reader's range starts or ends inside it. */
-    uint32_t end = hi;
-    for (uint32_t i = 0; i < cut->R; i++) {
-      spd_range_t r = tile_in_rows(B, ci, i, 0);
-      if (r.lo > at && r.lo < end)
-        end = r.lo;
-      if (r.lo + r.n > at && r.lo + r.n < end)
-        end = r.lo + r.n;
-    }
-    /* One partition per distinct channel range among its readers. */
-    for (uint32_t j0 = 0; !err && j0 < cut->C; j0++) {
-      spd_range_t ch = reads_chans(S, ci, j0, chans);
-      if (!ch.n)
-        continue;
-      bool seen = false;
-      for (uint32_t j1 = 0; j1 < j0 && !seen; j1++) {
-        spd_range_t c1 = reads_chans(S, ci, j1, chans);
-        seen = c1.lo == ch.lo && c1.n == ch.n;
-      }
-      if (seen)
-        continue;
-      uint32_t n = 0;
-      for (uint32_t i = 0; i < cut->R; i++)
-        for (uint32_t j = 0; j < cut->C; j++) {
-          spd_range_t c = reads_chans(S, ci, j, chans);
-          spd_range_t r = tile_in_rows(B, ci, i, j);
-          if (c.lo == ch.lo && c.n == ch.n && r.lo <= at && r.lo + r.n >= end)
-            B->targets[n++] = tile_at(B, ci, i, j);
+    /* The piece [at, end) x [cat, cend): no reader's range starts or ends inside it. */
+    uint32_t end = piece_end(B, ci, false, at, hi);
+    for (uint32_t cat = cols.lo, cend; !err && cat < cols.lo + cols.n; cat = cend) {
+      cend = piece_end(B, ci, true, cat, cols.lo + cols.n);
+      /* One partition per distinct channel range among its readers. */
+      for (uint32_t j0 = 0; !err && j0 < cut->C; j0++) {
+        spd_range_t ch = reads_chans(S, ci, j0, chans);
+        if (!ch.n)
+          continue;
+        bool seen = false;
+        for (uint32_t j1 = 0; j1 < j0 && !seen; j1++) {
+          spd_range_t c1 = reads_chans(S, ci, j1, chans);
+          seen = c1.lo == ch.lo && c1.n == ch.n;
         }
-      if (n)
-        err = add_fm(B, src, name, layer, (spd_range_t){at, end - at}, ch, width, channels,
-                     (spd_range_t){0, (end - at) * width * ch.n}, 1, B->targets, n);
+        if (seen)
+          continue;
+        uint32_t n = 0;
+        for (uint32_t i = 0; i < blocks_of(S, ci); i++)
+          for (uint32_t j = 0; j < cut->C; j++) {
+            spd_range_t c = reads_chans(S, ci, j, chans);
+            spd_range_t r = tile_in_rows(B, ci, i, j), w = tile_in_cols(B, ci, i, j);
+            if (c.lo == ch.lo && c.n == ch.n && r.lo <= at && r.lo + r.n >= end &&
+                w.lo <= cat && w.lo + w.n >= cend)
+              B->targets[n++] = tile_at(B, ci, i, j);
+          }
+        if (n)
+          err = add_fm(B, src, name, layer, (spd_range_t){at, end - at},
+                       (spd_range_t){cat, cend - cat}, ch, width, channels,
+                       (spd_range_t){0, (end - at) * (cend - cat) * ch.n}, 1, B->targets, n);
+      }
     }
     at = end;
   }
@@ -175,11 +200,11 @@ static int send_block(cbuild_t *B, uint32_t src, const char *name, int layer, sp
 /* Positions (in the block's row, column, channel order) of a block's values
  * whose flattened index lies in @p flat: a contiguous range, because both
  * orders are lexicographic in (row, column, channel). */
-static spd_range_t flat_positions(spd_range_t rows, spd_range_t chans, uint32_t width,
-                                  uint32_t channels, spd_range_t flat) {
-  uint64_t n = (uint64_t)rows.n * width * chans.n, first = UINT64_MAX, last = 0;
+static spd_range_t flat_positions(spd_range_t rows, spd_range_t cols, spd_range_t chans,
+                                  uint32_t width, uint32_t channels, spd_range_t flat) {
+  uint64_t n = (uint64_t)rows.n * cols.n * chans.n, first = UINT64_MAX, last = 0;
   for (uint64_t q = 0; q < n; q++) {
-    uint64_t r = rows.lo + q / ((uint64_t)width * chans.n), w = q / chans.n % width;
+    uint64_t r = rows.lo + q / ((uint64_t)cols.n * chans.n), w = cols.lo + q / chans.n % cols.n;
     uint64_t f = (r * width + w) * channels + chans.lo + q % chans.n;
     if (f >= flat.lo && f < (uint64_t)flat.lo + flat.n) {
       first = first == UINT64_MAX ? q : first;
@@ -200,23 +225,23 @@ static int add_flatten(cbuild_t *B, int si) {
   uint32_t width, channels;
   out_tensor(S, si, &layer, &width, &channels);
   int err = 0;
-  for (uint32_t i = 0; !err && i < S->cut[si].R; i++)
+  for (uint32_t i = 0; !err && i < blocks_of(S, si); i++)
     for (uint32_t j = 0; !err && j < S->cut[si].C; j++) {
       uint32_t src = tile_at(B, si, i, j);
       const spd_vertex_t *v = &B->g->vertices[src];
       for (uint32_t r = 0; !err && r < t0->grid_rows; r++) {
         spd_range_t flat = spd__pc_block_of(t0->in, t0->grid_rows, r);
-        spd_range_t pos = flat_positions(v->rows, v->cols, width, channels, flat);
+        spd_range_t pos = flat_positions(v->rows, v->out_cols, v->cols, width, channels, flat);
         if (!pos.n)
           continue;
         uint32_t n = 0;
         for (uint32_t c = 0; c < t0->grid_cols; c++)
           B->targets[n++] = B->remap[t0->first_vertex + r * t0->grid_cols + c];
-        err = add_fm(B, src, "y", layer, v->rows, v->cols, width, channels, pos, 1, B->targets,
-                     n);
+        err = add_fm(B, src, "y", layer, v->rows, v->out_cols, v->cols, width, channels, pos, 1,
+                     B->targets, n);
         for (uint32_t c = 0; !err && S->o->training && c < t0->grid_cols; c++)
-          err = add_fm(B, B->targets[c], "dxpsum", layer, v->rows, v->cols, width, channels, pos,
-                       words, &src, 1);
+          err = add_fm(B, B->targets[c], "dxpsum", layer, v->rows, v->out_cols, v->cols, width,
+                       channels, pos, words, &src, 1);
       }
     }
   return err;
@@ -229,8 +254,8 @@ static int add_forward(cbuild_t *B) {
   const wstage_t *s0 = &S->st[0];
   int err = 0;
   for (uint32_t s = 0; !err && s < S->n_sources; s++)
-    err = send_block(B, s, "x", 0, B->g->vertices[s].in_rows, (spd_range_t){0, s0->in_c},
-                     s0->in_w, s0->in_c, 0);
+    err = send_block(B, s, "x", 0, B->g->vertices[s].in_rows, (spd_range_t){0, s0->in_w},
+                     (spd_range_t){0, s0->in_c}, s0->in_w, s0->in_c, 0);
   for (int si = 0; !err && si < S->n; si++) {
     if (S->st[si].fused_into >= 0)
       continue;
@@ -242,11 +267,11 @@ static int add_forward(cbuild_t *B) {
     }
     out_tensor(S, si, &layer, &width, &channels);
     for (int k = 0; !err && k < nr; k++) /* every reader: a fan-out sends to each */
-      for (uint32_t i = 0; !err && i < S->cut[si].R; i++)
+      for (uint32_t i = 0; !err && i < blocks_of(S, si); i++)
         for (uint32_t j = 0; !err && j < S->cut[si].C; j++) {
           const spd_vertex_t *v = &B->g->vertices[tile_at(B, si, i, j)];
-          err = send_block(B, tile_at(B, si, i, j), "y", layer, v->rows, v->cols, width,
-                           channels, rd[k]);
+          err = send_block(B, tile_at(B, si, i, j), "y", layer, v->rows, v->out_cols, v->cols,
+                           width, channels, rd[k]);
         }
   }
   return err;
@@ -260,10 +285,10 @@ static int add_backward(cbuild_t *B, int ci, int pi) {
   const wcut_t *cut = &S->cut[ci];
   uint32_t words = spd__cost_psum_words(S->o->numeric);
   int err = 0;
-  for (uint32_t i = 0; !err && i < cut->R; i++)
+  for (uint32_t i = 0; !err && i < blocks_of(S, ci); i++)
     for (uint32_t j = 0; !err && j < cut->C; j++) {
       uint32_t t = tile_at(B, ci, i, j);
-      spd_range_t in = tile_in_rows(B, ci, i, j);
+      spd_range_t in = tile_in_rows(B, ci, i, j), in_c = tile_in_cols(B, ci, i, j);
       if (pi < 0) {
         for (uint32_t s = 0; !err && s < S->n_sources; s++)
           if (spd__pc_intersect(in, B->g->vertices[s].in_rows).n)
@@ -273,20 +298,21 @@ static int add_backward(cbuild_t *B, int ci, int pi) {
       int layer;
       uint32_t width, channels;
       out_tensor(S, pi, &layer, &width, &channels);
-      for (uint32_t pr = 0; !err && pr < S->cut[pi].R; pr++)
+      for (uint32_t pr = 0; !err && pr < blocks_of(S, pi); pr++)
         for (uint32_t pc = 0; !err && pc < S->cut[pi].C; pc++) {
           uint32_t p = tile_at(B, pi, pr, pc);
           const spd_vertex_t *pv = &B->g->vertices[p];
           spd_range_t r = spd__pc_intersect(in, pv->rows), ch = reads_chans(S, ci, j, pv->cols);
-          if (r.n && ch.n)
-            err = add_fm(B, t, "dxpsum", layer, r, ch, width, channels,
-                         (spd_range_t){0, r.n * width * ch.n}, words, &p, 1);
+          spd_range_t cc = spd__pc_intersect(in_c, pv->out_cols);
+          if (r.n && cc.n && ch.n)
+            err = add_fm(B, t, "dxpsum", layer, r, cc, ch, width, channels,
+                         (spd_range_t){0, r.n * cc.n * ch.n}, words, &p, 1);
         }
     }
-  for (uint32_t j = 0; !err && cut->R > 1 && !S->st[ci].pool && j < cut->C; j++) {
+  for (uint32_t j = 0; !err && blocks_of(S, ci) > 1 && !S->st[ci].pool && j < cut->C; j++) {
     uint32_t owner = tile_at(B, ci, 0, j), n = 0;
     spd_range_t K = {0, (uint32_t)spd__pc_tile_weights(&S->st[ci], tile_chans(S, ci, j).n)};
-    for (uint32_t i = 1; !err && i < cut->R; i++) {
+    for (uint32_t i = 1; !err && i < blocks_of(S, ci); i++) {
       uint32_t t = tile_at(B, ci, i, j);
       B->targets[n++] = t;
       err = spd__graph_add_partition(B->g, t, "dwsum", S->st[ci].layer, K, words, &owner, 1);
@@ -364,7 +390,8 @@ static int add_tilings(cbuild_t *B) {
                              .pad_left = st->pad_l, .grid_rows = (uint16_t)cut->R,
                              .grid_cols = (uint16_t)cut->C, .memory = cut->mem,
                              .first_vertex = B->first[fused ? st->fused_into : si],
-                             .n_vertices = fused ? 0 : cut->R * cut->C,
+                             .n_vertices = fused ? 0 : cut->R * cut->Q * cut->C,
+                             .grid_wcols = (uint16_t)cut->Q,
                              .fused_into = fused ? S->st[st->fused_into].layer : 0};
     snprintf(t->name, sizeof t->name, "%s", st->name);
   }
@@ -378,7 +405,8 @@ static int add_tilings(cbuild_t *B) {
 static void summarise(spd_machine_graph_t *g) {
   for (int i = 0; i < g->n_conv; i++) {
     spd_conv_tiling_t *t = &g->conv[i];
-    uint32_t n = t->n_vertices ? t->n_vertices : t->grid_rows * t->grid_cols;
+    uint32_t n = t->n_vertices ? t->n_vertices
+                               : (uint32_t)t->grid_rows * t->grid_wcols * t->grid_cols;
     for (uint32_t v = t->first_vertex; v < t->first_vertex + n; v++) {
       t->period_cycles = spd__max64(t->period_cycles, g->vertices[v].period_cycles);
       if (g->vertices[v].dtcm_bytes > t->max_tile_dtcm)
