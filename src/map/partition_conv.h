@@ -95,4 +95,10 @@ uint64_t spd__pc_fan_of(const csearch_t *S, int si);
 /* The machine graph of the cuts in @p S with the Dense tail @p d. */
 int spd__pc_build(csearch_t *S, const spd_machine_graph_t *d, spd_machine_graph_t **out);
 
+/* partition_conv_stages.c: whether the model has window layers (else the
+ * Dense partitioner cuts it alone); its window layers into S->st (S->n),
+ * poolings fused, the graph checked (refusals name the layer). */
+bool spd__pc_model_has_windows(const spd_model_t *m);
+int spd__pc_stages(csearch_t *S, const spd_model_t *m);
+
 #endif
