@@ -43,33 +43,48 @@ static void the_ring_is_smaller_than_the_run(void **state) {
   assert_int_equal(spd__sink_ring(1u << 30, 1u << 20), 64);
 }
 
+/* The head, spinn5 and SAMPLES samples of 1,000 classes. */
+typedef struct bench {
+  spd_ctx_t ctx;
+  spd_model_t *m;
+  spd_machine_t *mc;
+  spd_test_samples_t s;
+} bench_t;
+
+static void bench_open(bench_t *b) {
+  spd_ctx_init(&b->ctx);
+  b->m = head(&b->ctx);
+  b->mc = spd_test_machine(&b->ctx, "spinn5", NULL);
+  spd_test_samples_make(&b->s, SAMPLES, b->m->layers[0].output_shape, (int)OUTPUTS, false);
+}
+
+static void bench_close(bench_t *b) {
+  spd_test_samples_free(&b->s);
+  spd_machine_free(b->mc);
+  spd_model_free(b->m);
+}
+
 typedef struct forward {
   float *out;
   spd_machine_stats_t st;
 } forward_t;
 
 static forward_t forward(uint64_t slice_ps) {
-  spd_ctx_t ctx;
-  spd_ctx_init(&ctx);
-  spd_model_t *m = head(&ctx);
-  spd_machine_t *mc = spd_test_machine(&ctx, "spinn5", NULL);
-  spd_test_samples_t s;
-  spd_test_samples_make(&s, SAMPLES, m->layers[0].output_shape, (int)OUTPUTS, false);
+  bench_t b;
+  bench_open(&b);
   forward_t f = {.out = calloc((size_t)SAMPLES * OUTPUTS, sizeof(float))};
   assert_non_null(f.out);
   spd_machine_run_opts_t o = {.numeric = SPD_NUMERIC_FIXED, .slice_ps = slice_ps};
-  if (spd_machine_predict(&ctx, m, mc, &o, &s.d, f.out, &f.st))
-    fail_msg("%s", spd_ctx_message(&ctx));
+  if (spd_machine_predict(&b.ctx, b.m, b.mc, &o, &b.s.d, f.out, &f.st))
+    fail_msg("%s", spd_ctx_message(&b.ctx));
   assert_true(f.st.completed);
   assert_int_equal(f.st.packets_dropped, 0);
   float *want = calloc((size_t)SAMPLES * OUTPUTS, sizeof(float));
   assert_non_null(want);
-  spd_test_reference_fixed(&ctx, m, &s, want);
+  spd_test_reference_fixed(&b.ctx, b.m, &b.s, want);
   assert_memory_equal(f.out, want, (size_t)SAMPLES * OUTPUTS * sizeof(float));
   free(want);
-  spd_test_samples_free(&s);
-  spd_machine_free(mc);
-  spd_model_free(m);
+  bench_close(&b);
   return f;
 }
 
@@ -101,28 +116,22 @@ typedef struct trained {
 } trained_t;
 
 static trained_t train(uint64_t slice_ps) {
-  spd_ctx_t ctx;
-  spd_ctx_init(&ctx);
-  spd_model_t *m = head(&ctx);
-  spd_machine_t *mc = spd_test_machine(&ctx, "spinn5", NULL);
-  spd_test_samples_t s;
-  spd_test_samples_make(&s, SAMPLES, m->layers[0].output_shape, (int)OUTPUTS, false);
+  bench_t b;
+  bench_open(&b);
   spd_fit_config_t cfg;
   spd_fit_config_defaults(&cfg);
   cfg.batch_size = 30;
   spd_machine_run_opts_t o = {.numeric = SPD_NUMERIC_FIXED, .slice_ps = slice_ps};
   trained_t t = {0};
   spd_machine_stats_t st;
-  if (spd_machine_fit(&ctx, m, mc, &o, &cfg, &s.d, &t.h, &st))
-    fail_msg("%s", spd_ctx_message(&ctx));
-  const spd_tensor_t *k = &m->layers[m->n_layers - 1].params[0].value;
+  if (spd_machine_fit(&b.ctx, b.m, b.mc, &o, &cfg, &b.s.d, &t.h, &st))
+    fail_msg("%s", spd_ctx_message(&b.ctx));
+  const spd_tensor_t *k = &b.m->layers[b.m->n_layers - 1].params[0].value;
   t.n_w = spd_shape_size(&k->shape);
   t.w = malloc(t.n_w * sizeof(float));
   assert_non_null(t.w);
   memcpy(t.w, k->data, t.n_w * sizeof(float));
-  spd_test_samples_free(&s);
-  spd_machine_free(mc);
-  spd_model_free(m);
+  bench_close(&b);
   return t;
 }
 
