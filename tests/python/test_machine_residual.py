@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from spindle_cli import run, write_idx
-from test_machine_global_pool import GAP, conv, head, layer
+from test_machine_global_pool import GAP, conv, head, layer, train
 
 
 @pytest.fixture(scope="module")
@@ -79,15 +79,6 @@ NETS = {
                    at(layer("Add", "add2"), "r1", "b2", "stem"), at(GAP, "add2"),
                    at(head(), "gap")],
 }
-
-
-def train(path, data, out, backend, numeric="fixed"):
-    report = out / f"{backend}-{numeric}.json"
-    r = run("train", path, "--data", data, "--backend", backend, "--machine", "spinn5",
-            "--numeric", numeric, "--seed", "3", "--epochs", "2", "--batch-size", "4",
-            "--optimizer", "adam", "--lr", "0.01", "--report", str(report), timeout=600)
-    assert r.returncode == 0, r.stderr
-    return json.loads(report.read_text())
 
 
 @pytest.mark.parametrize("name", sorted(NETS))

@@ -7,13 +7,9 @@ import os
 import re
 
 from spindle_cli import SOURCE, run
+from test_machine_global_pool import layer
 
 VGG = os.path.join(SOURCE, "examples", "vgg_small.json")
-
-
-def layer(cls, name, **config):
-    return {"class_name": cls, "config": {"name": name, "trainable": True, "dtype": "float32",
-                                          **config}}
 
 
 def conv(name, filters, k):
