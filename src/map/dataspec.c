@@ -130,29 +130,6 @@ static bool is_add(const spd_model_t *m, int l) {
   return l > 0 && spd__op_of(&m->layers[l])->machine == SPD_OPM_ADD;
 }
 
-/* How many layers read model layer @p i. */
-static int readers_of(const spd_model_t *m, int i, int *first) {
-  int n = 0;
-  for (int j = i + 1; j < m->n_layers; j++)
-    for (int k = 0; k < m->layers[j].n_inbound; k++)
-      if (m->layers[j].inbound[k] == i) {
-        if (!n && first)
-          *first = j;
-        n++;
-        break;
-      }
-  return n;
-}
-
-/* The activation layer folded into Add layer @p add (its only reader, an
- * activation: the Add's tiles apply it, docs/dag-on-machine.md), or -1. */
-static int add_folded_act(const spd_model_t *m, int add) {
-  int r = -1;
-  if (!is_add(m, add) || readers_of(m, add, &r) != 1)
-    return -1;
-  return spd__op_of(&m->layers[r])->machine == SPD_OPM_FOLD_ACT ? r : -1;
-}
-
 /* Layers between a producer's tiles and its readers' that carry its
  * values on: Flatten, Reshape, Dropout, a padding folded into its Conv2D,
  * an activation folded into its producer (a convolution's or an Add's). */
@@ -160,7 +137,8 @@ static bool carries_values(const spd_model_t *m, int r) {
   spd_op_machine_t role = spd__op_of(&m->layers[r])->machine;
   return role == SPD_OPM_PASS || role == SPD_OPM_MASK || role == SPD_OPM_PAD ||
          spd__layer_fold_target(m, r) >= 0 ||
-         (m->layers[r].n_inbound == 1 && add_folded_act(m, m->layers[r].inbound[0]) == r);
+         (m->layers[r].n_inbound == 1 &&
+          spd__layer_add_folded_act(m, m->layers[r].inbound[0]) == r);
 }
 
 /* The layer whose tiles send the values model layer @p l holds. */
@@ -220,7 +198,7 @@ static void configure_add(const spd__ds_inputs_t *in, const spd_vertex_t *v,
                           spd_ds_config_t *c) {
   const spd_model_t *m = in->model;
   const spd_layer_t *l = &m->layers[v->layer];
-  int a = add_folded_act(m, v->layer);
+  int a = spd__layer_add_folded_act(m, v->layer);
   act_config(in, a >= 0 ? a : v->layer, c);
   int32_t finest = 0;
   for (int k = 0; k < l->n_inbound; k++) {
@@ -257,7 +235,7 @@ static uint32_t train_window(const spd__ds_inputs_t *in, const spd_vertex_t *v,
   const spd_conv_tiling_t *t = spd_machine_graph_conv_tiling(in->g, v->layer);
   int sent = v->fused_pool ? v->fused_pool : v->layer;
   if (is_add(in->model, v->layer)) { /* the values sent are the folded activation's */
-    int a = add_folded_act(in->model, v->layer);
+    int a = spd__layer_add_folded_act(in->model, v->layer);
     sent = a >= 0 ? a : v->layer;
     c->grad_frac = in->plan->layers[sent].grad_frac;
     c->add_grad_frac = in->plan->layers[v->layer].grad_frac;

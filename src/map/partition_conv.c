@@ -139,12 +139,6 @@ int spd__pc_readers(const csearch_t *S, int si, int *out) {
   return n;
 }
 
-/* The first stage that reads stage si's output, or n (the Dense tail). */
-int spd__pc_consumer_of(const csearch_t *S, int si) {
-  int r[SPD_PC_MAX_READERS];
-  return spd__pc_readers(S, si, r) ? r[0] : S->n;
-}
-
 /* ---------------------------------------------------------------- cost */
 
 static uint32_t sat32(uint64_t v) { return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v; }
@@ -258,6 +252,9 @@ void spd__pc_cost_tile(const csearch_t *S, int si, spd_range_t rows, spd_range_t
   /* DTCM: what conv.c allocates, by the same function it checks itself
    * against (base/tile_mem.h). */
   const wstage_t *pw = st->pool ? st : pool;
+  /* the values it stages to send (a fan-out: to each reader in partitions
+   * of its own) */
+  uint64_t staged = rows_read(S, si, rows, cols, true) * b;
   spd_conv_mem_t cm = {
       .fixed = o->numeric == SPD_NUMERIC_FIXED, .train = o->training, .conv = !st->pool,
       .pool = !pw ? SPD_DS_POOL_NONE : pw->add ? SPD_DS_POOL_ADD : pw->max ? SPD_DS_POOL_MAX : SPD_DS_POOL_AVG,
@@ -266,7 +263,7 @@ void spd__pc_cost_tile(const csearch_t *S, int si, spd_range_t rows, spd_range_t
       .others = R > 1, .slots = o->slots, .b = b, .n_in = sat32(in_vals),
       .n_conv = st->pool ? 0 : sat32(outs), .n_out = sat32(sent),
       .n_w = sat32(st->pool ? 0 : K - (st->bias ? b : 0)),
-      .stage = sat32(rows_read(S, si, rows, cols, true) * b),
+      .stage = sat32(staged),
       .dxstage = o->training && !first ? sat32(in_vals * words) : 0,
       .state = spd__cost_state(o)};
   /* Float partial sums from more than two senders wait for their slot
@@ -283,8 +280,6 @@ void spd__pc_cost_tile(const csearch_t *S, int si, spd_range_t rows, spd_range_t
   c->busy = in_vals * recv + ops * op + sent * send +
             (st->pool ? 0 : outs * (add + spd__cost_act_cycles(o, st->act))) +
             (pool ? outs * SPD_COST_POOL_OP : 0);
-  /* a fan-out sends its values to each reader in partitions of its own */
-  uint64_t staged = rows_read(S, si, rows, cols, true) * b;
   c->sends = staged > sent ? staged : sent;
   c->busy += staged > sent ? (staged - sent) * send : 0;
   if (o->training) {

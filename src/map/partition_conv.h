@@ -25,7 +25,6 @@ typedef struct wstage {
   /* graphs (docs/dag-on-machine.md): the stages whose output it reads
    * (-1: the model input), in its inbound order; an Add sums them. */
   bool add;
-  int act_layer;  /* an Add: the activation layer folded into it, or -1 */
   int n_src;
   int src[SPD_MAX_INBOUND];
 } wstage_t;
@@ -71,10 +70,8 @@ spd_range_t spd__pc_need_cols(const wstage_t *st, spd_range_t own);
 /* Row block i and column block q of position block p = i * Q + q of a cut. */
 spd_range_t spd__pc_block_rows(const csearch_t *S, int si, const wcut_t *cut, uint32_t p);
 spd_range_t spd__pc_block_cols(const csearch_t *S, int si, const wcut_t *cut, uint32_t p);
-/* The stage that reads stage si's output (the next one not fused), or n. */
-int spd__pc_consumer_of(const csearch_t *S, int si);
 /* The stages (owning tiles) that read stage si's output (the output of
- * its fused pooling), into @p out (SPD_MAX_LAYERS_READ at most); 0: the
+ * its fused pooling), into @p out (SPD_PC_MAX_READERS at most); 0: the
  * Dense tail reads it. */
 #define SPD_PC_MAX_READERS 16
 int spd__pc_readers(const csearch_t *S, int si, int *out);

@@ -57,6 +57,7 @@ static int add_window_vertices(cbuild_t *B) {
     if (st->fused_into >= 0)
       continue;
     const wcut_t *cut = &S->cut[si];
+    uint64_t fan = spd__pc_fan_of(S, si);
     for (uint32_t i = 0; !err && i < blocks_of(S, si); i++)
       for (uint32_t j = 0; !err && j < cut->C; j++) {
         spd_range_t r = spd__pc_block_rows(S, si, cut, i), ch = spd__pc_block_of(st->out_c, cut->C, j);
@@ -70,8 +71,7 @@ static int add_window_vertices(cbuild_t *B) {
                           .out_cols = cl, .conv_cols = own_c,
                           .in_cols = spd__pc_need_cols(st, own_c)};
         spd__vertex_cost_t c;
-        spd__pc_cost_tile(S, si, r, cl, ch.n, blocks_of(S, si), cut->mem, spd__pc_fan_of(S, si),
-                          &c);
+        spd__pc_cost_tile(S, si, r, cl, ch.n, blocks_of(S, si), cut->mem, fan, &c);
         v.dtcm_bytes = c.dtcm;
         v.held_bytes = c.held;
         v.sdram_bytes = c.sdram;

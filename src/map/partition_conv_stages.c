@@ -37,7 +37,7 @@ static wstage_t stage_of_layer(const spd_layer_t *l, int index) {
   wstage_t s = {.layer = index, .name = c->name, .kind = c->kind, .pool = pool,
                 .max = spd__op_has(l, SPD_OP_MAXPOOL),
                 .bias = !pool && c->use_bias, .act = pool ? SPD_ACT_LINEAR : c->activation,
-                .fused = -1, .fused_into = -1, .act_layer = -1};
+                .fused = -1, .fused_into = -1};
   /* A 1-D layer is cut along its steps: h = steps, w = 1. */
   s.in_h = (uint32_t)in->dims[0];
   s.in_w = one_d ? 1 : (uint32_t)in->dims[1];
@@ -256,11 +256,9 @@ static int collect(csearch_t *S, const spd_model_t *m) {
        * only reader of (the Add's tiles round twice, as the reference) */
       bool conv_fold = t >= 0 && st->layer == t && !st->pool && st->act == SPD_ACT_LINEAR;
       bool add_fold = st->add && st->layer == in0 && st->act == SPD_ACT_LINEAR &&
-                      n_readers(m, in0) == 1;
+                      spd__layer_add_folded_act(m, in0) == i;
       if (conv_fold || add_fold) {
         st->act = l->config.activation;
-        if (add_fold)
-          st->act_layer = i;
         stage_of[i] = src0;
         continue;
       }

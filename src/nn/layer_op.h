@@ -117,6 +117,10 @@ static inline spd_activation_t spd__op_activation(const spd_layer_t *l) {
  *  folded into weighted layer @p j; -1 when there is none. */
 int spd__layer_fold_target(const spd_model_t *m, int i);
 int spd__layer_folded_into(const spd_model_t *m, int j);
+/** The activation layer an Add layer @p add applies on its tiles: the
+ *  Add's only reader, of role SPD_OPM_FOLD_ACT (docs/dag-on-machine.md);
+ *  -1 when there is none or @p add is no Add. */
+int spd__layer_add_folded_act(const spd_model_t *m, int add);
 
 /** Does activation @p a have a fixed-point form (fixed_math.h) and a
  *  kernel form? relu6, selu, swish, gelu and ReLU with arguments run in the

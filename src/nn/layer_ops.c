@@ -51,6 +51,22 @@ int spd__layer_fold_target(const spd_model_t *m, int i) {
   return j;
 }
 
+int spd__layer_add_folded_act(const spd_model_t *m, int add) {
+  if (add <= 0 || add >= m->n_layers || spd__op_of(&m->layers[add])->machine != SPD_OPM_ADD)
+    return -1;
+  int reader = -1;
+  for (int k = add + 1; k < m->n_layers; k++)
+    for (int e = 0; e < m->layers[k].n_inbound; e++)
+      if (m->layers[k].inbound[e] == add) {
+        if (reader >= 0)
+          return -1;
+        reader = k;
+        break;
+      }
+  return reader >= 0 && spd__op_of(&m->layers[reader])->machine == SPD_OPM_FOLD_ACT ? reader
+                                                                                    : -1;
+}
+
 int spd__layer_folded_into(const spd_model_t *m, int j) {
   for (int i = j + 1; i < m->n_layers; i++)
     if (spd__layer_fold_target(m, i) == j)

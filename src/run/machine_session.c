@@ -32,25 +32,13 @@ bool spd__mrun_from_logits(const mrun_t *r) {
   return r->cfg ? r->cfg->from_logits : r->o.from_logits;
 }
 
-/* An activation layer that is the only reader of an Add: the Add's tiles
- * apply it (docs/dag-on-machine.md). */
-static bool folds_into_add(const spd_model_t *m, int i) {
-  const spd_layer_t *l = &m->layers[i];
-  if (l->n_inbound != 1 || spd__op_of(&m->layers[l->inbound[0]])->machine != SPD_OPM_ADD)
-    return false;
-  for (int j = 0; j < m->n_layers; j++)
-    for (int k = 0; j != i && k < m->layers[j].n_inbound; k++)
-      if (m->layers[j].inbound[k] == l->inbound[0])
-        return false;
-  return true;
-}
-
 static int check_model(mrun_t *r) {
   const spd_model_t *m = r->model;
   for (int i = 1; i < m->n_layers; i++) {
     const spd_layer_t *l = &m->layers[i];
     int folds = spd__layer_fold_target(m, i);
-    if (spd__op_of(l)->machine == SPD_OPM_FOLD_ACT && folds < 0 && !folds_into_add(m, i))
+    if (spd__op_of(l)->machine == SPD_OPM_FOLD_ACT && folds < 0 &&
+        spd__layer_add_folded_act(m, l->inbound[0]) != i)
       return spd_ctx_fail(r->ctx, SPD_EUNSUPPORTED,
                           "layer '%s' (%s): the machine applies an activation layer in the "
                           "tiles of the Dense or convolution it follows, which must have a "
@@ -442,7 +430,8 @@ int spd_machine_fit_run(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *mac
   for (int i = 1; i < m->n_layers; i++) {
     spd_layer_kind_t k = m->layers[i].config.kind;
     spd_op_machine_t role = spd__layer_op(k)->machine;
-    if (role == SPD_OPM_FOLD_ACT && spd__layer_fold_target(m, i) < 0 && !folds_into_add(m, i))
+    if (role == SPD_OPM_FOLD_ACT && spd__layer_fold_target(m, i) < 0 &&
+        spd__layer_add_folded_act(m, m->layers[i].inbound[0]) != i)
       return spd_ctx_fail(ctx, SPD_EUNSUPPORTED,
                           "layer '%s' (%s): machine training applies an activation layer in "
                           "the tiles of the Dense or convolution before it, which must have a "
