@@ -9,6 +9,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "nn/ref_exec.h"
 #include "spindle/compile.h"
 #include "spindle/model.h"
 
@@ -48,17 +49,19 @@ static bool folds(const spd_model_t *m, int b) {
  * from the source layer @p src and its BatchNormalization @p bn. */
 static void fold_params(spd_layer_t *lin, const spd_layer_t *src, const spd_layer_t *bn) {
   int C = src->output_shape.dims[src->output_shape.rank - 1];
-  const spd_param_t *g = param_of(bn, "gamma"), *be = param_of(bn, "beta");
-  const spd_param_t *mm = param_of(bn, "moving_mean"), *mv = param_of(bn, "moving_variance");
-  const spd_param_t *w = param_of(src, "kernel"), *b = param_of(src, "bias");
+  const float *g = spd__ref_param(bn, "gamma"), *be = spd__ref_param(bn, "beta");
+  const float *mm = spd__ref_param(bn, "moving_mean");
+  const float *mv = spd__ref_param(bn, "moving_variance");
+  const float *b = spd__ref_param(src, "bias");
+  const spd_param_t *w = param_of(src, "kernel");
   spd_param_t *w2 = param_of_mut(lin, "kernel"), *b2 = param_of_mut(lin, "bias");
   double eps = bn->config.epsilon;
   size_t nw = spd_shape_size(&w->value.shape);
   for (int c = 0; c < C; c++) {
-    double var = mv ? mv->value.data[c] : 1.0, mean = mm ? mm->value.data[c] : 0.0;
-    double s = (g ? g->value.data[c] : 1.0) / sqrt(var + eps);
-    double bias = b ? b->value.data[c] : 0.0;
-    b2->value.data[c] = (float)(s * (bias - mean) + (be ? be->value.data[c] : 0.0));
+    double var = mv ? mv[c] : 1.0, mean = mm ? mm[c] : 0.0;
+    double s = (g ? g[c] : 1.0) / sqrt(var + eps);
+    double bias = b ? b[c] : 0.0;
+    b2->value.data[c] = (float)(s * (bias - mean) + (be ? be[c] : 0.0));
     /* the output channel is the kernel's last axis (Dense (in, units),
      * Conv (k..., in, filters)) */
     for (size_t i = (size_t)c; i < nw; i += (size_t)C)
@@ -94,7 +97,7 @@ int spd_model_fold_bn(const spd_model_t *m, spd_model_t **out, int *n_folded) {
       bn_of[m->layers[i].inbound[0]] = i;
   for (int i = 0; i < n && !rc; i++) {
     const spd_layer_t *l = &m->layers[i];
-    if (l->config.kind == SPD_LAYER_BATCHNORM && folds(m, i)) {
+    if (l->n_inbound == 1 && bn_of[l->inbound[0]] == i) { /* a BN that folds */
       map[i] = map[l->inbound[0]];
       folded++;
       continue;
@@ -117,7 +120,7 @@ int spd_model_fold_bn(const spd_model_t *m, spd_model_t **out, int *n_folded) {
     rc = spd_model_build(f, 0);
   for (int i = 0; i < n && !rc; i++) {
     const spd_layer_t *l = &m->layers[i];
-    if (l->config.kind == SPD_LAYER_BATCHNORM && folds(m, i))
+    if (l->n_inbound == 1 && bn_of[l->inbound[0]] == i)
       continue;
     if (bn_of[i] >= 0)
       fold_params(&f->layers[map[i]], l, &m->layers[bn_of[i]]);
