@@ -506,9 +506,9 @@ class Model:
             if handle is not self._handle:
                 self._set_handle(handle)
             self._drop_carry()
-            if done and self._checkpoint_weights(folder.name):
-                with open(os.path.join(folder.name, "manifest.json")) as f:
-                    step = int(json.load(f)["position"]["step"])
+            manifest = self._checkpoint_manifest(folder.name) if done else None
+            if manifest:
+                step = int(manifest["position"]["step"])
                 self._carry = {"folder": folder, "seed": seed, "step": step,
                                "backend": opts["backend"], "numeric": opts["numeric"],
                                "weights_set": False}
@@ -521,15 +521,22 @@ class Model:
         return history
 
     @staticmethod
-    def _checkpoint_weights(folder):
-        """The weights file of the checkpoint the library wrote last into
+    def _checkpoint_manifest(folder):
+        """The manifest of the checkpoint the library wrote last into
         @p folder (docs/formats.md, "Checkpoints"), None before the first."""
         manifest = os.path.join(folder, "manifest.json")
         if not os.path.exists(manifest):
             return None
         with open(manifest) as f:
-            path = json.load(f)["files"]["weights"]["path"]
-        return os.path.join(folder, os.path.basename(path))
+            return json.load(f)
+
+    @classmethod
+    def _checkpoint_weights(cls, folder):
+        """That checkpoint's weights file, None before the first."""
+        manifest = cls._checkpoint_manifest(folder)
+        if manifest is None:
+            return None
+        return os.path.join(folder, os.path.basename(manifest["files"]["weights"]["path"]))
 
     @classmethod
     def _load_checkpoint(cls, handle, folder, machine):
