@@ -196,6 +196,24 @@ uint64_t spd__pc_tile_weights(const wstage_t *st, uint32_t b) {
   return st->pool ? 0 : (uint64_t)st->k_h * st->k_w * st->in_c * b + (st->bias ? b : 0);
 }
 
+/* Values of @p rows x @p cols that the tiles of reader stage ci read, each
+ * counted once per tile reading it (halo overlaps), times its channel
+ * blocks: the dX partial sums they send back for them. */
+static uint64_t reader_overlap(const csearch_t *S, int ci, spd_range_t rows, spd_range_t cols) {
+  const wstage_t *c = &S->st[ci];
+  const wcut_t *cut = &S->cut[ci];
+  uint32_t n = spd__pc_tile_rows_of(S, ci), w = spd__pc_tile_cols_of(S, ci);
+  uint32_t Q = cut->Q ? cut->Q : 1;
+  uint64_t sum = 0, sum_c = 0;
+  for (uint32_t i = 0; i < cut->R; i++)
+    sum += spd__pc_intersect(rows, spd__pc_need_rows(c, spd__pc_own_rows(
+                                       S, ci, spd__pc_block_of(n, cut->R, i)))).n;
+  for (uint32_t q = 0; q < Q; q++)
+    sum_c += spd__pc_intersect(cols, spd__pc_need_cols(c, spd__pc_own_cols(
+                                         S, ci, spd__pc_block_of(w, Q, q)))).n;
+  return sum * sum_c * (c->pool ? 1 : cut->C);
+}
+
 /* dY partial sums a tile of stage si whose sent rows and columns are
  * @p rows x @p cols (@p b channels) receives per sample: every tile of the
  * stage that reads them sends its overlap (a Dense consumer: every column
@@ -206,21 +224,8 @@ static uint64_t dx_received(const csearch_t *S, int si, spd_range_t rows, spd_ra
   if (!nr)
     return (uint64_t)rows.n * cols.n * b * (S->dense_cols ? S->dense_cols : 1);
   uint64_t total = 0;
-  for (int k = 0; k < nr; k++) {
-    int ci = rd[k];
-    const wstage_t *c = &S->st[ci];
-    const wcut_t *cut = &S->cut[ci];
-    uint32_t n = spd__pc_tile_rows_of(S, ci), w = spd__pc_tile_cols_of(S, ci);
-    uint32_t Q = cut->Q ? cut->Q : 1;
-    uint64_t sum = 0, sum_c = 0;
-    for (uint32_t i = 0; i < cut->R; i++)
-      sum += spd__pc_intersect(rows, spd__pc_need_rows(c, spd__pc_own_rows(
-                                         S, ci, spd__pc_block_of(n, cut->R, i)))).n;
-    for (uint32_t q = 0; q < Q; q++)
-      sum_c += spd__pc_intersect(cols, spd__pc_need_cols(c, spd__pc_own_cols(
-                                           S, ci, spd__pc_block_of(w, Q, q)))).n;
-    total += sum * sum_c * b * (c->pool ? 1 : cut->C);
-  }
+  for (int k = 0; k < nr; k++)
+    total += reader_overlap(S, rd[k], rows, cols) * b;
   return total;
 }
 
@@ -313,18 +318,9 @@ uint64_t spd__pc_fan_of(const csearch_t *S, int si) {
     return (uint64_t)FAN_ONE * (S->dense_cols ? S->dense_cols : 1);
   uint64_t fan = 0;
   for (int k = 0; k < nr; k++) { /* every reader sends its own partial sums */
-    int ci = rd[k];
-    const wstage_t *c = &S->st[ci];
-    const wcut_t *cut = &S->cut[ci];
-    uint32_t rows = spd__pc_tile_rows_of(S, ci), w = spd__pc_tile_cols_of(S, ci);
-    uint32_t Q = cut->Q ? cut->Q : 1;
-    uint64_t read = 0, read_c = 0;
-    for (uint32_t i = 0; i < cut->R; i++)
-      read += spd__pc_need_rows(c, spd__pc_own_rows(S, ci, spd__pc_block_of(rows, cut->R, i))).n;
-    for (uint32_t q = 0; q < Q; q++)
-      read_c += spd__pc_need_cols(c, spd__pc_own_cols(S, ci, spd__pc_block_of(w, Q, q))).n;
-    fan += read * read_c * FAN_ONE * (c->pool ? 1 : cut->C) /
-           ((uint64_t)(c->in_h ? c->in_h : 1) * (c->in_w ? c->in_w : 1));
+    const wstage_t *c = &S->st[rd[k]];
+    fan += reader_overlap(S, rd[k], (spd_range_t){0, c->in_h}, (spd_range_t){0, c->in_w}) *
+           FAN_ONE / ((uint64_t)(c->in_h ? c->in_h : 1) * (c->in_w ? c->in_w : 1));
   }
   return fan;
 }
