@@ -325,6 +325,15 @@ uint64_t spd__pc_fan_of(const csearch_t *S, int si) {
   return fan;
 }
 
+/* Whether stage si may be cut by columns: it is wider than one column and
+ * a fused pooling's windows do not overlap in columns (its tile computes
+ * its own columns' windows, as its rows'). */
+static bool cols_cuttable(const csearch_t *S, int si) {
+  const wstage_t *st = &S->st[si];
+  return spd__pc_tile_cols_of(S, si) > 1 &&
+         (st->fused < 0 || S->st[st->fused].k_w <= S->st[st->fused].s_w);
+}
+
 static void evaluate(const csearch_t *S, int si, uint32_t R, uint32_t Q, uint32_t C,
                      spd_tile_memory_t mem, wcut_t *out) {
   const wstage_t *st = &S->st[si];
@@ -367,11 +376,9 @@ static bool best_cut(csearch_t *S, int si, uint64_t T, bool look_back, wcut_t *o
   uint64_t best_score = UINT64_MAX;
   /* conv.c keeps its weights, master, state and gradient in DTCM: a split
    * tile would be planned smaller than it runs. */
-  /* Columns are cut only when every row block alone is too big, and a
-   * fused pooling's windows do not overlap in columns (its tile computes
-   * its own columns' windows, as its rows'). */
+  /* Columns are cut only when every row block alone is too big. */
   uint32_t width = spd__pc_tile_cols_of(S, si);
-  bool col_cut = width > 1 && (st->fused < 0 || S->st[st->fused].k_w <= S->st[st->fused].s_w);
+  bool col_cut = cols_cuttable(S, si);
   if (col_cut) { /* only when its smallest tile of every column does not fit */
     wcut_t whole;
     evaluate(S, si, rows, 1, st->out_c, SPD_TILE_RESIDENT, &whole);
@@ -489,7 +496,7 @@ static int explain(csearch_t *S, uint64_t dense_cores) {
     const wstage_t *st = &S->st[S->missing];
     wcut_t c;
     uint32_t width = spd__pc_tile_cols_of(S, S->missing);
-    bool cols = width > 1 && (st->fused < 0 || S->st[st->fused].k_w <= S->st[st->fused].s_w);
+    bool cols = cols_cuttable(S, S->missing);
     evaluate(S, S->missing, spd__pc_tile_rows_of(S, S->missing), cols ? width : 1, st->out_c,
              SPD_TILE_RESIDENT, &c);
     if (c.dtcm <= S->budget && c.sdram <= S->chip_sdram) { /* it fits, given more cores */

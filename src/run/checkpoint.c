@@ -633,6 +633,11 @@ int64_t spd__checkpoint_carried_step(const spd_checkpoint_t *ck) {
   return (int64_t)cJSON_GetNumberValue(item(item(ck->manifest, "position"), "step"));
 }
 
+int64_t spd__checkpoint_last_step(const spd_fit_config_t *cfg, size_t n) {
+  return spd__checkpoint_carried_step(cfg->resume) +
+         (int64_t)cfg->epochs * (int64_t)((n + cfg->batch_size - 1) / cfg->batch_size);
+}
+
 int spd__checkpoint_interrupted(const spd__ckpt_run_t *run) {
   const spd_fit_config_t *c = run->cfg;
   size_t steps = (run->train->n + c->batch_size - 1) / c->batch_size;

@@ -59,6 +59,10 @@ int spd__checkpoint_resume(spd__ckpt_run_t *run, spd__blob_reader_t *state);
 /** The optimizer steps a fit given @p ck as its resume goes on from when
  *  @p ck is carried (spd_checkpoint_set_carry), else 0 (NULL: 0). */
 int64_t spd__checkpoint_carried_step(const spd_checkpoint_t *ck);
+/** The last optimizer step a fit of @p cfg over @p n samples reaches: the
+ *  carried steps, then its epochs' batches (the schedule's range the
+ *  fixed-point update is checked over). */
+int64_t spd__checkpoint_last_step(const spd_fit_config_t *cfg, size_t n);
 
 /** The diagnostic of a run stopped by should_stop_cb at run->pos (and the
  *  checkpoint written, if any). @return SPD_EINTERRUPTED. */

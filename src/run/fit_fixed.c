@@ -283,9 +283,7 @@ static int check(spd_model_t *m, const spd_fit_config_t *cfg, const spd_fit_data
   if (!spd_shape_equal(&m->layers[0].output_shape, &d->sample_shape))
     return spd_ctx_fail(m->ctx, SPD_ESHAPE, "the model's input and the samples differ in shape");
   /* a carried optimizer's schedule goes on from its step */
-  int64_t steps = spd__checkpoint_carried_step(cfg->resume) +
-                  (int64_t)cfg->epochs * (int64_t)((d->n + cfg->batch_size - 1) / cfg->batch_size);
-  int rc = spd_fx_optimizer_check(m->ctx, &cfg->optimizer, steps);
+  int rc = spd_fx_optimizer_check(m->ctx, &cfg->optimizer, spd__checkpoint_last_step(cfg, d->n));
   return rc ? rc : spd_loss_check(m->ctx, cfg->loss, m, &d->y);
 }
 

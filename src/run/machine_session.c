@@ -449,10 +449,7 @@ int spd_machine_fit_run(spd_ctx_t *ctx, spd_model_t *m, const spd_machine_t *mac
                         "machine training in float: SGD and Adam (RMSprop runs in fixed point)");
   if ((!opts || opts->numeric != SPD_NUMERIC_FLOAT) &&
       (err = spd_fx_optimizer_check(ctx, &cfg->optimizer,
-                                    spd__checkpoint_carried_step(cfg->resume) +
-                                    (int64_t)cfg->epochs *
-                                        (int64_t)((train->n + cfg->batch_size - 1) /
-                                                  cfg->batch_size))))
+                                    spd__checkpoint_last_step(cfg, train->n))))
     return err;
   spd_epoch_logs_t *logs = spd_calloc(ctx, (size_t)cfg->epochs, sizeof *logs);
   if (!logs)
